@@ -1,0 +1,1 @@
+"""HTTP layer: parse and validate, authorise, call one service function, dump."""

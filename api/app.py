@@ -1,0 +1,118 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from api import idempotency
+from api.errors import register_error_handlers
+from api.extensions import api, jwt, limiter, migrate
+from api.security import register_jwt_loaders
+from config import INSTANCE_DIR, ROOT, load_config
+from models.base import db
+from service import auth, notifications, privacy
+from service.wechat import WeChatClient
+
+
+def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
+    """Build the app for ``profile`` (default ``LINLI_ENV``), with ``config`` overriding settings."""
+    settings = load_config(profile, config)
+    app = Flask("linli", instance_path=str(INSTANCE_DIR), root_path=str(ROOT))
+    app.config.update(settings)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.basicConfig(level=logging.INFO)
+
+    _configure_database(app)
+    _configure_services(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_jwt_loaders()
+    idempotency.register(app)
+    register_cli(app)
+    if app.config.get("PROXY_FIX"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    return app
+
+
+def _configure_database(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        if uri.startswith("sqlite:///") and ":memory:" not in uri:
+            INSTANCE_DIR.mkdir(exist_ok=True)
+        options.setdefault("connect_args", {})["timeout"] = app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> None:
+    """WAL, foreign keys and a busy timeout on every connection; and explicit
+    ``BEGIN IMMEDIATE`` so that a write never fails half-way with "database is
+    locked" (pysqlite's own BEGIN handling also breaks SAVEPOINTs)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _configure_services(app: Flask) -> None:
+    privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
+    auth.configure(app.config.get("REDIS_URL"))
+    notifications.load_templates()
+    app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
+                                            app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                install_sqlite_pragmas(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    jwt.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    limiter.init_app(app)
+    api.init_app(app)
+
+    @app.route("/docs/assets/<path:filename>")
+    def swagger_assets(filename):
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+
+def register_blueprints(app: Flask) -> None:
+    from api.v1 import audit, auth as auth_views, health, notifications as notification_views, people, places
+
+    login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
+    create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
+    limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
+    for module in (people, places, notification_views, audit):
+        limiter.limit(create_limit, methods=["POST", "PUT", "PATCH", "DELETE"])(module.blp)
+    limiter.exempt(health.blp)
+    for module in (health, auth_views, people, places, notification_views, audit):
+        api.register_blueprint(module.blp)
+
+
+def register_cli(app: Flask) -> None:
+    from data.demo.loader import demo_cli
+    from jobs.runner import jobs_cli
+
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(demo_cli)

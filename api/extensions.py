@@ -1,0 +1,52 @@
+"""Extension instances, bound to the app in create_app()."""
+from __future__ import annotations
+
+import http
+
+from flask import request
+from flask_jwt_extended import JWTManager, get_jwt_identity, verify_jwt_in_request
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_smorest import Api as _Api
+from flask_smorest.utils import prepare_response
+
+from api.errors import ErrorSchema, example_for, render_http_exception
+from models.base import db  # noqa: F401  (re-exported)
+
+
+class Api(_Api):
+    """flask-smorest Api whose errors use Linli's envelope."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        return render_http_exception(error)
+
+    def _register_responses(self):
+        """Shared error responses, each with the envelope schema and an example."""
+        for status in http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": status.phrase, "schema": self.ERROR_SCHEMA, "example": example_for(status)}
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (the envelope of every failure)", "schema": self.ERROR_SCHEMA,
+                    "example": example_for(500)}
+        prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+def rate_limit_key() -> str:
+    """Per user for authenticated calls, per client address otherwise."""
+    try:
+        verify_jwt_in_request(optional=True)
+        identity = get_jwt_identity()
+    except Exception:
+        identity = None
+    return f"user:{identity}" if identity else f"ip:{request.remote_addr}"
+
+
+api = Api()
+jwt = JWTManager()
+migrate = Migrate()
+limiter = Limiter(key_func=rate_limit_key)

@@ -1,0 +1,1 @@
+"""marshmallow 4 schemas: separate load (…In / …Args) and dump (…Out) schemas per domain."""

@@ -1,0 +1,25 @@
+"""Audit log schemas."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from api.schemas.common import PageArgs
+
+
+class AuditArgs(PageArgs):
+    object_type = ma.fields.String(validate=validate.Length(max=32))
+    object_id = ma.fields.String(validate=validate.Length(max=64))
+    actor_user_id = ma.fields.Integer(validate=validate.Range(min=1, max=2147483647))
+
+
+class AuditEntryOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    at = ma.fields.DateTime(required=True)
+    actor_user_id = ma.fields.Integer(allow_none=True)
+    actor_role = ma.fields.String(allow_none=True)
+    action = ma.fields.String(required=True)
+    object_type = ma.fields.String(required=True)
+    object_id = ma.fields.String(allow_none=True)
+    before = ma.fields.Dict(allow_none=True)
+    after = ma.fields.Dict(allow_none=True)

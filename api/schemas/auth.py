@@ -1,0 +1,54 @@
+"""Login, token and demo-account schemas."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+
+class WeChatLoginIn(ma.Schema):
+    code = ma.fields.String(required=True, validate=validate.Length(min=1, max=128),
+                            metadata={"description": "The code from wx.login()", "example": "0a3Xyz000abc"})
+
+
+class RefreshIn(ma.Schema):
+    pass
+
+
+class DemoLoginIn(ma.Schema):
+    username = ma.fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                metadata={"example": "resident.demo"})
+
+
+class TokenUserOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    roles = ma.fields.List(ma.fields.String(), required=True)
+    verified = ma.fields.Boolean(required=True)
+    nickname = ma.fields.String(allow_none=True)
+
+
+class TokensOut(ma.Schema):
+    access_token = ma.fields.String(required=True)
+    refresh_token = ma.fields.String(required=True)
+    token_type = ma.fields.String(required=True)
+    expires_in = ma.fields.Integer(required=True, metadata={"description": "Access token lifetime in seconds"})
+    user = ma.fields.Nested(TokenUserOut, required=True)
+
+
+class DemoUserOut(ma.Schema):
+    username = ma.fields.String(required=True)
+    nickname = ma.fields.String(allow_none=True)
+    roles = ma.fields.List(ma.fields.String(), required=True)
+    description = ma.fields.String(allow_none=True)
+
+
+class DemoUsersOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DemoUserOut), required=True)
+
+
+class LogoutOut(ma.Schema):
+    revoked = ma.fields.Integer(required=True, metadata={"description": "Number of tokens revoked"})
+
+
+TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIs...", "refresh_token": "eyJhbGciOiJIUzI1NiIs...",
+                  "token_type": "Bearer", "expires_in": 7200,
+                  "user": {"id": 42, "roles": ["resident"], "verified": False, "nickname": None}}

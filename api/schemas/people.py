@@ -1,0 +1,155 @@
+"""People schemas: /me, profile, unit claims, family links, residents, role assignments."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from api.schemas.common import PageArgs
+from models.people import CLAIM_STATUSES, GRANTED_ROLES, SCOPE_TYPES
+
+ID = {"validate": validate.Range(min=1, max=2147483647)}
+
+
+class ScopeOut(ma.Schema):
+    type = ma.fields.String(required=True, metadata={"example": "neighbourhood"})
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(allow_none=True, metadata={"example": "香泉路居委会"})
+
+
+class RoleOut(ma.Schema):
+    role = ma.fields.String(required=True, metadata={"example": "staff"})
+    scopes = ma.fields.List(ma.fields.Nested(ScopeOut), required=True)
+
+
+class ProfileOut(ma.Schema):
+    name = ma.fields.String(allow_none=True, metadata={"description": "Masked unless you may see it"})
+    phone = ma.fields.String(allow_none=True, metadata={"description": "Masked (138****5678) unless you may see it"})
+    phone_verified = ma.fields.Boolean(required=True)
+    id_number = ma.fields.String(allow_none=True, metadata={"description": "Always masked"})
+    birth_date = ma.fields.Date(allow_none=True)
+    neighbourhood_id = ma.fields.Integer(allow_none=True)
+    unit_id = ma.fields.Integer(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+
+
+class MeOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String(allow_none=True)
+    nickname = ma.fields.String(allow_none=True)
+    verified = ma.fields.Boolean(required=True)
+    roles = ma.fields.List(ma.fields.Nested(RoleOut), required=True)
+    profile = ma.fields.Nested(ProfileOut, required=True)
+    created_at = ma.fields.DateTime(required=True)
+
+
+ME_EXAMPLE = {"id": 7, "username": None, "nickname": "王阿姨", "verified": True,
+              "roles": [{"role": "resident", "scopes": []},
+                        {"role": "owner", "scopes": [{"type": "estate", "id": 3, "name": "香泉苑"}]}],
+              "profile": {"name": "王秀英", "phone": "13812345678", "phone_verified": True,
+                          "id_number": "310***********1234", "birth_date": "1952-03-14", "neighbourhood_id": 5,
+                          "unit_id": 1201, "address": "香泉路 88 弄 3 号 502 室"},
+              "created_at": "2026-11-01T09:30:00+00:00"}
+
+
+class ProfileIn(ma.Schema):
+    name = ma.fields.String(validate=validate.Length(min=1, max=64))
+    birth_date = ma.fields.Date()
+    id_number = ma.fields.String(validate=validate.Length(equal=18))
+    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
+    address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class PhoneIn(ma.Schema):
+    code = ma.fields.String(required=True, validate=validate.Length(min=1, max=128),
+                            metadata={"description": "The one-time code from getPhoneNumber"})
+
+
+class UnitClaimIn(ma.Schema):
+    unit_id = ma.fields.Integer(required=True, **ID)
+    certificate_no = ma.fields.String(required=True, validate=validate.Length(min=4, max=64),
+                                      metadata={"description": "不动产权证书号", "example": "沪(2019)普字不动产权第012345号"})
+    owner_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                  metadata={"description": "The name on the certificate"})
+
+
+class UnitClaimOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+    unit_id = ma.fields.Integer(required=True)
+    certificate_no = ma.fields.String(required=True)
+    owner_name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(CLAIM_STATUSES)})
+    reason = ma.fields.String(allow_none=True)
+    register_match = ma.fields.Boolean(allow_none=True,
+                                       metadata={"description": "Staff only: the register holds this certificate and name"})
+    created_at = ma.fields.DateTime(required=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+
+
+CLAIM_EXAMPLE = {"id": 11, "user_id": 7, "unit_id": 1201, "certificate_no": "沪(2019)普字不动产权第012345号",
+                 "owner_name": "王秀英", "status": "pending", "reason": None, "register_match": None,
+                 "created_at": "2026-11-20T02:00:00+00:00", "decided_at": None}
+
+
+class UnitClaimArgs(PageArgs):
+    status = ma.fields.String(validate=validate.OneOf(CLAIM_STATUSES))
+
+
+class DecisionIn(ma.Schema):
+    approve = ma.fields.Boolean(required=True)
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class FamilyLinkIn(ma.Schema):
+    elder_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    elder_phone = ma.fields.String(required=True, validate=validate.Regexp(r"^1\d{10}$"),
+                                   metadata={"example": "13912345678"})
+    relation = ma.fields.String(required=True, validate=validate.OneOf(
+        ["child", "spouse", "grandchild", "sibling", "other"]))
+
+
+class FamilyLinkOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    proxy_user_id = ma.fields.Integer(required=True)
+    elder_user_id = ma.fields.Integer(required=True)
+    relation = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    reason = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime(required=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+
+
+LINK_EXAMPLE = {"id": 3, "proxy_user_id": 8, "elder_user_id": 7, "relation": "child", "status": "pending",
+                "reason": None, "created_at": "2026-11-20T02:00:00+00:00", "decided_at": None}
+
+
+class LinkDecisionIn(ma.Schema):
+    confirm = ma.fields.Boolean(required=True)
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class ResidentOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    profile = ma.fields.Nested(ProfileOut, required=True)
+
+
+class ResidentArgs(PageArgs):
+    neighbourhood_id = ma.fields.Integer(**ID)
+
+
+class RoleAssignmentIn(ma.Schema):
+    user_id = ma.fields.Integer(required=True, **ID)
+    role = ma.fields.String(required=True, validate=validate.OneOf(GRANTED_ROLES))
+    scope_type = ma.fields.String(required=True, validate=validate.OneOf(SCOPE_TYPES))
+    scope_id = ma.fields.Integer(required=True, **ID)
+    title = ma.fields.String(allow_none=True, validate=validate.Length(max=32),
+                             metadata={"example": "grid_worker"})
+
+
+class RoleAssignmentOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    user_id = ma.fields.Integer(required=True)
+    role = ma.fields.String(required=True)
+    scope_type = ma.fields.String(required=True)
+    scope_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(allow_none=True)

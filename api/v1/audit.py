@@ -1,0 +1,31 @@
+"""The audit log: admins read it all, staff their own actions."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.docs import errors
+from api.schemas.audit import AuditArgs, AuditEntryOut
+from api.schemas.common import page_of, paged
+from api.security import auth_required, current_actor
+from service import audit
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="Audit log of staff and admin actions")
+
+ENTRY = {"id": 1, "at": "2026-11-20T08:00:00+00:00", "actor_user_id": 3, "actor_role": "staff",
+         "action": "unit_claim.approved", "object_type": "unit_claim", "object_id": "11",
+         "before": {"status": "pending"}, "after": {"status": "approved"}}
+
+
+@blp.route("/audit-log")
+class AuditLog(MethodView):
+    @blp.arguments(AuditArgs, location="query")
+    @blp.response(200, page_of(AuditEntryOut), example={"items": [ENTRY], "page": 1, "page_size": 20, "total": 1})
+    @errors(blp, 401, 403)
+    @auth_required("staff", "admin")
+    def get(self, args):
+        """Audit entries, newest first"""
+        items, total = audit.list_entries(current_actor(), object_type=args.get("object_type"),
+                                          object_id=args.get("object_id"), actor_user_id=args.get("actor_user_id"),
+                                          page=args["page"], page_size=args["page_size"])
+        return paged(items, total, args)

@@ -1,0 +1,114 @@
+"""Login with WeChat, refresh, logout and the demo login."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
+from flask_smorest import Blueprint
+
+from api.docs import errors
+from api.schemas.auth import (TOKENS_EXAMPLE, DemoLoginIn, DemoUsersOut, LogoutOut, TokensOut, WeChatLoginIn)
+from api.security import auth_required, issue_tokens
+from service import auth, people
+from service.errors import NotFound, Unauthorized
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
+
+
+def _tokens_for(user_id: int) -> dict:
+    actor = people.load_actor(user_id)
+    roles = people.token_roles(actor)
+    tokens = issue_tokens(user_id, roles)
+    me = people.me(actor)
+    tokens["user"] = {"id": user_id, "roles": roles, "verified": me["verified"], "nickname": me["nickname"]}
+    return tokens
+
+
+@blp.route("/wechat")
+class WeChatLogin(MethodView):
+    @blp.arguments(WeChatLoginIn)
+    @blp.response(200, TokensOut, example=TOKENS_EXAMPLE)
+    @errors(blp, 400, 403, 429, 502, 503)
+    def post(self, data):
+        """Log in with a wx.login code
+
+        Exchanges the code at WeChat's jscode2session; a first login creates an
+        unverified resident. The WeChat session key never leaves the server.
+        """
+        user = people.login_wechat(current_app.extensions["wechat"], data["code"])
+        return _tokens_for(user.id)
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.response(200, TokensOut, example=TOKENS_EXAMPLE)
+    @errors(blp, 401, 429)
+    def post(self):
+        """Exchange a refresh token for a new pair
+
+        Send the refresh token as the bearer token. The old refresh token is
+        revoked (rotation), so each one works once.
+        """
+        verify_jwt_in_request(refresh=True)
+        claims = get_jwt()
+        user_id = int(get_jwt_identity())
+        if not people.user_is_active(user_id):
+            raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用", en="The account is disabled")
+        auth.spend_refresh_token(claims)
+        return _tokens_for(user_id)
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.response(200, LogoutOut, example={"revoked": 2})
+    @errors(blp, 401, 429)
+    @auth_required()
+    def post(self):
+        """Log out
+
+        Revokes the access token and the refresh token issued with it; the
+        revocation survives a restart.
+        """
+        return {"revoked": auth.logout(get_jwt())}
+
+
+def _demo_enabled() -> None:
+    if not current_app.config.get("DEMO_LOGIN"):
+        raise NotFound()
+
+
+@blp.route("/demo/users")
+class DemoUsers(MethodView):
+    @blp.response(200, DemoUsersOut, example={"items": [{"username": "resident.demo", "nickname": "王阿姨（居民）",
+                                                          "roles": ["resident"], "description": "万里街道居民"}]})
+    @errors(blp, 404)
+    def get(self):
+        """List the demo accounts (demo mode only)
+
+        Answers 404 unless the demo login is enabled.
+        """
+        _demo_enabled()
+        items = []
+        for user in people.list_demo_users():
+            actor = people.load_actor(user.id)
+            items.append({"username": user.username, "nickname": user.nickname,
+                          "roles": people.token_roles(actor),
+                          "description": "; ".join(
+                              f"{r['role']}: " + ", ".join(s["name"] or str(s["id"]) for s in r["scopes"])
+                              for r in people.describe_roles(actor) if r["scopes"]) or None})
+        return {"items": items}
+
+
+@blp.route("/demo")
+class DemoLogin(MethodView):
+    @blp.arguments(DemoLoginIn)
+    @blp.response(200, TokensOut, example=TOKENS_EXAMPLE)
+    @errors(blp, 404, 429)
+    def post(self, data):
+        """Log in as a demo account (demo mode only)
+
+        Answers 404 unless the demo login is enabled.
+        """
+        _demo_enabled()
+        user = people.login_demo(data["username"])
+        return _tokens_for(user.id)

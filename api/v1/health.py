@@ -1,0 +1,50 @@
+"""Liveness and readiness."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from api.docs import errors
+from service import system
+
+blp = Blueprint("health", __name__, description="Liveness and readiness probes")
+
+
+class HealthOut(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ok"})
+
+
+class ReadyOut(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"example": "ready"})
+    database = ma.fields.Boolean(required=True)
+    migrations = ma.fields.Boolean(required=True)
+    revision = ma.fields.String(allow_none=True)
+    head = ma.fields.String(allow_none=True)
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthOut, example={"status": "ok"})
+    def get(self):
+        """Process alive
+
+        Answers without touching the database.
+        """
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, ReadyOut, example={"status": "ready", "database": True, "migrations": True,
+                                          "revision": "0001", "head": "0001"})
+    @errors(blp, 503)
+    def get(self):
+        """Ready to serve
+
+        The database is reachable and its migrations are at head; 503 otherwise.
+        """
+        result = system.readiness()
+        if not (result["database"] and result["migrations"]):
+            abort(503, errors={"readiness": result})
+        return {"status": "ready", **result}

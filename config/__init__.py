@@ -1,0 +1,202 @@
+"""Configuration profiles read from the environment.
+
+Three profiles: ``development`` (the default), ``test`` and ``production``.
+Choose one with ``LINLI_ENV``. ``DATABASE_URL`` switches the database with no
+code change (``sqlite:///…`` or ``postgresql+psycopg://…``); ``REDIS_URL``,
+when set, backs the rate limiter and the token blocklist.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = ROOT / "config" / "rules"
+INSTANCE_DIR = ROOT / "instance"
+
+# Secrets shorter than this, or equal to a known default, are refused in production.
+MIN_SECRET_LENGTH = 32
+DEV_SECRET = "linli-development-secret-not-for-production-use"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot start the service; the message says why."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+class BaseConfig:
+    ENV_NAME = "base"
+    TESTING = False
+    DEBUG = False
+
+    SECRET_KEY = DEV_SECRET
+    JWT_SECRET_KEY = DEV_SECRET
+    # Key for personal data stored encrypted (phone, ID number); derived from
+    # SECRET_KEY unless PII_KEY is given.
+    PII_KEY: str | None = None
+
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'linli.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+
+    REDIS_URL: str | None = None
+
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=2)
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_ERROR_MESSAGE_KEY = "message"
+
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    JSON_AS_ASCII = False
+
+    # OpenAPI (flask-smorest); Swagger UI is served from local files.
+    API_TITLE = "Linli 邻里 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+
+    # Rate limits (flask-limiter syntax).
+    RATELIMIT_ENABLED = True
+    RATELIMIT_LOGIN = "20 per minute"
+    RATELIMIT_CREATE = "60 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+
+    IDEMPOTENCY_TTL = timedelta(hours=24)
+
+    WECHAT_API_BASE = "https://api.weixin.qq.com"
+    WECHAT_APPID: str | None = None
+    WECHAT_SECRET: str | None = None
+    WECHAT_TIMEOUT = 5.0
+
+    DEMO_LOGIN = False
+
+    # Scheduler
+    SCHEDULER_LEASE_SECONDS = 60
+    SCHEDULER_TIMEZONE = "Asia/Shanghai"
+
+    PROXY_FIX = False
+
+    @classmethod
+    def from_environment(cls) -> dict:
+        """Values every profile takes from the environment when present."""
+        values: dict = {}
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
+                     "WECHAT_SECRET", "WECHAT_API_BASE"):
+            if _env(name) is not None:
+                values[name] = _env(name)
+        if _env("DATABASE_URL"):
+            values["SQLALCHEMY_DATABASE_URI"] = _env("DATABASE_URL")
+        if _env("RATELIMIT_ENABLED") is not None:
+            values["RATELIMIT_ENABLED"] = _env_bool("RATELIMIT_ENABLED")
+        for name in ("RATELIMIT_LOGIN", "RATELIMIT_CREATE"):
+            if _env(name):
+                values[name] = _env(name)
+        if _env("SCHEDULER_LEASE_SECONDS"):
+            values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
+        if _env("PROXY_FIX") is not None:
+            values["PROXY_FIX"] = _env_bool("PROXY_FIX")
+        return values
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    DEBUG = False
+    DEMO_LOGIN = True
+
+    @classmethod
+    def from_environment(cls) -> dict:
+        values = super().from_environment()
+        if _env("DEMO_LOGIN") is not None:
+            values["DEMO_LOGIN"] = _env_bool("DEMO_LOGIN")
+        return values
+
+
+class TestConfig(BaseConfig):
+    ENV_NAME = "test"
+    TESTING = True
+    DEMO_LOGIN = True
+    SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
+    RATELIMIT_LOGIN = "1000 per minute"
+    RATELIMIT_CREATE = "1000 per minute"
+    WECHAT_APPID = "wx-test-appid"
+    WECHAT_SECRET = "wx-test-secret"
+    WECHAT_TIMEOUT = 1.0
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+    DEMO_LOGIN = False
+    PROXY_FIX = True
+
+    REQUIRED = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET")
+
+    @classmethod
+    def from_environment(cls) -> dict:
+        values = super().from_environment()
+        if not _env("DATABASE_URL"):
+            values["SQLALCHEMY_DATABASE_URI"] = None
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            if not _env(name):
+                values[name] = None
+        return values
+
+
+PROFILES = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}
+
+
+def validate_production(values: dict) -> None:
+    """Refuse to start production with missing, default or short secrets."""
+    problems = []
+    names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
+    for key in ProductionConfig.REQUIRED:
+        if not values.get(key):
+            problems.append(f"{names.get(key, key)} must be set")
+    for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        secret = values.get(key)
+        if secret and (secret == DEV_SECRET or len(secret) < MIN_SECRET_LENGTH):
+            problems.append(f"{key} must be a random value of at least {MIN_SECRET_LENGTH} characters, "
+                            "not a default (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    if values.get("SECRET_KEY") and values.get("SECRET_KEY") == values.get("JWT_SECRET_KEY"):
+        problems.append("JWT_SECRET_KEY must differ from SECRET_KEY")
+    if values.get("DEMO_LOGIN"):
+        problems.append("demo login cannot be enabled in production")
+    base = values.get("WECHAT_API_BASE") or ""
+    if not base.startswith("https://"):
+        problems.append("WECHAT_API_BASE must be an https:// address of WeChat's API in production")
+    if problems:
+        raise ConfigError("Linli refuses to start in production: " + "; ".join(problems) + ".")
+
+
+def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
+    """Return the settings of profile ``name`` (default: ``LINLI_ENV`` or development)."""
+    name = name or _env("LINLI_ENV", "development")
+    if name not in PROFILES:
+        raise ConfigError(f"LINLI_ENV={name!r} is not one of {', '.join(PROFILES)}")
+    cls = PROFILES[name]
+    values = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+    if name != "test":
+        values.update(cls.from_environment())
+    values.update(overrides or {})
+    if name == "production":
+        validate_production(values)
+    return values

@@ -1,0 +1,1 @@
+"""Scheduled sweeps, run only by the scheduler process (`flask jobs run`)."""

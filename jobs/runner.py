@@ -1,0 +1,125 @@
+"""The scheduler process: ``flask jobs run``.
+
+One APScheduler 3 BlockingScheduler in Asia/Shanghai, never inside a web
+worker. Only the holder of the database lease runs jobs, so a second runner
+against the same database waits, and takes over when the first one dies.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+
+import click
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import current_app
+from flask.cli import AppGroup
+
+from jobs import notifications as notification_jobs
+from jobs import system as system_jobs
+from jobs.registry import Job
+from service import system
+
+log = logging.getLogger("linli.jobs")
+
+LEASE = "scheduler"
+MODULES = (system_jobs, notification_jobs)
+
+jobs_cli = AppGroup("jobs", help="The scheduler process and its sweeps.")
+
+
+def all_jobs() -> list[Job]:
+    return [job for module in MODULES for job in module.JOBS]
+
+
+def run_job(app, job: Job, holder: str | None = None):
+    """Run one sweep in its own app context (and so its own session)."""
+    with app.app_context():
+        if holder is not None and not system.acquire_lease(LEASE, holder, app.config["SCHEDULER_LEASE_SECONDS"]):
+            log.warning("skipping %s: the scheduler lease was lost", job.id)
+            return None
+        started = time.monotonic()
+        try:
+            result = job.func()
+        except Exception:
+            log.exception("job %s failed", job.id)
+            return None
+        log.info("job %s done in %.0f ms: %s", job.id, (time.monotonic() - started) * 1000, result)
+        return result
+
+
+def build_scheduler(app, holder: str, stop: threading.Event) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=app.config["SCHEDULER_TIMEZONE"], job_defaults={
+        "coalesce": True, "misfire_grace_time": 300, "max_instances": 1})
+    for job in all_jobs():
+        scheduler.add_job(run_job, job.trigger, args=[app, job, holder], id=job.id, name=job.description,
+                          **job.trigger_args)
+    seconds = app.config["SCHEDULER_LEASE_SECONDS"]
+
+    def heartbeat():
+        with app.app_context():
+            if not system.acquire_lease(LEASE, holder, seconds):
+                log.error("lost the scheduler lease; stopping this scheduler")
+                scheduler.shutdown(wait=False)
+        if stop.is_set():
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(heartbeat, "interval", seconds=max(1, seconds // 3), id="scheduler.heartbeat",
+                      name="Renew the scheduler lease")
+    return scheduler
+
+
+@jobs_cli.command("run")
+@click.option("--holder", default=None, help="Name of this runner in the lease (default host:pid).")
+def run_command(holder):
+    """Run the scheduler until stopped (only one runs per database)."""
+    app = current_app._get_current_object()
+    holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    seconds = app.config["SCHEDULER_LEASE_SECONDS"]
+    stop = threading.Event()
+
+    def _stop(signum, frame):
+        stop.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop.is_set():
+            with app.app_context():
+                acquired = system.acquire_lease(LEASE, holder, seconds)
+                current = None if acquired else system.lease_holder(LEASE)
+            if not acquired:
+                log.info("another scheduler (%s) holds the lease; waiting", current)
+                click.echo(f"scheduler {holder}: waiting, lease held by {current}", err=True)
+                time.sleep(max(1, seconds // 3))
+                continue
+            click.echo(f"scheduler {holder}: lease acquired, running {len(all_jobs())} jobs", err=True)
+            build_scheduler(app, holder, stop).start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with app.app_context():
+            system.release_lease(LEASE, holder)
+        click.echo(f"scheduler {holder}: stopped", err=True)
+
+
+@jobs_cli.command("list")
+def list_command():
+    """List the scheduled jobs."""
+    for job in all_jobs():
+        click.echo(f"{job.id}\t{job.trigger} {job.trigger_args}\t{job.description}")
+
+
+@jobs_cli.command("run-once")
+@click.argument("job_id")
+def run_once_command(job_id):
+    """Run one job now, in this process."""
+    jobs = {job.id: job for job in all_jobs()}
+    if job_id not in jobs:
+        raise click.UsageError(f"unknown job {job_id!r}; see 'flask jobs list'")
+    result = run_job(current_app._get_current_object(), jobs[job_id])
+    click.echo(f"{job_id}: {result}")

@@ -1,0 +1,32 @@
+"""The append-only audit log of staff and admin actions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id"),)
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    actor_role: Mapped[str | None] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    object_type: Mapped[str] = mapped_column(sa.String(32))
+    object_id: Mapped[str | None] = mapped_column(sa.String(64))
+    before: Mapped[dict | None] = mapped_column(sa.JSON)
+    after: Mapped[dict | None] = mapped_column(sa.JSON)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session, flush_context, instances):
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEntry):
+            raise PermissionError("the audit log is append-only")

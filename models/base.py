@@ -1,0 +1,95 @@
+"""Declarative base, naming convention and the column types every domain uses."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite stores naive text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class ExactDecimal(TypeDecorator):
+    """A decimal with a fixed number of places, stored as a scaled integer.
+
+    SQLite has no exact decimal type (NUMERIC becomes REAL, and SUM() adds
+    floats), so areas and money are kept as integers of the smallest unit
+    (hundredths of a square metre, fen). Sums in SQL stay exact on SQLite and
+    PostgreSQL alike; Python sees ``Decimal``.
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def __init__(self, places: int = 2):
+        super().__init__()
+        self.places = places
+        self.quantum = Decimal(1).scaleb(-places)
+        self.factor = 10 ** places
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        scaled = value * self.factor
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.places} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return (Decimal(int(value)) / self.factor).quantize(self.quantum, rounding=ROUND_HALF_EVEN)
+
+    def coerce_compared_value(self, op, value):
+        return self
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    # Imported lazily by default= callables; the service clock may be moved in tests.
+    from service.clock import now
+
+    return now()
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"join_transaction_mode": "create_savepoint"})

@@ -1,0 +1,1 @@
+"""Use-case functions: the rules of every domain. No Flask request objects here."""

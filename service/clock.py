@@ -1,0 +1,44 @@
+"""The one source of "now". Tests and jobs may move it; business rules use Asia/Shanghai."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+_offset = timedelta(0)
+_frozen: datetime | None = None
+
+
+def now() -> datetime:
+    """Aware UTC now, honouring a test's frozen or shifted clock."""
+    if _frozen is not None:
+        return _frozen
+    return datetime.now(timezone.utc) + _offset
+
+
+def local_now() -> datetime:
+    return now().astimezone(SHANGHAI)
+
+
+def set_now(moment: datetime | None) -> None:
+    global _frozen
+    if moment is not None and moment.tzinfo is None:
+        raise ValueError("set_now needs an aware datetime")
+    _frozen = moment.astimezone(timezone.utc) if moment else None
+
+
+def shift(delta: timedelta) -> None:
+    global _offset
+    _offset = delta
+
+
+@contextmanager
+def frozen_at(moment: datetime):
+    previous = _frozen
+    set_now(moment)
+    try:
+        yield
+    finally:
+        set_now(previous)

@@ -1,0 +1,36 @@
+"""Transaction boundary for use-cases: commit everything or nothing."""
+from __future__ import annotations
+
+import functools
+
+from models.base import db
+
+
+def transactional(fn):
+    """Run a use-case in one transaction: commit on success, roll back on any error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+        except BaseException:
+            db.session.rollback()
+            raise
+
+    return wrapper
+
+
+def is_unique_violation(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "unique" in text or "duplicate key" in text
+
+
+def paginate(query, page: int, page_size: int):
+    """Return (items, total) of a select() for page ``page`` (1-based)."""
+    import sqlalchemy as sa
+
+    total = db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    items = db.session.execute(query.limit(page_size).offset((page - 1) * page_size)).scalars().all()
+    return items, total

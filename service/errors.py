@@ -1,0 +1,56 @@
+"""Domain errors: a stable machine code, an HTTP status hint and zh-CN/en messages."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 400
+    zh = "请求有误"
+    en = "The request is not valid"
+
+    def __init__(self, zh: str | None = None, en: str | None = None, *, code: str | None = None,
+                 status: int | None = None, errors: dict | None = None, headers: dict | None = None):
+        self.zh = zh or self.zh
+        self.en = en or self.en
+        self.code = code or self.code
+        self.status = status or self.status
+        self.errors = errors or {}
+        self.headers = headers or {}
+        super().__init__(self.en)
+
+    def message(self, lang: str = "zh") -> str:
+        return self.en if lang == "en" else self.zh
+
+
+class InvalidInput(DomainError):
+    code, status, zh, en = "validation.invalid", 422, "输入有误", "The input is not valid"
+
+    def __init__(self, field: str, zh: str, en: str, *, code: str | None = None):
+        super().__init__(zh, en, code=code, errors={field: [en]})
+
+
+class NotFound(DomainError):
+    code, status, zh, en = "not_found", 404, "未找到", "Not found"
+
+
+class Forbidden(DomainError):
+    code, status, zh, en = "auth.forbidden", 403, "无权进行此操作", "You are not allowed to do this"
+
+
+class Unauthorized(DomainError):
+    code, status, zh, en = "auth.unauthorized", 401, "请先登录", "Authentication is required"
+
+
+class Conflict(DomainError):
+    code, status, zh, en = "conflict", 409, "操作与当前状态冲突", "The request conflicts with the current state"
+
+
+class Unavailable(DomainError):
+    code, status, zh, en = "service_unavailable", 503, "服务暂时不可用，请稍后再试", "The service is temporarily unavailable"
+
+
+class RateLimited(DomainError):
+    code, status, zh, en = "rate_limited", 429, "请求过于频繁，请稍后再试", "Too many requests, please retry later"
+
+    def __init__(self, retry_after: int = 60, **kwargs):
+        super().__init__(headers={"Retry-After": str(retry_after)}, **kwargs)

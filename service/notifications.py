@@ -1,0 +1,195 @@
+"""Notifications: a per-user inbox, one-time subscribe-message consents, and
+WeChat delivery. Every notification has a dedupe key, so a sweep that runs
+twice, or again after a crash, sends nothing twice and loses nothing."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.notifications import Delivery, Notification, SubscriptionGrant
+from models.people import WeChatAccount
+from service import clock, rules
+from service.db import paginate, transactional
+from service.errors import InvalidInput, NotFound
+from service.wechat import WeChatClient, WeChatError
+
+log = logging.getLogger("linli.notifications")
+
+MAX_GRANTS_PER_CALL = 20
+# A send left "sending" this long was interrupted (crash): it is marked failed, never re-sent blindly.
+STALE_SENDING = timedelta(minutes=10)
+
+_templates: dict = {}
+
+
+def load_templates(directory=None) -> dict:
+    global _templates
+    data = rules.load("notifications", directory)
+    templates = data.get("templates") or {}
+    rules.require(isinstance(templates, dict), "notifications.yaml", "'templates' must be a mapping")
+    for kind, spec in templates.items():
+        rules.require(isinstance(spec, dict) and isinstance(spec.get("template_id"), str),
+                      "notifications.yaml", f"template {kind!r} needs a template_id")
+        rules.require(isinstance(spec.get("fields", {}), dict), "notifications.yaml",
+                      f"template {kind!r}: fields must be a mapping")
+    _templates = templates
+    return templates
+
+
+def template_for(kind: str) -> dict | None:
+    return _templates.get(kind)
+
+
+def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, link: str | None = None,
+           data: dict | None = None) -> bool:
+    """Queue a notification in the caller's transaction. Returns False when the key was already used.
+
+    Uses a savepoint so that a duplicate key does not spoil the caller's transaction.
+    """
+    exists = db.session.execute(sa.select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
+    if exists:
+        return False
+    notification = Notification(user_id=user_id, kind=kind, dedupe_key=dedupe_key, title=title[:100],
+                                body=body[:1000], link=link, data=data)
+    template = template_for(kind)
+    try:
+        with db.session.begin_nested():
+            db.session.add(notification)
+            db.session.flush()
+            if template is not None:
+                db.session.add(Delivery(notification_id=notification.id, template_id=template["template_id"]))
+                db.session.flush()
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def inbox(user_id: int, *, unread_only: bool, page: int, page_size: int):
+    query = sa.select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return paginate(query.order_by(Notification.id.desc()), page, page_size)
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.execute(sa.select(sa.func.count()).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
+
+
+@transactional
+def mark_read(user_id: int, notification_id: int) -> Notification:
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != user_id:
+        raise NotFound(code="notifications.not_found", zh="消息不存在", en="No such notification")
+    if notification.read_at is None:
+        notification.read_at = clock.now()
+    return notification
+
+
+@transactional
+def mark_all_read(user_id: int) -> int:
+    result = db.session.execute(sa.update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)).values(read_at=clock.now()))
+    return result.rowcount or 0
+
+
+@transactional
+def record_grants(user_id: int, template_ids: list[str]) -> int:
+    """Record the templates the user accepted in wx.requestSubscribeMessage: one send each."""
+    known = {spec["template_id"] for spec in _templates.values()}
+    for index, template_id in enumerate(template_ids):
+        if template_id not in known:
+            raise InvalidInput(f"template_ids.{index}", "未知的订阅消息模板", "Unknown subscribe-message template")
+    for template_id in template_ids:
+        db.session.add(SubscriptionGrant(user_id=user_id, template_id=template_id))
+    return len(template_ids)
+
+
+def open_grants(user_id: int) -> dict[str, int]:
+    rows = db.session.execute(sa.select(SubscriptionGrant.template_id, sa.func.count()).where(
+        SubscriptionGrant.user_id == user_id, SubscriptionGrant.consumed_at.is_(None))
+        .group_by(SubscriptionGrant.template_id))
+    return {template_id: count for template_id, count in rows}
+
+
+def _claim_grant(user_id: int, template_id: str) -> int | None:
+    """Consume one open grant atomically; None when the user has none left."""
+    for _ in range(3):
+        grant_id = db.session.execute(sa.select(SubscriptionGrant.id).where(
+            SubscriptionGrant.user_id == user_id, SubscriptionGrant.template_id == template_id,
+            SubscriptionGrant.consumed_at.is_(None)).order_by(SubscriptionGrant.id).limit(1)).scalar()
+        if grant_id is None:
+            return None
+        taken = db.session.execute(sa.update(SubscriptionGrant).where(
+            SubscriptionGrant.id == grant_id, SubscriptionGrant.consumed_at.is_(None))
+            .values(consumed_at=clock.now())).rowcount
+        if taken == 1:
+            return grant_id
+    return None
+
+
+def _template_data(notification: Notification, spec: dict) -> dict:
+    values = {"title": notification.title[:20], "body": notification.body[:20],
+              "time": notification.created_at.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M")}
+    values.update({k: v for k, v in (notification.data or {}).items() if isinstance(v, (str, int, float))})
+    return {key: values.get(source, "") for key, source in spec.get("fields", {}).items()}
+
+
+def deliver_pending(client: WeChatClient, *, limit: int = 200) -> dict:
+    """Send the pending WeChat deliveries. Each is claimed (committed as "sending")
+    before the call and marked after it, so a second sweep never sends it again."""
+    counts = {"sent": 0, "skipped": 0, "failed": 0}
+    stale = clock.now() - STALE_SENDING
+    db.session.execute(sa.update(Delivery).where(Delivery.status == "sending", Delivery.updated_at < stale)
+                       .values(status="failed", last_error="interrupted"))
+    db.session.commit()
+    ids = list(db.session.execute(sa.select(Delivery.id).where(Delivery.status == "pending")
+                                  .order_by(Delivery.id).limit(limit)).scalars())
+    for delivery_id in ids:
+        claimed = db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id,
+                                                               Delivery.status == "pending")
+                                     .values(status="sending", attempts=Delivery.attempts + 1,
+                                             updated_at=clock.now())).rowcount
+        db.session.commit()
+        if claimed != 1:
+            continue  # another sweep took it
+        delivery = db.session.get(Delivery, delivery_id)
+        notification = delivery.notification
+        openid = db.session.execute(sa.select(WeChatAccount.openid).where(
+            WeChatAccount.user_id == notification.user_id).order_by(WeChatAccount.id)).scalar()
+        grant_id = _claim_grant(notification.user_id, delivery.template_id) if openid else None
+        if grant_id is None:
+            delivery.status = "skipped"
+            delivery.last_error = "no wechat account" if not openid else "no subscription grant"
+            db.session.commit()
+            counts["skipped"] += 1
+            continue
+        delivery.grant_id = grant_id
+        db.session.commit()  # the grant is consumed before the send: one send per grant, ever
+        spec = next((s for s in _templates.values() if s["template_id"] == delivery.template_id), {})
+        try:
+            client.send_subscribe(openid, delivery.template_id, _template_data(notification, spec),
+                                  page=_page(spec, notification))
+        except WeChatError as exc:
+            db.session.rollback()
+            delivery = db.session.get(Delivery, delivery_id)
+            delivery.status = "failed"
+            delivery.last_error = f"{exc.errcode}: {exc.errmsg}"[:200]
+            db.session.commit()
+            counts["failed"] += 1
+            continue
+        delivery.status = "sent"
+        delivery.sent_at = clock.now()
+        db.session.commit()
+        counts["sent"] += 1
+    return counts
+
+
+def _page(spec: dict, notification: Notification) -> str | None:
+    page = spec.get("page")
+    if page and notification.link:
+        return f"{page}?{notification.link.split('?', 1)[-1]}" if "?" in notification.link else page
+    return page

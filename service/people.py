@@ -1,0 +1,639 @@
+"""People: who is acting (roles and scopes), WeChat login, the resident's own
+profile, phone binding, unit (ownership) claims and family links."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfile, RoleAssignment, UnitClaim,
+                           User, WeChatAccount)
+from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
+from service import audit, clock, privacy
+from service.db import is_unique_violation, paginate, transactional
+from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unavailable
+from service.wechat import WeChatClient, WeChatError
+
+# Order used to pick the role an action is audited under.
+ROLE_RANK = ("admin", "staff", "operator", "committee", "owner", "resident")
+
+
+@dataclass
+class Actor:
+    """The authenticated user with their roles and the places each role covers."""
+
+    user_id: int
+    roles: set[str]
+    scopes: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    # Neighbourhoods a staff member or admin oversees (street and district scopes expanded).
+    neighbourhood_ids: set[int] = field(default_factory=set)
+    # Streets fully covered by a staff member's or admin's scope.
+    street_ids: set[int] = field(default_factory=set)
+    owner_estate_ids: set[int] = field(default_factory=set)
+    ip: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def is_staff(self) -> bool:
+        return "staff" in self.roles or self.is_admin
+
+    @property
+    def acting_role(self) -> str:
+        return next((r for r in ROLE_RANK if r in self.roles), "resident")
+
+    def scope_ids(self, role: str, scope_type: str) -> set[int]:
+        return {sid for st, sid in self.scopes.get(role, set()) if st == scope_type}
+
+    def covers_neighbourhood(self, neighbourhood_id: int | None) -> bool:
+        return neighbourhood_id is not None and neighbourhood_id in self.neighbourhood_ids
+
+    def covers_unit(self, unit: Unit) -> bool:
+        return bool(unit_neighbourhood_ids(unit) & self.neighbourhood_ids)
+
+
+def load_actor(user_id: int, ip: str | None = None) -> Actor | None:
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    actor = Actor(user_id=user.id, roles={"resident"}, ip=ip)
+    streets: set[int] = set()
+    districts: set[int] = set()
+    for assignment in user.roles:
+        actor.roles.add(assignment.role)
+        actor.scopes.setdefault(assignment.role, set()).add((assignment.scope_type, assignment.scope_id))
+        if assignment.role in ("staff", "admin"):
+            if assignment.scope_type == "neighbourhood":
+                actor.neighbourhood_ids.add(assignment.scope_id)
+            elif assignment.scope_type == "street":
+                streets.add(assignment.scope_id)
+            elif assignment.scope_type == "district":
+                districts.add(assignment.scope_id)
+    if districts:
+        streets |= set(db.session.execute(sa.select(Street.id).where(Street.district_id.in_(districts))).scalars())
+    if streets:
+        actor.street_ids = streets
+        actor.neighbourhood_ids |= set(db.session.execute(
+            sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(streets))).scalars())
+    actor.owner_estate_ids = owner_estates(user.id)
+    if actor.owner_estate_ids:
+        actor.roles.add("owner")
+    return actor
+
+
+def owner_estates(user_id: int) -> set[int]:
+    """Estates where the user holds a current, verified ownership."""
+    query = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id == Unit.id)
+             .join(Owner, Owner.id == Ownership.owner_id)
+             .where(Owner.user_id == user_id, Ownership.ended_on.is_(None)).distinct())
+    return set(db.session.execute(query).scalars())
+
+
+def token_roles(actor: Actor) -> list[str]:
+    return sorted(actor.roles, key=ROLE_RANK.index)
+
+
+def unit_neighbourhood_ids(unit: Unit) -> set[int]:
+    """The 居委会 responsible for a unit: its building's, else every one of its estate's."""
+    building_nid = db.session.execute(sa.select(Building.neighbourhood_id)
+                                      .where(Building.id == unit.building_id)).scalar()
+    if building_nid is not None:
+        return {building_nid}
+    return set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
+                                  .where(estate_neighbourhood.c.estate_id == unit.estate_id)).scalars())
+
+
+# --- login -------------------------------------------------------------------------------------------
+
+WECHAT_ERRORS = {
+    40029: (400, "auth.wechat_code_invalid", "微信登录凭证无效或已过期，请重新进入小程序",
+            "The WeChat login code is invalid or expired"),
+    40163: (400, "auth.wechat_code_invalid", "微信登录凭证已被使用，请重新进入小程序",
+            "The WeChat login code has already been used"),
+    45011: (429, "auth.wechat_rate_limited", "登录过于频繁，请稍后再试", "WeChat rate limit reached; retry later"),
+    40226: (403, "auth.wechat_user_blocked", "该微信账号存在风险，暂时无法登录",
+            "WeChat has blocked this user as high risk"),
+}
+
+
+def wechat_error(exc: WeChatError, *, phone: bool = False) -> DomainError:
+    """Translate a WeChat failure into a clear 4xx/5xx domain error."""
+    if exc.errcode in WECHAT_ERRORS:
+        status, code, zh, en = WECHAT_ERRORS[exc.errcode]
+        if phone and exc.errcode in (40029, 40163):
+            code, zh, en = "auth.wechat_phone_code_invalid", "手机号授权凭证无效或已过期，请重新授权", \
+                "The phone number code is invalid or expired"
+        if status == 429:
+            return RateLimited(retry_after=60, code=code, zh=zh, en=en)
+        return DomainError(zh, en, code=code, status=status)
+    if exc.errcode is None or exc.errcode == -1:
+        return Unavailable(code="auth.wechat_unavailable", zh="微信服务暂时不可用，请稍后再试",
+                           en="WeChat is unavailable; please retry later")
+    return DomainError("微信服务返回错误，请稍后再试", "WeChat answered with an error", code="auth.wechat_error",
+                       status=502)
+
+
+@transactional
+def login_wechat(client: WeChatClient, code: str) -> User:
+    """Exchange a wx.login code and upsert the WeChat account; a first login creates a resident."""
+    try:
+        session = client.code2session(code)
+    except WeChatError as exc:
+        raise wechat_error(exc) from None
+    openid = session.get("openid")
+    if not openid:
+        raise Unavailable(code="auth.wechat_unavailable", zh="微信服务暂时不可用，请稍后再试",
+                          en="WeChat answered without an openid")
+    account = db.session.execute(sa.select(WeChatAccount).where(
+        WeChatAccount.appid == client.appid, WeChatAccount.openid == openid)).scalar_one_or_none()
+    if account is None:
+        user = User()
+        db.session.add(user)
+        db.session.flush()
+        account = WeChatAccount(user_id=user.id, appid=client.appid, openid=openid, unionid=session.get("unionid"))
+        db.session.add(account)
+        try:
+            db.session.flush()
+        except sa.exc.IntegrityError:
+            # The same openid logged in twice at once: use the account the other request created.
+            db.session.rollback()
+            account = db.session.execute(sa.select(WeChatAccount).where(
+                WeChatAccount.appid == client.appid, WeChatAccount.openid == openid)).scalar_one()
+    elif session.get("unionid") and account.unionid != session.get("unionid"):
+        account.unionid = session.get("unionid")
+    user = db.session.get(User, account.user_id)
+    if not user.is_active:
+        raise Forbidden(code="auth.user_inactive", zh="账号已停用", en="The account is disabled")
+    user.last_login_at = clock.now()
+    return user
+
+
+def list_demo_users() -> list[User]:
+    return list(db.session.execute(sa.select(User).where(User.is_demo.is_(True)).order_by(User.username)).scalars())
+
+
+@transactional
+def login_demo(username: str) -> User:
+    user = db.session.execute(sa.select(User).where(User.username == username, User.is_demo.is_(True))
+                              ).scalar_one_or_none()
+    if user is None:
+        raise NotFound(code="auth.demo_user_unknown", zh="没有这个演示账号", en="No such demo account")
+    user.last_login_at = clock.now()
+    return user
+
+
+def user_is_active(user_id: int) -> bool:
+    user = db.session.get(User, user_id)
+    return user is not None and user.is_active
+
+
+# --- the resident's own profile -----------------------------------------------------------------------
+
+def describe_roles(actor: Actor) -> list[dict]:
+    """Roles with their scopes, named, for /me."""
+    result = []
+    names = _scope_names(actor)
+    for role in token_roles(actor):
+        if role == "owner":
+            scopes = [{"type": "estate", "id": eid, "name": names.get(("estate", eid))}
+                      for eid in sorted(actor.owner_estate_ids)]
+        else:
+            scopes = [{"type": st, "id": sid, "name": names.get((st, sid))}
+                      for st, sid in sorted(actor.scopes.get(role, set()))]
+        result.append({"role": role, "scopes": scopes})
+    return result
+
+
+def _scope_names(actor: Actor) -> dict[tuple[str, int], str]:
+    from models.places import District
+
+    wanted: dict[str, set[int]] = {}
+    for pairs in actor.scopes.values():
+        for st, sid in pairs:
+            wanted.setdefault(st, set()).add(sid)
+    wanted.setdefault("estate", set()).update(actor.owner_estate_ids)
+    tables = {"district": District, "street": Street, "neighbourhood": Neighbourhood, "estate": Estate}
+    names = {}
+    for st, ids in wanted.items():
+        model = tables.get(st)
+        if model is None or not ids:
+            continue
+        for row in db.session.execute(sa.select(model.id, model.name).where(model.id.in_(ids))):
+            names[(st, row.id)] = row.name
+    if wanted.get("meal_site"):
+        for sid in wanted["meal_site"]:
+            names.setdefault(("meal_site", sid), None)
+    return names
+
+
+def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, subject_user_id: int) -> dict:
+    """A resident's personal data as ``viewer`` may see it.
+
+    The resident themself and staff covering their neighbourhood see name and
+    phone; everyone else sees them masked. The ID number is always masked.
+    """
+    if profile is None:
+        return {"name": None, "phone": None, "phone_verified": False, "id_number": None, "birth_date": None,
+                "neighbourhood_id": None, "unit_id": None, "address": None}
+    phone = privacy.decrypt(profile.phone_enc)
+    id_number = privacy.decrypt(profile.id_number_enc)
+    own = viewer is not None and viewer.user_id == subject_user_id
+    staff = viewer is not None and viewer.is_staff and viewer.covers_neighbourhood(profile.neighbourhood_id)
+    full = own or staff
+    return {
+        "name": profile.name if full else privacy.mask_name(profile.name),
+        "phone": phone if full else privacy.mask_phone(phone),
+        "phone_verified": profile.phone_verified,
+        "id_number": privacy.mask_id_number(id_number),
+        "birth_date": profile.birth_date if full else None,
+        "neighbourhood_id": profile.neighbourhood_id,
+        "unit_id": profile.unit_id if full else None,
+        "address": profile.address if full else None,
+    }
+
+
+def me(actor: Actor) -> dict:
+    user = db.session.get(User, actor.user_id)
+    return {
+        "id": user.id,
+        "username": user.username,
+        "nickname": user.nickname,
+        "verified": bool(user.profile and user.profile.phone_verified),
+        "roles": describe_roles(actor),
+        "profile": present_profile(user.profile, actor, subject_user_id=user.id),
+        "created_at": user.created_at,
+    }
+
+
+def _profile(user_id: int) -> ResidentProfile:
+    profile = db.session.get(ResidentProfile, user_id)
+    if profile is None:
+        profile = ResidentProfile(user_id=user_id)
+        db.session.add(profile)
+    return profile
+
+
+def valid_id_number(number: str) -> bool:
+    """Mainland resident ID: 18 characters with the ISO 7064 MOD 11-2 check digit."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(number[:17], weights))
+    return "10X98765432"[total % 11] == number[17].upper()
+
+
+@transactional
+def update_profile(actor: Actor, changes: dict) -> dict:
+    """The resident edits their own name, birth date, ID number, neighbourhood and address."""
+    profile = _profile(actor.user_id)
+    if "id_number" in changes and changes["id_number"] is not None:
+        number = changes["id_number"].strip().upper()
+        if not valid_id_number(number):
+            raise InvalidInput("id_number", "身份证号码格式不正确", "The ID number is not valid")
+        profile.id_number_enc = privacy.encrypt(number)
+        profile.id_number_hash = privacy.lookup_hash(number)
+    if changes.get("neighbourhood_id") is not None and db.session.get(Neighbourhood, changes["neighbourhood_id"]) is None:
+        raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
+    if changes.get("birth_date") is not None and changes["birth_date"] > clock.local_now().date():
+        raise InvalidInput("birth_date", "出生日期不能晚于今天", "The birth date cannot be in the future")
+    for name in ("name", "birth_date", "neighbourhood_id", "address"):
+        if name in changes:
+            setattr(profile, name, changes[name])
+    db.session.flush()
+    return present_profile(profile, actor, subject_user_id=actor.user_id)
+
+
+@transactional
+def bind_phone(actor: Actor, client: WeChatClient, code: str) -> dict:
+    """Bind the phone number from a getPhoneNumber code (called once, at binding: it is paid)."""
+    try:
+        info = client.get_phone_number(code)
+    except WeChatError as exc:
+        raise wechat_error(exc, phone=True) from None
+    phone = info.get("purePhoneNumber") or info.get("phoneNumber")
+    if not phone:
+        raise Unavailable(code="auth.wechat_unavailable", zh="未能获取手机号，请稍后再试",
+                          en="WeChat returned no phone number")
+    profile = _profile(actor.user_id)
+    profile.phone_enc = privacy.encrypt(phone)
+    profile.phone_hash = privacy.lookup_hash(phone)
+    profile.phone_verified = True
+    db.session.flush()
+    return present_profile(profile, actor, subject_user_id=actor.user_id)
+
+
+# --- unit claims (owner verification) ----------------------------------------------------------------------
+
+def _unit(unit_id: int) -> Unit:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(code="places.unit_not_found", zh="房屋不存在", en="No such unit")
+    return unit
+
+
+@transactional
+def create_unit_claim(actor: Actor, *, unit_id: int, certificate_no: str, owner_name: str) -> UnitClaim:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise InvalidInput("unit_id", "房屋不存在", "No such unit", code="places.unit_not_found")
+    claim = UnitClaim(user_id=actor.user_id, unit_id=unit.id, certificate_no=certificate_no.strip(),
+                      owner_name=owner_name.strip())
+    db.session.add(claim)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict(code="people.claim_pending", zh="您已提交过该房屋的认证申请，请等待审核",
+                       en="You already have a pending claim for this unit") from None
+    return claim
+
+
+def register_match(claim: UnitClaim) -> Ownership | None:
+    """The current register entry for the claimed unit with the same certificate number and name, if any."""
+    return db.session.execute(
+        sa.select(Ownership).join(Owner).where(
+            Ownership.unit_id == claim.unit_id, Ownership.ended_on.is_(None),
+            Ownership.certificate_no == claim.certificate_no, Owner.name == claim.owner_name)
+    ).scalars().first()
+
+
+def present_claim(actor: Actor, claim: UnitClaim) -> dict:
+    """A claim as its viewer sees it; only staff learn whether it matches the register."""
+    staff = actor.user_id != claim.user_id
+    return {"id": claim.id, "user_id": claim.user_id, "unit_id": claim.unit_id,
+            "certificate_no": claim.certificate_no, "owner_name": claim.owner_name, "status": claim.status,
+            "reason": claim.reason, "created_at": claim.created_at, "decided_at": claim.decided_at,
+            "register_match": (register_match(claim) is not None) if staff and claim.status == "pending" else None}
+
+
+def get_unit_claim(actor: Actor, claim_id: int) -> UnitClaim:
+    claim = db.session.get(UnitClaim, claim_id)
+    if claim is None:
+        raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+    if claim.user_id != actor.user_id and not (actor.is_staff and actor.covers_unit(_unit(claim.unit_id))):
+        raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+    return claim
+
+
+def list_unit_claims(actor: Actor, *, status: str | None, mine: bool, page: int, page_size: int):
+    """Residents see their own claims; staff see the claims on units in their scope."""
+    query = sa.select(UnitClaim)
+    if mine or not actor.is_staff:
+        query = query.where(UnitClaim.user_id == actor.user_id)
+    else:
+        in_scope = (sa.select(Unit.id).join(Building, Building.id == Unit.building_id)
+                    .outerjoin(estate_neighbourhood, estate_neighbourhood.c.estate_id == Unit.estate_id)
+                    .where(sa.or_(Building.neighbourhood_id.in_(actor.neighbourhood_ids),
+                                  sa.and_(Building.neighbourhood_id.is_(None),
+                                          estate_neighbourhood.c.neighbourhood_id.in_(actor.neighbourhood_ids)))))
+        query = query.where(UnitClaim.unit_id.in_(in_scope))
+    if status:
+        query = query.where(UnitClaim.status == status)
+    return paginate(query.order_by(UnitClaim.id.desc()), page, page_size)
+
+
+@transactional
+def decide_unit_claim(actor: Actor, claim_id: int, *, approve: bool, reason: str | None) -> UnitClaim:
+    """Staff of the unit's neighbourhood approve (making the resident an owner) or reject with a reason."""
+    claim = db.session.get(UnitClaim, claim_id)
+    if claim is None:
+        raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+    unit = _unit(claim.unit_id)
+    if not (actor.is_staff and actor.covers_unit(unit)):
+        raise Forbidden(code="people.claim_out_of_scope", zh="该房屋不在您负责的居民区",
+                        en="This unit is outside your neighbourhoods")
+    if claim.status != "pending":
+        raise Conflict(code="people.claim_decided", zh="该申请已处理", en="This claim has already been decided")
+    if not approve and not (reason and reason.strip()):
+        raise InvalidInput("reason", "驳回时须说明理由", "A reason is required to reject a claim")
+    before = {"status": claim.status}
+    claim.status = "approved" if approve else "rejected"
+    claim.decided_by = actor.user_id
+    claim.decided_at = clock.now()
+    claim.reason = reason
+    if approve:
+        ownership = register_match(claim)
+        if ownership is None:
+            # Staff have seen the certificate: enter the owner on the register.
+            owner = Owner(kind="person", name=claim.owner_name, user_id=claim.user_id)
+            db.session.add(owner)
+            db.session.flush()
+            has_voter = db.session.execute(sa.select(Ownership.id).where(
+                Ownership.unit_id == unit.id, Ownership.is_designated_voter.is_(True),
+                Ownership.ended_on.is_(None))).first() is not None
+            ownership = Ownership(unit_id=unit.id, owner_id=owner.id, certificate_no=claim.certificate_no,
+                                  is_designated_voter=not has_voter, since=clock.local_now().date())
+            db.session.add(ownership)
+            db.session.flush()
+        else:
+            owner = db.session.get(Owner, ownership.owner_id)
+            if owner.user_id not in (None, claim.user_id):
+                raise Conflict(code="people.owner_already_verified", zh="该产权人已由其他账号认证",
+                               en="This owner is already verified by another account")
+            owner.user_id = claim.user_id
+        claim.ownership_id = ownership.id
+    audit.record(actor, "unit_claim." + claim.status, "unit_claim", claim.id, before=before,
+                 after={"status": claim.status, "reason": reason, "ownership_id": claim.ownership_id})
+    return claim
+
+
+# --- family links -----------------------------------------------------------------------------------------
+
+@transactional
+def request_family_link(actor: Actor, *, elder_name: str, elder_phone: str, relation: str) -> FamilyLink:
+    """Ask to act for an elder relative, found by name and phone number on their resident profile."""
+    elder = db.session.execute(sa.select(ResidentProfile).where(
+        ResidentProfile.phone_hash == privacy.lookup_hash(elder_phone),
+        ResidentProfile.name == elder_name.strip())).scalars().first()
+    if elder is None:
+        raise InvalidInput("elder_phone", "未找到姓名和手机号都匹配的居民，请联系居委会登记",
+                           "No resident matches this name and phone number", code="people.elder_not_found")
+    if elder.user_id == actor.user_id:
+        raise InvalidInput("elder_phone", "不能为自己申请代办", "You cannot link to yourself",
+                           code="people.link_self")
+    link = FamilyLink(proxy_user_id=actor.user_id, elder_user_id=elder.user_id, relation=relation)
+    db.session.add(link)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Conflict(code="people.link_exists", zh="已存在与该居民的代办关系或申请",
+                       en="A link to this resident already exists or is pending") from None
+    return link
+
+
+def _link(link_id: int) -> FamilyLink:
+    link = db.session.get(FamilyLink, link_id)
+    if link is None:
+        raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
+    return link
+
+
+def _elder_neighbourhood(user_id: int) -> int | None:
+    profile = db.session.get(ResidentProfile, user_id)
+    return profile.neighbourhood_id if profile else None
+
+
+def _can_see_link(actor: Actor, link: FamilyLink) -> bool:
+    return (actor.user_id in (link.proxy_user_id, link.elder_user_id)
+            or (actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(link.elder_user_id))))
+
+
+def get_family_link(actor: Actor, link_id: int) -> FamilyLink:
+    link = _link(link_id)
+    if not _can_see_link(actor, link):
+        raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
+    return link
+
+
+def list_family_links(actor: Actor, *, page: int, page_size: int):
+    query = sa.select(FamilyLink).where(sa.or_(FamilyLink.proxy_user_id == actor.user_id,
+                                               FamilyLink.elder_user_id == actor.user_id))
+    return paginate(query.order_by(FamilyLink.id.desc()), page, page_size)
+
+
+@transactional
+def decide_family_link(actor: Actor, link_id: int, *, confirm: bool, reason: str | None) -> FamilyLink:
+    """The elder, or staff covering the elder's neighbourhood, confirm or reject a pending link."""
+    link = _link(link_id)
+    is_elder = actor.user_id == link.elder_user_id
+    is_staff = actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(link.elder_user_id))
+    if not (is_elder or is_staff):
+        if actor.user_id == link.proxy_user_id:
+            raise Forbidden(code="people.link_self_confirm", zh="申请人不能自行确认代办关系",
+                            en="The requester cannot confirm their own link")
+        raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
+    if link.status != "pending":
+        raise Conflict(code="people.link_decided", zh="该申请已处理", en="This link has already been decided")
+    link.status = "confirmed" if confirm else "rejected"
+    link.decided_by = actor.user_id
+    link.decided_at = clock.now()
+    link.reason = reason
+    if is_staff and not is_elder:
+        audit.record(actor, "family_link." + link.status, "family_link", link.id,
+                     before={"status": "pending"}, after={"status": link.status, "reason": reason})
+    return link
+
+
+@transactional
+def revoke_family_link(actor: Actor, link_id: int) -> FamilyLink:
+    link = get_family_link(actor, link_id)
+    if link.status not in ("pending", "confirmed"):
+        raise Conflict(code="people.link_decided", zh="该代办关系已失效", en="This link is no longer active")
+    before = {"status": link.status}
+    link.status = "revoked"
+    link.decided_by = actor.user_id
+    link.decided_at = clock.now()
+    if actor.user_id not in (link.proxy_user_id, link.elder_user_id):
+        audit.record(actor, "family_link.revoked", "family_link", link.id, before=before, after={"status": "revoked"})
+    return link
+
+
+def may_act_for(actor: Actor, elder_user_id: int) -> bool:
+    """Whether the actor may act for this resident: themself, a confirmed relative, or staff in scope."""
+    if actor.user_id == elder_user_id:
+        return True
+    confirmed = db.session.execute(sa.select(FamilyLink.id).where(
+        FamilyLink.proxy_user_id == actor.user_id, FamilyLink.elder_user_id == elder_user_id,
+        FamilyLink.status == "confirmed")).first()
+    if confirmed:
+        return True
+    return actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(elder_user_id))
+
+
+# --- residents as staff see them ------------------------------------------------------------------------------
+
+def get_resident(actor: Actor, user_id: int) -> dict:
+    """A resident's record for the resident themself, a confirmed relative or staff in scope."""
+    user = db.session.get(User, user_id)
+    if user is None or not may_act_for(actor, user_id):
+        raise NotFound(code="people.resident_not_found", zh="居民不存在", en="No such resident")
+    if actor.is_staff and actor.user_id != user_id:
+        audit.record(actor, "resident.viewed", "user", user_id)
+        db.session.commit()
+    return {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id)}
+
+
+def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, page_size: int):
+    """Staff list the residents of the neighbourhoods they cover."""
+    if not actor.is_staff:
+        raise Forbidden()
+    ids = actor.neighbourhood_ids
+    if neighbourhood_id is not None:
+        if neighbourhood_id not in ids:
+            raise Forbidden(code="people.out_of_scope", zh="该居民区不在您的负责范围",
+                            en="This neighbourhood is outside your scope")
+        ids = {neighbourhood_id}
+    query = (sa.select(ResidentProfile).where(ResidentProfile.neighbourhood_id.in_(ids))
+             .order_by(ResidentProfile.user_id))
+    return paginate(query, page, page_size)
+
+
+# --- roles -------------------------------------------------------------------------------------------------------
+
+@transactional
+def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_id: int,
+               title: str | None = None) -> RoleAssignment:
+    """Admins grant staff, operator, committee and admin roles within their own scope."""
+    if not actor.is_admin:
+        raise Forbidden()
+    if role not in GRANTED_ROLES:
+        raise InvalidInput("role", "该角色不能直接授予", "This role cannot be granted")
+    if scope_type not in ROLE_SCOPES[role]:
+        raise InvalidInput("scope_type", "该角色不支持此范围", "This scope does not fit the role")
+    if db.session.get(User, user_id) is None:
+        raise InvalidInput("user_id", "用户不存在", "No such user")
+    _check_admin_covers(actor, scope_type, scope_id)
+    assignment = RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
+                                title=title, granted_by=actor.user_id)
+    db.session.add(assignment)
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role") from None
+    audit.record(actor, "role.granted", "user", user_id,
+                 after={"role": role, "scope_type": scope_type, "scope_id": scope_id, "title": title})
+    return assignment
+
+
+@transactional
+def revoke_role(actor: Actor, assignment_id: int) -> None:
+    if not actor.is_admin:
+        raise Forbidden()
+    assignment = db.session.get(RoleAssignment, assignment_id)
+    if assignment is None:
+        raise NotFound(code="people.role_not_found", zh="角色授权不存在", en="No such role assignment")
+    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id)
+    audit.record(actor, "role.revoked", "user", assignment.user_id,
+                 before={"role": assignment.role, "scope_type": assignment.scope_type,
+                         "scope_id": assignment.scope_id})
+    db.session.delete(assignment)
+
+
+def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int) -> None:
+    districts = actor.scope_ids("admin", "district")
+    if scope_type == "district":
+        ok = scope_id in districts
+    elif scope_type == "street":
+        ok = scope_id in actor.street_ids
+    elif scope_type == "neighbourhood":
+        ok = scope_id in actor.neighbourhood_ids
+    elif scope_type == "estate":
+        estate = db.session.get(Estate, scope_id)
+        ok = estate is not None and estate.street_id in actor.street_ids
+    else:
+        ok = bool(actor.street_ids)  # meal sites are checked by the meals domain
+    if not ok:
+        raise Forbidden(code="people.out_of_scope", zh="超出您的管理范围", en="Outside your administrative scope")
+
+
+def resident_age(birth_date: date | None, on: date) -> int | None:
+    if birth_date is None:
+        return None
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))

@@ -1,0 +1,114 @@
+"""Places read side: streets, neighbourhoods, estates, buildings and units, with scope rules for units."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.places import Area, Building, Entrance, Estate, Neighbourhood, Street, Unit, estate_neighbourhood
+from service.db import paginate
+from service.errors import NotFound
+
+
+def _get(model, object_id: int, code: str, zh: str, en: str):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        raise NotFound(code=code, zh=zh, en=en)
+    return obj
+
+
+def get_street(street_id: int) -> Street:
+    return _get(Street, street_id, "places.street_not_found", "街道不存在", "No such street")
+
+
+def get_neighbourhood(neighbourhood_id: int) -> Neighbourhood:
+    return _get(Neighbourhood, neighbourhood_id, "places.neighbourhood_not_found", "居民区不存在",
+                "No such neighbourhood")
+
+
+def get_estate(estate_id: int) -> Estate:
+    return _get(Estate, estate_id, "places.estate_not_found", "小区不存在", "No such estate")
+
+
+def get_building(building_id: int) -> Building:
+    return _get(Building, building_id, "places.building_not_found", "楼栋不存在", "No such building")
+
+
+def get_unit(unit_id: int) -> Unit:
+    return _get(Unit, unit_id, "places.unit_not_found", "房屋不存在", "No such unit")
+
+
+def _search(query, column, q: str | None):
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(column.like(pattern, escape="\\"))
+    return query
+
+
+def list_streets(*, district_id: int | None, q: str | None, page: int, page_size: int):
+    query = sa.select(Street)
+    if district_id is not None:
+        query = query.where(Street.district_id == district_id)
+    return paginate(_search(query, Street.name, q).order_by(Street.id), page, page_size)
+
+
+def list_areas(*, street_id: int | None, page: int, page_size: int):
+    query = sa.select(Area)
+    if street_id is not None:
+        query = query.where(Area.street_id == street_id)
+    return paginate(query.order_by(Area.id), page, page_size)
+
+
+def list_neighbourhoods(*, street_id: int | None, area_id: int | None, q: str | None, page: int, page_size: int):
+    query = sa.select(Neighbourhood)
+    if street_id is not None:
+        query = query.where(Neighbourhood.street_id == street_id)
+    if area_id is not None:
+        query = query.where(Neighbourhood.area_id == area_id)
+    return paginate(_search(query, Neighbourhood.name, q).order_by(Neighbourhood.id), page, page_size)
+
+
+def list_estates(*, street_id: int | None, neighbourhood_id: int | None, q: str | None, page: int, page_size: int):
+    query = sa.select(Estate)
+    if street_id is not None:
+        query = query.where(Estate.street_id == street_id)
+    if neighbourhood_id is not None:
+        query = query.where(Estate.id.in_(sa.select(estate_neighbourhood.c.estate_id).where(
+            estate_neighbourhood.c.neighbourhood_id == neighbourhood_id)))
+    return paginate(_search(query, Estate.name, q).order_by(Estate.id), page, page_size)
+
+
+def estate_summary(estate_id: int) -> dict:
+    """Counts for an estate: buildings, units, and the total exclusive area (exact)."""
+    get_estate(estate_id)
+    buildings = db.session.execute(sa.select(sa.func.count()).where(Building.estate_id == estate_id)).scalar_one()
+    units, area = db.session.execute(sa.select(sa.func.count(Unit.id), sa.func.sum(Unit.exclusive_area))
+                                     .where(Unit.estate_id == estate_id)).one()
+    return {"buildings": buildings, "units": units, "total_exclusive_area": area}
+
+
+def list_buildings(*, estate_id: int, page: int, page_size: int):
+    get_estate(estate_id)
+    query = sa.select(Building).where(Building.estate_id == estate_id).order_by(Building.id)
+    return paginate(query, page, page_size)
+
+
+def list_entrances(building_id: int) -> list[Entrance]:
+    return list(db.session.execute(sa.select(Entrance).where(Entrance.building_id == building_id)
+                                   .order_by(Entrance.id)).scalars())
+
+
+def list_units(*, building_id: int, entrance_id: int | None, page: int, page_size: int):
+    get_building(building_id)
+    query = sa.select(Unit).where(Unit.building_id == building_id)
+    if entrance_id is not None:
+        query = query.where(Unit.entrance_id == entrance_id)
+    return paginate(query.order_by(Unit.entrance_id, Unit.floor, Unit.number), page, page_size)
+
+
+def sees_unit_details(actor, unit: Unit) -> bool:
+    """Exclusive areas are shown to the estate's owners and committee, and to staff covering it."""
+    if actor is None:
+        return False
+    if unit.estate_id in actor.owner_estate_ids or unit.estate_id in actor.scope_ids("committee", "estate"):
+        return True
+    return actor.is_staff and actor.covers_unit(unit)

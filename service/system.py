@@ -1,0 +1,169 @@
+"""Platform use-cases: idempotency records, the scheduler lease, readiness and purges."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from config import ROOT
+from models.base import db
+from models.system import IdempotencyRecord, SchedulerLease
+from service import auth, clock
+from service.errors import Conflict, DomainError
+
+MIGRATIONS_DIR = ROOT / "migrations"
+
+
+# --- idempotency ----------------------------------------------------------------------------------------
+
+@dataclass
+class Replay:
+    status_code: int
+    body: str
+    headers: dict
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta) -> Replay | int:
+    """Reserve ``key`` for this request, or return the stored response of the first one.
+
+    Returns the record id when the caller should go on and handle the request.
+    """
+    now = clock.now()
+    record = db.session.execute(sa.select(IdempotencyRecord).where(
+        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)).scalar_one_or_none()
+    if record is not None and record.expires_at <= now:
+        db.session.delete(record)
+        db.session.flush()
+        record = None
+    if record is not None:
+        db.session.commit()
+        return _existing(record, digest)
+    record = IdempotencyRecord(scope=scope, key=key, fingerprint=digest, expires_at=now + ttl)
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        record = db.session.execute(sa.select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)).scalar_one()
+        db.session.commit()
+        return _existing(record, digest)
+    return record.id
+
+
+def _existing(record: IdempotencyRecord, digest: str) -> Replay:
+    if record.fingerprint != digest:
+        raise DomainError("该幂等键已用于另一个不同的请求", "This Idempotency-Key was used for a different request",
+                          code="idempotency.key_reused", status=422,
+                          errors={"Idempotency-Key": ["used for a different request"]})
+    if record.status_code is None:
+        raise Conflict(code="idempotency.in_progress", zh="相同的请求正在处理中，请稍候",
+                       en="The same request is still being processed")
+    return Replay(record.status_code, record.response_body or "", record.response_headers or {})
+
+
+def finish_idempotent(record_id: int, status_code: int, body: str, headers: dict) -> None:
+    """Store a successful response for replay; forget the key after a failure so a retry can run."""
+    db.session.rollback()
+    record = db.session.get(IdempotencyRecord, record_id)
+    if record is None:
+        return
+    if 200 <= status_code < 300:
+        record.status_code = status_code
+        record.response_body = body
+        record.response_headers = headers
+    else:
+        db.session.delete(record)
+    db.session.commit()
+
+
+def purge_idempotency() -> int:
+    result = db.session.execute(sa.delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < clock.now()))
+    db.session.commit()
+    return result.rowcount or 0
+
+
+def purge_expired() -> dict:
+    """The platform's own job: expired token revocations and idempotency records."""
+    return {"revoked_tokens": auth.purge_expired(), "idempotency_records": purge_idempotency()}
+
+
+# --- the scheduler lease --------------------------------------------------------------------------------------
+
+def acquire_lease(name: str, holder: str, seconds: int) -> bool:
+    """Take or renew the lease ``name`` for ``holder``; True while this holder has it.
+
+    Works across processes and hosts on both databases: a single conditional
+    UPDATE decides, and a dead holder's lease simply runs out.
+    """
+    now = clock.now()
+    until = now + timedelta(seconds=seconds)
+    if db.session.get(SchedulerLease, name) is None:
+        db.session.add(SchedulerLease(name=name, holder=None, expires_at=now))
+        try:
+            db.session.commit()
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+    taken = db.session.execute(sa.update(SchedulerLease).where(
+        SchedulerLease.name == name,
+        sa.or_(SchedulerLease.holder == holder, SchedulerLease.holder.is_(None), SchedulerLease.expires_at < now))
+        .values(holder=holder, expires_at=until, acquired_at=sa.case(
+            (SchedulerLease.holder == holder, SchedulerLease.acquired_at), else_=now))).rowcount
+    db.session.commit()
+    return taken == 1
+
+
+def release_lease(name: str, holder: str) -> None:
+    db.session.execute(sa.update(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+                       .values(holder=None, expires_at=clock.now()))
+    db.session.commit()
+
+
+def lease_holder(name: str) -> str | None:
+    lease = db.session.get(SchedulerLease, name)
+    db.session.commit()
+    if lease is None or lease.expires_at is None or lease.expires_at < clock.now():
+        return None
+    return lease.holder
+
+
+# --- health ---------------------------------------------------------------------------------------------------
+
+def readiness() -> dict:
+    """Database reachable and migrations at head."""
+    from alembic.script import ScriptDirectory
+    from alembic.config import Config
+
+    result = {"database": False, "migrations": False, "revision": None, "head": None}
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        result["head"] = ScriptDirectory.from_config(config).get_current_head()
+    except Exception:
+        return result
+    try:
+        revision = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        result["database"] = True
+        result["revision"] = revision
+        result["migrations"] = revision is not None and revision == result["head"]
+    except Exception:
+        db.session.rollback()
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+            result["database"] = True
+        except Exception:
+            pass
+    finally:
+        db.session.rollback()
+    return result
+
+
+def dumps(data) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,130 @@
+"""Test fixtures: a real database (SQLite file, or PostgreSQL when TEST_DATABASE_URL
+is set), migrated from empty once per run; each test runs inside a transaction
+that is rolled back, with the app's sessions joined to it through savepoints.
+Tests marked ``real_commits`` commit for real (threads, processes) and the
+tables are emptied afterwards.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from api.app import create_app
+from api.extensions import limiter
+from models.base import db
+from service import clock
+from tests.fakes.wechat import FakeWeChat
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_commits: the test commits for real (threads/processes); "
+                                       "tables are emptied afterwards")
+
+
+def _postgres_database(base_url: str):
+    """Create a fresh database for this run next to ``base_url``; yield its URL; drop it."""
+    url = sa.engine.make_url(base_url)
+    name = f"linli_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        db.engine.dispose() if _has_app_context() else None
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _has_app_context() -> bool:
+    from flask import has_app_context
+
+    return has_app_context()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        yield from _postgres_database(base)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{Path(tmp) / 'linli-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def wechat_fake():
+    fake = FakeWeChat().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, wechat_fake):
+    app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": database_url,
+                                             "WECHAT_API_BASE": wechat_fake.url})
+    with app.app_context():
+        upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request, app, wechat_fake):
+    """Roll back everything a test wrote (or empty the tables after a real_commits test)."""
+    clock.set_now(None)
+    clock.shift(timedelta(0))
+    wechat_fake.reset()
+    limiter.reset()
+    real = request.node.get_closest_marker("real_commits") is not None
+    ctx = app.app_context()
+    ctx.push()
+    engines = db._app_engines[app]
+    engine = engines[None]
+    if real:
+        try:
+            yield
+        finally:
+            db.session.remove()
+            _empty_tables(engine)
+            ctx.pop()
+        return
+    connection = engine.connect()
+    outer = connection.begin()
+    engines[None] = connection
+    try:
+        yield
+    finally:
+        db.session.remove()
+        engines[None] = engine
+        outer.rollback()
+        connection.close()
+        ctx.pop()
+        clock.set_now(None)
+
+
+def _empty_tables(engine):
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
