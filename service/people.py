@@ -230,11 +230,13 @@ def _scope_names(actor: Actor) -> dict[tuple[str, int], str]:
     return names
 
 
-def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, subject_user_id: int) -> dict:
+def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, subject_user_id: int,
+                    relative: bool = False) -> dict:
     """A resident's personal data as ``viewer`` may see it.
 
-    The resident themself and staff covering their neighbourhood see name and
-    phone; everyone else sees them masked. The ID number is always masked.
+    The resident themself, a confirmed relative acting for them (``relative``)
+    and staff covering their neighbourhood see name and phone; everyone else
+    sees them masked. The ID number is always masked.
     """
     if profile is None:
         return {"name": None, "phone": None, "phone_verified": False, "id_number": None, "birth_date": None,
@@ -243,7 +245,7 @@ def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, su
     id_number = privacy.decrypt(profile.id_number_enc)
     own = viewer is not None and viewer.user_id == subject_user_id
     staff = viewer is not None and viewer.is_staff and viewer.covers_neighbourhood(profile.neighbourhood_id)
-    full = own or staff
+    full = own or staff or relative
     return {
         "name": profile.name if full else privacy.mask_name(profile.name),
         "phone": phone if full else privacy.mask_phone(phone),
@@ -557,7 +559,7 @@ def get_resident(actor: Actor, user_id: int) -> dict:
     if actor.is_staff and actor.user_id != user_id:
         audit.record(actor, "resident.viewed", "user", user_id)
         db.session.commit()
-    return {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id)}
+    return {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
 
 
 def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, page_size: int):

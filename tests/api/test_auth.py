@@ -1,0 +1,121 @@
+"""Demo login, refresh rotation, logout that survives a restart, Redis-backed blocklist."""
+import pytest
+import redis as redis_lib
+
+from api.app import create_app
+from models.base import db
+from service import auth as auth_service
+from tests.factories import make_user, tokens_for
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_demo_users_list_and_login(client):
+    make_user(username="resident.demo", name="王阿姨", is_demo=True)
+    make_user(username="not.demo", name="李四")
+    items = client.get("/api/v1/auth/demo/users").json["items"]
+    assert [i["username"] for i in items] == ["resident.demo"]
+    body = client.post("/api/v1/auth/demo", json={"username": "resident.demo"}).json
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 7200
+    assert body["user"]["roles"] == ["resident"]
+    assert client.get("/api/v1/me", headers=bearer(body["access_token"])).json["username"] == "resident.demo"
+
+
+def test_demo_login_refuses_non_demo_accounts(client):
+    make_user(username="real.staff", name="李四")
+    assert client.post("/api/v1/auth/demo", json={"username": "real.staff"}).status_code == 404
+
+
+def test_demo_endpoints_are_404_when_demo_login_is_off(app, client):
+    app.config["DEMO_LOGIN"] = False
+    try:
+        make_user(username="resident.demo", is_demo=True)
+        assert client.get("/api/v1/auth/demo/users").status_code == 404
+        assert client.post("/api/v1/auth/demo", json={"username": "resident.demo"}).status_code == 404
+    finally:
+        app.config["DEMO_LOGIN"] = True
+
+
+def test_roles_are_in_the_token_claims(client):
+    user = make_user(name="李", roles=[("admin", "street", 1)], username="admin.x", is_demo=True)
+    body = client.post("/api/v1/auth/demo", json={"username": "admin.x"}).json
+    assert body["user"]["roles"] == ["admin", "resident"]
+    assert body["user"]["id"] == user.id
+
+
+def test_refresh_rotates_and_a_refresh_token_works_once(client):
+    user = make_user(name="张")
+    tokens = tokens_for(user)
+    first = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert first.status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(first.json["access_token"])).status_code == 200
+    again = client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert again.status_code == 401 and again.json["error"] == "auth.token_revoked"
+
+
+def test_access_token_cannot_refresh_and_refresh_token_cannot_call_the_api(client):
+    tokens = tokens_for(make_user(name="张"))
+    assert client.post("/api/v1/auth/refresh", headers=bearer(tokens["access_token"])).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(tokens["refresh_token"])).status_code == 401
+
+
+def test_logout_revokes_access_and_refresh_token(client):
+    tokens = tokens_for(make_user(name="张"))
+    assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).json == {"revoked": 2}
+    me = client.get("/api/v1/me", headers=bearer(tokens["access_token"]))
+    assert me.status_code == 401 and me.json["error"] == "auth.token_revoked"
+    assert client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+
+
+def test_disabled_user_is_refused(client):
+    user = make_user(name="张")
+    headers = bearer(tokens_for(user)["access_token"])
+    user.is_active = False
+    db.session.commit()
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 401 and response.json["error"] == "auth.user_inactive"
+
+
+@pytest.mark.real_commits
+def test_logout_survives_a_restart(app, database_url, wechat_fake):
+    user = make_user(name="张")
+    tokens = tokens_for(user)
+    assert app.test_client().post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).status_code == 200
+    restarted = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": database_url,
+                                                   "WECHAT_API_BASE": wechat_fake.url})
+    try:
+        with restarted.app_context():
+            response = restarted.test_client().get("/api/v1/me", headers=bearer(tokens["access_token"]))
+            assert response.status_code == 401 and response.json["error"] == "auth.token_revoked"
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        auth_service.configure(app.config.get("REDIS_URL"))
+
+
+def _redis_url():
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis_lib.Redis.from_url(url, socket_timeout=1).ping()
+    except redis_lib.exceptions.ConnectionError:
+        pytest.fail("Redis is expected on 127.0.0.1:6379 (CI and the dev machines run it)")
+    return url
+
+
+def test_blocklist_in_redis_when_configured(client):
+    url = _redis_url()
+    auth_service.configure(url)
+    try:
+        tokens = tokens_for(make_user(name="张"))
+        assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).status_code == 200
+        assert client.get("/api/v1/me", headers=bearer(tokens["access_token"])).status_code == 401
+        from models.system import RevokedToken
+
+        assert db.session.query(RevokedToken).count() == 0  # it went to Redis, not the table
+        keys = redis_lib.Redis.from_url(url).keys("linli:revoked:*")
+        assert len(keys) >= 2
+    finally:
+        redis_lib.Redis.from_url(url).flushdb()
+        auth_service.configure(None)
