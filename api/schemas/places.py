@@ -60,8 +60,8 @@ class EstateOut(CoordinatesOut):
 class EstateDetailOut(EstateOut):
     buildings = ma.fields.Integer(required=True)
     units = ma.fields.Integer(required=True)
-    total_exclusive_area = ma.fields.Decimal(as_string=True, allow_none=True,
-                                             metadata={"description": "Exact, m²", "example": "10234.56"})
+    total_exclusive_area = ma.fields.String(allow_none=True, metadata={
+        "description": "Exact decimal, m²", "format": "decimal", "example": "10234.56"})
 
 
 class EntranceOut(ma.Schema):
@@ -90,9 +90,9 @@ class UnitOut(ma.Schema):
     entrance_id = ma.fields.Integer(required=True)
     number = ma.fields.String(required=True, metadata={"example": "502"})
     floor = ma.fields.Integer(allow_none=True)
-    exclusive_area = ma.fields.Decimal(as_string=True, allow_none=True, metadata={
-        "description": "Exact exclusive area in m²; shown to the estate's owners, its committee and staff in scope",
-        "example": "89.37"})
+    exclusive_area = ma.fields.String(allow_none=True, metadata={
+        "description": "Exact decimal exclusive area in m²; shown to the estate's owners, its committee and "
+                       "staff in scope", "format": "decimal", "example": "89.37"})
     area_source = ma.fields.String(allow_none=True, metadata={"example": "register"})
 
 
