@@ -1,6 +1,7 @@
 """Platform use-cases: idempotency records, the scheduler lease, readiness and purges."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -136,18 +137,20 @@ def lease_holder(name: str) -> str | None:
 
 # --- health ---------------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def migrations_head() -> str | None:
+    """The newest migration shipped with this code (read once per process)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def readiness() -> dict:
     """Database reachable and migrations at head."""
-    from alembic.script import ScriptDirectory
-    from alembic.config import Config
-
-    result = {"database": False, "migrations": False, "revision": None, "head": None}
-    try:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        result["head"] = ScriptDirectory.from_config(config).get_current_head()
-    except Exception:
-        return result
+    result = {"database": False, "migrations": False, "revision": None, "head": migrations_head()}
     try:
         revision = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         result["database"] = True
