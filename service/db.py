@@ -34,3 +34,17 @@ def paginate(query, page: int, page_size: int):
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     items = db.session.execute(query.limit(page_size).offset((page - 1) * page_size)).scalars().all()
     return items, total
+
+
+def add_unique(obj, conflict: Exception):
+    """Add ``obj``; if a unique constraint refuses it, raise ``conflict`` (the transaction stays usable)."""
+    import sqlalchemy as sa
+
+    try:
+        with db.session.begin_nested():
+            db.session.add(obj)
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise conflict from None
+    return obj

@@ -12,7 +12,7 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfi
                            User, WeChatAccount)
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
 from service import audit, clock, privacy
-from service.db import is_unique_violation, paginate, transactional
+from service.db import add_unique, paginate, transactional
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unavailable
 from service.wechat import WeChatClient, WeChatError
 
@@ -151,16 +151,16 @@ def login_wechat(client: WeChatClient, code: str) -> User:
     account = db.session.execute(sa.select(WeChatAccount).where(
         WeChatAccount.appid == client.appid, WeChatAccount.openid == openid)).scalar_one_or_none()
     if account is None:
-        user = User()
-        db.session.add(user)
-        db.session.flush()
-        account = WeChatAccount(user_id=user.id, appid=client.appid, openid=openid, unionid=session.get("unionid"))
-        db.session.add(account)
         try:
-            db.session.flush()
+            with db.session.begin_nested():
+                user = User()
+                db.session.add(user)
+                db.session.flush()
+                account = WeChatAccount(user_id=user.id, appid=client.appid, openid=openid,
+                                        unionid=session.get("unionid"))
+                db.session.add(account)
         except sa.exc.IntegrityError:
             # The same openid logged in twice at once: use the account the other request created.
-            db.session.rollback()
             account = db.session.execute(sa.select(WeChatAccount).where(
                 WeChatAccount.appid == client.appid, WeChatAccount.openid == openid)).scalar_one()
     elif session.get("unionid") and account.unionid != session.get("unionid"):
@@ -344,15 +344,8 @@ def create_unit_claim(actor: Actor, *, unit_id: int, certificate_no: str, owner_
         raise InvalidInput("unit_id", "房屋不存在", "No such unit", code="places.unit_not_found")
     claim = UnitClaim(user_id=actor.user_id, unit_id=unit.id, certificate_no=certificate_no.strip(),
                       owner_name=owner_name.strip())
-    db.session.add(claim)
-    try:
-        db.session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise Conflict(code="people.claim_pending", zh="您已提交过该房屋的认证申请，请等待审核",
-                       en="You already have a pending claim for this unit") from None
-    return claim
+    return add_unique(claim, Conflict(code="people.claim_pending", zh="您已提交过该房屋的认证申请，请等待审核",
+                                      en="You already have a pending claim for this unit"))
 
 
 def register_match(claim: UnitClaim) -> Ownership | None:
@@ -459,15 +452,8 @@ def request_family_link(actor: Actor, *, elder_name: str, elder_phone: str, rela
         raise InvalidInput("elder_phone", "不能为自己申请代办", "You cannot link to yourself",
                            code="people.link_self")
     link = FamilyLink(proxy_user_id=actor.user_id, elder_user_id=elder.user_id, relation=relation)
-    db.session.add(link)
-    try:
-        db.session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise Conflict(code="people.link_exists", zh="已存在与该居民的代办关系或申请",
-                       en="A link to this resident already exists or is pending") from None
-    return link
+    return add_unique(link, Conflict(code="people.link_exists", zh="已存在与该居民的代办关系或申请",
+                                     en="A link to this resident already exists or is pending"))
 
 
 def _link(link_id: int) -> FamilyLink:
@@ -592,13 +578,9 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
     if db.session.get(User, user_id) is None:
         raise InvalidInput("user_id", "用户不存在", "No such user")
     _check_admin_covers(actor, scope_type, scope_id)
-    assignment = RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
-                                title=title, granted_by=actor.user_id)
-    db.session.add(assignment)
-    try:
-        db.session.flush()
-    except sa.exc.IntegrityError:
-        raise Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role") from None
+    assignment = add_unique(RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
+                                           title=title, granted_by=actor.user_id),
+                            Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role"))
     audit.record(actor, "role.granted", "user", user_id,
                  after={"role": role, "scope_type": scope_type, "scope_id": scope_id, "title": title})
     return assignment
