@@ -1,0 +1,234 @@
+"""The demo data set (`flask demo load`): real place names, the 中远两湾城 mega-estate,
+the owners register, an account for every role with encrypted personal data, and
+an idempotent load."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from data.demo import build
+from models.base import db
+from models.people import FamilyLink, ResidentProfile, RoleAssignment, User, WeChatAccount
+from models.places import Building, District, Estate, Neighbourhood, Owner, Ownership, Street, Unit
+from service import people, privacy
+from service.people import valid_id_number
+
+
+def scalar(query):
+    return db.session.execute(query).scalar_one()
+
+
+def estate_named(name: str) -> Estate:
+    return db.session.execute(sa.select(Estate).where(Estate.name == name)).scalar_one()
+
+
+def user_named(username: str) -> User:
+    return db.session.execute(sa.select(User).where(User.username == username)).scalar_one()
+
+
+def test_places_hierarchy_and_the_mega_estate():
+    summary = build.load_all()
+    assert summary["units"] >= 14_000
+
+    districts = set(db.session.execute(sa.select(District.name)).scalars())
+    assert {"普陀区", "长宁区"} <= districts
+    streets = {s.name: s for s in db.session.execute(sa.select(Street)).scalars()}
+    assert {"万里街道", "宜川路街道", "真如镇街道", "虹桥街道"} <= set(streets)
+    assert {s.prefix for s in streets.values()} >= {"WL", "YC", "ZR", "HQ"}
+    assert streets["虹桥街道"].district.name == "长宁区"
+    assert streets["宜川路街道"].district.name == "普陀区"
+    # The seeds' relative layout: 宜川路 is the east gate, 虹桥 (长宁) lies well to the south.
+    assert streets["宜川路街道"].lng > streets["万里街道"].lng
+    assert streets["宜川路街道"].lng > streets["真如镇街道"].lng
+    assert streets["虹桥街道"].lat < streets["真如镇街道"].lat - 0.03
+    for street in streets.values():
+        assert street.coord_source == "approximate"
+        assert round(street.lat, 4) == street.lat and round(street.lng, 4) == street.lng
+
+    committees = set(db.session.execute(sa.select(Neighbourhood.committee_name)).scalars())
+    assert {"香泉路居委会", "古北荣华第一居委会", "中远两湾城第四居委会"} <= committees
+
+    mega = estate_named("中远两湾城")
+    assert mega.street.name == "宜川路街道"
+    assert [nb.committee_name for nb in mega.neighbourhoods] == [
+        f"中远两湾城第{n}居委会" for n in "一二三四"]
+    units = scalar(sa.select(sa.func.count()).select_from(Unit).where(Unit.estate_id == mega.id))
+    assert units >= 10_000
+    # Every building belongs to one of the estate's four 居委会, and each of them has buildings.
+    split = dict(db.session.execute(sa.select(Building.neighbourhood_id, sa.func.count())
+                                    .where(Building.estate_id == mega.id).group_by(Building.neighbourhood_id)).all())
+    assert set(split) == {nb.id for nb in mega.neighbourhoods}
+    assert db.session.execute(sa.select(Building).where(Building.estate_id == mega.id,
+                                                        Building.number == "314")).scalar_one()
+
+    others = db.session.execute(
+        sa.select(Estate.name, sa.func.count(Unit.id)).join(Unit, Unit.estate_id == Estate.id)
+        .where(Estate.id != mega.id).group_by(Estate.name)).all()
+    assert len(others) >= 10
+    assert all(50 <= n <= 1000 for _, n in others)
+
+    # Units: exact areas with two places in a realistic range, floors, numbers like "502".
+    low, high = db.session.execute(sa.select(sa.func.min(Unit.exclusive_area),
+                                             sa.func.max(Unit.exclusive_area))).one()
+    assert Decimal("45") <= low and high <= Decimal("160")
+    sample = db.session.execute(sa.select(Unit).where(Unit.estate_id == mega.id).limit(50)).scalars().all()
+    for unit in sample:
+        assert unit.exclusive_area == unit.exclusive_area.quantize(Decimal("0.01"))
+        assert unit.number == f"{unit.floor}{int(unit.number[-2:]):02d}"
+    sources = dict(db.session.execute(sa.select(Unit.area_source, sa.func.count()).group_by(Unit.area_source)).all())
+    assert set(sources) == {"register", "survey", "contract"}
+    assert sources["register"] > 0.8 * sum(sources.values())
+
+
+def test_owners_register_and_demo_accounts():
+    build.load_all()
+
+    # Every co-owned unit has exactly one designated voter (and so does every owned unit).
+    voters = db.session.execute(
+        sa.select(Ownership.unit_id, sa.func.count(), sa.func.sum(sa.case((Ownership.is_designated_voter, 1),
+                                                                          else_=0)))
+        .where(Ownership.ended_on.is_(None)).group_by(Ownership.unit_id)).all()
+    assert all(v == 1 for _, _, v in voters)
+    co_owned = [u for u, n, _ in voters if n > 1]
+    assert len(co_owned) > 100
+    owned = len(voters)
+    total = scalar(sa.select(sa.func.count()).select_from(Unit))
+    assert owned > 0.95 * total
+    # Some owners hold several units.
+    multi = db.session.execute(sa.select(Ownership.owner_id).group_by(Ownership.owner_id)
+                               .having(sa.func.count() > 1)).all()
+    assert len(multi) > 10
+    certificate = db.session.execute(sa.select(Ownership.certificate_no).where(
+        Ownership.certificate_no.like("沪(%)普字不动产权第%号")).limit(1)).scalar_one()
+    assert len(certificate) == len("沪(2015)普字不动产权第012345号")
+
+    # The developer holds the unsold units of its estate.
+    developer = db.session.execute(sa.select(Owner).where(Owner.kind == "developer")).scalars().first()
+    assert developer is not None and developer.estate_id is not None
+    unsold = db.session.execute(sa.select(Unit).where(Unit.sold.is_(False))).scalars().all()
+    assert unsold and all(u.estate_id == developer.estate_id for u in unsold)
+    held = set(db.session.execute(sa.select(Ownership.unit_id).where(Ownership.owner_id == developer.id)).scalars())
+    assert held == {u.id for u in unsold}
+
+    # A demo account for every role.
+    demo = {u.username: u for u in db.session.execute(sa.select(User).where(User.is_demo.is_(True))).scalars()}
+    expected = {"resident.demo", "owner.demo", "elder.demo", "family.demo", "staff.demo", "grid.demo",
+                "operator.demo", "committee.demo", "admin.street", "admin.district"}
+    assert expected <= set(demo)
+    assert all(u.nickname and "（" in u.nickname for u in demo.values())
+    roles = set()
+    for user in demo.values():
+        roles |= people.load_actor(user.id).roles
+    assert roles >= {"resident", "owner", "staff", "operator", "committee", "admin"}
+    assert "owner" in people.load_actor(demo["owner.demo"].id).roles
+    assert {"committee", "owner"} <= people.load_actor(demo["committee.demo"].id).roles
+    assert "owner" not in people.load_actor(demo["resident.demo"].id).roles
+
+    def assignments(username):
+        return db.session.execute(sa.select(RoleAssignment).where(
+            RoleAssignment.user_id == demo[username].id)).scalars().all()
+
+    assert [(a.role, a.scope_type, a.scope_id) for a in assignments("operator.demo")] == [("operator", "meal_site", 1)]
+    assert {a.title for a in assignments("grid.demo")} == {"grid_worker"}
+    assert {(a.role, a.scope_type) for a in assignments("admin.street")} == {("admin", "street")}
+    assert {(a.role, a.scope_type) for a in assignments("admin.district")} == {("admin", "district")}
+    committee_scope = assignments("committee.demo")[0]
+    assert (committee_scope.scope_type, committee_scope.scope_id) == ("estate", estate_named("中远两湾城").id)
+    # Non-demo staff: 居委会 heads, grid workers and a street-level officer.
+    titles = dict(db.session.execute(sa.select(RoleAssignment.title, sa.func.count()).where(
+        RoleAssignment.role == "staff").group_by(RoleAssignment.title)).all())
+    assert titles.get("nc_head", 0) >= 30 and titles.get("grid_worker", 0) >= 30
+    assert scalar(sa.select(sa.func.count()).select_from(RoleAssignment)
+                  .where(RoleAssignment.scope_type == "street", RoleAssignment.role == "staff")) >= 4
+
+    # owner.demo is a verified owner on the register.
+    title = db.session.execute(sa.select(Ownership).join(Owner).where(Owner.user_id == demo["owner.demo"].id)
+                               ).scalar_one()
+    assert title.is_designated_voter and title.certificate_no
+
+    # Personal data are stored encrypted, with lookup hashes, and decrypt correctly.
+    profiles = {p.user_id: p for p in db.session.execute(sa.select(ResidentProfile).where(
+        ResidentProfile.user_id.in_([u.id for u in demo.values()]))).scalars()}
+    for user in demo.values():
+        profile = profiles[user.id]
+        phone = privacy.decrypt(profile.phone_enc)
+        assert phone and phone.isdigit() and len(phone) == 11
+        assert profile.phone_enc != phone and phone not in profile.phone_enc
+        assert profile.phone_hash == privacy.lookup_hash(phone)
+        number = privacy.decrypt(profile.id_number_enc)
+        assert valid_id_number(number) and number not in profile.id_number_enc
+        assert number[:6] in ("310107", "310105")
+        assert number[6:14] == profile.birth_date.strftime("%Y%m%d")
+        assert profile.id_number_hash == privacy.lookup_hash(number)
+
+    # The elder: about 80, a phone, no WeChat; her child acts for her through a confirmed link.
+    elder = profiles[demo["elder.demo"].id]
+    assert 78 <= (date.today() - elder.birth_date).days // 365 <= 82
+    assert privacy.decrypt(elder.phone_enc)
+    assert scalar(sa.select(sa.func.count()).select_from(WeChatAccount)
+                  .where(WeChatAccount.user_id == demo["elder.demo"].id)) == 0
+    link = db.session.execute(sa.select(FamilyLink).where(
+        FamilyLink.elder_user_id == demo["elder.demo"].id)).scalar_one()
+    assert (link.proxy_user_id, link.relation, link.status) == (demo["family.demo"].id, "child", "confirmed")
+    # staff.demo covers the elder's neighbourhood.
+    assert people.load_actor(demo["staff.demo"].id).covers_neighbourhood(elder.neighbourhood_id)
+
+
+def test_loading_twice_changes_nothing():
+    first = build.load_all()
+    assert first["rows_added"] > 0
+
+    def fingerprint():
+        return (
+            db.session.execute(sa.select(sa.func.sum(Unit.exclusive_area), sa.func.count(Unit.id))).one(),
+            db.session.execute(sa.select(sa.func.count(Ownership.id),
+                                         sa.func.max(Ownership.certificate_no))).one(),
+            db.session.execute(sa.select(ResidentProfile.user_id, ResidentProfile.phone_enc)
+                               .order_by(ResidentProfile.user_id)).all(),
+        )
+
+    before = fingerprint()
+    second = build.load_all()
+    assert second["rows_added"] == 0
+    assert {k: v for k, v in second.items() if k != "rows_added"} == \
+           {k: v for k, v in first.items() if k != "rows_added"}
+    assert fingerprint() == before
+
+
+def test_generation_is_deterministic():
+    spec = build.load_spec()
+    street = spec["districts"][0]["streets"][1]
+    mega = next(e for e in street["estates"] if e["name"] == "中远两湾城")
+    a = build.plan_estate("310107-YC", mega)
+    b = build.plan_estate("310107-YC", mega)
+    assert a.units == b.units and len(a.units) >= 10_000
+    assert all(valid_id_number(build.id_number("310105", date(1971, 10, 26), seq)) for seq in range(100, 200))
+
+
+def test_a_failed_load_leaves_nothing_behind(tmp_path):
+    """One transaction: a spec error found late (a demo unit that the layout lacks) rolls back everything."""
+    spec = {
+        "districts": [{"code": "310107", "name": "普陀区", "cert_abbr": "普", "streets": [{
+            "name": "万里街道", "prefix": "WL", "at": [31.2665, 121.4075],
+            "areas": [{"key": "XQPQ", "name": "香泉片区",
+                       "neighbourhoods": [{"key": "XQL", "stem": "香泉路", "at": [31.2703, 121.4086]}]}],
+            "estates": [{"key": "XQY", "name": "香泉苑", "neighbourhoods": ["XQL"], "housing_type": "普通商品房",
+                         "built_year": 1997, "at": [31.2705, 121.4089], "area": [56, 112],
+                         "buildings": [{"numbers": "1-2", "floors": 6, "entrances": 1, "per_floor": 2}]}],
+        }]}],
+        "demo_users": [{"username": "owner.demo", "nickname": "陈先生（业主）", "name": "陈志强", "sex": "M",
+                        "birth_date": date(1975, 9, 2), "phone": "13900000102",
+                        "unit": ["310107-WL-XQY", "9", "1", "101"],
+                        "verified_owner": {"certificate_no": "沪(2016)普字不动产权第024506号",
+                                           "since": date(2016, 11, 8)}}],
+    }
+    path = tmp_path / "places.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="does not exist"):
+        build.load_all(path)
+    for model in (District, Street, Estate, Unit, Owner, User):
+        assert scalar(sa.select(sa.func.count()).select_from(model)) == 0
