@@ -12,7 +12,7 @@ from models.base import db
 from models.notifications import Delivery, Notification, SubscriptionGrant
 from models.people import WeChatAccount
 from service import clock, rules
-from service.db import paginate, transactional
+from service.db import is_unique_violation, paginate, transactional
 from service.errors import InvalidInput, NotFound
 from service.wechat import WeChatClient, WeChatError
 
@@ -62,8 +62,10 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
             if template is not None:
                 db.session.add(Delivery(notification_id=notification.id, template_id=template["template_id"]))
                 db.session.flush()
-    except sa.exc.IntegrityError:
-        return False
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise  # e.g. no such user: a bug to surface, not "already notified"
+        return False  # the same key was inserted concurrently
     return True
 
 
@@ -158,8 +160,10 @@ def deliver_pending(client: WeChatClient, *, limit: int = 200) -> dict:
             continue  # another sweep took it
         delivery = db.session.get(Delivery, delivery_id)
         notification = delivery.notification
+        # An openid is only valid for the mini-program (appid) that issued it.
         openid = db.session.execute(sa.select(WeChatAccount.openid).where(
-            WeChatAccount.user_id == notification.user_id).order_by(WeChatAccount.id)).scalar()
+            WeChatAccount.user_id == notification.user_id, WeChatAccount.appid == client.appid)
+            .order_by(WeChatAccount.id)).scalar()
         grant_id = _claim_grant(notification.user_id, delivery.template_id) if openid else None
         if grant_id is None:
             delivery.status = "skipped"

@@ -128,11 +128,14 @@ def release_lease(name: str, holder: str) -> None:
 
 
 def lease_holder(name: str) -> str | None:
-    lease = db.session.get(SchedulerLease, name)
+    row = db.session.execute(sa.select(SchedulerLease.holder, SchedulerLease.expires_at)
+                             .where(SchedulerLease.name == name)).first()
+    # Read the values before ending the transaction: touching an expired object after commit
+    # would open a new one (on SQLite a write lock, BEGIN IMMEDIATE) and leave it open.
     db.session.commit()
-    if lease is None or lease.expires_at is None or lease.expires_at < clock.now():
+    if row is None or row.expires_at is None or row.expires_at < clock.now():
         return None
-    return lease.holder
+    return row.holder
 
 
 # --- health ---------------------------------------------------------------------------------------------------

@@ -19,6 +19,10 @@ log = logging.getLogger("linli.wechat")
 TOKEN_CACHE_KEY = "wechat:stable_token"
 REFRESH_MARGIN = timedelta(minutes=5)
 INVALID_TOKEN_CODES = {40001, 40014, 42001}
+# A phone code whose watermark names another appid was issued to another mini-program: WeChat's own
+# answer for a code "from another appid" is 40029, so it maps to the same "code invalid" 4xx (not to
+# "WeChat unavailable, retry later", which a client would retry for ever).
+WATERMARK_MISMATCH = 40029
 
 
 class WeChatError(Exception):
@@ -87,8 +91,10 @@ class WeChatClient:
                 db.session.commit()
             except sa.exc.IntegrityError:
                 db.session.rollback()
+        # populate_existing: the row was read above (into the identity map) before the lock was taken;
+        # without it the values another process committed while we waited for the lock are ignored.
         entry = db.session.execute(sa.select(CacheEntry).where(CacheEntry.key == TOKEN_CACHE_KEY)
-                                   .with_for_update()).scalar_one()
+                                   .with_for_update().execution_options(populate_existing=True)).scalar_one()
         if not force_refresh and entry.expires_at - REFRESH_MARGIN > clock.now():
             token = entry.value  # another process refreshed it while we waited
             db.session.commit()
@@ -129,7 +135,7 @@ class WeChatClient:
         info = data.get("phone_info") or {}
         watermark = info.get("watermark") or {}
         if watermark.get("appid") not in (None, self.appid):
-            raise WeChatError(None, "watermark appid mismatch")
+            raise WeChatError(WATERMARK_MISMATCH, "watermark appid mismatch")
         return info
 
     def send_subscribe(self, openid: str, template_id: str, data: dict, page: str | None = None) -> dict:

@@ -4,6 +4,11 @@ Login codes: ``ok:<openid>`` (optionally ``ok:<openid>:<unionid>``) succeed;
 ``err:<errcode>`` answers that errcode; ``busy-once:<openid>`` answers -1 once
 then succeeds; ``slow`` sleeps past the client's timeout; ``garbage`` answers
 non-JSON. Phone codes: ``phone:<number>``, ``err:<errcode>``, ``wrongapp:<number>``.
+
+Knobs a test may set (``reset()`` puts them back): ``reject_token_once`` (the
+next call with a valid access token answers 40001), ``reject_tokens`` (that
+many calls do), ``send_error`` (subscribe sends answer this errcode),
+``expires_in`` (of new tokens) and ``token_delay`` (seconds stable_token takes).
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ class FakeWeChat:
         self.lock = threading.Lock()
         self.reset()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        # A "slow" answer outlives the client's timeout: do not wait for it at shutdown.
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def reset(self):
@@ -32,6 +40,8 @@ class FakeWeChat:
             self.requests: list[tuple[str, dict]] = []
             self.busy_seen: set[str] = set()
             self.reject_token_once = False
+            self.reject_tokens = 0
+            self.token_delay = 0.0
             self.send_error: int | None = None
             self.expires_in = 7200
 
@@ -57,11 +67,14 @@ class FakeWeChat:
 
             def _reply(self, data, raw: bytes | None = None):
                 body = raw if raw is not None else json.dumps(data).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout)
 
             def do_GET(self):
                 url = urlparse(self.path)
@@ -105,6 +118,8 @@ class FakeWeChat:
                 if url.path == "/cgi-bin/stable_token":
                     if body.get("appid") != fake.appid or body.get("secret") != fake.secret:
                         return self._reply({"errcode": 40125, "errmsg": "invalid appsecret"})
+                    if fake.token_delay:
+                        time.sleep(fake.token_delay)
                     with fake.lock:
                         fake.token_calls += 1
                         token = f"token-{uuid.uuid4().hex[:8]}"
@@ -114,6 +129,9 @@ class FakeWeChat:
                     valid = query.get("access_token") in fake.tokens
                     if fake.reject_token_once and valid:
                         fake.reject_token_once = False
+                        valid = False
+                    elif fake.reject_tokens and valid:
+                        fake.reject_tokens -= 1
                         valid = False
                 if not valid:
                     return self._reply({"errcode": 40001, "errmsg": "invalid credential"})
