@@ -28,10 +28,9 @@ demo: migrate
 # The API and the scheduler together on the embedded SQLite database; Ctrl-C stops both.
 run: demo
 	@echo "Linli API on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(FLASK) jobs run & \
-	  $(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads; \
-	  wait
+	@$(FLASK) jobs run & jobs_pid=$$!; \
+	  trap 'kill $$jobs_pid 2>/dev/null; wait $$jobs_pid 2>/dev/null' INT TERM EXIT; \
+	  $(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
 
 # The whole suite on SQLite, then again on PostgreSQL when one is reachable
 # (with CI=true it must be). "No tests collected" is a failure, not a pass.
