@@ -8,7 +8,7 @@ from flask import Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import idempotency
+from api import guards, idempotency
 from api.errors import register_error_handlers
 from api.extensions import api, jwt, limiter, migrate
 from api.security import register_jwt_loaders
@@ -33,6 +33,7 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_jwt_loaders()
+    guards.register(app)
     idempotency.register(app)
     register_cli(app)
     if app.config.get("PROXY_FIX"):

@@ -18,6 +18,7 @@ import click
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import notifications as notification_jobs
 from jobs import system as system_jobs
@@ -89,9 +90,16 @@ def run_command(holder):
     signal.signal(signal.SIGTERM, _stop)
     try:
         while not stop.is_set():
-            with app.app_context():
-                acquired = system.acquire_lease(LEASE, holder, seconds)
-                current = None if acquired else system.lease_holder(LEASE)
+            try:
+                with app.app_context():
+                    acquired = system.acquire_lease(LEASE, holder, seconds)
+                    current = None if acquired else system.lease_holder(LEASE)
+            except SQLAlchemyError as exc:
+                # Database restarting, or not migrated yet: wait for it rather than die.
+                log.warning("scheduler %s: database unavailable (%s); retrying", holder, type(exc).__name__)
+                click.echo(f"scheduler {holder}: database unavailable ({type(exc).__name__}); retrying", err=True)
+                time.sleep(max(1, seconds // 3))
+                continue
             if not acquired:
                 log.info("another scheduler (%s) holds the lease; waiting", current)
                 click.echo(f"scheduler {holder}: waiting, lease held by {current}", err=True)
@@ -102,8 +110,11 @@ def run_command(holder):
     except KeyboardInterrupt:
         pass
     finally:
-        with app.app_context():
-            system.release_lease(LEASE, holder)
+        try:
+            with app.app_context():
+                system.release_lease(LEASE, holder)
+        except SQLAlchemyError as exc:  # the lease then simply runs out
+            log.warning("scheduler %s: could not release the lease (%s)", holder, type(exc).__name__)
         click.echo(f"scheduler {holder}: stopped", err=True)
 
 

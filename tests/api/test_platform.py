@@ -156,3 +156,12 @@ def test_creating_endpoints_are_rate_limited_per_user(client, strict_limits, ):
     assert client.post("/api/v1/me/subscriptions", json=body, headers=auth(bob)).status_code == 201
     # Reads are not limited.
     assert client.get("/api/v1/me/subscriptions", headers=auth(alice)).status_code == 200
+
+
+def test_nul_characters_are_a_422_naming_the_field(client):
+    world_admin = make_user(name="赵", roles=[("admin", "district", 1)])
+    body = assert_envelope(client.get("/api/v1/audit-log?object_type=W%00F", headers=auth(world_admin)), 422,
+                           "validation.nul_character")
+    assert "object_type" in body["errors"]
+    body = assert_envelope(client.post("/api/v1/auth/demo", json={"username": "a\u0000b"}), 422)
+    assert "username" in body["errors"]
