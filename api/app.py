@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, send_from_directory
+from flask import Flask, has_request_context, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import guards, idempotency
 from api.errors import register_error_handlers
-from api.extensions import api, jwt, limiter, migrate
+from api.extensions import LIMITED_METHODS, api, jwt, limiter, migrate
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
@@ -53,10 +53,19 @@ def _configure_database(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> None:
-    """WAL, foreign keys and a busy timeout on every connection; and explicit
-    ``BEGIN IMMEDIATE`` so that a write never fails half-way with "database is
-    locked" (pysqlite's own BEGIN handling also breaks SAVEPOINTs)."""
+    """WAL, foreign keys and a busy timeout on every connection, and explicit
+    BEGINs (pysqlite's own BEGIN handling breaks SAVEPOINTs).
+
+    Transactions that may write start with ``BEGIN IMMEDIATE``, so a write never
+    fails half-way with "database is locked"; read-only requests (GET, HEAD,
+    OPTIONS) start a plain ``BEGIN`` so readers never wait for one another. A GET
+    that must write (an audit entry of a view) ends its read transaction first,
+    so its write transaction starts with the write.
+    """
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, record):
@@ -70,7 +79,10 @@ def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> No
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if has_request_context() and request.method in READ_ONLY_METHODS:
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _configure_services(app: Flask) -> None:
@@ -105,7 +117,7 @@ def register_blueprints(app: Flask) -> None:
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
     for module in (people, places, notification_views, audit):
-        limiter.limit(create_limit, methods=["POST", "PUT", "PATCH", "DELETE"])(module.blp)
+        limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
     limiter.exempt(health.blp)
     for module in (health, auth_views, people, places, notification_views, audit):
         api.register_blueprint(module.blp)

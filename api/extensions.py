@@ -36,8 +36,16 @@ class Api(_Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+LIMITED_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
 def rate_limit_key() -> str:
-    """Per user for authenticated calls, per client address otherwise."""
+    """Per user for authenticated calls, per client address otherwise.
+
+    Only requests that change something are limited, so other requests skip
+    decoding the token here (the view decodes it once)."""
+    if request.method not in LIMITED_METHODS:
+        return f"ip:{request.remote_addr}"
     try:
         verify_jwt_in_request(optional=True)
         identity = get_jwt_identity()
@@ -50,3 +58,8 @@ api = Api()
 jwt = JWTManager()
 migrate = Migrate()
 limiter = Limiter(key_func=rate_limit_key)
+
+
+@limiter.request_filter
+def _reads_are_not_limited() -> bool:
+    return request.method not in LIMITED_METHODS

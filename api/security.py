@@ -8,7 +8,7 @@ from flask_jwt_extended import (create_access_token, create_refresh_token, decod
 
 from api.errors import envelope, language
 from api.extensions import jwt
-from service import auth, people
+from service import people
 from service.errors import Forbidden, Unauthorized
 
 
@@ -44,7 +44,7 @@ def auth_required(*roles: str, refresh: bool = False):
             if roles and not set(roles) & set(claims.get("roles", [])):
                 raise Forbidden(code="auth.role_required",
                                 zh="当前身份无权进行此操作", en="Your role does not allow this")
-            actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr)
+            actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
             if actor is None:
                 raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
                                    en="The account does not exist or is disabled")
@@ -61,10 +61,8 @@ def _jwt_error(status: int, code: str, zh: str, en: str):
 
 
 def register_jwt_loaders() -> None:
-    @jwt.token_in_blocklist_loader
-    def _revoked(header, payload):
-        return auth.is_revoked(payload["jti"])
-
+    # Revocation is checked by auth_required() on the same query that loads the
+    # actor, and by the refresh endpoint when it spends the refresh token.
     @jwt.unauthorized_loader
     def _missing(reason):
         return _jwt_error(401, "auth.token_missing", "请先登录", "A bearer token is required")

@@ -23,6 +23,10 @@ def configure(redis_url: str | None) -> None:
         _redis = None
 
 
+def uses_database() -> bool:
+    return _redis is None
+
+
 def revoke(jti: str, expires_at: datetime) -> None:
     """Revoke a token until it would have expired anyway. Commits with the caller's transaction."""
     ttl = int((expires_at - clock.now()).total_seconds()) + 1

@@ -6,14 +6,17 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from models.base import db
 from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfile, RoleAssignment, UnitClaim,
                            User, WeChatAccount)
+from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
-from service import audit, clock, privacy
+from service import audit, auth, clock, privacy
 from service.db import add_unique, paginate, transactional
-from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unavailable
+from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized,
+                            Unavailable)
 from service.wechat import WeChatClient, WeChatError
 
 # Order used to pick the role an action is audited under.
@@ -33,6 +36,7 @@ class Actor:
     street_ids: set[int] = field(default_factory=set)
     owner_estate_ids: set[int] = field(default_factory=set)
     ip: str | None = None
+    user: User | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -56,11 +60,32 @@ class Actor:
         return bool(unit_neighbourhood_ids(unit) & self.neighbourhood_ids)
 
 
-def load_actor(user_id: int, ip: str | None = None) -> Actor | None:
-    user = db.session.get(User, user_id)
+_IS_OWNER = sa.exists().where(Ownership.owner_id == Owner.id, Owner.user_id == User.id, Ownership.ended_on.is_(None))
+_ACTOR = (sa.select(User, _IS_OWNER, sa.false()).options(joinedload(User.roles), joinedload(User.profile))
+          .where(User.id == sa.bindparam("user_id")))
+_ACTOR_AND_REVOKED = (sa.select(User, _IS_OWNER, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
+                      .options(joinedload(User.roles), joinedload(User.profile))
+                      .where(User.id == sa.bindparam("user_id")))
+_OWNER_ESTATES = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id == Unit.id)
+                  .join(Owner, Owner.id == Ownership.owner_id)
+                  .where(Owner.user_id == sa.bindparam("user_id"), Ownership.ended_on.is_(None)).distinct())
+
+
+def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
+    """The active user with roles and scopes, or None. With ``token_id``, a revoked
+    token raises Unauthorized; the check rides on the same query when revocations
+    live in the database."""
+    in_database = token_id is not None and auth.uses_database()
+    params = {"user_id": user_id, "jti": token_id} if in_database else {"user_id": user_id}
+    row = db.session.execute(_ACTOR_AND_REVOKED if in_database else _ACTOR, params).unique().first()
+    user, is_owner, revoked = row if row else (None, False, False)
+    if token_id is not None and not in_database:
+        revoked = auth.is_revoked(token_id)
+    if revoked:
+        raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
     if user is None or not user.is_active:
         return None
-    actor = Actor(user_id=user.id, roles={"resident"}, ip=ip)
+    actor = Actor(user_id=user.id, roles={"resident"}, ip=ip, user=user)
     streets: set[int] = set()
     districts: set[int] = set()
     for assignment in user.roles:
@@ -79,7 +104,7 @@ def load_actor(user_id: int, ip: str | None = None) -> Actor | None:
         actor.street_ids = streets
         actor.neighbourhood_ids |= set(db.session.execute(
             sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(streets))).scalars())
-    actor.owner_estate_ids = owner_estates(user.id)
+    actor.owner_estate_ids = owner_estates(user.id) if is_owner else set()
     if actor.owner_estate_ids:
         actor.roles.add("owner")
     return actor
@@ -87,10 +112,7 @@ def load_actor(user_id: int, ip: str | None = None) -> Actor | None:
 
 def owner_estates(user_id: int) -> set[int]:
     """Estates where the user holds a current, verified ownership."""
-    query = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id == Unit.id)
-             .join(Owner, Owner.id == Ownership.owner_id)
-             .where(Owner.user_id == user_id, Ownership.ended_on.is_(None)).distinct())
-    return set(db.session.execute(query).scalars())
+    return set(db.session.execute(_OWNER_ESTATES, {"user_id": user_id}).scalars())
 
 
 def token_roles(actor: Actor) -> list[str]:
@@ -259,7 +281,7 @@ def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, su
 
 
 def me(actor: Actor) -> dict:
-    user = db.session.get(User, actor.user_id)
+    user = actor.user if actor.user is not None else db.session.get(User, actor.user_id)
     return {
         "id": user.id,
         "username": user.username,
@@ -538,14 +560,17 @@ def may_act_for(actor: Actor, elder_user_id: int) -> bool:
 # --- residents as staff see them ------------------------------------------------------------------------------
 
 def get_resident(actor: Actor, user_id: int) -> dict:
-    """A resident's record for the resident themself, a confirmed relative or staff in scope."""
+    """A resident's record for the resident themself, a confirmed relative or staff in scope.
+    Staff views are audited (in a transaction of their own that starts with the write)."""
     user = db.session.get(User, user_id)
     if user is None or not may_act_for(actor, user_id):
         raise NotFound(code="people.resident_not_found", zh="居民不存在", en="No such resident")
+    result = {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
     if actor.is_staff and actor.user_id != user_id:
+        db.session.rollback()
         audit.record(actor, "resident.viewed", "user", user_id)
         db.session.commit()
-    return {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
+    return result
 
 
 def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, page_size: int):
