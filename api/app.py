@@ -14,7 +14,8 @@ from api.extensions import LIMITED_METHODS, api, jwt, limiter, migrate
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
-from service import auth, notifications, privacy
+from service import auth, calendar, notifications, privacy
+from service.cases import rules as case_rules
 from service.wechat import WeChatClient
 
 
@@ -89,6 +90,8 @@ def _configure_services(app: Flask) -> None:
     privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
     auth.configure(app.config.get("REDIS_URL"))
     notifications.load_templates()
+    calendar.load()
+    case_rules.load()
     app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
                                             app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
 
@@ -111,15 +114,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from api.v1 import audit, auth as auth_views, health, notifications as notification_views, people, places
+    from api.v1 import audit, auth as auth_views, cases, health, notifications as notification_views, people, places
 
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
-    for module in (people, places, notification_views, audit):
+    for module in (people, places, notification_views, audit, cases):
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
     limiter.exempt(health.blp)
-    for module in (health, auth_views, people, places, notification_views, audit):
+    for module in (health, auth_views, people, places, notification_views, audit, cases):
         api.register_blueprint(module.blp)
 
 

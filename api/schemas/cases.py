@@ -1,0 +1,193 @@
+"""Case schemas."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+from webargs.fields import DelimitedList
+
+from api.schemas.common import PageArgs
+from models.cases import STATUSES
+from service.geo import DATUMS
+
+ID = {"validate": validate.Range(min=1, max=2147483647)}
+
+
+class AttributeOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    datatype = ma.fields.String(required=True)
+    required = ma.fields.Boolean(required=True)
+
+
+class CategoryOut(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"example": "corridor_clutter"})
+    name = ma.fields.String(required=True, metadata={"example": "楼道堆物"})
+    name_en = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, metadata={"example": "投诉"})
+    group = ma.fields.String(required=True, metadata={"example": "事件/市容环境"})
+    public = ma.fields.Boolean(required=True)
+    limits = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                            metadata={"description": "Time limits in working days"})
+    attributes = ma.fields.List(ma.fields.Nested(AttributeOut), required=True)
+
+
+class CategoriesOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CategoryOut), required=True)
+
+
+class LocationIn(ma.Schema):
+    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS),
+                             metadata={"description": "wgs84 (wx.getLocation default) or gcj02 (Chinese maps)"})
+
+
+class CaseIn(ma.Schema):
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
+    description = ma.fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    location = ma.fields.Nested(LocationIn, allow_none=True)
+    address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    photos = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=9),
+                            metadata={"description": "Upload ids (POST /api/v1/uploads), at most 9"})
+    anonymous = ma.fields.Boolean(load_default=False, metadata={"description": "Hide my name from public views"})
+    contact_consent = ma.fields.Boolean(load_default=True, metadata={"description": "Staff may contact me"})
+    attributes = ma.fields.Dict(keys=ma.fields.String(validate=validate.Length(max=48)),
+                                values=ma.fields.Raw(allow_none=True), load_default=dict)
+
+
+class DeadlinesOut(ma.Schema):
+    contact_due_at = ma.fields.DateTime(allow_none=True)
+    handle_due_at = ma.fields.DateTime(allow_none=True)
+    rework_due_at = ma.fields.DateTime(allow_none=True)
+    visit_due_at = ma.fields.DateTime(allow_none=True)
+    due_at = ma.fields.DateTime(allow_none=True, metadata={"description": "The next deadline that matters"})
+    provisional = ma.fields.Boolean(required=True, metadata={
+        "description": "A deadline fell in a year the working-day calendar does not know (Monday-Friday assumed)"})
+    overdue = ma.fields.Boolean(required=True)
+
+
+class CaseSummaryOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    number = ma.fields.String(required=True, metadata={"example": "WL20261121-0042"})
+    category = ma.fields.String(required=True)
+    category_name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    description = ma.fields.String(required=True)
+    address = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    lng = ma.fields.Float(allow_none=True)
+    street_id = ma.fields.Integer(required=True)
+    neighbourhood_id = ma.fields.Integer(allow_none=True)
+    received_at = ma.fields.DateTime(required=True)
+    deadlines = ma.fields.Nested(DeadlinesOut, required=True)
+    outcome = ma.fields.String(allow_none=True)
+    rating = ma.fields.Integer(allow_none=True)
+    assignee_id = ma.fields.Integer(allow_none=True)
+    escalation_level = ma.fields.Integer(required=True)
+
+
+class NearbyOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(type("NearbyCaseOut", (CaseSummaryOut,), {
+        "distance_m": ma.fields.Integer(required=True)})), required=True)
+
+
+class TimelineOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    at = ma.fields.DateTime(required=True)
+    action = ma.fields.String(required=True)
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    public = ma.fields.Boolean(required=True)
+    actor_role = ma.fields.String(allow_none=True)
+
+
+class PhotoOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    url = ma.fields.String(required=True)
+    purpose = ma.fields.String(required=True)
+
+
+class ReporterOut(ma.Schema):
+    name = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    masked = ma.fields.Boolean(required=True)
+
+
+class CaseOut(CaseSummaryOut):
+    reply = ma.fields.String(allow_none=True)
+    timeline = ma.fields.List(ma.fields.Nested(TimelineOut), required=True)
+    photos = ma.fields.List(ma.fields.Nested(PhotoOut), required=True)
+    reporter = ma.fields.Nested(ReporterOut, allow_none=True)
+    anonymous = ma.fields.Boolean(required=True)
+    followers = ma.fields.Integer(required=True)
+    following = ma.fields.Boolean(required=True)
+    allowed_actions = ma.fields.List(ma.fields.String(), required=True)
+    mine = ma.fields.Boolean(required=True)
+    merged_into_id = ma.fields.Integer(allow_none=True)
+    visit_result = ma.fields.String(allow_none=True)
+    attributes = ma.fields.Dict(required=True)
+
+
+class NearbyArgs(ma.Schema):
+    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS))
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
+
+
+class QueueArgs(ma.Schema):
+    status = DelimitedList(ma.fields.String(validate=validate.OneOf(STATUSES)),
+                                     metadata={"description": "Comma-separated; default: every open status"})
+    category = ma.fields.String(validate=validate.Length(max=48))
+    neighbourhood_id = ma.fields.Integer(**ID)
+    overdue = ma.fields.Boolean()
+    due_before = ma.fields.AwareDateTime()
+    assignee_id = ma.fields.Integer(**ID)
+    cursor = ma.fields.String(validate=validate.Length(max=200))
+    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class QueueOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CaseSummaryOut), required=True)
+    next_cursor = ma.fields.String(allow_none=True, metadata={"description": "Pass as cursor for the next page"})
+
+
+class ActionIn(ma.Schema):
+    action = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
+        "description": "accept, contact, start, resolve, return, reassign, request_extension, approve_extension, "
+                       "deny_extension, mark_complex, escalate, merge, reject, close, reopen, visit, comment"})
+    note = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
+    public = ma.fields.Boolean(load_default=False, metadata={"description": "Show the note to the reporter"})
+    method = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
+    outcome = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
+    reply = ma.fields.String(allow_none=True, validate=validate.Length(max=4000))
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+    result = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
+    working_days = ma.fields.Integer(allow_none=True, strict=True)
+    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
+    assignee_id = ma.fields.Integer(allow_none=True, **ID)
+    into_case_id = ma.fields.Integer(allow_none=True, **ID)
+    photo_ids = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=9))
+
+
+class RatingIn(ma.Schema):
+    score = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5), metadata={
+        "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"})
+    comment = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class ReasonIn(ma.Schema):
+    reason = ma.fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class WithdrawIn(ma.Schema):
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class FollowOut(ma.Schema):
+    following = ma.fields.Boolean(required=True)
+
+
+class MyCasesArgs(PageArgs):
+    pass

@@ -1,0 +1,202 @@
+"""Reading cases: who sees what, the reporter's timeline, the staff queue (keyset), nearby open cases."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.cases import OPEN_STATUSES, STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
+from models.people import ResidentProfile
+from service import audit, clock, geo, privacy
+from service.cases import rules
+from service.cases.workflow import allowed_actions, can_handle
+from service.errors import InvalidInput, NotFound
+
+MAX_QUEUE_PAGE = 100
+
+
+def _not_found() -> NotFound:
+    return NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
+
+
+def is_public(case: Case) -> bool:
+    category = rules.category(case.category_code)
+    return bool(category and category.public) and case.status not in ("rejected", "withdrawn")
+
+
+def visible_case(actor, case_id: int) -> Case:
+    """The case if the actor may see it: its reporter, staff in scope, or anyone logged in for public cases."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise _not_found()
+    if case.reporter_user_id == actor.user_id or can_handle(actor, case) or is_public(case):
+        return case
+    raise _not_found()
+
+
+def deadlines(case: Case) -> dict:
+    return {"contact_due_at": case.contact_due_at, "handle_due_at": case.handle_due_at,
+            "rework_due_at": case.rework_due_at, "visit_due_at": case.visit_due_at, "due_at": case.due_at,
+            "provisional": case.deadlines_provisional,
+            "overdue": case.due_at is not None and case.due_at < clock.now()}
+
+
+def summary(case: Case, lang: str = "zh") -> dict:
+    category = rules.category(case.category_code)
+    return {"id": case.id, "number": case.number, "category": case.category_code,
+            "category_name": category.name(lang) if category else case.category_code, "status": case.status,
+            "description": case.description, "address": case.address, "lat": case.lat, "lng": case.lng,
+            "street_id": case.street_id, "neighbourhood_id": case.neighbourhood_id, "received_at": case.received_at,
+            "deadlines": deadlines(case), "outcome": case.outcome, "rating": case.rating,
+            "assignee_id": case.assignee_user_id, "escalation_level": case.escalation_level}
+
+
+def _reporter_view(case: Case, full: bool) -> dict | None:
+    if case.reporter_user_id is None:
+        return None
+    profile = db.session.get(ResidentProfile, case.reporter_user_id)
+    name = profile.name if profile else None
+    phone = privacy.decrypt(profile.phone_enc) if profile else None
+    if full:
+        return {"name": name, "phone": phone if case.contact_consent else None, "masked": False}
+    if case.anonymous:
+        return {"name": "匿名", "phone": None, "masked": True}
+    return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "masked": True}
+
+
+def case_detail(actor, case_id: int, lang: str = "zh") -> dict:
+    """One case as the actor may see it. Staff handling it see the reporter's contact details
+    unmasked (and that view is audited); everyone else sees masked or anonymous details."""
+    case = visible_case(actor, case_id)
+    handler = can_handle(actor, case)
+    own = case.reporter_user_id == actor.user_id
+    events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
+    timeline = [{"id": e.id, "at": e.at, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
+                 "note": e.note, "public": e.public, "actor_role": e.actor_role}
+                for e in events if handler or e.public]
+    photos = db.session.execute(sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(
+        CasePhoto.case_id == case.id).order_by(CasePhoto.id)).all()
+    followers = db.session.execute(sa.select(sa.func.count()).where(CaseFollower.case_id == case.id)).scalar_one()
+    following = db.session.get(CaseFollower, (case.id, actor.user_id)) is not None
+    result = {**summary(case, lang), "reply": case.reply, "timeline": timeline,
+              "photos": [{"id": p.upload_id, "url": f"/api/v1/uploads/{p.upload_id}", "purpose": p.purpose}
+                         for p in photos],
+              "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
+              {"name": "匿名", "phone": None, "masked": True},
+              "anonymous": case.anonymous, "followers": followers, "following": following,
+              "allowed_actions": allowed_actions(case) if handler else [],
+              "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
+              "attributes": case.attributes or {}}
+    if handler and not own and case.reporter_user_id is not None:
+        db.session.rollback()
+        audit.record(actor, "case.reporter_viewed", "case", case.id)
+        db.session.commit()
+    return result
+
+
+def my_cases(actor, *, page: int, page_size: int):
+    """Cases I reported or follow, newest first."""
+    followed = sa.select(CaseFollower.case_id).where(CaseFollower.user_id == actor.user_id)
+    query = sa.select(Case).where(sa.or_(Case.reporter_user_id == actor.user_id, Case.id.in_(followed)))
+    from service.db import paginate
+
+    return paginate(query.order_by(Case.id.desc()), page, page_size)
+
+
+def nearby(*, lat: float, lng: float, datum: str, category_code: str) -> list[dict]:
+    """Open cases of a category within the policy radius reported in the last N days, nearest first."""
+    if rules.category(category_code) is None:
+        raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
+    policy = rules.policy()
+    lat, lng = geo.to_gcj02(lat, lng, datum)
+    min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, policy.nearby_radius_m)
+    since = clock.now() - timedelta(days=policy.nearby_days)
+    rows = db.session.execute(sa.select(Case).where(
+        Case.category_code == category_code, Case.received_at >= since, Case.status.in_(OPEN_STATUSES),
+        Case.lat.between(min_lat, max_lat), Case.lng.between(min_lng, max_lng))).scalars().all()
+    found = []
+    for case in rows:
+        distance = geo.distance_m(lat, lng, case.lat, case.lng)
+        if distance <= policy.nearby_radius_m and is_public(case):
+            found.append((distance, case))
+    found.sort(key=lambda pair: (pair[0], pair[1].id))
+    return [{**summary(case), "distance_m": round(distance)} for distance, case in found[:20]]
+
+
+# --- the staff queue -----------------------------------------------------------------------------------------------
+
+def encode_cursor(due_at: datetime | None, case_id: int) -> str:
+    raw = json.dumps([due_at.isoformat() if due_at else None, case_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        due, case_id = json.loads(raw)
+        return (datetime.fromisoformat(due) if due else None), int(case_id)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise InvalidInput("cursor", "翻页参数无效", "The cursor is not valid") from None
+
+
+def staff_queue(actor, *, status: list[str] | None = None, category: str | None = None,
+                neighbourhood_id: int | None = None, overdue: bool | None = None, due_before: datetime | None = None,
+                assignee_id: int | None = None, cursor: str | None = None, limit: int = 20) -> tuple[list[Case], str | None]:
+    """Cases in the actor's scope, nearest deadline first (cases without one last), keyset-paginated."""
+    statuses = status or list(OPEN_STATUSES)
+    for value in statuses:
+        if value not in STATUSES:
+            raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
+    query = sa.select(Case).where(Case.status.in_(statuses))
+    if neighbourhood_id is not None:
+        if neighbourhood_id not in actor.neighbourhood_ids:
+            from service.errors import Forbidden
+
+            raise Forbidden(code="cases.out_of_scope", zh="该居民区不在您的负责范围", en="Outside your scope")
+        query = query.where(Case.neighbourhood_id == neighbourhood_id)
+    elif actor.street_ids:
+        outside = actor.neighbourhood_ids - _street_neighbourhoods(actor.street_ids)
+        scope = Case.street_id.in_(actor.street_ids)
+        query = query.where(sa.or_(scope, Case.neighbourhood_id.in_(outside)) if outside else scope)
+    else:
+        query = query.where(Case.neighbourhood_id.in_(actor.neighbourhood_ids or {-1}))
+    if category:
+        query = query.where(Case.category_code == category)
+    if assignee_id is not None:
+        query = query.where(Case.assignee_user_id == assignee_id)
+    now = clock.now()
+    if overdue is True:
+        query = query.where(Case.due_at < now)
+    elif overdue is False:
+        query = query.where(sa.or_(Case.due_at.is_(None), Case.due_at >= now))
+    if due_before is not None:
+        query = query.where(Case.due_at < due_before)
+    # Two keyset scans, each able to walk an index in order: cases with a deadline by
+    # (due_at, id), then cases without one by id.
+    due, last_id = decode_cursor(cursor) if cursor else (None, None)
+    rows: list[Case] = []
+    if cursor is None or due is not None:
+        dated = query.where(Case.due_at.is_not(None))
+        if due is not None:
+            dated = dated.where(sa.or_(Case.due_at > due, sa.and_(Case.due_at == due, Case.id > last_id)))
+        rows = list(db.session.execute(dated.order_by(Case.due_at, Case.id).limit(limit + 1)).scalars())
+        last_id = None
+    if len(rows) <= limit:
+        undated = query.where(Case.due_at.is_(None))
+        if last_id is not None:
+            undated = undated.where(Case.id > last_id)
+        rows += list(db.session.execute(undated.order_by(Case.id).limit(limit + 1 - len(rows))).scalars())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].due_at, rows[-1].id)
+    return rows, next_cursor
+
+
+def _street_neighbourhoods(street_ids: set[int]) -> set[int]:
+    from models.places import Neighbourhood
+
+    return set(db.session.execute(sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(street_ids))).scalars())

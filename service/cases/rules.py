@@ -1,0 +1,122 @@
+"""Case categories and time limits, loaded from config/rules/cases.yaml and validated at start-up."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service import rules
+
+LIMIT_NAMES = ("first_contact", "handling", "rehandling", "complex", "visit")
+KINDS = ("咨询", "求助", "投诉", "举报", "建议", "感谢", "其他")
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+ROUTINGS = ("location", "street")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    code: str
+    zh: str
+    en: str
+    datatype: str
+    required: bool
+    values: tuple = ()
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    zh: str
+    en: str
+    kind: str
+    grid: str
+    public: bool
+    routing: str
+    limits: dict
+    attributes: tuple[Attribute, ...] = field(default_factory=tuple)
+
+    def name(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+@dataclass(frozen=True)
+class Policy:
+    reopen_within_days: int
+    nearby_radius_m: int
+    nearby_days: int
+    max_photos: int
+    description_max: int
+    escalate_after_overdue_working_days: int
+    due_soon_hours: int
+    satisfied_levels: tuple[int, ...]
+
+
+_categories: dict[str, Category] = {}
+_policy: Policy | None = None
+
+
+def load(directory=None) -> None:
+    global _categories, _policy
+    data = rules.load("cases", directory)
+    where = "cases.yaml"
+    defaults = data.get("defaults") or {}
+    default_limits = defaults.get("limits") or {}
+    rules.require(set(default_limits) == set(LIMIT_NAMES), where,
+                  f"defaults.limits must give exactly {', '.join(LIMIT_NAMES)}")
+    _check_limits(default_limits, where, "defaults.limits")
+    default_routing = defaults.get("routing", "location")
+    rules.require(default_routing in ROUTINGS, where, f"defaults.routing must be one of {ROUTINGS}")
+    policy = data.get("policy") or {}
+    try:
+        _policy = Policy(
+            reopen_within_days=int(policy["reopen_within_days"]), nearby_radius_m=int(policy["nearby_radius_m"]),
+            nearby_days=int(policy["nearby_days"]), max_photos=int(policy["max_photos"]),
+            description_max=int(policy["description_max"]),
+            escalate_after_overdue_working_days=int(policy["escalate_after_overdue_working_days"]),
+            due_soon_hours=int(policy["due_soon_hours"]),
+            satisfied_levels=tuple(int(x) for x in policy["satisfied_levels"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise rules.RulesError(f"{where}: policy is incomplete or not numeric ({exc})") from None
+    categories = {}
+    for index, item in enumerate(data.get("categories") or []):
+        at = f"categories[{index}]"
+        rules.require(isinstance(item, dict), where, f"{at} must be a mapping")
+        for key in ("code", "zh", "en", "kind", "grid"):
+            rules.require(isinstance(item.get(key), str) and item[key], where, f"{at}.{key} is required")
+        code = item["code"]
+        rules.require(code not in categories, where, f"{at}: duplicate code {code!r}")
+        rules.require(item["kind"] in KINDS, where, f"{at}.kind must be one of {KINDS}")
+        limits = {**default_limits, **(item.get("limits") or {})}
+        rules.require(set(limits) == set(LIMIT_NAMES), where, f"{at}.limits has an unknown name")
+        _check_limits(limits, where, f"{at}.limits")
+        routing = item.get("routing", default_routing)
+        rules.require(routing in ROUTINGS, where, f"{at}.routing must be one of {ROUTINGS}")
+        attributes = []
+        for j, attr in enumerate(item.get("attributes") or []):
+            rules.require(isinstance(attr, dict) and attr.get("code") and attr.get("zh") and attr.get("en"), where,
+                          f"{at}.attributes[{j}] needs code, zh and en")
+            rules.require(attr.get("datatype", "string") in DATATYPES, where,
+                          f"{at}.attributes[{j}].datatype must be one of {DATATYPES}")
+            attributes.append(Attribute(attr["code"], attr["zh"], attr["en"], attr.get("datatype", "string"),
+                                        bool(attr.get("required", False)), tuple(attr.get("values") or ())))
+        categories[code] = Category(code, item["zh"], item["en"], item["kind"], item["grid"],
+                                    bool(item.get("public", True)), routing, limits, tuple(attributes))
+    rules.require(bool(categories), where, "at least one category is required")
+    _categories = categories
+
+
+def _check_limits(limits: dict, where: str, at: str) -> None:
+    for name, value in limits.items():
+        rules.require(isinstance(value, int) and 0 <= value <= 60, where,
+                      f"{at}.{name} must be a whole number of working days from 0 to 60")
+
+
+def categories() -> list[Category]:
+    return list(_categories.values())
+
+
+def category(code: str) -> Category | None:
+    return _categories.get(code)
+
+
+def policy() -> Policy:
+    assert _policy is not None, "case rules not loaded"
+    return _policy
