@@ -34,6 +34,8 @@ class Actor:
     neighbourhood_ids: set[int] = field(default_factory=set)
     # Streets fully covered by a staff member's or admin's scope.
     street_ids: set[int] = field(default_factory=set)
+    # Neighbourhoods where the actor may approve (居委会主任 "nc_head", street staff, admins).
+    supervised_neighbourhood_ids: set[int] = field(default_factory=set)
     owner_estate_ids: set[int] = field(default_factory=set)
     ip: str | None = None
     user: User | None = field(default=None, repr=False, compare=False)
@@ -94,6 +96,8 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
         if assignment.role in ("staff", "admin"):
             if assignment.scope_type == "neighbourhood":
                 actor.neighbourhood_ids.add(assignment.scope_id)
+                if assignment.role == "admin" or assignment.title == "nc_head":
+                    actor.supervised_neighbourhood_ids.add(assignment.scope_id)
             elif assignment.scope_type == "street":
                 streets.add(assignment.scope_id)
             elif assignment.scope_type == "district":
@@ -102,8 +106,10 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
         streets |= set(db.session.execute(sa.select(Street.id).where(Street.district_id.in_(districts))).scalars())
     if streets:
         actor.street_ids = streets
-        actor.neighbourhood_ids |= set(db.session.execute(
+        street_neighbourhoods = set(db.session.execute(
             sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(streets))).scalars())
+        actor.neighbourhood_ids |= street_neighbourhoods
+        actor.supervised_neighbourhood_ids |= street_neighbourhoods
     actor.owner_estate_ids = owner_estates(user.id) if is_owner else set()
     if actor.owner_estate_ids:
         actor.roles.add("owner")
