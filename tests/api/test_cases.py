@@ -1,0 +1,361 @@
+"""Cases over HTTP: reporting, the state machine, the reporter's actions, who sees what."""
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from models.audit import AuditEntry
+from models.base import db
+from models.cases import Case, CaseEvent
+from service import clock
+from service.cases import workflow
+from service.clock import SHANGHAI
+from tests.factories import auth, make_user, make_world
+
+PHONE = "13812345678"
+HERE = {"lat": 31.2702, "lng": 121.4101}
+
+
+@pytest.fixture
+def place():
+    world = make_world()
+    world.nb.lat, world.nb.lng = HERE["lat"], HERE["lng"]
+    world.nb2.lat, world.nb2.lng = 31.2800, 121.4200
+    world.far_nb.lat, world.far_nb.lng = 31.2500, 121.4400
+    db.session.commit()
+    return world
+
+
+@pytest.fixture
+def people(place):
+    class People:
+        resident = make_user(name="王秀英", phone=PHONE, neighbourhood_id=place.nb.id)
+        neighbour = make_user(name="张三", phone="13900000001", neighbourhood_id=place.nb.id)
+        staff = make_user(name="李", roles=[("staff", "neighbourhood", place.nb.id)])
+        colleague = make_user(name="陈", roles=[("staff", "neighbourhood", place.nb.id)])
+        head = make_user(name="周主任")
+        far_staff = make_user(name="吴", roles=[("staff", "neighbourhood", place.far_nb.id)])
+    from models.people import RoleAssignment
+
+    db.session.add(RoleAssignment(user_id=People.head.id, role="staff", scope_type="neighbourhood",
+                                  scope_id=place.nb.id, title="nc_head"))
+    db.session.commit()
+    return People
+
+
+def report(client, user, **overrides):
+    body = {"category": "corridor_clutter", "description": "3号楼楼道堆满纸箱", "location": HERE, **overrides}
+    return client.post("/api/v1/cases", json=body, headers=auth(user))
+
+
+def act(client, user, case_id, action, **payload):
+    return client.post(f"/api/v1/cases/{case_id}/actions", json={"action": action, **payload}, headers=auth(user))
+
+
+def to_closed(client, staff, case_id):
+    for action, payload in (("accept", {}), ("contact", {"method": "phone", "note": "已电话联系"}), ("start", {}),
+                            ("resolve", {"outcome": "solved", "reply": "已清理完毕"}), ("close", {})):
+        response = act(client, staff, case_id, action, **payload)
+        assert response.status_code == 200, (action, response.json)
+    return response
+
+
+def test_report_is_routed_numbered_and_dispatched_with_deadlines(client, place, people):
+    clock.set_now(datetime(2026, 11, 20, 10, tzinfo=SHANGHAI))  # a Friday
+    response = report(client, people.resident)
+    assert response.status_code == 201
+    body = response.json
+    assert body["number"] == "WL20261120-0001"
+    assert body["status"] == "dispatched" and body["neighbourhood_id"] == place.nb.id
+    deadlines = body["deadlines"]
+    assert datetime.fromisoformat(deadlines["contact_due_at"]) == datetime(2026, 11, 23, 23, 59, 59, tzinfo=SHANGHAI)
+    assert datetime.fromisoformat(deadlines["handle_due_at"]) == datetime(2026, 11, 27, 23, 59, 59, tzinfo=SHANGHAI)
+    assert deadlines["provisional"] is False
+    assert report(client, people.resident).json["number"] == "WL20261120-0002"
+
+
+def test_report_in_a_year_without_calendar_data_is_provisional(client, place, people):
+    clock.set_now(datetime(2026, 12, 30, 10, tzinfo=SHANGHAI))
+    deadlines = report(client, people.resident).json["deadlines"]
+    assert deadlines["provisional"] is True  # the handling deadline falls in 2027
+
+
+def test_wgs84_location_is_stored_as_gcj02(client, place, people):
+    from service import geo
+
+    wgs = geo.gcj02_to_wgs84(HERE["lat"], HERE["lng"])
+    body = report(client, people.resident, location={"lat": wgs[0], "lng": wgs[1], "datum": "wgs84"}).json
+    assert geo.distance_m(body["lat"], body["lng"], HERE["lat"], HERE["lng"]) < 1
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"category": "nope"}, "category"),
+    ({"description": ""}, "description"),
+    ({"description": "x" * 4001}, "description"),
+    ({"location": None, "address": None}, "location"),
+    ({"location": {"lat": 91, "lng": 121}}, "location"),
+    ({"location": {"lat": 31.2, "lng": 121.4, "datum": "bd09"}}, "location"),
+    ({"photos": list(range(1, 11))}, "photos"),
+    ({"category": "elevator"}, "attributes.building"),
+    ({"attributes": {"colour": "red"}}, "attributes.colour"),
+])
+def test_bad_reports_are_4xx_naming_the_field_and_write_nothing(client, place, people, overrides, field):
+    response = report(client, people.resident, **overrides)
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]
+    named = set(errors) | set(errors.get("json", {}))
+    assert field.split(".")[0] in {n.split(".")[0] for n in named}
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Case)).scalar() == 0
+
+
+def test_a_report_far_from_every_neighbourhood_is_refused(client, place, people):
+    response = report(client, make_user(name="游客"), location={"lat": 30.0, "lng": 120.0})
+    assert response.status_code == 422 and response.json["error"] == "cases.out_of_area"
+
+
+def test_address_only_report_goes_to_the_reporters_neighbourhood(client, place, people):
+    body = report(client, people.resident, location=None, address="香泉路88弄3号").json
+    assert body["neighbourhood_id"] == place.nb.id
+
+
+def test_the_whole_loop_and_the_timeline(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    closed = to_closed(client, people.staff, case_id).json
+    assert closed["status"] == "closed" and closed["outcome"] == "solved"
+    assert closed["deadlines"]["visit_due_at"] is not None and closed["deadlines"]["due_at"] is None
+    visited = act(client, people.staff, case_id, "visit", result="solved", note="回访：已解决")
+    assert visited.json["visit_result"] == "solved"
+    rated = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 5, "comment": "很及时"},
+                        headers=auth(people.resident))
+    assert rated.status_code == 201 and rated.json["rating"] == 5
+    again = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 1}, headers=auth(people.resident))
+    assert again.status_code == 409 and again.json["error"] == "cases.already_rated"
+    timeline = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.resident)).json["timeline"]
+    actions = [e["action"] for e in timeline]
+    assert actions == ["submit", "dispatch", "accept", "resolve", "close", "visit", "rate"]  # public events only
+    staff_view = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json["timeline"]
+    assert "contact" in [e["action"] for e in staff_view] and "start" in [e["action"] for e in staff_view]
+    events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case_id)).scalars().all()
+    assert all(e.at is not None and e.to_status for e in events)
+    # The reporter was notified of the public steps.
+    inbox = client.get("/api/v1/me/notifications", headers=auth(people.resident)).json
+    assert inbox["total"] >= 4
+
+
+ALLOWED = {
+    "dispatched": {"accept", "return", "reassign", "mark_complex", "escalate", "merge", "reject", "comment"},
+    "accepted": {"contact", "start", "return", "reassign", "request_extension", "approve_extension",
+                 "deny_extension", "mark_complex", "escalate", "merge", "comment"},
+    "in_progress": {"contact", "resolve", "request_extension", "approve_extension", "deny_extension",
+                    "mark_complex", "escalate", "comment"},
+    "resolved": {"close", "reopen", "escalate", "comment"},
+    "closed": {"reopen", "visit", "comment"},
+}
+
+
+def test_allowed_actions_per_state_and_a_forbidden_action_is_409_listing_them(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    path = [("accept", {}), ("contact", {"method": "phone", "note": "联系了"}), ("start", {}),
+            ("resolve", {"outcome": "explained", "reply": "属于规划问题，已解释"}), ("close", {})]
+    states = ["dispatched", "accepted", "accepted", "in_progress", "resolved", "closed"]
+    for step, state in enumerate(states):
+        detail = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json
+        assert detail["status"] == state
+        assert set(detail["allowed_actions"]) == ALLOWED[state]
+        forbidden = next(a for a in workflow.TRANSITIONS if a not in ALLOWED[state])
+        refused = act(client, people.head, case_id, forbidden, reason="x", note="x")
+        assert refused.status_code == 409 and refused.json["error"] == "cases.action_not_allowed"
+        assert set(refused.json["errors"]["allowed_actions"]) == ALLOWED[state]
+        if step < len(path):
+            action, payload = path[step]
+            assert act(client, people.staff, case_id, action, **payload).status_code == 200
+
+
+def test_resolve_requires_first_contact_when_the_reporter_can_be_reached(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    act(client, people.staff, case_id, "accept")
+    act(client, people.staff, case_id, "start")
+    refused = act(client, people.staff, case_id, "resolve", outcome="solved", reply="好了")
+    assert refused.status_code == 409 and refused.json["error"] == "cases.contact_required"
+    no_contact = report(client, people.resident, contact_consent=False).json["id"]
+    act(client, people.staff, no_contact, "accept")
+    act(client, people.staff, no_contact, "start")
+    assert act(client, people.staff, no_contact, "resolve", outcome="solved", reply="好了").status_code == 200
+
+
+def test_return_needs_a_reason_and_reassign_needs_a_supervisor(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    missing = act(client, people.staff, case_id, "return")
+    assert missing.status_code == 422 and "reason" in missing.json["errors"]
+    assert act(client, people.staff, case_id, "return", reason="不属于本居委会").json["status"] == "returned"
+    refused = act(client, people.staff, case_id, "reassign", neighbourhood_id=place.nb2.id)
+    assert refused.status_code == 403 and refused.json["error"] == "cases.supervisor_required"
+    street_staff = make_user(name="街道", roles=[("staff", "street", place.street.id)])
+    moved = act(client, street_staff, case_id, "reassign", neighbourhood_id=place.nb2.id)
+    assert moved.status_code == 200 and moved.json["status"] == "dispatched"
+    assert moved.json["neighbourhood_id"] == place.nb2.id
+    # The old neighbourhood's staff no longer see it.
+    assert client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json["allowed_actions"] == []
+
+
+def test_extension_before_the_deadline_approved_by_the_head(client, place, people):
+    clock.set_now(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))  # Monday
+    case_id = report(client, people.resident).json["id"]
+    act(client, people.staff, case_id, "accept")
+    requested = act(client, people.staff, case_id, "request_extension", reason="需协调物业", working_days=3)
+    assert requested.status_code == 200
+    assert act(client, people.staff, case_id, "approve_extension").status_code == 403  # not a supervisor
+    approved = act(client, people.head, case_id, "approve_extension")
+    assert datetime.fromisoformat(approved.json["deadlines"]["handle_due_at"]) == \
+        datetime(2026, 11, 26, 23, 59, 59, tzinfo=SHANGHAI)  # 11-23 + 3 working days
+    clock.set_now(datetime(2026, 11, 27, 9, tzinfo=SHANGHAI))  # past the new deadline
+    late = act(client, people.staff, case_id, "request_extension", reason="还要时间", working_days=2)
+    assert late.status_code == 409 and late.json["error"] == "cases.extension_too_late"
+
+
+def test_merge_carries_followers_to_the_parent(client, place, people):
+    parent = report(client, people.resident).json["id"]
+    duplicate = report(client, people.neighbour).json["id"]
+    merged = act(client, people.staff, duplicate, "merge", into_case_id=parent)
+    assert merged.json["status"] == "merged" and merged.json["merged_into_id"] == parent
+    mine = client.get("/api/v1/me/cases", headers=auth(people.neighbour)).json
+    assert {c["id"] for c in mine["items"]} == {parent, duplicate}
+
+
+def test_reporter_withdraws_before_acceptance_only(client, place, people):
+    first = report(client, people.resident).json["id"]
+    assert client.post(f"/api/v1/cases/{first}/withdraw", json={}, headers=auth(people.resident)).json["status"] == \
+        "withdrawn"
+    second = report(client, people.resident).json["id"]
+    act(client, people.staff, second, "accept")
+    late = client.post(f"/api/v1/cases/{second}/withdraw", json={}, headers=auth(people.resident))
+    assert late.status_code == 409 and late.json["error"] == "cases.withdraw_too_late"
+    other = client.post(f"/api/v1/cases/{second}/withdraw", json={}, headers=auth(people.neighbour))
+    assert other.status_code == 404
+
+
+def test_reopen_within_seven_days_starts_the_rehandling_clock(client, place, people):
+    clock.set_now(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))
+    case_id = report(client, people.resident).json["id"]
+    to_closed(client, people.staff, case_id)
+    client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 2}, headers=auth(people.resident))
+    clock.set_now(datetime(2026, 11, 20, 9, tzinfo=SHANGHAI))  # Friday
+    reopened = client.post(f"/api/v1/cases/{case_id}/reopen", json={"reason": "堆物又回来了"},
+                           headers=auth(people.resident))
+    assert reopened.status_code == 200 and reopened.json["status"] == "reopened"
+    assert datetime.fromisoformat(reopened.json["deadlines"]["rework_due_at"]) == \
+        datetime(2026, 11, 25, 23, 59, 59, tzinfo=SHANGHAI)  # 3 working days after Friday
+
+
+def test_reopen_after_seven_days_or_when_satisfied_is_refused(client, place, people):
+    clock.set_now(datetime(2026, 11, 2, 9, tzinfo=SHANGHAI))
+    late_id = report(client, people.resident).json["id"]
+    to_closed(client, people.staff, late_id)
+    clock.set_now(datetime(2026, 11, 9, 9, 0, 1, tzinfo=SHANGHAI) + timedelta(minutes=5))
+    late = client.post(f"/api/v1/cases/{late_id}/reopen", json={"reason": "x"}, headers=auth(people.resident))
+    assert late.status_code == 409 and late.json["error"] == "cases.reopen_too_late"
+    happy = report(client, people.resident).json["id"]
+    to_closed(client, people.staff, happy)
+    client.post(f"/api/v1/cases/{happy}/rating", json={"score": 3}, headers=auth(people.resident))
+    refused = client.post(f"/api/v1/cases/{happy}/reopen", json={"reason": "x"}, headers=auth(people.resident))
+    assert refused.status_code == 409 and refused.json["error"] == "cases.reopen_satisfied"
+
+
+def test_rating_before_closing_is_refused_and_score_is_validated(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    early = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 5}, headers=auth(people.resident))
+    assert early.status_code == 409 and early.json["error"] == "cases.rate_not_closed"
+    bad = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 6}, headers=auth(people.resident))
+    assert bad.status_code == 422 and "score" in bad.json["errors"]["json"]
+
+
+# --- who sees what -----------------------------------------------------------------------------------------------
+
+def test_residents_see_their_own_and_public_cases_only(client, place, people):
+    public = report(client, people.resident).json["id"]
+    private = report(client, people.resident, category="group_renting").json["id"]
+    seen = client.get(f"/api/v1/cases/{public}", headers=auth(people.neighbour))
+    assert seen.status_code == 200 and seen.json["reporter"]["phone"] == "138****5678"
+    assert seen.json["reporter"]["name"] == "王**" and seen.json["allowed_actions"] == []
+    assert client.get(f"/api/v1/cases/{private}", headers=auth(people.neighbour)).status_code == 404
+    assert client.get(f"/api/v1/cases/{private}", headers=auth(people.resident)).status_code == 200
+    assert client.get("/api/v1/cases", headers=auth(people.neighbour)).status_code == 403
+
+
+def test_anonymous_reporter_is_hidden_from_the_public_but_not_from_handlers(client, place, people):
+    case_id = report(client, people.resident, anonymous=True).json["id"]
+    public = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.neighbour)).get_data(as_text=True)
+    assert "王秀英" not in public and PHONE not in public and "138****5678" not in public
+    handler = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json
+    assert handler["reporter"] == {"name": "王秀英", "phone": PHONE, "masked": False}
+
+
+def test_reporter_contact_unmasked_only_for_handlers_and_each_view_is_audited(client, place, people):
+    case_id = report(client, people.resident, category="group_renting").json["id"]
+    assert client.get(f"/api/v1/cases/{case_id}", headers=auth(people.far_staff)).status_code == 404
+    client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff))
+    client.get(f"/api/v1/cases/{case_id}", headers=auth(people.colleague))
+    views = db.session.execute(sa.select(AuditEntry.actor_user_id).where(
+        AuditEntry.action == "case.reporter_viewed", AuditEntry.object_id == str(case_id))).scalars().all()
+    assert sorted(views) == sorted([people.staff.id, people.colleague.id])
+
+
+def test_staff_outside_scope_cannot_act(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    assert act(client, people.far_staff, case_id, "accept").status_code == 404
+    assert act(client, people.resident, case_id, "accept").status_code == 403
+
+
+def test_queue_is_scoped_sorted_by_deadline_and_paginated_by_cursor(client, place, people):
+    clock.set_now(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))
+    ids = [report(client, people.resident).json["id"] for _ in range(3)]
+    clock.set_now(datetime(2026, 11, 18, 9, tzinfo=SHANGHAI))
+    ids += [report(client, people.resident).json["id"] for _ in range(2)]
+    act(client, people.staff, ids[0], "accept")
+    act(client, people.staff, ids[0], "contact", method="phone", note="已联系")  # its due moves to handling
+    far_case = report(client, make_user(name="外街"), location={"lat": 31.2500, "lng": 121.4400}).json["id"]
+    seen, cursor = [], None
+    while True:
+        page = client.get("/api/v1/cases?limit=2" + (f"&cursor={cursor}" if cursor else ""),
+                          headers=auth(people.staff)).json
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [c["id"] for c in seen] == [ids[1], ids[2], ids[3], ids[4], ids[0]]
+    dues = [c["deadlines"]["due_at"] for c in seen]
+    assert dues == sorted(dues)
+    assert far_case not in {c["id"] for c in seen}
+    clock.set_now(datetime(2026, 11, 18, 9, tzinfo=SHANGHAI))
+    overdue = client.get("/api/v1/cases?overdue=true", headers=auth(people.staff)).json["items"]
+    assert {c["id"] for c in overdue} == {ids[1], ids[2]}  # contact was due 11-17
+    assert all(c["deadlines"]["overdue"] for c in overdue)
+    accepted = client.get("/api/v1/cases?status=accepted", headers=auth(people.staff)).json["items"]
+    assert [c["id"] for c in accepted] == [ids[0]]
+    bad = client.get("/api/v1/cases?cursor=%%%", headers=auth(people.staff))
+    assert bad.status_code == 422
+
+
+def test_nearby_finds_open_public_cases_of_the_category_within_250_m(client, place, people):
+    near = report(client, people.resident).json["id"]
+    report(client, people.resident, location={"lat": HERE["lat"] + 0.004, "lng": HERE["lng"]})  # ~445 m
+    report(client, people.resident, category="garbage")
+    found = client.get(f"/api/v1/cases/nearby?lat={HERE['lat']}&lng={HERE['lng']}&category=corridor_clutter",
+                       headers=auth(people.neighbour)).json["items"]
+    assert [c["id"] for c in found] == [near] and found[0]["distance_m"] == 0
+
+
+def test_follow_and_unfollow(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    assert client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour)).json == {"following": True}
+    assert client.get(f"/api/v1/cases/{case_id}", headers=auth(people.neighbour)).json["following"] is True
+    assert client.delete(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour)).json == {"following": False}
+    assert client.delete(f"/api/v1/cases/{case_id}/follow", headers=auth(people.resident)).status_code == 409
+
+
+def test_categories_list_with_limits(client):
+    items = client.get("/api/v1/case-categories").json["items"]
+    codes = {c["code"]: c for c in items}
+    assert codes["corridor_clutter"]["limits"]["handling"] == 5
+    assert codes["manhole"]["limits"]["first_contact"] == 0
+    assert codes["group_renting"]["public"] is False
