@@ -7,6 +7,7 @@ other gets a 409 (the case row carries a version).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,26 @@ CONTACT_METHODS = ("phone", "visit", "wechat", "sms", "other")
 VISIT_RESULTS = ("solved", "unsolved", "unreachable")
 RATING_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 NEIGHBOURHOOD_RADIUS_M = 3000
+
+
+def _commit(fn):
+    """Run a use-case in one transaction; a concurrent change to the same case is a 409."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+            db.session.commit()
+            return result
+        except StaleDataError:
+            db.session.rollback()
+            raise Conflict(code="cases.concurrent_update", zh="该诉求刚被他人处理，请刷新后重试",
+                           en="Someone else acted on this case just now; reload and retry") from None
+        except BaseException:
+            db.session.rollback()
+            raise
+
+    return wrapper
 
 
 def _conflict_not_allowed(case: Case, action: str) -> Conflict:
@@ -173,21 +194,16 @@ def _notify_watchers(case: Case, event: CaseEvent) -> None:
 
 # --- reporting -----------------------------------------------------------------------------------------------------
 
+@_commit
 def create_case(actor, *, category_code: str, description: str, location: dict | None = None,
                 address: str | None = None, photo_ids: list[int] | None = None, anonymous: bool = False,
                 contact_consent: bool = True, attributes: dict | None = None, source: str = "resident",
                 partner_id: int | None = None, reporter_user_id: int | None = None) -> Case:
     """Report a case: validate, route to a 居委会, dispatch with deadlines. Commits."""
-    try:
-        case = _create(actor, category_code=category_code, description=description, location=location,
-                       address=address, photo_ids=photo_ids or [], anonymous=anonymous,
-                       contact_consent=contact_consent, attributes=attributes or {}, source=source,
-                       partner_id=partner_id, reporter_user_id=reporter_user_id)
-        db.session.commit()
-        return case
-    except BaseException:
-        db.session.rollback()
-        raise
+    return _create(actor, category_code=category_code, description=description, location=location,
+                   address=address, photo_ids=photo_ids or [], anonymous=anonymous, contact_consent=contact_consent,
+                   attributes=attributes or {}, source=source, partner_id=partner_id,
+                   reporter_user_id=reporter_user_id)
 
 
 def validate_attributes(category: rules.Category, attributes: dict) -> dict:
@@ -280,19 +296,10 @@ def _text(payload: dict, field: str, *, required: bool, zh: str, en: str, limit:
     return value or None
 
 
+@_commit
 def act(actor, case_id: int, action: str, payload: dict) -> Case:
     """Apply one staff action; commits, or changes nothing. 409 lists the allowed actions."""
-    try:
-        case = _act(actor, case_id, action, payload)
-        db.session.commit()
-        return case
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(code="cases.concurrent_update", zh="该诉求刚被他人处理，请刷新后重试",
-                       en="Someone else acted on this case just now; reload and retry") from None
-    except BaseException:
-        db.session.rollback()
-        raise
+    return _act(actor, case_id, action, payload)
 
 
 def _load(case_id: int) -> Case:
@@ -551,22 +558,6 @@ def _reporter_case(actor, case_id: int) -> Case:
     if case.reporter_user_id != actor.user_id:
         raise NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
     return case
-
-
-def _commit(fn):
-    def wrapper(*args, **kwargs):
-        try:
-            result = fn(*args, **kwargs)
-            db.session.commit()
-            return result
-        except StaleDataError:
-            db.session.rollback()
-            raise Conflict(code="cases.concurrent_update", zh="该诉求状态刚刚发生变化，请刷新后重试",
-                           en="The case changed just now; reload and retry") from None
-        except BaseException:
-            db.session.rollback()
-            raise
-    return wrapper
 
 
 @_commit

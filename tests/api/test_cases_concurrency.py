@@ -31,15 +31,22 @@ def run_at_once(app, calls):
     return results
 
 
-@pytest.mark.real_commits
-@pytest.mark.parametrize("rounds", [5])
-def test_two_staff_accepting_at_once_one_wins(app, rounds):
+@pytest.fixture
+def team():
+    """A resident and two staff of the same neighbourhood."""
     world = make_world()
     world.nb.lat, world.nb.lng = HERE["lat"], HERE["lng"]
     db.session.commit()
     resident = make_user(name="王秀英", phone="13812345678", neighbourhood_id=world.nb.id)
     alice = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
     bob = make_user(name="陈", roles=[("staff", "neighbourhood", world.nb.id)])
+    return resident, alice, bob
+
+
+@pytest.mark.real_commits
+@pytest.mark.parametrize("rounds", [5])
+def test_two_staff_accepting_at_once_one_wins(app, team, rounds):
+    resident, alice, bob = team
     client = app.test_client()
     headers = {who: auth(who) for who in (resident, alice, bob)}
     for _ in range(rounds):
@@ -62,13 +69,8 @@ def test_two_staff_accepting_at_once_one_wins(app, rounds):
 
 
 @pytest.mark.real_commits
-def test_different_actions_at_once_are_serialised_without_losing_an_event(app):
-    world = make_world()
-    world.nb.lat, world.nb.lng = HERE["lat"], HERE["lng"]
-    db.session.commit()
-    resident = make_user(name="王秀英", phone="13812345678", neighbourhood_id=world.nb.id)
-    alice = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
-    bob = make_user(name="陈", roles=[("staff", "neighbourhood", world.nb.id)])
+def test_different_actions_at_once_are_serialised_without_losing_an_event(app, team):
+    resident, alice, bob = team
     client = app.test_client()
     alice_headers, bob_headers = auth(alice), auth(bob)
     case_id = client.post("/api/v1/cases", json={"category": "garbage", "description": "垃圾未清运", "location": HERE},
