@@ -359,3 +359,14 @@ def test_categories_list_with_limits(client):
     assert codes["corridor_clutter"]["limits"]["handling"] == 5
     assert codes["manhole"]["limits"]["first_contact"] == 0
     assert codes["group_renting"]["public"] is False
+
+
+def test_staff_notes_are_internal_unless_made_public(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    act(client, people.staff, case_id, "comment", note="内部：需联系城管")
+    act(client, people.staff, case_id, "comment", note="已安排清理，请耐心等待", public=True)
+    reporter_view = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.resident)).json["timeline"]
+    notes = [e["note"] for e in reporter_view if e["action"] == "comment"]
+    assert notes == ["已安排清理，请耐心等待"]
+    staff_view = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json["timeline"]
+    assert [e["note"] for e in staff_view if e["action"] == "comment"] == ["内部：需联系城管", "已安排清理，请耐心等待"]
