@@ -1,6 +1,8 @@
 """``Idempotency-Key`` on creating POSTs: a retried request gets the first response and creates nothing twice."""
 from __future__ import annotations
 
+import hashlib
+
 from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
@@ -20,6 +22,23 @@ def _scope() -> str | None:
     return f"user:{identity}" if identity else f"ip:{request.remote_addr}"
 
 
+def _body() -> bytes:
+    """The request body as fingerprinted. A multipart body is reduced to its fields and file
+    contents: its boundary is random, so a retried upload would otherwise never match."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_data(cache=True)
+    digest = hashlib.sha256()
+    for name, value in sorted(request.form.items(multi=True)):
+        digest.update(b"field\0%s\0%s\0" % (name.encode(), value.encode()))
+    for name, storage in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        content = hashlib.sha256()
+        for chunk in iter(lambda: storage.stream.read(65536), b""):
+            content.update(chunk)
+        storage.stream.seek(0)
+        digest.update(b"file\0%s\0%s\0" % (name.encode(), content.hexdigest().encode()))
+    return digest.digest()
+
+
 def _before():
     key = request.headers.get(HEADER)
     if request.method != "POST" or key is None:
@@ -31,7 +50,7 @@ def _before():
     scope = _scope()
     if scope is None:
         return None
-    digest = system.fingerprint(request.method, request.full_path, request.get_data(cache=True))
+    digest = system.fingerprint(request.method, request.full_path, _body())
     outcome = system.begin_idempotent(scope, key, digest, current_app.config["IDEMPOTENCY_TTL"])
     if isinstance(outcome, system.Replay):
         response = Response(outcome.body, status=outcome.status_code)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.cases import OPEN_STATUSES, STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
-from service import audit, clock, geo, privacy
+from service import audit, clock, geo, privacy, uploads
 from service.cases import rules
 from service.cases.workflow import allowed_actions, can_handle
 from service.errors import InvalidInput, NotFound
@@ -35,6 +35,19 @@ def visible_case(actor, case_id: int) -> Case:
     if case.reporter_user_id == actor.user_id or can_handle(actor, case) or is_public(case):
         return case
     raise _not_found()
+
+
+def _may_see_case_photo(actor, upload) -> bool:
+    """Photos attached to a case are visible to whoever may see the case."""
+    try:
+        case_id = int(upload.attached_to.split(":", 1)[1])
+        visible_case(actor, case_id)
+    except (ValueError, IndexError, NotFound):
+        return False
+    return True
+
+
+uploads.register_visibility("case", _may_see_case_photo)
 
 
 def deadlines(case: Case) -> dict:

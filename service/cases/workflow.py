@@ -375,7 +375,7 @@ def _resolve(actor, case, payload, now, data):
     if evidence:
         from service import uploads
 
-        for upload in uploads.claim_for(actor.user_id, evidence, f"case:{case.id}"):
+        for upload in uploads.claim_for(actor.user_id, evidence, f"case:{case.id}", field="photo_ids"):
             db.session.add(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="evidence"))
     case.outcome = outcome
     case.reply = reply

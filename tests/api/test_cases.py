@@ -370,3 +370,64 @@ def test_staff_notes_are_internal_unless_made_public(client, place, people):
     assert notes == ["已安排清理，请耐心等待"]
     staff_view = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json["timeline"]
     assert [e["note"] for e in staff_view if e["action"] == "comment"] == ["内部：需联系城管", "已安排清理，请耐心等待"]
+
+
+def _jpeg():
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def upload(client, user):
+    import io
+
+    response = client.post("/api/v1/uploads", data={"file": (io.BytesIO(_jpeg()), "p.jpg", "image/jpeg")},
+                           headers=auth(user), content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_report_photos_follow_the_case_visibility(client, place, people):
+    public_photo, private_photo = upload(client, people.resident), upload(client, people.resident)
+    assert client.get(f"/api/v1/uploads/{public_photo}", headers=auth(people.neighbour)).status_code == 404
+    public = report(client, people.resident, photos=[public_photo]).json
+    private = report(client, people.resident, category="group_renting", photos=[private_photo]).json
+    assert public["photos"][0]["url"] == f"/api/v1/uploads/{public_photo}"
+    assert client.get(f"/api/v1/uploads/{public_photo}", headers=auth(people.neighbour)).status_code == 200
+    assert client.get(f"/api/v1/uploads/{private_photo}", headers=auth(people.neighbour)).status_code == 404
+    assert client.get(f"/api/v1/uploads/{private_photo}", headers=auth(people.staff)).status_code == 200
+    assert private["id"]
+    # A photo cannot be attached twice, nor someone else's used.
+    again = report(client, people.resident, photos=[public_photo])
+    assert again.status_code == 422 and "photos.0" in again.json["errors"]
+    theirs = report(client, people.neighbour, photos=[upload(client, people.resident)])
+    assert theirs.status_code == 422
+
+
+def test_evidence_photos_on_resolve_name_their_field(client, place, people):
+    case_id = report(client, people.resident, contact_consent=False).json["id"]
+    act(client, people.staff, case_id, "accept")
+    act(client, people.staff, case_id, "start")
+    bad = act(client, people.staff, case_id, "resolve", outcome="solved", reply="已处理", photo_ids=[2147483000])
+    assert bad.status_code == 422 and "photo_ids.0" in bad.json["errors"]
+    photo = upload(client, people.staff)
+    done = act(client, people.staff, case_id, "resolve", outcome="solved", reply="已处理", photo_ids=[photo])
+    assert [p["purpose"] for p in done.json["photos"]] == ["evidence"]
+    assert client.get(f"/api/v1/uploads/{photo}", headers=auth(people.resident)).status_code == 200
+
+
+def test_unattached_uploads_are_purged_after_a_day(client, place, people):
+    from datetime import timedelta
+
+    from models.uploads import Upload
+    from service import uploads
+
+    kept = report(client, people.resident, photos=[upload(client, people.resident)]).json["photos"][0]["id"]
+    abandoned = upload(client, people.resident)
+    clock.set_now(clock.now() + timedelta(hours=25))
+    assert uploads.purge_unattached() == 1
+    assert db.session.get(Upload, abandoned) is None and db.session.get(Upload, kept) is not None

@@ -1,0 +1,66 @@
+"""Photos for case reports: upload one (multipart), fetch one back."""
+from __future__ import annotations
+
+from flask import Response, current_app, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.docs import errors
+from api.schemas.uploads import IMAGE_BODY, UPLOAD, UploadIn, UploadOut
+from api.security import auth_required, current_actor
+from service import uploads
+
+blp = Blueprint("uploads", __name__, url_prefix="/api/v1", description="Photos attached to case reports")
+
+ID = "<int(min=1, max=9223372036854775807):upload_id>"
+IMAGE_DESCRIPTION = "The image itself, as stored (JPEG, PNG or WebP)"
+
+
+@blp.route("/uploads")
+class Uploads(MethodView):
+    # The token is checked before the multipart body is parsed.
+    @auth_required()
+    @blp.arguments(UploadIn, location="files")
+    @blp.response(201, UploadOut, example=UPLOAD)
+    @errors(blp, 401, 413, 415, 422, 429)
+    def post(self, args):
+        """Upload a photo
+
+        Send `multipart/form-data` with the image in the field `file` (what
+        `wx.uploadFile` does with `name: "file"`). The image is checked from
+        its bytes, not its name or declared type, then re-encoded without any
+        metadata. It stays private to you until it is attached to a report
+        (give its `id` in the report's `photos`). Honours `Idempotency-Key`.
+        """
+        file = args["file"]
+        upload = uploads.store_image(current_actor().user_id, file.stream, file.filename, file.mimetype,
+                                     max_bytes=current_app.config.get("UPLOAD_MAX_BYTES", uploads.MAX_BYTES))
+        return _describe(upload)
+
+
+@blp.route(f"/uploads/{ID}", endpoint="image")
+class UploadImage(MethodView):
+    @blp.response(200, IMAGE_BODY, content_type="image/jpeg", description=IMAGE_DESCRIPTION)
+    @blp.alt_response(200, schema=IMAGE_BODY, content_type="image/png", description=IMAGE_DESCRIPTION, success=True)
+    @blp.alt_response(200, schema=IMAGE_BODY, content_type="image/webp", description=IMAGE_DESCRIPTION, success=True)
+    @errors(blp, 401, 404)
+    @auth_required()
+    def get(self, upload_id):
+        """Fetch a photo
+
+        Your own photos, and photos attached to something you may see (e.g. a
+        case in your scope). Anything else is 404.
+        """
+        upload = uploads.get_upload(current_actor(), upload_id)
+        response = Response(upload.data, status=200, mimetype=upload.content_type)
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response.set_etag(upload.sha256)
+        return response
+
+
+def _describe(upload) -> dict:
+    return {"id": upload.id, "url": url_for("uploads.image", upload_id=upload.id),
+            "content_type": upload.content_type, "width": upload.width, "height": upload.height,
+            "size": upload.size}
