@@ -1,0 +1,31 @@
+"""Open311 partner API key schemas."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+
+class Open311KeyIn(ma.Schema):
+    partner = ma.fields.String(required=True, validate=validate.Length(min=1, max=100),
+                               metadata={"description": "The partner system the key is for",
+                                         "example": "普陀区12345热线工单系统"})
+
+
+class Open311KeyOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    partner = ma.fields.String(required=True)
+    key_prefix = ma.fields.String(required=True, metadata={
+        "description": "The first 8 characters of the key, to recognise it"})
+    created_at = ma.fields.DateTime(required=True)
+    created_by = ma.fields.Integer(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+    last_used_at = ma.fields.DateTime(allow_none=True)
+
+
+class Open311KeyCreatedOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    partner = ma.fields.String(required=True)
+    key = ma.fields.String(required=True, metadata={
+        "description": "The API key itself. Shown once: only its hash is stored"})
+    key_prefix = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)

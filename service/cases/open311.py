@@ -1,0 +1,388 @@
+"""Open311 GeoReport v2 over the cases: partner API keys, services, service requests.
+
+Services are the *public* case categories (``public: true`` in config/rules/cases.yaml);
+a service request is a case of a public category that was not rejected or withdrawn.
+Nothing here ever reads the reporter: no name, phone or account of a resident leaves
+through Open311, anonymous or not. Partner submissions keep no personal data either:
+``email``, ``first_name``, ``last_name``, ``phone``, ``device_id`` and ``account_id``
+are accepted and dropped (the people behind a partner system are not Linli users).
+
+API keys belong to partner systems, are issued by an admin (the plaintext is shown
+once), stored as a SHA-256 hash with an 8-character prefix to recognise them, and
+can be revoked.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from config import RULES_DIR
+from models.base import db
+from models.cases import OPEN_STATUSES, Case, CaseEvent, CasePhoto, Open311Key
+from models.places import Estate, Neighbourhood, Street
+from service import audit, clock, geo
+from service.cases import rules, workflow
+from service.db import paginate, transactional
+from service.errors import Forbidden, InvalidInput, NotFound
+
+MAX_RANGE = timedelta(days=90)
+MAX_PAGE_SIZE = 1000
+MAX_IDS = 1000
+HIDDEN_STATUSES = ("rejected", "withdrawn")
+# Events whose note may be shown as status_notes: staff replies and public staff notes.
+# Notes written by the reporter (reopen reasons, rating comments) never are.
+NOTE_ACTIONS = ("resolve", "close", "merge", "comment")
+KEY_PREFIX_LENGTH = 8
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# --- partner keys ---------------------------------------------------------------------------------------------
+
+@transactional
+def issue_key(actor, partner: str) -> tuple[Open311Key, str]:
+    """Issue an API key for a partner system (admins only). Returns the key and its plaintext,
+    which is not stored and cannot be shown again."""
+    if not getattr(actor, "is_admin", False):
+        raise Forbidden()
+    name = (partner or "").strip()
+    if not name:
+        raise InvalidInput("partner", "请填写接入系统名称", "A partner name is required")
+    if len(name) > 100:
+        raise InvalidInput("partner", "名称不能超过100字", "At most 100 characters")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("partner", "名称包含无效字符", "The name contains invalid characters") from None
+    plaintext = secrets.token_urlsafe(32)
+    key = Open311Key(partner=name, key_hash=_hash(plaintext), key_prefix=plaintext[:KEY_PREFIX_LENGTH],
+                     created_by=actor.user_id, created_at=clock.now())
+    db.session.add(key)
+    db.session.flush()
+    audit.record(actor, "open311_key.issued", "open311_key", key.id,
+                 after={"partner": name, "key_prefix": key.key_prefix})
+    return key, plaintext
+
+
+@transactional
+def revoke_key(actor, key_id: int) -> Open311Key:
+    """Revoke a key (admins only). Revoking a revoked key changes nothing."""
+    if not getattr(actor, "is_admin", False):
+        raise Forbidden()
+    key = db.session.get(Open311Key, key_id)
+    if key is None:
+        raise NotFound(code="open311.key_not_found", zh="接入密钥不存在", en="No such API key")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        audit.record(actor, "open311_key.revoked", "open311_key", key.id, before={"revoked_at": None},
+                     after={"revoked_at": key.revoked_at.isoformat()})
+    return key
+
+
+def list_keys(actor, *, page: int, page_size: int):
+    """Keys, newest first, without any secret (admins only)."""
+    if not getattr(actor, "is_admin", False):
+        raise Forbidden()
+    return paginate(sa.select(Open311Key).order_by(Open311Key.id.desc()), page, page_size)
+
+
+def _invalid_key() -> Forbidden:
+    return Forbidden(code="open311.api_key_invalid", zh="api_key 无效，不能创建诉求",
+                     en="Invalid api_key received -- can't proceed with create_request.")
+
+
+@transactional
+def authenticate(api_key: str | None) -> Open311Key:
+    """The live key matching ``api_key`` (its last use recorded), or Forbidden."""
+    if not api_key or len(api_key) > 200:
+        raise _invalid_key()
+    key = db.session.execute(sa.select(Open311Key).where(Open311Key.key_hash == _hash(api_key))).scalar_one_or_none()
+    if key is None or key.revoked_at is not None:
+        raise _invalid_key()
+    key.last_used_at = clock.now()
+    return key
+
+
+# --- services ---------------------------------------------------------------------------------------------------
+
+def _public_category(code: str | None) -> rules.Category | None:
+    category = rules.category(code) if code else None
+    return category if category is not None and category.public else None
+
+
+def public_codes() -> list[str]:
+    return [c.code for c in rules.categories() if c.public]
+
+
+def changeset() -> str:
+    """When the services last changed (the case rules file), sortable."""
+    try:
+        moment = datetime.fromtimestamp((RULES_DIR / "cases.yaml").stat().st_mtime, timezone.utc)
+    except OSError:
+        moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return moment.astimezone(clock.SHANGHAI).isoformat(timespec="seconds")
+
+
+def _group(category: rules.Category) -> str:
+    return category.grid.split("/", 1)[-1]
+
+
+def services(lang: str = "zh") -> list[dict]:
+    """The service list: one service per public category."""
+    return [{"service_code": c.code, "service_name": c.name(lang),
+             "description": f"{c.zh}（{c.kind}）" if lang != "en" else f"{c.en} ({c.kind})",
+             "metadata": bool(c.attributes), "type": "realtime",
+             "keywords": ", ".join(dict.fromkeys((c.zh, c.en, c.kind))), "group": _group(c)}
+            for c in rules.categories() if c.public]
+
+
+def service_definition(code: str, lang: str = "zh") -> dict:
+    """The attributes a service asks for; unknown and private services are not found."""
+    category = _public_category(code)
+    if category is None:
+        raise NotFound(code="open311.service_not_found", zh=f"service_code {code} 不存在",
+                       en=f"service_code {code} was not found")
+    attributes = []
+    for order, attribute in enumerate(category.attributes, start=1):
+        values = [{"key": v.get("key"), "name": v.get("name", v.get("key"))} if isinstance(v, dict)
+                  else {"key": v, "name": v} for v in attribute.values]
+        attributes.append({"variable": True, "code": attribute.code, "datatype": attribute.datatype,
+                           "required": attribute.required, "datatype_description": None, "order": order,
+                           "description": attribute.en if lang == "en" else attribute.zh, "values": values})
+    return {"service_code": category.code, "attributes": attributes}
+
+
+def service_notice(category: rules.Category, lang: str = "zh") -> str:
+    days = category.limits["handling"]
+    if lang == "en":
+        return ("Handled the same working day" if days == 0
+                else f"First handling within {days} working day{'s' if days != 1 else ''}")
+    return "当日处置" if days == 0 else f"{days}个工作日内首次处置"
+
+
+# --- service requests -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BBox:
+    """A WGS-84 box: north-east and south-west corners."""
+
+    lat_ne: float
+    long_ne: float
+    lat_sw: float
+    long_sw: float
+
+
+def _visible():
+    return sa.and_(Case.category_code.in_(public_codes() or [""]), Case.status.notin_(HIDDEN_STATUSES))
+
+
+def _bbox_condition(box: BBox):
+    if not (-90 <= box.lat_sw < box.lat_ne <= 90 and -180 <= box.long_sw < box.long_ne <= 180):
+        raise InvalidInput("bbox", "范围无效：须 lat_sw < lat_ne，long_sw < long_ne",
+                           "The box needs lat_sw < lat_ne and long_sw < long_ne")
+    # Stored coordinates are GCJ-02: take the GCJ-02 box enclosing the four converted corners.
+    corners = [geo.wgs84_to_gcj02(lat, lng) for lat in (box.lat_sw, box.lat_ne) for lng in (box.long_sw, box.long_ne)]
+    lats = [c[0] for c in corners]
+    lngs = [c[1] for c in corners]
+    return sa.and_(Case.lat.between(min(lats), max(lats)), Case.lng.between(min(lngs), max(lngs)))
+
+
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    if start is None and end is None:
+        end = clock.now()
+        start = end - MAX_RANGE
+    elif start is None:
+        start = end - MAX_RANGE
+    elif end is None:
+        end = start + MAX_RANGE
+    if end < start:
+        raise InvalidInput("end_date", "end_date 不能早于 start_date", "end_date is before start_date")
+    if end - start > MAX_RANGE:
+        raise InvalidInput("end_date", "查询范围不能超过90天", "start_date and end_date may not span more than 90 days")
+    return start, end
+
+
+def list_requests(*, ids: list[str] | None = None, service_codes: list[str] | None = None,
+                  start: datetime | None = None, end: datetime | None = None, statuses: list[str] | None = None,
+                  bbox: BBox | None = None, page: int = 1, page_size: int = MAX_PAGE_SIZE,
+                  lang: str = "zh") -> list[dict]:
+    """Service requests, newest first. ``ids`` (case numbers) overrides every other filter; otherwise
+    requests received in [start, end] (at most 90 days; by default the last 90), one page of at most 1000."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput("page_size", f"page_size 须为 1–{MAX_PAGE_SIZE}", f"page_size must be 1-{MAX_PAGE_SIZE}")
+    if page < 1:
+        raise InvalidInput("page", "page 须从1开始", "page must be 1 or more")
+    query = sa.select(Case).where(_visible())
+    if ids:
+        if len(ids) > MAX_IDS:
+            raise InvalidInput("service_request_id", f"最多查询{MAX_IDS}个编号", f"At most {MAX_IDS} ids")
+        query = query.where(Case.number.in_(ids))
+    else:
+        for code in service_codes or []:
+            if _public_category(code) is None:
+                raise InvalidInput("service_code", "没有这个服务类别", f"Unknown service_code {code}")
+        for status in statuses or []:
+            if status not in ("open", "closed"):
+                raise InvalidInput("status", "status 只能是 open 或 closed", "status must be open or closed")
+        start, end = _window(start, end)
+        query = query.where(Case.received_at >= start, Case.received_at <= end)
+        if service_codes:
+            query = query.where(Case.category_code.in_(service_codes))
+        wanted = set(statuses or ())
+        if wanted == {"open"}:
+            query = query.where(Case.status.in_(OPEN_STATUSES))
+        elif wanted == {"closed"}:
+            query = query.where(Case.status.notin_(OPEN_STATUSES))
+        if bbox is not None:
+            query = query.where(_bbox_condition(bbox))
+    query = query.order_by(Case.received_at.desc(), Case.id.desc()).limit(page_size).offset((page - 1) * page_size)
+    return present(list(db.session.execute(query).scalars()), lang)
+
+
+def get_request(number: str, lang: str = "zh") -> dict:
+    case = None
+    if number and len(number) <= 32 and "\x00" not in number:
+        case = db.session.execute(sa.select(Case).where(Case.number == number, _visible())).scalar_one_or_none()
+    if case is None:
+        raise NotFound(code="open311.request_not_found", zh=f"service_request_id {number} 不存在",
+                       en=f"service_request_id {number} was not found")
+    return present([case], lang)[0]
+
+
+def _status_notes(cases: list[Case]) -> dict[int, str]:
+    ids = [c.id for c in cases]
+    if not ids:
+        return {}
+    not_by_reporter = sa.or_(Case.reporter_user_id.is_(None), CaseEvent.actor_user_id.is_(None),
+                             CaseEvent.actor_user_id != Case.reporter_user_id)
+    latest = (sa.select(sa.func.max(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id)
+              .where(CaseEvent.case_id.in_(ids), CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
+                     CaseEvent.action.in_(NOTE_ACTIONS), not_by_reporter)
+              .group_by(CaseEvent.case_id))
+    rows = db.session.execute(sa.select(CaseEvent.case_id, CaseEvent.note).where(CaseEvent.id.in_(latest))).all()
+    return {row.case_id: row.note for row in rows}
+
+
+def _agencies(cases: list[Case]) -> dict[int, str]:
+    neighbourhoods = {c.neighbourhood_id for c in cases if c.neighbourhood_id is not None}
+    streets = {c.street_id for c in cases if c.neighbourhood_id is None}
+    committees = dict(db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.committee_name).where(
+        Neighbourhood.id.in_(neighbourhoods))).all()) if neighbourhoods else {}
+    offices = dict(db.session.execute(sa.select(Street.id, Street.name).where(
+        Street.id.in_(streets))).all()) if streets else {}
+    return {c.id: committees.get(c.neighbourhood_id) if c.neighbourhood_id is not None else offices.get(c.street_id)
+            for c in cases}
+
+
+def _first_photos(cases: list[Case]) -> dict[int, int]:
+    ids = [c.id for c in cases]
+    if not ids:
+        return {}
+    first = (sa.select(sa.func.min(CasePhoto.id)).where(CasePhoto.case_id.in_(ids), CasePhoto.purpose == "report")
+             .group_by(CasePhoto.case_id))
+    return dict(db.session.execute(sa.select(CasePhoto.case_id, CasePhoto.upload_id).where(
+        CasePhoto.id.in_(first))).all())
+
+
+def expected_at(case: Case) -> datetime | None:
+    """When the request is due to be handled: the current handling deadline (re-handling after
+    a reopen; approved extensions and complex-case approval included)."""
+    return case.rework_due_at if case.cycle > 1 and case.rework_due_at else case.handle_due_at
+
+
+def present(cases: list[Case], lang: str = "zh") -> list[dict]:
+    """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84;
+    ``media_url`` is a path under /api/v1/uploads (the view makes it absolute)."""
+    notes = _status_notes(cases)
+    agencies = _agencies(cases)
+    photos = _first_photos(cases)
+    result = []
+    for case in cases:
+        category = rules.category(case.category_code)
+        is_open = case.status in OPEN_STATUSES
+        lat = lng = None
+        if case.lat is not None and case.lng is not None:
+            lat, lng = geo.gcj02_to_wgs84(case.lat, case.lng)
+            lat, lng = round(lat, 7), round(lng, 7)
+        updated = (case.closed_at if not is_open and case.closed_at else
+                   max(d for d in (case.updated_at, case.received_at) if d is not None))
+        photo = photos.get(case.id)
+        result.append({
+            "service_request_id": case.number, "status": "open" if is_open else "closed",
+            "status_notes": notes.get(case.id), "service_name": category.name(lang),
+            "service_code": case.category_code, "description": case.description,
+            "agency_responsible": agencies.get(case.id), "service_notice": service_notice(category, lang),
+            "requested_datetime": case.received_at, "updated_datetime": updated,
+            "expected_datetime": expected_at(case), "address": case.address, "address_id": None, "zipcode": None,
+            "lat": lat, "long": lng, "media_url": f"/api/v1/uploads/{photo}" if photo else None})
+    return result
+
+
+# --- creating a request -----------------------------------------------------------------------------------------
+
+def _estate_location(address: str) -> dict | None:
+    """The estate (小区) named in a free-text address, when exactly one known estate with
+    coordinates matches the longest name found; its GCJ-02 point stands in for the location."""
+    candidates = db.session.execute(sa.select(Estate.name, Estate.lat, Estate.lng).where(
+        Estate.lat.is_not(None), Estate.lng.is_not(None),
+        sa.literal(address).contains(Estate.name))).all()
+    if not candidates:
+        return None
+    longest = max(len(c.name) for c in candidates)
+    best = {(c.lat, c.lng) for c in candidates if len(c.name) == longest}
+    if len(best) != 1:
+        return None
+    lat, lng = best.pop()
+    return {"lat": lat, "lng": lng, "datum": "gcj02"}
+
+
+def create_request(key: Open311Key, *, service_code: str | None, lat: float | None, lng: float | None,
+                   address_string: str | None, address_id: str | None, description: str | None,
+                   attributes: dict, lang: str = "zh") -> list[dict]:
+    """File a case from a partner system (an authenticated key). Routed and dispatched like any
+    report; no reporter is recorded. Commits. Returns the Open311 answer."""
+    if not service_code:
+        raise InvalidInput("service_code", "缺少 service_code", "service_code was not provided")
+    category = _public_category(service_code)
+    if category is None:
+        raise NotFound(code="open311.service_not_found", zh=f"service_code {service_code} 不存在",
+                       en=f"service_code {service_code} was not found")
+    if (lat is None) != (lng is None):
+        raise InvalidInput("lat", "lat 和 long 须同时提供", "lat and long must both be sent")
+    location = None
+    if lat is not None:
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise InvalidInput("lat", "经纬度超出范围", "lat/long out of range")
+        location = {"lat": lat, "lng": lng, "datum": "wgs84"}
+    elif address_string:
+        location = _estate_location(address_string)
+        if location is None:
+            raise InvalidInput("address_string", "无法根据地址确定位置，请提供经纬度（WGS-84）",
+                               "The address does not name a known estate; send lat and long (WGS-84)",
+                               code="open311.address_unknown")
+    elif address_id:
+        raise InvalidInput("address_id", "不支持 address_id，请提供经纬度或地址",
+                           "address_id is not supported; send lat and long or address_string")
+    else:
+        raise InvalidInput("location", "请提供位置：lat 和 long，或 address_string",
+                           "A location is required: lat and long, or address_string")
+    if not description or not description.strip():
+        raise InvalidInput("description", "请描述问题", "description was not provided")
+    single = {a.code for a in category.attributes if a.datatype != "multivaluelist"}
+    for code, value in attributes.items():
+        if isinstance(value, list) and code in single:
+            raise InvalidInput(f"attribute[{code}]", "该附加项只能有一个值", f"attribute[{code}] takes one value")
+    if address_string and len(address_string) > 200:
+        raise InvalidInput("address_string", "地址不能超过200字", "address_string: at most 200 characters")
+    case = workflow.create_case(None, category_code=category.code, description=description, location=location,
+                                address=address_string, anonymous=False,
+                                contact_consent=False, attributes=attributes, source="open311",
+                                partner_id=key.id, reporter_user_id=None)
+    return [{"service_request_id": case.number, "service_notice": service_notice(category, lang),
+             "account_id": None}]
