@@ -90,6 +90,12 @@ class BaseConfig:
 
     DEMO_LOGIN = False
 
+    # Open311 GeoReport v2 discovery (None: the defaults described in api/open311.py).
+    OPEN311_JURISDICTION: str | None = None
+    OPEN311_CONTACT: str | None = None
+    OPEN311_KEY_SERVICE: str | None = None
+    OPEN311_ENDPOINT_TYPE: str | None = None
+
     # Scheduler
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_TIMEZONE = "Asia/Shanghai"
@@ -101,7 +107,8 @@ class BaseConfig:
         """Values every profile takes from the environment when present."""
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
-                     "WECHAT_SECRET", "WECHAT_API_BASE"):
+                     "WECHAT_SECRET", "WECHAT_API_BASE", "OPEN311_JURISDICTION", "OPEN311_CONTACT",
+                     "OPEN311_KEY_SERVICE", "OPEN311_ENDPOINT_TYPE"):
             if _env(name) is not None:
                 values[name] = _env(name)
         if _env("DATABASE_URL"):
