@@ -25,6 +25,23 @@ class Case(Base):
         sa.Index("ix_case_street_received", "street_id", "received_at"),
         sa.Index("ix_case_nearby", "category_code", "received_at"),
         sa.Index("ix_case_reporter", "reporter_user_id", "id"),
+        # The reminder sweeps (service/cases/reminders.py) read only due rows; due_at is null once not open.
+        sa.Index("ix_case_contact_due", "contact_due_at", "id",
+                 sqlite_where=sa.text("first_contact_at IS NULL AND due_at IS NOT NULL"),
+                 postgresql_where=sa.text("first_contact_at IS NULL AND due_at IS NOT NULL")),
+        sa.Index("ix_case_handle_due", "handle_due_at", "id", sqlite_where=sa.text("due_at IS NOT NULL"),
+                 postgresql_where=sa.text("due_at IS NOT NULL")),
+        sa.Index("ix_case_rework_due", "rework_due_at", "id", sqlite_where=sa.text("due_at IS NOT NULL"),
+                 postgresql_where=sa.text("due_at IS NOT NULL")),
+        sa.Index("ix_case_overdue", "due_at", "id", sqlite_where=sa.text("due_at IS NOT NULL"),
+                 postgresql_where=sa.text("due_at IS NOT NULL")),
+        sa.Index("ix_case_escalation_due", "due_at", "id",
+                 sqlite_where=sa.text("due_at IS NOT NULL AND escalation_level < 2"),
+                 postgresql_where=sa.text("due_at IS NOT NULL AND escalation_level < 2")),
+        sa.Index("ix_case_visit_due", "visit_due_at", "id", sqlite_where=sa.text("visited_at IS NULL"),
+                 postgresql_where=sa.text("visited_at IS NULL")),
+        sa.Index("ix_case_rating_due", "closed_at", "id", sqlite_where=sa.text("rating IS NULL"),
+                 postgresql_where=sa.text("rating IS NULL")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Human case number: street prefix + local date + sequence, e.g. WL20261121-0042.

@@ -188,7 +188,7 @@ def _notify_watchers(case: Case, event: CaseEvent) -> None:
     for user_id in watchers:
         notifications.notify(user_id, kind="case.status_changed", dedupe_key=f"case:{case.id}:event:{event.id}:{user_id}",
                              title=f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
-                             body=(event.note or STATUS_ZH.get(case.status, ""))[:200], link=f"/cases/{case.id}",
+                             body=(event.note or STATUS_ZH.get(case.status, ""))[:200], link=f"/cases/{case.id}?id={case.id}",
                              data={"case_id": case.id, "status": case.status})
 
 
@@ -518,6 +518,7 @@ def _reopen_for_rework(case: Case, now: datetime) -> None:
     case.rework_due_at = _deadline(now, rules.category(case.category_code).limits["rehandling"], case)
     case.closed_at = case.resolved_at = case.outcome = None
     case.visit_due_at = case.visited_at = case.visit_result = None
+    case.escalation_level = 0  # the rework deadline gets its own 催办/督办; events keep the history
 
 
 def _reopen(actor, case, payload, now, data):
