@@ -194,10 +194,13 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
     if cursor is None or due is not None:
         dated = query.where(Case.due_at.is_not(None))
         if due is not None:
-            dated = dated.where(sa.or_(Case.due_at > due, sa.and_(Case.due_at == due, Case.id > last_id)))
+            # A row-value comparison, so the index range starts right after the cursor.
+            dated = dated.where(sa.tuple_(Case.due_at, Case.id) > sa.tuple_(due, last_id))
         rows = list(db.session.execute(dated.order_by(Case.due_at, Case.id).limit(limit + 1)).scalars())
         last_id = None
-    if len(rows) <= limit:
+    # Open cases always have a deadline (set at dispatch), so the second scan is needed
+    # only when the filter asks for cases that are no longer open.
+    if len(rows) <= limit and not set(statuses) <= set(OPEN_STATUSES):
         undated = query.where(Case.due_at.is_(None))
         if last_id is not None:
             undated = undated.where(Case.id > last_id)

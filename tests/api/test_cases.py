@@ -431,3 +431,16 @@ def test_unattached_uploads_are_purged_after_a_day(client, place, people):
     clock.set_now(clock.now() + timedelta(hours=25))
     assert uploads.purge_unattached() == 1
     assert db.session.get(Upload, abandoned) is None and db.session.get(Upload, kept) is not None
+
+
+def test_queue_of_finished_cases_pages_by_id(client, place, people):
+    ids = [report(client, people.resident, contact_consent=False).json["id"] for _ in range(3)]
+    for case_id in ids:
+        act(client, people.staff, case_id, "accept")
+        act(client, people.staff, case_id, "start")
+        act(client, people.staff, case_id, "resolve", outcome="explained", reply="已解释")
+        act(client, people.staff, case_id, "close")
+    first = client.get("/api/v1/cases?status=closed&limit=2", headers=auth(people.staff)).json
+    rest = client.get(f"/api/v1/cases?status=closed&limit=2&cursor={first['next_cursor']}",
+                      headers=auth(people.staff)).json
+    assert [c["id"] for c in first["items"] + rest["items"]] == ids and rest["next_cursor"] is None
