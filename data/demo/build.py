@@ -28,6 +28,7 @@ import sqlalchemy as sa
 import yaml
 
 from models.base import db
+from models.cases import Case
 from models.people import FamilyLink, ResidentProfile, RoleAssignment, User
 from models.places import (Area, Building, District, Entrance, Estate, Neighbourhood, Owner, Ownership, Street,
                            Unit, estate_neighbourhood)
@@ -563,8 +564,9 @@ def counts() -> dict:
     return result
 
 
-def load_all(path: Path = PLACES_FILE) -> dict:
-    """Load the demo data set (idempotent, one transaction); return row counts and how many rows were added."""
+def load_all(path: Path = PLACES_FILE, *, with_cases: bool = True) -> dict:
+    """Load the demo data set (idempotent, one transaction); return row counts and how many rows were added.
+    The demo cases follow (data/demo/cases.py) unless ``with_cases`` is false."""
     loader = Loader(load_spec(path))
     try:
         loader.load_places()
@@ -577,4 +579,9 @@ def load_all(path: Path = PLACES_FILE) -> dict:
     except BaseException:
         db.session.rollback()
         raise
-    return {**counts(), "rows_added": loader.added}
+    # Cases go through the workflow, which commits per step: idempotent by skipping (see data/demo/cases.py).
+    from data.demo import cases
+
+    added = cases.load(loader.spec) if with_cases else 0
+    return {**counts(), "cases": db.session.execute(sa.select(sa.func.count(Case.id))).scalar_one(),
+            "rows_added": loader.added + added}

@@ -3,7 +3,7 @@ the owners register, an account for every role with encrypted personal data, and
 an idempotent load."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,10 +11,13 @@ import sqlalchemy as sa
 import yaml
 
 from data.demo import build
+from data.demo import cases as demo_cases
 from models.base import db
+from models.cases import Case, CaseEvent
 from models.people import FamilyLink, ResidentProfile, RoleAssignment, User, WeChatAccount
 from models.places import Building, District, Estate, Neighbourhood, Owner, Ownership, Street, Unit
-from service import people, privacy
+from service import clock, people, privacy
+from service.cases import queries
 from service.people import valid_id_number
 
 
@@ -31,7 +34,7 @@ def user_named(username: str) -> User:
 
 
 def test_places_hierarchy_and_the_mega_estate():
-    summary = build.load_all()
+    summary = build.load_all(with_cases=False)
     assert summary["units"] >= 14_000
 
     districts = set(db.session.execute(sa.select(District.name)).scalars())
@@ -85,7 +88,7 @@ def test_places_hierarchy_and_the_mega_estate():
 
 
 def test_owners_register_and_demo_accounts():
-    build.load_all()
+    build.load_all(with_cases=False)
 
     # Every co-owned unit has exactly one designated voter (and so does every owned unit).
     voters = db.session.execute(
@@ -192,8 +195,12 @@ def test_loading_twice_changes_nothing():
         )
 
     before = fingerprint()
+    cases_before = db.session.execute(sa.select(Case.id, Case.status, Case.version).order_by(Case.id)).all()
+    assert first["cases"] == len(cases_before) >= 250
     second = build.load_all()
     assert second["rows_added"] == 0
+    # The demo cases are there once: loading twice adds no case and changes none.
+    assert db.session.execute(sa.select(Case.id, Case.status, Case.version).order_by(Case.id)).all() == cases_before
     assert {k: v for k, v in second.items() if k != "rows_added"} == \
            {k: v for k, v in first.items() if k != "rows_added"}
     assert fingerprint() == before
@@ -232,3 +239,66 @@ def test_a_failed_load_leaves_nothing_behind(tmp_path):
         build.load_all(path)
     for model in (District, Street, Estate, Unit, Owner, User):
         assert scalar(sa.select(sa.func.count()).select_from(model)) == 0
+
+
+def test_demo_cases_in_every_state():
+    """A few hundred cases through the real state machine: every state, some overdue, some rated,
+    in every demo street, and a realistic queue for staff.demo (香泉路居委会)."""
+    summary = build.load_all()
+    assert 250 <= summary["cases"] <= 450
+    now = clock.now()
+    assert clock._frozen is None  # the loader gave the clock back
+
+    states = dict(db.session.execute(sa.select(Case.status, sa.func.count()).group_by(Case.status)).all())
+    assert {"dispatched", "accepted", "in_progress", "resolved", "closed", "reopened", "returned", "merged",
+            "rejected", "withdrawn"} <= set(states)
+    assert states["closed"] > 0.35 * summary["cases"]
+
+    # Some overdue (open and past the next deadline); nothing closed carries a deadline.
+    overdue = db.session.execute(sa.select(sa.func.count()).where(Case.due_at < now)).scalar_one()
+    assert overdue >= 5
+    assert db.session.execute(sa.select(sa.func.count()).where(
+        Case.status.in_(("closed", "merged", "rejected", "withdrawn")), Case.due_at.is_not(None))).scalar_one() == 0
+    # Some visited (回访) and rated (评价), on every level of the 5-level scale, mostly satisfied.
+    ratings = dict(db.session.execute(sa.select(Case.rating, sa.func.count()).where(Case.rating.is_not(None))
+                                      .group_by(Case.rating)).all())
+    assert set(ratings) == {1, 2, 3, 4, 5}
+    assert sum(ratings.values()) >= 40
+    assert ratings[4] + ratings[5] > 0.6 * sum(ratings.values())
+    assert db.session.execute(sa.select(sa.func.count()).where(Case.visited_at.is_not(None))).scalar_one() >= 30
+    assert db.session.execute(sa.select(sa.func.count()).where(Case.cycle > 1)).scalar_one() > 0
+
+    # Spread over the last ~60 days, in the past, in all four streets, with the category's street prefix.
+    first, last = db.session.execute(sa.select(sa.func.min(Case.received_at), sa.func.max(Case.received_at))).one()
+    assert timedelta(days=45) < now - first < timedelta(days=75) and last <= now
+    streets = {s.id: s.prefix for s in db.session.execute(sa.select(Street)).scalars()}
+    per_street = dict(db.session.execute(sa.select(Case.street_id, sa.func.count()).group_by(Case.street_id)).all())
+    assert {streets[s] for s, n in per_street.items() if n >= 10} == {"WL", "YC", "ZR", "HQ"}
+    for case in db.session.execute(sa.select(Case).limit(200)).scalars():
+        assert case.number.startswith(streets[case.street_id])
+        assert case.description.strip() and case.address
+    assert len(set(db.session.execute(sa.select(Case.category_code)).scalars())) >= 12
+
+    # Every case has its timeline: submitted, dispatched, and each later state reached by an event.
+    submits = db.session.execute(sa.select(sa.func.count()).where(CaseEvent.action == "submit")).scalar_one()
+    assert submits == summary["cases"]
+    closes = db.session.execute(sa.select(sa.func.count(sa.distinct(CaseEvent.case_id)))
+                                .where(CaseEvent.action == "close")).scalar_one()
+    assert closes >= states["closed"]
+    # Merged cases point at an open-or-later case of the same neighbourhood.
+    for child, parent in db.session.execute(sa.select(Case, Case.merged_into_id).where(Case.status == "merged")).all():
+        assert db.session.get(Case, parent).neighbourhood_id == child.neighbourhood_id
+
+    # staff.demo's queue: open cases of 香泉路 only, nearest deadline first, some overdue.
+    staff = people.load_actor(user_named("staff.demo").id)
+    queue, cursor = queries.staff_queue(staff, limit=100)
+    home = db.session.execute(sa.select(Neighbourhood).where(Neighbourhood.code == demo_cases.HOME)).scalar_one()
+    assert 15 <= len(queue) <= 60 and cursor is None
+    assert {c.neighbourhood_id for c in queue} == {home.id}
+    assert len({c.status for c in queue}) >= 5
+    assert sum(1 for c in queue if c.due_at is not None and c.due_at < now) >= 2
+    assert [c.due_at for c in queue if c.due_at] == sorted(c.due_at for c in queue if c.due_at)
+    # The demo residents have their own cases (resident.demo one she can still rate).
+    mine = db.session.execute(sa.select(Case).where(Case.reporter_user_id == user_named("resident.demo").id)).scalars().all()
+    assert len({c.status for c in mine}) >= 4
+    assert any(c.status == "closed" and c.rating is None for c in mine)
