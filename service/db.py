@@ -3,23 +3,37 @@ from __future__ import annotations
 
 import functools
 
+from sqlalchemy.orm.exc import StaleDataError
+
 from models.base import db
+from service.errors import Conflict
 
 
-def transactional(fn):
-    """Run a use-case in one transaction: commit on success, roll back on any error."""
+def transactional(fn=None, *, stale=None):
+    """Run a use-case in one transaction: commit on success, roll back on any error.
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            result = fn(*args, **kwargs)
-            db.session.commit()
-            return result
-        except BaseException:
-            db.session.rollback()
-            raise
+    A row changed by someone else meanwhile (a versioned row's UPDATE matched
+    nothing) becomes a 409: ``stale()`` when given, else a generic conflict.
+    """
 
-    return wrapper
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                result = fn(*args, **kwargs)
+                db.session.commit()
+                return result
+            except StaleDataError:
+                db.session.rollback()
+                raise (stale() if stale else Conflict(code="concurrent_update", zh="数据刚被他人修改，请刷新后重试",
+                                                      en="Someone else changed this just now; reload and retry")) from None
+            except BaseException:
+                db.session.rollback()
+                raise
+
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def is_unique_violation(exc: Exception) -> bool:

@@ -7,12 +7,10 @@ other gets a 409 (the case row carries a version).
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseCounter, CaseEvent, CaseExtension, CaseFollower, CasePhoto
@@ -20,6 +18,7 @@ from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
 from service import calendar, clock, geo, notifications
 from service.cases import rules
+from service.db import transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 # action → (states it is allowed in, state it leads to or None to stay)
@@ -53,24 +52,9 @@ RATING_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意
 NEIGHBOURHOOD_RADIUS_M = 3000
 
 
-def _commit(fn):
-    """Run a use-case in one transaction; a concurrent change to the same case is a 409."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            result = fn(*args, **kwargs)
-            db.session.commit()
-            return result
-        except StaleDataError:
-            db.session.rollback()
-            raise Conflict(code="cases.concurrent_update", zh="该诉求刚被他人处理，请刷新后重试",
-                           en="Someone else acted on this case just now; reload and retry") from None
-        except BaseException:
-            db.session.rollback()
-            raise
-
-    return wrapper
+# Every use-case here runs in one transaction; a concurrent change to the same case is a 409.
+_commit = transactional(stale=lambda: Conflict(code="cases.concurrent_update", zh="该诉求刚被他人处理，请刷新后重试",
+                                               en="Someone else acted on this case just now; reload and retry"))
 
 
 def _conflict_not_allowed(case: Case, action: str) -> Conflict:
