@@ -1,6 +1,9 @@
 """Cases: the resident's reports and the staff's queue and actions."""
 from __future__ import annotations
 
+from datetime import datetime
+
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -93,7 +96,17 @@ class Cases(MethodView):
         """
         items, cursor = queries.staff_queue(current_actor(), **args)
         lang = language()
-        return {"items": [queries.summary(c, lang) for c in items], "next_cursor": cursor}
+        # The queue is the staff's hottest read: its items are built JSON-ready and sent
+        # as they are (same shape as QueueOut, which documents them) instead of re-dumped.
+        return jsonify({"items": [_json_ready(queries.summary(c, lang)) for c in items], "next_cursor": cursor})
+
+
+def _json_ready(summary: dict) -> dict:
+    """A case summary with its datetimes as ISO 8601 strings (what CaseSummaryOut would dump)."""
+    summary["received_at"] = summary["received_at"].isoformat()
+    summary["deadlines"] = {key: value.isoformat() if isinstance(value, datetime) else value
+                            for key, value in summary["deadlines"].items()}
+    return summary
 
 
 @blp.route("/me/cases")

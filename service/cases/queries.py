@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import load_only
 
 from models.base import db
 from models.cases import OPEN_STATUSES, STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
@@ -16,6 +17,12 @@ from service.cases.workflow import allowed_actions, can_handle
 from service.errors import InvalidInput, NotFound
 
 MAX_QUEUE_PAGE = 100
+# The columns summary() reads: the queue loads only these.
+SUMMARY_COLUMNS = (Case.id, Case.number, Case.category_code, Case.status, Case.description, Case.address, Case.lat,
+                   Case.lng, Case.street_id, Case.neighbourhood_id, Case.received_at, Case.contact_due_at,
+                   Case.handle_due_at, Case.rework_due_at, Case.visit_due_at, Case.due_at,
+                   Case.deadlines_provisional, Case.outcome, Case.rating, Case.assignee_user_id,
+                   Case.escalation_level, Case.version)
 
 
 def _not_found() -> NotFound:
@@ -163,7 +170,7 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
     for value in statuses:
         if value not in STATUSES:
             raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
-    query = sa.select(Case).where(Case.status.in_(statuses))
+    query = sa.select(Case).options(load_only(*SUMMARY_COLUMNS)).where(Case.status.in_(statuses))
     if neighbourhood_id is not None:
         if neighbourhood_id not in actor.neighbourhood_ids:
             from service.errors import Forbidden
