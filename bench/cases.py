@@ -33,7 +33,7 @@ import os
 import shutil
 import statistics
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 
 from bench import Benchmark, register

@@ -145,6 +145,3 @@ class WeChatClient:
             body["page"] = page
         return self._with_token("/cgi-bin/message/subscribe/send", body)
 
-
-def payload_summary(data: dict) -> str:
-    return json.dumps({k: v for k, v in data.items() if k != "session_key"}, ensure_ascii=False)[:200]

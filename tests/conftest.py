@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,20 +29,28 @@ def pytest_configure(config):
                                        "tables are emptied afterwards")
 
 
-def _postgres_database(base_url: str):
-    """Create a fresh database for this run next to ``base_url``; yield its URL; drop it."""
+@contextmanager
+def fresh_postgres_database(base_url: str, prefix: str = "linli_test"):
+    """Create a database next to ``base_url`` for the duration of the block; yield its URL; drop it."""
     url = sa.engine.make_url(base_url)
-    name = f"linli_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        db.engine.dispose() if _has_app_context() else None
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def _postgres_database(base_url: str):
+    with fresh_postgres_database(base_url) as url:
+        try:
+            yield url
+        finally:
+            db.engine.dispose() if _has_app_context() else None
 
 
 def _has_app_context() -> bool:

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from models.base import db
 from models.system import IdempotencyRecord, RevokedToken, SchedulerLease
 from service import auth as auth_service
 from service import clock, system
+from tests.conftest import fresh_postgres_database
 from tests.factories import make_user, tokens_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,17 +247,8 @@ def process_database(tmp_path, database_url):
     if not database_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'scheduler.db'}"
         return
-    url = sa.engine.make_url(database_url)
-    name = f"linli_jobs_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgres_database(database_url, prefix="linli_jobs") as url:
+        yield url
 
 
 def _flask(args):
