@@ -3,7 +3,6 @@ get_phone_number and send_subscribe. The base URL is configuration, so tests
 point the same code at a local fake server."""
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 
