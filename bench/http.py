@@ -136,13 +136,18 @@ def run_setup(environment: Environment, steps: Iterable[tuple[str, Callable]], t
     steps = list(steps)
     if not steps:
         return {}
+    return _in_child(_setup_child, (environment.env, steps), timeout, "benchmark set-up")
+
+
+def _in_child(target, args: tuple, timeout: float, what: str):
+    """Run ``target(pipe, *args)`` in a child process and return what it sends back as ("ok", payload)."""
     parent, child = _FORK.Pipe(duplex=False)
-    proc = _FORK.Process(target=_setup_child, args=(child, environment.env, steps), daemon=True)
+    proc = _FORK.Process(target=target, args=(child, *args), daemon=True)
     proc.start()
     child.close()
     try:
         if not parent.poll(timeout):
-            raise RuntimeError(f"benchmark set-up did not finish within {timeout:.0f}s")
+            raise RuntimeError(f"{what} did not finish within {timeout:.0f}s")
         status, payload = parent.recv()
     finally:
         proc.join(5)
@@ -150,7 +155,7 @@ def run_setup(environment: Environment, steps: Iterable[tuple[str, Callable]], t
             proc.kill()
             proc.join(5)
     if status != "ok":
-        raise RuntimeError(f"benchmark set-up failed:\n{payload}")
+        raise RuntimeError(f"{what} failed:\n{payload}")
     return payload
 
 
@@ -495,21 +500,8 @@ def _load_child(pipe, port, target, duration, connections, timeout):
 def load_in_child(port: int, target: Target, duration: float, connections: int, timeout: float = 10.0) -> dict:
     """:func:`generate_load` in a separate process (the client must not share the server's CPU accounting
     or the parent's GIL); bounded by ``duration + timeout`` plus a margin."""
-    parent, child = _FORK.Pipe(duplex=False)
-    proc = _FORK.Process(target=_load_child, args=(child, port, target, duration, connections, timeout), daemon=True)
-    proc.start()
-    child.close()
-    try:
-        if not parent.poll(duration + timeout + 30):
-            raise RuntimeError(f"load generator for {target.describe()} did not finish")
-        status, payload = parent.recv()
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
-    if status != "ok":
-        raise RuntimeError(f"load generator failed:\n{payload}")
+    payload = _in_child(_load_child, (port, target, duration, connections, timeout), duration + timeout + 30,
+                        f"load generator for {target.describe()}")
     lat = array.array("d")
     lat.frombytes(payload["latencies"])
     payload["latencies"] = lat
