@@ -34,6 +34,8 @@ class Actor:
     neighbourhood_ids: set[int] = field(default_factory=set)
     # Streets fully covered by a staff member's or admin's scope.
     street_ids: set[int] = field(default_factory=set)
+    # Neighbourhoods that lie in those streets (a subset of neighbourhood_ids).
+    street_neighbourhood_ids: set[int] = field(default_factory=set)
     # Neighbourhoods where the actor may approve (居委会主任 "nc_head", street staff, admins).
     supervised_neighbourhood_ids: set[int] = field(default_factory=set)
     owner_estate_ids: set[int] = field(default_factory=set)
@@ -108,6 +110,7 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
         actor.street_ids = streets
         street_neighbourhoods = set(db.session.execute(
             sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(streets))).scalars())
+        actor.street_neighbourhood_ids = street_neighbourhoods
         actor.neighbourhood_ids |= street_neighbourhoods
         actor.supervised_neighbourhood_ids |= street_neighbourhoods
     actor.owner_estate_ids = owner_estates(user.id) if is_owner else set()

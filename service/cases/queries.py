@@ -178,7 +178,7 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
             raise Forbidden(code="cases.out_of_scope", zh="该居民区不在您的负责范围", en="Outside your scope")
         query = query.where(Case.neighbourhood_id == neighbourhood_id)
     elif actor.street_ids:
-        outside = actor.neighbourhood_ids - _street_neighbourhoods(actor.street_ids)
+        outside = actor.neighbourhood_ids - actor.street_neighbourhood_ids
         scope = Case.street_id.in_(actor.street_ids)
         query = query.where(sa.or_(scope, Case.neighbourhood_id.in_(outside)) if outside else scope)
     else:
@@ -218,8 +218,3 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
         next_cursor = encode_cursor(rows[-1].due_at, rows[-1].id)
     return rows, next_cursor
 
-
-def _street_neighbourhoods(street_ids: set[int]) -> set[int]:
-    from models.places import Neighbourhood
-
-    return set(db.session.execute(sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(street_ids))).scalars())
