@@ -10,11 +10,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import guards, idempotency
 from api.errors import register_error_handlers
-from api.extensions import LIMITED_METHODS, api, jwt, limiter, migrate
+from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter, migrate
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
 from service import auth, calendar, notifications, privacy
+from service.db import begin_mode
 from service.cases import rules as case_rules
 from service.wechat import WeChatClient
 
@@ -54,9 +55,6 @@ def _configure_database(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
 def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> None:
     """WAL, foreign keys and a busy timeout on every connection, and explicit
     BEGINs (pysqlite's own BEGIN handling breaks SAVEPOINTs).
@@ -65,7 +63,10 @@ def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> No
     fails half-way with "database is locked"; read-only requests (GET, HEAD,
     OPTIONS) start a plain ``BEGIN`` so readers never wait for one another. A GET
     that must write (an audit entry of a view) ends its read transaction first,
-    so its write transaction starts with the write.
+    so its write transaction starts with the write. In a writing request, the
+    reads around the use-case (``service.db.reading``: loading the caller, the
+    answer) start a plain ``BEGIN`` too, and a use-case (``service.db.transactional``)
+    always ``BEGIN IMMEDIATE``: the write lock is held only while the use-case runs.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -80,7 +81,8 @@ def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> No
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):
-        if has_request_context() and request.method in READ_ONLY_METHODS:
+        mode = begin_mode()
+        if mode == "deferred" or (mode is None and has_request_context() and request.method in READ_ONLY_METHODS):
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -36,6 +36,7 @@ class Api(_Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LIMITED_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 

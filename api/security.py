@@ -7,8 +7,9 @@ from flask_jwt_extended import (create_access_token, create_refresh_token, decod
                                 get_jwt_identity, verify_jwt_in_request)
 
 from api.errors import envelope, language
-from api.extensions import jwt
+from api.extensions import READ_ONLY_METHODS, jwt
 from service import people
+from service.db import reading
 from service.errors import Forbidden, Unauthorized
 
 
@@ -44,7 +45,11 @@ def auth_required(*roles: str, refresh: bool = False):
             if roles and not set(roles) & set(claims.get("roles", [])):
                 raise Forbidden(code="auth.role_required",
                                 zh="当前身份无权进行此操作", en="Your role does not allow this")
-            actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
+            if request.method in READ_ONLY_METHODS:
+                actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
+            else:  # a writing request: the caller is read before, not under, the write lock
+                with reading():
+                    actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
             if actor is None:
                 raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
                                    en="The account does not exist or is disabled")

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from models.audit import AuditEntry
 from models.base import db
-from service.db import paginate
+from service.db import paginate, transactional
 
 
 def record(actor, action: str, object_type: str, object_id, *, before: dict | None = None,
@@ -23,6 +23,18 @@ def record(actor, action: str, object_type: str, object_id, *, before: dict | No
     )
     db.session.add(entry)
     return entry
+
+
+def record_view(actor, action: str, object_type: str, object_id) -> None:
+    """Audit a view of personal data from a read: the read's transaction ends and the entry is
+    written in a transaction of its own, which takes the write lock before anything else."""
+    db.session.rollback()
+    _write(actor, action, object_type, object_id)
+
+
+@transactional
+def _write(actor, action: str, object_type: str, object_id) -> None:
+    record(actor, action, object_type, object_id)
 
 
 def list_entries(actor, *, object_type: str | None = None, object_id: str | None = None,

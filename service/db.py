@@ -2,11 +2,46 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import db
 from service.errors import Conflict
+
+
+# How the next transaction starts on SQLite (api/app.py's BEGIN hook reads it): "deferred"
+# inside reading(), "immediate" inside a use-case, None: by the request's method.
+_BEGIN_MODE: ContextVar[str | None] = ContextVar("linli_begin_mode", default=None)
+
+
+def begin_mode() -> str | None:
+    return _BEGIN_MODE.get()
+
+
+@contextmanager
+def reading():
+    """Reads that need no write lock, in a request that writes (loading the caller, building
+    the answer after the use-case committed).
+
+    On SQLite a transaction the block opens starts with a plain BEGIN instead of
+    ``BEGIN IMMEDIATE``, and it is ended when the block ends, so the write lock is
+    held only while a use-case runs. A write inside the block must be the first
+    statement of its transaction (SQLite then waits for the lock as usual).
+    """
+    opened = not db.session().in_transaction()
+    token = _BEGIN_MODE.set("deferred")
+    try:
+        yield
+    except BaseException:
+        _BEGIN_MODE.reset(token)
+        if opened:
+            db.session.rollback()
+        raise
+    _BEGIN_MODE.reset(token)
+    if opened:
+        db.session.commit()
 
 
 def transactional(fn=None, *, stale=None):
@@ -19,6 +54,7 @@ def transactional(fn=None, *, stale=None):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            token = _BEGIN_MODE.set("immediate")
             try:
                 result = fn(*args, **kwargs)
                 db.session.commit()
@@ -30,6 +66,8 @@ def transactional(fn=None, *, stale=None):
             except BaseException:
                 db.session.rollback()
                 raise
+            finally:
+                _BEGIN_MODE.reset(token)
 
         return wrapper
 

@@ -12,7 +12,7 @@ from models.base import db
 from models.notifications import Delivery, Notification, SubscriptionGrant
 from models.people import WeChatAccount
 from service import clock, rules
-from service.db import is_unique_violation, paginate, transactional
+from service.db import paginate, transactional
 from service.errors import InvalidInput, NotFound
 from service.wechat import WeChatClient, WeChatError
 
@@ -43,29 +43,32 @@ def template_for(kind: str) -> dict | None:
     return _templates.get(kind)
 
 
+def _insert(table: sa.Table):
+    """INSERT for this session's database (both have ON CONFLICT … DO NOTHING and RETURNING)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, link: str | None = None,
            data: dict | None = None) -> bool:
     """Queue a notification in the caller's transaction. Returns False when the key was already used.
 
-    Uses a savepoint so that a duplicate key does not spoil the caller's transaction.
+    One INSERT … ON CONFLICT (dedupe_key) DO NOTHING: a key already used, or taken by a
+    concurrent writer, inserts nothing and leaves the caller's transaction intact.
     """
-    exists = db.session.execute(sa.select(Notification.id).where(Notification.dedupe_key == dedupe_key)).first()
-    if exists:
+    statement = _insert(Notification.__table__).values(
+        user_id=user_id, kind=kind, dedupe_key=dedupe_key, title=title[:100], body=body[:1000], link=link,
+        data=data).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.__table__.c.id)
+    notification_id = db.session.execute(statement).scalar()
+    if notification_id is None:
         return False
-    notification = Notification(user_id=user_id, kind=kind, dedupe_key=dedupe_key, title=title[:100],
-                                body=body[:1000], link=link, data=data)
     template = template_for(kind)
-    try:
-        with db.session.begin_nested():
-            db.session.add(notification)
-            db.session.flush()
-            if template is not None:
-                db.session.add(Delivery(notification_id=notification.id, template_id=template["template_id"]))
-                db.session.flush()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise  # e.g. no such user: a bug to surface, not "already notified"
-        return False  # the same key was inserted concurrently
+    if template is not None:
+        db.session.execute(_insert(Delivery.__table__).values(notification_id=notification_id,
+                                                              template_id=template["template_id"]))
     return True
 
 

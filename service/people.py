@@ -570,15 +570,13 @@ def may_act_for(actor: Actor, elder_user_id: int) -> bool:
 
 def get_resident(actor: Actor, user_id: int) -> dict:
     """A resident's record for the resident themself, a confirmed relative or staff in scope.
-    Staff views are audited (in a transaction of their own that starts with the write)."""
+    Staff views are audited."""
     user = db.session.get(User, user_id)
     if user is None or not may_act_for(actor, user_id):
         raise NotFound(code="people.resident_not_found", zh="居民不存在", en="No such resident")
     result = {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
     if actor.is_staff and actor.user_id != user_id:
-        db.session.rollback()
-        audit.record(actor, "resident.viewed", "user", user_id)
-        db.session.commit()
+        audit.record_view(actor, "resident.viewed", "user", user_id)
     return result
 
 

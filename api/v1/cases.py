@@ -14,6 +14,7 @@ from api.schemas.cases import (ActionIn, CaseIn, CaseOut, CaseSummaryOut, Catego
 from api.schemas.common import page_of, paged
 from api.security import auth_required, current_actor
 from service.cases import queries, rules, workflow
+from service.db import reading
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Resident reports and their handling (12345-style)")
 
@@ -83,7 +84,7 @@ class Cases(MethodView):
                                     location=data.get("location"), address=data.get("address"),
                                     photo_ids=data["photos"], anonymous=data["anonymous"],
                                     contact_consent=data["contact_consent"], attributes=data["attributes"])
-        return queries.case_detail(actor, case.id, language())
+        return _answer(actor, case)
 
     @blp.arguments(QueueArgs, location="query")
     @blp.response(200, QueueOut, example={"items": [SUMMARY], "next_cursor": "WyIyMDI2LTExLTIz..."})
@@ -99,6 +100,12 @@ class Cases(MethodView):
         # The queue is the staff's hottest read: its items are built JSON-ready and sent
         # as they are (same shape as QueueOut, which documents them) instead of re-dumped.
         return jsonify({"items": [_json_ready(queries.summary(c, lang)) for c in items], "next_cursor": cursor})
+
+
+def _answer(actor, case) -> dict:
+    """The case as the actor now sees it, read after the use-case committed and outside the write lock."""
+    with reading():
+        return queries.case_detail(actor, case if isinstance(case, int) else case.id, language())
 
 
 def _json_ready(summary: dict) -> dict:
@@ -151,7 +158,7 @@ class CaseActions(MethodView):
         actor = current_actor()
         action = data.pop("action")
         workflow.act(actor, case_id, action, data)
-        return queries.case_detail(actor, case_id, language())
+        return _answer(actor, case_id)
 
 
 @blp.route(f"/cases/{ID}/follow")
@@ -186,7 +193,7 @@ class Rating(MethodView):
         """
         actor = current_actor()
         workflow.rate(actor, case_id, data["score"], data.get("comment"))
-        return queries.case_detail(actor, case_id, language())
+        return _answer(actor, case_id)
 
 
 @blp.route(f"/cases/{ID}/reopen")
@@ -202,7 +209,7 @@ class Reopen(MethodView):
         """
         actor = current_actor()
         workflow.reopen_by_reporter(actor, case_id, data["reason"])
-        return queries.case_detail(actor, case_id, language())
+        return _answer(actor, case_id)
 
 
 @blp.route(f"/cases/{ID}/withdraw")
@@ -215,4 +222,4 @@ class Withdraw(MethodView):
         """Withdraw my case before it is accepted"""
         actor = current_actor()
         workflow.withdraw(actor, case_id, data.get("reason"))
-        return queries.case_detail(actor, case_id, language())
+        return _answer(actor, case_id)

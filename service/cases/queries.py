@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import load_only
 
 from models.base import db
 from models.cases import OPEN_STATUSES, STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
@@ -17,12 +16,14 @@ from service.cases.workflow import allowed_actions, can_handle
 from service.errors import InvalidInput, NotFound
 
 MAX_QUEUE_PAGE = 100
-# The columns summary() reads: the queue loads only these.
+# The columns summary() reads: the queue selects only these.
 SUMMARY_COLUMNS = (Case.id, Case.number, Case.category_code, Case.status, Case.description, Case.address, Case.lat,
                    Case.lng, Case.street_id, Case.neighbourhood_id, Case.received_at, Case.contact_due_at,
                    Case.handle_due_at, Case.rework_due_at, Case.visit_due_at, Case.due_at,
                    Case.deadlines_provisional, Case.outcome, Case.rating, Case.assignee_user_id,
                    Case.escalation_level, Case.version)
+# Built once: a select's columns are coerced when it is built, and statements are immutable.
+_SUMMARY_SELECT = sa.select(*SUMMARY_COLUMNS)
 
 
 def _not_found() -> NotFound:
@@ -111,9 +112,7 @@ def case_detail(actor, case_id: int, lang: str = "zh") -> dict:
               "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
               "attributes": case.attributes or {}}
     if handler and not own and case.reporter_user_id is not None:
-        db.session.rollback()
-        audit.record(actor, "case.reporter_viewed", "case", case.id)
-        db.session.commit()
+        audit.record_view(actor, "case.reporter_viewed", "case", case_id)
     return result
 
 
@@ -164,13 +163,17 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
 
 def staff_queue(actor, *, status: list[str] | None = None, category: str | None = None,
                 neighbourhood_id: int | None = None, overdue: bool | None = None, due_before: datetime | None = None,
-                assignee_id: int | None = None, cursor: str | None = None, limit: int = 20) -> tuple[list[Case], str | None]:
-    """Cases in the actor's scope, nearest deadline first (cases without one last), keyset-paginated."""
+                assignee_id: int | None = None, cursor: str | None = None, limit: int = 20) -> tuple[list[sa.Row], str | None]:
+    """Cases in the actor's scope, nearest deadline first (cases without one last), keyset-paginated.
+
+    The rows are plain column rows (the attributes ``summary()`` reads), not ORM objects:
+    the queue is the staff's hottest read and needs no identity map.
+    """
     statuses = status or list(OPEN_STATUSES)
     for value in statuses:
         if value not in STATUSES:
             raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
-    query = sa.select(Case).options(load_only(*SUMMARY_COLUMNS)).where(Case.status.in_(statuses))
+    query = _SUMMARY_SELECT.where(Case.status.in_(statuses))
     if neighbourhood_id is not None:
         if neighbourhood_id not in actor.neighbourhood_ids:
             from service.errors import Forbidden
@@ -203,7 +206,7 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
         if due is not None:
             # A row-value comparison, so the index range starts right after the cursor.
             dated = dated.where(sa.tuple_(Case.due_at, Case.id) > sa.tuple_(due, last_id))
-        rows = list(db.session.execute(dated.order_by(Case.due_at, Case.id).limit(limit + 1)).scalars())
+        rows = list(db.session.execute(dated.order_by(Case.due_at, Case.id).limit(limit + 1)))
         last_id = None
     # Open cases always have a deadline (set at dispatch), so the second scan is needed
     # only when the filter asks for cases that are no longer open.
@@ -211,7 +214,7 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
         undated = query.where(Case.due_at.is_(None))
         if last_id is not None:
             undated = undated.where(Case.id > last_id)
-        rows += list(db.session.execute(undated.order_by(Case.id).limit(limit + 1 - len(rows))).scalars())
+        rows += list(db.session.execute(undated.order_by(Case.id).limit(limit + 1 - len(rows))))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -69,10 +69,15 @@ def allowed_actions(case: Case) -> list[str]:
 
 # --- routing and deadlines -------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class Route:
     street_id: int
     neighbourhood_id: int | None
+    street_prefix: str
+
+
+_NEIGHBOURHOOD_POINTS = sa.select(Neighbourhood.id, Neighbourhood.street_id, Neighbourhood.lat, Neighbourhood.lng,
+                                  Street.prefix).join(Street, Street.id == Neighbourhood.street_id)
 
 
 def route(category: rules.Category, lat: float | None, lng: float | None, reporter_id: int | None) -> Route:
@@ -81,23 +86,20 @@ def route(category: rules.Category, lat: float | None, lng: float | None, report
     neighbourhood = None
     if lat is not None and lng is not None:
         min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, NEIGHBOURHOOD_RADIUS_M)
-        candidates = db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.street_id, Neighbourhood.lat,
-                                                  Neighbourhood.lng).where(
+        candidates = db.session.execute(_NEIGHBOURHOOD_POINTS.where(
             Neighbourhood.lat.between(min_lat, max_lat), Neighbourhood.lng.between(min_lng, max_lng))).all()
         if candidates:
             neighbourhood = min(candidates, key=lambda c: geo.distance_m(lat, lng, c.lat, c.lng))
     if neighbourhood is None and reporter_id is not None:
-        nid = db.session.execute(sa.select(ResidentProfile.neighbourhood_id).where(
-            ResidentProfile.user_id == reporter_id)).scalar()
-        if nid is not None:
-            neighbourhood = db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.street_id).where(
-                Neighbourhood.id == nid)).first()
+        neighbourhood = db.session.execute(_NEIGHBOURHOOD_POINTS.join(
+            ResidentProfile, ResidentProfile.neighbourhood_id == Neighbourhood.id).where(
+            ResidentProfile.user_id == reporter_id)).first()
     if neighbourhood is None:
         raise InvalidInput("location", "该位置不在本平台服务的街道范围内，请拨打12345反映",
                            "The location is outside the streets this service covers", code="cases.out_of_area")
     if category.routing == "street":
-        return Route(neighbourhood.street_id, None)
-    return Route(neighbourhood.street_id, neighbourhood.id)
+        return Route(neighbourhood.street_id, None, neighbourhood.prefix)
+    return Route(neighbourhood.street_id, neighbourhood.id, neighbourhood.prefix)
 
 
 def _deadline(start: datetime, days: int, case: Case) -> datetime:
@@ -130,29 +132,35 @@ def refresh_due(case: Case) -> None:
         case.due_at = handle
 
 
-def _next_number(street: Street, now: datetime) -> str:
+def _next_number(where: Route, now: datetime) -> str:
     day = now.astimezone(clock.SHANGHAI).strftime("%Y%m%d")
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(CaseCounter).values(street_id=street.id, day=day, last=1)
+    statement = insert(CaseCounter).values(street_id=where.street_id, day=day, last=1)
     statement = statement.on_conflict_do_update(index_elements=["street_id", "day"],
                                                 set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
     sequence = db.session.execute(statement).scalar_one()
-    return f"{street.prefix}{day}-{sequence:04d}"
+    return f"{where.street_prefix}{day}-{sequence:04d}"
 
 
 # --- events and notifications --------------------------------------------------------------------------------
 
-def _event(case: Case, actor, action: str, from_status: str | None, *, note: str | None = None,
-           public: bool | None = None, data: dict | None = None) -> CaseEvent:
+def _new_event(case: Case, actor, action: str, from_status: str | None, to_status: str, *, note: str | None = None,
+               public: bool | None = None, data: dict | None = None) -> CaseEvent:
     event = CaseEvent(case_id=case.id, at=clock.now(), actor_user_id=getattr(actor, "user_id", None),
                       actor_role=getattr(actor, "acting_role", None) if actor else "system", action=action,
-                      from_status=from_status, to_status=case.status, note=note,
+                      from_status=from_status, to_status=to_status, note=note,
                       public=action in PUBLIC_ACTIONS if public is None else public, data=data)
     db.session.add(event)
+    return event
+
+
+def _event(case: Case, actor, action: str, from_status: str | None, *, note: str | None = None,
+           public: bool | None = None, data: dict | None = None) -> CaseEvent:
+    event = _new_event(case, actor, action, from_status, case.status, note=note, public=public, data=data)
     db.session.flush()
     if event.public and action not in ("submit", "rate"):
         _notify_watchers(case, event)
@@ -170,10 +178,14 @@ def _notify_watchers(case: Case, event: CaseEvent) -> None:
         watchers.add(case.reporter_user_id)
     watchers.discard(event.actor_user_id)
     for user_id in watchers:
-        notifications.notify(user_id, kind="case.status_changed", dedupe_key=f"case:{case.id}:event:{event.id}:{user_id}",
-                             title=f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
-                             body=(event.note or STATUS_ZH.get(case.status, ""))[:200], link=f"/cases/{case.id}?id={case.id}",
-                             data={"case_id": case.id, "status": case.status})
+        _notify_status(case, user_id, f"case:{case.id}:event:{event.id}:{user_id}", event.note)
+
+
+def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None) -> None:
+    notifications.notify(user_id, kind="case.status_changed", dedupe_key=dedupe_key,
+                         title=f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
+                         body=(note or STATUS_ZH.get(case.status, ""))[:200], link=f"/cases/{case.id}?id={case.id}",
+                         data={"case_id": case.id, "status": case.status})
 
 
 # --- reporting -----------------------------------------------------------------------------------------------------
@@ -227,13 +239,16 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
         raise InvalidInput("location", "请提供位置或地址", "A location or an address is required")
     reporter = reporter_user_id if reporter_user_id is not None else getattr(actor, "user_id", None)
     where = route(category, lat, lng, reporter)
-    street = db.session.get(Street, where.street_id)
     now = clock.now()
-    case = Case(number=_next_number(street, now), category_code=category.code, description=description, lat=lat,
+    # Received and dispatched at once: the row goes in with its deadlines (one INSERT), and the
+    # two events, the reporter's follow and the reporter's notice are written in one flush.
+    case = Case(number=_next_number(where, now), category_code=category.code, description=description, lat=lat,
                 lng=lng, address=(address or "").strip() or None, street_id=where.street_id,
                 neighbourhood_id=where.neighbourhood_id, reporter_user_id=reporter, anonymous=anonymous,
-                contact_consent=contact_consent, source=source, partner_id=partner_id, status="submitted",
-                received_at=now, attributes=validate_attributes(category, attributes) or None)
+                contact_consent=contact_consent, source=source, partner_id=partner_id, status="dispatched",
+                complex=False, cycle=1, received_at=now, attributes=validate_attributes(category, attributes) or None)
+    _dispatch_clocks(case, now)
+    refresh_due(case)
     db.session.add(case)
     db.session.flush()
     if photo_ids:
@@ -243,13 +258,12 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
             raise InvalidInput("photos", "匿名系统接入不能附带照片编号", "Photos need a reporting user")
         for upload in uploads.claim_for(reporter, photo_ids, f"case:{case.id}"):
             db.session.add(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="report"))
-    _event(case, actor, "submit", None, data={"source": source})
-    case.status = "dispatched"
-    _dispatch_clocks(case, now)
-    refresh_due(case)
-    _event(case, None, "dispatch", "submitted", data={"neighbourhood_id": case.neighbourhood_id})
+    _new_event(case, actor, "submit", None, "submitted", data={"source": source})
+    _new_event(case, None, "dispatch", "submitted", "dispatched", data={"neighbourhood_id": case.neighbourhood_id})
     if reporter is not None:
         db.session.add(CaseFollower(case_id=case.id, user_id=reporter))
+        # The dispatch is public: its reporter hears of it (the case is new: no other watcher yet).
+        _notify_status(case, reporter, f"case:{case.id}:created:{reporter}", None)
     return case
 
 
