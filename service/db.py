@@ -1,7 +1,9 @@
 """Transaction boundary for use-cases: commit everything or nothing."""
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -40,8 +42,47 @@ def reading():
             db.session.rollback()
         raise
     _BEGIN_MODE.reset(token)
-    if opened:
-        db.session.commit()
+    if opened:  # nothing was written: end the transaction without expiring what was read
+        session = db.session()
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
+
+
+_GATES: dict[str, str | None] = {}
+
+
+def _gate_path() -> str | None:
+    """The lock file that queues SQLite writers (None on PostgreSQL or an in-memory database)."""
+    engine = db.session.get_bind().engine
+    key = str(engine.url)
+    if key not in _GATES:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        ok = database and database != ":memory:" and not database.startswith("file:")
+        _GATES[key] = f"{database}-writegate" if ok else None
+    return _GATES[key]
+
+
+@contextmanager
+def _write_gate():
+    """On SQLite, queue the use-cases of every thread and process in turn before they ask
+    for the write lock. SQLite's own busy handler polls with growing sleeps, so under load
+    a waiting writer often sleeps while the lock is free; an flock() on a file next to
+    the database wakes the next writer as soon as the previous one has committed. Taken
+    only when no transaction is open (a transaction that may already hold the write lock
+    must not wait for the gate); released when the process dies."""
+    path = _gate_path()
+    if path is None or db.session().in_transaction():
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def transactional(fn=None, *, stale=None):
@@ -56,22 +97,28 @@ def transactional(fn=None, *, stale=None):
         def wrapper(*args, **kwargs):
             token = _BEGIN_MODE.set("immediate")
             try:
-                result = fn(*args, **kwargs)
-                db.session.commit()
-                return result
-            except StaleDataError:
-                db.session.rollback()
-                raise (stale() if stale else Conflict(code="concurrent_update", zh="数据刚被他人修改，请刷新后重试",
-                                                      en="Someone else changed this just now; reload and retry")) from None
-            except BaseException:
-                db.session.rollback()
-                raise
+                with _write_gate():
+                    return _run(fn, args, kwargs, stale)
             finally:
                 _BEGIN_MODE.reset(token)
 
         return wrapper
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _run(fn, args, kwargs, stale):
+    try:
+        result = fn(*args, **kwargs)
+        db.session.commit()
+        return result
+    except StaleDataError:
+        db.session.rollback()
+        raise (stale() if stale else Conflict(code="concurrent_update", zh="数据刚被他人修改，请刷新后重试",
+                                              en="Someone else changed this just now; reload and retry")) from None
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def is_unique_violation(exc: Exception) -> bool:

@@ -62,12 +62,16 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
     statement = _insert(Notification.__table__).values(
         user_id=user_id, kind=kind, dedupe_key=dedupe_key, title=title[:100], body=body[:1000], link=link,
         data=data).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.__table__.c.id)
-    notification_id = db.session.execute(statement).scalar()
+    # Core statements on the session's connection: no ORM objects involved. Pending objects
+    # are flushed first, as session.execute would (the notice may refer to them).
+    db.session.flush()
+    connection = db.session.connection()
+    notification_id = connection.execute(statement).scalar()
     if notification_id is None:
         return False
     template = template_for(kind)
     if template is not None:
-        db.session.execute(_insert(Delivery.__table__).values(notification_id=notification_id,
+        connection.execute(_insert(Delivery.__table__).values(notification_id=notification_id,
                                                               template_id=template["template_id"]))
     return True
 

@@ -79,12 +79,11 @@ class Cases(MethodView):
         Routed to the 居委会 of the location and dispatched with its deadlines;
         the answer carries the human case number.
         """
-        actor = current_actor()
-        case = workflow.create_case(actor, category_code=data["category"], description=data["description"],
-                                    location=data.get("location"), address=data.get("address"),
-                                    photo_ids=data["photos"], anonymous=data["anonymous"],
-                                    contact_consent=data["contact_consent"], attributes=data["attributes"])
-        return _answer(actor, case)
+        return workflow.report(current_actor(), category_code=data["category"], description=data["description"],
+                               location=data.get("location"), address=data.get("address"),
+                               photo_ids=data["photos"], anonymous=data["anonymous"],
+                               contact_consent=data["contact_consent"], attributes=data["attributes"],
+                               lang=language())
 
     @blp.arguments(QueueArgs, location="query")
     @blp.response(200, QueueOut, example={"items": [SUMMARY], "next_cursor": "WyIyMDI2LTExLTIz..."})
@@ -102,10 +101,10 @@ class Cases(MethodView):
         return jsonify({"items": [_json_ready(queries.summary(c, lang)) for c in items], "next_cursor": cursor})
 
 
-def _answer(actor, case) -> dict:
+def _answer(actor, case_id: int) -> dict:
     """The case as the actor now sees it, read after the use-case committed and outside the write lock."""
     with reading():
-        return queries.case_detail(actor, case if isinstance(case, int) else case.id, language())
+        return queries.case_detail(actor, case_id, language())
 
 
 def _json_ready(summary: dict) -> dict:

@@ -95,25 +95,37 @@ def case_detail(actor, case_id: int, lang: str = "zh") -> dict:
     handler = can_handle(actor, case)
     own = case.reporter_user_id == actor.user_id
     events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
-    timeline = [{"id": e.id, "at": e.at, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
-                 "note": e.note, "public": e.public, "actor_role": e.actor_role}
-                for e in events if handler or e.public]
     photos = db.session.execute(sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(
         CasePhoto.case_id == case.id).order_by(CasePhoto.id)).all()
     followers = db.session.execute(sa.select(sa.func.count()).where(CaseFollower.case_id == case.id)).scalar_one()
     following = db.session.get(CaseFollower, (case.id, actor.user_id)) is not None
-    result = {**summary(case, lang), "reply": case.reply, "timeline": timeline,
-              "photos": [{"id": p.upload_id, "url": f"/api/v1/uploads/{p.upload_id}", "purpose": p.purpose}
-                         for p in photos],
-              "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
-              {"name": "匿名", "phone": None, "masked": True},
-              "anonymous": case.anonymous, "followers": followers, "following": following,
-              "allowed_actions": allowed_actions(case) if handler else [],
-              "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
-              "attributes": case.attributes or {}}
+    result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=followers,
+                     following=following, lang=lang)
     if handler and not own and case.reporter_user_id is not None:
         audit.record_view(actor, "case.reporter_viewed", "case", case_id)
     return result
+
+
+def new_case_detail(actor, case: Case, events: list[CaseEvent], photos: list[CasePhoto], lang: str = "zh") -> dict:
+    """The reporter's answer for the case they just reported, from what the use-case holds (no query)."""
+    return _detail(actor, case, handler=can_handle(actor, case), own=True, events=events, photos=photos,
+                   followers=1, following=True, lang=lang)
+
+
+def _detail(actor, case: Case, *, handler: bool, own: bool, events, photos, followers: int, following: bool,
+            lang: str) -> dict:
+    timeline = [{"id": e.id, "at": e.at, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
+                 "note": e.note, "public": e.public, "actor_role": e.actor_role}
+                for e in events if handler or e.public]
+    return {**summary(case, lang), "reply": case.reply, "timeline": timeline,
+            "photos": [{"id": p.upload_id, "url": f"/api/v1/uploads/{p.upload_id}", "purpose": p.purpose}
+                       for p in photos],
+            "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
+            {"name": "匿名", "phone": None, "masked": True},
+            "anonymous": case.anonymous, "followers": followers, "following": following,
+            "allowed_actions": allowed_actions(case) if handler else [],
+            "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
+            "attributes": case.attributes or {}}
 
 
 def my_cases(actor, *, page: int, page_size: int):

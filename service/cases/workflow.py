@@ -86,12 +86,12 @@ def route(category: rules.Category, lat: float | None, lng: float | None, report
     neighbourhood = None
     if lat is not None and lng is not None:
         min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, NEIGHBOURHOOD_RADIUS_M)
-        candidates = db.session.execute(_NEIGHBOURHOOD_POINTS.where(
+        candidates = db.session.connection().execute(_NEIGHBOURHOOD_POINTS.where(
             Neighbourhood.lat.between(min_lat, max_lat), Neighbourhood.lng.between(min_lng, max_lng))).all()
         if candidates:
             neighbourhood = min(candidates, key=lambda c: geo.distance_m(lat, lng, c.lat, c.lng))
     if neighbourhood is None and reporter_id is not None:
-        neighbourhood = db.session.execute(_NEIGHBOURHOOD_POINTS.join(
+        neighbourhood = db.session.connection().execute(_NEIGHBOURHOOD_POINTS.join(
             ResidentProfile, ResidentProfile.neighbourhood_id == Neighbourhood.id).where(
             ResidentProfile.user_id == reporter_id)).first()
     if neighbourhood is None:
@@ -142,7 +142,7 @@ def _next_number(where: Route, now: datetime) -> str:
     statement = insert(CaseCounter).values(street_id=where.street_id, day=day, last=1)
     statement = statement.on_conflict_do_update(index_elements=["street_id", "day"],
                                                 set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
-    sequence = db.session.execute(statement).scalar_one()
+    sequence = db.session.connection().execute(statement).scalar_one()
     return f"{where.street_prefix}{day}-{sequence:04d}"
 
 
@@ -196,10 +196,26 @@ def create_case(actor, *, category_code: str, description: str, location: dict |
                 contact_consent: bool = True, attributes: dict | None = None, source: str = "resident",
                 partner_id: int | None = None, reporter_user_id: int | None = None) -> Case:
     """Report a case: validate, route to a 居委会, dispatch with deadlines. Commits."""
-    return _create(actor, category_code=category_code, description=description, location=location,
-                   address=address, photo_ids=photo_ids or [], anonymous=anonymous, contact_consent=contact_consent,
-                   attributes=attributes or {}, source=source, partner_id=partner_id,
-                   reporter_user_id=reporter_user_id)
+    case, _, _ = _create(actor, category_code=category_code, description=description, location=location,
+                         address=address, photo_ids=photo_ids or [], anonymous=anonymous,
+                         contact_consent=contact_consent, attributes=attributes or {}, source=source,
+                         partner_id=partner_id, reporter_user_id=reporter_user_id)
+    return case
+
+
+@_commit
+def report(actor, *, category_code: str, description: str, location: dict | None = None, address: str | None = None,
+           photo_ids: list[int] | None = None, anonymous: bool = False, contact_consent: bool = True,
+           attributes: dict | None = None, lang: str = "zh") -> dict:
+    """A resident reports a case (as create_case); returns the case as its reporter now sees it,
+    built from what was just written. Commits."""
+    from service.cases import queries
+
+    case, events, photos = _create(actor, category_code=category_code, description=description, location=location,
+                                   address=address, photo_ids=photo_ids or [], anonymous=anonymous,
+                                   contact_consent=contact_consent, attributes=attributes or {}, source="resident",
+                                   partner_id=None, reporter_user_id=None)
+    return queries.new_case_detail(actor, case, events, photos, lang)
 
 
 def validate_attributes(category: rules.Category, attributes: dict) -> dict:
@@ -219,7 +235,7 @@ def validate_attributes(category: rules.Category, attributes: dict) -> dict:
 
 
 def _create(actor, *, category_code, description, location, address, photo_ids, anonymous, contact_consent,
-            attributes, source, partner_id, reporter_user_id) -> Case:
+            attributes, source, partner_id, reporter_user_id) -> tuple[Case, list[CaseEvent], list[CasePhoto]]:
     category = rules.category(category_code)
     if category is None:
         raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
@@ -251,20 +267,24 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
     refresh_due(case)
     db.session.add(case)
     db.session.flush()
+    photos = []
     if photo_ids:
         from service import uploads
 
         if reporter is None:
             raise InvalidInput("photos", "匿名系统接入不能附带照片编号", "Photos need a reporting user")
         for upload in uploads.claim_for(reporter, photo_ids, f"case:{case.id}"):
-            db.session.add(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="report"))
-    _new_event(case, actor, "submit", None, "submitted", data={"source": source})
-    _new_event(case, None, "dispatch", "submitted", "dispatched", data={"neighbourhood_id": case.neighbourhood_id})
+            photos.append(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="report"))
+        db.session.add_all(photos)
+    events = [_new_event(case, actor, "submit", None, "submitted", data={"source": source}),
+              _new_event(case, None, "dispatch", "submitted", "dispatched",
+                         data={"neighbourhood_id": case.neighbourhood_id})]
     if reporter is not None:
         db.session.add(CaseFollower(case_id=case.id, user_id=reporter))
         # The dispatch is public: its reporter hears of it (the case is new: no other watcher yet).
         _notify_status(case, reporter, f"case:{case.id}:created:{reporter}", None)
-    return case
+    db.session.flush()
+    return case, events, photos
 
 
 # --- staff actions ----------------------------------------------------------------------------------------------------
