@@ -1,0 +1,118 @@
+"""How requests hold the database: use-cases in one transaction each (on SQLite behind
+BEGIN IMMEDIATE and a lock-file gate), reads around them in transactions of their own."""
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from models.base import db
+from models.people import User
+from service import db as service_db
+from service.db import reading, transactional
+from tests.factories import auth, make_user
+
+
+def _statements(engine):
+    seen: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    return seen, lambda: sa.event.remove(engine, "before_cursor_execute", listener)
+
+
+@pytest.mark.real_commits
+def test_a_writing_request_holds_the_write_lock_only_inside_its_use_case(app, is_postgres):
+    """POST /cases: the caller is read in a plain BEGIN, the use-case runs in BEGIN IMMEDIATE
+    and the answer needs no further statement."""
+    from tests.api.test_cases import HERE
+    from tests.factories import make_world
+
+    world = make_world()
+    world.nb.lat, world.nb.lng = HERE["lat"], HERE["lng"]
+    db.session.commit()
+    resident = make_user(name="王秀英", phone="13812345678", neighbourhood_id=world.nb.id)
+    headers = auth(resident)
+    db.session.remove()
+    seen, stop = _statements(db.engine)
+    try:
+        response = app.test_client().post("/api/v1/cases", headers=headers, json={
+            "category": "garbage", "description": "垃圾未清运", "location": HERE})
+    finally:
+        stop()
+    assert response.status_code == 201, response.json
+    assert response.json["timeline"][0]["action"] == "submit" and response.json["following"] is True
+    if is_postgres:
+        return
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert begins == ["BEGIN", "BEGIN IMMEDIATE"], seen
+    # Everything after the use-case's first statement up to the end is the use-case's own writing.
+    first_write = seen.index("BEGIN IMMEDIATE")
+    assert all(not s.startswith("SELECT user.") for s in seen[first_write:])
+
+
+def test_reading_ends_its_transaction_and_keeps_what_it_read(app):
+    user = make_user(name="李建华")
+    db.session.commit()
+    user_id, username = user.id, user.username
+    db.session.commit()
+    db.session.expunge_all()
+    with reading():
+        loaded = db.session.get(User, user_id)
+    assert not db.session().in_transaction()
+    # Not expired: reading the attribute needs no new transaction.
+    assert loaded.username == username and not db.session().in_transaction()
+
+
+def test_reading_rolls_back_on_error(app):
+    with pytest.raises(RuntimeError):
+        with reading():
+            db.session.execute(sa.select(User.id)).all()
+            raise RuntimeError("boom")
+    assert not db.session().in_transaction()
+
+
+@pytest.mark.real_commits
+def test_the_sqlite_gate_lets_one_use_case_in_at_a_time(app, is_postgres):
+    """Threads entering use-cases at once go in one after another on SQLite (the gate), each
+    committing before the next starts; on PostgreSQL there is no gate."""
+    inside = []
+    overlaps = []
+    lock = threading.Lock()
+
+    @transactional
+    def use_case(name):
+        with lock:
+            inside.append(name)
+            if len(inside) > 1:
+                overlaps.append(tuple(inside))
+        time.sleep(0.05)
+        db.session.execute(sa.text("SELECT 1"))
+        with lock:
+            inside.remove(name)
+        return name
+
+    barrier = threading.Barrier(4)
+    results = []
+
+    def worker(i):
+        with app.app_context():
+            barrier.wait()
+            results.append(use_case(i))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert sorted(results) == [0, 1, 2, 3]
+    with app.app_context():
+        gated = service_db._gate_path() is not None
+    assert gated is (not is_postgres)
+    if gated:
+        assert overlaps == []
+    else:
+        assert overlaps, "without a gate the use-cases run side by side"
