@@ -148,23 +148,45 @@ def _next_number(where: Route, now: datetime) -> str:
 
 # --- events and notifications --------------------------------------------------------------------------------
 
-def _new_event(case: Case, actor, action: str, from_status: str | None, to_status: str, *, note: str | None = None,
-               public: bool | None = None, data: dict | None = None) -> CaseEvent:
-    event = CaseEvent(case_id=case.id, at=clock.now(), actor_user_id=getattr(actor, "user_id", None),
-                      actor_role=getattr(actor, "acting_role", None) if actor else "system", action=action,
-                      from_status=from_status, to_status=to_status, note=note,
-                      public=action in PUBLIC_ACTIONS if public is None else public, data=data)
-    db.session.add(event)
-    return event
+def _event_values(case: Case, actor, action: str, from_status: str | None, to_status: str, *,
+                  note: str | None = None, public: bool | None = None, data: dict | None = None) -> dict:
+    return {"case_id": case.id, "at": clock.now(), "actor_user_id": getattr(actor, "user_id", None),
+            "actor_role": getattr(actor, "acting_role", None) if actor else "system", "action": action,
+            "from_status": from_status, "to_status": to_status, "note": note,
+            "public": action in PUBLIC_ACTIONS if public is None else public, "data": data}
 
 
 def _event(case: Case, actor, action: str, from_status: str | None, *, note: str | None = None,
            public: bool | None = None, data: dict | None = None) -> CaseEvent:
-    event = _new_event(case, actor, action, from_status, case.status, note=note, public=public, data=data)
+    event = CaseEvent(**_event_values(case, actor, action, from_status, case.status, note=note, public=public,
+                                      data=data))
+    db.session.add(event)
     db.session.flush()
     if event.public and action not in ("submit", "rate"):
         _notify_watchers(case, event)
     return event
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    """An event written with one multi-row INSERT (the new case's first two)."""
+    id: int
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str | None
+    public: bool
+    actor_role: str | None
+
+
+def _insert_events(rows: list[dict]) -> list[WrittenEvent]:
+    table = CaseEvent.__table__
+    # One multi-row INSERT; its ids grow in the order of the rows (rowid / sequence), whatever
+    # order RETURNING lists them in.
+    ids = sorted(db.session.connection().execute(table.insert().values(rows).returning(table.c.id)).scalars())
+    return [WrittenEvent(id=i, at=r["at"], action=r["action"], from_status=r["from_status"], to_status=r["to_status"],
+                         note=r["note"], public=r["public"], actor_role=r["actor_role"]) for i, r in zip(ids, rows)]
 
 
 STATUS_ZH = {"submitted": "已受理", "dispatched": "已派单", "accepted": "已签收", "in_progress": "办理中",
@@ -235,7 +257,7 @@ def validate_attributes(category: rules.Category, attributes: dict) -> dict:
 
 
 def _create(actor, *, category_code, description, location, address, photo_ids, anonymous, contact_consent,
-            attributes, source, partner_id, reporter_user_id) -> tuple[Case, list[CaseEvent], list[CasePhoto]]:
+            attributes, source, partner_id, reporter_user_id) -> tuple[Case, list[WrittenEvent], list[CasePhoto]]:
     category = rules.category(category_code)
     if category is None:
         raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
@@ -276,11 +298,13 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
         for upload in uploads.claim_for(reporter, photo_ids, f"case:{case.id}"):
             photos.append(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="report"))
         db.session.add_all(photos)
-    events = [_new_event(case, actor, "submit", None, "submitted", data={"source": source}),
-              _new_event(case, None, "dispatch", "submitted", "dispatched",
-                         data={"neighbourhood_id": case.neighbourhood_id})]
+    db.session.flush()
+    events = _insert_events([
+        _event_values(case, actor, "submit", None, "submitted", data={"source": source}),
+        _event_values(case, None, "dispatch", "submitted", "dispatched", data={"neighbourhood_id": case.neighbourhood_id})])
     if reporter is not None:
-        db.session.add(CaseFollower(case_id=case.id, user_id=reporter))
+        db.session.connection().execute(CaseFollower.__table__.insert().values(
+            case_id=case.id, user_id=reporter, created_at=clock.now()))
         # The dispatch is public: its reporter hears of it (the case is new: no other watcher yet).
         _notify_status(case, reporter, f"case:{case.id}:created:{reporter}", None)
     db.session.flush()
