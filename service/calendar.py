@@ -106,3 +106,22 @@ def working_days_between(after: date, until: date) -> int:
         if is_working_day(day)[0]:
             count += 1
     return count
+
+
+def day_kind(day: date) -> str:
+    """What kind of day ``day`` is in Asia/Shanghai: "workday", "weekend", "holiday" (a public
+    holiday, including its weekend days) or "makeup_workday" (a 调休 weekend day that is worked).
+    Same sources as :func:`is_working_day`; a year neither knows is Monday–Friday."""
+    kind = _overrides.get(day)
+    if kind is not None:
+        return kind
+    if day.year not in _override_years:
+        try:
+            on_holiday, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:
+            pass
+        else:
+            if on_holiday:
+                return "holiday" if name else "weekend"
+            return "makeup_workday" if day.weekday() >= 5 else "workday"
+    return "weekend" if day.weekday() >= 5 else "workday"
