@@ -382,9 +382,9 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
 def _codes(rows) -> tuple[dict, dict]:
     streets = {code for _, f, _ in rows if isinstance(f.get("street_code"), str) for code in [f["street_code"]]}
     nbs = {code for _, f, _ in rows if isinstance(f.get("neighbourhood_code"), str) for code in [f["neighbourhood_code"]]}
-    s = dict(db.session.execute(sa.select(Street.code, Street.id).where(Street.code.in_(streets)))) if streets else {}
+    s = dict(db.session.execute(sa.select(Street.code, Street.id).where(Street.code.in_(streets))).tuples().all()) if streets else {}
     n = dict(db.session.execute(sa.select(Neighbourhood.code, Neighbourhood.id)
-                                .where(Neighbourhood.code.in_(nbs)))) if nbs else {}
+                                .where(Neighbourhood.code.in_(nbs))).tuples().all()) if nbs else {}
     return s, n
 
 
@@ -494,10 +494,10 @@ def export_geojson(actor, *, street_id: int | None = None, category: str | None 
     if status is not None:
         query = query.where(Facility.status == status)
     facilities = list(db.session.execute(query.limit(MAX_ROWS)).scalars())
-    codes = dict(db.session.execute(sa.select(Street.id, Street.code)))
+    codes = dict(db.session.execute(sa.select(Street.id, Street.code)).tuples().all())
     nb_ids = {f.neighbourhood_id for f in facilities if f.neighbourhood_id}
     nb_codes = dict(db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.code)
-                                       .where(Neighbourhood.id.in_(nb_ids)))) if nb_ids else {}
+                                       .where(Neighbourhood.id.in_(nb_ids))).tuples().all()) if nb_ids else {}
     features = []
     for f in facilities:
         lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
@@ -536,7 +536,7 @@ def import_walks(actor, *, data: str, graph_version: str | None = None, skip_inv
     estates = {code: (eid, sid) for code, eid, sid in db.session.execute(sa.select(
         Estate.code, Estate.id, Estate.street_id).where(Estate.code.in_({r["estate_code"] for r in raw_rows})))}
     facilities = dict(db.session.execute(sa.select(Facility.external_id, Facility.id).where(
-        Facility.external_id.in_({r["facility_external_id"] for r in raw_rows}))))
+        Facility.external_id.in_({r["facility_external_id"] for r in raw_rows}))).tuples().all())
     errors, plans, seen = [], [], set()
     for index, r in enumerate(raw_rows, start=1):
         problems = {}
