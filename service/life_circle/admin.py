@@ -396,7 +396,10 @@ def import_facilities(actor, *, fmt: str, data: str, skip_invalid: bool = False,
     ``unchanged``; re-importing the same file changes nothing."""
     if not actor.is_staff:
         raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
-    rows = _rows_from_csv(data) if fmt == "csv" else _rows_from_geojson(data)
+    try:
+        rows = _rows_from_csv(data) if fmt == "csv" else _rows_from_geojson(data)
+    except csv.Error as exc:
+        raise InvalidInput("data", "CSV 格式有误", f"Not valid CSV: {exc}", code="life_circle.import_csv") from None
     street_ids, nb_ids = _codes(rows)
     external_ids = [f["external_id"] for _, f, _ in rows if isinstance(f.get("external_id"), str)]
     existing = {f.external_id: f for f in db.session.execute(
@@ -525,12 +528,15 @@ def import_walks(actor, *, data: str, graph_version: str | None = None, skip_inv
         raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
     reader = csv.DictReader(io.StringIO(data.lstrip("\ufeff")))
     needed = {"estate_code", "facility_external_id", "walk_m"}
-    if not reader.fieldnames or needed - {h.strip() for h in reader.fieldnames}:
-        raise InvalidInput("data", "CSV 须包含列 estate_code, facility_external_id, walk_m",
-                           "The CSV needs estate_code, facility_external_id and walk_m columns",
-                           code="life_circle.import_header")
-    raw_rows = [{(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in r.items()}
-                for r in reader]
+    try:
+        if not reader.fieldnames or needed - {h.strip() for h in reader.fieldnames}:
+            raise InvalidInput("data", "CSV 须包含列 estate_code, facility_external_id, walk_m",
+                               "The CSV needs estate_code, facility_external_id and walk_m columns",
+                               code="life_circle.import_header")
+        raw_rows = [{(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in r.items()}
+                    for r in reader]
+    except csv.Error as exc:
+        raise InvalidInput("data", "CSV 格式有误", f"Not valid CSV: {exc}", code="life_circle.import_csv") from None
     if len(raw_rows) > MAX_ROWS * 10:
         raise InvalidInput("data", "行数过多", "Too many rows", code="life_circle.import_too_large")
     estates = {code: (eid, sid) for code, eid, sid in db.session.execute(sa.select(
