@@ -22,8 +22,9 @@ class Facility(Base):
     __table_args__ = (
         sa.CheckConstraint("status IN ('planned', 'building', 'open', 'closed')", name="status"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
-        # The nearby prefilter: a few grid cells, then the exact box, read from the index alone.
-        sa.Index("ix_facility_cell", "cell", "lat", "lng"),
+        # The nearby prefilter: a few grid cells, then the exact box, read from the index alone
+        # (status and category are filtered from the index entries; the planner never prefers a category scan).
+        sa.Index("ix_facility_cell", "cell", "lat", "lng", "status", "category_code", "id"),
         sa.Index("ix_facility_category", "category_code", "status"),
         sa.Index("ix_facility_street", "street_id", "category_code"),
         sa.Index("ix_facility_name", "name"),

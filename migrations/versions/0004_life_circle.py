@@ -58,7 +58,7 @@ def upgrade():
     )
     with op.batch_alter_table('facility', schema=None) as batch_op:
         batch_op.create_index('ix_facility_category', ['category_code', 'status'], unique=False)
-        batch_op.create_index('ix_facility_cell', ['cell', 'lat', 'lng'], unique=False)
+        batch_op.create_index('ix_facility_cell', ['cell', 'lat', 'lng', 'status', 'category_code', 'id'], unique=False)
         batch_op.create_index('ix_facility_name', ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_facility_neighbourhood_id'), ['neighbourhood_id'], unique=False)
         batch_op.create_index('ix_facility_street', ['street_id', 'category_code'], unique=False)

@@ -35,7 +35,7 @@ from fractions import Fraction
 import sqlalchemy as sa
 
 from models.base import db
-from models.life_circle import Facility, FacilityWalk
+from models.life_circle import CELL_DEG, Facility, FacilityWalk
 from models.places import Estate, Street, Unit, estate_neighbourhood
 from service import clock, geo
 from service.errors import Forbidden, InvalidInput, NotFound
@@ -151,7 +151,11 @@ def _network(estate_ids: list[int], statuses) -> dict[tuple[int, int], FacilityW
 
 
 def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
-    """{estate id: {category: nearest or None}} and method counts."""
+    """{estate id: {category: nearest or None}} and how many nearest pairs were network or estimated.
+
+    The nearest facility is the one with the smallest (walk_m, straight metres, id). It is found by
+    visiting grid cells in rings around the estate and stopping once no unvisited cell can hold a
+    facility that would rank first (``_nearest_scan`` is the plain scan it must agree with)."""
     walk_rules = rules.walk()
     detour = walk_rules.detour_factor
     search_m = walk_rules.coverage_search_m
@@ -160,35 +164,89 @@ def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
         return {}, {"network": 0, "estimated": 0}
     facilities = _facilities(located, statuses, search_m)
     network = _network([e.id for e in located], statuses)
+    by_id = {f.id: f for rows in facilities.values() for f in rows}
+    net_by_estate: dict[int, list] = {}
+    for (eid, fid), row in network.items():
+        if fid in by_id:
+            net_by_estate.setdefault(eid, []).append((by_id[fid], row))
+    far_lat = max(abs(e.lat) for e in located) + 0.1
+    step = CELL_DEG * 111195.0 * min(1.0, math.cos(math.radians(far_lat))) * 0.99
+    max_ring = int(search_m / step) + 2
     counts = {"network": 0, "estimated": 0}
-    result: dict[int, dict] = {}
-    cos = math.cos
-    for e in located:
-        lat0 = math.radians(e.lat)
-        per: dict[str, dict | None] = {}
-        for category in rules.categories():
+    result: dict[int, dict] = {e.id: {} for e in located}
+    for category in rules.categories():
+        buckets: dict[tuple[int, int], list] = {}
+        for f in facilities.get(category.code, ()):
+            buckets.setdefault(_rc(f.lat, f.lng), []).append(f)
+        for e in located:
             best = None
-            for f in facilities.get(category.code, ()):
-                # Quick reject on the equirectangular distance (an upper bound of the haversine's error here
-                # is far below the 1 % margin), then the exact haversine.
-                dy = (f.lat - e.lat) * 111195.0
-                dx = (f.lng - e.lng) * 111195.0 * cos(lat0)
-                if dx * dx + dy * dy > (search_m * 1.02) ** 2 and (e.id, f.id) not in network:
-                    continue
+
+            def consider(f, best=None):
                 d = geo.distance_m(e.lat, e.lng, f.lat, f.lng)
                 row = network.get((e.id, f.id))
                 if row is None and d > search_m:
-                    continue
+                    return best
                 walk_m, method = (row.walk_m, "network") if row is not None else (int(d * detour + 0.5), "estimated")
                 key = (walk_m, int(d + 0.5), f.id)
                 if best is None or key < best["key"]:
-                    best = {"key": key, "id": f.id, "name": f.name, "walk_m": walk_m, "distance_m": int(d + 0.5),
+                    return {"key": key, "id": f.id, "name": f.name, "walk_m": walk_m, "distance_m": int(d + 0.5),
                             "method": method, "row": row}
+                return best
+
+            for f, _ in net_by_estate.get(e.id, ()):
+                if f.category_code == category.code:
+                    best = consider(f, best)
+            if buckets:
+                r0, c0 = _rc(e.lat, e.lng)
+                for k in range(max_ring + 1):
+                    for cell in _ring(r0, c0, k):
+                        for f in buckets.get(cell, ()):
+                            best = consider(f, best)
+                    reach = k * step   # no unvisited cell is nearer than this
+                    if reach > search_m or (best is not None and int(reach * detour + 0.5) > best["walk_m"]):
+                        break
             if best is not None:
                 counts[best["method"]] += 1
-            per[category.code] = best
-        result[e.id] = per
+            result[e.id][category.code] = best
     return result, counts
+
+
+def _rc(lat: float, lng: float) -> tuple[int, int]:
+    return int(math.floor((lat + 90.0) / CELL_DEG)), int(math.floor((lng + 180.0) / CELL_DEG))
+
+
+def _ring(r0: int, c0: int, k: int):
+    if k == 0:
+        yield (r0, c0)
+        return
+    for dc in range(-k, k + 1):
+        yield (r0 - k, c0 + dc)
+        yield (r0 + k, c0 + dc)
+    for dr in range(-k + 1, k):
+        yield (r0 + dr, c0 - k)
+        yield (r0 + dr, c0 + k)
+
+
+def _nearest_scan(estates: list, statuses: tuple[str, ...]) -> dict:
+    """The reference: every facility of the category compared with every estate (tests)."""
+    walk_rules = rules.walk()
+    located = [e for e in estates if e.lat is not None and e.lng is not None]
+    facilities = _facilities(located, statuses, walk_rules.coverage_search_m) if located else {}
+    network = _network([e.id for e in located], statuses)
+    out = {}
+    for e in located:
+        for category in rules.categories():
+            best = None
+            for f in facilities.get(category.code, ()):
+                d = geo.distance_m(e.lat, e.lng, f.lat, f.lng)
+                row = network.get((e.id, f.id))
+                if row is None and d > walk_rules.coverage_search_m:
+                    continue
+                walk_m = row.walk_m if row is not None else int(d * walk_rules.detour_factor + 0.5)
+                key = (walk_m, int(d + 0.5), f.id)
+                best = key if best is None or key < best else best
+            out[(e.id, category.code)] = best
+    return out
 
 
 def _nearest_out(best: dict | None, category) -> dict:

@@ -75,6 +75,12 @@ def _check_filters(category: str | None, target_group: str | None, pace: str) ->
         raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
 
 
+# The prefilter, built once: grid cells and the box, answered from ix_facility_cell alone.
+_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code).where(
+    Facility.cell.in_(sa.bindparam("cells", expanding=True)),
+    Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
+    Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
+
 CANDIDATE_COLUMNS = (Facility.id, Facility.lat, Facility.lng, Facility.category_code, Facility.target_groups,
                      Facility.hours)
 
@@ -118,23 +124,27 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
     budget = minutes * speed
     found = nearby_ids(olat, olng, budget, category=category, estate_id=estate_id)
     moment = clock.now()
-    rows = {}
-    if found:
-        ids = [fid for fid, _ in found]
-        rows = {r.id: r for r in db.session.execute(sa.select(*CANDIDATE_COLUMNS).where(Facility.id.in_(ids)))}
-    picked = []
-    for fid, walk in found:
-        row = rows[fid]
-        if not _serves(row.target_groups, target_group):
-            continue
-        state = None
-        if open_now is not None:
-            state = hours_mod.state(row.hours, "open", moment)
-            if bool(state["open_now"]) != open_now:
-                continue
-        picked.append((fid, walk))
-        if len(picked) >= limit:
-            break
+    if target_group is None and open_now is None:
+        picked = found[:limit]
+    else:
+        # Details only for as many facilities, in walking order, as the filters need.
+        picked = []
+        chunk = max(2 * limit, 20)
+        for start in range(0, len(found), chunk):
+            part = found[start:start + chunk]
+            rows = {r.id: r for r in db.session.execute(sa.select(*CANDIDATE_COLUMNS).where(
+                Facility.id.in_([fid for fid, _ in part])))}
+            for fid, walk in part:
+                row = rows[fid]
+                if not _serves(row.target_groups, target_group):
+                    continue
+                if open_now is not None and bool(hours_mod.state(row.hours, "open", moment)["open_now"]) != open_now:
+                    continue
+                picked.append((fid, walk))
+                if len(picked) >= limit:
+                    break
+            if len(picked) >= limit:
+                break
     full = {f.id: f for f in db.session.execute(
         sa.select(Facility).where(Facility.id.in_([fid for fid, _ in picked]))).scalars()} if picked else {}
     items = []
@@ -178,12 +188,10 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     radius = (budget_m + 1) / detour
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
-    query = sa.select(Facility.id, Facility.lat, Facility.lng).where(
-        Facility.cell.in_(cells), Facility.lat.between(min_lat, max_lat), Facility.lng.between(min_lng, max_lng),
-        Facility.status == "open")
-    if category is not None:
-        query = query.where(Facility.category_code == category)
-    candidates = {fid: (lat, lng) for fid, lat, lng in db.session.execute(query)}
+    rows = db.session.connection().execute(_PREFILTER, {"cells": cells, "lat0": min_lat, "lat1": max_lat,
+                                                        "lng0": min_lng, "lng1": max_lng})
+    candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
+                  if status == "open" and (category is None or code == category)}
     network = {}
     if estate_id is not None:
         network = walking.network_rows(estate_id)

@@ -175,3 +175,33 @@ def test_nearby_filters_and_datums(layout):
     assert len(elder["items"]) == 8 and elder["walk_budget_m"] == 144
     assert queries.nearby(lat=LAT, lng=LNG, category="meal", minutes=3)["items"][0]["name"] == "A-meal"
     assert len(queries.nearby(lat=LAT, lng=LNG, minutes=3, limit=2)["items"]) == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coverage_ring_search_agrees_with_a_plain_scan(seed):
+    rng = random.Random(1000 + seed)
+    world = make_world()
+    lat0, lng0 = 31.1 + rng.random() * 0.2, 121.3 + rng.random() * 0.2
+    estates = []
+    for i in range(12):
+        estate = Estate(code=f"ring-{seed}-{i}-{world.street.id}", street_id=world.street.id, name=f"E{i}",
+                        lat=lat0 + rng.uniform(0, 0.02), lng=lng0 + rng.uniform(0, 0.02))
+        db.session.add(estate)
+        estates.append(estate)
+    cats = [c.code for c in rules.categories()]
+    spread = rng.choice((0.01, 0.03, 0.06))
+    for i in range(250):
+        make_facility(category=rng.choice(cats), lat=lat0 + rng.uniform(-spread, spread + 0.02),
+                      lng=lng0 + rng.uniform(-spread, spread + 0.02), street_id=world.street.id,
+                      status=rng.choice(("open", "open", "open", "planned")))
+    db.session.flush()
+    some = db.session.execute(sa.select(Facility.id).limit(5)).scalars().all()
+    for fid in some:   # network rows, some shorter and some longer than the estimate
+        db.session.add(FacilityWalk(estate_id=estates[0].id, facility_id=fid, walk_m=rng.randint(50, 5000)))
+    db.session.flush()
+    rows = coverage._estates(world.street.id, None)
+    for statuses in (("open",), ("open", "building", "planned")):
+        measured, _ = coverage._measure(rows, statuses)
+        ring = {(eid, code): (best["key"] if best else None) for eid, per in measured.items()
+                for code, best in per.items()}
+        assert ring == coverage._nearest_scan(rows, statuses)
