@@ -81,6 +81,9 @@ class FacilityOut(ma.Schema):
 
 
 class LcNearbyItemOut(FacilityOut):
+    class Meta:
+        exclude = ("hours",)   # the list leaves the weekly schedule to GET /facilities/{id}
+
     distance_m = ma.fields.Integer(required=True, metadata={"description": "Straight line, metres"})
     walk_m = ma.fields.Integer(required=True, metadata={"description": "Walking metres used"})
     walk_minutes = ma.fields.Integer(required=True, metadata={"description": "⌈walk_m ÷ pace speed⌉"})

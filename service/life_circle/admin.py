@@ -470,7 +470,12 @@ def _apply_import(actor, plans, summary: dict, dry_run: bool) -> dict:
     if dry_run:
         db.session.rollback()
         return summary
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # Another import created the same external ids meanwhile: nothing of this one is kept.
+        raise Conflict(code="life_circle.import_conflict", zh="另一导入正在进行，请稍后重试",
+                       en="Another import wrote the same facilities just now; retry") from None
     summary["applied"] = True
     if created_ids or updated_ids:
         audit.record(actor, "life_circle.facility.import", "facility", None,

@@ -185,10 +185,15 @@ def _day_periods(hours: dict, day: date) -> list[list[str]]:
     return weekly.get(key) or []
 
 
+def _hm(text: str) -> int:
+    """Minutes of a stored (already validated) HH:MM."""
+    return int(text[:2]) * 60 + int(text[3:5])
+
+
 def _intervals(hours: dict, day: date) -> list[tuple[datetime, datetime]]:
     out = []
     for start, end in _day_periods(hours, day):
-        s, e = _minutes(start, ""), _minutes(end, "")
+        s, e = _hm(start), _hm(end)
         begin = datetime.combine(day, time(0), tzinfo=SHANGHAI) + timedelta(minutes=s)
         finish = datetime.combine(day, time(0), tzinfo=SHANGHAI) + timedelta(minutes=e if e > s else e + 24 * 60)
         out.append((begin, finish))

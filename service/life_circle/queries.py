@@ -40,7 +40,8 @@ def category_list(lang: str) -> dict:
     }
 
 
-def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment: datetime | None = None) -> dict:
+def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment: datetime | None = None,
+                  with_hours: bool = True) -> dict:
     category = rules.category(f.category_code)
     lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
     state = hours_mod.state(f.hours, f.status, moment or clock.now())
@@ -51,7 +52,7 @@ def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment
         "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum, "coord_source": f.coord_source,
         "phone": f.phone, "services": list(f.services or []), "target_groups": list(f.target_groups or []),
         "capacity": f.capacity, "accessible": f.accessible, "bookable": f.bookable, "status": f.status,
-        "hours": f.hours, "open_now": state["open_now"], "closes_at": _iso(state["closes_at"]),
+        **({"hours": f.hours} if with_hours else {}), "open_now": state["open_now"], "closes_at": _iso(state["closes_at"]),
         "next_open_at": _iso(state["next_open_at"]), "description": f.description, "street_id": f.street_id,
         "neighbourhood_id": f.neighbourhood_id, "version": f.version,
     }
@@ -80,6 +81,9 @@ _PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status,
     Facility.cell.in_(sa.bindparam("cells", expanding=True)),
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
+
+# The facilities shown, as plain rows (facility_dict reads attributes only).
+_DETAIL = sa.select(*Facility.__table__.c).where(Facility.id.in_(sa.bindparam("ids", expanding=True)))
 
 CANDIDATE_COLUMNS = (Facility.id, Facility.lat, Facility.lng, Facility.category_code, Facility.target_groups,
                      Facility.hours)
@@ -145,11 +149,11 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
                     break
             if len(picked) >= limit:
                 break
-    full = {f.id: f for f in db.session.execute(
-        sa.select(Facility).where(Facility.id.in_([fid for fid, _ in picked]))).scalars()} if picked else {}
+    full = {f.id: f for f in db.session.connection().execute(
+        _DETAIL, {"ids": [fid for fid, _ in picked]})} if picked else {}
     items = []
     for fid, walk in picked:
-        item = facility_dict(full[fid], lang, datum=datum, moment=moment)
+        item = facility_dict(full[fid], lang, datum=datum, moment=moment, with_hours=False)
         item.update({
             "distance_m": walk.distance_m, "walk_m": walk.walk_m,
             "walk_minutes": walking.minutes_for(walk.walk_m, pace, walk.seconds(pace)),
