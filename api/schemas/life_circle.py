@@ -348,3 +348,9 @@ class StreetCoverageOut(LcLabelsOut):
     overall = ma.fields.Nested(LcOverallOut, required=True)
     gaps = ma.fields.List(ma.fields.Nested(LcGapOut), required=True)
     estates = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class LcFeatureCollectionOut(ma.Schema):
+    type = ma.fields.String(required=True, metadata={"example": "FeatureCollection"})
+    datum = ma.fields.String(required=True)
+    features = ma.fields.List(ma.fields.Dict(), required=True)

@@ -12,7 +12,7 @@ from api.docs import errors
 from api.errors import language
 from api.schemas.common import page_of, paged
 from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, LcCategoriesOut, LcCloseIn, LcCoverageArgs, LcDetailArgs,
-                                     EstateCoverageOut, LcExportArgs, FacilityIn, FacilityOut, FacilityPatch, LcImportIn,
+                                     EstateCoverageOut, LcExportArgs, LcFeatureCollectionOut, FacilityIn, FacilityOut, FacilityPatch, LcImportIn,
                                      LcImportOut, LcNearbyArgs, LcNearbyOut, LcSearchArgs, StreetCoverageArgs,
                                      StreetCoverageOut, WalksImportIn, WalksImportOut)
 from api.security import auth_required, current_actor
@@ -187,13 +187,17 @@ class ImportFacilities(MethodView):
                                        skip_invalid=data["skip_invalid"], dry_run=data["dry_run"])
 
 
+EXPORT_EXAMPLE = {"type": "FeatureCollection", "datum": "wgs84", "features": [{
+    "type": "Feature", "id": 12, "geometry": {"type": "Point", "coordinates": [121.4024, 31.2680]},
+    "properties": {"external_id": "WL-HEALTH-001", "name": "万里社区卫生服务中心", "category": "health"}}]}
+
+
 @blp.route("/facilities/export")
 class ExportFacilities(MethodView):
     @blp.arguments(LcExportArgs, location="query")
-    @blp.response(200, GEOJSON_BODY, content_type="application/geo+json", example={
-        "type": "FeatureCollection", "datum": "wgs84", "features": [{
-            "type": "Feature", "id": 12, "geometry": {"type": "Point", "coordinates": [121.4024, 31.2680]},
-            "properties": {"external_id": "WL-HEALTH-001", "name": "万里社区卫生服务中心", "category": "health"}}]})
+    @blp.response(200, LcFeatureCollectionOut, example=EXPORT_EXAMPLE)
+    @blp.alt_response(200, schema=GEOJSON_BODY, content_type="application/geo+json", success=True,
+                      example=EXPORT_EXAMPLE, description="The same FeatureCollection as application/geo+json")
     @errors(blp, 401, 403, 422)
     @auth_required("staff", "admin")
     def get(self, args):
