@@ -150,7 +150,7 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
             if len(picked) >= limit:
                 break
     full = {f.id: f for f in db.session.connection().execute(
-        _DETAIL, {"ids": [fid for fid, _ in picked]})} if picked else {}
+        _DETAIL, {"ids": [fid for fid, _ in picked]}).all()} if picked else {}
     items = []
     for fid, walk in picked:
         item = facility_dict(full[fid], lang, datum=datum, moment=moment, with_hours=False)
@@ -193,7 +193,7 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
     rows = db.session.connection().execute(_PREFILTER, {"cells": cells, "lat0": min_lat, "lat1": max_lat,
-                                                        "lng0": min_lng, "lng1": max_lng})
+                                                        "lng0": min_lng, "lng1": max_lng}).all()
     candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
                   if status == "open" and (category is None or code == category)}
     network = {}
