@@ -18,6 +18,7 @@ from service.clock import SHANGHAI
 KINDS = ("holiday", "makeup_workday")
 _overrides: dict[date, str] = {}
 _override_years: set[int] = set()
+_kind_cache: dict[date, str] = {}   # day_kind answers; cleared whenever the overrides change
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,14 @@ def load(directory=None) -> None:
         rules.require(entry.get("kind") in KINDS, "calendar.yaml", f"days[{index}].kind must be one of {KINDS}")
         overrides[entry["date"]] = entry["kind"]
     _overrides, _override_years = overrides, set(years)
+    _kind_cache.clear()
 
 
 def set_overrides(overrides: dict[date, str], years: set[int] | None = None) -> None:
     """Replace the overrides (tests and the admin import)."""
     global _overrides, _override_years
     _overrides, _override_years = dict(overrides), set(years or ())
+    _kind_cache.clear()
 
 
 def is_working_day(day: date) -> tuple[bool, bool]:
@@ -106,3 +109,29 @@ def working_days_between(after: date, until: date) -> int:
         if is_working_day(day)[0]:
             count += 1
     return count
+
+
+def day_kind(day: date) -> str:
+    """What kind of day ``day`` is in Asia/Shanghai: "workday", "weekend", "holiday" (a public
+    holiday, including its weekend days) or "makeup_workday" (a 调休 weekend day that is worked).
+    Same sources as :func:`is_working_day`; a year neither knows is Monday–Friday."""
+    kind = _kind_cache.get(day)
+    if kind is None:
+        kind = _kind_cache[day] = _day_kind(day)
+    return kind
+
+
+def _day_kind(day: date) -> str:
+    kind = _overrides.get(day)
+    if kind is not None:
+        return kind
+    if day.year not in _override_years:
+        try:
+            on_holiday, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:
+            pass
+        else:
+            if on_holiday:
+                return "holiday" if name else "weekend"
+            return "makeup_workday" if day.weekday() >= 5 else "workday"
+    return "weekend" if day.weekday() >= 5 else "workday"

@@ -140,3 +140,42 @@ def auth(user: User, **headers) -> dict:
 
 # A valid mainland ID number (check digit correct) for tests.
 VALID_ID = "11010519491231002X"
+
+
+# --- life circle ---------------------------------------------------------------------------------------------------
+
+M_PER_DEG_LAT = 111195.0802  # 2πR/360 with R = 6,371,008.8 m: metres per degree of latitude
+
+
+def north(lat: float, metres: float) -> float:
+    """The latitude ``metres`` due north of ``lat`` (on the same meridian the haversine is exactly R·Δφ)."""
+    return lat + metres / M_PER_DEG_LAT
+
+
+def make_facility(*, category: str = "health", lat: float = 31.2, lng: float = 121.4, status: str = "open",
+                  street_id: int | None = None, neighbourhood_id: int | None = None, name: str | None = None,
+                  hours: dict | None = None, target_groups: list | None = None, external_id: str | None = None):
+    from models.life_circle import Facility
+    from service.life_circle import walking
+
+    facility = Facility(name=name or f"设施{n()}", category_code=category, lat=lat, lng=lng,
+                        cell=walking.cell_of(lat, lng), status=status, street_id=street_id,
+                        neighbourhood_id=neighbourhood_id, hours=hours, target_groups=target_groups or ["everyone"],
+                        services=[], accessible=False, bookable=False, coord_source="approximate",
+                        external_id=external_id)
+    db.session.add(facility)
+    db.session.flush()
+    return facility
+
+
+def add_units(estate: Estate, count: int) -> None:
+    """``count`` units in one new building of ``estate``."""
+    building = Building(estate_id=estate.id, number=f"L{n()}", name="测试楼", floors=6)
+    db.session.add(building)
+    db.session.flush()
+    entrance = Entrance(building_id=building.id, number="1")
+    db.session.add(entrance)
+    db.session.flush()
+    db.session.add_all([Unit(entrance_id=entrance.id, building_id=building.id, estate_id=estate.id, number=str(i + 1),
+                             floor=1, exclusive_area=Decimal("50.00")) for i in range(count)])
+    db.session.flush()

@@ -1,0 +1,356 @@
+"""Life-circle schemas: facilities, the nearby lookup, coverage, import and export."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from api.schemas.common import PageArgs
+from models.life_circle import STATUSES
+from service.geo import DATUMS
+
+ID = {"validate": validate.Range(min=1, max=2147483647)}
+DATUM = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS), metadata={
+    "description": "Datum of the coordinates given and returned: wgs84 (wx.getLocation default) or gcj02 "
+                   "(Chinese maps; stored)"})
+CSV_BODY = {"type": "string"}
+GEOJSON_BODY = {"type": "object"}
+
+
+class LcCategoryOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    name_zh = ma.fields.String(required=True)
+    name_en = ma.fields.String(required=True)
+    dimension = ma.fields.String(required=True, metadata={"description": "居住/就业/服务/休闲/出行"})
+    dimension_en = ma.fields.String(required=True)
+    threshold_m = ma.fields.Integer(required=True, metadata={"description": "Walking threshold, network metres"})
+    threshold_minutes = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                                       metadata={"description": "⌈threshold ÷ speed⌉ per pace"})
+    required = ma.fields.Boolean(required=True, metadata={"description": "Counted in the overall coverage"})
+    subtypes = ma.fields.List(ma.fields.String(), required=True)
+
+
+class LcPaceOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    m_per_min = ma.fields.Integer(required=True)
+
+
+class LcGroupOut(ma.Schema):
+    code = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+
+
+class LcCategoriesOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(LcCategoryOut), required=True)
+    paces = ma.fields.List(ma.fields.Nested(LcPaceOut), required=True)
+    target_groups = ma.fields.List(ma.fields.Nested(LcGroupOut), required=True)
+    detour_factor = ma.fields.Float(required=True)
+    required = ma.fields.List(ma.fields.String(), required=True)
+
+
+class FacilityOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    external_id = ma.fields.String(allow_none=True)
+    name = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    category_name = ma.fields.String(required=True)
+    dimension = ma.fields.String(allow_none=True)
+    subtype = ma.fields.String(allow_none=True)
+    address = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+    datum = ma.fields.String(required=True)
+    coord_source = ma.fields.String(required=True)
+    phone = ma.fields.String(allow_none=True)
+    services = ma.fields.List(ma.fields.String(), required=True)
+    target_groups = ma.fields.List(ma.fields.String(), required=True)
+    capacity = ma.fields.Integer(allow_none=True)
+    accessible = ma.fields.Boolean(required=True, metadata={"description": "无障碍"})
+    bookable = ma.fields.Boolean(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    hours = ma.fields.Dict(allow_none=True, metadata={"description": "Opening hours (see the facility create body)"})
+    open_now = ma.fields.Boolean(allow_none=True, metadata={
+        "description": "Asia/Shanghai, honouring public holidays, 调休 and dated exceptions; null when hours unknown"})
+    closes_at = ma.fields.String(allow_none=True, metadata={"description": "When open: the end of this opening"})
+    next_open_at = ma.fields.String(allow_none=True, metadata={"description": "When closed: the next opening"})
+    description = ma.fields.String(allow_none=True)
+    street_id = ma.fields.Integer(allow_none=True)
+    neighbourhood_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer(required=True)
+
+
+class LcNearbyItemOut(FacilityOut):
+    class Meta:
+        exclude = ("hours",)   # the list leaves the weekly schedule to GET /facilities/{id}
+
+    distance_m = ma.fields.Integer(required=True, metadata={"description": "Straight line, metres"})
+    walk_m = ma.fields.Integer(required=True, metadata={"description": "Walking metres used"})
+    walk_minutes = ma.fields.Integer(required=True, metadata={"description": "⌈walk_m ÷ pace speed⌉"})
+    walk_method = ma.fields.String(required=True, metadata={"enum": ["estimated", "network"]})
+
+
+class LcOriginOut(ma.Schema):
+    lat = ma.fields.Float(required=True)
+    lng = ma.fields.Float(required=True)
+    datum = ma.fields.String(required=True)
+    estate_id = ma.fields.Integer(allow_none=True)
+
+
+class LcNearbyOut(ma.Schema):
+    origin = ma.fields.Nested(LcOriginOut, required=True)
+    pace = ma.fields.String(required=True)
+    m_per_min = ma.fields.Integer(required=True)
+    minutes = ma.fields.Integer(required=True)
+    walk_budget_m = ma.fields.Integer(required=True)
+    detour_factor = ma.fields.Float(required=True)
+    note = ma.fields.String(required=True)
+    items = ma.fields.List(ma.fields.Nested(LcNearbyItemOut), required=True)
+    by_dimension = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Integer()),
+                                  required=True, metadata={"description": "Result ids grouped by dimension"})
+
+
+class LcNearbyArgs(ma.Schema):
+    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
+    datum = DATUM
+    estate_id = ma.fields.Integer(**ID, metadata={
+        "description": "From this estate: its point when lat/lng are not given, and its network walks"})
+    category = ma.fields.String(validate=validate.Length(min=1, max=32))
+    minutes = ma.fields.Integer(validate=validate.Range(min=1, max=60), metadata={
+        "description": "Walking budget in minutes at the pace (default 15)"})
+    pace = ma.fields.String(load_default="standard", validate=validate.OneOf(("standard", "elder")))
+    open_now = ma.fields.Boolean(metadata={"description": "true: only open now; false: only closed now"})
+    target_group = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "Facilities for this group (or for everyone)"})
+    limit = ma.fields.Integer(validate=validate.Range(min=1, max=100))
+
+
+class LcSearchArgs(PageArgs):
+    q = ma.fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={
+        "description": "Part of the name, sub-type or address"})
+    category = ma.fields.String(validate=validate.Length(min=1, max=32))
+    datum = DATUM
+
+
+class LcDetailArgs(ma.Schema):
+    datum = DATUM
+
+
+class PeriodField(ma.fields.List):
+    pass
+
+
+class FacilityIn(ma.Schema):
+    external_id = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+    subtype = ma.fields.String(allow_none=True, validate=validate.Length(max=48))
+    address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    datum = DATUM
+    coord_source = ma.fields.String(validate=validate.OneOf(("approximate", "surveyed")))
+    phone = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
+    services = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=48)),
+                              validate=validate.Length(max=30))
+    target_groups = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)),
+                                   validate=validate.Length(max=10))
+    capacity = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000))
+    accessible = ma.fields.Boolean()
+    bookable = ma.fields.Boolean()
+    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    hours = ma.fields.Dict(allow_none=True, metadata={
+        "description": "{always_open, weekly: {mon: [[\"08:00\", \"17:00\"]], …}, holiday: weekly|closed|mon…sun, "
+                       "makeup_workday: weekly|closed|mon…sun, exceptions: [{date, periods, note}]}; an end at or "
+                       "before the start runs past midnight"})
+    description = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
+    street_id = ma.fields.Integer(allow_none=True, **ID)
+    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
+
+
+class FacilityPatch(FacilityIn):
+    name = ma.fields.String(validate=validate.Length(min=1, max=100))
+    category = ma.fields.String(validate=validate.Length(min=1, max=32))
+    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
+    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
+    datum = ma.fields.String(validate=validate.OneOf(DATUMS))
+    version = ma.fields.Integer(validate=validate.Range(min=1, max=2147483647), metadata={
+        "description": "The version you read: a newer one answers 409"})
+
+
+class LcCloseIn(ma.Schema):
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class LcImportIn(ma.Schema):
+    format = ma.fields.String(required=True, validate=validate.OneOf(("csv", "geojson")))
+    data = ma.fields.String(required=True, validate=validate.Length(min=1, max=20_000_000), metadata={
+        "description": "The file's text: CSV with a header row, or a GeoJSON FeatureCollection"})
+    skip_invalid = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Import the valid rows and report the others (default: nothing unless every row is valid)"})
+    dry_run = ma.fields.Boolean(load_default=False, metadata={"description": "Validate and count, write nothing"})
+
+
+class LcImportErrorOut(ma.Schema):
+    row = ma.fields.Integer(required=True, metadata={"description": "Data row, from 1"})
+    where = ma.fields.String(required=True, metadata={"description": "CSV line or GeoJSON feature index"})
+    external_id = ma.fields.String(allow_none=True)
+    field = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+
+
+class LcImportOut(ma.Schema):
+    format = ma.fields.String(required=True)
+    rows = ma.fields.Integer(required=True)
+    valid = ma.fields.Integer(required=True)
+    invalid = ma.fields.Integer(required=True)
+    created = ma.fields.Integer(required=True)
+    updated = ma.fields.Integer(required=True)
+    unchanged = ma.fields.Integer(required=True)
+    skipped = ma.fields.Integer(required=True)
+    dry_run = ma.fields.Boolean(required=True)
+    applied = ma.fields.Boolean(required=True)
+    errors = ma.fields.List(ma.fields.Nested(LcImportErrorOut), required=True)
+
+
+class WalksImportIn(ma.Schema):
+    data = ma.fields.String(required=True, validate=validate.Length(min=1, max=50_000_000), metadata={
+        "description": "CSV: estate_code, facility_external_id, walk_m[, walk_s_standard, walk_s_elder]"})
+    graph_version = ma.fields.String(allow_none=True, validate=validate.Length(max=64))
+    skip_invalid = ma.fields.Boolean(load_default=False)
+
+
+class WalksImportOut(ma.Schema):
+    rows = ma.fields.Integer(required=True)
+    valid = ma.fields.Integer(required=True)
+    invalid = ma.fields.Integer(required=True)
+    created = ma.fields.Integer(required=True)
+    updated = ma.fields.Integer(required=True)
+    unchanged = ma.fields.Integer(required=True)
+    applied = ma.fields.Boolean(required=True)
+    errors = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class LcExportArgs(ma.Schema):
+    street_id = ma.fields.Integer(**ID)
+    category = ma.fields.String(validate=validate.Length(min=1, max=32))
+    status = ma.fields.String(validate=validate.OneOf(STATUSES))
+    datum = ma.fields.String(load_default="wgs84", validate=validate.OneOf(DATUMS), metadata={
+        "description": "Coordinates' datum (GeoJSON's RFC 7946 default: wgs84)"})
+
+
+class LcCoverageArgs(ma.Schema):
+    scenario = ma.fields.String(load_default="current", validate=validate.OneOf(("current", "planned")), metadata={
+        "description": "planned: also count facilities planned or under construction"})
+
+
+class StreetCoverageArgs(LcCoverageArgs):
+    format = ma.fields.String(validate=validate.OneOf(("json", "csv", "geojson")), metadata={
+        "description": "csv (Excel, UTF-8 with BOM) or geojson (estates as points with their coverage)"})
+    datum = ma.fields.String(load_default="wgs84", validate=validate.OneOf(DATUMS), metadata={
+        "description": "GeoJSON coordinates' datum"})
+
+
+class LcShareOut(ma.Schema):
+    numerator = ma.fields.Integer(required=True)
+    denominator = ma.fields.Integer(required=True)
+    rate = ma.fields.Float(required=True, allow_none=True, metadata={
+        "description": "Percentage rounded half up to 2 decimals; null when the denominator is 0"})
+
+
+class LcNearestOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    walk_m = ma.fields.Integer(required=True)
+    distance_m = ma.fields.Integer(required=True)
+    walk_minutes = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    walk_method = ma.fields.String(required=True)
+
+
+class LcEstateCategoryOut(ma.Schema):
+    category = ma.fields.String(required=True)
+    category_name = ma.fields.String(required=True)
+    dimension = ma.fields.String(required=True)
+    threshold_m = ma.fields.Integer(required=True)
+    required = ma.fields.Boolean(required=True)
+    nearest = ma.fields.Nested(LcNearestOut, allow_none=True, required=True)
+    covered = ma.fields.Boolean(required=True)
+    beyond_m = ma.fields.Integer(allow_none=True, required=True)
+
+
+class LcLabelsOut(ma.Schema):
+    as_of = ma.fields.String(required=True)
+    scenario = ma.fields.String(required=True)
+    distance_method = ma.fields.String(required=True, metadata={"enum": ["estimated", "network", "mixed"]})
+    pairs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    detour_factor = ma.fields.Float(required=True)
+    search_radius_m = ma.fields.Integer(required=True)
+    paces = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    facilities_updated_at = ma.fields.String(allow_none=True, required=True)
+    formulas = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+
+
+class EstateCoverageOut(LcLabelsOut):
+    estate = ma.fields.Dict(required=True)
+    categories = ma.fields.List(ma.fields.Nested(LcEstateCategoryOut), required=True)
+    required_covered = ma.fields.Integer(required=True)
+    required_total = ma.fields.Integer(required=True)
+    all_required_covered = ma.fields.Boolean(required=True)
+
+
+class LcCategoryShareOut(ma.Schema):
+    category = ma.fields.String(required=True)
+    category_name = ma.fields.String(required=True)
+    dimension = ma.fields.String(required=True)
+    threshold_m = ma.fields.Integer(required=True)
+    required = ma.fields.Boolean(required=True)
+    estate_share = ma.fields.Nested(LcShareOut, required=True)
+    household_share = ma.fields.Nested(LcShareOut, required=True)
+
+
+class LcStrictOut(ma.Schema):
+    estate_share = ma.fields.Nested(LcShareOut, required=True)
+    household_share = ma.fields.Nested(LcShareOut, required=True)
+
+
+class LcMeanOut(ma.Schema):
+    estate_share = ma.fields.Float(allow_none=True, required=True)
+    household_share = ma.fields.Float(allow_none=True, required=True)
+
+
+class LcOverallOut(ma.Schema):
+    strict = ma.fields.Nested(LcStrictOut, required=True)
+    mean = ma.fields.Nested(LcMeanOut, required=True)
+
+
+class LcGapOut(ma.Schema):
+    estate_id = ma.fields.Integer(required=True)
+    estate_name = ma.fields.String(required=True)
+    category = ma.fields.String(required=True)
+    category_name = ma.fields.String(required=True)
+    required = ma.fields.Boolean(required=True)
+    threshold_m = ma.fields.Integer(required=True)
+    nearest_facility_id = ma.fields.Integer(allow_none=True, required=True)
+    nearest_facility_name = ma.fields.String(allow_none=True, required=True)
+    walk_m = ma.fields.Integer(allow_none=True, required=True)
+    walk_method = ma.fields.String(allow_none=True, required=True)
+    beyond_m = ma.fields.Integer(allow_none=True, required=True, metadata={
+        "description": "walk_m − threshold; null when no facility lies within the search radius"})
+
+
+class StreetCoverageOut(LcLabelsOut):
+    street = ma.fields.Dict(required=True)
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
+    estates_unlocated = ma.fields.List(ma.fields.Dict(), required=True)
+    required = ma.fields.List(ma.fields.String(), required=True)
+    categories = ma.fields.List(ma.fields.Nested(LcCategoryShareOut), required=True)
+    overall = ma.fields.Nested(LcOverallOut, required=True)
+    gaps = ma.fields.List(ma.fields.Nested(LcGapOut), required=True)
+    estates = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class LcFeatureCollectionOut(ma.Schema):
+    type = ma.fields.String(required=True, metadata={"example": "FeatureCollection"})
+    datum = ma.fields.String(required=True)
+    features = ma.fields.List(ma.fields.Dict(), required=True)

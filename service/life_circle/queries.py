@@ -1,0 +1,258 @@
+"""Resident lookups: categories, nearby facilities with walking times and "open now",
+one facility, search by name."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.life_circle import Facility
+from models.places import Estate
+from service import clock, geo
+from service.errors import InvalidInput, NotFound
+from service.life_circle import hours as hours_mod
+from service.life_circle import rules, walking
+
+WALK_NOTE_ZH = "步行时间为估算：直线距离×绕行系数÷步速；标注为 network 的来自路网测算"
+WALK_NOTE_EN = ("Walking times are estimates: straight-line distance × detour factor ÷ pace; "
+                "those marked network come from the street-network table")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def category_list(lang: str) -> dict:
+    walk = rules.walk()
+    paces = rules.paces()
+    return {
+        "items": [{"code": c.code, "name": c.name(lang), "name_zh": c.zh, "name_en": c.en, "dimension": c.dimension,
+                   "dimension_en": rules.dimensions()[c.dimension], "threshold_m": c.threshold_m,
+                   "required": c.required, "subtypes": list(c.subtypes),
+                   "threshold_minutes": {p.code: walking.minutes_for(c.threshold_m, p.code) for p in paces}}
+                  for c in rules.categories()],
+        "paces": [{"code": p.code, "name": p.name(lang), "m_per_min": p.m_per_min} for p in paces],
+        "target_groups": [{"code": code, "name": en if lang == "en" else zh}
+                          for code, (zh, en) in rules.target_groups().items()],
+        "detour_factor": walk.detour_factor,
+        "required": rules.required_codes(),
+    }
+
+
+def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment: datetime | None = None,
+                  with_hours: bool = True) -> dict:
+    category = rules.category(f.category_code)
+    lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
+    state = hours_mod.state(f.hours, f.status, moment or clock.now())
+    return {
+        "id": f.id, "external_id": f.external_id, "name": f.name, "category": f.category_code,
+        "category_name": category.name(lang) if category else f.category_code,
+        "dimension": category.dimension if category else None, "subtype": f.subtype, "address": f.address,
+        "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum, "coord_source": f.coord_source,
+        "phone": f.phone, "services": list(f.services or []), "target_groups": list(f.target_groups or []),
+        "capacity": f.capacity, "accessible": f.accessible, "bookable": f.bookable, "status": f.status,
+        **({"hours": f.hours} if with_hours else {}), "open_now": state["open_now"], "closes_at": _iso(state["closes_at"]),
+        "next_open_at": _iso(state["next_open_at"]), "description": f.description, "street_id": f.street_id,
+        "neighbourhood_id": f.neighbourhood_id, "version": f.version,
+    }
+
+
+def get(facility_id: int, *, datum: str = "gcj02", lang: str = "zh") -> dict:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound(code="life_circle.facility_not_found", zh="没有找到该设施", en="No such facility")
+    return facility_dict(facility, lang, datum=datum)
+
+
+def _check_filters(category: str | None, target_group: str | None, pace: str) -> None:
+    if category is not None and rules.category(category) is None:
+        raise InvalidInput("category", "没有这个设施类别", "Unknown facility category",
+                           code="life_circle.category_unknown")
+    if target_group is not None and target_group not in rules.target_groups():
+        raise InvalidInput("target_group", "没有这个服务对象", "Unknown target group",
+                           code="life_circle.target_group_unknown")
+    if rules.pace(pace) is None:
+        raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
+
+
+# The prefilter, built once: grid cells and the box, answered from ix_facility_cell alone.
+_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code).where(
+    Facility.cell.in_(sa.bindparam("cells", expanding=True)),
+    Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
+    Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
+
+# The facilities shown, as plain rows (facility_dict reads attributes only).
+_DETAIL = sa.select(*Facility.__table__.c).where(Facility.id.in_(sa.bindparam("ids", expanding=True)))
+
+CANDIDATE_COLUMNS = (Facility.id, Facility.lat, Facility.lng, Facility.category_code, Facility.target_groups,
+                     Facility.hours)
+
+
+def _serves(groups, target_group: str | None) -> bool:
+    if target_group is None:
+        return True
+    groups = groups or ()
+    return target_group in groups or "everyone" in groups or not groups
+
+
+def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "gcj02", category: str | None = None,
+           minutes: int | None = None, pace: str = "standard", open_now: bool | None = None,
+           target_group: str | None = None, limit: int | None = None, estate_id: int | None = None,
+           lang: str = "zh") -> dict:
+    """Open facilities within ``minutes`` of walking, by walking distance (then id).
+
+    Prefilter: the grid cells and bounding box of the straight-line radius
+    (budget + 1) ÷ detour factor (an indexed read); exact: haversine × detour
+    factor ≤ minutes × speed. From an estate, its imported network walks replace
+    the estimate (and may bring in facilities the estimate would leave out).
+    """
+    walk_rules = rules.walk()
+    _check_filters(category, target_group, pace)
+    minutes = walk_rules.default_minutes if minutes is None else minutes
+    limit = walk_rules.default_limit if limit is None else limit
+    if estate_id is not None:
+        estate = db.session.get(Estate, estate_id)
+        if estate is None:
+            raise NotFound(code="life_circle.estate_not_found", zh="没有找到该小区", en="No such estate")
+        if lat is None or lng is None:
+            if estate.lat is None or estate.lng is None:
+                raise InvalidInput("estate_id", "该小区没有位置信息，请提供坐标", "The estate has no coordinates",
+                                   code="life_circle.estate_unlocated")
+            lat, lng, datum = estate.lat, estate.lng, "gcj02"
+    if lat is None or lng is None:
+        raise InvalidInput("lat", "请提供位置（lat、lng）或小区", "Give lat and lng, or an estate",
+                           code="life_circle.origin_missing")
+    olat, olng = geo.to_gcj02(lat, lng, datum)
+    speed = walking.speed(pace)
+    budget = minutes * speed
+    found = nearby_ids(olat, olng, budget, category=category, estate_id=estate_id)
+    moment = clock.now()
+    if target_group is None and open_now is None:
+        picked = found[:limit]
+    else:
+        # Details only for as many facilities, in walking order, as the filters need.
+        picked = []
+        chunk = max(2 * limit, 20)
+        for start in range(0, len(found), chunk):
+            part = found[start:start + chunk]
+            rows = {r.id: r for r in db.session.execute(sa.select(*CANDIDATE_COLUMNS).where(
+                Facility.id.in_([fid for fid, _ in part])))}
+            for fid, walk in part:
+                row = rows[fid]
+                if not _serves(row.target_groups, target_group):
+                    continue
+                if open_now is not None and bool(hours_mod.state(row.hours, "open", moment)["open_now"]) != open_now:
+                    continue
+                picked.append((fid, walk))
+                if len(picked) >= limit:
+                    break
+            if len(picked) >= limit:
+                break
+    full = {f.id: f for f in db.session.connection().execute(
+        _DETAIL, {"ids": [fid for fid, _ in picked]}).all()} if picked else {}
+    items = []
+    for fid, walk in picked:
+        item = facility_dict(full[fid], lang, datum=datum, moment=moment, with_hours=False)
+        item.update({
+            "distance_m": walk.distance_m, "walk_m": walk.walk_m,
+            "walk_minutes": walking.minutes_for(walk.walk_m, pace, walk.seconds(pace)),
+            "walk_method": walk.method})
+        items.append(item)
+    by_dimension: dict[str, list[int]] = {}
+    for item in items:
+        by_dimension.setdefault(item["dimension"] or "", []).append(item["id"])
+    rlat, rlng = geo.from_gcj02(olat, olng, datum)
+    return {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
+            "pace": pace, "m_per_min": speed, "minutes": minutes, "walk_budget_m": budget,
+            "detour_factor": walk_rules.detour_factor, "note": WALK_NOTE_EN if lang == "en" else WALK_NOTE_ZH,
+            "items": items, "by_dimension": by_dimension}
+
+
+class Found:
+    __slots__ = ("distance_m", "walk_m", "method", "row")
+
+    def __init__(self, distance_m: int, walk_m: int, method: str, row=None):
+        self.distance_m, self.walk_m, self.method, self.row = distance_m, walk_m, method, row
+
+    def seconds(self, pace: str):
+        if self.row is None:
+            return None
+        return self.row.walk_s_elder if pace == "elder" else self.row.walk_s_standard if pace == "standard" else None
+
+    def key(self, fid: int):
+        return (self.walk_m, self.distance_m, fid)
+
+
+def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None,
+               estate_id: int | None = None) -> list[tuple[int, Found]]:
+    """(facility id, walk) of every OPEN facility with walk_m ≤ budget_m from a GCJ-02 point, sorted by
+    (walk_m, straight distance, id). The core of the nearby lookup; the benchmark compares it with a scan."""
+    detour = rules.walk().detour_factor
+    radius = (budget_m + 1) / detour
+    min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
+    cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
+    rows = db.session.connection().execute(_PREFILTER, {"cells": cells, "lat0": min_lat, "lat1": max_lat,
+                                                        "lng0": min_lng, "lng1": max_lng}).all()
+    candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
+                  if status == "open" and (category is None or code == category)}
+    network = {}
+    if estate_id is not None:
+        network = walking.network_rows(estate_id)
+        extra = [fid for fid, row in network.items() if fid not in candidates and row.walk_m <= budget_m]
+        if extra:
+            q = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.id.in_(extra),
+                                                                       Facility.status == "open")
+            if category is not None:
+                q = q.where(Facility.category_code == category)
+            candidates.update({fid: (lat, lng) for fid, lat, lng in db.session.execute(q)})
+    dist = geo.distance_m
+    found = []
+    for fid, (lat, lng) in candidates.items():
+        d = dist(olat, olng, lat, lng)
+        row = network.get(fid)
+        if row is not None:
+            walk_m, method = row.walk_m, "network"
+        else:
+            walk_m, method = int(d * detour + 0.5), "estimated"
+        if walk_m <= budget_m:
+            found.append((fid, Found(int(d + 0.5), walk_m, method, row)))
+    found.sort(key=lambda pair: pair[1].key(pair[0]))
+    return found
+
+
+def brute_force_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None) -> list[tuple[int, int]]:
+    """Every open facility scanned with the exact formula (no prefilter): the reference for tests and the
+    benchmark. Returns (id, walk_m) sorted like ``nearby_ids``."""
+    detour = rules.walk().detour_factor
+    query = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.status == "open")
+    if category is not None:
+        query = query.where(Facility.category_code == category)
+    out = []
+    for fid, lat, lng in db.session.execute(query):
+        d = geo.distance_m(olat, olng, lat, lng)
+        walk_m = int(d * detour + 0.5)
+        if walk_m <= budget_m:
+            out.append((walk_m, int(d + 0.5), fid))
+    out.sort()
+    return [(fid, walk_m) for walk_m, _, fid in out]
+
+
+def search(text: str, *, category: str | None = None, page: int = 1, page_size: int = 20, datum: str = "gcj02",
+           lang: str = "zh") -> tuple[list[dict], int]:
+    """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name."""
+    from service.db import paginate
+
+    _check_filters(category, None, "standard")
+    needle = text.strip()
+    if not needle:
+        raise InvalidInput("q", "请输入要搜索的名称", "Give a name to search for", code="life_circle.query_empty")
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = sa.select(Facility).where(sa.or_(Facility.name.ilike(pattern, escape="\\"),
+                                             Facility.subtype.ilike(pattern, escape="\\"),
+                                             Facility.address.ilike(pattern, escape="\\")))
+    if category:
+        query = query.where(Facility.category_code == category)
+    items, total = paginate(query.order_by(Facility.name, Facility.id), page, page_size)
+    moment = clock.now()
+    return [facility_dict(f, lang, datum=datum, moment=moment) for f in items], total

@@ -1,0 +1,254 @@
+"""Life circle over HTTP: lookup, administration with its authorisation, import and export, coverage."""
+import json
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from models.audit import AuditEntry
+from models.base import db
+from models.life_circle import Facility
+from models.places import Estate
+from service import clock
+from service.clock import SHANGHAI
+from tests.factories import add_units, auth, make_facility, make_user, make_world, north
+
+LAT, LNG = 31.2702, 121.4101
+OFFICE = {"weekly": {d: [["08:30", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, "holiday": "closed"}
+
+
+@pytest.fixture
+def place():
+    world = make_world()
+    estate = Estate(code=f"lc-{world.street.id}", street_id=world.street.id, name="香泉新苑", lat=LAT, lng=LNG)
+    estate.neighbourhoods = [world.nb]
+    db.session.add(estate)
+    db.session.flush()
+    add_units(estate, 20)
+    db.session.commit()
+    world.lc_estate = estate
+    return world
+
+
+@pytest.fixture
+def people(place):
+    class People:
+        resident = make_user(name="王秀英", neighbourhood_id=place.nb.id)
+        staff = make_user(name="李", roles=[("staff", "neighbourhood", place.nb.id)])
+        street_admin = make_user(name="周", roles=[("admin", "street", place.street.id)])
+        far_staff = make_user(name="吴", roles=[("staff", "neighbourhood", place.far_nb.id)])
+    return People
+
+
+def body(**overrides):
+    return {"name": "香泉智助食堂", "category": "meal", "subtype": "智助食堂", "lat": north(LAT, 150), "lng": LNG,
+            "hours": OFFICE, "target_groups": ["elder"], "services": ["堂食", "送餐"], **overrides}
+
+
+def test_categories_are_public_and_carry_thresholds(client):
+    response = client.get("/api/v1/facility-categories")
+    assert response.status_code == 200
+    meal = next(c for c in response.json["items"] if c["code"] == "meal")
+    assert meal["threshold_m"] == 500 and meal["threshold_minutes"] == {"standard": 9, "elder": 11}
+
+
+def test_nearby_sorted_by_walk_with_open_now(client, place, people):
+    clock.set_now(datetime(2026, 11, 20, 9, tzinfo=SHANGHAI))   # a Friday morning
+    near = make_facility(category="meal", lat=north(LAT, 100), lng=LNG, street_id=place.street.id, hours=OFFICE,
+                         name="近")
+    far = make_facility(category="meal", lat=north(LAT, 400), lng=LNG, street_id=place.street.id,
+                        hours={"weekly": {"sat": [["09:00", "12:00"]]}}, name="远")
+    make_facility(category="meal", lat=north(LAT, 50), lng=LNG, street_id=place.street.id, status="closed")
+    db.session.commit()
+    response = client.get(f"/api/v1/facilities/nearby?lat={LAT}&lng={LNG}&category=meal&minutes=10",
+                          headers=auth(people.resident))
+    assert response.status_code == 200, response.json
+    items = response.json["items"]
+    assert [i["id"] for i in items] == [near.id, far.id]
+    assert items[0]["walk_m"] == 130 and items[0]["walk_minutes"] == 3 and items[0]["open_now"] is True
+    assert items[1]["walk_m"] == 520 and items[1]["open_now"] is False
+    assert items[1]["next_open_at"] == "2026-11-21T09:00:00+08:00"
+    only_open = client.get(f"/api/v1/facilities/nearby?lat={LAT}&lng={LNG}&open_now=true",
+                           headers=auth(people.resident)).json["items"]
+    assert [i["id"] for i in only_open] == [near.id]
+    clock.set_now(datetime(2026, 10, 1, 9, tzinfo=SHANGHAI))   # National Day: the office-hours one is closed
+    holiday = client.get(f"/api/v1/facilities/nearby?lat={LAT}&lng={LNG}&open_now=true",
+                         headers=auth(people.resident)).json["items"]
+    assert holiday == []
+
+
+@pytest.mark.parametrize("query, field", [
+    ("lat=31.2&lng=121.4&category=nope", "category"),
+    ("lat=31.2&lng=121.4&target_group=aliens", "target_group"),
+    ("lng=121.4", "lat"),
+    ("lat=31.2&lng=121.4&minutes=0", "minutes"),
+    ("lat=31.2&lng=121.4&datum=bd09", "datum"),
+])
+def test_nearby_bad_input_names_the_field(client, people, query, field):
+    response = client.get(f"/api/v1/facilities/nearby?{query}", headers=auth(people.resident))
+    assert response.status_code == 422
+    assert field in json.dumps(response.json["errors"])
+
+
+def test_detail_and_search(client, place, people):
+    f = make_facility(category="health", name="万里社区卫生服务中心", street_id=place.street.id)
+    make_facility(category="meal", name="中浩云社区食堂", street_id=place.street.id)
+    db.session.commit()
+    assert client.get(f"/api/v1/facilities/{f.id}", headers=auth(people.resident)).json["name"] == "万里社区卫生服务中心"
+    assert client.get("/api/v1/facilities/999999", headers=auth(people.resident)).status_code == 404
+    found = client.get("/api/v1/facilities?q=卫生", headers=auth(people.resident)).json
+    assert [i["id"] for i in found["items"]] == [f.id] and found["total"] == 1
+
+
+def test_admin_endpoints_need_staff_in_scope(client, place, people):
+    assert client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id),
+                       headers=auth(people.resident)).status_code == 403
+    assert client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id),
+                       headers=auth(people.far_staff)).status_code == 403
+    assert client.post("/api/v1/facilities", json=body(street_id=place.street.id),
+                       headers=auth(people.staff)).status_code == 403     # street scope needed for a street facility
+    created = client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id), headers=auth(people.staff))
+    assert created.status_code == 201, created.json
+    fid = created.json["id"]
+    assert created.json["street_id"] == place.street.id
+    assert client.patch(f"/api/v1/facilities/{fid}", json={"phone": "021-1"},
+                        headers=auth(people.far_staff)).status_code == 403
+    assert client.post(f"/api/v1/facilities/{fid}/close", json={}, headers=auth(people.resident)).status_code == 403
+    assert client.get("/api/v1/facilities/export", headers=auth(people.resident)).status_code == 403
+    assert client.get(f"/api/v1/streets/{place.street.id}/life-circle", headers=auth(people.resident)).status_code == 403
+    assert client.get(f"/api/v1/streets/{place.other_street.id}/life-circle",
+                      headers=auth(people.staff)).status_code == 403
+    assert client.get(f"/api/v1/estates/{place.lc_estate.id}/life-circle",
+                      headers=auth(people.far_staff)).status_code == 403
+
+
+def test_create_update_close_are_audited_and_versioned(client, place, people):
+    created = client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id), headers=auth(people.staff))
+    fid = created.json["id"]
+    changed = client.patch(f"/api/v1/facilities/{fid}", json={"phone": "021-52840000", "version": 1},
+                           headers=auth(people.street_admin))
+    assert changed.status_code == 200 and changed.json["phone"] == "021-52840000" and changed.json["version"] == 2
+    stale = client.patch(f"/api/v1/facilities/{fid}", json={"phone": "021-0", "version": 1},
+                         headers=auth(people.staff))
+    assert stale.status_code == 409
+    closed = client.post(f"/api/v1/facilities/{fid}/close", json={"reason": "搬迁"}, headers=auth(people.staff))
+    assert closed.status_code == 200 and closed.json["status"] == "closed"
+    assert client.post(f"/api/v1/facilities/{fid}/close", json={}, headers=auth(people.staff)).status_code == 409
+    actions = db.session.execute(sa.select(AuditEntry.action).where(AuditEntry.object_type == "facility",
+                                                                    AuditEntry.object_id == str(fid))
+                                 .order_by(AuditEntry.id)).scalars().all()
+    assert actions == ["life_circle.facility.create", "life_circle.facility.update", "life_circle.facility.close"]
+
+
+def test_bad_facility_names_the_field_and_writes_nothing(client, place, people):
+    before = db.session.execute(sa.select(sa.func.count(Facility.id))).scalar_one()
+    response = client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id,
+                                                           hours={"weekly": {"mon": [["25:00", "26:00"]]}}),
+                           headers=auth(people.staff))
+    assert response.status_code == 422 and "hours.weekly.mon[0][0]" in json.dumps(response.json["errors"])
+    response = client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id, category="spa"),
+                           headers=auth(people.staff))
+    assert response.status_code == 422 and "category" in response.json["errors"]["json"]
+    assert db.session.execute(sa.select(sa.func.count(Facility.id))).scalar_one() == before
+
+
+CSV = """external_id,name,category,subtype,lat,lng,datum,street_code,neighbourhood_code,target_groups,hours,accessible
+WL-1,香泉智助食堂,meal,智助食堂,{lat1},{lng},gcj02,,{nb},elder|everyone,mon-fri 10:30-13:00,是
+WL-2,万里社区卫生服务中心,health,社区卫生服务中心,{lat2},{lng},gcj02,{street},,everyone,24h,false
+"""
+
+
+def _csv(place, extra: str = ""):
+    return CSV.format(lat1=north(LAT, 100), lat2=north(LAT, 600), lng=LNG, nb=place.nb.code,
+                      street=place.street.code) + extra
+
+
+def test_import_is_all_or_nothing_with_a_report(client, place, people):
+    bad = _csv(place, "WL-3,,meal,,91,121.4,gcj02,,,,,\nWL-1,重复,spa,,31.2,121.4,gcj02,,{},,,\n".format(place.nb.code))
+    response = client.post("/api/v1/facilities/import", json={"format": "csv", "data": bad},
+                           headers=auth(people.street_admin))
+    assert response.status_code == 422
+    report = response.json["errors"]["report"]
+    problems = {(e["row"], e["field"]) for e in report["errors"]}
+    assert {(3, "name"), (3, "lat"), (4, "external_id"), (4, "category")} <= problems
+    assert report["errors"][0]["where"] == "line 4"
+    assert db.session.execute(sa.select(sa.func.count(Facility.id))).scalar_one() == 0
+    skipped = client.post("/api/v1/facilities/import", json={"format": "csv", "data": bad, "skip_invalid": True},
+                          headers=auth(people.street_admin)).json
+    assert skipped["created"] == 2 and skipped["skipped"] == 2 and skipped["applied"] is True
+
+
+def test_reimport_changes_nothing_and_export_round_trips(client, place, people):
+    headers = auth(people.street_admin)
+    first = client.post("/api/v1/facilities/import", json={"format": "csv", "data": _csv(place)}, headers=headers).json
+    assert (first["created"], first["updated"], first["unchanged"]) == (2, 0, 0)
+    versions = dict(db.session.execute(sa.select(Facility.external_id, Facility.version)).all())
+    again = client.post("/api/v1/facilities/import", json={"format": "csv", "data": _csv(place)}, headers=headers).json
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    assert dict(db.session.execute(sa.select(Facility.external_id, Facility.version)).all()) == versions
+    meal = db.session.execute(sa.select(Facility).where(Facility.external_id == "WL-1")).scalar_one()
+    assert meal.neighbourhood_id == place.nb.id and meal.accessible is True
+    assert meal.hours["weekly"]["fri"] == [["10:30", "13:00"]]
+    exported = client.get("/api/v1/facilities/export", headers=headers)
+    assert exported.status_code == 200 and exported.mimetype == "application/geo+json"
+    doc = exported.get_json(force=True)
+    assert len(doc["features"]) == 2 and doc["datum"] == "wgs84"
+    back = client.post("/api/v1/facilities/import", json={"format": "geojson", "data": json.dumps(doc)},
+                       headers=headers).json
+    assert (back["created"], back["updated"], back["unchanged"]) == (0, 0, 2)
+    # A changed name in the file is one update.
+    doc["features"][0]["properties"]["name"] = "香泉智助食堂（新址）"
+    changed = client.post("/api/v1/facilities/import", json={"format": "geojson", "data": json.dumps(doc)},
+                          headers=headers).json
+    assert (changed["updated"], changed["unchanged"]) == (1, 1)
+
+
+def test_import_outside_scope_is_reported(client, place, people):
+    response = client.post("/api/v1/facilities/import", json={"format": "csv", "data": _csv(place)},
+                           headers=auth(people.far_staff))
+    assert response.status_code == 422
+    fields = {(e["row"], e["field"]) for e in response.json["errors"]["report"]["errors"]}
+    assert fields == {(1, "neighbourhood_code"), (2, "street_code")}
+
+
+def test_coverage_endpoints_json_csv_geojson(client, place, people):
+    make_facility(category="meal", lat=north(LAT, 100), lng=LNG, street_id=place.street.id)
+    db.session.commit()
+    headers = auth(people.street_admin)
+    estate = client.get(f"/api/v1/estates/{place.lc_estate.id}/life-circle", headers=headers)
+    assert estate.status_code == 200
+    meal = next(c for c in estate.json["categories"] if c["category"] == "meal")
+    assert meal["covered"] is True and meal["nearest"]["walk_m"] == 130
+    street = client.get(f"/api/v1/streets/{place.street.id}/life-circle", headers=headers)
+    assert street.status_code == 200
+    cats = {c["category"]: c for c in street.json["categories"]}
+    assert cats["meal"]["estate_share"] == {"numerator": 1, "denominator": 1, "rate": 100.0}
+    assert cats["meal"]["household_share"] == {"numerator": 20, "denominator": 20, "rate": 100.0}
+    assert street.json["formulas"]["estate_share"]
+    csv_response = client.get(f"/api/v1/streets/{place.street.id}/life-circle?format=csv", headers=headers)
+    assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
+    assert "香泉新苑" in csv_response.get_data(as_text=True)
+    geo = client.get(f"/api/v1/streets/{place.street.id}/life-circle?format=geojson", headers=headers)
+    assert geo.status_code == 200 and geo.get_json(force=True)["features"][0]["properties"]["name"] == "香泉新苑"
+    # Neighbourhood staff may see their estate's street and estate.
+    assert client.get(f"/api/v1/estates/{place.lc_estate.id}/life-circle",
+                      headers=auth(people.staff)).status_code == 200
+
+
+def test_network_walk_import(client, place, people):
+    f = make_facility(category="meal", lat=north(LAT, 300), lng=LNG, street_id=place.street.id, external_id="M-1")
+    db.session.commit()
+    data = f"estate_code,facility_external_id,walk_m,walk_s_standard,walk_s_elder\n{place.lc_estate.code},M-1,350,330,\n"
+    response = client.post("/api/v1/facility-walks/import", json={"data": data, "graph_version": "osm-2026-11"},
+                           headers=auth(people.street_admin))
+    assert response.status_code == 200 and response.json["created"] == 1
+    again = client.post("/api/v1/facility-walks/import", json={"data": data, "graph_version": "osm-2026-11"},
+                        headers=auth(people.street_admin)).json
+    assert again["unchanged"] == 1
+    found = client.get(f"/api/v1/facilities/nearby?estate_id={place.lc_estate.id}&category=meal",
+                       headers=auth(people.resident)).json["items"]
+    assert [(i["id"], i["walk_m"], i["walk_minutes"], i["walk_method"]) for i in found] == [(f.id, 350, 6, "network")]
+    bad = client.post("/api/v1/facility-walks/import", json={"data": data.replace("M-1", "M-404")},
+                      headers=auth(people.street_admin))
+    assert bad.status_code == 422
+    assert bad.json["errors"]["report"]["errors"][0]["field"] == "facility_external_id"
