@@ -1,9 +1,7 @@
 """Cases: the resident's reports and the staff's queue and actions."""
 from __future__ import annotations
 
-from datetime import datetime
 
-from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -12,6 +10,7 @@ from api.errors import language
 from api.schemas.cases import (ActionIn, CaseIn, CaseOut, CaseSummaryOut, CategoriesOut, FollowOut, MyCasesArgs,
                                NearbyArgs, NearbyOut, QueueArgs, QueueOut, RatingIn, ReasonIn, WithdrawIn)
 from api.schemas.common import page_of, paged
+from api.responses import json_response
 from api.security import auth_required, current_actor
 from service.cases import queries, rules, workflow
 from service.db import reading
@@ -96,23 +95,15 @@ class Cases(MethodView):
         """
         items, cursor = queries.staff_queue(current_actor(), **args)
         lang = language()
-        # The queue is the staff's hottest read: its items are built JSON-ready and sent
-        # as they are (same shape as QueueOut, which documents them) instead of re-dumped.
-        return jsonify({"items": [_json_ready(queries.summary(c, lang)) for c in items], "next_cursor": cursor})
+        # The queue is the staff's hottest read: its items are sent as built (same shape as
+        # QueueOut, which documents them) instead of re-dumped.
+        return json_response({"items": [queries.summary(c, lang) for c in items], "next_cursor": cursor})
 
 
 def _answer(actor, case_id: int) -> dict:
     """The case as the actor now sees it, read after the use-case committed and outside the write lock."""
     with reading():
         return queries.case_detail(actor, case_id, language())
-
-
-def _json_ready(summary: dict) -> dict:
-    """A case summary with its datetimes as ISO 8601 strings (what CaseSummaryOut would dump)."""
-    summary["received_at"] = summary["received_at"].isoformat()
-    summary["deadlines"] = {key: value.isoformat() if isinstance(value, datetime) else value
-                            for key, value in summary["deadlines"].items()}
-    return summary
 
 
 @blp.route("/me/cases")
