@@ -16,6 +16,7 @@ from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
 from service import auth, calendar, notifications, privacy
 from service.cases import rules as case_rules
+from service.meals import rules as meal_rules
 from service.wechat import WeChatClient
 
 
@@ -92,6 +93,7 @@ def _configure_services(app: Flask) -> None:
     notifications.load_templates()
     calendar.load()
     case_rules.load()
+    meal_rules.load()
     app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
                                             app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
 
@@ -118,17 +120,20 @@ def register_blueprints(app: Flask) -> None:
     from api.v1 import (audit, auth as auth_views, cases, health, notifications as notification_views, open311_keys,
                         people, places, uploads)
     from api.v1 import case_metrics
+    from api.v1 import meals
 
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
     for module in (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics):
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
+    limiter.limit(create_limit, methods=list(LIMITED_METHODS))(meals.blp)
     limiter.limit(create_limit, methods=["POST"])(open311.bp)
     limiter.exempt(health.blp)
     for module in (health, auth_views, people, places, notification_views, audit, cases, uploads, open311_keys,
                    case_metrics):
         api.register_blueprint(module.blp)
+    api.register_blueprint(meals.blp)
     app.register_blueprint(open311.bp)
 
 
