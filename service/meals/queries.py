@@ -218,9 +218,17 @@ def _delivery_list(slot_id: int) -> list[dict]:
         .outerjoin(Estate, Estate.id == Unit.estate_id)
         .where(MealBooking.slot_id == slot_id, MealBooking.mode == "delivery",
                MealBooking.status.in_(KITCHEN_STATUSES))).all()
+    # Route order: neighbourhoods nearest the site first, then estate, building and unit in natural order.
+    site = db.session.get(MealSite, db.session.get(MealSlot, slot_id).site_id)
+    nb_ids = {row[0].neighbourhood_id for row in rows if row[0].neighbourhood_id is not None}
+    far = float("inf")
+    nb_distance = {nid: far if d is None else d for nid, d in (
+        (nid, bk.distance_m(site, lat, lng)) for nid, lat, lng in db.session.execute(
+            sa.select(Neighbourhood.id, Neighbourhood.lat, Neighbourhood.lng).where(Neighbourhood.id.in_(nb_ids))))}
 
     def key(row):
-        return (row[2] or "", row[3] or "", _natural(row[4]), _natural(row[5]), row[0].id)
+        return (nb_distance.get(row[0].neighbourhood_id, far), row[2] or "", row[3] or "", _natural(row[4]),
+                _natural(row[5]), row[0].id)
 
     result = []
     for stop, row in enumerate(sorted(rows, key=key), start=1):
