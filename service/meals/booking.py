@@ -165,7 +165,7 @@ class Diner:
     address: str | None
     lat: float | None
     lng: float | None
-    card: MealCard | None
+    card: CardFlags | None
     name: str | None = None
 
     def flag(self, code: str) -> bool:
@@ -175,37 +175,54 @@ class Diner:
         return [code for code in meal_rules.STATUS_FLAGS if self.flag(code)]
 
 
+_CARD_COLUMNS = ("low_income", "lives_alone", "disabled", "limited_mobility", "civility", "diet_note")
+_NB = sa.orm.aliased(Neighbourhood)
+_DINER = (
+    sa.select(ResidentProfile.birth_date, ResidentProfile.id_number_enc, ResidentProfile.name,
+              ResidentProfile.unit_id, ResidentProfile.address, Unit.number, Building.name, Building.lat,
+              Building.lng, Estate.name, Estate.lat, Estate.lng, _NB.id, _NB.lat, _NB.lng, Street.id,
+              Street.district_id, MealCard.user_id, *(getattr(MealCard, c) for c in _CARD_COLUMNS))
+    .select_from(ResidentProfile)
+    .outerjoin(MealCard, MealCard.user_id == ResidentProfile.user_id)
+    .outerjoin(Unit, Unit.id == ResidentProfile.unit_id)
+    .outerjoin(Building, Building.id == Unit.building_id)
+    .outerjoin(Estate, Estate.id == Unit.estate_id)
+    .outerjoin(_NB, _NB.id == sa.func.coalesce(Building.neighbourhood_id, ResidentProfile.neighbourhood_id))
+    .outerjoin(Street, Street.id == _NB.street_id)
+    .where(ResidentProfile.user_id == sa.bindparam("user_id")))
+
+
+@dataclass(frozen=True)
+class CardFlags:
+    """The verified statuses on a diner's meal card."""
+
+    low_income: bool
+    lives_alone: bool
+    disabled: bool
+    limited_mobility: bool
+    civility: bool
+    diet_note: str | None
+
+
 def diner(user_id: int, on: date) -> Diner:
     """Age on the meal's day (from the birth date, else the ID number) and residence (the profile's
-    unit, else its neighbourhood)."""
-    profile = db.session.get(ResidentProfile, user_id)
-    card = db.session.get(MealCard, user_id)
-    if profile is None:
-        return Diner(user_id, None, None, None, None, None, None, None, None, card)
-    birth = profile.birth_date or _birth_from_id(profile.id_number_enc)
-    age = people.resident_age(birth, on)
-    neighbourhood_id, unit_id, lat, lng, address = profile.neighbourhood_id, profile.unit_id, None, None, profile.address
-    if unit_id is not None:
-        row = db.session.execute(
-            sa.select(Unit.number, Building.name, Building.neighbourhood_id, Building.lat, Building.lng,
-                      Estate.name, Estate.lat, Estate.lng, Estate.address)
-            .join(Building, Building.id == Unit.building_id).join(Estate, Estate.id == Unit.estate_id)
-            .where(Unit.id == unit_id)).first()
-        if row is not None:
-            neighbourhood_id = row[2] or neighbourhood_id
-            lat, lng = (row[3], row[4]) if row[3] is not None else (row[6], row[7])
-            address = address or f"{row[5]}{row[1]}{row[0]}室"
-    street_id = district_id = None
-    if neighbourhood_id is not None:
-        nb = db.session.execute(sa.select(Neighbourhood.street_id, Street.district_id, Neighbourhood.lat,
-                                          Neighbourhood.lng).join(Street, Street.id == Neighbourhood.street_id)
-                                .where(Neighbourhood.id == neighbourhood_id)).first()
-        if nb is not None:
-            street_id, district_id = nb[0], nb[1]
-            if lat is None:
-                lat, lng = nb[2], nb[3]
-    return Diner(user_id, age, neighbourhood_id, street_id, district_id, unit_id, address, lat, lng, card,
-                 profile.name)
+    unit, else its neighbourhood), with the meal card's verified statuses: one query."""
+    row = db.session.execute(_DINER, {"user_id": user_id}).first()
+    if row is None:
+        card = db.session.get(MealCard, user_id)
+        flags = CardFlags(*(getattr(card, c) for c in _CARD_COLUMNS)) if card else None
+        return Diner(user_id, None, None, None, None, None, None, None, None, flags)
+    (birth, id_enc, name, unit_id, address, unit_no, building_name, b_lat, b_lng, estate_name, e_lat, e_lng,
+     nb_id, nb_lat, nb_lng, street_id, district_id, card_user, *card_values) = row
+    age = people.resident_age(birth or _birth_from_id(id_enc), on)
+    lat, lng = (b_lat, b_lng) if b_lat is not None else (e_lat, e_lng)
+    if lat is None:
+        lat, lng = nb_lat, nb_lng
+    if unit_id is not None and unit_no is not None and not address:
+        address = f"{estate_name}{building_name}{unit_no}室"
+    card = CardFlags(*(bool(v) if c != "diet_note" else v for c, v in zip(_CARD_COLUMNS, card_values))) \
+        if card_user is not None else None
+    return Diner(user_id, age, nb_id, street_id, district_id, unit_id, address, lat, lng, card, name)
 
 
 def _birth_from_id(id_number_enc: str | None) -> date | None:

@@ -90,8 +90,19 @@ def price_out(price: dict) -> dict:
 def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) -> dict:
     """The site's slots on ``day``: menu, remaining seats per mode, whether booking is open now, and the
     price this caller (or the diner they act for) would pay for each set meal."""
-    site = bk.get_site(site_id)
     diner_id = diner_id or actor.user_id
+    # One query for the site, the day's slots, the diner's live booking of each and the menus.
+    live = sa.and_(MealBooking.slot_id == MealSlot.id, MealBooking.diner_user_id == diner_id,
+                   MealBooking.status.in_(("confirmed", "waitlisted", "served", "no_show")))
+    found = db.session.execute(
+        sa.select(MealSite, MealSlot, MealBooking.id, SetMeal)
+        .outerjoin(MealSlot, sa.and_(MealSlot.site_id == MealSite.id, MealSlot.day == day))
+        .outerjoin(MealBooking, live).outerjoin(SetMeal, SetMeal.slot_id == MealSlot.id)
+        .where(MealSite.id == site_id, MealSite.active.is_(True))
+        .order_by(MealSlot.starts_at, SetMeal.id)).all()
+    if not found:
+        raise NotFound(code="meals.site_not_found", zh="助餐点不存在", en="No such meal site")
+    site = found[0][0]
     if diner_id != actor.user_id and not people.may_act_for(actor, diner_id):
         raise Forbidden(code="meals.not_allowed_for_diner", zh="您无权为该居民订餐", en="You may not act for this resident")
     r = bk.site_rules(site)
@@ -100,14 +111,16 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
     priority = eligible and bk.priority_rank(d, r) < bk.NO_PRIORITY
     delivery_ok = eligible and bk.delivery_allowed(d, r)
     now = clock.now()
-    rows = db.session.execute(sa.select(MealSlot).options(selectinload(MealSlot.set_meals))
-                              .where(MealSlot.site_id == site.id, MealSlot.day == day)
-                              .order_by(MealSlot.starts_at)).scalars().all()
-    mine = {}
-    if rows:
-        mine = dict(db.session.execute(sa.select(MealBooking.slot_id, MealBooking.id).where(
-            MealBooking.diner_user_id == diner_id, MealBooking.slot_id.in_([s.id for s in rows]),
-            MealBooking.status.in_(("confirmed", "waitlisted", "served", "no_show")))).all())
+    rows, mine = [], {}
+    menus: dict[int, list[SetMeal]] = defaultdict(list)
+    for _, slot, booking_id, item in found:
+        if slot is None:
+            continue
+        if slot.id not in mine:
+            rows.append(slot)
+            mine[slot.id] = booking_id
+        if item is not None:
+            menus[slot.id].append(item)
     items = []
     for slot in rows:
         remaining = {}
@@ -124,7 +137,7 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
             "my_booking_id": mine.get(slot.id),
             "set_meals": [{**set_meal_out(item),
                            "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
-                           if can_book else None} for item in slot.set_meals],
+                           if can_book else None} for item in menus[slot.id]],
         })
     return {"site": site_summary(site), "day": day, "diner_id": diner_id, "eligible": eligible,
             "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority, "items": items}
