@@ -8,7 +8,8 @@ idempotent: every notice has a dedupe key, and state changes are conditional UPD
   → the site's operators, with the counts; the slot is stamped so it goes out once;
 - promote_waitlists — slots before their cut-off with waitlisted diners and free seats (the priority
   reserve released, a race) → promoted in priority order, notified;
-- mark_no_shows — confirmed bookings whose meal ended ``no_show.mark_after_minutes`` ago → no_show;
+- mark_no_shows — confirmed bookings whose meal ended ``no_show.mark_after_minutes`` ago → no_show
+  (and waitlist entries whose meal has begun end as cancelled, "候补未成功");
   an elder living alone → a welfare-check task for their 居委会; the N-th no-show in the window → a
   follow-up notice (no automatic ban);
 - stopped_booking — weekly: elders who booked regularly in the previous weeks and not at all in the
@@ -113,6 +114,11 @@ def mark_no_shows() -> dict:
     now = clock.now()
     due = now - timedelta(minutes=r.mark_after_minutes)
     counts = {"no_show": 0, "welfare_checks": 0, "followups": 0}
+    # Waitlist entries whose meal has begun were never promoted: they end (no seat was held for them).
+    counts["waitlist_expired"] = db.session.execute(
+        sa.update(MealBooking).where(MealBooking.status == "waitlisted", MealBooking.starts_at <= now)
+        .values(status="cancelled", cancelled_at=now, cancel_reason="候补未成功")
+        .execution_options(synchronize_session=False)).rowcount or 0
     while True:
         rows = db.session.execute(sa.select(MealBooking.id).where(
             MealBooking.status == "confirmed", MealBooking.ends_at <= due)

@@ -181,7 +181,7 @@ def test_no_shows_marked_after_the_meal_with_a_welfare_check_for_those_living_al
     clock.set_now(datetime(2026, 11, 23, 13, 30, tzinfo=SHANGHAI))
     result = reminders.mark_no_shows()
     assert result["no_show"] == 4 and result["welfare_checks"] == 1
-    assert reminders.mark_no_shows() == {"no_show": 0, "welfare_checks": 0, "followups": 0}
+    assert reminders.mark_no_shows() == {"no_show": 0, "welfare_checks": 0, "followups": 0, "waitlist_expired": 0}
     assert db.session.get(MealBooking, made["a"]["id"]).status == "served"
     assert db.session.get(MealBooking, made["d"]["id"]).status == "no_show"
     assert notices("meals.welfare_check", m.staff.id) == []
@@ -240,3 +240,16 @@ def test_waitlist_sweep_fills_seats_freed_by_the_reserve_release(client, m):
     slot = db.session.get(MealSlot, ten.id)
     db.session.refresh(slot)
     assert slot.booked_dine_in == 5
+
+
+def test_unpromoted_waitlist_entries_end_when_the_meal_begins(client, m):
+    tiny = make_meal_slot(m.site, DAY, "dinner", dine_in=1)
+    body = {"slot_id": tiny.id, "set_meal_id": tiny.set_meals[0].id}
+    assert book(client, elder_at(m, 70, name="先到"), m, **body).json["status"] == "confirmed"
+    waiting = book(client, elder_at(m, 70, name="候补"), m, **body, join_waitlist=True).json
+    clock.set_now(datetime(2026, 11, 23, 16, 59, tzinfo=SHANGHAI))
+    assert reminders.mark_no_shows()["waitlist_expired"] == 0
+    clock.set_now(datetime(2026, 11, 23, 17, 0, tzinfo=SHANGHAI))      # dinner starts
+    assert reminders.mark_no_shows()["waitlist_expired"] == 1
+    expired = db.session.get(MealBooking, waiting["id"])
+    assert (expired.status, expired.cancel_reason) == ("cancelled", "候补未成功")
