@@ -204,16 +204,21 @@ class CardFlags:
     diet_note: str | None
 
 
+DINER_QUERY = _DINER  # queries.slots lets these columns ride on its own query
+
+
 def diner(user_id: int, on: date) -> Diner:
     """Age on the meal's day (from the birth date, else the ID number) and residence (the profile's
     unit, else its neighbourhood), with the meal card's verified statuses: one query."""
-    row = db.session.execute(_DINER, {"user_id": user_id}).first()
+    return diner_from_row(user_id, on, db.session.execute(_DINER, {"user_id": user_id}).first())
+
+
+def diner_from_row(user_id: int, on: date, row) -> Diner:
+    """A Diner from the ``_DINER`` columns (all None when the user has no resident profile)."""
     if row is None:
-        card = db.session.get(MealCard, user_id)
-        flags = CardFlags(*(getattr(card, c) for c in _CARD_COLUMNS)) if card else None
-        return Diner(user_id, None, None, None, None, None, None, None, None, flags)
+        return Diner(user_id, None, None, None, None, None, None, None, None, None)
     (birth, id_enc, name, unit_id, address, unit_no, building_name, b_lat, b_lng, estate_name, e_lat, e_lng,
-     nb_id, nb_lat, nb_lng, street_id, district_id, card_user, *card_values) = row
+     nb_id, nb_lat, nb_lng, street_id, district_id, card_user, *card_values) = tuple(row)[:18 + len(_CARD_COLUMNS)]
     age = people.resident_age(birth or _birth_from_id(id_enc), on)
     lat, lng = (b_lat, b_lng) if b_lat is not None else (e_lat, e_lng)
     if lat is None:

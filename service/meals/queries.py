@@ -87,33 +87,41 @@ def price_out(price: dict) -> dict:
             "delivery_fee": money(price["delivery_fee"]), "payable": money(price["payable"])}
 
 
+_WHO = bk.DINER_QUERY.subquery("diner")
+_SLOTS = (
+    sa.select(MealSite, MealSlot, MealBooking.id, SetMeal, *_WHO.c).select_from(MealSite)
+    .outerjoin(_WHO, sa.true())
+    .outerjoin(MealSlot, sa.and_(MealSlot.site_id == MealSite.id, MealSlot.day == sa.bindparam("day", type_=sa.Date)))
+    .outerjoin(MealBooking, sa.and_(MealBooking.slot_id == MealSlot.id,
+                                    MealBooking.diner_user_id == sa.bindparam("user_id"),
+                                    MealBooking.status.in_(("confirmed", "waitlisted", "served", "no_show"))))
+    .outerjoin(SetMeal, SetMeal.slot_id == MealSlot.id)
+    .where(MealSite.id == sa.bindparam("site_id"), MealSite.active.is_(True))
+    .order_by(MealSlot.starts_at, SetMeal.id))
+
+
 def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) -> dict:
     """The site's slots on ``day``: menu, remaining seats per mode, whether booking is open now, and the
     price this caller (or the diner they act for) would pay for each set meal."""
     diner_id = diner_id or actor.user_id
-    # One query for the site, the day's slots, the diner's live booking of each and the menus.
-    live = sa.and_(MealBooking.slot_id == MealSlot.id, MealBooking.diner_user_id == diner_id,
-                   MealBooking.status.in_(("confirmed", "waitlisted", "served", "no_show")))
-    found = db.session.execute(
-        sa.select(MealSite, MealSlot, MealBooking.id, SetMeal)
-        .outerjoin(MealSlot, sa.and_(MealSlot.site_id == MealSite.id, MealSlot.day == day))
-        .outerjoin(MealBooking, live).outerjoin(SetMeal, SetMeal.slot_id == MealSlot.id)
-        .where(MealSite.id == site_id, MealSite.active.is_(True))
-        .order_by(MealSlot.starts_at, SetMeal.id)).all()
+    # One query for the site, the day's slots, the diner's live booking of each, the menus and the
+    # diner's profile, card and residence (built once at import; only its parameters change).
+    found = db.session.execute(_SLOTS, {"site_id": site_id, "day": day, "user_id": diner_id}).all()
     if not found:
         raise NotFound(code="meals.site_not_found", zh="助餐点不存在", en="No such meal site")
     site = found[0][0]
     if diner_id != actor.user_id and not people.may_act_for(actor, diner_id):
         raise Forbidden(code="meals.not_allowed_for_diner", zh="您无权为该居民订餐", en="You may not act for this resident")
     r = bk.site_rules(site)
-    d = bk.diner(diner_id, day)
+    diner_row = tuple(found[0])[4:]
+    d = bk.diner_from_row(diner_id, day, None if all(v is None for v in diner_row) else diner_row)
     eligible, reason = bk.eligibility(site, d, r)
     priority = eligible and bk.priority_rank(d, r) < bk.NO_PRIORITY
     delivery_ok = eligible and bk.delivery_allowed(d, r)
     now = clock.now()
     rows, mine = [], {}
     menus: dict[int, list[SetMeal]] = defaultdict(list)
-    for _, slot, booking_id, item in found:
+    for _, slot, booking_id, item, *_ in found:
         if slot is None:
             continue
         if slot.id not in mine:
