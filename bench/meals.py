@@ -49,7 +49,7 @@ def setup(app, state):
 
     from api.security import issue_tokens
     from models.base import db
-    from models.meals import MealBooking, MealSite, MealSlot
+    from models.meals import MealBooking
     from models.people import ResidentProfile, RoleAssignment, User
     from models.places import Area, District, Neighbourhood, Street
     from service import clock, people

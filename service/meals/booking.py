@@ -17,7 +17,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from models.base import db
-from models.meals import MODES, LIVE_STATUSES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
+from models.meals import MODES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
 from service import audit, clock, geo, notifications, people
@@ -670,5 +670,3 @@ def operators_of(site_id: int) -> list[int]:
         RoleAssignment.role == "operator", RoleAssignment.scope_type == "meal_site",
         RoleAssignment.scope_id == site_id).distinct()).scalars())
 
-
-__all__ = ["LIVE_STATUSES"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from models.base import db
 from models.meals import MODES, MealBooking, MealSite, MealSlot, SetMeal
-from models.people import ResidentProfile, User
+from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
 from service import clock, geo, people, privacy
 from service.db import paginate

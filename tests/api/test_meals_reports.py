@@ -14,7 +14,7 @@ from models.people import ResidentProfile
 from service import clock
 from service.clock import SHANGHAI
 from service.meals import reminders
-from tests.api.test_meals import BEFORE, DAY, book, born, m  # noqa: F401 (fixture)
+from tests.api.test_meals import DAY, book, born, m  # noqa: F401 (fixture)
 from tests.factories import auth, make_meal_card, make_meal_slot, make_user
 
 
