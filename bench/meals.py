@@ -36,12 +36,13 @@ BURST_SLOTS = 10
 _ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
 
 
-def _code(i: int, prefix: str) -> str:
-    out = ""
-    for _ in range(5):
-        i, r = divmod(i, len(_ALPHABET))
-        out = _ALPHABET[r] + out
-    return (prefix + out)[:8]
+def _code(used: set) -> str:
+    """A random 8-character code (the column's width), so reruns on a kept database never collide."""
+    while True:
+        code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+        if code not in used:
+            used.add(code)
+            return code
 
 
 def setup(app, state):
@@ -104,8 +105,8 @@ def setup(app, state):
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     month = first.strftime("%Y-%m")
     quotes = {}
+    used: set = set()
     rows = []
-    n = 0
     for day_index in range(STATEMENT_MEALS_DAYS):
         day = first + timedelta(days=day_index)
         slot = bk.add_slot(big, day=day, meal="lunch", capacity={"dine_in": ATTEMPTS}, set_meals=[
@@ -118,7 +119,7 @@ def setup(app, state):
                 d = bk.diner(diner_id, day)
                 quotes[diner_id] = (d, bk.quote(big, set_meal, d, mode="dine_in", quantity=1))
             d, q = quotes[diner_id]
-            rows.append({"code": _code(n, "S"), "token": secrets.token_urlsafe(18), "slot_id": slot.id,
+            rows.append({"code": _code(used), "token": secrets.token_urlsafe(18), "slot_id": slot.id,
                          "site_id": big.id, "set_meal_id": set_meal.id, "diner_user_id": diner_id,
                          "booked_by_user_id": diner_id, "booked_by_role": "self", "mode": "dine_in", "quantity": 1,
                          "status": "served", "day": day, "starts_at": slot.starts_at, "ends_at": slot.ends_at,
@@ -128,7 +129,6 @@ def setup(app, state):
                          "operator_subsidy": q["operator_subsidy"], "breakdown": {}, "residence_district_id": district.id,
                          "neighbourhood_id": nb.id, "created_at": served_at - timedelta(days=1),
                          "served_at": served_at, "served_by": operator.id})
-            n += 1
     for start in range(0, len(rows), 2000):
         db.session.execute(insert(MealBooking), rows[start:start + 2000])
     db.session.commit()
