@@ -18,6 +18,7 @@ from service import auth, calendar, notifications, privacy
 from service.db import begin_mode
 from service.cases import rules as case_rules
 from service.life_circle import rules as life_circle_rules
+from service.meals import rules as meal_rules
 from service.wechat import WeChatClient
 
 
@@ -96,6 +97,7 @@ def _configure_services(app: Flask) -> None:
     calendar.load()
     case_rules.load()
     life_circle_rules.load()
+    meal_rules.load()
     app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
                                             app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
 
@@ -123,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
                         people, places, uploads)
     from api.v1 import case_metrics
     from api.v1 import life_circle
+    from api.v1 import meals
 
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
@@ -130,12 +133,14 @@ def register_blueprints(app: Flask) -> None:
     for module in (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics):
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
     limiter.limit(create_limit, methods=list(LIMITED_METHODS))(life_circle.blp)
+    limiter.limit(create_limit, methods=list(LIMITED_METHODS))(meals.blp)
     limiter.limit(create_limit, methods=["POST"])(open311.bp)
     limiter.exempt(health.blp)
     for module in (health, auth_views, people, places, notification_views, audit, cases, uploads, open311_keys,
                    case_metrics):
         api.register_blueprint(module.blp)
     api.register_blueprint(life_circle.blp)
+    api.register_blueprint(meals.blp)
     app.register_blueprint(open311.bp)
 
 

@@ -21,6 +21,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import cases as case_jobs
+from jobs import meals as meal_jobs
 from jobs import notifications as notification_jobs
 from jobs import system as system_jobs
 from jobs import uploads as upload_jobs
@@ -30,7 +31,7 @@ from service import system
 log = logging.getLogger("linli.jobs")
 
 LEASE = "scheduler"
-MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs)
+MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, meal_jobs)
 
 jobs_cli = AppGroup("jobs", help="The scheduler process and its sweeps.")
 

@@ -586,5 +586,12 @@ def load_all(path: Path = PLACES_FILE, *, with_cases: bool = True) -> dict:
     from data.demo import life_circle
 
     added += life_circle.load()
+    # Meal bookings go through the booking use-cases too (data/demo/meals.py), with the cases.
+    from data.demo import meals
+
+    added += meals.load(loader.spec) if with_cases else 0
+    from models.meals import MealBooking
+
     return {**counts(), "cases": db.session.execute(sa.select(sa.func.count(Case.id))).scalar_one(),
+            "meal_bookings": db.session.execute(sa.select(sa.func.count(MealBooking.id))).scalar_one(),
             "rows_added": loader.added + added}

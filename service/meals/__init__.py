@@ -1,0 +1,1 @@
+"""Elder meal service (老年助餐)."""

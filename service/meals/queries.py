@@ -1,0 +1,412 @@
+"""Meal reads: nearby sites, a day's slots with remaining seats and the caller's price, bookings,
+the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from models.base import db
+from models.meals import MODES, MealBooking, MealSite, MealSlot, SetMeal
+from models.people import ResidentProfile
+from models.places import Building, District, Estate, Neighbourhood, Street, Unit
+from service import clock, geo, people, privacy
+from service.db import paginate
+from service.errors import Forbidden, InvalidInput, NotFound
+from service.meals import booking as bk
+
+ZERO = Decimal("0.00")
+KITCHEN_STATUSES = ("confirmed", "served", "no_show")
+MEAL_ZH = {"lunch": "午餐", "dinner": "晚餐"}
+
+
+def dec(value) -> Decimal:
+    """A SUM over an ExactDecimal column: SQLAlchemy gives the column's type to SUM, so it arrives as an
+    exact Decimal (the database added integers of fen)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+# --- sites ----------------------------------------------------------------------------------------------
+
+def site_summary(site: MealSite, distance: float | None = None) -> dict:
+    return {"id": site.id, "code": site.code, "name": site.name, "kind": site.kind, "street_id": site.street_id,
+            "neighbourhood_id": site.neighbourhood_id, "address": site.address, "phone": site.phone,
+            "lat": site.lat, "lng": site.lng, "bookable": site.bookable, "open_to_public": site.open_to_public,
+            "delivery_radius_m": site.delivery_radius_m, "service_days": site.service_days,
+            "distance_m": None if distance is None else round(distance)}
+
+
+def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: int | None, bookable: bool | None,
+               page: int, page_size: int) -> tuple[list[dict], int]:
+    """Active sites, nearest first when a position is given (straight line, see booking.distance_m)."""
+    query = sa.select(MealSite).where(MealSite.active.is_(True))
+    if street_id is not None:
+        query = query.where(MealSite.street_id == street_id)
+    if bookable is not None:
+        query = query.where(MealSite.bookable.is_(bookable))
+    if lat is None or lng is None:
+        items, total = paginate(query.order_by(MealSite.id), page, page_size)
+        return [site_summary(s) for s in items], total
+    glat, glng = geo.to_gcj02(lat, lng, datum)
+    sites = db.session.execute(query.order_by(MealSite.id).limit(5000)).scalars().all()
+    ranked = sorted(((bk.distance_m(s, glat, glng), s) for s in sites),
+                    key=lambda pair: (pair[0] is None, pair[0] or 0, pair[1].id))
+    start = (page - 1) * page_size
+    return [site_summary(s, d) for d, s in ranked[start:start + page_size]], len(ranked)
+
+
+def site_detail(site_id: int) -> dict:
+    return site_summary(bk.get_site(site_id))
+
+
+# --- slots --------------------------------------------------------------------------------------------------
+
+def set_meal_out(item: SetMeal) -> dict:
+    return {"id": item.id, "name": item.name, "elder_price": money(item.elder_price),
+            "general_price": money(item.general_price), "discount": item.discount, "dishes": item.dishes or [],
+            "allergens": item.allergens or [], "tags": item.tags or []}
+
+
+def price_out(price: dict) -> dict:
+    return {"eligible": price["eligible"], "ineligible_reason": price["ineligible_reason"], "tier": price["tier"],
+            "tier_amount": money(price["tier_amount"]),
+            "statuses": [{"code": s["code"], "name": s["name"], "amount": money(s["amount"])}
+                         for s in price["statuses"]],
+            "unit_list_price": money(price["unit_list_price"]), "unit_subsidy": money(price["unit_subsidy"]),
+            "unit_payable": money(price["unit_payable"]), "quantity": price["quantity"],
+            "list_price": money(price["list_price"]), "subsidy": money(price["subsidy"]),
+            "delivery_fee": money(price["delivery_fee"]), "payable": money(price["payable"])}
+
+
+_WHO = bk.DINER_QUERY.subquery("diner")
+_SLOTS = (
+    sa.select(MealSite, MealSlot, MealBooking.id, SetMeal, *_WHO.c).select_from(MealSite)
+    .outerjoin(_WHO, sa.true())
+    .outerjoin(MealSlot, sa.and_(MealSlot.site_id == MealSite.id, MealSlot.day == sa.bindparam("day", type_=sa.Date)))
+    .outerjoin(MealBooking, sa.and_(MealBooking.slot_id == MealSlot.id,
+                                    MealBooking.diner_user_id == sa.bindparam("user_id"),
+                                    MealBooking.status.in_(("confirmed", "waitlisted", "served", "no_show"))))
+    .outerjoin(SetMeal, SetMeal.slot_id == MealSlot.id)
+    .where(MealSite.id == sa.bindparam("site_id"), MealSite.active.is_(True))
+    .order_by(MealSlot.starts_at, SetMeal.id))
+
+
+def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) -> dict:
+    """The site's slots on ``day``: menu, remaining seats per mode, whether booking is open now, and the
+    price this caller (or the diner they act for) would pay for each set meal."""
+    diner_id = diner_id or actor.user_id
+    # One query for the site, the day's slots, the diner's live booking of each, the menus and the
+    # diner's profile, card and residence (built once at import; only its parameters change).
+    found = db.session.execute(_SLOTS, {"site_id": site_id, "day": day, "user_id": diner_id}).all()
+    if not found:
+        raise NotFound(code="meals.site_not_found", zh="助餐点不存在", en="No such meal site")
+    site = found[0][0]
+    if diner_id != actor.user_id and not people.may_act_for(actor, diner_id):
+        raise Forbidden(code="meals.not_allowed_for_diner", zh="您无权为该居民订餐", en="You may not act for this resident")
+    r = bk.site_rules(site)
+    diner_row = tuple(found[0])[4:]
+    d = bk.diner_from_row(diner_id, day, None if all(v is None for v in diner_row) else diner_row)
+    eligible, reason = bk.eligibility(site, d, r)
+    priority = eligible and bk.priority_rank(d, r) < bk.NO_PRIORITY
+    delivery_ok = eligible and bk.delivery_allowed(d, r)
+    now = clock.now()
+    rows, mine = [], {}
+    menus: dict[int, list[SetMeal]] = defaultdict(list)
+    for _, slot, booking_id, item, *_ in found:
+        if slot is None:
+            continue
+        if slot.id not in mine:
+            rows.append(slot)
+            mine[slot.id] = booking_id
+        if item is not None:
+            menus[slot.id].append(item)
+    items = []
+    for slot in rows:
+        remaining = {}
+        for mode in MODES:
+            cap, booked = getattr(slot, f"cap_{mode}"), getattr(slot, f"booked_{mode}")
+            held = 0 if (priority or now >= slot.reserve_until) else getattr(slot, f"reserve_{mode}")
+            remaining[mode] = max(0, cap - held - booked) if cap else 0
+        can_book = eligible or site.open_to_public
+        items.append({
+            "id": slot.id, "site_id": site.id, "day": slot.day, "meal": slot.meal, "starts_at": slot.starts_at,
+            "ends_at": slot.ends_at, "opens_at": slot.opens_at, "cutoff_at": slot.cutoff_at,
+            "booking_open": slot.opens_at <= now < slot.cutoff_at and site.bookable,
+            "capacity": {m: getattr(slot, f"cap_{m}") for m in MODES}, "remaining": remaining,
+            "my_booking_id": mine.get(slot.id),
+            "set_meals": [{**set_meal_out(item),
+                           "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
+                           if can_book else None} for item in menus[slot.id]],
+        })
+    return {"site": site_summary(site), "day": day, "diner_id": diner_id, "eligible": eligible,
+            "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority, "items": items}
+
+
+# --- bookings ------------------------------------------------------------------------------------------------
+
+def booking_out(booking: MealBooking, viewer: people.Actor | None = None, *, site: MealSite | None = None,
+                set_meal: SetMeal | None = None) -> dict:
+    site = site or db.session.get(MealSite, booking.site_id)
+    set_meal = set_meal or db.session.get(SetMeal, booking.set_meal_id)
+    slot_meal = db.session.execute(sa.select(MealSlot.meal).where(MealSlot.id == booking.slot_id)).scalar()
+    own = viewer is None or viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
+    b = booking.breakdown or {}
+    return {
+        "id": booking.id, "code": booking.code, "token": booking.token if own else None,
+        "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id, "site_name": site.name,
+        "day": booking.day, "meal": slot_meal, "starts_at": booking.starts_at, "mode": booking.mode,
+        "quantity": booking.quantity, "set_meal_id": booking.set_meal_id, "set_meal_name": set_meal.name,
+        "diner_id": booking.diner_user_id, "booked_by_id": booking.booked_by_user_id,
+        "booked_by_role": booking.booked_by_role, "priority_rank": booking.priority_rank,
+        "price": {"eligible": booking.eligible, "tier": booking.tier, "tier_amount": b.get("tier_amount"),
+                  "statuses": b.get("statuses", []), "unit_list_price": b.get("unit_list_price"),
+                  "unit_subsidy": b.get("unit_subsidy"), "unit_payable": b.get("unit_payable"),
+                  "quantity": booking.quantity, "list_price": money(booking.list_price),
+                  "subsidy": money(booking.subsidy), "delivery_fee": money(booking.delivery_fee),
+                  "payable": money(booking.payable)},
+        "diet_note": booking.diet_note, "created_at": booking.created_at, "promoted_at": booking.promoted_at,
+        "served_at": booking.served_at, "cancelled_at": booking.cancelled_at, "cancel_reason": booking.cancel_reason,
+    }
+
+
+def my_bookings(actor: people.Actor, *, upcoming: bool, page: int, page_size: int):
+    query = sa.select(MealBooking).where(sa.or_(MealBooking.diner_user_id == actor.user_id,
+                                                MealBooking.booked_by_user_id == actor.user_id))
+    if upcoming:
+        query = query.where(MealBooking.day >= clock.local_now().date())
+    items, total = paginate(query.order_by(MealBooking.day.desc(), MealBooking.id.desc()), page, page_size)
+    return [booking_out(b, actor) for b in items], total
+
+
+# --- the kitchen manifest ------------------------------------------------------------------------------
+
+def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
+    """Per slot: portions per set meal and mode, special diets, and the delivery list in route order
+    (by neighbourhood, estate, building, unit) with masked names."""
+    site = bk.get_site(site_id)
+    bk.require_operator(actor, site)
+    slot_rows = db.session.execute(sa.select(MealSlot).options(selectinload(MealSlot.set_meals))
+                                   .where(MealSlot.site_id == site.id, MealSlot.day == day)
+                                   .order_by(MealSlot.starts_at)).scalars().all()
+    out = []
+    for slot in slot_rows:
+        counts = db.session.execute(
+            sa.select(MealBooking.set_meal_id, MealBooking.mode, sa.func.sum(MealBooking.quantity))
+            .where(MealBooking.slot_id == slot.id, MealBooking.status.in_(KITCHEN_STATUSES))
+            .group_by(MealBooking.set_meal_id, MealBooking.mode)).all()
+        per = defaultdict(lambda: {m: 0 for m in MODES})
+        for set_meal_id, mode, qty in counts:
+            per[set_meal_id][mode] = int(qty or 0)
+        set_meals = []
+        for item in slot.set_meals:
+            modes = per.get(item.id, {m: 0 for m in MODES})
+            set_meals.append({"set_meal_id": item.id, "name": item.name, "tags": item.tags or [], **modes,
+                              "total": sum(modes.values())})
+        totals = {m: sum(s[m] for s in set_meals) for m in MODES}
+        diets = db.session.execute(
+            sa.select(MealBooking.diet_note, sa.func.sum(MealBooking.quantity))
+            .where(MealBooking.slot_id == slot.id, MealBooking.status.in_(KITCHEN_STATUSES),
+                   MealBooking.diet_note.is_not(None)).group_by(MealBooking.diet_note)
+            .order_by(MealBooking.diet_note)).all()
+        waitlisted = db.session.execute(sa.select(sa.func.count()).where(
+            MealBooking.slot_id == slot.id, MealBooking.status == "waitlisted")).scalar_one()
+        out.append({"slot_id": slot.id, "meal": slot.meal, "starts_at": slot.starts_at, "cutoff_at": slot.cutoff_at,
+                    "final": clock.now() >= slot.cutoff_at, "set_meals": set_meals,
+                    "totals": {**totals, "all": sum(totals.values())}, "waitlisted": waitlisted,
+                    "special_diets": [{"note": note, "portions": int(qty)} for note, qty in diets],
+                    "delivery": _delivery_list(slot.id)})
+    return {"site": site_summary(site), "day": day, "slots": out}
+
+
+def _delivery_list(slot_id: int) -> list[dict]:
+    rows = db.session.execute(
+        sa.select(MealBooking, ResidentProfile.name, Neighbourhood.name, Estate.name, Building.number, Unit.number,
+                  SetMeal.name)
+        .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
+        .outerjoin(ResidentProfile, ResidentProfile.user_id == MealBooking.diner_user_id)
+        .outerjoin(Neighbourhood, Neighbourhood.id == MealBooking.neighbourhood_id)
+        .outerjoin(Unit, Unit.id == MealBooking.unit_id)
+        .outerjoin(Building, Building.id == Unit.building_id)
+        .outerjoin(Estate, Estate.id == Unit.estate_id)
+        .where(MealBooking.slot_id == slot_id, MealBooking.mode == "delivery",
+               MealBooking.status.in_(KITCHEN_STATUSES))).all()
+    # Route order: neighbourhoods nearest the site first, then estate, building and unit in natural order.
+    site = db.session.get(MealSite, db.session.get(MealSlot, slot_id).site_id)
+    nb_ids = {row[0].neighbourhood_id for row in rows if row[0].neighbourhood_id is not None}
+    far = float("inf")
+    nb_distance = {nid: far if d is None else d for nid, d in (
+        (nid, bk.distance_m(site, lat, lng)) for nid, lat, lng in db.session.execute(
+            sa.select(Neighbourhood.id, Neighbourhood.lat, Neighbourhood.lng).where(Neighbourhood.id.in_(nb_ids))))}
+
+    def key(row):
+        return (nb_distance.get(row[0].neighbourhood_id, far), row[2] or "", row[3] or "", _natural(row[4]),
+                _natural(row[5]), row[0].id)
+
+    result = []
+    for stop, row in enumerate(sorted(rows, key=key), start=1):
+        b = row[0]
+        result.append({"stop": stop, "booking_id": b.id, "code": b.code, "diner": privacy.mask_name(row[1]),
+                       "neighbourhood": row[2], "estate": row[3], "address": b.address, "set_meal": row[6],
+                       "quantity": b.quantity, "diet_note": b.diet_note, "status": b.status})
+    return result
+
+
+def _natural(text: str | None) -> tuple:
+    import re
+
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text or ""))
+
+
+def manifest_csv(data: dict) -> str:
+    buf = io.StringIO()
+    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
+    w = csv.writer(buf)
+    w.writerow(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop", "code",
+                "diner", "neighbourhood", "address", "quantity", "diet_note"])
+    day = data["day"].isoformat()
+    for slot in data["slots"]:
+        meal = MEAL_ZH.get(slot["meal"], slot["meal"])
+        for s in slot["set_meals"]:
+            w.writerow([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
+                        "", "", "", "", "", "", ""])
+        t = slot["totals"]
+        w.writerow([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
+                    "", ""])
+        for diet in slot["special_diets"]:
+            w.writerow([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", diet["note"]])
+        for stop in slot["delivery"]:
+            w.writerow([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
+                        stop["stop"], stop["code"], stop["diner"], stop["neighbourhood"] or "", stop["address"] or "",
+                        stop["quantity"], stop["diet_note"] or ""])
+    return buf.getvalue()
+
+
+# --- the monthly subsidy statement --------------------------------------------------------------------------
+
+def parse_month(month: str) -> tuple[date, date]:
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        start = date(year, mon, 1)
+    except (ValueError, TypeError):
+        raise InvalidInput("month", "月份格式应为 YYYY-MM", "month must be YYYY-MM") from None
+    end = date(year + (mon == 12), 1 if mon == 12 else mon + 1, 1)
+    return start, end
+
+
+def statement(actor: people.Actor, site_id: int, month: str) -> dict:
+    """Meals served in the month per paying district, subsidy tier and status, with the subsidy the
+    site claims (diner side) and the operator subsidy; sums done exactly in SQL (integer fen)."""
+    site = bk.get_site(site_id)
+    bk.require_operator(actor, site)
+    start, end = parse_month(month)
+    served = (MealBooking.site_id == site.id, MealBooking.status == "served", MealBooking.day >= start,
+              MealBooking.day < end)
+    rows = db.session.execute(
+        sa.select(MealBooking.residence_district_id, MealBooking.tier, MealBooking.statuses,
+                  sa.func.sum(MealBooking.quantity), sa.func.sum(MealBooking.list_price),
+                  sa.func.sum(MealBooking.subsidy), sa.func.sum(MealBooking.payable),
+                  sa.func.sum(MealBooking.delivery_fee))
+        .where(*served).group_by(MealBooking.residence_district_id, MealBooking.tier, MealBooking.statuses)
+        .order_by(MealBooking.residence_district_id, MealBooking.tier, MealBooking.statuses)).all()
+    op_rows = db.session.execute(
+        sa.select(MealBooking.operator_tier, sa.func.sum(MealBooking.quantity),
+                  sa.func.sum(MealBooking.operator_subsidy))
+        .where(*served, MealBooking.operator_tier.is_not(None)).group_by(MealBooking.operator_tier)
+        .order_by(MealBooking.operator_tier)).all()
+    totals = db.session.execute(sa.select(sa.func.count(sa.distinct(MealBooking.diner_user_id)),
+                                          sa.func.count(sa.distinct(MealBooking.day))).where(*served)).one()
+    districts = dict(db.session.execute(sa.select(District.id, District.name)).all())
+    from service.meals import rules as meal_rules
+
+    tier_names = {t.code: t.zh for t in meal_rules.current().age_tiers}
+    tier_names.update({"general": "非补贴（普通价）", "elder": "长者价（无年龄补贴）"})
+
+
+    lines = []
+    for district_id, tier, statuses, meals, list_total, subsidy, payable, fees in rows:
+        lines.append({"district_id": district_id, "district": districts.get(district_id), "tier": tier,
+                      "tier_name": tier_names.get(tier, tier), "statuses": [s for s in (statuses or "").split(",") if s],
+                      "meals": int(meals or 0), "list_total": money(dec(list_total)),
+                      "subsidy_total": money(dec(subsidy)), "payable_total": money(dec(payable)),
+                      "delivery_fees": money(dec(fees))})
+    operator = [{"tier": tier, "meals": int(meals or 0), "amount": money(dec(amount))} for tier, meals, amount in op_rows]
+    return {"site": site_summary(site), "month": month, "lines": lines, "operator_subsidy": operator,
+            "totals": {"meals": sum(line["meals"] for line in lines), "diners": int(totals[0]),
+                       "service_days": int(totals[1]),
+                       "list_total": money(sum((Decimal(x["list_total"]) for x in lines), ZERO)),
+                       "subsidy_total": money(sum((Decimal(x["subsidy_total"]) for x in lines), ZERO)),
+                       "payable_total": money(sum((Decimal(x["payable_total"]) for x in lines), ZERO)),
+                       "operator_subsidy_total": money(sum((Decimal(x["amount"]) for x in operator), ZERO))}}
+
+
+def statement_csv(data: dict) -> str:
+    buf = io.StringIO()
+    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
+    w = csv.writer(buf)
+    w.writerow(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
+                "payable_total", "delivery_fees"])
+    for line in data["lines"]:
+        w.writerow([data["site"]["name"], data["month"], line["district"] or "", line["tier_name"],
+                    "+".join(line["statuses"]), line["meals"], line["list_total"], line["subsidy_total"],
+                    line["payable_total"], line["delivery_fees"]])
+    for op in data["operator_subsidy"]:
+        w.writerow([data["site"]["name"], data["month"], "", f"operator:{op['tier']}", "", op["meals"], "",
+                    op["amount"], "", ""])
+    t = data["totals"]
+    w.writerow([data["site"]["name"], data["month"], "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"],
+                t["payable_total"], ""])
+    return buf.getvalue()
+
+
+def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
+    """The street roll-up: every site of the street with its served meals and subsidies."""
+    if not (actor.is_staff and street_id in actor.street_ids):
+        raise Forbidden(code="meals.street_out_of_scope", zh="该街道不在您的管理范围", en="This street is outside your scope")
+    street = db.session.get(Street, street_id)
+    if street is None:
+        raise NotFound(code="places.street_not_found", zh="街道不存在", en="No such street")
+    start, end = parse_month(month)
+    rows = db.session.execute(
+        sa.select(MealSite.id, MealSite.name, sa.func.coalesce(sa.func.sum(MealBooking.quantity), 0),
+                  sa.func.coalesce(sa.func.sum(MealBooking.subsidy), 0),
+                  sa.func.coalesce(sa.func.sum(MealBooking.operator_subsidy), 0),
+                  sa.func.coalesce(sa.func.sum(MealBooking.payable), 0),
+                  sa.func.count(sa.distinct(MealBooking.diner_user_id)))
+        .select_from(MealSite)
+        .outerjoin(MealBooking, sa.and_(MealBooking.site_id == MealSite.id, MealBooking.status == "served",
+                                        MealBooking.day >= start, MealBooking.day < end))
+        .where(MealSite.street_id == street_id).group_by(MealSite.id, MealSite.name).order_by(MealSite.id)).all()
+
+
+    sites = [{"site_id": sid, "name": name, "meals": int(meals), "subsidy_total": money(dec(subsidy)),
+              "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)), "diners": int(diners)}
+             for sid, name, meals, subsidy, op, payable, diners in rows]
+    return {"street_id": street_id, "street": street.name, "month": month, "sites": sites,
+            "totals": {"meals": sum(s["meals"] for s in sites),
+                       "subsidy_total": money(sum((Decimal(s["subsidy_total"]) for s in sites), ZERO)),
+                       "operator_subsidy_total": money(sum((Decimal(s["operator_subsidy_total"]) for s in sites), ZERO)),
+                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in sites), ZERO))}}
+
+
+def street_statement_csv(data: dict) -> str:
+    buf = io.StringIO()
+    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
+    w = csv.writer(buf)
+    w.writerow(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
+                "payable_total"])
+    for s in data["sites"]:
+        w.writerow([data["street"], data["month"], s["name"], s["meals"], s["diners"], s["subsidy_total"],
+                    s["operator_subsidy_total"], s["payable_total"]])
+    t = data["totals"]
+    w.writerow([data["street"], data["month"], "TOTAL", t["meals"], "", t["subsidy_total"],
+                t["operator_subsidy_total"], t["payable_total"]])
+    return buf.getvalue()
