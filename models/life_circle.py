@@ -53,6 +53,8 @@ class Facility(Base):
     description: Mapped[str | None] = mapped_column(sa.String(500))
     street_id: Mapped[int | None] = mapped_column(sa.ForeignKey("street.id"))
     neighbourhood_id: Mapped[int | None] = mapped_column(sa.ForeignKey("neighbourhood.id"), index=True)
+    # A 助餐 facility that is a bookable meal site of the meals domain.
+    meal_site_id: Mapped[int | None] = mapped_column(sa.ForeignKey("meal_site.id"), unique=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -52,7 +52,13 @@ class SiteOut(ma.Schema):
     delivery_radius_m = ma.fields.Integer(required=True)
     service_days = ma.fields.String(required=True, metadata={"description": "ISO weekdays, e.g. 12345"})
     distance_m = ma.fields.Integer(allow_none=True, metadata={
-        "description": "Straight-line distance from the given position (walking estimate once facilities exist)"})
+        "description": "Straight-line distance from the given position"})
+    walk_m = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Estimated walking distance (the life circle's estimate: straight line × detour factor)"})
+    walk_minutes = ma.fields.Integer(allow_none=True, metadata={"description": "At the standard pace"})
+    walk_minutes_elder = ma.fields.Integer(allow_none=True, metadata={"description": "At the elder pace"})
+    facility_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The site as a facility of the 15-minute life circle, where it is one"})
 
 
 class SlotsArgs(ma.Schema):

@@ -85,6 +85,10 @@ def _local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
 
 
+FACILITY_SUBTYPES = {"smart_canteen": "智助食堂", "community_canteen": "社区食堂", "elder_canteen": "长者食堂",
+                     "meal_point": "助餐点"}
+
+
 class MealLoader:
     def __init__(self):
         self.rng = random.Random(SEED)
@@ -117,6 +121,25 @@ class MealLoader:
                                   open_to_public=public, delivery_radius_m=radius, service_days="1234567")
             self.added += 1
         return site
+
+    def facilities(self, sites: list[MealSite]) -> None:
+        """Each bookable site is also a 助餐 facility of the 15-minute life circle, linked to it."""
+        from data.demo.life_circle import HOURS
+        from models.life_circle import Facility
+        from service.life_circle import walking
+
+        for site in sites:
+            external_id = f"meal-site:{site.code}"
+            if db.session.execute(sa.select(Facility.id).where(Facility.external_id == external_id)).first():
+                continue
+            db.session.add(Facility(
+                external_id=external_id, name=site.name, category_code="meal", subtype=FACILITY_SUBTYPES.get(site.kind, "助餐点"),
+                address=site.address, lat=site.lat, lng=site.lng, cell=walking.cell_of(site.lat, site.lng),
+                coord_source="approximate", hours=HOURS["meal"], target_groups=["elder"], services=["堂食", "助餐"],
+                accessible=True, bookable=True, status="open", street_id=site.street_id,
+                neighbourhood_id=site.neighbourhood_id, meal_site_id=site.id))
+            self.added += 1
+        db.session.flush()
 
     def operator(self, site: MealSite) -> None:
         """operator.demo runs the first site (香泉智助食堂), whatever id it got."""
@@ -256,6 +279,7 @@ def load(spec: dict | None = None) -> int:
     loader = MealLoader()
     try:
         sites = loader.sites()
+        loader.facilities(sites)
         if sites:
             loader.operator(sites[0])
         loader.slots(sites)

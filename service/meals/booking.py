@@ -321,8 +321,7 @@ def delivery_allowed(d: Diner, r: meal_rules.Rules) -> bool:
 
 
 def distance_m(site: MealSite, lat: float | None, lng: float | None) -> float | None:
-    """Distance from a point (GCJ-02) to a site. Straight line for now; the life-circle module's walking
-    estimate replaces this one function when both exist."""
+    """Straight-line distance from a point (GCJ-02) to a site (the delivery radius is a radius)."""
     if lat is None or lng is None or site.lat is None or site.lng is None:
         return None
     return geo.distance_m(lat, lng, site.lat, site.lng)

@@ -12,12 +12,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from models.base import db
+from models.life_circle import Facility
 from models.meals import MODES, MealBooking, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
 from service import clock, geo, people, privacy
 from service.db import paginate
 from service.errors import Forbidden, InvalidInput, NotFound
+from service.life_circle import walking
+from service.life_circle.walking import Walk
 from service.meals import booking as bk
 
 ZERO = Decimal("0.00")
@@ -37,17 +40,40 @@ def money(value: Decimal | None) -> str | None:
 
 # --- sites ----------------------------------------------------------------------------------------------
 
-def site_summary(site: MealSite, distance: float | None = None) -> dict:
+def site_summary(site: MealSite, distance: float | None = None, *, facility_id: int | None = None,
+                 walks: tuple[Walk, Walk] | None = None) -> dict:
+    standard, elder = walks or (None, None)
     return {"id": site.id, "code": site.code, "name": site.name, "kind": site.kind, "street_id": site.street_id,
             "neighbourhood_id": site.neighbourhood_id, "address": site.address, "phone": site.phone,
             "lat": site.lat, "lng": site.lng, "bookable": site.bookable, "open_to_public": site.open_to_public,
             "delivery_radius_m": site.delivery_radius_m, "service_days": site.service_days,
-            "distance_m": None if distance is None else round(distance)}
+            "distance_m": None if distance is None else round(distance),
+            "walk_m": standard.walk_m if standard else None,
+            "walk_minutes": standard.minutes if standard else None,
+            "walk_minutes_elder": elder.minutes if elder else None,
+            "facility_id": facility_id}
+
+
+def _facility_ids(site_ids: list[int]) -> dict[int, int]:
+    """The life-circle facility of each site that has one."""
+    if not site_ids:
+        return {}
+    return dict(db.session.execute(sa.select(Facility.meal_site_id, Facility.id).where(
+        Facility.meal_site_id.in_(site_ids))).all())
+
+
+def _walks(site: MealSite, lat: float, lng: float) -> tuple[Walk, Walk] | None:
+    """The life circle's walking estimate to the site, at the standard and the elder pace."""
+    if site.lat is None or site.lng is None:
+        return None
+    return (walking.estimate(lat, lng, site.lat, site.lng, pace="standard"),
+            walking.estimate(lat, lng, site.lat, site.lng, pace="elder"))
 
 
 def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: int | None, bookable: bool | None,
                page: int, page_size: int) -> tuple[list[dict], int]:
-    """Active sites, nearest first when a position is given (straight line, see booking.distance_m)."""
+    """Active sites, nearest first when a position is given (by the life circle's walking estimate,
+    which grows with the straight-line distance)."""
     query = sa.select(MealSite).where(MealSite.active.is_(True))
     if street_id is not None:
         query = query.where(MealSite.street_id == street_id)
@@ -55,17 +81,22 @@ def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: i
         query = query.where(MealSite.bookable.is_(bookable))
     if lat is None or lng is None:
         items, total = paginate(query.order_by(MealSite.id), page, page_size)
-        return [site_summary(s) for s in items], total
+        facilities = _facility_ids([s.id for s in items])
+        return [site_summary(s, facility_id=facilities.get(s.id)) for s in items], total
     glat, glng = geo.to_gcj02(lat, lng, datum)
     sites = db.session.execute(query.order_by(MealSite.id).limit(5000)).scalars().all()
     ranked = sorted(((bk.distance_m(s, glat, glng), s) for s in sites),
                     key=lambda pair: (pair[0] is None, pair[0] or 0, pair[1].id))
     start = (page - 1) * page_size
-    return [site_summary(s, d) for d, s in ranked[start:start + page_size]], len(ranked)
+    shown = ranked[start:start + page_size]
+    facilities = _facility_ids([s.id for _, s in shown])
+    return [site_summary(s, d, facility_id=facilities.get(s.id), walks=_walks(s, glat, glng))
+            for d, s in shown], len(ranked)
 
 
 def site_detail(site_id: int) -> dict:
-    return site_summary(bk.get_site(site_id))
+    site = bk.get_site(site_id)
+    return site_summary(site, facility_id=_facility_ids([site.id]).get(site.id))
 
 
 # --- slots --------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 the waitlist, the counter, bad input."""
 from datetime import date, datetime, timedelta
 
+import math
+
 import pytest
 import sqlalchemy as sa
 
@@ -349,6 +351,27 @@ def test_sites_nearest_first_with_distance(client, m):
     wgs = client.get(f"/api/v1/meal-sites?lat={wlat}&lng={wlng}&datum=wgs84", headers=auth(user)).json["items"]
     assert [i["id"] for i in wgs] == [near.id, m.site.id, far.id]
     assert abs(wgs[0]["distance_m"] - items[0]["distance_m"]) <= 1
+
+
+def test_sites_carry_the_life_circle_walk_and_their_facility(client, m):
+    """Walking distance and minutes come from the life circle's estimate (straight line × detour
+    factor at the standard and the elder pace); a site that is a facility names it."""
+    from service.life_circle import rules as lc_rules
+    from tests.factories import make_facility
+
+    near = make_meal_site(m.world, name="中浩云社区食堂", lat=31.2712, lng=121.4102)
+    facility = make_facility(category="meal", lat=near.lat, lng=near.lng, name=near.name)
+    facility.meal_site_id = near.id
+    db.session.commit()
+    items = client.get("/api/v1/meal-sites?lat=31.2710&lng=121.4100", headers=auth(elder(m, 70))).json["items"]
+    first = items[0]
+    assert first["id"] == near.id and first["facility_id"] == facility.id
+    assert all(i["facility_id"] is None for i in items[1:])
+    walk = first["walk_m"]
+    assert abs(walk - first["distance_m"] * lc_rules.walk().detour_factor) <= 1
+    assert first["walk_minutes"] == math.ceil(walk / lc_rules.pace("standard").m_per_min)
+    assert first["walk_minutes_elder"] == math.ceil(walk / lc_rules.pace("elder").m_per_min)
+    assert client.get(f"/api/v1/meal-sites/{near.id}", headers=auth(m.staff)).json["facility_id"] == facility.id
 
 
 def test_operator_publishes_a_slot_with_its_menu(client, m):
