@@ -16,6 +16,7 @@ from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
 from service import auth, calendar, notifications, privacy
 from service.cases import rules as case_rules
+from service.voting import rules as voting_rules
 from service.wechat import WeChatClient
 
 
@@ -92,6 +93,7 @@ def _configure_services(app: Flask) -> None:
     notifications.load_templates()
     calendar.load()
     case_rules.load()
+    voting_rules.load()
     app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
                                             app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
 
