@@ -120,16 +120,17 @@ def register_blueprints(app: Flask) -> None:
     from api.v1 import (audit, auth as auth_views, cases, health, notifications as notification_views, open311_keys,
                         people, places, uploads)
     from api.v1 import case_metrics
+    from api.v1 import voting
 
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
-    for module in (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics):
+    for module in (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics, voting):
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
     limiter.limit(create_limit, methods=["POST"])(open311.bp)
     limiter.exempt(health.blp)
     for module in (health, auth_views, people, places, notification_views, audit, cases, uploads, open311_keys,
-                   case_metrics):
+                   case_metrics, voting):
         api.register_blueprint(module.blp)
     app.register_blueprint(open311.bp)
 
