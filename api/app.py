@@ -138,6 +138,8 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from data.demo.loader import demo_cli
     from jobs.runner import jobs_cli
+    from jobs.voting import voting_cli
 
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(voting_cli)
     app.cli.add_command(demo_cli)

@@ -24,13 +24,14 @@ from jobs import cases as case_jobs
 from jobs import notifications as notification_jobs
 from jobs import system as system_jobs
 from jobs import uploads as upload_jobs
+from jobs import voting as voting_jobs
 from jobs.registry import Job
 from service import system
 
 log = logging.getLogger("linli.jobs")
 
 LEASE = "scheduler"
-MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs)
+MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, voting_jobs)
 
 jobs_cli = AppGroup("jobs", help="The scheduler process and its sweeps.")
 
