@@ -583,5 +583,8 @@ def load_all(path: Path = PLACES_FILE, *, with_cases: bool = True) -> dict:
     from data.demo import cases
 
     added = cases.load(loader.spec) if with_cases else 0
+    from data.demo import voting
+
+    added += voting.load() if with_cases else 0
     return {**counts(), "cases": db.session.execute(sa.select(sa.func.count(Case.id))).scalar_one(),
             "rows_added": loader.added + added}
