@@ -406,8 +406,9 @@ def _voter_for_user(motion: Motion, user_id: int, voter_id: int | None) -> Voter
 
 @transactional
 def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> Ballot:
-    motion = get_motion_for_ballot(actor, motion_id)
     motion = _lock(motion_id)
+    if motion.status == "draft":
+        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
     _check_open(motion)
     choice, ids = _content(motion, choice, candidate_ids)
     proxy = None
