@@ -122,6 +122,8 @@ def create_motion(actor, data: dict) -> Motion:
         if found != len(scope_ids):
             raise InvalidInput("scope_ids", "表决范围不属于该小区", "The scope is not part of this estate")
     opens_at, closes_at = data["opens_at"], data["closes_at"]
+    if opens_at > clock.now() + timedelta(days=730):
+        raise InvalidInput("opens_at", "表决开始时间不得晚于两年后", "opens_at may be at most two years ahead")
     if closes_at <= opens_at:
         raise InvalidInput("closes_at", "截止时间须晚于开始时间", "closes_at must be after opens_at")
     if closes_at - opens_at > timedelta(days=policy.max_window_days):
