@@ -110,9 +110,12 @@ def _bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> Non
     scaled to 0.01 m² (the ExactDecimal storage)."""
     connection = db.session.connection()
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
-    for start in range(0, len(rows), 5000):
-        connection.exec_driver_sql(sql, rows[start:start + 5000])
+    group = "(" + ", ".join([marker] * len(columns)) + ")"
+    per_statement = 1000  # × at most 9 columns: under SQLite's 32,766 bound parameters
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([group] * len(chunk))
+        connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
 
 
 def _area(centi_area: int):

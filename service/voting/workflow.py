@@ -408,8 +408,12 @@ def _voter_for_user(motion: Motion, user_id: int, voter_id: int | None) -> Voter
 
 @transactional
 def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> Ballot:
-    motion = _lock(motion_id)
-    if motion.status == "draft":
+    # Reads and the ballot's insert come first; the motion's row lock is taken last, only to append to
+    # its chain, so ballots of different owners overlap. Two ballots for one owner still meet at the
+    # partial unique index (the second waits for the first and is refused), and the motion's state is
+    # checked again under the lock (a close that got there first wins).
+    motion = db.session.get(Motion, motion_id)
+    if motion is None or motion.status == "draft":
         raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
     _check_open(motion)
     choice, ids = _content(motion, choice, candidate_ids)
@@ -436,12 +440,15 @@ def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) 
             if changed != 1:
                 raise _rejected(live, voter)
             replaces = live.id
-            chain.append(motion, "supersede", {"ballot": live.id, "voter": voter.id}, actor.user_id)
         else:
             raise _rejected(live, voter)
     ballot = _new_ballot(motion, voter, channel, choice, ids, actor.user_id,
                          proxy_id=proxy.id if proxy else None, replaces=replaces)
     _insert(ballot, _rejected(None, voter))
+    motion = _lock(motion_id)
+    _check_open(motion)
+    if replaces is not None:
+        chain.append(motion, "supersede", {"ballot": replaces, "voter": voter.id}, actor.user_id)
     chain.append(motion, "proxy_cast" if proxy else "cast", {"ballot": ballot.id, "voter": voter.id,
                                                              "channel": channel, "digest": ballot.digest,
                                                              "replaces": replaces}, actor.user_id)
@@ -484,7 +491,6 @@ def enter_paper(actor, motion_id: int, *, unit_id: int, choice: str | None, cand
 def _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_id) -> Ballot:
     motion = get_motion(actor, motion_id)
     _require_manager(actor, motion.estate_id)
-    motion = _lock(motion_id)
     _check_open(motion)
     if motion.kind == "election":
         choice, ids = _content(motion, choice, candidate_ids)
@@ -494,10 +500,14 @@ def _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_
     if image is None or image.owner_user_id != actor.user_id:
         raise InvalidInput("image_upload_id", "请上传签名的纸质表决票图片", "Upload the signed paper ballot's image")
     voter = _voter_for_unit(motion, unit_id)
-    if _live(motion.id, voter.id) is not None:
-        raise _rejected(_live(motion.id, voter.id), voter)
+    live = _live(motion.id, voter.id)
+    if live is not None:
+        raise _rejected(live, voter)
     ballot = _new_ballot(motion, voter, "paper", choice, ids, actor.user_id, status="pending", image=image.id)
     _insert(ballot, _rejected(None, voter))
+    # As for online ballots: the ballot row first, the motion's lock last (one order, no deadlock).
+    motion = _lock(motion_id)
+    _check_open(motion)
     image.attached_to = "ballot"
     chain.append(motion, "paper_entered", {"ballot": ballot.id, "voter": voter.id, "channel": "paper",
                                            "digest": ballot.digest}, actor.user_id)

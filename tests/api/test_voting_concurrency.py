@@ -39,7 +39,7 @@ def run_at_once(app, calls):
 @pytest.mark.parametrize("revote", ["first_final", "last_wins"])
 def test_online_paper_and_proxy_at_once_count_once(app, revote):
     world = make_world()
-    rounds = 4
+    rounds = 6
     e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(rounds)])
     clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
     proxy = make_user(name="赵代理", id_number=VALID_ID)
