@@ -48,7 +48,7 @@ def _send(motion_id: int, stage: str, users: list[int], title: str, body: str) -
         sent += notifications.notify(user_id, kind=f"voting.{stage.split('_')[0]}",
                                      dedupe_key=f"voting:{motion_id}:{stage}:{user_id}", title=title, body=body,
                                      link=f"/pages/voting/motion?id={motion_id}", data={"motion_id": motion_id})
-    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id).with_for_update()
+    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id).with_for_update(key_share=True)
                                 .execution_options(populate_existing=True)).scalar_one()
     if stage not in (motion.reminders_sent or []):
         motion.reminders_sent = [*(motion.reminders_sent or []), stage]

@@ -60,7 +60,10 @@ def get_motion(actor, motion_id: int) -> Motion:
 
 
 def _lock(motion_id: int) -> Motion:
-    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id).with_for_update()
+    """The motion's row lock, as FOR NO KEY UPDATE on PostgreSQL: inserting a ballot or an event takes a KEY
+    SHARE lock on the motion (their foreign key), which FOR UPDATE would conflict with (two casts would
+    deadlock); NO KEY UPDATE does not, and still serialises the chain's appends."""
+    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id).with_for_update(key_share=True)
                                 .execution_options(populate_existing=True)).scalar_one_or_none()
     if motion is None:
         raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")

@@ -85,3 +85,26 @@ def test_online_paper_and_proxy_at_once_count_once(app, revote):
     assert len(per_voter) == rounds and all(count == 1 for _, count in per_voter)
     assert chain.verify(motion_id)["valid"] is True
     db.session.remove()
+
+
+@pytest.mark.real_commits
+def test_many_owners_at_once_all_counted_and_the_chain_stays_whole(app):
+    world = make_world()
+    voters = 12
+    e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(voters)])
+    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    client = app.test_client()
+    motion_id = create(client, clerk, e["estate"].id)
+    act(client, clerk, motion_id, "announce")
+    clock.set_now(OPENS + timedelta(minutes=1))
+    workflow.open_due()
+    headers = [auth(e["users"][f"o{i}"]) for i in range(voters)]
+    db.session.remove()
+    path = f"/api/v1/motions/{motion_id}/ballots"
+    calls = [(path, {"choice": "yes"}, h) for h in headers] + [(path, {"choice": "no"}, h) for h in headers[:4]]
+    results = run_at_once(app, calls)
+    codes = [code for code, _ in results]
+    assert codes.count(201) == voters and codes.count(409) == 4, results
+    report = chain.verify(motion_id)
+    assert report["valid"] is True and report["events"] == 2 + voters + 4   # notice, snapshot, casts, rejections
+    db.session.remove()
