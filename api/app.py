@@ -19,6 +19,7 @@ from service.db import begin_mode
 from service.cases import rules as case_rules
 from service.life_circle import rules as life_circle_rules
 from service.meals import rules as meal_rules
+from service.voting import rules as voting_rules
 from service.wechat import WeChatClient
 
 
@@ -98,6 +99,7 @@ def _configure_services(app: Flask) -> None:
     case_rules.load()
     life_circle_rules.load()
     meal_rules.load()
+    voting_rules.load()
     app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
                                             app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
 
@@ -121,32 +123,28 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from api import open311
-    from api.v1 import (audit, auth as auth_views, cases, health, notifications as notification_views, open311_keys,
-                        people, places, uploads)
-    from api.v1 import case_metrics
-    from api.v1 import life_circle
-    from api.v1 import meals
+    from api.v1 import (audit, auth as auth_views, case_metrics, cases, health, life_circle, meals,
+                        notifications as notification_views, open311_keys, people, places, uploads, voting)
 
+    domains = (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics, life_circle,
+               meals, voting)
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
-    for module in (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics):
+    for module in domains:
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
-    limiter.limit(create_limit, methods=list(LIMITED_METHODS))(life_circle.blp)
-    limiter.limit(create_limit, methods=list(LIMITED_METHODS))(meals.blp)
     limiter.limit(create_limit, methods=["POST"])(open311.bp)
     limiter.exempt(health.blp)
-    for module in (health, auth_views, people, places, notification_views, audit, cases, uploads, open311_keys,
-                   case_metrics):
+    for module in (health, auth_views, *domains):
         api.register_blueprint(module.blp)
-    api.register_blueprint(life_circle.blp)
-    api.register_blueprint(meals.blp)
     app.register_blueprint(open311.bp)
 
 
 def register_cli(app: Flask) -> None:
     from data.demo.loader import demo_cli
     from jobs.runner import jobs_cli
+    from jobs.voting import voting_cli
 
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(voting_cli)
     app.cli.add_command(demo_cli)

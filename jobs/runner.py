@@ -25,13 +25,14 @@ from jobs import meals as meal_jobs
 from jobs import notifications as notification_jobs
 from jobs import system as system_jobs
 from jobs import uploads as upload_jobs
+from jobs import voting as voting_jobs
 from jobs.registry import Job
 from service import system
 
 log = logging.getLogger("linli.jobs")
 
 LEASE = "scheduler"
-MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, meal_jobs)
+MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, meal_jobs, voting_jobs)
 
 jobs_cli = AppGroup("jobs", help="The scheduler process and its sweeps.")
 

@@ -590,6 +590,9 @@ def load_all(path: Path = PLACES_FILE, *, with_cases: bool = True) -> dict:
     from data.demo import meals
 
     added += meals.load(loader.spec) if with_cases else 0
+    from data.demo import voting
+
+    added += voting.load() if with_cases else 0
     from models.meals import MealBooking
 
     return {**counts(), "cases": db.session.execute(sa.select(sa.func.count(Case.id))).scalar_one(),

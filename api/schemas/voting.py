@@ -1,0 +1,228 @@
+"""Voting schemas."""
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from api.schemas.common import PageArgs
+from models.voting import MOTION_KINDS, MOTION_STATUSES, SCOPE_TYPES
+
+ID = {"validate": validate.Range(min=1, max=2147483647)}
+
+
+class ItemOut(ma.Schema):
+    item = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    approval_rule = ma.fields.String(required=True, metadata={"enum": ["majority", "three_quarters"]})
+
+
+class ItemsOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ItemOut), required=True)
+    participation_rule = ma.fields.String(required=True)
+
+
+class CandidateIn(ma.Schema):
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    statement = ma.fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class MotionIn(ma.Schema):
+    estate_id = ma.fields.Integer(required=True, **ID)
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    body = ma.fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    item = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=9),
+                             metadata={"description": "《民法典》第二百七十八条 item 1–9; fixes the thresholds"})
+    kind = ma.fields.String(load_default="question", validate=validate.OneOf(MOTION_KINDS))
+    seats = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50))
+    candidates = ma.fields.List(ma.fields.Nested(CandidateIn), load_default=list, validate=validate.Length(max=100))
+    scope_type = ma.fields.String(load_default="estate", validate=validate.OneOf(SCOPE_TYPES))
+    scope_ids = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=200))
+    major_repair = ma.fields.Boolean(load_default=False)
+    opens_at = ma.fields.AwareDateTime(required=True)
+    closes_at = ma.fields.AwareDateTime(required=True)
+    notice_days = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=365))
+    publication_days = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=365))
+    revote = ma.fields.String(allow_none=True, validate=validate.OneOf(("first_final", "last_wins")))
+    silent_with_majority = ma.fields.Boolean(load_default=False)
+    silent_rule_clause = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+    attachments = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=20))
+
+
+class MotionArgs(PageArgs):
+    status = ma.fields.String(validate=validate.OneOf(MOTION_STATUSES))
+
+
+class MotionSummaryOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    estate_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    item = ma.fields.Integer(required=True)
+    item_name = ma.fields.String(required=True)
+    approval_rule = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(MOTION_STATUSES)})
+    scope_type = ma.fields.String(required=True)
+    scope_ids = ma.fields.List(ma.fields.Integer(), required=True)
+    opens_at = ma.fields.DateTime(required=True)
+    closes_at = ma.fields.DateTime(required=True)
+    announced_at = ma.fields.DateTime(allow_none=True)
+    extended = ma.fields.Boolean(required=True)
+    published_at = ma.fields.DateTime(allow_none=True)
+
+
+class CandidateOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    position = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    statement = ma.fields.String(allow_none=True)
+
+
+class MotionOut(MotionSummaryOut):
+    body = ma.fields.String(required=True)
+    attachments = ma.fields.List(ma.fields.Integer(), required=True)
+    seats = ma.fields.Integer(allow_none=True)
+    candidates = ma.fields.List(ma.fields.Nested(CandidateOut), required=True)
+    major_repair = ma.fields.Boolean(required=True)
+    notice_days = ma.fields.Integer(required=True)
+    publication_days = ma.fields.Integer(required=True)
+    revote = ma.fields.String(required=True)
+    silent_with_majority = ma.fields.Boolean(required=True)
+    silent_rule_clause = ma.fields.String(allow_none=True)
+    publish_until = ma.fields.DateTime(allow_none=True)
+    total_area = ma.fields.String(allow_none=True, metadata={"description": "A, m² (exact decimal)"})
+    total_heads = ma.fields.Integer(allow_none=True, metadata={"description": "N"})
+    snapshot_hash = ma.fields.String(allow_none=True)
+    chain_head = ma.fields.String(required=True)
+    can_manage = ma.fields.Boolean(required=True)
+
+
+class MotionActionIn(ma.Schema):
+    action = ma.fields.String(required=True, validate=validate.OneOf(("announce", "cancel", "publish")))
+
+
+class BallotIn(ma.Schema):
+    choice = ma.fields.String(allow_none=True, validate=validate.OneOf(("yes", "no", "abstain")))
+    candidate_ids = ma.fields.List(ma.fields.Integer(**ID), allow_none=True, validate=validate.Length(max=50))
+    voter_id = ma.fields.Integer(allow_none=True, **ID, metadata={
+        "description": "Only when you vote for several owner entities in this motion"})
+    on_behalf_of_unit = ma.fields.Integer(allow_none=True, **ID, metadata={
+        "description": "Proxy ballot: the principal's unit (a registered written mandate is required)"})
+
+
+class PaperBallotIn(ma.Schema):
+    unit_id = ma.fields.Integer(required=True, **ID)
+    choice = ma.fields.String(allow_none=True, validate=validate.OneOf(("yes", "no", "abstain", "spoiled")))
+    candidate_ids = ma.fields.List(ma.fields.Integer(**ID), allow_none=True, validate=validate.Length(max=50))
+    image_upload_id = ma.fields.Integer(required=True, **ID, metadata={"description": "The signed ballot's image"})
+
+
+class ConfirmIn(ma.Schema):
+    accept = ma.fields.Boolean(required=True)
+    reason = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class BallotOut(ma.Schema):
+    ballot_id = ma.fields.Integer(required=True)
+    channel = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["pending", "counted", "superseded", "void"]})
+    receipt = ma.fields.String(required=True, metadata={"description": "First 10 hex digits of SHA-256(ballot ‖ nonce)"})
+    replaced = ma.fields.Boolean(required=True, metadata={"description": "This ballot replaced your earlier one"})
+    cast_at = ma.fields.DateTime(required=True)
+
+
+class MyBallotOut(ma.Schema):
+    ballot_id = ma.fields.Integer(required=True)
+    voter_id = ma.fields.Integer(required=True)
+    units = ma.fields.Integer(required=True)
+    label = ma.fields.String(required=True)
+    channel = ma.fields.String(required=True)
+    choice = ma.fields.String(allow_none=True)
+    candidate_ids = ma.fields.List(ma.fields.Integer(), allow_none=True)
+    status = ma.fields.String(required=True)
+    receipt = ma.fields.String(required=True)
+    replaces_receipt = ma.fields.String(allow_none=True)
+    cast_at = ma.fields.DateTime(required=True)
+
+
+class MyBallotsOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MyBallotOut), required=True)
+
+
+class ProxyIn(ma.Schema):
+    unit_id = ma.fields.Integer(required=True, **ID, metadata={"description": "A unit of the principal"})
+    proxy_user_id = ma.fields.Integer(required=True, **ID)
+    mandate_upload_id = ma.fields.Integer(required=True, **ID, metadata={"description": "The written mandate (书面委托)"})
+    valid_until = ma.fields.AwareDateTime(allow_none=True)
+
+
+class ProxyOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    voter_id = ma.fields.Integer(required=True)
+    proxy_user_id = ma.fields.Integer(required=True)
+    valid_until = ma.fields.DateTime(allow_none=True)
+
+
+class ReceiptArgs(PageArgs):
+    code = ma.fields.String(validate=validate.Regexp(r"^[0-9a-fA-F]{10}$"), metadata={"description": "Check one receipt"})
+
+
+class ReceiptOut(ma.Schema):
+    receipt = ma.fields.String(required=True)
+    channel = ma.fields.String(required=True)
+
+
+class ParticipationOut(ma.Schema):
+    unit_id = ma.fields.Integer(required=True)
+    label = ma.fields.String(required=True, metadata={"example": "3号楼2单元**01"})
+    area = ma.fields.String(required=True)
+    voted = ma.fields.Boolean(required=True)
+    pending_confirmation = ma.fields.Boolean(required=True)
+
+
+class ResultOut(ma.Schema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+    motion_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    decision = ma.fields.String(required=True, metadata={"enum": ["passed", "rejected", "failed_participation"]})
+    passed = ma.fields.Boolean(required=True)
+    total_area = ma.fields.String(required=True)
+    total_heads = ma.fields.Integer(required=True)
+    participation = ma.fields.Dict(required=True)
+    approval = ma.fields.Dict()
+    ledgers = ma.fields.Dict(required=True)
+    channels = ma.fields.Dict(required=True)
+    candidates = ma.fields.List(ma.fields.Dict())
+    seated = ma.fields.List(ma.fields.Integer())
+    tie_for_last_seat = ma.fields.Boolean()
+    silent_counted_with_majority = ma.fields.Dict(allow_none=True)
+    buildings = ma.fields.List(ma.fields.Dict(), required=True)
+    rule = ma.fields.Dict(required=True)
+    area_unit = ma.fields.String(required=True)
+    item = ma.fields.Integer(required=True)
+    item_name = ma.fields.String(required=True)
+    approval_rule = ma.fields.String(required=True)
+    snapshot_hash = ma.fields.String(allow_none=True)
+    chain_head = ma.fields.String(required=True)
+    chain_length = ma.fields.Integer(required=True)
+    published_at = ma.fields.DateTime(allow_none=True)
+    publish_until = ma.fields.DateTime(allow_none=True)
+    announcement = ma.fields.String(required=True, metadata={"description": "The printable 公告 (Chinese)"})
+
+
+class VerifyOut(ma.Schema):
+    motion_id = ma.fields.Integer(required=True)
+    valid = ma.fields.Boolean(required=True)
+    events = ma.fields.Integer(required=True)
+    head = ma.fields.String(required=True)
+    problems = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class ReelectionIn(ma.Schema):
+    action = ma.fields.String(required=True, validate=validate.OneOf(("start", "end")))
+
+
+class ReelectionOut(ma.Schema):
+    estate_id = ma.fields.Integer(required=True)
+    active = ma.fields.Boolean(required=True)

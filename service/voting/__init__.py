@@ -1,0 +1,1 @@
+"""Owners' assembly voting (业主大会表决)."""

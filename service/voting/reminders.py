@@ -1,0 +1,96 @@
+"""Voting notices and reminders, sent by the scheduler's sweeps.
+
+Each stage of a motion is sent once: every notification carries a dedupe key
+(``voting:<motion>:<stage>:<user>``), and a finished stage is recorded on the motion so the next
+sweep does not read its recipients again. A sweep reads only motions in the state the stage belongs
+to (a handful), so its cost grows with the reminders due, not with the size of the register.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.places import Owner, Ownership, Unit
+from models.voting import Ballot, Motion, Voter
+from service import clock, notifications
+from service.db import transactional
+from service.voting import electorate
+
+STAGES = ("notice", "opened", "remind_early", "remind_last", "counted", "published", "extended")
+
+
+def _register_users(motion: Motion) -> list[int]:
+    """Owners in scope on the current register who have a platform account (the notice goes to every owner)."""
+    unit_ids = [u[0] for u in electorate.scope_units(motion)]
+    users: set[int] = set()
+    for chunk in range(0, len(unit_ids), 5000):
+        users |= set(db.session.execute(
+            sa.select(Owner.user_id).join(Ownership, Ownership.owner_id == Owner.id)
+            .where(Ownership.unit_id.in_(unit_ids[chunk:chunk + 5000]), Ownership.ended_on.is_(None),
+                   Owner.user_id.is_not(None))).scalars())
+    return sorted(users)
+
+
+def _voters(motion: Motion, *, without_ballot: bool = False) -> list[int]:
+    query = sa.select(Voter.user_id).where(Voter.motion_id == motion.id, Voter.user_id.is_not(None))
+    if without_ballot:
+        query = query.where(~sa.exists().where(Ballot.motion_id == motion.id, Ballot.voter_id == Voter.id,
+                                               Ballot.status.in_(("pending", "counted"))))
+    return sorted(set(db.session.execute(query).scalars()))
+
+
+@transactional
+def _send(motion_id: int, stage: str, users: list[int], title: str, body: str) -> int:
+    sent = 0
+    for user_id in users:
+        sent += notifications.notify(user_id, kind=f"voting.{stage.split('_')[0]}",
+                                     dedupe_key=f"voting:{motion_id}:{stage}:{user_id}", title=title, body=body,
+                                     link=f"/pages/voting/motion?id={motion_id}", data={"motion_id": motion_id})
+    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id).with_for_update(key_share=True)
+                                .execution_options(populate_existing=True)).scalar_one()
+    if stage not in (motion.reminders_sent or []):
+        motion.reminders_sent = [*(motion.reminders_sent or []), stage]
+    return sent
+
+
+def _due(statuses: tuple[str, ...], stage: str) -> list[Motion]:
+    motions = db.session.execute(sa.select(Motion).where(Motion.status.in_(statuses)).order_by(Motion.id)).scalars()
+    return [m for m in motions if stage not in (m.reminders_sent or [])]
+
+
+def _local(moment) -> str:
+    return moment.astimezone(clock.SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
+
+
+def sweep() -> dict:
+    """Send every voting notice and reminder that is due and not yet sent."""
+    from service.voting import rules
+
+    now = clock.now()
+    days = rules.policy().remind_days_before_close
+    counts = dict.fromkeys(STAGES, 0)
+    for m in _due(("announced", "open", "closed", "counted", "failed", "published"), "notice"):
+        counts["notice"] += _send(m.id, "notice", _register_users(m), f"业主大会表决公告：{m.title}",
+                                  f"表决将于{_local(m.opens_at)}开始，{_local(m.closes_at)}截止。请届时在小程序中投票。")
+    for m in _due(("open",), "opened"):
+        counts["opened"] += _send(m.id, "opened", _voters(m), f"表决已开始：{m.title}",
+                                  f"请在{_local(m.closes_at)}前投票。每位业主一票，网上、纸质、委托只计一次。")
+    for stage, before in (("remind_early", timedelta(days=days)), ("remind_last", timedelta(days=1))):
+        for m in _due(("open",), stage):
+            if now >= m.closes_at - before:
+                counts[stage] += _send(m.id, stage, _voters(m, without_ballot=True), f"提醒：{m.title}即将截止",
+                                       f"表决将于{_local(m.closes_at)}截止，您尚未投票。")
+    for m in _due(("open",), "extended"):
+        if m.extended:
+            counts["extended"] += _send(m.id, "extended", _voters(m), f"表决延期：{m.title}",
+                                        f"参与表决的业主未达三分之二，表决延长至{_local(m.closes_at)}。")
+    for m in _due(("counted", "failed", "published"), "counted"):
+        counts["counted"] += _send(m.id, "counted", _voters(m), f"计票完成：{m.title}",
+                                   "表决已截止并完成计票，结果经业委会公布后可在小程序查看。")
+    for m in _due(("published",), "published"):
+        counts["published"] += _send(m.id, "published", _register_users(m), f"表决结果公告：{m.title}",
+                                     "表决结果已公布，可查看结果、回执码列表并核对本人选票。")
+    db.session.rollback()
+    return counts

@@ -1,0 +1,110 @@
+"""The same owner voting through several channels at the same moment is counted once. Real threads, real
+commits: on PostgreSQL the motion's row lock and the partial unique index decide; on SQLite the write lock."""
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from models.base import db
+from models.voting import Ballot
+from service import clock
+from service.voting import chain
+from tests.api.test_voting import OPENS, create, act, upload
+from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
+from service.voting import workflow
+
+
+def run_at_once(app, calls):
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def worker(index, path, body, headers):
+        with app.app_context():
+            client = app.test_client()
+            barrier.wait()
+            response = client.post(path, json=body, headers=headers)
+            results[index] = (response.status_code, response.get_json())
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i, *call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.real_commits
+@pytest.mark.parametrize("revote", ["first_final", "last_wins"])
+def test_online_paper_and_proxy_at_once_count_once(app, revote):
+    world = make_world()
+    rounds = 6
+    e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(rounds)])
+    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    proxy = make_user(name="赵代理", id_number=VALID_ID)
+    client = app.test_client()
+    motion_id = create(client, clerk, e["estate"].id, revote=revote)
+    act(client, clerk, motion_id, "announce")
+    clock.set_now(OPENS + timedelta(minutes=1))
+    workflow.open_due()
+    path = f"/api/v1/motions/{motion_id}/ballots"
+    unit_ids = [u.id for u in e["units"]]
+    owner_headers = [auth(e["users"][f"o{i}"]) for i in range(rounds)]
+    proxy_headers, clerk_headers, proxy_id = auth(proxy), auth(clerk), proxy.id
+    mandates = [upload(clerk) for _ in range(rounds)]
+    images = [upload(clerk) for _ in range(rounds)]
+    db.session.remove()   # the main thread holds no transaction while the threads race
+    for i in range(rounds):
+        registered = client.post(f"/api/v1/motions/{motion_id}/proxies", json={
+            "unit_id": unit_ids[i], "proxy_user_id": proxy_id, "mandate_upload_id": mandates[i]},
+            headers=clerk_headers)
+        assert registered.status_code == 201, registered.json
+        db.session.remove()
+        results = run_at_once(app, [
+            (path, {"choice": "yes"}, owner_headers[i]),
+            (path, {"choice": "no"}, owner_headers[i]),
+            (path, {"choice": "abstain", "on_behalf_of_unit": unit_ids[i]}, proxy_headers),
+            (f"/api/v1/motions/{motion_id}/paper-ballots",
+             {"unit_id": unit_ids[i], "choice": "no", "image_upload_id": images[i]}, clerk_headers),
+        ])
+        codes = [code for code, _ in results]
+        assert all(code in (201, 409) for code in codes), results
+        assert codes.count(201) >= 1
+        if revote == "first_final":
+            assert codes.count(201) == 1, results
+        live = db.session.execute(sa.select(sa.func.count()).select_from(Ballot).where(
+            Ballot.motion_id == motion_id, Ballot.status.in_(("pending", "counted")))).scalar()
+        assert live == i + 1, results
+        # Revoke the proxy so the next round's registration takes the capped slot again.
+        db.session.execute(sa.text("UPDATE motion_proxy SET revoked_at = CURRENT_TIMESTAMP"))
+        db.session.commit()
+        db.session.remove()
+    per_voter = db.session.execute(sa.select(Ballot.voter_id, sa.func.count()).where(
+        Ballot.motion_id == motion_id, Ballot.status.in_(("pending", "counted"))).group_by(Ballot.voter_id)).all()
+    assert len(per_voter) == rounds and all(count == 1 for _, count in per_voter)
+    assert chain.verify(motion_id)["valid"] is True
+    db.session.remove()
+
+
+@pytest.mark.real_commits
+def test_many_owners_at_once_all_counted_and_the_chain_stays_whole(app):
+    world = make_world()
+    voters = 12
+    e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(voters)])
+    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    client = app.test_client()
+    motion_id = create(client, clerk, e["estate"].id)
+    act(client, clerk, motion_id, "announce")
+    clock.set_now(OPENS + timedelta(minutes=1))
+    workflow.open_due()
+    headers = [auth(e["users"][f"o{i}"]) for i in range(voters)]
+    db.session.remove()
+    path = f"/api/v1/motions/{motion_id}/ballots"
+    calls = [(path, {"choice": "yes"}, h) for h in headers] + [(path, {"choice": "no"}, h) for h in headers[:4]]
+    results = run_at_once(app, calls)
+    codes = [code for code, _ in results]
+    assert codes.count(201) == voters and codes.count(409) == 4, results
+    report = chain.verify(motion_id)
+    assert report["valid"] is True and report["events"] == 2 + voters + 4   # notice, snapshot, casts, rejections
+    db.session.remove()
