@@ -77,9 +77,8 @@ def test_app_refuses_to_start_with_a_broken_meals_file(tmp_path, monkeypatch):
     import config
     from api.app import create_app
 
-    for name in ("cases", "calendar", "notifications"):
-        (tmp_path / f"{name}.yaml").write_text((RULES_DIR / f"{name}.yaml").read_text(encoding="utf-8"),
-                                               encoding="utf-8")
+    for path in RULES_DIR.glob("*.yaml"):  # every other rules file as shipped
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "meals.yaml").write_text("eligibility: [", encoding="utf-8")
     monkeypatch.setattr(config, "RULES_DIR", tmp_path)
     monkeypatch.setattr("service.rules.RULES_DIR", tmp_path)
