@@ -2,6 +2,7 @@
 one facility, search by name."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -76,17 +77,103 @@ def _check_filters(category: str | None, target_group: str | None, pace: str) ->
         raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
 
 
-# The prefilter, built once: grid cells and the box, answered from ix_facility_cell alone.
-_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code).where(
+# The prefilter, built once: grid cells and the box from ix_facility_cell, with each row's version
+# (the key of the item cache below).
+_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code,
+                       Facility.version).where(
     Facility.cell.in_(sa.bindparam("cells", expanding=True)),
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
 
-# The facilities shown, as plain rows (facility_dict reads attributes only).
+# The facilities shown, as plain rows (only those the item cache does not hold yet).
 _DETAIL = sa.select(*Facility.__table__.c).where(Facility.id.in_(sa.bindparam("ids", expanding=True)))
 
-CANDIDATE_COLUMNS = (Facility.id, Facility.lat, Facility.lng, Facility.category_code, Facility.target_groups,
-                     Facility.hours)
+# What a nearby item shows of a facility besides its walk and open now (the rest: GET /facilities/{id}).
+NEARBY_FIELDS = ("id", "name", "category", "category_name", "dimension", "subtype", "address", "lat", "lng", "datum",
+                 "phone", "services", "target_groups", "accessible", "bookable")
+
+
+class _Static:
+    """What the nearby list needs of one version of a facility that does not change with the moment or the
+    origin: its compiled opening hours, target groups and, per language and datum, the item's fixed fields."""
+
+    __slots__ = ("id", "version", "row", "schedule", "target_groups", "_bases", "_rules")
+
+    def __init__(self, row):
+        self.id, self.version, self.row = row.id, row.version, row
+        self.schedule = hours_mod.Schedule(row.hours) if row.hours is not None else None
+        self.target_groups = tuple(row.target_groups or ())
+        self._bases: dict = {}
+        self._rules = None
+
+    def base(self, lang: str, datum: str) -> dict:
+        categories = rules.categories()
+        if self._rules is not categories:      # rules reloaded: names may have changed
+            self._bases, self._rules = {}, categories
+        found = self._bases.get((lang, datum))
+        if found is None:
+            f = self.row
+            category = rules.category(f.category_code)
+            lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
+            found = self._bases[(lang, datum)] = {
+                "id": f.id, "name": f.name, "category": f.category_code,
+                "category_name": category.name(lang) if category else f.category_code,
+                "dimension": category.dimension if category else None, "subtype": f.subtype, "address": f.address,
+                "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum, "phone": f.phone,
+                "services": list(f.services or []), "target_groups": list(self.target_groups),
+                "accessible": f.accessible, "bookable": f.bookable}
+        return found
+
+
+class _StaticCache:
+    """A bounded in-process cache of ``_Static`` keyed by (facility id, version).
+
+    The version comes with every prefilter row and every change of a facility raises it (the ORM's
+    version counter), so an edit is seen at once by every worker: its new version is simply not cached
+    yet. Ids are never reused for committed rows. Oldest entries go first when full."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: dict[tuple[int, int], _Static] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        return self._items.get(key)
+
+    def put(self, entry: _Static) -> None:
+        with self._lock:
+            items = self._items
+            if len(items) >= self.size:
+                for key in list(items)[:max(1, self.size // 10)]:
+                    items.pop(key, None)
+            items[(entry.id, entry.version)] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+STATIC_CACHE = _StaticCache(20_000)
+
+
+def _statics(pairs) -> dict[int, _Static]:
+    """Facility id → its static part, for (id, version) pairs; reads only the rows not cached."""
+    out, missing = {}, []
+    get = STATIC_CACHE.get
+    for fid, version in pairs:
+        entry = get((fid, version))
+        if entry is None:
+            missing.append(fid)
+        else:
+            out[fid] = entry
+    if missing:
+        for row in db.session.connection().execute(_DETAIL, {"ids": missing}).all():
+            entry = out[row.id] = _Static(row)
+            STATIC_CACHE.put(entry)
+    return out
 
 
 def _serves(groups, target_group: str | None) -> bool:
@@ -127,38 +214,44 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
     speed = walking.speed(pace)
     budget = minutes * speed
     found = nearby_ids(olat, olng, budget, category=category, estate_id=estate_id)
-    moment = clock.now()
+    days = hours_mod.Days(clock.now())
+    evaluate = hours_mod.evaluate
+    states: dict[int, dict] = {}
     if target_group is None and open_now is None:
         picked = found[:limit]
+        statics = _statics((fid, walk.version) for fid, walk in picked)
     else:
-        # Details only for as many facilities, in walking order, as the filters need.
-        picked = []
+        # Walking order, as many facilities as the filters need, in chunks.
+        picked, statics = [], {}
         chunk = max(2 * limit, 20)
         for start in range(0, len(found), chunk):
             part = found[start:start + chunk]
-            rows = {r.id: r for r in db.session.execute(sa.select(*CANDIDATE_COLUMNS).where(
-                Facility.id.in_([fid for fid, _ in part])))}
+            statics.update(_statics((fid, walk.version) for fid, walk in part))
             for fid, walk in part:
-                row = rows[fid]
-                if not _serves(row.target_groups, target_group):
+                entry = statics.get(fid)
+                if entry is None or not _serves(entry.target_groups, target_group):
                     continue
-                if open_now is not None and bool(hours_mod.state(row.hours, "open", moment)["open_now"]) != open_now:
-                    continue
+                if open_now is not None:
+                    states[fid] = evaluate(entry.schedule, "open", days)
+                    if bool(states[fid]["open_now"]) != open_now:
+                        continue
                 picked.append((fid, walk))
                 if len(picked) >= limit:
                     break
             if len(picked) >= limit:
                 break
-    full = {f.id: f for f in db.session.connection().execute(
-        _DETAIL, {"ids": [fid for fid, _ in picked]}).all()} if picked else {}
     items = []
     for fid, walk in picked:
-        item = facility_dict(full[fid], lang, datum=datum, moment=moment, with_hours=False)
-        item.update({
-            "distance_m": walk.distance_m, "walk_m": walk.walk_m,
-            "walk_minutes": walking.minutes_for(walk.walk_m, pace, walk.seconds(pace)),
-            "walk_method": walk.method})
-        items.append(item)
+        entry = statics.get(fid)
+        if entry is None:      # the row went away since the prefilter read it
+            continue
+        # Listed facilities are open (their status, from the prefilter): only the hours decide open now.
+        st = states.get(fid) or evaluate(entry.schedule, "open", days)
+        walk_s = walk.seconds(pace)
+        items.append({**entry.base(lang, datum), "open_now": st["open_now"], "closes_at": _iso(st["closes_at"]),
+                      "next_open_at": _iso(st["next_open_at"]), "distance_m": walk.distance_m, "walk_m": walk.walk_m,
+                      "walk_minutes": -(-walk_s // 60) if walk_s is not None else -(-walk.walk_m // speed),
+                      "walk_method": walk.method})
     by_dimension: dict[str, list[int]] = {}
     for item in items:
         by_dimension.setdefault(item["dimension"] or "", []).append(item["id"])
@@ -170,10 +263,10 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
 
 
 class Found:
-    __slots__ = ("distance_m", "walk_m", "method", "row")
+    __slots__ = ("distance_m", "walk_m", "method", "row", "version")
 
-    def __init__(self, distance_m: int, walk_m: int, method: str, row=None):
-        self.distance_m, self.walk_m, self.method, self.row = distance_m, walk_m, method, row
+    def __init__(self, distance_m: int, walk_m: int, method: str, row=None, version: int | None = None):
+        self.distance_m, self.walk_m, self.method, self.row, self.version = distance_m, walk_m, method, row, version
 
     def seconds(self, pace: str):
         if self.row is None:
@@ -194,21 +287,21 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
     rows = db.session.connection().execute(_PREFILTER, {"cells": cells, "lat0": min_lat, "lat1": max_lat,
                                                         "lng0": min_lng, "lng1": max_lng}).all()
-    candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
+    candidates = {fid: (lat, lng, version) for fid, lat, lng, status, code, version in rows
                   if status == "open" and (category is None or code == category)}
     network = {}
     if estate_id is not None:
         network = walking.network_rows(estate_id)
         extra = [fid for fid, row in network.items() if fid not in candidates and row.walk_m <= budget_m]
         if extra:
-            q = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.id.in_(extra),
+            q = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.version).where(Facility.id.in_(extra),
                                                                        Facility.status == "open")
             if category is not None:
                 q = q.where(Facility.category_code == category)
-            candidates.update({fid: (lat, lng) for fid, lat, lng in db.session.execute(q)})
+            candidates.update({fid: (lat, lng, version) for fid, lat, lng, version in db.session.execute(q)})
     dist = geo.distance_m
     found = []
-    for fid, (lat, lng) in candidates.items():
+    for fid, (lat, lng, version) in candidates.items():
         d = dist(olat, olng, lat, lng)
         row = network.get(fid)
         if row is not None:
@@ -216,7 +309,7 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
         else:
             walk_m, method = int(d * detour + 0.5), "estimated"
         if walk_m <= budget_m:
-            found.append((fid, Found(int(d + 0.5), walk_m, method, row)))
+            found.append((fid, Found(int(d + 0.5), walk_m, method, row, version)))
     found.sort(key=lambda pair: pair[1].key(pair[0]))
     return found
 

@@ -18,6 +18,14 @@ LAT, LNG = 31.2, 121.4
 REQUIRED = ("health", "elder_care", "meal", "commerce", "culture", "sport", "gov_service", "public_space")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_item_cache():
+    """Each test starts with an empty nearby item cache: rolled-back tests reuse ids (SQLite)."""
+    queries.STATIC_CACHE.clear()
+    yield
+    queries.STATIC_CACHE.clear()
+
+
 @pytest.fixture
 def layout():
     """Three located estates on one meridian plus one without coordinates:
