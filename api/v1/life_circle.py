@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -98,8 +98,9 @@ class Nearby(MethodView):
         Asia/Shanghai with public holidays, 调休 and dated exceptions, and a
         closed facility gives its `next_open_at`.
         """
-        # The residents' hottest read: built JSON-ready (the shape LcNearbyOut documents) and sent as is.
-        return jsonify(queries.nearby(lang=language(), **args))
+        # The residents' hottest read: the JSON text (the shape LcNearbyOut documents) is assembled from each
+        # facility's cached fixed part and sent as is.
+        return Response(queries.nearby_json(lang=language(), **args), status=200, mimetype="application/json")
 
 
 @blp.route("/facilities")

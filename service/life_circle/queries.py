@@ -2,6 +2,7 @@
 one facility, search by name."""
 from __future__ import annotations
 
+import json
 import math
 import threading
 from datetime import datetime
@@ -94,20 +95,45 @@ NEARBY_FIELDS = ("id", "name", "category", "category_name", "dimension", "subtyp
                  "phone", "services", "target_groups", "accessible", "bookable")
 
 
+def _dumps(value) -> str:
+    """JSON as the API sends it (UTF-8 text, compact)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Compiled opening hours shared by facilities with the same hours (most keep a few standard schedules),
+# so a lookup evaluates each distinct schedule once.
+_SCHEDULES: dict[str, hours_mod.Schedule] = {}
+_SCHEDULES_MAX = 5000
+
+
+def _schedule(doc: dict | None) -> hours_mod.Schedule | None:
+    if doc is None:
+        return None
+    key = json.dumps(doc, sort_keys=True)
+    found = _SCHEDULES.get(key)
+    if found is None:
+        if len(_SCHEDULES) >= _SCHEDULES_MAX:
+            _SCHEDULES.clear()
+        found = _SCHEDULES[key] = hours_mod.Schedule(doc)
+    return found
+
+
 class _Static:
     """What the nearby list needs of one version of a facility that does not change with the moment or the
-    origin: its compiled opening hours, target groups and, per language and datum, the item's fixed fields."""
+    origin: its compiled opening hours, target groups and, per language and datum, the item's fixed fields
+    (as a dict and as JSON text)."""
 
     __slots__ = ("id", "version", "row", "schedule", "target_groups", "_bases", "_category")
 
     def __init__(self, row):
         self.id, self.version, self.row = row.id, row.version, row
-        self.schedule = hours_mod.Schedule(row.hours) if row.hours is not None else None
+        self.schedule = _schedule(row.hours)
         self.target_groups = tuple(row.target_groups or ())
         self._bases: dict = {}
         self._category = None
 
-    def base(self, lang: str, datum: str) -> dict:
+    def base(self, lang: str, datum: str) -> tuple[dict, str]:
+        """(the fixed fields, the same as JSON without its closing brace)."""
         category = rules.category(self.row.category_code)
         if self._category is not category:      # rules reloaded: names may have changed
             self._bases, self._category = {}, category
@@ -115,13 +141,14 @@ class _Static:
         if found is None:
             f = self.row
             lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
-            found = self._bases[(lang, datum)] = {
+            fields = {
                 "id": f.id, "name": f.name, "category": f.category_code,
                 "category_name": category.name(lang) if category else f.category_code,
                 "dimension": category.dimension if category else None, "subtype": f.subtype, "address": f.address,
                 "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum, "phone": f.phone,
                 "services": list(f.services or []), "target_groups": list(self.target_groups),
                 "accessible": f.accessible, "bookable": f.bookable}
+            found = self._bases[(lang, datum)] = (fields, _dumps(fields)[:-1])
         return found
 
 
@@ -183,11 +210,50 @@ def _serves(groups, target_group: str | None) -> bool:
     return target_group in groups or "everyone" in groups or not groups
 
 
-def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "gcj02", category: str | None = None,
-           minutes: int | None = None, pace: str = "standard", open_now: bool | None = None,
-           target_group: str | None = None, limit: int | None = None, estate_id: int | None = None,
-           lang: str = "zh") -> dict:
-    """Open facilities within ``minutes`` of walking, by walking distance (then id).
+class _Moment:
+    """Open now at one moment, evaluated once per distinct schedule (as values and as JSON text)."""
+
+    __slots__ = ("days", "_seen")
+
+    def __init__(self, moment: datetime):
+        self.days = hours_mod.Days(moment)
+        self._seen: dict = {}
+
+    def state(self, schedule) -> tuple[dict, str]:
+        found = self._seen.get(schedule)
+        if found is None:
+            st = hours_mod.evaluate(schedule, "open", self.days)
+            values = {"open_now": st["open_now"], "closes_at": _iso(st["closes_at"]),
+                      "next_open_at": _iso(st["next_open_at"])}
+            found = self._seen[schedule] = (values, _dumps(values)[1:-1])
+        return found
+
+
+def nearby(**args) -> dict:
+    """Open facilities within ``minutes`` of walking, by walking distance (then id); see ``_nearby``."""
+    head, rows, lang, datum = _nearby(**args)
+    items = [{**entry.base(lang, datum)[0], **state, "distance_m": walk.distance_m, "walk_m": walk.walk_m,
+              "walk_minutes": walk_minutes, "walk_method": walk.method}
+             for entry, walk, walk_minutes, state, _ in rows]
+    return {**head, "items": items}
+
+
+def nearby_json(**args) -> str:
+    """``nearby`` as the JSON text the API sends, assembled from each facility's cached fixed part."""
+    head, rows, lang, datum = _nearby(**args)
+    items = ",".join(
+        f'{entry.base(lang, datum)[1]},{state},"distance_m":{walk.distance_m},"walk_m":{walk.walk_m},'
+        f'"walk_minutes":{walk_minutes},"walk_method":"{walk.method}"}}'
+        for entry, walk, walk_minutes, _, state in rows)
+    return f'{_dumps(head)[:-1]},"items":[{items}]}}'
+
+
+def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "gcj02", category: str | None = None,
+            minutes: int | None = None, pace: str = "standard", open_now: bool | None = None,
+            target_group: str | None = None, limit: int | None = None, estate_id: int | None = None,
+            lang: str = "zh"):
+    """The nearby lookup: (the answer's fields but its items, [(static, walk, walk minutes, open-now values,
+    open-now JSON)] in walking order, lang, datum).
 
     Prefilter: the grid cells and bounding box of the straight-line radius
     (budget + 1) ÷ detour factor (an indexed read); exact: haversine × detour
@@ -214,9 +280,7 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
     speed = walking.speed(pace)
     budget = minutes * speed
     found = nearby_ids(olat, olng, budget, category=category, estate_id=estate_id)
-    days = hours_mod.Days(clock.now())
-    evaluate = hours_mod.evaluate
-    states: dict[int, dict] = {}
+    moment = _Moment(clock.now())
     if target_group is None and open_now is None:
         picked = found[:limit]
         statics = _statics((fid, walk.version) for fid, walk in picked)
@@ -231,35 +295,32 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
                 entry = statics.get(fid)
                 if entry is None or not _serves(entry.target_groups, target_group):
                     continue
-                if open_now is not None:
-                    states[fid] = evaluate(entry.schedule, "open", days)
-                    if bool(states[fid]["open_now"]) != open_now:
-                        continue
+                if open_now is not None and bool(moment.state(entry.schedule)[0]["open_now"]) != open_now:
+                    continue
                 picked.append((fid, walk))
                 if len(picked) >= limit:
                     break
             if len(picked) >= limit:
                 break
-    items = []
+    rows = []
+    by_dimension: dict[str, list[int]] = {}
     for fid, walk in picked:
         entry = statics.get(fid)
         if entry is None:      # the row went away since the prefilter read it
             continue
         # Listed facilities are open (their status, from the prefilter): only the hours decide open now.
-        st = states.get(fid) or evaluate(entry.schedule, "open", days)
+        values, text = moment.state(entry.schedule)
         walk_s = walk.seconds(pace)
-        items.append({**entry.base(lang, datum), "open_now": st["open_now"], "closes_at": _iso(st["closes_at"]),
-                      "next_open_at": _iso(st["next_open_at"]), "distance_m": walk.distance_m, "walk_m": walk.walk_m,
-                      "walk_minutes": -(-walk_s // 60) if walk_s is not None else -(-walk.walk_m // speed),
-                      "walk_method": walk.method})
-    by_dimension: dict[str, list[int]] = {}
-    for item in items:
-        by_dimension.setdefault(item["dimension"] or "", []).append(item["id"])
+        walk_minutes = -(-walk_s // 60) if walk_s is not None else -(-walk.walk_m // speed)
+        rows.append((entry, walk, walk_minutes, values, text))
+        category = rules.category(entry.row.category_code)
+        by_dimension.setdefault((category.dimension if category else None) or "", []).append(fid)
     rlat, rlng = geo.from_gcj02(olat, olng, datum)
-    return {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
+    head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
             "pace": pace, "m_per_min": speed, "minutes": minutes, "walk_budget_m": budget,
             "detour_factor": walk_rules.detour_factor, "note": WALK_NOTE_EN if lang == "en" else WALK_NOTE_ZH,
-            "items": items, "by_dimension": by_dimension}
+            "by_dimension": by_dimension}
+    return head, rows, lang, datum
 
 
 class Found:
