@@ -79,10 +79,9 @@ def _check_filters(category: str | None, target_group: str | None, pace: str) ->
         raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
 
 
-# The prefilter, built once: grid cells and the box from ix_facility_cell, with each row's version
-# (the key of the item cache below).
-_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code,
-                       Facility.version).where(
+# The prefilter: grid cells and the box, answered from ix_facility_cell alone (nearby_ids sends the same
+# statement as driver SQL).
+_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code).where(
     Facility.cell.in_(sa.bindparam("cells", expanding=True)),
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
@@ -155,9 +154,10 @@ class _Static:
 class _StaticCache:
     """A bounded in-process cache of ``_Static`` keyed by (facility id, version).
 
-    The version comes with every prefilter row and every change of a facility raises it (the ORM's
-    version counter), so an edit is seen at once by every worker: its new version is simply not cached
-    yet. Ids are never reused for committed rows. Oldest entries go first when full."""
+    Each lookup reads the current versions of the facilities it shows (a primary-key read), and every
+    change of a facility raises its version (the ORM's version counter), so an edit is seen at once by
+    every worker: its new version is simply not cached yet. Ids are never reused for committed rows.
+    Oldest entries go first when full."""
 
     def __init__(self, size: int):
         self.size = size
@@ -186,18 +186,42 @@ class _StaticCache:
 STATIC_CACHE = _StaticCache(20_000)
 
 
-def _statics(pairs) -> dict[int, _Static]:
-    """Facility id → its static part, for (id, version) pairs; reads only the rows not cached."""
+def _driver_sql(kind: str, n: int, paramstyle: str) -> str:
+    """A hot read as driver SQL for ``n`` values in its IN list (built once per size; same statements as
+    ``_PREFILTER`` and a primary-key read of versions, without compiling them per request)."""
+    key = (kind, n, paramstyle)
+    sql = _SQL.get(key)
+    if sql is None:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        marks = ", ".join([mark] * n)
+        sql = _SQL[key] = (
+            f"SELECT id, lat, lng, status, category_code FROM facility WHERE cell IN ({marks}) "
+            f"AND lat BETWEEN {mark} AND {mark} AND lng BETWEEN {mark} AND {mark}" if kind == "prefilter" else
+            f"SELECT id, version FROM facility WHERE id IN ({marks})")
+    return sql
+
+
+_SQL: dict[tuple[str, int, str], str] = {}
+
+
+def _statics(ids) -> dict[int, _Static]:
+    """Facility id → the static part of its current version; reads whole rows only for versions not cached."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    connection = db.session.connection()
+    versions = connection.exec_driver_sql(_driver_sql("versions", len(ids), connection.dialect.paramstyle),
+                                          tuple(ids)).fetchall()
     out, missing = {}, []
     get = STATIC_CACHE.get
-    for fid, version in pairs:
+    for fid, version in versions:
         entry = get((fid, version))
         if entry is None:
             missing.append(fid)
         else:
             out[fid] = entry
     if missing:
-        for row in db.session.connection().execute(_DETAIL, {"ids": missing}).all():
+        for row in connection.execute(_DETAIL, {"ids": missing}).all():
             entry = out[row.id] = _Static(row)
             STATIC_CACHE.put(entry)
     return out
@@ -283,14 +307,14 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
     moment = _Moment(clock.now())
     if target_group is None and open_now is None:
         picked = found[:limit]
-        statics = _statics((fid, walk.version) for fid, walk in picked)
+        statics = _statics(fid for fid, _ in picked)
     else:
         # Walking order, as many facilities as the filters need, in chunks.
         picked, statics = [], {}
         chunk = max(2 * limit, 20)
         for start in range(0, len(found), chunk):
             part = found[start:start + chunk]
-            statics.update(_statics((fid, walk.version) for fid, walk in part))
+            statics.update(_statics(fid for fid, _ in part))
             for fid, walk in part:
                 entry = statics.get(fid)
                 if entry is None or not _serves(entry.target_groups, target_group):
@@ -324,10 +348,10 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
 
 
 class Found:
-    __slots__ = ("distance_m", "walk_m", "method", "row", "version")
+    __slots__ = ("distance_m", "walk_m", "method", "row")
 
-    def __init__(self, distance_m: int, walk_m: int, method: str, row=None, version: int | None = None):
-        self.distance_m, self.walk_m, self.method, self.row, self.version = distance_m, walk_m, method, row, version
+    def __init__(self, distance_m: int, walk_m: int, method: str, row=None):
+        self.distance_m, self.walk_m, self.method, self.row = distance_m, walk_m, method, row
 
     def seconds(self, pace: str):
         if self.row is None:
@@ -336,22 +360,6 @@ class Found:
 
     def key(self, fid: int):
         return (self.walk_m, self.distance_m, fid)
-
-
-def _prefilter_sql(n_cells: int, paramstyle: str) -> str:
-    """The prefilter as driver SQL for ``n_cells`` cells (the same statement as ``_PREFILTER``, without
-    building it per request: this is the residents' hottest read)."""
-    key = (n_cells, paramstyle)
-    sql = _PREFILTER_SQL.get(key)
-    if sql is None:
-        mark = "?" if paramstyle == "qmark" else "%s"
-        sql = _PREFILTER_SQL[key] = (
-            "SELECT id, lat, lng, status, category_code, version FROM facility WHERE cell IN ("
-            + ", ".join([mark] * n_cells) + f") AND lat BETWEEN {mark} AND {mark} AND lng BETWEEN {mark} AND {mark}")
-    return sql
-
-
-_PREFILTER_SQL: dict[tuple[int, str], str] = {}
 
 
 def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None,
@@ -363,20 +371,20 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
     connection = db.session.connection()
-    rows = connection.exec_driver_sql(_prefilter_sql(len(cells), connection.dialect.paramstyle),
+    rows = connection.exec_driver_sql(_driver_sql("prefilter", len(cells), connection.dialect.paramstyle),
                                       (*cells, min_lat, max_lat, min_lng, max_lng)).fetchall()
-    candidates = {fid: (lat, lng, version) for fid, lat, lng, status, code, version in rows
+    candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
                   if status == "open" and (category is None or code == category)}
     network = {}
     if estate_id is not None:
         network = walking.network_rows(estate_id)
         extra = [fid for fid, row in network.items() if fid not in candidates and row.walk_m <= budget_m]
         if extra:
-            q = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.version).where(Facility.id.in_(extra),
-                                                                                           Facility.status == "open")
+            q = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.id.in_(extra),
+                                                                       Facility.status == "open")
             if category is not None:
                 q = q.where(Facility.category_code == category)
-            candidates.update({fid: (lat, lng, version) for fid, lat, lng, version in db.session.execute(q)})
+            candidates.update({fid: (lat, lng) for fid, lat, lng in db.session.execute(q)})
     # geo.distance_m (haversine) written out with the origin's terms computed once: the same operations
     # in the same order, so the same metres as brute_force_ids to the last bit.
     radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
@@ -384,17 +392,17 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     cos_p1 = cos(p1)
     two_r = 2 * geo.EARTH_RADIUS_M
     keyed = []
-    for fid, (lat, lng, version) in candidates.items():
+    for fid, (lat, lng) in candidates.items():
         p2 = radians(lat)
         h = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos(p2) * sin(radians(lng - olng) / 2) ** 2
         d = two_r * asin(min(1.0, sqrt(h)))
         row = network.get(fid) if network else None
         walk_m = row.walk_m if row is not None else int(d * detour + 0.5)
         if walk_m <= budget_m:
-            keyed.append((walk_m, int(d + 0.5), fid, version, row))
+            keyed.append((walk_m, int(d + 0.5), fid, row))
     keyed.sort()   # by (walk_m, distance, id); ids are unique, so nothing after them is compared
-    return [(fid, Found(d, walk_m, "network" if row is not None else "estimated", row, version))
-            for walk_m, d, fid, version, row in keyed]
+    return [(fid, Found(d, walk_m, "network" if row is not None else "estimated", row))
+            for walk_m, d, fid, row in keyed]
 
 
 def brute_force_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None) -> list[tuple[int, int]]:
