@@ -204,24 +204,32 @@ def _driver_sql(kind: str, n: int, paramstyle: str) -> str:
 _SQL: dict[tuple[str, int, str], str] = {}
 
 
+def _fetch(kind: str, params: tuple, n: int) -> list[tuple]:
+    """Run a ``_driver_sql`` read on the session's connection (in its transaction) with the driver's cursor."""
+    connection = db.session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_driver_sql(kind, n, connection.dialect.paramstyle), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _statics(ids) -> dict[int, _Static]:
     """Facility id → the static part of its current version; reads whole rows only for versions not cached."""
     ids = list(ids)
     if not ids:
         return {}
-    connection = db.session.connection()
-    versions = connection.exec_driver_sql(_driver_sql("versions", len(ids), connection.dialect.paramstyle),
-                                          tuple(ids)).fetchall()
     out, missing = {}, []
     get = STATIC_CACHE.get
-    for fid, version in versions:
+    for fid, version in _fetch("versions", tuple(ids), len(ids)):
         entry = get((fid, version))
         if entry is None:
             missing.append(fid)
         else:
             out[fid] = entry
     if missing:
-        for row in connection.execute(_DETAIL, {"ids": missing}).all():
+        for row in db.session.connection().execute(_DETAIL, {"ids": missing}).all():
             entry = out[row.id] = _Static(row)
             STATIC_CACHE.put(entry)
     return out
@@ -370,21 +378,20 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     radius = (budget_m + 1) / detour
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
-    connection = db.session.connection()
-    rows = connection.exec_driver_sql(_driver_sql("prefilter", len(cells), connection.dialect.paramstyle),
-                                      (*cells, min_lat, max_lat, min_lng, max_lng)).fetchall()
-    candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
-                  if status == "open" and (category is None or code == category)}
+    rows = _fetch("prefilter", (*cells, min_lat, max_lat, min_lng, max_lng), len(cells))
+    candidates = [(fid, lat, lng) for fid, lat, lng, status, code in rows
+                  if status == "open" and (category is None or code == category)]
     network = {}
     if estate_id is not None:
         network = walking.network_rows(estate_id)
-        extra = [fid for fid, row in network.items() if fid not in candidates and row.walk_m <= budget_m]
+        seen = {fid for fid, _, _ in candidates}
+        extra = [fid for fid, row in network.items() if fid not in seen and row.walk_m <= budget_m]
         if extra:
             q = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.id.in_(extra),
                                                                        Facility.status == "open")
             if category is not None:
                 q = q.where(Facility.category_code == category)
-            candidates.update({fid: (lat, lng) for fid, lat, lng in db.session.execute(q)})
+            candidates.extend(db.session.execute(q).tuples())
     # geo.distance_m (haversine) written out with the origin's terms computed once: the same operations
     # in the same order, so the same metres as brute_force_ids to the last bit.
     radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
@@ -392,7 +399,7 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     cos_p1 = cos(p1)
     two_r = 2 * geo.EARTH_RADIUS_M
     keyed = []
-    for fid, (lat, lng) in candidates.items():
+    for fid, lat, lng in candidates:
         p2 = radians(lat)
         h = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos(p2) * sin(radians(lng - olng) / 2) ** 2
         d = two_r * asin(min(1.0, sqrt(h)))
