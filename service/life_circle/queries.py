@@ -86,8 +86,11 @@ _PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status,
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
 
-# The facilities shown, as plain rows (only those the item cache does not hold yet).
-_DETAIL = sa.select(*Facility.__table__.c).where(Facility.id.in_(sa.bindparam("ids", expanding=True)))
+# What the list needs of the facilities shown that the item cache does not hold yet, as plain rows.
+_DETAIL = sa.select(Facility.id, Facility.version, Facility.name, Facility.category_code, Facility.subtype,
+                    Facility.address, Facility.lat, Facility.lng, Facility.phone, Facility.services,
+                    Facility.target_groups, Facility.accessible, Facility.bookable, Facility.hours).where(
+    Facility.id.in_(sa.bindparam("ids", expanding=True)))
 
 # What a nearby item shows of a facility besides its walk and open now (the rest: GET /facilities/{id}).
 NEARBY_FIELDS = ("id", "name", "category", "category_name", "dimension", "subtype", "address", "lat", "lng", "datum",
@@ -122,31 +125,36 @@ class _Static:
     origin: its compiled opening hours, target groups and, per language and datum, the item's fixed fields
     (as a dict and as JSON text)."""
 
-    __slots__ = ("id", "version", "row", "schedule", "target_groups", "_bases", "_category")
+    __slots__ = ("id", "version", "category_code", "lat", "lng", "fields", "schedule", "target_groups", "_bases",
+                 "_category")
 
     def __init__(self, row):
-        self.id, self.version, self.row = row.id, row.version, row
+        self.id, self.version, self.category_code, self.lat, self.lng = (row.id, row.version, row.category_code,
+                                                                         row.lat, row.lng)
+        self.fields = {"name": row.name, "subtype": row.subtype, "address": row.address, "phone": row.phone,
+                       "services": list(row.services or [])}
         self.schedule = _schedule(row.hours)
         self.target_groups = tuple(row.target_groups or ())
+        self.fields.update(target_groups=list(self.target_groups), accessible=row.accessible, bookable=row.bookable)
         self._bases: dict = {}
         self._category = None
 
     def base(self, lang: str, datum: str) -> tuple[dict, str]:
         """(the fixed fields, the same as JSON without its closing brace)."""
-        category = rules.category(self.row.category_code)
+        category = rules.category(self.category_code)
         if self._category is not category:      # rules reloaded: names may have changed
             self._bases, self._category = {}, category
         found = self._bases.get((lang, datum))
         if found is None:
-            f = self.row
-            lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
+            f = self.fields
+            lat, lng = geo.from_gcj02(self.lat, self.lng, datum)
             fields = {
-                "id": f.id, "name": f.name, "category": f.category_code,
-                "category_name": category.name(lang) if category else f.category_code,
-                "dimension": category.dimension if category else None, "subtype": f.subtype, "address": f.address,
-                "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum, "phone": f.phone,
-                "services": list(f.services or []), "target_groups": list(self.target_groups),
-                "accessible": f.accessible, "bookable": f.bookable}
+                "id": self.id, "name": f["name"], "category": self.category_code,
+                "category_name": category.name(lang) if category else self.category_code,
+                "dimension": category.dimension if category else None, "subtype": f["subtype"],
+                "address": f["address"], "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum,
+                "phone": f["phone"], "services": f["services"], "target_groups": f["target_groups"],
+                "accessible": f["accessible"], "bookable": f["bookable"]}
             found = self._bases[(lang, datum)] = (fields, _dumps(fields)[:-1])
         return found
 
@@ -183,7 +191,7 @@ class _StaticCache:
         return len(self._items)
 
 
-STATIC_CACHE = _StaticCache(20_000)
+STATIC_CACHE = _StaticCache(5_000)   # about 2.5 KB an entry: some 12 MB per worker when full
 
 
 def _driver_sql(kind: str, n: int, paramstyle: str) -> str:
@@ -345,7 +353,7 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
         walk_s = walk.seconds(pace)
         walk_minutes = -(-walk_s // 60) if walk_s is not None else -(-walk.walk_m // speed)
         rows.append((entry, walk, walk_minutes, values, text))
-        category = rules.category(entry.row.category_code)
+        category = rules.category(entry.category_code)
         by_dimension.setdefault((category.dimension if category else None) or "", []).append(fid)
     rlat, rlng = geo.from_gcj02(olat, olng, datum)
     head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
