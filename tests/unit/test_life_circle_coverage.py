@@ -250,3 +250,17 @@ def test_nearby_json_text_is_the_nearby_answer(layout):
     # Open, closed and unknown hours, network and estimated walks, both datums were all compared.
     assert {o for o, _, _ in seen} == {True, False, None} and {m for _, m, _ in seen} == {"network", "estimated"}
     assert {d for _, _, d in seen} == {"gcj02", "wgs84"}
+
+
+def test_the_item_cache_stays_within_its_size(layout):
+    from types import SimpleNamespace
+
+    world, estates, facilities, actor = layout
+    rows = db.session.execute(queries._DETAIL, {"ids": [f.id for f in facilities.values()]}).all()
+    cache = queries._StaticCache(10)
+    for version in range(1, 26):
+        for row in rows:
+            cache.put(queries._Static(SimpleNamespace(**{**row._mapping, "version": version})))
+    assert len(cache) <= 10
+    newest = rows[-1]
+    assert cache.get((newest.id, 25)) is not None and cache.get((newest.id, 1)) is None
