@@ -82,7 +82,10 @@ class FacilityOut(ma.Schema):
 
 class LcNearbyItemOut(FacilityOut):
     class Meta:
-        exclude = ("hours",)   # the list leaves the weekly schedule to GET /facilities/{id}
+        # The list keeps what a resident choosing where to go needs; the weekly schedule, description and
+        # administrative fields are in GET /facilities/{id}.
+        exclude = ("hours", "external_id", "coord_source", "capacity", "status", "description", "street_id",
+                   "neighbourhood_id", "version")
 
     distance_m = ma.fields.Integer(required=True, metadata={"description": "Straight line, metres"})
     walk_m = ma.fields.Integer(required=True, metadata={"description": "Walking metres used"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -32,7 +32,9 @@ FACILITY = {"id": 12, "external_id": "WL-HEALTH-001", "name": "万里社区卫�
             "capacity": None, "accessible": True, "bookable": False, "status": "open", "hours": HOURS,
             "open_now": False, "closes_at": None, "next_open_at": "2026-11-23T08:00:00+08:00",
             "description": None, "street_id": 1, "neighbourhood_id": None, "version": 1}
-NEARBY_ITEM = {**FACILITY, "distance_m": 412, "walk_m": 536, "walk_minutes": 9, "walk_method": "estimated"}
+NEARBY_ITEM = {**{k: FACILITY[k] for k in queries.NEARBY_FIELDS}, "open_now": False, "closes_at": None,
+               "next_open_at": "2026-11-23T08:00:00+08:00", "distance_m": 412, "walk_m": 536, "walk_minutes": 9,
+               "walk_method": "estimated"}
 FORMULAS = coverage.FORMULAS_ZH
 LABELS = {"as_of": "2026-11-21T02:00:00+00:00", "scenario": "current", "distance_method": "estimated",
           "pairs": {"network": 0, "estimated": 19}, "detour_factor": 1.3, "search_radius_m": 3000,
@@ -77,7 +79,7 @@ class Categories(MethodView):
 
 @blp.route("/facilities/nearby")
 class Nearby(MethodView):
-    @blp.arguments(LcNearbyArgs, location="query")
+    @blp.arguments(LcNearbyArgs(), location="query")   # one instance: not built again per request
     @blp.response(200, LcNearbyOut, example={
         "origin": {"lat": 31.2702, "lng": 121.4101, "datum": "gcj02", "estate_id": None}, "pace": "elder",
         "m_per_min": 48, "minutes": 15, "walk_budget_m": 720, "detour_factor": 1.3, "note": queries.WALK_NOTE_ZH,
@@ -96,8 +98,9 @@ class Nearby(MethodView):
         Asia/Shanghai with public holidays, 调休 and dated exceptions, and a
         closed facility gives its `next_open_at`.
         """
-        # The residents' hottest read: built JSON-ready (the shape LcNearbyOut documents) and sent as is.
-        return jsonify(queries.nearby(lang=language(), **args))
+        # The residents' hottest read: the JSON text (the shape LcNearbyOut documents) is assembled from each
+        # facility's cached fixed part and sent as is.
+        return Response(queries.nearby_json(lang=language(), **args), status=200, mimetype="application/json")
 
 
 @blp.route("/facilities")

@@ -165,24 +165,15 @@ def parse_text(text: str) -> dict | None:
 
 
 # --- evaluation ------------------------------------------------------------------------------------------------
+#
+# An hours document is compiled once into a Schedule (periods as whole minutes from the day's local
+# midnight), and the days around a moment into a Days (each day's date, weekday and kind, read once
+# for however many facilities are evaluated at that moment). Times are compared as local wall-clock
+# microseconds from today's midnight: periods start and end on whole minutes.
 
-def _day_periods(hours: dict, day: date) -> list[list[str]]:
-    """The periods that start on ``day`` (local), after exceptions and the holiday rules."""
-    for item in hours.get("exceptions") or ():
-        if item["date"] == day.isoformat():
-            return item["periods"]
-    if hours.get("always_open"):
-        return [["00:00", "24:00"]]
-    weekly = hours.get("weekly") or {}
-    key = DAYS[day.weekday()]
-    kind = calendar.day_kind(day)
-    rule = hours.get("holiday", "weekly") if kind == "holiday" else \
-        hours.get("makeup_workday", "weekly") if kind == "makeup_workday" else "weekly"
-    if rule == "closed":
-        return []
-    if rule != "weekly":
-        key = rule
-    return weekly.get(key) or []
+_US = 60_000_000          # microseconds in a minute
+_DAY = 24 * 60
+_ALWAYS = ((0, _DAY),)
 
 
 def _hm(text: str) -> int:
@@ -190,45 +181,116 @@ def _hm(text: str) -> int:
     return int(text[:2]) * 60 + int(text[3:5])
 
 
-def _intervals(hours: dict, day: date) -> list[tuple[datetime, datetime]]:
+def _compile(periods) -> tuple[tuple[int, int], ...]:
+    """[[start, end], …] → sorted (start, end) minutes, an end at or before the start moved past midnight."""
     out = []
-    for start, end in _day_periods(hours, day):
+    for start, end in periods or ():
         s, e = _hm(start), _hm(end)
-        begin = datetime.combine(day, time(0), tzinfo=SHANGHAI) + timedelta(minutes=s)
-        finish = datetime.combine(day, time(0), tzinfo=SHANGHAI) + timedelta(minutes=e if e > s else e + 24 * 60)
-        out.append((begin, finish))
-    return sorted(out)
+        out.append((s, e if e > s else e + _DAY))
+    return tuple(sorted(out))
+
+
+class Schedule:
+    """An hours document ready for evaluation (see the module docstring for the document)."""
+
+    __slots__ = ("always_open", "weekly", "holiday", "makeup_workday", "exceptions")
+
+    def __init__(self, hours: dict):
+        self.always_open = bool(hours.get("always_open"))
+        weekly = hours.get("weekly") or {}
+        self.weekly = {day: _compile(weekly.get(day)) for day in DAYS}
+        self.holiday = hours.get("holiday", "weekly")
+        self.makeup_workday = hours.get("makeup_workday", "weekly")
+        self.exceptions: dict[str, tuple] = {}
+        for item in hours.get("exceptions") or ():
+            self.exceptions.setdefault(item["date"], _compile(item["periods"]))   # the first listed wins
+
+    def periods(self, iso: str, weekday: int, kind: str) -> tuple[tuple[int, int], ...]:
+        """The periods that start on a day (after exceptions and the holiday rules)."""
+        if self.exceptions:
+            found = self.exceptions.get(iso)
+            if found is not None:
+                return found
+        if self.always_open:
+            return _ALWAYS
+        rule = self.holiday if kind == "holiday" else self.makeup_workday if kind == "makeup_workday" else "weekly"
+        if rule == "closed":
+            return ()
+        return self.weekly.get(DAYS[weekday] if rule == "weekly" else rule, ())
+
+
+class Days:
+    """The local (Asia/Shanghai) days around one moment, with their kinds from service/calendar.py."""
+
+    __slots__ = ("midnight", "today", "t", "_days")
+
+    def __init__(self, moment: datetime):
+        local = moment.astimezone(SHANGHAI)
+        self.today = local.date()
+        self.midnight = datetime.combine(self.today, time(0), tzinfo=SHANGHAI)
+        self.t = ((local.hour * 60 + local.minute) * 60 + local.second) * 1_000_000 + local.microsecond
+        self._days: dict[int, tuple[str, int, str]] = {}
+
+    def day(self, offset: int) -> tuple[str, int, str]:
+        """(ISO date, weekday, kind) of today + ``offset`` days."""
+        found = self._days.get(offset)
+        if found is None:
+            day = self.today + timedelta(days=offset)
+            found = self._days[offset] = (day.isoformat(), day.weekday(), calendar.day_kind(day))
+        return found
+
+    def at(self, minutes: int) -> datetime:
+        """The local time ``minutes`` after today's midnight."""
+        return self.midnight + timedelta(minutes=minutes)
+
+
+_CLOSED = {"open_now": False, "closes_at": None, "next_open_at": None}
+_UNKNOWN = {"open_now": None, "closes_at": None, "next_open_at": None}
+
+
+def evaluate(schedule: Schedule | None, status: str, days: Days) -> dict:
+    """{"open_now": bool | None, "closes_at", "next_open_at"} at the moment of ``days``. ``open_now`` is
+    None when the hours are unknown; a facility that is not open (planned, building, closed) is never open.
+
+    Open now: a period that started yesterday or today contains the moment (start ≤ now < end). Then
+    ``closes_at`` is the end of that spell (periods that touch are one spell; None past the lookahead).
+    Closed: ``next_open_at`` is the first start after now within LOOKAHEAD_DAYS days (None if none)."""
+    if status != "open":
+        return dict(_CLOSED)
+    if schedule is None:
+        return dict(_UNKNOWN)
+    t = days.t
+    end = None
+    for base, day in ((-_DAY, days.day(-1)), (0, days.day(0))):
+        for s, e in schedule.periods(*day):
+            if (base + s) * _US <= t < (base + e) * _US and (end is None or base + e > end):
+                end = base + e
+    if end is not None:
+        return {"open_now": True, "closes_at": _closes(schedule, days, end), "next_open_at": None}
+    for offset in range(LOOKAHEAD_DAYS + 1):
+        base = offset * _DAY
+        for s, _ in schedule.periods(*days.day(offset)):
+            if (base + s) * _US > t:
+                return {"open_now": False, "closes_at": None, "next_open_at": days.at(base + s)}
+    return dict(_CLOSED)
+
+
+def _closes(schedule: Schedule, days: Days, end: int) -> datetime | None:
+    """When an open spell ending at ``end`` (minutes from today's midnight) really ends: a period that
+    starts on the day of ``end`` exactly at ``end`` carries it on. None if it runs on beyond the lookahead."""
+    for _ in range(LOOKAHEAD_DAYS):
+        offset = end // _DAY
+        base = offset * _DAY
+        following = [base + e for s, e in schedule.periods(*days.day(offset)) if base + s == end and base + e > end]
+        if not following:
+            return days.at(end)
+        end = max(following)
+    return None
 
 
 def state(hours: dict | None, status: str, moment: datetime) -> dict:
-    """{"open_now": bool | None, "closes_at", "next_open_at"} at ``moment``. ``open_now`` is None when the
-    hours are unknown; a facility that is not open (planned, building, closed) is never open."""
-    if status != "open":
-        return {"open_now": False, "closes_at": None, "next_open_at": None}
-    if hours is None:
-        return {"open_now": None, "closes_at": None, "next_open_at": None}
-    local = moment.astimezone(SHANGHAI)
-    today = local.date()
-    spans = _intervals(hours, today - timedelta(days=1)) + _intervals(hours, today)
-    current = [span for span in spans if span[0] <= local < span[1]]
-    if current:
-        return {"open_now": True, "closes_at": _closes(hours, max(end for _, end in current)), "next_open_at": None}
-    for offset in range(LOOKAHEAD_DAYS + 1):
-        for begin, _ in _intervals(hours, today + timedelta(days=offset)):
-            if begin > local:
-                return {"open_now": False, "closes_at": None, "next_open_at": begin}
-    return {"open_now": False, "closes_at": None, "next_open_at": None}
-
-
-def _closes(hours: dict, end: datetime) -> datetime | None:
-    """When an open spell ending at ``end`` really ends (periods that touch are one spell); None if
-    it runs on beyond the lookahead (24 hours)."""
-    for _ in range(LOOKAHEAD_DAYS):
-        following = [e for b, e in _intervals(hours, end.date()) if b == end and e > end]
-        if not following:
-            return end
-        end = max(following)
-    return None
+    """``evaluate`` for one hours document at one moment."""
+    return evaluate(Schedule(hours) if hours is not None and status == "open" else None, status, Days(moment))
 
 
 def is_open(hours: dict | None, status: str, moment: datetime) -> bool | None:

@@ -2,6 +2,9 @@
 one facility, search by name."""
 from __future__ import annotations
 
+import json
+import math
+import threading
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -76,17 +79,168 @@ def _check_filters(category: str | None, target_group: str | None, pace: str) ->
         raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
 
 
-# The prefilter, built once: grid cells and the box, answered from ix_facility_cell alone.
+# The prefilter: grid cells and the box, answered from ix_facility_cell alone (nearby_ids sends the same
+# statement as driver SQL).
 _PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code).where(
     Facility.cell.in_(sa.bindparam("cells", expanding=True)),
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
 
-# The facilities shown, as plain rows (facility_dict reads attributes only).
-_DETAIL = sa.select(*Facility.__table__.c).where(Facility.id.in_(sa.bindparam("ids", expanding=True)))
+# What the list needs of the facilities shown that the item cache does not hold yet, as plain rows.
+_DETAIL = sa.select(Facility.id, Facility.version, Facility.name, Facility.category_code, Facility.subtype,
+                    Facility.address, Facility.lat, Facility.lng, Facility.phone, Facility.services,
+                    Facility.target_groups, Facility.accessible, Facility.bookable, Facility.hours).where(
+    Facility.id.in_(sa.bindparam("ids", expanding=True)))
 
-CANDIDATE_COLUMNS = (Facility.id, Facility.lat, Facility.lng, Facility.category_code, Facility.target_groups,
-                     Facility.hours)
+# What a nearby item shows of a facility besides its walk and open now (the rest: GET /facilities/{id}).
+NEARBY_FIELDS = ("id", "name", "category", "category_name", "dimension", "subtype", "address", "lat", "lng", "datum",
+                 "phone", "services", "target_groups", "accessible", "bookable")
+
+
+def _dumps(value) -> str:
+    """JSON as the API sends it (UTF-8 text, compact)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Compiled opening hours shared by facilities with the same hours (most keep a few standard schedules),
+# so a lookup evaluates each distinct schedule once.
+_SCHEDULES: dict[str, hours_mod.Schedule] = {}
+_SCHEDULES_MAX = 5000
+
+
+def _schedule(doc: dict | None) -> hours_mod.Schedule | None:
+    if doc is None:
+        return None
+    key = json.dumps(doc, sort_keys=True)
+    found = _SCHEDULES.get(key)
+    if found is None:
+        if len(_SCHEDULES) >= _SCHEDULES_MAX:
+            _SCHEDULES.clear()
+        found = _SCHEDULES[key] = hours_mod.Schedule(doc)
+    return found
+
+
+class _Static:
+    """What the nearby list needs of one version of a facility that does not change with the moment or the
+    origin: its compiled opening hours, target groups and, per language and datum, the item's fixed fields
+    (as a dict and as JSON text)."""
+
+    __slots__ = ("id", "version", "category_code", "lat", "lng", "fields", "schedule", "target_groups", "_bases",
+                 "_category")
+
+    def __init__(self, row):
+        self.id, self.version, self.category_code, self.lat, self.lng = (row.id, row.version, row.category_code,
+                                                                         row.lat, row.lng)
+        self.fields = {"name": row.name, "subtype": row.subtype, "address": row.address, "phone": row.phone,
+                       "services": list(row.services or [])}
+        self.schedule = _schedule(row.hours)
+        self.target_groups = tuple(row.target_groups or ())
+        self.fields.update(target_groups=list(self.target_groups), accessible=row.accessible, bookable=row.bookable)
+        self._bases: dict = {}
+        self._category = None
+
+    def base(self, lang: str, datum: str) -> tuple[dict, str]:
+        """(the fixed fields, the same as JSON without its closing brace)."""
+        category = rules.category(self.category_code)
+        if self._category is not category:      # rules reloaded: names may have changed
+            self._bases, self._category = {}, category
+        found = self._bases.get((lang, datum))
+        if found is None:
+            f = self.fields
+            lat, lng = geo.from_gcj02(self.lat, self.lng, datum)
+            fields = {
+                "id": self.id, "name": f["name"], "category": self.category_code,
+                "category_name": category.name(lang) if category else self.category_code,
+                "dimension": category.dimension if category else None, "subtype": f["subtype"],
+                "address": f["address"], "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum,
+                "phone": f["phone"], "services": f["services"], "target_groups": f["target_groups"],
+                "accessible": f["accessible"], "bookable": f["bookable"]}
+            found = self._bases[(lang, datum)] = (fields, _dumps(fields)[:-1])
+        return found
+
+
+class _StaticCache:
+    """A bounded in-process cache of ``_Static`` keyed by (facility id, version).
+
+    Each lookup reads the current versions of the facilities it shows (a primary-key read), and every
+    change of a facility raises its version (the ORM's version counter), so an edit is seen at once by
+    every worker: its new version is simply not cached yet. Ids are never reused for committed rows.
+    Oldest entries go first when full."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: dict[tuple[int, int], _Static] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        return self._items.get(key)
+
+    def put(self, entry: _Static) -> None:
+        with self._lock:
+            items = self._items
+            if len(items) >= self.size:
+                for key in list(items)[:max(1, self.size // 10)]:
+                    items.pop(key, None)
+            items[(entry.id, entry.version)] = entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+STATIC_CACHE = _StaticCache(5_000)   # about 2.5 KB an entry: some 12 MB per worker when full
+
+
+def _driver_sql(kind: str, n: int, paramstyle: str) -> str:
+    """A hot read as driver SQL for ``n`` values in its IN list (built once per size; same statements as
+    ``_PREFILTER`` and a primary-key read of versions, without compiling them per request)."""
+    key = (kind, n, paramstyle)
+    sql = _SQL.get(key)
+    if sql is None:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        marks = ", ".join([mark] * n)
+        sql = _SQL[key] = (
+            f"SELECT id, lat, lng, status, category_code FROM facility WHERE cell IN ({marks}) "
+            f"AND lat BETWEEN {mark} AND {mark} AND lng BETWEEN {mark} AND {mark}" if kind == "prefilter" else
+            f"SELECT id, version FROM facility WHERE id IN ({marks})")
+    return sql
+
+
+_SQL: dict[tuple[str, int, str], str] = {}
+
+
+def _fetch(kind: str, params: tuple, n: int) -> list[tuple]:
+    """Run a ``_driver_sql`` read on the session's connection (in its transaction) with the driver's cursor."""
+    connection = db.session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_driver_sql(kind, n, connection.dialect.paramstyle), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _statics(ids) -> dict[int, _Static]:
+    """Facility id → the static part of its current version; reads whole rows only for versions not cached."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    out, missing = {}, []
+    get = STATIC_CACHE.get
+    for fid, version in _fetch("versions", tuple(ids), len(ids)):
+        entry = get((fid, version))
+        if entry is None:
+            missing.append(fid)
+        else:
+            out[fid] = entry
+    if missing:
+        for row in db.session.connection().execute(_DETAIL, {"ids": missing}).all():
+            entry = out[row.id] = _Static(row)
+            STATIC_CACHE.put(entry)
+    return out
 
 
 def _serves(groups, target_group: str | None) -> bool:
@@ -96,11 +250,50 @@ def _serves(groups, target_group: str | None) -> bool:
     return target_group in groups or "everyone" in groups or not groups
 
 
-def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "gcj02", category: str | None = None,
-           minutes: int | None = None, pace: str = "standard", open_now: bool | None = None,
-           target_group: str | None = None, limit: int | None = None, estate_id: int | None = None,
-           lang: str = "zh") -> dict:
-    """Open facilities within ``minutes`` of walking, by walking distance (then id).
+class _Moment:
+    """Open now at one moment, evaluated once per distinct schedule (as values and as JSON text)."""
+
+    __slots__ = ("days", "_seen")
+
+    def __init__(self, moment: datetime):
+        self.days = hours_mod.Days(moment)
+        self._seen: dict = {}
+
+    def state(self, schedule) -> tuple[dict, str]:
+        found = self._seen.get(schedule)
+        if found is None:
+            st = hours_mod.evaluate(schedule, "open", self.days)
+            values = {"open_now": st["open_now"], "closes_at": _iso(st["closes_at"]),
+                      "next_open_at": _iso(st["next_open_at"])}
+            found = self._seen[schedule] = (values, _dumps(values)[1:-1])
+        return found
+
+
+def nearby(**args) -> dict:
+    """Open facilities within ``minutes`` of walking, by walking distance (then id); see ``_nearby``."""
+    head, rows, lang, datum = _nearby(**args)
+    items = [{**entry.base(lang, datum)[0], **state, "distance_m": walk.distance_m, "walk_m": walk.walk_m,
+              "walk_minutes": walk_minutes, "walk_method": walk.method}
+             for entry, walk, walk_minutes, state, _ in rows]
+    return {**head, "items": items}
+
+
+def nearby_json(**args) -> str:
+    """``nearby`` as the JSON text the API sends, assembled from each facility's cached fixed part."""
+    head, rows, lang, datum = _nearby(**args)
+    items = ",".join(
+        f'{entry.base(lang, datum)[1]},{state},"distance_m":{walk.distance_m},"walk_m":{walk.walk_m},'
+        f'"walk_minutes":{walk_minutes},"walk_method":"{walk.method}"}}'
+        for entry, walk, walk_minutes, _, state in rows)
+    return f'{_dumps(head)[:-1]},"items":[{items}]}}'
+
+
+def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "gcj02", category: str | None = None,
+            minutes: int | None = None, pace: str = "standard", open_now: bool | None = None,
+            target_group: str | None = None, limit: int | None = None, estate_id: int | None = None,
+            lang: str = "zh"):
+    """The nearby lookup: (the answer's fields but its items, [(static, walk, walk minutes, open-now values,
+    open-now JSON)] in walking order, lang, datum).
 
     Prefilter: the grid cells and bounding box of the straight-line radius
     (budget + 1) ÷ detour factor (an indexed read); exact: haversine × detour
@@ -127,46 +320,47 @@ def nearby(*, lat: float | None = None, lng: float | None = None, datum: str = "
     speed = walking.speed(pace)
     budget = minutes * speed
     found = nearby_ids(olat, olng, budget, category=category, estate_id=estate_id)
-    moment = clock.now()
+    moment = _Moment(clock.now())
     if target_group is None and open_now is None:
         picked = found[:limit]
+        statics = _statics(fid for fid, _ in picked)
     else:
-        # Details only for as many facilities, in walking order, as the filters need.
-        picked = []
+        # Walking order, as many facilities as the filters need, in chunks.
+        picked, statics = [], {}
         chunk = max(2 * limit, 20)
         for start in range(0, len(found), chunk):
             part = found[start:start + chunk]
-            rows = {r.id: r for r in db.session.execute(sa.select(*CANDIDATE_COLUMNS).where(
-                Facility.id.in_([fid for fid, _ in part])))}
+            statics.update(_statics(fid for fid, _ in part))
             for fid, walk in part:
-                row = rows[fid]
-                if not _serves(row.target_groups, target_group):
+                entry = statics.get(fid)
+                if entry is None or not _serves(entry.target_groups, target_group):
                     continue
-                if open_now is not None and bool(hours_mod.state(row.hours, "open", moment)["open_now"]) != open_now:
+                if open_now is not None and bool(moment.state(entry.schedule)[0]["open_now"]) != open_now:
                     continue
                 picked.append((fid, walk))
                 if len(picked) >= limit:
                     break
             if len(picked) >= limit:
                 break
-    full = {f.id: f for f in db.session.connection().execute(
-        _DETAIL, {"ids": [fid for fid, _ in picked]}).all()} if picked else {}
-    items = []
-    for fid, walk in picked:
-        item = facility_dict(full[fid], lang, datum=datum, moment=moment, with_hours=False)
-        item.update({
-            "distance_m": walk.distance_m, "walk_m": walk.walk_m,
-            "walk_minutes": walking.minutes_for(walk.walk_m, pace, walk.seconds(pace)),
-            "walk_method": walk.method})
-        items.append(item)
+    rows = []
     by_dimension: dict[str, list[int]] = {}
-    for item in items:
-        by_dimension.setdefault(item["dimension"] or "", []).append(item["id"])
+    for fid, walk in picked:
+        entry = statics.get(fid)
+        if entry is None:      # the row went away since the prefilter read it
+            continue
+        # Listed facilities are open (their status, from the prefilter): only the hours decide open now.
+        values, text = moment.state(entry.schedule)
+        walk_s = walk.seconds(pace)
+        walk_minutes = -(-walk_s // 60) if walk_s is not None else -(-walk.walk_m // speed)
+        rows.append((entry, walk, walk_minutes, values, text))
+        category = rules.category(entry.category_code)
+        by_dimension.setdefault((category.dimension if category else None) or "", []).append(fid)
     rlat, rlng = geo.from_gcj02(olat, olng, datum)
-    return {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
+    head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
             "pace": pace, "m_per_min": speed, "minutes": minutes, "walk_budget_m": budget,
             "detour_factor": walk_rules.detour_factor, "note": WALK_NOTE_EN if lang == "en" else WALK_NOTE_ZH,
-            "items": items, "by_dimension": by_dimension}
+            "by_dimension": by_dimension}
+    return head, rows, lang, datum
 
 
 class Found:
@@ -192,33 +386,38 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     radius = (budget_m + 1) / detour
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
-    rows = db.session.connection().execute(_PREFILTER, {"cells": cells, "lat0": min_lat, "lat1": max_lat,
-                                                        "lng0": min_lng, "lng1": max_lng}).all()
-    candidates = {fid: (lat, lng) for fid, lat, lng, status, code in rows
-                  if status == "open" and (category is None or code == category)}
+    rows = _fetch("prefilter", (*cells, min_lat, max_lat, min_lng, max_lng), len(cells))
+    candidates = [(fid, lat, lng) for fid, lat, lng, status, code in rows
+                  if status == "open" and (category is None or code == category)]
     network = {}
     if estate_id is not None:
         network = walking.network_rows(estate_id)
-        extra = [fid for fid, row in network.items() if fid not in candidates and row.walk_m <= budget_m]
+        seen = {fid for fid, _, _ in candidates}
+        extra = [fid for fid, row in network.items() if fid not in seen and row.walk_m <= budget_m]
         if extra:
             q = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.id.in_(extra),
                                                                        Facility.status == "open")
             if category is not None:
                 q = q.where(Facility.category_code == category)
-            candidates.update({fid: (lat, lng) for fid, lat, lng in db.session.execute(q)})
-    dist = geo.distance_m
-    found = []
-    for fid, (lat, lng) in candidates.items():
-        d = dist(olat, olng, lat, lng)
-        row = network.get(fid)
-        if row is not None:
-            walk_m, method = row.walk_m, "network"
-        else:
-            walk_m, method = int(d * detour + 0.5), "estimated"
+            candidates.extend(db.session.execute(q).tuples())
+    # geo.distance_m (haversine) written out with the origin's terms computed once: the same operations
+    # in the same order, so the same metres as brute_force_ids to the last bit.
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    p1 = radians(olat)
+    cos_p1 = cos(p1)
+    two_r = 2 * geo.EARTH_RADIUS_M
+    keyed = []
+    for fid, lat, lng in candidates:
+        p2 = radians(lat)
+        h = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos(p2) * sin(radians(lng - olng) / 2) ** 2
+        d = two_r * asin(min(1.0, sqrt(h)))
+        row = network.get(fid) if network else None
+        walk_m = row.walk_m if row is not None else int(d * detour + 0.5)
         if walk_m <= budget_m:
-            found.append((fid, Found(int(d + 0.5), walk_m, method, row)))
-    found.sort(key=lambda pair: pair[1].key(pair[0]))
-    return found
+            keyed.append((walk_m, int(d + 0.5), fid, row))
+    keyed.sort()   # by (walk_m, distance, id); ids are unique, so nothing after them is compared
+    return [(fid, Found(d, walk_m, "network" if row is not None else "estimated", row))
+            for walk_m, d, fid, row in keyed]
 
 
 def brute_force_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None) -> list[tuple[int, int]]:

@@ -11,10 +11,19 @@ from models.life_circle import Facility
 from models.places import Estate
 from service import clock
 from service.clock import SHANGHAI
+from service.life_circle import queries
 from tests.factories import add_units, auth, make_facility, make_user, make_world, north
 
 LAT, LNG = 31.2702, 121.4101
 OFFICE = {"weekly": {d: [["08:30", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, "holiday": "closed"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_item_cache():
+    """Each test starts with an empty nearby item cache: rolled-back tests reuse ids (SQLite)."""
+    queries.STATIC_CACHE.clear()
+    yield
+    queries.STATIC_CACHE.clear()
 
 
 @pytest.fixture
@@ -252,3 +261,43 @@ def test_network_walk_import(client, place, people):
                       headers=auth(people.street_admin))
     assert bad.status_code == 422
     assert bad.json["errors"]["report"]["errors"][0]["field"] == "facility_external_id"
+
+
+def test_an_edit_shows_in_nearby_at_once(client, place, people):
+    """The nearby list caches each facility's fixed fields by (id, version): every change raises the version,
+    so the next lookup — in this worker or any other — reads the changed row."""
+    clock.set_now(datetime(2026, 11, 20, 9, tzinfo=SHANGHAI))   # a Friday morning
+    f = make_facility(category="meal", lat=north(LAT, 100), lng=LNG, street_id=place.street.id, hours=OFFICE,
+                      name="香泉食堂")
+    db.session.commit()
+    url = f"/api/v1/facilities/nearby?lat={LAT}&lng={LNG}&category=meal"
+
+    def listed():
+        response = client.get(url, headers=auth(people.resident))
+        assert response.status_code == 200, response.json
+        return response.json["items"]
+
+    first = listed()
+    assert [(i["id"], i["name"], i["open_now"], i["walk_m"]) for i in first] == [(f.id, "香泉食堂", True, 130)]
+    assert listed() == first and queries.STATIC_CACHE.get((f.id, 1)) is not None
+    changed = client.patch(f"/api/v1/facilities/{f.id}", headers=auth(people.street_admin), json={
+        "name": "香泉长者食堂", "external_id": "XQ-MEAL-1", "lat": north(LAT, 200), "lng": LNG, "target_groups": ["elder"],
+        "hours": {"weekly": {"sat": [["09:00", "12:00"]]}}})
+    assert changed.status_code == 200 and changed.json["version"] == 2
+    # The old version's entry is still there (as in a worker that has not seen the edit), and not used.
+    assert queries.STATIC_CACHE.get((f.id, 1)) is not None
+    item, = listed()
+    assert (item["name"], item["walk_m"], item["target_groups"], item["open_now"], item["next_open_at"]) == (
+        "香泉长者食堂", 260, ["elder"], False, "2026-11-21T09:00:00+08:00")
+    assert client.get(url + "&target_group=child", headers=auth(people.resident)).json["items"] == []
+    assert client.get(url + "&open_now=false", headers=auth(people.resident)).json["items"][0]["id"] == f.id
+    # An import that changes the row, then closing it: each is seen by the next lookup.
+    export = client.get("/api/v1/facilities/export?datum=gcj02", headers=auth(people.street_admin)).json
+    feature = next(x for x in export["features"] if x["id"] == f.id)
+    feature["properties"]["name"] = "香泉长者助餐点"
+    imported = client.post("/api/v1/facilities/import", headers=auth(people.street_admin), json={
+        "format": "geojson", "data": json.dumps({**export, "features": [feature]})})
+    assert imported.status_code == 200 and imported.json["updated"] == 1, imported.json
+    assert listed()[0]["name"] == "香泉长者助餐点"
+    assert client.post(f"/api/v1/facilities/{f.id}/close", headers=auth(people.street_admin), json={}).status_code == 200
+    assert listed() == []

@@ -8,7 +8,17 @@ import sqlalchemy as sa
 from models.audit import AuditEntry
 from models.base import db
 from models.life_circle import Facility
+from service.life_circle import queries
 from tests.factories import auth, make_facility, make_user, make_world, north
+
+
+
+@pytest.fixture(autouse=True)
+def _fresh_item_cache():
+    """Each test starts with an empty nearby item cache: rolled-back tests reuse ids (SQLite)."""
+    queries.STATIC_CACHE.clear()
+    yield
+    queries.STATIC_CACHE.clear()
 
 
 def at_once(app, calls):

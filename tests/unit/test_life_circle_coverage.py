@@ -18,6 +18,14 @@ LAT, LNG = 31.2, 121.4
 REQUIRED = ("health", "elder_care", "meal", "commerce", "culture", "sport", "gov_service", "public_space")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_item_cache():
+    """Each test starts with an empty nearby item cache: rolled-back tests reuse ids (SQLite)."""
+    queries.STATIC_CACHE.clear()
+    yield
+    queries.STATIC_CACHE.clear()
+
+
 @pytest.fixture
 def layout():
     """Three located estates on one meridian plus one without coordinates:
@@ -205,3 +213,54 @@ def test_coverage_ring_search_agrees_with_a_plain_scan(seed):
         ring = {(eid, code): (best["key"] if best else None) for eid, per in measured.items()
                 for code, best in per.items()}
         assert ring == coverage._nearest_scan(rows, statuses)
+
+
+def test_nearby_json_text_is_the_nearby_answer(layout):
+    """The API sends ``nearby_json``, assembled from cached JSON parts: it must parse to exactly ``nearby``."""
+    import json
+    from datetime import timedelta
+
+    from service import clock
+
+    world, estates, facilities, actor = layout
+    db.session.add(FacilityWalk(estate_id=estates["B"].id, facility_id=facilities["commerce"].id, walk_m=480,
+                                walk_s_standard=400))
+    for f in db.session.execute(sa.select(Facility)).scalars():
+        f.hours = {"weekly": {"mon": [["08:00", "11:30"]], "sat": [["22:00", "02:00"]]}, "holiday": "closed"} \
+            if f.id % 2 else None
+        f.target_groups = ["elder"] if f.id % 3 else []
+        f.services = ["堂食", "送\"餐\""] if f.id % 2 else []
+    db.session.commit()
+    wlat, wlng = geo.gcj02_to_wgs84(LAT, LNG)
+    asks = [dict(lat=LAT, lng=LNG, minutes=30), dict(lat=wlat, lng=wlng, datum="wgs84", minutes=3, lang="en"),
+            dict(estate_id=estates["B"].id, minutes=40, pace="elder"), dict(estate_id=estates["B"].id, minutes=8),
+            dict(lat=LAT, lng=LNG, minutes=60, open_now=False, target_group="elder", limit=3),
+            dict(lat=LAT, lng=LNG, minutes=60, open_now=True), dict(lat=LAT, lng=LNG, minutes=1)]
+    seen = set()
+    for moment in (datetime(2026, 11, 23, 9, tzinfo=SHANGHAI), datetime(2026, 11, 22, 1, 30, tzinfo=SHANGHAI),
+                   datetime(2026, 10, 5, 9, tzinfo=SHANGHAI)):
+        clock.set_now(moment)
+        for ask in asks:
+            answer = queries.nearby(**ask)
+            assert json.loads(queries.nearby_json(**ask)) == answer, ask
+            queries.STATIC_CACHE.clear()   # and the same when every part is built afresh
+            assert json.loads(queries.nearby_json(**ask)) == answer, ask
+            seen |= {(i["open_now"], i["walk_method"], i["datum"]) for i in answer["items"]}
+        clock.set_now(moment + timedelta(minutes=1))
+    # Open, closed and unknown hours, network and estimated walks, both datums were all compared.
+    assert {o for o, _, _ in seen} == {True, False, None} and {m for _, m, _ in seen} == {"network", "estimated"}
+    assert {d for _, _, d in seen} == {"gcj02", "wgs84"}
+
+
+def test_the_item_cache_stays_within_its_size(layout):
+    from types import SimpleNamespace
+
+    world, estates, facilities, actor = layout
+    rows = db.session.execute(queries._DETAIL, {"ids": [f.id for f in facilities.values()]}).all()
+    cache = queries._StaticCache(10)
+    for version in range(1, 26):
+        for row in rows:
+            cache.put(queries._Static(SimpleNamespace(**{**row._mapping, "version": version})))
+    assert len(cache) <= 10
+    newest = rows[-1]
+    assert cache.get((newest.id, 25)) is not None and cache.get((newest.id, 1)) is None

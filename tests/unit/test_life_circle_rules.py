@@ -148,3 +148,81 @@ def test_compact_text_hours():
                                    "holiday": "closed", "makeup_workday": "mon"})
     assert hours.parse_text("24h")["always_open"] is True
     assert hours.parse_text("") is None
+
+
+# --- the compiled evaluator against a plain reading of the rules -------------------------------------------------
+
+def _reference_state(doc, moment):
+    """The rules read literally, with datetimes (the evaluator compiles them to minutes)."""
+    from datetime import time, timedelta
+
+    def periods(day):
+        for item in doc.get("exceptions") or ():
+            if item["date"] == day.isoformat():
+                return item["periods"]
+        if doc.get("always_open"):
+            return [["00:00", "24:00"]]
+        kind = calendar.day_kind(day)
+        rule = doc.get("holiday", "weekly") if kind == "holiday" else \
+            doc.get("makeup_workday", "weekly") if kind == "makeup_workday" else "weekly"
+        if rule == "closed":
+            return []
+        return (doc.get("weekly") or {}).get(hours.DAYS[day.weekday()] if rule == "weekly" else rule) or []
+
+    def spans(day):
+        out = []
+        for start, end in periods(day):
+            s = int(start[:2]) * 60 + int(start[3:])
+            e = int(end[:2]) * 60 + int(end[3:])
+            midnight = datetime.combine(day, time(0), tzinfo=SHANGHAI)
+            out.append((midnight + timedelta(minutes=s), midnight + timedelta(minutes=e if e > s else e + 1440)))
+        return sorted(out)
+
+    local = moment.astimezone(SHANGHAI)
+    today = local.date()
+    current = [sp for sp in spans(today - timedelta(days=1)) + spans(today) if sp[0] <= local < sp[1]]
+    if current:
+        end = max(e for _, e in current)
+        for _ in range(hours.LOOKAHEAD_DAYS):
+            following = [e for b, e in spans(end.date()) if b == end and e > end]
+            if not following:
+                return {"open_now": True, "closes_at": end, "next_open_at": None}
+            end = max(following)
+        return {"open_now": True, "closes_at": None, "next_open_at": None}
+    for offset in range(hours.LOOKAHEAD_DAYS + 1):
+        for begin, _ in spans(today + timedelta(days=offset)):
+            if begin > local:
+                return {"open_now": False, "closes_at": None, "next_open_at": begin}
+    return {"open_now": False, "closes_at": None, "next_open_at": None}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_open_now_matches_a_literal_reading_of_the_rules(seed):
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(seed)
+    marks = ["00:00", "06:30", "08:00", "11:30", "12:00", "13:30", "17:00", "18:00", "22:00", "23:59", "24:00"]
+
+    def period():
+        start = rng.choice(marks[:-1])
+        end = rng.choice([m for m in marks if m != start])
+        return [start, end]
+
+    checked = 0
+    for _ in range(40):
+        doc = {"always_open": rng.random() < 0.1,
+               "weekly": {d: [period() for _ in range(rng.randint(0, 3))] for d in hours.DAYS if rng.random() < 0.8},
+               "holiday": rng.choice(hours.RULE_CHOICES), "makeup_workday": rng.choice(hours.RULE_CHOICES),
+               "exceptions": [{"date": f"2026-{m:02d}-{d:02d}", "periods": [period() for _ in range(rng.randint(0, 2))]}
+                              for m, d in {(rng.choice((9, 10, 12)), rng.randint(1, 28)) for _ in range(3)}]}
+        doc = hours.normalise(doc)
+        for _ in range(25):
+            # Around National Day (holidays and 调休 Saturdays), and at exact period edges.
+            moment = datetime(2026, rng.choice((9, 10, 12)), rng.randint(1, 28), rng.randint(0, 23),
+                              rng.choice((0, 29, 30, 59)), rng.choice((0, 0, 59)), tzinfo=SHANGHAI)
+            if rng.random() < 0.2:
+                moment += timedelta(microseconds=rng.randint(1, 999_999))
+            assert hours.state(doc, "open", moment) == _reference_state(doc, moment), (doc, moment)
+            checked += 1
+    assert checked == 1000
