@@ -52,6 +52,8 @@ class LcCategoriesOut(ma.Schema):
 class FacilityOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     external_id = ma.fields.String(allow_none=True)
+    meal_site_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The bookable meal site (GET /api/v1/meal-sites/{id}) this 助餐 facility is"})
     name = ma.fields.String(required=True)
     category = ma.fields.String(required=True)
     category_name = ma.fields.String(required=True)

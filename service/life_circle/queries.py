@@ -57,7 +57,7 @@ def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment
         "capacity": f.capacity, "accessible": f.accessible, "bookable": f.bookable, "status": f.status,
         **({"hours": f.hours} if with_hours else {}), "open_now": state["open_now"], "closes_at": _iso(state["closes_at"]),
         "next_open_at": _iso(state["next_open_at"]), "description": f.description, "street_id": f.street_id,
-        "neighbourhood_id": f.neighbourhood_id, "version": f.version,
+        "neighbourhood_id": f.neighbourhood_id, "meal_site_id": f.meal_site_id, "version": f.version,
     }
 
 

@@ -372,6 +372,7 @@ def test_sites_carry_the_life_circle_walk_and_their_facility(client, m):
     assert first["walk_minutes"] == math.ceil(walk / lc_rules.pace("standard").m_per_min)
     assert first["walk_minutes_elder"] == math.ceil(walk / lc_rules.pace("elder").m_per_min)
     assert client.get(f"/api/v1/meal-sites/{near.id}", headers=auth(m.staff)).json["facility_id"] == facility.id
+    assert client.get(f"/api/v1/facilities/{facility.id}", headers=auth(m.staff)).json["meal_site_id"] == near.id
 
 
 def test_operator_publishes_a_slot_with_its_menu(client, m):
