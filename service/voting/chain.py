@@ -12,7 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from models.base import UTCDateTime, db
+from models.base import db
 from models.voting import Ballot, Motion, VoteEvent
 from service import clock
 
@@ -63,13 +63,6 @@ def append_locked(motion_id: int, events: list[tuple[str, dict]], actor_user_id:
         rows.append({"motion_id": motion_id, "seq": seq, "kind": kind, "at": at, "actor_user_id": actor_user_id,
                      "data": data, "prev_hash": head, "hash": digest})
         head = digest
-    if len(rows) == 1 and connection.dialect.name == "postgresql":
-        # One round trip while the lock is held: the head's advance rides on the event's insert.
-        event = rows[0]
-        connection.execute(_ADVANCE_AND_INSERT_PG, {"m_id": motion_id, "seq": seq, "head": head, "kind": event["kind"],
-                                                    "at": at, "actor": actor_user_id, "data": event["data"],
-                                                    "prev": event["prev_hash"]})
-        return
     connection.execute(_ADVANCE, {"motion_id": motion_id, "head": head, "length": seq})
     connection.execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
 
@@ -81,12 +74,6 @@ _HEAD_FOR_UPDATE = (sa.select(_M.c.status, _M.c.closes_at, _M.c.chain_head, _M.c
 _ADVANCE = (sa.update(_M).where(_M.c.id == sa.bindparam("motion_id"))
             .values(chain_head=sa.bindparam("head"), chain_length=sa.bindparam("length"), version=_M.c.version + 1))
 _INSERT_EVENT = sa.insert(VoteEvent.__table__)
-_ADVANCE_AND_INSERT_PG = sa.text(
-    "WITH advance AS (UPDATE motion SET chain_head = :head, chain_length = :seq, version = version + 1"
-    " WHERE id = :m_id)"
-    " INSERT INTO vote_event (motion_id, seq, kind, at, actor_user_id, data, prev_hash, hash)"
-    " VALUES (:m_id, :seq, :kind, :at, :actor, :data, :prev, :head)"
-).bindparams(sa.bindparam("at", type_=UTCDateTime()), sa.bindparam("data", type_=sa.JSON()))
 
 def ballot_content(ballot: Ballot) -> dict:
     """What a ballot says, canonically: the receipt digest is SHA-256 of this ‖ nonce."""
