@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from api.docs import errors
 from api.errors import language
+from api.responses import json_response
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, ItemsOut, MotionArgs, MotionIn, MotionOut,
                                 MotionSummaryOut, MyBallotsOut, PaperBallotIn, ParticipationOut, ProxyIn, ProxyOut,
@@ -148,10 +149,10 @@ class Ballots(MethodView):
 
         Covers all my units in scope; returns a receipt code to check on the published list.
         """
-        ballot = workflow.cast(current_actor(), motion_id, choice=data.get("choice"),
+        answer = workflow.cast(current_actor(), motion_id, choice=data.get("choice"),
                                candidate_ids=data.get("candidate_ids"), voter_id=data.get("voter_id"),
                                on_behalf_of_unit=data.get("on_behalf_of_unit"))
-        return _ballot_out(ballot)
+        return json_response(answer, 201)  # built by the use-case, the shape of BallotOut
 
 
 @blp.route(f"/motions/{MID}/my-ballot")

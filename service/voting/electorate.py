@@ -22,18 +22,40 @@ from models.voting import Motion, Voter, VoterUnit
 from service.privacy import mask_name
 
 
-def scope_units(motion: Motion):
-    # The area is read as stored: an integer of 0.01 m² (ExactDecimal's scale), exact and cheap.
-    query = (sa.select(Unit.id, Unit.building_id, sa.type_coerce(Unit.exclusive_area, sa.BigInteger),
-                       Unit.area_source, Unit.sold, Unit.number,
-                       Building.number, Entrance.number)
-             .join(Building, Building.id == Unit.building_id).join(Entrance, Entrance.id == Unit.entrance_id)
-             .where(Unit.estate_id == motion.estate_id))
+def _in_scope(query, motion: Motion):
+    query = query.where(Unit.estate_id == motion.estate_id)
     if motion.scope_type == "buildings":
         query = query.where(Unit.building_id.in_(motion.scope_ids))
     elif motion.scope_type == "entrance":
         query = query.where(Unit.entrance_id.in_(motion.scope_ids))
-    return db.session.execute(query.order_by(Unit.id)).all()
+    return query
+
+
+def scope_units(motion: Motion):
+    # The area is read as stored: an integer of 0.01 m² (ExactDecimal's scale), exact and cheap. Core
+    # execution: tens of thousands of plain rows need no ORM row processing.
+    query = (sa.select(Unit.id, Unit.building_id, sa.type_coerce(Unit.exclusive_area, sa.BigInteger),
+                       Unit.area_source, Unit.sold, Unit.number,
+                       Building.number, Entrance.number)
+             .join(Building, Building.id == Unit.building_id).join(Entrance, Entrance.id == Unit.entrance_id))
+    return db.session.connection().execute(_in_scope(query, motion).order_by(Unit.id)).all()
+
+
+def scope_titles(motion: Motion) -> dict[int, list]:
+    """The current titles of the units in scope, by unit (joined on the scope, not an IN list of unit ids:
+    compiling thousands of bound parameters cost more than the query)."""
+    query = (sa.select(Ownership.unit_id, Ownership.owner_id, Ownership.is_designated_voter, Owner.kind, Owner.name,
+                       Owner.user_id)
+             .join(Owner, Owner.id == Ownership.owner_id).join(Unit, Unit.id == Ownership.unit_id)
+             .where(Ownership.ended_on.is_(None)))
+    titles: dict[int, list] = {}
+    for row in db.session.connection().execute(_in_scope(query, motion).order_by(Ownership.id)).all():
+        held = titles.get(row.unit_id)
+        if held is None:
+            titles[row.unit_id] = [row]
+        else:
+            held.append(row)
+    return titles
 
 
 def masked_unit_label(building: str, entrance: str, number: str) -> str:
@@ -45,58 +67,59 @@ def masked_unit_label(building: str, entrance: str, number: str) -> str:
 def freeze(motion: Motion) -> dict:
     """Write the electorate of ``motion`` (its voters and units) and set A, N and the snapshot hash."""
     units = scope_units(motion)
-    unit_ids = [u[0] for u in units]
-    titles: dict[int, list] = {}
-    for chunk in range(0, len(unit_ids), 5000):
-        rows = db.session.execute(
-            sa.select(Ownership.unit_id, Ownership.owner_id, Ownership.is_designated_voter, Owner.kind, Owner.name,
-                      Owner.user_id)
-            .join(Owner, Owner.id == Ownership.owner_id)
-            .where(Ownership.unit_id.in_(unit_ids[chunk:chunk + 5000]), Ownership.ended_on.is_(None))).all()
-        for row in rows:
-            titles.setdefault(row.unit_id, []).append(row)
+    titles = scope_titles(motion)
     entities: dict[str, dict] = {}
-    unit_rows = []
+    unit_rows = []  # (entity key, unit id, building id, area, area source, label)
+    developer_key = f"developer:{motion.estate_id}"
     for unit_id, building_id, area, source, sold, number, building_no, entrance_no in units:
-        held = titles.get(unit_id, [])
-        designated = next((t for t in held if t.is_designated_voter), held[0] if held else None)
+        held = titles.get(unit_id)
+        if held:
+            designated = held[0]
+            if len(held) > 1:
+                designated = next((t for t in held if t.is_designated_voter), designated)
+        else:
+            designated = None
         if not sold or (designated is not None and designated.kind == "developer"):
-            key, kind = f"developer:{motion.estate_id}", "developer"
+            key, kind = developer_key, "developer"
         elif held:
-            key, kind = "owners:" + ",".join(str(i) for i in sorted(t.owner_id for t in held)), "owners"
+            key = (f"owners:{designated.owner_id}" if len(held) == 1
+                   else "owners:" + ",".join(str(i) for i in sorted(t.owner_id for t in held)))
+            kind = "owners"
         else:
             key, kind = f"unit:{unit_id}", "unregistered"
         label = masked_unit_label(building_no, entrance_no, number)
-        entity = entities.setdefault(key, {"kind": kind, "owner_id": None, "user_id": None, "name": "",
-                                           "area": 0, "units": 0, "label": label})
+        entity = entities.get(key)
+        if entity is None:
+            entity = entities[key] = {"kind": kind, "owner_id": None, "user_id": None, "name": "", "area": 0,
+                                      "units": 0, "label": label}
         if entity["owner_id"] is None and designated is not None:
-            entity.update(owner_id=designated.owner_id, user_id=designated.user_id,
-                          name=designated.name if kind != "owners" else designated.name)
+            entity["owner_id"], entity["user_id"], entity["name"] = (designated.owner_id, designated.user_id,
+                                                                     designated.name)
         if kind == "unregistered":
             entity["name"] = "未登记业主"
         entity["area"] += area
         entity["units"] += 1
-        unit_rows.append({"key": key, "unit_id": unit_id, "building_id": building_id, "area": area,
-                          "area_source": source, "label": label})
+        unit_rows.append((key, unit_id, building_id, area, source, label))
     keys = sorted(entities)
+    motion_id = motion.id
     if not keys:
         motion.total_area, motion.total_heads, motion.snapshot_hash = _area(0), 0, hashlib.sha256().hexdigest()
         return {"units": 0, "heads": 0, "area": "0.00", "snapshot_hash": motion.snapshot_hash}
     _bulk_insert("motion_voter", ("motion_id", "entity_key", "kind", "owner_id", "user_id", "name", "area", "units",
                                   "label"),
-                 [(motion.id, key, entities[key]["kind"], entities[key]["owner_id"], entities[key]["user_id"],
+                 [(motion_id, key, entities[key]["kind"], entities[key]["owner_id"], entities[key]["user_id"],
                    entities[key]["name"][:100] or "业主", entities[key]["area"], entities[key]["units"],
                    entities[key]["label"]) for key in keys])
-    voter_ids = dict(db.session.execute(sa.select(Voter.entity_key, Voter.id).where(Voter.motion_id == motion.id))
-                     .all())
+    voter_ids = dict(db.session.connection().execute(
+        sa.select(Voter.entity_key, Voter.id).where(Voter.motion_id == motion.id)).all())
     _bulk_insert("motion_unit", ("motion_id", "voter_id", "unit_id", "building_id", "area", "area_source", "label"),
-                 [(motion.id, voter_ids[row["key"]], row["unit_id"], row["building_id"], row["area"],
-                   row["area_source"], row["label"]) for row in unit_rows])
+                 [(motion_id, voter_ids[key], unit_id, building_id, area, source, label)
+                  for key, unit_id, building_id, area, source, label in unit_rows])
     total_area = sum(e["area"] for e in entities.values())
     digest = hashlib.sha256()
     # One line per unit: id, entity, area in 0.01 m², area source, the designated voter's account.
-    digest.update("".join(f"{row['unit_id']}|{row['key']}|{row['area']}|{row['area_source']}|"
-                          f"{entities[row['key']]['user_id']}\n" for row in unit_rows).encode())
+    digest.update("".join(f"{unit_id}|{key}|{area}|{source}|{entities[key]['user_id']}\n"
+                          for key, unit_id, _building, area, source, _label in unit_rows).encode())
     motion.total_area = _area(total_area)
     motion.total_heads = len(entities)
     motion.snapshot_hash = digest.hexdigest()
@@ -107,8 +130,15 @@ def freeze(motion: Motion) -> dict:
 def _bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """Insert many rows through the driver's executemany: the electorate of a large estate is tens of
     thousands of rows, and the ORM's per-row parameter processing would dominate. Areas are given already
-    scaled to 0.01 m² (the ExactDecimal storage)."""
+    scaled to 0.01 m² (the ExactDecimal storage). On PostgreSQL the rows go through COPY, in the same
+    transaction: a multi-row INSERT of thousands of parameters costs more to send and plan than the rows."""
     connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        with connection.connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     group = "(" + ", ".join([marker] * len(columns)) + ")"
     per_statement = 1000  # × at most 9 columns: under SQLite's 32,766 bound parameters

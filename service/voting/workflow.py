@@ -7,6 +7,7 @@ partial unique index ``uq_ballot_live`` allows one live ballot per voter whateve
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from models.uploads import Upload
 from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, Candidate, Motion, Proxy, Reelection, Voter,
                            VoterUnit)
 from service import audit, clock
-from service.db import add_unique, transactional
+from service.db import add_unique, is_unique_violation, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.voting import chain, electorate, rules
 from service.voting.tally import centi
@@ -337,7 +338,7 @@ def _content(motion: Motion, choice: str | None, candidate_ids: list | None, cho
             return "spoiled", None
         if len(ids) != len(candidate_ids or []):
             raise InvalidInput("candidate_ids", "候选人重复", "A candidate is named twice")
-        valid = {c.id for c in motion.candidates}
+        valid = set(db.session.connection().execute(_CANDIDATES, {"motion_id": motion.id}).scalars())
         if not set(ids) <= valid:
             raise InvalidInput("candidate_ids", "候选人不在本次选举中", "A candidate is not standing in this election")
         if len(ids) > motion.seats:
@@ -379,8 +380,9 @@ def _insert(ballot: Ballot, live_conflict: Conflict) -> Ballot:
 
 
 def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: list | None = None,
-         voter_id: int | None = None, on_behalf_of_unit: int | None = None) -> Ballot:
-    """An owner's online ballot, or a proxy's ballot for a principal. A refused second ballot is logged."""
+         voter_id: int | None = None, on_behalf_of_unit: int | None = None) -> dict:
+    """An owner's online ballot, or a proxy's ballot for a principal; the answer (ballot id, channel, status,
+    receipt, replaced, cast_at) is built from what the use-case wrote. A refused second ballot is logged."""
     try:
         return _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
     except Conflict as exc:
@@ -395,67 +397,130 @@ def _log_rejection(motion_id: int, voter_id: int, channel: str, user_id: int) ->
     chain.append(motion, "reject", {"voter": voter_id, "channel": channel, "reason": "already_voted"}, user_id)
 
 
-def _voter_for_user(motion: Motion, user_id: int, voter_id: int | None) -> Voter:
-    voters = db.session.execute(sa.select(Voter).where(Voter.motion_id == motion.id, Voter.user_id == user_id)
-                                .order_by(Voter.id)).scalars().all()
-    if voter_id is not None:
-        voters = [v for v in voters if v.id == voter_id]
-    if not voters:
-        raise Forbidden(code="voting.not_in_electorate", zh="您不是本次表决的投票人（以开始表决时的业主名册为准）",
-                        en="You are not a voter of this motion (the register as frozen at opening)")
-    if len(voters) > 1:
-        raise InvalidInput("voter_id", "您在本次表决中代表多个业主身份，请指定投票身份",
-                           "You vote for several owner entities here; name voter_id")
-    return voters[0]
+def _not_a_voter() -> Forbidden:
+    return Forbidden(code="voting.not_in_electorate", zh="您不是本次表决的投票人（以开始表决时的业主名册为准）",
+                     en="You are not a voter of this motion (the register as frozen at opening)")
+
+
+def _several_voters() -> InvalidInput:
+    return InvalidInput("voter_id", "您在本次表决中代表多个业主身份，请指定投票身份",
+                        "You vote for several owner entities here; name voter_id")
+
+
+_MOTION, _VOTER, _BALLOT = Motion.__table__, Voter.__table__, Ballot.__table__
+_MOTION_COLUMNS = (_MOTION.c.id, _MOTION.c.status, _MOTION.c.closes_at, _MOTION.c.kind, _MOTION.c.seats,
+                   _MOTION.c.revote)
+# The motion, the caller's voter entities in it and each one's live ballot, in one statement. The live
+# condition is written out literally so that SQLite can use the partial unique index uq_ballot_live.
+_OWN_BALLOT_READ = (
+    sa.select(*_MOTION_COLUMNS, _VOTER.c.id.label("voter_id"), _BALLOT.c.id.label("live_id"),
+              _BALLOT.c.channel.label("live_channel"), _BALLOT.c.status.label("live_status"))
+    .select_from(_MOTION.outerjoin(_VOTER, sa.and_(_VOTER.c.motion_id == _MOTION.c.id,
+                                                   _VOTER.c.user_id == sa.bindparam("user_id")))
+                 .outerjoin(_BALLOT, sa.and_(_BALLOT.c.motion_id == _MOTION.c.id, _BALLOT.c.voter_id == _VOTER.c.id,
+                                             sa.text("ballot.status IN ('pending', 'counted')"))))
+    .where(_MOTION.c.id == sa.bindparam("motion_id")).order_by(_VOTER.c.id))
+_MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("motion_id"))
+_SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
+              .values(status="superseded", settled_at=sa.bindparam("now")))
+_INSERT_BALLOT = sa.insert(_BALLOT)
+_CANDIDATES = sa.select(Candidate.__table__.c.id).where(Candidate.__table__.c.motion_id == sa.bindparam("motion_id"))
+
+
+class _Digestible:
+    """What chain.ballot_digest reads of a ballot, without an ORM object."""
+
+    __slots__ = ("motion_id", "voter_id", "channel", "choice", "candidate_ids", "nonce")
+
+    def __init__(self, **values):
+        for name, value in values.items():
+            setattr(self, name, value)
 
 
 @transactional
-def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> Ballot:
-    # Reads and the ballot's insert come first; the motion's row lock is taken last, only to append to
-    # its chain, so ballots of different owners overlap. Two ballots for one owner still meet at the
-    # partial unique index (the second waits for the first and is refused), and the motion's state is
-    # checked again under the lock (a close that got there first wins).
-    motion = db.session.get(Motion, motion_id)
-    if motion is None or motion.status == "draft":
+def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> dict:
+    # The ballot path is written in Core statements: one read (motion, voter, live ballot), the ballot's
+    # insert, then the motion's row lock taken last, only to append to its chain, so ballots of different
+    # owners overlap. Two ballots for one owner still meet at the partial unique index (the second waits
+    # for the first and is refused), and the motion's state is checked again under the lock (a close that
+    # got there first wins).
+    connection = db.session.connection()
+    proxy_id = None
+    if on_behalf_of_unit is None:
+        rows = connection.execute(_OWN_BALLOT_READ, {"motion_id": motion_id, "user_id": actor.user_id}).all()
+    else:
+        rows = connection.execute(_MOTION_READ, {"motion_id": motion_id}).all()
+    if not rows or rows[0].status == "draft":
         raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+    motion = rows[0]
     _check_open(motion)
     choice, ids = _content(motion, choice, candidate_ids)
-    proxy = None
+    now = clock.now()
     if on_behalf_of_unit is not None:
         voter = _voter_for_unit(motion, on_behalf_of_unit)
         proxy = db.session.execute(sa.select(Proxy).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
                                                           Proxy.revoked_at.is_(None))).scalar_one_or_none()
         if proxy is None or proxy.proxy_user_id != actor.user_id or (
-                proxy.valid_until is not None and proxy.valid_until <= clock.now()):
+                proxy.valid_until is not None and proxy.valid_until <= now):
             raise Forbidden(code="voting.no_mandate", zh="您没有该业主有效的书面委托",
                             en="You hold no valid written mandate from this owner")
-        channel = "proxy"
+        channel, voter, proxy_id = "proxy", voter.id, proxy.id
+        live = _live(motion.id, voter)
+        live = (live.id, live.channel, live.status) if live is not None else None
     else:
-        voter = _voter_for_user(motion, actor.user_id, voter_id)
-        channel = "online"
-    live = _live(motion.id, voter.id)
+        mine = [row for row in rows if row.voter_id is not None and (voter_id is None or row.voter_id == voter_id)]
+        if not mine:
+            raise _not_a_voter()
+        if len(mine) > 1:
+            raise _several_voters()
+        row = mine[0]
+        channel, voter = "online", row.voter_id
+        live = (row.live_id, row.live_channel, row.live_status) if row.live_id is not None else None
     replaces = None
     if live is not None:
-        if (motion.revote == "last_wins" and channel == "online" and live.channel == "online"
-                and live.status == "counted"):
-            changed = db.session.execute(sa.update(Ballot).where(Ballot.id == live.id, Ballot.status == "counted")
-                                         .values(status="superseded", settled_at=clock.now())).rowcount
+        live_id, live_channel, live_status = live
+        if (motion.revote == "last_wins" and channel == "online" and live_channel == "online"
+                and live_status == "counted"):
+            changed = connection.execute(_SUPERSEDE, {"ballot_id": live_id, "now": now}).rowcount
             if changed != 1:
-                raise _rejected(live, voter)
-            replaces = live.id
+                raise _refused(live_channel, voter)
+            replaces = live_id
         else:
-            raise _rejected(live, voter)
-    ballot = _new_ballot(motion, voter, channel, choice, ids, actor.user_id,
-                         proxy_id=proxy.id if proxy else None, replaces=replaces)
-    _insert(ballot, _rejected(None, voter))
-    motion = _lock(motion_id)
-    _check_open(motion)
+            raise _refused(live_channel, voter)
+    nonce = secrets.token_hex(16)
+    digest = chain.ballot_digest(_Digestible(motion_id=motion.id, voter_id=voter, channel=channel, choice=choice,
+                                             candidate_ids=ids, nonce=nonce))
+    values = {"motion_id": motion.id, "voter_id": voter, "channel": channel, "choice": choice, "status": "counted",
+              "cast_by": actor.user_id, "nonce": nonce, "digest": digest, "receipt": digest[:10], "cast_at": now,
+              "settled_at": now}
+    if ids is not None:
+        values["candidate_ids"] = ids
+    if proxy_id is not None:
+        values["proxy_id"] = proxy_id
     if replaces is not None:
-        chain.append(motion, "supersede", {"ballot": replaces, "voter": voter.id}, actor.user_id)
-    chain.append(motion, "proxy_cast" if proxy else "cast", {"ballot": ballot.id, "voter": voter.id,
-                                                             "channel": channel, "digest": ballot.digest,
-                                                             "replaces": replaces}, actor.user_id)
-    return ballot
+        values["replaces_id"] = replaces
+    try:
+        ballot_id = connection.execute(_INSERT_BALLOT, values).inserted_primary_key[0]
+    except sa.exc.IntegrityError as exc:
+        # The partial unique index: a ballot of another request or channel got there first. The error
+        # ends the transaction (the use-case rolls back); the refusal is logged in a new one.
+        if not is_unique_violation(exc):
+            raise
+        raise _refused(None, voter) from None
+    events = []
+    if replaces is not None:
+        events.append(("supersede", {"ballot": replaces, "voter": voter}))
+    events.append(("proxy_cast" if proxy_id else "cast", {"ballot": ballot_id, "voter": voter, "channel": channel,
+                                                          "digest": digest, "replaces": replaces}))
+    chain.append_locked(motion.id, events, actor.user_id, _check_open)
+    return {"ballot_id": ballot_id, "channel": channel, "status": "counted", "receipt": digest[:10],
+            "replaced": replaces is not None, "cast_at": now}
+
+
+def _refused(live_channel: str | None, voter_id: int) -> Conflict:
+    error = _already_voted(SimpleNamespace(channel=live_channel) if live_channel else None)
+    error.voter_id = voter_id
+    return error
 
 
 def _rejected(live, voter) -> Conflict:

@@ -11,7 +11,7 @@ from models.uploads import Upload
 from models.voting import Ballot, Motion, VoteEvent
 from service import clock
 from service.clock import SHANGHAI
-from service.voting import workflow
+from service.voting import chain, workflow
 from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
 
 T0 = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)
@@ -211,6 +211,29 @@ def test_changing_a_ballot_under_last_wins_and_refusal_under_first_final(client,
     receipts = client.get(f"/api/v1/motions/{changeable}/receipts", headers=auth(owner)).json
     assert [r["receipt"] for r in receipts["items"]] == [second.json["receipt"]]
 
+
+
+def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained(client, world, staff):
+    e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True)])
+    owner, other = e["users"]["a"], e["users"]["b"]
+    motion_id = start(client, staff[0], e["estate"].id, revote="last_wins")
+    first = vote(client, owner, motion_id, "yes").json
+    second = vote(client, owner, motion_id, "no")
+    assert second.status_code == 201 and second.headers["Content-Type"] == "application/json"
+    stored = db.session.execute(sa.select(Ballot).where(Ballot.id == second.json["ballot_id"])).scalar_one()
+    assert (stored.channel, stored.status, stored.choice, stored.receipt, stored.replaces_id) == (
+        "online", "counted", "no", second.json["receipt"], first["ballot_id"])
+    assert datetime.fromisoformat(second.json["cast_at"]) == stored.cast_at
+    assert stored.receipt == stored.digest[:10]
+    assert vote(client, other, motion_id, "abstain").status_code == 201
+    events = db.session.execute(sa.select(VoteEvent.kind, VoteEvent.data).where(VoteEvent.motion_id == motion_id)
+                                .order_by(VoteEvent.seq)).all()
+    assert [kind for kind, _ in events][-4:] == ["cast", "supersede", "cast", "cast"]
+    assert events[-2].data["replaces"] == first["ballot_id"] and events[-2].data["digest"] == stored.digest
+    motion = db.session.get(Motion, motion_id)
+    db.session.refresh(motion)
+    assert motion.chain_length == len(events)
+    assert chain.verify(motion_id)["valid"] is True
 
 def test_proxy_needs_mandate_verified_identity_and_respects_the_cap(client, world, staff):
     e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "abc"])
