@@ -1,6 +1,5 @@
 """Two staff acting on one case at the same moment: one wins, the other gets a 409, no event is lost.
 Real threads, real commits (on PostgreSQL the row versions decide; on SQLite the write lock)."""
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -9,26 +8,7 @@ from models.base import db
 from models.cases import Case, CaseEvent
 from tests.api.test_cases import HERE
 from tests.factories import auth, make_user, make_world
-
-
-def run_at_once(app, calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, path, body, headers):
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            response = client.post(path, json=body, headers=headers)
-            results[index] = (response.status_code, response.get_json())
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
+from tests.concurrency import run_at_once
 
 
 @pytest.fixture

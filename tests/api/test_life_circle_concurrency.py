@@ -1,6 +1,5 @@
 """Facilities edited or imported at the same moment: one edit wins and the other gets a 409;
 two imports of one file create each facility once. Real threads, real commits."""
-import threading
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +9,7 @@ from models.base import db
 from models.life_circle import Facility
 from service.life_circle import queries
 from tests.factories import auth, make_facility, make_user, make_world, north
-
+from tests.concurrency import run_at_once as at_once
 
 
 @pytest.fixture(autouse=True)
@@ -19,26 +18,6 @@ def _fresh_item_cache():
     queries.STATIC_CACHE.clear()
     yield
     queries.STATIC_CACHE.clear()
-
-
-def at_once(app, calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, method, path, body, headers):
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            response = client.open(path, method=method, json=body, headers=headers)
-            results[index] = (response.status_code, response.get_json())
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 @pytest.fixture

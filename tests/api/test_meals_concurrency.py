@@ -1,6 +1,5 @@
 """No oversell, ever: real threads and real commits (on PostgreSQL the conditional UPDATE and the
 partial unique index decide; on SQLite the write lock)."""
-import threading
 from datetime import datetime
 
 import pytest
@@ -12,31 +11,9 @@ from service import clock
 from service.clock import SHANGHAI
 from tests.api.test_meals import DAY, born, m  # noqa: F401 (fixture)
 from tests.factories import auth, make_meal_slot, make_user
+from tests.concurrency import run_at_once
 
 AFTER_RELEASE = datetime(2026, 11, 22, 20, 0, tzinfo=SHANGHAI)  # the priority reserve is released
-
-
-def run_at_once(app, calls):
-    """POST every (path, body, headers) from its own thread, all released by one barrier."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, path, body, headers):
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            try:
-                response = client.post(path, json=body, headers=headers)
-                results[index] = (response.status_code, response.get_json())
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def diners(m, count: int, prefix: str):

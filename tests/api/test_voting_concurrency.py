@@ -1,6 +1,5 @@
 """The same owner voting through several channels at the same moment is counted once. Real threads, real
 commits: on PostgreSQL the motion's row lock and the partial unique index decide; on SQLite the write lock."""
-import threading
 from datetime import timedelta
 
 import pytest
@@ -13,26 +12,7 @@ from service.voting import chain
 from tests.api.test_voting import OPENS, create, act, upload
 from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
 from service.voting import workflow
-
-
-def run_at_once(app, calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(index, path, body, headers):
-        with app.app_context():
-            client = app.test_client()
-            barrier.wait()
-            response = client.post(path, json=body, headers=headers)
-            results[index] = (response.status_code, response.get_json())
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, *call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return results
+from tests.concurrency import run_at_once
 
 
 @pytest.mark.real_commits
