@@ -15,7 +15,7 @@ from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
 from service import auth, calendar, notifications, privacy
-from service.db import begin_mode
+from service.db import begin_mode, end_read_transaction, track_writes
 from service.cases import rules as case_rules
 from service.life_circle import rules as life_circle_rules
 from service.meals import rules as meal_rules
@@ -106,6 +106,9 @@ def _configure_services(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    track_writes()
+    # Registered after Flask-SQLAlchemy's own teardown (which removes the session), so it runs first.
+    app.teardown_appcontext(end_read_transaction)
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":

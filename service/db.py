@@ -51,6 +51,45 @@ def reading():
             session.expire_on_commit = expire
 
 
+def _mark_written(session, flush_context) -> None:
+    session.info["wrote"] = True
+
+
+def _clear_written(session, *args) -> None:
+    session.info.pop("wrote", None)
+
+
+def track_writes() -> None:
+    """Remember, per transaction, whether the session flushed anything (see end_read_transaction)."""
+    import sqlalchemy as sa
+
+    session = db.session
+    if not sa.event.contains(session, "after_flush", _mark_written):
+        sa.event.listen(session, "after_flush", _mark_written)
+        sa.event.listen(session, "after_commit", _clear_written)
+        sa.event.listen(session, "after_soft_rollback", _clear_written)
+
+
+def end_read_transaction(error: BaseException | None = None) -> None:
+    """At the end of a request, a transaction that only read is committed rather than rolled back.
+
+    The two end the same way for the database, but psycopg forgets every statement it has
+    prepared on the connection at each ROLLBACK (and sends DEALLOCATE ALL), so on PostgreSQL
+    the hot queries would be parsed and planned afresh by every request. A transaction that
+    flushed anything, or a request that failed, is left to the usual rollback; every write
+    goes through ``transactional``, which has committed or rolled back already.
+    """
+    if error is not None or not db.session.registry.has():
+        return
+    session = db.session()
+    if not session.in_transaction() or session.info.get("wrote") or session.new or session.dirty or session.deleted:
+        return
+    try:
+        session.commit()
+    except Exception:  # the connection is gone: the teardown's rollback and the pool deal with it
+        session.rollback()
+
+
 _GATES: dict[str, str | None] = {}
 
 

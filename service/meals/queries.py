@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from models.base import db
 from models.life_circle import Facility
-from models.meals import MODES, MealBooking, MealSite, MealSlot, SetMeal
+from models.meals import LIVE_SQL, MODES, MealBooking, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
 from service import clock, geo, people, privacy
@@ -125,7 +125,9 @@ _SLOTS = (
     .outerjoin(MealSlot, sa.and_(MealSlot.site_id == MealSite.id, MealSlot.day == sa.bindparam("day", type_=sa.Date)))
     .outerjoin(MealBooking, sa.and_(MealBooking.slot_id == MealSlot.id,
                                     MealBooking.diner_user_id == sa.bindparam("user_id"),
-                                    MealBooking.status.in_(("confirmed", "waitlisted", "served", "no_show"))))
+                                    # literal, so that a prepared (generic) plan on PostgreSQL
+                                    # can still use the partial unique index uq_meal_booking_live
+                                    sa.text(f"meal_booking.{LIVE_SQL}")))
     .outerjoin(SetMeal, SetMeal.slot_id == MealSlot.id)
     .where(MealSite.id == sa.bindparam("site_id"), MealSite.active.is_(True))
     .order_by(MealSlot.starts_at, SetMeal.id))

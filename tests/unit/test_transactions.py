@@ -116,3 +116,60 @@ def test_the_sqlite_gate_lets_one_use_case_in_at_a_time(app, is_postgres):
         assert overlaps == []
     else:
         assert overlaps, "without a gate the use-cases run side by side"
+
+
+@pytest.mark.real_commits
+def test_a_reading_request_ends_with_commit_and_postgres_keeps_its_prepared_statements(app, is_postgres):
+    """psycopg forgets its prepared statements at every ROLLBACK; a request that only read commits."""
+    user = make_user(name="赵建国")
+    headers = auth(user)
+    db.session.commit()
+    db.session.remove()
+    ends: list[str] = []
+    used = []  # the DBAPI connections the requests checked out of the pool
+    listeners = [("commit", lambda conn: ends.append("commit")), ("rollback", lambda conn: ends.append("rollback"))]
+    for name, fn in listeners:
+        sa.event.listen(db.engine, name, fn)
+    sa.event.listen(db.engine.pool, "checkout", lambda dbapi, record, proxy: used.append(dbapi))
+    statuses: list[int] = []
+
+    def requests():  # a thread of its own: each request has its own app context, as in production
+        client = app.test_client()
+        for _ in range(40):  # psycopg prepares a statement at its fifth execution on a connection
+            statuses.append(client.get("/api/v1/me", headers=headers).status_code)
+
+    try:
+        worker = threading.Thread(target=requests)
+        worker.start()
+        worker.join()
+    finally:
+        for name, fn in listeners:
+            sa.event.remove(db.engine, name, fn)
+    assert statuses == [200] * 40 and ends == ["commit"] * 40
+    if is_postgres:  # the requests are over: the connections they used lie idle in the pool
+        prepared = []
+        for raw in set(used):
+            prepared.append(raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0])
+            raw.rollback()
+        assert max(prepared) >= 1, prepared
+
+
+@pytest.mark.real_commits
+def test_a_request_that_flushed_without_committing_is_rolled_back(app):
+    with app.test_request_context("/api/v1/me"):
+        db.session.add(User(username=f"stray-{time.time_ns()}"))
+        db.session.flush()
+        username = db.session.execute(sa.select(User.username).order_by(User.id.desc())).scalar()
+        db.session.expunge_all()  # nothing pending in the session any more, but the flush happened
+        service_db.end_read_transaction(None)
+        assert db.session().in_transaction()  # left for the teardown's rollback
+        db.session.remove()
+    assert db.session.execute(sa.select(User.id).where(User.username == username)).first() is None
+
+
+def test_a_failed_request_is_not_committed(app):
+    with app.test_request_context("/api/v1/me"):
+        db.session.execute(sa.select(User.id)).all()
+        service_db.end_read_transaction(RuntimeError("boom"))
+        assert db.session().in_transaction()
+        db.session.remove()
