@@ -30,7 +30,7 @@ from bench import Benchmark, register
 from bench.http import HOST, Target
 
 UNITS, BUILDINGS, UNSOLD, BALLOTS = 11_000, 110, 200, 9_000
-HTTP_BUILDINGS, HTTP_MOTIONS = 20, 8
+HTTP_BUILDINGS, HTTP_MOTIONS = 20, 24  # 8 rounds and the warm-up, with room
 FREEZE_S, RESULT_MS, CAST_RATIO = 2.0, 100.0, 0.50
 COUNTER = os.path.join(tempfile.gettempdir(), f"linli-bench-voting-{os.getpid()}")
 
@@ -153,32 +153,36 @@ def setup(app, state):
                        "http_motions": http_motions, "participation": result["participation"]["heads"]}}
 
 
-_block: list[int] = []
+_blocks: dict[int, int] = {}
 
 
-def _my_motion(motions: list[int]) -> int:
-    """Each load process takes the next unused motion, so its requests are all first ballots."""
-    if not _block:
-        with open(COUNTER, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            used = int(handle.read() or 0)
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(used + 1))
-        _block.append(motions[used % len(motions)])
-    return _block[0]
+def _reserve_motion(motions: list[int]) -> int:
+    """The next motion no load process has used yet (a counter file shared by the forked processes)."""
+    with open(COUNTER, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        used = int(handle.read() or 0)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(used + 1))
+    if used >= len(motions):
+        raise SystemExit(f"the cast benchmark ran out of fresh motions ({len(motions)}); raise HTTP_MOTIONS")
+    return motions[used]
 
 
 class CastFactory:
+    """First ballots only: each load process takes a fresh motion for every len(tokens) requests."""
+
     def __init__(self, motions, tokens):
         self.motions, self.tokens = motions, tokens
 
     def __call__(self, i):
-        motion = _my_motion(self.motions)
-        token = self.tokens[i % len(self.tokens)]
-        return ("POST", f"/api/v1/motions/{motion}/ballots",
-                {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}, b'{"choice": "yes"}')
+        block, offset = divmod(i, len(self.tokens))
+        if block not in _blocks:
+            _blocks[block] = _reserve_motion(self.motions)
+        return ("POST", f"/api/v1/motions/{_blocks[block]}/ballots",
+                {"Authorization": f"Bearer {self.tokens[offset]}", "Content-Type": "application/json"},
+                b'{"choice": "yes"}')
 
 
 def _storm(port: int, motion: int, tokens: list[str], unique: int = 1500, duplicates: int = 500) -> dict:
