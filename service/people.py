@@ -75,6 +75,10 @@ _OWNER_ESTATES = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id ==
                   .where(Owner.user_id == sa.bindparam("user_id"), Ownership.ended_on.is_(None)).distinct())
 
 
+_DISTRICT_STREETS = sa.select(Street.id).where(Street.district_id.in_(sa.bindparam("ids", expanding=True)))
+_STREET_NEIGHBOURHOODS = sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(sa.bindparam("ids", expanding=True)))
+
+
 def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
     """The active user with roles and scopes, or None. With ``token_id``, a revoked
     token raises Unauthorized; the check rides on the same query when revocations
@@ -104,12 +108,14 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
                 streets.add(assignment.scope_id)
             elif assignment.scope_type == "district":
                 districts.add(assignment.scope_id)
-    if districts:
-        streets |= set(db.session.execute(sa.select(Street.id).where(Street.district_id.in_(districts))).scalars())
-    if streets:
+    if districts or streets:
+        # Core statements built once (staff load on every request): the streets of the districts and
+        # the neighbourhoods of the streets.
+        connection = db.session.connection()
+        if districts:
+            streets |= set(connection.execute(_DISTRICT_STREETS, {"ids": sorted(districts)}).scalars())
         actor.street_ids = streets
-        street_neighbourhoods = set(db.session.execute(
-            sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(streets))).scalars())
+        street_neighbourhoods = set(connection.execute(_STREET_NEIGHBOURHOODS, {"ids": sorted(streets)}).scalars())
         actor.street_neighbourhood_ids = street_neighbourhoods
         actor.neighbourhood_ids |= street_neighbourhoods
         actor.supervised_neighbourhood_ids |= street_neighbourhoods
@@ -121,7 +127,7 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
 
 def owner_estates(user_id: int) -> set[int]:
     """Estates where the user holds a current, verified ownership."""
-    return set(db.session.execute(_OWNER_ESTATES, {"user_id": user_id}).scalars())
+    return set(db.session.connection().execute(_OWNER_ESTATES, {"user_id": user_id}).scalars())
 
 
 def token_roles(actor: Actor) -> list[str]:

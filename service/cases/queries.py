@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import datetime, timedelta
 
@@ -173,6 +174,49 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
         raise InvalidInput("cursor", "翻页参数无效", "The cursor is not valid") from None
 
 
+_P = sa.bindparam
+
+
+@functools.lru_cache(maxsize=512)
+def _queue_statement(scope: str, category: bool, assignee: bool, overdue: bool | None, due_before: bool,
+                     dated: bool, after: bool) -> sa.Select:
+    """The queue's statement for one shape of request, built once: values travel as parameters
+    (lists as expanding parameters), so a request neither builds SQL nor computes a cache key."""
+    query = _SUMMARY_SELECT.where(Case.status.in_(_P("statuses", expanding=True)))
+    if scope == "neighbourhood":
+        query = query.where(Case.neighbourhood_id == _P("neighbourhood_id"))
+    elif scope == "streets":
+        query = query.where(Case.street_id.in_(_P("street_ids", expanding=True)))
+    elif scope == "streets+":
+        query = query.where(sa.or_(Case.street_id.in_(_P("street_ids", expanding=True)),
+                                   Case.neighbourhood_id.in_(_P("neighbourhood_ids", expanding=True))))
+    else:
+        query = query.where(Case.neighbourhood_id.in_(_P("neighbourhood_ids", expanding=True)))
+    if category:
+        query = query.where(Case.category_code == _P("category"))
+    if assignee:
+        query = query.where(Case.assignee_user_id == _P("assignee_id"))
+    if overdue is True:
+        query = query.where(Case.due_at < _P("now"))
+    elif overdue is False:
+        query = query.where(sa.or_(Case.due_at.is_(None), Case.due_at >= _P("now")))
+    if due_before:
+        query = query.where(Case.due_at < _P("due_before"))
+    # Two keyset scans, each able to walk an index in order: cases with a deadline by
+    # (due_at, id), then cases without one by id.
+    if dated:
+        query = query.where(Case.due_at.is_not(None))
+        if after:
+            # A row-value comparison, so the index range starts right after the cursor.
+            query = query.where(sa.tuple_(Case.due_at, Case.id) > sa.tuple_(_P("after_due", type_=Case.due_at.type),
+                                                                               _P("after_id")))
+        return query.order_by(Case.due_at, Case.id).limit(_P("limit"))
+    query = query.where(Case.due_at.is_(None))
+    if after:
+        query = query.where(Case.id > _P("after_id"))
+    return query.order_by(Case.id).limit(_P("limit"))
+
+
 def staff_queue(actor, *, status: list[str] | None = None, category: str | None = None,
                 neighbourhood_id: int | None = None, overdue: bool | None = None, due_before: datetime | None = None,
                 assignee_id: int | None = None, cursor: str | None = None, limit: int = 20) -> tuple[list[sa.Row], str | None]:
@@ -185,48 +229,33 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
     for value in statuses:
         if value not in STATUSES:
             raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
-    query = _SUMMARY_SELECT.where(Case.status.in_(statuses))
+    params = {"statuses": list(statuses), "category": category, "assignee_id": assignee_id, "now": clock.now(),
+              "due_before": due_before}
     if neighbourhood_id is not None:
         if neighbourhood_id not in actor.neighbourhood_ids:
             from service.errors import Forbidden
 
             raise Forbidden(code="cases.out_of_scope", zh="该居民区不在您的负责范围", en="Outside your scope")
-        query = query.where(Case.neighbourhood_id == neighbourhood_id)
+        scope, params["neighbourhood_id"] = "neighbourhood", neighbourhood_id
     elif actor.street_ids:
         outside = actor.neighbourhood_ids - actor.street_neighbourhood_ids
-        scope = Case.street_id.in_(actor.street_ids)
-        query = query.where(sa.or_(scope, Case.neighbourhood_id.in_(outside)) if outside else scope)
+        scope = "streets+" if outside else "streets"
+        params["street_ids"], params["neighbourhood_ids"] = sorted(actor.street_ids), sorted(outside)
     else:
-        query = query.where(Case.neighbourhood_id.in_(actor.neighbourhood_ids or {-1}))
-    if category:
-        query = query.where(Case.category_code == category)
-    if assignee_id is not None:
-        query = query.where(Case.assignee_user_id == assignee_id)
-    now = clock.now()
-    if overdue is True:
-        query = query.where(Case.due_at < now)
-    elif overdue is False:
-        query = query.where(sa.or_(Case.due_at.is_(None), Case.due_at >= now))
-    if due_before is not None:
-        query = query.where(Case.due_at < due_before)
-    # Two keyset scans, each able to walk an index in order: cases with a deadline by
-    # (due_at, id), then cases without one by id.
+        scope, params["neighbourhood_ids"] = "neighbourhoods", sorted(actor.neighbourhood_ids) or [-1]
+    shape = (scope, category is not None and category != "", assignee_id is not None, overdue, due_before is not None)
     due, last_id = decode_cursor(cursor) if cursor else (None, None)
-    rows: list[Case] = []
+    rows: list[sa.Row] = []
+    connection = db.session.connection()
     if cursor is None or due is not None:
-        dated = query.where(Case.due_at.is_not(None))
-        if due is not None:
-            # A row-value comparison, so the index range starts right after the cursor.
-            dated = dated.where(sa.tuple_(Case.due_at, Case.id) > sa.tuple_(due, last_id))
-        rows = list(db.session.execute(dated.order_by(Case.due_at, Case.id).limit(limit + 1)))
+        statement = _queue_statement(*shape, dated=True, after=due is not None)
+        rows = list(connection.execute(statement, dict(params, after_due=due, after_id=last_id, limit=limit + 1)))
         last_id = None
     # Open cases always have a deadline (set at dispatch), so the second scan is needed
     # only when the filter asks for cases that are no longer open.
     if len(rows) <= limit and not set(statuses) <= set(OPEN_STATUSES):
-        undated = query.where(Case.due_at.is_(None))
-        if last_id is not None:
-            undated = undated.where(Case.id > last_id)
-        rows += list(db.session.execute(undated.order_by(Case.id).limit(limit + 1 - len(rows))))
+        statement = _queue_statement(*shape, dated=False, after=last_id is not None)
+        rows += list(connection.execute(statement, dict(params, after_id=last_id, limit=limit + 1 - len(rows))))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

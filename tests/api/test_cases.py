@@ -336,6 +336,58 @@ def test_queue_is_scoped_sorted_by_deadline_and_paginated_by_cursor(client, plac
     assert bad.status_code == 422
 
 
+def test_every_queue_filter_returns_what_a_scan_of_the_table_returns(client, place, people):
+    """Street staff who also cover a neighbourhood of another street: each filter and their
+    combinations give exactly the cases a plain Python scan of the table picks, in deadline order."""
+    far_resident = make_user(name="外街居民", neighbourhood_id=place.far_nb.id)
+    ids = []
+    for day, category, who, where in ((16, "corridor_clutter", people.resident, HERE),
+                                      (17, "garbage", people.resident, HERE),
+                                      (17, "corridor_clutter", people.resident, {"lat": 31.2800, "lng": 121.4200}),
+                                      (18, "garbage", far_resident, {"lat": 31.2500, "lng": 121.4400}),
+                                      (19, "corridor_clutter", people.resident, HERE)):
+        clock.set_now(datetime(2026, 11, day, 9, tzinfo=SHANGHAI))
+        response = report(client, who, category=category, location=where)
+        assert response.status_code == 201, response.json
+        ids.append(response.json["id"])
+    act(client, people.staff, ids[0], "accept")  # assigned to people.staff, status accepted
+    street_staff = make_user(name="街道", roles=[("staff", "street", place.nb.street_id),
+                                               ("staff", "neighbourhood", place.far_nb.id)])
+    clock.set_now(datetime(2026, 11, 19, 12, tzinfo=SHANGHAI))
+    now = clock.now()
+    due_before = datetime(2026, 11, 20, 0, tzinfo=SHANGHAI)
+    cases = db.session.execute(sa.select(Case).where(Case.id.in_(ids))).scalars().all()
+    scope = {place.nb.id, place.nb2.id, place.far_nb.id}
+    filters = {
+        "": lambda c: True,
+        "category=garbage": lambda c: c.category_code == "garbage",
+        f"assignee_id={people.staff.id}": lambda c: c.assignee_user_id == people.staff.id,
+        "overdue=true": lambda c: c.due_at < now,
+        "overdue=false": lambda c: c.due_at >= now,
+        "due_before=2026-11-20T00:00:00%2B08:00": lambda c: c.due_at < due_before,
+        f"neighbourhood_id={place.nb2.id}": lambda c: c.neighbourhood_id == place.nb2.id,
+        f"neighbourhood_id={place.far_nb.id}&category=garbage":
+            lambda c: c.neighbourhood_id == place.far_nb.id and c.category_code == "garbage",
+        "status=accepted": lambda c: c.status == "accepted",
+        "status=dispatched&overdue=false&category=corridor_clutter":
+            lambda c: c.status == "dispatched" and c.due_at >= now and c.category_code == "corridor_clutter",
+    }
+    for query, keep in filters.items():
+        expected = sorted((c for c in cases if c.neighbourhood_id in scope and keep(c)), key=lambda c: (c.due_at, c.id))
+        got, cursor = [], None
+        while True:  # two at a time, so that every filter is also paged by its cursor
+            page = client.get(f"/api/v1/cases?limit=2&{query}" + (f"&cursor={cursor}" if cursor else ""),
+                              headers=auth(street_staff))
+            assert page.status_code == 200, (query, page.json)
+            got += [c["id"] for c in page.json["items"]]
+            cursor = page.json["next_cursor"]
+            if not cursor:
+                break
+        assert got == [c.id for c in expected], query
+        assert 0 < len(expected) < 5 or not query, (query, len(expected))  # each filter picks a true subset
+    assert len(set(ids)) == 5
+
+
 def test_nearby_finds_open_public_cases_of_the_category_within_250_m(client, place, people):
     near = report(client, people.resident).json["id"]
     report(client, people.resident, location={"lat": HERE["lat"] + 0.004, "lng": HERE["lng"]})  # ~445 m
