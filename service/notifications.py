@@ -3,6 +3,7 @@ WeChat delivery. Every notification has a dedupe key, so a sweep that runs
 twice, or again after a crash, sends nothing twice and loses nothing."""
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 
@@ -43,13 +44,18 @@ def template_for(kind: str) -> dict | None:
     return _templates.get(kind)
 
 
-def _insert(table: sa.Table):
-    """INSERT for this session's database (both have ON CONFLICT … DO NOTHING and RETURNING)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+@functools.lru_cache(maxsize=4)
+def _statements(dialect: str) -> tuple:
+    """The notice's INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id and its delivery's
+    INSERT, built once per database kind (both have ON CONFLICT and RETURNING); the values travel
+    as parameters."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    table = Notification.__table__
+    notice = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    return notice, insert(Delivery.__table__)
 
 
 def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, link: str | None = None,
@@ -59,20 +65,19 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
     One INSERT … ON CONFLICT (dedupe_key) DO NOTHING: a key already used, or taken by a
     concurrent writer, inserts nothing and leaves the caller's transaction intact.
     """
-    statement = _insert(Notification.__table__).values(
-        user_id=user_id, kind=kind, dedupe_key=dedupe_key, title=title[:100], body=body[:1000], link=link,
-        data=data).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.__table__.c.id)
     # Core statements on the session's connection: no ORM objects involved. Pending objects
     # are flushed first, as session.execute would (the notice may refer to them).
     db.session.flush()
     connection = db.session.connection()
-    notification_id = connection.execute(statement).scalar()
+    notice, delivery = _statements(connection.dialect.name)
+    notification_id = connection.execute(notice, {
+        "user_id": user_id, "kind": kind, "dedupe_key": dedupe_key, "title": title[:100], "body": body[:1000],
+        "link": link, "data": data}).scalar()
     if notification_id is None:
         return False
     template = template_for(kind)
     if template is not None:
-        connection.execute(_insert(Delivery.__table__).values(notification_id=notification_id,
-                                                              template_id=template["template_id"]))
+        connection.execute(delivery, {"notification_id": notification_id, "template_id": template["template_id"]})
     return True
 
 

@@ -7,6 +7,7 @@ other gets a 409 (the case row carries a version).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,6 +79,12 @@ class Route:
 
 _NEIGHBOURHOOD_POINTS = sa.select(Neighbourhood.id, Neighbourhood.street_id, Neighbourhood.lat, Neighbourhood.lng,
                                   Street.prefix).join(Street, Street.id == Neighbourhood.street_id)
+_NEIGHBOURHOODS_IN_BOX = _NEIGHBOURHOOD_POINTS.where(
+    Neighbourhood.lat.between(sa.bindparam("min_lat"), sa.bindparam("max_lat")),
+    Neighbourhood.lng.between(sa.bindparam("min_lng"), sa.bindparam("max_lng")))
+_REPORTERS_NEIGHBOURHOOD = _NEIGHBOURHOOD_POINTS.join(
+    ResidentProfile, ResidentProfile.neighbourhood_id == Neighbourhood.id).where(
+    ResidentProfile.user_id == sa.bindparam("user_id"))
 
 
 def route(category: rules.Category, lat: float | None, lng: float | None, reporter_id: int | None) -> Route:
@@ -86,14 +93,12 @@ def route(category: rules.Category, lat: float | None, lng: float | None, report
     neighbourhood = None
     if lat is not None and lng is not None:
         min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, NEIGHBOURHOOD_RADIUS_M)
-        candidates = db.session.connection().execute(_NEIGHBOURHOOD_POINTS.where(
-            Neighbourhood.lat.between(min_lat, max_lat), Neighbourhood.lng.between(min_lng, max_lng))).all()
+        candidates = db.session.connection().execute(_NEIGHBOURHOODS_IN_BOX, {
+            "min_lat": min_lat, "max_lat": max_lat, "min_lng": min_lng, "max_lng": max_lng}).all()
         if candidates:
             neighbourhood = min(candidates, key=lambda c: geo.distance_m(lat, lng, c.lat, c.lng))
     if neighbourhood is None and reporter_id is not None:
-        neighbourhood = db.session.connection().execute(_NEIGHBOURHOOD_POINTS.join(
-            ResidentProfile, ResidentProfile.neighbourhood_id == Neighbourhood.id).where(
-            ResidentProfile.user_id == reporter_id)).first()
+        neighbourhood = db.session.connection().execute(_REPORTERS_NEIGHBOURHOOD, {"user_id": reporter_id}).first()
     if neighbourhood is None:
         raise InvalidInput("location", "该位置不在本平台服务的街道范围内，请拨打12345反映",
                            "The location is outside the streets this service covers", code="cases.out_of_area")
@@ -132,17 +137,22 @@ def refresh_due(case: Case) -> None:
         case.due_at = handle
 
 
-def _next_number(where: Route, now: datetime) -> str:
-    day = now.astimezone(clock.SHANGHAI).strftime("%Y%m%d")
-    dialect = db.session.get_bind().dialect.name
+@functools.lru_cache(maxsize=4)
+def _counter_statement(dialect: str):
+    """INSERT … ON CONFLICT DO UPDATE SET last = last + 1 RETURNING last, built once per database kind."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(CaseCounter).values(street_id=where.street_id, day=day, last=1)
-    statement = statement.on_conflict_do_update(index_elements=["street_id", "day"],
-                                                set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
-    sequence = db.session.connection().execute(statement).scalar_one()
+    return insert(CaseCounter).on_conflict_do_update(index_elements=["street_id", "day"],
+                                                     set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
+
+
+def _next_number(where: Route, now: datetime) -> str:
+    day = now.astimezone(clock.SHANGHAI).strftime("%Y%m%d")
+    connection = db.session.connection()
+    sequence = connection.execute(_counter_statement(connection.dialect.name),
+                                  {"street_id": where.street_id, "day": day, "last": 1}).scalar_one()
     return f"{where.street_prefix}{day}-{sequence:04d}"
 
 
@@ -180,11 +190,14 @@ class WrittenEvent:
     actor_role: str | None
 
 
+# Built once; executed with a list of rows, SQLAlchemy sends one multi-row INSERT … RETURNING and
+# gives the ids back in the order of the rows.
+_INSERT_EVENTS = CaseEvent.__table__.insert().returning(CaseEvent.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_FOLLOWER = CaseFollower.__table__.insert()
+
+
 def _insert_events(rows: list[dict]) -> list[WrittenEvent]:
-    table = CaseEvent.__table__
-    # One multi-row INSERT; its ids grow in the order of the rows (rowid / sequence), whatever
-    # order RETURNING lists them in.
-    ids = sorted(db.session.connection().execute(table.insert().values(rows).returning(table.c.id)).scalars())
+    ids = db.session.connection().execute(_INSERT_EVENTS, rows).scalars().all()
     return [WrittenEvent(id=i, at=r["at"], action=r["action"], from_status=r["from_status"], to_status=r["to_status"],
                          note=r["note"], public=r["public"], actor_role=r["actor_role"]) for i, r in zip(ids, rows)]
 
@@ -303,8 +316,8 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
         _event_values(case, actor, "submit", None, "submitted", data={"source": source}),
         _event_values(case, None, "dispatch", "submitted", "dispatched", data={"neighbourhood_id": case.neighbourhood_id})])
     if reporter is not None:
-        db.session.connection().execute(CaseFollower.__table__.insert().values(
-            case_id=case.id, user_id=reporter, created_at=clock.now()))
+        db.session.connection().execute(_INSERT_FOLLOWER, {"case_id": case.id, "user_id": reporter,
+                                                           "created_at": clock.now()})
         # The dispatch is public: its reporter hears of it (the case is new: no other watcher yet).
         _notify_status(case, reporter, f"case:{case.id}:created:{reporter}", None)
     db.session.flush()
