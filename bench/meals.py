@@ -105,7 +105,8 @@ def setup(app, state):
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     month = first.strftime("%Y-%m")
     quotes = {}
-    used: set = set()
+    # Codes already stored (a kept PostgreSQL database holds earlier runs' rows) are not drawn again.
+    used: set = set(db.session.execute(select(MealBooking.code)).scalars())
     rows = []
     for day_index in range(STATEMENT_MEALS_DAYS):
         day = first + timedelta(days=day_index)
