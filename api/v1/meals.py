@@ -2,13 +2,12 @@
 the counter, the kitchen manifest and the monthly subsidy statement."""
 from __future__ import annotations
 
-from datetime import date, datetime
-
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.responses import json_response
 from api.schemas.common import page_of, paged
 from api.schemas.meals import (CSV_BODY, BookingIn, BookingOut, CancelIn, CardIn, CardOut, ManifestArgs, ManifestOut,
                                MyBookingsArgs, ServeIn, SiteOut, SitesArgs, SlotIn, SlotOut, SlotsArgs, SlotsOut,
@@ -65,17 +64,6 @@ STATEMENT = {"site": SITE, "month": "2026-11", "lines": [
                "payable_total": "1200.00", "operator_subsidy_total": "180.00"}}
 
 
-def _json_ready(value):
-    """Dates and datetimes as ISO 8601 strings (what the marshmallow schema would dump)."""
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
 def _csv(text: str, name: str) -> Response:
     response = Response(text, status=200, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
@@ -126,7 +114,7 @@ class Slots(MethodView):
         the caller (or the elder given as `diner_id`, whom the caller may act for) would pay.
         """
         # A hot read: built JSON-ready and sent as it is (the same shape as SlotsOut, which documents it).
-        return jsonify(_json_ready(queries.slots(current_actor(), site_id, args["day"], args.get("diner_id"))))
+        return json_response(queries.slots(current_actor(), site_id, args["day"], args.get("diner_id")))
 
     @blp.arguments(SlotIn, example={"day": "2026-11-23", "meal": "lunch",
                                     "capacity": {"dine_in": 60, "pickup": 20, "delivery": 20},

@@ -327,6 +327,11 @@ def test_slots_show_menu_remaining_and_the_price_for_the_diner(client, m):
     assert body["eligible"] and body["delivery_allowed"] and body["priority"]
     slot = body["items"][0]
     assert slot["booking_open"] is True and slot["remaining"] == {"dine_in": 49, "pickup": 10, "delivery": 10}
+    # Dates and times as the schema documents them: an ISO date, aware ISO 8601 datetimes.
+    assert body["day"] == str(DAY) and slot["day"] == str(DAY)
+    starts = datetime.fromisoformat(slot["starts_at"])
+    assert starts.tzinfo is not None and starts.astimezone(SHANGHAI).date() == DAY
+    assert datetime.fromisoformat(slot["cutoff_at"]) < starts
     first = slot["set_meals"][0]
     assert first["dishes"] == ["红烧鸡腿", "番茄炒蛋", "青菜"] and first["tags"] == ["low_salt"]
     assert (first["price"]["tier"], first["price"]["subsidy"], first["price"]["payable"]) == ("age80", "5.00", "10.00")
