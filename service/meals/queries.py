@@ -7,6 +7,7 @@ import io
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -119,18 +120,31 @@ def price_out(price: dict) -> dict:
 
 
 _WHO = bk.DINER_QUERY.subquery("diner")
+_SITE_T, _SLOT_T, _SET_T = MealSite.__table__, MealSlot.__table__, SetMeal.__table__
+# Plain columns, not ORM entities: the rows are split into light records (the attributes the
+# pricing and summary code read), which costs a fraction of building identity-mapped objects.
+_SITE_KEYS, _SLOT_KEYS, _SET_KEYS = ([c.key for c in t.c] for t in (_SITE_T, _SLOT_T, _SET_T))
+_SLOT_AT = len(_SITE_KEYS)
+_BOOKING_AT = _SLOT_AT + len(_SLOT_KEYS)
+_SET_AT = _BOOKING_AT + 1
+_DINER_AT = _SET_AT + len(_SET_KEYS)
 _SLOTS = (
-    sa.select(MealSite, MealSlot, MealBooking.id, SetMeal, *_WHO.c).select_from(MealSite)
+    sa.select(*_SITE_T.c, *_SLOT_T.c, MealBooking.id, *_SET_T.c, *_WHO.c).select_from(_SITE_T)
     .outerjoin(_WHO, sa.true())
-    .outerjoin(MealSlot, sa.and_(MealSlot.site_id == MealSite.id, MealSlot.day == sa.bindparam("day", type_=sa.Date)))
-    .outerjoin(MealBooking, sa.and_(MealBooking.slot_id == MealSlot.id,
+    .outerjoin(_SLOT_T, sa.and_(_SLOT_T.c.site_id == _SITE_T.c.id,
+                                _SLOT_T.c.day == sa.bindparam("day", type_=sa.Date)))
+    .outerjoin(MealBooking, sa.and_(MealBooking.slot_id == _SLOT_T.c.id,
                                     MealBooking.diner_user_id == sa.bindparam("user_id"),
                                     # literal, so that a prepared (generic) plan on PostgreSQL
                                     # can still use the partial unique index uq_meal_booking_live
                                     sa.text(f"meal_booking.{LIVE_SQL}")))
-    .outerjoin(SetMeal, SetMeal.slot_id == MealSlot.id)
-    .where(MealSite.id == sa.bindparam("site_id"), MealSite.active.is_(True))
-    .order_by(MealSlot.starts_at, SetMeal.id))
+    .outerjoin(_SET_T, _SET_T.c.slot_id == _SLOT_T.c.id)
+    .where(_SITE_T.c.id == sa.bindparam("site_id"), _SITE_T.c.active.is_(True))
+    .order_by(_SLOT_T.c.starts_at, _SET_T.c.id))
+
+
+def _record(row, start: int, keys: list[str]) -> SimpleNamespace:
+    return SimpleNamespace(**dict(zip(keys, row[start:start + len(keys)])))
 
 
 def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) -> dict:
@@ -139,29 +153,30 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
     diner_id = diner_id or actor.user_id
     # One query for the site, the day's slots, the diner's live booking of each, the menus and the
     # diner's profile, card and residence (built once at import; only its parameters change).
-    found = db.session.execute(_SLOTS, {"site_id": site_id, "day": day, "user_id": diner_id}).all()
+    found = db.session.connection().execute(_SLOTS, {"site_id": site_id, "day": day, "user_id": diner_id}).all()
     if not found:
         raise NotFound(code="meals.site_not_found", zh="助餐点不存在", en="No such meal site")
-    site = found[0][0]
     if diner_id != actor.user_id and not people.may_act_for(actor, diner_id):
         raise Forbidden(code="meals.not_allowed_for_diner", zh="您无权为该居民订餐", en="You may not act for this resident")
+    site = _record(found[0], 0, _SITE_KEYS)
     r = bk.site_rules(site)
-    diner_row = tuple(found[0])[4:]
+    diner_row = tuple(found[0])[_DINER_AT:]
     d = bk.diner_from_row(diner_id, day, None if all(v is None for v in diner_row) else diner_row)
     eligible, reason = bk.eligibility(site, d, r)
     priority = eligible and bk.priority_rank(d, r) < bk.NO_PRIORITY
     delivery_ok = eligible and bk.delivery_allowed(d, r)
     now = clock.now()
     rows, mine = [], {}
-    menus: dict[int, list[SetMeal]] = defaultdict(list)
-    for _, slot, booking_id, item, *_ in found:
-        if slot is None:
+    menus: dict[int, list[SimpleNamespace]] = defaultdict(list)
+    for row in found:
+        slot_id = row[_SLOT_AT]
+        if slot_id is None:
             continue
-        if slot.id not in mine:
-            rows.append(slot)
-            mine[slot.id] = booking_id
-        if item is not None:
-            menus[slot.id].append(item)
+        if slot_id not in mine:
+            rows.append(_record(row, _SLOT_AT, _SLOT_KEYS))
+            mine[slot_id] = row[_BOOKING_AT]
+        if row[_SET_AT] is not None:
+            menus[slot_id].append(_record(row, _SET_AT, _SET_KEYS))
     items = []
     for slot in rows:
         remaining = {}
