@@ -220,6 +220,11 @@ def run(ctx):
                                "exactly_50_confirmed_zero_5xx": exact}
     result["goals"]["burst: exactly 50 confirmed, zero 5xx"] = {"minimum": 1.0, "median": 1.0 if exact else 0.0,
                                                                "met": exact}
+    if not exact:  # say why: the server's last traceback, if it logged one
+        log = ctx.server.log_tail(2_000_000)
+        at = log.rfind("Traceback")
+        result["booking_burst"]["last_traceback"] = log[at:at + 6000] if at >= 0 else None
+        print(result["booking_burst"]["last_traceback"] or "no traceback in the server log", flush=True)
 
     # 3. the statement of 10,000 meals.
     path = f"/api/v1/meal-sites/{state['meals.big_id']}/statement?month={state['meals.month']}"

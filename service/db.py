@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 import os
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,6 +12,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import db
 from service.errors import Conflict
+
+_log = logging.getLogger("linli.db")
 
 
 # How the next transaction starts on SQLite (api/app.py's BEGIN hook reads it): "deferred"
@@ -55,8 +58,9 @@ def _mark_written(session, flush_context) -> None:
     session.info["wrote"] = True
 
 
-def _clear_written(session, *args) -> None:
-    session.info.pop("wrote", None)
+def _clear_written(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (not a savepoint)
+        session.info.pop("wrote", None)
 
 
 def track_writes() -> None:
@@ -66,8 +70,7 @@ def track_writes() -> None:
     session = db.session
     if not sa.event.contains(session, "after_flush", _mark_written):
         sa.event.listen(session, "after_flush", _mark_written)
-        sa.event.listen(session, "after_commit", _clear_written)
-        sa.event.listen(session, "after_soft_rollback", _clear_written)
+        sa.event.listen(session, "after_transaction_end", _clear_written)
 
 
 def end_read_transaction(error: BaseException | None = None) -> None:
@@ -86,8 +89,12 @@ def end_read_transaction(error: BaseException | None = None) -> None:
         return
     try:
         session.commit()
-    except Exception:  # the connection is gone: the teardown's rollback and the pool deal with it
-        session.rollback()
+    except Exception:  # noqa: BLE001 - a read's end must not fail the answer already built
+        _log.warning("ending a read transaction failed; it is rolled back", exc_info=True)
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001 - the session is removed next; the pool drops a broken connection
+            _log.warning("rolling back a read transaction failed", exc_info=True)
 
 
 _GATES: dict[str, str | None] = {}

@@ -237,6 +237,21 @@ def test_one_booking_per_diner_per_slot(client, m):
     assert db.session.get(MealSlot, m.slot.id).booked_dine_in == 1
 
 
+def test_a_counter_code_already_taken_is_drawn_again(client, m, monkeypatch):
+    """Codes are random: when one is already in use the booking draws another instead of failing."""
+    from service.meals import booking as bk
+
+    first = book(client, elder(m, 70), m)
+    assert first.status_code == 201
+    taken = first.json["code"]
+    draws = iter([taken, taken, "Q4R7T9"])
+    monkeypatch.setattr(bk, "new_code", lambda: next(draws))
+    second = book(client, elder(m, 71), m)
+    assert second.status_code == 201, second.json
+    assert second.json["code"] == "Q4R7T9"
+    assert db.session.get(MealSlot, m.slot.id).booked_dine_in == 2
+
+
 # --- delivery ----------------------------------------------------------------------------------------------------
 
 def _home(user, unit):

@@ -161,6 +161,9 @@ def test_a_request_that_flushed_without_committing_is_rolled_back(app):
         db.session.flush()
         username = db.session.execute(sa.select(User.username).order_by(User.id.desc())).scalar()
         db.session.expunge_all()  # nothing pending in the session any more, but the flush happened
+        with pytest.raises(RuntimeError):  # a savepoint rolled back since does not hide that flush
+            with db.session.begin_nested():
+                raise RuntimeError("boom")
         service_db.end_read_transaction(None)
         assert db.session().in_transaction()  # left for the teardown's rollback
         db.session.remove()
