@@ -72,9 +72,9 @@ class StatusSubsidyOut(ma.Schema):
     amount = Money(required=True)
 
 
-class PriceOut(ma.Schema):
+class BookingPriceOut(ma.Schema):
+    """The price breakdown a booking keeps."""
     eligible = ma.fields.Boolean(required=True)
-    ineligible_reason = ma.fields.String(allow_none=True)
     tier = ma.fields.String(required=True, metadata={"description": "Age tier code, 'elder' or 'general'"})
     tier_amount = Money(allow_none=True)
     statuses = ma.fields.List(ma.fields.Nested(StatusSubsidyOut), required=True)
@@ -86,6 +86,11 @@ class PriceOut(ma.Schema):
     subsidy = Money(required=True)
     delivery_fee = Money(required=True)
     payable = Money(required=True)
+
+
+class PriceOut(BookingPriceOut):
+    """The price a diner would pay, with why they are not eligible when they are not."""
+    ineligible_reason = ma.fields.String(allow_none=True)
 
 
 class SetMealOut(ma.Schema):
@@ -180,21 +185,6 @@ class BookingIn(ma.Schema):
     join_waitlist = ma.fields.Boolean(load_default=False, metadata={
         "description": "When the slot is full, join its waitlist instead of getting 409"})
     diet_note = ma.fields.String(validate=validate.Length(min=1, max=100), metadata={"example": "少盐、软烂"})
-
-
-class BookingPriceOut(ma.Schema):
-    eligible = ma.fields.Boolean(required=True)
-    tier = ma.fields.String(required=True)
-    tier_amount = Money(allow_none=True)
-    statuses = ma.fields.List(ma.fields.Nested(StatusSubsidyOut), required=True)
-    unit_list_price = Money(allow_none=True)
-    unit_subsidy = Money(allow_none=True)
-    unit_payable = Money(allow_none=True)
-    quantity = ma.fields.Integer(required=True)
-    list_price = Money(required=True)
-    subsidy = Money(required=True)
-    delivery_fee = Money(required=True)
-    payable = Money(required=True)
 
 
 class BookingOut(ma.Schema):
