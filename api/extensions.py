@@ -38,20 +38,25 @@ class Api(_Api):
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LIMITED_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+TOKEN_VERIFIED = "linli.access_token_verified"
 
 
 def rate_limit_key() -> str:
     """Per user for authenticated calls, per client address otherwise.
 
     Only requests that change something are limited, so other requests skip
-    decoding the token here (the view decodes it once)."""
+    decoding the token here (the view decodes it once); a limited request's token is
+    decoded here and the view reuses it."""
     if request.method not in LIMITED_METHODS:
         return f"ip:{request.remote_addr}"
     try:
-        verify_jwt_in_request(optional=True)
+        verified = verify_jwt_in_request(optional=True)
         identity = get_jwt_identity()
     except Exception:
-        identity = None
+        verified = identity = None
+    # An access token verified here need not be decoded again by the view (api.security.auth_required);
+    # the mark lives in the request's environ: ``g`` belongs to the app context, which may outlive it.
+    request.environ[TOKEN_VERIFIED] = verified is not None
     return f"user:{identity}" if identity else f"ip:{request.remote_addr}"
 
 

@@ -7,7 +7,7 @@ from flask_jwt_extended import (create_access_token, create_refresh_token, decod
                                 get_jwt_identity, verify_jwt_in_request)
 
 from api.errors import envelope, language
-from api.extensions import READ_ONLY_METHODS, jwt
+from api.extensions import READ_ONLY_METHODS, TOKEN_VERIFIED, jwt
 from service import people
 from service.db import reading
 from service.errors import Forbidden, Unauthorized
@@ -31,25 +31,29 @@ def current_actor() -> people.Actor:
     return actor
 
 
-def auth_required(*roles: str, refresh: bool = False):
+def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False):
     """Require a valid token; with ``roles``, require one of them in the token's claims.
 
-    Object ownership and scope are checked again in the service.
+    Object ownership and scope are checked again in the service. With ``caller_only`` the
+    actor carries no roles or scopes (``people.load_caller``): for a use-case that decides
+    by its own data who may act.
     """
+    load = people.load_caller if caller_only else people.load_actor
 
     def decorator(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            verify_jwt_in_request(refresh=refresh)
+            if refresh or not request.environ.get(TOKEN_VERIFIED):  # else verified by the rate limiter's key
+                verify_jwt_in_request(refresh=refresh)
             claims = get_jwt()
             if roles and not set(roles) & set(claims.get("roles", [])):
                 raise Forbidden(code="auth.role_required",
                                 zh="当前身份无权进行此操作", en="Your role does not allow this")
             if request.method in READ_ONLY_METHODS:
-                actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
+                actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
             else:  # a writing request: the caller is read before, not under, the write lock
                 with reading():
-                    actor = people.load_actor(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
+                    actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
             if actor is None:
                 raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
                                    en="The account does not exist or is disabled")

@@ -70,6 +70,9 @@ _ACTOR = (sa.select(User, _IS_OWNER, sa.false()).options(joinedload(User.roles),
 _ACTOR_AND_REVOKED = (sa.select(User, _IS_OWNER, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
                       .options(joinedload(User.roles), joinedload(User.profile))
                       .where(User.id == sa.bindparam("user_id")))
+_CALLER = sa.select(User.id, sa.false()).where(User.id == sa.bindparam("user_id"), User.is_active.is_(True))
+_CALLER_AND_REVOKED = (sa.select(User.id, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
+                       .where(User.id == sa.bindparam("user_id"), User.is_active.is_(True)))
 _OWNER_ESTATES = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id == Unit.id)
                   .join(Owner, Owner.id == Ownership.owner_id)
                   .where(Owner.user_id == sa.bindparam("user_id"), Ownership.ended_on.is_(None)).distinct())
@@ -123,6 +126,22 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     if actor.owner_estate_ids:
         actor.roles.add("owner")
     return actor
+
+
+def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
+    """Only who is calling: the active user whose token is not revoked, in one Core statement, with no
+    roles or scopes (every scope check on this actor denies). For use-cases that decide by their own
+    data alone, such as an owner's ballot, which the motion's frozen electorate admits or refuses."""
+    in_database = token_id is not None and auth.uses_database()
+    row = db.session.connection().execute(_CALLER_AND_REVOKED if in_database else _CALLER,
+                                          {"user_id": user_id, "jti": token_id} if in_database
+                                          else {"user_id": user_id}).first()
+    revoked = row[1] if row else False
+    if token_id is not None and not in_database:
+        revoked = auth.is_revoked(token_id)
+    if revoked:
+        raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
+    return Actor(user_id=row[0], roles={"resident"}, ip=ip) if row else None
 
 
 def owner_estates(user_id: int) -> set[int]:

@@ -143,7 +143,7 @@ class Ballots(MethodView):
     @blp.arguments(BallotIn)
     @blp.response(201, BallotOut, example=BALLOT)
     @errors(blp, 401, 403, 404, 409, 429)
-    @auth_required()
+    @auth_required(caller_only=True)  # the motion's frozen electorate and the mandates decide who votes
     def post(self, data, motion_id):
         """Cast my ballot (or a proxy ballot) — one per owner per motion, whatever the channel
 

@@ -19,7 +19,7 @@ from models.uploads import Upload
 from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, Candidate, Motion, Proxy, Reelection, Voter,
                            VoterUnit)
 from service import audit, clock
-from service.db import add_unique, is_unique_violation, transactional
+from service.db import add_unique, is_unique_violation, reading, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.voting import chain, electorate, rules
 from service.voting.tally import centi
@@ -382,9 +382,17 @@ def _insert(ballot: Ballot, live_conflict: Conflict) -> Ballot:
 def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: list | None = None,
          voter_id: int | None = None, on_behalf_of_unit: int | None = None) -> dict:
     """An owner's online ballot, or a proxy's ballot for a principal; the answer (ballot id, channel, status,
-    receipt, replaced, cast_at) is built from what the use-case wrote. A refused second ballot is logged."""
+    receipt, replaced, cast_at) is built from what the use-case wrote. A refused second ballot is logged.
+
+    Two steps: what the ballot will be is decided in a read transaction (the motion, the caller's voter
+    entity, its live ballot, the choice, the digest), then the write transaction only inserts and links,
+    so SQLite's single writer (and the motion's row lock on PostgreSQL) is held for a few statements.
+    Whatever changed in between is caught by the write: a ballot that got there first meets the partial
+    unique index, a replaced ballot must still be live, and the motion must still be open under its lock."""
     try:
-        return _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
+        with reading():
+            plan = _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
+        return _record_cast(actor.user_id, plan)
     except Conflict as exc:
         if exc.code == "voting.already_voted" and getattr(exc, "voter_id", None):
             _log_rejection(motion_id, exc.voter_id, "proxy" if on_behalf_of_unit else "online", actor.user_id)
@@ -437,13 +445,8 @@ class _Digestible:
             setattr(self, name, value)
 
 
-@transactional
-def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> dict:
-    # The ballot path is written in Core statements: one read (motion, voter, live ballot), the ballot's
-    # insert, then the motion's row lock taken last, only to append to its chain, so ballots of different
-    # owners overlap. Two ballots for one owner still meet at the partial unique index (the second waits
-    # for the first and is refused), and the motion's state is checked again under the lock (a close that
-    # got there first wins).
+def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> dict:
+    # Core statements on the ballot path: one read (motion, voter, live ballot) for an owner's own ballot.
     connection = db.session.connection()
     proxy_id = None
     if on_behalf_of_unit is None:
@@ -455,13 +458,12 @@ def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) 
     motion = rows[0]
     _check_open(motion)
     choice, ids = _content(motion, choice, candidate_ids)
-    now = clock.now()
     if on_behalf_of_unit is not None:
         voter = _voter_for_unit(motion, on_behalf_of_unit)
         proxy = db.session.execute(sa.select(Proxy).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
                                                           Proxy.revoked_at.is_(None))).scalar_one_or_none()
         if proxy is None or proxy.proxy_user_id != actor.user_id or (
-                proxy.valid_until is not None and proxy.valid_until <= now):
+                proxy.valid_until is not None and proxy.valid_until <= clock.now()):
             raise Forbidden(code="voting.no_mandate", zh="您没有该业主有效的书面委托",
                             en="You hold no valid written mandate from this owner")
         channel, voter, proxy_id = "proxy", voter.id, proxy.id
@@ -479,28 +481,34 @@ def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) 
     replaces = None
     if live is not None:
         live_id, live_channel, live_status = live
-        if (motion.revote == "last_wins" and channel == "online" and live_channel == "online"
+        if not (motion.revote == "last_wins" and channel == "online" and live_channel == "online"
                 and live_status == "counted"):
-            changed = connection.execute(_SUPERSEDE, {"ballot_id": live_id, "now": now}).rowcount
-            if changed != 1:
-                raise _refused(live_channel, voter)
-            replaces = live_id
-        else:
             raise _refused(live_channel, voter)
+        replaces = live_id
     nonce = secrets.token_hex(16)
     digest = chain.ballot_digest(_Digestible(motion_id=motion.id, voter_id=voter, channel=channel, choice=choice,
                                              candidate_ids=ids, nonce=nonce))
     values = {"motion_id": motion.id, "voter_id": voter, "channel": channel, "choice": choice, "status": "counted",
-              "cast_by": actor.user_id, "nonce": nonce, "digest": digest, "receipt": digest[:10], "cast_at": now,
-              "settled_at": now}
+              "cast_by": actor.user_id, "nonce": nonce, "digest": digest, "receipt": digest[:10]}
     if ids is not None:
         values["candidate_ids"] = ids
     if proxy_id is not None:
         values["proxy_id"] = proxy_id
     if replaces is not None:
         values["replaces_id"] = replaces
+    return values
+
+
+@transactional
+def _record_cast(user_id: int, values: dict) -> dict:
+    connection = db.session.connection()
+    now = clock.now()
+    replaces, voter = values.get("replaces_id"), values["voter_id"]
+    if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
+        raise _refused("online", voter)  # replaced meanwhile by another request of this owner
     try:
-        ballot_id = connection.execute(_INSERT_BALLOT, values).inserted_primary_key[0]
+        ballot_id = connection.execute(_INSERT_BALLOT, {**values, "cast_at": now, "settled_at": now}
+                                       ).inserted_primary_key[0]
     except sa.exc.IntegrityError as exc:
         # The partial unique index: a ballot of another request or channel got there first. The error
         # ends the transaction (the use-case rolls back); the refusal is logged in a new one.
@@ -510,10 +518,12 @@ def _cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) 
     events = []
     if replaces is not None:
         events.append(("supersede", {"ballot": replaces, "voter": voter}))
-    events.append(("proxy_cast" if proxy_id else "cast", {"ballot": ballot_id, "voter": voter, "channel": channel,
-                                                          "digest": digest, "replaces": replaces}))
-    chain.append_locked(motion.id, events, actor.user_id, _check_open)
-    return {"ballot_id": ballot_id, "channel": channel, "status": "counted", "receipt": digest[:10],
+    channel = values["channel"]
+    events.append(("proxy_cast" if channel == "proxy" else "cast",
+                   {"ballot": ballot_id, "voter": voter, "channel": channel, "digest": values["digest"],
+                    "replaces": replaces}))
+    chain.append_locked(values["motion_id"], events, user_id, _check_open)
+    return {"ballot_id": ballot_id, "channel": channel, "status": "counted", "receipt": values["receipt"],
             "replaced": replaces is not None, "cast_at": now}
 
 

@@ -4,12 +4,13 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_jwt_extended import decode_token
 
 from models.base import db
 from models.places import Owner, Ownership
 from models.uploads import Upload
 from models.voting import Ballot, Motion, VoteEvent
-from service import clock
+from service import auth as auth_service, clock
 from service.clock import SHANGHAI
 from service.voting import chain, workflow
 from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
@@ -211,6 +212,31 @@ def test_changing_a_ballot_under_last_wins_and_refusal_under_first_final(client,
     receipts = client.get(f"/api/v1/motions/{changeable}/receipts", headers=auth(owner)).json
     assert [r["receipt"] for r in receipts["items"]] == [second.json["receipt"]]
 
+
+
+def test_the_ballot_endpoint_checks_the_caller_token_and_account(client, world, staff):
+    e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True),
+                                   ("1", "1", "70.00", ("c",), True)])
+    a, b, c = e["users"]["a"], e["users"]["b"], e["users"]["c"]
+    motion_id = start(client, staff[0], e["estate"].id)
+    # One after the other in one app context: each ballot is its own caller's (the token is decoded per request).
+    first, second = vote(client, a, motion_id, "yes"), vote(client, b, motion_id, "no")
+    assert first.status_code == second.status_code == 201
+    voters = dict(db.session.execute(sa.select(Ballot.choice, Ballot.cast_by).where(Ballot.motion_id == motion_id)).all())
+    assert voters == {"yes": a.id, "no": b.id}
+    headers = auth(c)
+    # Revoked as logout does (the clock is moved to the voting window, past the token's own expiry).
+    with client.application.test_request_context():
+        auth_service.revoke(decode_token(headers["Authorization"][7:])["jti"], clock.now() + timedelta(days=1))
+    db.session.commit()
+    revoked = client.post(f"/api/v1/motions/{motion_id}/ballots", json={"choice": "yes"}, headers=headers)
+    assert revoked.status_code == 401 and revoked.json["error"] == "auth.token_revoked"
+    headers = auth(c)
+    c.is_active = False
+    db.session.commit()
+    disabled = client.post(f"/api/v1/motions/{motion_id}/ballots", json={"choice": "yes"}, headers=headers)
+    assert disabled.status_code == 401 and disabled.json["error"] == "auth.user_inactive"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot).where(Ballot.motion_id == motion_id)) == 2
 
 
 def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained(client, world, staff):
