@@ -52,7 +52,7 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
             if request.method in READ_ONLY_METHODS:
                 actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
             else:  # a writing request: the caller is read before, not under, the write lock
-                with reading():
+                with reading(keep=caller_only):  # the use-case's reads join a caller-only load
                     actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
             if actor is None:
                 raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",

@@ -26,7 +26,7 @@ def begin_mode() -> str | None:
 
 
 @contextmanager
-def reading():
+def reading(keep: bool = False):
     """Reads that need no write lock, in a request that writes (loading the caller, building
     the answer after the use-case committed).
 
@@ -34,6 +34,10 @@ def reading():
     ``BEGIN IMMEDIATE``, and it is ended when the block ends, so the write lock is
     held only while a use-case runs. A write inside the block must be the first
     statement of its transaction (SQLite then waits for the lock as usual).
+
+    With ``keep`` the transaction stays open after the block, so the use-case's own
+    reads join it (one snapshot, one BEGIN and COMMIT fewer); the next ``transactional``
+    use-case ends it before it takes the write lock, else the request's end does.
     """
     opened = not db.session().in_transaction()
     token = _BEGIN_MODE.set("deferred")
@@ -45,13 +49,28 @@ def reading():
             db.session.rollback()
         raise
     _BEGIN_MODE.reset(token)
-    if opened:  # nothing was written: end the transaction without expiring what was read
-        session = db.session()
-        expire, session.expire_on_commit = session.expire_on_commit, False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = expire
+    if not opened:
+        return
+    session = db.session()
+    if keep and session.in_transaction():
+        session.info["kept_read"] = True
+    else:
+        _commit_read(session)
+
+
+def _commit_read(session) -> None:
+    """End a transaction that only read without expiring what was read."""
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+def _end_kept_read() -> None:
+    session = db.session()
+    if session.info.get("kept_read") and session.in_transaction():
+        _commit_read(session)
 
 
 def _mark_written(session, flush_context) -> None:
@@ -61,6 +80,7 @@ def _mark_written(session, flush_context) -> None:
 def _clear_written(session, transaction) -> None:
     if transaction.parent is None:  # the outermost transaction ended (not a savepoint)
         session.info.pop("wrote", None)
+        session.info.pop("kept_read", None)
 
 
 def track_writes() -> None:
@@ -141,6 +161,7 @@ def transactional(fn=None, *, stale=None):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            _end_kept_read()  # a read kept open by reading(keep=True) ends before the write lock
             token = _BEGIN_MODE.set("immediate")
             try:
                 with _write_gate():

@@ -239,6 +239,34 @@ def test_the_ballot_endpoint_checks_the_caller_token_and_account(client, world, 
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot).where(Ballot.motion_id == motion_id)) == 2
 
 
+@pytest.mark.real_commits
+def test_a_ballot_reads_in_one_plain_transaction_and_writes_only_under_the_write_lock(app, is_postgres, world,
+                                                                                      staff):
+    """POST ballots: the caller and the ballot's decision share one read transaction (kept open by
+    reading(keep=True)), which ends before the use-case's BEGIN IMMEDIATE; under it only writes
+    and the chain head's read."""
+    from tests.unit.test_transactions import _statements
+
+    e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True)])
+    motion_id = start(app.test_client(), staff[0], e["estate"].id)
+    headers = auth(e["users"]["a"])
+    db.session.remove()
+    seen, stop = _statements(db.engine)
+    try:
+        response = app.test_client().post(f"/api/v1/motions/{motion_id}/ballots", json={"choice": "yes"},
+                                          headers=headers)
+    finally:
+        stop()
+    assert response.status_code == 201, response.json
+    if is_postgres:
+        return
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert begins == ["BEGIN", "BEGIN IMMEDIATE"], seen
+    write = seen.index("BEGIN IMMEDIATE")
+    assert [s.split()[0] for s in seen[write + 1:]] == ["INSERT", "SELECT", "UPDATE", "INSERT"], seen
+    assert seen[1].startswith("SELECT user.id") and seen[2].startswith("SELECT motion.id"), seen
+
+
 def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained(client, world, staff):
     e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True)])
     owner, other = e["users"]["a"], e["users"]["b"]

@@ -53,6 +53,26 @@ def test_a_writing_request_holds_the_write_lock_only_inside_its_use_case(app, is
     assert all(not s.startswith("SELECT user.") for s in seen[first_write:])
 
 
+def test_a_kept_read_ends_at_the_next_use_case(app):
+    user = make_user(name="李建华")
+    db.session.commit()
+    with reading(keep=True):
+        db.session.execute(sa.select(User.id)).all()
+    assert db.session().in_transaction()
+    with reading():  # joins the kept transaction and leaves it open
+        db.session.execute(sa.select(User.username)).all()
+    assert db.session().in_transaction()
+
+    @transactional
+    def rename():
+        assert db.session().in_transaction() is False or not db.session.info.get("kept_read")
+        db.session.get(User, user.id).nickname = "改名"
+
+    rename()
+    assert not db.session().in_transaction()
+    assert db.session.get(User, user.id).nickname == "改名"
+
+
 def test_reading_ends_its_transaction_and_keeps_what_it_read(app):
     user = make_user(name="李建华")
     db.session.commit()
