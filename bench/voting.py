@@ -11,6 +11,10 @@ ballots; motions B1…B8 (20 buildings, 2,000 units) are opened for the HTTP fig
    rounds (each load process takes a fresh motion B_k, so every request is a first ballot: 201);
 4. 2,000 concurrent ballot attempts, 500 of them duplicates, on a fresh motion: every voter counted
    once and zero 5xx (the issue asks this on PostgreSQL: run with BENCH_DATABASE_URL).
+
+A cast ballot enters its motion's hash chain in the linking sweep (the jobs process, every minute); the
+sweep over every ballot the rounds cast is timed afterwards and reported per ballot ("linking"), and
+each chain is verified.
 """
 from __future__ import annotations
 
@@ -219,7 +223,29 @@ def _storm(port: int, motion: int, tokens: list[str], unique: int = 1500, duplic
             "seconds": time.perf_counter() - began}
 
 
+def _link_step(app, state):
+    """In a child process with the server's database: the linking sweep over every ballot cast so far
+    (timed), then the chain of each motion verified."""
+    import sqlalchemy as sa
+
+    from models.base import db
+    from models.voting import Ballot
+    from service.voting import chain, workflow
+
+    motions = db.session.execute(sa.select(Ballot.motion_id).where(Ballot.chain_pending.is_(True))
+                                 .distinct()).scalars().all()
+    db.session.remove()
+    began = time.perf_counter()
+    linked = workflow.link_pending_ballots()
+    seconds = time.perf_counter() - began
+    db.session.remove()
+    valid = all(chain.verify(m)["valid"] for m in motions)
+    return {"voting.link": {**linked, "seconds": seconds, "chains_valid": valid}}
+
+
 def run(ctx):
+    from bench.http import run_setup
+
     state = ctx.state["voting"]
     motions = state["http_motions"]
     with open(COUNTER, "w") as handle:
@@ -229,6 +255,13 @@ def run(ctx):
                          goals={"voting.cast": CAST_RATIO})
     storm = _storm(ctx.port, storm_motion, state["tokens"])
     counted = _counted(ctx, storm_motion)
+    # The cast ballots enter their motions' chains in the linking sweep (the jobs process, each minute):
+    # its cost per ballot is measured here, after the rounds, over every ballot they cast.
+    link = run_setup(ctx.server.environment, [("link", _link_step)], timeout=600)["voting.link"]
+    link["us_per_ballot"] = link["seconds"] * 1e6 / max(link["ballots"], 1)
+    print(f"\n== voting: linking sweep after the rounds: {link['ballots']:,} ballots of {link['motions']} motions "
+          f"in {link['seconds'] * 1000:.0f} ms ({link['us_per_ballot']:.0f} µs per ballot, in-process), chains "
+          f"valid: {link['chains_valid']}", flush=True)
     goals = result["goals"]
     median_ms = statistics.median(state["result_ms"])
     goals[f"freeze 11,000 units ({FREEZE_S:g} s ÷ measured)"] = {
@@ -241,13 +274,16 @@ def run(ctx):
     goals["2,000 attempts with 500 duplicates: each counted once, zero 5xx"] = {
         "minimum": 1.0, "median": 1.0 if ok else 0.0, "met": ok, "statuses": storm["statuses"],
         "counted_in_database": counted}
-    result.update({"in_process": {"freeze_s": state["freeze_s"], "result_ms": state["result_ms"],
+    result.update({"linking": link, "in_process": {"freeze_s": state["freeze_s"], "result_ms": state["result_ms"],
                                   "result_median_ms": median_ms, "result_min_ms": min(state["result_ms"]),
                                   "result_max_ms": max(state["result_ms"]), "heads": state["heads"],
                                   "participation_heads": state["participation"]}, "storm": storm})
     if not ok:
         result["valid"] = False
         result["problems"].append(f"storm: {storm['statuses']}, counted {counted}")
+    if not link["chains_valid"]:
+        result["valid"] = False
+        result["problems"].append("a chain did not verify after the linking sweep")
     try:
         os.unlink(COUNTER)
     except OSError:

@@ -1,5 +1,5 @@
-"""Voting sweeps: open motions on time (freezing the electorate), close and count them on time, and send
-notices and reminders. Each is idempotent; the intervals only decide how soon things happen."""
+"""Voting sweeps: open motions on time (freezing the electorate), close and count them on time, link the
+ballots cast since the last run into the hash chains, and send notices and reminders. Each is idempotent; the intervals only decide how soon things happen."""
 from __future__ import annotations
 
 import click
@@ -21,10 +21,16 @@ def send_reminders():
     return reminders.sweep()
 
 
+def link_ballots():
+    return workflow.link_pending_ballots()
+
+
 JOBS = [
     Job("voting.open_due", open_due, "interval", {"minutes": 1}, "Open announced motions on time (freeze the electorate)"),
     Job("voting.close_due", close_due, "interval", {"minutes": 1},
         "Close motions on time, count them, extend once when participation is short"),
+    Job("voting.link_ballots", link_ballots, "interval", {"minutes": 1},
+        "Link the ballots cast since the last run into their motions' hash chains"),
     Job("voting.reminders", send_reminders, "interval", {"minutes": 10},
         "Voting notices, opening, reminders to owners who have not voted, count and publication"),
 ]
@@ -40,7 +46,7 @@ def verify_command(motion_id: int):
 
     report = chain.verify(motion_id)
     click.echo(f"motion {motion_id}: {'valid' if report['valid'] else 'BROKEN'}; {report['events']} events; "
-               f"head {report['head']}")
+               f"head {report['head']}; {report['pending']} ballots awaiting the next linking batch")
     for problem in report["problems"]:
         click.echo(f"  {problem}")
     raise SystemExit(0 if report["valid"] else 1)

@@ -157,6 +157,8 @@ class Ballot(Base):
                  postgresql_where=sa.text("status IN ('pending', 'counted')")),
         sa.Index("ix_ballot_motion", "motion_id", "status"),
         sa.Index("ix_ballot_receipt", "motion_id", "receipt"),
+        sa.Index("ix_ballot_chain_pending", "motion_id", sqlite_where=sa.text("chain_pending"),
+                 postgresql_where=sa.text("chain_pending")),
         sa.CheckConstraint("channel IN ('online', 'paper', 'proxy')", name="channel"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -178,6 +180,9 @@ class Ballot(Base):
     replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ballot.id"))
     cast_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An owner's or a proxy's ballot is stored at once and linked into the motion's event chain soon
+    # after, in a batch (chain.link_pending): true until then.
+    chain_pending: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class VoteEvent(Base):

@@ -216,6 +216,9 @@ class VerifyOut(ma.Schema):
     valid = ma.fields.Boolean(required=True)
     events = ma.fields.Integer(required=True)
     head = ma.fields.String(required=True)
+    pending = ma.fields.Integer(required=True, metadata={
+        "description": "Ballots cast since the last linking batch (each checked against its own digest; "
+                       "linked within a minute, and always before the count)"})
     problems = ma.fields.List(ma.fields.Dict(), required=True)
 
 

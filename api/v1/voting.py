@@ -249,7 +249,7 @@ class Result(MethodView):
 @blp.route(f"/motions/{MID}/chain")
 class Chain(MethodView):
     @blp.response(200, VerifyOut, example={"motion_id": 5, "valid": True, "events": 240, "head": "41ab…",
-                                           "problems": []})
+                                           "pending": 3, "problems": []})
     @errors(blp, 401, 404)
     @auth_required()
     def get(self, motion_id):

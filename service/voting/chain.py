@@ -3,12 +3,19 @@
 Appends happen under the motion's row lock (the caller holds it), so the chain never forks; the unique
 (motion_id, seq) constraint would refuse a fork anyway. Verification recomputes every link and checks
 each ballot row against the digest its cast event recorded, so editing a stored ballot or event is found.
+
+An owner's or a proxy's ballot is stored without touching the motion's row (so ballots of one motion
+are cast side by side) and marked ``chain_pending``; ``link_pending`` appends the cast events of the
+pending ballots in one batch, oldest first. Every other append links the pending ballots first, and so
+do the linking sweep (every minute) and the close, so a ballot is in the chain within a minute and
+always before the count. Verification reports the ballots still pending, checks each against its own
+digest, and counts one pending for longer than ``PENDING_GRACE`` as a problem.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -17,6 +24,8 @@ from models.voting import Ballot, Motion, VoteEvent
 from service import clock
 
 GENESIS = "0" * 64
+# A ballot still unlinked this long after casting means the linking sweep is not running.
+PENDING_GRACE = timedelta(minutes=10)
 
 
 def canonical(value) -> bytes:
@@ -33,7 +42,9 @@ def _event_body(motion_id: int, seq: int, kind: str, at: datetime, actor_user_id
 
 
 def append(motion: Motion, kind: str, data: dict, actor_user_id: int | None = None) -> VoteEvent:
-    """Append an event in the caller's transaction (the caller holds the motion's row lock)."""
+    """Append an event in the caller's transaction (the caller holds the motion's row lock), after the
+    cast events of the ballots still pending."""
+    link_pending(motion)
     seq = motion.chain_length + 1
     at = clock.now().replace(microsecond=0)
     digest = link(motion.chain_head, _event_body(motion.id, seq, kind, at, actor_user_id, data))
@@ -45,35 +56,51 @@ def append(motion: Motion, kind: str, data: dict, actor_user_id: int | None = No
     return event
 
 
-def append_locked(motion_id: int, events: list[tuple[str, dict]], actor_user_id: int | None, check) -> None:
-    """Append ``events`` to the motion's chain with plain Core statements (the ballot path, where the ORM's
-    unit of work would cost more than the rest of the request): take the motion's row lock (FOR NO KEY
-    UPDATE on PostgreSQL, as ``workflow._lock``; SQLite's BEGIN IMMEDIATE already serialises writers),
-    let ``check(row)`` refuse on the state read under the lock, advance the head (and the row's version,
-    as an ORM update would) and insert the events in one statement."""
-    connection = db.session.connection()
-    row = connection.execute(_HEAD_FOR_UPDATE, {"motion_id": motion_id}).one()
-    check(row)
-    head, seq = row.chain_head, row.chain_length
-    at = clock.now().replace(microsecond=0)
+def cast_events(ballot) -> list[tuple[str, dict]]:
+    """The events a ballot of the owner or proxy channel adds to the chain: the replaced ballot's
+    supersession (when it replaces one), then the cast."""
+    events = []
+    if ballot.replaces_id is not None:
+        events.append(("supersede", {"ballot": ballot.replaces_id, "voter": ballot.voter_id}))
+    events.append(("proxy_cast" if ballot.channel == "proxy" else "cast",
+                   {"ballot": ballot.id, "voter": ballot.voter_id, "channel": ballot.channel,
+                    "digest": ballot.digest, "replaces": ballot.replaces_id}))
+    return events
+
+
+def link_pending(motion: Motion) -> int:
+    """Append the cast events of the motion's pending ballots, oldest first, each stamped with its
+    ballot's casting time and caster (the caller holds the motion's row lock). Returns how many."""
+    pending = db.session.execute(_PENDING, {"motion_id": motion.id}).all()
+    if not pending:
+        return 0
+    head, seq = motion.chain_head, motion.chain_length
     rows = []
-    for kind, data in events:
-        seq += 1
-        digest = link(head, _event_body(motion_id, seq, kind, at, actor_user_id, data))
-        rows.append({"motion_id": motion_id, "seq": seq, "kind": kind, "at": at, "actor_user_id": actor_user_id,
-                     "data": data, "prev_hash": head, "hash": digest})
-        head = digest
-    connection.execute(_ADVANCE, {"motion_id": motion_id, "head": head, "length": seq})
-    connection.execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
+    for ballot in pending:
+        at = ballot.cast_at.replace(microsecond=0)
+        for kind, data in cast_events(ballot):
+            seq += 1
+            digest = link(head, _event_body(motion.id, seq, kind, at, ballot.cast_by, data))
+            rows.append({"motion_id": motion.id, "seq": seq, "kind": kind, "at": at,
+                         "actor_user_id": ballot.cast_by, "data": data, "prev_hash": head, "hash": digest})
+            head = digest
+    db.session.execute(sa.insert(VoteEvent), rows)
+    ids = [ballot.id for ballot in pending]
+    for start in range(0, len(ids), 500):
+        db.session.execute(_LINKED, {"ids": ids[start:start + 500]})
+    motion.chain_length, motion.chain_head = seq, head
+    return len(pending)
 
 
-# Built once: a statement built per request costs more in SQLAlchemy than its execution.
-_M = Motion.__table__
-_HEAD_FOR_UPDATE = (sa.select(_M.c.status, _M.c.closes_at, _M.c.chain_head, _M.c.chain_length)
-                    .where(_M.c.id == sa.bindparam("motion_id")).with_for_update(key_share=True))
-_ADVANCE = (sa.update(_M).where(_M.c.id == sa.bindparam("motion_id"))
-            .values(chain_head=sa.bindparam("head"), chain_length=sa.bindparam("length"), version=_M.c.version + 1))
-_INSERT_EVENT = sa.insert(VoteEvent.__table__)
+# Built once: a statement built per call costs more in SQLAlchemy than its execution. The pending
+# condition is written out literally so that SQLite uses the partial index ix_ballot_chain_pending.
+_B = Ballot.__table__
+_PENDING = (sa.select(_B.c.id, _B.c.voter_id, _B.c.channel, _B.c.digest, _B.c.replaces_id, _B.c.cast_at,
+                      _B.c.cast_by)
+            .where(_B.c.motion_id == sa.bindparam("motion_id"), sa.text("ballot.chain_pending")).order_by(_B.c.id))
+_LINKED = (sa.update(_B).where(_B.c.id.in_(sa.bindparam("ids", expanding=True)))
+           .values(chain_pending=False).execution_options(synchronize_session=False))
+
 
 def ballot_content(ballot: Ballot) -> dict:
     """What a ballot says, canonically: the receipt digest is SHA-256 of this ‖ nonce."""
@@ -108,11 +135,26 @@ def verify(motion_id: int) -> dict:
         prev = event.hash
     if not problems and (motion is None or prev != motion.chain_head or count != motion.chain_length):
         problems.append({"seq": count, "problem": "the chain head does not match the motion's published head"})
+    pending = 0
     if not problems:
+        late = clock.now() - PENDING_GRACE
         for ballot in db.session.execute(sa.select(Ballot).where(Ballot.motion_id == motion_id)
                                          .order_by(Ballot.id)).scalars():
             digest = ballot_digest(ballot)
+            if ballot.chain_pending:
+                pending += 1
+                if ballot.id in recorded:
+                    problems.append({"ballot": ballot.id, "problem": "ballot marked pending is already in the chain"})
+                    break
+                if ballot.digest != digest or ballot.receipt != digest[:10]:
+                    problems.append({"ballot": ballot.id, "problem": "pending ballot does not match its digest"})
+                    break
+                if ballot.cast_at < late:
+                    problems.append({"ballot": ballot.id, "problem": "ballot not linked into the chain in time"})
+                    break
+                continue
             if recorded.get(ballot.id) != digest or ballot.digest != digest or ballot.receipt != digest[:10]:
                 problems.append({"ballot": ballot.id, "problem": "ballot does not match the digest recorded at casting"})
                 break
-    return {"motion_id": motion_id, "valid": not problems, "events": count, "head": prev, "problems": problems}
+    return {"motion_id": motion_id, "valid": not problems, "events": count, "head": prev, "pending": pending,
+            "problems": problems}

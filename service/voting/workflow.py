@@ -60,11 +60,14 @@ def get_motion(actor, motion_id: int) -> Motion:
     return motion
 
 
-def _lock(motion_id: int) -> Motion:
+def _lock(motion_id: int, *, exclusive: bool = False) -> Motion:
     """The motion's row lock, as FOR NO KEY UPDATE on PostgreSQL: inserting a ballot or an event takes a KEY
-    SHARE lock on the motion (their foreign key), which FOR UPDATE would conflict with (two casts would
-    deadlock); NO KEY UPDATE does not, and still serialises the chain's appends."""
-    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id).with_for_update(key_share=True)
+    SHARE lock on the motion (their foreign key), which FOR UPDATE would conflict with (two paper entries
+    would deadlock); NO KEY UPDATE does not, and still serialises the chain's appends. ``exclusive`` (FOR
+    UPDATE, only as a transaction's first lock) is for changes of an open motion's state: it waits for the
+    owners' ballots in flight, which hold KEY SHARE, and they wait for it and then see the new state."""
+    motion = db.session.execute(sa.select(Motion).where(Motion.id == motion_id)
+                                .with_for_update(key_share=not exclusive)
                                 .execution_options(populate_existing=True)).scalar_one_or_none()
     if motion is None:
         raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
@@ -293,7 +296,7 @@ def close_due(now: datetime | None = None) -> dict:
 def _close_one(motion_id: int) -> str | None:
     from service.voting import queries
 
-    motion = _lock(motion_id)
+    motion = _lock(motion_id, exclusive=True)
     if motion.status != "open" or motion.closes_at > clock.now():
         return None
     voided = db.session.execute(sa.update(Ballot).where(Ballot.motion_id == motion.id, Ballot.status == "pending")
@@ -429,6 +432,8 @@ _OWN_BALLOT_READ = (
                                              sa.text("ballot.status IN ('pending', 'counted')"))))
     .where(_MOTION.c.id == sa.bindparam("motion_id")).order_by(_VOTER.c.id))
 _MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("motion_id"))
+_OPEN_MOTION = (sa.select(_MOTION.c.status, _MOTION.c.closes_at).where(_MOTION.c.id == sa.bindparam("motion_id"))
+                .with_for_update(read=True, key_share=True))
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
 _INSERT_BALLOT = sa.insert(_BALLOT)
@@ -501,30 +506,43 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
 
 @transactional
 def _record_cast(user_id: int, values: dict) -> dict:
+    # The motion's row is only read, under a KEY SHARE lock on PostgreSQL (ballots of one motion do not
+    # wait for one another; a close, which locks the row FOR UPDATE, waits for them and they for it);
+    # the ballot goes into the chain in the next batch (chain.link_pending).
     connection = db.session.connection()
     now = clock.now()
+    motion = connection.execute(_OPEN_MOTION, {"motion_id": values["motion_id"]}).one()
+    _check_open(motion)
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
         raise _refused("online", voter)  # replaced meanwhile by another request of this owner
     try:
-        ballot_id = connection.execute(_INSERT_BALLOT, {**values, "cast_at": now, "settled_at": now}
-                                       ).inserted_primary_key[0]
+        ballot_id = connection.execute(_INSERT_BALLOT, {**values, "cast_at": now, "settled_at": now,
+                                                        "chain_pending": True}).inserted_primary_key[0]
     except sa.exc.IntegrityError as exc:
         # The partial unique index: a ballot of another request or channel got there first. The error
         # ends the transaction (the use-case rolls back); the refusal is logged in a new one.
         if not is_unique_violation(exc):
             raise
         raise _refused(None, voter) from None
-    events = []
-    if replaces is not None:
-        events.append(("supersede", {"ballot": replaces, "voter": voter}))
-    channel = values["channel"]
-    events.append(("proxy_cast" if channel == "proxy" else "cast",
-                   {"ballot": ballot_id, "voter": voter, "channel": channel, "digest": values["digest"],
-                    "replaces": replaces}))
-    chain.append_locked(values["motion_id"], events, user_id, _check_open)
-    return {"ballot_id": ballot_id, "channel": channel, "status": "counted", "receipt": values["receipt"],
+    return {"ballot_id": ballot_id, "channel": values["channel"], "status": "counted", "receipt": values["receipt"],
             "replaced": replaces is not None, "cast_at": now}
+
+
+def link_pending_ballots() -> dict:
+    """The linking sweep: append the pending ballots of every motion to its chain (see chain.link_pending)."""
+    ids = db.session.execute(sa.select(Ballot.motion_id).where(sa.text("ballot.chain_pending")).distinct()
+                             .order_by(Ballot.motion_id)).scalars().all()
+    db.session.rollback()
+    linked = 0
+    for motion_id in ids:
+        linked += _link_one(motion_id)
+    return {"motions": len(ids), "ballots": linked}
+
+
+@transactional
+def _link_one(motion_id: int) -> int:
+    return chain.link_pending(_lock(motion_id))
 
 
 def _refused(live_channel: str | None, voter_id: int) -> Conflict:

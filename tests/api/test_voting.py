@@ -243,8 +243,8 @@ def test_the_ballot_endpoint_checks_the_caller_token_and_account(client, world, 
 def test_a_ballot_reads_in_one_plain_transaction_and_writes_only_under_the_write_lock(app, is_postgres, world,
                                                                                       staff):
     """POST ballots: the caller and the ballot's decision share one read transaction (kept open by
-    reading(keep=True)), which ends before the use-case's BEGIN IMMEDIATE; under it only writes
-    and the chain head's read."""
+    reading(keep=True)), which ends before the use-case's BEGIN IMMEDIATE; under it only the motion's
+    state and the ballot's insert (its chain link comes in the next batch)."""
     from tests.unit.test_transactions import _statements
 
     e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True)])
@@ -263,11 +263,11 @@ def test_a_ballot_reads_in_one_plain_transaction_and_writes_only_under_the_write
     begins = [s for s in seen if s.startswith("BEGIN")]
     assert begins == ["BEGIN", "BEGIN IMMEDIATE"], seen
     write = seen.index("BEGIN IMMEDIATE")
-    assert [s.split()[0] for s in seen[write + 1:]] == ["INSERT", "SELECT", "UPDATE", "INSERT"], seen
+    assert [s.split()[0] for s in seen[write + 1:]] == ["SELECT", "INSERT"], seen  # is it open; the ballot
     assert seen[1].startswith("SELECT user.id") and seen[2].startswith("SELECT motion.id"), seen
 
 
-def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained(client, world, staff):
+def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained_in_the_next_batch(client, world, staff):
     e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True)])
     owner, other = e["users"]["a"], e["users"]["b"]
     motion_id = start(client, staff[0], e["estate"].id, revote="last_wins")
@@ -280,14 +280,35 @@ def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained(client, 
     assert datetime.fromisoformat(second.json["cast_at"]) == stored.cast_at
     assert stored.receipt == stored.digest[:10]
     assert vote(client, other, motion_id, "abstain").status_code == 201
-    events = db.session.execute(sa.select(VoteEvent.kind, VoteEvent.data).where(VoteEvent.motion_id == motion_id)
-                                .order_by(VoteEvent.seq)).all()
-    assert [kind for kind, _ in events][-4:] == ["cast", "supersede", "cast", "cast"]
+    assert stored.chain_pending is True
+    kinds = sa.select(VoteEvent.kind).where(VoteEvent.motion_id == motion_id).order_by(VoteEvent.seq)
+    assert db.session.execute(kinds).scalars().all() == ["notice", "snapshot"]
+    clock.set_now(clock.now() + timedelta(minutes=3))  # the sweep runs later; events keep the casting time
+    assert workflow.link_pending_ballots() == {"motions": 1, "ballots": 3}
+    events = db.session.execute(sa.select(VoteEvent).where(VoteEvent.motion_id == motion_id)
+                                .order_by(VoteEvent.seq)).scalars().all()
+    assert [e.kind for e in events][-4:] == ["cast", "supersede", "cast", "cast"]
     assert events[-2].data["replaces"] == first["ballot_id"] and events[-2].data["digest"] == stored.digest
+    assert events[-2].at == stored.cast_at.replace(microsecond=0) and events[-2].actor_user_id == owner.id
     motion = db.session.get(Motion, motion_id)
     db.session.refresh(motion)
-    assert motion.chain_length == len(events)
+    assert motion.chain_length == len(events) and motion.chain_head == events[-1].hash
     assert chain.verify(motion_id)["valid"] is True
+    assert db.session.scalar(sa.select(sa.func.count()).where(Ballot.motion_id == motion_id,
+                                                              Ballot.chain_pending.is_(True))) == 0
+
+
+def test_closing_links_the_pending_ballots_before_its_own_events(client, world, staff):
+    e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "ab"])
+    motion_id = start(client, staff[0], e["estate"].id)
+    assert vote(client, e["users"]["a"], motion_id, "yes").status_code == 201
+    assert vote(client, e["users"]["b"], motion_id, "yes").status_code == 201
+    finish(client, staff[0], motion_id)
+    kinds = db.session.execute(sa.select(VoteEvent.kind).where(VoteEvent.motion_id == motion_id)
+                               .order_by(VoteEvent.seq)).scalars().all()
+    assert kinds == ["notice", "snapshot", "cast", "cast", "close", "count"]
+    report = chain.verify(motion_id)
+    assert report["valid"] is True and report["pending"] == 0 and report["events"] == 6
 
 def test_proxy_needs_mandate_verified_identity_and_respects_the_cap(client, world, staff):
     e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "abc"])
@@ -394,10 +415,31 @@ def test_chain_verifies_and_tampering_is_detected(client, world, staff):
     vote(client, e["users"]["a"], motion_id, "no")
     vote(client, e["users"]["b"], motion_id, "yes")
     path = f"/api/v1/motions/{motion_id}/chain"
-    good = client.get(path, headers=auth(staff[0])).json
-    assert good["valid"] is True and good["events"] == 4 and good["head"] == db.session.get(Motion, motion_id).chain_head
     ballot_id = db.session.execute(sa.select(Ballot.id).where(Ballot.motion_id == motion_id, Ballot.choice == "no")
                                    ).scalar_one()
+    # Cast, not yet linked: each pending ballot is checked against its own digest.
+    pending = client.get(path, headers=auth(staff[0])).json
+    assert pending["valid"] is True and pending["events"] == 2 and pending["pending"] == 2
+    db.session.execute(sa.update(Ballot).where(Ballot.id == ballot_id).values(choice="yes"))
+    db.session.commit()
+    bad = client.get(path, headers=auth(staff[0])).json
+    assert bad["valid"] is False and bad["problems"] == [{"ballot": ballot_id,
+                                                          "problem": "pending ballot does not match its digest"}]
+    db.session.execute(sa.update(Ballot).where(Ballot.id == ballot_id).values(choice="no"))
+    db.session.commit()
+    clock.set_now(clock.now() + chain.PENDING_GRACE + timedelta(seconds=1))  # the linking sweep did not run
+    late = client.get(path, headers=auth(staff[0])).json
+    assert late["valid"] is False and late["problems"][0]["problem"] == "ballot not linked into the chain in time"
+    assert workflow.link_pending_ballots() == {"motions": 1, "ballots": 2}
+    assert workflow.link_pending_ballots() == {"motions": 0, "ballots": 0}
+    good = client.get(path, headers=auth(staff[0])).json
+    assert good["valid"] is True and good["events"] == 4 and good["pending"] == 0
+    assert good["head"] == db.session.get(Motion, motion_id).chain_head
+    db.session.execute(sa.update(Ballot).where(Ballot.id == ballot_id).values(chain_pending=True))
+    db.session.commit()
+    hidden = client.get(path, headers=auth(staff[0])).json
+    assert hidden["valid"] is False and hidden["problems"][0]["problem"] == "ballot marked pending is already in the chain"
+    db.session.execute(sa.update(Ballot).where(Ballot.id == ballot_id).values(chain_pending=False))
     db.session.execute(sa.update(Ballot).where(Ballot.id == ballot_id).values(choice="yes"))
     db.session.commit()
     bad = client.get(path, headers=auth(staff[0])).json
