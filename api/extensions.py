@@ -8,6 +8,7 @@ from flask_jwt_extended import JWTManager, get_jwt_identity, verify_jwt_in_reque
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import prepare_response
 
 from api.errors import ErrorSchema, example_for, render_http_exception
@@ -34,6 +35,14 @@ class Api(_Api):
                     "example": example_for(500)}
         prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+class Blueprint(_Blueprint):
+    """flask-smorest's Blueprint with each request schema built once: given a schema class, webargs
+    would build an instance on every request (marshmallow schemas keep no state while loading)."""
+
+    def arguments(self, schema, *args, **kwargs):
+        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

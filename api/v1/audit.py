@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.audit import AuditArgs, AuditEntryOut
 from api.schemas.common import page_of, paged
 from api.security import auth_required, current_actor

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.auth import (TOKENS_EXAMPLE, DemoLoginIn, DemoUsersOut, LogoutOut, TokensOut, WeChatLoginIn)
 from api.security import auth_required, issue_tokens
 from service import auth, people

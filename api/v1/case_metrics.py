@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
 from api.errors import language
+from api.extensions import Blueprint
 from api.schemas.case_metrics import CSV_BODY, MetricsArgs, MetricsOut
 from api.security import auth_required, current_actor
 from service.cases import metrics

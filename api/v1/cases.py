@@ -3,10 +3,10 @@ from __future__ import annotations
 
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
 from api.errors import language
+from api.extensions import Blueprint
 from api.schemas.cases import (ActionIn, CaseIn, CaseOut, CaseSummaryOut, CategoriesOut, FollowOut, MyCasesArgs,
                                NearbyArgs, NearbyOut, QueueArgs, QueueOut, RatingIn, ReasonIn, WithdrawIn)
 from api.schemas.common import page_of, paged

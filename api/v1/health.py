@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from api.docs import errors
+from api.extensions import Blueprint
 from service import system
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")

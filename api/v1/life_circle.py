@@ -6,10 +6,10 @@ import json
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
 from api.errors import language
+from api.extensions import Blueprint
 from api.schemas.common import page_of, paged
 from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, LcCategoriesOut, LcCloseIn, LcCoverageArgs, LcDetailArgs,
                                      EstateCoverageOut, LcExportArgs, LcFeatureCollectionOut, FacilityIn, FacilityOut, FacilityPatch, LcImportIn,

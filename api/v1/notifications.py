@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.common import paged
 from api.schemas.notifications import (NOTIFICATION, InboxArgs, InboxOut, NotificationOut, ReadAllOut,
                                        SubscriptionsIn, SubscriptionsOut)

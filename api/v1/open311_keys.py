@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.open311_keys import Open311KeyCreatedOut, Open311KeyIn, Open311KeyOut
 from api.security import auth_required, current_actor

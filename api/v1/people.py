@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.people import (CLAIM_EXAMPLE, LINK_EXAMPLE, ME_EXAMPLE, DecisionIn, FamilyLinkIn, FamilyLinkOut,
                                 LinkDecisionIn, MeOut, PhoneIn, ProfileIn, ProfileOut, ResidentArgs, ResidentOut,

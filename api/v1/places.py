@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.places import (AreaArgs, AreaOut, BuildingDetailOut, BuildingOut, EstateArgs, EstateDetailOut,
                                 EstateOut, NeighbourhoodArgs, NeighbourhoodOut, StreetArgs, StreetOut, UnitArgs,

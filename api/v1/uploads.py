@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Response, current_app, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.docs import errors
+from api.extensions import Blueprint
 from api.schemas.uploads import IMAGE_BODY, UPLOAD, UploadIn, UploadOut
 from api.security import auth_required, current_actor
 from service import uploads
