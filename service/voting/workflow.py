@@ -327,9 +327,12 @@ def _close_one(motion_id: int) -> str | None:
 # --- ballots -----------------------------------------------------------------------------------------------
 
 def _check_open(motion: Motion) -> None:
-    now = clock.now()
-    if motion.status != "open" or now >= motion.closes_at:
-        raise Conflict(code="voting.not_open", zh="该事项当前不在表决期内", en="The motion is not open for voting")
+    if motion.status != "open" or clock.now() >= motion.closes_at:
+        raise _not_open()
+
+
+def _not_open() -> Conflict:
+    return Conflict(code="voting.not_open", zh="该事项当前不在表决期内", en="The motion is not open for voting")
 
 
 def _content(motion: Motion, choice: str | None, candidate_ids: list | None, choices=QUESTION_CHOICES):
@@ -437,6 +440,16 @@ _OPEN_MOTION = (sa.select(_MOTION.c.status, _MOTION.c.closes_at).where(_MOTION.c
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
 _INSERT_BALLOT = sa.insert(_BALLOT)
+# SQLite, under BEGIN IMMEDIATE (one writer): the insert itself checks that the motion is open.
+_CAST_COLUMNS = ("motion_id", "voter_id", "channel", "choice", "candidate_ids", "status", "cast_by", "proxy_id",
+                 "nonce", "digest", "receipt", "replaces_id", "cast_at", "settled_at", "chain_pending")
+_INSERT_IF_OPEN = (
+    sa.insert(_BALLOT).from_select(
+        _CAST_COLUMNS,
+        sa.select(*(sa.bindparam(f"b_{name}", type_=_BALLOT.c[name].type) for name in _CAST_COLUMNS))
+        .where(sa.exists().where(_MOTION.c.id == sa.bindparam("b_motion_id"), _MOTION.c.status == "open",
+                                 _MOTION.c.closes_at > sa.bindparam("b_cast_at"))))
+    .returning(_BALLOT.c.id))
 _CANDIDATES = sa.select(Candidate.__table__.c.id).where(Candidate.__table__.c.motion_id == sa.bindparam("motion_id"))
 
 
@@ -506,19 +519,26 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
 
 @transactional
 def _record_cast(user_id: int, values: dict) -> dict:
-    # The motion's row is only read, under a KEY SHARE lock on PostgreSQL (ballots of one motion do not
-    # wait for one another; a close, which locks the row FOR UPDATE, waits for them and they for it);
-    # the ballot goes into the chain in the next batch (chain.link_pending).
+    # The motion's row is only read: on PostgreSQL under a KEY SHARE lock (ballots of one motion do not
+    # wait for one another; a close, which locks the row FOR UPDATE, waits for them and they for it); on
+    # SQLite by the insert itself. The ballot goes into the chain in the next batch (chain.link_pending).
     connection = db.session.connection()
     now = clock.now()
-    motion = connection.execute(_OPEN_MOTION, {"motion_id": values["motion_id"]}).one()
-    _check_open(motion)
+    sqlite = connection.dialect.name == "sqlite"
+    if not sqlite:
+        _check_open(connection.execute(_OPEN_MOTION, {"motion_id": values["motion_id"]}).one())
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
         raise _refused("online", voter)  # replaced meanwhile by another request of this owner
+    row = {**values, "cast_at": now, "settled_at": now, "chain_pending": True}
     try:
-        ballot_id = connection.execute(_INSERT_BALLOT, {**values, "cast_at": now, "settled_at": now,
-                                                        "chain_pending": True}).inserted_primary_key[0]
+        if sqlite:
+            ballot_id = connection.execute(_INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in _CAST_COLUMNS}
+                                           ).scalar()
+            if ballot_id is None:
+                raise _not_open()
+        else:
+            ballot_id = connection.execute(_INSERT_BALLOT, row).inserted_primary_key[0]
     except sa.exc.IntegrityError as exc:
         # The partial unique index: a ballot of another request or channel got there first. The error
         # ends the transaction (the use-case rolls back); the refusal is logged in a new one.

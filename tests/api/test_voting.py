@@ -10,7 +10,8 @@ from models.base import db
 from models.places import Owner, Ownership
 from models.uploads import Upload
 from models.voting import Ballot, Motion, VoteEvent
-from service import auth as auth_service, clock
+from service import auth as auth_service, clock, people
+from service.errors import Conflict
 from service.clock import SHANGHAI
 from service.voting import chain, workflow
 from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
@@ -243,8 +244,8 @@ def test_the_ballot_endpoint_checks_the_caller_token_and_account(client, world, 
 def test_a_ballot_reads_in_one_plain_transaction_and_writes_only_under_the_write_lock(app, is_postgres, world,
                                                                                       staff):
     """POST ballots: the caller and the ballot's decision share one read transaction (kept open by
-    reading(keep=True)), which ends before the use-case's BEGIN IMMEDIATE; under it only the motion's
-    state and the ballot's insert (its chain link comes in the next batch)."""
+    reading(keep=True)), which ends before the use-case's BEGIN IMMEDIATE; under it only the ballot's
+    insert, which checks that the motion is open (its chain link comes in the next batch)."""
     from tests.unit.test_transactions import _statements
 
     e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True)])
@@ -263,7 +264,7 @@ def test_a_ballot_reads_in_one_plain_transaction_and_writes_only_under_the_write
     begins = [s for s in seen if s.startswith("BEGIN")]
     assert begins == ["BEGIN", "BEGIN IMMEDIATE"], seen
     write = seen.index("BEGIN IMMEDIATE")
-    assert [s.split()[0] for s in seen[write + 1:]] == ["SELECT", "INSERT"], seen  # is it open; the ballot
+    assert [s.split()[0] for s in seen[write + 1:]] == ["INSERT"], seen  # the ballot, if the motion is open
     assert seen[1].startswith("SELECT user.id") and seen[2].startswith("SELECT motion.id"), seen
 
 
@@ -296,6 +297,23 @@ def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained_in_the_n
     assert chain.verify(motion_id)["valid"] is True
     assert db.session.scalar(sa.select(sa.func.count()).where(Ballot.motion_id == motion_id,
                                                               Ballot.chain_pending.is_(True))) == 0
+
+
+def test_a_ballot_decided_before_the_close_and_written_after_it_is_refused(client, world, staff):
+    e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "abc"])
+    motion_id = start(client, staff[0], e["estate"].id)
+    assert vote(client, e["users"]["a"], motion_id, "yes").status_code == 201
+    assert vote(client, e["users"]["c"], motion_id, "yes").status_code == 201
+    actor = people.load_caller(e["users"]["b"].id)
+    plan = workflow._plan_cast(actor, motion_id, "no", None, None, None)  # read while open
+    db.session.commit()
+    clock.set_now(CLOSES + timedelta(minutes=1))
+    assert workflow.close_due() == {"counted": 1, "failed": 0, "extended": 0}
+    with pytest.raises(Conflict) as refused:
+        workflow._record_cast(actor.user_id, plan)
+    assert refused.value.code == "voting.not_open"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot).where(Ballot.motion_id == motion_id)) == 2
+    assert db.session.get(Motion, motion_id).result["participation"]["heads"] == 2
 
 
 def test_closing_links_the_pending_ballots_before_its_own_events(client, world, staff):
