@@ -5,6 +5,7 @@ import fcntl
 import functools
 import logging
 import os
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -138,17 +139,34 @@ def _write_gate():
     a waiting writer often sleeps while the lock is free; an flock() on a file next to
     the database wakes the next writer as soon as the previous one has committed. Taken
     only when no transaction is open (a transaction that may already hold the write lock
-    must not wait for the gate); released when the process dies."""
+    must not wait for the gate); released when the process dies. Each thread keeps its
+    own descriptor of the file open (flock excludes descriptors, not threads)."""
     path = _gate_path()
     if path is None or db.session().in_transaction():
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _gate_descriptor(path)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_THREAD = threading.local()
+
+
+def _gate_descriptor(path: str) -> int:
+    """This thread's descriptor of the gate file, opened again in a forked child (a descriptor
+    inherited from the parent shares its lock) or for another database."""
+    held = getattr(_THREAD, "gate", None)
+    if held is not None and held[:2] == (os.getpid(), path):
+        return held[2]
+    if held is not None and held[0] == os.getpid():
+        os.close(held[2])
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    _THREAD.gate = (os.getpid(), path, fd)
+    return fd
 
 
 def transactional(fn=None, *, stale=None):

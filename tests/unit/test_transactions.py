@@ -196,3 +196,31 @@ def test_a_failed_request_is_not_committed(app):
         service_db.end_read_transaction(RuntimeError("boom"))
         assert db.session().in_transaction()
         db.session.remove()
+
+
+def test_the_gate_descriptor_is_per_thread_and_opened_again_in_a_forked_child(tmp_path):
+    import fcntl
+    import os
+
+    path = str(tmp_path / "gate")
+    fd = service_db._gate_descriptor(path)
+    assert service_db._gate_descriptor(path) == fd
+    other: list[int] = []
+    thread = threading.Thread(target=lambda: other.append(service_db._gate_descriptor(path)))
+    thread.start()
+    thread.join()
+    assert other[0] != fd  # threads of one process exclude one another only through their own descriptors
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: an inherited descriptor would share the parent's lock and get it at once
+            child = service_db._gate_descriptor(path)
+            try:
+                fcntl.flock(child, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os._exit(1)
+            except BlockingIOError:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
