@@ -435,20 +435,22 @@ _OWN_BALLOT_READ = (
                                              sa.text("ballot.status IN ('pending', 'counted')"))))
     .where(_MOTION.c.id == sa.bindparam("motion_id")).order_by(_VOTER.c.id))
 _MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("motion_id"))
-_OPEN_MOTION = (sa.select(_MOTION.c.status, _MOTION.c.closes_at).where(_MOTION.c.id == sa.bindparam("motion_id"))
-                .with_for_update(read=True, key_share=True))
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
 _INSERT_BALLOT = sa.insert(_BALLOT)
-# SQLite, under BEGIN IMMEDIATE (one writer): the insert itself checks that the motion is open.
+# An owner's or a proxy's ballot, inserted only while its motion is open, in one statement: SQLite runs it
+# under BEGIN IMMEDIATE (one writer); PostgreSQL takes a KEY SHARE lock on the motion's row for it, so
+# ballots of one motion do not wait for one another while a close (FOR UPDATE) waits for those in flight,
+# and those that come after it wait for it, then find the motion closed (the locked row is read again).
 _CAST_COLUMNS = ("motion_id", "voter_id", "channel", "choice", "candidate_ids", "status", "cast_by", "proxy_id",
                  "nonce", "digest", "receipt", "replaces_id", "cast_at", "settled_at", "chain_pending")
 _INSERT_IF_OPEN = (
     sa.insert(_BALLOT).from_select(
         _CAST_COLUMNS,
         sa.select(*(sa.bindparam(f"b_{name}", type_=_BALLOT.c[name].type) for name in _CAST_COLUMNS))
-        .where(sa.exists().where(_MOTION.c.id == sa.bindparam("b_motion_id"), _MOTION.c.status == "open",
-                                 _MOTION.c.closes_at > sa.bindparam("b_cast_at"))))
+        .where(sa.exists(sa.select(_MOTION.c.id).where(
+            _MOTION.c.id == sa.bindparam("b_motion_id"), _MOTION.c.status == "open",
+            _MOTION.c.closes_at > sa.bindparam("b_cast_at")).with_for_update(read=True, key_share=True))))
     .returning(_BALLOT.c.id))
 _CANDIDATES = sa.select(Candidate.__table__.c.id).where(Candidate.__table__.c.motion_id == sa.bindparam("motion_id"))
 
@@ -519,26 +521,19 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
 
 @transactional
 def _record_cast(user_id: int, values: dict) -> dict:
-    # The motion's row is only read: on PostgreSQL under a KEY SHARE lock (ballots of one motion do not
-    # wait for one another; a close, which locks the row FOR UPDATE, waits for them and they for it); on
-    # SQLite by the insert itself. The ballot goes into the chain in the next batch (chain.link_pending).
+    # The motion's row is only read (see _INSERT_IF_OPEN); the ballot goes into the chain in the next
+    # batch (chain.link_pending).
     connection = db.session.connection()
     now = clock.now()
-    sqlite = connection.dialect.name == "sqlite"
-    if not sqlite:
-        _check_open(connection.execute(_OPEN_MOTION, {"motion_id": values["motion_id"]}).one())
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
         raise _refused("online", voter)  # replaced meanwhile by another request of this owner
     row = {**values, "cast_at": now, "settled_at": now, "chain_pending": True}
     try:
-        if sqlite:
-            ballot_id = connection.execute(_INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in _CAST_COLUMNS}
-                                           ).scalar()
-            if ballot_id is None:
-                raise _not_open()
-        else:
-            ballot_id = connection.execute(_INSERT_BALLOT, row).inserted_primary_key[0]
+        ballot_id = connection.execute(_INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in _CAST_COLUMNS}
+                                       ).scalar()
+        if ballot_id is None:
+            raise _not_open()
     except sa.exc.IntegrityError as exc:
         # The partial unique index: a ballot of another request or channel got there first. The error
         # ends the transaction (the use-case rolls back); the refusal is logged in a new one.

@@ -1,16 +1,19 @@
 """The same owner voting through several channels at the same moment is counted once. Real threads, real
 commits: on PostgreSQL the partial unique index decides (and the motion's row lock for the chain's appends);
 on SQLite the write lock."""
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from models.base import db
-from models.voting import Ballot
-from service import clock
+from models.voting import Ballot, Motion
+from service import clock, people
+from service.db import transactional
 from service.voting import chain
-from tests.api.test_voting import OPENS, create, act, upload
+from tests.api.test_voting import CLOSES, OPENS, create, act, upload
 from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
 from service.voting import workflow
 from tests.concurrency import run_at_once
@@ -90,4 +93,125 @@ def test_many_owners_at_once_all_counted_and_the_chain_stays_whole(app):
     report = chain.verify(motion_id)
     assert report["valid"] is True and report["pending"] == 0
     assert report["events"] == 2 + voters + 4   # notice, snapshot, casts, rejections
+    db.session.remove()
+
+
+@pytest.mark.real_commits
+def test_a_close_waits_for_a_ballot_in_flight_and_counts_it(app):
+    """A ballot written just before the closing time, still uncommitted when the close starts: the close
+    waits for it (PostgreSQL: its KEY SHARE lock on the motion against the close's FOR UPDATE; SQLite: the
+    write lock) and counts it."""
+    world = make_world()
+    e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "abc"])
+    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    client = app.test_client()
+    motion_id = create(client, clerk, e["estate"].id)
+    act(client, clerk, motion_id, "announce")
+    clock.set_now(OPENS + timedelta(minutes=1))
+    workflow.open_due()
+    for owner in ("a", "c"):
+        path = f"/api/v1/motions/{motion_id}/ballots"
+        assert client.post(path, json={"choice": "yes"}, headers=auth(e["users"][owner])).status_code == 201
+    clock.set_now(CLOSES - timedelta(seconds=1))
+    plan = workflow._plan_cast(people.load_caller(e["users"]["b"].id), motion_id, "no", None, None, None)
+    db.session.remove()
+    written, release, outcome = threading.Event(), threading.Event(), []
+    now = clock.now()
+
+    def ballot_in_flight():
+        @transactional
+        def write():
+            row = {**plan, "cast_at": now, "settled_at": now, "chain_pending": True}
+            inserted = db.session.connection().execute(
+                workflow._INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in workflow._CAST_COLUMNS}).scalar()
+            written.set()
+            release.wait(30)
+            return inserted
+
+        with app.app_context():
+            try:
+                outcome.append(("ballot", write()))
+            finally:
+                db.session.remove()
+
+    def close():
+        with app.app_context():
+            try:
+                outcome.append(("close", workflow.close_due()))
+            finally:
+                db.session.remove()
+
+    writer = threading.Thread(target=ballot_in_flight)
+    writer.start()
+    assert written.wait(30)
+    clock.set_now(CLOSES + timedelta(minutes=1))
+    closer = threading.Thread(target=close)
+    closer.start()
+    time.sleep(0.5)
+    assert closer.is_alive() and outcome == []  # the close waits for the ballot in flight
+    release.set()
+    writer.join(30)
+    closer.join(60)
+    done = dict(outcome)
+    assert done["ballot"] is not None and done["close"] == {"counted": 1, "failed": 0, "extended": 0}
+    result = db.session.execute(sa.select(Motion.result).where(Motion.id == motion_id)).scalar_one()
+    assert result["participation"]["heads"] == 3
+    assert chain.verify(motion_id)["valid"] is True and chain.verify(motion_id)["pending"] == 0
+    db.session.remove()
+
+
+@pytest.mark.real_commits
+def test_a_ballot_that_meets_a_close_in_progress_waits_and_is_refused(app):
+    """The other order: the close holds the motion (FOR UPDATE on PostgreSQL, the write lock on SQLite) when
+    a ballot decided while the motion was open is written. The ballot waits, reads the motion again once
+    the close has committed, and is refused: nothing is stored after the count."""
+    world = make_world()
+    e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "ab"])
+    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    client = app.test_client()
+    motion_id = create(client, clerk, e["estate"].id)
+    act(client, clerk, motion_id, "announce")
+    clock.set_now(OPENS + timedelta(minutes=1))
+    workflow.open_due()
+    plan = workflow._plan_cast(people.load_caller(e["users"]["b"].id), motion_id, "no", None, None, None)
+    db.session.remove()
+    locked, release, outcome = threading.Event(), threading.Event(), []
+
+    def closing():
+        @transactional
+        def close():
+            workflow._lock(motion_id, exclusive=True).status = "closed"
+            db.session.flush()
+            locked.set()
+            release.wait(30)
+
+        with app.app_context():
+            try:
+                close()
+                outcome.append("closed")
+            finally:
+                db.session.remove()
+
+    def ballot():
+        with app.app_context():
+            try:
+                workflow._record_cast(plan["cast_by"], plan)
+                outcome.append("stored")
+            except Exception as exc:  # noqa: BLE001 - the refusal is the expected outcome
+                outcome.append(getattr(exc, "code", repr(exc)))
+            finally:
+                db.session.remove()
+
+    closer = threading.Thread(target=closing)
+    closer.start()
+    assert locked.wait(30)
+    writer = threading.Thread(target=ballot)
+    writer.start()
+    time.sleep(0.5)
+    assert writer.is_alive() and outcome == []  # the ballot waits for the close
+    release.set()
+    closer.join(30)
+    writer.join(30)
+    assert sorted(outcome) == ["closed", "voting.not_open"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot).where(Ballot.motion_id == motion_id)) == 0
     db.session.remove()
