@@ -38,7 +38,8 @@ def reading(keep: bool = False):
 
     With ``keep`` the transaction stays open after the block, so the use-case's own
     reads join it (one snapshot, one BEGIN and COMMIT fewer); the next ``transactional``
-    use-case ends it before it takes the write lock, else the request's end does.
+    use-case ends it before it takes the write lock on SQLite and goes on in it on
+    PostgreSQL; else the request's end ends it.
     """
     opened = not db.session().in_transaction()
     token = _BEGIN_MODE.set("deferred")
@@ -69,8 +70,12 @@ def _commit_read(session) -> None:
 
 
 def _end_kept_read() -> None:
+    """Before a use-case: on SQLite a read kept open ends (the use-case's transaction must begin with
+    BEGIN IMMEDIATE); elsewhere the use-case goes on in it (one transaction, one commit)."""
     session = db.session()
-    if session.info.get("kept_read") and session.in_transaction():
+    if not session.info.pop("kept_read", False) or not session.in_transaction():
+        return
+    if session.get_bind().dialect.name == "sqlite":
         _commit_read(session)
 
 
