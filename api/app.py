@@ -115,7 +115,7 @@ def register_extensions(app: Flask) -> None:
                 install_sqlite_pragmas(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "process-memory://")
     limiter.init_app(app)
     api.init_app(app)
 

@@ -11,6 +11,7 @@ from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import prepare_response
 
+from api import ratelimit_storage  # noqa: F401  (registers the process-memory:// rate-limit store)
 from api.errors import ErrorSchema, example_for, render_http_exception
 from models.base import db  # noqa: F401  (re-exported)
 

@@ -1,0 +1,82 @@
+"""An in-process store for the fixed-window rate limits, for deployments without Redis.
+
+The ``limits`` library's ``memory://`` store starts a timer thread every 10 ms while requests are
+counted (to drop expired windows); under load each request that finds the timer finished pays for a
+thread start and waits for it. This store keeps the same counters and drops an expired window when
+its key is read, or in a sweep of all keys at most once per ``SWEEP_SECONDS``. It serves the
+fixed-window strategy (Flask-Limiter's default, the one this API uses); counts are per process, as
+with ``memory://``: set ``REDIS_URL`` to share them between workers.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from limits.storage import Storage
+
+SWEEP_SECONDS = 60.0
+
+
+class ProcessMemoryStorage(Storage):
+    STORAGE_SCHEME = ["process-memory"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        self._counts: dict[str, int] = {}
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = time.time() + SWEEP_SECONDS
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self):
+        return ValueError
+
+    def _live(self, key: str, now: float) -> bool:
+        """Under the lock: drop the key's window if it has expired; True if it is still running."""
+        if self._expiry.get(key, 0.0) > now:
+            return True
+        self._counts.pop(key, None)
+        self._expiry.pop(key, None)
+        return False
+
+    def _sweep(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_SECONDS
+        for key in [key for key, expiry in self._expiry.items() if expiry <= now]:
+            self._counts.pop(key, None)
+            self._expiry.pop(key, None)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            self._sweep(now)
+            if not self._live(key, now):
+                self._expiry[key] = now + expiry
+            count = self._counts.get(key, 0) + amount
+            self._counts[key] = count
+            return count
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._counts.get(key, 0) if self._live(key, time.time()) else 0
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        with self._lock:
+            return self._expiry[key] if self._live(key, now) else now
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            count = len(self._counts)
+            self._counts.clear()
+            self._expiry.clear()
+            return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+            self._expiry.pop(key, None)
