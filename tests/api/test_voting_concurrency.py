@@ -19,19 +19,25 @@ from service.voting import workflow
 from tests.concurrency import run_at_once
 
 
-@pytest.mark.real_commits
-@pytest.mark.parametrize("revote", ["first_final", "last_wins"])
-def test_online_paper_and_proxy_at_once_count_once(app, revote):
+def _open_motion(app, owners, **overrides):
+    """An estate with one 50 m² unit for each owner named, and a motion over it, open now."""
     world = make_world()
-    rounds = 6
-    e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(rounds)])
+    e = make_voting_estate(world, [("1", "1", "50.00", (name,), True) for name in owners])
     clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
-    proxy = make_user(name="赵代理", id_number=VALID_ID)
     client = app.test_client()
-    motion_id = create(client, clerk, e["estate"].id, revote=revote)
+    motion_id = create(client, clerk, e["estate"].id, **overrides)
     act(client, clerk, motion_id, "announce")
     clock.set_now(OPENS + timedelta(minutes=1))
     workflow.open_due()
+    return e, clerk, client, motion_id
+
+
+@pytest.mark.real_commits
+@pytest.mark.parametrize("revote", ["first_final", "last_wins"])
+def test_online_paper_and_proxy_at_once_count_once(app, revote):
+    rounds = 6
+    e, clerk, client, motion_id = _open_motion(app, [f"o{i}" for i in range(rounds)], revote=revote)
+    proxy = make_user(name="赵代理", id_number=VALID_ID)
     path = f"/api/v1/motions/{motion_id}/ballots"
     unit_ids = [u.id for u in e["units"]]
     owner_headers = [auth(e["users"][f"o{i}"]) for i in range(rounds)]
@@ -73,15 +79,8 @@ def test_online_paper_and_proxy_at_once_count_once(app, revote):
 
 @pytest.mark.real_commits
 def test_many_owners_at_once_all_counted_and_the_chain_stays_whole(app):
-    world = make_world()
     voters = 12
-    e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(voters)])
-    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
-    client = app.test_client()
-    motion_id = create(client, clerk, e["estate"].id)
-    act(client, clerk, motion_id, "announce")
-    clock.set_now(OPENS + timedelta(minutes=1))
-    workflow.open_due()
+    e, _, _, motion_id = _open_motion(app, [f"o{i}" for i in range(voters)])
     headers = [auth(e["users"][f"o{i}"]) for i in range(voters)]
     db.session.remove()
     path = f"/api/v1/motions/{motion_id}/ballots"
@@ -101,14 +100,7 @@ def test_a_close_waits_for_a_ballot_in_flight_and_counts_it(app):
     """A ballot written just before the closing time, still uncommitted when the close starts: the close
     waits for it (PostgreSQL: its KEY SHARE lock on the motion against the close's FOR UPDATE; SQLite: the
     write lock) and counts it."""
-    world = make_world()
-    e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "abc"])
-    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
-    client = app.test_client()
-    motion_id = create(client, clerk, e["estate"].id)
-    act(client, clerk, motion_id, "announce")
-    clock.set_now(OPENS + timedelta(minutes=1))
-    workflow.open_due()
+    e, _, client, motion_id = _open_motion(app, "abc")
     for owner in ("a", "c"):
         path = f"/api/v1/motions/{motion_id}/ballots"
         assert client.post(path, json={"choice": "yes"}, headers=auth(e["users"][owner])).status_code == 201
@@ -165,14 +157,7 @@ def test_a_ballot_that_meets_a_close_in_progress_waits_and_is_refused(app):
     """The other order: the close holds the motion (FOR UPDATE on PostgreSQL, the write lock on SQLite) when
     a ballot decided while the motion was open is written. The ballot waits, reads the motion again once
     the close has committed, and is refused: nothing is stored after the count."""
-    world = make_world()
-    e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "ab"])
-    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
-    client = app.test_client()
-    motion_id = create(client, clerk, e["estate"].id)
-    act(client, clerk, motion_id, "announce")
-    clock.set_now(OPENS + timedelta(minutes=1))
-    workflow.open_due()
+    e, _, _, motion_id = _open_motion(app, "ab")
     plan = workflow._plan_cast(people.load_caller(e["users"]["b"].id), motion_id, "no", None, None, None)
     db.session.remove()
     locked, release, outcome = threading.Event(), threading.Event(), []
