@@ -1,8 +1,9 @@
 """Voting use-cases: motions and their lifecycle, ballots of every channel, proxies, 换届 periods.
 
-Concurrency is decided by the database: every mutation of a motion's ballots takes the motion's row
-lock first (SELECT … FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), and the
-partial unique index ``uq_ballot_live`` allows one live ballot per voter whatever the channel.
+Concurrency is decided by the database: the partial unique index ``uq_ballot_live`` allows one live
+ballot per voter whatever the channel; an owner's or proxy's ballot holds a KEY SHARE lock on the
+motion's row (PostgreSQL) and every other change of a motion's ballots or chain its row lock (SQLite's
+BEGIN IMMEDIATE serialises writers); the close locks the row FOR UPDATE, waiting for ballots in flight.
 """
 from __future__ import annotations
 
@@ -437,7 +438,6 @@ _OWN_BALLOT_READ = (
 _MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("motion_id"))
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
-_INSERT_BALLOT = sa.insert(_BALLOT)
 # An owner's or a proxy's ballot, inserted only while its motion is open, in one statement: SQLite runs it
 # under BEGIN IMMEDIATE (one writer); PostgreSQL takes a KEY SHARE lock on the motion's row for it, so
 # ballots of one motion do not wait for one another while a close (FOR UPDATE) waits for those in flight,
