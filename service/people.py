@@ -90,10 +90,7 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     params = {"user_id": user_id, "jti": token_id} if in_database else {"user_id": user_id}
     row = db.session.execute(_ACTOR_AND_REVOKED if in_database else _ACTOR, params).unique().first()
     user, is_owner, revoked = row if row else (None, False, False)
-    if token_id is not None and not in_database:
-        revoked = auth.is_revoked(token_id)
-    if revoked:
-        raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
+    _refuse_revoked(revoked, token_id, in_database)
     if user is None or not user.is_active:
         return None
     actor = Actor(user_id=user.id, roles={"resident"}, ip=ip, user=user)
@@ -128,6 +125,13 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     return actor
 
 
+def _refuse_revoked(revoked_in_row: bool, token_id: str | None, in_database: bool) -> None:
+    """A revoked token is refused: as the caller's query found it, or asked of Redis."""
+    revoked = auth.is_revoked(token_id) if token_id is not None and not in_database else revoked_in_row
+    if revoked:
+        raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
+
+
 def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
     """Only who is calling: the active user whose token is not revoked, in one Core statement, with no
     roles or scopes (every scope check on this actor denies). For use-cases that decide by their own
@@ -136,11 +140,7 @@ def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = N
     row = db.session.connection().execute(_CALLER_AND_REVOKED if in_database else _CALLER,
                                           {"user_id": user_id, "jti": token_id} if in_database
                                           else {"user_id": user_id}).first()
-    revoked = row[1] if row else False
-    if token_id is not None and not in_database:
-        revoked = auth.is_revoked(token_id)
-    if revoked:
-        raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
+    _refuse_revoked(row[1] if row else False, token_id, in_database)
     return Actor(user_id=row[0], roles={"resident"}, ip=ip) if row else None
 
 
