@@ -17,7 +17,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from models.base import db
-from models.meals import MODES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
+from models.meals import LIVE_SQL, MODES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
 from service import audit, clock, geo, notifications, people
@@ -336,6 +336,15 @@ def _limit(slot: MealSlot, mode: str, priority: bool, now: datetime):
     return cap - getattr(MealSlot, f"reserve_{mode}")
 
 
+def seats_left(slot, mode: str, *, priority: bool, now: datetime) -> int:
+    """Seats of ``mode`` a diner could still take as the slot was read (the priority reserve is held back
+    for others until it is released). Only ``take_seats`` decides; this answers listings and refuses
+    early when the slot is already full."""
+    cap = getattr(slot, f"cap_{mode}")
+    held = 0 if (priority or now >= slot.reserve_until) else getattr(slot, f"reserve_{mode}")
+    return max(0, cap - held - getattr(slot, f"booked_{mode}"))
+
+
 def take_seats(slot: MealSlot, mode: str, quantity: int, *, priority: bool, now: datetime) -> bool:
     """Atomically take ``quantity`` seats of ``mode``; False when they are not there."""
     booked = getattr(MealSlot, f"booked_{mode}")
@@ -408,12 +417,18 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
         if distance > site.delivery_radius_m:
             raise InvalidInput("mode", "住址超出该助餐点的送餐范围", "The address is outside the delivery radius",
                                code="meals.outside_delivery_radius")
-    price = quote(site, set_meal, d, mode=mode, quantity=quantity, r=r)
     rank = priority_rank(d, r) if eligible else NO_PRIORITY
+    if not join_waitlist and seats_left(slot, mode, priority=rank < NO_PRIORITY, now=now) < quantity:
+        # Already full when read (a freed seat goes to the waitlist first): refused without writing,
+        # which is most attempts when a popular meal opens. A slot read with room goes on to take_seats.
+        if has_live_booking(slot.id, diner_id):
+            raise _already_booked()
+        raise _slot_full()
+    price = quote(site, set_meal, d, mode=mode, quantity=quantity, r=r)
     booking = MealBooking(
         token=secrets.token_urlsafe(18), slot_id=slot.id, site_id=site.id, set_meal_id=set_meal.id,
         diner_user_id=diner_id, booked_by_user_id=actor.user_id, booked_by_role=_role_for(actor, diner_id),
-        mode=mode, quantity=quantity, status="waitlisted", day=slot.day, starts_at=slot.starts_at,
+        mode=mode, quantity=quantity, status="confirmed", day=slot.day, starts_at=slot.starts_at,
         ends_at=slot.ends_at, priority_rank=rank, eligible=eligible, age=d.age, tier=price["tier"],
         statuses=",".join(s["code"] for s in price["statuses"]), operator_tier=price["operator_tier"],
         list_price=price["list_price"], subsidy=price["subsidy"], delivery_fee=price["delivery_fee"],
@@ -422,15 +437,34 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
         address=d.address if mode == "delivery" else None,
         diet_note=diet_note or (d.card.diet_note if d.card else None), created_at=now)
     _insert(booking)
-    if take_seats(slot, mode, quantity, priority=rank < NO_PRIORITY, now=now):
-        booking.status = "confirmed"
-    elif not join_waitlist:
-        raise Conflict(code="meals.slot_full", zh="该餐次已订满，可选择加入候补", en="This meal is fully booked; you may join the waitlist")
+    if not take_seats(slot, mode, quantity, priority=rank < NO_PRIORITY, now=now):
+        if not join_waitlist:
+            raise _slot_full()
+        booking.status = "waitlisted"
     if booking.booked_by_role == "staff":
         audit.record(actor, "meal_booking.created", "meal_booking", booking.id,
                      after={"diner_id": diner_id, "slot_id": slot.id, "status": booking.status})
     db.session.flush()
     return booking
+
+
+def _slot_full() -> Conflict:
+    return Conflict(code="meals.slot_full", zh="该餐次已订满，可选择加入候补",
+                    en="This meal is fully booked; you may join the waitlist")
+
+
+def _already_booked() -> Conflict:
+    return Conflict(code="meals.already_booked", zh="该居民已预订（或候补）此餐次",
+                    en="The diner already has a booking for this meal")
+
+
+_LIVE_BOOKING = sa.select(sa.literal(1)).select_from(MealBooking).where(
+    MealBooking.slot_id == sa.bindparam("slot_id"), MealBooking.diner_user_id == sa.bindparam("diner_id"),
+    sa.text(f"meal_booking.{LIVE_SQL}"))  # literal, so a prepared plan can use the partial unique index
+
+
+def has_live_booking(slot_id: int, diner_id: int) -> bool:
+    return db.session.execute(_LIVE_BOOKING, {"slot_id": slot_id, "diner_id": diner_id}).first() is not None
 
 
 def _jsonable(price: dict) -> dict:
@@ -457,8 +491,7 @@ def _insert(booking: MealBooking) -> None:
             if not is_unique_violation(exc):
                 raise
             if "code" not in str(exc.orig).lower():
-                raise Conflict(code="meals.already_booked", zh="该居民已预订（或候补）此餐次",
-                               en="The diner already has a booking for this meal") from None
+                raise _already_booked() from None
     raise Conflict(code="meals.code_exhausted", zh="请重试", en="Please retry")
 
 

@@ -179,11 +179,7 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
             menus[slot_id].append(_record(row, _SET_AT, _SET_KEYS))
     items = []
     for slot in rows:
-        remaining = {}
-        for mode in MODES:
-            cap, booked = getattr(slot, f"cap_{mode}"), getattr(slot, f"booked_{mode}")
-            held = 0 if (priority or now >= slot.reserve_until) else getattr(slot, f"reserve_{mode}")
-            remaining[mode] = max(0, cap - held - booked) if cap else 0
+        remaining = {mode: bk.seats_left(slot, mode, priority=priority, now=now) for mode in MODES}
         can_book = eligible or site.open_to_public
         items.append({
             "id": slot.id, "site_id": site.id, "day": slot.day, "meal": slot.meal, "starts_at": slot.starts_at,

@@ -237,6 +237,34 @@ def test_one_booking_per_diner_per_slot(client, m):
     assert db.session.get(MealSlot, m.slot.id).booked_dine_in == 1
 
 
+
+def test_a_full_slot_refuses_without_writing_and_a_booked_diner_still_hears_already_booked(client, m):
+    """A slot already full when read is refused before anything is written; the diner who holds one of
+    its seats is told so, not that the meal is full."""
+    small = make_meal_slot(m.site, DAY, "dinner", dine_in=1)
+    body = {"slot_id": small.id, "set_meal_id": small.set_meals[0].id}
+    holder, late = elder(m, 70, name="甲"), elder(m, 71, name="乙")
+    assert book(client, holder, m, **body).status_code == 201
+    rows = db.session.execute(sa.select(sa.func.count()).select_from(MealBooking)).scalar()
+    sent: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: sent.append(statement.split()[0].upper())  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        full = book(client, late, m, **body)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    assert sent and not {"INSERT", "UPDATE", "SAVEPOINT"} & set(sent), sent
+    assert full.status_code == 409 and full.json["error"] == "meals.slot_full"
+    again = book(client, holder, m, **body)
+    assert again.status_code == 409 and again.json["error"] == "meals.already_booked"
+    db.session.expire_all()
+    assert db.session.execute(sa.select(sa.func.count()).select_from(MealBooking)).scalar() == rows
+    assert db.session.get(MealSlot, small.id).booked_dine_in == 1
+    # The seat comes back: the next attempt books it.
+    held = db.session.execute(sa.select(MealBooking.id).where(MealBooking.slot_id == small.id)).scalar_one()
+    assert client.post(f"/api/v1/meal-bookings/{held}/cancel", json={}, headers=auth(holder)).status_code == 200
+    assert book(client, late, m, **body).json["status"] == "confirmed"
+
 def test_a_counter_code_already_taken_is_drawn_again(client, m, monkeypatch):
     """Codes are random: when one is already in use the booking draws another instead of failing."""
     from service.meals import booking as bk
