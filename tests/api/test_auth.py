@@ -119,3 +119,70 @@ def test_blocklist_in_redis_when_configured(client):
     finally:
         redis_lib.Redis.from_url(url).flushdb()
         auth_service.configure(None)
+
+
+# --- verified tokens remembered per app (api.extensions.JWTManagerRemembering) -----------------------------------
+
+def _short_token(app, user, seconds: int) -> str:
+    from datetime import timedelta
+
+    from flask_jwt_extended import create_access_token
+
+    with app.app_context():
+        return create_access_token(identity=str(user.id), additional_claims={"roles": ["resident"]},
+                                   expires_delta=timedelta(seconds=seconds))
+
+
+def test_a_verified_token_is_answered_from_memory_until_it_expires(app, client, monkeypatch):
+    import time
+
+    import jwt as pyjwt
+
+    user = make_user(name="张")
+    token = _short_token(app, user, 2)
+    decodes = []
+    real = pyjwt.api_jwt.PyJWT.decode_complete
+    monkeypatch.setattr(pyjwt.api_jwt.PyJWT, "decode_complete",
+                        lambda self, *a, **k: decodes.append(1) or real(self, *a, **k))
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    verified = len(decodes)
+    assert verified >= 1 and token in app.extensions["linli.verified_tokens"][0]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert len(decodes) == verified  # the second request did not decode the token again
+    exp = app.extensions["linli.verified_tokens"][0][token]["exp"]
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    expired = client.get("/api/v1/me", headers=bearer(token))
+    assert expired.status_code == 401 and expired.json["error"] == "auth.token_expired"
+
+
+def test_a_token_this_process_verified_for_one_secret_is_refused_under_another(app, client, database_url,
+                                                                              wechat_fake):
+    user = make_user(name="李")
+    token = tokens_for(user)["access_token"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    other = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": database_url,
+                                               "WECHAT_API_BASE": wechat_fake.url,
+                                               "JWT_SECRET_KEY": "another-secret-for-this-test-only-0123456789"})
+    try:
+        with other.app_context():
+            response = other.test_client().get("/api/v1/me", headers=bearer(token))
+            assert response.status_code == 401 and response.json["error"] == "auth.token_invalid"
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        auth_service.configure(app.config.get("REDIS_URL"))
+
+
+def test_remembered_tokens_are_bounded_and_a_revoked_one_is_still_refused(app, client, monkeypatch):
+    from api.extensions import jwt
+
+    monkeypatch.setattr(jwt, "REMEMBER", 3)
+    users = [make_user(name=f"王{i}") for i in range(5)]
+    tokens = [tokens_for(u)["access_token"] for u in users]
+    for token in tokens:
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    remembered = app.extensions["linli.verified_tokens"][0]
+    assert len(remembered) == 3 and list(remembered)[-3:] == tokens[-3:]
+    assert client.post("/api/v1/auth/logout", headers=bearer(tokens[-1])).status_code == 200
+    refused = client.get("/api/v1/me", headers=bearer(tokens[-1]))
+    assert refused.status_code == 401 and refused.json["error"] == "auth.token_revoked"
