@@ -60,3 +60,19 @@ def test_concurrent_hits_are_counted_exactly():
     for thread in threads:
         thread.join()
     assert storage.get("user:7") == 4_000
+
+
+def test_an_app_without_redis_counts_in_this_store_not_in_limits_memory_store(app):
+    """limits' ``memory://`` store (5.8) re-reads its timer between creating and starting it, so two
+    requests of one worker that both find the timer finished can start the same thread twice:
+    ``RuntimeError: threads can only be started once``, an HTTP 500. This store starts no thread."""
+    from api.extensions import limiter
+
+    assert app.config.get("REDIS_URL") is None
+    with app.app_context():
+        assert type(limiter.storage) is ProcessMemoryStorage
+    before = threading.active_count()
+    storage = ProcessMemoryStorage()
+    for i in range(1_000):
+        storage.incr(f"user:{i}", 0.001)
+    assert threading.active_count() == before
