@@ -6,9 +6,10 @@ thread start and waits for it. Worse, it reads its timer attribute again between
 starting a timer, so two threads of one worker can start the same timer twice and the request fails
 with ``RuntimeError: threads can only be started once`` (reproduced with two threads calling ``incr``
 in a loop; the likely cause of the one HTTP 500 once seen in a booking burst). This store keeps the
-same counters and drops an expired window when its key is read, or in a sweep of all keys at most once per ``SWEEP_SECONDS``. It serves the
-fixed-window strategy (Flask-Limiter's default, the one this API uses); counts are per process, as
-with ``memory://``: set ``REDIS_URL`` to share them between workers.
+same counters and drops an expired window when its key is read, or in a sweep of all keys at most
+once per ``SWEEP_SECONDS``. It serves the fixed-window strategy (Flask-Limiter's default, the one
+this API uses); counts are per process, as with ``memory://``: set ``REDIS_URL`` to share them
+between workers.
 """
 from __future__ import annotations
 
