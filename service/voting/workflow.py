@@ -399,7 +399,7 @@ def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: lis
     try:
         with reading():
             plan = _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
-        return _record_cast(actor.user_id, plan)
+        return _record_cast(plan)
     except Conflict as exc:
         if exc.code == "voting.already_voted" and getattr(exc, "voter_id", None):
             _log_rejection(motion_id, exc.voter_id, "proxy" if on_behalf_of_unit else "online", actor.user_id)
@@ -520,7 +520,7 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
 
 
 @transactional
-def _record_cast(user_id: int, values: dict) -> dict:
+def _record_cast(values: dict) -> dict:
     # The motion's row is only read (see _INSERT_IF_OPEN); the ballot goes into the chain in the next
     # batch (chain.link_pending).
     connection = db.session.connection()

@@ -310,7 +310,7 @@ def test_a_ballot_decided_before_the_close_and_written_after_it_is_refused(clien
     clock.set_now(CLOSES + timedelta(minutes=1))
     assert workflow.close_due() == {"counted": 1, "failed": 0, "extended": 0}
     with pytest.raises(Conflict) as refused:
-        workflow._record_cast(actor.user_id, plan)
+        workflow._record_cast(plan)
     assert refused.value.code == "voting.not_open"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot).where(Ballot.motion_id == motion_id)) == 2
     assert db.session.get(Motion, motion_id).result["participation"]["heads"] == 2

@@ -180,7 +180,7 @@ def test_a_ballot_that_meets_a_close_in_progress_waits_and_is_refused(app):
     def ballot():
         with app.app_context():
             try:
-                workflow._record_cast(plan["cast_by"], plan)
+                workflow._record_cast(plan)
                 outcome.append("stored")
             except Exception as exc:  # noqa: BLE001 - the refusal is the expected outcome
                 outcome.append(getattr(exc, "code", repr(exc)))
