@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-sqlite test-postgres bench install migrate demo jobs clean
+.PHONY: run test test-sqlite test-postgres bench fuzz install migrate demo jobs clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test-postgres: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# schemathesis over every operation of a running server, as staff and as resident (FUZZ_DATABASE_URL for PostgreSQL).
+fuzz: $(STAMP)
+	$(PY) -m bench.fuzz
 
 jobs: migrate
 	$(FLASK) jobs run

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 # Modules in this package that are infrastructure, not benchmarks.
-INFRASTRUCTURE = frozenset({"run", "http", "profiling"})
+INFRASTRUCTURE = frozenset({"run", "http", "profiling", "fuzz"})
 
 
 @dataclass(frozen=True)
