@@ -2,12 +2,11 @@
 the counter, the kitchen manifest and the monthly subsidy statement."""
 from __future__ import annotations
 
-from flask import Response
 from flask.views import MethodView
 
 from api.docs import errors
 from api.extensions import Blueprint
-from api.responses import json_response
+from api.responses import csv_response, json_response
 from api.schemas.common import page_of, paged
 from api.schemas.meals import (CSV_BODY, BookingIn, BookingOut, CancelIn, CardIn, CardOut, ManifestArgs, ManifestOut,
                                MyBookingsArgs, ServeIn, SiteOut, SitesArgs, SlotIn, SlotOut, SlotsArgs, SlotsOut,
@@ -62,14 +61,6 @@ STATEMENT = {"site": SITE, "month": "2026-11", "lines": [
     "operator_subsidy": [{"tier": "op75", "meals": 120, "amount": "180.00"}],
     "totals": {"meals": 120, "diners": 9, "service_days": 20, "list_total": "1800.00", "subsidy_total": "600.00",
                "payable_total": "1200.00", "operator_subsidy_total": "180.00"}}
-
-
-def _csv(text: str, name: str) -> Response:
-    response = Response(text, status=200, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @blp.route("/meal-sites")
@@ -245,7 +236,7 @@ class Manifest(MethodView):
         """
         data = queries.manifest(current_actor(), site_id, args["day"])
         if args["format"] == "csv":
-            return _csv(queries.manifest_csv(data), f"manifest-{site_id}-{args['day']:%Y%m%d}.csv")
+            return csv_response(queries.manifest_csv(data), f"manifest-{site_id}-{args['day']:%Y%m%d}.csv")
         return data
 
 
@@ -266,7 +257,7 @@ class Statement(MethodView):
         """
         data = queries.statement(current_actor(), site_id, args["month"])
         if args["format"] == "csv":
-            return _csv(queries.statement_csv(data), f"statement-{site_id}-{args['month']}.csv")
+            return csv_response(queries.statement_csv(data), f"statement-{site_id}-{args['month']}.csv")
         return data
 
 
@@ -288,7 +279,7 @@ class StreetStatement(MethodView):
         """The street roll-up of the monthly statements (street staff and admins)"""
         data = queries.street_statement(current_actor(), args["street_id"], args["month"])
         if args["format"] == "csv":
-            return _csv(queries.street_statement_csv(data), f"statement-street-{args['street_id']}-{args['month']}.csv")
+            return csv_response(queries.street_statement_csv(data), f"statement-street-{args['street_id']}-{args['month']}.csv")
         return data
 
 

