@@ -293,7 +293,7 @@ class ManifestOut(ma.Schema):
 
 class StatementArgs(ma.Schema):
     month = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
-                             metadata={"example": "2026-11"})
+                             metadata={"example": "2026-11", "description": "YYYY-MM, from 2000-01 to 2099-12"})
     format = FORMAT
 
 

@@ -331,12 +331,21 @@ def manifest_csv(data: dict) -> str:
 
 # --- the monthly subsidy statement --------------------------------------------------------------------------
 
+FIRST_MONTH, LAST_MONTH = date(2000, 1, 1), date(2099, 12, 1)   # the months a statement may be asked for
+
+
 def parse_month(month: str) -> tuple[date, date]:
+    """The first day of ``month`` (YYYY-MM) and of the month after; a month outside 2000-01 … 2099-12
+    is refused (9999-12 would have no month after it)."""
     try:
         year, mon = (int(p) for p in month.split("-"))
         start = date(year, mon, 1)
     except (ValueError, TypeError):
         raise InvalidInput("month", "月份格式应为 YYYY-MM", "month must be YYYY-MM") from None
+    if not FIRST_MONTH <= start <= LAST_MONTH:
+        raise InvalidInput("month", f"月份应在 {FIRST_MONTH:%Y-%m} 至 {LAST_MONTH:%Y-%m} 之间",
+                           f"month must be from {FIRST_MONTH:%Y-%m} to {LAST_MONTH:%Y-%m}",
+                           code="meals.month_out_of_range")
     end = date(year + (mon == 12), 1 if mon == 12 else mon + 1, 1)
     return start, end
 

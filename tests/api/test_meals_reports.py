@@ -302,3 +302,26 @@ def test_statement_csvs_neutralise_formula_cells(client, m, known):
     assert street_rows[1][2] == "'" + EVIL
     for rows in (site_rows, street_rows):
         assert not any(value.startswith(("=", "+", "-", "@")) for row in rows for value in row)
+
+
+# --- the statement month ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("month", ["9999-12", "1999-12", "2100-01", "0001-01"])
+def test_a_statement_month_out_of_range_is_422_naming_month(client, m, month):
+    paths = (f"/api/v1/meal-sites/{m.site.id}/statement?month={month}",
+             f"/api/v1/meal-statements?street_id={m.world.street.id}&month={month}",
+             f"/api/v1/meal-sites/{m.site.id}/statement?month={month}&format=csv")
+    for path in paths:
+        response = client.get(path, headers=auth(m.admin))
+        assert response.status_code == 422, (path, response.status_code)
+        assert "month" in response.json["errors"] and "月份" in response.json["message"]
+    english = client.get(paths[0], headers=auth(m.admin, **{"Accept-Language": "en"}))
+    assert english.status_code == 422 and "month" in english.json["message"]
+
+
+@pytest.mark.parametrize("month", ["2000-01", "2099-12"])
+def test_the_first_and_last_statement_months(client, m, month):
+    for path in (f"/api/v1/meal-sites/{m.site.id}/statement?month={month}",
+                 f"/api/v1/meal-statements?street_id={m.world.street.id}&month={month}"):
+        response = client.get(path, headers=auth(m.admin))
+        assert response.status_code == 200 and response.json["totals"]["meals"] == 0
