@@ -74,7 +74,8 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
             problems["category"] = "unknown category"
         else:
             attrs["category_code"] = category.code
-    datum = data.get("datum") or "gcj02"
+    datum = data.get("datum")
+    datum = "gcj02" if datum in (None, "") else datum
     if datum not in geo.DATUMS:
         problems["datum"] = f"must be one of {', '.join(geo.DATUMS)}"
     if present("lat") or present("lng"):
@@ -82,7 +83,7 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
             lat, lng = float(data.get("lat")), float(data.get("lng"))
             if not (math.isfinite(lat) and math.isfinite(lng)):
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems["lat" if not _is_number(data.get("lat")) else "lng"] = "must be a number (both lat and lng)"
         else:
             if not (-90 <= lat <= 90):
@@ -146,7 +147,7 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
 def _is_number(value) -> bool:
     try:
         return math.isfinite(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 
@@ -365,7 +366,8 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
             rows.append((where, {}, {"properties": "must be an object"}))
             continue
         fields.update({k: v for k, v in props.items() if k not in ("lat", "lng", "cell", "id", "open_now")})
-        if "external_id" not in fields and feature.get("id") is not None:
+        _scalars(fields, problems)
+        if "external_id" not in fields and "external_id" not in problems and _is_id(feature.get("id")):
             fields["external_id"] = str(feature["id"])
         fields.setdefault("datum", default_datum)
         geometry = feature.get("geometry")
@@ -377,6 +379,30 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
             fields["lng"], fields["lat"] = coords[0], coords[1]
         rows.append((where, fields, problems))
     return rows
+
+
+# GeoJSON properties that must be text; an id or a code may also come as a whole number.
+TEXT_PROPERTIES = ("external_id", "name", "category", "subtype", "address", "phone", "description", "datum",
+                   "coord_source", "status", "street_code", "neighbourhood_code")
+ID_PROPERTIES = ("external_id", "street_code", "neighbourhood_code")
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _scalars(fields: dict, problems: dict) -> None:
+    """A list, an object or true/false where text is expected is the row's problem, named by its
+    field (and the value is not used); an id or code given as a number becomes its text."""
+    for key in TEXT_PROPERTIES:
+        value = fields.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if key in ID_PROPERTIES and _is_id(value):
+            fields[key] = str(value)
+        else:
+            del fields[key]
+            problems[key] = "must be text" if key not in ID_PROPERTIES else "must be text or a whole number"
 
 
 def _codes(rows) -> tuple[dict, dict]:
