@@ -19,7 +19,8 @@ FORMAT = ma.fields.String(load_default="json", validate=validate.OneOf(("json", 
 
 
 def Money(**kwargs):
-    return ma.fields.String(allow_none=kwargs.pop("allow_none", False), **MONEY, **kwargs)
+    metadata = {**MONEY["metadata"], **kwargs.pop("metadata", {})}
+    return ma.fields.String(allow_none=kwargs.pop("allow_none", False), metadata=metadata, **kwargs)
 
 
 class SitesArgs(PageArgs):
@@ -326,7 +327,8 @@ class StatementTotalsOut(ma.Schema):
     service_days = ma.fields.Integer(required=True)
     list_total = Money(required=True)
     subsidy_total = Money(required=True)
-    payable_total = Money(required=True)
+    payable_total = Money(required=True, metadata={"description": "What diners paid, delivery fees included"})
+    delivery_fees = Money(required=True, metadata={"description": "The delivery fees in payable_total"})
     operator_subsidy_total = Money(required=True)
 
 
@@ -345,14 +347,16 @@ class StreetSiteOut(ma.Schema):
     diners = ma.fields.Integer(required=True)
     subsidy_total = Money(required=True)
     operator_subsidy_total = Money(required=True)
-    payable_total = Money(required=True)
+    payable_total = Money(required=True, metadata={"description": "What diners paid, delivery fees included"})
+    delivery_fees = Money(required=True, metadata={"description": "The delivery fees in payable_total"})
 
 
 class StreetTotalsOut(ma.Schema):
     meals = ma.fields.Integer(required=True)
     subsidy_total = Money(required=True)
     operator_subsidy_total = Money(required=True)
-    payable_total = Money(required=True)
+    payable_total = Money(required=True, metadata={"description": "What diners paid, delivery fees included"})
+    delivery_fees = Money(required=True, metadata={"description": "The delivery fees in payable_total"})
 
 
 class StreetStatementOut(ma.Schema):

@@ -60,7 +60,7 @@ STATEMENT = {"site": SITE, "month": "2026-11", "lines": [
      "delivery_fees": "0.00"}],
     "operator_subsidy": [{"tier": "op75", "meals": 120, "amount": "180.00"}],
     "totals": {"meals": 120, "diners": 9, "service_days": 20, "list_total": "1800.00", "subsidy_total": "600.00",
-               "payable_total": "1200.00", "operator_subsidy_total": "180.00"}}
+               "payable_total": "1200.00", "delivery_fees": "0.00", "operator_subsidy_total": "180.00"}}
 
 
 @blp.route("/meal-sites")
@@ -267,9 +267,9 @@ class StreetStatement(MethodView):
     @blp.response(200, StreetStatementOut, example={
         "street_id": 1, "street": "万里街道", "month": "2026-11",
         "sites": [{"site_id": 1, "name": "香泉智助食堂", "meals": 120, "diners": 9, "subsidy_total": "600.00",
-                   "operator_subsidy_total": "180.00", "payable_total": "1200.00"}],
+                   "operator_subsidy_total": "180.00", "payable_total": "1200.00", "delivery_fees": "0.00"}],
         "totals": {"meals": 120, "subsidy_total": "600.00", "operator_subsidy_total": "180.00",
-                   "payable_total": "1200.00"}})
+                   "payable_total": "1200.00", "delivery_fees": "0.00"}})
     @blp.alt_response(200, schema=CSV_BODY, content_type="text/csv", success=True,
                       example="\ufeffstreet,month,site,meals,diners,…\r\n",
                       description="With `format=csv`: the roll-up as CSV (UTF-8 with a BOM)")

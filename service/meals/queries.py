@@ -393,6 +393,7 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
                        "list_total": money(sum((Decimal(x["list_total"]) for x in lines), ZERO)),
                        "subsidy_total": money(sum((Decimal(x["subsidy_total"]) for x in lines), ZERO)),
                        "payable_total": money(sum((Decimal(x["payable_total"]) for x in lines), ZERO)),
+                       "delivery_fees": money(sum((Decimal(x["delivery_fees"]) for x in lines), ZERO)),
                        "operator_subsidy_total": money(sum((Decimal(x["amount"]) for x in operator), ZERO))}}
 
 
@@ -404,7 +405,8 @@ def statement_csv(data: dict) -> str:
     rows += [[site, month, "", f"operator:{op['tier']}", "", op["meals"], "", op["amount"], "", ""]
              for op in data["operator_subsidy"]]
     t = data["totals"]
-    rows.append([site, month, "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"], t["payable_total"], ""])
+    rows.append([site, month, "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"], t["payable_total"],
+                 t["delivery_fees"]])
     return csv_export.write(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
                              "payable_total", "delivery_fees"], rows)
 
@@ -422,6 +424,7 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
                   sa.func.coalesce(sa.func.sum(MealBooking.subsidy), 0),
                   sa.func.coalesce(sa.func.sum(MealBooking.operator_subsidy), 0),
                   sa.func.coalesce(sa.func.sum(MealBooking.payable), 0),
+                  sa.func.coalesce(sa.func.sum(MealBooking.delivery_fee), 0),
                   sa.func.count(sa.distinct(MealBooking.diner_user_id)))
         .select_from(MealSite)
         .outerjoin(MealBooking, sa.and_(MealBooking.site_id == MealSite.id, MealBooking.status == "served",
@@ -430,21 +433,23 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
 
 
     sites = [{"site_id": sid, "name": name, "meals": int(meals), "subsidy_total": money(dec(subsidy)),
-              "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)), "diners": int(diners)}
-             for sid, name, meals, subsidy, op, payable, diners in rows]
+              "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)),
+              "delivery_fees": money(dec(fees)), "diners": int(diners)}
+             for sid, name, meals, subsidy, op, payable, fees, diners in rows]
     return {"street_id": street_id, "street": street.name, "month": month, "sites": sites,
             "totals": {"meals": sum(s["meals"] for s in sites),
                        "subsidy_total": money(sum((Decimal(s["subsidy_total"]) for s in sites), ZERO)),
                        "operator_subsidy_total": money(sum((Decimal(s["operator_subsidy_total"]) for s in sites), ZERO)),
-                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in sites), ZERO))}}
+                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in sites), ZERO)),
+                       "delivery_fees": money(sum((Decimal(s["delivery_fees"]) for s in sites), ZERO))}}
 
 
 def street_statement_csv(data: dict) -> str:
     street, month = data["street"], data["month"]
     rows = [[street, month, s["name"], s["meals"], s["diners"], s["subsidy_total"], s["operator_subsidy_total"],
-             s["payable_total"]] for s in data["sites"]]
+             s["payable_total"], s["delivery_fees"]] for s in data["sites"]]
     t = data["totals"]
     rows.append([street, month, "TOTAL", t["meals"], "", t["subsidy_total"], t["operator_subsidy_total"],
-                 t["payable_total"]])
+                 t["payable_total"], t["delivery_fees"]])
     return csv_export.write(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
-                             "payable_total"], rows)
+                             "payable_total", "delivery_fees"], rows)

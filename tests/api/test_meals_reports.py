@@ -3,6 +3,7 @@ moving the clock."""
 import csv
 import io
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -118,6 +119,11 @@ def test_statement_counts_only_served_meals_per_tier(client, m, known):
     assert totals["list_total"] == "61.00"       # 15 + 15 + 16 + 15
     assert totals["subsidy_total"] == "19.00"    # 3 + 7 + 4 + 5
     assert totals["payable_total"] == "44.00"    # 12 + 8 + 12 + 12 (incl. the 2.00 fee)
+    assert totals["delivery_fees"] == "2.00"     # e's delivery
+    # The totals add up like every line: list − subsidy + delivery fees = payable.
+    for row in [*body["lines"], totals]:
+        assert Decimal(row["list_total"]) - Decimal(row["subsidy_total"]) + Decimal(row["delivery_fees"]) == \
+            Decimal(row["payable_total"])
     # Operator side (65–74 ¥0.80, 75+ ¥1.50): a 0.80, c 2 × 0.80, b 1.50, e 1.50.
     assert {o["tier"]: (o["meals"], o["amount"]) for o in body["operator_subsidy"]} == \
         {"op65": (3, "2.40"), "op75": (2, "3.00")}
@@ -127,19 +133,25 @@ def test_statement_counts_only_served_meals_per_tier(client, m, known):
     csv_text = client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11&format=csv",
                           headers=auth(m.operator)).get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
-    assert rows[-1][3] == "TOTAL" and rows[-1][5:9] == ["5", "61.00", "19.00", "44.00"]
+    assert rows[-1][3] == "TOTAL" and rows[-1][5:10] == ["5", "61.00", "19.00", "44.00", "2.00"]
     # The street roll-up, for the street's admin only.
     roll = client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11", headers=auth(m.admin))
     assert roll.status_code == 200
     assert roll.json["totals"] == {"meals": 5, "subsidy_total": "19.00", "operator_subsidy_total": "5.40",
-                                   "payable_total": "44.00"}
+                                   "payable_total": "44.00", "delivery_fees": "2.00"}
+    assert [(s["site_id"], s["payable_total"], s["delivery_fees"]) for s in roll.json["sites"]] == \
+        [(m.site.id, "44.00", "2.00")]
     assert client.get(f"/api/v1/meal-statements?street_id={m.world.other_street.id}&month=2026-11",
                       headers=auth(m.admin)).status_code == 403
     assert client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11",
                       headers=auth(m.operator)).status_code == 403
-    roll_csv = client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11&format=csv",
-                          headers=auth(m.admin))
-    assert roll_csv.mimetype == "text/csv" and "TOTAL" in roll_csv.get_data(as_text=True)
+    roll_csv = csv_rows(client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11"
+                                   "&format=csv", headers=auth(m.admin)))
+    header = roll_csv[0]
+    site_row, total_row = (dict(zip(header, row)) for row in roll_csv[1:])
+    assert total_row["site"] == "TOTAL"
+    assert (site_row["payable_total"], site_row["delivery_fees"]) == ("44.00", "2.00")
+    assert (total_row["payable_total"], total_row["delivery_fees"]) == ("44.00", "2.00")
 
 
 # --- sweeps ---------------------------------------------------------------------------------------------------
@@ -325,3 +337,4 @@ def test_the_first_and_last_statement_months(client, m, month):
                  f"/api/v1/meal-statements?street_id={m.world.street.id}&month={month}"):
         response = client.get(path, headers=auth(m.admin))
         assert response.status_code == 200 and response.json["totals"]["meals"] == 0
+
