@@ -264,6 +264,9 @@ class DeliveryStopOut(ma.Schema):
     booking_id = ma.fields.Integer(required=True)
     code = ma.fields.String(required=True)
     diner = ma.fields.String(allow_none=True, metadata={"description": "Masked name"})
+    phone = ma.fields.String(allow_none=True, metadata={
+        "description": "The diner's phone, for the courier to call: in full for the site's operator (audited), "
+                       "masked for others"})
     neighbourhood = ma.fields.String(allow_none=True)
     estate = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)

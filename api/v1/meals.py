@@ -51,7 +51,7 @@ MANIFEST = {"site": SITE, "day": "2026-11-23", "slots": [{
                                   "pickup": 16, "delivery": 18, "total": 82}],
     "totals": {"dine_in": 48, "pickup": 16, "delivery": 18, "all": 82}, "waitlisted": 3,
     "special_diets": [{"note": "少盐", "portions": 6}],
-    "delivery": [{"stop": 1, "booking_id": 101, "code": "K7MPQ3", "diner": "王**", "neighbourhood": "香泉路居民区",
+    "delivery": [{"stop": 1, "booking_id": 101, "code": "K7MPQ3", "diner": "王**", "phone": "13812345678", "neighbourhood": "香泉路居民区",
                   "estate": "香泉苑", "address": "香泉苑1号楼101室", "set_meal": "两荤一素套餐", "quantity": 1,
                   "diet_note": "少盐", "status": "confirmed"}]}]}
 STATEMENT = {"site": SITE, "month": "2026-11", "lines": [
@@ -232,7 +232,9 @@ class Manifest(MethodView):
         """The kitchen manifest of a day
 
         Per slot: portions per set meal and mode, special diets, and the delivery list in route order
-        by neighbourhood and address, names masked. JSON, or CSV with `format=csv`.
+        by neighbourhood and address, names masked; the diner's phone is given in full to the site's
+        operator, whose courier calls at the door (the view is audited), and masked to staff. JSON, or
+        CSV with `format=csv`.
         """
         data = queries.manifest(current_actor(), site_id, args["day"])
         if args["format"] == "csv":

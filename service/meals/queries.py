@@ -15,7 +15,7 @@ from models.life_circle import Facility
 from models.meals import LIVE_SQL, MODES, MealBooking, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
-from service import clock, csv_export, geo, people, privacy
+from service import audit, clock, csv_export, geo, people, privacy
 from service.db import paginate
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import walking
@@ -233,9 +233,14 @@ def my_bookings(actor: people.Actor, *, upcoming: bool, page: int, page_size: in
 
 def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
     """Per slot: portions per set meal and mode, special diets, and the delivery list in route order
-    (by neighbourhood, estate, building, unit) with masked names."""
+    (by neighbourhood, estate, building, unit) with masked names.
+
+    The courier has to call a diner at the door, so the site's own operator gets each diner's phone in
+    the delivery list in full (a view of personal data, audited); staff, who may read the manifest
+    too, get it masked."""
     site = bk.get_site(site_id)
     bk.require_operator(actor, site)
+    full_phones = site.id in actor.scope_ids("operator", "meal_site")
     slot_rows = db.session.execute(sa.select(MealSlot).options(selectinload(MealSlot.set_meals))
                                    .where(MealSlot.site_id == site.id, MealSlot.day == day)
                                    .order_by(MealSlot.starts_at)).scalars().all()
@@ -265,14 +270,17 @@ def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
                     "final": clock.now() >= slot.cutoff_at, "set_meals": set_meals,
                     "totals": {**totals, "all": sum(totals.values())}, "waitlisted": waitlisted,
                     "special_diets": [{"note": note, "portions": int(qty)} for note, qty in diets],
-                    "delivery": _delivery_list(slot.id)})
-    return {"site": site_summary(site), "day": day, "slots": out}
+                    "delivery": _delivery_list(slot.id, full_phones=full_phones)})
+    result = {"site": site_summary(site), "day": day, "slots": out}
+    if full_phones and any(stop["phone"] for slot in out for stop in slot["delivery"]):
+        audit.record_view(actor, "meal_manifest.phones_viewed", "meal_site", site.id)
+    return result
 
 
-def _delivery_list(slot_id: int) -> list[dict]:
+def _delivery_list(slot_id: int, *, full_phones: bool) -> list[dict]:
     rows = db.session.execute(
         sa.select(MealBooking, ResidentProfile.name, Neighbourhood.name, Estate.name, Building.number, Unit.number,
-                  SetMeal.name)
+                  SetMeal.name, ResidentProfile.phone_enc)
         .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
         .outerjoin(ResidentProfile, ResidentProfile.user_id == MealBooking.diner_user_id)
         .outerjoin(Neighbourhood, Neighbourhood.id == MealBooking.neighbourhood_id)
@@ -296,7 +304,9 @@ def _delivery_list(slot_id: int) -> list[dict]:
     result = []
     for stop, row in enumerate(sorted(rows, key=key), start=1):
         b = row[0]
+        phone = privacy.decrypt(row[7])
         result.append({"stop": stop, "booking_id": b.id, "code": b.code, "diner": privacy.mask_name(row[1]),
+                       "phone": phone if full_phones else privacy.mask_phone(phone),
                        "neighbourhood": row[2], "estate": row[3], "address": b.address, "set_meal": row[6],
                        "quantity": b.quantity, "diet_note": b.diet_note, "status": b.status})
     return result
@@ -315,18 +325,19 @@ def manifest_csv(data: dict) -> str:
         meal = MEAL_ZH.get(slot["meal"], slot["meal"])
         for s in slot["set_meals"]:
             rows.append([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
-                         "", "", "", "", "", "", ""])
+                         "", "", "", "", "", "", "", ""])
         t = slot["totals"]
         rows.append([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
-                     "", ""])
+                     "", "", ""])
         for diet in slot["special_diets"]:
-            rows.append([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", diet["note"]])
+            rows.append([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", "",
+                         diet["note"]])
         for stop in slot["delivery"]:
             rows.append([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
-                         stop["stop"], stop["code"], stop["diner"], stop["neighbourhood"], stop["address"],
-                         stop["quantity"], stop["diet_note"]])
+                         stop["stop"], stop["code"], stop["diner"], stop["phone"], stop["neighbourhood"],
+                         stop["address"], stop["quantity"], stop["diet_note"]])
     return csv_export.write(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop",
-                             "code", "diner", "neighbourhood", "address", "quantity", "diet_note"], rows)
+                             "code", "diner", "phone", "neighbourhood", "address", "quantity", "diet_note"], rows)
 
 
 # --- the monthly subsidy statement --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from models.audit import AuditEntry
 from models.base import db
 from models.meals import MealBooking, MealSlot
 from models.notifications import Notification
@@ -337,4 +338,32 @@ def test_the_first_and_last_statement_months(client, m, month):
                  f"/api/v1/meal-statements?street_id={m.world.street.id}&month={month}"):
         response = client.get(path, headers=auth(m.admin))
         assert response.status_code == 200 and response.json["totals"]["meals"] == 0
+
+
+# --- the delivery list's phone, the site's facility ---------------------------------------------------------------
+
+def test_the_delivery_list_gives_the_sites_operator_the_diners_phone(client, m):
+    first = make_user(name="沈阿公", phone="13812345678", neighbourhood_id=m.world.nb.id, birth_date=born(90))
+    db.session.get(ResidentProfile, first.id).unit_id = m.world.units[0].id
+    db.session.commit()
+    second = elder_at(m, 85, unit=m.world.units[2], name="朱阿婆", lives_alone=True)   # no phone on record
+    for diner in (first, second):
+        assert book(client, diner, m, mode="delivery").status_code == 201
+    path = f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}"
+    route = client.get(path, headers=auth(m.operator)).json["slots"][0]["delivery"]
+    assert [(stop["diner"], stop["phone"]) for stop in route] == [("沈**", "13812345678"), ("朱**", None)]
+    viewed = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == "meal_manifest.phones_viewed")
+                                ).scalars().all()
+    assert [(e.actor_user_id, e.object_type, e.object_id) for e in viewed] == \
+        [(m.operator.id, "meal_site", str(m.site.id))]
+    rows = csv_rows(client.get(path + "&format=csv", headers=auth(m.operator)))
+    stops = [dict(zip(rows[0], row)) for row in rows if row[2] == "delivery"]
+    assert [(stop["diner"], stop["phone"]) for stop in stops] == [("沈**", "13812345678"), ("朱**", "")]
+    # Staff who may see the manifest are not the site's operator: the phone stays masked.
+    staff_route = client.get(path, headers=auth(m.staff)).json["slots"][0]["delivery"]
+    assert [stop["phone"] for stop in staff_route] == ["138****5678", None]
+    staff_rows = csv_rows(client.get(path + "&format=csv", headers=auth(m.staff)))
+    assert "13812345678" not in {value for row in staff_rows for value in row}
+    assert len(db.session.execute(sa.select(AuditEntry).where(
+        AuditEntry.action == "meal_manifest.phones_viewed")).scalars().all()) == 2     # the operator's two reads
 
