@@ -39,8 +39,10 @@ def money(value: Decimal | None) -> str | None:
 
 # --- sites ----------------------------------------------------------------------------------------------
 
-def site_summary(site: MealSite, distance: float | None = None, *, facility_id: int | None = None,
+def site_summary(site: MealSite, distance: float | None = None, *, facility_id: int | None,
                  walks: tuple[Walk, Walk] | None = None) -> dict:
+    """A site as every answer shows it; ``facility_id`` (its life-circle facility, or None) is always
+    given, so that the list, the detail, the slots, the manifest and the statement agree."""
     standard, elder = walks or (None, None)
     return {"id": site.id, "code": site.code, "name": site.name, "kind": site.kind, "street_id": site.street_id,
             "neighbourhood_id": site.neighbourhood_id, "address": site.address, "phone": site.phone,
@@ -94,7 +96,11 @@ def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: i
 
 
 def site_detail(site_id: int) -> dict:
-    site = bk.get_site(site_id)
+    return _site_out(bk.get_site(site_id))
+
+
+def _site_out(site: MealSite) -> dict:
+    """The site block of an answer about one site, with its life-circle facility like the list's."""
     return site_summary(site, facility_id=_facility_ids([site.id]).get(site.id))
 
 
@@ -122,12 +128,14 @@ _SITE_T, _SLOT_T, _SET_T = MealSite.__table__, MealSlot.__table__, SetMeal.__tab
 # Plain columns, not ORM entities: the rows are split into light records (the attributes the
 # pricing and summary code read), which costs a fraction of building identity-mapped objects.
 _SITE_KEYS, _SLOT_KEYS, _SET_KEYS = ([c.key for c in t.c] for t in (_SITE_T, _SLOT_T, _SET_T))
-_SLOT_AT = len(_SITE_KEYS)
+_FACILITY_AT = len(_SITE_KEYS)
+_SLOT_AT = _FACILITY_AT + 1
 _BOOKING_AT = _SLOT_AT + len(_SLOT_KEYS)
 _SET_AT = _BOOKING_AT + 1
 _DINER_AT = _SET_AT + len(_SET_KEYS)
 _SLOTS = (
-    sa.select(*_SITE_T.c, *_SLOT_T.c, MealBooking.id, *_SET_T.c, *_WHO.c).select_from(_SITE_T)
+    sa.select(*_SITE_T.c, Facility.id, *_SLOT_T.c, MealBooking.id, *_SET_T.c, *_WHO.c).select_from(_SITE_T)
+    .outerjoin(Facility, Facility.meal_site_id == _SITE_T.c.id)     # at most one (uq_facility_meal_site_id)
     .outerjoin(_WHO, sa.true())
     .outerjoin(_SLOT_T, sa.and_(_SLOT_T.c.site_id == _SITE_T.c.id,
                                 _SLOT_T.c.day == sa.bindparam("day", type_=sa.Date)))
@@ -189,8 +197,9 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
                            "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
                            if can_book else None} for item in menus[slot.id]],
         })
-    return {"site": site_summary(site), "day": day, "diner_id": diner_id, "eligible": eligible,
-            "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority, "items": items}
+    return {"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day, "diner_id": diner_id,
+            "eligible": eligible, "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority,
+            "items": items}
 
 
 # --- bookings ------------------------------------------------------------------------------------------------
@@ -271,7 +280,7 @@ def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
                     "totals": {**totals, "all": sum(totals.values())}, "waitlisted": waitlisted,
                     "special_diets": [{"note": note, "portions": int(qty)} for note, qty in diets],
                     "delivery": _delivery_list(slot.id, full_phones=full_phones)})
-    result = {"site": site_summary(site), "day": day, "slots": out}
+    result = {"site": _site_out(site), "day": day, "slots": out}
     if full_phones and any(stop["phone"] for slot in out for stop in slot["delivery"]):
         audit.record_view(actor, "meal_manifest.phones_viewed", "meal_site", site.id)
     return result
@@ -398,7 +407,7 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
                       "subsidy_total": money(dec(subsidy)), "payable_total": money(dec(payable)),
                       "delivery_fees": money(dec(fees))})
     operator = [{"tier": tier, "meals": int(meals or 0), "amount": money(dec(amount))} for tier, meals, amount in op_rows]
-    return {"site": site_summary(site), "month": month, "lines": lines, "operator_subsidy": operator,
+    return {"site": _site_out(site), "month": month, "lines": lines, "operator_subsidy": operator,
             "totals": {"meals": sum(line["meals"] for line in lines), "diners": int(totals[0]),
                        "service_days": int(totals[1]),
                        "list_total": money(sum((Decimal(x["list_total"]) for x in lines), ZERO)),

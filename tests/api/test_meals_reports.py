@@ -17,7 +17,7 @@ from service import clock
 from service.clock import SHANGHAI
 from service.meals import reminders
 from tests.api.test_meals import DAY, book, born, m  # noqa: F401 (fixture)
-from tests.factories import auth, make_meal_card, make_meal_slot, make_user
+from tests.factories import auth, make_meal_card, make_meal_site, make_meal_slot, make_user
 
 
 def elder_at(m, years, unit=None, name="张阿婆", **card):
@@ -367,3 +367,27 @@ def test_the_delivery_list_gives_the_sites_operator_the_diners_phone(client, m):
     assert len(db.session.execute(sa.select(AuditEntry).where(
         AuditEntry.action == "meal_manifest.phones_viewed")).scalars().all()) == 2     # the operator's two reads
 
+
+def test_every_answer_about_a_site_names_the_same_facility(client, m, known):
+    from tests.factories import make_facility
+
+    facility = make_facility(category="meal", lat=m.site.lat, lng=m.site.lng, name=m.site.name,
+                             street_id=m.world.street.id)
+    facility.meal_site_id = m.site.id
+    db.session.commit()
+    user = elder_at(m, 70, name="钱阿婆")
+    listed = client.get("/api/v1/meal-sites", headers=auth(user)).json["items"]
+    nearby = client.get("/api/v1/meal-sites?lat=31.2703&lng=121.4086", headers=auth(user)).json["items"]
+    sites = [next(s for s in listed if s["id"] == m.site.id), nearby[0],
+             client.get(f"/api/v1/meal-sites/{m.site.id}", headers=auth(user)).json,
+             client.get(f"/api/v1/meal-sites/{m.site.id}/slots?date={DAY}", headers=auth(user)).json["site"],
+             client.get(f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}", headers=auth(m.operator)).json["site"],
+             client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11",
+                        headers=auth(m.operator)).json["site"]]
+    assert [site["id"] for site in sites] == [m.site.id] * 6
+    assert [site["facility_id"] for site in sites] == [facility.id] * 6
+    # A site that is no facility says so everywhere.
+    other = make_meal_site(m.world, name="中浩云社区食堂")
+    make_meal_slot(other, DAY)
+    assert client.get(f"/api/v1/meal-sites/{other.id}/slots?date={DAY}", headers=auth(user)).json["site"][
+        "facility_id"] is None
