@@ -34,7 +34,18 @@ from service.errors import DomainError, InvalidInput, NotFound
 log = logging.getLogger("linli.uploads")
 
 MAX_BYTES = 10 * 1024 * 1024  # the uploaded file (the request itself is capped by MAX_CONTENT_LENGTH)
-MAX_PIXELS = 40_000_000  # declared width × height; checked before any pixel is decoded
+# Pixel limits per format, on the width × height the file's header declares: Image.open reads only the
+# header, and the limit is checked before any pixel is decoded, so a small file declaring a huge image
+# costs nothing (a 154 kB PNG of 6300×6300 took 1.2 s of CPU and 460 MB to decode).
+# - JPEG is what phone cameras write: 12 MP (4032×3024) by default, 24 MP on recent iPhones, 48–50 MP
+#   (8064×6048, 8160×6144) in a full-resolution mode. The JPEG decoder scales down by 1/2, 1/4 or 1/8 while
+#   decoding (``draft``), so such a photo costs about what a 12-MP image does: 8192×6144 is allowed.
+#   (200-MP modes write files over MAX_BYTES anyway.)
+# - PNG and WebP are decoded pixel by pixel, with no such shortcut. From a phone they are screenshots
+#   (about 4 MP; a long scrolling one 1080×15000) or an edited photo of 12–16 MP: 4096×4096 is allowed.
+# Pillow's own bomb check (Image.MAX_IMAGE_PIXELS, 89 MP) stays as it is: ours is lower and explicit.
+MAX_PIXELS_BY_FORMAT = {"JPEG": 8192 * 6144, "MPO": 8192 * 6144, "PNG": 4096 * 4096, "WEBP": 4096 * 4096}
+MAX_PIXELS = max(MAX_PIXELS_BY_FORMAT.values())  # the largest (a JPEG's), for the API description
 MAX_SIDE = 2560  # the stored image's longest side
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
@@ -80,10 +91,17 @@ def _too_large(max_bytes: int) -> DomainError:
     return _file_error("uploads.too_large", 413, f"图片不能超过 {mib:g} MB", f"The image must be at most {mib:g} MB")
 
 
-def _too_many_pixels(max_pixels: int) -> DomainError:
-    mp = max_pixels / 1_000_000
-    return _file_error("uploads.too_many_pixels", 422, f"图片尺寸过大（最多 {mp:g} 百万像素）",
-                       f"The image has too many pixels (at most {mp:g} megapixels)")
+def _too_many_pixels(max_pixels: int, size: tuple[int, int] | None = None, fmt: str | None = None) -> DomainError:
+    mp = f"{max_pixels / 1_000_000:.1f}".removesuffix(".0")
+    kind = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}.get(fmt or "", "")
+    if size is None:
+        return _file_error("uploads.too_many_pixels", 422, f"图片尺寸过大（最多 {mp} 百万像素）",
+                           f"The image has too many pixels (at most {mp} megapixels)")
+    w, h = size
+    return _file_error("uploads.too_many_pixels", 422,
+                       f"图片尺寸过大：{w}×{h} 像素，{kind} 图片最多 {mp} 百万像素，请缩小后再上传",
+                       f"The image is {w}×{h} pixels: a {kind} image may have at most {mp} megapixels; "
+                       "make it smaller and upload it again")
 
 
 # --- decoding and re-encoding ---------------------------------------------------------------------------------
@@ -114,14 +132,15 @@ def _looks_like_accepted(data: bytes) -> bool:
             or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"))
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    """Open (headers only) as one of the accepted formats, and check the declared size."""
+def _open(data: bytes, max_pixels: int | None) -> Image.Image:
+    """Open (headers only) as one of the accepted formats, and check the declared size against
+    ``max_pixels``, or the format's limit when it is None."""
     try:
         # Only the accepted decoders are tried: a GIF, PDF or TIFF is never parsed at all.
         # (The JPEG decoder opens MPO files too; "MPO" is not a format of its own to open.)
         image = Image.open(io.BytesIO(data), formats=DECODERS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_many_pixels(max_pixels) from None
+        raise _too_many_pixels(max_pixels or MAX_PIXELS) from None
     except UnidentifiedImageError:
         raise (_corrupt() if _looks_like_accepted(data) else _unsupported()) from None
     except MemoryError:
@@ -131,8 +150,9 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     width, height = image.size
     if width <= 0 or height <= 0:
         raise _corrupt()
-    if width * height > max_pixels:
-        raise _too_many_pixels(max_pixels)
+    limit = max_pixels or MAX_PIXELS_BY_FORMAT[image.format]
+    if width * height > limit:
+        raise _too_many_pixels(limit, (width, height), image.format)
     return image
 
 
@@ -194,12 +214,13 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE,
+def process_image(data: bytes, *, max_pixels: int | None = None, max_side: int = MAX_SIDE,
                   max_bytes: int = MAX_BYTES) -> Encoded:
     """Decode ``data`` and re-encode it upright, scaled down and without metadata.
 
     Pure (no database): raises a DomainError naming the field ``file`` for
-    anything that is not a whole JPEG, PNG or WebP image within the limits.
+    anything that is not a whole JPEG, PNG or WebP image within the limits
+    (``max_pixels`` for every format, or MAX_PIXELS_BY_FORMAT when None).
     """
     image = _open(data, max_pixels)
     fmt, content_type = FORMATS[image.format]
@@ -210,7 +231,7 @@ def process_image(data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int = 
             image.draft(None, _target_size(*image.size, max_side))
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _too_many_pixels(max_pixels) from None
+        raise _too_many_pixels(max_pixels or MAX_PIXELS) from None
     except MemoryError:
         raise
     except Exception:  # truncated, damaged, or a decoder limit hit
@@ -249,7 +270,7 @@ def _save(owner_user_id: int, encoded: Encoded) -> Upload:
 
 def store_image(owner_user_id: int, stream_or_bytes: bytes | BinaryIO, filename: str | None = None,
                 declared_content_type: str | None = None, *, max_bytes: int = MAX_BYTES,
-                max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Upload:
+                max_pixels: int | None = None, max_side: int = MAX_SIDE) -> Upload:
     """Store an image for ``owner_user_id``, unattached, in one transaction.
 
     ``filename`` and ``declared_content_type`` are only logged: the type comes

@@ -19,7 +19,8 @@ FORMAT = ma.fields.String(load_default="json", validate=validate.OneOf(("json", 
 
 
 def Money(**kwargs):
-    return ma.fields.String(allow_none=kwargs.pop("allow_none", False), **MONEY, **kwargs)
+    metadata = {**MONEY["metadata"], **kwargs.pop("metadata", {})}
+    return ma.fields.String(allow_none=kwargs.pop("allow_none", False), metadata=metadata, **kwargs)
 
 
 class SitesArgs(PageArgs):
@@ -263,6 +264,9 @@ class DeliveryStopOut(ma.Schema):
     booking_id = ma.fields.Integer(required=True)
     code = ma.fields.String(required=True)
     diner = ma.fields.String(allow_none=True, metadata={"description": "Masked name"})
+    phone = ma.fields.String(allow_none=True, metadata={
+        "description": "The diner's phone, for the courier to call: in full for the site's operator (audited), "
+                       "masked for others"})
     neighbourhood = ma.fields.String(allow_none=True)
     estate = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
@@ -293,7 +297,7 @@ class ManifestOut(ma.Schema):
 
 class StatementArgs(ma.Schema):
     month = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
-                             metadata={"example": "2026-11"})
+                             metadata={"example": "2026-11", "description": "YYYY-MM, from 2000-01 to 2099-12"})
     format = FORMAT
 
 
@@ -326,7 +330,8 @@ class StatementTotalsOut(ma.Schema):
     service_days = ma.fields.Integer(required=True)
     list_total = Money(required=True)
     subsidy_total = Money(required=True)
-    payable_total = Money(required=True)
+    payable_total = Money(required=True, metadata={"description": "What diners paid, delivery fees included"})
+    delivery_fees = Money(required=True, metadata={"description": "The delivery fees in payable_total"})
     operator_subsidy_total = Money(required=True)
 
 
@@ -345,14 +350,16 @@ class StreetSiteOut(ma.Schema):
     diners = ma.fields.Integer(required=True)
     subsidy_total = Money(required=True)
     operator_subsidy_total = Money(required=True)
-    payable_total = Money(required=True)
+    payable_total = Money(required=True, metadata={"description": "What diners paid, delivery fees included"})
+    delivery_fees = Money(required=True, metadata={"description": "The delivery fees in payable_total"})
 
 
 class StreetTotalsOut(ma.Schema):
     meals = ma.fields.Integer(required=True)
     subsidy_total = Money(required=True)
     operator_subsidy_total = Money(required=True)
-    payable_total = Money(required=True)
+    payable_total = Money(required=True, metadata={"description": "What diners paid, delivery fees included"})
+    delivery_fees = Money(required=True, metadata={"description": "The delivery fees in payable_total"})
 
 
 class StreetStatementOut(ma.Schema):

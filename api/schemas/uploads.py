@@ -4,13 +4,15 @@ from __future__ import annotations
 import marshmallow as ma
 from flask_smorest.fields import Upload as FileField
 
-from service.uploads import CONTENT_TYPES, MAX_BYTES, MAX_PIXELS, MAX_SIDE
+from service.uploads import CONTENT_TYPES, MAX_BYTES, MAX_PIXELS_BY_FORMAT, MAX_SIDE
 
 
 class UploadIn(ma.Schema):
     file = FileField(required=True, metadata={"description": (
-        f"A JPEG, PNG or WebP image of at most {MAX_BYTES // (1024 * 1024)} MB and {MAX_PIXELS // 1_000_000} "
-        f"megapixels. It is re-encoded: turned upright, scaled to at most {MAX_SIDE} px on the longest side, "
+        f"A JPEG, PNG or WebP image of at most {MAX_BYTES // (1024 * 1024)} MB: a JPEG of at most "
+        f"{MAX_PIXELS_BY_FORMAT['JPEG'] / 1e6:.1f} megapixels (8192×6144), a PNG or WebP of at most "
+        f"{MAX_PIXELS_BY_FORMAT['PNG'] / 1e6:.1f} (4096×4096). It is re-encoded: turned upright, scaled to at "
+        f"most {MAX_SIDE} px on the longest side, "
         "and stripped of all metadata (EXIF with GPS position, XMP, colour profiles).")})
 
 

@@ -1,12 +1,13 @@
 """Case metrics (工单指标) for staff: JSON or CSV."""
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
+from api.responses import csv_response
 from api.schemas.case_metrics import CSV_BODY, MetricsArgs, MetricsOut
 from api.security import auth_required, current_actor
 from service.cases import metrics
@@ -91,9 +92,5 @@ class CaseMetrics(MethodView):
         if _wants_csv(args):
             period = report["period"]
             name = f"case-metrics-{period['from']:%Y%m%d}-{period['to']:%Y%m%d}.csv"
-            response = Response(metrics.to_csv(report), status=200, mimetype="text/csv")
-            response.headers["Content-Type"] = "text/csv; charset=utf-8"
-            response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-            response.headers["Cache-Control"] = "private, no-store"
-            return response
+            return csv_response(metrics.to_csv(report), name)
         return report

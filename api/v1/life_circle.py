@@ -10,6 +10,7 @@ from flask.views import MethodView
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
+from api.responses import csv_response
 from api.schemas.common import page_of, paged
 from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, LcCategoriesOut, LcCloseIn, LcCoverageArgs, LcDetailArgs,
                                      EstateCoverageOut, LcExportArgs, LcFeatureCollectionOut, FacilityIn, FacilityOut, FacilityPatch, LcImportIn,
@@ -274,10 +275,7 @@ class StreetLifeCircle(MethodView):
         report = coverage.street_coverage(current_actor(), street_id, scenario=args["scenario"], lang=lang)
         fmt = args.get("format") or "json"
         if fmt == "csv":
-            response = Response(coverage.to_csv(report, lang), status=200, mimetype="text/csv")
-            response.headers["Content-Type"] = "text/csv; charset=utf-8"
-            response.headers["Content-Disposition"] = f'attachment; filename="life-circle-{street_id}.csv"'
-            return response
+            return csv_response(coverage.to_csv(report, lang), f"life-circle-{street_id}.csv")
         if fmt == "geojson":
             return _geojson(coverage.to_geojson(report, args["datum"]), f"life-circle-{street_id}.geojson")
         return report

@@ -2,12 +2,11 @@
 the counter, the kitchen manifest and the monthly subsidy statement."""
 from __future__ import annotations
 
-from flask import Response
 from flask.views import MethodView
 
 from api.docs import errors
 from api.extensions import Blueprint
-from api.responses import json_response
+from api.responses import csv_response, json_response
 from api.schemas.common import page_of, paged
 from api.schemas.meals import (CSV_BODY, BookingIn, BookingOut, CancelIn, CardIn, CardOut, ManifestArgs, ManifestOut,
                                MyBookingsArgs, ServeIn, SiteOut, SitesArgs, SlotIn, SlotOut, SlotsArgs, SlotsOut,
@@ -52,7 +51,7 @@ MANIFEST = {"site": SITE, "day": "2026-11-23", "slots": [{
                                   "pickup": 16, "delivery": 18, "total": 82}],
     "totals": {"dine_in": 48, "pickup": 16, "delivery": 18, "all": 82}, "waitlisted": 3,
     "special_diets": [{"note": "少盐", "portions": 6}],
-    "delivery": [{"stop": 1, "booking_id": 101, "code": "K7MPQ3", "diner": "王**", "neighbourhood": "香泉路居民区",
+    "delivery": [{"stop": 1, "booking_id": 101, "code": "K7MPQ3", "diner": "王**", "phone": "13812345678", "neighbourhood": "香泉路居民区",
                   "estate": "香泉苑", "address": "香泉苑1号楼101室", "set_meal": "两荤一素套餐", "quantity": 1,
                   "diet_note": "少盐", "status": "confirmed"}]}]}
 STATEMENT = {"site": SITE, "month": "2026-11", "lines": [
@@ -61,15 +60,7 @@ STATEMENT = {"site": SITE, "month": "2026-11", "lines": [
      "delivery_fees": "0.00"}],
     "operator_subsidy": [{"tier": "op75", "meals": 120, "amount": "180.00"}],
     "totals": {"meals": 120, "diners": 9, "service_days": 20, "list_total": "1800.00", "subsidy_total": "600.00",
-               "payable_total": "1200.00", "operator_subsidy_total": "180.00"}}
-
-
-def _csv(text: str, name: str) -> Response:
-    response = Response(text, status=200, mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+               "payable_total": "1200.00", "delivery_fees": "0.00", "operator_subsidy_total": "180.00"}}
 
 
 @blp.route("/meal-sites")
@@ -241,11 +232,13 @@ class Manifest(MethodView):
         """The kitchen manifest of a day
 
         Per slot: portions per set meal and mode, special diets, and the delivery list in route order
-        by neighbourhood and address, names masked. JSON, or CSV with `format=csv`.
+        by neighbourhood and address, names masked; the diner's phone is given in full to the site's
+        operator, whose courier calls at the door (the view is audited), and masked to staff. JSON, or
+        CSV with `format=csv`.
         """
         data = queries.manifest(current_actor(), site_id, args["day"])
         if args["format"] == "csv":
-            return _csv(queries.manifest_csv(data), f"manifest-{site_id}-{args['day']:%Y%m%d}.csv")
+            return csv_response(queries.manifest_csv(data), f"manifest-{site_id}-{args['day']:%Y%m%d}.csv")
         return data
 
 
@@ -266,7 +259,7 @@ class Statement(MethodView):
         """
         data = queries.statement(current_actor(), site_id, args["month"])
         if args["format"] == "csv":
-            return _csv(queries.statement_csv(data), f"statement-{site_id}-{args['month']}.csv")
+            return csv_response(queries.statement_csv(data), f"statement-{site_id}-{args['month']}.csv")
         return data
 
 
@@ -276,9 +269,9 @@ class StreetStatement(MethodView):
     @blp.response(200, StreetStatementOut, example={
         "street_id": 1, "street": "万里街道", "month": "2026-11",
         "sites": [{"site_id": 1, "name": "香泉智助食堂", "meals": 120, "diners": 9, "subsidy_total": "600.00",
-                   "operator_subsidy_total": "180.00", "payable_total": "1200.00"}],
+                   "operator_subsidy_total": "180.00", "payable_total": "1200.00", "delivery_fees": "0.00"}],
         "totals": {"meals": 120, "subsidy_total": "600.00", "operator_subsidy_total": "180.00",
-                   "payable_total": "1200.00"}})
+                   "payable_total": "1200.00", "delivery_fees": "0.00"}})
     @blp.alt_response(200, schema=CSV_BODY, content_type="text/csv", success=True,
                       example="\ufeffstreet,month,site,meals,diners,…\r\n",
                       description="With `format=csv`: the roll-up as CSV (UTF-8 with a BOM)")
@@ -288,7 +281,7 @@ class StreetStatement(MethodView):
         """The street roll-up of the monthly statements (street staff and admins)"""
         data = queries.street_statement(current_actor(), args["street_id"], args["month"])
         if args["format"] == "csv":
-            return _csv(queries.street_statement_csv(data), f"statement-street-{args['street_id']}-{args['month']}.csv")
+            return csv_response(queries.street_statement_csv(data), f"statement-street-{args['street_id']}-{args['month']}.csv")
         return data
 
 

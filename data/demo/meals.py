@@ -126,6 +126,7 @@ class MealLoader:
         """Each bookable site is also a 助餐 facility of the 15-minute life circle, linked to it."""
         from data.demo.life_circle import HOURS
         from models.life_circle import Facility
+        from service.life_circle import hours as hours_mod
         from service.life_circle import walking
 
         for site in sites:
@@ -135,8 +136,8 @@ class MealLoader:
             db.session.add(Facility(
                 external_id=external_id, name=site.name, category_code="meal", subtype=FACILITY_SUBTYPES.get(site.kind, "助餐点"),
                 address=site.address, lat=site.lat, lng=site.lng, cell=walking.cell_of(site.lat, site.lng),
-                coord_source="approximate", hours=HOURS["meal"], target_groups=["elder"], services=["堂食", "助餐"],
-                accessible=True, bookable=True, status="open", street_id=site.street_id,
+                coord_source="approximate", hours=hours_mod.normalise(HOURS["meal"]), target_groups=["elder"],
+                services=["堂食", "助餐"], accessible=True, bookable=True, status="open", street_id=site.street_id,
                 neighbourhood_id=site.neighbourhood_id, meal_site_id=site.id))
             self.added += 1
         db.session.flush()

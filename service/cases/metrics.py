@@ -71,8 +71,6 @@ so the total is the sum of the groups.
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -83,7 +81,7 @@ from models.base import UTCDateTime, db
 from models.cases import OPEN_STATUSES, Case
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
-from service import clock
+from service import clock, csv_export
 from service.cases import rules
 from service.errors import Forbidden, InvalidInput
 
@@ -460,25 +458,15 @@ CSV_COLUMNS = (
     ("不予受理", lambda r: r["excluded"]["rejected"]),
     ("撤回", lambda r: r["excluded"]["withdrawn"]),
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    text = str(value)
-    # A label that a spreadsheet would run as a formula is quoted as text.
-    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
+def _cell(value):
+    """Rates, means and hours (floats) with two decimals; the writer quotes a label that looks like a formula."""
+    return f"{value:.2f}" if isinstance(value, float) else value
 
 
 def to_csv(report: dict) -> str:
     """The report as CSV for Excel: a UTF-8 BOM, Chinese headers, one row per group, then the total row."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow([name for name, _ in CSV_COLUMNS])
-    for row in [*report["groups"], report["total"]]:
-        writer.writerow([_cell(get(row)) for _, get in CSV_COLUMNS])
-    return out.getvalue()
+    rows = [*report["groups"], report["total"]]
+    return csv_export.write([name for name, _ in CSV_COLUMNS],
+                            ([_cell(get(row)) for _, get in CSV_COLUMNS] for row in rows))

@@ -24,6 +24,8 @@ from service.life_circle.queries import facility_dict
 
 MAX_ROWS = 20000
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_.:\-/]{1,64}$")
+OWN_ID = re.compile(r"^linli-([1-9][0-9]{0,9})$")   # how the export names a facility without an external id
+MAX_FACILITY_ID = 2**31 - 1
 TEXT_LIMITS = {"name": 100, "subtype": 48, "address": 200, "phone": 32, "description": 500}
 LIST_FIELDS = ("services", "target_groups")
 BOOL_FIELDS = ("accessible", "bookable")
@@ -74,7 +76,8 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
             problems["category"] = "unknown category"
         else:
             attrs["category_code"] = category.code
-    datum = data.get("datum") or "gcj02"
+    datum = data.get("datum")
+    datum = "gcj02" if datum in (None, "") else datum
     if datum not in geo.DATUMS:
         problems["datum"] = f"must be one of {', '.join(geo.DATUMS)}"
     if present("lat") or present("lng"):
@@ -82,7 +85,7 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
             lat, lng = float(data.get("lat")), float(data.get("lng"))
             if not (math.isfinite(lat) and math.isfinite(lng)):
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems["lat" if not _is_number(data.get("lat")) else "lng"] = "must be a number (both lat and lng)"
         else:
             if not (-90 <= lat <= 90):
@@ -92,8 +95,10 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
             elif not geo.in_china(lat, lng):
                 problems["lat"] = "the point is outside China"
             elif "datum" not in problems:
-                glat, glng = geo.to_gcj02(lat, lng, datum)
-                attrs.update(lat=round(glat, 7), lng=round(glng, 7), cell=walking.cell_of(glat, glng))
+                glat, glng = (round(v, 7) for v in geo.to_gcj02(lat, lng, datum))
+                # The cell of the point as stored: a point converted to just under a cell's edge and
+                # rounded onto it belongs to the cell the stored coordinates say.
+                attrs.update(lat=glat, lng=glng, cell=walking.cell_of(glat, glng))
     if present("coord_source"):
         if data["coord_source"] not in COORD_SOURCES:
             problems["coord_source"] = f"must be one of {', '.join(COORD_SOURCES)}"
@@ -146,7 +151,7 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
 def _is_number(value) -> bool:
     try:
         return math.isfinite(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
 
 
@@ -254,9 +259,14 @@ def update(actor, facility_id: int, data: dict) -> int:
 
 
 def _apply(facility: Facility, attrs: dict) -> list[str]:
+    """Set the attributes that differ; returns their names. Hours are compared in canonical form (what
+    ``clean`` gives), so stored hours written in another form of the same schedule are not a change."""
     changed = []
     for key, value in attrs.items():
-        if getattr(facility, key) != value:
+        current = getattr(facility, key)
+        if key == "hours":
+            current = hours_mod.canonical(current)
+        if current != value:
             setattr(facility, key, value)
             changed.append(key)
     if "status" in changed:
@@ -365,7 +375,8 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
             rows.append((where, {}, {"properties": "must be an object"}))
             continue
         fields.update({k: v for k, v in props.items() if k not in ("lat", "lng", "cell", "id", "open_now")})
-        if "external_id" not in fields and feature.get("id") is not None:
+        _scalars(fields, problems)
+        if "external_id" not in fields and "external_id" not in problems and _is_id(feature.get("id")):
             fields["external_id"] = str(feature["id"])
         fields.setdefault("datum", default_datum)
         geometry = feature.get("geometry")
@@ -377,6 +388,30 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
             fields["lng"], fields["lat"] = coords[0], coords[1]
         rows.append((where, fields, problems))
     return rows
+
+
+# GeoJSON properties that must be text; an id or a code may also come as a whole number.
+TEXT_PROPERTIES = ("external_id", "name", "category", "subtype", "address", "phone", "description", "datum",
+                   "coord_source", "status", "street_code", "neighbourhood_code")
+ID_PROPERTIES = ("external_id", "street_code", "neighbourhood_code")
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _scalars(fields: dict, problems: dict) -> None:
+    """A list, an object or true/false where text is expected is the row's problem, named by its
+    field (and the value is not used); an id or code given as a number becomes its text."""
+    for key in TEXT_PROPERTIES:
+        value = fields.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if key in ID_PROPERTIES and _is_id(value):
+            fields[key] = str(value)
+        else:
+            del fields[key]
+            problems[key] = "must be text" if key not in ID_PROPERTIES else "must be text or a whole number"
 
 
 def _codes(rows) -> tuple[dict, dict]:
@@ -404,6 +439,11 @@ def import_facilities(actor, *, fmt: str, data: str, skip_invalid: bool = False,
     external_ids = [f["external_id"] for _, f, _ in rows if isinstance(f.get("external_id"), str)]
     existing = {f.external_id: f for f in db.session.execute(
         sa.select(Facility).where(Facility.external_id.in_(external_ids))).scalars()} if external_ids else {}
+    # The export names a facility without an external id "linli-<id>": that name finds it again.
+    own_ids = {int(m[1]) for ext in external_ids if ext not in existing for m in [OWN_ID.match(ext)]
+               if m and int(m[1]) <= MAX_FACILITY_ID}
+    implicit = {f"linli-{f.id}": f for f in db.session.execute(sa.select(Facility).where(
+        Facility.id.in_(own_ids), Facility.external_id.is_(None))).scalars()} if own_ids else {}
     seen: set[str] = set()
     plans = []
     errors = []
@@ -422,8 +462,10 @@ def import_facilities(actor, *, fmt: str, data: str, skip_invalid: bool = False,
                     problems[key] = f"unknown {key.split('_')[0]} code"
                 else:
                     fields[key.replace("_code", "_id")] = table[code]
-        current = existing.get(ext) if ext else None
+        current = (existing.get(ext) or implicit.get(ext)) if ext else None
         attrs, more = clean(fields, partial=False)
+        if current is not None and current.external_id is None:
+            attrs.pop("external_id", None)      # it keeps having none
         problems.update({k: v for k, v in more.items() if k not in problems})
         if not problems:
             problems = _place(attrs, current)
@@ -437,7 +479,7 @@ def import_facilities(actor, *, fmt: str, data: str, skip_invalid: bool = False,
             for field, message in problems.items():
                 errors.append({"row": index, "where": where, "external_id": ext, "field": field, "message": message})
             continue
-        plans.append((index, current, attrs))
+        plans.append((ext, current, attrs))
     summary = {"format": fmt, "rows": len(rows), "valid": len(plans), "invalid": len({e["row"] for e in errors}),
                "created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "dry_run": dry_run, "applied": False,
                "errors": errors}
@@ -455,16 +497,16 @@ def _apply_import(actor, plans, summary: dict, dry_run: bool) -> dict:
                 "services": [], "target_groups": [], "hours": None, "subtype": None, "address": None, "phone": None,
                 "capacity": None, "description": None}
     created_ids, updated_ids = [], []
-    for index, current, attrs in plans:
+    for ext, current, attrs in plans:
         full = {**defaults, **attrs}
         if current is None:
             facility = Facility(**full)
             db.session.add(facility)
             summary["created"] += 1
-            created_ids.append(attrs["external_id"])
+            created_ids.append(ext)
         elif _apply(current, full):
             summary["updated"] += 1
-            updated_ids.append(attrs["external_id"])
+            updated_ids.append(ext)
         else:
             summary["unchanged"] += 1
     if dry_run:
@@ -512,7 +554,8 @@ def export_geojson(actor, *, street_id: int | None = None, category: str | None 
         props = {"external_id": f.external_id or f"linli-{f.id}", "name": f.name, "category": f.category_code,
                  "subtype": f.subtype, "address": f.address, "coord_source": f.coord_source, "phone": f.phone,
                  "services": f.services or [], "target_groups": f.target_groups or [], "capacity": f.capacity,
-                 "accessible": f.accessible, "bookable": f.bookable, "status": f.status, "hours": f.hours,
+                 "accessible": f.accessible, "bookable": f.bookable, "status": f.status,
+                 "hours": hours_mod.canonical(f.hours),
                  "description": f.description}
         if f.neighbourhood_id:
             props["neighbourhood_code"] = nb_codes.get(f.neighbourhood_id)

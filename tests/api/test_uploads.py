@@ -274,6 +274,79 @@ def test_an_image_over_the_pixel_limit_is_refused(client):
     assert count_uploads() == 0
 
 
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width``×``height`` and whose pixel data is not even zlib: decoding it
+    can only fail (``uploads.corrupt``), so a refusal for its size was made from the header alone."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", b"not zlib data")
+            + png_chunk(b"IEND", b""))
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A 16×16 JPEG whose frame header (SOF0) is rewritten to declare ``width``×``height``: decoding it
+    can only fail, for the data is a 16×16 image's."""
+    data = bytearray(encode(Image.new("L", (16, 16), 128), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+def webp_declaring(width: int, height: int) -> bytes:
+    """A 16×16 lossless WebP whose VP8L header is rewritten to declare ``width``×``height``."""
+    data = bytearray(encode(Image.new("L", (16, 16), 128), "WEBP", lossless=True))
+    at = data.index(b"VP8L") + 9            # chunk id, size, then the 0x2f signature byte
+    bits = int.from_bytes(data[at:at + 4], "little") & ~((1 << 28) - 1)
+    data[at:at + 4] = (bits | (width - 1) | ((height - 1) << 14)).to_bytes(4, "little")
+    return bytes(data)
+
+
+def test_a_small_png_of_40_megapixels_is_refused(client):
+    user = make_user()
+    # 6300×6300 (39.7 megapixels) in a few kilobytes: decoding it took over a second and hundreds of MB.
+    big = png_bomb(6300, 6300)
+    assert len(big) < 200_000
+    response = post(client, user, big, "big.png", "image/png")
+    assert_file_error(response, 422, "uploads.too_many_pixels")
+    assert "6300×6300" in response.json["message"] and "像素" in response.json["message"]
+    english = post(client, user, big, "big.png", "image/png", **{"Accept-Language": "en"})
+    assert "6300×6300" in english.json["message"] and "pixels" in english.json["message"]
+    assert count_uploads() == 0
+
+
+TOO_MANY, DAMAGED = "uploads.too_many_pixels", "uploads.corrupt"
+
+
+@pytest.mark.parametrize("make, width, height, outcome", [
+    (png_declaring, 6300, 6300, TOO_MANY),
+    (png_declaring, 4096, 4097, TOO_MANY),     # one row over 4096×4096
+    (png_declaring, 4096, 4096, DAMAGED),      # at the limit: decoded, and found damaged
+    (png_declaring, 1080, 15500, DAMAGED),     # a long phone screenshot is not too big
+    (webp_declaring, 6300, 6300, TOO_MANY),
+    (webp_declaring, 4097, 4096, TOO_MANY),
+    (jpeg_declaring, 8192, 6145, TOO_MANY),    # over 8192×6144
+    (jpeg_declaring, 16320, 12240, TOO_MANY),  # a 200-megapixel mode
+    # 48 and 50 megapixels, what phones write in their full-resolution modes: decoded (libjpeg fills
+    # what the 16×16 data lacks) at half size.
+    (jpeg_declaring, 8064, 6048, 201),
+    (jpeg_declaring, 8160, 6144, 201),
+])
+def test_the_pixel_limit_is_read_from_the_header_before_decoding(client, make, width, height, outcome):
+    user = make_user()
+    response = post(client, user, make(width, height))
+    if outcome == 201:
+        assert response.status_code == 201, response.json
+        assert response.json["width"] == uploads.MAX_SIDE
+    else:
+        assert_file_error(response, 422, outcome)
+
+
+def test_a_48_megapixel_phone_jpeg_is_accepted_and_scaled_down(client):
+    user = make_user()
+    response = post(client, user, encode(Image.new("L", (8064, 6048), 128), "JPEG"))
+    assert response.status_code == 201, response.json
+    assert (response.json["width"], response.json["height"]) == (uploads.MAX_SIDE, 1920)
+
+
 def test_a_file_over_the_size_limit_is_413(client):
     user = make_user()
     data = b"\xff\xd8\xff" + b"\x00" * uploads.MAX_BYTES
