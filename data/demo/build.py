@@ -539,10 +539,13 @@ class Loader:
             FamilyLink.status.in_(("pending", "confirmed")))).first()
         if exists is not None:
             return
+        # Asked on a Friday, confirmed after a home visit the next Monday: decided after it was made.
+        requested = datetime(2025, 2, 28, 9, 15, tzinfo=SHANGHAI).astimezone(timezone.utc)
         decided = datetime(2025, 3, 3, 10, 30, tzinfo=SHANGHAI).astimezone(timezone.utc)
         db.session.add(FamilyLink(proxy_user_id=proxy.id, elder_user_id=elder.id, relation=link["relation"],
                                   status="confirmed", decided_by=self.users[link["confirmed_by"]].id,
-                                  decided_at=decided, reason="居委会上门核实"))
+                                  decided_at=decided, reason="居委会上门核实", created_at=requested,
+                                  updated_at=decided))
         self.added += 1
 
 

@@ -14,7 +14,7 @@ from data.demo import build
 from data.demo import cases as demo_cases
 from models.base import db
 from models.cases import Case, CaseEvent
-from models.people import FamilyLink, ResidentProfile, RoleAssignment, User, WeChatAccount
+from models.people import FamilyLink, ResidentProfile, RoleAssignment, UnitClaim, User, WeChatAccount
 from models.places import Building, District, Estate, Neighbourhood, Owner, Ownership, Street, Unit
 from service import clock, people, privacy
 from service.cases import queries
@@ -179,6 +179,16 @@ def test_owners_register_and_demo_accounts():
     assert (link.proxy_user_id, link.relation, link.status) == (demo["family.demo"].id, "child", "confirmed")
     # staff.demo covers the elder's neighbourhood.
     assert people.load_actor(demo["staff.demo"].id).covers_neighbourhood(elder.neighbourhood_id)
+
+
+def test_demo_decisions_come_after_what_they_decide():
+    """Every demo family link and unit claim is decided at or after it was made."""
+    build.load_all(with_cases=False)
+    links = db.session.execute(sa.select(FamilyLink)).scalars().all()
+    claims = db.session.execute(sa.select(UnitClaim)).scalars().all()
+    assert links
+    for item in (*links, *claims):
+        assert item.decided_at is not None and item.decided_at >= item.created_at, (item.id, item.created_at)
 
 
 def test_loading_twice_changes_nothing():
