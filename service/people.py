@@ -15,8 +15,8 @@ from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
 from service import audit, auth, clock, privacy
 from service.db import add_unique, paginate, transactional
-from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized,
-                            Unavailable)
+from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
+                            Unauthorized, Unavailable)
 from service.wechat import WeChatClient, WeChatError
 
 # Order used to pick the role an action is audited under.
@@ -344,9 +344,15 @@ def valid_id_number(number: str) -> bool:
     return "10X98765432"[total % 11] == number[17].upper()
 
 
+PROFILE_FIELDS = ("name", "birth_date", "id_number", "neighbourhood_id", "address")
+
+
 @transactional
 def update_profile(actor: Actor, changes: dict) -> dict:
-    """The resident edits their own name, birth date, ID number, neighbourhood and address."""
+    """The resident edits their own name, birth date, ID number, neighbourhood and address (a request with
+    nothing to change is refused)."""
+    if not changes:
+        raise NothingToChange(PROFILE_FIELDS)
     profile = _profile(actor.user_id)
     if "id_number" in changes and changes["id_number"] is not None:
         number = changes["id_number"].strip().upper()

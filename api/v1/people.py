@@ -36,13 +36,13 @@ class Me(MethodView):
 
     @blp.arguments(ProfileIn)
     @blp.response(200, ProfileOut, example=ME_EXAMPLE["profile"])
-    @errors(blp, 401, 429)
+    @errors(blp, 401, 422, 429)
     @auth_required()
     def patch(self, data):
         """Edit my profile
 
         Name, birth date, ID number (checked, stored encrypted, shown masked),
-        neighbourhood and address.
+        neighbourhood and address. A request with nothing to change is a 422.
         """
         return people.update_profile(current_actor(), data)
 

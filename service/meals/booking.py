@@ -22,7 +22,7 @@ from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
 from service import audit, clock, geo, notifications, people
 from service.db import is_unique_violation, transactional
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound, NothingToChange
 from service.meals import rules as meal_rules
 
 # Booking codes for the counter: no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B.
@@ -657,9 +657,16 @@ def _card_no() -> str:
     return "C" + "".join(secrets.choice("0123456789") for _ in range(11))
 
 
+CARD_FIELDS = (*meal_rules.STATUS_FLAGS, "diet_note")
+
+
 @transactional
 def set_card(actor: people.Actor, user_id: int, changes: dict) -> MealCard:
-    """居委会 staff issue the 老年助餐卡 and record the statuses they verified (audited)."""
+    """居委会 staff issue the 老年助餐卡 and record the statuses they verified (audited). A request naming
+    nothing is refused; one that changes nothing leaves the card, its verification stamp and the audit log
+    as they were."""
+    if not changes:
+        raise NothingToChange(CARD_FIELDS)
     profile = db.session.get(ResidentProfile, user_id)
     if profile is None or not (actor.is_staff and actor.covers_neighbourhood(profile.neighbourhood_id)):
         raise NotFound(code="people.resident_not_found", zh="居民不存在或不在您的负责范围", en="No such resident in your scope")
@@ -669,14 +676,16 @@ def set_card(actor: people.Actor, user_id: int, changes: dict) -> MealCard:
         card = MealCard(user_id=user_id, card_no=_card_no())
         db.session.add(card)
     else:
-        before = {f: getattr(card, f) for f in (*meal_rules.STATUS_FLAGS, "diet_note")}
+        before = {f: getattr(card, f) for f in CARD_FIELDS}
+        if all(getattr(card, name) == value for name, value in changes.items()):
+            return card
     for name, value in changes.items():
         setattr(card, name, value)
     card.verified_by = actor.user_id
     card.verified_at = clock.now()
     db.session.flush()
     audit.record(actor, "meal_card.updated", "user", user_id, before=before,
-                 after={f: getattr(card, f) for f in (*meal_rules.STATUS_FLAGS, "diet_note")})
+                 after={f: getattr(card, f) for f in CARD_FIELDS})
     return card
 
 

@@ -89,6 +89,18 @@ def test_profile_update_validates_the_id_number_and_stores_it_encrypted(client):
     assert nowhere.status_code == 422 and "neighbourhood_id" in nowhere.json["errors"]
 
 
+def test_a_profile_edit_with_nothing_to_change_is_422(client):
+    user = make_user(name="王秀英")
+    for kwargs in ({}, {"json": {}}, {"data": "", "content_type": "application/json"}):
+        response = client.patch("/api/v1/me", headers=auth(user), **kwargs)
+        assert response.status_code == 422, (kwargs, response.json)
+        assert response.json["error"] == "validation.nothing_to_change"
+        assert response.json["message"] == "没有需要修改的内容"
+        assert response.json["errors"]
+    english = client.patch("/api/v1/me", json={}, headers=auth(user, **{"Accept-Language": "en"}))
+    assert english.status_code == 422 and english.json["message"] == "Nothing to change was given"
+
+
 # --- unit claims --------------------------------------------------------------------------------------------
 
 def claim(client, user, unit, certificate="沪2019普012345", name="王秀英"):
