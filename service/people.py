@@ -1,5 +1,14 @@
 """People: who is acting (roles and scopes), WeChat login, the resident's own
-profile, phone binding, unit (ownership) claims and family links."""
+profile, phone binding, unit (ownership) claims and family links.
+
+Nobody decides a request they made: a staff member cannot confirm a family
+link they asked for or approve their own unit claim. When a staff or admin
+role is revoked, links its holder confirmed for themself (possible before this
+rule) go back to pending; links they confirmed for others stay, because the
+relationship they checked in office does not change when they leave it.
+Access to personal data through a role is computed from the roles held at
+each request, so it ends with the role.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -456,10 +465,14 @@ def list_unit_claims(actor: Actor, *, status: str | None, mine: bool, page: int,
 
 @transactional
 def decide_unit_claim(actor: Actor, claim_id: int, *, approve: bool, reason: str | None) -> UnitClaim:
-    """Staff of the unit's neighbourhood approve (making the resident an owner) or reject with a reason."""
+    """Staff of the unit's neighbourhood approve (making the resident an owner) or reject with a reason;
+    never their own claim."""
     claim = db.session.get(UnitClaim, claim_id)
     if claim is None:
         raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+    if claim.user_id == actor.user_id:
+        raise Forbidden(code="people.claim_self_decide", zh="不能审核本人提交的认证申请，请由其他工作人员审核",
+                        en="You cannot decide your own claim; another staff member must")
     unit = _unit(claim.unit_id)
     if not (actor.is_staff and actor.covers_unit(unit)):
         raise Forbidden(code="people.claim_out_of_scope", zh="该房屋不在您负责的居民区",
@@ -550,14 +563,15 @@ def list_family_links(actor: Actor, *, page: int, page_size: int):
 
 @transactional
 def decide_family_link(actor: Actor, link_id: int, *, confirm: bool, reason: str | None) -> FamilyLink:
-    """The elder, or staff covering the elder's neighbourhood, confirm or reject a pending link."""
+    """The elder, or staff covering the elder's neighbourhood, confirm or reject a pending link. The requester
+    never decides it, whatever roles they hold."""
     link = _link(link_id)
+    if actor.user_id == link.proxy_user_id:
+        raise Forbidden(code="people.link_self_confirm", zh="申请人不能自行确认代办关系",
+                        en="The requester cannot confirm their own link")
     is_elder = actor.user_id == link.elder_user_id
     is_staff = actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(link.elder_user_id))
     if not (is_elder or is_staff):
-        if actor.user_id == link.proxy_user_id:
-            raise Forbidden(code="people.link_self_confirm", zh="申请人不能自行确认代办关系",
-                            en="The requester cannot confirm their own link")
         raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
     if link.status != "pending":
         raise Conflict(code="people.link_decided", zh="该申请已处理", en="This link has already been decided")
@@ -661,6 +675,24 @@ def revoke_role(actor: Actor, assignment_id: int) -> None:
                  before={"role": assignment.role, "scope_type": assignment.scope_type,
                          "scope_id": assignment.scope_id})
     db.session.delete(assignment)
+    if assignment.role in ("staff", "admin"):
+        reopen_self_confirmed_links(actor, assignment.user_id)
+
+
+def reopen_self_confirmed_links(actor: Actor, user_id: int) -> int:
+    """Links ``user_id`` confirmed for themself (as staff, before that was refused) go back to pending, so
+    the elder or another staff member decides: leaving the role must not leave them a relative's access
+    they granted themselves. Links they confirmed for others stand. Audited; the caller commits."""
+    links = db.session.execute(sa.select(FamilyLink).where(
+        FamilyLink.proxy_user_id == user_id, FamilyLink.decided_by == user_id,
+        FamilyLink.status == "confirmed")).scalars().all()
+    for link in links:
+        before = {"status": link.status, "decided_by": link.decided_by,
+                  "decided_at": link.decided_at.isoformat() if link.decided_at else None, "reason": link.reason}
+        link.status, link.decided_by, link.decided_at, link.reason = "pending", None, None, None
+        audit.record(actor, "family_link.reopened", "family_link", link.id, before=before,
+                     after={"status": "pending", "why": "decided by its own requester"})
+    return len(links)
 
 
 def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int) -> None:
