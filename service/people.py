@@ -390,7 +390,9 @@ def me(actor: Actor) -> dict:
 
 
 def _profile(user_id: int) -> ResidentProfile:
-    profile = db.session.get(ResidentProfile, user_id)
+    """The user's profile (created empty if missing), locked for the use-case that changes it: a resident's
+    edit and a staff verification of the same profile never interleave."""
+    profile = db.session.get(ResidentProfile, user_id, with_for_update=True, populate_existing=True)
     if profile is None:
         profile = ResidentProfile(user_id=user_id)
         db.session.add(profile)
@@ -506,7 +508,7 @@ def verify_resident(actor: Actor, user_id: int, *, documents: list[str], id_numb
     Audited with before and after."""
     if not actor.is_staff:
         raise Forbidden()
-    profile = db.session.get(ResidentProfile, user_id)
+    profile = db.session.get(ResidentProfile, user_id, with_for_update=True, populate_existing=True)
     if profile is None or not (covers_resident(actor, profile, declared=True)
                                or (profile.unit_id is not None and actor.covers_unit(_unit(profile.unit_id)))):
         raise NotFound(code="people.resident_not_found", zh="居民不存在或不在您的负责范围",
