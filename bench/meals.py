@@ -93,7 +93,8 @@ def setup(app, state):
         db.session.add(user)
         db.session.flush()
         db.session.add(ResidentProfile(user_id=user.id, name="张三", birth_date=date(1950 + i % 15, 1 + i % 12, 1),
-                                       neighbourhood_id=nb.id))
+                                       neighbourhood_id=nb.id, birth_date_verified_at=clock.now(),
+                                       residence_verified_at=clock.now()))   # generated as verified
         diners.append(user.id)
     operator = User(username=f"bench.meal.op.{tag}", nickname="运营")
     db.session.add(operator)

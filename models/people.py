@@ -1,5 +1,16 @@
 """People: users, WeChat accounts, resident profiles, roles with scopes,
-family links and unit (ownership) claims."""
+family links and unit (ownership) claims.
+
+A resident profile keeps two kinds of personal facts apart. ``birth_date``,
+``neighbourhood_id`` and ``unit_id`` are the VERIFIED values: only a 居委会
+staff verification (service.people.verify_resident) writes them, each with
+who and when, and they alone decide meal eligibility, tiers, delivery and
+priority, statements and staff authority over the resident. What residents
+type about themselves goes to ``declared_birth_date`` and
+``declared_neighbourhood_id`` and counts for nothing until staff verify it.
+The ID number is stored as typed (encrypted) and counts — with the birth date
+it carries — once staff checked the document (``id_verified_by``/``_at``).
+"""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,6 +34,10 @@ ROLE_SCOPES = {
 }
 CLAIM_STATUSES = ("pending", "approved", "rejected")
 LINK_STATUSES = ("pending", "confirmed", "rejected", "revoked")
+# Documents 居委会 staff check when they verify a resident's identity, birth date or residence:
+# 居民身份证, 户口簿, 居住证, 不动产权证, 租赁合同, other.
+VERIFICATION_DOCUMENTS = ("id_card", "household_register", "residence_permit", "property_certificate",
+                          "tenancy_contract", "other")
 
 
 class User(Base, TimestampMixin):
@@ -34,7 +49,8 @@ class User(Base, TimestampMixin):
     is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     is_demo: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    profile: Mapped[ResidentProfile | None] = relationship(back_populates="user", uselist=False)
+    profile: Mapped[ResidentProfile | None] = relationship(back_populates="user", uselist=False,
+                                                           foreign_keys="ResidentProfile.user_id")
     roles: Mapped[list[RoleAssignment]] = relationship(back_populates="user", order_by="RoleAssignment.id",
                                                       foreign_keys="RoleAssignment.user_id")
 
@@ -62,11 +78,22 @@ class ResidentProfile(Base, TimestampMixin):
     phone_verified: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     id_number_enc: Mapped[str | None] = mapped_column(sa.String(255))
     id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # Verified values (staff checked a document); the hot meal queries read these columns.
     birth_date: Mapped[date | None] = mapped_column(sa.Date)
     neighbourhood_id: Mapped[int | None] = mapped_column(sa.ForeignKey("neighbourhood.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"), index=True)
     address: Mapped[str | None] = mapped_column(sa.String(200))
-    user: Mapped[User] = relationship(back_populates="profile")
+    # What the resident typed, awaiting verification (cleared when staff verify that fact).
+    declared_birth_date: Mapped[date | None] = mapped_column(sa.Date)
+    declared_neighbourhood_id: Mapped[int | None] = mapped_column(sa.ForeignKey("neighbourhood.id"), index=True)
+    # Who checked what, and when.
+    id_verified_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    id_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    birth_date_verified_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    birth_date_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    residence_verified_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    residence_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship(back_populates="profile", foreign_keys=[user_id])
 
 
 class RoleAssignment(Base, TimestampMixin):

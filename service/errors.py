@@ -29,6 +29,15 @@ class InvalidInput(DomainError):
         super().__init__(zh, en, code=code, errors={field: [en]})
 
 
+class NothingToChange(InvalidInput):
+    """A change request that names nothing to change (an empty PATCH or PUT)."""
+
+    def __init__(self, fields: tuple[str, ...] | list[str]):
+        super().__init__("_schema", "没有需要修改的内容", "Nothing to change was given",
+                         code="validation.nothing_to_change")
+        self.errors = {"_schema": [f"Give at least one of: {', '.join(fields)}"]}
+
+
 class NotFound(DomainError):
     code, status, zh, en = "not_found", 404, "未找到", "Not found"
 

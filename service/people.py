@@ -1,5 +1,28 @@
 """People: who is acting (roles and scopes), WeChat login, the resident's own
-profile, phone binding, unit (ownership) claims and family links."""
+profile, phone binding, verification of residents by 居委会 staff, unit
+(ownership) claims and family links.
+
+Verified data only decides money, votes and care. A resident edits their
+contact details (name, address; the phone through WeChat) directly; a birth
+date or neighbourhood they type is stored as declared and an ID number they
+type is stored unverified: none of these counts for anything (meal
+eligibility, tiers, delivery, priority, statements, a proxy's identity in
+voting, staff authority over them) until 居委会 staff covering their declared
+or verified neighbourhood check a document and record it with
+``verify_resident`` (who and when on the profile, before/after in the audit
+log). The birth date in an ID number counts once the ID number is verified;
+typing a different one ends that verification. Staff of a declared
+neighbourhood may see and verify the resident; acting for them (booking,
+meal cards, deciding family links) follows the verified neighbourhood.
+
+Nobody decides a request they made: a staff member cannot confirm a family
+link they asked for, approve their own unit claim or verify themself. When a
+staff or admin role is revoked, links its holder confirmed for themself
+(possible before this rule) go back to pending; links they confirmed for
+others stay, because the relationship they checked in office does not change
+when they leave it. Access to personal data through a role is computed from
+the roles held at each request, so it ends with the role.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,8 +38,8 @@ from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
 from service import audit, auth, clock, privacy
 from service.db import add_unique, paginate, transactional
-from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized,
-                            Unavailable)
+from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
+                            Unauthorized, Unavailable)
 from service.wechat import WeChatClient, WeChatError
 
 # Order used to pick the role an action is audited under.
@@ -286,21 +309,57 @@ def _scope_names(actor: Actor) -> dict[tuple[str, int], str]:
     return names
 
 
+def covers_resident(actor: Actor, profile: ResidentProfile | None, *, declared: bool = False) -> bool:
+    """Staff whose scope holds the resident's verified neighbourhood (or, with ``declared``, the one they
+    typed: that 居委会 is who verifies them)."""
+    if profile is None or not actor.is_staff:
+        return False
+    if actor.covers_neighbourhood(profile.neighbourhood_id):
+        return True
+    return declared and actor.covers_neighbourhood(profile.declared_neighbourhood_id)
+
+
+def _check(status: str, by: int | None, at) -> dict:
+    return {"status": status, "verified_by": by if status == "verified" else None,
+            "verified_at": at if status == "verified" else None}
+
+
+def verification_of(profile: ResidentProfile) -> dict:
+    """What of the resident's identity, birth date and residence is verified (with who and when), pending
+    (declared, awaiting 居委会 verification) or missing."""
+    id_pending = profile.id_number_hash is not None and profile.id_verified_at is None
+    identity = "verified" if profile.id_verified_at else "pending" if id_pending else "missing"
+    birth = ("pending" if profile.declared_birth_date is not None or (profile.birth_date is None and id_pending)
+             else "verified" if profile.birth_date is not None else "missing")
+    residence = ("pending" if profile.declared_neighbourhood_id is not None
+                 else "verified" if profile.neighbourhood_id is not None or profile.unit_id is not None else "missing")
+    return {"identity": _check(identity, profile.id_verified_by, profile.id_verified_at),
+            "birth_date": _check(birth, profile.birth_date_verified_by, profile.birth_date_verified_at),
+            "residence": _check(residence, profile.residence_verified_by, profile.residence_verified_at)}
+
+
+_NOTHING = {"status": "missing", "verified_by": None, "verified_at": None}
+
+
 def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, subject_user_id: int,
                     relative: bool = False) -> dict:
     """A resident's personal data as ``viewer`` may see it.
 
     The resident themself, a confirmed relative acting for them (``relative``)
-    and staff covering their neighbourhood see name and phone; everyone else
-    sees them masked. The ID number is always masked.
+    and staff covering their verified or declared neighbourhood see name and
+    phone; everyone else sees them masked. The ID number is always masked.
+    ``birth_date``, ``neighbourhood_id`` and ``unit_id`` are the verified
+    values; ``declared_*`` what the resident typed, awaiting verification.
     """
     if profile is None:
         return {"name": None, "phone": None, "phone_verified": False, "id_number": None, "birth_date": None,
-                "neighbourhood_id": None, "unit_id": None, "address": None}
+                "neighbourhood_id": None, "unit_id": None, "address": None, "declared_birth_date": None,
+                "declared_neighbourhood_id": None,
+                "verification": {k: dict(_NOTHING) for k in ("identity", "birth_date", "residence")}}
     phone = privacy.decrypt(profile.phone_enc)
     id_number = privacy.decrypt(profile.id_number_enc)
     own = viewer is not None and viewer.user_id == subject_user_id
-    staff = viewer is not None and viewer.is_staff and viewer.covers_neighbourhood(profile.neighbourhood_id)
+    staff = viewer is not None and covers_resident(viewer, profile, declared=True)
     full = own or staff or relative
     return {
         "name": profile.name if full else privacy.mask_name(profile.name),
@@ -311,6 +370,9 @@ def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, su
         "neighbourhood_id": profile.neighbourhood_id,
         "unit_id": profile.unit_id if full else None,
         "address": profile.address if full else None,
+        "declared_birth_date": profile.declared_birth_date if full else None,
+        "declared_neighbourhood_id": profile.declared_neighbourhood_id if full else None,
+        "verification": verification_of(profile),
     }
 
 
@@ -328,7 +390,9 @@ def me(actor: Actor) -> dict:
 
 
 def _profile(user_id: int) -> ResidentProfile:
-    profile = db.session.get(ResidentProfile, user_id)
+    """The user's profile (created empty if missing), locked for the use-case that changes it: a resident's
+    edit and a staff verification of the same profile never interleave."""
+    profile = db.session.get(ResidentProfile, user_id, with_for_update=True, populate_existing=True)
     if profile is None:
         profile = ResidentProfile(user_id=user_id)
         db.session.add(profile)
@@ -336,33 +400,186 @@ def _profile(user_id: int) -> ResidentProfile:
 
 
 def valid_id_number(number: str) -> bool:
-    """Mainland resident ID: 18 characters with the ISO 7064 MOD 11-2 check digit."""
+    """Mainland resident ID: 18 characters with the ISO 7064 MOD 11-2 check digit and a real birth date."""
     if len(number) != 18 or not number[:17].isdigit():
         return False
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
     total = sum(int(d) * w for d, w in zip(number[:17], weights))
-    return "10X98765432"[total % 11] == number[17].upper()
+    return "10X98765432"[total % 11] == number[17].upper() and birth_date_from_id(number) is not None
+
+
+def birth_date_from_id(number: str | None) -> date | None:
+    """The birth date an 18-character ID number carries (digits 7–14), or None."""
+    if not number or len(number) != 18 or not number[6:14].isdigit():
+        return None
+    try:
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
+
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+def check_birth_date(field_name: str, born: date) -> None:
+    """A birth date from 1900-01-01 to today (Asia/Shanghai); anything else is a 422 naming the field."""
+    if born < EARLIEST_BIRTH_DATE:
+        raise InvalidInput(field_name, "出生日期不能早于1900年1月1日", "The birth date cannot be before 1900-01-01",
+                           code="people.birth_date_out_of_range")
+    if born > clock.local_now().date():
+        raise InvalidInput(field_name, "出生日期不能晚于今天", "The birth date cannot be in the future",
+                           code="people.birth_date_out_of_range")
+
+
+def _checked_id_number(raw: str) -> str:
+    number = raw.strip().upper()
+    if not valid_id_number(number):
+        raise InvalidInput("id_number", "身份证号码格式不正确", "The ID number is not valid")
+    born = birth_date_from_id(number)
+    if born < EARLIEST_BIRTH_DATE or born > clock.local_now().date():
+        raise InvalidInput("id_number", "身份证号码中的出生日期不合理", "The birth date in the ID number is not plausible")
+    return number
+
+
+PROFILE_FIELDS = ("name", "birth_date", "id_number", "neighbourhood_id", "address")
 
 
 @transactional
 def update_profile(actor: Actor, changes: dict) -> dict:
-    """The resident edits their own name, birth date, ID number, neighbourhood and address."""
+    """The resident edits their own profile. Name and address change directly; a birth date or
+    neighbourhood is stored as declared, an ID number as unverified (a different number than the one on
+    file ends its verification and the birth date verified with it). Declared values count once 居委会
+    staff verify them (``verify_resident``); typing the verified value again leaves nothing pending. A
+    request with nothing to change is refused."""
+    if not changes:
+        raise NothingToChange(PROFILE_FIELDS)
     profile = _profile(actor.user_id)
-    if "id_number" in changes and changes["id_number"] is not None:
-        number = changes["id_number"].strip().upper()
-        if not valid_id_number(number):
-            raise InvalidInput("id_number", "身份证号码格式不正确", "The ID number is not valid")
-        profile.id_number_enc = privacy.encrypt(number)
-        profile.id_number_hash = privacy.lookup_hash(number)
-    if changes.get("neighbourhood_id") is not None and db.session.get(Neighbourhood, changes["neighbourhood_id"]) is None:
-        raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
-    if changes.get("birth_date") is not None and changes["birth_date"] > clock.local_now().date():
-        raise InvalidInput("birth_date", "出生日期不能晚于今天", "The birth date cannot be in the future")
-    for name in ("name", "birth_date", "neighbourhood_id", "address"):
+    if changes.get("id_number") is not None:
+        number = _checked_id_number(changes["id_number"])
+        digest = privacy.lookup_hash(number)
+        if digest != profile.id_number_hash:
+            profile.id_number_enc = privacy.encrypt(number)
+            profile.id_number_hash = digest
+            if profile.id_verified_at is not None:
+                profile.id_verified_by = profile.id_verified_at = None
+                profile.birth_date = profile.birth_date_verified_by = profile.birth_date_verified_at = None
+    if changes.get("birth_date") is not None:
+        born = changes["birth_date"]
+        check_birth_date("birth_date", born)
+        profile.declared_birth_date = None if born == profile.birth_date else born
+    if "neighbourhood_id" in changes:
+        neighbourhood_id = changes["neighbourhood_id"]
+        if neighbourhood_id is not None and db.session.get(Neighbourhood, neighbourhood_id) is None:
+            raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
+        profile.declared_neighbourhood_id = None if neighbourhood_id == profile.neighbourhood_id else neighbourhood_id
+    for name in ("name", "address"):
         if name in changes:
             setattr(profile, name, changes[name])
     db.session.flush()
     return present_profile(profile, actor, subject_user_id=actor.user_id)
+
+
+# --- verification by 居委会 staff -------------------------------------------------------------------------------
+
+def _facts(profile: ResidentProfile) -> dict:
+    """What the audit log keeps of a verification: masked ID number, verified and declared values."""
+    def iso(day: date | None) -> str | None:
+        return day.isoformat() if day else None
+
+    return {"id_number": privacy.mask_id_number(privacy.decrypt(profile.id_number_enc)),
+            "id_verified": profile.id_verified_at is not None, "birth_date": iso(profile.birth_date),
+            "declared_birth_date": iso(profile.declared_birth_date), "neighbourhood_id": profile.neighbourhood_id,
+            "declared_neighbourhood_id": profile.declared_neighbourhood_id, "unit_id": profile.unit_id}
+
+
+def _out_of_scope() -> Forbidden:
+    return Forbidden(code="people.out_of_scope", zh="该居民区不在您的负责范围",
+                     en="This neighbourhood is outside your scope")
+
+
+@transactional
+def verify_resident(actor: Actor, user_id: int, *, documents: list[str], id_number: str | None = None,
+                    birth_date: date | None = None, neighbourhood_id: int | None = None,
+                    unit_id: int | None = None, note: str | None = None) -> dict:
+    """居委会 staff record what they checked against a document: the ID number (its birth date comes with
+    it), a birth date, the neighbourhood and unit the resident lives in. Each becomes the verified value,
+    stamped with who and when; the matching declared value is cleared. Staff covering the resident's
+    verified or declared neighbourhood may verify, never themselves; residence only in their own scope.
+    Audited with before and after."""
+    if not actor.is_staff:
+        raise Forbidden()
+    profile = db.session.get(ResidentProfile, user_id, with_for_update=True, populate_existing=True)
+    if profile is None or not (covers_resident(actor, profile, declared=True)
+                               or (profile.unit_id is not None and actor.covers_unit(_unit(profile.unit_id)))):
+        raise NotFound(code="people.resident_not_found", zh="居民不存在或不在您的负责范围",
+                       en="No such resident in your scope")
+    if actor.user_id == user_id:
+        raise Forbidden(code="people.verify_self", zh="工作人员不能核实本人的信息，请由其他工作人员核实",
+                        en="Staff cannot verify their own data; another staff member must")
+    if id_number is None and birth_date is None and neighbourhood_id is None and unit_id is None:
+        raise InvalidInput("_schema", "请至少核实一项：身份证号码、出生日期、居民区或房屋",
+                           "Give at least one of id_number, birth_date, neighbourhood_id, unit_id",
+                           code="people.nothing_to_verify")
+    before = _facts(profile)
+    now = clock.now()
+    if id_number is not None:
+        number = _checked_id_number(id_number)
+        born = birth_date_from_id(number)
+        if birth_date is not None and birth_date != born:
+            raise InvalidInput("birth_date", "出生日期与身份证号码不一致",
+                               "The birth date differs from the one in the ID number")
+        digest = privacy.lookup_hash(number)
+        if digest != profile.id_number_hash:   # the card staff hold wins over what was typed
+            profile.id_number_enc = privacy.encrypt(number)
+            profile.id_number_hash = digest
+        profile.id_verified_by, profile.id_verified_at = actor.user_id, now
+        birth_date = born
+    elif birth_date is not None and profile.id_verified_at is not None:
+        if birth_date != birth_date_from_id(privacy.decrypt(profile.id_number_enc)):
+            raise InvalidInput("birth_date", "出生日期与已核验的身份证号码不一致",
+                               "The birth date differs from the one in the verified ID number")
+    if birth_date is not None:
+        check_birth_date("birth_date", birth_date)
+        profile.birth_date = birth_date
+        profile.birth_date_verified_by, profile.birth_date_verified_at = actor.user_id, now
+        profile.declared_birth_date = None
+    if neighbourhood_id is not None or unit_id is not None:
+        _verify_residence(actor, profile, neighbourhood_id, unit_id, now)
+    db.session.flush()
+    audit.record(actor, "resident.verified", "user", user_id, before=before,
+                 after={**_facts(profile), "documents": list(documents), "note": note})
+    return {"id": user_id, "profile": present_profile(profile, actor, subject_user_id=user_id)}
+
+
+def _verify_residence(actor: Actor, profile: ResidentProfile, neighbourhood_id: int | None, unit_id: int | None,
+                      now) -> None:
+    if neighbourhood_id is not None:
+        if db.session.get(Neighbourhood, neighbourhood_id) is None:
+            raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
+        if not actor.covers_neighbourhood(neighbourhood_id):
+            raise _out_of_scope()
+    unit = None
+    if unit_id is not None:
+        unit = db.session.get(Unit, unit_id)
+        if unit is None:
+            raise InvalidInput("unit_id", "房屋不存在", "No such unit", code="places.unit_not_found")
+        held_by = unit_neighbourhood_ids(unit)
+        if neighbourhood_id is None:
+            if len(held_by) != 1:
+                raise InvalidInput("neighbourhood_id", "该房屋由多个居委会负责，请同时核实居民区",
+                                   "Several neighbourhoods hold this unit; give the neighbourhood too")
+            neighbourhood_id = next(iter(held_by))
+            if not actor.covers_neighbourhood(neighbourhood_id):
+                raise _out_of_scope()
+        elif neighbourhood_id not in held_by:
+            raise InvalidInput("unit_id", "该房屋不在所核实的居民区", "The unit is not in that neighbourhood")
+    elif profile.unit_id is not None and neighbourhood_id not in unit_neighbourhood_ids(_unit(profile.unit_id)):
+        profile.unit_id = None   # moved: the unit on file is in another neighbourhood
+    profile.neighbourhood_id = neighbourhood_id
+    if unit is not None:
+        profile.unit_id = unit.id
+    profile.residence_verified_by, profile.residence_verified_at = actor.user_id, now
+    profile.declared_neighbourhood_id = None
 
 
 @transactional
@@ -450,10 +667,14 @@ def list_unit_claims(actor: Actor, *, status: str | None, mine: bool, page: int,
 
 @transactional
 def decide_unit_claim(actor: Actor, claim_id: int, *, approve: bool, reason: str | None) -> UnitClaim:
-    """Staff of the unit's neighbourhood approve (making the resident an owner) or reject with a reason."""
+    """Staff of the unit's neighbourhood approve (making the resident an owner) or reject with a reason;
+    never their own claim."""
     claim = db.session.get(UnitClaim, claim_id)
     if claim is None:
         raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+    if claim.user_id == actor.user_id:
+        raise Forbidden(code="people.claim_self_decide", zh="不能审核本人提交的认证申请，请由其他工作人员审核",
+                        en="You cannot decide your own claim; another staff member must")
     unit = _unit(claim.unit_id)
     if not (actor.is_staff and actor.covers_unit(unit)):
         raise Forbidden(code="people.claim_out_of_scope", zh="该房屋不在您负责的居民区",
@@ -544,14 +765,15 @@ def list_family_links(actor: Actor, *, page: int, page_size: int):
 
 @transactional
 def decide_family_link(actor: Actor, link_id: int, *, confirm: bool, reason: str | None) -> FamilyLink:
-    """The elder, or staff covering the elder's neighbourhood, confirm or reject a pending link."""
+    """The elder, or staff covering the elder's verified neighbourhood, confirm or reject a pending link.
+    The requester never decides it, whatever roles they hold."""
     link = _link(link_id)
+    if actor.user_id == link.proxy_user_id:
+        raise Forbidden(code="people.link_self_confirm", zh="申请人不能自行确认代办关系",
+                        en="The requester cannot confirm their own link")
     is_elder = actor.user_id == link.elder_user_id
     is_staff = actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(link.elder_user_id))
     if not (is_elder or is_staff):
-        if actor.user_id == link.proxy_user_id:
-            raise Forbidden(code="people.link_self_confirm", zh="申请人不能自行确认代办关系",
-                            en="The requester cannot confirm their own link")
         raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
     if link.status != "pending":
         raise Conflict(code="people.link_decided", zh="该申请已处理", en="This link has already been decided")
@@ -580,7 +802,8 @@ def revoke_family_link(actor: Actor, link_id: int) -> FamilyLink:
 
 
 def may_act_for(actor: Actor, elder_user_id: int) -> bool:
-    """Whether the actor may act for this resident: themself, a confirmed relative, or staff in scope."""
+    """Whether the actor may act for this resident: themself, a confirmed relative, or staff covering the
+    resident's verified neighbourhood (a declared one gives no authority to act)."""
     if actor.user_id == elder_user_id:
         return True
     confirmed = db.session.execute(sa.select(FamilyLink.id).where(
@@ -594,10 +817,10 @@ def may_act_for(actor: Actor, elder_user_id: int) -> bool:
 # --- residents as staff see them ------------------------------------------------------------------------------
 
 def get_resident(actor: Actor, user_id: int) -> dict:
-    """A resident's record for the resident themself, a confirmed relative or staff in scope.
-    Staff views are audited."""
+    """A resident's record for the resident themself, a confirmed relative or staff covering their verified
+    or declared neighbourhood. Staff views are audited."""
     user = db.session.get(User, user_id)
-    if user is None or not may_act_for(actor, user_id):
+    if user is None or not (may_act_for(actor, user_id) or covers_resident(actor, user.profile, declared=True)):
         raise NotFound(code="people.resident_not_found", zh="居民不存在", en="No such resident")
     result = {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
     if actor.is_staff and actor.user_id != user_id:
@@ -605,19 +828,28 @@ def get_resident(actor: Actor, user_id: int) -> dict:
     return result
 
 
-def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, page_size: int):
-    """Staff list the residents of the neighbourhoods they cover."""
+AWAITING_VERIFICATION = sa.or_(
+    ResidentProfile.declared_birth_date.is_not(None), ResidentProfile.declared_neighbourhood_id.is_not(None),
+    sa.and_(ResidentProfile.id_number_hash.is_not(None), ResidentProfile.id_verified_at.is_(None)))
+
+
+def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, page_size: int,
+                   awaiting_verification: bool | None = None):
+    """Staff list the residents whose verified or declared neighbourhood they cover; with
+    ``awaiting_verification`` only those with a declared value or an unverified ID number (or only
+    those without)."""
     if not actor.is_staff:
         raise Forbidden()
     ids = actor.neighbourhood_ids
     if neighbourhood_id is not None:
         if neighbourhood_id not in ids:
-            raise Forbidden(code="people.out_of_scope", zh="该居民区不在您的负责范围",
-                            en="This neighbourhood is outside your scope")
+            raise _out_of_scope()
         ids = {neighbourhood_id}
-    query = (sa.select(ResidentProfile).where(ResidentProfile.neighbourhood_id.in_(ids))
-             .order_by(ResidentProfile.user_id))
-    return paginate(query, page, page_size)
+    query = sa.select(ResidentProfile).where(sa.or_(ResidentProfile.neighbourhood_id.in_(ids),
+                                                    ResidentProfile.declared_neighbourhood_id.in_(ids)))
+    if awaiting_verification is not None:
+        query = query.where(AWAITING_VERIFICATION if awaiting_verification else sa.not_(AWAITING_VERIFICATION))
+    return paginate(query.order_by(ResidentProfile.user_id), page, page_size)
 
 
 # --- roles -------------------------------------------------------------------------------------------------------
@@ -655,6 +887,24 @@ def revoke_role(actor: Actor, assignment_id: int) -> None:
                  before={"role": assignment.role, "scope_type": assignment.scope_type,
                          "scope_id": assignment.scope_id})
     db.session.delete(assignment)
+    if assignment.role in ("staff", "admin"):
+        reopen_self_confirmed_links(actor, assignment.user_id)
+
+
+def reopen_self_confirmed_links(actor: Actor, user_id: int) -> int:
+    """Links ``user_id`` confirmed for themself (as staff, before that was refused) go back to pending, so
+    the elder or another staff member decides: leaving the role must not leave them a relative's access
+    they granted themselves. Links they confirmed for others stand. Audited; the caller commits."""
+    links = db.session.execute(sa.select(FamilyLink).where(
+        FamilyLink.proxy_user_id == user_id, FamilyLink.decided_by == user_id,
+        FamilyLink.status == "confirmed")).scalars().all()
+    for link in links:
+        before = {"status": link.status, "decided_by": link.decided_by,
+                  "decided_at": link.decided_at.isoformat() if link.decided_at else None, "reason": link.reason}
+        link.status, link.decided_by, link.decided_at, link.reason = "pending", None, None, None
+        audit.record(actor, "family_link.reopened", "family_link", link.id, before=before,
+                     after={"status": "pending", "why": "decided by its own requester"})
+    return len(links)
 
 
 def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int) -> None:

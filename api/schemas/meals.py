@@ -132,8 +132,14 @@ class SlotsOut(ma.Schema):
     site = ma.fields.Nested(SiteOut, required=True)
     day = ma.fields.Date(required=True)
     diner_id = ma.fields.Integer(required=True)
-    eligible = ma.fields.Boolean(required=True)
-    ineligible_reason = ma.fields.String(allow_none=True)
+    eligible = ma.fields.Boolean(required=True, metadata={
+        "description": "By verified age and residence only (what the resident typed counts once 居委会 staff "
+                       "verified it)"})
+    ineligible_reason = ma.fields.String(allow_none=True, metadata={
+        "enum": ["age_unknown", "age_unverified", "too_young", "not_resident", "residence_unverified"]})
+    ineligible_message = ma.fields.String(allow_none=True, metadata={
+        "description": "Why, for people (Chinese unless Accept-Language prefers English)",
+        "example": "您填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带身份证或户口簿到居委会办理"})
     delivery_allowed = ma.fields.Boolean(required=True)
     priority = ma.fields.Boolean(required=True)
     items = ma.fields.List(ma.fields.Nested(SlotOut), required=True)

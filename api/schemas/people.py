@@ -5,7 +5,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from api.schemas.common import PageArgs
-from models.people import CLAIM_STATUSES, GRANTED_ROLES, SCOPE_TYPES
+from models.people import CLAIM_STATUSES, GRANTED_ROLES, SCOPE_TYPES, VERIFICATION_DOCUMENTS
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
 
@@ -21,15 +21,37 @@ class RoleOut(ma.Schema):
     scopes = ma.fields.List(ma.fields.Nested(ScopeOut), required=True)
 
 
+VERIFICATION_STATUSES = ("verified", "pending", "missing")
+
+
+class CheckOut(ma.Schema):
+    status = ma.fields.String(required=True, metadata={
+        "enum": list(VERIFICATION_STATUSES),
+        "description": "verified by 居委会 staff; pending: typed by the resident, awaiting verification; missing"})
+    verified_by = ma.fields.Integer(allow_none=True, metadata={"description": "The staff member who checked it"})
+    verified_at = ma.fields.DateTime(allow_none=True)
+
+
+class VerificationOut(ma.Schema):
+    identity = ma.fields.Nested(CheckOut, required=True, metadata={"description": "The ID number"})
+    birth_date = ma.fields.Nested(CheckOut, required=True)
+    residence = ma.fields.Nested(CheckOut, required=True, metadata={"description": "Neighbourhood and unit"})
+
+
 class ProfileOut(ma.Schema):
     name = ma.fields.String(allow_none=True, metadata={"description": "Masked unless you may see it"})
     phone = ma.fields.String(allow_none=True, metadata={"description": "Masked (138****5678) unless you may see it"})
     phone_verified = ma.fields.Boolean(required=True)
     id_number = ma.fields.String(allow_none=True, metadata={"description": "Always masked"})
-    birth_date = ma.fields.Date(allow_none=True)
-    neighbourhood_id = ma.fields.Integer(allow_none=True)
-    unit_id = ma.fields.Integer(allow_none=True)
+    birth_date = ma.fields.Date(allow_none=True, metadata={"description": "Verified by 居委会 staff"})
+    neighbourhood_id = ma.fields.Integer(allow_none=True, metadata={"description": "Verified by 居委会 staff"})
+    unit_id = ma.fields.Integer(allow_none=True, metadata={"description": "Verified by 居委会 staff"})
     address = ma.fields.String(allow_none=True)
+    declared_birth_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "Typed by the resident; counts once 居委会 staff verify it"})
+    declared_neighbourhood_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "Typed by the resident; counts once 居委会 staff verify it"})
+    verification = ma.fields.Nested(VerificationOut, required=True)
 
 
 class MeOut(ma.Schema):
@@ -47,16 +69,41 @@ ME_EXAMPLE = {"id": 7, "username": None, "nickname": "王阿姨", "verified": Tr
                         {"role": "owner", "scopes": [{"type": "estate", "id": 3, "name": "香泉苑"}]}],
               "profile": {"name": "王秀英", "phone": "13812345678", "phone_verified": True,
                           "id_number": "310***********1234", "birth_date": "1952-03-14", "neighbourhood_id": 5,
-                          "unit_id": 1201, "address": "香泉路 88 弄 3 号 502 室"},
+                          "unit_id": 1201, "address": "香泉路 88 弄 3 号 502 室", "declared_birth_date": None,
+                          "declared_neighbourhood_id": None,
+                          "verification": {
+                              "identity": {"status": "verified", "verified_by": 12,
+                                           "verified_at": "2026-11-02T03:00:00+00:00"},
+                              "birth_date": {"status": "verified", "verified_by": 12,
+                                             "verified_at": "2026-11-02T03:00:00+00:00"},
+                              "residence": {"status": "verified", "verified_by": 12,
+                                            "verified_at": "2026-11-02T03:00:00+00:00"}}},
               "created_at": "2026-11-01T09:30:00+00:00"}
 
 
 class ProfileIn(ma.Schema):
     name = ma.fields.String(validate=validate.Length(min=1, max=64))
-    birth_date = ma.fields.Date()
-    id_number = ma.fields.String(validate=validate.Length(equal=18))
-    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
+    birth_date = ma.fields.Date(metadata={"description": "Stored as declared (1900-01-01 to today) until 居委会 "
+                                                        "staff verify it"})
+    id_number = ma.fields.String(validate=validate.Length(equal=18), metadata={
+        "description": "Checked, stored encrypted and unverified until 居委会 staff check the card"})
+    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID, metadata={
+        "description": "Where I live: stored as declared until 居委会 staff verify it (null withdraws it)"})
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class VerificationIn(ma.Schema):
+    documents = ma.fields.List(ma.fields.String(validate=validate.OneOf(VERIFICATION_DOCUMENTS)), required=True,
+                               validate=validate.Length(min=1, max=len(VERIFICATION_DOCUMENTS)),
+                               metadata={"description": "The documents checked: 居民身份证 id_card, 户口簿 "
+                                                        "household_register, 居住证 residence_permit, 不动产权证 "
+                                                        "property_certificate, 租赁合同 tenancy_contract, other"})
+    id_number = ma.fields.String(validate=validate.Length(equal=18), metadata={
+        "description": "The number on the ID card checked; its birth date is verified with it"})
+    birth_date = ma.fields.Date(metadata={"description": "As the document shows it"})
+    neighbourhood_id = ma.fields.Integer(**ID, metadata={"description": "Where the resident lives (in your scope)"})
+    unit_id = ma.fields.Integer(**ID, metadata={"description": "The unit the resident lives in"})
+    note = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
 class PhoneIn(ma.Schema):
@@ -135,6 +182,9 @@ class ResidentOut(ma.Schema):
 
 class ResidentArgs(PageArgs):
     neighbourhood_id = ma.fields.Integer(**ID)
+    awaiting_verification = ma.fields.Boolean(metadata={
+        "description": "Only residents with a declared birth date or neighbourhood or an unverified ID number "
+                       "(false: only those without)"})
 
 
 class RoleAssignmentIn(ma.Schema):

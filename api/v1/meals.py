@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from api.docs import errors
+from api.errors import language
 from api.extensions import Blueprint
 from api.responses import csv_response, json_response
 from api.schemas.common import page_of, paged
@@ -94,8 +95,8 @@ class SiteItem(MethodView):
 class Slots(MethodView):
     @blp.arguments(SlotsArgs, location="query")
     @blp.response(200, SlotsOut, example={"site": SITE, "day": "2026-11-23", "diner_id": 42, "eligible": True,
-                                          "ineligible_reason": None, "delivery_allowed": True, "priority": True,
-                                          "items": [SLOT]})
+                                          "ineligible_reason": None, "ineligible_message": None,
+                                          "delivery_allowed": True, "priority": True, "items": [SLOT]})
     @errors(blp, 401, 403, 404, 422)
     @auth_required()
     def get(self, args, site_id):
@@ -105,7 +106,7 @@ class Slots(MethodView):
         the caller (or the elder given as `diner_id`, whom the caller may act for) would pay.
         """
         # A hot read: built JSON-ready and sent as it is (the same shape as SlotsOut, which documents it).
-        return json_response(queries.slots(current_actor(), site_id, args["day"], args.get("diner_id")))
+        return json_response(queries.slots(current_actor(), site_id, args["day"], args.get("diner_id"), language()))
 
     @blp.arguments(SlotIn, example={"day": "2026-11-23", "meal": "lunch",
                                     "capacity": {"dine_in": 60, "pickup": 20, "delivery": 20},

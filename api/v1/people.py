@@ -9,7 +9,8 @@ from api.extensions import Blueprint
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.people import (CLAIM_EXAMPLE, LINK_EXAMPLE, ME_EXAMPLE, DecisionIn, FamilyLinkIn, FamilyLinkOut,
                                 LinkDecisionIn, MeOut, PhoneIn, ProfileIn, ProfileOut, ResidentArgs, ResidentOut,
-                                RoleAssignmentIn, RoleAssignmentOut, UnitClaimArgs, UnitClaimIn, UnitClaimOut)
+                                RoleAssignmentIn, RoleAssignmentOut, UnitClaimArgs, UnitClaimIn, UnitClaimOut,
+                                VerificationIn)
 from api.security import auth_required, current_actor
 from service import people
 
@@ -36,13 +37,15 @@ class Me(MethodView):
 
     @blp.arguments(ProfileIn)
     @blp.response(200, ProfileOut, example=ME_EXAMPLE["profile"])
-    @errors(blp, 401, 429)
+    @errors(blp, 401, 422, 429)
     @auth_required()
     def patch(self, data):
         """Edit my profile
 
-        Name, birth date, ID number (checked, stored encrypted, shown masked),
-        neighbourhood and address.
+        Name and address change at once. A birth date or neighbourhood is stored as declared and an ID
+        number (checked, stored encrypted, shown masked) as unverified: they count for meals and voting
+        once 居委会 staff verified them against a document (`verification` says what is verified).
+        A request with nothing to change is a 422.
         """
         return people.update_profile(current_actor(), data)
 
@@ -191,9 +194,14 @@ class Residents(MethodView):
     @errors(blp, 401, 403)
     @auth_required("staff", "admin")
     def get(self, args):
-        """Residents of my neighbourhoods (staff)"""
+        """Residents of my neighbourhoods (staff)
+
+        Residents whose verified or declared neighbourhood is in my scope; `awaiting_verification=true`
+        lists those with something to verify.
+        """
         actor = current_actor()
         items, total = people.list_residents(actor, neighbourhood_id=args.get("neighbourhood_id"),
+                                             awaiting_verification=args.get("awaiting_verification"),
                                              page=args["page"], page_size=args["page_size"])
         return paged([{"id": p.user_id, "profile": people.present_profile(p, actor, subject_user_id=p.user_id)}
                       for p in items], total, args)
@@ -207,6 +215,25 @@ class ResidentItem(MethodView):
     def get(self, user_id):
         """One resident (themself, a confirmed relative, or staff in scope; staff views are audited)"""
         return people.get_resident(current_actor(), user_id)
+
+
+@blp.route(f"/residents/{ID.format('user_id')}/verification")
+class ResidentVerification(MethodView):
+    @blp.arguments(VerificationIn, example={"documents": ["id_card", "household_register"],
+                                            "id_number": "310107194603120126", "neighbourhood_id": 5,
+                                            "unit_id": 1201, "note": "上门核对原件"})
+    @blp.response(200, ResidentOut, example={"id": 7, "profile": ME_EXAMPLE["profile"]})
+    @errors(blp, 401, 403, 404, 422, 429)
+    @auth_required("staff", "admin")
+    def post(self, data, user_id):
+        """Record what I verified against a document (居委会 staff; audited)
+
+        The ID number (its birth date comes with it), a birth date, the neighbourhood and unit the
+        resident lives in become the verified values, stamped with who and when; the resident's
+        declared values are cleared. For residents whose verified or declared neighbourhood I cover,
+        never myself.
+        """
+        return people.verify_resident(current_actor(), user_id, **data)
 
 
 @blp.route("/role-assignments")

@@ -428,14 +428,19 @@ class Loader:
 
     def _profile(self, user: User, *, name: str, phone: str | None = None, id_number: str | None = None,
                  birth_date: date | None = None, neighbourhood_id: int | None = None, unit_id: int | None = None,
-                 address: str | None = None) -> None:
+                 address: str | None = None, verified_by: User | None = None) -> None:
+        """A profile as its resident set it up: the ID number, birth date and residence are verified by
+        ``verified_by`` (staff of their 居委会) at load time, else stored as typed (declared, unverified)."""
         if db.session.get(ResidentProfile, user.id) is not None:
             return   # encryption is not deterministic: never rewrite an existing profile
-        db.session.add(ResidentProfile(
+        now = clock.now()
+        profile = ResidentProfile(
             user_id=user.id, name=name, phone_enc=privacy.encrypt(phone), phone_hash=privacy.lookup_hash(phone),
             phone_verified=phone is not None, id_number_enc=privacy.encrypt(id_number),
-            id_number_hash=privacy.lookup_hash(id_number), birth_date=birth_date,
-            neighbourhood_id=neighbourhood_id, unit_id=unit_id, address=address))
+            id_number_hash=privacy.lookup_hash(id_number), address=address, created_at=now, updated_at=now)
+        verify(profile, verified_by.id if verified_by else None, now, id_number=id_number is not None,
+               birth_date=birth_date, neighbourhood_id=neighbourhood_id, unit_id=unit_id)
+        db.session.add(profile)
         self.added += 1
 
     def _role(self, user: User, role: str, scope_type: str, scope_id: int, title: str | None = None) -> None:
@@ -491,8 +496,10 @@ class Loader:
 
     def load_demo_users(self) -> None:
         specs = self.spec.get("demo_users", [])
+        for u in specs:   # every account first: a resident's verifier may come later in the file
+            self._user(u["username"], u["nickname"], is_demo=True)
         for sequence, u in enumerate(specs, start=1):
-            user = self._user(u["username"], u["nickname"], is_demo=True)
+            user = self.users[u["username"]]
             unit_id = self.unit_id(u["unit"]) if u.get("unit") else None
             address = None
             if u.get("unit"):
@@ -504,8 +511,9 @@ class Loader:
             seq = 100 + 2 * sequence + (1 if u["sex"] == "M" else 0)
             number = id_number(region, u["birth_date"], seq)
             nb_id = self.neighbourhoods[u["neighbourhood"]].id if u.get("neighbourhood") else None
+            verifier = self._verifier(u["verified_by"]) if u.get("verified_by") else None
             self._profile(user, name=u["name"], phone=u.get("phone"), id_number=number, birth_date=u["birth_date"],
-                          neighbourhood_id=nb_id, unit_id=unit_id, address=address)
+                          neighbourhood_id=nb_id, unit_id=unit_id, address=address, verified_by=verifier)
             for role in u.get("roles", []):
                 role_name, scope_type, ref, *title = role
                 self._role(user, role_name, scope_type, self._scope_id(scope_type, ref), title[0] if title else None)
@@ -516,6 +524,12 @@ class Loader:
         for u in specs:
             if u.get("family_of"):
                 self._family_link(self.users[u["username"]], u["family_of"])
+
+    def _verifier(self, username: str) -> User:
+        """A staff account (a demo one, or one load_staff generated) by its username."""
+        if username not in self.users:
+            raise ValueError(f"verified_by: no staff account {username}")
+        return self.users[username]
 
     def _title(self, user: User | None, name: str, unit_id: int, title: dict) -> None:
         """A demo user's entry on the register (verified: linked to the account)."""
@@ -539,11 +553,32 @@ class Loader:
             FamilyLink.status.in_(("pending", "confirmed")))).first()
         if exists is not None:
             return
+        # Asked on a Friday, confirmed after a home visit the next Monday: decided after it was made.
+        requested = datetime(2025, 2, 28, 9, 15, tzinfo=SHANGHAI).astimezone(timezone.utc)
         decided = datetime(2025, 3, 3, 10, 30, tzinfo=SHANGHAI).astimezone(timezone.utc)
         db.session.add(FamilyLink(proxy_user_id=proxy.id, elder_user_id=elder.id, relation=link["relation"],
                                   status="confirmed", decided_by=self.users[link["confirmed_by"]].id,
-                                  decided_at=decided, reason="居委会上门核实"))
+                                  decided_at=decided, reason="居委会上门核实", created_at=requested,
+                                  updated_at=decided))
         self.added += 1
+
+
+def verify(profile: ResidentProfile, staff_id: int | None, at: datetime, *, id_number: bool,
+           birth_date: date | None, neighbourhood_id: int | None, unit_id: int | None = None) -> None:
+    """Record on a new demo profile what a 居委会 staff member checked at ``at`` (its ID number, birth date,
+    residence): the demo's counterpart of service.people.verify_resident, without its audit entry. With no
+    staff member the birth date and neighbourhood stay declared, as the resident typed them."""
+    if staff_id is None:
+        profile.declared_birth_date, profile.declared_neighbourhood_id = birth_date, neighbourhood_id
+        return
+    if id_number:
+        profile.id_verified_by, profile.id_verified_at = staff_id, at
+    if birth_date is not None:
+        profile.birth_date = birth_date
+        profile.birth_date_verified_by, profile.birth_date_verified_at = staff_id, at
+    if neighbourhood_id is not None or unit_id is not None:
+        profile.neighbourhood_id, profile.unit_id = neighbourhood_id, unit_id
+        profile.residence_verified_by, profile.residence_verified_at = staff_id, at
 
 
 def _natural(text: str) -> tuple:

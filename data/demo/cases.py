@@ -391,7 +391,7 @@ def _ensure_reporters(places: dict[str, Place], pool: dict[str, list[str]], rng:
         db.session.flush()
         db.session.add(ResidentProfile(user_id=user.id, name=name, phone_enc=privacy.encrypt(phone),
                                        phone_hash=privacy.lookup_hash(phone), phone_verified=True,
-                                       neighbourhood_id=places[code].id))
+                                       declared_neighbourhood_id=places[code].id))   # typed, not yet verified
         added += 2
     db.session.commit()
     return added

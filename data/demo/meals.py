@@ -177,11 +177,13 @@ class MealLoader:
         units = list(db.session.execute(sa.select(Unit.id).join(Building, Building.id == Unit.building_id).where(
             Building.neighbourhood_id == site.neighbourhood_id).order_by(Unit.id).limit(200)).scalars())
         users = []
+        staff = bk.staff_of_neighbourhood(site.neighbourhood_id)
+        verifier = min(staff) if staff else None
         for i in range(DINERS_PER_SITE):
             username = f"meal.{site.code.lower()}.{i + 1}"
             user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
             if user is None:
-                from data.demo.build import person_name
+                from data.demo.build import person_name, verify
 
                 user = User(username=username, nickname="助餐长者", is_demo=False)
                 db.session.add(user)
@@ -190,8 +192,12 @@ class MealLoader:
                 birth = date(self.today.year - age, rng.randint(1, 12), rng.randint(1, 28))
                 lives_alone = rng.random() < 0.2
                 unit_id = rng.choice(units) if units and (age >= 80 or lives_alone) else None
-                db.session.add(ResidentProfile(user_id=user.id, name=person_name(rng), birth_date=birth,
-                                               neighbourhood_id=site.neighbourhood_id, unit_id=unit_id))
+                # Their 居委会 checked the 户口簿 when issuing the card: birth date and residence are verified.
+                now = clock.now()
+                profile = ResidentProfile(user_id=user.id, name=person_name(rng), created_at=now, updated_at=now)
+                verify(profile, verifier, now, id_number=False, birth_date=birth,
+                       neighbourhood_id=site.neighbourhood_id, unit_id=unit_id)
+                db.session.add(profile)
                 db.session.add(MealCard(user_id=user.id, card_no=f"C{site.id:04d}{i + 1:07d}",
                                         low_income=rng.random() < 0.12, lives_alone=lives_alone,
                                         disabled=rng.random() < 0.05,

@@ -82,8 +82,11 @@ _NEIGHBOURHOOD_POINTS = sa.select(Neighbourhood.id, Neighbourhood.street_id, Nei
 _NEIGHBOURHOODS_IN_BOX = _NEIGHBOURHOOD_POINTS.where(
     Neighbourhood.lat.between(sa.bindparam("min_lat"), sa.bindparam("max_lat")),
     Neighbourhood.lng.between(sa.bindparam("min_lng"), sa.bindparam("max_lng")))
+# Where to send a report that gives only an address: the reporter's verified neighbourhood, else the one they
+# declared (routing grants nothing, so a declared residence is good enough to reach the right 居委会).
 _REPORTERS_NEIGHBOURHOOD = _NEIGHBOURHOOD_POINTS.join(
-    ResidentProfile, ResidentProfile.neighbourhood_id == Neighbourhood.id).where(
+    ResidentProfile, sa.func.coalesce(ResidentProfile.neighbourhood_id,
+                                      ResidentProfile.declared_neighbourhood_id) == Neighbourhood.id).where(
     ResidentProfile.user_id == sa.bindparam("user_id"))
 
 

@@ -6,7 +6,12 @@ Capacity is decided by the database: a seat is taken by ONE conditional UPDATE
 forbid a counter above capacity. One live booking per diner per slot is a partial unique index.
 A cancellation hands its seats straight to the waitlist (priority first, then first come) in the
 same transaction, so a new booking racing with it can never take a seat a waitlisted diner was owed
-and never oversells."""
+and never oversells.
+
+Eligibility, tiers, delivery and priority (and so the frozen prices the statements sum) read only verified
+data: the profile's birth date, neighbourhood and unit as 居委会 staff verified them (service.people), and the
+meal card's statuses. What a resident typed only turns a refusal's reason into ``age_unverified`` or
+``residence_unverified``."""
 from __future__ import annotations
 
 import secrets
@@ -22,7 +27,7 @@ from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
 from service import audit, clock, geo, notifications, people
 from service.db import is_unique_violation, transactional
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.errors import Conflict, Forbidden, InvalidInput, NotFound, NothingToChange
 from service.meals import rules as meal_rules
 
 # Booking codes for the counter: no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B.
@@ -167,6 +172,10 @@ class Diner:
     lng: float | None
     card: CardFlags | None
     name: str | None = None
+    # Something the resident typed awaits 居委会 verification: a birth date or an ID number (age), a
+    # neighbourhood (residence). It counts for nothing; it only explains a refusal.
+    age_pending: bool = False
+    residence_pending: bool = False
 
     def flag(self, code: str) -> bool:
         return bool(self.card is not None and getattr(self.card, code, False))
@@ -177,8 +186,11 @@ class Diner:
 
 _CARD_COLUMNS = ("low_income", "lives_alone", "disabled", "limited_mobility", "civility", "diet_note")
 _NB = sa.orm.aliased(Neighbourhood)
+_AGE_PENDING = sa.or_(ResidentProfile.declared_birth_date.is_not(None),
+                     sa.and_(ResidentProfile.id_number_hash.is_not(None), ResidentProfile.id_verified_at.is_(None)))
 _DINER = (
-    sa.select(ResidentProfile.birth_date, ResidentProfile.id_number_enc, ResidentProfile.name,
+    sa.select(ResidentProfile.birth_date, _AGE_PENDING.label("age_pending"),
+              ResidentProfile.declared_neighbourhood_id.is_not(None).label("residence_pending"), ResidentProfile.name,
               ResidentProfile.unit_id, ResidentProfile.address, Unit.number, Building.name, Building.lat,
               Building.lng, Estate.name, Estate.lat, Estate.lng, _NB.id, _NB.lat, _NB.lng, Street.id,
               Street.district_id, MealCard.user_id, *(getattr(MealCard, c) for c in _CARD_COLUMNS))
@@ -208,8 +220,10 @@ DINER_QUERY = _DINER  # queries.slots lets these columns ride on its own query
 
 
 def diner(user_id: int, on: date) -> Diner:
-    """Age on the meal's day (from the birth date, else the ID number) and residence (the profile's
-    unit, else its neighbourhood), with the meal card's verified statuses: one query."""
+    """Age on the meal's day and residence (the profile's unit, else its neighbourhood), with the meal
+    card's verified statuses: one query. Only verified values count: the profile's birth_date (set by 居委会
+    staff from a document or the verified ID number), neighbourhood_id and unit_id; what the resident
+    declared only marks the age or residence as pending."""
     return diner_from_row(user_id, on, db.session.execute(_DINER, {"user_id": user_id}).first())
 
 
@@ -217,9 +231,10 @@ def diner_from_row(user_id: int, on: date, row) -> Diner:
     """A Diner from the ``_DINER`` columns (all None when the user has no resident profile)."""
     if row is None:
         return Diner(user_id, None, None, None, None, None, None, None, None, None)
-    (birth, id_enc, name, unit_id, address, unit_no, building_name, b_lat, b_lng, estate_name, e_lat, e_lng,
-     nb_id, nb_lat, nb_lng, street_id, district_id, card_user, *card_values) = tuple(row)[:18 + len(_CARD_COLUMNS)]
-    age = people.resident_age(birth or _birth_from_id(id_enc), on)
+    (birth, age_pending, residence_pending, name, unit_id, address, unit_no, building_name, b_lat, b_lng,
+     estate_name, e_lat, e_lng, nb_id, nb_lat, nb_lng, street_id, district_id, card_user,
+     *card_values) = tuple(row)[:19 + len(_CARD_COLUMNS)]
+    age = people.resident_age(birth, on)
     lat, lng = (b_lat, b_lng) if b_lat is not None else (e_lat, e_lng)
     if lat is None:
         lat, lng = nb_lat, nb_lng
@@ -227,39 +242,37 @@ def diner_from_row(user_id: int, on: date, row) -> Diner:
         address = f"{estate_name}{building_name}{unit_no}室"
     card = CardFlags(*(bool(v) if c != "diet_note" else v for c, v in zip(_CARD_COLUMNS, card_values))) \
         if card_user is not None else None
-    return Diner(user_id, age, nb_id, street_id, district_id, unit_id, address, lat, lng, card, name)
-
-
-def _birth_from_id(id_number_enc: str | None) -> date | None:
-    from service import privacy
-
-    number = privacy.decrypt(id_number_enc)
-    if not number or len(number) != 18:
-        return None
-    try:
-        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return None
+    return Diner(user_id, age, nb_id, street_id, district_id, unit_id, address, lat, lng, card, name,
+                 bool(age_pending), bool(residence_pending))
 
 
 def eligibility(site: MealSite, d: Diner, r: meal_rules.Rules) -> tuple[bool, str | None]:
-    """Whether the diner gets the elder price here; otherwise a reason code."""
-    if d.age is None:
-        return False, "age_unknown"
-    if d.age < r.elder_min_age:
-        return False, "too_young"
-    if r.residence == "street" and d.street_id != site.street_id:
-        return False, "not_resident"
-    if r.residence == "district":
+    """Whether the diner gets the elder price here, by verified age and residence; otherwise a reason
+    code (``age_unverified`` / ``residence_unverified`` when what the resident typed awaits verification)."""
+    if d.age is None or d.age < r.elder_min_age:
+        if d.age_pending:
+            return False, "age_unverified"
+        return False, "age_unknown" if d.age is None else "too_young"
+    resident = True
+    if r.residence == "street":
+        resident = d.street_id is not None and d.street_id == site.street_id
+    elif r.residence == "district":
         site_district = db.session.execute(sa.select(Street.district_id).where(Street.id == site.street_id)).scalar()
-        if d.district_id != site_district:
-            return False, "not_resident"
+        resident = d.district_id is not None and d.district_id == site_district
+    if not resident:
+        return False, "residence_unverified" if d.residence_pending else "not_resident"
     return True, None
 
 
 INELIGIBLE = {
     "age_unknown": ("请先完善出生日期或身份证号，由居委会核实后再预订长者餐",
                     "Your birth date is not on record; ask the neighbourhood committee to verify it"),
+    "age_unverified": ("您填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带身份证或户口簿到居委会办理",
+                       "Your birth date or ID number awaits verification by the neighbourhood committee; bring your "
+                       "ID card or household register to them to get the elder price"),
+    "residence_unverified": ("您填写的居住地尚待居委会核实，核实后方可享受本助餐点的长者助餐价",
+                             "Your place of residence awaits verification by the neighbourhood committee; once "
+                             "verified you get the elder price at this site"),
     "too_young": ("未达到长者助餐年龄，该助餐点不对公众开放", "Below the elder meal age and the site is not open to the public"),
     "not_resident": ("不在本助餐点服务范围居住，该助餐点不对公众开放",
                      "You do not live in this site's service area and the site is not open to the public"),
@@ -657,9 +670,16 @@ def _card_no() -> str:
     return "C" + "".join(secrets.choice("0123456789") for _ in range(11))
 
 
+CARD_FIELDS = (*meal_rules.STATUS_FLAGS, "diet_note")
+
+
 @transactional
 def set_card(actor: people.Actor, user_id: int, changes: dict) -> MealCard:
-    """居委会 staff issue the 老年助餐卡 and record the statuses they verified (audited)."""
+    """居委会 staff covering the resident's verified neighbourhood issue the 老年助餐卡 and record the statuses
+    they verified (audited). A request naming nothing is refused; one that changes nothing leaves the card,
+    its verification stamp and the audit log as they were."""
+    if not changes:
+        raise NothingToChange(CARD_FIELDS)
     profile = db.session.get(ResidentProfile, user_id)
     if profile is None or not (actor.is_staff and actor.covers_neighbourhood(profile.neighbourhood_id)):
         raise NotFound(code="people.resident_not_found", zh="居民不存在或不在您的负责范围", en="No such resident in your scope")
@@ -669,14 +689,16 @@ def set_card(actor: people.Actor, user_id: int, changes: dict) -> MealCard:
         card = MealCard(user_id=user_id, card_no=_card_no())
         db.session.add(card)
     else:
-        before = {f: getattr(card, f) for f in (*meal_rules.STATUS_FLAGS, "diet_note")}
+        before = {f: getattr(card, f) for f in CARD_FIELDS}
+        if all(getattr(card, name) == value for name, value in changes.items()):
+            return card
     for name, value in changes.items():
         setattr(card, name, value)
     card.verified_by = actor.user_id
     card.verified_at = clock.now()
     db.session.flush()
     audit.record(actor, "meal_card.updated", "user", user_id, before=before,
-                 after={f: getattr(card, f) for f in (*meal_rules.STATUS_FLAGS, "diet_note")})
+                 after={f: getattr(card, f) for f in CARD_FIELDS})
     return card
 
 

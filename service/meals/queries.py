@@ -153,9 +153,11 @@ def _record(row, start: int, keys: list[str]) -> SimpleNamespace:
     return SimpleNamespace(**dict(zip(keys, row[start:start + len(keys)])))
 
 
-def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) -> dict:
+def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, lang: str = "zh") -> dict:
     """The site's slots on ``day``: menu, remaining seats per mode, whether booking is open now, and the
-    price this caller (or the diner they act for) would pay for each set meal."""
+    price this caller (or the diner they act for) would pay for each set meal. When the diner is not
+    eligible, the reason and a message in ``lang`` (e.g. that a typed birth date awaits 居委会
+    verification)."""
     diner_id = diner_id or actor.user_id
     # One query for the site, the day's slots, the diner's live booking of each, the menus and the
     # diner's profile, card and residence (built once at import; only its parameters change).
@@ -197,9 +199,10 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None) ->
                            "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
                            if can_book else None} for item in menus[slot.id]],
         })
+    message = None if reason is None else bk.INELIGIBLE[reason][1 if lang == "en" else 0]
     return {"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day, "diner_id": diner_id,
-            "eligible": eligible, "ineligible_reason": reason, "delivery_allowed": delivery_ok, "priority": priority,
-            "items": items}
+            "eligible": eligible, "ineligible_reason": reason, "ineligible_message": message,
+            "delivery_allowed": delivery_ok, "priority": priority, "items": items}
 
 
 # --- bookings ------------------------------------------------------------------------------------------------

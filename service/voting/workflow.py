@@ -663,8 +663,8 @@ def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, m
     profile = db.session.get(ResidentProfile, proxy_user_id) if proxy_user else None
     if proxy_user is None or not proxy_user.is_active:
         raise InvalidInput("proxy_user_id", "代理人账号不存在", "No such proxy user")
-    if profile is None or not profile.id_number_hash:
-        raise InvalidInput("proxy_user_id", "代理人须先完成身份证件核验", "The proxy's identity document is not verified",
+    if profile is None or profile.id_verified_at is None:   # checked by 居委会 staff, not merely typed into /me
+        raise InvalidInput("proxy_user_id", "代理人须先由居委会核验身份证件", "The proxy's identity document is not verified",
                            code="voting.proxy_unverified")
     if voter.user_id == proxy_user_id:
         raise InvalidInput("proxy_user_id", "业主本人无需委托", "The owner cannot be their own proxy")

@@ -135,14 +135,14 @@ def test_open_site_charges_the_general_price_to_the_ineligible(client, m):
         ("general", "22.00", "0.00", "22.00")
 
 
-def test_age_from_the_id_number_when_no_birth_date(client, m):
-    from service import privacy
-
+def test_age_from_the_id_number_once_staff_verified_it(client, m):
     diner = make_user(name="钱阿公", neighbourhood_id=m.world.nb.id)
-    profile = db.session.get(ResidentProfile, diner.id)
-    number = "11010519461123001X"  # born 1946-11-23: 80 on DAY
-    profile.id_number_enc = privacy.encrypt(number)
-    db.session.commit()
+    number = "110105194611230018"  # born 1946-11-23: 80 on DAY
+    assert client.patch("/api/v1/me", json={"id_number": number}, headers=auth(diner)).status_code == 200
+    typed = book(client, diner, m)
+    assert typed.status_code == 403 and typed.json["error"] == "meals.not_eligible" and "核实" in typed.json["message"]
+    assert client.post(f"/api/v1/residents/{diner.id}/verification", json={"documents": ["id_card"],
+                       "id_number": number}, headers=auth(m.staff)).status_code == 200
     assert book(client, diner, m).json["price"]["tier"] == "age80"
 
 

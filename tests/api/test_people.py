@@ -1,11 +1,13 @@
 """/me, profile, unit claims, family links, residents and roles: rules and who is refused what."""
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from models.audit import AuditEntry
 from models.base import db
+from models.people import FamilyLink, RoleAssignment
 from models.places import Owner, Ownership
+from service import clock
 from tests.factories import VALID_ID, auth, make_owner, make_user, make_world
 
 PHONE = "13812345678"
@@ -87,6 +89,18 @@ def test_profile_update_validates_the_id_number_and_stores_it_encrypted(client):
     assert future.status_code == 422 and "birth_date" in future.json["errors"]
     nowhere = client.patch("/api/v1/me", json={"neighbourhood_id": 999999}, headers=auth(user))
     assert nowhere.status_code == 422 and "neighbourhood_id" in nowhere.json["errors"]
+
+
+def test_a_profile_edit_with_nothing_to_change_is_422(client):
+    user = make_user(name="王秀英")
+    for kwargs in ({}, {"json": {}}, {"data": "", "content_type": "application/json"}):
+        response = client.patch("/api/v1/me", headers=auth(user), **kwargs)
+        assert response.status_code == 422, (kwargs, response.json)
+        assert response.json["error"] == "validation.nothing_to_change"
+        assert response.json["message"] == "没有需要修改的内容"
+        assert response.json["errors"]
+    english = client.patch("/api/v1/me", json={}, headers=auth(user, **{"Accept-Language": "en"}))
+    assert english.status_code == 422 and english.json["message"] == "Nothing to change was given"
 
 
 # --- unit claims --------------------------------------------------------------------------------------------
@@ -171,6 +185,19 @@ def test_claim_for_a_missing_unit_names_the_field(client):
     assert response.status_code == 422 and "unit_id" in response.json["errors"]
 
 
+def test_staff_do_not_decide_their_own_unit_claim(client):
+    world = make_world()
+    make_owner(None, world.units[0], name="李", certificate_no="沪2019普012345")
+    staff = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    colleague = make_user(name="周", roles=[("staff", "neighbourhood", world.nb.id)])
+    created = claim(client, staff, world.units[0], name="李").json
+    url = f"/api/v1/unit-claims/{created['id']}/decision"
+    own = client.post(url, json={"approve": True}, headers=auth(staff))
+    assert own.status_code == 403 and own.json["error"] == "people.claim_self_decide"
+    assert db.session.get(Ownership, db.session.execute(sa.select(Ownership.id)).scalar()).owner.user_id is None
+    assert client.post(url, json={"approve": True}, headers=auth(colleague)).json["status"] == "approved"
+
+
 def test_residents_cannot_decide_claims_or_read_others(client):
     world = make_world()
     alice, bob = make_user(name="甲"), make_user(name="乙")
@@ -218,6 +245,71 @@ def test_family_link_confirmed_by_staff_is_audited(client):
     assert db.session.execute(sa.select(AuditEntry.action).where(AuditEntry.object_type == "family_link")
                               ).scalar_one() == "family_link.confirmed"
     assert elder.id
+
+
+def test_staff_do_not_confirm_a_link_they_requested(client):
+    """A staff member who asked to act for an elder of their own neighbourhood cannot confirm or reject the
+    request under the staff role: the elder or another staff member decides."""
+    world = make_world()
+    elder = make_user(name="王秀英", phone=PHONE, neighbourhood_id=world.nb.id)
+    staff = make_user(name="王小明", roles=[("staff", "neighbourhood", world.nb.id)])
+    colleague = make_user(name="周", roles=[("staff", "neighbourhood", world.nb.id)])
+    created = link(client, staff).json
+    url = f"/api/v1/family-links/{created['id']}/decision"
+    for confirm in (True, False):
+        own = client.post(url, json={"confirm": confirm}, headers=auth(staff))
+        assert own.status_code == 403 and own.json["error"] == "people.link_self_confirm"
+    assert db.session.get(FamilyLink, created["id"]).status == "pending"
+    assert client.post(url, json={"confirm": True}, headers=auth(colleague)).json["status"] == "confirmed"
+    assert elder.id
+
+
+def test_a_staff_member_losing_the_role_loses_the_elders_data_they_had_through_it(client):
+    world = make_world()
+    elder = make_user(name="王秀英", phone=PHONE, neighbourhood_id=world.nb.id)
+    staff = make_user(name="王小明", roles=[("staff", "neighbourhood", world.nb.id)])
+    admin = make_user(name="赵", roles=[("admin", "street", world.street.id)])
+    created = link(client, staff).json
+    headers = auth(staff)   # one token, issued while the role was held
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=headers).json["profile"]["phone"] == PHONE
+    # A link the requester confirmed themself as staff (written before such a decision was refused).
+    clock.shift(timedelta(hours=1))
+    row = db.session.get(FamilyLink, created["id"])
+    row.status, row.decided_by, row.decided_at = "confirmed", staff.id, clock.now()
+    db.session.commit()
+    role = db.session.execute(sa.select(RoleAssignment).where(RoleAssignment.user_id == staff.id)).scalar_one()
+    assert client.delete(f"/api/v1/role-assignments/{role.id}", headers=auth(admin)).status_code == 204
+
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=headers).status_code == 404
+    refused = client.get(f"/api/v1/meal-cards/{elder.id}", headers=headers)
+    assert refused.status_code == 404 and refused.json["error"] == "people.resident_not_found"
+    reopened = db.session.get(FamilyLink, created["id"])
+    db.session.refresh(reopened)
+    assert (reopened.status, reopened.decided_by, reopened.decided_at) == ("pending", None, None)
+    entry = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == "family_link.reopened")
+                               ).scalar_one()
+    assert (entry.actor_user_id, entry.object_id, entry.before["decided_by"]) == (admin.id, str(created["id"]),
+                                                                                  staff.id)
+    # The elder may still confirm it: then the relative's access is the elder's own decision.
+    assert client.post(f"/api/v1/family-links/{created['id']}/decision", json={"confirm": True},
+                       headers=auth(elder)).json["status"] == "confirmed"
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=headers).json["profile"]["phone"] == PHONE
+
+
+def test_a_link_staff_confirmed_for_others_outlives_their_role(client):
+    """A relationship checked by staff in office stays checked when they leave: it is a fact about the family."""
+    world = make_world()
+    elder = make_user(name="王秀英", phone=PHONE, neighbourhood_id=world.nb.id)
+    child = make_user(name="王小明")
+    staff = make_user(name="周", roles=[("staff", "neighbourhood", world.nb.id)])
+    admin = make_user(name="赵", roles=[("admin", "street", world.street.id)])
+    created = link(client, child).json
+    client.post(f"/api/v1/family-links/{created['id']}/decision", json={"confirm": True}, headers=auth(staff))
+    role = db.session.execute(sa.select(RoleAssignment).where(RoleAssignment.user_id == staff.id)).scalar_one()
+    assert client.delete(f"/api/v1/role-assignments/{role.id}", headers=auth(admin)).status_code == 204
+    assert db.session.get(FamilyLink, created["id"]).status == "confirmed"
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=auth(child)).json["profile"]["phone"] == PHONE
+    assert client.get(f"/api/v1/residents/{elder.id}", headers=auth(staff)).status_code == 404
 
 
 def test_family_link_needs_matching_name_and_phone(client):

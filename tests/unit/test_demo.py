@@ -14,7 +14,7 @@ from data.demo import build
 from data.demo import cases as demo_cases
 from models.base import db
 from models.cases import Case, CaseEvent
-from models.people import FamilyLink, ResidentProfile, RoleAssignment, User, WeChatAccount
+from models.people import FamilyLink, ResidentProfile, RoleAssignment, UnitClaim, User, WeChatAccount
 from models.places import Building, District, Estate, Neighbourhood, Owner, Ownership, Street, Unit
 from service import clock, people, privacy
 from service.cases import queries
@@ -165,7 +165,7 @@ def test_owners_register_and_demo_accounts():
         number = privacy.decrypt(profile.id_number_enc)
         assert valid_id_number(number) and number not in profile.id_number_enc
         assert number[:6] in ("310107", "310105")
-        assert number[6:14] == profile.birth_date.strftime("%Y%m%d")
+        assert number[6:14] == (profile.birth_date or profile.declared_birth_date).strftime("%Y%m%d")
         assert profile.id_number_hash == privacy.lookup_hash(number)
 
     # The elder: about 80, a phone, no WeChat; her child acts for her through a confirmed link.
@@ -179,6 +179,38 @@ def test_owners_register_and_demo_accounts():
     assert (link.proxy_user_id, link.relation, link.status) == (demo["family.demo"].id, "child", "confirmed")
     # staff.demo covers the elder's neighbourhood.
     assert people.load_actor(demo["staff.demo"].id).covers_neighbourhood(elder.neighbourhood_id)
+
+
+def test_demo_decisions_come_after_what_they_decide():
+    """Every demo family link and unit claim is decided at or after it was made."""
+    build.load_all(with_cases=False)
+    links = db.session.execute(sa.select(FamilyLink)).scalars().all()
+    claims = db.session.execute(sa.select(UnitClaim)).scalars().all()
+    assert links
+    for item in (*links, *claims):
+        assert item.decided_at is not None and item.decided_at >= item.created_at, (item.id, item.created_at)
+
+
+def test_demo_residents_are_verified_by_staff_of_their_neighbourhood():
+    """The demo elders' birth dates, residence and ID numbers are verified by staff of their 居委会, recorded
+    with who and when; accounts living nowhere keep theirs as declared."""
+    build.load_all(with_cases=False)
+    elder = db.session.get(ResidentProfile, user_named("elder.demo").id)
+    staff = people.load_actor(user_named("staff.demo").id)
+    for who, when in ((elder.id_verified_by, elder.id_verified_at),
+                      (elder.birth_date_verified_by, elder.birth_date_verified_at),
+                      (elder.residence_verified_by, elder.residence_verified_at)):
+        assert who == staff.user_id and when >= elder.created_at
+    assert staff.covers_neighbourhood(elder.neighbourhood_id)
+    assert (elder.declared_birth_date, elder.declared_neighbourhood_id) == (None, None)
+    # Every demo account living in a neighbourhood is verified by staff covering it.
+    for user in db.session.execute(sa.select(User).where(User.is_demo.is_(True))).scalars():
+        profile = db.session.get(ResidentProfile, user.id)
+        if profile.neighbourhood_id is None:
+            assert profile.id_verified_at is None and profile.declared_birth_date is not None
+            continue
+        verifier = people.load_actor(profile.residence_verified_by)
+        assert verifier.covers_neighbourhood(profile.neighbourhood_id) and profile.id_verified_at is not None
 
 
 def test_loading_twice_changes_nothing():

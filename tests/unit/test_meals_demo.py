@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from data.demo import build
 from models.base import db
 from models.meals import MealBooking, MealSite, MealSlot
-from models.people import RoleAssignment, User
+from models.people import ResidentProfile, RoleAssignment, User
 from service import clock, people
 from service.meals import queries
 
@@ -22,6 +22,17 @@ def test_demo_meals_show_sites_menus_and_bookings_in_every_state():
     assert summary["meal_bookings"] == sum(statuses.values()) >= 500
     assert db.session.execute(sa.select(sa.func.count()).where(MealBooking.booked_by_role == "family")).scalar() > 0
     assert db.session.execute(sa.select(sa.func.count()).where(MealBooking.mode == "delivery")).scalar() > 0
+    # The diners' birth dates and residence were verified by staff of their 居委会 (who and when), which is
+    # what makes them eligible: nothing a resident typed prices a meal.
+    diners = db.session.execute(sa.select(ResidentProfile).join(User, User.id == ResidentProfile.user_id)
+                                .where(User.username.like("meal.%"))).scalars().all()
+    assert diners
+    verifiers = {}
+    for profile in diners:
+        assert profile.birth_date_verified_at is not None and profile.birth_date_verified_at >= profile.created_at
+        staff = verifiers.setdefault(profile.residence_verified_by, people.load_actor(profile.residence_verified_by))
+        assert staff.covers_neighbourhood(profile.neighbourhood_id)
+        assert (profile.declared_birth_date, profile.declared_neighbourhood_id) == (None, None)
     # Counters agree with the bookings, and no slot is over capacity.
     for slot in db.session.execute(sa.select(MealSlot)).scalars():
         held = db.session.execute(sa.select(sa.func.coalesce(sa.func.sum(MealBooking.quantity), 0)).where(

@@ -1,0 +1,108 @@
+"""The migrations build exactly the schema the models describe, and 0009 keeps what residents typed about
+themselves as declared (never verified) while reopening family links their requester confirmed."""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+
+from api.app import create_app
+from models.base import UTCDateTime, db
+from tests.conftest import fresh_postgres_database
+
+MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
+T = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
+
+
+def test_the_migrated_schema_matches_the_models():
+    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    assert compare_metadata(context, db.metadata) == []
+
+
+def _table(name: str, *columns: str, stamps: bool = True, **typed) -> sa.TableClause:
+    cols = [sa.column(c) for c in columns] + [sa.column(c, t) for c, t in typed.items()]
+    if stamps:
+        cols += [sa.column("created_at", UTCDateTime()), sa.column("updated_at", UTCDateTime())]
+    return sa.table(name, *cols)
+
+
+def _at_0008(conn) -> dict:
+    """Rows as a database at 0008 holds them: every profile value was typed by the resident (PATCH /me)."""
+    stamp = {"created_at": T, "updated_at": T}
+    users = _table("user", "id", "username", "is_active", "is_demo")
+    conn.execute(users.insert(), [{"id": i, "username": f"u{i}", "is_active": True, "is_demo": False, **stamp}
+                                  for i in (1, 2, 3, 4)])
+    conn.execute(_table("district", "id", "code", "name").insert(), [{"id": 1, "code": "d", "name": "普陀区", **stamp}])
+    conn.execute(_table("street", "id", "code", "district_id", "name", "prefix", "coord_source").insert(),
+                 [{"id": 1, "code": "s", "district_id": 1, "name": "万里街道", "prefix": "WL",
+                   "coord_source": "approximate", **stamp}])
+    conn.execute(_table("neighbourhood", "id", "code", "street_id", "name", "committee_name", "coord_source").insert(),
+                 [{"id": 1, "code": "n", "street_id": 1, "name": "香泉路居民区", "committee_name": "香泉路居委会",
+                   "coord_source": "approximate", **stamp}])
+    profiles = _table("resident_profile", "user_id", "name", "phone_verified", "id_number_enc", "id_number_hash",
+                      "neighbourhood_id", birth_date=sa.Date())
+    conn.execute(profiles.insert(), [
+        {"user_id": 1, "name": "钱", "phone_verified": False, "id_number_enc": "enc", "id_number_hash": "hash",
+         "neighbourhood_id": 1, "birth_date": date(1931, 1, 1), **stamp},
+        {"user_id": 2, "name": "王", "phone_verified": False, "id_number_enc": None, "id_number_hash": None,
+         "neighbourhood_id": None, "birth_date": None, **stamp}])
+    links = _table("family_link", "id", "proxy_user_id", "elder_user_id", "relation", "status", "decided_by",
+                   "reason", decided_at=UTCDateTime())
+    conn.execute(links.insert(), [
+        # 3, a staff member, asked to act for 1 and confirmed it themself under the staff role
+        {"id": 1, "proxy_user_id": 3, "elder_user_id": 1, "relation": "child", "status": "confirmed",
+         "decided_by": 3, "decided_at": T, "reason": None, **stamp},
+        # confirmed by the elder, and by another staff member: both stand
+        {"id": 2, "proxy_user_id": 2, "elder_user_id": 1, "relation": "child", "status": "confirmed",
+         "decided_by": 1, "decided_at": T, "reason": None, **stamp},
+        {"id": 3, "proxy_user_id": 4, "elder_user_id": 1, "relation": "other", "status": "confirmed",
+         "decided_by": 3, "decided_at": T, "reason": None, **stamp}])
+
+
+def _migrate(url: str) -> tuple[list, list, list]:
+    app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision="0008")
+            with db.engine.begin() as conn:
+                _at_0008(conn)
+            upgrade(directory=MIGRATIONS, revision="0009")
+            with db.engine.connect() as conn:
+                profiles = conn.execute(sa.text(
+                    "SELECT user_id, birth_date, declared_birth_date, neighbourhood_id, declared_neighbourhood_id, "
+                    "id_number_hash, id_verified_at, birth_date_verified_at, residence_verified_at "
+                    "FROM resident_profile ORDER BY user_id")).all()
+                links = conn.execute(sa.text("SELECT id, status, decided_by, decided_at FROM family_link ORDER BY id")
+                                     ).all()
+                audit = conn.execute(sa.text("SELECT action, object_type, object_id, actor_user_id "
+                                             "FROM audit_entry ORDER BY id")).all()
+            return profiles, links, audit
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_0009_keeps_typed_values_as_declared_and_reopens_self_confirmed_links():
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        with fresh_postgres_database(base, "linli_migration") as url:
+            profiles, links, audit = _migrate(url)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            profiles, links, audit = _migrate(f"sqlite:///{Path(tmp) / 'migration.db'}")
+    typed, empty = profiles
+    assert (typed.birth_date, typed.neighbourhood_id) == (None, None)
+    assert str(typed.declared_birth_date) == "1931-01-01" and typed.declared_neighbourhood_id == 1
+    assert typed.id_number_hash == "hash"   # kept, but not verified
+    assert (typed.id_verified_at, typed.birth_date_verified_at, typed.residence_verified_at) == (None, None, None)
+    assert (empty.declared_birth_date, empty.declared_neighbourhood_id) == (None, None)
+    assert [(row.id, row.status, row.decided_by) for row in links] == \
+        [(1, "pending", None), (2, "confirmed", 1), (3, "confirmed", 3)]
+    assert links[0].decided_at is None
+    assert [tuple(row) for row in audit] == [("family_link.reopened", "family_link", "1", None)]
