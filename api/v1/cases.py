@@ -26,6 +26,7 @@ SUMMARY = {"id": 42, "number": "WL20261121-0042", "category": "corridor_clutter"
            "lat": 31.2702, "lng": 121.4101, "street_id": 1, "neighbourhood_id": 10,
            "received_at": "2026-11-21T02:15:00+00:00", "deadlines": DEADLINES, "outcome": None, "rating": None,
            "assignee_id": None, "escalation_level": 0}
+NEXT_CURSOR = "WyIyMDI2LTExLTIzVDE1OjU5OjU5KzAwOjAwIiw0Ml0.Yk3xQv8PzL1aT0cW"
 DETAIL = {**SUMMARY, "reply": None, "photos": [{"id": 7, "url": "/api/v1/uploads/7", "purpose": "report"}],
           "timeline": [{"id": 1, "at": "2026-11-21T02:15:00+00:00", "action": "submit", "from_status": None,
                         "to_status": "submitted", "note": None, "public": True, "actor_role": "resident"}],
@@ -85,13 +86,15 @@ class Cases(MethodView):
                                lang=language())
 
     @blp.arguments(QueueArgs, location="query")
-    @blp.response(200, QueueOut, example={"items": [SUMMARY], "next_cursor": "WyIyMDI2LTExLTIz..."})
+    @blp.response(200, QueueOut, example={"items": [SUMMARY], "next_cursor": NEXT_CURSOR})
     @errors(blp, 401, 403)
     @auth_required("staff", "admin")
     def get(self, args):
         """The staff queue
 
-        Cases in my scope, nearest deadline first, with cursor pagination.
+        Cases in my scope, nearest deadline first, with cursor pagination:
+        pass `next_cursor` back as `cursor`. Only cursors this server issued
+        are accepted (any other is 422 `cases.cursor_invalid`).
         """
         items, cursor = queries.staff_queue(current_actor(), **args)
         lang = language()

@@ -496,3 +496,76 @@ def test_queue_of_finished_cases_pages_by_id(client, place, people):
     rest = client.get(f"/api/v1/cases?status=closed&limit=2&cursor={first['next_cursor']}",
                       headers=auth(people.staff)).json
     assert [c["id"] for c in first["items"] + rest["items"]] == ids and rest["next_cursor"] is None
+
+
+# --- the queue refuses input it cannot use, never a 500 ------------------------------------------------------------
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_due_before_beyond_the_calendar_in_utc_is_422_naming_it(client, place, people, moment):
+    response = client.get("/api/v1/cases", query_string={"due_before": moment}, headers=auth(people.staff))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "due_before" in response.json["errors"]["query"]
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _json64(value) -> str:
+    import json
+
+    return _b64(json.dumps(value).encode())
+
+
+CRAFTED_CURSORS = {
+    "a date without time or offset": _json64(["2026-12-01", 1]),
+    "an id of 1e20": _json64(["2026-12-01T00:00:00+00:00", 1e20]),
+    "an id past bigint": _json64(["2026-12-01T00:00:00+00:00", 10 ** 20]),
+    "no deadline, an id of 1e20": _json64([None, 1e20]),
+    "an id as text": _json64([None, "5"]),
+    "an id as a boolean": _json64([None, True]),
+    "a fractional id": _json64([None, 1.5]),
+    "a negative id": _json64([None, -1]),
+    "three items": _json64([None, 1, 2]),
+    "one item": _json64([1]),
+    "an object": _json64({"due": None, "id": 1}),
+    "a bare number": _json64(7),
+    "not a datetime": _json64(["tomorrow", 1]),
+    "a datetime as a number": _json64([20261201, 1]),
+    "year 1 at +14:00": _json64(["0001-01-01T00:00:00+14:00", 1]),
+    "not JSON": _b64(b"\xff\xfe not json"),
+    "not base64": "%%%",
+    "a well-formed cursor the server never signed": _json64(["2026-12-01T00:00:00+00:00", 1]),
+}
+
+
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS.values(), ids=CRAFTED_CURSORS.keys())
+def test_a_cursor_the_server_did_not_issue_is_422_cursor_invalid(client, place, people, cursor):
+    report(client, people.resident)
+    for status in ("", "&status=closed"):
+        response = client.get(f"/api/v1/cases?cursor={cursor}{status}", headers=auth(people.staff))
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.json["error"] == "cases.cursor_invalid" and "cursor" in response.json["errors"]
+        assert response.json["message"] == "翻页参数无效，请从第一页重新加载"
+
+
+def test_a_tampered_cursor_is_refused_and_an_issued_one_pages_on(client, place, people):
+    ids = [report(client, people.resident).json["id"] for _ in range(3)]
+    first = client.get("/api/v1/cases?limit=1", headers=auth(people.staff)).json
+    cursor = first["next_cursor"]
+    payload, tag = cursor.split(".")
+    import base64
+    import json
+
+    due, last = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = f"{_json64([due, last + 1])}.{tag}"
+    refused = client.get(f"/api/v1/cases?limit=1&cursor={forged}", headers=auth(people.staff))
+    assert refused.status_code == 422 and refused.json["error"] == "cases.cursor_invalid"
+    english = client.get(f"/api/v1/cases?limit=1&cursor={forged}",
+                         headers=auth(people.staff, **{"Accept-Language": "en"}))
+    assert english.json["message"] == "The cursor is not valid; reload from the first page"
+    second = client.get(f"/api/v1/cases?limit=1&cursor={cursor}", headers=auth(people.staff))
+    assert second.status_code == 200
+    assert [first["items"][0]["id"], second.json["items"][0]["id"]] == ids[:2]
