@@ -41,6 +41,7 @@ class Category:
 class Policy:
     reopen_within_days: int
     nearby_radius_m: int
+    served_radius_m: int
     nearby_days: int
     max_photos: int
     description_max: int
@@ -68,13 +69,15 @@ def load(directory=None) -> None:
     try:
         _policy = Policy(
             reopen_within_days=int(policy["reopen_within_days"]), nearby_radius_m=int(policy["nearby_radius_m"]),
-            nearby_days=int(policy["nearby_days"]), max_photos=int(policy["max_photos"]),
-            description_max=int(policy["description_max"]),
+            served_radius_m=int(policy["served_radius_m"]), nearby_days=int(policy["nearby_days"]),
+            max_photos=int(policy["max_photos"]), description_max=int(policy["description_max"]),
             escalate_after_overdue_working_days=int(policy["escalate_after_overdue_working_days"]),
             due_soon_hours=int(policy["due_soon_hours"]),
             satisfied_levels=tuple(int(x) for x in policy["satisfied_levels"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise rules.RulesError(f"{where}: policy is incomplete or not numeric ({exc})") from None
+    rules.require(100 <= _policy.served_radius_m <= 20000, where,
+                  "policy.served_radius_m must be a distance in metres from 100 to 20000")
     categories = {}
     for index, item in enumerate(data.get("categories") or []):
         at = f"categories[{index}]"

@@ -50,7 +50,6 @@ PUBLIC_ACTIONS = frozenset({"submit", "dispatch", "accept", "resolve", "close", 
 CONTACT_METHODS = ("phone", "visit", "wechat", "sms", "other")
 VISIT_RESULTS = ("solved", "unsolved", "unreachable")
 RATING_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-NEIGHBOURHOOD_RADIUS_M = 3000
 
 
 # Every use-case here runs in one transaction; a concurrent change to the same case is a 409.
@@ -88,16 +87,22 @@ _REPORTERS_NEIGHBOURHOOD = _NEIGHBOURHOOD_POINTS.join(
 
 
 def route(category: rules.Category, lat: float | None, lng: float | None, reporter_id: int | None) -> Route:
-    """The 居委会 that handles a report: nearest neighbourhood to the point (or the
-    reporter's own when only an address is given); the street office for street-level categories."""
+    """The 居委会 that handles a report: the nearest neighbourhood to the point, or the reporter's own
+    when only an address is given; the street office for street-level categories.
+
+    A point farther than ``policy.served_radius_m`` from every neighbourhood of the places data lies
+    outside the streets served: it is refused, never sent to the reporter's own neighbourhood."""
     neighbourhood = None
     if lat is not None and lng is not None:
-        min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, NEIGHBOURHOOD_RADIUS_M)
+        radius = rules.policy().served_radius_m
+        min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, radius)
         candidates = db.session.connection().execute(_NEIGHBOURHOODS_IN_BOX, {
             "min_lat": min_lat, "max_lat": max_lat, "min_lng": min_lng, "max_lng": max_lng}).all()
-        if candidates:
-            neighbourhood = min(candidates, key=lambda c: geo.distance_m(lat, lng, c.lat, c.lng))
-    if neighbourhood is None and reporter_id is not None:
+        nearest = min(((geo.distance_m(lat, lng, c.lat, c.lng), c) for c in candidates), default=None,
+                      key=lambda pair: pair[0])
+        if nearest is not None and nearest[0] <= radius:
+            neighbourhood = nearest[1]
+    elif reporter_id is not None:
         neighbourhood = db.session.connection().execute(_REPORTERS_NEIGHBOURHOOD, {"user_id": reporter_id}).first()
     if neighbourhood is None:
         raise InvalidInput("location", "该位置不在本平台服务的街道范围内，请拨打12345反映",

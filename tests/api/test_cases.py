@@ -569,3 +569,33 @@ def test_a_tampered_cursor_is_refused_and_an_issued_one_pages_on(client, place, 
     second = client.get(f"/api/v1/cases?limit=1&cursor={cursor}", headers=auth(people.staff))
     assert second.status_code == 200
     assert [first["items"][0]["id"], second.json["items"][0]["id"]] == ids[:2]
+
+
+# --- only the streets served -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", [
+    {"lat": 90, "lng": 180}, {"lat": 90, "lng": 180, "datum": "wgs84"}, {"lat": 0, "lng": 0},
+    {"lat": -90, "lng": -180},
+    {"lat": 31.2397, "lng": 121.4998},   # 陆家嘴, Shanghai, well outside the streets served
+    {"lat": 31.2702, "lng": 121.3700},   # Shanghai, 3.9 km west of the nearest 居委会
+], ids=["north pole", "north pole wgs84", "null island", "south pole", "lujiazui", "west of the street"])
+def test_a_location_outside_the_served_streets_is_refused_even_for_a_resident_with_a_home(client, place, people,
+                                                                                          where):
+    response = report(client, people.resident, location=where)
+    assert response.status_code == 422, response.json
+    assert response.json["error"] == "cases.out_of_area" and "location" in response.json["errors"]
+    assert response.json["message"] == "该位置不在本平台服务的街道范围内，请拨打12345反映"
+    english = client.post("/api/v1/cases",
+                          json={"category": "corridor_clutter", "description": "堆物", "location": where},
+                          headers=auth(people.resident, **{"Accept-Language": "en"}))
+    assert english.json["message"] == "The location is outside the streets this service covers"
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Case)).scalar() == 0
+
+
+def test_a_point_inside_a_served_street_is_routed_to_its_nearest_committee(client, place, people):
+    from tests.factories import north
+
+    near_nb2 = {"lat": north(31.2800, -400), "lng": 121.4200}  # 400 m south of 中浩云
+    body = report(client, make_user(name="路人"), location=near_nb2).json
+    assert body["neighbourhood_id"] == place.nb2.id and body["street_id"] == place.street.id
+    assert report(client, people.resident).json["neighbourhood_id"] == place.nb.id
