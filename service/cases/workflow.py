@@ -17,7 +17,7 @@ from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseCounter, CaseEvent, CaseExtension, CaseFollower, CasePhoto
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
-from service import calendar, clock, geo, notifications
+from service import calendar, clock, geo, notifications, people
 from service.cases import rules
 from service.db import transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -466,6 +466,12 @@ def _reassign(actor, case, payload, now, data):
     if assignee is not None:
         if db.session.get(User, assignee) is None:
             raise InvalidInput("assignee_id", "承办人不存在", "No such assignee")
+        # The new handler must be staff who can see and act on the case where it now lies.
+        handler = people.load_actor(assignee)
+        if handler is None or not can_handle(handler, case):
+            raise InvalidInput("assignee_id", "承办人不负责该诉求所在的居委会，不能改派给他",
+                               "The assignee does not cover this case's neighbourhood; choose staff who do",
+                               code="cases.assignee_out_of_scope")
         data["assignee_id"] = assignee
     case.assignee_user_id = assignee
     case.accepted_at = None

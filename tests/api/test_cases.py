@@ -599,3 +599,30 @@ def test_a_point_inside_a_served_street_is_routed_to_its_nearest_committee(clien
     body = report(client, make_user(name="路人"), location=near_nb2).json
     assert body["neighbourhood_id"] == place.nb2.id and body["street_id"] == place.street.id
     assert report(client, people.resident).json["neighbourhood_id"] == place.nb.id
+
+
+# --- reassign only to staff who can see the case -------------------------------------------------------------------
+
+def test_reassign_to_an_assignee_who_does_not_cover_the_case_is_refused(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    street_staff = make_user(name="街道", roles=[("staff", "street", place.street.id)])
+    nb2_staff = make_user(name="中浩云社工", roles=[("staff", "neighbourhood", place.nb2.id)])
+    for payload in ({"assignee_id": people.far_staff.id},                             # another street
+                    {"assignee_id": nb2_staff.id},                                     # another 居委会
+                    {"assignee_id": people.neighbour.id},                              # not staff
+                    {"neighbourhood_id": place.nb2.id, "assignee_id": people.staff.id}):  # not the new one's
+        refused = act(client, street_staff, case_id, "reassign", **payload)
+        assert refused.status_code == 422, (payload, refused.json)
+        assert refused.json["error"] == "cases.assignee_out_of_scope" and "assignee_id" in refused.json["errors"]
+        assert refused.json["message"] == "承办人不负责该诉求所在的居委会，不能改派给他"
+    case = db.session.get(Case, case_id)
+    db.session.refresh(case)
+    assert case.neighbourhood_id == place.nb.id and case.assignee_user_id is None
+    assert [e.action for e in case.events].count("reassign") == 0
+    moved = act(client, street_staff, case_id, "reassign", neighbourhood_id=place.nb2.id, assignee_id=nb2_staff.id)
+    assert moved.status_code == 200 and moved.json["assignee_id"] == nb2_staff.id
+    seen = client.get(f"/api/v1/cases/{case_id}", headers=auth(nb2_staff)).json
+    assert "accept" in seen["allowed_actions"]
+    same = act(client, street_staff, case_id, "reassign", assignee_id=make_user(
+        name="中浩云主任", roles=[("staff", "neighbourhood", place.nb2.id)]).id)
+    assert same.status_code == 200
