@@ -167,6 +167,10 @@ class Open311Key(Base):
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(sa.String(8))
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # The admin scope the key was issued in ("street" or "district"): its admins may revoke it.
+    # Null for a key whose issuer's scope was not known when scopes were introduced.
+    scope_type: Mapped[str | None] = mapped_column(sa.String(16))
+    scope_id: Mapped[int | None] = mapped_column(sa.Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

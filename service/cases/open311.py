@@ -8,12 +8,15 @@ through Open311, anonymous or not. Partner submissions keep no personal data eit
 are accepted and dropped (the people behind a partner system are not Linli users).
 
 API keys belong to partner systems, are issued by an admin (the plaintext is shown
-once), stored as a SHA-256 hash with an 8-character prefix to recognise them, and
-can be revoked.
+once) in one of their admin scopes (a street or a district), stored as a SHA-256 hash
+with an 8-character prefix to recognise them, and can be revoked by their issuer or by
+the admins of that scope (a district's admins for its streets' keys).
 """
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -45,10 +48,59 @@ def _hash(key: str) -> str:
 
 # --- partner keys ---------------------------------------------------------------------------------------------
 
+KEY_SCOPES = ("street", "district")
+
+
+def _out_of_scope() -> Forbidden:
+    return Forbidden(code="open311.key_out_of_scope", zh="该接入密钥不在您的管理范围内，不能吊销",
+                     en="This API key lies outside your administrative scope")
+
+
+def _admin_districts(actor) -> set[int]:
+    return actor.scope_ids("admin", "district")
+
+
+def _admin_streets(actor) -> set[int]:
+    """Streets the actor administers: their street scopes and every street of their districts."""
+    streets = set(actor.scope_ids("admin", "street"))
+    districts = _admin_districts(actor)
+    if districts:
+        streets |= set(db.session.execute(sa.select(Street.id).where(Street.district_id.in_(districts))).scalars())
+    return streets
+
+
+def _covers(actor, scope_type: str | None, scope_id: int | None) -> bool:
+    if scope_type == "district":
+        return scope_id in _admin_districts(actor)
+    if scope_type == "street":
+        return scope_id in _admin_streets(actor)
+    # A key issued before keys had a scope, by an admin of several places: district admins only.
+    return bool(_admin_districts(actor))
+
+
+def _key_scope(actor, scope_type: str | None, scope_id: int | None) -> tuple[str, int]:
+    """The admin scope a new key lies in: the one named (which the issuer must administer), or the
+    issuer's only admin scope."""
+    if scope_type is None and scope_id is None:
+        own = {(kind, sid) for kind, sid in actor.scopes.get("admin", set()) if kind in KEY_SCOPES}
+        if len(own) != 1:
+            raise InvalidInput("scope_type", "您管理多个街道或区，请指定密钥所属的范围（scope_type 和 scope_id）",
+                               "You administer several places: name the key's scope (scope_type and scope_id)")
+        return own.pop()
+    if scope_type not in KEY_SCOPES or scope_id is None:
+        raise InvalidInput("scope_type", "请同时给出 scope_type（street 或 district）和 scope_id",
+                           "Give scope_type (street or district) and scope_id together")
+    if not _covers(actor, scope_type, scope_id):
+        raise Forbidden(code="open311.key_out_of_scope", zh="不能为您管理范围以外的街道或区签发接入密钥",
+                        en="You cannot issue a key outside your administrative scope")
+    return scope_type, scope_id
+
+
 @transactional
-def issue_key(actor, partner: str) -> tuple[Open311Key, str]:
-    """Issue an API key for a partner system (admins only). Returns the key and its plaintext,
-    which is not stored and cannot be shown again."""
+def issue_key(actor, partner: str, scope_type: str | None = None,
+              scope_id: int | None = None) -> tuple[Open311Key, str]:
+    """Issue an API key for a partner system (admins only), in one of the issuer's admin scopes.
+    Returns the key and its plaintext, which is not stored and cannot be shown again."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
     name = (partner or "").strip()
@@ -60,24 +112,29 @@ def issue_key(actor, partner: str) -> tuple[Open311Key, str]:
         name.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput("partner", "名称包含无效字符", "The name contains invalid characters") from None
+    scope_type, scope_id = _key_scope(actor, scope_type, scope_id)
     plaintext = secrets.token_urlsafe(32)
     key = Open311Key(partner=name, key_hash=_hash(plaintext), key_prefix=plaintext[:KEY_PREFIX_LENGTH],
-                     created_by=actor.user_id, created_at=clock.now())
+                     created_by=actor.user_id, scope_type=scope_type, scope_id=scope_id, created_at=clock.now())
     db.session.add(key)
     db.session.flush()
     audit.record(actor, "open311_key.issued", "open311_key", key.id,
-                 after={"partner": name, "key_prefix": key.key_prefix})
+                 after={"partner": name, "key_prefix": key.key_prefix, "scope_type": scope_type,
+                        "scope_id": scope_id})
     return key, plaintext
 
 
 @transactional
 def revoke_key(actor, key_id: int) -> Open311Key:
-    """Revoke a key (admins only). Revoking a revoked key changes nothing."""
+    """Revoke a key: its issuer, or an admin whose scope holds it (a district's admins revoke the keys
+    of its streets). Revoking a revoked key changes nothing."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
     key = db.session.get(Open311Key, key_id)
     if key is None:
         raise NotFound(code="open311.key_not_found", zh="接入密钥不存在", en="No such API key")
+    if key.created_by != actor.user_id and not _covers(actor, key.scope_type, key.scope_id):
+        raise _out_of_scope()
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         audit.record(actor, "open311_key.revoked", "open311_key", key.id, before={"revoked_at": None},
@@ -86,10 +143,17 @@ def revoke_key(actor, key_id: int) -> Open311Key:
 
 
 def list_keys(actor, *, page: int, page_size: int):
-    """Keys, newest first, without any secret (admins only)."""
+    """The keys the actor may revoke, newest first, without any secret (admins only)."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
-    return paginate(sa.select(Open311Key).order_by(Open311Key.id.desc()), page, page_size)
+    districts = _admin_districts(actor)
+    streets = _admin_streets(actor)
+    mine = sa.or_(Open311Key.created_by == actor.user_id,
+                  sa.and_(Open311Key.scope_type == "district", Open311Key.scope_id.in_(sorted(districts) or [-1])),
+                  sa.and_(Open311Key.scope_type == "street", Open311Key.scope_id.in_(sorted(streets) or [-1])))
+    if districts:
+        mine = sa.or_(mine, Open311Key.scope_type.is_(None))
+    return paginate(sa.select(Open311Key).where(mine).order_by(Open311Key.id.desc()), page, page_size)
 
 
 def _invalid_key() -> Forbidden:

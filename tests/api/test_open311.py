@@ -575,7 +575,7 @@ def test_keys_are_issued_once_and_stored_hashed(client, people):
     response = issue(people.admin, "长宁区网格化平台")
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "partner", "key", "key_prefix", "created_at"}
+    assert set(body) == {"id", "partner", "key", "key_prefix", "scope_type", "scope_id", "created_at"}
     plaintext = body["key"]
     assert len(plaintext) >= 40 and body["key_prefix"] == plaintext[:8]
     row = db.session.get(Open311Key, body["id"])
@@ -630,3 +630,99 @@ def test_service_functions_refuse_non_admins(people):
         open311.issue_key(actor, "x")
     with pytest.raises(Forbidden):
         open311.list_keys(actor, page=1, page_size=20)
+
+
+# --- who may revoke a key: its issuer, and admins whose scope holds it ------------------------------------------
+
+@pytest.fixture
+def admins(place):
+    from models.places import District
+
+    elsewhere = District(code=f"elsewhere{place.district.id}", name="长宁区")
+    db.session.add(elsewhere)
+    db.session.commit()
+
+    class Admins:
+        district = make_user(name="区管理员", roles=[("admin", "district", place.district.id)])
+        street = make_user(name="万里管理员", roles=[("admin", "street", place.street.id)])
+        street2 = make_user(name="万里另一管理员", roles=[("admin", "street", place.street.id)])
+        other_street = make_user(name="宜川管理员", roles=[("admin", "street", place.other_street.id)])
+        other_district = make_user(name="长宁管理员", roles=[("admin", "district", elsewhere.id)])
+        two_streets = make_user(name="两街管理员", roles=[("admin", "street", place.street.id),
+                                                    ("admin", "street", place.other_street.id)])
+    return Admins
+
+
+def revoke(user, key_id):
+    from flask import current_app
+
+    return current_app.test_client().post(f"/api/v1/open311-keys/{key_id}/revoke", headers=auth(user))
+
+
+def test_a_key_lies_in_its_issuers_scope(client, place, admins):
+    street_key = issue(admins.street).json
+    assert (street_key["scope_type"], street_key["scope_id"]) == ("street", place.street.id)
+    district_key = issue(admins.district).json
+    assert (district_key["scope_type"], district_key["scope_id"]) == ("district", place.district.id)
+    # An admin of several places names the one the key is for, within their own scope.
+    unnamed = client.post("/api/v1/open311-keys", json={"partner": "网格平台"}, headers=auth(admins.two_streets))
+    assert unnamed.status_code == 422 and "scope_type" in unnamed.json["errors"]
+    named = client.post("/api/v1/open311-keys", json={"partner": "网格平台", "scope_type": "street",
+                                                      "scope_id": place.other_street.id},
+                        headers=auth(admins.two_streets))
+    assert named.status_code == 201 and named.json["scope_id"] == place.other_street.id
+    outside = client.post("/api/v1/open311-keys", json={"partner": "网格平台", "scope_type": "district",
+                                                        "scope_id": place.district.id}, headers=auth(admins.street))
+    assert outside.status_code == 403 and outside.json["error"] == "open311.key_out_of_scope"
+
+
+def test_an_admin_revokes_only_keys_they_issued_or_that_lie_in_their_scope(client, fmt, place, admins):
+    street_key = issue(admins.street).json
+    district_key = issue(admins.district).json
+    for user, key in ((admins.other_street, street_key), (admins.other_district, street_key),
+                      (admins.street, district_key), (admins.other_street, district_key),
+                      (admins.other_district, district_key)):
+        refused = revoke(user, key["id"])
+        assert refused.status_code == 403, (user.nickname, key["scope_type"], refused.json)
+        assert refused.json["error"] == "open311.key_out_of_scope"
+        assert refused.json["message"] == "该接入密钥不在您的管理范围内，不能吊销"
+    post_request(client, fmt, street_key["key"])
+    post_request(client, fmt, district_key["key"])
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "open311_key.revoked")).scalar_one() == 0
+    # Another admin of the same street, and the district's admin, may revoke a street's key.
+    assert revoke(admins.street2, street_key["id"]).status_code == 200
+    other = issue(admins.street).json
+    assert revoke(admins.district, other["id"]).json["revoked_at"] is not None
+    assert revoke(admins.district, district_key["id"]).status_code == 200
+    post_request(client, fmt, street_key["key"], status=403)
+    mine = issue(admins.other_street).json
+    assert revoke(admins.other_street, mine["id"]).status_code == 200
+
+
+def test_an_admin_lists_the_keys_they_may_revoke(client, place, admins):
+    street_key = issue(admins.street).json["id"]
+    other_key = issue(admins.other_street).json["id"]
+    district_key = issue(admins.district).json["id"]
+
+    def listed(user):
+        return {k["id"] for k in client.get("/api/v1/open311-keys", headers=auth(user)).json["items"]}
+
+    assert listed(admins.street) == {street_key}
+    assert listed(admins.other_street) == {other_key}
+    assert listed(admins.district) == {street_key, other_key, district_key}
+    assert listed(admins.other_district) == set()
+
+
+def test_a_key_of_unknown_scope_is_revoked_by_its_issuer_or_a_district_admin(client, place, admins):
+    """Keys issued before keys had a scope, whose issuer's scope could not be told."""
+    keys = []
+    for _ in range(2):
+        key = Open311Key(partner="旧系统", key_hash=hashlib.sha256(str(len(keys)).encode()).hexdigest(),
+                         key_prefix="oldkey00", created_by=admins.two_streets.id, created_at=clock.now())
+        db.session.add(key)
+        db.session.commit()
+        keys.append(key.id)
+    assert revoke(admins.street, keys[0]).status_code == 403
+    assert revoke(admins.two_streets, keys[0]).status_code == 200
+    assert revoke(admins.district, keys[1]).status_code == 200
