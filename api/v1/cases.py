@@ -177,12 +177,14 @@ class Follow(MethodView):
 class Rating(MethodView):
     @blp.arguments(RatingIn)
     @blp.response(201, CaseOut, example={**DETAIL, "status": "closed", "rating": 5})
-    @errors(blp, 401, 404, 409, 429)
+    @errors(blp, 401, 403, 404, 409, 429)
     @auth_required()
     def post(self, data, case_id):
         """Rate my closed case (once)
 
         Five levels: 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意.
+        Only the reporter rates: anyone else who can read the case gets 403
+        `cases.reporter_only`.
         """
         actor = current_actor()
         workflow.rate(actor, case_id, data["score"], data.get("comment"))
@@ -193,7 +195,7 @@ class Rating(MethodView):
 class Reopen(MethodView):
     @blp.arguments(ReasonIn)
     @blp.response(200, CaseOut, example={**DETAIL, "status": "reopened"})
-    @errors(blp, 401, 404, 409, 429)
+    @errors(blp, 401, 403, 404, 409, 429)
     @auth_required()
     def post(self, data, case_id):
         """Reopen my closed case when dissatisfied (within 7 days)
@@ -209,7 +211,7 @@ class Reopen(MethodView):
 class Withdraw(MethodView):
     @blp.arguments(WithdrawIn)
     @blp.response(200, CaseOut, example={**DETAIL, "status": "withdrawn"})
-    @errors(blp, 401, 404, 409, 429)
+    @errors(blp, 401, 403, 404, 409, 429)
     @auth_required()
     def post(self, data, case_id):
         """Withdraw my case before it is accepted"""

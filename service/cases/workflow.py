@@ -620,17 +620,28 @@ HANDLERS = {"accept": _accept, "contact": _contact, "start": _start, "resolve": 
 
 # --- the reporter's actions -----------------------------------------------------------------------------------------
 
-def _reporter_case(actor, case_id: int) -> Case:
+# What only the reporter may do, as the refusal names it: action → (zh, en).
+REPORTER_ACTIONS = {"withdraw": ("撤回", "withdraw"), "rate": ("评价", "rate"), "reopen": ("申请重办", "reopen")}
+
+
+def _reporter_case(actor, case_id: int, action: str) -> Case:
+    """The case, when the actor reported it. Someone else who may see the case (a follower, staff)
+    is told that only the reporter may do this (403); anyone else hears that it does not exist."""
     case = _load(case_id)
     if case.reporter_user_id != actor.user_id:
-        raise NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
+        from service.cases.queries import visible_case
+
+        visible_case(actor, case_id)
+        zh, en = REPORTER_ACTIONS[action]
+        raise Forbidden(code="cases.reporter_only", zh=f"只有诉求人本人可以{zh}该诉求",
+                        en=f"Only the person who reported the case may {en} it")
     return case
 
 
 @_commit
 def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
     """The reporter withdraws a case before it is accepted."""
-    case = _reporter_case(actor, case_id)
+    case = _reporter_case(actor, case_id, "withdraw")
     if case.status not in ("submitted", "dispatched"):
         raise Conflict(code="cases.withdraw_too_late", zh="诉求已被签收，不能撤回", en="Accepted cases cannot be withdrawn",
                        errors={"status": [case.status]})
@@ -644,7 +655,7 @@ def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
 @_commit
 def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
     """Rate a closed case once: 5 非常满意 … 1 非常不满意."""
-    case = _reporter_case(actor, case_id)
+    case = _reporter_case(actor, case_id, "rate")
     if case.status not in ("closed", "archived"):
         raise Conflict(code="cases.rate_not_closed", zh="诉求办结后才能评价", en="Only closed cases can be rated",
                        errors={"status": [case.status]})
@@ -658,7 +669,7 @@ def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
 @_commit
 def reopen_by_reporter(actor, case_id: int, reason: str) -> Case:
     """A dissatisfied reporter reopens a closed case within the policy's window; the re-handling clock starts."""
-    case = _reporter_case(actor, case_id)
+    case = _reporter_case(actor, case_id, "reopen")
     if case.status != "closed":
         raise Conflict(code="cases.reopen_not_closed", zh="只有已办结的诉求可以申请重办", en="Only closed cases can be reopened",
                        errors={"status": [case.status]})

@@ -231,7 +231,7 @@ def test_reporter_withdraws_before_acceptance_only(client, place, people):
     late = client.post(f"/api/v1/cases/{second}/withdraw", json={}, headers=auth(people.resident))
     assert late.status_code == 409 and late.json["error"] == "cases.withdraw_too_late"
     other = client.post(f"/api/v1/cases/{second}/withdraw", json={}, headers=auth(people.neighbour))
-    assert other.status_code == 404
+    assert other.status_code == 403 and other.json["error"] == "cases.reporter_only"  # a public case they can read
 
 
 def test_reopen_within_seven_days_starts_the_rehandling_clock(client, place, people):
@@ -626,3 +626,32 @@ def test_reassign_to_an_assignee_who_does_not_cover_the_case_is_refused(client, 
     same = act(client, street_staff, case_id, "reassign", assignee_id=make_user(
         name="中浩云主任", roles=[("staff", "neighbourhood", place.nb2.id)]).id)
     assert same.status_code == 200
+
+
+# --- only the reporter rates, withdraws and reopens -----------------------------------------------------------------
+
+def test_a_follower_who_is_not_the_reporter_gets_403_saying_only_the_reporter_may(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    assert client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour)).status_code == 200
+    withdraw = client.post(f"/api/v1/cases/{case_id}/withdraw", json={}, headers=auth(people.neighbour))
+    assert withdraw.status_code == 403 and withdraw.json["error"] == "cases.reporter_only"
+    assert withdraw.json["message"] == "只有诉求人本人可以撤回该诉求"
+    to_closed(client, people.staff, case_id)
+    rated = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 1}, headers=auth(people.neighbour))
+    assert rated.status_code == 403 and rated.json["error"] == "cases.reporter_only"
+    assert rated.json["message"] == "只有诉求人本人可以评价该诉求"
+    english = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 1},
+                          headers=auth(people.neighbour, **{"Accept-Language": "en"}))
+    assert english.json["message"] == "Only the person who reported the case may rate it"
+    reopened = client.post(f"/api/v1/cases/{case_id}/reopen", json={"reason": "没解决"}, headers=auth(people.neighbour))
+    assert reopened.status_code == 403 and reopened.json["message"] == "只有诉求人本人可以申请重办该诉求"
+    case = db.session.get(Case, case_id)
+    db.session.refresh(case)
+    assert case.rating is None and case.status == "closed"
+    # A case the caller cannot see stays "not found".
+    private = report(client, people.resident, category="group_renting").json["id"]
+    to_closed(client, people.staff, private)
+    hidden = client.post(f"/api/v1/cases/{private}/rating", json={"score": 1}, headers=auth(people.neighbour))
+    assert hidden.status_code == 404 and hidden.json["error"] == "cases.not_found"
+    assert client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 4},
+                       headers=auth(people.resident)).status_code == 201
