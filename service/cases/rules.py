@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service import rules
+from service import notifications, rules
+
+# The mini-program pages a case notice opens, by the notification kind whose WeChat template
+# (config/rules/notifications.yaml, `page`) names the page, with the page used when it names none.
+DETAIL_PAGE = ("case.status_changed", "pages/cases/detail")
+RATE_PAGE = ("case.visit_survey", "pages/cases/rate")
 
 LIMIT_NAMES = ("first_contact", "handling", "rehandling", "complex", "visit")
 KINDS = ("咨询", "求助", "投诉", "举报", "建议", "感谢", "其他")
@@ -123,3 +128,10 @@ def category(code: str) -> Category | None:
 def policy() -> Policy:
     assert _policy is not None, "case rules not loaded"
     return _policy
+
+
+def page_link(case_id: int, page: tuple[str, str] = DETAIL_PAGE) -> str:
+    """The link of a notice about one case: its mini-program page with the case id, e.g.
+    ``pages/cases/detail?id=302`` (the inbox opens it; a WeChat subscribe message sends the same page)."""
+    kind, default = page
+    return f"{(notifications.template_for(kind) or {}).get('page') or default}?id={case_id}"

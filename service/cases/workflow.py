@@ -212,19 +212,30 @@ STATUS_ZH = {"submitted": "已受理", "dispatched": "已派单", "accepted": "�
              "merged": "已并单", "rejected": "不予受理", "withdrawn": "已撤回", "archived": "已归档"}
 
 
+# Public events that tell no one: a 回访 is a conversation with the reporter about a closure they
+# were already told of.
+UNANNOUNCED_ACTIONS = frozenset({"visit"})
+
+
 def _notify_watchers(case: Case, event: CaseEvent) -> None:
+    """Tell the reporter and followers of a public event: a change of status (once per event, so one
+    已办结 per closure), or a public note on a case whose status stays."""
+    changed = event.from_status != event.to_status
+    if event.action in UNANNOUNCED_ACTIONS or not (changed or event.note):
+        return
     watchers = set(db.session.execute(sa.select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)).scalars())
     if case.reporter_user_id:
         watchers.add(case.reporter_user_id)
     watchers.discard(event.actor_user_id)
+    title = None if changed else f"诉求{case.number}有新进展"
     for user_id in watchers:
-        _notify_status(case, user_id, f"case:{case.id}:event:{event.id}:{user_id}", event.note)
+        _notify_status(case, user_id, f"case:{case.id}:event:{event.id}:{user_id}", event.note, title=title)
 
 
-def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None) -> None:
+def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None, *, title: str | None = None) -> None:
     notifications.notify(user_id, kind="case.status_changed", dedupe_key=dedupe_key,
-                         title=f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
-                         body=(note or STATUS_ZH.get(case.status, ""))[:200], link=f"/cases/{case.id}?id={case.id}",
+                         title=title or f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
+                         body=(note or STATUS_ZH.get(case.status, ""))[:200], link=rules.page_link(case.id),
                          data={"case_id": case.id, "status": case.status})
 
 
@@ -598,9 +609,13 @@ def _reopen(actor, case, payload, now, data):
 
 
 def _visit(actor, case, payload, now, data):
+    """回访 once per closure; a visit that reached nobody (``unreachable``) may be tried again."""
     result = payload.get("result")
     if result not in VISIT_RESULTS:
         raise InvalidInput("result", "请选择回访结果", f"result must be one of {', '.join(VISIT_RESULTS)}")
+    if case.visit_result is not None and case.visit_result != "unreachable":
+        raise Conflict(code="cases.already_visited", zh="本次办结已回访，不能重复回访",
+                       en="This closure has already been visited", errors={"visit_result": [case.visit_result]})
     case.visited_at = now
     case.visit_result = result
     data["result"] = result

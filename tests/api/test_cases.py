@@ -655,3 +655,64 @@ def test_a_follower_who_is_not_the_reporter_gets_403_saying_only_the_reporter_ma
     assert hidden.status_code == 404 and hidden.json["error"] == "cases.not_found"
     assert client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 4},
                        headers=auth(people.resident)).status_code == 201
+
+
+# --- 回访: once per closure, and one 已办结 notice per closure ---------------------------------------------------------
+
+def _notices(user, case_id):
+    from models.notifications import Notification
+
+    return db.session.execute(sa.select(Notification).where(
+        Notification.user_id == user.id, Notification.kind.like("case.%"),
+        Notification.data["case_id"].as_integer() == case_id).order_by(Notification.id)).scalars().all()
+
+
+def test_one_closed_notice_per_closure_and_one_visit_per_closure(client, place, people):
+    clock.set_now(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))
+    case_id = report(client, people.resident).json["id"]
+    client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour))
+    to_closed(client, people.staff, case_id)
+    assert act(client, people.staff, case_id, "visit", result="solved", note="回访：已解决").status_code == 200
+    again = act(client, people.colleague, case_id, "visit", result="unsolved")
+    assert again.status_code == 409 and again.json["error"] == "cases.already_visited"
+    assert again.json["message"] == "本次办结已回访，不能重复回访"
+    for user in (people.resident, people.neighbour):
+        titles = [n.title for n in _notices(user, case_id)]
+        assert sum("已办结" in t for t in titles) == 1, titles
+    assert db.session.get(Case, case_id).visit_result == "solved"
+    # Reopened and closed again: a new closure, a new 已办结 notice and a new 回访.
+    clock.set_now(datetime(2026, 11, 17, 9, tzinfo=SHANGHAI))
+    reopened = client.post(f"/api/v1/cases/{case_id}/reopen", json={"reason": "又堆上了"}, headers=auth(people.resident))
+    assert reopened.status_code == 200
+    for action, payload in (("start", {}), ("resolve", {"outcome": "solved", "reply": "再次清理"}), ("close", {})):
+        assert act(client, people.staff, case_id, action, **payload).status_code == 200
+    assert act(client, people.staff, case_id, "visit", result="unsolved").status_code == 200
+    titles = [n.title for n in _notices(people.resident, case_id)]
+    assert sum("已办结" in t for t in titles) == 2, titles
+
+
+def test_a_visit_that_reached_nobody_may_be_tried_again(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    to_closed(client, people.staff, case_id)
+    assert act(client, people.staff, case_id, "visit", result="unreachable").status_code == 200
+    assert act(client, people.staff, case_id, "visit", result="solved").json["visit_result"] == "solved"
+    assert act(client, people.staff, case_id, "visit", result="solved").status_code == 409
+    visits = db.session.execute(sa.select(CaseEvent.data).where(CaseEvent.case_id == case_id,
+                                                                CaseEvent.action == "visit")).scalars().all()
+    assert [v["result"] for v in visits] == ["unreachable", "solved"]
+
+
+def test_every_case_notice_links_to_the_mini_program_case_page(client, place, people):
+    from config import RULES_DIR
+    import yaml
+
+    pages = {kind: spec["page"] for kind, spec in
+             yaml.safe_load((RULES_DIR / "notifications.yaml").read_text())["templates"].items()}
+    case_id = report(client, people.resident).json["id"]
+    client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour))
+    to_closed(client, people.staff, case_id)
+    act(client, people.staff, case_id, "comment", note="已安排回访", public=True)
+    notices = _notices(people.resident, case_id) + _notices(people.neighbour, case_id)
+    assert len(notices) >= 6
+    assert {n.link for n in notices} == {f"{pages['case.status_changed']}?id={case_id}"}
+    assert f"{pages['case.status_changed']}?id={case_id}" == f"pages/cases/detail?id={case_id}"
