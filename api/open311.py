@@ -351,6 +351,19 @@ def get_request(request_id: str, fmt: str):
     return render(fmt, "service_requests", _absolute_media([open311.get_request(request_id, language())]))
 
 
+@bp.get("/media/<token>")
+def media(token: str):
+    """A public request's photo for partners, without a login (re-encoded at upload: no EXIF)."""
+    photo = open311.media(token)
+    response = Response(photo.data, status=200, mimetype=photo.content_type)
+    # Short-lived: a request can become hidden (rejected) and its photo must then stop being served.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.set_etag(photo.sha256)
+    return response.make_conditional(request)
+
+
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 

@@ -27,6 +27,7 @@ from config import RULES_DIR
 from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseEvent, CasePhoto, Open311Key
 from models.places import Estate, Neighbourhood, Street
+from models.uploads import Upload
 from service import audit, clock, geo
 from service.cases import rules, workflow
 from service.db import paginate, transactional
@@ -344,13 +345,14 @@ def _agencies(cases: list[Case]) -> dict[int, str]:
             for c in cases}
 
 
-def _first_photos(cases: list[Case]) -> dict[int, int]:
+def _first_photos(cases: list[Case]) -> dict[int, str]:
+    """Each case's first report photo, by its media token."""
     ids = [c.id for c in cases]
     if not ids:
         return {}
     first = (sa.select(sa.func.min(CasePhoto.id)).where(CasePhoto.case_id.in_(ids), CasePhoto.purpose == "report")
              .group_by(CasePhoto.case_id))
-    return dict(db.session.execute(sa.select(CasePhoto.case_id, CasePhoto.upload_id).where(
+    return dict(db.session.execute(sa.select(CasePhoto.case_id, CasePhoto.media_token).where(
         CasePhoto.id.in_(first))).all())
 
 
@@ -362,7 +364,7 @@ def expected_at(case: Case) -> datetime | None:
 
 def present(cases: list[Case], lang: str = "zh") -> list[dict]:
     """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84;
-    ``media_url`` is a path under /api/v1/uploads (the view makes it absolute)."""
+    ``media_url`` is a path under /open311/v2/media (the view makes it absolute)."""
     notes = _status_notes(cases)
     agencies = _agencies(cases)
     photos = _first_photos(cases)
@@ -384,8 +386,37 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
             "agency_responsible": agencies.get(case.id), "service_notice": service_notice(category, lang),
             "requested_datetime": case.received_at, "updated_datetime": updated,
             "expected_datetime": expected_at(case), "address": case.address, "address_id": None, "zipcode": None,
-            "lat": lat, "long": lng, "media_url": f"/api/v1/uploads/{photo}" if photo else None})
+            "lat": lat, "long": lng, "media_url": f"{MEDIA_PATH}/{photo}" if photo else None})
     return result
+
+
+# --- photos ------------------------------------------------------------------------------------------------------
+
+MEDIA_PATH = "/open311/v2/media"
+_MEDIA_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_MEDIA = (sa.select(Upload.data, Upload.content_type, Upload.sha256, Case.category_code)
+          .join(CasePhoto, CasePhoto.upload_id == Upload.id).join(Case, Case.id == CasePhoto.case_id)
+          .where(CasePhoto.media_token == sa.bindparam("token"), CasePhoto.purpose == "report",
+                 Case.status.notin_(HIDDEN_STATUSES)))
+
+
+@dataclass(frozen=True)
+class Media:
+    data: bytes
+    content_type: str
+    sha256: str
+
+
+def media(token: str) -> Media:
+    """The report photo a ``media_url`` names, for anyone: only while its case is a public service
+    request (a public category, not rejected or withdrawn). Photos were re-encoded without EXIF when
+    uploaded. Anything else is not found."""
+    row = None
+    if _MEDIA_TOKEN.match(token or ""):
+        row = db.session.execute(_MEDIA, {"token": token}).first()
+    if row is None or _public_category(row.category_code) is None:
+        raise NotFound(code="open311.media_not_found", zh="图片不存在", en="No such media")
+    return Media(row.data, row.content_type, row.sha256)
 
 
 # --- creating a request -----------------------------------------------------------------------------------------

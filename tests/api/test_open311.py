@@ -504,7 +504,9 @@ def test_media_url_is_the_first_report_photo(client, cases):
         uploads.append(upload.id)
     db.session.commit()
     [item] = both(client, f"requests/{case.number}", root="service_requests")
-    assert item["media_url"] == f"http://localhost/api/v1/uploads/{uploads[0]}"
+    first = db.session.execute(sa.select(CasePhoto.media_token).where(CasePhoto.upload_id == uploads[0])).scalar_one()
+    assert item["media_url"] == f"http://localhost/open311/v2/media/{first}"
+    assert client.get(item["media_url"]).data == b"abc"
 
 
 def test_the_reporter_never_leaks_anonymous_or_not(client, fmt, place, people, partner):
@@ -726,3 +728,77 @@ def test_a_key_of_unknown_scope_is_revoked_by_its_issuer_or_a_district_admin(cli
     assert revoke(admins.street, keys[0]).status_code == 403
     assert revoke(admins.two_streets, keys[0]).status_code == 200
     assert revoke(admins.district, keys[1]).status_code == 200
+
+
+# --- photos for partners: public cases' photos behind an unguessable token ----------------------------------------
+
+def _jpeg_with_gps() -> bytes:
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (31.0, 16.0, 12.7), 3: "E", 4: (121.0, 24.0, 36.4)}  # GPSInfo
+    exif[0x010F] = "PhoneMaker"
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(buffer, "JPEG", exif=exif)
+    assert b"PhoneMaker" in buffer.getvalue()
+    return buffer.getvalue()
+
+
+def upload_photo(client, user) -> int:
+    import io
+
+    response = client.post("/api/v1/uploads", data={"file": (io.BytesIO(_jpeg_with_gps()), "p.jpg", "image/jpeg")},
+                           headers=auth(user), content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_media_url_serves_a_public_cases_photo_without_a_login_and_without_exif(client, place, people):
+    import io
+
+    from PIL import Image
+
+    clock.set_now(NOW)
+    photo = upload_photo(client, people.resident)
+    case = report(client, people.resident, photos=[photo])
+    [item] = both(client, f"requests/{case['number']}", root="service_requests")
+    url = item["media_url"]
+    assert url.startswith("http://localhost/open311/v2/media/")
+    token = url.rsplit("/", 1)[1]
+    assert token == db.session.execute(
+        sa.select(CasePhoto.media_token).where(CasePhoto.upload_id == photo)).scalar_one()
+    assert len(token) == 32 and not token.isdigit() and "/api/v1/uploads" not in url
+    response = client.get(url)  # no Authorization header
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    image = Image.open(io.BytesIO(response.data))
+    assert image.size == (64, 48) and len(image.getexif()) == 0 and b"PhoneMaker" not in response.data
+    assert response.data == db.session.get(Upload, photo).data
+    # The login-only address is not what partners get.
+    assert client.get(f"/api/v1/uploads/{photo}").status_code == 401
+
+
+def test_media_of_private_hidden_or_unknown_cases_and_evidence_photos_is_404(client, fmt, place, people):
+    clock.set_now(NOW)
+    private_photo, rejected_photo, shown_photo = (upload_photo(client, people.resident) for _ in range(3))
+    private = report(client, people.resident, category="group_renting", photos=[private_photo])
+    rejected = report(client, people.resident, photos=[rejected_photo])
+    shown = report(client, people.resident, photos=[shown_photo], contact_consent=False)
+    act(client, people.staff, rejected["id"], "reject", reason="不属于受理范围")
+    act(client, people.staff, shown["id"], "accept")
+    act(client, people.staff, shown["id"], "start")
+    evidence_photo = upload_photo(client, people.staff)
+    act(client, people.staff, shown["id"], "resolve", outcome="solved", reply="已清理", photo_ids=[evidence_photo])
+
+    def token_of(upload_id):
+        return db.session.execute(sa.select(CasePhoto.media_token).where(CasePhoto.upload_id == upload_id)).scalar_one()
+
+    assert client.get(f"{BASE}/media/{token_of(shown_photo)}").status_code == 200
+    for upload_id in (private_photo, rejected_photo, evidence_photo):
+        response = client.get(f"{BASE}/media/{token_of(upload_id)}")
+        assert response.status_code == 404 and ET.fromstring(response.data).tag == "errors"
+    for token in ("x" * 32, str(shown_photo), "a" * 300, "%00"):
+        assert client.get(f"{BASE}/media/{token}").status_code == 404
+    assert len({token_of(u) for u in (private_photo, rejected_photo, shown_photo, evidence_photo)}) == 4
