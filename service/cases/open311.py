@@ -223,12 +223,14 @@ def service_definition(code: str, lang: str = "zh") -> dict:
     return {"service_code": category.code, "attributes": attributes}
 
 
-def service_notice(category: rules.Category, lang: str = "zh") -> str:
-    days = category.limits["handling"]
+def service_notice(category: rules.Category, lang: str = "zh", *, rehandling: bool = False) -> str:
+    """The time limit the request is handled within: 首次处置, or 再次处置 once it was reopened."""
+    days = category.limits["rehandling" if rehandling else "handling"]
     if lang == "en":
-        return ("Handled the same working day" if days == 0
-                else f"First handling within {days} working day{'s' if days != 1 else ''}")
-    return "当日处置" if days == 0 else f"{days}个工作日内首次处置"
+        stage = "Second handling" if rehandling else "First handling"
+        return "Handled the same working day" if days == 0 else \
+            f"{stage} within {days} working day{'s' if days != 1 else ''}"
+    return "当日处置" if days == 0 else f"{days}个工作日内{'再次处置' if rehandling else '首次处置'}"
 
 
 # --- service requests -----------------------------------------------------------------------------------------
@@ -321,14 +323,21 @@ def get_request(number: str, lang: str = "zh") -> dict:
 
 
 def _status_notes(cases: list[Case]) -> dict[int, str]:
+    """The latest public staff note of each case's current round: a reopen (重办, or a reply sent back
+    by the reviewer) starts a new round, and the notes before it are no longer the status."""
     ids = [c.id for c in cases]
     if not ids:
         return {}
+    reopened = (sa.select(CaseEvent.case_id, sa.func.max(CaseEvent.id).label("since"))
+                .where(CaseEvent.case_id.in_(ids), CaseEvent.action == "reopen")
+                .group_by(CaseEvent.case_id).subquery())
     not_by_reporter = sa.or_(Case.reporter_user_id.is_(None), CaseEvent.actor_user_id.is_(None),
                              CaseEvent.actor_user_id != Case.reporter_user_id)
     latest = (sa.select(sa.func.max(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id)
+              .outerjoin(reopened, reopened.c.case_id == CaseEvent.case_id)
               .where(CaseEvent.case_id.in_(ids), CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
-                     CaseEvent.action.in_(NOTE_ACTIONS), not_by_reporter)
+                     CaseEvent.action.in_(NOTE_ACTIONS), not_by_reporter,
+                     CaseEvent.id > sa.func.coalesce(reopened.c.since, 0))
               .group_by(CaseEvent.case_id))
     rows = db.session.execute(sa.select(CaseEvent.case_id, CaseEvent.note).where(CaseEvent.id.in_(latest))).all()
     return {row.case_id: row.note for row in rows}
@@ -383,7 +392,8 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
             "service_request_id": case.number, "status": "open" if is_open else "closed",
             "status_notes": notes.get(case.id), "service_name": category.name(lang),
             "service_code": case.category_code, "description": case.description,
-            "agency_responsible": agencies.get(case.id), "service_notice": service_notice(category, lang),
+            "agency_responsible": agencies.get(case.id),
+            "service_notice": service_notice(category, lang, rehandling=case.cycle > 1),
             "requested_datetime": case.received_at, "updated_datetime": updated,
             "expected_datetime": expected_at(case), "address": case.address, "address_id": None, "zipcode": None,
             "lat": lat, "long": lng, "media_url": f"{MEDIA_PATH}/{photo}" if photo else None})

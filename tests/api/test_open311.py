@@ -802,3 +802,39 @@ def test_media_of_private_hidden_or_unknown_cases_and_evidence_photos_is_404(cli
     for token in ("x" * 32, str(shown_photo), "a" * 300, "%00"):
         assert client.get(f"{BASE}/media/{token}").status_code == 404
     assert len({token_of(u) for u in (private_photo, rejected_photo, shown_photo, evidence_photo)}) == 4
+
+
+# --- a reopened request tells its new cycle --------------------------------------------------------------------
+
+def test_a_reopened_request_drops_the_old_reply_and_announces_the_rehandling(client, place, people):
+    clock.set_now(NOW)
+    case = report(client, people.resident)
+    close(client, people.staff, case["id"], reply="纸箱已清理，楼道恢复通畅")
+    [before] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert before["status"] == "closed" and before["status_notes"] == "纸箱已清理，楼道恢复通畅"
+    assert before["service_notice"] == "5个工作日内首次处置"
+    clock.set_now(NOW + timedelta(days=1))
+    reopened = client.post(f"/api/v1/cases/{case['id']}/reopen", json={"reason": "又堆满了"},
+                           headers=auth(people.resident))
+    assert reopened.status_code == 200
+    [after] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert after["status"] == "open" and after["status_notes"] == ""
+    assert after["service_notice"] == "3个工作日内再次处置"
+    assert datetime.fromisoformat(after["expected_datetime"]) == db.session.get(Case, case["id"]).rework_due_at
+    english = fetch(client, f"requests/{case['number']}", "json", root="service_requests",
+                    headers={"Accept-Language": "en"})
+    assert english[0]["service_notice"] == "Second handling within 3 working days"
+    act(client, people.staff, case["id"], "comment", note="已再次安排清理", public=True)
+    [noted] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert noted["status_notes"] == "已再次安排清理"
+
+
+def test_a_reply_sent_back_by_the_reviewer_is_no_longer_the_status_notes(client, place, people):
+    case = report(client, people.resident)
+    act(client, people.staff, case["id"], "accept")
+    act(client, people.staff, case["id"], "contact", method="phone", note="已联系")
+    act(client, people.staff, case["id"], "start")
+    act(client, people.staff, case["id"], "resolve", outcome="solved", reply="已清理")
+    assert both(client, f"requests/{case['number']}", root="service_requests")[0]["status_notes"] == "已清理"
+    act(client, people.staff, case["id"], "reopen", reason="答复不实，请重新处理")
+    assert both(client, f"requests/{case['number']}", root="service_requests")[0]["status_notes"] == ""
