@@ -373,7 +373,8 @@ def expected_at(case: Case) -> datetime | None:
 
 def present(cases: list[Case], lang: str = "zh") -> list[dict]:
     """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84;
-    ``media_url`` is a path under /open311/v2/media (the view makes it absolute)."""
+    ``expected_datetime`` only when the deadline is firm (null while provisional); ``media_url``
+    is a path under /open311/v2/media (the view makes it absolute)."""
     notes = _status_notes(cases)
     agencies = _agencies(cases)
     photos = _first_photos(cases)
@@ -395,7 +396,8 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
             "agency_responsible": agencies.get(case.id),
             "service_notice": service_notice(category, lang, rehandling=case.cycle > 1),
             "requested_datetime": case.received_at, "updated_datetime": updated,
-            "expected_datetime": expected_at(case), "address": case.address, "address_id": None, "zipcode": None,
+            "expected_datetime": None if case.deadlines_provisional else expected_at(case),
+            "address": case.address, "address_id": None, "zipcode": None,
             "lat": lat, "long": lng, "media_url": f"{MEDIA_PATH}/{photo}" if photo else None})
     return result
 

@@ -838,3 +838,21 @@ def test_a_reply_sent_back_by_the_reviewer_is_no_longer_the_status_notes(client,
     assert both(client, f"requests/{case['number']}", root="service_requests")[0]["status_notes"] == "已清理"
     act(client, people.staff, case["id"], "reopen", reason="答复不实，请重新处理")
     assert both(client, f"requests/{case['number']}", root="service_requests")[0]["status_notes"] == ""
+
+
+# --- a provisional deadline is not published as a firm one --------------------------------------------------------
+
+def test_a_provisional_deadline_has_no_expected_datetime(client, place, people):
+    clock.set_now(datetime(2026, 12, 30, 10, tzinfo=SHANGHAI))  # handling due in 2027, a year the calendar lacks
+    provisional = report(client, people.resident)
+    assert provisional["deadlines"]["provisional"] is True
+    [item] = both(client, f"requests/{provisional['number']}", root="service_requests")
+    assert item["expected_datetime"] == ""
+    raw = client.get(f"{BASE}/requests/{provisional['number']}.json").get_json()[0]
+    assert raw["expected_datetime"] is None
+    xml = ET.fromstring(client.get(f"{BASE}/requests/{provisional['number']}.xml").data)
+    assert xml.find("request/expected_datetime").text is None
+    clock.set_now(NOW)
+    firm = report(client, people.resident)
+    assert both(client, f"requests/{firm['number']}", root="service_requests")[0]["expected_datetime"] == \
+        "2026-11-27T23:59:59+08:00"
