@@ -41,6 +41,8 @@ HIDDEN_STATUSES = ("rejected", "withdrawn")
 # Notes written by the reporter (reopen reasons, rating comments) never are.
 NOTE_ACTIONS = ("resolve", "close", "merge", "comment")
 KEY_PREFIX_LENGTH = 8
+# Public coordinates keep 3 decimal places (about 100 m): the reporter's own point is not published.
+COORD_DECIMALS = 3
 
 
 def _hash(key: str) -> str:
@@ -249,12 +251,22 @@ def _visible():
     return sa.and_(Case.category_code.in_(public_codes() or [""]), Case.status.notin_(HIDDEN_STATUSES))
 
 
+def _to_grid(value: float, outward) -> float:
+    """``value`` moved out to the published coordinates' grid (``COORD_DECIMALS`` places)."""
+    scale = 10 ** COORD_DECIMALS
+    return outward(round(value * scale, 6)) / scale
+
+
 def _bbox_condition(box: BBox):
     if not (-90 <= box.lat_sw < box.lat_ne <= 90 and -180 <= box.long_sw < box.long_ne <= 180):
         raise InvalidInput("bbox", "范围无效：须 lat_sw < lat_ne，long_sw < long_ne",
                            "The box needs lat_sw < lat_ne and long_sw < long_ne")
+    # The box is widened to the grid of the published coordinates, so that boxes cannot locate a
+    # reporter's point more closely than the coordinates shown.
+    lat_sw, long_sw = _to_grid(box.lat_sw, math.floor), _to_grid(box.long_sw, math.floor)
+    lat_ne, long_ne = _to_grid(box.lat_ne, math.ceil), _to_grid(box.long_ne, math.ceil)
     # Stored coordinates are GCJ-02: take the GCJ-02 box enclosing the four converted corners.
-    corners = [geo.wgs84_to_gcj02(lat, lng) for lat in (box.lat_sw, box.lat_ne) for lng in (box.long_sw, box.long_ne)]
+    corners = [geo.wgs84_to_gcj02(lat, lng) for lat in (lat_sw, lat_ne) for lng in (long_sw, long_ne)]
     lats = [c[0] for c in corners]
     lngs = [c[1] for c in corners]
     return sa.and_(Case.lat.between(min(lats), max(lats)), Case.lng.between(min(lngs), max(lngs)))
@@ -372,9 +384,10 @@ def expected_at(case: Case) -> datetime | None:
 
 
 def present(cases: list[Case], lang: str = "zh") -> list[dict]:
-    """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84;
-    ``expected_datetime`` only when the deadline is firm (null while provisional); ``media_url``
-    is a path under /open311/v2/media (the view makes it absolute)."""
+    """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84, rounded to
+    ``COORD_DECIMALS`` places (about 100 m); ``expected_datetime`` only when the deadline is firm
+    (null while provisional); ``media_url`` is a path under /open311/v2/media (the view makes it
+    absolute)."""
     notes = _status_notes(cases)
     agencies = _agencies(cases)
     photos = _first_photos(cases)
@@ -385,7 +398,7 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
         lat = lng = None
         if case.lat is not None and case.lng is not None:
             lat, lng = geo.gcj02_to_wgs84(case.lat, case.lng)
-            lat, lng = round(lat, 7), round(lng, 7)
+            lat, lng = round(lat, COORD_DECIMALS), round(lng, COORD_DECIMALS)
         updated = (case.closed_at if not is_open and case.closed_at else
                    max(d for d in (case.updated_at, case.received_at) if d is not None))
         photo = photos.get(case.id)

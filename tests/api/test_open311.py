@@ -4,6 +4,7 @@ xml.etree.ElementTree, and the two formats compared), errors in the spec's forma
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -464,7 +465,7 @@ def test_lat_long_are_wgs84(client, cases):
     [item] = both(client, f"requests/{cases['fresh']['number']}", root="service_requests")
     case = db.session.get(Case, cases["fresh"]["id"])
     lat, lng = geo.gcj02_to_wgs84(case.lat, case.lng)
-    assert float(item["lat"]) == pytest.approx(lat, abs=1e-6) and float(item["long"]) == pytest.approx(lng, abs=1e-6)
+    assert float(item["lat"]) == round(lat, 3) and float(item["long"]) == round(lng, 3)
     assert geo.distance_m(float(item["lat"]), float(item["long"]), case.lat, case.lng) > 100  # not the GCJ-02 point
     raw = client.get(f"{BASE}/requests/{case.number}.json").get_json()[0]
     assert isinstance(raw["lat"], float) and isinstance(raw["long"], float)
@@ -856,3 +857,24 @@ def test_a_provisional_deadline_has_no_expected_datetime(client, place, people):
     firm = report(client, people.resident)
     assert both(client, f"requests/{firm['number']}", root="service_requests")[0]["expected_datetime"] == \
         "2026-11-27T23:59:59+08:00"
+
+
+# --- the reporter's exact point is not public ------------------------------------------------------------------
+
+def test_public_coordinates_are_rounded_to_about_100_m(client, place, people):
+    exact = (31.270437, 121.410588)  # GCJ-02, a doorway near 香泉路居民区
+    case = report(client, people.resident, at=exact)
+    wgs = geo.gcj02_to_wgs84(*exact)
+    [item] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert (item["lat"], item["long"]) == (str(round(wgs[0], 3)), str(round(wgs[1], 3)))
+    raw = client.get(f"{BASE}/requests/{case['number']}.json").get_json()[0]
+    assert (raw["lat"], raw["long"]) == (round(wgs[0], 3), round(wgs[1], 3))
+    assert geo.distance_m(raw["lat"], raw["long"], *wgs) < 100
+    xml = client.get(f"{BASE}/requests.xml").get_data(as_text=True)
+    assert f"<lat>{round(wgs[0], 3)}</lat>" in xml and f"{wgs[0]:.6f}"[:9] not in xml
+    # A box cannot find the point more closely than the published coordinates: it is widened to the
+    # 0.001° grid, so a tiny box beside the point, in the same grid cell, finds it too.
+    cell = (math.floor(wgs[0] * 1000) / 1000, math.floor(wgs[1] * 1000) / 1000)
+    tiny = {"lat_sw": cell[0] + 1e-7, "long_sw": cell[1] + 1e-7, "lat_ne": cell[0] + 2e-7, "long_ne": cell[1] + 2e-7}
+    assert not (tiny["lat_sw"] <= wgs[0] <= tiny["lat_ne"])
+    assert numbers(both(client, "requests", root="service_requests", query_string=tiny)) == [case["number"]]
