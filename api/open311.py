@@ -12,6 +12,7 @@ Flask blueprint, outside ``/openapi.json``: Open311 has its own formats and its 
 ``GET  requests.{fmt}``                service requests, newest first (see the filters below)
 ``POST requests.{fmt}``                file a case (``application/x-www-form-urlencoded``; needs api_key)
 ``GET  requests/{id}.{fmt}``           one service request (``id`` is the case number, e.g. WL20261121-0042)
+``GET  media/{token}``                 a request's photo (its ``media_url``), as JPEG, PNG or WebP
 =====================================  ==============================================================
 
 Conventions
@@ -32,11 +33,14 @@ comma-separated), and the extensions ``lat_ne, long_ne, lat_sw, long_sw`` (a WGS
 all four or none) and ``page``/``page_size`` (default 1, 1000; page_size at most 1000).
 
 Request fields: service_request_id, status (open = not yet 办结; closed = 办结, 归档 or 并单),
-status_notes (the latest public staff reply or note), service_name, service_code, description,
-agency_responsible (the 居委会, or the street office for street-level categories), service_notice,
-requested_datetime, updated_datetime, expected_datetime (the current handling deadline),
-address, address_id and zipcode (always empty), lat, long, media_url (the first photo of the
-report, ``/api/v1/uploads/{id}``: fetching it needs a Linli login). Private categories, rejected
+status_notes (the latest public staff reply or note since the request was last reopened),
+service_name, service_code, description, agency_responsible (the 居委会, or the street office for
+street-level categories), service_notice (首次处置, or 再次处置 once reopened), requested_datetime,
+updated_datetime, expected_datetime (the current handling deadline; empty while it is provisional,
+i.e. falls in a year the working-day calendar does not know yet), address, address_id and zipcode
+(always empty), lat, long (rounded to 3 decimal places, about 100 m; a bounding box is widened to
+the same grid), media_url (the first photo of the report, ``/open311/v2/media/{token}``, open to
+anyone while the request is listed; the token is random per photo). Private categories, rejected
 and withdrawn cases are never listed, and nothing about the reporter ever is.
 
 POST requests: ``api_key`` (issued per partner system by an admin, ``POST /api/v1/open311-keys``),
@@ -349,6 +353,19 @@ def create_request(fmt: str):
 def get_request(request_id: str, fmt: str):
     _check_jurisdiction()
     return render(fmt, "service_requests", _absolute_media([open311.get_request(request_id, language())]))
+
+
+@bp.get("/media/<token>")
+def media(token: str):
+    """A public request's photo for partners, without a login (re-encoded at upload: no EXIF)."""
+    photo = open311.media(token)
+    response = Response(photo.data, status=200, mimetype=photo.content_type)
+    # Short-lived: a request can become hidden (rejected) and its photo must then stop being served.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.set_etag(photo.sha256)
+    return response.make_conditional(request)
 
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

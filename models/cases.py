@@ -2,6 +2,7 @@
 extension requests, and the API keys of Open311 partner systems."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -118,6 +119,11 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
 
 
+def new_media_token() -> str:
+    """32 URL-safe characters (192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
 class CasePhoto(Base):
     __tablename__ = "case_photo"
     __table_args__ = (sa.UniqueConstraint("case_id", "upload_id"),)
@@ -125,6 +131,9 @@ class CasePhoto(Base):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("case.id"), index=True)
     upload_id: Mapped[int] = mapped_column(sa.ForeignKey("upload.id"), unique=True)
     purpose: Mapped[str] = mapped_column(sa.String(16), default="report")  # report / evidence
+    # Names a public case's report photo to Open311 partners (/open311/v2/media/<token>): random, so
+    # photos cannot be enumerated by id.
+    media_token: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_media_token)
 
 
 class CaseFollower(Base):
@@ -167,6 +176,10 @@ class Open311Key(Base):
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(sa.String(8))
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # The admin scope the key was issued in ("street" or "district"): its admins may revoke it.
+    # Null for a key whose issuer's scope was not known when scopes were introduced.
+    scope_type: Mapped[str | None] = mapped_column(sa.String(16))
+    scope_id: Mapped[int | None] = mapped_column(sa.Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

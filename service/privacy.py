@@ -9,14 +9,16 @@ from cryptography.fernet import Fernet, InvalidToken
 
 _fernet: Fernet | None = None
 _hash_key: bytes = b""
+_mac_key: bytes = b""
 
 
 def configure(secret: str) -> None:
     """Derive the encryption and hashing keys from the configured secret."""
-    global _fernet, _hash_key
+    global _fernet, _hash_key, _mac_key
     material = hashlib.sha256(("linli-pii:" + secret).encode()).digest()
     _fernet = Fernet(base64.urlsafe_b64encode(material))
     _hash_key = hashlib.sha256(("linli-pii-hash:" + secret).encode()).digest()
+    _mac_key = hashlib.sha256(("linli-mac:" + secret).encode()).digest()
 
 
 def encrypt(value: str | None) -> str | None:
@@ -41,6 +43,13 @@ def lookup_hash(value: str | None) -> str | None:
         return None
     normalised = value.strip().upper()
     return hmac.new(_hash_key, normalised.encode(), hashlib.sha256).hexdigest()
+
+
+def mac(purpose: str, data: bytes) -> bytes:
+    """A keyed digest of ``data`` for ``purpose`` (e.g. a page cursor the server hands out and
+    must recognise when it comes back); a different purpose gives an unrelated digest."""
+    assert _mac_key, "privacy.configure() not called"
+    return hmac.new(_mac_key, purpose.encode() + b"\0" + data, hashlib.sha256).digest()
 
 
 def mask_phone(phone: str | None) -> str | None:

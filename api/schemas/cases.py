@@ -1,6 +1,8 @@
 """Case schemas."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
@@ -136,15 +138,24 @@ class NearbyArgs(ma.Schema):
     category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
 
 
+def _utc_representable(value: datetime) -> None:
+    """Deadlines are compared in UTC: a moment that has no UTC form (year 1 at +14:00) is refused."""
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ma.ValidationError("The time is out of range") from None
+
+
 class QueueArgs(ma.Schema):
     status = DelimitedList(ma.fields.String(validate=validate.OneOf(STATUSES)),
                                      metadata={"description": "Comma-separated; default: every open status"})
     category = ma.fields.String(validate=validate.Length(max=48))
     neighbourhood_id = ma.fields.Integer(**ID)
     overdue = ma.fields.Boolean()
-    due_before = ma.fields.AwareDateTime()
+    due_before = ma.fields.AwareDateTime(validate=_utc_representable)
     assignee_id = ma.fields.Integer(**ID)
-    cursor = ma.fields.String(validate=validate.Length(max=200))
+    cursor = ma.fields.String(validate=validate.Length(max=200), metadata={
+        "description": "The next_cursor of the previous page, as issued (any other is refused)"})
     limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

@@ -45,4 +45,4 @@ class SubscriptionsOut(ma.Schema):
 
 
 NOTIFICATION = {"id": 31, "kind": "case.status_changed", "title": "您反映的问题已办结", "body": "案件 WL20261120-0042 已办结",
-                "link": "/cases/42", "created_at": "2026-11-20T08:00:00+00:00", "read_at": None}
+                "link": "pages/cases/detail?id=42", "created_at": "2026-11-20T08:00:00+00:00", "read_at": None}

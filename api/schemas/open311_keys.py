@@ -9,6 +9,11 @@ class Open311KeyIn(ma.Schema):
     partner = ma.fields.String(required=True, validate=validate.Length(min=1, max=100),
                                metadata={"description": "The partner system the key is for",
                                          "example": "普陀区12345热线工单系统"})
+    scope_type = ma.fields.String(validate=validate.OneOf(("street", "district")), metadata={
+        "description": "The admin scope the key lies in; by default the issuer's only admin scope "
+                       "(required when the issuer administers several places)"})
+    scope_id = ma.fields.Integer(validate=validate.Range(min=1, max=2147483647),
+                                 metadata={"description": "The street's or district's id"})
 
 
 class Open311KeyOut(ma.Schema):
@@ -16,6 +21,9 @@ class Open311KeyOut(ma.Schema):
     partner = ma.fields.String(required=True)
     key_prefix = ma.fields.String(required=True, metadata={
         "description": "The first 8 characters of the key, to recognise it"})
+    scope_type = ma.fields.String(allow_none=True, metadata={
+        "description": "street or district: its admins (and the issuer) may revoke the key"})
+    scope_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.DateTime(required=True)
     created_by = ma.fields.Integer(allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
@@ -28,4 +36,6 @@ class Open311KeyCreatedOut(ma.Schema):
     key = ma.fields.String(required=True, metadata={
         "description": "The API key itself. Shown once: only its hash is stored"})
     key_prefix = ma.fields.String(required=True)
+    scope_type = ma.fields.String(required=True)
+    scope_id = ma.fields.Integer(required=True)
     created_at = ma.fields.DateTime(required=True)

@@ -26,6 +26,7 @@ SUMMARY = {"id": 42, "number": "WL20261121-0042", "category": "corridor_clutter"
            "lat": 31.2702, "lng": 121.4101, "street_id": 1, "neighbourhood_id": 10,
            "received_at": "2026-11-21T02:15:00+00:00", "deadlines": DEADLINES, "outcome": None, "rating": None,
            "assignee_id": None, "escalation_level": 0}
+NEXT_CURSOR = "WyIyMDI2LTExLTIzVDE1OjU5OjU5KzAwOjAwIiw0Ml0.Yk3xQv8PzL1aT0cW"
 DETAIL = {**SUMMARY, "reply": None, "photos": [{"id": 7, "url": "/api/v1/uploads/7", "purpose": "report"}],
           "timeline": [{"id": 1, "at": "2026-11-21T02:15:00+00:00", "action": "submit", "from_status": None,
                         "to_status": "submitted", "note": None, "public": True, "actor_role": "resident"}],
@@ -85,13 +86,15 @@ class Cases(MethodView):
                                lang=language())
 
     @blp.arguments(QueueArgs, location="query")
-    @blp.response(200, QueueOut, example={"items": [SUMMARY], "next_cursor": "WyIyMDI2LTExLTIz..."})
+    @blp.response(200, QueueOut, example={"items": [SUMMARY], "next_cursor": NEXT_CURSOR})
     @errors(blp, 401, 403)
     @auth_required("staff", "admin")
     def get(self, args):
         """The staff queue
 
-        Cases in my scope, nearest deadline first, with cursor pagination.
+        Cases in my scope, nearest deadline first, with cursor pagination:
+        pass `next_cursor` back as `cursor`. Only cursors this server issued
+        are accepted (any other is 422 `cases.cursor_invalid`).
         """
         items, cursor = queries.staff_queue(current_actor(), **args)
         lang = language()
@@ -174,12 +177,14 @@ class Follow(MethodView):
 class Rating(MethodView):
     @blp.arguments(RatingIn)
     @blp.response(201, CaseOut, example={**DETAIL, "status": "closed", "rating": 5})
-    @errors(blp, 401, 404, 409, 429)
+    @errors(blp, 401, 403, 404, 409, 429)
     @auth_required()
     def post(self, data, case_id):
         """Rate my closed case (once)
 
         Five levels: 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意.
+        Only the reporter rates: anyone else who can read the case gets 403
+        `cases.reporter_only`.
         """
         actor = current_actor()
         workflow.rate(actor, case_id, data["score"], data.get("comment"))
@@ -190,7 +195,7 @@ class Rating(MethodView):
 class Reopen(MethodView):
     @blp.arguments(ReasonIn)
     @blp.response(200, CaseOut, example={**DETAIL, "status": "reopened"})
-    @errors(blp, 401, 404, 409, 429)
+    @errors(blp, 401, 403, 404, 409, 429)
     @auth_required()
     def post(self, data, case_id):
         """Reopen my closed case when dissatisfied (within 7 days)
@@ -206,7 +211,7 @@ class Reopen(MethodView):
 class Withdraw(MethodView):
     @blp.arguments(WithdrawIn)
     @blp.response(200, CaseOut, example={**DETAIL, "status": "withdrawn"})
-    @errors(blp, 401, 404, 409, 429)
+    @errors(blp, 401, 403, 404, 409, 429)
     @auth_required()
     def post(self, data, case_id):
         """Withdraw my case before it is accepted"""

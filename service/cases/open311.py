@@ -8,12 +8,15 @@ through Open311, anonymous or not. Partner submissions keep no personal data eit
 are accepted and dropped (the people behind a partner system are not Linli users).
 
 API keys belong to partner systems, are issued by an admin (the plaintext is shown
-once), stored as a SHA-256 hash with an 8-character prefix to recognise them, and
-can be revoked.
+once) in one of their admin scopes (a street or a district), stored as a SHA-256 hash
+with an 8-character prefix to recognise them, and can be revoked by their issuer or by
+the admins of that scope (a district's admins for its streets' keys).
 """
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,6 +27,7 @@ from config import RULES_DIR
 from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseEvent, CasePhoto, Open311Key
 from models.places import Estate, Neighbourhood, Street
+from models.uploads import Upload
 from service import audit, clock, geo
 from service.cases import rules, workflow
 from service.db import paginate, transactional
@@ -37,6 +41,8 @@ HIDDEN_STATUSES = ("rejected", "withdrawn")
 # Notes written by the reporter (reopen reasons, rating comments) never are.
 NOTE_ACTIONS = ("resolve", "close", "merge", "comment")
 KEY_PREFIX_LENGTH = 8
+# Public coordinates keep 3 decimal places (about 100 m): the reporter's own point is not published.
+COORD_DECIMALS = 3
 
 
 def _hash(key: str) -> str:
@@ -45,10 +51,59 @@ def _hash(key: str) -> str:
 
 # --- partner keys ---------------------------------------------------------------------------------------------
 
+KEY_SCOPES = ("street", "district")
+
+
+def _out_of_scope() -> Forbidden:
+    return Forbidden(code="open311.key_out_of_scope", zh="该接入密钥不在您的管理范围内，不能吊销",
+                     en="This API key lies outside your administrative scope")
+
+
+def _admin_districts(actor) -> set[int]:
+    return actor.scope_ids("admin", "district")
+
+
+def _admin_streets(actor) -> set[int]:
+    """Streets the actor administers: their street scopes and every street of their districts."""
+    streets = set(actor.scope_ids("admin", "street"))
+    districts = _admin_districts(actor)
+    if districts:
+        streets |= set(db.session.execute(sa.select(Street.id).where(Street.district_id.in_(districts))).scalars())
+    return streets
+
+
+def _covers(actor, scope_type: str | None, scope_id: int | None) -> bool:
+    if scope_type == "district":
+        return scope_id in _admin_districts(actor)
+    if scope_type == "street":
+        return scope_id in _admin_streets(actor)
+    # A key issued before keys had a scope, by an admin of several places: district admins only.
+    return bool(_admin_districts(actor))
+
+
+def _key_scope(actor, scope_type: str | None, scope_id: int | None) -> tuple[str, int]:
+    """The admin scope a new key lies in: the one named (which the issuer must administer), or the
+    issuer's only admin scope."""
+    if scope_type is None and scope_id is None:
+        own = {(kind, sid) for kind, sid in actor.scopes.get("admin", set()) if kind in KEY_SCOPES}
+        if len(own) != 1:
+            raise InvalidInput("scope_type", "您管理多个街道或区，请指定密钥所属的范围（scope_type 和 scope_id）",
+                               "You administer several places: name the key's scope (scope_type and scope_id)")
+        return own.pop()
+    if scope_type not in KEY_SCOPES or scope_id is None:
+        raise InvalidInput("scope_type", "请同时给出 scope_type（street 或 district）和 scope_id",
+                           "Give scope_type (street or district) and scope_id together")
+    if not _covers(actor, scope_type, scope_id):
+        raise Forbidden(code="open311.key_out_of_scope", zh="不能为您管理范围以外的街道或区签发接入密钥",
+                        en="You cannot issue a key outside your administrative scope")
+    return scope_type, scope_id
+
+
 @transactional
-def issue_key(actor, partner: str) -> tuple[Open311Key, str]:
-    """Issue an API key for a partner system (admins only). Returns the key and its plaintext,
-    which is not stored and cannot be shown again."""
+def issue_key(actor, partner: str, scope_type: str | None = None,
+              scope_id: int | None = None) -> tuple[Open311Key, str]:
+    """Issue an API key for a partner system (admins only), in one of the issuer's admin scopes.
+    Returns the key and its plaintext, which is not stored and cannot be shown again."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
     name = (partner or "").strip()
@@ -60,24 +115,29 @@ def issue_key(actor, partner: str) -> tuple[Open311Key, str]:
         name.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput("partner", "名称包含无效字符", "The name contains invalid characters") from None
+    scope_type, scope_id = _key_scope(actor, scope_type, scope_id)
     plaintext = secrets.token_urlsafe(32)
     key = Open311Key(partner=name, key_hash=_hash(plaintext), key_prefix=plaintext[:KEY_PREFIX_LENGTH],
-                     created_by=actor.user_id, created_at=clock.now())
+                     created_by=actor.user_id, scope_type=scope_type, scope_id=scope_id, created_at=clock.now())
     db.session.add(key)
     db.session.flush()
     audit.record(actor, "open311_key.issued", "open311_key", key.id,
-                 after={"partner": name, "key_prefix": key.key_prefix})
+                 after={"partner": name, "key_prefix": key.key_prefix, "scope_type": scope_type,
+                        "scope_id": scope_id})
     return key, plaintext
 
 
 @transactional
 def revoke_key(actor, key_id: int) -> Open311Key:
-    """Revoke a key (admins only). Revoking a revoked key changes nothing."""
+    """Revoke a key: its issuer, or an admin whose scope holds it (a district's admins revoke the keys
+    of its streets). Revoking a revoked key changes nothing."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
     key = db.session.get(Open311Key, key_id)
     if key is None:
         raise NotFound(code="open311.key_not_found", zh="接入密钥不存在", en="No such API key")
+    if key.created_by != actor.user_id and not _covers(actor, key.scope_type, key.scope_id):
+        raise _out_of_scope()
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         audit.record(actor, "open311_key.revoked", "open311_key", key.id, before={"revoked_at": None},
@@ -86,10 +146,17 @@ def revoke_key(actor, key_id: int) -> Open311Key:
 
 
 def list_keys(actor, *, page: int, page_size: int):
-    """Keys, newest first, without any secret (admins only)."""
+    """The keys the actor may revoke, newest first, without any secret (admins only)."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
-    return paginate(sa.select(Open311Key).order_by(Open311Key.id.desc()), page, page_size)
+    districts = _admin_districts(actor)
+    streets = _admin_streets(actor)
+    mine = sa.or_(Open311Key.created_by == actor.user_id,
+                  sa.and_(Open311Key.scope_type == "district", Open311Key.scope_id.in_(sorted(districts) or [-1])),
+                  sa.and_(Open311Key.scope_type == "street", Open311Key.scope_id.in_(sorted(streets) or [-1])))
+    if districts:
+        mine = sa.or_(mine, Open311Key.scope_type.is_(None))
+    return paginate(sa.select(Open311Key).where(mine).order_by(Open311Key.id.desc()), page, page_size)
 
 
 def _invalid_key() -> Forbidden:
@@ -158,12 +225,14 @@ def service_definition(code: str, lang: str = "zh") -> dict:
     return {"service_code": category.code, "attributes": attributes}
 
 
-def service_notice(category: rules.Category, lang: str = "zh") -> str:
-    days = category.limits["handling"]
+def service_notice(category: rules.Category, lang: str = "zh", *, rehandling: bool = False) -> str:
+    """The time limit the request is handled within: 首次处置, or 再次处置 once it was reopened."""
+    days = category.limits["rehandling" if rehandling else "handling"]
     if lang == "en":
-        return ("Handled the same working day" if days == 0
-                else f"First handling within {days} working day{'s' if days != 1 else ''}")
-    return "当日处置" if days == 0 else f"{days}个工作日内首次处置"
+        stage = "Second handling" if rehandling else "First handling"
+        return "Handled the same working day" if days == 0 else \
+            f"{stage} within {days} working day{'s' if days != 1 else ''}"
+    return "当日处置" if days == 0 else f"{days}个工作日内{'再次处置' if rehandling else '首次处置'}"
 
 
 # --- service requests -----------------------------------------------------------------------------------------
@@ -182,12 +251,22 @@ def _visible():
     return sa.and_(Case.category_code.in_(public_codes() or [""]), Case.status.notin_(HIDDEN_STATUSES))
 
 
+def _to_grid(value: float, outward) -> float:
+    """``value`` moved out to the published coordinates' grid (``COORD_DECIMALS`` places)."""
+    scale = 10 ** COORD_DECIMALS
+    return outward(round(value * scale, 6)) / scale
+
+
 def _bbox_condition(box: BBox):
     if not (-90 <= box.lat_sw < box.lat_ne <= 90 and -180 <= box.long_sw < box.long_ne <= 180):
         raise InvalidInput("bbox", "范围无效：须 lat_sw < lat_ne，long_sw < long_ne",
                            "The box needs lat_sw < lat_ne and long_sw < long_ne")
+    # The box is widened to the grid of the published coordinates, so that boxes cannot locate a
+    # reporter's point more closely than the coordinates shown.
+    lat_sw, long_sw = _to_grid(box.lat_sw, math.floor), _to_grid(box.long_sw, math.floor)
+    lat_ne, long_ne = _to_grid(box.lat_ne, math.ceil), _to_grid(box.long_ne, math.ceil)
     # Stored coordinates are GCJ-02: take the GCJ-02 box enclosing the four converted corners.
-    corners = [geo.wgs84_to_gcj02(lat, lng) for lat in (box.lat_sw, box.lat_ne) for lng in (box.long_sw, box.long_ne)]
+    corners = [geo.wgs84_to_gcj02(lat, lng) for lat in (lat_sw, lat_ne) for lng in (long_sw, long_ne)]
     lats = [c[0] for c in corners]
     lngs = [c[1] for c in corners]
     return sa.and_(Case.lat.between(min(lats), max(lats)), Case.lng.between(min(lngs), max(lngs)))
@@ -256,14 +335,21 @@ def get_request(number: str, lang: str = "zh") -> dict:
 
 
 def _status_notes(cases: list[Case]) -> dict[int, str]:
+    """The latest public staff note of each case's current round: a reopen (重办, or a reply sent back
+    by the reviewer) starts a new round, and the notes before it are no longer the status."""
     ids = [c.id for c in cases]
     if not ids:
         return {}
+    reopened = (sa.select(CaseEvent.case_id, sa.func.max(CaseEvent.id).label("since"))
+                .where(CaseEvent.case_id.in_(ids), CaseEvent.action == "reopen")
+                .group_by(CaseEvent.case_id).subquery())
     not_by_reporter = sa.or_(Case.reporter_user_id.is_(None), CaseEvent.actor_user_id.is_(None),
                              CaseEvent.actor_user_id != Case.reporter_user_id)
     latest = (sa.select(sa.func.max(CaseEvent.id)).join(Case, Case.id == CaseEvent.case_id)
+              .outerjoin(reopened, reopened.c.case_id == CaseEvent.case_id)
               .where(CaseEvent.case_id.in_(ids), CaseEvent.public.is_(True), CaseEvent.note.is_not(None),
-                     CaseEvent.action.in_(NOTE_ACTIONS), not_by_reporter)
+                     CaseEvent.action.in_(NOTE_ACTIONS), not_by_reporter,
+                     CaseEvent.id > sa.func.coalesce(reopened.c.since, 0))
               .group_by(CaseEvent.case_id))
     rows = db.session.execute(sa.select(CaseEvent.case_id, CaseEvent.note).where(CaseEvent.id.in_(latest))).all()
     return {row.case_id: row.note for row in rows}
@@ -280,13 +366,14 @@ def _agencies(cases: list[Case]) -> dict[int, str]:
             for c in cases}
 
 
-def _first_photos(cases: list[Case]) -> dict[int, int]:
+def _first_photos(cases: list[Case]) -> dict[int, str]:
+    """Each case's first report photo, by its media token."""
     ids = [c.id for c in cases]
     if not ids:
         return {}
     first = (sa.select(sa.func.min(CasePhoto.id)).where(CasePhoto.case_id.in_(ids), CasePhoto.purpose == "report")
              .group_by(CasePhoto.case_id))
-    return dict(db.session.execute(sa.select(CasePhoto.case_id, CasePhoto.upload_id).where(
+    return dict(db.session.execute(sa.select(CasePhoto.case_id, CasePhoto.media_token).where(
         CasePhoto.id.in_(first))).all())
 
 
@@ -297,8 +384,10 @@ def expected_at(case: Case) -> datetime | None:
 
 
 def present(cases: list[Case], lang: str = "zh") -> list[dict]:
-    """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84;
-    ``media_url`` is a path under /api/v1/uploads (the view makes it absolute)."""
+    """Cases as Open311 service requests. Never the reporter; coordinates in WGS-84, rounded to
+    ``COORD_DECIMALS`` places (about 100 m); ``expected_datetime`` only when the deadline is firm
+    (null while provisional); ``media_url`` is a path under /open311/v2/media (the view makes it
+    absolute)."""
     notes = _status_notes(cases)
     agencies = _agencies(cases)
     photos = _first_photos(cases)
@@ -309,7 +398,7 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
         lat = lng = None
         if case.lat is not None and case.lng is not None:
             lat, lng = geo.gcj02_to_wgs84(case.lat, case.lng)
-            lat, lng = round(lat, 7), round(lng, 7)
+            lat, lng = round(lat, COORD_DECIMALS), round(lng, COORD_DECIMALS)
         updated = (case.closed_at if not is_open and case.closed_at else
                    max(d for d in (case.updated_at, case.received_at) if d is not None))
         photo = photos.get(case.id)
@@ -317,11 +406,42 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
             "service_request_id": case.number, "status": "open" if is_open else "closed",
             "status_notes": notes.get(case.id), "service_name": category.name(lang),
             "service_code": case.category_code, "description": case.description,
-            "agency_responsible": agencies.get(case.id), "service_notice": service_notice(category, lang),
+            "agency_responsible": agencies.get(case.id),
+            "service_notice": service_notice(category, lang, rehandling=case.cycle > 1),
             "requested_datetime": case.received_at, "updated_datetime": updated,
-            "expected_datetime": expected_at(case), "address": case.address, "address_id": None, "zipcode": None,
-            "lat": lat, "long": lng, "media_url": f"/api/v1/uploads/{photo}" if photo else None})
+            "expected_datetime": None if case.deadlines_provisional else expected_at(case),
+            "address": case.address, "address_id": None, "zipcode": None,
+            "lat": lat, "long": lng, "media_url": f"{MEDIA_PATH}/{photo}" if photo else None})
     return result
+
+
+# --- photos ------------------------------------------------------------------------------------------------------
+
+MEDIA_PATH = "/open311/v2/media"
+_MEDIA_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_MEDIA = (sa.select(Upload.data, Upload.content_type, Upload.sha256, Case.category_code)
+          .join(CasePhoto, CasePhoto.upload_id == Upload.id).join(Case, Case.id == CasePhoto.case_id)
+          .where(CasePhoto.media_token == sa.bindparam("token"), CasePhoto.purpose == "report",
+                 Case.status.notin_(HIDDEN_STATUSES)))
+
+
+@dataclass(frozen=True)
+class Media:
+    data: bytes
+    content_type: str
+    sha256: str
+
+
+def media(token: str) -> Media:
+    """The report photo a ``media_url`` names, for anyone: only while its case is a public service
+    request (a public category, not rejected or withdrawn). Photos were re-encoded without EXIF when
+    uploaded. Anything else is not found."""
+    row = None
+    if _MEDIA_TOKEN.match(token or ""):
+        row = db.session.execute(_MEDIA, {"token": token}).first()
+    if row is None or _public_category(row.category_code) is None:
+        raise NotFound(code="open311.media_not_found", zh="图片不存在", en="No such media")
+    return Media(row.data, row.content_type, row.sha256)
 
 
 # --- creating a request -----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hmac
 import json
 from datetime import datetime, timedelta
 
@@ -160,18 +161,55 @@ def nearby(*, lat: float, lng: float, datum: str, category_code: str) -> list[di
 
 # --- the staff queue -----------------------------------------------------------------------------------------------
 
-def encode_cursor(due_at: datetime | None, case_id: int) -> str:
-    raw = json.dumps([due_at.isoformat() if due_at else None, case_id]).encode()
+# A cursor is the last row's (due_at, id) as JSON in base64, and a keyed tag over it: the server
+# only reads back cursors it issued, so a crafted one is refused before it can reach a statement.
+_CURSOR_PURPOSE = "cases.queue_cursor"
+_CURSOR_TAG_BYTES = 12
+MAX_CASE_ID = 2**63 - 1
+
+
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def _cursor_tag(payload: str) -> str:
+    return _b64(privacy.mac(_CURSOR_PURPOSE, payload.encode())[:_CURSOR_TAG_BYTES])
+
+
+def encode_cursor(due_at: datetime | None, case_id: int) -> str:
+    payload = _b64(json.dumps([due_at.isoformat() if due_at else None, case_id], separators=(",", ":")).encode())
+    return f"{payload}.{_cursor_tag(payload)}"
+
+
+def _cursor_invalid() -> InvalidInput:
+    return InvalidInput("cursor", "翻页参数无效，请从第一页重新加载", "The cursor is not valid; reload from the first page",
+                        code="cases.cursor_invalid")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
+    """The (due_at, id) of a cursor this server issued; anything else is a 422 naming ``cursor``."""
+    payload, dot, tag = cursor.partition(".")
+    if not dot or not hmac.compare_digest(tag.encode(), _cursor_tag(payload).encode()):
+        raise _cursor_invalid()
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        due, case_id = json.loads(raw)
-        return (datetime.fromisoformat(due) if due else None), int(case_id)
-    except (ValueError, TypeError, json.JSONDecodeError):
-        raise InvalidInput("cursor", "翻页参数无效", "The cursor is not valid") from None
+        value = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        raise _cursor_invalid() from None
+    # Issued cursors always have this shape; the checks keep a leaked signing key from becoming a 500.
+    if not isinstance(value, list) or len(value) != 2:
+        raise _cursor_invalid()
+    due, case_id = value
+    if type(case_id) is not int or not 1 <= case_id <= MAX_CASE_ID:
+        raise _cursor_invalid()
+    if due is None:
+        return None, case_id
+    try:
+        moment = datetime.fromisoformat(due) if isinstance(due, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() != timedelta(0):
+        raise _cursor_invalid()
+    return moment, case_id
 
 
 _P = sa.bindparam

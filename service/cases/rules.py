@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service import rules
+from service import notifications, rules
+
+# The mini-program pages a case notice opens, by the notification kind whose WeChat template
+# (config/rules/notifications.yaml, `page`) names the page, with the page used when it names none.
+DETAIL_PAGE = ("case.status_changed", "pages/cases/detail")
+RATE_PAGE = ("case.visit_survey", "pages/cases/rate")
 
 LIMIT_NAMES = ("first_contact", "handling", "rehandling", "complex", "visit")
 KINDS = ("咨询", "求助", "投诉", "举报", "建议", "感谢", "其他")
@@ -41,6 +46,7 @@ class Category:
 class Policy:
     reopen_within_days: int
     nearby_radius_m: int
+    served_radius_m: int
     nearby_days: int
     max_photos: int
     description_max: int
@@ -68,13 +74,15 @@ def load(directory=None) -> None:
     try:
         _policy = Policy(
             reopen_within_days=int(policy["reopen_within_days"]), nearby_radius_m=int(policy["nearby_radius_m"]),
-            nearby_days=int(policy["nearby_days"]), max_photos=int(policy["max_photos"]),
-            description_max=int(policy["description_max"]),
+            served_radius_m=int(policy["served_radius_m"]), nearby_days=int(policy["nearby_days"]),
+            max_photos=int(policy["max_photos"]), description_max=int(policy["description_max"]),
             escalate_after_overdue_working_days=int(policy["escalate_after_overdue_working_days"]),
             due_soon_hours=int(policy["due_soon_hours"]),
             satisfied_levels=tuple(int(x) for x in policy["satisfied_levels"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise rules.RulesError(f"{where}: policy is incomplete or not numeric ({exc})") from None
+    rules.require(100 <= _policy.served_radius_m <= 20000, where,
+                  "policy.served_radius_m must be a distance in metres from 100 to 20000")
     categories = {}
     for index, item in enumerate(data.get("categories") or []):
         at = f"categories[{index}]"
@@ -120,3 +128,10 @@ def category(code: str) -> Category | None:
 def policy() -> Policy:
     assert _policy is not None, "case rules not loaded"
     return _policy
+
+
+def page_link(case_id: int, page: tuple[str, str] = DETAIL_PAGE) -> str:
+    """The link of a notice about one case: its mini-program page with the case id, e.g.
+    ``pages/cases/detail?id=302`` (the inbox opens it; a WeChat subscribe message sends the same page)."""
+    kind, default = page
+    return f"{(notifications.template_for(kind) or {}).get('page') or default}?id={case_id}"

@@ -17,7 +17,7 @@ from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseCounter, CaseEvent, CaseExtension, CaseFollower, CasePhoto
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
-from service import calendar, clock, geo, notifications
+from service import calendar, clock, geo, notifications, people
 from service.cases import rules
 from service.db import transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -50,7 +50,6 @@ PUBLIC_ACTIONS = frozenset({"submit", "dispatch", "accept", "resolve", "close", 
 CONTACT_METHODS = ("phone", "visit", "wechat", "sms", "other")
 VISIT_RESULTS = ("solved", "unsolved", "unreachable")
 RATING_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-NEIGHBOURHOOD_RADIUS_M = 3000
 
 
 # Every use-case here runs in one transaction; a concurrent change to the same case is a 409.
@@ -91,16 +90,22 @@ _REPORTERS_NEIGHBOURHOOD = _NEIGHBOURHOOD_POINTS.join(
 
 
 def route(category: rules.Category, lat: float | None, lng: float | None, reporter_id: int | None) -> Route:
-    """The 居委会 that handles a report: nearest neighbourhood to the point (or the
-    reporter's own when only an address is given); the street office for street-level categories."""
+    """The 居委会 that handles a report: the nearest neighbourhood to the point, or the reporter's own
+    when only an address is given; the street office for street-level categories.
+
+    A point farther than ``policy.served_radius_m`` from every neighbourhood of the places data lies
+    outside the streets served: it is refused, never sent to the reporter's own neighbourhood."""
     neighbourhood = None
     if lat is not None and lng is not None:
-        min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, NEIGHBOURHOOD_RADIUS_M)
+        radius = rules.policy().served_radius_m
+        min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, radius)
         candidates = db.session.connection().execute(_NEIGHBOURHOODS_IN_BOX, {
             "min_lat": min_lat, "max_lat": max_lat, "min_lng": min_lng, "max_lng": max_lng}).all()
-        if candidates:
-            neighbourhood = min(candidates, key=lambda c: geo.distance_m(lat, lng, c.lat, c.lng))
-    if neighbourhood is None and reporter_id is not None:
+        nearest = min(((geo.distance_m(lat, lng, c.lat, c.lng), c) for c in candidates), default=None,
+                      key=lambda pair: pair[0])
+        if nearest is not None and nearest[0] <= radius:
+            neighbourhood = nearest[1]
+    elif reporter_id is not None:
         neighbourhood = db.session.connection().execute(_REPORTERS_NEIGHBOURHOOD, {"user_id": reporter_id}).first()
     if neighbourhood is None:
         raise InvalidInput("location", "该位置不在本平台服务的街道范围内，请拨打12345反映",
@@ -210,19 +215,30 @@ STATUS_ZH = {"submitted": "已受理", "dispatched": "已派单", "accepted": "�
              "merged": "已并单", "rejected": "不予受理", "withdrawn": "已撤回", "archived": "已归档"}
 
 
+# Public events that tell no one: a 回访 is a conversation with the reporter about a closure they
+# were already told of.
+UNANNOUNCED_ACTIONS = frozenset({"visit"})
+
+
 def _notify_watchers(case: Case, event: CaseEvent) -> None:
+    """Tell the reporter and followers of a public event: a change of status (once per event, so one
+    已办结 per closure), or a public note on a case whose status stays."""
+    changed = event.from_status != event.to_status
+    if event.action in UNANNOUNCED_ACTIONS or not (changed or event.note):
+        return
     watchers = set(db.session.execute(sa.select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)).scalars())
     if case.reporter_user_id:
         watchers.add(case.reporter_user_id)
     watchers.discard(event.actor_user_id)
+    title = None if changed else f"诉求{case.number}有新进展"
     for user_id in watchers:
-        _notify_status(case, user_id, f"case:{case.id}:event:{event.id}:{user_id}", event.note)
+        _notify_status(case, user_id, f"case:{case.id}:event:{event.id}:{user_id}", event.note, title=title)
 
 
-def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None) -> None:
+def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None, *, title: str | None = None) -> None:
     notifications.notify(user_id, kind="case.status_changed", dedupe_key=dedupe_key,
-                         title=f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
-                         body=(note or STATUS_ZH.get(case.status, ""))[:200], link=f"/cases/{case.id}?id={case.id}",
+                         title=title or f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
+                         body=(note or STATUS_ZH.get(case.status, ""))[:200], link=rules.page_link(case.id),
                          data={"case_id": case.id, "status": case.status})
 
 
@@ -464,6 +480,12 @@ def _reassign(actor, case, payload, now, data):
     if assignee is not None:
         if db.session.get(User, assignee) is None:
             raise InvalidInput("assignee_id", "承办人不存在", "No such assignee")
+        # The new handler must be staff who can see and act on the case where it now lies.
+        handler = people.load_actor(assignee)
+        if handler is None or not can_handle(handler, case):
+            raise InvalidInput("assignee_id", "承办人不负责该诉求所在的居委会，不能改派给他",
+                               "The assignee does not cover this case's neighbourhood; choose staff who do",
+                               code="cases.assignee_out_of_scope")
         data["assignee_id"] = assignee
     case.assignee_user_id = assignee
     case.accepted_at = None
@@ -590,9 +612,13 @@ def _reopen(actor, case, payload, now, data):
 
 
 def _visit(actor, case, payload, now, data):
+    """回访 once per closure; a visit that reached nobody (``unreachable``) may be tried again."""
     result = payload.get("result")
     if result not in VISIT_RESULTS:
         raise InvalidInput("result", "请选择回访结果", f"result must be one of {', '.join(VISIT_RESULTS)}")
+    if case.visit_result is not None and case.visit_result != "unreachable":
+        raise Conflict(code="cases.already_visited", zh="本次办结已回访，不能重复回访",
+                       en="This closure has already been visited", errors={"visit_result": [case.visit_result]})
     case.visited_at = now
     case.visit_result = result
     data["result"] = result
@@ -612,17 +638,28 @@ HANDLERS = {"accept": _accept, "contact": _contact, "start": _start, "resolve": 
 
 # --- the reporter's actions -----------------------------------------------------------------------------------------
 
-def _reporter_case(actor, case_id: int) -> Case:
+# What only the reporter may do, as the refusal names it: action → (zh, en).
+REPORTER_ACTIONS = {"withdraw": ("撤回", "withdraw"), "rate": ("评价", "rate"), "reopen": ("申请重办", "reopen")}
+
+
+def _reporter_case(actor, case_id: int, action: str) -> Case:
+    """The case, when the actor reported it. Someone else who may see the case (a follower, staff)
+    is told that only the reporter may do this (403); anyone else hears that it does not exist."""
     case = _load(case_id)
     if case.reporter_user_id != actor.user_id:
-        raise NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
+        from service.cases.queries import visible_case
+
+        visible_case(actor, case_id)
+        zh, en = REPORTER_ACTIONS[action]
+        raise Forbidden(code="cases.reporter_only", zh=f"只有诉求人本人可以{zh}该诉求",
+                        en=f"Only the person who reported the case may {en} it")
     return case
 
 
 @_commit
 def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
     """The reporter withdraws a case before it is accepted."""
-    case = _reporter_case(actor, case_id)
+    case = _reporter_case(actor, case_id, "withdraw")
     if case.status not in ("submitted", "dispatched"):
         raise Conflict(code="cases.withdraw_too_late", zh="诉求已被签收，不能撤回", en="Accepted cases cannot be withdrawn",
                        errors={"status": [case.status]})
@@ -636,7 +673,7 @@ def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
 @_commit
 def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
     """Rate a closed case once: 5 非常满意 … 1 非常不满意."""
-    case = _reporter_case(actor, case_id)
+    case = _reporter_case(actor, case_id, "rate")
     if case.status not in ("closed", "archived"):
         raise Conflict(code="cases.rate_not_closed", zh="诉求办结后才能评价", en="Only closed cases can be rated",
                        errors={"status": [case.status]})
@@ -650,7 +687,7 @@ def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
 @_commit
 def reopen_by_reporter(actor, case_id: int, reason: str) -> Case:
     """A dissatisfied reporter reopens a closed case within the policy's window; the re-handling clock starts."""
-    case = _reporter_case(actor, case_id)
+    case = _reporter_case(actor, case_id, "reopen")
     if case.status != "closed":
         raise Conflict(code="cases.reopen_not_closed", zh="只有已办结的诉求可以申请重办", en="Only closed cases can be reopened",
                        errors={"status": [case.status]})

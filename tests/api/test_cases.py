@@ -231,7 +231,7 @@ def test_reporter_withdraws_before_acceptance_only(client, place, people):
     late = client.post(f"/api/v1/cases/{second}/withdraw", json={}, headers=auth(people.resident))
     assert late.status_code == 409 and late.json["error"] == "cases.withdraw_too_late"
     other = client.post(f"/api/v1/cases/{second}/withdraw", json={}, headers=auth(people.neighbour))
-    assert other.status_code == 404
+    assert other.status_code == 403 and other.json["error"] == "cases.reporter_only"  # a public case they can read
 
 
 def test_reopen_within_seven_days_starts_the_rehandling_clock(client, place, people):
@@ -496,3 +496,223 @@ def test_queue_of_finished_cases_pages_by_id(client, place, people):
     rest = client.get(f"/api/v1/cases?status=closed&limit=2&cursor={first['next_cursor']}",
                       headers=auth(people.staff)).json
     assert [c["id"] for c in first["items"] + rest["items"]] == ids and rest["next_cursor"] is None
+
+
+# --- the queue refuses input it cannot use, never a 500 ------------------------------------------------------------
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_due_before_beyond_the_calendar_in_utc_is_422_naming_it(client, place, people, moment):
+    response = client.get("/api/v1/cases", query_string={"due_before": moment}, headers=auth(people.staff))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "due_before" in response.json["errors"]["query"]
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _json64(value) -> str:
+    import json
+
+    return _b64(json.dumps(value).encode())
+
+
+CRAFTED_CURSORS = {
+    "a date without time or offset": _json64(["2026-12-01", 1]),
+    "an id of 1e20": _json64(["2026-12-01T00:00:00+00:00", 1e20]),
+    "an id past bigint": _json64(["2026-12-01T00:00:00+00:00", 10 ** 20]),
+    "no deadline, an id of 1e20": _json64([None, 1e20]),
+    "an id as text": _json64([None, "5"]),
+    "an id as a boolean": _json64([None, True]),
+    "a fractional id": _json64([None, 1.5]),
+    "a negative id": _json64([None, -1]),
+    "three items": _json64([None, 1, 2]),
+    "one item": _json64([1]),
+    "an object": _json64({"due": None, "id": 1}),
+    "a bare number": _json64(7),
+    "not a datetime": _json64(["tomorrow", 1]),
+    "a datetime as a number": _json64([20261201, 1]),
+    "year 1 at +14:00": _json64(["0001-01-01T00:00:00+14:00", 1]),
+    "not JSON": _b64(b"\xff\xfe not json"),
+    "not base64": "%%%",
+    "a well-formed cursor the server never signed": _json64(["2026-12-01T00:00:00+00:00", 1]),
+}
+
+
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS.values(), ids=CRAFTED_CURSORS.keys())
+def test_a_cursor_the_server_did_not_issue_is_422_cursor_invalid(client, place, people, cursor):
+    report(client, people.resident)
+    for status in ("", "&status=closed"):
+        response = client.get(f"/api/v1/cases?cursor={cursor}{status}", headers=auth(people.staff))
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.json["error"] == "cases.cursor_invalid" and "cursor" in response.json["errors"]
+        assert response.json["message"] == "翻页参数无效，请从第一页重新加载"
+
+
+def test_a_tampered_cursor_is_refused_and_an_issued_one_pages_on(client, place, people):
+    ids = [report(client, people.resident).json["id"] for _ in range(3)]
+    first = client.get("/api/v1/cases?limit=1", headers=auth(people.staff)).json
+    cursor = first["next_cursor"]
+    payload, tag = cursor.split(".")
+    import base64
+    import json
+
+    due, last = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = f"{_json64([due, last + 1])}.{tag}"
+    refused = client.get(f"/api/v1/cases?limit=1&cursor={forged}", headers=auth(people.staff))
+    assert refused.status_code == 422 and refused.json["error"] == "cases.cursor_invalid"
+    english = client.get(f"/api/v1/cases?limit=1&cursor={forged}",
+                         headers=auth(people.staff, **{"Accept-Language": "en"}))
+    assert english.json["message"] == "The cursor is not valid; reload from the first page"
+    second = client.get(f"/api/v1/cases?limit=1&cursor={cursor}", headers=auth(people.staff))
+    assert second.status_code == 200
+    assert [first["items"][0]["id"], second.json["items"][0]["id"]] == ids[:2]
+
+
+# --- only the streets served -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", [
+    {"lat": 90, "lng": 180}, {"lat": 90, "lng": 180, "datum": "wgs84"}, {"lat": 0, "lng": 0},
+    {"lat": -90, "lng": -180},
+    {"lat": 31.2397, "lng": 121.4998},   # 陆家嘴, Shanghai, well outside the streets served
+    {"lat": 31.2702, "lng": 121.3700},   # Shanghai, 3.9 km west of the nearest 居委会
+], ids=["north pole", "north pole wgs84", "null island", "south pole", "lujiazui", "west of the street"])
+def test_a_location_outside_the_served_streets_is_refused_even_for_a_resident_with_a_home(client, place, people,
+                                                                                          where):
+    response = report(client, people.resident, location=where)
+    assert response.status_code == 422, response.json
+    assert response.json["error"] == "cases.out_of_area" and "location" in response.json["errors"]
+    assert response.json["message"] == "该位置不在本平台服务的街道范围内，请拨打12345反映"
+    english = client.post("/api/v1/cases",
+                          json={"category": "corridor_clutter", "description": "堆物", "location": where},
+                          headers=auth(people.resident, **{"Accept-Language": "en"}))
+    assert english.json["message"] == "The location is outside the streets this service covers"
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Case)).scalar() == 0
+
+
+def test_a_point_inside_a_served_street_is_routed_to_its_nearest_committee(client, place, people):
+    from tests.factories import north
+
+    near_nb2 = {"lat": north(31.2800, -400), "lng": 121.4200}  # 400 m south of 中浩云
+    body = report(client, make_user(name="路人"), location=near_nb2).json
+    assert body["neighbourhood_id"] == place.nb2.id and body["street_id"] == place.street.id
+    assert report(client, people.resident).json["neighbourhood_id"] == place.nb.id
+
+
+# --- reassign only to staff who can see the case -------------------------------------------------------------------
+
+def test_reassign_to_an_assignee_who_does_not_cover_the_case_is_refused(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    street_staff = make_user(name="街道", roles=[("staff", "street", place.street.id)])
+    nb2_staff = make_user(name="中浩云社工", roles=[("staff", "neighbourhood", place.nb2.id)])
+    for payload in ({"assignee_id": people.far_staff.id},                             # another street
+                    {"assignee_id": nb2_staff.id},                                     # another 居委会
+                    {"assignee_id": people.neighbour.id},                              # not staff
+                    {"neighbourhood_id": place.nb2.id, "assignee_id": people.staff.id}):  # not the new one's
+        refused = act(client, street_staff, case_id, "reassign", **payload)
+        assert refused.status_code == 422, (payload, refused.json)
+        assert refused.json["error"] == "cases.assignee_out_of_scope" and "assignee_id" in refused.json["errors"]
+        assert refused.json["message"] == "承办人不负责该诉求所在的居委会，不能改派给他"
+    case = db.session.get(Case, case_id)
+    db.session.refresh(case)
+    assert case.neighbourhood_id == place.nb.id and case.assignee_user_id is None
+    assert [e.action for e in case.events].count("reassign") == 0
+    moved = act(client, street_staff, case_id, "reassign", neighbourhood_id=place.nb2.id, assignee_id=nb2_staff.id)
+    assert moved.status_code == 200 and moved.json["assignee_id"] == nb2_staff.id
+    seen = client.get(f"/api/v1/cases/{case_id}", headers=auth(nb2_staff)).json
+    assert "accept" in seen["allowed_actions"]
+    same = act(client, street_staff, case_id, "reassign", assignee_id=make_user(
+        name="中浩云主任", roles=[("staff", "neighbourhood", place.nb2.id)]).id)
+    assert same.status_code == 200
+
+
+# --- only the reporter rates, withdraws and reopens -----------------------------------------------------------------
+
+def test_a_follower_who_is_not_the_reporter_gets_403_saying_only_the_reporter_may(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    assert client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour)).status_code == 200
+    withdraw = client.post(f"/api/v1/cases/{case_id}/withdraw", json={}, headers=auth(people.neighbour))
+    assert withdraw.status_code == 403 and withdraw.json["error"] == "cases.reporter_only"
+    assert withdraw.json["message"] == "只有诉求人本人可以撤回该诉求"
+    to_closed(client, people.staff, case_id)
+    rated = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 1}, headers=auth(people.neighbour))
+    assert rated.status_code == 403 and rated.json["error"] == "cases.reporter_only"
+    assert rated.json["message"] == "只有诉求人本人可以评价该诉求"
+    english = client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 1},
+                          headers=auth(people.neighbour, **{"Accept-Language": "en"}))
+    assert english.json["message"] == "Only the person who reported the case may rate it"
+    reopened = client.post(f"/api/v1/cases/{case_id}/reopen", json={"reason": "没解决"}, headers=auth(people.neighbour))
+    assert reopened.status_code == 403 and reopened.json["message"] == "只有诉求人本人可以申请重办该诉求"
+    case = db.session.get(Case, case_id)
+    db.session.refresh(case)
+    assert case.rating is None and case.status == "closed"
+    # A case the caller cannot see stays "not found".
+    private = report(client, people.resident, category="group_renting").json["id"]
+    to_closed(client, people.staff, private)
+    hidden = client.post(f"/api/v1/cases/{private}/rating", json={"score": 1}, headers=auth(people.neighbour))
+    assert hidden.status_code == 404 and hidden.json["error"] == "cases.not_found"
+    assert client.post(f"/api/v1/cases/{case_id}/rating", json={"score": 4},
+                       headers=auth(people.resident)).status_code == 201
+
+
+# --- 回访: once per closure, and one 已办结 notice per closure ---------------------------------------------------------
+
+def _notices(user, case_id):
+    from models.notifications import Notification
+
+    return db.session.execute(sa.select(Notification).where(
+        Notification.user_id == user.id, Notification.kind.like("case.%"),
+        Notification.data["case_id"].as_integer() == case_id).order_by(Notification.id)).scalars().all()
+
+
+def test_one_closed_notice_per_closure_and_one_visit_per_closure(client, place, people):
+    clock.set_now(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))
+    case_id = report(client, people.resident).json["id"]
+    client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour))
+    to_closed(client, people.staff, case_id)
+    assert act(client, people.staff, case_id, "visit", result="solved", note="回访：已解决").status_code == 200
+    again = act(client, people.colleague, case_id, "visit", result="unsolved")
+    assert again.status_code == 409 and again.json["error"] == "cases.already_visited"
+    assert again.json["message"] == "本次办结已回访，不能重复回访"
+    for user in (people.resident, people.neighbour):
+        titles = [n.title for n in _notices(user, case_id)]
+        assert sum("已办结" in t for t in titles) == 1, titles
+    assert db.session.get(Case, case_id).visit_result == "solved"
+    # Reopened and closed again: a new closure, a new 已办结 notice and a new 回访.
+    clock.set_now(datetime(2026, 11, 17, 9, tzinfo=SHANGHAI))
+    reopened = client.post(f"/api/v1/cases/{case_id}/reopen", json={"reason": "又堆上了"}, headers=auth(people.resident))
+    assert reopened.status_code == 200
+    for action, payload in (("start", {}), ("resolve", {"outcome": "solved", "reply": "再次清理"}), ("close", {})):
+        assert act(client, people.staff, case_id, action, **payload).status_code == 200
+    assert act(client, people.staff, case_id, "visit", result="unsolved").status_code == 200
+    titles = [n.title for n in _notices(people.resident, case_id)]
+    assert sum("已办结" in t for t in titles) == 2, titles
+
+
+def test_a_visit_that_reached_nobody_may_be_tried_again(client, place, people):
+    case_id = report(client, people.resident).json["id"]
+    to_closed(client, people.staff, case_id)
+    assert act(client, people.staff, case_id, "visit", result="unreachable").status_code == 200
+    assert act(client, people.staff, case_id, "visit", result="solved").json["visit_result"] == "solved"
+    assert act(client, people.staff, case_id, "visit", result="solved").status_code == 409
+    visits = db.session.execute(sa.select(CaseEvent.data).where(CaseEvent.case_id == case_id,
+                                                                CaseEvent.action == "visit")).scalars().all()
+    assert [v["result"] for v in visits] == ["unreachable", "solved"]
+
+
+def test_every_case_notice_links_to_the_mini_program_case_page(client, place, people):
+    from config import RULES_DIR
+    import yaml
+
+    pages = {kind: spec["page"] for kind, spec in
+             yaml.safe_load((RULES_DIR / "notifications.yaml").read_text())["templates"].items()}
+    case_id = report(client, people.resident).json["id"]
+    client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour))
+    to_closed(client, people.staff, case_id)
+    act(client, people.staff, case_id, "comment", note="已安排回访", public=True)
+    notices = _notices(people.resident, case_id) + _notices(people.neighbour, case_id)
+    assert len(notices) >= 6
+    assert {n.link for n in notices} == {f"{pages['case.status_changed']}?id={case_id}"}
+    assert f"{pages['case.status_changed']}?id={case_id}" == f"pages/cases/detail?id={case_id}"

@@ -66,3 +66,27 @@ def test_different_actions_at_once_are_serialised_without_losing_an_event(app, t
     # Every success left its event; a refused one left none.
     assert len(comments) == len(succeeded) >= 1
     assert all(code in (200, 409) for code, _ in results)
+
+
+@pytest.mark.real_commits
+def test_two_visits_of_one_closure_at_once_one_is_recorded(app, team):
+    resident, alice, bob = team
+    client = app.test_client()
+    alice_headers, bob_headers = auth(alice), auth(bob)
+    case_id = client.post("/api/v1/cases", json={"category": "garbage", "description": "垃圾未清运", "location": HERE,
+                                                 "contact_consent": False}, headers=auth(resident)).json["id"]
+    path = f"/api/v1/cases/{case_id}/actions"
+    for action, payload in (("accept", {}), ("start", {}), ("resolve", {"outcome": "solved", "reply": "已清运"}),
+                            ("close", {})):
+        assert client.post(path, json={"action": action, **payload}, headers=alice_headers).status_code == 200
+    db.session.remove()
+    results = run_at_once(app, [(path, {"action": "visit", "result": "solved"}, alice_headers),
+                                (path, {"action": "visit", "result": "unsolved"}, bob_headers)])
+    assert sorted(code for code, _ in results) == [200, 409], results
+    loser = next(body for code, body in results if code == 409)
+    assert loser["error"] in ("cases.already_visited", "cases.concurrent_update")
+    visits = db.session.execute(sa.select(CaseEvent.data).where(
+        CaseEvent.case_id == case_id, CaseEvent.action == "visit")).scalars().all()
+    winner = next(body for code, body in results if code == 200)
+    assert len(visits) == 1 and visits[0]["result"] == winner["visit_result"]
+    assert db.session.get(Case, case_id).visit_result == winner["visit_result"]

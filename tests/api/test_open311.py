@@ -4,6 +4,7 @@ xml.etree.ElementTree, and the two formats compared), errors in the spec's forma
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
@@ -464,7 +465,7 @@ def test_lat_long_are_wgs84(client, cases):
     [item] = both(client, f"requests/{cases['fresh']['number']}", root="service_requests")
     case = db.session.get(Case, cases["fresh"]["id"])
     lat, lng = geo.gcj02_to_wgs84(case.lat, case.lng)
-    assert float(item["lat"]) == pytest.approx(lat, abs=1e-6) and float(item["long"]) == pytest.approx(lng, abs=1e-6)
+    assert float(item["lat"]) == round(lat, 3) and float(item["long"]) == round(lng, 3)
     assert geo.distance_m(float(item["lat"]), float(item["long"]), case.lat, case.lng) > 100  # not the GCJ-02 point
     raw = client.get(f"{BASE}/requests/{case.number}.json").get_json()[0]
     assert isinstance(raw["lat"], float) and isinstance(raw["long"], float)
@@ -504,7 +505,9 @@ def test_media_url_is_the_first_report_photo(client, cases):
         uploads.append(upload.id)
     db.session.commit()
     [item] = both(client, f"requests/{case.number}", root="service_requests")
-    assert item["media_url"] == f"http://localhost/api/v1/uploads/{uploads[0]}"
+    first = db.session.execute(sa.select(CasePhoto.media_token).where(CasePhoto.upload_id == uploads[0])).scalar_one()
+    assert item["media_url"] == f"http://localhost/open311/v2/media/{first}"
+    assert client.get(item["media_url"]).data == b"abc"
 
 
 def test_the_reporter_never_leaks_anonymous_or_not(client, fmt, place, people, partner):
@@ -575,7 +578,7 @@ def test_keys_are_issued_once_and_stored_hashed(client, people):
     response = issue(people.admin, "长宁区网格化平台")
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "partner", "key", "key_prefix", "created_at"}
+    assert set(body) == {"id", "partner", "key", "key_prefix", "scope_type", "scope_id", "created_at"}
     plaintext = body["key"]
     assert len(plaintext) >= 40 and body["key_prefix"] == plaintext[:8]
     row = db.session.get(Open311Key, body["id"])
@@ -630,3 +633,248 @@ def test_service_functions_refuse_non_admins(people):
         open311.issue_key(actor, "x")
     with pytest.raises(Forbidden):
         open311.list_keys(actor, page=1, page_size=20)
+
+
+# --- who may revoke a key: its issuer, and admins whose scope holds it ------------------------------------------
+
+@pytest.fixture
+def admins(place):
+    from models.places import District
+
+    elsewhere = District(code=f"elsewhere{place.district.id}", name="长宁区")
+    db.session.add(elsewhere)
+    db.session.commit()
+
+    class Admins:
+        district = make_user(name="区管理员", roles=[("admin", "district", place.district.id)])
+        street = make_user(name="万里管理员", roles=[("admin", "street", place.street.id)])
+        street2 = make_user(name="万里另一管理员", roles=[("admin", "street", place.street.id)])
+        other_street = make_user(name="宜川管理员", roles=[("admin", "street", place.other_street.id)])
+        other_district = make_user(name="长宁管理员", roles=[("admin", "district", elsewhere.id)])
+        two_streets = make_user(name="两街管理员", roles=[("admin", "street", place.street.id),
+                                                    ("admin", "street", place.other_street.id)])
+    return Admins
+
+
+def revoke(user, key_id):
+    from flask import current_app
+
+    return current_app.test_client().post(f"/api/v1/open311-keys/{key_id}/revoke", headers=auth(user))
+
+
+def test_a_key_lies_in_its_issuers_scope(client, place, admins):
+    street_key = issue(admins.street).json
+    assert (street_key["scope_type"], street_key["scope_id"]) == ("street", place.street.id)
+    district_key = issue(admins.district).json
+    assert (district_key["scope_type"], district_key["scope_id"]) == ("district", place.district.id)
+    # An admin of several places names the one the key is for, within their own scope.
+    unnamed = client.post("/api/v1/open311-keys", json={"partner": "网格平台"}, headers=auth(admins.two_streets))
+    assert unnamed.status_code == 422 and "scope_type" in unnamed.json["errors"]
+    named = client.post("/api/v1/open311-keys", json={"partner": "网格平台", "scope_type": "street",
+                                                      "scope_id": place.other_street.id},
+                        headers=auth(admins.two_streets))
+    assert named.status_code == 201 and named.json["scope_id"] == place.other_street.id
+    outside = client.post("/api/v1/open311-keys", json={"partner": "网格平台", "scope_type": "district",
+                                                        "scope_id": place.district.id}, headers=auth(admins.street))
+    assert outside.status_code == 403 and outside.json["error"] == "open311.key_out_of_scope"
+
+
+def test_an_admin_revokes_only_keys_they_issued_or_that_lie_in_their_scope(client, fmt, place, admins):
+    street_key = issue(admins.street).json
+    district_key = issue(admins.district).json
+    for user, key in ((admins.other_street, street_key), (admins.other_district, street_key),
+                      (admins.street, district_key), (admins.other_street, district_key),
+                      (admins.other_district, district_key)):
+        refused = revoke(user, key["id"])
+        assert refused.status_code == 403, (user.nickname, key["scope_type"], refused.json)
+        assert refused.json["error"] == "open311.key_out_of_scope"
+        assert refused.json["message"] == "该接入密钥不在您的管理范围内，不能吊销"
+    post_request(client, fmt, street_key["key"])
+    post_request(client, fmt, district_key["key"])
+    assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "open311_key.revoked")).scalar_one() == 0
+    # Another admin of the same street, and the district's admin, may revoke a street's key.
+    assert revoke(admins.street2, street_key["id"]).status_code == 200
+    other = issue(admins.street).json
+    assert revoke(admins.district, other["id"]).json["revoked_at"] is not None
+    assert revoke(admins.district, district_key["id"]).status_code == 200
+    post_request(client, fmt, street_key["key"], status=403)
+    mine = issue(admins.other_street).json
+    assert revoke(admins.other_street, mine["id"]).status_code == 200
+
+
+def test_an_admin_lists_the_keys_they_may_revoke(client, place, admins):
+    street_key = issue(admins.street).json["id"]
+    other_key = issue(admins.other_street).json["id"]
+    district_key = issue(admins.district).json["id"]
+
+    def listed(user):
+        return {k["id"] for k in client.get("/api/v1/open311-keys", headers=auth(user)).json["items"]}
+
+    assert listed(admins.street) == {street_key}
+    assert listed(admins.other_street) == {other_key}
+    assert listed(admins.district) == {street_key, other_key, district_key}
+    assert listed(admins.other_district) == set()
+
+
+def test_a_key_of_unknown_scope_is_revoked_by_its_issuer_or_a_district_admin(client, place, admins):
+    """Keys issued before keys had a scope, whose issuer's scope could not be told."""
+    keys = []
+    for _ in range(2):
+        key = Open311Key(partner="旧系统", key_hash=hashlib.sha256(str(len(keys)).encode()).hexdigest(),
+                         key_prefix="oldkey00", created_by=admins.two_streets.id, created_at=clock.now())
+        db.session.add(key)
+        db.session.commit()
+        keys.append(key.id)
+    assert revoke(admins.street, keys[0]).status_code == 403
+    assert revoke(admins.two_streets, keys[0]).status_code == 200
+    assert revoke(admins.district, keys[1]).status_code == 200
+
+
+# --- photos for partners: public cases' photos behind an unguessable token ----------------------------------------
+
+def _jpeg_with_gps() -> bytes:
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (31.0, 16.0, 12.7), 3: "E", 4: (121.0, 24.0, 36.4)}  # GPSInfo
+    exif[0x010F] = "PhoneMaker"
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(buffer, "JPEG", exif=exif)
+    assert b"PhoneMaker" in buffer.getvalue()
+    return buffer.getvalue()
+
+
+def upload_photo(client, user) -> int:
+    import io
+
+    response = client.post("/api/v1/uploads", data={"file": (io.BytesIO(_jpeg_with_gps()), "p.jpg", "image/jpeg")},
+                           headers=auth(user), content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_media_url_serves_a_public_cases_photo_without_a_login_and_without_exif(client, place, people):
+    import io
+
+    from PIL import Image
+
+    clock.set_now(NOW)
+    photo = upload_photo(client, people.resident)
+    case = report(client, people.resident, photos=[photo])
+    [item] = both(client, f"requests/{case['number']}", root="service_requests")
+    url = item["media_url"]
+    assert url.startswith("http://localhost/open311/v2/media/")
+    token = url.rsplit("/", 1)[1]
+    assert token == db.session.execute(
+        sa.select(CasePhoto.media_token).where(CasePhoto.upload_id == photo)).scalar_one()
+    assert len(token) == 32 and not token.isdigit() and "/api/v1/uploads" not in url
+    response = client.get(url)  # no Authorization header
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    image = Image.open(io.BytesIO(response.data))
+    assert image.size == (64, 48) and len(image.getexif()) == 0 and b"PhoneMaker" not in response.data
+    assert response.data == db.session.get(Upload, photo).data
+    # The login-only address is not what partners get.
+    assert client.get(f"/api/v1/uploads/{photo}").status_code == 401
+
+
+def test_media_of_private_hidden_or_unknown_cases_and_evidence_photos_is_404(client, fmt, place, people):
+    clock.set_now(NOW)
+    private_photo, rejected_photo, shown_photo = (upload_photo(client, people.resident) for _ in range(3))
+    private = report(client, people.resident, category="group_renting", photos=[private_photo])
+    rejected = report(client, people.resident, photos=[rejected_photo])
+    shown = report(client, people.resident, photos=[shown_photo], contact_consent=False)
+    act(client, people.staff, rejected["id"], "reject", reason="不属于受理范围")
+    act(client, people.staff, shown["id"], "accept")
+    act(client, people.staff, shown["id"], "start")
+    evidence_photo = upload_photo(client, people.staff)
+    act(client, people.staff, shown["id"], "resolve", outcome="solved", reply="已清理", photo_ids=[evidence_photo])
+
+    def token_of(upload_id):
+        return db.session.execute(sa.select(CasePhoto.media_token).where(CasePhoto.upload_id == upload_id)).scalar_one()
+
+    assert client.get(f"{BASE}/media/{token_of(shown_photo)}").status_code == 200
+    for upload_id in (private_photo, rejected_photo, evidence_photo):
+        response = client.get(f"{BASE}/media/{token_of(upload_id)}")
+        assert response.status_code == 404 and ET.fromstring(response.data).tag == "errors"
+    for token in ("x" * 32, str(shown_photo), "a" * 300, "%00"):
+        assert client.get(f"{BASE}/media/{token}").status_code == 404
+    assert len({token_of(u) for u in (private_photo, rejected_photo, shown_photo, evidence_photo)}) == 4
+
+
+# --- a reopened request tells its new cycle --------------------------------------------------------------------
+
+def test_a_reopened_request_drops_the_old_reply_and_announces_the_rehandling(client, place, people):
+    clock.set_now(NOW)
+    case = report(client, people.resident)
+    close(client, people.staff, case["id"], reply="纸箱已清理，楼道恢复通畅")
+    [before] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert before["status"] == "closed" and before["status_notes"] == "纸箱已清理，楼道恢复通畅"
+    assert before["service_notice"] == "5个工作日内首次处置"
+    clock.set_now(NOW + timedelta(days=1))
+    reopened = client.post(f"/api/v1/cases/{case['id']}/reopen", json={"reason": "又堆满了"},
+                           headers=auth(people.resident))
+    assert reopened.status_code == 200
+    [after] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert after["status"] == "open" and after["status_notes"] == ""
+    assert after["service_notice"] == "3个工作日内再次处置"
+    assert datetime.fromisoformat(after["expected_datetime"]) == db.session.get(Case, case["id"]).rework_due_at
+    english = fetch(client, f"requests/{case['number']}", "json", root="service_requests",
+                    headers={"Accept-Language": "en"})
+    assert english[0]["service_notice"] == "Second handling within 3 working days"
+    act(client, people.staff, case["id"], "comment", note="已再次安排清理", public=True)
+    [noted] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert noted["status_notes"] == "已再次安排清理"
+
+
+def test_a_reply_sent_back_by_the_reviewer_is_no_longer_the_status_notes(client, place, people):
+    case = report(client, people.resident)
+    act(client, people.staff, case["id"], "accept")
+    act(client, people.staff, case["id"], "contact", method="phone", note="已联系")
+    act(client, people.staff, case["id"], "start")
+    act(client, people.staff, case["id"], "resolve", outcome="solved", reply="已清理")
+    assert both(client, f"requests/{case['number']}", root="service_requests")[0]["status_notes"] == "已清理"
+    act(client, people.staff, case["id"], "reopen", reason="答复不实，请重新处理")
+    assert both(client, f"requests/{case['number']}", root="service_requests")[0]["status_notes"] == ""
+
+
+# --- a provisional deadline is not published as a firm one --------------------------------------------------------
+
+def test_a_provisional_deadline_has_no_expected_datetime(client, place, people):
+    clock.set_now(datetime(2026, 12, 30, 10, tzinfo=SHANGHAI))  # handling due in 2027, a year the calendar lacks
+    provisional = report(client, people.resident)
+    assert provisional["deadlines"]["provisional"] is True
+    [item] = both(client, f"requests/{provisional['number']}", root="service_requests")
+    assert item["expected_datetime"] == ""
+    raw = client.get(f"{BASE}/requests/{provisional['number']}.json").get_json()[0]
+    assert raw["expected_datetime"] is None
+    xml = ET.fromstring(client.get(f"{BASE}/requests/{provisional['number']}.xml").data)
+    assert xml.find("request/expected_datetime").text is None
+    clock.set_now(NOW)
+    firm = report(client, people.resident)
+    assert both(client, f"requests/{firm['number']}", root="service_requests")[0]["expected_datetime"] == \
+        "2026-11-27T23:59:59+08:00"
+
+
+# --- the reporter's exact point is not public ------------------------------------------------------------------
+
+def test_public_coordinates_are_rounded_to_about_100_m(client, place, people):
+    exact = (31.270437, 121.410588)  # GCJ-02, a doorway near 香泉路居民区
+    case = report(client, people.resident, at=exact)
+    wgs = geo.gcj02_to_wgs84(*exact)
+    [item] = both(client, f"requests/{case['number']}", root="service_requests")
+    assert (item["lat"], item["long"]) == (str(round(wgs[0], 3)), str(round(wgs[1], 3)))
+    raw = client.get(f"{BASE}/requests/{case['number']}.json").get_json()[0]
+    assert (raw["lat"], raw["long"]) == (round(wgs[0], 3), round(wgs[1], 3))
+    assert geo.distance_m(raw["lat"], raw["long"], *wgs) < 100
+    xml = client.get(f"{BASE}/requests.xml").get_data(as_text=True)
+    assert f"<lat>{round(wgs[0], 3)}</lat>" in xml and f"{wgs[0]:.6f}"[:9] not in xml
+    # A box cannot find the point more closely than the published coordinates: it is widened to the
+    # 0.001° grid, so a tiny box beside the point, in the same grid cell, finds it too.
+    cell = (math.floor(wgs[0] * 1000) / 1000, math.floor(wgs[1] * 1000) / 1000)
+    tiny = {"lat_sw": cell[0] + 1e-7, "long_sw": cell[1] + 1e-7, "lat_ne": cell[0] + 2e-7, "long_ne": cell[1] + 2e-7}
+    assert not (tiny["lat_sw"] <= wgs[0] <= tiny["lat_ne"])
+    assert numbers(both(client, "requests", root="service_requests", query_string=tiny)) == [case["number"]]

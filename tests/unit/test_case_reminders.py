@@ -124,7 +124,7 @@ def test_contact_due_soon_reminds_the_neighbourhood_staff_once_then_only_the_ass
     assert received("case.contact_due_soon") == Counter({who.staff.id: 1, who.colleague.id: 1, who.head.id: 1})
     note = db.session.execute(sa.select(Notification).where(Notification.user_id == who.staff.id,
                                                             Notification.kind == "case.contact_due_soon")).scalar_one()
-    assert case(case_id).number in note.title and note.link == f"/cases/{case_id}"
+    assert case(case_id).number in note.title and note.link == f"pages/cases/detail?id={case_id}"
     assert "11月23日 23:59" in note.body
     assert note.delivery is None  # staff reminders go to the inbox only
 
@@ -297,7 +297,7 @@ def test_rating_request_goes_to_the_reporter_by_inbox_and_wechat_once(app, place
     assert received("case.visit_survey") == Counter({who.resident.id: 1})
     assert sweep("rating_request", at(2026, 11, 28, 9))["notified"] == 0
     request = db.session.execute(sa.select(Notification).where(Notification.kind == "case.visit_survey")).scalar_one()
-    assert request.delivery.status == "pending"
+    assert request.delivery.status == "pending" and request.link == f"pages/cases/rate?id={case_id}"
     # The delivery job sends the subscribe message the reporter consented to.
     wechat_fake.reset()
     assert notifications.deliver_pending(app.extensions["wechat"])["sent"] >= 1

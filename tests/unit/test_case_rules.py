@@ -38,6 +38,7 @@ def test_shipped_rules_load_with_defaults_and_overrides():
     ("code: dust,", "code: river,", "duplicate code 'river'"),
     ("limits: {handling: 10}", "limits: {handlng: 10}", "unknown name"),
     ("reopen_within_days: 7", "reopen_within_days: soon", "policy"),
+    ("served_radius_m: 3000", "served_radius_m: 0", "policy.served_radius_m"),
     ("datatype: string, required: true", "datatype: colour, required: true", "datatype must be one of"),
 ])
 def test_a_bad_rules_file_names_the_problem(rules_dir, old, new, message):
