@@ -13,7 +13,7 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfi
                            User, WeChatAccount)
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
-from service import audit, auth, clock, privacy
+from service import audit, auth, clock, places, privacy
 from service.db import add_unique, paginate, transactional
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized,
                             Unavailable)
@@ -625,7 +625,7 @@ def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, pag
 @transactional
 def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_id: int,
                title: str | None = None) -> RoleAssignment:
-    """Admins grant staff, operator, committee and admin roles within their own scope."""
+    """Admins grant staff, operator, committee and admin roles on an existing place within their own scope."""
     if not actor.is_admin:
         raise Forbidden()
     if role not in GRANTED_ROLES:
@@ -634,7 +634,10 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
         raise InvalidInput("scope_type", "该角色不支持此范围", "This scope does not fit the role")
     if db.session.get(User, user_id) is None:
         raise InvalidInput("user_id", "用户不存在", "No such user")
-    _check_admin_covers(actor, scope_type, scope_id)
+    place = places.locate(scope_type, scope_id)
+    if place is None:
+        raise InvalidInput("scope_id", "授权范围不存在", f"No {scope_type} with this id", code="people.scope_not_found")
+    _check_admin_covers(actor, scope_type, scope_id, place)
     assignment = add_unique(RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
                                            title=title, granted_by=actor.user_id),
                             Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role"))
@@ -645,31 +648,41 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
 
 @transactional
 def revoke_role(actor: Actor, assignment_id: int) -> None:
+    """Admins revoke grants on places within their own scope; a grant whose place no longer exists
+    is revoked by a district admin."""
     if not actor.is_admin:
         raise Forbidden()
     assignment = db.session.get(RoleAssignment, assignment_id)
     if assignment is None:
         raise NotFound(code="people.role_not_found", zh="角色授权不存在", en="No such role assignment")
-    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id)
+    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id,
+                        places.locate(assignment.scope_type, assignment.scope_id))
     audit.record(actor, "role.revoked", "user", assignment.user_id,
                  before={"role": assignment.role, "scope_type": assignment.scope_type,
                          "scope_id": assignment.scope_id})
     db.session.delete(assignment)
 
 
-def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int) -> None:
+def admin_reach(actor: Actor) -> tuple[set[int], set[int]]:
+    """The districts and the streets the actor administers, from their admin roles alone (staff roles
+    widen nothing here): a district admin's streets are every street of their districts."""
     districts = actor.scope_ids("admin", "district")
-    if scope_type == "district":
+    streets = actor.scope_ids("admin", "street")
+    if districts:
+        streets |= set(db.session.connection().execute(_DISTRICT_STREETS, {"ids": sorted(districts)}).scalars())
+    return districts, streets
+
+
+def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int, place: places.Place | None) -> None:
+    """The scope lies inside the admin's own: a district scope is one of their districts, any other scope
+    lies in one of their streets. A place that does not exist (a dangling grant) is a district admin's."""
+    districts, streets = admin_reach(actor)
+    if place is None:
+        ok = bool(districts)
+    elif scope_type == "district":
         ok = scope_id in districts
-    elif scope_type == "street":
-        ok = scope_id in actor.street_ids
-    elif scope_type == "neighbourhood":
-        ok = scope_id in actor.neighbourhood_ids
-    elif scope_type == "estate":
-        estate = db.session.get(Estate, scope_id)
-        ok = estate is not None and estate.street_id in actor.street_ids
     else:
-        ok = bool(actor.street_ids)  # meal sites are checked by the meals domain
+        ok = place.street_id is not None and place.street_id in streets
     if not ok:
         raise Forbidden(code="people.out_of_scope", zh="超出您的管理范围", en="Outside your administrative scope")
 
