@@ -63,6 +63,16 @@ class Actor:
     def covers_unit(self, unit: Unit) -> bool:
         return bool(unit_neighbourhood_ids(unit) & self.neighbourhood_ids)
 
+    def admin_reach(self) -> tuple[set[int], set[int]]:
+        """The districts and the streets the actor administers, from their admin roles alone (staff roles
+        widen nothing here): a district admin's streets are every street of their districts."""
+        districts = self.scope_ids("admin", "district")
+        streets = self.scope_ids("admin", "street")
+        if districts:
+            streets |= set(db.session.connection().execute(_DISTRICT_STREETS, {"ids": sorted(districts)})
+                           .scalars())
+        return districts, streets
+
 
 _IS_OWNER = sa.exists().where(Ownership.owner_id == Owner.id, Owner.user_id == User.id, Ownership.ended_on.is_(None))
 _ACTOR = (sa.select(User, _IS_OWNER, sa.false()).options(joinedload(User.roles), joinedload(User.profile))
@@ -161,6 +171,21 @@ def unit_neighbourhood_ids(unit: Unit) -> set[int]:
         return {building_nid}
     return set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
                                   .where(estate_neighbourhood.c.estate_id == unit.estate_id)).scalars())
+
+
+# Where people's objects lie (audit entries are placed by them): a resident where their profile's
+# neighbourhood is, a family link where its elder lives, a unit claim where the unit's estate is.
+_RESIDENT_STREET = (sa.select(Neighbourhood.street_id).select_from(User)
+                    .outerjoin(ResidentProfile, ResidentProfile.user_id == User.id)
+                    .outerjoin(Neighbourhood, Neighbourhood.id == ResidentProfile.neighbourhood_id))
+places.register_locator("user", _RESIDENT_STREET.where(User.id == sa.bindparam("id")))
+places.register_locator("family_link", sa.select(Neighbourhood.street_id).select_from(FamilyLink)
+                        .outerjoin(ResidentProfile, ResidentProfile.user_id == FamilyLink.elder_user_id)
+                        .outerjoin(Neighbourhood, Neighbourhood.id == ResidentProfile.neighbourhood_id)
+                        .where(FamilyLink.id == sa.bindparam("id")))
+places.register_locator("unit_claim", sa.select(Estate.street_id).select_from(UnitClaim)
+                        .join(Unit, Unit.id == UnitClaim.unit_id).join(Estate, Estate.id == Unit.estate_id)
+                        .where(UnitClaim.id == sa.bindparam("id")))
 
 
 # --- login -------------------------------------------------------------------------------------------
@@ -641,7 +666,7 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
     assignment = add_unique(RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
                                            title=title, granted_by=actor.user_id),
                             Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role"))
-    audit.record(actor, "role.granted", "user", user_id,
+    audit.record(actor, "role.granted", "user", user_id, street_id=place.street_id,
                  after={"role": role, "scope_type": scope_type, "scope_id": scope_id, "title": title})
     return assignment
 
@@ -655,28 +680,18 @@ def revoke_role(actor: Actor, assignment_id: int) -> None:
     assignment = db.session.get(RoleAssignment, assignment_id)
     if assignment is None:
         raise NotFound(code="people.role_not_found", zh="角色授权不存在", en="No such role assignment")
-    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id,
-                        places.locate(assignment.scope_type, assignment.scope_id))
-    audit.record(actor, "role.revoked", "user", assignment.user_id,
+    place = places.locate(assignment.scope_type, assignment.scope_id)
+    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id, place)
+    audit.record(actor, "role.revoked", "user", assignment.user_id, street_id=place.street_id if place else None,
                  before={"role": assignment.role, "scope_type": assignment.scope_type,
                          "scope_id": assignment.scope_id})
     db.session.delete(assignment)
 
 
-def admin_reach(actor: Actor) -> tuple[set[int], set[int]]:
-    """The districts and the streets the actor administers, from their admin roles alone (staff roles
-    widen nothing here): a district admin's streets are every street of their districts."""
-    districts = actor.scope_ids("admin", "district")
-    streets = actor.scope_ids("admin", "street")
-    if districts:
-        streets |= set(db.session.connection().execute(_DISTRICT_STREETS, {"ids": sorted(districts)}).scalars())
-    return districts, streets
-
-
 def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int, place: places.Place | None) -> None:
     """The scope lies inside the admin's own: a district scope is one of their districts, any other scope
     lies in one of their streets. A place that does not exist (a dangling grant) is a district admin's."""
-    districts, streets = admin_reach(actor)
+    districts, streets = actor.admin_reach()
     if place is None:
         ok = bool(districts)
     elif scope_type == "district":

@@ -143,7 +143,7 @@ def locate(kind: str, object_id) -> Place | None:
         object_id = int(object_id)
     except (TypeError, ValueError):
         return None
-    if statement is None or not 0 < object_id <= 2147483647:
+    if statement is None or not 0 < object_id < 2 ** 63:
         return None
     row = db.session.execute(statement, {"id": object_id}).first()
     return None if row is None else Place(row[0])
