@@ -77,11 +77,13 @@ class Actor:
 _IS_OWNER = sa.exists().where(Ownership.owner_id == Owner.id, Owner.user_id == User.id, Ownership.ended_on.is_(None))
 _ACTOR = (sa.select(User, _IS_OWNER, sa.false()).options(joinedload(User.roles), joinedload(User.profile))
           .where(User.id == sa.bindparam("user_id")))
-_ACTOR_AND_REVOKED = (sa.select(User, _IS_OWNER, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
+# Revoked: the token (its jti) or its session ("sid:<sid>"), one index probe each (service.auth.revocation_keys).
+_IS_REVOKED = sa.exists().where(RevokedToken.jti.in_([sa.bindparam("jti"), sa.bindparam("sid")]))
+_ACTOR_AND_REVOKED = (sa.select(User, _IS_OWNER, _IS_REVOKED)
                       .options(joinedload(User.roles), joinedload(User.profile))
                       .where(User.id == sa.bindparam("user_id")))
 _CALLER = sa.select(User.id, sa.false()).where(User.id == sa.bindparam("user_id"), User.is_active.is_(True))
-_CALLER_AND_REVOKED = (sa.select(User.id, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
+_CALLER_AND_REVOKED = (sa.select(User.id, _IS_REVOKED)
                        .where(User.id == sa.bindparam("user_id"), User.is_active.is_(True)))
 _OWNER_ESTATES = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id == Unit.id)
                   .join(Owner, Owner.id == Ownership.owner_id)
@@ -92,15 +94,17 @@ _DISTRICT_STREETS = sa.select(Street.id).where(Street.district_id.in_(sa.bindpar
 _STREET_NEIGHBOURHOODS = sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
-    """The active user with roles and scopes, or None. With ``token_id``, a revoked
-    token raises Unauthorized; the check rides on the same query when revocations
-    live in the database."""
+def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None,
+               session_id: str | None = None) -> Actor | None:
+    """The active user with roles and scopes, or None. With ``token_id``, a revoked token or a token of
+    a revoked session (``session_id``) raises Unauthorized; the check rides on the same query when
+    revocations live in the database."""
     in_database = token_id is not None and auth.uses_database()
-    params = {"user_id": user_id, "jti": token_id} if in_database else {"user_id": user_id}
+    params = {"user_id": user_id, **auth.revocation_keys(token_id, session_id)} if in_database \
+        else {"user_id": user_id}
     row = db.session.execute(_ACTOR_AND_REVOKED if in_database else _ACTOR, params).unique().first()
     user, is_owner, revoked = row if row else (None, False, False)
-    _refuse_revoked(revoked, token_id, in_database)
+    _refuse_revoked(revoked, token_id, session_id, in_database)
     if user is None or not user.is_active:
         return None
     actor = Actor(user_id=user.id, roles={"resident"}, ip=ip, user=user)
@@ -135,22 +139,24 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     return actor
 
 
-def _refuse_revoked(revoked_in_row: bool, token_id: str | None, in_database: bool) -> None:
-    """A revoked token is refused: as the caller's query found it, or asked of Redis."""
-    revoked = auth.is_revoked(token_id) if token_id is not None and not in_database else revoked_in_row
+def _refuse_revoked(revoked_in_row: bool, token_id: str | None, session_id: str | None, in_database: bool) -> None:
+    """A revoked token or session is refused: as the caller's query found it, or asked of Redis."""
+    revoked = auth.is_revoked(token_id, session_id) if token_id is not None and not in_database else revoked_in_row
     if revoked:
         raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
 
 
-def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
-    """Only who is calling: the active user whose token is not revoked, in one Core statement, with no
-    roles or scopes (every scope check on this actor denies). For use-cases that decide by their own
-    data alone, such as an owner's ballot, which the motion's frozen electorate admits or refuses."""
+def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None,
+                session_id: str | None = None) -> Actor | None:
+    """Only who is calling: the active user whose token (and session) is not revoked, in one Core
+    statement, with no roles or scopes (every scope check on this actor denies). For use-cases that
+    decide by their own data alone, such as an owner's ballot, which the motion's frozen electorate
+    admits or refuses."""
     in_database = token_id is not None and auth.uses_database()
     row = db.session.connection().execute(_CALLER_AND_REVOKED if in_database else _CALLER,
-                                          {"user_id": user_id, "jti": token_id} if in_database
-                                          else {"user_id": user_id}).first()
-    _refuse_revoked(row[1] if row else False, token_id, in_database)
+                                          {"user_id": user_id, **auth.revocation_keys(token_id, session_id)}
+                                          if in_database else {"user_id": user_id}).first()
+    _refuse_revoked(row[1] if row else False, token_id, session_id, in_database)
     return Actor(user_id=row[0], roles={"resident"}, ip=ip) if row else None
 
 
@@ -265,11 +271,6 @@ def login_demo(username: str) -> User:
         raise NotFound(code="auth.demo_user_unknown", zh="没有这个演示账号", en="No such demo account")
     user.last_login_at = clock.now()
     return user
-
-
-def user_is_active(user_id: int) -> bool:
-    user = db.session.get(User, user_id)
-    return user is not None and user.is_active
 
 
 # --- the resident's own profile -----------------------------------------------------------------------
