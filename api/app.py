@@ -138,6 +138,7 @@ def register_blueprints(app: Flask) -> None:
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
     limiter.limit(create_limit, methods=["POST"])(open311.bp)
     limiter.exempt(health.blp)
+    idempotency.exempt(app, auth_views.blp)  # logins, refreshes and logouts: tokens are never stored
     for module in (health, auth_views, *domains):
         api.register_blueprint(module.blp)
     app.register_blueprint(open311.bp)

@@ -82,6 +82,10 @@ class BaseConfig:
     RATELIMIT_HEADERS_ENABLED = True
 
     IDEMPOTENCY_TTL = timedelta(hours=24)
+    # Longer than any request runs (gunicorn's GUNICORN_TIMEOUT, 30 s by default, restarts a silent worker):
+    # an Idempotency-Key still in progress after this long belongs to a request whose worker died, and
+    # its retry may take it over.
+    REQUEST_TIMEOUT_SECONDS = 60
 
     WECHAT_API_BASE = "https://api.weixin.qq.com"
     WECHAT_APPID: str | None = None
@@ -120,6 +124,8 @@ class BaseConfig:
                 values[name] = _env(name)
         if _env("SCHEDULER_LEASE_SECONDS"):
             values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
+        if _env("REQUEST_TIMEOUT_SECONDS"):
+            values["REQUEST_TIMEOUT_SECONDS"] = _env_int("REQUEST_TIMEOUT_SECONDS", 60)
         if _env("PROXY_FIX") is not None:
             values["PROXY_FIX"] = _env_bool("PROXY_FIX")
         return values
@@ -187,6 +193,11 @@ def validate_production(values: dict) -> None:
         problems.append("JWT_SECRET_KEY must differ from SECRET_KEY")
     if values.get("DEMO_LOGIN"):
         problems.append("demo login cannot be enabled in production")
+    gunicorn_timeout = _env_int("GUNICORN_TIMEOUT", 30)
+    if values["REQUEST_TIMEOUT_SECONDS"] <= gunicorn_timeout:
+        problems.append(f"REQUEST_TIMEOUT_SECONDS ({values['REQUEST_TIMEOUT_SECONDS']}) must be longer than "
+                        f"GUNICORN_TIMEOUT ({gunicorn_timeout}): an Idempotency-Key in progress that long is "
+                        "released to a retry")
     base = values.get("WECHAT_API_BASE") or ""
     if not base.startswith("https://"):
         problems.append("WECHAT_API_BASE must be an https:// address of WeChat's API in production")
@@ -204,6 +215,7 @@ def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     if name != "test":
         values.update(cls.from_environment())
     values.update(overrides or {})
+    values["REQUEST_TIMEOUT"] = timedelta(seconds=values["REQUEST_TIMEOUT_SECONDS"])
     if name == "production":
         validate_production(values)
     return values

@@ -88,3 +88,16 @@ def test_create_app_refuses_production_without_settings(monkeypatch):
 def test_unknown_profile_is_refused():
     with pytest.raises(ConfigError, match="LINLI_ENV"):
         load_config("staging")
+
+
+def test_the_request_timeout_is_a_setting_longer_than_gunicorns(monkeypatch):
+    set_env(monkeypatch, **GOOD)
+    monkeypatch.delenv("GUNICORN_TIMEOUT", raising=False)
+    monkeypatch.delenv("REQUEST_TIMEOUT_SECONDS", raising=False)
+    config = load_config("production")
+    assert config["REQUEST_TIMEOUT_SECONDS"] == 60 and config["REQUEST_TIMEOUT"].total_seconds() == 60
+    monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", "90")
+    assert load_config("production")["REQUEST_TIMEOUT"].total_seconds() == 90
+    monkeypatch.setenv("GUNICORN_TIMEOUT", "120")
+    with pytest.raises(ConfigError, match="REQUEST_TIMEOUT_SECONDS"):
+        load_config("production")
