@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 
+import marshmallow as ma
 from flask import current_app, request
 from flask_jwt_extended import JWTManager, get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
@@ -16,11 +17,12 @@ from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import prepare_response
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from api import ratelimit_storage  # noqa: F401  (registers the process-memory:// rate-limit store)
 from api.errors import ErrorSchema, example_for, render_http_exception
 from api.guards import PARSED_JSON
+from api.schemas.common import json_type_errors
 from models.base import db  # noqa: F401  (re-exported)
 
 
@@ -47,12 +49,21 @@ class Api(_Api):
 
 
 class LinliParser(FlaskParser):
-    """webargs' parser reading the JSON body the request guard parsed and checked (``api.guards``)."""
+    """webargs' parser reading the JSON body the request guard parsed and checked (``api.guards``), and
+    holding it to JSON's types: a boolean field takes a JSON boolean, a number field a JSON number
+    (``api.schemas.common.json_type_errors``); query strings and forms are text, parsed as before."""
 
     def _raw_load_json(self, req):
         if PARSED_JSON in req.environ:
             return req.environ[PARSED_JSON]
         return super()._raw_load_json(req)
+
+    def pre_load(self, location_data, *, schema, req, location):
+        if location == "json" or (location == "json_or_form" and is_json_request(req)):
+            errors = json_type_errors(schema, location_data)
+            if errors:
+                raise ma.ValidationError(errors)
+        return location_data
 
 
 class Blueprint(_Blueprint):
