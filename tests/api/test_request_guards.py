@@ -1,7 +1,5 @@
 """Requests that once crashed with a 500 are 4xx in the envelope, on every endpoint: JSON nested too deeply,
 lone surrogates in JSON strings, tokens whose subject is not an id."""
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
