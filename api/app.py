@@ -41,8 +41,9 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     guards.register(app)
     idempotency.register(app)
     register_cli(app)
-    if app.config.get("PROXY_FIX"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:  # the client address is the one the outermost trusted proxy saw (README: the proxy overwrites it)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 
@@ -138,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
         limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
     limiter.limit(create_limit, methods=["POST"])(open311.bp)
     limiter.exempt(health.blp)
+    idempotency.exempt(app, auth_views.blp)  # logins, refreshes and logouts: tokens are never stored
     for module in (health, auth_views, *domains):
         api.register_blueprint(module.blp)
     app.register_blueprint(open311.bp)

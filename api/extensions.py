@@ -2,21 +2,27 @@
 from __future__ import annotations
 
 import http
+import re
 import threading
 import time
 from collections import OrderedDict
 
+import marshmallow as ma
 from flask import current_app, request
 from flask_jwt_extended import JWTManager, get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
+from flask_jwt_extended.exceptions import JWTDecodeError
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import prepare_response
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from api import ratelimit_storage  # noqa: F401  (registers the process-memory:// rate-limit store)
 from api.errors import ErrorSchema, example_for, render_http_exception
+from api.guards import PARSED_JSON
+from api.schemas.common import json_type_errors
 from models.base import db  # noqa: F401  (re-exported)
 
 
@@ -42,9 +48,29 @@ class Api(_Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+class LinliParser(FlaskParser):
+    """webargs' parser reading the JSON body the request guard parsed and checked (``api.guards``), and
+    holding it to JSON's types: a boolean field takes a JSON boolean, a number field a JSON number
+    (``api.schemas.common.json_type_errors``); query strings and forms are text, parsed as before."""
+
+    def _raw_load_json(self, req):
+        if PARSED_JSON in req.environ:
+            return req.environ[PARSED_JSON]
+        return super()._raw_load_json(req)
+
+    def pre_load(self, location_data, *, schema, req, location):
+        if location == "json" or (location == "json_or_form" and is_json_request(req)):
+            errors = json_type_errors(schema, location_data)
+            if errors:
+                raise ma.ValidationError(errors)
+        return location_data
+
+
 class Blueprint(_Blueprint):
     """flask-smorest's Blueprint with each request schema built once: given a schema class, webargs
     would build an instance on every request (marshmallow schemas keep no state while loading)."""
+
+    ARGUMENTS_PARSER = LinliParser()
 
     def arguments(self, schema, *args, **kwargs):
         return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
@@ -74,6 +100,25 @@ def rate_limit_key() -> str:
     return f"user:{identity}" if identity else f"ip:{request.remote_addr}"
 
 
+_USER_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def check_claims(claims: dict) -> dict:
+    """A token signed with our key still says only what its claims say: the subject is a user id (a
+    string of digits within the id range), ``jti`` and ``sid`` are short strings, ``roles`` a list of
+    strings. Anything else is an invalid token (401 ``auth.token_invalid``), never a 500 later on."""
+    sub, jti, sid, roles = claims.get("sub"), claims.get("jti"), claims.get("sid"), claims.get("roles", [])
+    if not (isinstance(sub, str) and _USER_ID.fullmatch(sub) and int(sub) <= 2147483647):
+        raise JWTDecodeError("the subject is not a user id")
+    if not (isinstance(jti, str) and 0 < len(jti) <= 64):
+        raise JWTDecodeError("jti must be a short string")
+    if sid is not None and not (isinstance(sid, str) and 0 < len(sid) <= 60):
+        raise JWTDecodeError("sid must be a short string")
+    if not (isinstance(roles, list) and all(isinstance(role, str) for role in roles)):
+        raise JWTDecodeError("roles must be a list of strings")
+    return claims
+
+
 class JWTManagerRemembering(JWTManager):
     """flask-jwt-extended's manager that remembers, per app, the tokens whose signature it has verified.
 
@@ -89,7 +134,7 @@ class JWTManagerRemembering(JWTManager):
 
     def _decode_jwt_from_config(self, encoded_token: str, csrf_value=None, allow_expired: bool = False) -> dict:
         if csrf_value is not None or allow_expired:
-            return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+            return check_claims(super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired))
         remembered, lock = current_app.extensions.setdefault("linli.verified_tokens", (OrderedDict(),
                                                                                        threading.Lock()))
         with lock:
@@ -99,6 +144,7 @@ class JWTManagerRemembering(JWTManager):
             if claims.get("nbf", now) - leeway <= now < claims["exp"] + leeway:
                 return dict(claims)
         claims = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        check_claims(claims)
         if "exp" in claims:
             with lock:
                 remembered[encoded_token] = claims

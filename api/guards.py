@@ -1,41 +1,108 @@
-"""Request guards that apply to every endpoint."""
+"""Request guards that apply to every endpoint.
+
+The one place a JSON body is parsed: before any view, a body sent as JSON is parsed once (the arguments
+parser of every endpoint reuses it, ``api.extensions.LinliParser``) and refused when it is not valid JSON
+(400), nested more than ``MAX_JSON_DEPTH`` levels (400: deeper bodies crash the parser and the schemas
+with a RecursionError), or holds a string with a NUL character or a lone UTF-16 surrogate (422 naming the
+field: neither can be stored or encoded). A body that has none of the characters these need is not walked.
+"""
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request
+from werkzeug.exceptions import BadRequest
 
-from service.errors import InvalidInput
+from service.errors import DomainError, InvalidInput
 
+MAX_JSON_DEPTH = 64
+PARSED_JSON = "linli.parsed_json"  # the parsed body, in the request's environ
 
-def _find_nul(value, path: str) -> str | None:
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _find_nul(key, path) or _find_nul(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _find_nul(item, f"{path}.{index}" if path else str(index))
-            if found is not None:
-                return found
-    return None
+# A \uD800–\uDFFF escape: the only way a JSON text (valid UTF-8) spells a surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def reject_nul_characters():
+def _invalid_json(zh: str = "请求体不是有效的 JSON", en: str = "The request body is not valid JSON",
+                  detail: str = "Invalid JSON body.") -> DomainError:
+    return DomainError(zh, en, code="request.invalid_json", status=400, errors={"json": [detail]})
+
+
+def _too_deep() -> DomainError:
+    return _invalid_json(f"请求体 JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）",
+                         f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+                         f"Nested deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def _shown(path: str) -> str:
+    """A field path fit for an answer: no NUL, no lone surrogate (which could not be encoded)."""
+    return _SURROGATE.sub("\ufffd", path.replace("\x00", "")) or "json"
+
+
+def _walk(payload):
+    """Every string in the body (keys included) with its path, and every container with its depth;
+    iteratively, so no depth makes it recurse."""
+    stack = [("", 1, payload)]
+    while stack:
+        path, depth, value = stack.pop()
+        if isinstance(value, str):
+            yield path, 0, value
+        elif isinstance(value, dict):
+            yield path, depth, None
+            for key, item in reversed(value.items()):
+                child = f"{path}.{key}" if path else str(key)
+                stack.append((child, depth + 1, item))
+                stack.append((child, 0, key))
+        elif isinstance(value, list):
+            yield path, depth, None
+            for index in range(len(value) - 1, -1, -1):
+                stack.append((f"{path}.{index}" if path else str(index), depth + 1, value[index]))
+
+
+def _check(payload, *, depth: bool, nul: bool, surrogate: bool) -> None:
+    for path, level, text in _walk(payload):
+        if text is None:
+            if depth and level > MAX_JSON_DEPTH:
+                raise _too_deep()
+            continue
+        if nul and "\x00" in text:
+            raise InvalidInput(_shown(path), "输入包含无效字符", "The input contains a NUL character",
+                               code="validation.nul_character")
+        if surrogate and _SURROGATE.search(text):
+            field = _shown(path)
+            raise InvalidInput(field, f"输入包含无效的字符（不成对的代理项）：{field}",
+                               f"{field} contains an invalid character (an unpaired UTF-16 surrogate)",
+                               code="validation.invalid_text")
+
+
+def check_json_body() -> None:
+    if not request.is_json:
+        return
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return  # no body: the endpoint's schema says what is missing
+    try:
+        payload = request.get_json(cache=True)
+    except RecursionError:
+        raise _too_deep() from None
+    except BadRequest:
+        raise _invalid_json() from None
+    request.environ[PARSED_JSON] = payload
+    depth = raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
+    nul = b"\x00" in raw or b"\\u0000" in raw
+    surrogate = _SURROGATE_ESCAPE.search(raw) is not None
+    if depth or nul or surrogate:
+        _check(payload, depth=depth, nul=nul, surrogate=surrogate)
+
+
+def reject_nul_in_query() -> None:
     """NUL characters are never valid text (PostgreSQL refuses them): a 422 naming the field."""
     for key, value in request.args.items(multi=True):
         if "\x00" in key or "\x00" in value:
             raise InvalidInput(key.replace("\x00", ""), "输入包含无效字符", "The input contains a NUL character",
                                code="validation.nul_character")
-    if request.is_json:
-        data = request.get_data(cache=True)
-        if b"\x00" in data or b"\\u0000" in data.lower():
-            payload = request.get_json(silent=True)
-            field = _find_nul(payload, "") if payload is not None else "json"
-            raise InvalidInput(field or "json", "输入包含无效字符", "The input contains a NUL character",
-                               code="validation.nul_character")
 
 
 def register(app: Flask) -> None:
-    app.before_request(reject_nul_characters)
+    app.before_request(reject_nul_in_query)
+    app.before_request(check_json_body)

@@ -1,16 +1,31 @@
-"""``Idempotency-Key`` on creating POSTs: a retried request gets the first response and creates nothing twice."""
+"""``Idempotency-Key`` on creating POSTs: a retried request gets the first response and creates nothing twice.
+
+Logins, refreshes and logouts are never recorded (``exempt``): their answers are tokens, which must not
+be stored, and replaying one would hand a session to whoever sends the same key and body. A retried
+login simply starts another session; a refresh works once by design; a logout is ended already.
+
+A request with a token is answered 401 before any replay when its token or session is revoked or its
+account disabled: a stored answer belongs to a live session of its user only.
+"""
 from __future__ import annotations
 
 import hashlib
 
-from flask import Flask, Response, current_app, g, request
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
+from flask import Blueprint, Flask, Response, current_app, g, request
+from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 
-from service import system
-from service.errors import InvalidInput
+from service import people, system
+from service.db import reading
+from service.errors import InvalidInput, Unauthorized
 
 HEADER = "Idempotency-Key"
 STORED_HEADERS = ("Content-Type", "Location")
+_EXEMPT = "linli.idempotency_exempt"
+
+
+def exempt(app: Flask, blueprint: Blueprint) -> None:
+    """Never record the requests of ``blueprint`` (its POSTs ignore the header)."""
+    app.extensions.setdefault(_EXEMPT, set()).add(blueprint.name)
 
 
 def _scope() -> str | None:
@@ -19,7 +34,15 @@ def _scope() -> str | None:
         identity = get_jwt_identity()
     except Exception:
         return None  # a bad token: the view answers 401 and nothing is reserved
-    return f"user:{identity}" if identity else f"ip:{request.remote_addr}"
+    if not identity:
+        return f"ip:{request.remote_addr}"
+    claims = get_jwt()
+    with reading():  # the token and its session not revoked, the account active: else no replay, a 401
+        caller = people.load_caller(int(identity), token_id=claims["jti"], session_id=claims.get("sid"))
+    if caller is None:
+        raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
+                           en="The account does not exist or is disabled")
+    return f"user:{identity}"
 
 
 def _body() -> bytes:
@@ -41,7 +64,7 @@ def _body() -> bytes:
 
 def _before():
     key = request.headers.get(HEADER)
-    if request.method != "POST" or key is None:
+    if request.method != "POST" or key is None or request.blueprint in current_app.extensions.get(_EXEMPT, ()):
         return None
     key = key.strip()
     if not key or len(key) > 128 or not key.isascii():
@@ -51,22 +74,23 @@ def _before():
     if scope is None:
         return None
     digest = system.fingerprint(request.method, request.full_path, _body())
-    outcome = system.begin_idempotent(scope, key, digest, current_app.config["IDEMPOTENCY_TTL"])
+    outcome = system.begin_idempotent(scope, key, digest, current_app.config["IDEMPOTENCY_TTL"],
+                                      current_app.config["REQUEST_TIMEOUT"])
     if isinstance(outcome, system.Replay):
         response = Response(outcome.body, status=outcome.status_code)
         for name, value in outcome.headers.items():
             response.headers[name] = value
         response.headers["Idempotent-Replayed"] = "true"
         return response
-    g.idempotency_record = outcome
+    g.idempotency_reservation = outcome
     return None
 
 
 def _after(response: Response) -> Response:
-    record_id = g.pop("idempotency_record", None)
-    if record_id is not None:
+    reservation = g.pop("idempotency_reservation", None)
+    if reservation is not None:
         headers = {k: response.headers[k] for k in STORED_HEADERS if k in response.headers}
-        system.finish_idempotent(record_id, response.status_code, response.get_data(as_text=True), headers)
+        system.finish_idempotent(reservation, response.status_code, response.get_data(as_text=True), headers)
     return response
 
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import functools
+import uuid
+
 from flask import current_app, g, request
-from flask_jwt_extended import (create_access_token, create_refresh_token, decode_token, get_jwt,
-                                get_jwt_identity, verify_jwt_in_request)
+from flask_jwt_extended import (create_access_token, create_refresh_token, get_jwt, get_jwt_identity,
+                                verify_jwt_in_request)
 
 from api.errors import envelope, language
 from api.extensions import READ_ONLY_METHODS, TOKEN_VERIFIED, jwt
@@ -13,12 +15,12 @@ from service.db import reading
 from service.errors import Forbidden, Unauthorized
 
 
-def issue_tokens(user_id: int, roles: list[str]) -> dict:
-    """A refresh token and an access token that knows its refresh token (so logout revokes both)."""
-    refresh = create_refresh_token(identity=str(user_id))
-    decoded = decode_token(refresh)
-    access = create_access_token(identity=str(user_id), additional_claims={
-        "roles": roles, "rjti": decoded["jti"], "rexp": decoded["exp"]})
+def issue_tokens(user_id: int, roles: list[str], session_id: str | None = None) -> dict:
+    """A refresh token and an access token of one session: ``sid`` names it, a new one at login, the same
+    one in every pair refreshed from it, so logout ends every token descended from the login."""
+    sid = session_id or str(uuid.uuid4())
+    refresh = create_refresh_token(identity=str(user_id), additional_claims={"sid": sid})
+    access = create_access_token(identity=str(user_id), additional_claims={"roles": roles, "sid": sid})
     expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
             "expires_in": int(expires.total_seconds())}
@@ -49,11 +51,12 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
             if roles and not set(roles) & set(claims.get("roles", [])):
                 raise Forbidden(code="auth.role_required",
                                 zh="当前身份无权进行此操作", en="Your role does not allow this")
+            token = {"token_id": claims["jti"], "session_id": claims.get("sid")}
             if request.method in READ_ONLY_METHODS:
-                actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
+                actor = load(int(get_jwt_identity()), ip=request.remote_addr, **token)
             else:  # a writing request: the caller is read before, not under, the write lock
                 with reading(keep=caller_only):  # the use-case's reads join a caller-only load
-                    actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"])
+                    actor = load(int(get_jwt_identity()), ip=request.remote_addr, **token)
             if actor is None:
                 raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
                                    en="The account does not exist or is disabled")

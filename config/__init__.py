@@ -7,7 +7,9 @@ when set, backs the rate limiter and the token blocklist.
 """
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +19,12 @@ INSTANCE_DIR = ROOT / "instance"
 
 # Secrets shorter than this, or equal to a known default, are refused in production.
 MIN_SECRET_LENGTH = 32
+# ... and so are secrets with less estimated entropy than this (length × the Shannon entropy of their
+# characters; a random 32-character secret of secrets.token_urlsafe has about 145 bits by this estimate,
+# secrets.token_hex(16) about 115), or secrets that repeat themselves.
+MIN_SECRET_BITS = 96
 DEV_SECRET = "linli-development-secret-not-for-production-use"
+MAX_PROXY_HOPS = 10
 
 
 class ConfigError(RuntimeError):
@@ -82,6 +89,10 @@ class BaseConfig:
     RATELIMIT_HEADERS_ENABLED = True
 
     IDEMPOTENCY_TTL = timedelta(hours=24)
+    # Longer than any request runs (gunicorn's GUNICORN_TIMEOUT, 30 s by default, restarts a silent worker):
+    # an Idempotency-Key still in progress after this long belongs to a request whose worker died, and
+    # its retry may take it over.
+    REQUEST_TIMEOUT_SECONDS = 60
 
     WECHAT_API_BASE = "https://api.weixin.qq.com"
     WECHAT_APPID: str | None = None
@@ -100,7 +111,8 @@ class BaseConfig:
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_TIMEZONE = "Asia/Shanghai"
 
-    PROXY_FIX = False
+    # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (0: none).
+    PROXY_FIX_HOPS = 0
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -120,8 +132,13 @@ class BaseConfig:
                 values[name] = _env(name)
         if _env("SCHEDULER_LEASE_SECONDS"):
             values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
-        if _env("PROXY_FIX") is not None:
-            values["PROXY_FIX"] = _env_bool("PROXY_FIX")
+        if _env("REQUEST_TIMEOUT_SECONDS"):
+            values["REQUEST_TIMEOUT_SECONDS"] = _env_int("REQUEST_TIMEOUT_SECONDS", 60)
+        if _env("PROXY_FIX_HOPS") is not None:
+            hops = _env("PROXY_FIX_HOPS").strip()
+            values["PROXY_FIX_HOPS"] = int(hops) if hops.lstrip("-").isdigit() else hops
+        elif _env("PROXY_FIX") is not None and not _env_bool("PROXY_FIX"):
+            values["PROXY_FIX_HOPS"] = 0  # the older on/off switch, off
         return values
 
 
@@ -153,7 +170,7 @@ class TestConfig(BaseConfig):
 class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     DEMO_LOGIN = False
-    PROXY_FIX = True
+    PROXY_FIX_HOPS = 1
 
     REQUIRED = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET")
 
@@ -171,8 +188,34 @@ class ProductionConfig(BaseConfig):
 PROFILES = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}
 
 
+def secret_bits(secret: str) -> float:
+    """Estimated entropy in bits: the length times the Shannon entropy of the secret's characters."""
+    counts = Counter(secret)
+    return -sum(n * math.log2(n / len(secret)) for n in counts.values())
+
+
+def repeats_itself(secret: str) -> bool:
+    """Whether the secret is made of a repeated piece: fewer than three in four of its 4-character
+    pieces are distinct (a random secret has all of them distinct)."""
+    pieces = [secret[i:i + 4] for i in range(len(secret) - 3)]
+    return bool(pieces) and 4 * len(set(pieces)) < 3 * len(pieces)
+
+
+def _secret_problem(key: str, secret: str) -> str | None:
+    if secret == DEV_SECRET or len(secret) < MIN_SECRET_LENGTH:
+        return (f"{key} must be a random value of at least {MIN_SECRET_LENGTH} characters, not a default "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    bits = secret_bits(secret)
+    if bits < MIN_SECRET_BITS or repeats_itself(secret):
+        return (f"{key} is not random enough: it needs an estimated entropy of at least {MIN_SECRET_BITS} bits "
+                f"(length × the Shannon entropy of its characters; this one has {bits:.0f}, from "
+                f"{len(set(secret))} distinct characters) and must not repeat a piece of itself "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    return None
+
+
 def validate_production(values: dict) -> None:
-    """Refuse to start production with missing, default or short secrets."""
+    """Refuse to start production with missing, default, short or guessable secrets."""
     problems = []
     names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
     for key in ProductionConfig.REQUIRED:
@@ -180,18 +223,30 @@ def validate_production(values: dict) -> None:
             problems.append(f"{names.get(key, key)} must be set")
     for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
         secret = values.get(key)
-        if secret and (secret == DEV_SECRET or len(secret) < MIN_SECRET_LENGTH):
-            problems.append(f"{key} must be a random value of at least {MIN_SECRET_LENGTH} characters, "
-                            "not a default (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+        problem = _secret_problem(key, secret) if secret else None
+        if problem:
+            problems.append(problem)
     if values.get("SECRET_KEY") and values.get("SECRET_KEY") == values.get("JWT_SECRET_KEY"):
         problems.append("JWT_SECRET_KEY must differ from SECRET_KEY")
     if values.get("DEMO_LOGIN"):
         problems.append("demo login cannot be enabled in production")
+    gunicorn_timeout = _env_int("GUNICORN_TIMEOUT", 30)
+    if values["REQUEST_TIMEOUT_SECONDS"] <= gunicorn_timeout:
+        problems.append(f"REQUEST_TIMEOUT_SECONDS ({values['REQUEST_TIMEOUT_SECONDS']}) must be longer than "
+                        f"GUNICORN_TIMEOUT ({gunicorn_timeout}): an Idempotency-Key in progress that long is "
+                        "released to a retry")
     base = values.get("WECHAT_API_BASE") or ""
     if not base.startswith("https://"):
         problems.append("WECHAT_API_BASE must be an https:// address of WeChat's API in production")
     if problems:
         raise ConfigError("Linli refuses to start in production: " + "; ".join(problems) + ".")
+
+
+def _check_proxy_hops(values: dict) -> None:
+    hops = values.get("PROXY_FIX_HOPS")
+    if not (isinstance(hops, int) and not isinstance(hops, bool) and 0 <= hops <= MAX_PROXY_HOPS):
+        raise ConfigError(f"PROXY_FIX_HOPS={hops!r} must be a whole number from 0 (no proxy trusted) to "
+                          f"{MAX_PROXY_HOPS}: the number of reverse proxies in front of the app")
 
 
 def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
@@ -204,6 +259,8 @@ def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     if name != "test":
         values.update(cls.from_environment())
     values.update(overrides or {})
+    values["REQUEST_TIMEOUT"] = timedelta(seconds=values["REQUEST_TIMEOUT_SECONDS"])
+    _check_proxy_hops(values)
     if name == "production":
         validate_production(values)
     return values

@@ -11,7 +11,9 @@ GUNICORN_WORKERS           WEB_CONCURRENCY, else 2     worker processes (about o
 GUNICORN_WORKER_CLASS      gthread                     ``gthread`` or ``sync``
 GUNICORN_THREADS           2                           threads per gthread worker
 GUNICORN_KEEPALIVE         5                           seconds an idle keep-alive connection is kept
-GUNICORN_TIMEOUT           30                          a worker silent this long is restarted
+GUNICORN_TIMEOUT           30                          a worker silent this long is restarted (keep it
+                                                       below the app's REQUEST_TIMEOUT_SECONDS, 60: an
+                                                       Idempotency-Key in progress that long is released)
 GUNICORN_MAX_REQUESTS      0 (never)                   recycle a worker after this many requests
 GUNICORN_ACCESS_LOG        (off)                       ``-`` for stdout, or a file path
 GUNICORN_LOG_LEVEL         info                        error log level

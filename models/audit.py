@@ -12,7 +12,9 @@ from models.base import Base, UTCDateTime, utcnow
 
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
-    __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id"),)
+    __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id"),
+                      # An admin's page: the entries of their streets, newest first.
+                      sa.Index("ix_audit_entry_street", "street_id", "id"))
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
@@ -23,6 +25,9 @@ class AuditEntry(Base):
     before: Mapped[dict | None] = mapped_column(sa.JSON)
     after: Mapped[dict | None] = mapped_column(sa.JSON)
     ip: Mapped[str | None] = mapped_column(sa.String(64))
+    # The street the audited object lay in when the entry was written (service.places.locate); NULL for a
+    # district-wide object, one no locator knows, or an entry written before entries were placed.
+    street_id: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 @event.listens_for(Session, "before_flush")

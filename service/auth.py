@@ -1,7 +1,12 @@
-"""Token revocation that survives restarts: Redis when configured, else the database."""
+"""Token revocation that survives restarts: Redis when configured, else the database.
+
+A login starts a session (the ``sid`` claim of every token refreshed from it). Logout revokes the
+session until the longest any of its tokens could live; a refresh revokes the refresh token it spends.
+Both live in one store, keyed by the token's ``jti`` or by ``sid:<session>``, so a request asks for its
+token and its session in one query or one Redis round trip."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -39,10 +44,25 @@ def revoke(jti: str, expires_at: datetime) -> None:
         db.session.add(RevokedToken(jti=jti, expires_at=expires_at))
 
 
-def is_revoked(jti: str) -> bool:
+def session_key(session_id: str) -> str:
+    return "sid:" + session_id
+
+
+def revocation_keys(token_id: str, session_id: str | None) -> dict:
+    """The two keys a request is refused by, as the parameters ``jti`` and ``sid`` of the statements that
+    ask for them (a token from before sessions asks for its jti twice)."""
+    return {"jti": token_id, "sid": session_key(session_id) if session_id else token_id}
+
+
+_REVOKED = sa.select(RevokedToken.jti).where(RevokedToken.jti.in_([sa.bindparam("jti"), sa.bindparam("sid")]))
+
+
+def is_revoked(token_id: str, session_id: str | None = None) -> bool:
+    """Whether the token or its session is revoked: one Redis EXISTS of both keys, or one query."""
+    keys = revocation_keys(token_id, session_id)
     if _redis is not None:
-        return bool(_redis.exists(_PREFIX + jti))
-    return db.session.execute(sa.select(RevokedToken.jti).where(RevokedToken.jti == jti)).first() is not None
+        return bool(_redis.exists(*{_PREFIX + key for key in keys.values()}))
+    return db.session.execute(_REVOKED, keys).first() is not None
 
 
 def purge_expired() -> int:
@@ -58,14 +78,24 @@ def _expiry(epoch_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
 
 
-def logout(claims: dict) -> int:
-    """Revoke an access token and the refresh token issued with it."""
-    revoke(claims["jti"], _expiry(claims["exp"]))
-    revoked = 1
-    if claims.get("rjti") and claims.get("rexp"):
-        revoke(claims["rjti"], _expiry(claims["rexp"]))
-        revoked = 2
-    db.session.commit()
+def logout(claims: dict, session_lifetime: timedelta) -> int:
+    """End the token's session: every access and refresh token descended from its login is refused until
+    the longest one could live (now + the refresh token lifetime: none is minted once it is revoked).
+    A token from before sessions revokes itself and the refresh token issued with it. Returns the number
+    of revocations written."""
+    if claims.get("sid"):
+        revoke(session_key(claims["sid"]), clock.now() + session_lifetime)
+        revoked = 1
+    else:
+        revoke(claims["jti"], _expiry(claims["exp"]))
+        revoked = 1
+        if claims.get("rjti") and claims.get("rexp"):
+            revoke(claims["rjti"], _expiry(claims["rexp"]))
+            revoked = 2
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:  # the same session logged out twice at once: revoked either way
+        db.session.rollback()
     return revoked
 
 

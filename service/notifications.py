@@ -20,8 +20,12 @@ from service.wechat import WeChatClient, WeChatError
 log = logging.getLogger("linli.notifications")
 
 MAX_GRANTS_PER_CALL = 20
-# A send left "sending" this long was interrupted (crash): it is marked failed, never re-sent blindly.
-STALE_SENDING = timedelta(minutes=10)
+# A sweep claims a delivery ("sending", its claim time in updated_at) before calling WeChat. A claim older
+# than the lease belongs to a sweep that died during the send: another sweep takes it again. The lease is
+# far longer than a send can take (WECHAT_TIMEOUT, 5 s), so a live sender is never doubled.
+SENDING_LEASE = timedelta(minutes=10)
+# Claims of one delivery, first send included; one interrupted this often is failed and reported.
+MAX_ATTEMPTS = 3
 
 _templates: dict = {}
 
@@ -152,56 +156,88 @@ def _template_data(notification: Notification, spec: dict) -> dict:
     return {key: values.get(source, "") for key, source in spec.get("fields", {}).items()}
 
 
+_CLAIMABLE = sa.or_(Delivery.status == "pending",
+                    sa.and_(Delivery.status == "sending", Delivery.updated_at < sa.bindparam("stale"),
+                            Delivery.attempts < MAX_ATTEMPTS))
+
+
 def deliver_pending(client: WeChatClient, *, limit: int = 200) -> dict:
-    """Send the pending WeChat deliveries. Each is claimed (committed as "sending")
-    before the call and marked after it, so a second sweep never sends it again."""
+    """Send the pending WeChat deliveries, and those whose sender died during the send.
+
+    Each is claimed before the call by one conditional UPDATE ("sending", attempts + 1, the claim time):
+    of two sweeps one wins, and a claim is taken again only after ``SENDING_LEASE``. The outcome is written
+    only while the claim is still this sweep's (its attempt number), so a sender that overran its lease
+    cannot overwrite the retry's. A retry sends under the consent its interrupted attempt consumed: if that
+    attempt reached WeChat, WeChat refuses the second message (the consent is spent) and it is failed. A
+    delivery interrupted ``MAX_ATTEMPTS`` times is failed ("interrupted") and reported like any failure.
+    No transaction is open while WeChat is called."""
     counts = {"sent": 0, "skipped": 0, "failed": 0}
-    stale = clock.now() - STALE_SENDING
-    db.session.execute(sa.update(Delivery).where(Delivery.status == "sending", Delivery.updated_at < stale)
-                       .values(status="failed", last_error="interrupted"))
+    now = clock.now()
+    stale = now - SENDING_LEASE
+    given_up = db.session.execute(sa.update(Delivery).where(
+        Delivery.status == "sending", Delivery.updated_at < stale, Delivery.attempts >= MAX_ATTEMPTS)
+        .values(status="failed", last_error="interrupted", updated_at=now)).rowcount or 0
     db.session.commit()
-    ids = list(db.session.execute(sa.select(Delivery.id).where(Delivery.status == "pending")
-                                  .order_by(Delivery.id).limit(limit)).scalars())
+    if given_up:
+        log.warning("%d WeChat deliveries failed: interrupted %d times", given_up, MAX_ATTEMPTS)
+        counts["failed"] += given_up
+    ids = list(db.session.execute(sa.select(Delivery.id).where(_CLAIMABLE).order_by(Delivery.id).limit(limit),
+                                  {"stale": stale}).scalars())
+    db.session.commit()
     for delivery_id in ids:
-        claimed = db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id,
-                                                               Delivery.status == "pending")
-                                     .values(status="sending", attempts=Delivery.attempts + 1,
-                                             updated_at=clock.now())).rowcount
-        db.session.commit()
-        if claimed != 1:
-            continue  # another sweep took it
-        delivery = db.session.get(Delivery, delivery_id)
-        notification = delivery.notification
-        # An openid is only valid for the mini-program (appid) that issued it.
-        openid = db.session.execute(sa.select(WeChatAccount.openid).where(
-            WeChatAccount.user_id == notification.user_id, WeChatAccount.appid == client.appid)
-            .order_by(WeChatAccount.id)).scalar()
-        grant_id = _claim_grant(notification.user_id, delivery.template_id) if openid else None
-        if grant_id is None:
-            delivery.status = "skipped"
-            delivery.last_error = "no wechat account" if not openid else "no subscription grant"
-            db.session.commit()
-            counts["skipped"] += 1
-            continue
-        delivery.grant_id = grant_id
-        db.session.commit()  # the grant is consumed before the send: one send per grant, ever
-        spec = next((s for s in _templates.values() if s["template_id"] == delivery.template_id), {})
-        try:
-            client.send_subscribe(openid, delivery.template_id, _template_data(notification, spec),
-                                  page=_page(spec, notification))
-        except WeChatError as exc:
-            db.session.rollback()
-            delivery = db.session.get(Delivery, delivery_id)
-            delivery.status = "failed"
-            delivery.last_error = f"{exc.errcode}: {exc.errmsg}"[:200]
-            db.session.commit()
-            counts["failed"] += 1
-            continue
-        delivery.status = "sent"
-        delivery.sent_at = clock.now()
-        db.session.commit()
-        counts["sent"] += 1
+        outcome = _deliver_one(client, delivery_id, stale)
+        if outcome is not None:
+            counts[outcome] += 1
     return counts
+
+
+def _deliver_one(client: WeChatClient, delivery_id: int, stale) -> str | None:
+    claimed_at = clock.now()
+    attempt = db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id, _CLAIMABLE)
+                                 .values(status="sending", attempts=Delivery.attempts + 1, updated_at=claimed_at)
+                                 .returning(Delivery.attempts), {"stale": stale}).scalar()
+    db.session.commit()
+    if attempt is None:
+        return None  # another sweep holds it
+    mine = sa.and_(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.attempts == attempt)
+    delivery = db.session.get(Delivery, delivery_id)
+    notification = delivery.notification
+    template_id, grant_id, user_id = delivery.template_id, delivery.grant_id, notification.user_id
+    # An openid is only valid for the mini-program (appid) that issued it.
+    openid = db.session.execute(sa.select(WeChatAccount.openid).where(
+        WeChatAccount.user_id == user_id, WeChatAccount.appid == client.appid).order_by(WeChatAccount.id)).scalar()
+    if openid and grant_id is None:  # a retry keeps the consent its interrupted attempt consumed
+        grant_id = _claim_grant(user_id, template_id)
+    if grant_id is None:
+        return _finish(mine, "skipped", status="skipped",
+                       last_error="no wechat account" if not openid else "no subscription grant")
+    spec = next((s for s in _templates.values() if s["template_id"] == template_id), {})
+    data, page = _template_data(notification, spec), _page(spec, notification)
+    if db.session.execute(sa.update(Delivery).where(mine).values(grant_id=grant_id)).rowcount != 1:
+        db.session.rollback()  # the claim was taken over meanwhile: nothing consumed
+        return None
+    db.session.commit()  # the grant is consumed before the send: one send per grant, ever
+    try:
+        client.send_subscribe(openid, template_id, data, page=page)
+    except WeChatError as exc:
+        return _finish(mine, "failed", status="failed", last_error=f"{exc.errcode}: {exc.errmsg}"[:200])
+    except Exception:  # noqa: BLE001 - left "sending": taken again after the lease, like a crash
+        db.session.rollback()
+        log.exception("WeChat delivery %s: the send raised; it is retried after the lease", delivery_id)
+        return None
+    return _finish(mine, "sent", status="sent", sent_at=clock.now())
+
+
+def _finish(mine, outcome: str, **values) -> str | None:
+    """Write the outcome while the claim is still this sweep's; a claim taken over is left to its taker."""
+    done = db.session.execute(sa.update(Delivery).where(mine).values(updated_at=clock.now(), **values)).rowcount
+    db.session.commit()
+    if done != 1:
+        log.warning("a WeChat delivery's claim was taken over before its outcome (%s) was written", outcome)
+        return None
+    if outcome == "failed":
+        log.warning("a WeChat delivery failed: %s", values.get("last_error"))
+    return outcome
 
 
 def _page(spec: dict, notification: Notification) -> str | None:

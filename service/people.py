@@ -36,7 +36,7 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfi
                            User, WeChatAccount)
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
-from service import audit, auth, clock, privacy
+from service import audit, auth, clock, places, privacy
 from service.db import add_unique, paginate, transactional
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
                             Unauthorized, Unavailable)
@@ -86,15 +86,27 @@ class Actor:
     def covers_unit(self, unit: Unit) -> bool:
         return bool(unit_neighbourhood_ids(unit) & self.neighbourhood_ids)
 
+    def admin_reach(self) -> tuple[set[int], set[int]]:
+        """The districts and the streets the actor administers, from their admin roles alone (staff roles
+        widen nothing here): a district admin's streets are every street of their districts."""
+        districts = self.scope_ids("admin", "district")
+        streets = self.scope_ids("admin", "street")
+        if districts:
+            streets |= set(db.session.connection().execute(_DISTRICT_STREETS, {"ids": sorted(districts)})
+                           .scalars())
+        return districts, streets
+
 
 _IS_OWNER = sa.exists().where(Ownership.owner_id == Owner.id, Owner.user_id == User.id, Ownership.ended_on.is_(None))
 _ACTOR = (sa.select(User, _IS_OWNER, sa.false()).options(joinedload(User.roles), joinedload(User.profile))
           .where(User.id == sa.bindparam("user_id")))
-_ACTOR_AND_REVOKED = (sa.select(User, _IS_OWNER, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
+# Revoked: the token (its jti) or its session ("sid:<sid>"), one index probe each (service.auth.revocation_keys).
+_IS_REVOKED = sa.exists().where(RevokedToken.jti.in_([sa.bindparam("jti"), sa.bindparam("sid")]))
+_ACTOR_AND_REVOKED = (sa.select(User, _IS_OWNER, _IS_REVOKED)
                       .options(joinedload(User.roles), joinedload(User.profile))
                       .where(User.id == sa.bindparam("user_id")))
 _CALLER = sa.select(User.id, sa.false()).where(User.id == sa.bindparam("user_id"), User.is_active.is_(True))
-_CALLER_AND_REVOKED = (sa.select(User.id, sa.exists().where(RevokedToken.jti == sa.bindparam("jti")))
+_CALLER_AND_REVOKED = (sa.select(User.id, _IS_REVOKED)
                        .where(User.id == sa.bindparam("user_id"), User.is_active.is_(True)))
 _OWNER_ESTATES = (sa.select(Unit.estate_id).join(Ownership, Ownership.unit_id == Unit.id)
                   .join(Owner, Owner.id == Ownership.owner_id)
@@ -105,15 +117,17 @@ _DISTRICT_STREETS = sa.select(Street.id).where(Street.district_id.in_(sa.bindpar
 _STREET_NEIGHBOURHOODS = sa.select(Neighbourhood.id).where(Neighbourhood.street_id.in_(sa.bindparam("ids", expanding=True)))
 
 
-def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
-    """The active user with roles and scopes, or None. With ``token_id``, a revoked
-    token raises Unauthorized; the check rides on the same query when revocations
-    live in the database."""
+def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None,
+               session_id: str | None = None) -> Actor | None:
+    """The active user with roles and scopes, or None. With ``token_id``, a revoked token or a token of
+    a revoked session (``session_id``) raises Unauthorized; the check rides on the same query when
+    revocations live in the database."""
     in_database = token_id is not None and auth.uses_database()
-    params = {"user_id": user_id, "jti": token_id} if in_database else {"user_id": user_id}
+    params = {"user_id": user_id, **auth.revocation_keys(token_id, session_id)} if in_database \
+        else {"user_id": user_id}
     row = db.session.execute(_ACTOR_AND_REVOKED if in_database else _ACTOR, params).unique().first()
     user, is_owner, revoked = row if row else (None, False, False)
-    _refuse_revoked(revoked, token_id, in_database)
+    _refuse_revoked(revoked, token_id, session_id, in_database)
     if user is None or not user.is_active:
         return None
     actor = Actor(user_id=user.id, roles={"resident"}, ip=ip, user=user)
@@ -148,22 +162,24 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     return actor
 
 
-def _refuse_revoked(revoked_in_row: bool, token_id: str | None, in_database: bool) -> None:
-    """A revoked token is refused: as the caller's query found it, or asked of Redis."""
-    revoked = auth.is_revoked(token_id) if token_id is not None and not in_database else revoked_in_row
+def _refuse_revoked(revoked_in_row: bool, token_id: str | None, session_id: str | None, in_database: bool) -> None:
+    """A revoked token or session is refused: as the caller's query found it, or asked of Redis."""
+    revoked = auth.is_revoked(token_id, session_id) if token_id is not None and not in_database else revoked_in_row
     if revoked:
         raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
 
 
-def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None) -> Actor | None:
-    """Only who is calling: the active user whose token is not revoked, in one Core statement, with no
-    roles or scopes (every scope check on this actor denies). For use-cases that decide by their own
-    data alone, such as an owner's ballot, which the motion's frozen electorate admits or refuses."""
+def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None,
+                session_id: str | None = None) -> Actor | None:
+    """Only who is calling: the active user whose token (and session) is not revoked, in one Core
+    statement, with no roles or scopes (every scope check on this actor denies). For use-cases that
+    decide by their own data alone, such as an owner's ballot, which the motion's frozen electorate
+    admits or refuses."""
     in_database = token_id is not None and auth.uses_database()
     row = db.session.connection().execute(_CALLER_AND_REVOKED if in_database else _CALLER,
-                                          {"user_id": user_id, "jti": token_id} if in_database
-                                          else {"user_id": user_id}).first()
-    _refuse_revoked(row[1] if row else False, token_id, in_database)
+                                          {"user_id": user_id, **auth.revocation_keys(token_id, session_id)}
+                                          if in_database else {"user_id": user_id}).first()
+    _refuse_revoked(row[1] if row else False, token_id, session_id, in_database)
     return Actor(user_id=row[0], roles={"resident"}, ip=ip) if row else None
 
 
@@ -184,6 +200,21 @@ def unit_neighbourhood_ids(unit: Unit) -> set[int]:
         return {building_nid}
     return set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
                                   .where(estate_neighbourhood.c.estate_id == unit.estate_id)).scalars())
+
+
+# Where people's objects lie (audit entries are placed by them): a resident where their profile's
+# neighbourhood is, a family link where its elder lives, a unit claim where the unit's estate is.
+_RESIDENT_STREET = (sa.select(Neighbourhood.street_id).select_from(User)
+                    .outerjoin(ResidentProfile, ResidentProfile.user_id == User.id)
+                    .outerjoin(Neighbourhood, Neighbourhood.id == ResidentProfile.neighbourhood_id))
+places.register_locator("user", _RESIDENT_STREET.where(User.id == sa.bindparam("id")))
+places.register_locator("family_link", sa.select(Neighbourhood.street_id).select_from(FamilyLink)
+                        .outerjoin(ResidentProfile, ResidentProfile.user_id == FamilyLink.elder_user_id)
+                        .outerjoin(Neighbourhood, Neighbourhood.id == ResidentProfile.neighbourhood_id)
+                        .where(FamilyLink.id == sa.bindparam("id")))
+places.register_locator("unit_claim", sa.select(Estate.street_id).select_from(UnitClaim)
+                        .join(Unit, Unit.id == UnitClaim.unit_id).join(Estate, Estate.id == Unit.estate_id)
+                        .where(UnitClaim.id == sa.bindparam("id")))
 
 
 # --- login -------------------------------------------------------------------------------------------
@@ -263,11 +294,6 @@ def login_demo(username: str) -> User:
         raise NotFound(code="auth.demo_user_unknown", zh="没有这个演示账号", en="No such demo account")
     user.last_login_at = clock.now()
     return user
-
-
-def user_is_active(user_id: int) -> bool:
-    user = db.session.get(User, user_id)
-    return user is not None and user.is_active
 
 
 # --- the resident's own profile -----------------------------------------------------------------------
@@ -857,7 +883,7 @@ def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, pag
 @transactional
 def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_id: int,
                title: str | None = None) -> RoleAssignment:
-    """Admins grant staff, operator, committee and admin roles within their own scope."""
+    """Admins grant staff, operator, committee and admin roles on an existing place within their own scope."""
     if not actor.is_admin:
         raise Forbidden()
     if role not in GRANTED_ROLES:
@@ -866,24 +892,30 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
         raise InvalidInput("scope_type", "该角色不支持此范围", "This scope does not fit the role")
     if db.session.get(User, user_id) is None:
         raise InvalidInput("user_id", "用户不存在", "No such user")
-    _check_admin_covers(actor, scope_type, scope_id)
+    place = places.locate(scope_type, scope_id)
+    if place is None:
+        raise InvalidInput("scope_id", "授权范围不存在", f"No {scope_type} with this id", code="people.scope_not_found")
+    _check_admin_covers(actor, scope_type, scope_id, place)
     assignment = add_unique(RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
                                            title=title, granted_by=actor.user_id),
                             Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role"))
-    audit.record(actor, "role.granted", "user", user_id,
+    audit.record(actor, "role.granted", "user", user_id, street_id=place.street_id,
                  after={"role": role, "scope_type": scope_type, "scope_id": scope_id, "title": title})
     return assignment
 
 
 @transactional
 def revoke_role(actor: Actor, assignment_id: int) -> None:
+    """Admins revoke grants on places within their own scope; a grant whose place no longer exists
+    is revoked by a district admin."""
     if not actor.is_admin:
         raise Forbidden()
     assignment = db.session.get(RoleAssignment, assignment_id)
     if assignment is None:
         raise NotFound(code="people.role_not_found", zh="角色授权不存在", en="No such role assignment")
-    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id)
-    audit.record(actor, "role.revoked", "user", assignment.user_id,
+    place = places.locate(assignment.scope_type, assignment.scope_id)
+    _check_admin_covers(actor, assignment.scope_type, assignment.scope_id, place)
+    audit.record(actor, "role.revoked", "user", assignment.user_id, street_id=place.street_id if place else None,
                  before={"role": assignment.role, "scope_type": assignment.scope_type,
                          "scope_id": assignment.scope_id})
     db.session.delete(assignment)
@@ -907,19 +939,16 @@ def reopen_self_confirmed_links(actor: Actor, user_id: int) -> int:
     return len(links)
 
 
-def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int) -> None:
-    districts = actor.scope_ids("admin", "district")
-    if scope_type == "district":
+def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int, place: places.Place | None) -> None:
+    """The scope lies inside the admin's own: a district scope is one of their districts, any other scope
+    lies in one of their streets. A place that does not exist (a dangling grant) is a district admin's."""
+    districts, streets = actor.admin_reach()
+    if place is None:
+        ok = bool(districts)
+    elif scope_type == "district":
         ok = scope_id in districts
-    elif scope_type == "street":
-        ok = scope_id in actor.street_ids
-    elif scope_type == "neighbourhood":
-        ok = scope_id in actor.neighbourhood_ids
-    elif scope_type == "estate":
-        estate = db.session.get(Estate, scope_id)
-        ok = estate is not None and estate.street_id in actor.street_ids
     else:
-        ok = bool(actor.street_ids)  # meal sites are checked by the meals domain
+        ok = place.street_id is not None and place.street_id in streets
     if not ok:
         raise Forbidden(code="people.out_of_scope", zh="超出您的管理范围", en="Outside your administrative scope")
 

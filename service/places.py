@@ -1,10 +1,13 @@
 """Places read side: streets, neighbourhoods, estates, buildings and units, with scope rules for units."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from models.base import db
-from models.places import Area, Building, Entrance, Estate, Neighbourhood, Street, Unit, estate_neighbourhood
+from models.places import (Area, Building, District, Entrance, Estate, Neighbourhood, Street, Unit,
+                           estate_neighbourhood)
 from service.db import paginate
 from service.errors import NotFound
 
@@ -112,3 +115,42 @@ def sees_unit_details(actor, unit: Unit) -> bool:
     if unit.estate_id in actor.owner_estate_ids or unit.estate_id in actor.scope_ids("committee", "estate"):
         return True
     return actor.is_staff and actor.covers_unit(unit)
+
+
+# --- where an object lies ----------------------------------------------------------------------------------
+# A kind of object (a role's scope type, an audited object type) has a locator: a statement, built once, that
+# selects the street of one object (bound parameter ``id``). It returns one row when the object exists (its
+# street is NULL for a district-wide object) and none when it does not. Places and people register their own
+# kinds; a domain registers its kinds in its package (``service/<domain>/__init__.py``), so platform code
+# never imports a domain to learn where one of its objects lies.
+
+@dataclass(frozen=True)
+class Place:
+    street_id: int | None
+
+
+_LOCATORS: dict[str, sa.Select] = {}
+
+
+def register_locator(kind: str, statement: sa.Select) -> None:
+    _LOCATORS[kind] = statement
+
+
+def locate(kind: str, object_id) -> Place | None:
+    """The place of object ``kind``/``object_id``, or None when there is no such object (or no locator)."""
+    statement = _LOCATORS.get(kind)
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        return None
+    if statement is None or not 0 < object_id < 2 ** 63:
+        return None
+    row = db.session.execute(statement, {"id": object_id}).first()
+    return None if row is None else Place(row[0])
+
+
+_ID = sa.bindparam("id")
+register_locator("district", sa.select(sa.null().cast(sa.Integer)).select_from(District).where(District.id == _ID))
+register_locator("street", sa.select(Street.id).where(Street.id == _ID))
+register_locator("neighbourhood", sa.select(Neighbourhood.street_id).where(Neighbourhood.id == _ID))
+register_locator("estate", sa.select(Estate.street_id).where(Estate.id == _ID))

@@ -5,7 +5,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -27,14 +27,24 @@ class Replay:
     headers: dict
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A key reserved for the request handling it: the record and when it was reserved (the fence a
+    request that overran its time and lost the key to a retry is stopped by)."""
+    record_id: int
+    reserved_at: datetime
+
+
 def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
-def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta) -> Replay | int:
+def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta, timeout: timedelta) -> Replay | Reservation:
     """Reserve ``key`` for this request, or return the stored response of the first one.
 
-    Returns the record id when the caller should go on and handle the request.
+    Returns a reservation when the caller should go on and handle the request. A key still in progress
+    after ``timeout`` (longer than any request runs: its worker died) is released to the same request's
+    retry, which takes it over by one conditional UPDATE, so two retries at once cannot both take it.
     """
     now = clock.now()
     record = db.session.execute(sa.select(IdempotencyRecord).where(
@@ -44,9 +54,22 @@ def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta) -> Repla
         db.session.flush()
         record = None
     if record is not None:
+        if record.status_code is None and record.fingerprint == digest and record.created_at <= now - timeout:
+            taken = db.session.execute(sa.update(IdempotencyRecord).where(
+                IdempotencyRecord.id == record.id, IdempotencyRecord.status_code.is_(None),
+                IdempotencyRecord.created_at <= now - timeout).values(created_at=now)).rowcount
+            db.session.commit()
+            if taken == 1:
+                return Reservation(record.id, now)
+            db.session.expire_all()
+            record = db.session.get(IdempotencyRecord, record.id)
+            if record is None:
+                db.session.commit()
+                raise _in_progress()
+        result = _existing(record, digest)
         db.session.commit()
-        return _existing(record, digest)
-    record = IdempotencyRecord(scope=scope, key=key, fingerprint=digest, expires_at=now + ttl)
+        return result
+    record = IdempotencyRecord(scope=scope, key=key, fingerprint=digest, created_at=now, expires_at=now + ttl)
     db.session.add(record)
     try:
         db.session.commit()
@@ -54,9 +77,15 @@ def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta) -> Repla
         db.session.rollback()
         record = db.session.execute(sa.select(IdempotencyRecord).where(
             IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)).scalar_one()
+        result = _existing(record, digest)
         db.session.commit()
-        return _existing(record, digest)
-    return record.id
+        return result
+    return Reservation(record.id, now)
+
+
+def _in_progress() -> Conflict:
+    return Conflict(code="idempotency.in_progress", zh="相同的请求正在处理中，请稍候",
+                    en="The same request is still being processed")
 
 
 def _existing(record: IdempotencyRecord, digest: str) -> Replay:
@@ -65,16 +94,17 @@ def _existing(record: IdempotencyRecord, digest: str) -> Replay:
                           code="idempotency.key_reused", status=422,
                           errors={"Idempotency-Key": ["used for a different request"]})
     if record.status_code is None:
-        raise Conflict(code="idempotency.in_progress", zh="相同的请求正在处理中，请稍候",
-                       en="The same request is still being processed")
+        raise _in_progress()
     return Replay(record.status_code, record.response_body or "", record.response_headers or {})
 
 
-def finish_idempotent(record_id: int, status_code: int, body: str, headers: dict) -> None:
-    """Store a successful response for replay; forget the key after a failure so a retry can run."""
+def finish_idempotent(reservation: Reservation, status_code: int, body: str, headers: dict) -> None:
+    """Store a successful response for replay; forget the key after a failure so a retry can run.
+    A request whose key a retry took over (it ran past the timeout) leaves the record to the retry."""
     db.session.rollback()
-    record = db.session.get(IdempotencyRecord, record_id)
-    if record is None:
+    record = db.session.get(IdempotencyRecord, reservation.record_id)
+    if record is None or record.status_code is not None or record.created_at != reservation.reserved_at:
+        db.session.commit()
         return
     if 200 <= status_code < 300:
         record.status_code = status_code

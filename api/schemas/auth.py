@@ -46,7 +46,9 @@ class DemoUsersOut(ma.Schema):
 
 
 class LogoutOut(ma.Schema):
-    revoked = ma.fields.Integer(required=True, metadata={"description": "Number of tokens revoked"})
+    revoked = ma.fields.Integer(required=True, metadata={
+        "description": "Revocations written: 1 for the session (every token of the login); a token issued "
+                       "before sessions revokes itself and its refresh token (2)"})
 
 
 TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIs...", "refresh_token": "eyJhbGciOiJIUzI1NiIs...",

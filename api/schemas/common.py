@@ -34,3 +34,68 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
 
 def paged(items, total: int, args: dict) -> dict:
     return {"items": items, "total": total, "page": args["page"], "page_size": args["page_size"]}
+
+
+# --- JSON types ----------------------------------------------------------------------------------------------
+# marshmallow parses text: "0", "true" and 1 are booleans to it, "31.2" a number. That suits query strings
+# and form fields, which are text; in a JSON body a boolean must be a JSON boolean and a number a JSON
+# number. Every endpoint's JSON body is checked against its schema before loading (api.extensions.
+# LinliParser), so no schema needs to say so. An exact decimal (money, an area) may be a string or a number:
+# the string is how an exact amount is written.
+
+def _messages() -> dict:
+    from api.errors import language
+
+    if language() == "en":
+        return {"boolean": "Must be a JSON boolean (true or false)", "number": "Must be a JSON number"}
+    return {"boolean": "须为 JSON 布尔值（true 或 false）", "number": "须为 JSON 数字"}
+
+
+def json_type_errors(schema: ma.Schema, data) -> dict:
+    """The fields of ``data`` (a JSON body) whose JSON type does not fit the field, as marshmallow's
+    error dict ({field: [message]}, nested by field and list index); empty when all fit."""
+    if not isinstance(data, dict):
+        return {}
+    messages = _messages()
+    errors: dict = {}
+    for name, field in schema.load_fields.items():
+        key = field.data_key or name
+        if key in data:
+            found = _field_type_errors(field, data[key], messages)
+            if found:
+                errors[key] = found
+    return errors
+
+
+def _field_type_errors(field: ma.fields.Field, value, messages: dict):
+    if value is None:
+        return None  # allowed or not, the schema says
+    if isinstance(field, ma.fields.Boolean):
+        return None if isinstance(value, bool) else [messages["boolean"]]
+    if isinstance(field, ma.fields.Number) and not isinstance(field, ma.fields.Decimal):
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else [messages["number"]]
+    if isinstance(field, ma.fields.Pluck):
+        return None
+    if isinstance(field, ma.fields.Nested):
+        schema = field.schema
+        if field.many or isinstance(value, list):
+            return _items(value, lambda item: json_type_errors(schema, item))
+        return json_type_errors(schema, value) or None
+    if isinstance(field, ma.fields.List):
+        return _items(value, lambda item: _field_type_errors(field.inner, item, messages))
+    if isinstance(field, ma.fields.Tuple) and isinstance(value, list):
+        found = {i: e for i, (inner, item) in enumerate(zip(field.tuple_fields, value))
+                 if (e := _field_type_errors(inner, item, messages))}
+        return found or None
+    if isinstance(field, ma.fields.Mapping) and isinstance(value, dict) and field.value_field is not None:
+        found = {k: {"value": e} for k, item in value.items()
+                 if (e := _field_type_errors(field.value_field, item, messages))}
+        return found or None
+    return None
+
+
+def _items(value, check):
+    if not isinstance(value, list):
+        return None  # not a list: the schema reports it
+    found = {i: e for i, item in enumerate(value) if (e := check(item))}
+    return found or None

@@ -1,4 +1,4 @@
-"""The audit log: admins read it all, staff their own actions."""
+"""The audit log: admins read the entries placed in their scope, staff their own actions."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -24,7 +24,11 @@ class AuditLog(MethodView):
     @errors(blp, 401, 403)
     @auth_required("staff", "admin")
     def get(self, args):
-        """Audit entries, newest first"""
+        """Audit entries, newest first
+
+        Admins read the entries about objects in their streets (district admins also those with no
+        street); staff read their own actions.
+        """
         items, total = audit.list_entries(current_actor(), object_type=args.get("object_type"),
                                           object_id=args.get("object_id"), actor_user_id=args.get("actor_user_id"),
                                           page=args["page"], page_size=args["page_size"])

@@ -15,10 +15,10 @@ from service.errors import NotFound, Unauthorized
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
 
 
-def _tokens_for(user_id: int) -> dict:
+def _tokens_for(user_id: int, session_id: str | None = None) -> dict:
     actor = people.load_actor(user_id)
     roles = people.token_roles(actor)
-    tokens = issue_tokens(user_id, roles)
+    tokens = issue_tokens(user_id, roles, session_id)
     me = people.me(actor)
     tokens["user"] = {"id": user_id, "roles": roles, "verified": me["verified"], "nickname": me["nickname"]}
     return tokens
@@ -47,29 +47,32 @@ class Refresh(MethodView):
         """Exchange a refresh token for a new pair
 
         Send the refresh token as the bearer token. The old refresh token is
-        revoked (rotation), so each one works once.
+        revoked (rotation), so each one works once; the new pair belongs to the
+        same session, which logout ends as a whole.
         """
         verify_jwt_in_request(refresh=True)
         claims = get_jwt()
         user_id = int(get_jwt_identity())
-        if not people.user_is_active(user_id):
+        # The account is active and neither the token nor its session is revoked (one query, or Redis).
+        if people.load_caller(user_id, token_id=claims["jti"], session_id=claims.get("sid")) is None:
             raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用", en="The account is disabled")
         auth.spend_refresh_token(claims)
-        return _tokens_for(user_id)
+        return _tokens_for(user_id, claims.get("sid"))
 
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @blp.response(200, LogoutOut, example={"revoked": 2})
+    @blp.response(200, LogoutOut, example={"revoked": 1})
     @errors(blp, 401, 429)
     @auth_required()
     def post(self):
         """Log out
 
-        Revokes the access token and the refresh token issued with it; the
+        Ends the session: every access and refresh token descended from the
+        same login (whichever of them is sent) is refused from now on; the
         revocation survives a restart.
         """
-        return {"revoked": auth.logout(get_jwt())}
+        return {"revoked": auth.logout(get_jwt(), current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])}
 
 
 def _demo_enabled() -> None:

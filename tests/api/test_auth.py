@@ -63,10 +63,24 @@ def test_access_token_cannot_refresh_and_refresh_token_cannot_call_the_api(clien
 
 def test_logout_revokes_access_and_refresh_token(client):
     tokens = tokens_for(make_user(name="张"))
-    assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).json == {"revoked": 2}
+    assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).json == {"revoked": 1}
     me = client.get("/api/v1/me", headers=bearer(tokens["access_token"]))
     assert me.status_code == 401 and me.json["error"] == "auth.token_revoked"
     assert client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
+
+
+def test_a_token_issued_before_sessions_logs_out_itself_and_its_refresh_token(app, client):
+    from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+
+    user = make_user(name="张")
+    with app.test_request_context():
+        refresh = create_refresh_token(identity=str(user.id))
+        claims = decode_token(refresh)
+        access = create_access_token(identity=str(user.id), additional_claims={
+            "roles": ["resident"], "rjti": claims["jti"], "rexp": claims["exp"]})
+    assert client.post("/api/v1/auth/logout", headers=bearer(access)).json == {"revoked": 2}
+    assert client.get("/api/v1/me", headers=bearer(access)).status_code == 401
+    assert client.post("/api/v1/auth/refresh", headers=bearer(refresh)).status_code == 401
 
 
 def test_disabled_user_is_refused(client):
@@ -115,7 +129,7 @@ def test_blocklist_in_redis_when_configured(client):
 
         assert db.session.query(RevokedToken).count() == 0  # it went to Redis, not the table
         keys = redis_lib.Redis.from_url(url).keys("linli:revoked:*")
-        assert len(keys) >= 2
+        assert [key.decode()[:18] for key in keys] == ["linli:revoked:sid:"]  # the session
     finally:
         redis_lib.Redis.from_url(url).flushdb()
         auth_service.configure(None)

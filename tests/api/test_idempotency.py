@@ -1,12 +1,14 @@
 """Idempotency-Key: a retried create returns the first response and creates nothing twice."""
+import json
 import threading
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 import pytest
 
 from models.base import db
 from models.people import UnitClaim
-from tests.factories import auth, make_user, make_world
+from tests.factories import auth, make_user, make_world, tokens_for
 
 
 def claim_body(unit):
@@ -96,3 +98,123 @@ def test_concurrent_retries_create_one_claim(app):
     ids = {body["id"] for code, body in results if code == 201}
     assert len(ids) == 1  # every success is the same claim
     assert count_claims() == 1
+
+
+# --- a request that never finished (the worker crashed) ------------------------------------------------------
+
+def _crashed_reservation(user, key, raw: bytes, path="/api/v1/me/unit-claims"):
+    """The record a request leaves when its worker dies after reserving the key: no status, no body."""
+    from models.system import IdempotencyRecord
+    from service import clock, system
+
+    record = IdempotencyRecord(scope=f"user:{user.id}", key=key,
+                               fingerprint=system.fingerprint("POST", path + "?", raw),
+                               created_at=clock.now(), expires_at=clock.now() + timedelta(hours=24))
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def test_a_key_left_in_progress_by_a_crash_is_released_after_the_request_timeout(app, client):
+    from service import clock
+
+    start = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+    clock.set_now(start)
+    world = make_world()
+    user = make_user(name="王秀英")
+    raw = json.dumps(claim_body(world.units[0])).encode()
+    _crashed_reservation(user, "crashed", raw)
+    headers = auth(user, **{"Idempotency-Key": "crashed", "Content-Type": "application/json"})
+    timeout = app.config["REQUEST_TIMEOUT_SECONDS"]
+    assert timeout == 60
+    clock.set_now(start + timedelta(seconds=timeout - 1))  # may still be running: the retry waits
+    busy = client.post("/api/v1/me/unit-claims", data=raw, headers=headers)
+    assert busy.status_code == 409 and busy.json["error"] == "idempotency.in_progress"
+    assert count_claims() == 0
+    clock.set_now(start + timedelta(seconds=timeout + 1))  # longer than any request runs: released
+    retried = client.post("/api/v1/me/unit-claims", data=raw, headers=headers)
+    assert retried.status_code == 201, retried.json
+    assert count_claims() == 1
+    replayed = client.post("/api/v1/me/unit-claims", data=raw, headers=headers)
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json == retried.json and count_claims() == 1
+
+
+def test_a_released_key_still_refuses_a_different_body(client):
+    from service import clock
+
+    start = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+    clock.set_now(start)
+    world = make_world()
+    user = make_user(name="王秀英")
+    _crashed_reservation(user, "crashed", json.dumps(claim_body(world.units[0])).encode())
+    clock.set_now(start + timedelta(minutes=5))
+    other = client.post("/api/v1/me/unit-claims", data=json.dumps(claim_body(world.units[1])),
+                        headers=auth(user, **{"Idempotency-Key": "crashed", "Content-Type": "application/json"}))
+    assert other.status_code == 422 and other.json["error"] == "idempotency.key_reused"
+
+
+def test_the_first_request_finishing_after_its_key_was_taken_over_does_not_overwrite_the_record(client):
+    from models.system import IdempotencyRecord
+    from service import clock, system
+
+    start = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+    clock.set_now(start)
+    slow = system.begin_idempotent("user:1", "k", "f" * 64, timedelta(hours=24), timedelta(seconds=60))
+    clock.set_now(start + timedelta(seconds=61))
+    retry = system.begin_idempotent("user:1", "k", "f" * 64, timedelta(hours=24), timedelta(seconds=60))
+    assert isinstance(retry, system.Reservation) and retry.record_id == slow.record_id
+    system.finish_idempotent(retry, 201, '{"id": 2}', {})
+    system.finish_idempotent(slow, 201, '{"id": 1}', {})  # too late: the retry's answer stands
+    record = db.session.get(IdempotencyRecord, slow.record_id)
+    assert (record.status_code, record.response_body) == (201, '{"id": 2}')
+
+
+# --- tokens are never stored, and a revoked session never gets a replay ------------------------------------
+
+def _records():
+    from models.system import IdempotencyRecord
+
+    return db.session.execute(sa.select(sa.func.count()).select_from(IdempotencyRecord)).scalar_one()
+
+
+def test_logins_refreshes_and_logouts_are_not_recorded(client):
+    make_user(username="resident.demo", name="王阿姨", is_demo=True)
+    key = {"Idempotency-Key": "login-1"}
+    first = client.post("/api/v1/auth/demo", json={"username": "resident.demo"}, headers=key)
+    again = client.post("/api/v1/auth/demo", json={"username": "resident.demo"}, headers=key)
+    assert first.status_code == again.status_code == 200
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json["access_token"] != first.json["access_token"]  # a new session, not a stored one
+    refreshed = client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {first.json['refresh_token']}", **key})
+    assert refreshed.status_code == 200 and "Idempotent-Replayed" not in refreshed.headers
+    out = client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {again.json['access_token']}",
+                                                      "Idempotency-Key": "logout-1"})
+    assert out.status_code == 200
+    assert _records() == 0  # no token (nor anything else of these answers) was stored
+
+
+def test_a_replay_is_refused_once_the_session_is_logged_out(client):
+    world = make_world()
+    user = make_user(name="王秀英")
+    tokens = tokens_for(user)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}", "Idempotency-Key": "before-logout"}
+    first = client.post("/api/v1/me/unit-claims", json=claim_body(world.units[0]), headers=headers)
+    assert first.status_code == 201
+    assert client.post("/api/v1/auth/logout", headers={
+        "Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200
+    replay = client.post("/api/v1/me/unit-claims", json=claim_body(world.units[0]), headers=headers)
+    assert replay.status_code == 401 and replay.json["error"] == "auth.token_revoked"
+    assert "Idempotent-Replayed" not in replay.headers and "certificate_no" not in replay.get_data(as_text=True)
+
+
+def test_a_replay_is_refused_to_a_disabled_account(client):
+    world = make_world()
+    user = make_user(name="王秀英")
+    headers = auth(user, **{"Idempotency-Key": "before-disable"})
+    assert client.post("/api/v1/me/unit-claims", json=claim_body(world.units[0]), headers=headers).status_code == 201
+    user.is_active = False
+    db.session.commit()
+    replay = client.post("/api/v1/me/unit-claims", json=claim_body(world.units[0]), headers=headers)
+    assert replay.status_code == 401 and "Idempotent-Replayed" not in replay.headers

@@ -6,14 +6,15 @@ from config import DEV_SECRET, ConfigError, load_config
 
 GOOD = {
     "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
-    "SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40,
+    "SECRET_KEY": "HsJUge8XSocMFdlZCF0djk6X-OhctAEcQG6nIiez", "JWT_SECRET_KEY": "khCEtpGWkp8nUPPCraAio9SzMaZp5UC-pKwUs5qa",
     "WECHAT_APPID": "wx123", "WECHAT_SECRET": "secret",
 }
 
 
 def set_env(monkeypatch, **values):
     for key in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET", "DEMO_LOGIN",
-                "WECHAT_API_BASE", "REDIS_URL"):
+                "WECHAT_API_BASE", "REDIS_URL", "PROXY_FIX", "PROXY_FIX_HOPS", "GUNICORN_TIMEOUT",
+                "REQUEST_TIMEOUT_SECONDS"):
         monkeypatch.delenv(key, raising=False)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -56,8 +57,70 @@ def test_production_refuses_default_or_short_secrets(monkeypatch, secret):
 
 
 def test_production_secret_of_exactly_32_characters_is_accepted(monkeypatch):
-    set_env(monkeypatch, **{**GOOD, "SECRET_KEY": "k" * 32})
-    assert load_config("production")["SECRET_KEY"] == "k" * 32
+    secret = "ZGSpfND_lU_ZGXR-cmhVUhMm6mXhuy-8"  # secrets.token_urlsafe(24)
+    set_env(monkeypatch, **{**GOOD, "SECRET_KEY": secret})
+    assert load_config("production")["SECRET_KEY"] == secret
+
+
+@pytest.mark.parametrize("key", ["SECRET_KEY", "JWT_SECRET_KEY"])
+@pytest.mark.parametrize("secret", ["a" * 36, "k" * 64, "ab" * 18, "0123" * 9, "passwordpasswordpasswordpassword1234",
+                                    "Password123!Password123!Password123!"])
+def test_production_refuses_a_long_secret_without_entropy_and_says_what_it_needs(monkeypatch, key, secret):
+    set_env(monkeypatch, **{**GOOD, key: secret})
+    with pytest.raises(ConfigError) as refused:
+        load_config("production")
+    message = str(refused.value)
+    assert f"{key} is not random enough" in message
+    assert "96 bits" in message and "Shannon" in message and "repeat" in message
+
+
+def test_random_secrets_of_the_usual_generators_are_accepted(monkeypatch):
+    import secrets
+
+    for _ in range(200):
+        for secret in (secrets.token_urlsafe(48), secrets.token_urlsafe(24), secrets.token_hex(32)):
+            set_env(monkeypatch, **{**GOOD, "SECRET_KEY": secret})
+            assert load_config("production")["SECRET_KEY"] == secret
+
+
+# --- the proxy -------------------------------------------------------------------------------------------------------
+
+def test_production_trusts_one_proxy_hop_by_default_and_the_hops_are_a_setting(monkeypatch):
+    set_env(monkeypatch, **GOOD)
+    assert load_config("production")["PROXY_FIX_HOPS"] == 1
+    monkeypatch.setenv("PROXY_FIX_HOPS", "2")
+    assert load_config("production")["PROXY_FIX_HOPS"] == 2
+    monkeypatch.setenv("PROXY_FIX_HOPS", "0")
+    assert load_config("production")["PROXY_FIX_HOPS"] == 0
+    set_env(monkeypatch, **{**GOOD, "PROXY_FIX": "0"})  # the older switch still turns it off
+    assert load_config("production")["PROXY_FIX_HOPS"] == 0
+    set_env(monkeypatch)
+    assert load_config("development")["PROXY_FIX_HOPS"] == 0
+
+
+@pytest.mark.parametrize("hops", ["-1", "many", "11"])
+def test_a_bad_number_of_hops_is_refused_and_named(monkeypatch, hops):
+    set_env(monkeypatch, **{**GOOD, "PROXY_FIX_HOPS": hops})
+    with pytest.raises(ConfigError, match="PROXY_FIX_HOPS"):
+        load_config("production")
+
+
+@pytest.mark.parametrize("hops,seen", [(0, "127.0.0.1"), (1, "10.0.0.2"), (2, "10.0.0.1")])
+def test_the_client_address_is_taken_from_the_trusted_hops_only(database_url, wechat_fake, hops, seen):
+    from flask import request
+
+    from models.base import db
+
+    app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": database_url,
+                                             "WECHAT_API_BASE": wechat_fake.url, "PROXY_FIX_HOPS": hops})
+    app.add_url_rule("/_address", "address", lambda: request.remote_addr)
+    try:
+        # a client forging its address, then two proxies each appending the address they saw
+        forged = {"X-Forwarded-For": "6.6.6.6, 10.0.0.1, 10.0.0.2"}
+        assert app.test_client().get("/_address", headers=forged).get_data(as_text=True) == seen
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_production_cannot_enable_demo_login(monkeypatch):
@@ -88,3 +151,16 @@ def test_create_app_refuses_production_without_settings(monkeypatch):
 def test_unknown_profile_is_refused():
     with pytest.raises(ConfigError, match="LINLI_ENV"):
         load_config("staging")
+
+
+def test_the_request_timeout_is_a_setting_longer_than_gunicorns(monkeypatch):
+    set_env(monkeypatch, **GOOD)
+    monkeypatch.delenv("GUNICORN_TIMEOUT", raising=False)
+    monkeypatch.delenv("REQUEST_TIMEOUT_SECONDS", raising=False)
+    config = load_config("production")
+    assert config["REQUEST_TIMEOUT_SECONDS"] == 60 and config["REQUEST_TIMEOUT"].total_seconds() == 60
+    monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", "90")
+    assert load_config("production")["REQUEST_TIMEOUT"].total_seconds() == 90
+    monkeypatch.setenv("GUNICORN_TIMEOUT", "120")
+    with pytest.raises(ConfigError, match="REQUEST_TIMEOUT_SECONDS"):
+        load_config("production")

@@ -273,24 +273,84 @@ def test_wechat_unreachable_marks_the_delivery_failed(app, wechat_fake):
     assert delivery_of("down").status == "failed"
 
 
-def test_a_stale_sending_delivery_is_marked_failed_not_resent(wechat, wechat_fake):
+def _interrupted(key, *, at, attempts=1, grant_id=None):
+    """The state a sweep leaves when it dies during the send: claimed ("sending"), the grant consumed."""
+    delivery = delivery_of(key)
+    delivery.status, delivery.updated_at, delivery.attempts = "sending", at, attempts
+    if grant_id is not None:
+        delivery.grant_id = grant_id
+        db.session.get(SubscriptionGrant, grant_id).consumed_at = at
+    db.session.commit()
+    return delivery
+
+
+def _open_grant_id(user) -> int:
+    return db.session.execute(sa.select(SubscriptionGrant.id).where(
+        SubscriptionGrant.user_id == user.id, SubscriptionGrant.consumed_at.is_(None))
+        .order_by(SubscriptionGrant.id)).scalars().first()
+
+
+def test_a_send_interrupted_by_a_crash_is_taken_again_after_the_lease(wechat, wechat_fake):
     clock.set_now(START)
     user = make_user(name="甲", openid="openid-stale")
-    grant(user, n=2)
+    grant(user, n=3)
     notify(user, "stale")
     notify(user, "recent")
-    for key in ("stale", "recent"):
-        delivery = delivery_of(key)
-        delivery.status = "sending"
-        delivery.updated_at = START if key == "stale" else START + timedelta(minutes=6)
-        db.session.commit()
-    clock.set_now(START + timedelta(minutes=11))
-    assert notifications.deliver_pending(wechat) == {"sent": 0, "skipped": 0, "failed": 0}
+    _interrupted("stale", at=START, grant_id=_open_grant_id(user))
+    _interrupted("recent", at=START + notifications.SENDING_LEASE - timedelta(minutes=1),
+                 grant_id=_open_grant_id(user))
+    clock.set_now(START + notifications.SENDING_LEASE + timedelta(seconds=1))
+    assert notifications.deliver_pending(wechat) == {"sent": 1, "skipped": 0, "failed": 0}
     stale = delivery_of("stale")
-    assert stale.status == "failed" and stale.last_error == "interrupted"
-    assert delivery_of("recent").status == "sending"  # only 5 minutes: may still be in flight
+    assert (stale.status, stale.attempts, stale.sent_at) == ("sent", 2, clock.now())
+    assert [m["touser"] for m in wechat_fake.sent] == ["openid-stale"]
+    assert delivery_of("recent").status == "sending"  # within its lease: its sender may still be at it
+    # The retry sent under the grant the interrupted attempt consumed: the third consent is still open.
+    assert notifications.open_grants(user.id) == {TEMPLATE: 1}
+    assert delivery_of("recent").attempts == 1
+
+
+def test_a_send_interrupted_at_every_attempt_fails_and_is_reported(wechat, wechat_fake, caplog, monkeypatch):
+    import logging
+
+    # Alembic's logging set-up (the migrations run in this process) disables loggers created before it.
+    monkeypatch.setattr(logging.getLogger("linli.notifications"), "disabled", False)
+    clock.set_now(START)
+    user = make_user(name="甲", openid="openid-crashy")
+    grant(user)
+    notify(user, "crashy")
+    _interrupted("crashy", at=START, attempts=notifications.MAX_ATTEMPTS, grant_id=_open_grant_id(user))
+    clock.set_now(START + notifications.SENDING_LEASE + timedelta(seconds=1))
+    with caplog.at_level("WARNING", logger="linli.notifications"):
+        assert notifications.deliver_pending(wechat) == {"sent": 0, "skipped": 0, "failed": 1}
+    crashy = delivery_of("crashy")
+    assert (crashy.status, crashy.last_error, crashy.attempts) == ("failed", "interrupted", notifications.MAX_ATTEMPTS)
     assert wechat_fake.sent == []
-    assert notifications.open_grants(user.id) == {TEMPLATE: 2}
+    assert any("interrupted" in record.getMessage() for record in caplog.records)
+    assert notifications.deliver_pending(wechat) == {"sent": 0, "skipped": 0, "failed": 0}  # reported once
+
+
+def test_a_send_that_raised_is_left_for_the_lease_and_the_others_go_on(wechat, wechat_fake, monkeypatch):
+    clock.set_now(START)
+    first, second = make_user(name="甲", openid="openid-a"), make_user(name="乙", openid="openid-b")
+    grant(first)
+    grant(second)
+    notify(first, "boom")
+    notify(second, "fine")
+    real = wechat.send_subscribe
+
+    def send(openid, *args, **kwargs):
+        if openid == "openid-a":
+            raise RuntimeError("the connection broke in a way the client did not expect")
+        return real(openid, *args, **kwargs)
+
+    monkeypatch.setattr(wechat, "send_subscribe", send)
+    assert notifications.deliver_pending(wechat) == {"sent": 1, "skipped": 0, "failed": 0}
+    assert delivery_of("boom").status == "sending" and delivery_of("fine").status == "sent"
+    monkeypatch.setattr(wechat, "send_subscribe", real)
+    clock.set_now(START + notifications.SENDING_LEASE + timedelta(seconds=1))
+    assert notifications.deliver_pending(wechat) == {"sent": 1, "skipped": 0, "failed": 0}
+    assert sorted(m["touser"] for m in wechat_fake.sent) == ["openid-a", "openid-b"]
 
 
 def test_the_job_function_uses_the_apps_client(app, wechat_fake):
@@ -385,3 +445,89 @@ def test_the_same_dedupe_key_from_two_transactions_at_once_makes_one_notificatio
     db.session.expire_all()
     assert count(Notification, Notification.dedupe_key == "race") == 1
     assert count(Delivery) == 1
+
+
+class _HeldSender:
+    """A WeChat client whose send waits until released: a live sender in the middle of its call."""
+
+    def __init__(self, client):
+        self.client, self.appid = client, client.appid
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def send_subscribe(self, *args, **kwargs):
+        self.inside.set()
+        assert self.release.wait(10)
+        return self.client.send_subscribe(*args, **kwargs)
+
+
+@pytest.mark.real_commits
+def test_a_live_sender_holding_a_delivery_is_never_doubled_by_another_sweep(app, wechat_fake):
+    clock.set_now(START)
+    user = make_user(name="甲", openid="openid-live")
+    grant(user, n=2)
+    notify(user, "live")
+    db.session.rollback()
+    held = _HeldSender(app.extensions["wechat"])
+    results, errors = {}, []
+
+    def live():
+        try:
+            with app.app_context():
+                results["live"] = notifications.deliver_pending(held)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=live)
+    thread.start()
+    try:
+        assert held.inside.wait(10)
+        clock.set_now(START + notifications.SENDING_LEASE - timedelta(seconds=1))  # still within the lease
+        results["other"] = notifications.deliver_pending(app.extensions["wechat"])
+        db.session.rollback()
+    finally:
+        held.release.set()
+        thread.join(30)
+    assert errors == []
+    assert results == {"other": {"sent": 0, "skipped": 0, "failed": 0}, "live": {"sent": 1, "skipped": 0, "failed": 0}}
+    assert [m["touser"] for m in wechat_fake.sent] == ["openid-live"]
+    db.session.expire_all()
+    assert (delivery_of("live").status, delivery_of("live").attempts) == ("sent", 1)
+
+
+@pytest.mark.real_commits
+def test_a_sender_that_overran_its_lease_does_not_overwrite_the_retry(app, wechat_fake):
+    clock.set_now(START)
+    user = make_user(name="甲", openid="openid-overrun")
+    grant(user)
+    notify(user, "overrun")
+    db.session.rollback()
+    wechat_fake.send_error = None
+    held = _HeldSender(app.extensions["wechat"])
+    results, errors = {}, []
+
+    def slow():
+        try:
+            with app.app_context():
+                results["slow"] = notifications.deliver_pending(held)
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    try:
+        assert held.inside.wait(10)
+        clock.set_now(START + notifications.SENDING_LEASE + timedelta(seconds=1))  # taken for dead
+        wechat_fake.send_error = 43101  # the consent was used by the first send: WeChat refuses the retry
+        results["retry"] = notifications.deliver_pending(app.extensions["wechat"])
+        db.session.rollback()
+        wechat_fake.send_error = None
+    finally:
+        held.release.set()
+        thread.join(30)
+    assert errors == []
+    assert results["retry"] == {"sent": 0, "skipped": 0, "failed": 1}
+    db.session.expire_all()
+    overrun = delivery_of("overrun")
+    # The retry's outcome stands: the slow sender's late success does not overwrite the newer claim.
+    assert (overrun.status, overrun.attempts) == ("failed", 2) and overrun.last_error.startswith("43101")
+    assert results["slow"] == {"sent": 0, "skipped": 0, "failed": 0}
