@@ -18,6 +18,8 @@ from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser, is_json_request
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 
 from api import ratelimit_storage  # noqa: F401  (registers the process-memory:// rate-limit store)
 from api.errors import ErrorSchema, example_for, render_http_exception
@@ -53,6 +55,9 @@ class LinliParser(FlaskParser):
     holding it to JSON's types: a boolean field takes a JSON boolean, a number field a JSON number
     (``api.schemas.common.json_type_errors``); query strings and forms are text, parsed as before."""
 
+    # A multipart part the schema does not name is refused (webargs would drop it silently).
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "files": ma.RAISE}
+
     def _raw_load_json(self, req):
         if PARSED_JSON in req.environ:
             return req.environ[PARSED_JSON]
@@ -63,6 +68,10 @@ class LinliParser(FlaskParser):
             errors = json_type_errors(schema, location_data)
             if errors:
                 raise ma.ValidationError(errors)
+        elif location == "files":
+            # A multipart body is its file parts and its text fields together: the schema sees both, so a
+            # part it does not name is refused as an unknown JSON field is, whichever kind it is.
+            return MultiDictProxy(CombinedMultiDict([req.files, req.form]), schema)
         return location_data
 
 

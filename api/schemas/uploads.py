@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask_smorest.fields import Upload as FileField
+from flask_smorest.fields import Upload
+from werkzeug.datastructures import FileStorage
 
 from service.uploads import CONTENT_TYPES, MAX_BYTES, MAX_PIXELS_BY_FORMAT, MAX_SIDE
+
+
+class FileField(Upload):
+    """A multipart file part; the same name sent as a text field is not a file."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise ma.ValidationError("Not a file.")
+        return value
 
 
 class UploadIn(ma.Schema):

@@ -374,6 +374,22 @@ def test_a_missing_file_field_is_422(client):
     assert as_json.status_code == 422
 
 
+def test_a_part_the_upload_does_not_name_is_refused_naming_it(client):
+    user = make_user()
+    photo = photo_with_gps()
+    with_text = client.post(URL, data={"file": (io.BytesIO(photo), "a.jpg", "image/jpeg"), "caption": "门口"},
+                            content_type="multipart/form-data", headers=auth(user))
+    assert with_text.status_code == 422, with_text.json
+    assert with_text.json["errors"]["files"] == {"caption": ["Unknown field."]}
+    with_file = client.post(URL, data={"file": (io.BytesIO(photo), "a.jpg", "image/jpeg"),
+                                       "extra": (io.BytesIO(photo), "b.jpg", "image/jpeg")},
+                            content_type="multipart/form-data", headers=auth(user))
+    assert with_file.status_code == 422
+    assert list(with_file.json["errors"]["files"]) == ["extra"]
+    assert count_uploads() == 0
+    assert post(client, user, photo).status_code == 201
+
+
 # --- who may see what -------------------------------------------------------------------------------------------
 
 def test_login_is_required(client):
