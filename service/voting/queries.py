@@ -212,7 +212,7 @@ def receipts(actor, motion_id: int, *, code: str | None, page: int, page_size: i
 
 
 def my_ballots(actor, motion_id: int) -> list[dict]:
-    motion = workflow.get_motion_for_ballot(actor, motion_id)
+    motion = workflow.get_motion(actor, motion_id)
     rows = db.session.execute(sa.select(Ballot, Voter).join(Voter, Voter.id == Ballot.voter_id).where(
         Ballot.motion_id == motion.id, sa.or_(Voter.user_id == actor.user_id, Ballot.cast_by == actor.user_id))
         .order_by(Ballot.id)).all()

@@ -19,7 +19,7 @@ from models.places import Building, Entrance, Estate, estate_neighbourhood
 from models.uploads import Upload
 from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, Candidate, Motion, Proxy, Reelection, Voter,
                            VoterUnit)
-from service import audit, clock
+from service import audit, clock, people
 from service.db import add_unique, is_unique_violation, reading, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.voting import chain, electorate, rules
@@ -47,18 +47,43 @@ def may_view(actor, estate_id: int) -> bool:
     return estate_id in actor.owner_estate_ids or may_manage(actor, estate_id)
 
 
+def takes_part(user_id: int, motion_id: int) -> bool:
+    """A voter of the motion's frozen electorate (still one after selling) or a proxy registered in it."""
+    return db.session.execute(sa.select(sa.or_(
+        sa.exists().where(Voter.motion_id == motion_id, Voter.user_id == user_id),
+        sa.exists().where(Proxy.motion_id == motion_id, Proxy.proxy_user_id == user_id,
+                          Proxy.revoked_at.is_(None))))).scalar()
+
+
+def may_see(actor, motion) -> bool:
+    """Who finds a motion at all: a draft its managers; otherwise the estate's owners, committee and staff,
+    and whoever votes in it (a frozen voter, a proxy). Everyone else is answered as if it did not exist."""
+    if motion.status == "draft":
+        return may_manage(actor, motion.estate_id)
+    return may_view(actor, motion.estate_id) or takes_part(actor.user_id, motion.id)
+
+
 def _require_manager(actor, estate_id: int) -> None:
     if not may_manage(actor, estate_id):
         raise Forbidden(code="voting.not_manager", zh="仅本小区业委会或居委会、街道工作人员可进行此操作",
                         en="Only the estate's committee or the responsible staff may do this")
 
 
+def _motion_not_found() -> NotFound:
+    return NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+
+
 def get_motion(actor, motion_id: int) -> Motion:
     motion = db.session.get(Motion, motion_id)
-    if motion is None or not may_view(actor, motion.estate_id) or (
-            motion.status == "draft" and not may_manage(actor, motion.estate_id)):
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+    if motion is None or not may_see(actor, motion):
+        raise _motion_not_found()
     return motion
+
+
+def _require_sight(actor, motion) -> None:
+    """The ballot path's caller carries no roles (people.load_caller): load them to decide, as GET does."""
+    if not may_see(people.load_actor(actor.user_id) or actor, motion):
+        raise _motion_not_found()
 
 
 def _lock(motion_id: int, *, exclusive: bool = False) -> Motion:
@@ -424,7 +449,7 @@ def _several_voters() -> InvalidInput:
 
 _MOTION, _VOTER, _BALLOT = Motion.__table__, Voter.__table__, Ballot.__table__
 _MOTION_COLUMNS = (_MOTION.c.id, _MOTION.c.status, _MOTION.c.closes_at, _MOTION.c.kind, _MOTION.c.seats,
-                   _MOTION.c.revote)
+                   _MOTION.c.revote, _MOTION.c.estate_id)
 # The motion, the caller's voter entities in it and each one's live ballot, in one statement. The live
 # condition is written out literally so that SQLite can use the partial unique index uq_ballot_live.
 _OWN_BALLOT_READ = (
@@ -436,6 +461,13 @@ _OWN_BALLOT_READ = (
                                              sa.text("ballot.status IN ('pending', 'counted')"))))
     .where(_MOTION.c.id == sa.bindparam("motion_id")).order_by(_VOTER.c.id))
 _MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("motion_id"))
+# The caller's live mandate for the principal owning a unit of the motion's electorate.
+_PROXY, _UNIT = Proxy.__table__, VoterUnit.__table__
+_MANDATE_READ = (
+    sa.select(_PROXY.c.id, _PROXY.c.voter_id, _PROXY.c.valid_until)
+    .join(_UNIT, sa.and_(_UNIT.c.voter_id == _PROXY.c.voter_id, _UNIT.c.motion_id == _PROXY.c.motion_id))
+    .where(_PROXY.c.motion_id == sa.bindparam("motion_id"), _UNIT.c.unit_id == sa.bindparam("unit_id"),
+           _PROXY.c.proxy_user_id == sa.bindparam("user_id"), _PROXY.c.revoked_at.is_(None)))
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
 # An owner's or a proxy's ballot, inserted only while its motion is open, in one statement: SQLite runs it
@@ -467,6 +499,8 @@ class _Digestible:
 
 def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> dict:
     # Core statements on the ballot path: one read (motion, voter, live ballot) for an owner's own ballot.
+    # A caller who neither is a voter nor holds a mandate here is answered as GET /motions/{id} answers them:
+    # a motion they may not see is not found, whatever its state or electorate.
     connection = db.session.connection()
     proxy_id = None
     if on_behalf_of_unit is None:
@@ -474,22 +508,27 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
     else:
         rows = connection.execute(_MOTION_READ, {"motion_id": motion_id}).all()
     if not rows or rows[0].status == "draft":
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+        raise _motion_not_found()
     motion = rows[0]
-    _check_open(motion)
-    choice, ids = _content(motion, choice, candidate_ids)
     if on_behalf_of_unit is not None:
-        voter = _voter_for_unit(motion, on_behalf_of_unit)
-        proxy = db.session.execute(sa.select(Proxy).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
-                                                          Proxy.revoked_at.is_(None))).scalar_one_or_none()
-        if proxy is None or proxy.proxy_user_id != actor.user_id or (
-                proxy.valid_until is not None and proxy.valid_until <= clock.now()):
+        proxy = connection.execute(_MANDATE_READ, {"motion_id": motion.id, "unit_id": on_behalf_of_unit,
+                                                   "user_id": actor.user_id}).first()
+        if proxy is None:
+            _require_sight(actor, motion)
+        _check_open(motion)
+        choice, ids = _content(motion, choice, candidate_ids)
+        if proxy is None or (proxy.valid_until is not None and proxy.valid_until <= clock.now()):
+            # Whether the unit is in the electorate is not said to someone without its owner's mandate.
             raise Forbidden(code="voting.no_mandate", zh="您没有该业主有效的书面委托",
                             en="You hold no valid written mandate from this owner")
-        channel, voter, proxy_id = "proxy", voter.id, proxy.id
+        channel, voter, proxy_id = "proxy", proxy.voter_id, proxy.id
         live = _live(motion.id, voter)
         live = (live.id, live.channel, live.status) if live is not None else None
     else:
+        if all(row.voter_id is None for row in rows):
+            _require_sight(actor, motion)
+        _check_open(motion)
+        choice, ids = _content(motion, choice, candidate_ids)
         mine = [row for row in rows if row.voter_id is not None and (voter_id is None or row.voter_id == voter_id)]
         if not mine:
             raise _not_a_voter()
@@ -570,13 +609,6 @@ def _rejected(live, voter) -> Conflict:
     error = _already_voted(live)
     error.voter_id = voter.id
     return error
-
-
-def get_motion_for_ballot(actor, motion_id: int) -> Motion:
-    motion = db.session.get(Motion, motion_id)
-    if motion is None or motion.status == "draft":
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
-    return motion
 
 
 def _voter_for_unit(motion: Motion, unit_id: int) -> Voter:
