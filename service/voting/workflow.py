@@ -16,10 +16,9 @@ import sqlalchemy as sa
 from models.base import db
 from models.people import ResidentProfile, User
 from models.places import Building, Entrance, Estate, estate_neighbourhood
-from models.uploads import Upload
 from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, Candidate, Motion, Proxy, Reelection, Voter,
                            VoterUnit)
-from service import audit, clock, people
+from service import audit, clock, people, uploads
 from service.db import add_unique, is_unique_violation, reading, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.voting import chain, electorate, rules
@@ -84,6 +83,30 @@ def _require_sight(actor, motion) -> None:
     """The ballot path's caller carries no roles (people.load_caller): load them to decide, as GET does."""
     if not may_see(people.load_actor(actor.user_id) or actor, motion):
         raise _motion_not_found()
+
+
+# Uploads attached to voting objects are seen by whoever may see the motion (attachments) or manage it (the
+# signed paper ballots and the written mandates: the clerk, the second-person confirmer, committee, staff).
+def _attached_motion(upload) -> Motion | None:
+    try:
+        return db.session.get(Motion, int(upload.attached_to.split(":", 1)[1]))
+    except (ValueError, IndexError):
+        return None
+
+
+def _may_see_attachment(actor, upload) -> bool:
+    motion = _attached_motion(upload)
+    return motion is not None and may_see(actor, motion)
+
+
+def _may_see_evidence(actor, upload) -> bool:
+    motion = _attached_motion(upload)
+    return motion is not None and may_manage(actor, motion.estate_id)
+
+
+uploads.register_visibility("motion", _may_see_attachment)
+uploads.register_visibility("paper", _may_see_evidence)
+uploads.register_visibility("mandate", _may_see_evidence)
 
 
 def _lock(motion_id: int, *, exclusive: bool = False) -> Motion:
@@ -175,12 +198,7 @@ def create_motion(actor, data: dict) -> Motion:
     if silent and not clause:
         raise InvalidInput("silent_rule_clause", "未参与表决业主计入多数票须有业主大会议事规则的明确规定",
                            "Counting silent owners with the majority needs the 议事规则 clause that allows it")
-    attachments = sorted(set(data.get("attachments") or []))
-    if attachments:
-        owned = db.session.execute(sa.select(sa.func.count()).select_from(Upload).where(
-            Upload.id.in_(attachments), Upload.owner_user_id == actor.user_id)).scalar_one()
-        if owned != len(attachments):
-            raise InvalidInput("attachments", "附件不存在", "An attachment does not exist")
+    attachments = list(data.get("attachments") or [])
     motion = Motion(estate_id=estate.id, title=data["title"], body=data["body"], attachments=attachments,
                     item=item.number, kind=kind, seats=seats if kind == "election" else None, scope_type=scope_type,
                     scope_ids=scope_ids, major_repair=bool(data.get("major_repair")), status="draft",
@@ -190,6 +208,8 @@ def create_motion(actor, data: dict) -> Motion:
                     created_by=actor.user_id, reminders_sent=[], chain_head=chain.GENESIS, chain_length=0)
     db.session.add(motion)
     db.session.flush()
+    # Each attachment becomes the motion's (refused if it is someone else's or attached to anything already).
+    uploads.claim_for(actor.user_id, attachments, f"motion:{motion.id}", field="attachments")
     for position, candidate in enumerate(candidates, start=1):
         db.session.add(Candidate(motion_id=motion.id, position=position, name=candidate["name"],
                                  statement=candidate.get("statement")))
@@ -437,6 +457,13 @@ def _log_rejection(motion_id: int, voter_id: int, channel: str, user_id: int) ->
     chain.append(motion, "reject", {"voter": voter_id, "channel": channel, "reason": "already_voted"}, user_id)
 
 
+def _mandate_used(voter_id: int) -> Conflict:
+    error = Conflict(code="voting.mandate_used", zh="该书面委托已用于投票，每份委托只能投一次",
+                     en="This written mandate has already been used to vote; a mandate votes once")
+    error.voter_id = voter_id
+    return error
+
+
 def _not_a_voter() -> Forbidden:
     return Forbidden(code="voting.not_in_electorate", zh="您不是本次表决的投票人（以开始表决时的业主名册为准）",
                      en="You are not a voter of this motion (the register as frozen at opening)")
@@ -464,10 +491,14 @@ _MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("m
 # The caller's live mandate for the principal owning a unit of the motion's electorate.
 _PROXY, _UNIT = Proxy.__table__, VoterUnit.__table__
 _MANDATE_READ = (
-    sa.select(_PROXY.c.id, _PROXY.c.voter_id, _PROXY.c.valid_until)
+    sa.select(_PROXY.c.id, _PROXY.c.voter_id, _PROXY.c.valid_until, _PROXY.c.used_at)
     .join(_UNIT, sa.and_(_UNIT.c.voter_id == _PROXY.c.voter_id, _UNIT.c.motion_id == _PROXY.c.motion_id))
     .where(_PROXY.c.motion_id == sa.bindparam("motion_id"), _UNIT.c.unit_id == sa.bindparam("unit_id"),
            _PROXY.c.proxy_user_id == sa.bindparam("user_id"), _PROXY.c.revoked_at.is_(None)))
+# A mandate casts one ballot: the proxy's ballot marks it used, and one already used is refused.
+_USE_MANDATE = (sa.update(_PROXY).where(_PROXY.c.id == sa.bindparam("proxy_id"), _PROXY.c.used_at.is_(None),
+                                        _PROXY.c.revoked_at.is_(None))
+                .values(used_at=sa.bindparam("now")))
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
 # An owner's or a proxy's ballot, inserted only while its motion is open, in one statement: SQLite runs it
@@ -521,6 +552,8 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
             # Whether the unit is in the electorate is not said to someone without its owner's mandate.
             raise Forbidden(code="voting.no_mandate", zh="您没有该业主有效的书面委托",
                             en="You hold no valid written mandate from this owner")
+        if proxy.used_at is not None:
+            raise _mandate_used(proxy.voter_id)
         channel, voter, proxy_id = "proxy", proxy.voter_id, proxy.id
         live = _live(motion.id, voter)
         live = (live.id, live.channel, live.status) if live is not None else None
@@ -567,6 +600,9 @@ def _record_cast(values: dict) -> dict:
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
         raise _refused("online", voter)  # replaced meanwhile by another request of this owner
+    proxy_id = values.get("proxy_id")
+    if proxy_id is not None and connection.execute(_USE_MANDATE, {"proxy_id": proxy_id, "now": now}).rowcount != 1:
+        raise _mandate_used(voter)  # used meanwhile by another request of the proxy
     row = {**values, "cast_at": now, "settled_at": now, "chain_pending": True}
     try:
         ballot_id = connection.execute(_INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in _CAST_COLUMNS}
@@ -639,19 +675,18 @@ def _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_
         choice, ids = _content(motion, choice, candidate_ids)
     else:
         choice, ids = _content(motion, choice, candidate_ids, PAPER_CHOICES)
-    image = db.session.get(Upload, image_upload_id)
-    if image is None or image.owner_user_id != actor.user_id:
-        raise InvalidInput("image_upload_id", "请上传签名的纸质表决票图片", "Upload the signed paper ballot's image")
     voter = _voter_for_unit(motion, unit_id)
     live = _live(motion.id, voter.id)
     if live is not None:
         raise _rejected(live, voter)
-    ballot = _new_ballot(motion, voter, "paper", choice, ids, actor.user_id, status="pending", image=image.id)
+    # The signed image becomes this motion's paper evidence: the clerk's own, attached to nothing else (one
+    # image, one ballot); taken before the ballot row that refers to it.
+    uploads.attach(actor.user_id, image_upload_id, f"paper:{motion.id}", field="image_upload_id")
+    ballot = _new_ballot(motion, voter, "paper", choice, ids, actor.user_id, status="pending", image=image_upload_id)
     _insert(ballot, _rejected(None, voter))
     # As for online ballots: the ballot row first, the motion's lock last (one order, no deadlock).
     motion = _lock(motion_id)
     _check_open(motion)
-    image.attached_to = "ballot"
     chain.append(motion, "paper_entered", {"ballot": ballot.id, "voter": voter.id, "channel": "paper",
                                            "digest": ballot.digest}, actor.user_id)
     audit.record(actor, "voting.paper_enter", "ballot", ballot.id)
@@ -700,19 +735,18 @@ def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, m
                            code="voting.proxy_unverified")
     if voter.user_id == proxy_user_id:
         raise InvalidInput("proxy_user_id", "业主本人无需委托", "The owner cannot be their own proxy")
-    mandate = db.session.get(Upload, mandate_upload_id)
-    if mandate is None or mandate.owner_user_id != actor.user_id:
-        raise InvalidInput("mandate_upload_id", "请上传书面委托书", "Upload the written mandate")
     if valid_until is not None and valid_until <= clock.now():
         raise InvalidInput("valid_until", "委托有效期已过", "The mandate has already expired")
     if db.session.execute(sa.select(Proxy.id).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
                                                     Proxy.revoked_at.is_(None))).first():
         raise Conflict(code="voting.proxy_exists", zh="该业主已委托代理人", en="This owner already has a proxy")
+    # The written mandate becomes this motion's, once: the clerk's own upload, attached to nothing else.
+    uploads.attach(actor.user_id, mandate_upload_id, f"mandate:{motion.id}", field="mandate_upload_id")
     cap = rules.policy().max_principals_per_proxy
     proxy = None
     for slot in range(1, cap + 1):
         candidate = Proxy(motion_id=motion.id, voter_id=voter.id, proxy_user_id=proxy_user_id, slot=slot,
-                          mandate_upload_id=mandate.id, valid_until=valid_until, entered_by=actor.user_id)
+                          mandate_upload_id=mandate_upload_id, valid_until=valid_until, entered_by=actor.user_id)
         try:
             proxy = add_unique(candidate, Conflict())
             break
@@ -721,9 +755,8 @@ def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, m
     if proxy is None:
         raise Conflict(code="voting.proxy_cap", zh=f"每位代理人最多接受 {cap} 位业主的委托",
                        en=f"A proxy may represent at most {cap} owner(s) in one motion")
-    mandate.attached_to = "proxy"
     chain.append(motion, "proxy", {"proxy": proxy.id, "voter": voter.id, "proxy_user": proxy_user_id,
-                                   "mandate": mandate.id,
+                                   "mandate": mandate_upload_id,
                                    "valid_until": valid_until.isoformat() if valid_until else None}, actor.user_id)
     audit.record(actor, "voting.proxy_register", "motion_proxy", proxy.id)
     return proxy
