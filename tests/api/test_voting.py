@@ -9,7 +9,7 @@ from flask_jwt_extended import decode_token
 from models.base import db
 from models.places import Owner, Ownership
 from models.uploads import Upload
-from models.voting import Ballot, Motion, VoteEvent
+from models.voting import Ballot, Motion, VoteEvent, Voter
 from service import auth as auth_service, clock, people
 from service.errors import Conflict
 from service.clock import SHANGHAI
@@ -505,3 +505,32 @@ def test_bad_input_is_a_4xx_naming_the_field(client, world, staff):
     assert client.post("/api/v1/motions", json=motion_body(e["estate"].id),
                        headers=auth(e["users"]["a"])).status_code == 403
     assert db.session.execute(sa.select(sa.func.count(Motion.id))).scalar() == 0
+
+
+@pytest.mark.parametrize("first_unit_holders", [("buyer",), ("developer", "buyer"), ("buyer", "developer")])
+def test_the_developers_unsold_units_vote_once_through_the_developer_and_a_titled_buyer_for_their_own(
+        client, world, staff, first_unit_holders):
+    # Three units the developer has not delivered (sold = false); the register shows the first already titled
+    # to a buyer (alone, or beside the developer's initial registration). One ordinary owner besides.
+    layout = [("1", "1", "100.00", first_unit_holders, False), ("1", "1", "120.00", ("developer",), False),
+              ("1", "1", "130.00", ("developer",), False), ("1", "1", "90.00", ("p",), True)]
+    e = make_voting_estate(world, layout)
+    representative = make_user(name="开发商代表")
+    e["owners"]["developer"].user_id = representative.id
+    db.session.commit()
+    motion_id = start(client, staff[0], e["estate"].id, item=2)
+    motion = db.session.get(Motion, motion_id)
+    assert (str(motion.total_area), motion.total_heads) == ("440.00", 3)
+    developer = db.session.execute(sa.select(Voter).where(Voter.motion_id == motion_id,
+                                                          Voter.kind == "developer")).scalar_one()
+    assert (developer.user_id, developer.owner_id, developer.units, str(developer.area)) == (
+        representative.id, e["owners"]["developer"].id, 2, "250.00")
+    buyer = db.session.execute(sa.select(Voter).where(Voter.motion_id == motion_id,
+                                                      Voter.user_id == e["users"]["buyer"].id)).scalar_one()
+    assert (buyer.kind, buyer.units, str(buyer.area)) == ("owners", 1, "100.00")
+    assert vote(client, e["users"]["buyer"], motion_id, "no").status_code == 201
+    assert vote(client, representative, motion_id, "yes").status_code == 201
+    assert vote(client, e["users"]["p"], motion_id, "yes").status_code == 201
+    result = finish(client, staff[0], motion_id)
+    assert result["ledgers"]["yes"] == {"area": "340.00", "heads": 2}
+    assert result["ledgers"]["no"] == {"area": "100.00", "heads": 1}
