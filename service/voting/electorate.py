@@ -60,6 +60,34 @@ def scope_titles(motion: Motion) -> dict[int, list]:
     return titles
 
 
+def unit_label(building: str, entrance: str, number: str) -> str:
+    """3号楼2单元1501: what the committee and staff knocking on doors, and the unit's owner, see."""
+    return f"{building}号楼{entrance}单元{number}"
+
+
+def unit_labels(unit_ids) -> dict[int, str]:
+    """Full labels of the given units (a page of them), read from the register."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Unit.id, Building.number, Entrance.number, Unit.number)
+                              .join(Building, Building.id == Unit.building_id)
+                              .join(Entrance, Entrance.id == Unit.entrance_id).where(Unit.id.in_(ids))).all()
+    return {unit_id: unit_label(building, entrance, number) for unit_id, building, entrance, number in rows}
+
+
+def voter_labels(motion_id: int, voter_ids) -> dict[int, str]:
+    """The full label of each voter's first unit (the unit its masked ``Voter.label`` shows)."""
+    ids = sorted(set(voter_ids))
+    if not ids:
+        return {}
+    first = dict(db.session.execute(sa.select(VoterUnit.voter_id, sa.func.min(VoterUnit.unit_id))
+                                    .where(VoterUnit.motion_id == motion_id, VoterUnit.voter_id.in_(ids))
+                                    .group_by(VoterUnit.voter_id)).all())
+    labels = unit_labels(first.values())
+    return {voter_id: labels.get(unit_id, "") for voter_id, unit_id in first.items()}
+
+
 def masked_unit_label(building: str, entrance: str, number: str) -> str:
     """3号楼2单元**01: the room's floor digits are hidden in public lists."""
     tail = number[-2:] if len(number) > 2 else number
