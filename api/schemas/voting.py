@@ -211,6 +211,16 @@ class TurnoutOut(ma.Schema):
     participation = ma.fields.Nested(TurnoutParticipationOut, required=True)
     still_needed = ma.fields.Nested(LedgerOut, required=True, metadata={
         "description": "Area and heads still to take part for 2/3 of each (0 once met)"})
+    refusals = ma.fields.Integer(required=True, metadata={"description": "Ballots refused so far (see …/refusals)"})
+
+
+class RefusalOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    voter_id = ma.fields.Integer(required=True)
+    label = ma.fields.String(required=True, metadata={"description": "The owner's (first) unit"})
+    channel = ma.fields.String(required=True, metadata={"enum": ["online", "paper", "proxy"]})
+    reason = ma.fields.String(required=True, metadata={"enum": ["already_voted", "mandate_used"]})
+    at = ma.fields.DateTime(required=True)
 
 
 class ResultOut(ma.Schema):

@@ -10,8 +10,8 @@ from api.responses import json_response
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, ItemsOut, MotionArgs, MotionIn, MotionOut,
                                 MotionSummaryOut, MyBallotsOut, PaperBallotIn, ParticipationArgs, ParticipationOut,
-                                ProxyIn, ProxyOut, ReceiptArgs, ReceiptOut, ReelectionIn, ReelectionOut, ResultOut,
-                                TurnoutOut, VerifyOut)
+                                ProxyIn, ProxyOut, ReceiptArgs, ReceiptOut, ReelectionIn, ReelectionOut, RefusalOut,
+                                ResultOut, TurnoutOut, VerifyOut)
 from api.security import auth_required, current_actor
 from service.voting import queries, rules, workflow
 
@@ -250,12 +250,26 @@ class Turnout(MethodView):
         "participation": {"area_fraction": "1400000/2400000", "heads_fraction": "180/300", "area_met": False,
                           "heads_met": False, "met": False,
                           "arithmetic": ["3×1400000 ≥ 2×2400000", "3×180 ≥ 2×300"]},
-        "still_needed": {"area": "2000.00", "heads": 20}})
+        "still_needed": {"area": "2000.00", "heads": 20}, "refusals": 3})
     @errors(blp, 401, 403, 404, 409)
     @auth_required()
     def get(self, motion_id):
         """Turnout so far against the 2/3 thresholds (area and heads, never choices) — committee and staff"""
         return queries.turnout(current_actor(), motion_id)
+
+
+@blp.route(f"/motions/{MID}/refusals")
+class Refusals(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(RefusalOut), example={"items": [{
+        "id": 7, "voter_id": 40, "label": "3号楼2单元1501", "channel": "online", "reason": "already_voted",
+        "at": "2026-12-12T03:21:00+00:00"}], "page": 1, "page_size": 20, "total": 1})
+    @errors(blp, 401, 403, 404)
+    @auth_required()
+    def get(self, args, motion_id):
+        """Ballots refused (a second ballot for an owner, a mandate already used), newest first — committee and staff"""
+        items, total = queries.refusals(current_actor(), motion_id, page=args["page"], page_size=args["page_size"])
+        return paged(items, total, args)
 
 
 @blp.route(f"/motions/{MID}/result")

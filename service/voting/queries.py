@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.places import Building, Estate
-from models.voting import Ballot, Candidate, Motion, Voter, VoterUnit
+from models.voting import Ballot, BallotRefusal, Candidate, Motion, Voter, VoterUnit
 from service import audit, clock
 from service.db import paginate
 from service.errors import Conflict, Forbidden, NotFound
@@ -284,6 +284,8 @@ def turnout(actor, motion_id: int) -> dict:
     total_area, total_heads = centi(motion.total_area or 0), motion.total_heads or 0
     part = ledgers["counted"]
     area_met, heads_met = quorum(part.area, part.heads, total_area, total_heads)
+    refusals = db.session.execute(sa.select(sa.func.count()).select_from(BallotRefusal)
+                                  .where(BallotRefusal.motion_id == motion.id)).scalar_one()
     return {
         "motion_id": motion.id, "status": motion.status, "total_area": _m2(total_area), "total_heads": total_heads,
         "voted": {"area": _m2(part.area), "heads": part.heads},
@@ -295,7 +297,19 @@ def turnout(actor, motion_id: int) -> dict:
         # The least a_p and n_p with 3×a_p ≥ 2×A and 3×n_p ≥ 2×N are ⌈2A/3⌉ and ⌈2N/3⌉.
         "still_needed": {"area": _m2(max(0, (2 * total_area + 2) // 3 - part.area)),
                          "heads": max(0, (2 * total_heads + 2) // 3 - part.heads)},
+        "refusals": refusals,
     }
+
+
+def refusals(actor, motion_id: int, *, page: int, page_size: int):
+    """Ballots the database refused (a second ballot for an owner, a mandate already used), newest first:
+    channel, reason, time and the owner's unit. Committee and staff."""
+    motion = _managed(actor, motion_id, "Only the estate's committee or staff may see refused ballots")
+    items, total = paginate(sa.select(BallotRefusal).where(BallotRefusal.motion_id == motion.id)
+                            .order_by(BallotRefusal.id.desc()), page, page_size)
+    labels = electorate.voter_labels(motion.id, [r.voter_id for r in items])
+    return [{"id": r.id, "voter_id": r.voter_id, "label": labels.get(r.voter_id, ""), "channel": r.channel,
+             "reason": r.reason, "at": r.at} for r in items], total
 
 
 def verify(actor, motion_id: int) -> dict:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from models.base import db
 from models.people import ResidentProfile, User
 from models.places import Building, Entrance, Estate, estate_neighbourhood
-from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, Candidate, Motion, Proxy, Reelection, Voter,
-                           VoterUnit)
+from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, BallotRefusal, Candidate, Motion, Proxy, Reelection,
+                           Voter, VoterUnit)
 from service import audit, clock, people, uploads
 from service.db import add_unique, is_unique_violation, reading, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -446,15 +446,21 @@ def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: lis
             plan = _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
         return _record_cast(plan)
     except Conflict as exc:
-        if exc.code == "voting.already_voted" and getattr(exc, "voter_id", None):
-            _log_rejection(motion_id, exc.voter_id, "proxy" if on_behalf_of_unit else "online", actor.user_id)
+        if getattr(exc, "voter_id", None):
+            _log_refusal(motion_id, exc, "proxy" if on_behalf_of_unit else "online", actor.user_id)
         raise
 
 
+REFUSAL_REASONS = {"voting.already_voted": "already_voted", "voting.mandate_used": "mandate_used"}
+
+
 @transactional
-def _log_rejection(motion_id: int, voter_id: int, channel: str, user_id: int) -> None:
-    motion = _lock(motion_id)
-    chain.append(motion, "reject", {"voter": voter_id, "channel": channel, "reason": "already_voted"}, user_id)
+def _log_refusal(motion_id: int, refusal: Conflict, channel: str, user_id: int) -> None:
+    """A refused ballot goes to the refusal log (committee and staff read it), not the motion's chain: a
+    burst of retries must not grow the ballots' audit trail. No lock on the motion: one insert."""
+    db.session.add(BallotRefusal(motion_id=motion_id, voter_id=refusal.voter_id, channel=channel,
+                                 reason=REFUSAL_REASONS.get(refusal.code, refusal.code.split(".")[-1])[:24],
+                                 actor_user_id=user_id, at=clock.now()))
 
 
 def _mandate_used(voter_id: int) -> Conflict:
@@ -661,8 +667,8 @@ def enter_paper(actor, motion_id: int, *, unit_id: int, choice: str | None, cand
     try:
         return _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_id)
     except Conflict as exc:
-        if exc.code == "voting.already_voted" and getattr(exc, "voter_id", None):
-            _log_rejection(motion_id, exc.voter_id, "paper", actor.user_id)
+        if getattr(exc, "voter_id", None):
+            _log_refusal(motion_id, exc, "paper", actor.user_id)
         raise
 
 

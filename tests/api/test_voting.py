@@ -180,7 +180,10 @@ def test_paper_and_online_for_the_same_owner_count_once_in_either_order(client, 
     assert counted == (["yes"] if first == "online" else ["no"])
     kinds = db.session.execute(sa.select(VoteEvent.kind).where(VoteEvent.motion_id == motion_id)
                                .order_by(VoteEvent.seq)).scalars().all()
-    assert kinds[-1] == "reject"
+    assert "reject" not in kinds
+    refusals = client.get(f"/api/v1/motions/{motion_id}/refusals", headers=auth(staff[1])).json
+    assert [(r["channel"], r["reason"]) for r in refusals["items"]] == [("paper" if first == "online" else "online",
+                                                                         "already_voted")]
 
 
 def test_a_pending_paper_ballot_holds_the_slot_and_needs_a_second_person(client, world, staff):
@@ -506,6 +509,38 @@ def test_bad_input_is_a_4xx_naming_the_field(client, world, staff):
     assert client.post("/api/v1/motions", json=motion_body(e["estate"].id),
                        headers=auth(e["users"]["a"])).status_code == 403
     assert db.session.execute(sa.select(sa.func.count(Motion.id))).scalar() == 0
+
+
+def test_refused_duplicates_stay_out_of_the_chain_and_are_listed_for_committee_and_staff(client, world, staff):
+    e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True)])
+    committee = make_user(name="业委会", roles=[("committee", "estate", e["estate"].id)])
+    motion_id = start(client, staff[0], e["estate"].id)
+    owner = e["users"]["a"]
+    assert vote(client, owner, motion_id, "yes").status_code == 201
+    workflow.link_pending_ballots()
+    before = db.session.execute(sa.select(Motion.chain_length, Motion.chain_head).where(Motion.id == motion_id)).one()
+    for _ in range(5):
+        refused = vote(client, owner, motion_id, "no")
+        assert refused.status_code == 409 and refused.json["error"] == "voting.already_voted"
+    response = client.post(f"/api/v1/motions/{motion_id}/paper-ballots", json={
+        "unit_id": e["units"][0].id, "choice": "no", "image_upload_id": upload(staff[0])}, headers=auth(staff[0]))
+    assert response.status_code == 409
+    workflow.link_pending_ballots()
+    after = db.session.execute(sa.select(Motion.chain_length, Motion.chain_head).where(Motion.id == motion_id)).one()
+    assert after == before
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(VoteEvent)
+                             .where(VoteEvent.motion_id == motion_id)) == before.chain_length
+    assert chain.verify(motion_id)["valid"] is True
+    path = f"/api/v1/motions/{motion_id}/refusals"
+    listed = client.get(path + "?page_size=4", headers=auth(committee)).json
+    assert listed["total"] == 6 and len(listed["items"]) == 4
+    everything = client.get(path, headers=auth(staff[1])).json["items"]
+    assert [r["channel"] for r in everything] == ["paper"] + ["online"] * 5   # newest first
+    assert {r["reason"] for r in everything} == {"already_voted"}
+    assert {r["label"] for r in everything} == {"1号楼1单元101"}
+    assert all("choice" not in r and "name" not in r for r in everything)
+    assert client.get(path, headers=auth(owner)).status_code == 403
+    assert client.get(path, headers=auth(make_user(name="外人"))).status_code == 404
 
 
 @pytest.mark.parametrize("first_unit_holders", [("buyer",), ("developer", "buyer"), ("buyer", "developer")])
