@@ -22,7 +22,7 @@ from models.base import db
 from models.people import User
 from models.places import Building, Entrance, Estate, Unit
 from models.uploads import Upload
-from models.voting import Motion, Voter, VoterUnit
+from models.voting import Ballot, Motion, Voter, VoterUnit
 from service import clock, people
 from service.voting import workflow
 
@@ -78,10 +78,11 @@ def _first_units(motion_id: int) -> list[tuple[int, int]]:
 
 def _paper(motion_id: int, clerk, checker, rng: random.Random, share: float, choices, start: datetime,
            end: datetime, *, candidates: list[int] | None = None) -> int:
-    """Paper ballots for ``share`` of the voters, each entered by ``clerk`` with its own signed image and
-    confirmed by ``checker``."""
+    """Paper ballots for ``share`` of the voters who have not voted yet, each entered by ``clerk`` with its
+    own signed image and confirmed by ``checker``."""
+    voted = set(db.session.execute(sa.select(Ballot.voter_id).where(Ballot.motion_id == motion_id)).scalars())
     voters = _first_units(motion_id)
-    chosen = [v for v in voters if rng.random() < share]
+    chosen = [v for v in voters if rng.random() < share and v[0] not in voted]
     step = (end - start) / max(len(chosen), 1)
     added = 0
     for index, (_, unit_id) in enumerate(chosen):
