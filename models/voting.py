@@ -112,7 +112,9 @@ class VoterUnit(Base):
     """A unit in the frozen electorate, with its area and source as they were at opening."""
 
     __tablename__ = "motion_unit"
-    __table_args__ = (sa.UniqueConstraint("motion_id", "unit_id"), sa.Index("ix_motion_unit_voter", "voter_id"))
+    __table_args__ = (sa.UniqueConstraint("motion_id", "unit_id"), sa.Index("ix_motion_unit_voter", "voter_id"),
+                      # The participation list of one building, in unit order.
+                      sa.Index("ix_motion_unit_building", "motion_id", "building_id", "unit_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     motion_id: Mapped[int] = mapped_column(sa.ForeignKey("motion.id"))
     voter_id: Mapped[int] = mapped_column(sa.ForeignKey("motion_voter.id"))
@@ -144,6 +146,8 @@ class Proxy(Base):
     entered_by: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the proxy cast the principal's ballot: a mandate votes once (set by a conditional UPDATE).
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Ballot(Base):
@@ -159,6 +163,9 @@ class Ballot(Base):
         sa.Index("ix_ballot_receipt", "motion_id", "receipt"),
         sa.Index("ix_ballot_chain_pending", "motion_id", sqlite_where=sa.text("chain_pending"),
                  postgresql_where=sa.text("chain_pending")),
+        # A written mandate casts one ballot.
+        sa.Index("uq_ballot_proxy", "proxy_id", unique=True, sqlite_where=sa.text("proxy_id IS NOT NULL"),
+                 postgresql_where=sa.text("proxy_id IS NOT NULL")),
         sa.CheckConstraint("channel IN ('online', 'paper', 'proxy')", name="channel"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -183,6 +190,21 @@ class Ballot(Base):
     # An owner's or a proxy's ballot is stored at once and linked into the motion's event chain soon
     # after, in a batch (chain.link_pending): true until then.
     chain_pending: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
+
+class BallotRefusal(Base):
+    """A ballot the database refused (a second one for the same owner, a mandate already used): logged
+    here for the committee and staff, not in the motion's chain, which holds ballots and state changes."""
+
+    __tablename__ = "ballot_refusal"
+    __table_args__ = (sa.Index("ix_ballot_refusal_motion", "motion_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    motion_id: Mapped[int] = mapped_column(sa.ForeignKey("motion.id"))
+    voter_id: Mapped[int] = mapped_column(sa.ForeignKey("motion_voter.id"))
+    channel: Mapped[str] = mapped_column(sa.String(8))
+    reason: Mapped[str] = mapped_column(sa.String(24))
+    actor_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class VoteEvent(Base):

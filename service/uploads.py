@@ -341,6 +341,26 @@ def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, fi
     return [by_id[upload_id] for upload_id in upload_ids]
 
 
+def attach(actor_user_id: int, upload_id: int, attached_to: str, *, field: str) -> None:
+    """Attach one upload of the actor's to ``attached_to`` (``"kind:id"``) in the caller's transaction.
+
+    An upload belongs to one object: one already attached to anything (a case, a paper ballot, a motion…),
+    someone else's or missing is refused with a 422 naming ``field``. A conditional UPDATE decides (and
+    holds the row until the caller commits), so two requests never attach the same upload and the sweep
+    of unattached uploads cannot delete it meanwhile."""
+    if not attached_to or ":" not in attached_to or len(attached_to) > ATTACHED_TO_MAX or not _kind(attached_to):
+        raise ValueError(f"attached_to must look like 'kind:id' (at most {ATTACHED_TO_MAX} characters)")
+    if isinstance(upload_id, bool) or not isinstance(upload_id, int) or not 1 <= upload_id <= MAX_ID:
+        raise InvalidInput(field, "图片编号无效", "Not a valid upload id", code="uploads.not_found")
+    taken = db.session.execute(
+        sa.update(Upload)
+        .where(Upload.id == upload_id, Upload.owner_user_id == actor_user_id, Upload.attached_to.is_(None))
+        .values(attached_to=attached_to)
+        .execution_options(synchronize_session=False)).rowcount
+    if taken != 1:
+        _refuse(field, upload_id, actor_user_id)
+
+
 def _refuse(name: str, upload_id: int, actor_user_id: int):
     owner, attached = db.session.execute(
         sa.select(Upload.owner_user_id, Upload.attached_to).where(Upload.id == upload_id)).first() or (None, None)

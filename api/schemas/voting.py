@@ -171,12 +171,56 @@ class ReceiptOut(ma.Schema):
     channel = ma.fields.String(required=True)
 
 
+class ParticipationArgs(PageArgs):
+    voted = ma.fields.Boolean(metadata={"description": "true: units whose owner's ballot is counted; false: the "
+                                                       "others (a paper ballot awaiting confirmation included)"})
+    building_id = ma.fields.Integer(**ID, metadata={"description": "Only this building's units"})
+
+
 class ParticipationOut(ma.Schema):
     unit_id = ma.fields.Integer(required=True)
-    label = ma.fields.String(required=True, metadata={"example": "3号楼2单元**01"})
+    building_id = ma.fields.Integer(required=True)
+    label = ma.fields.String(required=True, metadata={"example": "3号楼2单元1501"})
     area = ma.fields.String(required=True)
     voted = ma.fields.Boolean(required=True)
     pending_confirmation = ma.fields.Boolean(required=True)
+
+
+class LedgerOut(ma.Schema):
+    area = ma.fields.String(required=True, metadata={"description": "m² (exact decimal)"})
+    heads = ma.fields.Integer(required=True)
+
+
+class TurnoutParticipationOut(ma.Schema):
+    area_fraction = ma.fields.String(required=True, metadata={"description": "a_p/A in 0.01 m²"})
+    heads_fraction = ma.fields.String(required=True, metadata={"description": "n_p/N"})
+    area_met = ma.fields.Boolean(required=True)
+    heads_met = ma.fields.Boolean(required=True)
+    met = ma.fields.Boolean(required=True)
+    arithmetic = ma.fields.List(ma.fields.String(), required=True)
+
+
+class TurnoutOut(ma.Schema):
+    motion_id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": list(MOTION_STATUSES)})
+    total_area = ma.fields.String(required=True, metadata={"description": "A, m²"})
+    total_heads = ma.fields.Integer(required=True, metadata={"description": "N"})
+    voted = ma.fields.Nested(LedgerOut, required=True, metadata={"description": "Counted ballots: a_p and n_p"})
+    pending = ma.fields.Nested(LedgerOut, required=True,
+                               metadata={"description": "Paper ballots awaiting the second person's confirmation"})
+    participation = ma.fields.Nested(TurnoutParticipationOut, required=True)
+    still_needed = ma.fields.Nested(LedgerOut, required=True, metadata={
+        "description": "Area and heads still to take part for 2/3 of each (0 once met)"})
+    refusals = ma.fields.Integer(required=True, metadata={"description": "Ballots refused so far (see …/refusals)"})
+
+
+class RefusalOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    voter_id = ma.fields.Integer(required=True)
+    label = ma.fields.String(required=True, metadata={"description": "The owner's (first) unit"})
+    channel = ma.fields.String(required=True, metadata={"enum": ["online", "paper", "proxy"]})
+    reason = ma.fields.String(required=True, metadata={"enum": ["already_voted", "mandate_used"]})
+    at = ma.fields.DateTime(required=True)
 
 
 class ResultOut(ma.Schema):

@@ -9,8 +9,9 @@ from api.extensions import Blueprint
 from api.responses import json_response
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, ItemsOut, MotionArgs, MotionIn, MotionOut,
-                                MotionSummaryOut, MyBallotsOut, PaperBallotIn, ParticipationOut, ProxyIn, ProxyOut,
-                                ReceiptArgs, ReceiptOut, ReelectionIn, ReelectionOut, ResultOut, VerifyOut)
+                                MotionSummaryOut, MyBallotsOut, PaperBallotIn, ParticipationArgs, ParticipationOut,
+                                ProxyIn, ProxyOut, ReceiptArgs, ReceiptOut, ReelectionIn, ReelectionOut, RefusalOut,
+                                ResultOut, TurnoutOut, VerifyOut)
 from api.security import auth_required, current_actor
 from service.voting import queries, rules, workflow
 
@@ -158,7 +159,7 @@ class Ballots(MethodView):
 @blp.route(f"/motions/{MID}/my-ballot")
 class MyBallot(MethodView):
     @blp.response(200, MyBallotsOut, example={"items": [{**BALLOT, "voter_id": 40, "units": 1,
-                                                         "label": "3号楼2单元**01", "choice": "yes",
+                                                         "label": "3号楼2单元1501", "choice": "yes",
                                                          "candidate_ids": None, "replaces_receipt": None}]})
     @errors(blp, 401, 404)
     @auth_required()
@@ -223,16 +224,51 @@ class Receipts(MethodView):
 
 @blp.route(f"/motions/{MID}/participation")
 class Participation(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(ParticipationArgs, location="query")
     @blp.response(200, page_of(ParticipationOut), example={"items": [{
-        "unit_id": 901, "label": "3号楼2单元**01", "area": "89.37", "voted": True, "pending_confirmation": False}],
-        "page": 1, "page_size": 20, "total": 1})
+        "unit_id": 901, "building_id": 12, "label": "3号楼2单元1501", "area": "89.37", "voted": False,
+        "pending_confirmation": False}], "page": 1, "page_size": 20, "total": 1})
     @errors(blp, 401, 403, 404)
     @auth_required()
     def get(self, args, motion_id):
-        """Which units voted (masked, no choices) — committee and staff"""
-        items, total = queries.participation(current_actor(), motion_id, page=args["page"],
+        """Which units have voted, by building — committee and staff
+
+        Full unit labels for going round the doors; no names, no choices. `?voted=false` lists the units
+        whose owner has no counted ballot yet. The view is audited.
+        """
+        items, total = queries.participation(current_actor(), motion_id, voted=args.get("voted"),
+                                             building_id=args.get("building_id"), page=args["page"],
                                              page_size=args["page_size"])
+        return paged(items, total, args)
+
+
+@blp.route(f"/motions/{MID}/turnout")
+class Turnout(MethodView):
+    @blp.response(200, TurnoutOut, example={
+        "motion_id": 5, "status": "open", "total_area": "24000.00", "total_heads": 300,
+        "voted": {"area": "14000.00", "heads": 180}, "pending": {"area": "180.00", "heads": 2},
+        "participation": {"area_fraction": "1400000/2400000", "heads_fraction": "180/300", "area_met": False,
+                          "heads_met": False, "met": False,
+                          "arithmetic": ["3×1400000 ≥ 2×2400000", "3×180 ≥ 2×300"]},
+        "still_needed": {"area": "2000.00", "heads": 20}, "refusals": 3})
+    @errors(blp, 401, 403, 404, 409)
+    @auth_required()
+    def get(self, motion_id):
+        """Turnout so far against the 2/3 thresholds (area and heads, never choices) — committee and staff"""
+        return queries.turnout(current_actor(), motion_id)
+
+
+@blp.route(f"/motions/{MID}/refusals")
+class Refusals(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(RefusalOut), example={"items": [{
+        "id": 7, "voter_id": 40, "label": "3号楼2单元1501", "channel": "online", "reason": "already_voted",
+        "at": "2026-12-12T03:21:00+00:00"}], "page": 1, "page_size": 20, "total": 1})
+    @errors(blp, 401, 403, 404)
+    @auth_required()
+    def get(self, args, motion_id):
+        """Ballots refused (a second ballot for an owner, a mandate already used), newest first — committee and staff"""
+        items, total = queries.refusals(current_actor(), motion_id, page=args["page"], page_size=args["page_size"])
         return paged(items, total, args)
 
 

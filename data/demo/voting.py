@@ -1,7 +1,8 @@
 """Demo owners' votes, driven through the real voting workflow with the clock moved to each step.
 
-* 中远两湾城 (~11,000 units): a maintenance-fund motion (item 5) open now, with a few hundred paper ballots
-  entered and confirmed by two 居委会 staff and the committee member's own online ballot;
+* 中远两湾城 (~11,000 units): a maintenance-fund motion (item 5) to replace 208号楼's elevators, open now and
+  put to that building's owners only (they share its cost and use), with paper ballots entered and confirmed
+  by two 居委会 staff and the committee member's own online ballot (he lives in 208号楼);
 * 香泉苑: a property-manager (物业费调价, item 4) motion closed, counted and published last month, and an
   elevator retrofit (加装电梯, item 7) for one entrance, open now;
 * 泰山二村: a committee election (3 seats, 5 candidates), counted and published.
@@ -19,9 +20,9 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.people import User
-from models.places import Entrance, Estate, Unit
+from models.places import Building, Entrance, Estate, Unit
 from models.uploads import Upload
-from models.voting import Motion, Voter, VoterUnit
+from models.voting import Ballot, Motion, Voter, VoterUnit
 from service import clock, people
 from service.voting import workflow
 
@@ -77,14 +78,16 @@ def _first_units(motion_id: int) -> list[tuple[int, int]]:
 
 def _paper(motion_id: int, clerk, checker, rng: random.Random, share: float, choices, start: datetime,
            end: datetime, *, candidates: list[int] | None = None) -> int:
-    """Paper ballots for ``share`` of the voters, each entered by ``clerk`` and confirmed by ``checker``."""
-    image = _image(clerk)
+    """Paper ballots for ``share`` of the voters who have not voted yet, each entered by ``clerk`` with its
+    own signed image and confirmed by ``checker``."""
+    voted = set(db.session.execute(sa.select(Ballot.voter_id).where(Ballot.motion_id == motion_id)).scalars())
     voters = _first_units(motion_id)
-    chosen = [v for v in voters if rng.random() < share]
+    chosen = [v for v in voters if rng.random() < share and v[0] not in voted]
     step = (end - start) / max(len(chosen), 1)
     added = 0
     for index, (_, unit_id) in enumerate(chosen):
         clock.set_now(start + step * index)
+        image = _image(clerk)
         if candidates:
             picks = sorted(rng.sample(candidates, rng.choice([1, 2, 3, 3, 3])),
                            key=lambda c: candidates.index(c))
@@ -141,14 +144,17 @@ def load(now: datetime | None = None) -> int:
         workflow.close_due()
         clock.set_now(now - timedelta(days=25))
         workflow.act(gx_head, election, "publish")
-        # 中远两湾城: maintenance-fund motion over the whole estate, open now.
+        # 中远两湾城: replacing 208号楼's elevators from the maintenance fund, put to that building, open now.
+        lift_building = db.session.execute(sa.select(Building.id).where(Building.estate_id == mega.id,
+                                                                        Building.number == "208")).scalar_one()
         fund = _motion(committee, mega, now - timedelta(days=26), title="关于使用专项维修资金更换208号楼电梯的决定",
-                       body="208号楼两台电梯已运行二十余年，拟使用专项维修资金 126 万元更换，详见附件预算。", item=5,
+                       body="208号楼两台电梯已运行二十余年，拟使用专项维修资金 126 万元更换，费用由本楼业主分摊，"
+                            "由本楼业主表决，详见附件预算。", item=5, scope_type="buildings", scope_ids=[lift_building],
                        opens_at=now - timedelta(days=8), closes_at=now + timedelta(days=12))
         _open(fund)
         clock.set_now(now - timedelta(days=7))
         workflow.cast(committee, fund, choice="yes")
-        added += 1 + _paper(fund, zy_clerk, zy_head, rng, 0.01, (("yes", "no", "abstain"), (70, 20, 10)),
+        added += 1 + _paper(fund, zy_clerk, zy_head, rng, 0.3, (("yes", "no", "abstain"), (70, 20, 10)),
                             now - timedelta(days=7), now - timedelta(hours=2))
         # 香泉苑: elevator retrofit for one entrance, open now.
         entrance_id = db.session.execute(sa.select(Unit.entrance_id).where(Unit.estate_id == small.id)

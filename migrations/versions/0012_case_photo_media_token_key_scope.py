@@ -6,7 +6,7 @@ issuer holds exactly one admin role; otherwise its scope stays unknown (null), a
 or a district admin may revoke it (service/cases/open311.py).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06 10:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,9 @@ Counting rules (《业主大会和业主委员会指导规则》 Arts. 23–24; 
 - heads count owner entities: a unit's current owners together are one entity, so one owner of several
   units counts once with the areas summed, and co-owners of a unit count once and vote through their one
   designated voter; someone owning one unit alone and another jointly is two entities (the brief's default);
-- every unit the developer has not sold or delivered, together, is one head;
+- every unit the developer has not sold or delivered, together, is one head, voted by the developer (its
+  own title, else the estate's developer on the register); a unit the register shows titled to a buyer is
+  that buyer's, delivered or not, and the buyer votes for it alone (never for the developer's stock);
 - a unit with no current title on the register (buyer in possession, unregistered) is its own head and
   votes on paper or by proxy.
 Later changes to the register do not touch a frozen electorate.
@@ -58,6 +60,34 @@ def scope_titles(motion: Motion) -> dict[int, list]:
     return titles
 
 
+def unit_label(building: str, entrance: str, number: str) -> str:
+    """3号楼2单元1501: what the committee and staff knocking on doors, and the unit's owner, see."""
+    return f"{building}号楼{entrance}单元{number}"
+
+
+def unit_labels(unit_ids) -> dict[int, str]:
+    """Full labels of the given units (a page of them), read from the register."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Unit.id, Building.number, Entrance.number, Unit.number)
+                              .join(Building, Building.id == Unit.building_id)
+                              .join(Entrance, Entrance.id == Unit.entrance_id).where(Unit.id.in_(ids))).all()
+    return {unit_id: unit_label(building, entrance, number) for unit_id, building, entrance, number in rows}
+
+
+def voter_labels(motion_id: int, voter_ids) -> dict[int, str]:
+    """The full label of each voter's first unit (the unit its masked ``Voter.label`` shows)."""
+    ids = sorted(set(voter_ids))
+    if not ids:
+        return {}
+    first = dict(db.session.execute(sa.select(VoterUnit.voter_id, sa.func.min(VoterUnit.unit_id))
+                                    .where(VoterUnit.motion_id == motion_id, VoterUnit.voter_id.in_(ids))
+                                    .group_by(VoterUnit.voter_id)).all())
+    labels = unit_labels(first.values())
+    return {voter_id: labels.get(unit_id, "") for voter_id, unit_id in first.items()}
+
+
 def masked_unit_label(building: str, entrance: str, number: str) -> str:
     """3号楼2单元**01: the room's floor digits are hidden in public lists."""
     tail = number[-2:] if len(number) > 2 else number
@@ -72,20 +102,18 @@ def freeze(motion: Motion) -> dict:
     unit_rows = []  # (entity key, unit id, building id, area, area source, label)
     developer_key = f"developer:{motion.estate_id}"
     for unit_id, building_id, area, source, sold, number, building_no, entrance_no in units:
-        held = titles.get(unit_id)
-        if held:
-            designated = held[0]
-            if len(held) > 1:
-                designated = next((t for t in held if t.is_designated_voter), designated)
+        held = titles.get(unit_id) or []
+        # A title held by anyone but the developer makes the unit that buyer's, delivered or not; the
+        # developer's own titles and its untitled stock are the developer's, voted by the developer.
+        buyers = [t for t in held if t.kind != "developer"]
+        if buyers:
+            designated = next((t for t in buyers if t.is_designated_voter), buyers[0])
+            key, kind = "owners:" + ",".join(str(i) for i in sorted(t.owner_id for t in buyers)), "owners"
+        elif held or not sold:
+            designated = held[0] if held else None
+            key, kind = developer_key, "developer"
         else:
             designated = None
-        if not sold or (designated is not None and designated.kind == "developer"):
-            key, kind = developer_key, "developer"
-        elif held:
-            key = (f"owners:{designated.owner_id}" if len(held) == 1
-                   else "owners:" + ",".join(str(i) for i in sorted(t.owner_id for t in held)))
-            kind = "owners"
-        else:
             key, kind = f"unit:{unit_id}", "unregistered"
         label = masked_unit_label(building_no, entrance_no, number)
         entity = entities.get(key)
@@ -100,6 +128,13 @@ def freeze(motion: Motion) -> dict:
         entity["area"] += area
         entity["units"] += 1
         unit_rows.append((key, unit_id, building_id, area, source, label))
+    developer = entities.get(developer_key)
+    if developer is not None and developer["owner_id"] is None:
+        # Untitled unsold stock only: the estate's developer on the register votes for it.
+        row = db.session.execute(sa.select(Owner.id, Owner.user_id, Owner.name).where(
+            Owner.kind == "developer", Owner.estate_id == motion.estate_id).order_by(Owner.id).limit(1)).first()
+        if row is not None:
+            developer["owner_id"], developer["user_id"], developer["name"] = row
     keys = sorted(entities)
     motion_id = motion.id
     if not keys:

@@ -5,12 +5,12 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.places import Building, Estate
-from models.voting import Ballot, Candidate, Motion, Voter, VoterUnit
-from service import clock
+from models.voting import Ballot, BallotRefusal, Candidate, Motion, Voter, VoterUnit
+from service import audit, clock
 from service.db import paginate
 from service.errors import Conflict, Forbidden, NotFound
-from service.voting import chain, rules, workflow
-from service.voting.tally import Ledger, _m2, approval, centi, decide, quorum
+from service.voting import chain, electorate, rules, workflow
+from service.voting.tally import Ledger, _m2, approval, centi, decide, fraction, quorum
 
 
 def summary(motion: Motion, lang: str = "zh") -> dict:
@@ -212,30 +212,104 @@ def receipts(actor, motion_id: int, *, code: str | None, page: int, page_size: i
 
 
 def my_ballots(actor, motion_id: int) -> list[dict]:
-    motion = workflow.get_motion_for_ballot(actor, motion_id)
+    """The caller's ballots (their own, and those they cast as a proxy). Their own units read in full; a
+    principal's stay masked for the proxy."""
+    motion = workflow.get_motion(actor, motion_id)
     rows = db.session.execute(sa.select(Ballot, Voter).join(Voter, Voter.id == Ballot.voter_id).where(
         Ballot.motion_id == motion.id, sa.or_(Voter.user_id == actor.user_id, Ballot.cast_by == actor.user_id))
         .order_by(Ballot.id)).all()
-    return [{"ballot_id": b.id, "voter_id": v.id, "units": v.units, "label": v.label, "channel": b.channel,
-             "choice": b.choice, "candidate_ids": b.candidate_ids, "status": b.status, "receipt": b.receipt,
-             "replaces_receipt": None, "cast_at": b.cast_at} for b, v in rows]
+    own = electorate.voter_labels(motion.id, [v.id for _, v in rows if v.user_id == actor.user_id])
+    return [{"ballot_id": b.id, "voter_id": v.id, "units": v.units, "label": own.get(v.id, v.label),
+             "channel": b.channel, "choice": b.choice, "candidate_ids": b.candidate_ids, "status": b.status,
+             "receipt": b.receipt, "replaces_receipt": None, "cast_at": b.cast_at} for b, v in rows]
 
 
-def participation(actor, motion_id: int, *, page: int, page_size: int):
-    """Which units voted: masked labels, no names, no choices (committee and staff)."""
+def _managed(actor, motion_id: int, en: str) -> Motion:
     motion = workflow.get_motion(actor, motion_id)
     if not workflow.may_manage(actor, motion.estate_id):
-        raise Forbidden(code="voting.not_manager", zh="仅本小区业委会或居委会、街道工作人员可查看",
-                        en="Only the estate's committee or staff may see participation")
-    live = (sa.select(Ballot.status).where(Ballot.motion_id == motion.id, Ballot.voter_id == VoterUnit.voter_id,
-                                           Ballot.status.in_(("pending", "counted"))).limit(1).scalar_subquery())
-    query = (sa.select(VoterUnit.unit_id, VoterUnit.label, VoterUnit.area, live.label("status"))
-             .where(VoterUnit.motion_id == motion.id).order_by(VoterUnit.id))
-    total = db.session.execute(sa.select(sa.func.count()).select_from(VoterUnit)
-                               .where(VoterUnit.motion_id == motion.id)).scalar_one()
-    rows = db.session.execute(query.limit(page_size).offset((page - 1) * page_size)).all()
-    return [{"unit_id": u, "label": label, "area": str(area), "voted": status == "counted",
-             "pending_confirmation": status == "pending"} for u, label, area, status in rows], total
+        raise Forbidden(code="voting.not_manager", zh="仅本小区业委会或居委会、街道工作人员可查看", en=en)
+    return motion
+
+
+# A voter's counted ballot. The live condition is written out literally (with the counted one) so that both
+# databases use the partial unique index uq_ballot_live (motion_id, voter_id).
+_MU, _B = VoterUnit.__table__, Ballot.__table__
+_COUNTED = (sa.exists().where(_B.c.motion_id == _MU.c.motion_id, _B.c.voter_id == _MU.c.voter_id,
+                              sa.text("ballot.status IN ('pending', 'counted')"), _B.c.status == "counted"))
+_LIVE_STATUSES = sa.select(_B.c.voter_id, _B.c.status).where(
+    _B.c.motion_id == sa.bindparam("motion_id"), _B.c.voter_id.in_(sa.bindparam("voter_ids", expanding=True)),
+    sa.text("ballot.status IN ('pending', 'counted')"))
+
+
+def participation(actor, motion_id: int, *, voted: bool | None = None, building_id: int | None = None,
+                  page: int, page_size: int):
+    """Which units have voted, for the committee and staff who go round the doors: full unit labels (no
+    names, no choices), filtered by ``voted`` (a counted ballot, or none yet: a paper ballot waiting for
+    its confirmation is not counted) and building, a page at a time in unit order. The view is audited."""
+    motion = _managed(actor, motion_id, "Only the estate's committee or staff may see participation")
+    where = [_MU.c.motion_id == motion.id]
+    if building_id is not None:
+        where.append(_MU.c.building_id == building_id)
+    if voted is not None:
+        where.append(_COUNTED if voted else ~_COUNTED)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(_MU).where(*where)).scalar_one()
+    rows = db.session.execute(sa.select(_MU.c.unit_id, _MU.c.building_id, _MU.c.area, _MU.c.voter_id)
+                              .where(*where).order_by(_MU.c.unit_id)
+                              .limit(page_size).offset((page - 1) * page_size)).all()
+    # The page's labels and ballot states, read for its rows only.
+    labels = electorate.unit_labels(row.unit_id for row in rows)
+    status = dict(db.session.execute(_LIVE_STATUSES, {"motion_id": motion.id,
+                                                      "voter_ids": sorted({row.voter_id for row in rows})}).all())
+    items = [{"unit_id": u, "building_id": b, "label": labels.get(u, ""), "area": str(area),
+              "voted": status.get(v) == "counted", "pending_confirmation": status.get(v) == "pending"}
+             for u, b, area, v in rows]
+    audit.record_view(actor, "voting.participation_viewed", "motion", motion.id)
+    return items, total
+
+
+def turnout(actor, motion_id: int) -> dict:
+    """Participation so far, while the motion is open and after: area and heads of the counted ballots
+    against the electorate's totals and the 2/3 thresholds (3×a_p ≥ 2×A, 3×n_p ≥ 2×N), what is still
+    needed, paper ballots awaiting confirmation apart. Never a choice. Committee and staff."""
+    motion = _managed(actor, motion_id, "Only the estate's committee or staff may see the turnout")
+    if motion.status in ("draft", "announced", "cancelled"):
+        raise Conflict(code="voting.not_started", zh="表决尚未开始", en="Voting has not started")
+    ledgers = {"counted": Ledger(), "pending": Ledger()}
+    for status, area, heads in db.session.execute(
+            sa.select(Ballot.status, sa.func.sum(Voter.area), sa.func.count(Ballot.id))
+            .join(Voter, Voter.id == Ballot.voter_id)
+            .where(Ballot.motion_id == motion.id, Ballot.status.in_(("pending", "counted")))
+            .group_by(Ballot.status)).all():
+        ledgers[status].add(centi(area or 0), heads)
+    total_area, total_heads = centi(motion.total_area or 0), motion.total_heads or 0
+    part = ledgers["counted"]
+    area_met, heads_met = quorum(part.area, part.heads, total_area, total_heads)
+    refusals = db.session.execute(sa.select(sa.func.count()).select_from(BallotRefusal)
+                                  .where(BallotRefusal.motion_id == motion.id)).scalar_one()
+    return {
+        "motion_id": motion.id, "status": motion.status, "total_area": _m2(total_area), "total_heads": total_heads,
+        "voted": {"area": _m2(part.area), "heads": part.heads},
+        "pending": {"area": _m2(ledgers["pending"].area), "heads": ledgers["pending"].heads},
+        "participation": {"area_fraction": fraction(part.area, total_area),
+                          "heads_fraction": fraction(part.heads, total_heads),
+                          "area_met": area_met, "heads_met": heads_met, "met": area_met and heads_met,
+                          "arithmetic": [f"3×{part.area} ≥ 2×{total_area}", f"3×{part.heads} ≥ 2×{total_heads}"]},
+        # The least a_p and n_p with 3×a_p ≥ 2×A and 3×n_p ≥ 2×N are ⌈2A/3⌉ and ⌈2N/3⌉.
+        "still_needed": {"area": _m2(max(0, (2 * total_area + 2) // 3 - part.area)),
+                         "heads": max(0, (2 * total_heads + 2) // 3 - part.heads)},
+        "refusals": refusals,
+    }
+
+
+def refusals(actor, motion_id: int, *, page: int, page_size: int):
+    """Ballots the database refused (a second ballot for an owner, a mandate already used), newest first:
+    channel, reason, time and the owner's unit. Committee and staff."""
+    motion = _managed(actor, motion_id, "Only the estate's committee or staff may see refused ballots")
+    items, total = paginate(sa.select(BallotRefusal).where(BallotRefusal.motion_id == motion.id)
+                            .order_by(BallotRefusal.id.desc()), page, page_size)
+    labels = electorate.voter_labels(motion.id, [r.voter_id for r in items])
+    return [{"id": r.id, "voter_id": r.voter_id, "label": labels.get(r.voter_id, ""), "channel": r.channel,
+             "reason": r.reason, "at": r.at} for r in items], total
 
 
 def verify(actor, motion_id: int) -> dict:

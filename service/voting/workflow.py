@@ -16,10 +16,9 @@ import sqlalchemy as sa
 from models.base import db
 from models.people import ResidentProfile, User
 from models.places import Building, Entrance, Estate, estate_neighbourhood
-from models.uploads import Upload
-from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, Candidate, Motion, Proxy, Reelection, Voter,
-                           VoterUnit)
-from service import audit, clock
+from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, BallotRefusal, Candidate, Motion, Proxy, Reelection,
+                           Voter, VoterUnit)
+from service import audit, clock, people, uploads
 from service.db import add_unique, is_unique_violation, reading, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 from service.voting import chain, electorate, rules
@@ -47,18 +46,67 @@ def may_view(actor, estate_id: int) -> bool:
     return estate_id in actor.owner_estate_ids or may_manage(actor, estate_id)
 
 
+def takes_part(user_id: int, motion_id: int) -> bool:
+    """A voter of the motion's frozen electorate (still one after selling) or a proxy registered in it."""
+    return db.session.execute(sa.select(sa.or_(
+        sa.exists().where(Voter.motion_id == motion_id, Voter.user_id == user_id),
+        sa.exists().where(Proxy.motion_id == motion_id, Proxy.proxy_user_id == user_id,
+                          Proxy.revoked_at.is_(None))))).scalar()
+
+
+def may_see(actor, motion) -> bool:
+    """Who finds a motion at all: a draft its managers; otherwise the estate's owners, committee and staff,
+    and whoever votes in it (a frozen voter, a proxy). Everyone else is answered as if it did not exist."""
+    if motion.status == "draft":
+        return may_manage(actor, motion.estate_id)
+    return may_view(actor, motion.estate_id) or takes_part(actor.user_id, motion.id)
+
+
 def _require_manager(actor, estate_id: int) -> None:
     if not may_manage(actor, estate_id):
         raise Forbidden(code="voting.not_manager", zh="仅本小区业委会或居委会、街道工作人员可进行此操作",
                         en="Only the estate's committee or the responsible staff may do this")
 
 
+def _motion_not_found() -> NotFound:
+    return NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+
+
 def get_motion(actor, motion_id: int) -> Motion:
     motion = db.session.get(Motion, motion_id)
-    if motion is None or not may_view(actor, motion.estate_id) or (
-            motion.status == "draft" and not may_manage(actor, motion.estate_id)):
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+    if motion is None or not may_see(actor, motion):
+        raise _motion_not_found()
     return motion
+
+
+def _require_sight(actor, motion) -> None:
+    """The ballot path's caller carries no roles (people.load_caller): load them to decide, as GET does."""
+    if not may_see(people.load_actor(actor.user_id) or actor, motion):
+        raise _motion_not_found()
+
+
+# Uploads attached to voting objects are seen by whoever may see the motion (attachments) or manage it (the
+# signed paper ballots and the written mandates: the clerk, the second-person confirmer, committee, staff).
+def _attached_motion(upload) -> Motion | None:
+    try:
+        return db.session.get(Motion, int(upload.attached_to.split(":", 1)[1]))
+    except (ValueError, IndexError):
+        return None
+
+
+def _may_see_attachment(actor, upload) -> bool:
+    motion = _attached_motion(upload)
+    return motion is not None and may_see(actor, motion)
+
+
+def _may_see_evidence(actor, upload) -> bool:
+    motion = _attached_motion(upload)
+    return motion is not None and may_manage(actor, motion.estate_id)
+
+
+uploads.register_visibility("motion", _may_see_attachment)
+uploads.register_visibility("paper", _may_see_evidence)
+uploads.register_visibility("mandate", _may_see_evidence)
 
 
 def _lock(motion_id: int, *, exclusive: bool = False) -> Motion:
@@ -150,12 +198,7 @@ def create_motion(actor, data: dict) -> Motion:
     if silent and not clause:
         raise InvalidInput("silent_rule_clause", "未参与表决业主计入多数票须有业主大会议事规则的明确规定",
                            "Counting silent owners with the majority needs the 议事规则 clause that allows it")
-    attachments = sorted(set(data.get("attachments") or []))
-    if attachments:
-        owned = db.session.execute(sa.select(sa.func.count()).select_from(Upload).where(
-            Upload.id.in_(attachments), Upload.owner_user_id == actor.user_id)).scalar_one()
-        if owned != len(attachments):
-            raise InvalidInput("attachments", "附件不存在", "An attachment does not exist")
+    attachments = list(data.get("attachments") or [])
     motion = Motion(estate_id=estate.id, title=data["title"], body=data["body"], attachments=attachments,
                     item=item.number, kind=kind, seats=seats if kind == "election" else None, scope_type=scope_type,
                     scope_ids=scope_ids, major_repair=bool(data.get("major_repair")), status="draft",
@@ -165,6 +208,8 @@ def create_motion(actor, data: dict) -> Motion:
                     created_by=actor.user_id, reminders_sent=[], chain_head=chain.GENESIS, chain_length=0)
     db.session.add(motion)
     db.session.flush()
+    # Each attachment becomes the motion's (refused if it is someone else's or attached to anything already).
+    uploads.claim_for(actor.user_id, attachments, f"motion:{motion.id}", field="attachments")
     for position, candidate in enumerate(candidates, start=1):
         db.session.add(Candidate(motion_id=motion.id, position=position, name=candidate["name"],
                                  statement=candidate.get("statement")))
@@ -401,15 +446,28 @@ def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: lis
             plan = _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
         return _record_cast(plan)
     except Conflict as exc:
-        if exc.code == "voting.already_voted" and getattr(exc, "voter_id", None):
-            _log_rejection(motion_id, exc.voter_id, "proxy" if on_behalf_of_unit else "online", actor.user_id)
+        if getattr(exc, "voter_id", None):
+            _log_refusal(motion_id, exc, "proxy" if on_behalf_of_unit else "online", actor.user_id)
         raise
 
 
+REFUSAL_REASONS = {"voting.already_voted": "already_voted", "voting.mandate_used": "mandate_used"}
+
+
 @transactional
-def _log_rejection(motion_id: int, voter_id: int, channel: str, user_id: int) -> None:
-    motion = _lock(motion_id)
-    chain.append(motion, "reject", {"voter": voter_id, "channel": channel, "reason": "already_voted"}, user_id)
+def _log_refusal(motion_id: int, refusal: Conflict, channel: str, user_id: int) -> None:
+    """A refused ballot goes to the refusal log (committee and staff read it), not the motion's chain: a
+    burst of retries must not grow the ballots' audit trail. No lock on the motion: one insert."""
+    db.session.add(BallotRefusal(motion_id=motion_id, voter_id=refusal.voter_id, channel=channel,
+                                 reason=REFUSAL_REASONS.get(refusal.code, refusal.code.split(".")[-1])[:24],
+                                 actor_user_id=user_id, at=clock.now()))
+
+
+def _mandate_used(voter_id: int) -> Conflict:
+    error = Conflict(code="voting.mandate_used", zh="该书面委托已用于投票，每份委托只能投一次",
+                     en="This written mandate has already been used to vote; a mandate votes once")
+    error.voter_id = voter_id
+    return error
 
 
 def _not_a_voter() -> Forbidden:
@@ -424,7 +482,7 @@ def _several_voters() -> InvalidInput:
 
 _MOTION, _VOTER, _BALLOT = Motion.__table__, Voter.__table__, Ballot.__table__
 _MOTION_COLUMNS = (_MOTION.c.id, _MOTION.c.status, _MOTION.c.closes_at, _MOTION.c.kind, _MOTION.c.seats,
-                   _MOTION.c.revote)
+                   _MOTION.c.revote, _MOTION.c.estate_id)
 # The motion, the caller's voter entities in it and each one's live ballot, in one statement. The live
 # condition is written out literally so that SQLite can use the partial unique index uq_ballot_live.
 _OWN_BALLOT_READ = (
@@ -436,6 +494,17 @@ _OWN_BALLOT_READ = (
                                              sa.text("ballot.status IN ('pending', 'counted')"))))
     .where(_MOTION.c.id == sa.bindparam("motion_id")).order_by(_VOTER.c.id))
 _MOTION_READ = sa.select(*_MOTION_COLUMNS).where(_MOTION.c.id == sa.bindparam("motion_id"))
+# The caller's live mandate for the principal owning a unit of the motion's electorate.
+_PROXY, _UNIT = Proxy.__table__, VoterUnit.__table__
+_MANDATE_READ = (
+    sa.select(_PROXY.c.id, _PROXY.c.voter_id, _PROXY.c.valid_until, _PROXY.c.used_at)
+    .join(_UNIT, sa.and_(_UNIT.c.voter_id == _PROXY.c.voter_id, _UNIT.c.motion_id == _PROXY.c.motion_id))
+    .where(_PROXY.c.motion_id == sa.bindparam("motion_id"), _UNIT.c.unit_id == sa.bindparam("unit_id"),
+           _PROXY.c.proxy_user_id == sa.bindparam("user_id"), _PROXY.c.revoked_at.is_(None)))
+# A mandate casts one ballot: the proxy's ballot marks it used, and one already used is refused.
+_USE_MANDATE = (sa.update(_PROXY).where(_PROXY.c.id == sa.bindparam("proxy_id"), _PROXY.c.used_at.is_(None),
+                                        _PROXY.c.revoked_at.is_(None))
+                .values(used_at=sa.bindparam("now")))
 _SUPERSEDE = (sa.update(_BALLOT).where(_BALLOT.c.id == sa.bindparam("ballot_id"), _BALLOT.c.status == "counted")
               .values(status="superseded", settled_at=sa.bindparam("now")))
 # An owner's or a proxy's ballot, inserted only while its motion is open, in one statement: SQLite runs it
@@ -467,6 +536,8 @@ class _Digestible:
 
 def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> dict:
     # Core statements on the ballot path: one read (motion, voter, live ballot) for an owner's own ballot.
+    # A caller who neither is a voter nor holds a mandate here is answered as GET /motions/{id} answers them:
+    # a motion they may not see is not found, whatever its state or electorate.
     connection = db.session.connection()
     proxy_id = None
     if on_behalf_of_unit is None:
@@ -474,22 +545,29 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
     else:
         rows = connection.execute(_MOTION_READ, {"motion_id": motion_id}).all()
     if not rows or rows[0].status == "draft":
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+        raise _motion_not_found()
     motion = rows[0]
-    _check_open(motion)
-    choice, ids = _content(motion, choice, candidate_ids)
     if on_behalf_of_unit is not None:
-        voter = _voter_for_unit(motion, on_behalf_of_unit)
-        proxy = db.session.execute(sa.select(Proxy).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
-                                                          Proxy.revoked_at.is_(None))).scalar_one_or_none()
-        if proxy is None or proxy.proxy_user_id != actor.user_id or (
-                proxy.valid_until is not None and proxy.valid_until <= clock.now()):
+        proxy = connection.execute(_MANDATE_READ, {"motion_id": motion.id, "unit_id": on_behalf_of_unit,
+                                                   "user_id": actor.user_id}).first()
+        if proxy is None:
+            _require_sight(actor, motion)
+        _check_open(motion)
+        choice, ids = _content(motion, choice, candidate_ids)
+        if proxy is None or (proxy.valid_until is not None and proxy.valid_until <= clock.now()):
+            # Whether the unit is in the electorate is not said to someone without its owner's mandate.
             raise Forbidden(code="voting.no_mandate", zh="您没有该业主有效的书面委托",
                             en="You hold no valid written mandate from this owner")
-        channel, voter, proxy_id = "proxy", voter.id, proxy.id
+        if proxy.used_at is not None:
+            raise _mandate_used(proxy.voter_id)
+        channel, voter, proxy_id = "proxy", proxy.voter_id, proxy.id
         live = _live(motion.id, voter)
         live = (live.id, live.channel, live.status) if live is not None else None
     else:
+        if all(row.voter_id is None for row in rows):
+            _require_sight(actor, motion)
+        _check_open(motion)
+        choice, ids = _content(motion, choice, candidate_ids)
         mine = [row for row in rows if row.voter_id is not None and (voter_id is None or row.voter_id == voter_id)]
         if not mine:
             raise _not_a_voter()
@@ -528,6 +606,9 @@ def _record_cast(values: dict) -> dict:
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
         raise _refused("online", voter)  # replaced meanwhile by another request of this owner
+    proxy_id = values.get("proxy_id")
+    if proxy_id is not None and connection.execute(_USE_MANDATE, {"proxy_id": proxy_id, "now": now}).rowcount != 1:
+        raise _mandate_used(voter)  # used meanwhile by another request of the proxy
     row = {**values, "cast_at": now, "settled_at": now, "chain_pending": True}
     try:
         ballot_id = connection.execute(_INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in _CAST_COLUMNS}
@@ -572,13 +653,6 @@ def _rejected(live, voter) -> Conflict:
     return error
 
 
-def get_motion_for_ballot(actor, motion_id: int) -> Motion:
-    motion = db.session.get(Motion, motion_id)
-    if motion is None or motion.status == "draft":
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
-    return motion
-
-
 def _voter_for_unit(motion: Motion, unit_id: int) -> Voter:
     voter = db.session.execute(sa.select(Voter).join(VoterUnit, VoterUnit.voter_id == Voter.id).where(
         VoterUnit.motion_id == motion.id, VoterUnit.unit_id == unit_id)).scalar_one_or_none()
@@ -593,8 +667,8 @@ def enter_paper(actor, motion_id: int, *, unit_id: int, choice: str | None, cand
     try:
         return _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_id)
     except Conflict as exc:
-        if exc.code == "voting.already_voted" and getattr(exc, "voter_id", None):
-            _log_rejection(motion_id, exc.voter_id, "paper", actor.user_id)
+        if getattr(exc, "voter_id", None):
+            _log_refusal(motion_id, exc, "paper", actor.user_id)
         raise
 
 
@@ -607,19 +681,18 @@ def _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_
         choice, ids = _content(motion, choice, candidate_ids)
     else:
         choice, ids = _content(motion, choice, candidate_ids, PAPER_CHOICES)
-    image = db.session.get(Upload, image_upload_id)
-    if image is None or image.owner_user_id != actor.user_id:
-        raise InvalidInput("image_upload_id", "请上传签名的纸质表决票图片", "Upload the signed paper ballot's image")
     voter = _voter_for_unit(motion, unit_id)
     live = _live(motion.id, voter.id)
     if live is not None:
         raise _rejected(live, voter)
-    ballot = _new_ballot(motion, voter, "paper", choice, ids, actor.user_id, status="pending", image=image.id)
+    # The signed image becomes this motion's paper evidence: the clerk's own, attached to nothing else (one
+    # image, one ballot); taken before the ballot row that refers to it.
+    uploads.attach(actor.user_id, image_upload_id, f"paper:{motion.id}", field="image_upload_id")
+    ballot = _new_ballot(motion, voter, "paper", choice, ids, actor.user_id, status="pending", image=image_upload_id)
     _insert(ballot, _rejected(None, voter))
     # As for online ballots: the ballot row first, the motion's lock last (one order, no deadlock).
     motion = _lock(motion_id)
     _check_open(motion)
-    image.attached_to = "ballot"
     chain.append(motion, "paper_entered", {"ballot": ballot.id, "voter": voter.id, "channel": "paper",
                                            "digest": ballot.digest}, actor.user_id)
     audit.record(actor, "voting.paper_enter", "ballot", ballot.id)
@@ -668,19 +741,18 @@ def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, m
                            code="voting.proxy_unverified")
     if voter.user_id == proxy_user_id:
         raise InvalidInput("proxy_user_id", "业主本人无需委托", "The owner cannot be their own proxy")
-    mandate = db.session.get(Upload, mandate_upload_id)
-    if mandate is None or mandate.owner_user_id != actor.user_id:
-        raise InvalidInput("mandate_upload_id", "请上传书面委托书", "Upload the written mandate")
     if valid_until is not None and valid_until <= clock.now():
         raise InvalidInput("valid_until", "委托有效期已过", "The mandate has already expired")
     if db.session.execute(sa.select(Proxy.id).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
                                                     Proxy.revoked_at.is_(None))).first():
         raise Conflict(code="voting.proxy_exists", zh="该业主已委托代理人", en="This owner already has a proxy")
+    # The written mandate becomes this motion's, once: the clerk's own upload, attached to nothing else.
+    uploads.attach(actor.user_id, mandate_upload_id, f"mandate:{motion.id}", field="mandate_upload_id")
     cap = rules.policy().max_principals_per_proxy
     proxy = None
     for slot in range(1, cap + 1):
         candidate = Proxy(motion_id=motion.id, voter_id=voter.id, proxy_user_id=proxy_user_id, slot=slot,
-                          mandate_upload_id=mandate.id, valid_until=valid_until, entered_by=actor.user_id)
+                          mandate_upload_id=mandate_upload_id, valid_until=valid_until, entered_by=actor.user_id)
         try:
             proxy = add_unique(candidate, Conflict())
             break
@@ -689,9 +761,8 @@ def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, m
     if proxy is None:
         raise Conflict(code="voting.proxy_cap", zh=f"每位代理人最多接受 {cap} 位业主的委托",
                        en=f"A proxy may represent at most {cap} owner(s) in one motion")
-    mandate.attached_to = "proxy"
     chain.append(motion, "proxy", {"proxy": proxy.id, "voter": voter.id, "proxy_user": proxy_user_id,
-                                   "mandate": mandate.id,
+                                   "mandate": mandate_upload_id,
                                    "valid_until": valid_until.isoformat() if valid_until else None}, actor.user_id)
     audit.record(actor, "voting.proxy_register", "motion_proxy", proxy.id)
     return proxy

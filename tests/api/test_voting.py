@@ -9,7 +9,7 @@ from flask_jwt_extended import decode_token
 from models.base import db
 from models.places import Owner, Ownership
 from models.uploads import Upload
-from models.voting import Ballot, Motion, VoteEvent
+from models.voting import Ballot, Motion, VoteEvent, Voter
 from service import auth as auth_service, clock, people
 from service.errors import Conflict
 from service.clock import SHANGHAI
@@ -180,7 +180,10 @@ def test_paper_and_online_for_the_same_owner_count_once_in_either_order(client, 
     assert counted == (["yes"] if first == "online" else ["no"])
     kinds = db.session.execute(sa.select(VoteEvent.kind).where(VoteEvent.motion_id == motion_id)
                                .order_by(VoteEvent.seq)).scalars().all()
-    assert kinds[-1] == "reject"
+    assert "reject" not in kinds
+    refusals = client.get(f"/api/v1/motions/{motion_id}/refusals", headers=auth(staff[1])).json
+    assert [(r["channel"], r["reason"]) for r in refusals["items"]] == [("paper" if first == "online" else "online",
+                                                                         "already_voted")]
 
 
 def test_a_pending_paper_ballot_holds_the_slot_and_needs_a_second_person(client, world, staff):
@@ -413,7 +416,8 @@ def test_receipts_participation_result_visibility_and_publication(client, world,
     assert client.get(f"/api/v1/motions/{motion_id}/participation", headers=auth(owner)).status_code == 403
     part = client.get(f"/api/v1/motions/{motion_id}/participation", headers=auth(committee)).json
     assert part["total"] == 3 and [p["voted"] for p in part["items"]] == [True, True, False]
-    assert all("**" in p["label"] and "choice" not in p and "name" not in p for p in part["items"])
+    assert [p["label"] for p in part["items"]] == ["1号楼1单元101", "1号楼1单元102", "1号楼1单元201"]
+    assert all("choice" not in p and "name" not in p for p in part["items"])
     mine = client.get(f"/api/v1/motions/{motion_id}/my-ballot", headers=auth(owner)).json["items"]
     assert mine[0]["receipt"] == receipts[0] and mine[0]["choice"] == "yes"
     finish(client, committee, motion_id)
@@ -505,3 +509,64 @@ def test_bad_input_is_a_4xx_naming_the_field(client, world, staff):
     assert client.post("/api/v1/motions", json=motion_body(e["estate"].id),
                        headers=auth(e["users"]["a"])).status_code == 403
     assert db.session.execute(sa.select(sa.func.count(Motion.id))).scalar() == 0
+
+
+def test_refused_duplicates_stay_out_of_the_chain_and_are_listed_for_committee_and_staff(client, world, staff):
+    e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True)])
+    committee = make_user(name="业委会", roles=[("committee", "estate", e["estate"].id)])
+    motion_id = start(client, staff[0], e["estate"].id)
+    owner = e["users"]["a"]
+    assert vote(client, owner, motion_id, "yes").status_code == 201
+    workflow.link_pending_ballots()
+    before = db.session.execute(sa.select(Motion.chain_length, Motion.chain_head).where(Motion.id == motion_id)).one()
+    for _ in range(5):
+        refused = vote(client, owner, motion_id, "no")
+        assert refused.status_code == 409 and refused.json["error"] == "voting.already_voted"
+    response = client.post(f"/api/v1/motions/{motion_id}/paper-ballots", json={
+        "unit_id": e["units"][0].id, "choice": "no", "image_upload_id": upload(staff[0])}, headers=auth(staff[0]))
+    assert response.status_code == 409
+    workflow.link_pending_ballots()
+    after = db.session.execute(sa.select(Motion.chain_length, Motion.chain_head).where(Motion.id == motion_id)).one()
+    assert after == before
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(VoteEvent)
+                             .where(VoteEvent.motion_id == motion_id)) == before.chain_length
+    assert chain.verify(motion_id)["valid"] is True
+    path = f"/api/v1/motions/{motion_id}/refusals"
+    listed = client.get(path + "?page_size=4", headers=auth(committee)).json
+    assert listed["total"] == 6 and len(listed["items"]) == 4
+    everything = client.get(path, headers=auth(staff[1])).json["items"]
+    assert [r["channel"] for r in everything] == ["paper"] + ["online"] * 5   # newest first
+    assert {r["reason"] for r in everything} == {"already_voted"}
+    assert {r["label"] for r in everything} == {"1号楼1单元101"}
+    assert all("choice" not in r and "name" not in r for r in everything)
+    assert client.get(path, headers=auth(owner)).status_code == 403
+    assert client.get(path, headers=auth(make_user(name="外人"))).status_code == 404
+
+
+@pytest.mark.parametrize("first_unit_holders", [("buyer",), ("developer", "buyer"), ("buyer", "developer")])
+def test_the_developers_unsold_units_vote_once_through_the_developer_and_a_titled_buyer_for_their_own(
+        client, world, staff, first_unit_holders):
+    # Three units the developer has not delivered (sold = false); the register shows the first already titled
+    # to a buyer (alone, or beside the developer's initial registration). One ordinary owner besides.
+    layout = [("1", "1", "100.00", first_unit_holders, False), ("1", "1", "120.00", ("developer",), False),
+              ("1", "1", "130.00", ("developer",), False), ("1", "1", "90.00", ("p",), True)]
+    e = make_voting_estate(world, layout)
+    representative = make_user(name="开发商代表")
+    e["owners"]["developer"].user_id = representative.id
+    db.session.commit()
+    motion_id = start(client, staff[0], e["estate"].id, item=2)
+    motion = db.session.get(Motion, motion_id)
+    assert (str(motion.total_area), motion.total_heads) == ("440.00", 3)
+    developer = db.session.execute(sa.select(Voter).where(Voter.motion_id == motion_id,
+                                                          Voter.kind == "developer")).scalar_one()
+    assert (developer.user_id, developer.owner_id, developer.units, str(developer.area)) == (
+        representative.id, e["owners"]["developer"].id, 2, "250.00")
+    buyer = db.session.execute(sa.select(Voter).where(Voter.motion_id == motion_id,
+                                                      Voter.user_id == e["users"]["buyer"].id)).scalar_one()
+    assert (buyer.kind, buyer.units, str(buyer.area)) == ("owners", 1, "100.00")
+    assert vote(client, e["users"]["buyer"], motion_id, "no").status_code == 201
+    assert vote(client, representative, motion_id, "yes").status_code == 201
+    assert vote(client, e["users"]["p"], motion_id, "yes").status_code == 201
+    result = finish(client, staff[0], motion_id)
+    assert result["ledgers"]["yes"] == {"area": "340.00", "heads": 2}
+    assert result["ledgers"]["no"] == {"area": "100.00", "heads": 1}

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from models.base import db
-from models.voting import Ballot, Motion
+from models.voting import Ballot, BallotRefusal, Motion
 from service import clock, people
 from service.db import transactional
 from service.voting import chain
@@ -88,10 +88,12 @@ def test_many_owners_at_once_all_counted_and_the_chain_stays_whole(app):
     results = run_at_once(app, calls)
     codes = [code for code, _ in results]
     assert codes.count(201) == voters and codes.count(409) == 4, results
-    workflow.link_pending_ballots()  # casts that committed after the last rejection's append
+    workflow.link_pending_ballots()
     report = chain.verify(motion_id)
     assert report["valid"] is True and report["pending"] == 0
-    assert report["events"] == 2 + voters + 4   # notice, snapshot, casts, rejections
+    assert report["events"] == 2 + voters   # notice, snapshot, casts: the refusals are logged apart
+    refused = db.session.execute(sa.select(BallotRefusal.reason).where(BallotRefusal.motion_id == motion_id)).scalars()
+    assert list(refused) == ["already_voted"] * 4
     db.session.remove()
 
 
@@ -199,4 +201,21 @@ def test_a_ballot_that_meets_a_close_in_progress_waits_and_is_refused(app):
     writer.join(30)
     assert sorted(outcome) == ["closed", "voting.not_open"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Ballot).where(Ballot.motion_id == motion_id)) == 0
+    db.session.remove()
+
+
+@pytest.mark.real_commits
+def test_one_signed_image_entered_for_two_units_at_once_serves_one_ballot(app):
+    e, clerk, client, motion_id = _open_motion(app, ["a", "b", "c", "d"])
+    headers, unit_ids = auth(clerk), [u.id for u in e["units"]]
+    scans = [upload(clerk) for _ in range(2)]
+    db.session.remove()
+    path = f"/api/v1/motions/{motion_id}/paper-ballots"
+    for scan, pair in zip(scans, ((0, 1), (2, 3))):
+        results = run_at_once(app, [(path, {"unit_id": unit_ids[i], "choice": "yes", "image_upload_id": scan},
+                                     headers) for i in pair])
+        assert sorted(code for code, _ in results) == [201, 422], results
+        assert [body["error"] for code, body in results if code == 422] == ["uploads.already_attached"]
+    used = db.session.execute(sa.select(Ballot.image_upload_id).where(Ballot.motion_id == motion_id)).scalars().all()
+    assert sorted(used) == sorted(scans)
     db.session.remove()

@@ -334,3 +334,33 @@ def test_demo_cases_in_every_state():
     mine = db.session.execute(sa.select(Case).where(Case.reporter_user_id == user_named("resident.demo").id)).scalars().all()
     assert len({c.status for c in mine}) >= 4
     assert any(c.status == "closed" and c.rating is None for c in mine)
+
+
+def test_demo_elevator_motions_are_put_to_the_building_or_entrance_concerned():
+    """An elevator's replacement or retrofit is decided by the owners of its building (or entrance), not the
+    estate: the 中远两湾城 elevator motion's frozen electorate is exactly 208号楼's units and owners."""
+    from models.voting import Motion, Voter, VoterUnit
+
+    build.load_all()
+    mega = estate_named("中远两湾城")
+    lift = db.session.execute(sa.select(Motion).where(Motion.estate_id == mega.id,
+                                                      Motion.title.contains("208号楼电梯"))).scalar_one()
+    building = db.session.execute(sa.select(Building).where(Building.estate_id == mega.id,
+                                                            Building.number == "208")).scalar_one()
+    assert (lift.scope_type, lift.scope_ids, lift.status) == ("buildings", [building.id], "open")
+    frozen = db.session.execute(sa.select(VoterUnit.unit_id).where(VoterUnit.motion_id == lift.id)).scalars().all()
+    in_building = db.session.execute(sa.select(Unit.id).where(Unit.building_id == building.id)).scalars().all()
+    assert sorted(frozen) == sorted(in_building)
+    # Heads recounted from the register: a unit's current holders together are one owner, a unit off the
+    # register its own (the estate has no developer stock).
+    holders: dict[int, set[int]] = {unit_id: set() for unit_id in in_building}
+    for unit_id, owner_id in db.session.execute(
+            sa.select(Ownership.unit_id, Ownership.owner_id).join(Unit, Unit.id == Ownership.unit_id)
+            .where(Unit.building_id == building.id, Ownership.ended_on.is_(None))).all():
+        holders[unit_id].add(owner_id)
+    entities = {tuple(sorted(held)) if held else ("unit", unit_id) for unit_id, held in holders.items()}
+    heads = scalar(sa.select(sa.func.count()).select_from(Voter).where(Voter.motion_id == lift.id))
+    assert lift.total_heads == heads == len(entities) and heads < scalar(
+        sa.select(sa.func.count()).select_from(Unit).where(Unit.estate_id == mega.id)) / 20
+    for motion in db.session.execute(sa.select(Motion).where(Motion.title.contains("电梯"))).scalars():
+        assert motion.scope_type in ("buildings", "entrance") and len(motion.scope_ids) == 1, motion.title
