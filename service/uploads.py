@@ -325,13 +325,7 @@ def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, fi
         if upload_id in seen:
             raise InvalidInput(name, "同一张照片重复提交", "The same photo is listed twice", code="uploads.duplicate")
         seen.add(upload_id)
-        taken = db.session.execute(
-            sa.update(Upload)
-            .where(Upload.id == upload_id, Upload.owner_user_id == actor_user_id, Upload.attached_to.is_(None))
-            .values(attached_to=attached_to)
-            .execution_options(synchronize_session=False)).rowcount
-        if taken != 1:
-            _refuse(name, upload_id, actor_user_id)
+        _take(actor_user_id, upload_id, attached_to, name)
     if not upload_ids:
         return []
     rows = db.session.execute(
@@ -352,13 +346,18 @@ def attach(actor_user_id: int, upload_id: int, attached_to: str, *, field: str) 
         raise ValueError(f"attached_to must look like 'kind:id' (at most {ATTACHED_TO_MAX} characters)")
     if isinstance(upload_id, bool) or not isinstance(upload_id, int) or not 1 <= upload_id <= MAX_ID:
         raise InvalidInput(field, "图片编号无效", "Not a valid upload id", code="uploads.not_found")
+    _take(actor_user_id, upload_id, attached_to, field)
+
+
+def _take(actor_user_id: int, upload_id: int, attached_to: str, name: str) -> None:
+    """One conditional UPDATE takes the actor's unattached upload for ``attached_to``; else the refusal."""
     taken = db.session.execute(
         sa.update(Upload)
         .where(Upload.id == upload_id, Upload.owner_user_id == actor_user_id, Upload.attached_to.is_(None))
         .values(attached_to=attached_to)
         .execution_options(synchronize_session=False)).rowcount
     if taken != 1:
-        _refuse(field, upload_id, actor_user_id)
+        _refuse(name, upload_id, actor_user_id)
 
 
 def _refuse(name: str, upload_id: int, actor_user_id: int):
