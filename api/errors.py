@@ -30,6 +30,7 @@ HTTP_MESSAGES = {
     405: ("request.method_not_allowed", "不支持该请求方法", "The method is not allowed for this resource"),
     409: ("conflict", "操作与当前状态冲突", "The request conflicts with the current state"),
     413: ("request.too_large", "上传内容过大", "The request body is too large"),
+    414: ("request.uri_too_long", "请求地址过长", "The request URI is too long"),
     415: ("request.unsupported_media_type", "不支持的内容类型", "The content type is not supported"),
     422: ("validation.invalid", "输入有误，请检查标注的字段", "The input is not valid; see the fields named"),
     429: ("rate_limited", "请求过于频繁，请稍后再试", "Too many requests, please retry later"),

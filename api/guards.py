@@ -95,6 +95,19 @@ def check_json_body() -> None:
         _check(payload, depth=depth, nul=nul, surrogate=surrogate)
 
 
+MAX_URI_LENGTH = 4096
+
+
+def limit_uri_length() -> None:
+    """A request line longer than any the mini-program sends is a 414 in the envelope. gunicorn reads lines
+    up to 8,190 bytes (config/gunicorn.py), so the app, not gunicorn's HTML page, answers the longer ones."""
+    uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+    if len(uri) > MAX_URI_LENGTH:
+        raise DomainError(f"请求地址过长（最多 {MAX_URI_LENGTH} 个字符）",
+                          f"The request URI is too long (at most {MAX_URI_LENGTH} characters)",
+                          code="request.uri_too_long", status=414)
+
+
 def reject_nul_in_query() -> None:
     """NUL characters are never valid text (PostgreSQL refuses them): a 422 naming the field."""
     for key, value in request.args.items(multi=True):
@@ -104,5 +117,6 @@ def reject_nul_in_query() -> None:
 
 
 def register(app: Flask) -> None:
+    app.before_request(limit_uri_length)
     app.before_request(reject_nul_in_query)
     app.before_request(check_json_body)

@@ -18,6 +18,9 @@ GUNICORN_MAX_REQUESTS      0 (never)                   recycle a worker after th
 GUNICORN_ACCESS_LOG        (off)                       ``-`` for stdout, or a file path
 GUNICORN_LOG_LEVEL         info                        error log level
 FORWARDED_ALLOW_IPS        127.0.0.1,::1               proxies whose X-Forwarded-* gunicorn trusts
+GUNICORN_LIMIT_REQUEST_LINE 8190                       longest request line gunicorn reads (its maximum);
+                                                       the app answers a URI over 4,096 characters with
+                                                       its own 414 envelope (``api.guards``)
 =========================  ==========================  ==============================================
 
 Why gthread with 2 threads by default (measured with the bench harness, the
@@ -62,6 +65,7 @@ accesslog = _env("GUNICORN_ACCESS_LOG", "") or None
 errorlog = "-"
 loglevel = _env("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+limit_request_line = int(_env("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
 
 # The app is built in each worker (no preload): nothing (database pool, Redis
 # client) is created in the master and inherited across fork().

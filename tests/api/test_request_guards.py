@@ -140,3 +140,24 @@ def test_a_signed_token_with_malformed_claims_is_401(app, client, resident, clai
 def test_a_good_subject_still_works(app, client, resident):
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {_signed(app, str(resident.id))}"}
                       ).status_code == 200
+
+
+def test_a_request_uri_over_the_limit_is_a_414_envelope(client, resident):
+    from api.guards import MAX_URI_LENGTH
+
+    base = "/api/v1/me/notifications?page_size=20&q="
+    at_limit = client.get(base + "x" * (MAX_URI_LENGTH - len(base)), headers=auth(resident))
+    assert at_limit.status_code != 414
+    over = client.get(base + "x" * (MAX_URI_LENGTH - len(base) + 1), headers=auth(resident))
+    assert envelope(over, 414, "request.uri_too_long")["message"] == f"请求地址过长（最多 {MAX_URI_LENGTH} 个字符）"
+    english = client.get("/api/v1/auth/demo/users?" + "a" * MAX_URI_LENGTH, headers={"Accept-Language": "en"})
+    assert envelope(english, 414)["message"].startswith("The request URI is too long")
+
+
+def test_gunicorn_reads_request_lines_the_app_answers_itself():
+    """gunicorn answers a line over its limit with an HTML page of its own: its limit lies above the app's."""
+    from api.guards import MAX_URI_LENGTH
+    import runpy
+
+    settings = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
+    assert settings["limit_request_line"] > MAX_URI_LENGTH + len("GET  HTTP/1.1")
