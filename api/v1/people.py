@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from api.docs import errors
 from api.extensions import Blueprint
+from api.responses import json_response
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.people import (CLAIM_EXAMPLE, LINK_EXAMPLE, ME_EXAMPLE, DecisionIn, FamilyLinkIn, FamilyLinkOut,
                                 LinkDecisionIn, MeOut, PhoneIn, ProfileIn, ProfileOut, ResidentArgs, ResidentOut,
@@ -33,7 +34,8 @@ class Me(MethodView):
 
         Profile (personal data masked where appropriate), roles and their scopes.
         """
-        return people.me(current_actor())
+        # Every screen of the mini-program starts here: built JSON-ready and sent as it is (MeOut documents it).
+        return json_response(people.me(current_actor()))
 
     @blp.arguments(ProfileIn)
     @blp.response(200, ProfileOut, example=ME_EXAMPLE["profile"])

@@ -391,3 +391,24 @@ def test_audit_log_is_append_only(app):
     with pytest.raises(PermissionError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_me_is_sent_exactly_as_its_schema_documents_it(client):
+    """/me is encoded straight from the service's answer: it must carry what MeOut dumps and nothing more
+    (marshmallow would drop a key the schema does not name; this answer would not)."""
+    import json
+
+    from api.schemas.people import MeOut
+    from service import people
+
+    world = make_world()
+    user = make_user(name="王秀英", phone="13812345678", id_number=VALID_ID, neighbourhood_id=world.nb.id,
+                     roles=[("staff", "neighbourhood", world.nb.id)])
+    make_owner(user, world.units[0])
+    client.patch("/api/v1/me", json={"address": "香泉苑1号楼101室", "neighbourhood_id": world.nb2.id},
+                 headers=auth(user))
+    answer = client.get("/api/v1/me", headers=auth(user))
+    assert answer.status_code == 200
+    documented = MeOut().dump(people.me(people.load_actor(user.id)))
+    assert answer.get_json() == json.loads(json.dumps(documented))
+    assert answer.get_json()["profile"]["declared_neighbourhood_id"] == world.nb2.id
