@@ -4,19 +4,12 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from models.base import db
 from service import clock
-from tests.factories import auth, make_meal_site, make_user, make_world
-
-HERE = {"lat": 31.2702, "lng": 121.4101}
-
+from tests.factories import HERE, auth, make_located_world, make_meal_site, make_user
 
 @pytest.fixture
 def world():
-    world = make_world()
-    world.nb.lat, world.nb.lng = HERE["lat"], HERE["lng"]
-    db.session.commit()
-    return world
+    return make_located_world()
 
 
 def _refused(response, *path):

@@ -10,17 +10,11 @@ from models.uploads import Upload
 from models.voting import Ballot, Proxy
 from service import clock, uploads
 from tests.api.test_voting import act, create, motion_body, start, upload, vote
-from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
-
-HERE = {"lat": 31.2702, "lng": 121.4101}
-
+from tests.factories import HERE, VALID_ID, auth, make_located_world, make_user, make_voting_estate
 
 @pytest.fixture
 def world():
-    world = make_world()
-    world.nb.lat, world.nb.lng = HERE["lat"], HERE["lng"]
-    db.session.commit()
-    return world
+    return make_located_world()
 
 
 @pytest.fixture

@@ -5,19 +5,8 @@ import pytest
 
 from models.base import db
 from models.voting import Motion
-from tests.api.test_voting import create, paper, start, upload, vote
-from tests.factories import auth, make_user, make_voting_estate, make_world
-
-
-@pytest.fixture
-def world():
-    return make_world()
-
-
-@pytest.fixture
-def staff(world):
-    return (make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)]),
-            make_user(name="陈", roles=[("staff", "neighbourhood", world.nb.id)]))
+from tests.api.test_voting import create, paper, staff, start, upload, vote, world  # noqa: F401 (fixtures)
+from tests.factories import auth, make_user, make_voting_estate
 
 
 def turnout(client, user, motion_id):
