@@ -6,16 +6,22 @@ login simply starts another session; a refresh works once by design; a logout is
 
 A request with a token is answered 401 before any replay when its token or session is revoked or its
 account disabled: a stored answer belongs to a live session of its user only.
+
+A key still in progress after ``REQUEST_TIMEOUT_SECONDS`` is released to a retry (its worker died, or the
+request is stuck). A request holding a key therefore commits its use-case within three quarters of that
+time or not at all (``service.db.set_commit_deadline``: a 503 ``request.too_slow`` that changed nothing),
+so a late request never commits beside the retry that took its key over.
 """
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 
 from service import people, system
-from service.db import reading
+from service.db import reading, reset_commit_deadline, set_commit_deadline
 from service.errors import InvalidInput, Unauthorized
 
 HEADER = "Idempotency-Key"
@@ -83,10 +89,21 @@ def _before():
         response.headers["Idempotent-Replayed"] = "true"
         return response
     g.idempotency_reservation = outcome
+    # Commit within three quarters of the time after which a retry may take the key over; the quarter left
+    # covers the clocks of two hosts differing.
+    g.idempotency_deadline = set_commit_deadline(
+        time.monotonic() + 0.75 * current_app.config["REQUEST_TIMEOUT"].total_seconds())
     return None
 
 
+def _clear_deadline(error=None) -> None:
+    token = g.pop("idempotency_deadline", None)
+    if token is not None:
+        reset_commit_deadline(token)
+
+
 def _after(response: Response) -> Response:
+    _clear_deadline()
     reservation = g.pop("idempotency_reservation", None)
     if reservation is not None:
         headers = {k: response.headers[k] for k in STORED_HEADERS if k in response.headers}
@@ -97,3 +114,4 @@ def _after(response: Response) -> Response:
 def register(app: Flask) -> None:
     app.before_request(_before)
     app.after_request(_after)
+    app.teardown_request(_clear_deadline)

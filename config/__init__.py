@@ -89,9 +89,9 @@ class BaseConfig:
     RATELIMIT_HEADERS_ENABLED = True
 
     IDEMPOTENCY_TTL = timedelta(hours=24)
-    # Longer than any request runs (gunicorn's GUNICORN_TIMEOUT, 30 s by default, restarts a silent worker):
-    # an Idempotency-Key still in progress after this long belongs to a request whose worker died, and
-    # its retry may take it over.
+    # An Idempotency-Key still in progress after this long is released to a retry: its worker died, or the
+    # request is stuck. gunicorn's threaded workers do not stop a long request, so a request holding a key
+    # commits within three quarters of this time or not at all (api/idempotency.py).
     REQUEST_TIMEOUT_SECONDS = 60
 
     WECHAT_API_BASE = "https://api.weixin.qq.com"
@@ -234,7 +234,7 @@ def validate_production(values: dict) -> None:
     if values["REQUEST_TIMEOUT_SECONDS"] <= gunicorn_timeout:
         problems.append(f"REQUEST_TIMEOUT_SECONDS ({values['REQUEST_TIMEOUT_SECONDS']}) must be longer than "
                         f"GUNICORN_TIMEOUT ({gunicorn_timeout}): an Idempotency-Key in progress that long is "
-                        "released to a retry")
+                        "released to a retry, and a worker that stops answering is restarted first")
     base = values.get("WECHAT_API_BASE") or ""
     if not base.startswith("https://"):
         problems.append("WECHAT_API_BASE must be an https:// address of WeChat's API in production")

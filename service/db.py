@@ -6,13 +6,14 @@ import functools
 import logging
 import os
 import threading
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import db
-from service.errors import Conflict
+from service.errors import Conflict, Unavailable
 
 _log = logging.getLogger("linli.db")
 
@@ -24,6 +25,29 @@ _BEGIN_MODE: ContextVar[str | None] = ContextVar("linli_begin_mode", default=Non
 
 def begin_mode() -> str | None:
     return _BEGIN_MODE.get()
+
+
+# The time.monotonic() by which a use-case must commit, or None. A request that holds an Idempotency-Key
+# sets it (api/idempotency.py): a retry may take the key over once the request has run REQUEST_TIMEOUT_SECONDS,
+# and gunicorn's threaded workers do not stop a request that runs longer, so a late request gives up its
+# write instead of committing beside the retry's.
+_COMMIT_DEADLINE: ContextVar[float | None] = ContextVar("linli_commit_deadline", default=None)
+
+
+def set_commit_deadline(deadline: float | None):
+    """Set (or clear, with None) this request's commit deadline; returns the token to reset it with."""
+    return _COMMIT_DEADLINE.set(deadline)
+
+
+def reset_commit_deadline(token) -> None:
+    _COMMIT_DEADLINE.reset(token)
+
+
+def _check_commit_deadline() -> None:
+    deadline = _COMMIT_DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise Unavailable(code="request.too_slow", zh="请求处理超时，未做任何更改，请重试",
+                          en="The request took too long and changed nothing; please retry")
 
 
 @contextmanager
@@ -200,6 +224,7 @@ def transactional(fn=None, *, stale=None):
 def _run(fn, args, kwargs, stale):
     try:
         result = fn(*args, **kwargs)
+        _check_commit_deadline()
         db.session.commit()
         return result
     except StaleDataError:

@@ -170,6 +170,24 @@ def test_the_first_request_finishing_after_its_key_was_taken_over_does_not_overw
     assert (record.status_code, record.response_body) == (201, '{"id": 2}')
 
 
+def test_a_request_holding_a_key_past_its_commit_deadline_changes_nothing_and_frees_the_key(client, app, monkeypatch):
+    """A retry may take a key over once its request has run REQUEST_TIMEOUT; gunicorn's threads do not stop
+    the request, so the request itself refuses to commit after three quarters of that time."""
+    world = make_world()
+    user = make_user(name="王秀英")
+    headers = auth(user, **{"Idempotency-Key": "slow-1"})
+    monkeypatch.setitem(app.config, "REQUEST_TIMEOUT", timedelta(seconds=0))  # every commit comes too late
+    late = client.post("/api/v1/me/unit-claims", json=claim_body(world.units[0]), headers=headers)
+    assert late.status_code == 503 and late.json["error"] == "request.too_slow"
+    assert late.json["message"] == "请求处理超时，未做任何更改，请重试"
+    assert count_claims() == 0 and _records() == 0  # nothing written, the key free for the retry
+    without_key = client.post("/api/v1/me/unit-claims", json=claim_body(world.units[1]), headers=auth(user))
+    assert without_key.status_code == 201  # a request without a key has no deadline
+    monkeypatch.setitem(app.config, "REQUEST_TIMEOUT", timedelta(seconds=60))
+    retried = client.post("/api/v1/me/unit-claims", json=claim_body(world.units[0]), headers=headers)
+    assert retried.status_code == 201 and count_claims() == 2
+
+
 # --- tokens are never stored, and a revoked session never gets a replay ------------------------------------
 
 def _records():
