@@ -40,15 +40,18 @@ def _scope() -> str | None:
         identity = get_jwt_identity()
     except Exception:
         return None  # a bad token: the view answers 401 and nothing is reserved
-    if not identity:
-        return f"ip:{request.remote_addr}"
+    return f"user:{identity}" if identity else f"ip:{request.remote_addr}"
+
+
+def _refuse_a_dead_session() -> None:
+    """Before a replay: the token and its session not revoked, the account active; else a 401. (A request
+    that goes on to the view is checked there, and a refusal frees its key.)"""
     claims = get_jwt()
-    with reading():  # the token and its session not revoked, the account active: else no replay, a 401
-        caller = people.load_caller(int(identity), token_id=claims["jti"], session_id=claims.get("sid"))
+    with reading():
+        caller = people.load_caller(int(get_jwt_identity()), token_id=claims["jti"], session_id=claims.get("sid"))
     if caller is None:
         raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
                            en="The account does not exist or is disabled")
-    return f"user:{identity}"
 
 
 def _body() -> bytes:
@@ -83,6 +86,8 @@ def _before():
     outcome = system.begin_idempotent(scope, key, digest, current_app.config["IDEMPOTENCY_TTL"],
                                       current_app.config["REQUEST_TIMEOUT"])
     if isinstance(outcome, system.Replay):
+        if scope.startswith("user:"):
+            _refuse_a_dead_session()
         response = Response(outcome.body, status=outcome.status_code)
         for name, value in outcome.headers.items():
             response.headers[name] = value
