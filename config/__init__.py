@@ -137,8 +137,9 @@ class BaseConfig:
         if _env("PROXY_FIX_HOPS") is not None:
             hops = _env("PROXY_FIX_HOPS").strip()
             values["PROXY_FIX_HOPS"] = int(hops) if hops.lstrip("-").isdigit() else hops
-        elif _env("PROXY_FIX") is not None and not _env_bool("PROXY_FIX"):
-            values["PROXY_FIX_HOPS"] = 0  # the older on/off switch, off
+        elif _env("PROXY_FIX") is not None:
+            # The older on/off switch: on trusts one hop (what it meant), off trusts none.
+            values["PROXY_FIX_HOPS"] = 1 if _env_bool("PROXY_FIX") else 0
         return values
 
 

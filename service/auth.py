@@ -84,7 +84,9 @@ def logout(claims: dict, session_lifetime: timedelta) -> int:
     A token from before sessions revokes itself and the refresh token issued with it. Returns the number
     of revocations written."""
     if claims.get("sid"):
-        revoke(session_key(claims["sid"]), clock.now() + session_lifetime)
+        # A minute beyond: a refresh that passed its check just before this logout still mints a pair of
+        # the session, and that pair must die with it.
+        revoke(session_key(claims["sid"]), clock.now() + session_lifetime + timedelta(minutes=1))
         revoked = 1
     else:
         revoke(claims["jti"], _expiry(claims["exp"]))

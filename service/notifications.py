@@ -206,11 +206,12 @@ def _deliver_one(client: WeChatClient, delivery_id: int, stale) -> str | None:
     # An openid is only valid for the mini-program (appid) that issued it.
     openid = db.session.execute(sa.select(WeChatAccount.openid).where(
         WeChatAccount.user_id == user_id, WeChatAccount.appid == client.appid).order_by(WeChatAccount.id)).scalar()
-    if openid and grant_id is None:  # a retry keeps the consent its interrupted attempt consumed
+    if not openid:  # also on a retry whose account has gone since: nobody to send to
+        return _finish(mine, "skipped", status="skipped", last_error="no wechat account")
+    if grant_id is None:  # a retry keeps the consent its interrupted attempt consumed
         grant_id = _claim_grant(user_id, template_id)
     if grant_id is None:
-        return _finish(mine, "skipped", status="skipped",
-                       last_error="no wechat account" if not openid else "no subscription grant")
+        return _finish(mine, "skipped", status="skipped", last_error="no subscription grant")
     spec = next((s for s in _templates.values() if s["template_id"] == template_id), {})
     data, page = _template_data(notification, spec), _page(spec, notification)
     if db.session.execute(sa.update(Delivery).where(mine).values(grant_id=grant_id)).rowcount != 1:

@@ -203,14 +203,17 @@ def unit_neighbourhood_ids(unit: Unit) -> set[int]:
 
 
 # Where people's objects lie (audit entries are placed by them): a resident where their profile's
-# neighbourhood is, a family link where its elder lives, a unit claim where the unit's estate is.
+# neighbourhood is (the declared one until staff verify it: its staff see and verify them), a family link
+# where its elder lives (likewise), a unit claim where the unit's estate is.
 _RESIDENT_STREET = (sa.select(Neighbourhood.street_id).select_from(User)
                     .outerjoin(ResidentProfile, ResidentProfile.user_id == User.id)
-                    .outerjoin(Neighbourhood, Neighbourhood.id == ResidentProfile.neighbourhood_id))
+                    .outerjoin(Neighbourhood, Neighbourhood.id == sa.func.coalesce(
+                        ResidentProfile.neighbourhood_id, ResidentProfile.declared_neighbourhood_id)))
 places.register_locator("user", _RESIDENT_STREET.where(User.id == sa.bindparam("id")))
 places.register_locator("family_link", sa.select(Neighbourhood.street_id).select_from(FamilyLink)
                         .outerjoin(ResidentProfile, ResidentProfile.user_id == FamilyLink.elder_user_id)
-                        .outerjoin(Neighbourhood, Neighbourhood.id == ResidentProfile.neighbourhood_id)
+                        .outerjoin(Neighbourhood, Neighbourhood.id == sa.func.coalesce(
+                            ResidentProfile.neighbourhood_id, ResidentProfile.declared_neighbourhood_id))
                         .where(FamilyLink.id == sa.bindparam("id")))
 places.register_locator("unit_claim", sa.select(Estate.street_id).select_from(UnitClaim)
                         .join(Unit, Unit.id == UnitClaim.unit_id).join(Estate, Estate.id == Unit.estate_id)

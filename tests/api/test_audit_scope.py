@@ -121,3 +121,16 @@ def test_domain_objects_are_located_by_the_locators_their_domains_register(app):
     assert places.locate("district", world.district.id) == places.Place(None)
     assert places.locate("meal_slot", 2147483000) is None
     assert places.locate("no_such_kind", 1) is None
+
+
+def test_a_view_of_a_resident_known_only_by_a_declared_neighbourhood_is_placed_in_its_street(client):
+    """Staff of a declared neighbourhood see and verify the resident: their views belong to that street."""
+    world = make_world()
+    newcomer = make_user(name="赵新")
+    assert client.patch("/api/v1/me", json={"neighbourhood_id": world.far_nb.id},
+                        headers=auth(newcomer)).status_code == 200
+    staff_there = make_user(name="光新居委", roles=[("staff", "neighbourhood", world.far_nb.id)])
+    assert client.get(f"/api/v1/residents/{newcomer.id}", headers=auth(staff_there)).status_code == 200
+    other_admin = make_user(name="街道二管理员", roles=[("admin", "street", world.other_street.id)])
+    assert [(e["action"], e["object_id"]) for e in _log(client, other_admin, object_type="user")["items"]] == [
+        ("resident.viewed", str(newcomer.id))]

@@ -96,6 +96,8 @@ def test_production_trusts_one_proxy_hop_by_default_and_the_hops_are_a_setting(m
     assert load_config("production")["PROXY_FIX_HOPS"] == 0
     set_env(monkeypatch)
     assert load_config("development")["PROXY_FIX_HOPS"] == 0
+    monkeypatch.setenv("PROXY_FIX", "1")  # ... and on, outside production too, trusts the one hop it meant
+    assert load_config("development")["PROXY_FIX_HOPS"] == 1
 
 
 @pytest.mark.parametrize("hops", ["-1", "many", "11"])

@@ -310,6 +310,21 @@ def test_a_send_interrupted_by_a_crash_is_taken_again_after_the_lease(wechat, we
     assert delivery_of("recent").attempts == 1
 
 
+def test_a_retry_whose_wechat_account_has_gone_is_skipped_not_sent_to_nobody(wechat, wechat_fake):
+    clock.set_now(START)
+    user = make_user(name="甲", openid="openid-gone")
+    grant(user)
+    notify(user, "gone")
+    _interrupted("gone", at=START, grant_id=_open_grant_id(user))
+    db.session.execute(sa.delete(WeChatAccount).where(WeChatAccount.user_id == user.id))
+    db.session.commit()
+    clock.set_now(START + notifications.SENDING_LEASE + timedelta(seconds=1))
+    assert notifications.deliver_pending(wechat) == {"sent": 0, "skipped": 1, "failed": 0}
+    gone = delivery_of("gone")
+    assert (gone.status, gone.last_error) == ("skipped", "no wechat account")
+    assert wechat_fake.sent == []
+
+
 def test_a_send_interrupted_at_every_attempt_fails_and_is_reported(wechat, wechat_fake, caplog, monkeypatch):
     import logging
 
