@@ -251,20 +251,24 @@ def _visible():
     return sa.and_(Case.category_code.in_(public_codes() or [""]), Case.status.notin_(HIDDEN_STATUSES))
 
 
-def _to_grid(value: float, outward) -> float:
-    """``value`` moved out to the published coordinates' grid (``COORD_DECIMALS`` places)."""
+def _published_range(low: float, high: float) -> tuple[float, float]:
+    """The raw coordinates whose published value (rounded to ``COORD_DECIMALS`` places) lies in
+    [low, high]: a box asks about the coordinates partners are shown, never about finer ones."""
     scale = 10 ** COORD_DECIMALS
-    return outward(round(value * scale, 6)) / scale
+    first, last = math.ceil(round(low * scale, 6)), math.floor(round(high * scale, 6))
+    return (first - 0.5) / scale, (last + 0.5) / scale
 
 
 def _bbox_condition(box: BBox):
     if not (-90 <= box.lat_sw < box.lat_ne <= 90 and -180 <= box.long_sw < box.long_ne <= 180):
         raise InvalidInput("bbox", "范围无效：须 lat_sw < lat_ne，long_sw < long_ne",
                            "The box needs lat_sw < lat_ne and long_sw < long_ne")
-    # The box is widened to the grid of the published coordinates, so that boxes cannot locate a
-    # reporter's point more closely than the coordinates shown.
-    lat_sw, long_sw = _to_grid(box.lat_sw, math.floor), _to_grid(box.long_sw, math.floor)
-    lat_ne, long_ne = _to_grid(box.lat_ne, math.ceil), _to_grid(box.long_ne, math.ceil)
+    # A request is in the box when its published coordinates are: no box, however small or placed,
+    # tells more about a reporter's point than the coordinates shown.
+    lat_sw, lat_ne = _published_range(box.lat_sw, box.lat_ne)
+    long_sw, long_ne = _published_range(box.long_sw, box.long_ne)
+    if lat_sw > lat_ne or long_sw > long_ne:
+        return sa.false()  # no published coordinate lies in the box
     # Stored coordinates are GCJ-02: take the GCJ-02 box enclosing the four converted corners.
     corners = [geo.wgs84_to_gcj02(lat, lng) for lat in (lat_sw, lat_ne) for lng in (long_sw, long_ne)]
     lats = [c[0] for c in corners]

@@ -872,9 +872,17 @@ def test_public_coordinates_are_rounded_to_about_100_m(client, place, people):
     assert geo.distance_m(raw["lat"], raw["long"], *wgs) < 100
     xml = client.get(f"{BASE}/requests.xml").get_data(as_text=True)
     assert f"<lat>{round(wgs[0], 3)}</lat>" in xml and f"{wgs[0]:.6f}"[:9] not in xml
-    # A box cannot find the point more closely than the published coordinates: it is widened to the
-    # 0.001° grid, so a tiny box beside the point, in the same grid cell, finds it too.
-    cell = (math.floor(wgs[0] * 1000) / 1000, math.floor(wgs[1] * 1000) / 1000)
-    tiny = {"lat_sw": cell[0] + 1e-7, "long_sw": cell[1] + 1e-7, "lat_ne": cell[0] + 2e-7, "long_ne": cell[1] + 2e-7}
-    assert not (tiny["lat_sw"] <= wgs[0] <= tiny["lat_ne"])
-    assert numbers(both(client, "requests", root="service_requests", query_string=tiny)) == [case["number"]]
+    # A box finds the request exactly when its published coordinates lie in it: no box tells more about the
+    # point than the coordinates shown (boxes edged at each thousandth and half-thousandth around it).
+    published = (round(wgs[0], 3), round(wgs[1], 3))
+    found = {}
+    for dlat in (-0.0015, -0.001, -0.0005, 0.0, 0.0005, 0.001):
+        for dlong in (-0.001, -0.0005, 0.0, 0.0005):
+            box = {"lat_sw": round(published[0] + dlat, 4), "lat_ne": round(published[0] + dlat + 0.0005, 4),
+                   "long_sw": round(published[1] + dlong, 4), "long_ne": round(published[1] + dlong + 0.0005, 4)}
+            inside = (box["lat_sw"] <= published[0] <= box["lat_ne"]
+                      and box["long_sw"] <= published[1] <= box["long_ne"])
+            hit = numbers(both(client, "requests", root="service_requests", query_string=box)) == [case["number"]]
+            found[(dlat, dlong)] = (hit, inside)
+    assert all(hit == inside for hit, inside in found.values()), found
+    assert sum(inside for _, inside in found.values()) >= 4  # the sweep does find it, and not everywhere
