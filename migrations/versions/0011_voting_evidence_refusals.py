@@ -1,6 +1,6 @@
 """voting: refused ballots logged in ballot_refusal (not the chain); a proxy's mandate marked used and
 casting one ballot; motion_unit indexed by building; uploads attached to a motion's paper ballots and
-mandates name that motion
+mandates name that motion; a motion's listed attachments still there become its own
 
 Revision ID: 0011
 Revises: 0010
@@ -59,9 +59,21 @@ def upgrade():
                "FROM motion_proxy WHERE motion_proxy.mandate_upload_id = upload.id) AS VARCHAR(20)) "
                "WHERE attached_to = 'proxy' AND EXISTS (SELECT 1 FROM motion_proxy "
                "WHERE motion_proxy.mandate_upload_id = upload.id)")
+    # A motion's attachments were listed but never attached, so only their uploader saw them and the sweep of
+    # abandoned uploads took them after a day: those still there become the motion's. (Ids the sweep already
+    # took stay listed: the motion is a record as announced.)
+    connection = op.get_bind()
+    motions = sa.table('motion', sa.column('id'), sa.column('attachments', sa.JSON()))
+    uploads = sa.table('upload', sa.column('id'), sa.column('attached_to'))
+    for motion_id, attachments in connection.execute(sa.select(motions.c.id, motions.c.attachments)).all():
+        ids = [i for i in (attachments or []) if isinstance(i, int) and not isinstance(i, bool)]
+        if ids:
+            connection.execute(sa.update(uploads).where(uploads.c.id.in_(ids), uploads.c.attached_to.is_(None))
+                               .values(attached_to=f"motion:{motion_id}"))
 
 
 def downgrade():
+    op.execute("UPDATE upload SET attached_to = NULL WHERE attached_to LIKE 'motion:%'")
     op.execute("UPDATE upload SET attached_to = 'ballot' WHERE attached_to LIKE 'paper:%'")
     op.execute("UPDATE upload SET attached_to = 'proxy' WHERE attached_to LIKE 'mandate:%'")
     with op.batch_alter_table('motion_unit', schema=None) as batch_op:

@@ -1,5 +1,6 @@
-"""The migrations build exactly the schema the models describe, and 0009 keeps what residents typed about
-themselves as declared (never verified) while reopening family links their requester confirmed."""
+"""The migrations build exactly the schema the models describe; 0009 keeps what residents typed about
+themselves as declared (never verified) while reopening family links their requester confirmed; 0011 attaches
+the uploads a motion lists to it."""
 from __future__ import annotations
 
 import os
@@ -106,3 +107,60 @@ def test_0009_keeps_typed_values_as_declared_and_reopens_self_confirmed_links():
         [(1, "pending", None), (2, "confirmed", 1), (3, "confirmed", 3)]
     assert links[0].decided_at is None
     assert [tuple(row) for row in audit] == [("family_link.reopened", "family_link", "1", None)]
+
+
+def _at_0010(conn) -> None:
+    """A motion listing three attachments: one its author still holds unattached, one the sweep has taken, one
+    a case photo (attached to the case already, never to be taken from it)."""
+    stamp = {"created_at": T, "updated_at": T}
+    conn.execute(_table("user", "id", "username", "is_active", "is_demo").insert(),
+                 [{"id": 1, "username": "committee", "is_active": True, "is_demo": False, **stamp}])
+    conn.execute(_table("district", "id", "code", "name").insert(), [{"id": 1, "code": "d", "name": "普陀区", **stamp}])
+    conn.execute(_table("street", "id", "code", "district_id", "name", "prefix", "coord_source").insert(),
+                 [{"id": 1, "code": "s", "district_id": 1, "name": "万里街道", "prefix": "WL",
+                   "coord_source": "approximate", **stamp}])
+    conn.execute(_table("estate", "id", "code", "street_id", "name", "coord_source").insert(),
+                 [{"id": 1, "code": "e", "street_id": 1, "name": "香泉苑", "coord_source": "approximate", **stamp}])
+    uploads = _table("upload", "id", "owner_user_id", "content_type", "width", "height", "size", "sha256",
+                     "attached_to", stamps=False, data=sa.LargeBinary(), created_at=UTCDateTime())
+    conn.execute(uploads.insert(), [
+        {"id": i, "owner_user_id": 1, "content_type": "image/png", "width": 1, "height": 1, "size": 1,
+         "sha256": "0" * 64, "data": b"x", "attached_to": attached, "created_at": T}
+        for i, attached in ((1, None), (3, "case:9"), (4, None))])
+    motion = _table("motion", "id", "estate_id", "title", "body", "item", "kind", "scope_type", "major_repair",
+                    "status", "notice_days", "publication_days", "revote", "silent_with_majority", "extended",
+                    "chain_head", "chain_length", "version", stamps=False, attachments=sa.JSON(), scope_ids=sa.JSON(),
+                    reminders_sent=sa.JSON(), opens_at=UTCDateTime(), closes_at=UTCDateTime(),
+                    created_at=UTCDateTime())
+    conn.execute(motion.insert(), [{
+        "id": 7, "estate_id": 1, "title": "加装电梯", "body": "…", "attachments": [1, 2, 3], "item": 5,
+        "kind": "yes_no", "scope_type": "estate", "scope_ids": [], "major_repair": False, "status": "draft",
+        "notice_days": 15, "publication_days": 15, "revote": "none", "silent_with_majority": False,
+        "reminders_sent": [], "opens_at": T, "closes_at": T, "extended": False, "chain_head": "0" * 64,
+        "chain_length": 0, "created_at": T, "version": 1}])
+
+
+def _attached_after_0011(url: str) -> dict:
+    app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision="0010")
+            with db.engine.begin() as conn:
+                _at_0010(conn)
+            upgrade(directory=MIGRATIONS, revision="0011")
+            with db.engine.connect() as conn:
+                return dict(conn.execute(sa.text("SELECT id, attached_to FROM upload ORDER BY id")).all())
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_0011_attaches_the_uploads_a_motion_lists_and_takes_none_from_a_case():
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        with fresh_postgres_database(base, "linli_migration") as url:
+            attached = _attached_after_0011(url)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            attached = _attached_after_0011(f"sqlite:///{Path(tmp) / 'migration.db'}")
+    assert attached == {1: "motion:7", 3: "case:9", 4: None}
