@@ -273,10 +273,18 @@ INELIGIBLE = {
     "residence_unverified": ("您填写的居住地尚待居委会核实，核实后方可享受本助餐点的长者助餐价",
                              "Your place of residence awaits verification by the neighbourhood committee; once "
                              "verified you get the elder price at this site"),
-    "too_young": ("未达到长者助餐年龄，该助餐点不对公众开放", "Below the elder meal age and the site is not open to the public"),
-    "not_resident": ("不在本助餐点服务范围居住，该助餐点不对公众开放",
-                     "You do not live in this site's service area and the site is not open to the public"),
+    "too_young": ("未达到长者助餐年龄", "Below the elder meal age"),
+    "not_resident": ("不在本助餐点服务范围居住", "You do not live in this site's service area"),
 }
+# What follows the reason: whether the diner may still book here at the general price.
+_AT_GENERAL_PRICE = {True: ("，可按普通价格预订", "; you may book at the general price"),
+                     False: ("，该助餐点不对公众开放", "; the site is not open to the public")}
+
+
+def ineligible_message(reason: str, open_to_public: bool) -> tuple[str, str]:
+    """Why the diner gets no elder price here, and whether they may book at the general price: (zh, en)."""
+    (zh, en), (zh_next, en_next) = INELIGIBLE[reason], _AT_GENERAL_PRICE[bool(open_to_public)]
+    return zh + zh_next, en + en_next
 
 
 def priority_rank(d: Diner, r: meal_rules.Rules) -> int:
@@ -416,7 +424,7 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
     d = diner(diner_id, slot.day)
     eligible, reason = eligibility(site, d, r)
     if not eligible and not site.open_to_public:
-        zh, en = INELIGIBLE[reason]
+        zh, en = ineligible_message(reason, False)
         raise Forbidden(code="meals.not_eligible", zh=zh, en=en, errors={"diner_id": [en]})
     if mode == "delivery":
         if not (eligible and delivery_allowed(d, r)):

@@ -135,6 +135,20 @@ def test_open_site_charges_the_general_price_to_the_ineligible(client, m):
         ("general", "22.00", "0.00", "22.00")
 
 
+def test_the_slots_say_why_there_is_no_elder_price_and_whether_the_general_price_is_open(client, m):
+    worker = make_user(name="白领", neighbourhood_id=m.world.nb.id, birth_date=date(1990, 5, 1))
+    url = f"/api/v1/meal-sites/{m.site.id}/slots?date={DAY.isoformat()}"
+    closed = client.get(url, headers=auth(worker)).json
+    assert closed["ineligible_reason"] == "too_young"
+    assert closed["ineligible_message"] == "未达到长者助餐年龄，该助餐点不对公众开放"
+    m.site.open_to_public = True
+    db.session.commit()
+    open_site = client.get(url, headers=auth(worker)).json
+    assert open_site["ineligible_message"] == "未达到长者助餐年龄，可按普通价格预订"
+    english = client.get(url, headers=auth(worker, **{"Accept-Language": "en"})).json
+    assert english["ineligible_message"] == "Below the elder meal age; you may book at the general price"
+
+
 def test_age_from_the_id_number_once_staff_verified_it(client, m):
     diner = make_user(name="钱阿公", neighbourhood_id=m.world.nb.id)
     number = "110105194611230018"  # born 1946-11-23: 80 on DAY
