@@ -59,26 +59,14 @@ def _out_of_scope() -> Forbidden:
                      en="This API key lies outside your administrative scope")
 
 
-def _admin_districts(actor) -> set[int]:
-    return actor.scope_ids("admin", "district")
-
-
-def _admin_streets(actor) -> set[int]:
-    """Streets the actor administers: their street scopes and every street of their districts."""
-    streets = set(actor.scope_ids("admin", "street"))
-    districts = _admin_districts(actor)
-    if districts:
-        streets |= set(db.session.execute(sa.select(Street.id).where(Street.district_id.in_(districts))).scalars())
-    return streets
-
-
 def _covers(actor, scope_type: str | None, scope_id: int | None) -> bool:
+    districts, streets = actor.admin_reach()
     if scope_type == "district":
-        return scope_id in _admin_districts(actor)
+        return scope_id in districts
     if scope_type == "street":
-        return scope_id in _admin_streets(actor)
+        return scope_id in streets
     # A key issued before keys had a scope, by an admin of several places: district admins only.
-    return bool(_admin_districts(actor))
+    return bool(districts)
 
 
 def _key_scope(actor, scope_type: str | None, scope_id: int | None) -> tuple[str, int]:
@@ -149,8 +137,7 @@ def list_keys(actor, *, page: int, page_size: int):
     """The keys the actor may revoke, newest first, without any secret (admins only)."""
     if not getattr(actor, "is_admin", False):
         raise Forbidden()
-    districts = _admin_districts(actor)
-    streets = _admin_streets(actor)
+    districts, streets = actor.admin_reach()
     mine = sa.or_(Open311Key.created_by == actor.user_id,
                   sa.and_(Open311Key.scope_type == "district", Open311Key.scope_id.in_(sorted(districts) or [-1])),
                   sa.and_(Open311Key.scope_type == "street", Open311Key.scope_id.in_(sorted(streets) or [-1])))
