@@ -66,37 +66,44 @@ def _at_0008(conn) -> dict:
          "decided_by": 3, "decided_at": T, "reason": None, **stamp}])
 
 
-def _migrate(url: str) -> tuple[list, list, list]:
-    app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        try:
-            upgrade(directory=MIGRATIONS, revision="0008")
-            with db.engine.begin() as conn:
-                _at_0008(conn)
-            upgrade(directory=MIGRATIONS, revision="0009")
-            with db.engine.connect() as conn:
-                profiles = conn.execute(sa.text(
-                    "SELECT user_id, birth_date, declared_birth_date, neighbourhood_id, declared_neighbourhood_id, "
-                    "id_number_hash, id_verified_at, birth_date_verified_at, residence_verified_at "
-                    "FROM resident_profile ORDER BY user_id")).all()
-                links = conn.execute(sa.text("SELECT id, status, decided_by, decided_at FROM family_link ORDER BY id")
-                                     ).all()
-                audit = conn.execute(sa.text("SELECT action, object_type, object_id, actor_user_id "
-                                             "FROM audit_entry ORDER BY id")).all()
-            return profiles, links, audit
-        finally:
-            db.session.remove()
-            db.engine.dispose()
+def _across(before: str, after: str, seed, read):
+    """On a fresh database (PostgreSQL when TEST_DATABASE_URL names one, else SQLite): migrate to ``before``,
+    ``seed(connection)``, migrate to ``after`` and return ``read(connection)``."""
+    def run(url: str):
+        app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            try:
+                upgrade(directory=MIGRATIONS, revision=before)
+                with db.engine.begin() as conn:
+                    seed(conn)
+                upgrade(directory=MIGRATIONS, revision=after)
+                with db.engine.connect() as conn:
+                    return read(conn)
+            finally:
+                db.session.remove()
+                db.engine.dispose()
 
-
-def test_0009_keeps_typed_values_as_declared_and_reopens_self_confirmed_links():
     base = os.environ.get("TEST_DATABASE_URL")
     if base:
         with fresh_postgres_database(base, "linli_migration") as url:
-            profiles, links, audit = _migrate(url)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            profiles, links, audit = _migrate(f"sqlite:///{Path(tmp) / 'migration.db'}")
+            return run(url)
+    with tempfile.TemporaryDirectory() as tmp:
+        return run(f"sqlite:///{Path(tmp) / 'migration.db'}")
+
+
+def _profiles_links_audit(conn) -> tuple[list, list, list]:
+    profiles = conn.execute(sa.text(
+        "SELECT user_id, birth_date, declared_birth_date, neighbourhood_id, declared_neighbourhood_id, "
+        "id_number_hash, id_verified_at, birth_date_verified_at, residence_verified_at "
+        "FROM resident_profile ORDER BY user_id")).all()
+    links = conn.execute(sa.text("SELECT id, status, decided_by, decided_at FROM family_link ORDER BY id")).all()
+    audit = conn.execute(sa.text("SELECT action, object_type, object_id, actor_user_id FROM audit_entry ORDER BY id")
+                         ).all()
+    return profiles, links, audit
+
+
+def test_0009_keeps_typed_values_as_declared_and_reopens_self_confirmed_links():
+    profiles, links, audit = _across("0008", "0009", _at_0008, _profiles_links_audit)
     typed, empty = profiles
     assert (typed.birth_date, typed.neighbourhood_id) == (None, None)
     assert str(typed.declared_birth_date) == "1931-01-01" and typed.declared_neighbourhood_id == 1
@@ -140,27 +147,7 @@ def _at_0010(conn) -> None:
         "chain_length": 0, "created_at": T, "version": 1}])
 
 
-def _attached_after_0011(url: str) -> dict:
-    app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        try:
-            upgrade(directory=MIGRATIONS, revision="0010")
-            with db.engine.begin() as conn:
-                _at_0010(conn)
-            upgrade(directory=MIGRATIONS, revision="0011")
-            with db.engine.connect() as conn:
-                return dict(conn.execute(sa.text("SELECT id, attached_to FROM upload ORDER BY id")).all())
-        finally:
-            db.session.remove()
-            db.engine.dispose()
-
-
 def test_0011_attaches_the_uploads_a_motion_lists_and_takes_none_from_a_case():
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base:
-        with fresh_postgres_database(base, "linli_migration") as url:
-            attached = _attached_after_0011(url)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            attached = _attached_after_0011(f"sqlite:///{Path(tmp) / 'migration.db'}")
+    attached = _across("0010", "0011", _at_0010, lambda conn: dict(conn.execute(sa.text(
+        "SELECT id, attached_to FROM upload ORDER BY id")).all()))
     assert attached == {1: "motion:7", 3: "case:9", 4: None}
