@@ -849,7 +849,7 @@ def get_resident(actor: Actor, user_id: int) -> dict:
     """A resident's record for the resident themself, a confirmed relative or staff covering their verified
     or declared neighbourhood. Staff views are audited."""
     user = db.session.get(User, user_id)
-    if user is None or not (may_act_for(actor, user_id) or covers_resident(actor, user.profile, declared=True)):
+    if user is None or not (covers_resident(actor, user.profile, declared=True) or may_act_for(actor, user_id)):
         raise NotFound(code="people.resident_not_found", zh="居民不存在", en="No such resident")
     result = {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
     if actor.is_staff and actor.user_id != user_id:
