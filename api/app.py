@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from api import guards, idempotency
 from api.errors import register_error_handlers
 from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter, migrate
+from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config
 from models.base import db
@@ -23,13 +24,15 @@ from service.voting import rules as voting_rules
 from service.wechat import WeChatClient
 
 
+class LinliFlask(Flask):
+    json_provider_class = ShanghaiJSONProvider
+
+
 def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     """Build the app for ``profile`` (default ``LINLI_ENV``), with ``config`` overriding settings."""
     settings = load_config(profile, config)
-    app = Flask("linli", instance_path=str(INSTANCE_DIR), root_path=str(ROOT))
+    app = LinliFlask("linli", instance_path=str(INSTANCE_DIR), root_path=str(ROOT))
     app.config.update(settings)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
     logging.basicConfig(level=logging.INFO)
 
     _configure_database(app)

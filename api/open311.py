@@ -93,7 +93,7 @@ _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,48})\](\[\])?$")
 # --- rendering ------------------------------------------------------------------------------------------------
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(clock.SHANGHAI).isoformat(timespec="seconds")
+    return clock.iso(value, "seconds")
 
 
 def _text(value) -> str:

@@ -2,17 +2,45 @@
 
 Those views build their items JSON-ready (the same shape their response schema
 documents) instead of having them re-dumped by marshmallow; orjson encodes them
-several times faster than the standard library and writes timezone-aware
-datetimes as ISO 8601 (``2026-11-20T08:00:00+00:00``), as the schemas do.
+several times faster than the standard library. Datetimes go through the one
+serialiser (``service.clock.iso``: ISO 8601 in Shanghai time, ``+08:00``), as in
+the schemas and in every other JSON answer (``ShanghaiJSONProvider``).
 """
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import orjson
 from flask import Response
+from flask.json.provider import DefaultJSONProvider
+
+from service import clock
+
+
+def _default(value):
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def json_response(payload, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status=status, mimetype="application/json")
+    return Response(orjson.dumps(payload, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME),
+                    status=status, mimetype="application/json")
+
+
+class ShanghaiJSONProvider(DefaultJSONProvider):
+    """Flask's JSON (jsonify, the error envelope, flask-smorest's answers) with datetimes in Shanghai time
+    and dates as ISO dates; Flask's own default writes an HTTP date in GMT."""
+    ensure_ascii = False
+    sort_keys = False
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, (datetime, date)):
+            return _default(o)
+        return DefaultJSONProvider.default(o)
 
 
 def csv_response(text: str, filename: str) -> Response:

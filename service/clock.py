@@ -22,6 +22,17 @@ def local_now() -> datetime:
     return now().astimezone(SHANGHAI)
 
 
+def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """The one way a moment leaves the service: ISO 8601 in Asia/Shanghai time (``+08:00``). Every answer
+    (JSON, CSV, XML, notifications) writes its timestamps through this; storage stays UTC. A naive value
+    is UTC (how SQLite hands one back)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(SHANGHAI).isoformat(timespec=timespec)
+
+
 def set_now(moment: datetime | None) -> None:
     global _frozen
     if moment is not None and moment.tzinfo is None:

@@ -16,7 +16,10 @@ import csv
 import io
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
+
+from service import clock
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -24,11 +27,13 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
 def cell(value) -> str:
-    """One cell's text: None is empty, numbers as they are, formula-like text quoted."""
+    """One cell's text: None is empty, numbers as they are, moments in Shanghai time, formula-like text quoted."""
     if value is None:
         return ""
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, datetime):
+        return clock.iso(value)
     text = str(value)
     if text.startswith(FORMULA_START) and not _NUMBER.fullmatch(text):
         return "'" + text

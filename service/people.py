@@ -935,7 +935,7 @@ def reopen_self_confirmed_links(actor: Actor, user_id: int) -> int:
         FamilyLink.status == "confirmed")).scalars().all()
     for link in links:
         before = {"status": link.status, "decided_by": link.decided_by,
-                  "decided_at": link.decided_at.isoformat() if link.decided_at else None, "reason": link.reason}
+                  "decided_at": clock.iso(link.decided_at), "reason": link.reason}
         link.status, link.decided_by, link.decided_at, link.reason = "pending", None, None, None
         audit.record(actor, "family_link.reopened", "family_link", link.id, before=before,
                      after={"status": "pending", "why": "decided by its own requester"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import PageArgs, Timestamp
 
 
 class AuditArgs(PageArgs):
@@ -15,7 +15,7 @@ class AuditArgs(PageArgs):
 
 class AuditEntryOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    at = ma.fields.DateTime(required=True)
+    at = Timestamp(required=True)
     actor_user_id = ma.fields.Integer(allow_none=True)
     actor_role = ma.fields.String(allow_none=True)
     action = ma.fields.String(required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from api.schemas.common import Timestamp
 from service.cases.metrics import GROUP_BY
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -76,9 +77,9 @@ class MetricsRowOut(ma.Schema):
 class MetricsPeriodOut(ma.Schema):
     from_ = ma.fields.Date(required=True, data_key="from", attribute="from")
     to = ma.fields.Date(required=True)
-    start = ma.fields.DateTime(required=True, metadata={"description": "Inclusive"})
-    end = ma.fields.DateTime(required=True, metadata={"description": "Exclusive (the day after `to`)"})
-    as_of = ma.fields.DateTime(required=True, metadata={"description": "States and deadlines judged at this moment"})
+    start = Timestamp(required=True, metadata={"description": "Inclusive"})
+    end = Timestamp(required=True, metadata={"description": "Exclusive (the day after `to`)"})
+    as_of = Timestamp(required=True, metadata={"description": "States and deadlines judged at this moment"})
     timezone = ma.fields.String(required=True)
     to_inclusive = ma.fields.Boolean(required=True)
 

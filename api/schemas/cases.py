@@ -7,7 +7,7 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from api.schemas.common import PageArgs
+from api.schemas.common import PageArgs, Timestamp
 from models.cases import STATUSES
 from service.geo import DATUMS
 
@@ -58,11 +58,11 @@ class CaseIn(ma.Schema):
 
 
 class DeadlinesOut(ma.Schema):
-    contact_due_at = ma.fields.DateTime(allow_none=True)
-    handle_due_at = ma.fields.DateTime(allow_none=True)
-    rework_due_at = ma.fields.DateTime(allow_none=True)
-    visit_due_at = ma.fields.DateTime(allow_none=True)
-    due_at = ma.fields.DateTime(allow_none=True, metadata={"description": "The next deadline that matters"})
+    contact_due_at = Timestamp(allow_none=True)
+    handle_due_at = Timestamp(allow_none=True)
+    rework_due_at = Timestamp(allow_none=True)
+    visit_due_at = Timestamp(allow_none=True)
+    due_at = Timestamp(allow_none=True, metadata={"description": "The next deadline that matters"})
     provisional = ma.fields.Boolean(required=True, metadata={
         "description": "A deadline fell in a year the working-day calendar does not know (Monday-Friday assumed)"})
     overdue = ma.fields.Boolean(required=True)
@@ -80,7 +80,7 @@ class CaseSummaryOut(ma.Schema):
     lng = ma.fields.Float(allow_none=True)
     street_id = ma.fields.Integer(required=True)
     neighbourhood_id = ma.fields.Integer(allow_none=True)
-    received_at = ma.fields.DateTime(required=True)
+    received_at = Timestamp(required=True)
     deadlines = ma.fields.Nested(DeadlinesOut, required=True)
     outcome = ma.fields.String(allow_none=True)
     rating = ma.fields.Integer(allow_none=True)
@@ -95,7 +95,7 @@ class NearbyOut(ma.Schema):
 
 class TimelineOut(ma.Schema):
     id = ma.fields.Integer(required=True)
-    at = ma.fields.DateTime(required=True)
+    at = Timestamp(required=True)
     action = ma.fields.String(required=True)
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String(allow_none=True)

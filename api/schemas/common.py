@@ -1,10 +1,30 @@
-"""Schemas shared by every domain: pagination."""
+"""Schemas shared by every domain: timestamps, pagination, JSON types."""
 from __future__ import annotations
+
+from datetime import datetime
 
 import marshmallow as ma
 from marshmallow import validate
 
+from service import clock
+
 MAX_PAGE_SIZE = 100
+
+
+class Timestamp(ma.fields.DateTime):
+    """A moment in an answer: ISO 8601 in Shanghai time (``2026-12-07T23:59:59+08:00``), through the one
+    serialiser (service.clock.iso). Answers use this, never ``DateTime``; a test walks every answer."""
+
+    def __init__(self, **kwargs):
+        metadata = {"example": "2026-12-07T23:59:59+08:00", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, str):  # already written by a service as ISO 8601: rewritten in Shanghai time
+            value = datetime.fromisoformat(value)
+        return clock.iso(value)
 
 
 class PageArgs(ma.Schema):

@@ -6,7 +6,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import PageArgs, Timestamp
 from models.meals import BOOKING_STATUSES, MEALS, MODES, SITE_KINDS
 from service.geo import DATUMS
 from service.meals.rules import STATUS_FLAGS
@@ -117,10 +117,10 @@ class SlotOut(ma.Schema):
     site_id = ma.fields.Integer(required=True)
     day = ma.fields.Date(required=True)
     meal = ma.fields.String(required=True, metadata={"enum": list(MEALS)})
-    starts_at = ma.fields.DateTime(required=True)
-    ends_at = ma.fields.DateTime(required=True)
-    opens_at = ma.fields.DateTime(required=True)
-    cutoff_at = ma.fields.DateTime(required=True)
+    starts_at = Timestamp(required=True)
+    ends_at = Timestamp(required=True)
+    opens_at = Timestamp(required=True)
+    cutoff_at = Timestamp(required=True)
     booking_open = ma.fields.Boolean(required=True)
     capacity = ma.fields.Nested(ModesOut, required=True)
     remaining = ma.fields.Nested(ModesOut, required=True)
@@ -204,7 +204,7 @@ class BookingOut(ma.Schema):
     site_name = ma.fields.String(required=True)
     day = ma.fields.Date(required=True)
     meal = ma.fields.String(required=True)
-    starts_at = ma.fields.DateTime(required=True)
+    starts_at = Timestamp(required=True)
     mode = ma.fields.String(required=True, metadata={"enum": list(MODES)})
     quantity = ma.fields.Integer(required=True)
     set_meal_id = ma.fields.Integer(required=True)
@@ -215,10 +215,10 @@ class BookingOut(ma.Schema):
     priority_rank = ma.fields.Integer(required=True)
     price = ma.fields.Nested(BookingPriceOut, required=True)
     diet_note = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime(required=True)
-    promoted_at = ma.fields.DateTime(allow_none=True)
-    served_at = ma.fields.DateTime(allow_none=True)
-    cancelled_at = ma.fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    promoted_at = Timestamp(allow_none=True)
+    served_at = Timestamp(allow_none=True)
+    cancelled_at = Timestamp(allow_none=True)
     cancel_reason = ma.fields.String(allow_none=True)
 
 
@@ -285,8 +285,8 @@ class DeliveryStopOut(ma.Schema):
 class ManifestSlotOut(ma.Schema):
     slot_id = ma.fields.Integer(required=True)
     meal = ma.fields.String(required=True)
-    starts_at = ma.fields.DateTime(required=True)
-    cutoff_at = ma.fields.DateTime(required=True)
+    starts_at = Timestamp(required=True)
+    cutoff_at = Timestamp(required=True)
     final = ma.fields.Boolean(required=True, metadata={"description": "The cut-off has passed"})
     set_meals = ma.fields.List(ma.fields.Nested(SetMealCountOut), required=True)
     totals = ma.fields.Nested(TotalsOut, required=True)
@@ -394,7 +394,7 @@ class CardOut(ma.Schema):
     limited_mobility = ma.fields.Boolean(required=True)
     civility = ma.fields.Boolean(required=True)
     diet_note = ma.fields.String(allow_none=True)
-    verified_at = ma.fields.DateTime(allow_none=True)
+    verified_at = Timestamp(allow_none=True)
 
 
 assert set(STATUS_FLAGS) <= set(CardIn._declared_fields)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import PageArgs, Timestamp
 
 
 class InboxArgs(PageArgs):
@@ -17,8 +17,8 @@ class NotificationOut(ma.Schema):
     title = ma.fields.String(required=True)
     body = ma.fields.String(required=True)
     link = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime(required=True)
-    read_at = ma.fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    read_at = Timestamp(allow_none=True)
 
 
 class InboxOut(ma.Schema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from api.schemas.common import Timestamp
+
 
 class Open311KeyIn(ma.Schema):
     partner = ma.fields.String(required=True, validate=validate.Length(min=1, max=100),
@@ -24,10 +26,10 @@ class Open311KeyOut(ma.Schema):
     scope_type = ma.fields.String(allow_none=True, metadata={
         "description": "street or district: its admins (and the issuer) may revoke the key"})
     scope_id = ma.fields.Integer(allow_none=True)
-    created_at = ma.fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
     created_by = ma.fields.Integer(allow_none=True)
-    revoked_at = ma.fields.DateTime(allow_none=True)
-    last_used_at = ma.fields.DateTime(allow_none=True)
+    revoked_at = Timestamp(allow_none=True)
+    last_used_at = Timestamp(allow_none=True)
 
 
 class Open311KeyCreatedOut(ma.Schema):
@@ -38,4 +40,4 @@ class Open311KeyCreatedOut(ma.Schema):
     key_prefix = ma.fields.String(required=True)
     scope_type = ma.fields.String(required=True)
     scope_id = ma.fields.Integer(required=True)
-    created_at = ma.fields.DateTime(required=True)
+    created_at = Timestamp(required=True)

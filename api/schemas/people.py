@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import PageArgs, Timestamp
 from models.people import CLAIM_STATUSES, GRANTED_ROLES, SCOPE_TYPES, VERIFICATION_DOCUMENTS
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -29,7 +29,7 @@ class CheckOut(ma.Schema):
         "enum": list(VERIFICATION_STATUSES),
         "description": "verified by 居委会 staff; pending: typed by the resident, awaiting verification; missing"})
     verified_by = ma.fields.Integer(allow_none=True, metadata={"description": "The staff member who checked it"})
-    verified_at = ma.fields.DateTime(allow_none=True)
+    verified_at = Timestamp(allow_none=True)
 
 
 class VerificationOut(ma.Schema):
@@ -61,7 +61,7 @@ class MeOut(ma.Schema):
     verified = ma.fields.Boolean(required=True)
     roles = ma.fields.List(ma.fields.Nested(RoleOut), required=True)
     profile = ma.fields.Nested(ProfileOut, required=True)
-    created_at = ma.fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
 
 
 ME_EXAMPLE = {"id": 7, "username": None, "nickname": "王阿姨", "verified": True,
@@ -129,8 +129,8 @@ class UnitClaimOut(ma.Schema):
     reason = ma.fields.String(allow_none=True)
     register_match = ma.fields.Boolean(allow_none=True,
                                        metadata={"description": "Staff only: the register holds this certificate and name"})
-    created_at = ma.fields.DateTime(required=True)
-    decided_at = ma.fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    decided_at = Timestamp(allow_none=True)
 
 
 CLAIM_EXAMPLE = {"id": 11, "user_id": 7, "unit_id": 1201, "certificate_no": "沪(2019)普字不动产权第012345号",
@@ -162,8 +162,8 @@ class FamilyLinkOut(ma.Schema):
     relation = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
     reason = ma.fields.String(allow_none=True)
-    created_at = ma.fields.DateTime(required=True)
-    decided_at = ma.fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    decided_at = Timestamp(allow_none=True)
 
 
 LINK_EXAMPLE = {"id": 3, "proxy_user_id": 8, "elder_user_id": 7, "relation": "child", "status": "pending",

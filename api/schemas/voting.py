@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import PageArgs, Timestamp
 from models.voting import MOTION_KINDS, MOTION_STATUSES, SCOPE_TYPES
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -63,11 +63,11 @@ class MotionSummaryOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={"enum": list(MOTION_STATUSES)})
     scope_type = ma.fields.String(required=True)
     scope_ids = ma.fields.List(ma.fields.Integer(), required=True)
-    opens_at = ma.fields.DateTime(required=True)
-    closes_at = ma.fields.DateTime(required=True)
-    announced_at = ma.fields.DateTime(allow_none=True)
+    opens_at = Timestamp(required=True)
+    closes_at = Timestamp(required=True)
+    announced_at = Timestamp(allow_none=True)
     extended = ma.fields.Boolean(required=True)
-    published_at = ma.fields.DateTime(allow_none=True)
+    published_at = Timestamp(allow_none=True)
 
 
 class CandidateOut(ma.Schema):
@@ -88,7 +88,7 @@ class MotionOut(MotionSummaryOut):
     revote = ma.fields.String(required=True)
     silent_with_majority = ma.fields.Boolean(required=True)
     silent_rule_clause = ma.fields.String(allow_none=True)
-    publish_until = ma.fields.DateTime(allow_none=True)
+    publish_until = Timestamp(allow_none=True)
     total_area = ma.fields.String(allow_none=True, metadata={"description": "A, m² (exact decimal)"})
     total_heads = ma.fields.Integer(allow_none=True, metadata={"description": "N"})
     snapshot_hash = ma.fields.String(allow_none=True)
@@ -127,7 +127,7 @@ class BallotOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={"enum": ["pending", "counted", "superseded", "void"]})
     receipt = ma.fields.String(required=True, metadata={"description": "First 10 hex digits of SHA-256(ballot ‖ nonce)"})
     replaced = ma.fields.Boolean(required=True, metadata={"description": "This ballot replaced your earlier one"})
-    cast_at = ma.fields.DateTime(required=True)
+    cast_at = Timestamp(required=True)
 
 
 class MyBallotOut(ma.Schema):
@@ -141,7 +141,7 @@ class MyBallotOut(ma.Schema):
     status = ma.fields.String(required=True)
     receipt = ma.fields.String(required=True)
     replaces_receipt = ma.fields.String(allow_none=True)
-    cast_at = ma.fields.DateTime(required=True)
+    cast_at = Timestamp(required=True)
 
 
 class MyBallotsOut(ma.Schema):
@@ -159,7 +159,7 @@ class ProxyOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     voter_id = ma.fields.Integer(required=True)
     proxy_user_id = ma.fields.Integer(required=True)
-    valid_until = ma.fields.DateTime(allow_none=True)
+    valid_until = Timestamp(allow_none=True)
 
 
 class ReceiptArgs(PageArgs):
@@ -220,7 +220,7 @@ class RefusalOut(ma.Schema):
     label = ma.fields.String(required=True, metadata={"description": "The owner's (first) unit"})
     channel = ma.fields.String(required=True, metadata={"enum": ["online", "paper", "proxy"]})
     reason = ma.fields.String(required=True, metadata={"enum": ["already_voted", "mandate_used"]})
-    at = ma.fields.DateTime(required=True)
+    at = Timestamp(required=True)
 
 
 class ResultOut(ma.Schema):
@@ -250,8 +250,8 @@ class ResultOut(ma.Schema):
     snapshot_hash = ma.fields.String(allow_none=True)
     chain_head = ma.fields.String(required=True)
     chain_length = ma.fields.Integer(required=True)
-    published_at = ma.fields.DateTime(allow_none=True)
-    publish_until = ma.fields.DateTime(allow_none=True)
+    published_at = Timestamp(allow_none=True)
+    publish_until = Timestamp(allow_none=True)
     announcement = ma.fields.String(required=True, metadata={"description": "The printable 公告 (Chinese)"})
 
 

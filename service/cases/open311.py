@@ -129,7 +129,7 @@ def revoke_key(actor, key_id: int) -> Open311Key:
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         audit.record(actor, "open311_key.revoked", "open311_key", key.id, before={"revoked_at": None},
-                     after={"revoked_at": key.revoked_at.isoformat()})
+                     after={"revoked_at": clock.iso(key.revoked_at)})
     return key
 
 
@@ -180,7 +180,7 @@ def changeset() -> str:
         moment = datetime.fromtimestamp((RULES_DIR / "cases.yaml").stat().st_mtime, timezone.utc)
     except OSError:
         moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    return moment.astimezone(clock.SHANGHAI).isoformat(timespec="seconds")
+    return clock.iso(moment, "seconds")
 
 
 def _group(category: rules.Category) -> str:

@@ -348,7 +348,7 @@ def contact_due_soon(now: datetime | None = None) -> dict:
                    f"case:{row.id}:contact_due_soon:c{row.cycle}:{_stamp(row.contact_due_at)}",
                    f"诉求{row.number}即将超过先行联系时限",
                    f"{_category(row.category_code)}：请在{_when(row.contact_due_at)}前联系诉求人并登记联系情况。",
-                   rules.page_link(row.id), _data(row, due_at=row.contact_due_at.isoformat()))
+                   rules.page_link(row.id), _data(row, due_at=clock.iso(row.contact_due_at)))
 
     return _notify_rows(query, Case.contact_due_at, message)
 
@@ -364,7 +364,7 @@ def contact_missed(now: datetime | None = None) -> dict:
                    f"诉求{row.number}已超过先行联系时限",
                    f"{_category(row.category_code)}：先行联系时限{_when(row.contact_due_at)}已过，"
                    "请尽快联系诉求人并登记联系情况。",
-                   rules.page_link(row.id), _data(row, due_at=row.contact_due_at.isoformat()))
+                   rules.page_link(row.id), _data(row, due_at=clock.iso(row.contact_due_at)))
 
     return _notify_rows(query, Case.contact_due_at, message)
 
@@ -389,7 +389,7 @@ def handling_due_soon(now: datetime | None = None) -> dict:
                    f"诉求{row.number}即将到期",
                    f"{_category(row.category_code)}：{row.stage}时限{_when(row.deadline)}，请按时办结，"
                    "确需延期请在到期前申请。",
-                   rules.page_link(row.id), _data(row, due_at=row.deadline.isoformat()))
+                   rules.page_link(row.id), _data(row, due_at=clock.iso(row.deadline)))
 
     counts = _notify_rows(first, Case.handle_due_at, message)
     more = _notify_rows(rework, Case.rework_due_at, message)
@@ -481,7 +481,7 @@ def _raise_levels(raises, staff: _Staff, now: datetime) -> tuple[int, int, int]:
 def _escalation_event(row, level: int, days: int) -> dict:
     return {"case_id": row.id, "from_status": row.status, "to_status": row.status,
             "note": f"逾期{days}个工作日，系统{LEVEL_ZH[level]}",
-            "data": {"level": level, "kind": LEVEL_ZH[level], "due_at": row.due_at.isoformat(),
+            "data": {"level": level, "kind": LEVEL_ZH[level], "due_at": clock.iso(row.due_at),
                      "overdue_working_days": days, "auto": True}}
 
 
@@ -497,7 +497,7 @@ def _escalation_notice(outbox: _Outbox, staff: _Staff, row, level: int, days: in
         body = f"{_category(row.category_code)}：时限{due}已过{days}个工作日仍未办结，已升级督办，请居委会主任和街道跟进。"
     outbox.add(recipients, "case.overdue", f"case:{row.id}:overdue:c{row.cycle}:l{level}", title, body,
                rules.page_link(row.id),
-               _data(row, level=level, due_at=row.due_at.isoformat(), overdue_working_days=days))
+               _data(row, level=level, due_at=clock.iso(row.due_at), overdue_working_days=days))
 
 
 # --- 回访 and 评价 -------------------------------------------------------------------------------------------------
@@ -514,7 +514,7 @@ def visit_due(now: datetime | None = None) -> dict:
         outbox.add(staff.handlers(row), "case.visit_due", f"case:{row.id}:visit_due:c{row.cycle}",
                    f"诉求{row.number}待回访",
                    f"{_category(row.category_code)}：已办结，请于{_when(row.visit_due_at)}前回访诉求人，登记问题是否解决。",
-                   rules.page_link(row.id), _data(row, due_at=row.visit_due_at.isoformat()))
+                   rules.page_link(row.id), _data(row, due_at=clock.iso(row.visit_due_at)))
 
     return _notify_rows(query, Case.visit_due_at, message, {"closed"})
 

@@ -535,7 +535,7 @@ def _approve_extension(actor, case, payload, now, data):
         case.rework_due_at = new_due
     else:
         case.handle_due_at = new_due
-    data.update({"extension_id": extension.id, "due_at": new_due.isoformat()})
+    data.update({"extension_id": extension.id, "due_at": clock.iso(new_due)})
 
 
 def _deny_extension(actor, case, payload, now, data):

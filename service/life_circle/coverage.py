@@ -27,6 +27,7 @@ labelled ``distance_method: "estimated"`` (or ``"mixed"``); only an all-network 
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -271,7 +272,7 @@ def _method(counts: dict) -> str:
 
 def _labels(scenario: str, counts: dict, lang: str) -> dict:
     walk_rules = rules.walk()
-    return {"as_of": clock.now().isoformat(), "scenario": scenario, "distance_method": _method(counts),
+    return {"as_of": clock.iso(clock.now()), "scenario": scenario, "distance_method": _method(counts),
             "pairs": dict(counts), "detour_factor": walk_rules.detour_factor,
             "search_radius_m": walk_rules.coverage_search_m,
             "paces": {p.code: p.m_per_min for p in rules.paces()},
@@ -283,7 +284,7 @@ def _facilities_updated() -> str | None:
     latest = db.session.execute(sa.select(sa.func.max(Facility.updated_at))).scalar()
     if latest is None:
         return None
-    return latest.isoformat() if hasattr(latest, "isoformat") else str(latest)
+    return clock.iso(latest) if isinstance(latest, datetime) else str(latest)
 
 
 def estate_coverage(actor, estate_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:

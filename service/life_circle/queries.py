@@ -23,7 +23,7 @@ WALK_NOTE_EN = ("Walking times are estimates: straight-line distance × detour f
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    return clock.iso(value)
 
 
 def category_list(lang: str) -> dict:

@@ -408,7 +408,7 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
     r = site_rules(site)
     if now < slot.opens_at:
         raise Conflict(code="meals.window_not_open", zh="该餐次尚未开放预订", en="Booking for this meal is not open yet",
-                       errors={"opens_at": [slot.opens_at.isoformat()]})
+                       errors={"opens_at": [clock.iso(slot.opens_at)]})
     if now >= slot.cutoff_at:
         raise Conflict(code="meals.cutoff_passed", zh="已过预订截止时间", en="The booking cut-off has passed")
     set_meal = db.session.get(SetMeal, set_meal_id)
@@ -655,7 +655,7 @@ def serve(actor: people.Actor, *, booking_id: int | None = None, site_id: int | 
         raise NotFound(code="meals.booking_not_found", zh="没有这个取餐码", en="No such booking")
     if booking.status == "served":
         raise Conflict(code="meals.already_served", zh="该订餐已取餐，请勿重复核销",
-                       en="Already served", errors={"served_at": [booking.served_at.isoformat()]})
+                       en="Already served", errors={"served_at": [clock.iso(booking.served_at)]})
     if booking.status != "confirmed":
         raise Conflict(code="meals.not_servable", zh="该订餐不是待取餐状态（候补、已取消或已记为未到）",
                        en=f"The booking is {booking.status}, not confirmed")

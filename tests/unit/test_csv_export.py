@@ -42,3 +42,12 @@ def test_a_sign_followed_by_anything_but_a_plain_number_is_neutralised(text):
 def test_the_header_row_and_quoting_go_through_the_writer_too():
     rows = parse(csv_export.write(["=a", 'b"c'], [['x,"y"', "line\nbreak"]]))
     assert rows == [["'=a", 'b"c'], ['x,"y"', "line\nbreak"]]
+
+
+def test_a_moment_is_written_in_shanghai_time():
+    from datetime import datetime, timezone
+
+    from service import csv_export
+
+    assert csv_export.cell(datetime(2026, 12, 7, 15, 59, 59, tzinfo=timezone.utc)) == "2026-12-07T23:59:59+08:00"
+    assert csv_export.cell(datetime(2026, 12, 7, 3, 0)) == "2026-12-07T11:00:00+08:00"  # naive: UTC, as SQLite gives
