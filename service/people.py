@@ -36,7 +36,7 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfi
                            User, WeChatAccount)
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
-from service import audit, auth, clock, places, privacy
+from service import audit, auth, clock, labels, places, privacy
 from service.db import add_unique, paginate, transactional
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
                             Unauthorized, Unavailable)
@@ -405,15 +405,22 @@ def present_profile(profile: ResidentProfile | None, viewer: Actor | None, *, su
     }
 
 
-def me(actor: Actor) -> dict:
+def me(actor: Actor, lang: str = "zh") -> dict:
+    """The caller's account, JSON-ready with its labels (it is sent as it is, without a schema)."""
     user = actor.user if actor.user is not None else db.session.get(User, actor.user_id)
+    roles = [labels.attach({**role, "scopes": [labels.attach(dict(scope), "people", ("type",), lang)
+                                               for scope in role["scopes"]]}, "people", ("role",), lang)
+             for role in describe_roles(actor)]
+    profile = present_profile(user.profile, actor, subject_user_id=user.id)
+    profile["verification"] = {part: labels.attach(dict(check), "people", ("status",), lang)
+                               for part, check in profile["verification"].items()}
     return {
         "id": user.id,
         "username": user.username,
         "nickname": user.nickname,
         "verified": bool(user.profile and user.profile.phone_verified),
-        "roles": describe_roles(actor),
-        "profile": present_profile(user.profile, actor, subject_user_id=user.id),
+        "roles": roles,
+        "profile": profile,
         "created_at": user.created_at,
     }
 

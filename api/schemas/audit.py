@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs, Timestamp
+from api.schemas.common import Label, PageArgs, Timestamp
 
 
 class AuditArgs(PageArgs):
@@ -18,8 +18,11 @@ class AuditEntryOut(ma.Schema):
     at = Timestamp(required=True)
     actor_user_id = ma.fields.Integer(allow_none=True)
     actor_role = ma.fields.String(allow_none=True)
+    actor_role_name = Label("audit", "actor_role", allow_none=True)
     action = ma.fields.String(required=True)
+    action_name = Label("audit", "action", required=True)
     object_type = ma.fields.String(required=True)
+    object_type_name = Label("audit", "object_type", required=True)
     object_id = ma.fields.String(allow_none=True)
     before = ma.fields.Dict(allow_none=True)
     after = ma.fields.Dict(allow_none=True)

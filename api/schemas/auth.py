@@ -4,6 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from api.schemas.common import Labels
+
 
 class WeChatLoginIn(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Length(min=1, max=128),
@@ -22,6 +24,7 @@ class DemoLoginIn(ma.Schema):
 class TokenUserOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     roles = ma.fields.List(ma.fields.String(), required=True)
+    roles_names = Labels("people", "roles", required=True)
     verified = ma.fields.Boolean(required=True)
     nickname = ma.fields.String(allow_none=True)
 
@@ -38,6 +41,7 @@ class DemoUserOut(ma.Schema):
     username = ma.fields.String(required=True)
     nickname = ma.fields.String(allow_none=True)
     roles = ma.fields.List(ma.fields.String(), required=True)
+    roles_names = Labels("people", "roles", required=True)
     description = ma.fields.String(allow_none=True)
 
 

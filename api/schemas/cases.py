@@ -7,7 +7,7 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from api.schemas.common import PageArgs, Timestamp
+from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.cases import STATUSES
 from service.geo import DATUMS
 
@@ -18,6 +18,7 @@ class AttributeOut(ma.Schema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     datatype = ma.fields.String(required=True)
+    datatype_name = Label("cases", "datatype", required=True)
     required = ma.fields.Boolean(required=True)
 
 
@@ -74,6 +75,7 @@ class CaseSummaryOut(ma.Schema):
     category = ma.fields.String(required=True)
     category_name = ma.fields.String(required=True)
     status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    status_name = Label("cases", "status", required=True, metadata={"example": "办理中"})
     description = ma.fields.String(required=True)
     address = ma.fields.String(allow_none=True)
     lat = ma.fields.Float(allow_none=True)
@@ -83,6 +85,7 @@ class CaseSummaryOut(ma.Schema):
     received_at = Timestamp(required=True)
     deadlines = ma.fields.Nested(DeadlinesOut, required=True)
     outcome = ma.fields.String(allow_none=True)
+    outcome_name = Label("cases", "outcome", allow_none=True, required=True)
     rating = ma.fields.Integer(allow_none=True)
     assignee_id = ma.fields.Integer(allow_none=True)
     escalation_level = ma.fields.Integer(required=True)
@@ -97,17 +100,22 @@ class TimelineOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     at = Timestamp(required=True)
     action = ma.fields.String(required=True)
+    action_name = Label("cases", "action", required=True)
     from_status = ma.fields.String(allow_none=True)
+    from_status_name = Label("cases", "from_status", allow_none=True, required=True)
     to_status = ma.fields.String(allow_none=True)
+    to_status_name = Label("cases", "to_status", allow_none=True, required=True)
     note = ma.fields.String(allow_none=True)
     public = ma.fields.Boolean(required=True)
     actor_role = ma.fields.String(allow_none=True)
+    actor_role_name = Label("cases", "actor_role", allow_none=True, required=True)
 
 
 class PhotoOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     url = ma.fields.String(required=True)
     purpose = ma.fields.String(required=True)
+    purpose_name = Label("cases", "purpose", required=True)
 
 
 class ReporterOut(ma.Schema):
@@ -125,9 +133,11 @@ class CaseOut(CaseSummaryOut):
     followers = ma.fields.Integer(required=True)
     following = ma.fields.Boolean(required=True)
     allowed_actions = ma.fields.List(ma.fields.String(), required=True)
+    allowed_actions_names = Labels("cases", "allowed_actions", required=True)
     mine = ma.fields.Boolean(required=True)
     merged_into_id = ma.fields.Integer(allow_none=True)
     visit_result = ma.fields.String(allow_none=True)
+    visit_result_name = Label("cases", "visit_result", allow_none=True, required=True)
     attributes = ma.fields.Dict(required=True)
 
 

@@ -6,9 +6,44 @@ from datetime import datetime
 import marshmallow as ma
 from marshmallow import validate
 
-from service import clock
+from service import clock, labels
 
 MAX_PAGE_SIZE = 100
+
+
+def _language() -> str:
+    from api.errors import language
+
+    return language()
+
+
+class Label(ma.fields.String):
+    """The label of a code in a sibling field, from the domain's catalogue (service.labels): declared as
+    ``status_name = Label("cases", "status")`` beside ``status``; Chinese, or English by Accept-Language."""
+
+    def __init__(self, domain: str, field: str, *, source: str | None = None, **kwargs):
+        self.domain, self.field = domain, field
+        metadata = {"description": f"The label of `{source or field}`, in the reader's language",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return labels.name(self.domain, self.field, value, _language())
+
+
+class Labels(ma.fields.List):
+    """The labels of a list of codes, in the same order: ``tags_names = Labels("meals", "tags")``."""
+
+    def __init__(self, domain: str, field: str, *, source: str | None = None, **kwargs):
+        self.domain, self.field = domain, field
+        metadata = {"description": f"The labels of `{source or field}`, in the same order",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(ma.fields.String(), attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return labels.names(self.domain, self.field, value, _language())
 
 
 class Timestamp(ma.fields.DateTime):

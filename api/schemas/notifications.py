@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs, Timestamp
+from api.schemas.common import Label, PageArgs, Timestamp
 
 
 class InboxArgs(PageArgs):
@@ -14,6 +14,7 @@ class InboxArgs(PageArgs):
 class NotificationOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     kind = ma.fields.String(required=True, metadata={"example": "case.status_changed"})
+    kind_name = Label("notifications", "kind", required=True, metadata={"example": "诉求进展"})
     title = ma.fields.String(required=True)
     body = ma.fields.String(required=True)
     link = ma.fields.String(allow_none=True)

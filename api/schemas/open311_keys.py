@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Timestamp
+from api.schemas.common import Label, Timestamp
 
 
 class Open311KeyIn(ma.Schema):
@@ -25,6 +25,7 @@ class Open311KeyOut(ma.Schema):
         "description": "The first 8 characters of the key, to recognise it"})
     scope_type = ma.fields.String(allow_none=True, metadata={
         "description": "street or district: its admins (and the issuer) may revoke the key"})
+    scope_type_name = Label("people", "scope_type", allow_none=True)
     scope_id = ma.fields.Integer(allow_none=True)
     created_at = Timestamp(required=True)
     created_by = ma.fields.Integer(allow_none=True)
@@ -39,5 +40,6 @@ class Open311KeyCreatedOut(ma.Schema):
         "description": "The API key itself. Shown once: only its hash is stored"})
     key_prefix = ma.fields.String(required=True)
     scope_type = ma.fields.String(required=True)
+    scope_type_name = Label("people", "scope_type", required=True)
     scope_id = ma.fields.Integer(required=True)
     created_at = Timestamp(required=True)

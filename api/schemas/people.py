@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs, Timestamp
+from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.people import CLAIM_STATUSES, GRANTED_ROLES, SCOPE_TYPES, VERIFICATION_DOCUMENTS
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -12,12 +12,14 @@ ID = {"validate": validate.Range(min=1, max=2147483647)}
 
 class ScopeOut(ma.Schema):
     type = ma.fields.String(required=True, metadata={"example": "neighbourhood"})
+    type_name = Label("people", "type", required=True, metadata={"example": "居委会"})
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(allow_none=True, metadata={"example": "香泉路居委会"})
 
 
 class RoleOut(ma.Schema):
     role = ma.fields.String(required=True, metadata={"example": "staff"})
+    role_name = Label("people", "role", required=True, metadata={"example": "工作人员"})
     scopes = ma.fields.List(ma.fields.Nested(ScopeOut), required=True)
 
 
@@ -28,6 +30,7 @@ class CheckOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={
         "enum": list(VERIFICATION_STATUSES),
         "description": "verified by 居委会 staff; pending: typed by the resident, awaiting verification; missing"})
+    status_name = Label("people", "status", required=True, metadata={"example": "已核验"})
     verified_by = ma.fields.Integer(allow_none=True, metadata={"description": "The staff member who checked it"})
     verified_at = Timestamp(allow_none=True)
 
@@ -126,6 +129,7 @@ class UnitClaimOut(ma.Schema):
     certificate_no = ma.fields.String(required=True)
     owner_name = ma.fields.String(required=True)
     status = ma.fields.String(required=True, metadata={"enum": list(CLAIM_STATUSES)})
+    status_name = Label("people", "status", required=True)
     reason = ma.fields.String(allow_none=True)
     register_match = ma.fields.Boolean(allow_none=True,
                                        metadata={"description": "Staff only: the register holds this certificate and name"})
@@ -160,7 +164,9 @@ class FamilyLinkOut(ma.Schema):
     proxy_user_id = ma.fields.Integer(required=True)
     elder_user_id = ma.fields.Integer(required=True)
     relation = ma.fields.String(required=True)
+    relation_name = Label("people", "relation", required=True)
     status = ma.fields.String(required=True)
+    status_name = Label("people", "status", required=True)
     reason = ma.fields.String(allow_none=True)
     created_at = Timestamp(required=True)
     decided_at = Timestamp(allow_none=True)
@@ -200,6 +206,8 @@ class RoleAssignmentOut(ma.Schema):
     id = ma.fields.Integer(required=True)
     user_id = ma.fields.Integer(required=True)
     role = ma.fields.String(required=True)
+    role_name = Label("people", "role", required=True)
     scope_type = ma.fields.String(required=True)
+    scope_type_name = Label("people", "scope_type", required=True)
     scope_id = ma.fields.Integer(required=True)
     title = ma.fields.String(allow_none=True)

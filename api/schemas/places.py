@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import Label, PageArgs
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
 
@@ -13,8 +13,10 @@ class CoordinatesOut(ma.Schema):
     lat = ma.fields.Float(allow_none=True, metadata={"example": 31.2558})
     lng = ma.fields.Float(allow_none=True, metadata={"example": 121.4005})
     datum = ma.fields.Constant("gcj02", metadata={"description": "Coordinates are GCJ-02"})
+    datum_name = Label("places", "datum", dump_default="gcj02")
     coord_source = ma.fields.String(required=True, metadata={
         "description": "approximate (hand-placed, not surveyed) or surveyed", "example": "approximate"})
+    coord_source_name = Label("places", "coord_source", required=True, metadata={"example": "大致位置"})
 
 
 class StreetOut(CoordinatesOut):
@@ -94,6 +96,7 @@ class UnitOut(ma.Schema):
         "description": "Exact decimal exclusive area in m²; shown to the estate's owners, its committee and "
                        "staff in scope", "format": "decimal", "example": "89.37"})
     area_source = ma.fields.String(allow_none=True, metadata={"example": "register"})
+    area_source_name = Label("places", "area_source", allow_none=True, metadata={"example": "不动产登记"})
 
 
 class StreetArgs(PageArgs):

@@ -5,6 +5,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from api.docs import errors
+from api.errors import language
 from api.extensions import Blueprint
 from api.responses import json_response
 from api.schemas.common import PageArgs, page_of, paged
@@ -35,7 +36,7 @@ class Me(MethodView):
         Profile (personal data masked where appropriate), roles and their scopes.
         """
         # Every screen of the mini-program starts here: built JSON-ready and sent as it is (MeOut documents it).
-        return json_response(people.me(current_actor()))
+        return json_response(people.me(current_actor(), language()))
 
     @blp.arguments(ProfileIn)
     @blp.response(200, ProfileOut, example=ME_EXAMPLE["profile"])

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.cases import OPEN_STATUSES, STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
-from service import audit, clock, geo, privacy, uploads
+from service import audit, clock, geo, labels, privacy, uploads
 from service.cases import rules
 from service.cases.workflow import allowed_actions, can_handle
 from service.errors import InvalidInput, NotFound
@@ -71,9 +71,10 @@ def summary(case: Case, lang: str = "zh") -> dict:
     category = rules.category(case.category_code)
     return {"id": case.id, "number": case.number, "category": case.category_code,
             "category_name": category.name(lang) if category else case.category_code, "status": case.status,
-            "description": case.description, "address": case.address, "lat": case.lat, "lng": case.lng,
+            "status_name": labels.name("cases", "status", case.status, lang), "description": case.description, "address": case.address, "lat": case.lat, "lng": case.lng,
             "street_id": case.street_id, "neighbourhood_id": case.neighbourhood_id, "received_at": case.received_at,
-            "deadlines": deadlines(case), "outcome": case.outcome, "rating": case.rating,
+            "deadlines": deadlines(case), "outcome": case.outcome,
+            "outcome_name": labels.name("cases", "outcome", case.outcome, lang), "rating": case.rating,
             "assignee_id": case.assignee_user_id, "escalation_level": case.escalation_level}
 
 

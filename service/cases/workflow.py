@@ -17,7 +17,7 @@ from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseCounter, CaseEvent, CaseExtension, CaseFollower, CasePhoto
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
-from service import calendar, clock, geo, notifications, people
+from service import calendar, clock, geo, labels, notifications, people
 from service.cases import rules
 from service.db import transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -210,9 +210,6 @@ def _insert_events(rows: list[dict]) -> list[WrittenEvent]:
                          note=r["note"], public=r["public"], actor_role=r["actor_role"]) for i, r in zip(ids, rows)]
 
 
-STATUS_ZH = {"submitted": "已受理", "dispatched": "已派单", "accepted": "已签收", "in_progress": "办理中",
-             "resolved": "已答复", "closed": "已办结", "reopened": "重新办理", "returned": "退回改派",
-             "merged": "已并单", "rejected": "不予受理", "withdrawn": "已撤回", "archived": "已归档"}
 
 
 # Public events that tell no one: a 回访 is a conversation with the reporter about a closure they
@@ -237,8 +234,8 @@ def _notify_watchers(case: Case, event: CaseEvent) -> None:
 
 def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None, *, title: str | None = None) -> None:
     notifications.notify(user_id, kind="case.status_changed", dedupe_key=dedupe_key,
-                         title=title or f"诉求{case.number}{STATUS_ZH.get(case.status, '')}",
-                         body=(note or STATUS_ZH.get(case.status, ""))[:200], link=rules.page_link(case.id),
+                         title=title or f"诉求{case.number}{labels.name('cases', 'status', case.status)}",
+                         body=(note or labels.name("cases", "status", case.status))[:200], link=rules.page_link(case.id),
                          data={"case_id": case.id, "status": case.status})
 
 

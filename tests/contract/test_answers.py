@@ -1,10 +1,12 @@
 """What a mini-program is shown, checked over every GET operation of /openapi.json as every demo role on
-the demo data: every timestamp is ISO 8601 in Shanghai time (+08:00), in JSON, CSV and the Open311 XML.
+the demo data: every timestamp is ISO 8601 in Shanghai time (+08:00), in JSON, CSV and the Open311 XML;
+every enumerated code comes with its label (``<field>_name``, lists ``<field>_names``), Chinese by default.
 
 The walk fills each path parameter with ids from the demo data (the caller's own things first) and tries
 them until one answers 200; every operation must answer 200 to at least one role, so no answer escapes."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -21,7 +23,7 @@ from models.people import FamilyLink, ResidentProfile, UnitClaim, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
 from models.uploads import Upload
 from models.voting import Motion
-from service import clock
+from service import clock, labels
 from tests.factories import token_for
 
 # A moment written as text: a date, "T", a time, and maybe an offset. Every one must end in +08:00.
@@ -172,3 +174,57 @@ def test_every_timestamp_in_every_answer_is_shanghai_time(answers):
     assert sum(1 for status, content_type, _ in answers.values()
                if status == 200 and content_type.startswith("text/csv")) >= 5
 
+
+
+# --- labels ---------------------------------------------------------------------------------------------------
+
+CODE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# Codes whose labels come from a table rather than a catalogue (categories, voting items, price tiers).
+TABLE_CODED = {"category", "covered", "missing", "required", "item", "tier"}
+MACHINE_ANSWERS = ("/healthz", "/readyz", "/open311/")  # probes and the Open311 standard's own fields
+RECORDS = {"before", "after"}  # an audit entry's snapshots of the object, kept as they were written
+
+
+def _coded_fields() -> set[str]:
+    fields = set(TABLE_CODED)
+    for domain in labels.domains():
+        fields |= set(labels.catalogue(domain))
+    return fields
+
+
+def _unlabelled(node, coded: set[str], found: list, where: str = "") -> None:
+    if isinstance(node, list):
+        for item in node:
+            _unlabelled(item, coded, found, where + "[]")
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in RECORDS:
+            continue
+        if key in coded and isinstance(value, str) and CODE.fullmatch(value):
+            label = node.get(f"{key}_name")
+            if not (isinstance(label, str) and CJK.search(label)):
+                found.append(f"{where}.{key}={value} → {key}_name={label!r}")
+        elif key in coded and isinstance(value, list) and value and all(
+                isinstance(v, str) and CODE.fullmatch(v) for v in value):
+            names = node.get(f"{key}_names")
+            if not (isinstance(names, list) and len(names) == len(value) and all(
+                    isinstance(n, str) and CJK.search(n) for n in names)):
+                found.append(f"{where}.{key}={value} → {key}_names={names!r}")
+        else:
+            _unlabelled(value, coded, found, f"{where}.{key}")
+
+
+def test_every_code_in_every_answer_has_its_chinese_label_beside_it(answers):
+    coded = _coded_fields()
+    wrong = {}
+    for (username, path, fmt), (status, content_type, text) in answers.items():
+        if status != 200 or not content_type.startswith("application/json") or path.startswith(MACHINE_ANSWERS):
+            continue
+        found: list = []
+        _unlabelled(json.loads(text), coded, found)
+        if found:
+            wrong[path] = sorted(set(found))[:4]
+    assert not wrong, "\n".join(f"{path}: {found}" for path, found in sorted(wrong.items()))
