@@ -19,23 +19,26 @@ def _language() -> str:
 
 class Label(ma.fields.String):
     """The label of a code in a sibling field, from the domain's catalogue (service.labels): declared as
-    ``status_name = Label("cases", "status")`` beside ``status``; Chinese, or English by Accept-Language."""
+    ``status_name = Label("cases", "status")`` beside ``status``; Chinese, or English by Accept-Language.
+    Codes named in a table of their own (a facility category, a pace) give ``lookup(code, lang)`` instead."""
 
-    def __init__(self, domain: str, field: str, *, source: str | None = None, **kwargs):
-        self.domain, self.field = domain, field
+    def __init__(self, domain: str | None = None, field: str | None = None, *, source: str | None = None,
+                 lookup=None, **kwargs):
+        self.lookup = lookup or (lambda code, lang: labels.name(domain, field, code, lang))
         metadata = {"description": f"The label of `{source or field}`, in the reader's language",
                     **kwargs.pop("metadata", {})}
         super().__init__(attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return labels.name(self.domain, self.field, value, _language())
+        return None if value is None else self.lookup(value, _language())
 
 
 class Labels(ma.fields.List):
     """The labels of a list of codes, in the same order: ``tags_names = Labels("meals", "tags")``."""
 
-    def __init__(self, domain: str, field: str, *, source: str | None = None, **kwargs):
-        self.domain, self.field = domain, field
+    def __init__(self, domain: str | None = None, field: str | None = None, *, source: str | None = None,
+                 lookup=None, **kwargs):
+        self.lookup = lookup or (lambda code, lang: labels.name(domain, field, code, lang))
         metadata = {"description": f"The labels of `{source or field}`, in the same order",
                     **kwargs.pop("metadata", {})}
         super().__init__(ma.fields.String(), attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
@@ -43,7 +46,8 @@ class Labels(ma.fields.List):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return labels.names(self.domain, self.field, value, _language())
+        lang = _language()
+        return [self.lookup(code, lang) for code in value]
 
 
 class Timestamp(ma.fields.DateTime):

@@ -4,9 +4,10 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs
+from api.schemas.common import Label, Labels, PageArgs
 from models.life_circle import STATUSES
 from service.geo import DATUMS
+from service.life_circle import rules
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
 DATUM = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS), metadata={
@@ -47,6 +48,7 @@ class LcCategoriesOut(ma.Schema):
     target_groups = ma.fields.List(ma.fields.Nested(LcGroupOut), required=True)
     detour_factor = ma.fields.Float(required=True)
     required = ma.fields.List(ma.fields.String(), required=True)
+    required_names = Labels(field="required", lookup=rules.category_name, required=True)
 
 
 class FacilityOut(ma.Schema):
@@ -63,14 +65,18 @@ class FacilityOut(ma.Schema):
     lat = ma.fields.Float(required=True)
     lng = ma.fields.Float(required=True)
     datum = ma.fields.String(required=True)
+    datum_name = Label("places", "datum", required=True)
     coord_source = ma.fields.String(required=True)
+    coord_source_name = Label("places", "coord_source", required=True)
     phone = ma.fields.String(allow_none=True)
     services = ma.fields.List(ma.fields.String(), required=True)
     target_groups = ma.fields.List(ma.fields.String(), required=True)
+    target_groups_names = Labels(field="target_groups", lookup=rules.target_group_name, required=True)
     capacity = ma.fields.Integer(allow_none=True)
     accessible = ma.fields.Boolean(required=True, metadata={"description": "无障碍"})
     bookable = ma.fields.Boolean(required=True)
     status = ma.fields.String(required=True, metadata={"enum": list(STATUSES)})
+    status_name = Label("life_circle", "status", required=True, metadata={"example": "运营中"})
     hours = ma.fields.Dict(allow_none=True, metadata={"description": "Opening hours (see the facility create body)"})
     open_now = ma.fields.Boolean(allow_none=True, metadata={
         "description": "Asia/Shanghai, honouring public holidays, 调休 and dated exceptions; null when hours unknown"})
@@ -86,25 +92,28 @@ class LcNearbyItemOut(FacilityOut):
     class Meta:
         # The list keeps what a resident choosing where to go needs; the weekly schedule, description and
         # administrative fields are in GET /facilities/{id}.
-        exclude = ("hours", "external_id", "coord_source", "capacity", "status", "description", "street_id",
-                   "neighbourhood_id", "version")
+        exclude = ("hours", "external_id", "coord_source", "coord_source_name", "capacity", "status", "status_name",
+                   "description", "street_id", "neighbourhood_id", "version")
 
     distance_m = ma.fields.Integer(required=True, metadata={"description": "Straight line, metres"})
     walk_m = ma.fields.Integer(required=True, metadata={"description": "Walking metres used"})
     walk_minutes = ma.fields.Integer(required=True, metadata={"description": "⌈walk_m ÷ pace speed⌉"})
     walk_method = ma.fields.String(required=True, metadata={"enum": ["estimated", "network"]})
+    walk_method_name = Label("life_circle", "walk_method", required=True)
 
 
 class LcOriginOut(ma.Schema):
     lat = ma.fields.Float(required=True)
     lng = ma.fields.Float(required=True)
     datum = ma.fields.String(required=True)
+    datum_name = Label("places", "datum", required=True)
     estate_id = ma.fields.Integer(allow_none=True)
 
 
 class LcNearbyOut(ma.Schema):
     origin = ma.fields.Nested(LcOriginOut, required=True)
     pace = ma.fields.String(required=True)
+    pace_name = Label(field="pace", lookup=rules.pace_name, required=True, metadata={"example": "长者步速"})
     m_per_min = ma.fields.Integer(required=True)
     minutes = ma.fields.Integer(required=True)
     walk_budget_m = ma.fields.Integer(required=True)
@@ -271,6 +280,7 @@ class LcNearestOut(ma.Schema):
     distance_m = ma.fields.Integer(required=True)
     walk_minutes = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     walk_method = ma.fields.String(required=True)
+    walk_method_name = Label("life_circle", "walk_method", required=True)
 
 
 class LcEstateCategoryOut(ma.Schema):
@@ -287,7 +297,9 @@ class LcEstateCategoryOut(ma.Schema):
 class LcLabelsOut(ma.Schema):
     as_of = ma.fields.String(required=True)
     scenario = ma.fields.String(required=True)
+    scenario_name = Label("life_circle", "scenario", required=True)
     distance_method = ma.fields.String(required=True, metadata={"enum": ["estimated", "network", "mixed"]})
+    distance_method_name = Label("life_circle", "distance_method", required=True)
     pairs = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     detour_factor = ma.fields.Float(required=True)
     search_radius_m = ma.fields.Integer(required=True)
@@ -340,6 +352,7 @@ class LcGapOut(ma.Schema):
     nearest_facility_name = ma.fields.String(allow_none=True, required=True)
     walk_m = ma.fields.Integer(allow_none=True, required=True)
     walk_method = ma.fields.String(allow_none=True, required=True)
+    walk_method_name = Label("life_circle", "walk_method", allow_none=True, required=True)
     beyond_m = ma.fields.Integer(allow_none=True, required=True, metadata={
         "description": "walk_m − threshold; null when no facility lies within the search radius"})
 
@@ -349,6 +362,7 @@ class StreetCoverageOut(LcLabelsOut):
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     estates_unlocated = ma.fields.List(ma.fields.Dict(), required=True)
     required = ma.fields.List(ma.fields.String(), required=True)
+    required_names = Labels(field="required", lookup=rules.category_name, required=True)
     categories = ma.fields.List(ma.fields.Nested(LcCategoryShareOut), required=True)
     overall = ma.fields.Nested(LcOverallOut, required=True)
     gaps = ma.fields.List(ma.fields.Nested(LcGapOut), required=True)
@@ -358,4 +372,5 @@ class StreetCoverageOut(LcLabelsOut):
 class LcFeatureCollectionOut(ma.Schema):
     type = ma.fields.String(required=True, metadata={"example": "FeatureCollection"})
     datum = ma.fields.String(required=True)
+    datum_name = Label("places", "datum", required=True)
     features = ma.fields.List(ma.fields.Dict(), required=True)

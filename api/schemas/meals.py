@@ -6,7 +6,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs, Timestamp
+from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.meals import BOOKING_STATUSES, MEALS, MODES, SITE_KINDS
 from service.geo import DATUMS
 from service.meals.rules import STATUS_FLAGS
@@ -42,6 +42,7 @@ class SiteOut(ma.Schema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     kind = ma.fields.String(required=True, metadata={"enum": list(SITE_KINDS)})
+    kind_name = Label("meals", "kind", required=True, metadata={"example": "长者食堂"})
     street_id = ma.fields.Integer(required=True)
     neighbourhood_id = ma.fields.Integer(allow_none=True)
     address = ma.fields.String(allow_none=True)
@@ -77,6 +78,7 @@ class BookingPriceOut(ma.Schema):
     """The price breakdown a booking keeps."""
     eligible = ma.fields.Boolean(required=True)
     tier = ma.fields.String(required=True, metadata={"description": "Age tier code, 'elder' or 'general'"})
+    tier_name = Label("meals", "tier", required=True, metadata={"example": "80-89岁"})
     tier_amount = Money(allow_none=True)
     statuses = ma.fields.List(ma.fields.Nested(StatusSubsidyOut), required=True)
     unit_list_price = Money(allow_none=True)
@@ -92,6 +94,7 @@ class BookingPriceOut(ma.Schema):
 class PriceOut(BookingPriceOut):
     """The price a diner would pay, with why they are not eligible when they are not."""
     ineligible_reason = ma.fields.String(allow_none=True)
+    ineligible_reason_name = Label("meals", "ineligible_reason", allow_none=True)
 
 
 class SetMealOut(ma.Schema):
@@ -103,6 +106,7 @@ class SetMealOut(ma.Schema):
     dishes = ma.fields.List(ma.fields.String(), required=True)
     allergens = ma.fields.List(ma.fields.String(), required=True)
     tags = ma.fields.List(ma.fields.String(), required=True)
+    tags_names = Labels("meals", "tags", required=True, metadata={"example": ["软烂", "低盐"]})
     price = ma.fields.Nested(PriceOut, allow_none=True, metadata={"description": "What this diner pays for one"})
 
 
@@ -117,6 +121,7 @@ class SlotOut(ma.Schema):
     site_id = ma.fields.Integer(required=True)
     day = ma.fields.Date(required=True)
     meal = ma.fields.String(required=True, metadata={"enum": list(MEALS)})
+    meal_name = Label("meals", "meal", required=True, metadata={"example": "午餐"})
     starts_at = Timestamp(required=True)
     ends_at = Timestamp(required=True)
     opens_at = Timestamp(required=True)
@@ -137,6 +142,7 @@ class SlotsOut(ma.Schema):
                        "verified it)"})
     ineligible_reason = ma.fields.String(allow_none=True, metadata={
         "enum": ["age_unknown", "age_unverified", "too_young", "not_resident", "residence_unverified"]})
+    ineligible_reason_name = Label("meals", "ineligible_reason", allow_none=True, required=True)
     ineligible_message = ma.fields.String(allow_none=True, metadata={
         "description": "Why, for people (Chinese unless Accept-Language prefers English)",
         "example": "您填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带身份证或户口簿到居委会办理"})
@@ -199,19 +205,23 @@ class BookingOut(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "Short code for the counter", "example": "K7MPQ3"})
     token = ma.fields.String(allow_none=True, metadata={"description": "For the QR code scanned at the counter"})
     status = ma.fields.String(required=True, metadata={"enum": list(BOOKING_STATUSES)})
+    status_name = Label("meals", "status", required=True, metadata={"example": "已预订"})
     slot_id = ma.fields.Integer(required=True)
     site_id = ma.fields.Integer(required=True)
     site_name = ma.fields.String(required=True)
     day = ma.fields.Date(required=True)
     meal = ma.fields.String(required=True)
+    meal_name = Label("meals", "meal", required=True)
     starts_at = Timestamp(required=True)
     mode = ma.fields.String(required=True, metadata={"enum": list(MODES)})
+    mode_name = Label("meals", "mode", required=True, metadata={"example": "堂食"})
     quantity = ma.fields.Integer(required=True)
     set_meal_id = ma.fields.Integer(required=True)
     set_meal_name = ma.fields.String(required=True)
     diner_id = ma.fields.Integer(required=True)
     booked_by_id = ma.fields.Integer(required=True)
     booked_by_role = ma.fields.String(required=True, metadata={"enum": ["self", "family", "staff"]})
+    booked_by_role_name = Label("meals", "booked_by_role", required=True)
     priority_rank = ma.fields.Integer(required=True)
     price = ma.fields.Nested(BookingPriceOut, required=True)
     diet_note = ma.fields.String(allow_none=True)
@@ -250,6 +260,7 @@ class SetMealCountOut(ma.Schema):
     set_meal_id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     tags = ma.fields.List(ma.fields.String(), required=True)
+    tags_names = Labels("meals", "tags", required=True)
     dine_in = ma.fields.Integer(required=True)
     pickup = ma.fields.Integer(required=True)
     delivery = ma.fields.Integer(required=True)
@@ -280,11 +291,13 @@ class DeliveryStopOut(ma.Schema):
     quantity = ma.fields.Integer(required=True)
     diet_note = ma.fields.String(allow_none=True)
     status = ma.fields.String(required=True)
+    status_name = Label("meals", "status", required=True)
 
 
 class ManifestSlotOut(ma.Schema):
     slot_id = ma.fields.Integer(required=True)
     meal = ma.fields.String(required=True)
+    meal_name = Label("meals", "meal", required=True)
     starts_at = Timestamp(required=True)
     cutoff_at = Timestamp(required=True)
     final = ma.fields.Boolean(required=True, metadata={"description": "The cut-off has passed"})
@@ -315,8 +328,9 @@ class StatementLineOut(ma.Schema):
     district_id = ma.fields.Integer(allow_none=True)
     district = ma.fields.String(allow_none=True, metadata={"description": "The paying district (diner's residence)"})
     tier = ma.fields.String(required=True)
-    tier_name = ma.fields.String(allow_none=True)
+    tier_name = Label("meals", "tier", required=True)
     statuses = ma.fields.List(ma.fields.String(), required=True)
+    statuses_names = Labels("meals", "statuses", required=True)
     meals = ma.fields.Integer(required=True)
     list_total = Money(required=True)
     subsidy_total = Money(required=True)
@@ -326,6 +340,7 @@ class StatementLineOut(ma.Schema):
 
 class OperatorLineOut(ma.Schema):
     tier = ma.fields.String(required=True)
+    tier_name = Label("meals", "tier", required=True)
     meals = ma.fields.Integer(required=True)
     amount = Money(required=True)
 

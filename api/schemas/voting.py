@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import PageArgs, Timestamp
+from api.schemas.common import Label, PageArgs, Timestamp
 from models.voting import MOTION_KINDS, MOTION_STATUSES, SCOPE_TYPES
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -14,6 +14,7 @@ class ItemOut(ma.Schema):
     item = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     approval_rule = ma.fields.String(required=True, metadata={"enum": ["majority", "three_quarters"]})
+    approval_rule_name = Label("voting", "approval_rule", required=True)
 
 
 class ItemsOut(ma.Schema):
@@ -59,9 +60,13 @@ class MotionSummaryOut(ma.Schema):
     item = ma.fields.Integer(required=True)
     item_name = ma.fields.String(required=True)
     approval_rule = ma.fields.String(required=True)
+    approval_rule_name = Label("voting", "approval_rule", required=True, metadata={"example": "过半数同意"})
     kind = ma.fields.String(required=True)
+    kind_name = Label("voting", "kind", required=True)
     status = ma.fields.String(required=True, metadata={"enum": list(MOTION_STATUSES)})
+    status_name = Label("voting", "status", required=True, metadata={"example": "投票中"})
     scope_type = ma.fields.String(required=True)
+    scope_type_name = Label("voting", "scope_type", required=True)
     scope_ids = ma.fields.List(ma.fields.Integer(), required=True)
     opens_at = Timestamp(required=True)
     closes_at = Timestamp(required=True)
@@ -86,6 +91,7 @@ class MotionOut(MotionSummaryOut):
     notice_days = ma.fields.Integer(required=True)
     publication_days = ma.fields.Integer(required=True)
     revote = ma.fields.String(required=True)
+    revote_name = Label("voting", "revote", required=True)
     silent_with_majority = ma.fields.Boolean(required=True)
     silent_rule_clause = ma.fields.String(allow_none=True)
     publish_until = Timestamp(allow_none=True)
@@ -124,7 +130,9 @@ class ConfirmIn(ma.Schema):
 class BallotOut(ma.Schema):
     ballot_id = ma.fields.Integer(required=True)
     channel = ma.fields.String(required=True)
+    channel_name = Label("voting", "channel", required=True)
     status = ma.fields.String(required=True, metadata={"enum": ["pending", "counted", "superseded", "void"]})
+    status_name = Label("voting", "status", required=True)
     receipt = ma.fields.String(required=True, metadata={"description": "First 10 hex digits of SHA-256(ballot ‖ nonce)"})
     replaced = ma.fields.Boolean(required=True, metadata={"description": "This ballot replaced your earlier one"})
     cast_at = Timestamp(required=True)
@@ -136,9 +144,12 @@ class MyBallotOut(ma.Schema):
     units = ma.fields.Integer(required=True)
     label = ma.fields.String(required=True)
     channel = ma.fields.String(required=True)
+    channel_name = Label("voting", "channel", required=True)
     choice = ma.fields.String(allow_none=True)
+    choice_name = Label("voting", "choice", allow_none=True, required=True)
     candidate_ids = ma.fields.List(ma.fields.Integer(), allow_none=True)
     status = ma.fields.String(required=True)
+    status_name = Label("voting", "status", required=True)
     receipt = ma.fields.String(required=True)
     replaces_receipt = ma.fields.String(allow_none=True)
     cast_at = Timestamp(required=True)
@@ -169,6 +180,7 @@ class ReceiptArgs(PageArgs):
 class ReceiptOut(ma.Schema):
     receipt = ma.fields.String(required=True)
     channel = ma.fields.String(required=True)
+    channel_name = Label("voting", "channel", required=True)
 
 
 class ParticipationArgs(PageArgs):
@@ -203,6 +215,7 @@ class TurnoutParticipationOut(ma.Schema):
 class TurnoutOut(ma.Schema):
     motion_id = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True, metadata={"enum": list(MOTION_STATUSES)})
+    status_name = Label("voting", "status", required=True)
     total_area = ma.fields.String(required=True, metadata={"description": "A, m²"})
     total_heads = ma.fields.Integer(required=True, metadata={"description": "N"})
     voted = ma.fields.Nested(LedgerOut, required=True, metadata={"description": "Counted ballots: a_p and n_p"})
@@ -219,8 +232,21 @@ class RefusalOut(ma.Schema):
     voter_id = ma.fields.Integer(required=True)
     label = ma.fields.String(required=True, metadata={"description": "The owner's (first) unit"})
     channel = ma.fields.String(required=True, metadata={"enum": ["online", "paper", "proxy"]})
+    channel_name = Label("voting", "channel", required=True)
     reason = ma.fields.String(required=True, metadata={"enum": ["already_voted", "mandate_used"]})
+    reason_name = Label("voting", "reason", required=True)
     at = Timestamp(required=True)
+
+
+class ResultRuleOut(ma.Schema):
+    participation = ma.fields.String(required=True, metadata={"example": "3×a_p ≥ 2×A 且 3×n_p ≥ 2×N"})
+    approval = ma.fields.String(required=True)
+    revote = ma.fields.String(required=True)
+    revote_name = Label("voting", "revote", required=True)
+    silent_with_majority = ma.fields.Boolean(required=True)
+    silent_rule_clause = ma.fields.String(allow_none=True)
+    spoiled_counts_as = ma.fields.String(required=True)
+    spoiled_counts_as_name = Label("voting", "spoiled_counts_as", required=True)
 
 
 class ResultOut(ma.Schema):
@@ -229,7 +255,9 @@ class ResultOut(ma.Schema):
 
     motion_id = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True)
+    status_name = Label("voting", "status", required=True)
     decision = ma.fields.String(required=True, metadata={"enum": ["passed", "rejected", "failed_participation"]})
+    decision_name = Label("voting", "decision", required=True, metadata={"example": "通过"})
     passed = ma.fields.Boolean(required=True)
     total_area = ma.fields.String(required=True)
     total_heads = ma.fields.Integer(required=True)
@@ -242,11 +270,12 @@ class ResultOut(ma.Schema):
     tie_for_last_seat = ma.fields.Boolean()
     silent_counted_with_majority = ma.fields.Dict(allow_none=True)
     buildings = ma.fields.List(ma.fields.Dict(), required=True)
-    rule = ma.fields.Dict(required=True)
+    rule = ma.fields.Nested(ResultRuleOut, required=True)
     area_unit = ma.fields.String(required=True)
     item = ma.fields.Integer(required=True)
     item_name = ma.fields.String(required=True)
     approval_rule = ma.fields.String(required=True)
+    approval_rule_name = Label("voting", "approval_rule", required=True)
     snapshot_hash = ma.fields.String(allow_none=True)
     chain_head = ma.fields.String(required=True)
     chain_length = ma.fields.Integer(required=True)

@@ -13,6 +13,7 @@ from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, 
                                 ProxyIn, ProxyOut, ReceiptArgs, ReceiptOut, ReelectionIn, ReelectionOut, RefusalOut,
                                 ResultOut, TurnoutOut, VerifyOut)
 from api.security import auth_required, current_actor
+from service import labels
 from service.voting import queries, rules, workflow
 
 blp = Blueprint("voting", __name__, url_prefix="/api/v1",
@@ -153,7 +154,8 @@ class Ballots(MethodView):
         answer = workflow.cast(current_actor(), motion_id, choice=data.get("choice"),
                                candidate_ids=data.get("candidate_ids"), voter_id=data.get("voter_id"),
                                on_behalf_of_unit=data.get("on_behalf_of_unit"))
-        return json_response(answer, 201)  # built by the use-case, the shape of BallotOut
+        # Built by the use-case in the shape of BallotOut and sent as it is, with its labels.
+        return json_response(labels.attach(answer, "voting", ("channel", "status"), language()), 201)
 
 
 @blp.route(f"/motions/{MID}/my-ballot")

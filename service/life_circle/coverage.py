@@ -366,7 +366,11 @@ def compute_street(street: Street, *, statuses=("open",), scenario: str = "curre
         estates_out.append({"id": e.id, "code": e.code, "name": e.name, "lat": e.lat, "lng": e.lng,
                             "households": households.get(e.id, 0),
                             "covered": [code for code, item in cells.items() if item["covered"]],
+                            "covered_names": [rules.category_name(code, lang)
+                                              for code, item in cells.items() if item["covered"]],
                             "missing": [code for code, item in cells.items() if not item["covered"]],
+                            "missing_names": [rules.category_name(code, lang)
+                                              for code, item in cells.items() if not item["covered"]],
                             "all_required_covered": e in all_covered,
                             "categories": {code: {"covered": item["covered"],
                                                   "walk_m": item["nearest"]["walk_m"] if item["nearest"] else None,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.life_circle import Facility
 from models.places import Estate
-from service import clock, geo
+from service import clock, geo, labels
 from service.errors import InvalidInput, NotFound
 from service.life_circle import hours as hours_mod
 from service.life_circle import rules, walking
@@ -153,7 +153,9 @@ class _Static:
                 "category_name": category.name(lang) if category else self.category_code,
                 "dimension": category.dimension if category else None, "subtype": f["subtype"],
                 "address": f["address"], "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum,
-                "phone": f["phone"], "services": f["services"], "target_groups": f["target_groups"],
+                "datum_name": labels.name("places", "datum", datum, lang), "phone": f["phone"],
+                "services": f["services"], "target_groups": f["target_groups"],
+                "target_groups_names": [rules.target_group_name(g, lang) for g in f["target_groups"]],
                 "accessible": f["accessible"], "bookable": f["bookable"]}
             found = self._bases[(lang, datum)] = (fields, _dumps(fields)[:-1])
         return found
@@ -273,7 +275,8 @@ def nearby(**args) -> dict:
     """Open facilities within ``minutes`` of walking, by walking distance (then id); see ``_nearby``."""
     head, rows, lang, datum = _nearby(**args)
     items = [{**entry.base(lang, datum)[0], **state, "distance_m": walk.distance_m, "walk_m": walk.walk_m,
-              "walk_minutes": walk_minutes, "walk_method": walk.method}
+              "walk_minutes": walk_minutes, "walk_method": walk.method,
+              "walk_method_name": labels.name("life_circle", "walk_method", walk.method, lang)}
              for entry, walk, walk_minutes, state, _ in rows]
     return {**head, "items": items}
 
@@ -281,9 +284,11 @@ def nearby(**args) -> dict:
 def nearby_json(**args) -> str:
     """``nearby`` as the JSON text the API sends, assembled from each facility's cached fixed part."""
     head, rows, lang, datum = _nearby(**args)
+    methods = {method: _dumps(labels.name("life_circle", "walk_method", method, lang))
+               for method in ("estimated", "network")}
     items = ",".join(
         f'{entry.base(lang, datum)[1]},{state},"distance_m":{walk.distance_m},"walk_m":{walk.walk_m},'
-        f'"walk_minutes":{walk_minutes},"walk_method":"{walk.method}"}}'
+        f'"walk_minutes":{walk_minutes},"walk_method":"{walk.method}","walk_method_name":{methods[walk.method]}}}'
         for entry, walk, walk_minutes, _, state in rows)
     return f'{_dumps(head)[:-1]},"items":[{items}]}}'
 
@@ -356,8 +361,9 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
         category = rules.category(entry.category_code)
         by_dimension.setdefault((category.dimension if category else None) or "", []).append(fid)
     rlat, rlng = geo.from_gcj02(olat, olng, datum)
-    head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum, "estate_id": estate_id},
-            "pace": pace, "m_per_min": speed, "minutes": minutes, "walk_budget_m": budget,
+    head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum,
+                       "datum_name": labels.name("places", "datum", datum, lang), "estate_id": estate_id},
+            "pace": pace, "pace_name": rules.pace_name(pace, lang), "m_per_min": speed, "minutes": minutes, "walk_budget_m": budget,
             "detour_factor": walk_rules.detour_factor, "note": WALK_NOTE_EN if lang == "en" else WALK_NOTE_ZH,
             "by_dimension": by_dimension}
     return head, rows, lang, datum

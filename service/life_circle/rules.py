@@ -140,6 +140,22 @@ def target_groups() -> dict[str, tuple[str, str]]:
     return dict(_groups)
 
 
+def category_name(code: str, lang: str = "zh") -> str:
+    """A category's label (the code itself if the rules do not name it)."""
+    found = category(code)
+    return found.name(lang) if found else code
+
+
+def pace_name(code: str, lang: str = "zh") -> str:
+    found = pace(code)
+    return found.name(lang) if found else code
+
+
+def target_group_name(code: str, lang: str = "zh") -> str:
+    names = _groups.get(code)
+    return (names[1] if lang == "en" else names[0]) if names else code
+
+
 def walk() -> Walk:
     assert _walk is not None, "life-circle rules not loaded"
     return _walk

@@ -15,7 +15,7 @@ from models.life_circle import Facility
 from models.meals import LIVE_SQL, MODES, MealBooking, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Street, Unit
-from service import audit, clock, csv_export, geo, people, privacy
+from service import audit, clock, csv_export, geo, labels, people, privacy
 from service.db import paginate
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import walking
@@ -200,9 +200,23 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, la
                            if can_book else None} for item in menus[slot.id]],
         })
     message = None if reason is None else bk.ineligible_message(reason, site.open_to_public)[1 if lang == "en" else 0]
-    return {"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day, "diner_id": diner_id,
-            "eligible": eligible, "ineligible_reason": reason, "ineligible_message": message,
-            "delivery_allowed": delivery_ok, "priority": priority, "items": items}
+    return _labelled_slots({"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day,
+                            "diner_id": diner_id, "eligible": eligible, "ineligible_reason": reason,
+                            "ineligible_message": message, "delivery_allowed": delivery_ok, "priority": priority,
+                            "items": items}, lang)
+
+
+def _labelled_slots(answer: dict, lang: str) -> dict:
+    """The slots answer is sent as it is (no schema): its codes get their labels here."""
+    labels.attach(answer, "meals", ("ineligible_reason",), lang)
+    labels.attach(answer["site"], "meals", ("kind",), lang)
+    for item in answer["items"]:
+        labels.attach(item, "meals", ("meal",), lang)
+        for set_meal in item["set_meals"]:
+            labels.attach(set_meal, "meals", ("tags",), lang)
+            if set_meal["price"] is not None:
+                labels.attach(set_meal["price"], "meals", ("tier", "ineligible_reason"), lang)
+    return answer
 
 
 # --- bookings ------------------------------------------------------------------------------------------------
