@@ -239,7 +239,7 @@ class Manifest(MethodView):
         """
         data = queries.manifest(current_actor(), site_id, args["day"])
         if args["format"] == "csv":
-            return csv_response(queries.manifest_csv(data), f"manifest-{site_id}-{args['day']:%Y%m%d}.csv")
+            return csv_response(queries.manifest_csv(data, language()), f"manifest-{site_id}-{args['day']:%Y%m%d}.csv")
         return data
 
 
@@ -260,7 +260,7 @@ class Statement(MethodView):
         """
         data = queries.statement(current_actor(), site_id, args["month"])
         if args["format"] == "csv":
-            return csv_response(queries.statement_csv(data), f"statement-{site_id}-{args['month']}.csv")
+            return csv_response(queries.statement_csv(data, language()), f"statement-{site_id}-{args['month']}.csv")
         return data
 
 
@@ -282,7 +282,7 @@ class StreetStatement(MethodView):
         """The street roll-up of the monthly statements (street staff and admins)"""
         data = queries.street_statement(current_actor(), args["street_id"], args["month"])
         if args["format"] == "csv":
-            return csv_response(queries.street_statement_csv(data), f"statement-street-{args['street_id']}-{args['month']}.csv")
+            return csv_response(queries.street_statement_csv(data, language()), f"statement-street-{args['street_id']}-{args['month']}.csv")
         return data
 
 

@@ -391,6 +391,12 @@ def compute_street(street: Street, *, statuses=("open",), scenario: str = "curre
 
 # --- CSV and GeoJSON -------------------------------------------------------------------------------------------
 
+# The CSV's last row says what its marks mean.
+MARKER_NOTE = {"zh": "说明：各类别列为小区到最近设施的步行米数；带 * 表示在该类别的步行阈值内（已覆盖），空白表示搜索范围内没有该类设施",
+               "en": "Note: each category column is the walk in metres from the estate to the nearest facility; * marks "
+                     "a walk within the category's threshold (covered); blank means none within the search radius"}
+
+
 def to_csv(report: dict, lang: str = "zh") -> str:
     """UTF-8 with a BOM for Excel: one row per estate (walk metres per category, * when covered),
     then the estate share and the household share of every category."""
@@ -417,6 +423,7 @@ def to_csv(report: dict, lang: str = "zh") -> str:
             value = by_code[c.code][key]["rate"]
             row.append("" if value is None else f"{value:.2f}")
         rows.append(row)
+    rows.append(["", MARKER_NOTE["zh" if zh else "en"]])
     return csv_export.write(header, rows)
 
 

@@ -24,7 +24,6 @@ from service.meals import booking as bk
 
 ZERO = Decimal("0.00")
 KITCHEN_STATUSES = ("confirmed", "served", "no_show")
-MEAL_ZH = {"lunch": "午餐", "dinner": "晚餐"}
 
 
 def dec(value) -> Decimal:
@@ -344,26 +343,34 @@ def _natural(text: str | None) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text or ""))
 
 
-def manifest_csv(data: dict) -> str:
+MANIFEST_COLUMNS = ("date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop", "code",
+                    "diner", "phone", "neighbourhood", "address", "quantity", "diet_note")
+
+
+def manifest_csv(data: dict, lang: str = "zh") -> str:
+    """The kitchen's manifest for the day: headers, meals and sections labelled in ``lang``."""
     rows = []
     day = data["day"].isoformat()
+
+    def section(code: str) -> str:
+        return labels.name("meals", "section", code, lang)
+
     for slot in data["slots"]:
-        meal = MEAL_ZH.get(slot["meal"], slot["meal"])
+        meal = labels.name("meals", "meal", slot["meal"], lang)
         for s in slot["set_meals"]:
-            rows.append([day, meal, "count", s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
+            rows.append([day, meal, section("count"), s["name"], s["dine_in"], s["pickup"], s["delivery"], s["total"],
                          "", "", "", "", "", "", "", ""])
         t = slot["totals"]
-        rows.append([day, meal, "total", "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "", "", "",
-                     "", "", ""])
+        rows.append([day, meal, section("total"), "", t["dine_in"], t["pickup"], t["delivery"], t["all"], "", "", "",
+                     "", "", "", "", ""])
         for diet in slot["special_diets"]:
-            rows.append([day, meal, "diet", "", "", "", "", diet["portions"], "", "", "", "", "", "", "",
+            rows.append([day, meal, section("diet"), "", "", "", "", diet["portions"], "", "", "", "", "", "", "",
                          diet["note"]])
         for stop in slot["delivery"]:
-            rows.append([day, meal, "delivery", stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
+            rows.append([day, meal, section("delivery"), stop["set_meal"], "", "", stop["quantity"], stop["quantity"],
                          stop["stop"], stop["code"], stop["diner"], stop["phone"], stop["neighbourhood"],
                          stop["address"], stop["quantity"], stop["diet_note"]])
-    return csv_export.write(["date", "meal", "section", "set_meal", "dine_in", "pickup", "delivery", "total", "stop",
-                             "code", "diner", "phone", "neighbourhood", "address", "quantity", "diet_note"], rows)
+    return csv_export.write(labels.names("meals", "manifest_columns", MANIFEST_COLUMNS, lang), rows)
 
 
 # --- the monthly subsidy statement --------------------------------------------------------------------------
@@ -410,16 +417,12 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
     totals = db.session.execute(sa.select(sa.func.count(sa.distinct(MealBooking.diner_user_id)),
                                           sa.func.count(sa.distinct(MealBooking.day))).where(*served)).one()
     districts = dict(db.session.execute(sa.select(District.id, District.name)).all())
-    from service.meals import rules as meal_rules
-
-    tier_names = {t.code: t.zh for t in meal_rules.current().age_tiers}
-    tier_names.update({"general": "非补贴（普通价）", "elder": "长者价（无年龄补贴）"})
 
 
     lines = []
     for district_id, tier, statuses, meals, list_total, subsidy, payable, fees in rows:
         lines.append({"district_id": district_id, "district": districts.get(district_id), "tier": tier,
-                      "tier_name": tier_names.get(tier, tier), "statuses": [s for s in (statuses or "").split(",") if s],
+                      "tier_name": labels.name("meals", "tier", tier), "statuses": [s for s in (statuses or "").split(",") if s],
                       "meals": int(meals or 0), "list_total": money(dec(list_total)),
                       "subsidy_total": money(dec(subsidy)), "payable_total": money(dec(payable)),
                       "delivery_fees": money(dec(fees))})
@@ -434,18 +437,26 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
                        "operator_subsidy_total": money(sum((Decimal(x["amount"]) for x in operator), ZERO))}}
 
 
-def statement_csv(data: dict) -> str:
+STATEMENT_COLUMNS = ("site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
+                     "payable_total", "delivery_fees")
+STREET_STATEMENT_COLUMNS = ("street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
+                            "payable_total", "delivery_fees")
+
+
+def statement_csv(data: dict, lang: str = "zh") -> str:
+    """A site's monthly statement: headers, tiers and statuses labelled in ``lang``; statuses joined by +."""
     site, month = data["site"]["name"], data["month"]
-    rows = [[site, month, line["district"], line["tier_name"], "+".join(line["statuses"]), line["meals"],
+    rows = [[site, month, line["district"], labels.name("meals", "tier", line["tier"], lang),
+             "+".join(labels.names("meals", "statuses", line["statuses"], lang)), line["meals"],
              line["list_total"], line["subsidy_total"], line["payable_total"], line["delivery_fees"]]
             for line in data["lines"]]
-    rows += [[site, month, "", f"operator:{op['tier']}", "", op["meals"], "", op["amount"], "", ""]
-             for op in data["operator_subsidy"]]
+    operator = labels.name("meals", "statement_rows", "operator", lang)
+    rows += [[site, month, "", f"{operator}：{labels.name('meals', 'tier', op['tier'], lang)}", "", op["meals"], "",
+              op["amount"], "", ""] for op in data["operator_subsidy"]]
     t = data["totals"]
-    rows.append([site, month, "", "TOTAL", "", t["meals"], t["list_total"], t["subsidy_total"], t["payable_total"],
-                 t["delivery_fees"]])
-    return csv_export.write(["site", "month", "district", "tier", "statuses", "meals", "list_total", "subsidy_total",
-                             "payable_total", "delivery_fees"], rows)
+    rows.append([site, month, "", labels.name("meals", "statement_rows", "total", lang), "", t["meals"],
+                 t["list_total"], t["subsidy_total"], t["payable_total"], t["delivery_fees"]])
+    return csv_export.write(labels.names("meals", "statement_columns", STATEMENT_COLUMNS, lang), rows)
 
 
 def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
@@ -481,12 +492,11 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
                        "delivery_fees": money(sum((Decimal(s["delivery_fees"]) for s in sites), ZERO))}}
 
 
-def street_statement_csv(data: dict) -> str:
+def street_statement_csv(data: dict, lang: str = "zh") -> str:
     street, month = data["street"], data["month"]
     rows = [[street, month, s["name"], s["meals"], s["diners"], s["subsidy_total"], s["operator_subsidy_total"],
              s["payable_total"], s["delivery_fees"]] for s in data["sites"]]
     t = data["totals"]
-    rows.append([street, month, "TOTAL", t["meals"], "", t["subsidy_total"], t["operator_subsidy_total"],
-                 t["payable_total"], t["delivery_fees"]])
-    return csv_export.write(["street", "month", "site", "meals", "diners", "subsidy_total", "operator_subsidy_total",
-                             "payable_total", "delivery_fees"], rows)
+    rows.append([street, month, labels.name("meals", "statement_rows", "total", lang), t["meals"], "",
+                 t["subsidy_total"], t["operator_subsidy_total"], t["payable_total"], t["delivery_fees"]])
+    return csv_export.write(labels.names("meals", "statement_columns", STREET_STATEMENT_COLUMNS, lang), rows)

@@ -24,13 +24,12 @@ import sqlalchemy as sa
 from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile
-from service import clock, notifications, privacy
+from service import clock, labels, notifications, privacy
 from service.meals import booking as bk
 from service.meals import rules as meal_rules
 
 BATCH = 500
 CATCH_UP = timedelta(days=1)
-MEAL_ZH = {"lunch": "午餐", "dinner": "晚餐"}
 
 
 def _day_bounds(day) -> tuple[datetime, datetime]:
@@ -91,7 +90,7 @@ def cutoff_manifests() -> int:
         for user_id in bk.operators_of(site.id):
             sent += notifications.notify(
                 user_id, kind="meals.manifest", dedupe_key=f"meals.manifest.{slot.id}.{user_id}",
-                title=f"{slot.day:%m月%d日}{MEAL_ZH.get(slot.meal, slot.meal)}备餐单",
+                title=f"{slot.day:%m月%d日}{labels.name('meals', 'meal', slot.meal)}备餐单",
                 body=f"{site.name}：堂食{totals['dine_in']}份，自取{totals['pickup']}份，送餐{totals['delivery']}份",
                 link=f"/api/v1/meal-sites/{site.id}/manifest?day={slot.day.isoformat()}", data=totals)
         db.session.commit()

@@ -238,7 +238,11 @@ def test_coverage_endpoints_json_csv_geojson(client, place, people):
     assert street.json["formulas"]["estate_share"]
     csv_response = client.get(f"/api/v1/streets/{place.street.id}/life-circle?format=csv", headers=headers)
     assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
-    assert "香泉新苑" in csv_response.get_data(as_text=True)
+    csv_text = csv_response.get_data(as_text=True)
+    assert "香泉新苑" in csv_text
+    # The marks are explained in the file itself.
+    note = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))[-1]
+    assert note[1].startswith("说明") and "*" in note[1] and "已覆盖" in note[1]
     geo = client.get(f"/api/v1/streets/{place.street.id}/life-circle?format=geojson", headers=headers)
     assert geo.status_code == 200 and geo.get_json(force=True)["features"][0]["properties"]["name"] == "香泉新苑"
     # Neighbourhood staff may see their estate's street and estate.

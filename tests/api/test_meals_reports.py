@@ -76,10 +76,17 @@ def test_manifest_counts_diets_and_delivery_route(client, m, known):
                               headers=auth(m.operator))
     assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(csv_response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["date", "meal", "section"]
-    total = next(r for r in rows if r[2] == "total")
+    # Chinese headers and labels for the kitchen; English when the reader prefers it.
+    assert rows[0][:4] == ["日期", "餐次", "类别", "套餐"]
+    assert {r[1] for r in rows[1:]} == {"午餐"}
+    total = next(r for r in rows if r[2] == "合计")
     assert total[4:8] == ["2", "2", "2", "6"]
-    assert [r[9] for r in rows if r[2] == "delivery"] == [made["e"]["code"], made["d"]["code"]]
+    assert [r[9] for r in rows if r[2] == "送餐"] == [made["e"]["code"], made["d"]["code"]]
+    english = client.get(f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}&format=csv",
+                         headers={**auth(m.operator), "Accept-Language": "en"}).get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(english.lstrip("\ufeff"))))
+    assert rows[0][:4] == ["Date", "Meal", "Section", "Set meal"]
+    assert next(r for r in rows if r[2] == "Total")[1] == "Lunch"
     # A cancelled booking leaves the manifest.
     client.post(f"/api/v1/meal-bookings/{made['a']['id']}/cancel", json={}, headers=auth(users["a"]))
     again = client.get(f"/api/v1/meal-sites/{m.site.id}/manifest?date={DAY}", headers=auth(m.operator)).json
@@ -134,7 +141,12 @@ def test_statement_counts_only_served_meals_per_tier(client, m, known):
     csv_text = client.get(f"/api/v1/meal-sites/{m.site.id}/statement?month=2026-11&format=csv",
                           headers=auth(m.operator)).get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(csv_text.lstrip("\ufeff"))))
-    assert rows[-1][3] == "TOTAL" and rows[-1][5:10] == ["5", "61.00", "19.00", "44.00", "2.00"]
+    assert rows[0][:5] == ["助餐点", "月份", "结算区", "补贴档次", "特殊身份"]
+    assert rows[-1][3] == "合计" and rows[-1][5:10] == ["5", "61.00", "19.00", "44.00", "2.00"]
+    assert ["70-79岁", ""] == next(row[3:5] for row in rows if row[3] == "70-79岁")
+    assert next(row for row in rows if row[3] == "80-89岁")[4] == "低保/困难"
+    assert {row[3] for row in rows if row[3].startswith("运营补贴")} == {"运营补贴：65-74岁（运营补贴）",
+                                                                      "运营补贴：75岁及以上（运营补贴）"}
     # The street roll-up, for the street's admin only.
     roll = client.get(f"/api/v1/meal-statements?street_id={m.world.street.id}&month=2026-11", headers=auth(m.admin))
     assert roll.status_code == 200
@@ -150,9 +162,9 @@ def test_statement_counts_only_served_meals_per_tier(client, m, known):
                                    "&format=csv", headers=auth(m.admin)))
     header = roll_csv[0]
     site_row, total_row = (dict(zip(header, row)) for row in roll_csv[1:])
-    assert total_row["site"] == "TOTAL"
-    assert (site_row["payable_total"], site_row["delivery_fees"]) == ("44.00", "2.00")
-    assert (total_row["payable_total"], total_row["delivery_fees"]) == ("44.00", "2.00")
+    assert total_row["助餐点"] == "合计"
+    assert (site_row["个人支付合计（元）"], site_row["送餐费合计（元）"]) == ("44.00", "2.00")
+    assert (total_row["个人支付合计（元）"], total_row["送餐费合计（元）"]) == ("44.00", "2.00")
 
 
 # --- sweeps ---------------------------------------------------------------------------------------------------
@@ -293,7 +305,7 @@ def test_manifest_csv_neutralises_formula_cells(client, m):
     assert EVIL not in cells
     assert not any(value.startswith(("=", "+", "-", "@")) for value in cells)
     assert "'+两荤一素套餐" in cells and "'@***" in cells
-    delivery = next(row for row in rows if row[2] == "delivery")
+    delivery = next(row for row in rows if row[2] == "送餐")
     assert delivery[-1] == "'" + EVIL
 
 
@@ -357,8 +369,8 @@ def test_the_delivery_list_gives_the_sites_operator_the_diners_phone(client, m):
     assert [(e.actor_user_id, e.object_type, e.object_id) for e in viewed] == \
         [(m.operator.id, "meal_site", str(m.site.id))]
     rows = csv_rows(client.get(path + "&format=csv", headers=auth(m.operator)))
-    stops = [dict(zip(rows[0], row)) for row in rows if row[2] == "delivery"]
-    assert [(stop["diner"], stop["phone"]) for stop in stops] == [("沈**", "13812345678"), ("朱**", "")]
+    stops = [dict(zip(rows[0], row)) for row in rows if row[2] == "送餐"]
+    assert [(stop["用餐人"], stop["电话"]) for stop in stops] == [("沈**", "13812345678"), ("朱**", "")]
     # Staff who may see the manifest are not the site's operator: the phone stays masked.
     staff_route = client.get(path, headers=auth(m.staff)).json["slots"][0]["delivery"]
     assert [stop["phone"] for stop in staff_route] == ["138****5678", None]

@@ -134,7 +134,8 @@ def test_csv_and_geojson_carry_the_same_numbers(layout):
     text = coverage.to_csv(report)
     lines = text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("小区编号,小区,户数,必备类别全覆盖,党群服务(1000m)")
-    assert lines[-2].split(",")[3] == "33.33" and lines[-1].split(",")[3] == "62.50"
+    assert lines[-3].split(",")[3] == "33.33" and lines[-2].split(",")[3] == "62.50"
+    assert lines[-1].startswith(",说明：") and "*" in lines[-1]
     doc = coverage.to_geojson(report, "gcj02")
     a = next(f for f in doc["features"] if f["properties"]["estate_id"] == estates["A"].id)
     assert a["geometry"]["coordinates"] == [LNG, LAT] and a["properties"]["all_required_covered"] is True
