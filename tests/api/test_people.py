@@ -22,7 +22,7 @@ def test_me_shows_own_data_with_the_id_number_masked(client):
     assert body["profile"]["phone"] == PHONE
     assert body["profile"]["id_number"] == "110***********002X"
     assert body["verified"] is True
-    assert body["roles"] == [{"role": "resident", "scopes": []}]
+    assert body["roles"] == [{"role": "resident", "role_name": "居民", "scopes": []}]
 
 
 def test_no_role_reads_an_unmasked_id_number(client):
@@ -126,7 +126,7 @@ def test_claim_approved_by_staff_in_scope_makes_an_owner_of_the_estate(client):
     assert decided.status_code == 200 and decided.json["status"] == "approved"
     me = client.get("/api/v1/me", headers=auth(resident)).json
     owner_role = next(r for r in me["roles"] if r["role"] == "owner")
-    assert owner_role["scopes"] == [{"type": "estate", "id": world.estate.id, "name": "香泉苑"}]
+    assert owner_role["scopes"] == [{"type": "estate", "type_name": "小区", "id": world.estate.id, "name": "香泉苑"}]
     # The register entry was linked, not duplicated.
     owners = db.session.execute(sa.select(Owner).join(Ownership).where(Ownership.unit_id == world.units[0].id)).scalars().all()
     assert [o.user_id for o in owners] == [resident.id]
@@ -359,7 +359,8 @@ def test_admin_grants_roles_within_scope_and_it_is_audited(client):
                               headers=auth(admin))
     assert wrong_scope.status_code == 422 and "scope_type" in wrong_scope.json["errors"]
     me = client.get("/api/v1/me", headers=auth(newcomer)).json
-    assert {"role": "staff", "scopes": [{"type": "neighbourhood", "id": world.nb.id, "name": "香泉路居民区"}]} in me["roles"]
+    assert {"role": "staff", "role_name": "工作人员", "scopes": [{"type": "neighbourhood", "type_name": "居委会", "id": world.nb.id,
+                                                                 "name": "香泉路居民区"}]} in me["roles"]
     log = client.get("/api/v1/audit-log?object_type=user", headers=auth(admin)).json
     assert log["items"][0]["action"] == "role.granted" and log["items"][0]["actor_user_id"] == admin.id
     removed = client.delete(f"/api/v1/role-assignments/{ok.json['id']}", headers=auth(admin))

@@ -28,8 +28,8 @@ def test_turnout_while_open_reaches_two_thirds_of_heads_and_area_at_exactly_two_
     assert (body["participation"]["area_met"], body["participation"]["heads_met"], body["participation"]["met"]) == (
         False, False, False)
     assert body["still_needed"] == {"area": "50.00", "heads": 1}
-    assert set(body) == {"motion_id", "status", "total_area", "total_heads", "voted", "pending", "participation",
-                         "still_needed", "refusals"}   # never a choice
+    assert set(body) == {"motion_id", "status", "status_name", "total_area", "total_heads", "voted", "pending",
+                         "participation", "still_needed", "refusals"}   # never a choice
     assert client.get(f"/api/v1/motions/{motion_id}/result", headers=auth(committee)).status_code == 409
     assert vote(client, e["users"]["o5"], motion_id, "no").status_code == 201
     six = turnout(client, staff[0], motion_id).json
