@@ -136,6 +136,8 @@ class BaseConfig:
                 values[name] = _env(name)
         if _env("SCHEDULER_LEASE_SECONDS"):
             values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
+        if _env("CALENDAR_REFRESH_SECONDS"):
+            values["CALENDAR_REFRESH_SECONDS"] = _env_int("CALENDAR_REFRESH_SECONDS", 5)
         if _env("REQUEST_TIMEOUT_SECONDS"):
             values["REQUEST_TIMEOUT_SECONDS"] = _env_int("REQUEST_TIMEOUT_SECONDS", 60)
         if _env("PROXY_FIX_HOPS") is not None:
