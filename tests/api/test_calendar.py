@@ -107,7 +107,7 @@ def test_only_a_district_admin_loads_an_arrangement(client, admins, people):  # 
     assert client.get("/api/v1/calendar/2027").json["source"] == "statutory"
 
 
-def test_a_bad_arrangement_is_refused_naming_the_date_and_the_rule_and_changes_nothing(client, admins, people):  # noqa: F811
+def test_a_bad_arrangement_is_refused_naming_date_and_rule_and_changes_nothing(client, admins, people):  # noqa: F811
     clock.set_now(at(2026, 12, 31))
     case = report(client, people.resident).json
     bad = {**ARRANGEMENT, "holidays": [d for d in HOLIDAYS_2027 if d != "2027-02-05"],
@@ -156,7 +156,7 @@ def test_an_arrangement_before_the_2024_rule_is_refused_naming_the_year(client, 
 
 # --- open deadlines follow --------------------------------------------------------------------------------------
 
-def test_a_case_filed_on_new_years_eve_is_provisional_until_the_arrangement_moves_it(client, admins, people):  # noqa: F811
+def test_a_case_filed_on_new_years_eve_is_provisional_until_the_notice_moves_it(client, admins, people):  # noqa: F811
     clock.set_now(at(2026, 12, 28))  # Monday: its first contact is due on the 29th, past when the notice comes
     earlier = report(client, people.resident).json
     clock.set_now(at(2026, 12, 31))  # Thursday
