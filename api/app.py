@@ -100,6 +100,7 @@ def _configure_services(app: Flask) -> None:
     auth.configure(app.config.get("REDIS_URL"))
     notifications.load_templates()
     calendar.load()
+    calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
     case_rules.load()
     life_circle_rules.load()
     meal_rules.load()
@@ -130,11 +131,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from api import open311
-    from api.v1 import (audit, auth as auth_views, case_metrics, cases, health, life_circle, meals,
-                        notifications as notification_views, open311_keys, people, places, uploads, voting)
+    from api.v1 import (audit, auth as auth_views, calendar as calendar_views, case_metrics, cases, health,
+                        life_circle, meals, notifications as notification_views, open311_keys, people, places,
+                        uploads, voting)
 
     domains = (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics, life_circle,
-               meals, voting)
+               meals, voting, calendar_views)
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
@@ -150,9 +152,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from data.demo.loader import demo_cli
+    from jobs.calendar import calendar_cli
     from jobs.runner import jobs_cli
     from jobs.voting import voting_cli
 
     app.cli.add_command(jobs_cli)
     app.cli.add_command(voting_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(calendar_cli)

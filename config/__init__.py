@@ -111,6 +111,10 @@ class BaseConfig:
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_TIMEZONE = "Asia/Shanghai"
 
+    # How often (seconds) a process checks the database for a newly loaded holiday arrangement
+    # (service/calendar.py); one tiny query at most this often, from the first calendar question after it.
+    CALENDAR_REFRESH_SECONDS = 5
+
     # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (0: none).
     PROXY_FIX_HOPS = 0
 
@@ -132,6 +136,8 @@ class BaseConfig:
                 values[name] = _env(name)
         if _env("SCHEDULER_LEASE_SECONDS"):
             values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
+        if _env("CALENDAR_REFRESH_SECONDS"):
+            values["CALENDAR_REFRESH_SECONDS"] = _env_int("CALENDAR_REFRESH_SECONDS", 5)
         if _env("REQUEST_TIMEOUT_SECONDS"):
             values["REQUEST_TIMEOUT_SECONDS"] = _env_int("REQUEST_TIMEOUT_SECONDS", 60)
         if _env("PROXY_FIX_HOPS") is not None:
@@ -166,6 +172,9 @@ class TestConfig(BaseConfig):
     WECHAT_APPID = "wx-test-appid"
     WECHAT_SECRET = "wx-test-secret"
     WECHAT_TIMEOUT = 1.0
+    # Tests roll back what they load, and reset the calendar themselves (tests/conftest.py); a check
+    # at a random moment would add a statement to the tests that count them.
+    CALENDAR_REFRESH_SECONDS = 3600
 
 
 class ProductionConfig(BaseConfig):

@@ -20,6 +20,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs import calendar as calendar_jobs
 from jobs import cases as case_jobs
 from jobs import meals as meal_jobs
 from jobs import notifications as notification_jobs
@@ -32,7 +33,7 @@ from service import system
 log = logging.getLogger("linli.jobs")
 
 LEASE = "scheduler"
-MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, meal_jobs, voting_jobs)
+MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, meal_jobs, voting_jobs, calendar_jobs)
 
 jobs_cli = AppGroup("jobs", help="The scheduler process and its sweeps.")
 

@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 from api.app import create_app
 from api.extensions import limiter
 from models.base import db
-from service import clock
+from service import calendar, clock
 from tests.fakes.wechat import FakeWeChat
 
 
@@ -112,6 +112,7 @@ def _isolation(request, app, wechat_fake):
             db.session.remove()
             _empty_tables(engine)
             ctx.pop()
+            calendar.forget()
         return
     connection = engine.connect()
     outer = connection.begin()
@@ -125,6 +126,7 @@ def _isolation(request, app, wechat_fake):
         connection.close()
         ctx.pop()
         clock.set_now(None)
+        calendar.forget()  # an arrangement a test loaded is rolled back with it
 
 
 def _empty_tables(engine):

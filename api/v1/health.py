@@ -6,8 +6,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from api.docs import errors
+from api.errors import language
 from api.extensions import Blueprint
-from service import system
+from service import calendar, system
 
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
@@ -16,12 +17,21 @@ class HealthOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={"example": "ok"})
 
 
+class WarningOut(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"example": "calendar.arrangement_missing"})
+    message = ma.fields.String(required=True)
+    year = ma.fields.Integer()
+
+
 class ReadyOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={"example": "ready"})
     database = ma.fields.Boolean(required=True)
     migrations = ma.fields.Boolean(required=True)
     revision = ma.fields.String(allow_none=True)
     head = ma.fields.String(allow_none=True)
+    warnings = ma.fields.List(ma.fields.Nested(WarningOut), required=True, metadata={
+        "description": "Ready, but someone should act: e.g. from 1 November, next year's holiday arrangement "
+                       "is not loaded yet (its deadlines are provisional)"})
 
 
 @blp.route("/healthz")
@@ -38,14 +48,17 @@ class Health(MethodView):
 @blp.route("/readyz")
 class Ready(MethodView):
     @blp.response(200, ReadyOut, example={"status": "ready", "database": True, "migrations": True,
-                                          "revision": "0001", "head": "0001"})
+                                          "revision": "0013", "head": "0013", "warnings": []})
     @errors(blp, 503)
     def get(self):
         """Ready to serve
 
         The database is reachable and its migrations are at head; 503 otherwise.
+        `warnings` lists what needs doing without making the service unready:
+        `calendar.arrangement_missing` from 1 November until next year's
+        holiday arrangement is loaded (and all year for this year's).
         """
         result = system.readiness()
         if not (result["database"] and result["migrations"]):
             abort(503, errors={"readiness": result})
-        return {"status": "ready", **result}
+        return {"status": "ready", **result, "warnings": calendar.warnings(language())}

@@ -151,3 +151,34 @@ def test_0011_attaches_the_uploads_a_motion_lists_and_takes_none_from_a_case():
     attached = _across("0010", "0011", _at_0010, lambda conn: dict(conn.execute(sa.text(
         "SELECT id, attached_to FROM upload ORDER BY id")).all()))
     assert attached == {1: "motion:7", 3: "case:9", 4: None}
+
+
+def test_0013_creates_the_arrangement_table_and_downgrades_and_upgrades_again():
+    from flask_migrate import downgrade
+
+    def run(url: str):
+        app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            try:
+                upgrade(directory=MIGRATIONS, revision="0013")
+                assert "calendar_arrangement" in sa.inspect(db.engine).get_table_names()
+                downgrade(directory=MIGRATIONS, revision="0012")
+                assert "calendar_arrangement" not in sa.inspect(db.engine).get_table_names()
+                upgrade(directory=MIGRATIONS, revision="0013")
+                with db.engine.begin() as conn:
+                    conn.execute(sa.text(
+                        "INSERT INTO calendar_arrangement (year, notice, published_on, holidays, workdays, revision, "
+                        "loaded_at) VALUES (2027, 'n', '2026-11-12', '[\"2027-01-01\"]', '[]', 1, :at)"), {"at": T})
+                with db.engine.connect() as conn:
+                    return conn.execute(sa.text("SELECT year, revision FROM calendar_arrangement")).all()
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        with fresh_postgres_database(base, "linli_migration") as url:
+            assert run(url) == [(2027, 1)]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            assert run(f"sqlite:///{Path(tmp) / 'migration.db'}") == [(2027, 1)]
