@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import has_app_context
 from lunardate import LunarDate
 
-from service import clock, rules
+from service import clock, labels, rules
 from service.clock import SHANGHAI
 
 KINDS = ("holiday", "makeup_workday")
@@ -37,21 +37,8 @@ KINDS = ("holiday", "makeup_workday")
 FIRST_RULE_YEAR = 2025
 FIRST_YEAR, LAST_YEAR = 2004, 2099
 
-SOURCES = {
-    "notice": ("国务院办公厅通知", "State Council notice"),
-    "config": ("运维配置（calendar.yaml）", "Operator configuration (calendar.yaml)"),
-    "package": ("节假日数据包（chinese_calendar）", "Holiday package (chinese_calendar)"),
-    "statutory": ("法定节假日（推算）", "Statutory holidays (computed)"),
-}
-FESTIVALS = {
-    "new_year": ("元旦", "New Year's Day"),
-    "spring_festival": ("春节", "Spring Festival"),
-    "qingming": ("清明节", "Qingming Festival"),
-    "labour_day": ("劳动节", "Labour Day"),
-    "dragon_boat": ("端午节", "Dragon Boat Festival"),
-    "mid_autumn": ("中秋节", "Mid-Autumn Festival"),
-    "national_day": ("国庆节", "National Day"),
-}
+SOURCES = ("notice", "config", "package", "statutory")
+FESTIVALS = ("new_year", "spring_festival", "qingming", "labour_day", "dragon_boat", "mid_autumn", "national_day")
 
 
 @dataclass(frozen=True)
@@ -329,13 +316,11 @@ def day_kind(day: date) -> str:
 
 
 def source_name(source: str, lang: str = "zh") -> str:
-    zh, en = SOURCES[source]
-    return en if lang == "en" else zh
+    return labels.name("calendar", "source", source, lang)
 
 
 def festival_name(code: str, lang: str = "zh") -> str:
-    zh, en = FESTIVALS[code]
-    return en if lang == "en" else zh
+    return labels.name("calendar", "festival", code, lang)
 
 
 # --- a year's calendar, and loading its official arrangement -------------------------------------------------------
@@ -451,8 +436,8 @@ def problems(year: int, data: dict, lang: str = "zh") -> dict[str, list[str]]:
     if data.get("holidays"):
         for day, code in statutory_holidays(year).items():
             if day not in holidays:
-                add("holidays", f"{day}（{FESTIVALS[code][0]}）是法定节假日，应列为放假日",
-                    f"{day} ({FESTIVALS[code][1]}) is a statutory holiday and must be among the holidays")
+                add("holidays", f"{day}（{festival_name(code)}）是法定节假日，应列为放假日",
+                    f"{day} ({festival_name(code, 'en')}) is a statutory holiday and must be among the holidays")
     return found
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from api.schemas.common import Label, Timestamp
+
 
 class ArrangementIn(ma.Schema):
     notice = ma.fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
@@ -20,7 +22,7 @@ class StatutoryDayOut(ma.Schema):
     date = ma.fields.Date(required=True)
     festival = ma.fields.String(required=True, metadata={
         "description": "new_year, spring_festival, qingming, labour_day, dragon_boat, mid_autumn or national_day"})
-    festival_name = ma.fields.String(required=True)
+    festival_name = Label("calendar", "festival", required=True, metadata={"example": "元旦"})
 
 
 class CalendarYearOut(ma.Schema):
@@ -28,12 +30,12 @@ class CalendarYearOut(ma.Schema):
     source = ma.fields.String(required=True, metadata={
         "description": "notice (a loaded State Council notice), config (the operator's calendar.yaml), package "
                        "(the chinese_calendar data) or statutory (computed from the statutory holidays: a guess)"})
-    source_name = ma.fields.String(required=True)
+    source_name = Label("calendar", "source", required=True, metadata={"example": "国务院办公厅通知"})
     provisional = ma.fields.Boolean(required=True, metadata={
         "description": "True while only the statutory rule knows the year: its deadlines are provisional"})
     notice = ma.fields.String(allow_none=True)
     published_on = ma.fields.Date(allow_none=True)
-    loaded_at = ma.fields.DateTime(allow_none=True)
+    loaded_at = Timestamp(allow_none=True)
     holidays = ma.fields.List(ma.fields.Date(), required=True, metadata={
         "description": "The year's public holidays, weekend days inside a holiday included"})
     workdays = ma.fields.List(ma.fields.Date(), required=True, metadata={
