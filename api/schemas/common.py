@@ -1,8 +1,11 @@
-"""Schemas shared by every domain: pagination."""
+"""Schemas shared by every domain: pagination, JSON types, messages."""
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import validate
+
+from api.messages import language, translate
+from service.i18n import Text
 
 MAX_PAGE_SIZE = 100
 
@@ -18,6 +21,14 @@ class PageOut(ma.Schema):
     page = ma.fields.Integer(required=True)
     page_size = ma.fields.Integer(required=True)
     total = ma.fields.Integer(required=True)
+
+
+class Message(ma.fields.String):
+    """A message for people in an answer (e.g. an import report's problem with a row): a service's
+    bilingual ``Text`` in the reader's language (``api.messages``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else translate(value, language())
 
 
 _page_schemas: dict = {}
@@ -43,12 +54,8 @@ def paged(items, total: int, args: dict) -> dict:
 # LinliParser), so no schema needs to say so. An exact decimal (money, an area) may be a string or a number:
 # the string is how an exact amount is written.
 
-def _messages() -> dict:
-    from api.errors import language
-
-    if language() == "en":
-        return {"boolean": "Must be a JSON boolean (true or false)", "number": "Must be a JSON number"}
-    return {"boolean": "须为 JSON 布尔值（true 或 false）", "number": "须为 JSON 数字"}
+_MESSAGES = {"boolean": Text("须为 JSON 布尔值（true 或 false）", "Must be a JSON boolean (true or false)"),
+             "number": Text("须为 JSON 数字", "Must be a JSON number")}
 
 
 def json_type_errors(schema: ma.Schema, data) -> dict:
@@ -56,7 +63,7 @@ def json_type_errors(schema: ma.Schema, data) -> dict:
     error dict ({field: [message]}, nested by field and list index); empty when all fit."""
     if not isinstance(data, dict):
         return {}
-    messages = _messages()
+    messages = _MESSAGES
     errors: dict = {}
     for name, field in schema.load_fields.items():
         key = field.data_key or name
