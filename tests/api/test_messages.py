@@ -12,8 +12,9 @@ from models.people import FamilyLink
 from models.places import Estate
 from service import clock
 from service.clock import SHANGHAI
+from tests.api.test_voting import start, upload, vote
 from tests.factories import (add_units, auth, make_facility, make_meal_site, make_meal_slot, make_owner, make_user,
-                             make_world, north)
+                             make_voting_estate, make_world, north)
 
 EN = {"Accept-Language": "en"}
 LAT, LNG = 31.2702, 121.4101
@@ -317,3 +318,22 @@ def test_delivery_without_an_address_is_told_to_the_diner_or_about_them(client, 
     assert for_her.json["errors"]["mode"] == ["The diner's address is unknown; delivery is not possible"]
     for_her = _book(client, meal.son, meal, diner_id=meal.diner.id, mode="delivery")
     assert for_her.json["errors"]["mode"] == ["没有用餐人的住址信息，无法送餐"]
+
+
+def test_an_owner_voting_again_is_told_about_herself_and_a_clerk_about_the_owner(client):
+    world = make_world()
+    clerk = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
+    e = make_voting_estate(world, [("1", "1", "50.00", ("a",), True), ("1", "1", "60.00", ("b",), True)])
+    motion_id = start(client, clerk, e["estate"].id)
+    owner = e["users"]["a"]
+    assert vote(client, owner, motion_id, "yes").status_code == 201
+    again = vote(client, owner, motion_id, "no")
+    assert again.status_code == 409 and again.json["error"] == "voting.already_voted"
+    assert again.json["message"] == "您（或与您共有房屋的业主）已有网上表决票，同一业主每个事项只计一票"
+    english = client.post(f"/api/v1/motions/{motion_id}/ballots", json={"choice": "no"}, headers=auth(owner, **EN))
+    assert english.json["message"] == ("You (or a co-owner of your home) already have a ballot recorded; each owner "
+                                       "counts once per motion")
+    paper = client.post(f"/api/v1/motions/{motion_id}/paper-ballots", json={
+        "unit_id": e["units"][0].id, "choice": "no", "image_upload_id": upload(clerk)}, headers=auth(clerk))
+    assert paper.status_code == 409 and paper.json["error"] == "voting.already_voted"
+    assert paper.json["message"] == "该户已有网上表决票，同一业主每个事项只计一票"
