@@ -1,4 +1,5 @@
-"""Every operation of /openapi.json that takes input, sent an empty body and wrong-typed values: every field
+"""Every operation of /openapi.json that takes input, sent an empty body, wrong-typed values and values beyond
+their documented bounds (a choice not offered, a text too long, a number too large): every field
 message in the refusal is Chinese by default (it holds Chinese characters) and English with
 ``Accept-Language: en`` (it holds none; nothing sent here is Chinese, so none can be echoed)."""
 from __future__ import annotations
@@ -50,9 +51,26 @@ def _type(document: dict, schema: dict) -> str | None:
     return kind or ("object" if "properties" in schema else None)
 
 
+def _beyond(document: dict, prop: dict):
+    """A value of the right type that the property's bounds refuse (a choice not offered, a text too long, a
+    number too large, too many items), or None when it has no bounds."""
+    schema = _schema(document, prop)
+    kind = _type(document, prop)
+    if schema.get("enum"):
+        return "not-a-choice"
+    if kind == "string" and "maxLength" in schema:
+        return "x" * (schema["maxLength"] + 1)
+    if kind in ("integer", "number") and "maximum" in schema:
+        return schema["maximum"] + 1
+    if kind == "array" and "maxItems" in schema:
+        return [None] * (schema["maxItems"] + 1)
+    return None
+
+
 def _requests(document: dict):
-    """(method, path, kwargs) for each request of the walk: the operations with a JSON body get ``{}`` and a
-    body with every property of the wrong type; those with query parameters get wrong-typed ones."""
+    """(method, path, kwargs) for each request of the walk: the operations with a JSON body get ``{}``, a list
+    instead of an object, a body with every property of the wrong type and one with every property beyond its
+    bounds; those with query parameters get wrong-typed and out-of-bounds ones."""
     for path, item in document["paths"].items():
         url = PATH_PARAMETER.sub("1", path)
         for method, operation in item.items():
@@ -62,12 +80,24 @@ def _requests(document: dict):
             if body is not None:
                 schema = _schema(document, body["schema"])
                 yield method, path, {"json": {}, "path": url}
-                wrong = {name: WRONG[kind] for name, prop in schema.get("properties", {}).items()
-                         if not prop.get("readOnly") and (kind := _type(document, prop)) in WRONG}
+                yield method, path, {"json": [], "path": url}
+                properties = {name: prop for name, prop in schema.get("properties", {}).items()
+                              if not _schema(document, prop).get("readOnly")}
+                wrong = {name: WRONG[kind] for name, prop in properties.items()
+                         if (kind := _type(document, prop)) in WRONG}
                 if wrong:
                     yield method, path, {"json": wrong, "path": url}
-            query = {p["name"]: QUERY_WRONG[kind] for p in operation.get("parameters", [])
-                     if p.get("in") == "query" and (kind := _type(document, p.get("schema", {}))) in QUERY_WRONG}
+                beyond = {name: value for name, prop in properties.items()
+                          if (value := _beyond(document, prop)) is not None}
+                if beyond:
+                    yield method, path, {"json": beyond, "path": url}
+            parameters = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+            query = {p["name"]: QUERY_WRONG[kind] for p in parameters
+                     if (kind := _type(document, p.get("schema", {}))) in QUERY_WRONG}
+            if query:
+                yield method, path, {"query_string": query, "path": url}
+            query = {p["name"]: value for p in parameters
+                     if (value := _beyond(document, p.get("schema", {}))) is not None and not isinstance(value, list)}
             if query:
                 yield method, path, {"query_string": query, "path": url}
 
@@ -104,6 +134,6 @@ def test_every_field_message_is_chinese_by_default_and_english_on_request(client
                 if lang == "en" and CJK.search(message):
                     chinese_in_english.append(f"{method.upper()} {path} {kwargs}: {message!r}")
     assert not server_errors, "\n".join(server_errors)
-    assert refused >= 60, refused  # the walk reached the schemas of most operations
+    assert refused >= 150, refused  # the walk reached the schemas of most operations
     assert not english_only, "\n".join(english_only)
     assert not chinese_in_english, "\n".join(chinese_in_english)
