@@ -99,7 +99,8 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, Text]]:
             if not (math.isfinite(lat) and math.isfinite(lng)):
                 raise ValueError
         except (TypeError, ValueError, OverflowError):
-            problems["lat" if not _is_number(data.get("lat")) else "lng"] = Text("lat 和 lng 都须为数字", "must be a number (both lat and lng)")
+            problems["lat" if not _is_number(data.get("lat")) else "lng"] = Text(
+                "lat 和 lng 都须为数字", "must be a number (both lat and lng)")
         else:
             if not (-90 <= lat <= 90):
                 problems["lat"] = Text("须在 -90 到 90 之间", "must be from -90 to 90")
