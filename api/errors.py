@@ -1,9 +1,10 @@
 """The one error envelope for every failure:
 ``{"code", "status", "error", "message", "errors"}``.
 
-``error`` is a stable dotted code the mini-app can switch on; ``message`` is
-Chinese unless ``Accept-Language`` prefers English. No stack trace, SQL or
-path ever reaches a client.
+``error`` is a stable dotted code the mini-app can switch on; ``message`` and
+every message in ``errors`` are Chinese unless ``Accept-Language`` prefers
+English (``api.messages``, where ``language`` comes from). No stack trace, SQL
+or path ever reaches a client.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import marshmallow as ma
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from api.messages import language, localize, translate
 from models.base import db
 from service.errors import DomainError
 
@@ -49,23 +51,19 @@ class ErrorSchema(ma.Schema):
     message = ma.fields.String(required=True, metadata={"description": "Message for people (zh-CN or en)",
                                                         "example": "输入有误，请检查标注的字段"})
     errors = ma.fields.Dict(required=True, metadata={"description": "Field errors, by location and field name",
-                                                     "example": {"json": {"code": ["Missing data for required field."]}}})
-
-
-def language() -> str:
-    try:
-        best = request.accept_languages.best_match(["zh", "zh-CN", "en"], default="zh")
-    except Exception:  # outside a request
-        return "zh"
-    return "en" if best and best.startswith("en") else "zh"
+                                                     "example": {"json": {"code": ["此项必填"]}}})
 
 
 def envelope(status: int, error: str, message: str, errors: dict | None = None, headers: dict | None = None):
+    """The answer for a failure. Its messages (``message`` and every one in ``errors``, however nested)
+    are given in the reader's language here (``api.messages``), whoever wrote them."""
     try:
         name = http.HTTPStatus(status).phrase
     except ValueError:
         name = "Error"
-    body = {"code": status, "status": name, "error": error, "message": message, "errors": errors or {}}
+    lang = language()
+    body = {"code": status, "status": name, "error": error, "message": translate(message, lang),
+            "errors": localize(errors or {}, lang)}
     response = jsonify(body)
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -77,7 +75,7 @@ def example_for(status: int) -> dict:
     code, zh, _ = HTTP_MESSAGES.get(status, ("error", "请求有误", ""))
     if status == 422:
         return {"code": 422, "status": "Unprocessable Entity", "error": code, "message": zh + "：code",
-                "errors": {"json": {"code": ["Missing data for required field."]}}}
+                "errors": {"json": {"code": ["此项必填"]}}}
     return {"code": status, "status": http.HTTPStatus(status).phrase, "error": code, "message": zh, "errors": {}}
 
 

@@ -14,6 +14,7 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
 from service.errors import DomainError, InvalidInput
+from service.i18n import Text
 
 MAX_JSON_DEPTH = 64
 PARSED_JSON = "linli.parsed_json"  # the parsed body, in the request's environ
@@ -24,14 +25,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _invalid_json(zh: str = "请求体不是有效的 JSON", en: str = "The request body is not valid JSON",
-                  detail: str = "Invalid JSON body.") -> DomainError:
+                  detail: Text = Text("请求体不是有效的 JSON", "Invalid JSON body.")) -> DomainError:
     return DomainError(zh, en, code="request.invalid_json", status=400, errors={"json": [detail]})
 
 
 def _too_deep() -> DomainError:
     return _invalid_json(f"请求体 JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）",
                          f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
-                         f"Nested deeper than {MAX_JSON_DEPTH} levels.")
+                         Text(f"嵌套超过 {MAX_JSON_DEPTH} 层", f"Nested deeper than {MAX_JSON_DEPTH} levels."))
 
 
 def _shown(path: str) -> str:

@@ -1,5 +1,10 @@
-"""Domain errors: a stable machine code, an HTTP status hint and zh-CN/en messages."""
+"""Domain errors: a stable machine code, an HTTP status hint and zh-CN/en messages.
+
+A message in ``errors`` is a ``service.i18n.Text`` (both languages) when the service wrote it; the answer
+shows it in the reader's language (``api.messages``). Other values there (a status, a time) are data."""
 from __future__ import annotations
+
+from service.i18n import Text
 
 
 class DomainError(Exception):
@@ -26,7 +31,7 @@ class InvalidInput(DomainError):
     code, status, zh, en = "validation.invalid", 422, "输入有误", "The input is not valid"
 
     def __init__(self, field: str, zh: str, en: str, *, code: str | None = None):
-        super().__init__(zh, en, code=code, errors={field: [en]})
+        super().__init__(zh, en, code=code, errors={field: [Text(zh, en)]})
 
 
 class NothingToChange(InvalidInput):
@@ -35,7 +40,8 @@ class NothingToChange(InvalidInput):
     def __init__(self, fields: tuple[str, ...] | list[str]):
         super().__init__("_schema", "没有需要修改的内容", "Nothing to change was given",
                          code="validation.nothing_to_change")
-        self.errors = {"_schema": [f"Give at least one of: {', '.join(fields)}"]}
+        self.errors = {"_schema": [Text(f"请至少提供以下一项：{'、'.join(fields)}",
+                                        f"Give at least one of: {', '.join(fields)}")]}
 
 
 class NotFound(DomainError):

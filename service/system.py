@@ -14,6 +14,7 @@ from models.base import db
 from models.system import IdempotencyRecord, SchedulerLease
 from service import auth, clock
 from service.errors import Conflict, DomainError
+from service.i18n import Text
 
 MIGRATIONS_DIR = ROOT / "migrations"
 
@@ -92,7 +93,7 @@ def _existing(record: IdempotencyRecord, digest: str) -> Replay:
     if record.fingerprint != digest:
         raise DomainError("该幂等键已用于另一个不同的请求", "This Idempotency-Key was used for a different request",
                           code="idempotency.key_reused", status=422,
-                          errors={"Idempotency-Key": ["used for a different request"]})
+                          errors={"Idempotency-Key": [Text("已用于另一个不同的请求", "used for a different request")]})
     if record.status_code is None:
         raise _in_progress()
     return Replay(record.status_code, record.response_body or "", record.response_headers or {})

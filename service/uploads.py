@@ -30,6 +30,7 @@ from models.base import db
 from models.uploads import Upload
 from service.db import transactional
 from service.errors import DomainError, InvalidInput, NotFound
+from service.i18n import Text
 
 log = logging.getLogger("linli.uploads")
 
@@ -74,7 +75,7 @@ def register_visibility(kind: str, rule: Callable[[Any, Upload], bool]) -> None:
 # --- errors ---------------------------------------------------------------------------------------------------
 
 def _file_error(code: str, status: int, zh: str, en: str) -> DomainError:
-    return DomainError(zh, en, code=code, status=status, errors={"file": [en]})
+    return DomainError(zh, en, code=code, status=status, errors={"file": [Text(zh, en)]})
 
 
 def _unsupported() -> DomainError:

@@ -10,6 +10,7 @@ from webargs.fields import DelimitedList
 from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.cases import STATUSES
 from service.geo import DATUMS
+from service.i18n import Text
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
 
@@ -153,7 +154,7 @@ def _utc_representable(value: datetime) -> None:
     try:
         value.astimezone(timezone.utc)
     except OverflowError:
-        raise ma.ValidationError("The time is out of range") from None
+        raise ma.ValidationError(Text("时间超出可处理的范围", "The time is out of range")) from None
 
 
 class QueueArgs(ma.Schema):

@@ -1,4 +1,4 @@
-"""Schemas shared by every domain: timestamps, pagination, JSON types."""
+"""Schemas shared by every domain: timestamps, labels, pagination, JSON types, messages."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,15 +6,11 @@ from datetime import datetime
 import marshmallow as ma
 from marshmallow import validate
 
+from api.messages import language, translate
 from service import clock, labels
+from service.i18n import Text
 
 MAX_PAGE_SIZE = 100
-
-
-def _language() -> str:
-    from api.errors import language
-
-    return language()
 
 
 class Label(ma.fields.String):
@@ -30,7 +26,7 @@ class Label(ma.fields.String):
         super().__init__(attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else self.lookup(value, _language())
+        return None if value is None else self.lookup(value, language())
 
 
 class Labels(ma.fields.List):
@@ -46,7 +42,7 @@ class Labels(ma.fields.List):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        lang = _language()
+        lang = language()
         return [self.lookup(code, lang) for code in value]
 
 
@@ -79,6 +75,14 @@ class PageOut(ma.Schema):
     total = ma.fields.Integer(required=True)
 
 
+class Message(ma.fields.String):
+    """A message for people in an answer (e.g. an import report's problem with a row): a service's
+    bilingual ``Text`` in the reader's language (``api.messages``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else translate(value, language())
+
+
 _page_schemas: dict = {}
 
 
@@ -102,12 +106,8 @@ def paged(items, total: int, args: dict) -> dict:
 # LinliParser), so no schema needs to say so. An exact decimal (money, an area) may be a string or a number:
 # the string is how an exact amount is written.
 
-def _messages() -> dict:
-    from api.errors import language
-
-    if language() == "en":
-        return {"boolean": "Must be a JSON boolean (true or false)", "number": "Must be a JSON number"}
-    return {"boolean": "须为 JSON 布尔值（true 或 false）", "number": "须为 JSON 数字"}
+_MESSAGES = {"boolean": Text("须为 JSON 布尔值（true 或 false）", "Must be a JSON boolean (true or false)"),
+             "number": Text("须为 JSON 数字", "Must be a JSON number")}
 
 
 def json_type_errors(schema: ma.Schema, data) -> dict:
@@ -115,7 +115,7 @@ def json_type_errors(schema: ma.Schema, data) -> dict:
     error dict ({field: [message]}, nested by field and list index); empty when all fit."""
     if not isinstance(data, dict):
         return {}
-    messages = _messages()
+    messages = _MESSAGES
     errors: dict = {}
     for name, field in schema.load_fields.items():
         key = field.data_key or name

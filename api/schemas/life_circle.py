@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Labels, PageArgs
+from api.schemas.common import Label, Labels, Message, PageArgs
 from models.life_circle import STATUSES
 from service.geo import DATUMS
 from service.life_circle import rules
@@ -211,7 +211,7 @@ class LcImportErrorOut(ma.Schema):
     where = ma.fields.String(required=True, metadata={"description": "CSV line or GeoJSON feature index"})
     external_id = ma.fields.String(allow_none=True)
     field = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
+    message = Message(required=True, metadata={"description": "What is wrong, in the reader's language"})
 
 
 class LcImportOut(ma.Schema):
@@ -235,6 +235,13 @@ class WalksImportIn(ma.Schema):
     skip_invalid = ma.fields.Boolean(load_default=False)
 
 
+class WalksImportErrorOut(ma.Schema):
+    row = ma.fields.Integer(required=True, metadata={"description": "Data row, from 1"})
+    where = ma.fields.String(required=True, metadata={"description": "CSV line"})
+    field = ma.fields.String(required=True)
+    message = Message(required=True, metadata={"description": "What is wrong, in the reader's language"})
+
+
 class WalksImportOut(ma.Schema):
     rows = ma.fields.Integer(required=True)
     valid = ma.fields.Integer(required=True)
@@ -243,7 +250,7 @@ class WalksImportOut(ma.Schema):
     updated = ma.fields.Integer(required=True)
     unchanged = ma.fields.Integer(required=True)
     applied = ma.fields.Boolean(required=True)
-    errors = ma.fields.List(ma.fields.Dict(), required=True)
+    errors = ma.fields.List(ma.fields.Nested(WalksImportErrorOut), required=True)
 
 
 class LcExportArgs(ma.Schema):

@@ -9,6 +9,7 @@ from marshmallow import validate
 from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.meals import BOOKING_STATUSES, MEALS, MODES, SITE_KINDS
 from service.geo import DATUMS
+from service.i18n import Text
 from service.meals.rules import STATUS_FLAGS
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -34,7 +35,8 @@ class SitesArgs(PageArgs):
     @ma.validates_schema
     def _both(self, data, **kwargs):
         if ("lat" in data) != ("lng" in data):
-            raise ma.ValidationError("lat and lng go together", "lat" if "lat" not in data else "lng")
+            raise ma.ValidationError(Text("lat 与 lng 须同时提供", "lat and lng go together"),
+                                     "lat" if "lat" not in data else "lng")
 
 
 class SiteOut(ma.Schema):
@@ -155,7 +157,7 @@ def _money_in(value):
     if value is None:
         return
     if not value.is_finite() or value < 0 or value > Decimal("1000") or value != value.quantize(Decimal("0.01")):
-        raise ma.ValidationError("An amount from 0 to 1000 with at most 2 decimals")
+        raise ma.ValidationError(Text("须为 0 到 1000 之间、最多两位小数的金额", "An amount from 0 to 1000 with at most 2 decimals"))
 
 
 class SetMealIn(ma.Schema):
@@ -179,7 +181,7 @@ class CapacityIn(ma.Schema):
     @ma.validates_schema
     def _some(self, data, **kwargs):
         if not any(data.get(m) for m in MODES):
-            raise ma.ValidationError("At least one mode needs seats", "dine_in")
+            raise ma.ValidationError(Text("至少一种就餐方式须有餐位", "At least one mode needs seats"), "dine_in")
 
 
 class SlotIn(ma.Schema):
@@ -248,7 +250,7 @@ class ServeIn(ma.Schema):
     @ma.validates_schema
     def _one(self, data, **kwargs):
         if not data.get("code") and not data.get("token"):
-            raise ma.ValidationError("Give the booking code or the scanned token", "code")
+            raise ma.ValidationError(Text("请提供取餐码或扫码所得的凭证", "Give the booking code or the scanned token"), "code")
 
 
 class ManifestArgs(ma.Schema):

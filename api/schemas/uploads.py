@@ -5,6 +5,7 @@ import marshmallow as ma
 from flask_smorest.fields import Upload
 from werkzeug.datastructures import FileStorage
 
+from service.i18n import Text
 from service.uploads import CONTENT_TYPES, MAX_BYTES, MAX_PIXELS_BY_FORMAT, MAX_SIDE
 
 
@@ -13,7 +14,7 @@ class FileField(Upload):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, FileStorage):
-            raise ma.ValidationError("Not a file.")
+            raise ma.ValidationError(Text("须为文件（multipart 的文件部分）", "Not a file."))
         return value
 
 

@@ -18,6 +18,7 @@ from models.places import COORD_SOURCES, Estate, Neighbourhood, Street
 from service import audit, clock, geo
 from service.db import transactional
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from service.i18n import Text
 from service.life_circle import hours as hours_mod
 from service.life_circle import rules, walking
 from service.life_circle.queries import facility_dict
@@ -34,6 +35,18 @@ AUDIT_FIELDS = ("external_id", "name", "category_code", "subtype", "address", "l
                 "street_id", "neighbourhood_id")
 
 
+# Problems with a field or a row, in both languages (``service.i18n``): the answer shows the reader's.
+REQUIRED = Text("必填", "is required")
+TRUE_OR_FALSE = Text("须为 true 或 false", "must be true or false")
+OUTSIDE_SCOPE = Text("不在您的管辖范围内", "outside your scope")
+UNKNOWN_CODE = {"street_code": Text("没有这个街道代码", "unknown street code"),
+                "neighbourhood_code": Text("没有这个居民区代码", "unknown neighbourhood code")}
+
+
+def _one_of(choices) -> Text:
+    return Text(f"须为以下之一：{'、'.join(choices)}", f"must be one of {', '.join(choices)}")
+
+
 def _stale():
     return Conflict(code="life_circle.facility_changed", zh="该设施刚被他人修改，请刷新后重试",
                     en="Someone else changed this facility just now; reload and retry")
@@ -41,59 +54,60 @@ def _stale():
 
 # --- validation shared by the API and the import ----------------------------------------------------------------
 
-def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
+def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, Text]]:
     """Model attributes from input fields, and {field: problem} for every bad field."""
     attrs: dict = {}
-    problems: dict[str, str] = {}
+    problems: dict[str, Text] = {}
 
     def present(key):
         return key in data and data[key] is not None and data[key] != ""
 
     for key in ("name", "category", "lat", "lng"):
         if not partial and not present(key):
-            problems[key] = "is required"
+            problems[key] = REQUIRED
     for key, limit in TEXT_LIMITS.items():
         if key in data:
             value = data[key]
             if value in (None, ""):
                 if key == "name":
-                    problems[key] = "is required"
+                    problems[key] = REQUIRED
                 else:
                     attrs[key] = None
             elif not isinstance(value, str) or len(value.strip()) > limit:
-                problems[key] = f"must be text of at most {limit} characters"
+                problems[key] = Text(f"须为不超过 {limit} 个字符的文本", f"must be text of at most {limit} characters")
             else:
                 attrs[key] = value.strip()
     if "external_id" in data and data["external_id"] not in (None, ""):
         value = str(data["external_id"]).strip()
         if not EXTERNAL_ID.match(value):
-            problems["external_id"] = "must be 1–64 letters, digits or _ . : - /"
+            problems["external_id"] = Text("须为 1–64 个字母、数字或 _ . : - /", "must be 1–64 letters, digits or _ . : - /")
         else:
             attrs["external_id"] = value
     if present("category"):
         category = rules.category(str(data["category"]).strip())
         if category is None:
-            problems["category"] = "unknown category"
+            problems["category"] = Text("没有这个设施类别", "unknown category")
         else:
             attrs["category_code"] = category.code
     datum = data.get("datum")
     datum = "gcj02" if datum in (None, "") else datum
     if datum not in geo.DATUMS:
-        problems["datum"] = f"must be one of {', '.join(geo.DATUMS)}"
+        problems["datum"] = _one_of(geo.DATUMS)
     if present("lat") or present("lng"):
         try:
             lat, lng = float(data.get("lat")), float(data.get("lng"))
             if not (math.isfinite(lat) and math.isfinite(lng)):
                 raise ValueError
         except (TypeError, ValueError, OverflowError):
-            problems["lat" if not _is_number(data.get("lat")) else "lng"] = "must be a number (both lat and lng)"
+            problems["lat" if not _is_number(data.get("lat")) else "lng"] = Text(
+                "lat 和 lng 都须为数字", "must be a number (both lat and lng)")
         else:
             if not (-90 <= lat <= 90):
-                problems["lat"] = "must be from -90 to 90"
+                problems["lat"] = Text("须在 -90 到 90 之间", "must be from -90 to 90")
             elif not (-180 <= lng <= 180):
-                problems["lng"] = "must be from -180 to 180"
+                problems["lng"] = Text("须在 -180 到 180 之间", "must be from -180 to 180")
             elif not geo.in_china(lat, lng):
-                problems["lat"] = "the point is outside China"
+                problems["lat"] = Text("该点不在中国境内", "the point is outside China")
             elif "datum" not in problems:
                 glat, glng = (round(v, 7) for v in geo.to_gcj02(lat, lng, datum))
                 # The cell of the point as stored: a point converted to just under a cell's edge and
@@ -101,12 +115,12 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
                 attrs.update(lat=glat, lng=glng, cell=walking.cell_of(glat, glng))
     if present("coord_source"):
         if data["coord_source"] not in COORD_SOURCES:
-            problems["coord_source"] = f"must be one of {', '.join(COORD_SOURCES)}"
+            problems["coord_source"] = _one_of(COORD_SOURCES)
         else:
             attrs["coord_source"] = data["coord_source"]
     if present("status"):
         if data["status"] not in STATUSES:
-            problems["status"] = f"must be one of {', '.join(STATUSES)}"
+            problems["status"] = _one_of(STATUSES)
         else:
             attrs["status"] = data["status"]
     for key in LIST_FIELDS:
@@ -114,9 +128,11 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
             value = data[key] if data[key] is not None else []
             if not isinstance(value, list) or len(value) > 30 or not all(
                     isinstance(v, str) and 0 < len(v) <= 48 for v in value):
-                problems[key] = "must be a list of at most 30 short names"
+                problems[key] = Text("须为最多 30 个名称（每个不超过 48 个字符）的列表",
+                                     "must be a list of at most 30 short names")
             elif key == "target_groups" and set(value) - set(rules.target_groups()):
-                problems[key] = f"unknown target group (known: {', '.join(rules.target_groups())})"
+                problems[key] = Text(f"没有这个服务对象（可选：{'、'.join(rules.target_groups())}）",
+                                     f"unknown target group (known: {', '.join(rules.target_groups())})")
             else:
                 attrs[key] = list(dict.fromkeys(value))
     if "capacity" in data:
@@ -124,13 +140,13 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
         if value in (None, ""):
             attrs["capacity"] = None
         elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
-            problems["capacity"] = "must be a whole number from 0 to 1000000"
+            problems["capacity"] = Text("须为 0 到 1000000 之间的整数", "must be a whole number from 0 to 1000000")
         else:
             attrs["capacity"] = value
     for key in BOOL_FIELDS:
         if key in data and data[key] is not None:
             if not isinstance(data[key], bool):
-                problems[key] = "must be true or false"
+                problems[key] = TRUE_OR_FALSE
             else:
                 attrs[key] = data[key]
     if "hours" in data:
@@ -142,7 +158,7 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, str]]:
         if key in data:
             value = data[key]
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                problems[key] = "must be a positive id"
+                problems[key] = Text("须为正整数编号", "must be a positive id")
             else:
                 attrs[key] = value
     return attrs, problems
@@ -155,22 +171,23 @@ def _is_number(value) -> bool:
         return False
 
 
-def _place(attrs: dict, current: Facility | None = None) -> dict[str, str]:
+def _place(attrs: dict, current: Facility | None = None) -> dict[str, Text]:
     """Resolve street/neighbourhood consistency; returns problems."""
     nb_id = attrs.get("neighbourhood_id", current.neighbourhood_id if current else None)
     street_id = attrs.get("street_id", current.street_id if current else None)
     if nb_id is not None:
         nb = db.session.get(Neighbourhood, nb_id)
         if nb is None:
-            return {"neighbourhood_id": "no such neighbourhood"}
+            return {"neighbourhood_id": Text("没有这个居民区", "no such neighbourhood")}
         if street_id is not None and street_id != nb.street_id:
-            return {"street_id": "the neighbourhood belongs to another street"}
+            return {"street_id": Text("该居民区属于另一个街道", "the neighbourhood belongs to another street")}
         attrs["street_id"] = nb.street_id
     elif street_id is not None:
         if db.session.get(Street, street_id) is None:
-            return {"street_id": "no such street"}
+            return {"street_id": Text("没有这个街道", "no such street")}
     else:
-        return {"street_id": "give the street or the neighbourhood the facility serves"}
+        return {"street_id": Text("请提供设施所服务的街道或居民区",
+                                  "give the street or the neighbourhood the facility serves")}
     return {}
 
 
@@ -187,9 +204,10 @@ def _out_of_scope() -> Forbidden:
                      en="This facility is outside your scope")
 
 
-def _raise(problems: dict[str, str]) -> None:
+def _raise(problems: dict[str, Text]) -> None:
     field, message = next(iter(problems.items()))
-    error = InvalidInput(field, f"设施信息有误：{field}", message, code="life_circle.facility_invalid")
+    error = InvalidInput(field, f"设施信息有误（{field}）：{message.zh}", f"{field} {message.en}",
+                         code="life_circle.facility_invalid")
     error.errors = {"json": {k: [v] for k, v in problems.items()}}
     raise error
 
@@ -304,7 +322,7 @@ def _truthy(text: str, field: str, problems: dict):
         return True
     if value in ("false", "0", "no", "n", "否"):
         return False
-    problems[field] = "must be true or false"
+    problems[field] = TRUE_OR_FALSE
     return None
 
 
@@ -320,7 +338,7 @@ def _rows_from_csv(text: str) -> list[tuple[str, dict, dict]]:
             raise InvalidInput("data", f"一次最多导入 {MAX_ROWS} 行", f"At most {MAX_ROWS} rows per import",
                                code="life_circle.import_too_large")
         raw = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in raw.items()}
-        problems: dict[str, str] = {}
+        problems: dict[str, Text] = {}
         fields: dict = {k: raw.get(k, "") for k in ("external_id", "name", "category", "subtype", "address", "lat",
                                                      "lng", "datum", "coord_source", "phone", "status",
                                                      "description") if k in raw}
@@ -331,7 +349,7 @@ def _rows_from_csv(text: str) -> list[tuple[str, dict, dict]]:
             try:
                 fields["capacity"] = int(raw["capacity"])
             except ValueError:
-                problems["capacity"] = "must be a whole number"
+                problems["capacity"] = Text("须为整数", "must be a whole number")
         for key in BOOL_FIELDS:
             if key in raw:
                 value = _truthy(raw[key], key, problems)
@@ -365,14 +383,14 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
     rows = []
     for index, feature in enumerate(doc["features"]):
         where = f"features[{index}]"
-        problems: dict[str, str] = {}
+        problems: dict[str, Text] = {}
         fields: dict = {}
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            rows.append((where, {}, {"type": "must be a Feature"}))
+            rows.append((where, {}, {"type": Text("须为 Feature", "must be a Feature")}))
             continue
         props = feature.get("properties") or {}
         if not isinstance(props, dict):
-            rows.append((where, {}, {"properties": "must be an object"}))
+            rows.append((where, {}, {"properties": Text("须为 JSON 对象", "must be an object")}))
             continue
         fields.update({k: v for k, v in props.items() if k not in ("lat", "lng", "cell", "id", "open_now")})
         _scalars(fields, problems)
@@ -383,7 +401,7 @@ def _rows_from_geojson(text: str) -> list[tuple[str, dict, dict]]:
         coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
         if not isinstance(geometry, dict) or geometry.get("type") != "Point" or not isinstance(coords, list) \
                 or len(coords) < 2 or not all(_is_number(c) and not isinstance(c, bool) for c in coords[:2]):
-            problems["geometry"] = "must be a Point with [lng, lat]"
+            problems["geometry"] = Text("须为坐标 [lng, lat] 的 Point", "must be a Point with [lng, lat]")
         else:
             fields["lng"], fields["lat"] = coords[0], coords[1]
         rows.append((where, fields, problems))
@@ -411,7 +429,8 @@ def _scalars(fields: dict, problems: dict) -> None:
             fields[key] = str(value)
         else:
             del fields[key]
-            problems[key] = "must be text" if key not in ID_PROPERTIES else "must be text or a whole number"
+            problems[key] = Text("须为文本", "must be text") if key not in ID_PROPERTIES else \
+                Text("须为文本或整数", "must be text or a whole number")
 
 
 def _codes(rows) -> tuple[dict, dict]:
@@ -451,15 +470,16 @@ def import_facilities(actor, *, fmt: str, data: str, skip_invalid: bool = False,
         problems = dict(problems)
         ext = fields.get("external_id")
         if not ext:
-            problems.setdefault("external_id", "is required (a stable id from your system)")
+            problems.setdefault("external_id", Text("必填（贵方系统中稳定不变的编号）",
+                                                   "is required (a stable id from your system)"))
         elif ext in seen:
-            problems.setdefault("external_id", "appears twice in the file")
+            problems.setdefault("external_id", Text("在文件中出现了两次", "appears twice in the file"))
         seen.add(ext) if ext else None
         for key, table in (("street_code", street_ids), ("neighbourhood_code", nb_ids)):
             code = fields.pop(key, None)
             if code is not None:
                 if code not in table:
-                    problems[key] = f"unknown {key.split('_')[0]} code"
+                    problems[key] = UNKNOWN_CODE[key]
                 else:
                     fields[key.replace("_code", "_id")] = table[code]
         current = (existing.get(ext) or implicit.get(ext)) if ext else None
@@ -471,10 +491,11 @@ def import_facilities(actor, *, fmt: str, data: str, skip_invalid: bool = False,
             problems = _place(attrs, current)
         if not problems:
             if current is not None and not covers(actor, current.street_id, current.neighbourhood_id):
-                problems["external_id"] = "the stored facility with this id is outside your scope"
+                problems["external_id"] = Text("使用此编号的已有设施不在您的管辖范围内",
+                                               "the stored facility with this id is outside your scope")
             elif not covers(actor, attrs.get("street_id"), attrs.get("neighbourhood_id")):
                 problems["street_code" if "neighbourhood_id" not in attrs else "neighbourhood_code"] = \
-                    "outside your scope"
+                    OUTSIDE_SCOPE
         if problems:
             for field, message in problems.items():
                 errors.append({"row": index, "where": where, "external_id": ext, "field": field, "message": message})
@@ -597,11 +618,11 @@ def import_walks(actor, *, data: str, graph_version: str | None = None, skip_inv
         estate = estates.get(r["estate_code"])
         fid = facilities.get(r["facility_external_id"])
         if estate is None:
-            problems["estate_code"] = "unknown estate code"
+            problems["estate_code"] = Text("没有这个小区代码", "unknown estate code")
         elif not _estate_in_scope(actor, estate[0], estate[1]):
-            problems["estate_code"] = "outside your scope"
+            problems["estate_code"] = OUTSIDE_SCOPE
         if fid is None:
-            problems["facility_external_id"] = "unknown facility external_id"
+            problems["facility_external_id"] = Text("没有这个外部编号的设施", "unknown facility external_id")
         values = {}
         for key in ("walk_m", "walk_s_standard", "walk_s_elder"):
             text = r.get(key, "")
@@ -613,9 +634,9 @@ def import_walks(actor, *, data: str, graph_version: str | None = None, skip_inv
                 if not 0 <= values[key] <= 100000:
                     raise ValueError
             except ValueError:
-                problems[key] = "must be a whole number from 0 to 100000"
+                problems[key] = Text("须为 0 到 100000 之间的整数", "must be a whole number from 0 to 100000")
         if estate and fid and (estate[0], fid) in seen:
-            problems["facility_external_id"] = "the pair appears twice"
+            problems["facility_external_id"] = Text("该小区与设施的组合出现了两次", "the pair appears twice")
         if problems:
             errors.extend({"row": index, "where": f"line {index + 1}", "field": k, "message": v}
                           for k, v in problems.items())

@@ -28,6 +28,7 @@ from models.places import Building, Estate, Neighbourhood, Street, Unit
 from service import audit, clock, geo, notifications, people
 from service.db import is_unique_violation, transactional
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound, NothingToChange
+from service.i18n import Text
 from service.meals import rules as meal_rules
 
 # Booking codes for the counter: no 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B.
@@ -264,26 +265,50 @@ def eligibility(site: MealSite, d: Diner, r: meal_rules.Rules) -> tuple[bool, st
     return True, None
 
 
+# Why a diner gets no elder price: (zh, en) told to the diner themself, and to someone acting for them
+# (a family member or staff booking for the diner).
 INELIGIBLE = {
-    "age_unknown": ("请先完善出生日期或身份证号，由居委会核实后再预订长者餐",
-                    "Your birth date is not on record; ask the neighbourhood committee to verify it"),
-    "age_unverified": ("您填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带身份证或户口簿到居委会办理",
-                       "Your birth date or ID number awaits verification by the neighbourhood committee; bring your "
-                       "ID card or household register to them to get the elder price"),
-    "residence_unverified": ("您填写的居住地尚待居委会核实，核实后方可享受本助餐点的长者助餐价",
-                             "Your place of residence awaits verification by the neighbourhood committee; once "
-                             "verified you get the elder price at this site"),
-    "too_young": ("未达到长者助餐年龄", "Below the elder meal age"),
-    "not_resident": ("不在本助餐点服务范围居住", "You do not live in this site's service area"),
+    "age_unknown": {
+        "self": ("请先完善出生日期或身份证号，由居委会核实后再预订长者餐",
+                 "Your birth date is not on record; ask the neighbourhood committee to verify it"),
+        "other": ("用餐人的出生日期或身份证号尚未登记，须由居委会核实后方可预订长者餐",
+                  "The diner's birth date is not on record; the neighbourhood committee needs to verify it"),
+    },
+    "age_unverified": {
+        "self": ("您填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带身份证或户口簿到居委会办理",
+                 "Your birth date or ID number awaits verification by the neighbourhood committee; bring your "
+                 "ID card or household register to them to get the elder price"),
+        "other": ("用餐人填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带其身份证或户口簿到居委会办理",
+                  "The diner's birth date or ID number awaits verification by the neighbourhood committee; bring "
+                  "their ID card or household register to them to get the elder price"),
+    },
+    "residence_unverified": {
+        "self": ("您填写的居住地尚待居委会核实，核实后方可享受本助餐点的长者助餐价",
+                 "Your place of residence awaits verification by the neighbourhood committee; once "
+                 "verified you get the elder price at this site"),
+        "other": ("用餐人填写的居住地尚待居委会核实，核实后方可享受本助餐点的长者助餐价",
+                  "The diner's place of residence awaits verification by the neighbourhood committee; once "
+                  "verified they get the elder price at this site"),
+    },
+    "too_young": {
+        "self": ("未达到长者助餐年龄", "Below the elder meal age"),
+        "other": ("用餐人未达到长者助餐年龄", "The diner is below the elder meal age"),
+    },
+    "not_resident": {
+        "self": ("不在本助餐点服务范围居住", "You do not live in this site's service area"),
+        "other": ("用餐人不在本助餐点服务范围居住", "The diner does not live in this site's service area"),
+    },
 }
 # What follows the reason: whether the diner may still book here at the general price.
 _AT_GENERAL_PRICE = {True: ("，可按普通价格预订", "; you may book at the general price"),
                      False: ("，该助餐点不对公众开放", "; the site is not open to the public")}
 
 
-def ineligible_message(reason: str, open_to_public: bool) -> tuple[str, str]:
-    """Why the diner gets no elder price here, and whether they may book at the general price: (zh, en)."""
-    (zh, en), (zh_next, en_next) = INELIGIBLE[reason], _AT_GENERAL_PRICE[bool(open_to_public)]
+def ineligible_message(reason: str, open_to_public: bool, *, for_self: bool = True) -> tuple[str, str]:
+    """Why the diner gets no elder price here, and whether the caller may book at the general price:
+    (zh, en), told to the diner (``for_self``) or to someone acting for them."""
+    (zh, en) = INELIGIBLE[reason]["self" if for_self else "other"]
+    zh_next, en_next = _AT_GENERAL_PRICE[bool(open_to_public)]
     return zh + zh_next, en + en_next
 
 
@@ -424,8 +449,8 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
     d = diner(diner_id, slot.day)
     eligible, reason = eligibility(site, d, r)
     if not eligible and not site.open_to_public:
-        zh, en = ineligible_message(reason, False)
-        raise Forbidden(code="meals.not_eligible", zh=zh, en=en, errors={"diner_id": [en]})
+        zh, en = ineligible_message(reason, False, for_self=diner_id == actor.user_id)
+        raise Forbidden(code="meals.not_eligible", zh=zh, en=en, errors={"diner_id": [Text(zh, en)]})
     if mode == "delivery":
         if not (eligible and delivery_allowed(d, r)):
             raise InvalidInput("mode", "送餐仅限80岁以上或经核实的独居、残疾、行动不便长者",
@@ -433,8 +458,11 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
                                "mobility status", code="meals.delivery_not_allowed")
         distance = distance_m(site, d.lat, d.lng)
         if distance is None:
-            raise InvalidInput("mode", "没有您的住址信息，无法送餐", "Your address is unknown; delivery is not possible",
-                               code="meals.address_unknown")
+            if diner_id == actor.user_id:
+                zh, en = "没有您的住址信息，无法送餐", "Your address is unknown; delivery is not possible"
+            else:
+                zh, en = "没有用餐人的住址信息，无法送餐", "The diner's address is unknown; delivery is not possible"
+            raise InvalidInput("mode", zh, en, code="meals.address_unknown")
         if distance > site.delivery_radius_m:
             raise InvalidInput("mode", "住址超出该助餐点的送餐范围", "The address is outside the delivery radius",
                                code="meals.outside_delivery_radius")
@@ -443,7 +471,7 @@ def book(actor: people.Actor, *, slot_id: int, diner_id: int | None, mode: str, 
         # Already full when read (a freed seat goes to the waitlist first): refused without writing,
         # which is most attempts when a popular meal opens. A slot read with room goes on to take_seats.
         if has_live_booking(slot.id, diner_id):
-            raise _already_booked()
+            raise _already_booked(for_self=diner_id == actor.user_id)
         raise _slot_full()
     price = quote(site, set_meal, d, mode=mode, quantity=quantity, r=r)
     booking = MealBooking(
@@ -474,9 +502,13 @@ def _slot_full() -> Conflict:
                     en="This meal is fully booked; you may join the waitlist")
 
 
-def _already_booked() -> Conflict:
-    return Conflict(code="meals.already_booked", zh="该居民已预订（或候补）此餐次",
-                    en="The diner already has a booking for this meal")
+def _already_booked(*, for_self: bool) -> Conflict:
+    """The diner holds a live booking of the meal already: told to the diner, or to who books for them."""
+    if for_self:
+        return Conflict(code="meals.already_booked", zh="您已预订（或候补）此餐次",
+                        en="You already have a booking (or a waitlist place) for this meal")
+    return Conflict(code="meals.already_booked", zh="用餐人已预订（或候补）此餐次",
+                    en="The diner already has a booking (or a waitlist place) for this meal")
 
 
 _LIVE_BOOKING = sa.select(sa.literal(1)).select_from(MealBooking).where(
@@ -512,7 +544,7 @@ def _insert(booking: MealBooking) -> None:
             if not is_unique_violation(exc):
                 raise
             if "code" not in str(exc.orig).lower():
-                raise _already_booked() from None
+                raise _already_booked(for_self=booking.diner_user_id == booking.booked_by_user_id) from None
     raise Conflict(code="meals.code_exhausted", zh="请重试", en="Please retry")
 
 

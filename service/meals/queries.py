@@ -198,7 +198,8 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, la
                            "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
                            if can_book else None} for item in menus[slot.id]],
         })
-    message = None if reason is None else bk.ineligible_message(reason, site.open_to_public)[1 if lang == "en" else 0]
+    message = None if reason is None else bk.ineligible_message(
+        reason, site.open_to_public, for_self=diner_id == actor.user_id)[1 if lang == "en" else 0]
     return _labelled_slots({"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day,
                             "diner_id": diner_id, "eligible": eligible, "ineligible_reason": reason,
                             "ineligible_message": message, "delivery_allowed": delivery_ok, "priority": priority,

@@ -415,8 +415,15 @@ def _new_ballot(motion, voter, channel, choice, ids, cast_by, *, status="counted
     return ballot
 
 
-def _already_voted(live: Ballot | None) -> Conflict:
+def _already_voted(live: Ballot | None, *, own: bool = False) -> Conflict:
+    """The owner has a ballot on the motion already: told to the owner voting for themself (``own``; the ballot
+    may be a co-owner's or their proxy's), or to a proxy or clerk acting for the owner."""
     channel = {"online": "网上", "paper": "纸质", "proxy": "委托代理"}.get(live.channel if live else "", "")
+    if own:
+        return Conflict(code="voting.already_voted",
+                        zh=f"您（或与您共有房屋的业主）已有{channel}表决票，同一业主每个事项只计一票",
+                        en="You (or a co-owner of your home) already have a ballot recorded; each owner counts "
+                           "once per motion")
     return Conflict(code="voting.already_voted",
                     zh=f"该户已有{channel}表决票，同一业主每个事项只计一票",
                     en="A ballot for this owner is already recorded; each owner counts once per motion")
@@ -581,7 +588,7 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
         live_id, live_channel, live_status = live
         if not (motion.revote == "last_wins" and channel == "online" and live_channel == "online"
                 and live_status == "counted"):
-            raise _refused(live_channel, voter)
+            raise _refused(live_channel, voter, own=channel == "online")
         replaces = live_id
     nonce = secrets.token_hex(16)
     digest = chain.ballot_digest(_Digestible(motion_id=motion.id, voter_id=voter, channel=channel, choice=choice,
@@ -605,7 +612,7 @@ def _record_cast(values: dict) -> dict:
     now = clock.now()
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
-        raise _refused("online", voter)  # replaced meanwhile by another request of this owner
+        raise _refused("online", voter, own=True)  # replaced meanwhile by another request of this owner
     proxy_id = values.get("proxy_id")
     if proxy_id is not None and connection.execute(_USE_MANDATE, {"proxy_id": proxy_id, "now": now}).rowcount != 1:
         raise _mandate_used(voter)  # used meanwhile by another request of the proxy
@@ -620,7 +627,7 @@ def _record_cast(values: dict) -> dict:
         # ends the transaction (the use-case rolls back); the refusal is logged in a new one.
         if not is_unique_violation(exc):
             raise
-        raise _refused(None, voter) from None
+        raise _refused(None, voter, own=values["channel"] == "online") from None
     return {"ballot_id": ballot_id, "channel": values["channel"], "status": "counted", "receipt": values["receipt"],
             "replaced": replaces is not None, "cast_at": now}
 
@@ -641,8 +648,8 @@ def _link_one(motion_id: int) -> int:
     return chain.link_pending(_lock(motion_id))
 
 
-def _refused(live_channel: str | None, voter_id: int) -> Conflict:
-    error = _already_voted(SimpleNamespace(channel=live_channel) if live_channel else None)
+def _refused(live_channel: str | None, voter_id: int, *, own: bool) -> Conflict:
+    error = _already_voted(SimpleNamespace(channel=live_channel) if live_channel else None, own=own)
     error.voter_id = voter_id
     return error
 

@@ -322,7 +322,10 @@ def test_delivery_outside_the_radius_is_refused(client, m):
     _home(diner, m.world.units[0])
     response = book(client, diner, m, mode="delivery")
     assert response.status_code == 422 and response.json["error"] == "meals.outside_delivery_radius"
-    assert response.json["errors"] == {"mode": ["The address is outside the delivery radius"]}
+    assert response.json["errors"] == {"mode": ["住址超出该助餐点的送餐范围"]}
+    body = {"slot_id": m.slot.id, "set_meal_id": m.set_meal.id, "mode": "delivery"}
+    english = client.post("/api/v1/meal-bookings", json=body, headers={**auth(diner), "Accept-Language": "en"})
+    assert english.json["errors"] == {"mode": ["The address is outside the delivery radius"]}
 
 
 # --- capacity, the priority reserve and the waitlist -----------------------------------------------------------

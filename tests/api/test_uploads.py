@@ -380,7 +380,7 @@ def test_a_part_the_upload_does_not_name_is_refused_naming_it(client):
     with_text = client.post(URL, data={"file": (io.BytesIO(photo), "a.jpg", "image/jpeg"), "caption": "门口"},
                             content_type="multipart/form-data", headers=auth(user))
     assert with_text.status_code == 422, with_text.json
-    assert with_text.json["errors"]["files"] == {"caption": ["Unknown field."]}
+    assert with_text.json["errors"]["files"] == {"caption": ["不接受此字段"]}
     with_file = client.post(URL, data={"file": (io.BytesIO(photo), "a.jpg", "image/jpeg"),
                                        "extra": (io.BytesIO(photo), "b.jpg", "image/jpeg")},
                             content_type="multipart/form-data", headers=auth(user))
@@ -470,7 +470,8 @@ def test_claim_for_refuses_someone_elses_upload():
     own, foreign = small(mine), small(theirs)
     with pytest.raises(InvalidInput) as refused:
         uploads.claim_for(mine.id, [own.id, foreign.id], "case:1")
-    assert refused.value.errors == {"photos.1": ["No such upload; upload the photo again"]}
+    assert refused.value.errors == {"photos.1": ["照片不存在，请重新上传"]}
+    assert refused.value.errors["photos.1"][0].en == "No such upload; upload the photo again"
     assert refused.value.code == "uploads.not_found" and refused.value.status == 422
     db.session.rollback()
     db.session.expire_all()
