@@ -62,6 +62,7 @@ def _candidates(user: User) -> dict[str, list]:
         "site_id": _ids(sa.select(MealSite.id).order_by(MealSite.id)),
         "booking_id": own_bookings + _ids(sa.select(MealBooking.id).order_by(MealBooking.id.desc()), 2),
         "motion_id": motions,
+        "year": [clock.local_now().year, clock.local_now().year + 1],
     }
 
 
