@@ -283,3 +283,14 @@ def make_voting_estate(world: World, layout: list[tuple]) -> dict:
     db.session.commit()
     return {"estate": estate, "units": units, "users": users, "owners": owners, "buildings": buildings,
             "entrances": entrances}
+
+
+def make_user_who_reaches_everything(world: World | None = None) -> User:
+    """A district admin who is also street staff and an owner, so generated requests get past the role checks
+    to the services behind them (the contract walks)."""
+    world = world or make_world()
+    user = make_user(name="王秀英", phone="13812345678", neighbourhood_id=world.nb.id,
+                     roles=[("admin", "district", world.district.id), ("staff", "street", world.street.id)])
+    make_owner(user, world.units[0])
+    return user
+

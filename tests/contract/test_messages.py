@@ -9,7 +9,7 @@ import re
 import pytest
 
 from api.extensions import limiter
-from tests.factories import make_owner, make_user, make_world, token_for
+from tests.factories import make_user_who_reaches_everything, token_for
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 PATH_PARAMETER = re.compile(r"\{[^}]+\}")
@@ -23,10 +23,7 @@ SKIP = {("post", "/api/v1/auth/logout")}
 @pytest.fixture
 def headers(app):
     """A user who is staff, admin and owner, so requests reach the checks behind the role checks."""
-    world = make_world()
-    user = make_user(name="王秀英", phone="13812345678", neighbourhood_id=world.nb.id,
-                     roles=[("admin", "district", world.district.id), ("staff", "street", world.street.id)])
-    make_owner(user, world.units[0])
+    user = make_user_who_reaches_everything()
     limiter.enabled = False
     yield {"Authorization": f"Bearer {token_for(user)}"}
     limiter.enabled = True

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from api.extensions import limiter
 from config import ROOT
-from tests.factories import make_owner, make_user, make_world, token_for
+from tests.factories import make_user_who_reaches_everything, token_for
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Revoking the fuzzer's own token would turn the rest of the run into 401s; logout has its own tests.
@@ -28,10 +28,7 @@ FUZZ_CONFIG = ROOT / "bench" / "fuzz.toml"
 @pytest.fixture
 def fuzz_headers(app):
     """A user who is staff, admin and owner, so generated requests reach the services behind the role checks."""
-    world = make_world()
-    user = make_user(name="王秀英", phone="13812345678", neighbourhood_id=world.nb.id,
-                     roles=[("admin", "district", world.district.id), ("staff", "street", world.street.id)])
-    make_owner(user, world.units[0])
+    user = make_user_who_reaches_everything()
     limiter.enabled = False
     yield {"Authorization": f"Bearer {token_for(user)}"}
     limiter.enabled = True

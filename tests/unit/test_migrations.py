@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 
 from api.app import create_app
 from models.base import UTCDateTime, db
@@ -66,9 +66,10 @@ def _at_0008(conn) -> dict:
          "decided_by": 3, "decided_at": T, "reason": None, **stamp}])
 
 
-def _across(before: str, after: str, seed, read):
+def _across(before: str, after: str, seed, read, *, back_and_again: bool = False):
     """On a fresh database (PostgreSQL when TEST_DATABASE_URL names one, else SQLite): migrate to ``before``,
-    ``seed(connection)``, migrate to ``after`` and return ``read(connection)``."""
+    ``seed(connection)``, migrate to ``after`` (``back_and_again``: down to ``before`` and up again) and return
+    ``read(connection)``."""
     def run(url: str):
         app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
@@ -77,7 +78,10 @@ def _across(before: str, after: str, seed, read):
                 with db.engine.begin() as conn:
                     seed(conn)
                 upgrade(directory=MIGRATIONS, revision=after)
-                with db.engine.connect() as conn:
+                if back_and_again:
+                    downgrade(directory=MIGRATIONS, revision=before)
+                    upgrade(directory=MIGRATIONS, revision=after)
+                with db.engine.begin() as conn:
                     return read(conn)
             finally:
                 db.session.remove()
@@ -154,31 +158,10 @@ def test_0011_attaches_the_uploads_a_motion_lists_and_takes_none_from_a_case():
 
 
 def test_0013_creates_the_arrangement_table_and_downgrades_and_upgrades_again():
-    from flask_migrate import downgrade
+    def read(conn):
+        conn.execute(sa.text(
+            "INSERT INTO calendar_arrangement (year, notice, published_on, holidays, workdays, revision, "
+            "loaded_at) VALUES (2027, 'n', '2026-11-12', '[\"2027-01-01\"]', '[]', 1, :at)"), {"at": T})
+        return conn.execute(sa.text("SELECT year, revision FROM calendar_arrangement")).all()
 
-    def run(url: str):
-        app = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": url})
-        with app.app_context():
-            try:
-                upgrade(directory=MIGRATIONS, revision="0013")
-                assert "calendar_arrangement" in sa.inspect(db.engine).get_table_names()
-                downgrade(directory=MIGRATIONS, revision="0012")
-                assert "calendar_arrangement" not in sa.inspect(db.engine).get_table_names()
-                upgrade(directory=MIGRATIONS, revision="0013")
-                with db.engine.begin() as conn:
-                    conn.execute(sa.text(
-                        "INSERT INTO calendar_arrangement (year, notice, published_on, holidays, workdays, revision, "
-                        "loaded_at) VALUES (2027, 'n', '2026-11-12', '[\"2027-01-01\"]', '[]', 1, :at)"), {"at": T})
-                with db.engine.connect() as conn:
-                    return conn.execute(sa.text("SELECT year, revision FROM calendar_arrangement")).all()
-            finally:
-                db.session.remove()
-                db.engine.dispose()
-
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base:
-        with fresh_postgres_database(base, "linli_migration") as url:
-            assert run(url) == [(2027, 1)]
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            assert run(f"sqlite:///{Path(tmp) / 'migration.db'}") == [(2027, 1)]
+    assert _across("0012", "0013", lambda conn: None, read, back_and_again=True) == [(2027, 1)]
