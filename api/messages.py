@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 import yaml
-from flask import request
+from flask import has_request_context, request
 
 from config import ROOT
 from service.i18n import Text
@@ -65,12 +65,19 @@ _EXACT, _TEMPLATES = load()
 
 
 def language() -> str:
-    """``en`` when the request's Accept-Language prefers English, else ``zh`` (also outside a request)."""
-    try:
-        best = request.accept_languages.best_match(["zh", "zh-CN", "en"], default="zh")
-    except Exception:  # outside a request
+    """``en`` when the request's Accept-Language prefers English, else ``zh`` (also outside a request).
+    Decided once per request: every label and message of an answer asks."""
+    if not has_request_context():
         return "zh"
-    return "en" if best and best.startswith("en") else "zh"
+    environ = request.environ
+    lang = environ.get("linli.language")
+    if lang is None:
+        try:
+            best = request.accept_languages.best_match(["zh", "zh-CN", "en"], default="zh")
+        except ValueError:  # a header werkzeug cannot parse
+            best = "zh"
+        lang = environ["linli.language"] = "en" if best and best.startswith("en") else "zh"
+    return lang
 
 
 def translate(text: str, lang: str) -> str:
