@@ -84,6 +84,14 @@ class Blueprint(_Blueprint):
     def arguments(self, schema, *args, **kwargs):
         return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
 
+    def response(self, status_code, schema=None, *, example=None, **kwargs):
+        """An answer's example gets its labels and Shanghai times from the schema (documented_example)."""
+        if example is not None and schema is not None:
+            from api.schemas.common import documented_example
+
+            example = documented_example(schema, example)
+        return super().response(status_code, schema, example=example, **kwargs)
+
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LIMITED_METHODS = ("POST", "PUT", "PATCH", "DELETE")

@@ -62,6 +62,37 @@ class Timestamp(ma.fields.DateTime):
         return clock.iso(value)
 
 
+def documented_example(schema, example):
+    """An example as the schema answers it: each code's label added beside it (in Chinese) and each moment
+    in Shanghai time, so that the document's examples show the same contract as the answers."""
+    if isinstance(schema, type):
+        schema = schema()
+    if isinstance(example, list):
+        return [documented_example(schema, item) for item in example]
+    if not isinstance(example, dict):
+        return example
+    out = dict(example)
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if isinstance(field, (Label, Labels)):
+            source = field.attribute
+            if key not in out and source in out and out[source] is not None:
+                codes = out[source]
+                out[key] = ([field.lookup(c, "zh") for c in codes] if isinstance(field, Labels)
+                            else field.lookup(codes, "zh"))
+            elif key not in out and source in out:
+                out[key] = None
+        elif key not in out:
+            continue
+        elif isinstance(field, Timestamp) and isinstance(out[key], str):
+            out[key] = clock.iso(datetime.fromisoformat(out[key]))
+        elif isinstance(field, ma.fields.Nested) and out[key] is not None:
+            out[key] = documented_example(field.schema, out[key])
+        elif isinstance(field, ma.fields.List) and isinstance(field.inner, ma.fields.Nested) and out[key]:
+            out[key] = documented_example(field.inner.schema, out[key])
+    return out
+
+
 class PageArgs(ma.Schema):
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
                              metadata={"description": "Page number, from 1"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Labels, Message, PageArgs
+from api.schemas.common import Label, Labels, Message, PageArgs, Timestamp
 from models.life_circle import STATUSES
 from service.geo import DATUMS
 from service.life_circle import rules
@@ -80,8 +80,8 @@ class FacilityOut(ma.Schema):
     hours = ma.fields.Dict(allow_none=True, metadata={"description": "Opening hours (see the facility create body)"})
     open_now = ma.fields.Boolean(allow_none=True, metadata={
         "description": "Asia/Shanghai, honouring public holidays, 调休 and dated exceptions; null when hours unknown"})
-    closes_at = ma.fields.String(allow_none=True, metadata={"description": "When open: the end of this opening"})
-    next_open_at = ma.fields.String(allow_none=True, metadata={"description": "When closed: the next opening"})
+    closes_at = Timestamp(allow_none=True, metadata={"description": "When open: the end of this opening"})
+    next_open_at = Timestamp(allow_none=True, metadata={"description": "When closed: the next opening"})
     description = ma.fields.String(allow_none=True)
     street_id = ma.fields.Integer(allow_none=True)
     neighbourhood_id = ma.fields.Integer(allow_none=True)
@@ -302,7 +302,7 @@ class LcEstateCategoryOut(ma.Schema):
 
 
 class LcLabelsOut(ma.Schema):
-    as_of = ma.fields.String(required=True)
+    as_of = Timestamp(required=True)
     scenario = ma.fields.String(required=True)
     scenario_name = Label("life_circle", "scenario", required=True)
     distance_method = ma.fields.String(required=True, metadata={"enum": ["estimated", "network", "mixed"]})
@@ -311,7 +311,7 @@ class LcLabelsOut(ma.Schema):
     detour_factor = ma.fields.Float(required=True)
     search_radius_m = ma.fields.Integer(required=True)
     paces = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
-    facilities_updated_at = ma.fields.String(allow_none=True, required=True)
+    facilities_updated_at = Timestamp(allow_none=True, required=True)
     formulas = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
 
 
