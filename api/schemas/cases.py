@@ -9,6 +9,7 @@ from webargs.fields import DelimitedList
 
 from api.schemas.common import PageArgs
 from models.cases import STATUSES
+from service.cases.workflow import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
 from service.geo import DATUMS
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
@@ -124,7 +125,10 @@ class CaseOut(CaseSummaryOut):
     anonymous = ma.fields.Boolean(required=True)
     followers = ma.fields.Integer(required=True)
     following = ma.fields.Boolean(required=True)
-    allowed_actions = ma.fields.List(ma.fields.String(), required=True)
+    allowed_actions = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "What this caller may do on the case now: staff actions (POST .../actions) for staff who "
+                       "handle it (supervisor actions only for its supervisors), and `withdraw`, `rate`, `reopen` "
+                       "(POST .../withdraw, .../rating, .../reopen) for its reporter; empty for anyone else"})
     mine = ma.fields.Boolean(required=True)
     merged_into_id = ma.fields.Integer(allow_none=True)
     visit_result = ma.fields.String(allow_none=True)
@@ -165,17 +169,20 @@ class QueueOut(ma.Schema):
 
 
 class ActionIn(ma.Schema):
-    action = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
-        "description": "accept, contact, start, resolve, return, reassign, request_extension, approve_extension, "
-                       "deny_extension, mark_complex, escalate, merge, reject, close, reopen, visit, comment"})
+    action = ma.fields.String(required=True, validate=validate.OneOf(STAFF_ACTIONS), metadata={
+        "description": "The staff action; the case's `allowed_actions` lists those this caller may take now"})
     note = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
     public = ma.fields.Boolean(load_default=False, metadata={"description": "Show the note to the reporter"})
-    method = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
-    outcome = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
+    method = ma.fields.String(allow_none=True, validate=validate.OneOf(CONTACT_METHODS), metadata={
+        "description": "How the reporter was contacted (`contact`)"})
+    outcome = ma.fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES), metadata={
+        "description": "`resolve`: solved (实际解决) or explained (解释说明)"})
     reply = ma.fields.String(allow_none=True, validate=validate.Length(max=4000))
     reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
-    result = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
-    working_days = ma.fields.Integer(allow_none=True, strict=True)
+    result = ma.fields.String(allow_none=True, validate=validate.OneOf(VISIT_RESULTS), metadata={
+        "description": "`visit`: the reporter is satisfied it was solved, not solved, or could not be reached"})
+    working_days = ma.fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=30), metadata={
+        "description": "`request_extension`: working days asked for"})
     neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
     assignee_id = ma.fields.Integer(allow_none=True, **ID)
     into_case_id = ma.fields.Integer(allow_none=True, **ID)

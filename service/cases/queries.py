@@ -125,7 +125,7 @@ def _detail(actor, case: Case, *, handler: bool, own: bool, events, photos, foll
             "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
             {"name": "匿名", "phone": None, "masked": True},
             "anonymous": case.anonymous, "followers": followers, "following": following,
-            "allowed_actions": allowed_actions(case) if handler else [],
+            "allowed_actions": allowed_actions(actor, case),
             "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
             "attributes": case.attributes or {}}
 
