@@ -46,7 +46,7 @@ class LocationIn(ma.Schema):
 
 
 class CaseIn(ma.Schema):
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
     description = ma.fields.String(required=True, validate=validate.Length(min=1, max=4000))
     location = ma.fields.Nested(LocationIn, allow_none=True)
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -139,7 +139,7 @@ class NearbyArgs(ma.Schema):
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS))
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
 
 
 def _utc_representable(value: datetime) -> None:
@@ -153,7 +153,7 @@ def _utc_representable(value: datetime) -> None:
 class QueueArgs(ma.Schema):
     status = DelimitedList(ma.fields.String(validate=validate.OneOf(STATUSES)),
                                      metadata={"description": "Comma-separated; default: every open status"})
-    category = ma.fields.String(validate=validate.Length(max=48))
+    category = ma.fields.String(validate=validate.Length(max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
     neighbourhood_id = ma.fields.Integer(**ID)
     overdue = ma.fields.Boolean()
     due_before = ma.fields.AwareDateTime(validate=_utc_representable)

@@ -20,8 +20,8 @@ class ReadyOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={"example": "ready"})
     database = ma.fields.Boolean(required=True)
     migrations = ma.fields.Boolean(required=True)
-    revision = ma.fields.String(allow_none=True)
-    head = ma.fields.String(allow_none=True)
+    revision = ma.fields.String(allow_none=True, metadata={"description": "The database's migration"})
+    head = ma.fields.String(allow_none=True, metadata={"description": "The newest migration this code ships"})
 
 
 @blp.route("/healthz")
@@ -37,8 +37,9 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    # The example names the migration this code ships as its head, as the answer would.
     @blp.response(200, ReadyOut, example={"status": "ready", "database": True, "migrations": True,
-                                          "revision": "0001", "head": "0001"})
+                                          "revision": system.migrations_head(), "head": system.migrations_head()})
     @errors(blp, 503)
     def get(self):
         """Ready to serve
