@@ -34,6 +34,11 @@ def exempt(app: Flask, blueprint: Blueprint) -> None:
     app.extensions.setdefault(_EXEMPT, set()).add(blueprint.name)
 
 
+def honoured_by(app: Flask, blueprints) -> set[str]:
+    """Of the named blueprints, those whose POSTs honour the header (for the API document)."""
+    return set(blueprints) - app.extensions.get(_EXEMPT, set())
+
+
 def _scope() -> str | None:
     try:
         verify_jwt_in_request(optional=True)

@@ -8,8 +8,9 @@ from flask import current_app, g, request
 from flask_jwt_extended import (create_access_token, create_refresh_token, get_jwt, get_jwt_identity,
                                 verify_jwt_in_request)
 
+from api.docs import requires_token
 from api.errors import envelope, language
-from api.extensions import READ_ONLY_METHODS, TOKEN_VERIFIED, jwt
+from api.extensions import AUTH_REQUIRED, READ_ONLY_METHODS, TOKEN_VERIFIED, jwt
 from service import people
 from service.db import reading
 from service.errors import Forbidden, Unauthorized
@@ -63,7 +64,10 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
             g.actor = actor
             return fn(*args, **kwargs)
 
-        return wrapper
+        # The token (and the role) is checked before the input is parsed (api.extensions.Blueprint.arguments):
+        # a caller without one hears 401, not what was wrong with the body.
+        setattr(wrapper, AUTH_REQUIRED, {"roles": roles, "refresh": refresh})
+        return requires_token(wrapper)
 
     return decorator
 

@@ -81,6 +81,9 @@ class BaseConfig:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+    # Keep the Authorize token across reloads; leave the large models section folded.
+    OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "defaultModelsExpandDepth": -1,
+                                 "displayRequestDuration": True}
 
     # Rate limits (flask-limiter syntax).
     RATELIMIT_ENABLED = True
