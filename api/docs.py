@@ -18,7 +18,7 @@ SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 ACCEPT_LANGUAGE = {
     "name": "Accept-Language", "in": "header", "required": False,
     "description": "Messages and names are Chinese (zh-CN) unless this prefers English (`en`).",
-    "schema": {"type": "string", "maxLength": 200, "example": "en"},
+    "schema": {"type": "string", "example": "en"},
 }
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,

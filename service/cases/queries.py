@@ -267,6 +267,8 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
     for value in statuses:
         if value not in STATUSES:
             raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
+    if category is not None and rules.category(category) is None:
+        raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
     params = {"statuses": list(statuses), "category": category, "assignee_id": assignee_id, "now": clock.now(),
               "due_before": due_before}
     if neighbourhood_id is not None:

@@ -177,3 +177,11 @@ def test_an_enumerated_input_out_of_its_values_is_422_naming_the_field(client, w
     assert refused.status_code == 422 and field in refused.json["errors"]["json"], refused.json
     seen = client.get(f"/api/v1/cases/{case_id}", headers=headers["staff"]).json
     assert seen["visit_result"] is None  # nothing changed
+
+
+def test_the_queue_refuses_a_category_that_does_not_exist_naming_the_field(client, world):
+    place, headers = world
+    refused = client.get("/api/v1/cases?category=no_such_category", headers=headers["staff"])
+    assert refused.status_code == 422 and refused.json["error"] == "cases.category_unknown"
+    assert "category" in refused.json["errors"]
+    assert client.get("/api/v1/cases?category=corridor_clutter", headers=headers["staff"]).status_code == 200

@@ -121,6 +121,9 @@ def test_accept_language_on_every_operation_and_idempotency_key_on_the_posts_tha
             honouring += 1
             assert {"409", "422"} <= set(operation["responses"]), (method, path)
     assert honouring >= 30
+    for key in ("a\x01b", "\u94a5\u5319", "x" * 129):  # outside the documented pattern and length
+        refused = client.post("/api/v1/cases", json={}, headers={"Idempotency-Key": key})
+        assert refused.status_code == 422 and refused.json["error"] == "idempotency.key_invalid", key
 
 
 def test_accept_language_changes_the_messages_as_documented(client):
