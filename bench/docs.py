@@ -1,17 +1,19 @@
 """The API documentation page in a real browser: ``/docs`` loaded in headless Chromium until Swagger UI has
 rendered every operation of the document (one ``.opblock`` per operation), against the gunicorn of the run.
 
-Two figures, each the median and spread over the rounds:
+Four figures, each the median and spread over the rounds:
 
 * cold — a new browser with an empty cache (a developer's first visit): the page, Swagger UI's scripts and
   ``/openapi.json`` all fetched;
 * warm — the same page loaded again in that browser (the next visit): the scripts from its cache, the
-  document revalidated by its ETag (a 304).
+  document revalidated by its ETag (a 304);
+* each again over a link the browser throttles (``LINK``: 4 Mbit/s down, 1 Mbit/s up, 100 ms round trip, a
+  modest office line or 4G), where what crosses the wire counts; loopback alone hides it.
 
 The time is the page's own clock (``performance.now()``, from the start of the navigation) at the moment a
 MutationObserver, installed before any script of the page runs, sees the last operation appear; the
 browser's start-up is not in it. Target (issue 14): rendered within 5 s; the ratio reported is the time
-over 5 s (at most 1 meets it). Also reported: what crossed the wire for the document and the scripts.
+over 5 s (at most 1 meets it); the goal is judged on the throttled cold visit. Also reported: what crossed the wire for the document and the scripts.
 
 The browser is Debian's ``chromium`` (``apt-get install chromium``; ``CHROMIUM`` names another binary),
 driven by the Chrome DevTools Protocol over a pipe (``--remote-debugging-pipe``), so nothing beyond the
@@ -32,6 +34,7 @@ from bench import Benchmark, register
 from bench.http import HOST, simple_get
 
 TARGET_S = 5.0
+LINK = {"offline": False, "latency": 100, "downloadThroughput": 4_000_000 / 8, "uploadThroughput": 1_000_000 / 8}
 RENDER_TIMEOUT_S = 60.0
 # Runs before the page's scripts: records when the number of rendered operations reaches the expected one.
 OBSERVER = """
@@ -163,6 +166,8 @@ def _wire(resources: list[dict]) -> dict:
         name = entry["name"].rsplit("/", 1)[-1]
         if name in ("openapi.json", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
             out[name] = {"transfer_bytes": entry["transfer"], "decoded_bytes": entry["decoded"]}
+    out["all resources"] = {"transfer_bytes": sum(e["transfer"] for e in resources),
+                    "decoded_bytes": sum(e["decoded"] for e in resources)}
     return out
 
 
@@ -177,32 +182,39 @@ def run(ctx) -> dict:
                    if method in ("get", "post", "put", "patch", "delete"))
     url = f"http://{HOST}:{ctx.port}/docs"
     rounds = ctx.options["rounds"]
-    cold, warm, wire_cold, wire_warm, problems = [], [], None, None, []
+    times: dict[str, list[float]] = {"cold": [], "warm": [], "throttled cold": [], "throttled warm": []}
+    wire, problems = {}, []
     for rnd in range(rounds):
-        browser = Chromium(binary)
-        try:
-            browser.page("Page.enable")
-            browser.page("Page.addScriptToEvaluateOnNewDocument", source=OBSERVER % expected)
-            first = _load(browser, url)
-            again = _load(browser, url)
-        finally:
-            browser.close()
-        cold.append(first["ms"])
-        warm.append(again["ms"])
-        wire_cold, wire_warm = _wire(first["resources"]), _wire(again["resources"])
-        if not (first["authorize_button"] and again["authorize_button"]):
-            problems.append(f"round {rnd + 1}: no Authorize button")
+        for throttled in (False, True):
+            browser = Chromium(binary)
+            try:
+                browser.page("Page.enable")
+                browser.page("Network.enable")
+                if throttled:
+                    browser.page("Network.emulateNetworkConditions", **LINK)
+                browser.page("Page.addScriptToEvaluateOnNewDocument", source=OBSERVER % expected)
+                first = _load(browser, url)
+                again = _load(browser, url)
+            finally:
+                browser.close()
+            prefix = "throttled " if throttled else ""
+            for visit, load in (("cold", first), ("warm", again)):
+                times[prefix + visit].append(load["ms"])
+                wire[prefix + visit] = _wire(load["resources"])
+                if not load["authorize_button"]:
+                    problems.append(f"round {rnd + 1} {prefix}{visit}: no Authorize button")
         if ctx.progress:
-            ctx.progress(f"  round {rnd + 1}/{rounds}: cold {first['ms']:.0f} ms, warm {again['ms']:.0f} ms")
-    figures = {"cold": _spread(cold), "warm": _spread(warm)}
-    ratios = {name: {**_spread([v / (TARGET_S * 1000) for v in values]), "per_round": [
-        v / (TARGET_S * 1000) for v in values]} for name, values in (("cold/5s", cold), ("warm/5s", warm))}
+            ctx.progress("  round %d/%d: %s" % (rnd + 1, rounds, ", ".join(
+                f"{name} {values[-1]:.0f} ms" for name, values in times.items())))
+    target_ms = TARGET_S * 1000
+    ratios = {f"{name}/5s": {**_spread([v / target_ms for v in values]), "per_round": [v / target_ms for v in values]}
+              for name, values in times.items()}
+    goal = ratios["throttled cold/5s"]["median"]
     return {"kind": "timings", "settings": {"rounds": rounds, "browser": version, "operations": expected,
-                                            "url": "/docs"},
-            "timings_ms": figures, "per_round_ms": {"cold": cold, "warm": warm}, "ratios": ratios,
-            "wire": {"cold": wire_cold, "warm": wire_warm},
-            "goals": {"cold/5s": {"maximum": 1.0, "median": ratios["cold/5s"]["median"],
-                                  "met": ratios["cold/5s"]["median"] <= 1.0}},
+                                            "url": "/docs", "throttled_link": LINK},
+            "timings_ms": {name: _spread(values) for name, values in times.items()}, "per_round_ms": times,
+            "ratios": ratios, "wire": {k: wire[k] for k in ("cold", "warm")},
+            "goals": {"throttled cold/5s": {"maximum": 1.0, "median": goal, "met": goal <= 1.0}},
             "valid": not problems, "problems": problems}
 
 
