@@ -1,5 +1,5 @@
 """A case's ``allowed_actions`` is what this caller may do now: for each kind of caller (the reporter, another
-resident, plain staff, the 居委会主任, street staff, staff elsewhere) and a range of case states, every action
+resident, plain staff, the 居委会主任, street staff, a district admin, staff elsewhere: the demo roles) and a range of case states, every action
 listed is accepted when sent with valid input, and every action not listed is refused (403, 404 or 409)."""
 import pytest
 
@@ -25,6 +25,7 @@ def world(client):
         "staff": make_user(name="李", roles=[("staff", "neighbourhood", place.nb.id)]),
         "head": make_user(name="周主任"),
         "street": make_user(name="街道", roles=[("staff", "street", place.street.id)]),
+        "admin": make_user(name="区管理员", roles=[("admin", "district", place.district.id)]),
         "far_staff": make_user(name="吴", roles=[("staff", "neighbourhood", place.far_nb.id)]),
     }
     db.session.add(RoleAssignment(user_id=callers["head"].id, role="staff", scope_type="neighbourhood",
@@ -112,7 +113,7 @@ def _attempts(client, headers, caller: str, case_id: int, action: str, body: dic
 
 STATES = ["dispatched", "accepted", "complex", "extension_pending", "uncontacted", "in_progress", "resolved",
           "closed", "rated_satisfied", "visited", "reopened", "returned", "rejected", "withdrawn"]
-CALLERS = ["reporter", "neighbour", "staff", "head", "street", "far_staff"]
+CALLERS = ["reporter", "neighbour", "staff", "head", "street", "admin", "far_staff"]
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -143,7 +144,7 @@ def test_every_listed_action_is_accepted_and_every_other_is_refused(client, worl
     assert listed_by["neighbour"] == listed_by["far_staff"] == set()
     assert not listed_by["staff"] & workflow.SUPERVISOR_ACTIONS
     assert listed_by["reporter"] <= set(workflow.REPORTER_ACTIONS)
-    assert listed_by["staff"] <= listed_by["head"]
+    assert listed_by["staff"] <= listed_by["head"] == listed_by["street"] == listed_by["admin"]
 
 
 def test_what_each_caller_is_offered_in_telling_states(client, world):
