@@ -4,11 +4,11 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, request, send_from_directory
+from flask import Flask, has_request_context, request
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import guards, idempotency
+from api import docs, guards, idempotency
 from api.errors import register_error_handlers
 from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter, migrate
 from api.responses import ShanghaiJSONProvider
@@ -124,9 +124,11 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app)
 
+    assets = docs.Assets(str(swagger_ui_path))
+
     @app.route("/docs/assets/<path:filename>")
     def swagger_assets(filename):
-        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+        return assets.response(filename)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Extension instances, bound to the app in create_app()."""
 from __future__ import annotations
 
+import functools
 import http
 import re
 import threading
@@ -9,7 +10,7 @@ from collections import OrderedDict
 
 import marshmallow as ma
 from flask import current_app, request
-from flask_jwt_extended import JWTManager, get_jwt_identity, verify_jwt_in_request
+from flask_jwt_extended import JWTManager, get_jwt, get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.exceptions import JWTDecodeError
 from flask_limiter import Limiter
@@ -22,6 +23,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from api import ratelimit_storage  # noqa: F401  (registers the process-memory:// rate-limit store)
+from api import docs
 from api.errors import ErrorSchema, example_for, render_http_exception
 from api.guards import PARSED_JSON
 from api.schemas.common import json_type_errors
@@ -29,12 +31,34 @@ from models.base import db  # noqa: F401  (re-exported)
 
 
 class Api(_Api):
-    """flask-smorest Api whose errors use Linli's envelope."""
+    """flask-smorest Api whose errors use Linli's envelope, and whose document is built once per app, finished
+    (``api.docs.finish``: security, headers) and served compressed with an ETag."""
 
     ERROR_SCHEMA = ErrorSchema
+    DOCUMENT = "linli.openapi_document"
 
     def handle_http_exception(self, error):
         return render_http_exception(error)
+
+    def _static_document(self) -> docs.StaticJson:
+        """The current app's finished document, built on first use (the app's routes no longer change then)."""
+        app = current_app._get_current_object()
+        static = app.extensions.get(self.DOCUMENT)
+        if static is None:
+            from api.idempotency import honoured_by
+
+            document = self.spec.to_dict()
+            blueprints = [tag["name"] for tag in document.get("tags", [])]
+            static = app.extensions[self.DOCUMENT] = docs.StaticJson(docs.finish(document, honoured_by(app, blueprints)))
+        return static
+
+    def _openapi_json(self):
+        return self._static_document().response()
+
+    def _openapi_swagger_ui(self):
+        response = current_app.make_response(super()._openapi_swagger_ui())
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
     def _register_responses(self):
         """Shared error responses, each with the envelope schema and an example."""
@@ -75,14 +99,58 @@ class LinliParser(FlaskParser):
         return location_data
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LIMITED_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+TOKEN_VERIFIED = "linli.access_token_verified"
+# Set by api.security.auth_required on the views it guards: {"roles": (...), "refresh": bool}.
+AUTH_REQUIRED = "_linli_auth_required"
+
+
+def check_token_first(requirement: dict) -> None:
+    """Before a guarded view's input is parsed: a valid token of the right kind, and (for an access token)
+    one of the roles required; else the 401 or 403 the view itself would give. The view checks again
+    with the caller's record (revocation, an inactive account); a verified access token is not decoded twice."""
+    if requirement["refresh"]:
+        verify_jwt_in_request(refresh=True)
+        return
+    if not request.environ.get(TOKEN_VERIFIED):
+        verify_jwt_in_request()
+        request.environ[TOKEN_VERIFIED] = True
+    check_roles(requirement["roles"], get_jwt())
+
+
+def check_roles(roles, claims: dict) -> None:
+    """With ``roles``, the token's claims must name one of them; else 403 ``auth.role_required``."""
+    if roles and not set(roles) & set(claims.get("roles", [])):
+        from service.errors import Forbidden
+
+        raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
+
+
 class Blueprint(_Blueprint):
     """flask-smorest's Blueprint with each request schema built once: given a schema class, webargs
-    would build an instance on every request (marshmallow schemas keep no state while loading)."""
+    would build an instance on every request (marshmallow schemas keep no state while loading); and with
+    a guarded view's token checked before its input (``check_token_first``)."""
 
     ARGUMENTS_PARSER = LinliParser()
 
     def arguments(self, schema, *args, **kwargs):
-        return super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+        parse = super().arguments(schema() if isinstance(schema, type) else schema, *args, **kwargs)
+
+        def decorator(func):
+            parsing = parse(func)
+            requirement = getattr(func, AUTH_REQUIRED, None)
+            if requirement is None:
+                return parsing
+
+            @functools.wraps(parsing)
+            def token_first(*f_args, **f_kwargs):
+                check_token_first(requirement)
+                return parsing(*f_args, **f_kwargs)
+
+            return token_first
+
+        return decorator
 
     def response(self, status_code, schema=None, *, example=None, **kwargs):
         """An answer's example gets its labels and Shanghai times from the schema (documented_example)."""
@@ -91,11 +159,6 @@ class Blueprint(_Blueprint):
 
             example = documented_example(schema, example)
         return super().response(status_code, schema, example=example, **kwargs)
-
-
-READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LIMITED_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-TOKEN_VERIFIED = "linli.access_token_verified"
 
 
 def rate_limit_key() -> str:

@@ -34,6 +34,11 @@ def exempt(app: Flask, blueprint: Blueprint) -> None:
     app.extensions.setdefault(_EXEMPT, set()).add(blueprint.name)
 
 
+def honoured_by(app: Flask, blueprints) -> set[str]:
+    """Of the named blueprints, those whose POSTs honour the header (for the API document)."""
+    return set(blueprints) - app.extensions.get(_EXEMPT, set())
+
+
 def _scope() -> str | None:
     try:
         verify_jwt_in_request(optional=True)
@@ -76,9 +81,9 @@ def _before():
     if request.method != "POST" or key is None or request.blueprint in current_app.extensions.get(_EXEMPT, ()):
         return None
     key = key.strip()
-    if not key or len(key) > 128 or not key.isascii():
-        raise InvalidInput(HEADER, "幂等键须为 1–128 个 ASCII 字符", "Idempotency-Key must be 1-128 ASCII characters",
-                           code="idempotency.key_invalid")
+    if not key or len(key) > 128 or not all(" " <= c <= "~" for c in key):  # printable ASCII, as documented
+        raise InvalidInput(HEADER, "幂等键须为 1–128 个可打印 ASCII 字符",
+                           "Idempotency-Key must be 1-128 printable ASCII characters", code="idempotency.key_invalid")
     scope = _scope()
     if scope is None:
         return None

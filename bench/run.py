@@ -95,7 +95,31 @@ def _spread(s: dict, digits=0) -> str:
     return f"{_fmt(s['median'], digits)} [{_fmt(s['min'], digits)}–{_fmt(s['max'], digits)}]"
 
 
+def print_timings(name: str, result: dict) -> None:
+    """A report of times (bench.docs): median [min–max] per figure, the ratios to a target, what crossed the wire."""
+    settings = result["settings"]
+    print(f"\n== {name} ==  ({settings['rounds']} rounds; {settings.get('browser', '')})")
+    for fname, t in result["timings_ms"].items():
+        print(f"{fname:<24} {_spread(t)} ms")
+    for rname, r in result["ratios"].items():
+        per_round = " ".join(f"{v:.3f}" for v in r["per_round"])
+        print(f"ratio {rname:<18} median {_fmt(r['median'], 3)}  [{_fmt(r['min'], 3)}–{_fmt(r['max'], 3)}]  "
+              f"per round: {per_round}")
+    for visit, files in (result.get("wire") or {}).items():
+        for fname, f in (files or {}).items():
+            print(f"wire  {visit:<5} {fname:<32} {_fmt(f['transfer_bytes'] / 1024, 1)} KB over the wire, "
+                  f"{_fmt(f['decoded_bytes'] / 1024, 1)} KB decoded")
+    for gname, g in result["goals"].items():
+        verdict = "met" if g["met"] else "NOT met"
+        print(f"goal  {gname} ≤ {g['maximum']:.2f}: {verdict} (median {_fmt(g['median'], 3)})")
+    for problem in result["problems"]:
+        print(f"INVALID: {problem}")
+
+
 def print_report(name: str, result: dict) -> None:
+    if result.get("kind") == "timings":
+        print_timings(name, result)
+        return
     print(f"\n== {name} ==  ({result['settings']['rounds']} rounds × {result['settings']['seconds']:g}s per target, "
           f"{result['settings']['connections']} connections, interleaved)")
     header = f"{'target':<24} {'request':<34} {'req/s median [min–max]':>26} {'p50 ms':>18} {'p99 ms':>22} {'errors':>7} {'client CPU':>10}"

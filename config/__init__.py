@@ -77,10 +77,19 @@ class BaseConfig:
     API_TITLE = "Linli 邻里 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
+    API_SPEC_OPTIONS = {"info": {"description": (
+        "Log in (POST /api/v1/auth/wechat, or /api/v1/auth/demo in development), then press Authorize and paste "
+        "the `access_token`: operations that list a lock need it, the others are public. Messages and names are "
+        "Chinese unless `Accept-Language` prefers English. Every failure is one envelope `{code, status, error, "
+        "message, errors}`: `error` is a stable code, and `errors` names the fields that were wrong. POSTs (but "
+        "logins and tokens) take an `Idempotency-Key`, so a retry does nothing twice.")}}
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+    # Keep the Authorize token across reloads; leave the large models section folded.
+    OPENAPI_SWAGGER_UI_CONFIG = {"persistAuthorization": True, "defaultModelsExpandDepth": -1,
+                                 "displayRequestDuration": True}
 
     # Rate limits (flask-limiter syntax).
     RATELIMIT_ENABLED = True

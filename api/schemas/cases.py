@@ -9,6 +9,7 @@ from webargs.fields import DelimitedList
 
 from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.cases import STATUSES
+from service.cases.workflow import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
 from service.geo import DATUMS
 from service.i18n import Text
 
@@ -47,7 +48,7 @@ class LocationIn(ma.Schema):
 
 
 class CaseIn(ma.Schema):
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
     description = ma.fields.String(required=True, validate=validate.Length(min=1, max=4000))
     location = ma.fields.Nested(LocationIn, allow_none=True)
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -133,7 +134,10 @@ class CaseOut(CaseSummaryOut):
     anonymous = ma.fields.Boolean(required=True)
     followers = ma.fields.Integer(required=True)
     following = ma.fields.Boolean(required=True)
-    allowed_actions = ma.fields.List(ma.fields.String(), required=True)
+    allowed_actions = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "What this caller may do on the case now: staff actions (POST .../actions) for staff who "
+                       "handle it (supervisor actions only for its supervisors), and `withdraw`, `rate`, `reopen` "
+                       "(POST .../withdraw, .../rating, .../reopen) for its reporter; empty for anyone else"})
     allowed_actions_names = Labels("cases", "allowed_actions", required=True)
     mine = ma.fields.Boolean(required=True)
     merged_into_id = ma.fields.Integer(allow_none=True)
@@ -146,7 +150,7 @@ class NearbyArgs(ma.Schema):
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS))
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48))
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
 
 
 def _utc_representable(value: datetime) -> None:
@@ -160,7 +164,7 @@ def _utc_representable(value: datetime) -> None:
 class QueueArgs(ma.Schema):
     status = DelimitedList(ma.fields.String(validate=validate.OneOf(STATUSES)),
                                      metadata={"description": "Comma-separated; default: every open status"})
-    category = ma.fields.String(validate=validate.Length(max=48))
+    category = ma.fields.String(validate=validate.Length(max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
     neighbourhood_id = ma.fields.Integer(**ID)
     overdue = ma.fields.Boolean()
     due_before = ma.fields.AwareDateTime(validate=_utc_representable)
@@ -176,17 +180,20 @@ class QueueOut(ma.Schema):
 
 
 class ActionIn(ma.Schema):
-    action = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
-        "description": "accept, contact, start, resolve, return, reassign, request_extension, approve_extension, "
-                       "deny_extension, mark_complex, escalate, merge, reject, close, reopen, visit, comment"})
+    action = ma.fields.String(required=True, validate=validate.OneOf(STAFF_ACTIONS), metadata={
+        "description": "The staff action; the case's `allowed_actions` lists those this caller may take now"})
     note = ma.fields.String(allow_none=True, validate=validate.Length(max=2000))
     public = ma.fields.Boolean(load_default=False, metadata={"description": "Show the note to the reporter"})
-    method = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
-    outcome = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
+    method = ma.fields.String(allow_none=True, validate=validate.OneOf(CONTACT_METHODS), metadata={
+        "description": "How the reporter was contacted (`contact`)"})
+    outcome = ma.fields.String(allow_none=True, validate=validate.OneOf(OUTCOMES), metadata={
+        "description": "`resolve`: solved (实际解决) or explained (解释说明)"})
     reply = ma.fields.String(allow_none=True, validate=validate.Length(max=4000))
     reason = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
-    result = ma.fields.String(allow_none=True, validate=validate.Length(max=16))
-    working_days = ma.fields.Integer(allow_none=True, strict=True)
+    result = ma.fields.String(allow_none=True, validate=validate.OneOf(VISIT_RESULTS), metadata={
+        "description": "`visit`: the reporter is satisfied it was solved, not solved, or could not be reached"})
+    working_days = ma.fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=30), metadata={
+        "description": "`request_extension`: working days asked for"})
     neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
     assignee_id = ma.fields.Integer(allow_none=True, **ID)
     into_case_id = ma.fields.Integer(allow_none=True, **ID)

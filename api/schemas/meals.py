@@ -162,8 +162,10 @@ def _money_in(value):
 
 class SetMealIn(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    elder_price = ma.fields.Decimal(required=True, validate=_money_in, metadata={"example": "12.00"})
-    general_price = ma.fields.Decimal(validate=_money_in, metadata={"example": "18.00"})
+    elder_price = ma.fields.Decimal(required=True, validate=_money_in, metadata={
+        "example": 12.5, "description": "Yuan, at most 2 decimals (a decimal string such as \"12.50\" is taken too)"})
+    general_price = ma.fields.Decimal(validate=_money_in, metadata={
+        "example": 18, "description": "Yuan, at most 2 decimals (a decimal string such as \"18.00\" is taken too)"})
     discount = ma.fields.Boolean(load_default=False)
     dishes = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)), load_default=list,
                             validate=validate.Length(max=12))

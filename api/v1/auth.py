@@ -5,7 +5,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 
-from api.docs import errors
+from api.docs import errors, requires_token
 from api.extensions import Blueprint
 from api.schemas.auth import (TOKENS_EXAMPLE, DemoLoginIn, DemoUsersOut, LogoutOut, TokensOut, WeChatLoginIn)
 from api.security import auth_required, issue_tokens
@@ -43,6 +43,7 @@ class WeChatLogin(MethodView):
 class Refresh(MethodView):
     @blp.response(200, TokensOut, example=TOKENS_EXAMPLE)
     @errors(blp, 401, 429)
+    @requires_token
     def post(self):
         """Exchange a refresh token for a new pair
 

@@ -27,8 +27,8 @@ class ReadyOut(ma.Schema):
     status = ma.fields.String(required=True, metadata={"example": "ready"})
     database = ma.fields.Boolean(required=True)
     migrations = ma.fields.Boolean(required=True)
-    revision = ma.fields.String(allow_none=True)
-    head = ma.fields.String(allow_none=True)
+    revision = ma.fields.String(allow_none=True, metadata={"description": "The database's migration"})
+    head = ma.fields.String(allow_none=True, metadata={"description": "The newest migration this code ships"})
     warnings = ma.fields.List(ma.fields.Nested(WarningOut), required=True, metadata={
         "description": "Ready, but someone should act: e.g. from 1 November, next year's holiday arrangement "
                        "is not loaded yet (its deadlines are provisional)"})
@@ -47,8 +47,10 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    # The example names the migration this code ships as its head, as the answer would.
     @blp.response(200, ReadyOut, example={"status": "ready", "database": True, "migrations": True,
-                                          "revision": "0013", "head": "0013", "warnings": []})
+                                          "revision": system.migrations_head(), "head": system.migrations_head(),
+                                          "warnings": []})
     @errors(blp, 503)
     def get(self):
         """Ready to serve

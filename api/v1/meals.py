@@ -110,10 +110,10 @@ class Slots(MethodView):
 
     @blp.arguments(SlotIn, example={"day": "2026-11-23", "meal": "lunch",
                                     "capacity": {"dine_in": 60, "pickup": 20, "delivery": 20},
-                                    "set_meals": [{"name": "两荤一素套餐", "elder_price": "15.00",
-                                                   "general_price": "22.00", "dishes": ["红烧鸡腿", "清炒青菜"],
+                                    "set_meals": [{"name": "两荤一素套餐", "elder_price": 15,
+                                                   "general_price": 22.5, "dishes": ["红烧鸡腿", "清炒青菜"],
                                                    "tags": ["low_salt"]},
-                                                  {"name": "特惠套餐", "elder_price": "8.00", "discount": True}]})
+                                                  {"name": "特惠套餐", "elder_price": 8, "discount": True}]})
     @blp.response(201, SlotOut, example=SLOT)
     @errors(blp, 401, 403, 404, 409, 422, 429)
     @auth_required("operator", "staff", "admin")

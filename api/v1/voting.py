@@ -160,7 +160,8 @@ class Ballots(MethodView):
 
 @blp.route(f"/motions/{MID}/my-ballot")
 class MyBallot(MethodView):
-    @blp.response(200, MyBallotsOut, example={"items": [{**BALLOT, "voter_id": 40, "units": 1,
+    @blp.response(200, MyBallotsOut, example={"items": [{**{k: v for k, v in BALLOT.items() if k != "replaced"},
+                                                         "voter_id": 40, "units": 1,
                                                          "label": "3号楼2单元1501", "choice": "yes",
                                                          "candidate_ids": None, "replaces_receipt": None}]})
     @errors(blp, 401, 404)

@@ -126,7 +126,7 @@ def _detail(actor, case: Case, *, handler: bool, own: bool, events, photos, foll
             "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
             {"name": "匿名", "phone": None, "masked": True},
             "anonymous": case.anonymous, "followers": followers, "following": following,
-            "allowed_actions": allowed_actions(case) if handler else [],
+            "allowed_actions": allowed_actions(actor, case),
             "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
             "attributes": case.attributes or {}}
 
@@ -268,6 +268,8 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
     for value in statuses:
         if value not in STATUSES:
             raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
+    if category is not None and rules.category(category) is None:
+        raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
     params = {"statuses": list(statuses), "category": category, "assignee_id": assignee_id, "now": clock.now(),
               "due_before": due_before}
     if neighbourhood_id is not None:

@@ -49,6 +49,7 @@ PUBLIC_ACTIONS = frozenset({"submit", "dispatch", "accept", "resolve", "close", 
                             "withdraw", "rate", "visit"})
 CONTACT_METHODS = ("phone", "visit", "wechat", "sms", "other")
 VISIT_RESULTS = ("solved", "unsolved", "unreachable")
+OUTCOMES = ("solved", "explained")  # 实际解决, 解释说明
 RATING_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
@@ -57,14 +58,62 @@ _commit = transactional(stale=lambda: Conflict(code="cases.concurrent_update", z
                                                en="Someone else acted on this case just now; reload and retry"))
 
 
-def _conflict_not_allowed(case: Case, action: str) -> Conflict:
-    allowed = allowed_actions(case)
+def _conflict_not_allowed(actor, case: Case, action: str) -> Conflict:
+    allowed = allowed_actions(actor, case)
     return Conflict(zh="当前状态下不能进行该操作", en=f"'{action}' is not allowed while the case is {case.status}",
                     code="cases.action_not_allowed", errors={"allowed_actions": allowed, "status": [case.status]})
 
 
-def allowed_actions(case: Case) -> list[str]:
-    return [name for name, (states, _) in TRANSITIONS.items() if case.status in states]
+def allowed_actions(actor, case: Case) -> list[str]:
+    """What this caller may do on the case now: every name listed is accepted when sent with valid input
+    (never a 403 or 409 for the caller's role or the case's state).
+
+    Staff who handle the case get the staff actions of its state (``POST /cases/{id}/actions``), the
+    supervisor's ones only when they supervise it, and only those the case allows now (an extension to
+    decide only while one is pending, resolving only after the first contact when the reporter can be
+    reached, …). The reporter gets ``withdraw``, ``rate`` and ``reopen`` when those are open to them
+    (``POST /cases/{id}/withdraw``, ``/rating``, ``/reopen``). Anyone else gets none.
+    """
+    actions: list[str] = []
+    if can_handle(actor, case):
+        supervisor = can_supervise(actor, case)
+        pending: list[bool] = []  # queried once, when an extension action is in question
+
+        def extension_pending() -> bool:
+            if not pending:
+                pending.append(db.session.execute(sa.select(CaseExtension.id).where(
+                    CaseExtension.case_id == case.id, CaseExtension.status == "pending")).first() is not None)
+            return pending[0]
+
+        for name, (states, _) in TRANSITIONS.items():
+            if case.status not in states or (name in SUPERVISOR_ACTIONS and not supervisor):
+                continue
+            if name in ("approve_extension", "deny_extension") and not extension_pending():
+                continue
+            if name == "request_extension" and (_extension_too_late(case, clock.now()) or extension_pending()):
+                continue
+            if name == "mark_complex" and case.complex:
+                continue
+            if name == "resolve" and case.first_contact_at is None and contactable(case):
+                continue
+            if name == "visit" and case.visit_result not in (None, "unreachable"):
+                continue
+            actions.append(name)
+    if actor.user_id is not None and case.reporter_user_id == actor.user_id:
+        actions.extend(name for name in reporter_actions(case) if name not in actions)
+    return actions
+
+
+def reporter_actions(case: Case) -> list[str]:
+    """The reporter's actions open on the case now (the checks of ``withdraw``, ``rate``, ``reopen_by_reporter``)."""
+    names = []
+    if case.status in WITHDRAWABLE:
+        names.append("withdraw")
+    if case.status in RATEABLE and case.rating is None:
+        names.append("rate")
+    if case.status == "closed" and _reporter_may_reopen(case) is None:
+        names.append("reopen")
+    return names
 
 
 # --- routing and deadlines -------------------------------------------------------------------------------
@@ -388,7 +437,7 @@ def _act(actor, case_id: int, action: str, payload: dict) -> Case:
         raise NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
     states, target = TRANSITIONS[action]
     if case.status not in states:
-        raise _conflict_not_allowed(case, action)
+        raise _conflict_not_allowed(actor, case, action)
     if action in SUPERVISOR_ACTIONS and not can_supervise(actor, case):
         raise Forbidden(code="cases.supervisor_required", zh="该操作需由居委会主任或街道审批",
                         en="This action needs a supervisor")
@@ -434,7 +483,7 @@ def _start(actor, case, payload, now, data):
 
 def _resolve(actor, case, payload, now, data):
     outcome = payload.get("outcome")
-    if outcome not in ("solved", "explained"):
+    if outcome not in OUTCOMES:
         raise InvalidInput("outcome", "请选择办理结果：实际解决或解释说明", "outcome must be solved or explained")
     reply = _text(payload, "reply", required=True, zh="请填写答复内容", en="A reply is required", limit=4000)
     if case.first_contact_at is None and contactable(case):
@@ -495,13 +544,17 @@ def _current_handle_due(case: Case) -> datetime | None:
     return case.rework_due_at if case.status == "reopened" or (case.cycle > 1 and case.rework_due_at) else case.handle_due_at
 
 
+def _extension_too_late(case: Case, now: datetime) -> bool:
+    due = _current_handle_due(case)
+    return due is not None and now > due
+
+
 def _request_extension(actor, case, payload, now, data):
     reason = _text(payload, "reason", required=True, zh="申请延期须说明理由", en="A reason is required")
     days = payload.get("working_days")
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 30:
         raise InvalidInput("working_days", "延期天数须为 1–30 个工作日", "working_days must be 1-30")
-    due = _current_handle_due(case)
-    if due is not None and now > due:
+    if _extension_too_late(case, now):
         raise Conflict(code="cases.extension_too_late", zh="已超过办理期限，不能再申请延期",
                        en="Extensions must be requested before the deadline")
     pending = db.session.execute(sa.select(CaseExtension.id).where(CaseExtension.case_id == case.id,
@@ -637,6 +690,8 @@ HANDLERS = {"accept": _accept, "contact": _contact, "start": _start, "resolve": 
 
 # What only the reporter may do, as the refusal names it: action → (zh, en).
 REPORTER_ACTIONS = {"withdraw": ("撤回", "withdraw"), "rate": ("评价", "rate"), "reopen": ("申请重办", "reopen")}
+WITHDRAWABLE = frozenset({"submitted", "dispatched"})  # before a handler accepts it
+RATEABLE = frozenset({"closed", "archived"})
 
 
 def _reporter_case(actor, case_id: int, action: str) -> Case:
@@ -657,7 +712,7 @@ def _reporter_case(actor, case_id: int, action: str) -> Case:
 def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
     """The reporter withdraws a case before it is accepted."""
     case = _reporter_case(actor, case_id, "withdraw")
-    if case.status not in ("submitted", "dispatched"):
+    if case.status not in WITHDRAWABLE:
         raise Conflict(code="cases.withdraw_too_late", zh="诉求已被签收，不能撤回", en="Accepted cases cannot be withdrawn",
                        errors={"status": [case.status]})
     before = case.status
@@ -671,7 +726,7 @@ def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
 def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
     """Rate a closed case once: 5 非常满意 … 1 非常不满意."""
     case = _reporter_case(actor, case_id, "rate")
-    if case.status not in ("closed", "archived"):
+    if case.status not in RATEABLE:
         raise Conflict(code="cases.rate_not_closed", zh="诉求办结后才能评价", en="Only closed cases can be rated",
                        errors={"status": [case.status]})
     if case.rating is not None:
@@ -681,6 +736,17 @@ def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
     return case
 
 
+def _reporter_may_reopen(case: Case) -> Conflict | None:
+    """Why the reporter may not reopen the closed case (too late, or rated satisfied), or None."""
+    days = rules.policy().reopen_within_days
+    if clock.now() > case.closed_at + timedelta(days=days):
+        return Conflict(code="cases.reopen_too_late", zh=f"办结{days}天后不能申请重办",
+                        en="The reopening period has passed")
+    if case.rating is not None and case.rating in rules.policy().satisfied_levels:
+        return Conflict(code="cases.reopen_satisfied", zh="您已评价满意，不能申请重办", en="You rated this case as satisfied")
+    return None
+
+
 @_commit
 def reopen_by_reporter(actor, case_id: int, reason: str) -> Case:
     """A dissatisfied reporter reopens a closed case within the policy's window; the re-handling clock starts."""
@@ -688,12 +754,9 @@ def reopen_by_reporter(actor, case_id: int, reason: str) -> Case:
     if case.status != "closed":
         raise Conflict(code="cases.reopen_not_closed", zh="只有已办结的诉求可以申请重办", en="Only closed cases can be reopened",
                        errors={"status": [case.status]})
-    window = timedelta(days=rules.policy().reopen_within_days)
-    if clock.now() > case.closed_at + window:
-        raise Conflict(code="cases.reopen_too_late", zh=f"办结{rules.policy().reopen_within_days}天后不能申请重办",
-                       en="The reopening period has passed")
-    if case.rating is not None and case.rating in rules.policy().satisfied_levels:
-        raise Conflict(code="cases.reopen_satisfied", zh="您已评价满意，不能申请重办", en="You rated this case as satisfied")
+    refusal = _reporter_may_reopen(case)
+    if refusal is not None:
+        raise refusal
     _reopen_for_rework(case, clock.now())
     refresh_due(case)
     _event(case, actor, "reopen", "closed", note=reason.strip())
