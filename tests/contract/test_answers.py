@@ -71,8 +71,8 @@ def _query(path: str, op: dict, user: User, street_id: int | None) -> dict:
     today = clock.local_now().date()
     values = {"lat": 31.2480, "lng": 121.4210, "category": "meal" if "facilities" in path else "corridor_clutter",
               "date": today.isoformat(), "month": today.strftime("%Y-%m"), "street_id": street_id, "q": "中心"}
-    names = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
-    required = {p["name"] for p in op.get("parameters", []) if p["in"] == "query" and p.get("required")}
+    names = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+    required = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query" and p.get("required")}
     chosen = {name: values[name] for name in required | ({"lat", "lng"} & names) if name in values}
     if path.endswith("/manifest") or path.endswith("/statement"):
         chosen.setdefault("date", (today + timedelta(days=1)).isoformat()) if "date" in names else None
@@ -118,7 +118,7 @@ def walk(client) -> dict:
                 params = re.findall(r"{(\w+)}", path)
                 tries = list(zip(*[candidates[p] for p in params])) if params else [()]
                 formats = [None]
-                if any(p["name"] == "format" for p in op.get("parameters", [])):
+                if any(p.get("name") == "format" for p in op.get("parameters", [])):
                     formats += ["csv"]
                 for fmt in formats:
                     best = (0, "", "no ids to try")
