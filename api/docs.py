@@ -72,7 +72,8 @@ def finish(document: dict, idempotent_tags: set[str]) -> dict:
                 refs.append({"$ref": "#/components/parameters/IdempotencyKey"})
                 responses = operation.setdefault("responses", {})
                 for status in (409, 422):
-                    responses.setdefault(str(status), {"$ref": f"#/components/responses/{http.HTTPStatus(status).name}"})
+                    responses.setdefault(str(status),
+                                         {"$ref": f"#/components/responses/{http.HTTPStatus(status).name}"})
     return document
 
 

@@ -49,7 +49,8 @@ class Api(_Api):
 
             document = self.spec.to_dict()
             blueprints = [tag["name"] for tag in document.get("tags", [])]
-            static = app.extensions[self.DOCUMENT] = docs.StaticJson(docs.finish(document, honoured_by(app, blueprints)))
+            static = app.extensions[self.DOCUMENT] = docs.StaticJson(docs.finish(document,
+                                                                                 honoured_by(app, blueprints)))
         return static
 
     def _openapi_json(self):

@@ -13,7 +13,8 @@ Four figures, each the median and spread over the rounds:
 The time is the page's own clock (``performance.now()``, from the start of the navigation) at the moment a
 MutationObserver, installed before any script of the page runs, sees the last operation appear; the
 browser's start-up is not in it. Target (issue 14): rendered within 5 s; the ratio reported is the time
-over 5 s (at most 1 meets it); the goal is judged on the throttled cold visit. Also reported: what crossed the wire for the document and the scripts.
+over 5 s (at most 1 meets it); the goal is judged on the throttled cold visit. Also reported: what crossed the
+wire for the document and the scripts.
 
 The browser is Debian's ``chromium`` (``apt-get install chromium``; ``CHROMIUM`` names another binary),
 driven by the Chrome DevTools Protocol over a pipe (``--remote-debugging-pipe``), so nothing beyond the

@@ -48,7 +48,8 @@ class LocationIn(ma.Schema):
 
 
 class CaseIn(ma.Schema):
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={
+        "description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
     description = ma.fields.String(required=True, validate=validate.Length(min=1, max=4000))
     location = ma.fields.Nested(LocationIn, allow_none=True)
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
@@ -150,7 +151,8 @@ class NearbyArgs(ma.Schema):
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS))
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={
+        "description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
 
 
 def _utc_representable(value: datetime) -> None:
@@ -164,7 +166,8 @@ def _utc_representable(value: datetime) -> None:
 class QueueArgs(ma.Schema):
     status = DelimitedList(ma.fields.String(validate=validate.OneOf(STATUSES)),
                                      metadata={"description": "Comma-separated; default: every open status"})
-    category = ma.fields.String(validate=validate.Length(max=48), metadata={"description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(validate=validate.Length(max=48), metadata={
+        "description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
     neighbourhood_id = ma.fields.Integer(**ID)
     overdue = ma.fields.Boolean()
     due_before = ma.fields.AwareDateTime(validate=_utc_representable)

@@ -130,20 +130,23 @@ class LcNearbyArgs(ma.Schema):
     datum = DATUM
     estate_id = ma.fields.Integer(**ID, metadata={
         "description": "From this estate: its point when lat/lng are not given, and its network walks"})
-    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     minutes = ma.fields.Integer(validate=validate.Range(min=1, max=60), metadata={
         "description": "Walking budget in minutes at the pace (default 15)"})
     pace = ma.fields.String(load_default="standard", validate=validate.OneOf(("standard", "elder")))
     open_now = ma.fields.Boolean(metadata={"description": "true: only open now; false: only closed now"})
     target_group = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
-        "description": "Facilities for this group (or for everyone): a target group of GET /api/v1/facility-categories"})
+        "description": "Facilities for this group (or for everyone): a target group of GET "
+                       "/api/v1/facility-categories"})
     limit = ma.fields.Integer(validate=validate.Range(min=1, max=100))
 
 
 class LcSearchArgs(PageArgs):
     q = ma.fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={
         "description": "Part of the name, sub-type or address"})
-    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     datum = DATUM
 
 
@@ -158,7 +161,8 @@ class PeriodField(ma.fields.List):
 class FacilityIn(ma.Schema):
     external_id = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
-    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
+        "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     subtype = ma.fields.String(allow_none=True, validate=validate.Length(max=48))
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
     lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
@@ -185,7 +189,8 @@ class FacilityIn(ma.Schema):
 
 class FacilityPatch(FacilityIn):
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
-    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
     datum = ma.fields.String(validate=validate.OneOf(DATUMS))
@@ -255,7 +260,8 @@ class WalksImportOut(ma.Schema):
 
 class LcExportArgs(ma.Schema):
     street_id = ma.fields.Integer(**ID)
-    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
+    category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
+        "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
     datum = ma.fields.String(load_default="wgs84", validate=validate.OneOf(DATUMS), metadata={
         "description": "Coordinates' datum (GeoJSON's RFC 7946 default: wgs84)"})

@@ -31,8 +31,8 @@ DETAIL = {**SUMMARY, "reply": None, "photos": [{"id": 7, "url": "/api/v1/uploads
           "timeline": [{"id": 1, "at": "2026-11-21T02:15:00+00:00", "action": "submit", "from_status": None,
                         "to_status": "submitted", "note": None, "public": True, "actor_role": "resident"}],
           "reporter": {"name": "王**", "phone": "138****5678", "masked": True}, "anonymous": False, "followers": 1,
-          "following": True, "allowed_actions": ["withdraw"], "mine": True, "merged_into_id": None, "visit_result": None,
-          "attributes": {}}
+          "following": True, "allowed_actions": ["withdraw"], "mine": True, "merged_into_id": None,
+          "visit_result": None, "attributes": {}}
 
 
 @blp.route("/case-categories")

@@ -282,7 +282,8 @@ class StreetStatement(MethodView):
         """The street roll-up of the monthly statements (street staff and admins)"""
         data = queries.street_statement(current_actor(), args["street_id"], args["month"])
         if args["format"] == "csv":
-            return csv_response(queries.street_statement_csv(data, language()), f"statement-street-{args['street_id']}-{args['month']}.csv")
+            return csv_response(queries.street_statement_csv(data, language()),
+                                f"statement-street-{args['street_id']}-{args['month']}.csv")
         return data
 
 

@@ -71,7 +71,8 @@ def summary(case: Case, lang: str = "zh") -> dict:
     category = rules.category(case.category_code)
     return {"id": case.id, "number": case.number, "category": case.category_code,
             "category_name": category.name(lang) if category else case.category_code, "status": case.status,
-            "status_name": labels.name("cases", "status", case.status, lang), "description": case.description, "address": case.address, "lat": case.lat, "lng": case.lng,
+            "status_name": labels.name("cases", "status", case.status, lang), "description": case.description,
+            "address": case.address, "lat": case.lat, "lng": case.lng,
             "street_id": case.street_id, "neighbourhood_id": case.neighbourhood_id, "received_at": case.received_at,
             "deadlines": deadlines(case), "outcome": case.outcome,
             "outcome_name": labels.name("cases", "outcome", case.outcome, lang), "rating": case.rating,

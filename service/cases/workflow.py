@@ -284,7 +284,8 @@ def _notify_watchers(case: Case, event: CaseEvent) -> None:
 def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None, *, title: str | None = None) -> None:
     notifications.notify(user_id, kind="case.status_changed", dedupe_key=dedupe_key,
                          title=title or f"诉求{case.number}{labels.name('cases', 'status', case.status)}",
-                         body=(note or labels.name("cases", "status", case.status))[:200], link=rules.page_link(case.id),
+                         body=(note or labels.name("cases", "status", case.status))[:200],
+                         link=rules.page_link(case.id),
                          data={"case_id": case.id, "status": case.status})
 
 

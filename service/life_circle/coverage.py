@@ -393,8 +393,9 @@ def compute_street(street: Street, *, statuses=("open",), scenario: str = "curre
 
 # The CSV's last row says what its marks mean.
 MARKER_NOTE = {"zh": "说明：各类别列为小区到最近设施的步行米数；带 * 表示在该类别的步行阈值内（已覆盖），空白表示搜索范围内没有该类设施",
-               "en": "Note: each category column is the walk in metres from the estate to the nearest facility; * marks "
-                     "a walk within the category's threshold (covered); blank means none within the search radius"}
+               "en": "Note: each category column is the walk in metres from the estate to the nearest facility; "
+                     "* marks a walk within the category's threshold (covered); blank means none within the search "
+                     "radius"}
 
 
 def to_csv(report: dict, lang: str = "zh") -> str:

@@ -363,7 +363,8 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
     rlat, rlng = geo.from_gcj02(olat, olng, datum)
     head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum,
                        "datum_name": labels.name("places", "datum", datum, lang), "estate_id": estate_id},
-            "pace": pace, "pace_name": rules.pace_name(pace, lang), "m_per_min": speed, "minutes": minutes, "walk_budget_m": budget,
+            "pace": pace, "pace_name": rules.pace_name(pace, lang), "m_per_min": speed, "minutes": minutes,
+            "walk_budget_m": budget,
             "detour_factor": walk_rules.detour_factor, "note": WALK_NOTE_EN if lang == "en" else WALK_NOTE_ZH,
             "by_dimension": by_dimension}
     return head, rows, lang, datum

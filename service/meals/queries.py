@@ -423,7 +423,8 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
     lines = []
     for district_id, tier, statuses, meals, list_total, subsidy, payable, fees in rows:
         lines.append({"district_id": district_id, "district": districts.get(district_id), "tier": tier,
-                      "tier_name": labels.name("meals", "tier", tier), "statuses": [s for s in (statuses or "").split(",") if s],
+                      "tier_name": labels.name("meals", "tier", tier),
+                      "statuses": [s for s in (statuses or "").split(",") if s],
                       "meals": int(meals or 0), "list_total": money(dec(list_total)),
                       "subsidy_total": money(dec(subsidy)), "payable_total": money(dec(payable)),
                       "delivery_fees": money(dec(fees))})

@@ -1,6 +1,7 @@
 """A case's ``allowed_actions`` is what this caller may do now: for each kind of caller (the reporter, another
-resident, plain staff, the 居委会主任, street staff, a district admin, staff elsewhere: the demo roles) and a range of case states, every action
-listed is accepted when sent with valid input, and every action not listed is refused (403, 404 or 409)."""
+resident, plain staff, the 居委会主任, street staff, a district admin, staff elsewhere: the demo roles) and a range of
+case states, every action listed is accepted when sent with valid input, and every action not listed is refused
+(403, 404 or 409)."""
 import pytest
 
 from api.extensions import limiter

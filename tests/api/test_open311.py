@@ -578,7 +578,8 @@ def test_keys_are_issued_once_and_stored_hashed(client, people):
     response = issue(people.admin, "长宁区网格化平台")
     assert response.status_code == 201
     body = response.json
-    assert set(body) == {"id", "partner", "key", "key_prefix", "scope_type", "scope_type_name", "scope_id", "created_at"}
+    assert set(body) == {"id", "partner", "key", "key_prefix", "scope_type", "scope_type_name", "scope_id",
+                         "created_at"}
     plaintext = body["key"]
     assert len(plaintext) >= 40 and body["key_prefix"] == plaintext[:8]
     row = db.session.get(Open311Key, body["id"])

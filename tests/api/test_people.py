@@ -359,8 +359,8 @@ def test_admin_grants_roles_within_scope_and_it_is_audited(client):
                               headers=auth(admin))
     assert wrong_scope.status_code == 422 and "scope_type" in wrong_scope.json["errors"]
     me = client.get("/api/v1/me", headers=auth(newcomer)).json
-    assert {"role": "staff", "role_name": "工作人员", "scopes": [{"type": "neighbourhood", "type_name": "居委会", "id": world.nb.id,
-                                                                 "name": "香泉路居民区"}]} in me["roles"]
+    assert {"role": "staff", "role_name": "工作人员", "scopes": [{"type": "neighbourhood", "type_name": "居委会",
+                                                                 "id": world.nb.id, "name": "香泉路居民区"}]} in me["roles"]
     log = client.get("/api/v1/audit-log?object_type=user", headers=auth(admin)).json
     assert log["items"][0]["action"] == "role.granted" and log["items"][0]["actor_user_id"] == admin.id
     removed = client.delete(f"/api/v1/role-assignments/{ok.json['id']}", headers=auth(admin))
