@@ -2,16 +2,17 @@
 
 Those views build their items JSON-ready (the same shape their response schema
 documents) instead of having them re-dumped by marshmallow; orjson encodes them
-several times faster than the standard library. Datetimes go through the one
-serialiser (``service.clock.iso``: ISO 8601 in Shanghai time, ``+08:00``), as in
-the schemas and in every other JSON answer (``ShanghaiJSONProvider``).
+several times faster than the standard library. Their moments are put in Shanghai
+time by the builder (``service.clock.local``) and written natively by orjson; the
+schemas and Flask's own JSON (``ShanghaiJSONProvider``) write theirs through
+``service.clock.iso``: the same ISO 8601 with ``+08:00`` everywhere.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import orjson
-from flask import Response
+from flask import Response, current_app
 from flask.json.provider import DefaultJSONProvider
 
 from service import clock
@@ -26,8 +27,22 @@ def _default(value):
 
 
 def json_response(payload, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME),
-                    status=status, mimetype="application/json")
+    """``payload``, built JSON-ready, as a JSON answer. Its moments are already in Shanghai time
+    (``clock.local``), which orjson writes natively as ISO 8601 with +08:00; under test every moment is
+    checked, so an answer that forgot one fails its tests rather than showing UTC."""
+    if current_app.testing:
+        _require_shanghai_time(payload)
+    return Response(orjson.dumps(payload, default=_default), status=status, mimetype="application/json")
+
+
+def _require_shanghai_time(node, where: str = "") -> None:
+    pairs = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in pairs:
+        if isinstance(value, datetime):
+            if value.utcoffset() != clock.SHANGHAI_OFFSET.utcoffset(None):
+                raise AssertionError(f"{where}.{key}: {value.isoformat()} is not in Shanghai time")
+        else:
+            _require_shanghai_time(value, f"{where}.{key}")
 
 
 class ShanghaiJSONProvider(DefaultJSONProvider):

@@ -6,6 +6,9 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Asia/Shanghai has kept UTC+8 without daylight saving since 1991: the fixed offset converts several times
+# faster than the zone database and writes the same ISO 8601 (+08:00) for every moment the service keeps.
+SHANGHAI_OFFSET = timezone(timedelta(hours=8))
 
 _offset = timedelta(0)
 _frozen: datetime | None = None
@@ -22,6 +25,16 @@ def local_now() -> datetime:
     return now().astimezone(SHANGHAI)
 
 
+def local(moment: datetime | None) -> datetime | None:
+    """``moment`` in Shanghai time (a naive value is UTC): what an answer built JSON-ready holds, so that
+    orjson writes it natively with +08:00 (the same text as :func:`iso`)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(SHANGHAI_OFFSET)
+
+
 def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
     """The one way a moment leaves the service: ISO 8601 in Asia/Shanghai time (``+08:00``). Every answer
     (JSON, CSV, XML, notifications) writes its timestamps through this; storage stays UTC. A naive value
@@ -30,7 +43,7 @@ def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(SHANGHAI).isoformat(timespec=timespec)
+    return moment.astimezone(SHANGHAI_OFFSET).isoformat(timespec=timespec)
 
 
 def set_now(moment: datetime | None) -> None:

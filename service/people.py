@@ -412,7 +412,8 @@ def me(actor: Actor, lang: str = "zh") -> dict:
                                                for scope in role["scopes"]]}, "people", ("role",), lang)
              for role in describe_roles(actor)]
     profile = present_profile(user.profile, actor, subject_user_id=user.id)
-    profile["verification"] = {part: labels.attach(dict(check), "people", ("status",), lang)
+    profile["verification"] = {part: labels.attach({**check, "verified_at": clock.local(check["verified_at"])},
+                                                   "people", ("status",), lang)
                                for part, check in profile["verification"].items()}
     return {
         "id": user.id,
@@ -421,7 +422,7 @@ def me(actor: Actor, lang: str = "zh") -> dict:
         "verified": bool(user.profile and user.profile.phone_verified),
         "roles": roles,
         "profile": profile,
-        "created_at": user.created_at,
+        "created_at": clock.local(user.created_at),
     }
 
 

@@ -189,8 +189,9 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, la
         remaining = {mode: bk.seats_left(slot, mode, priority=priority, now=now) for mode in MODES}
         can_book = eligible or site.open_to_public
         items.append({
-            "id": slot.id, "site_id": site.id, "day": slot.day, "meal": slot.meal, "starts_at": slot.starts_at,
-            "ends_at": slot.ends_at, "opens_at": slot.opens_at, "cutoff_at": slot.cutoff_at,
+            "id": slot.id, "site_id": site.id, "day": slot.day, "meal": slot.meal,
+            "starts_at": clock.local(slot.starts_at), "ends_at": clock.local(slot.ends_at),
+            "opens_at": clock.local(slot.opens_at), "cutoff_at": clock.local(slot.cutoff_at),
             "booking_open": slot.opens_at <= now < slot.cutoff_at and site.bookable,
             "capacity": {m: getattr(slot, f"cap_{m}") for m in MODES}, "remaining": remaining,
             "my_booking_id": mine.get(slot.id),

@@ -629,7 +629,7 @@ def _record_cast(values: dict) -> dict:
             raise
         raise _refused(None, voter, own=values["channel"] == "online") from None
     return {"ballot_id": ballot_id, "channel": values["channel"], "status": "counted", "receipt": values["receipt"],
-            "replaced": replaces is not None, "cast_at": now}
+            "replaced": replaces is not None, "cast_at": clock.local(now)}
 
 
 def link_pending_ballots() -> dict:
