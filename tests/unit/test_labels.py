@@ -82,3 +82,13 @@ def test_every_catalogue_loads():
         labels.domains())
     for domain in labels.domains():
         assert labels.catalogue(domain)
+
+
+def test_every_price_tier_of_the_meal_rules_has_its_label():
+    from service.meals import rules as meal_rules
+
+    rules = meal_rules.current()
+    tiers = {t.code for t in (*rules.age_tiers, *rules.operator_tiers)} | {"general", "elder"}
+    assert tiers - labels.codes("meals", "tier") == set()
+    for tier in rules.age_tiers:  # the catalogue's Chinese is the rules' own name
+        assert labels.name("meals", "tier", tier.code) == tier.zh
