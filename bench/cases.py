@@ -379,15 +379,16 @@ def _merge_statuses(rounds: list[dict]) -> dict:
 
 # --- the benchmark ---------------------------------------------------------------------------------------------
 
-def run(ctx):
+def data_environment(ctx, directory: str = "cases") -> tuple[Environment, dict]:
+    """The generated data set of this run's database (SQLite: the cached file copied into the run's directory;
+    PostgreSQL: generated once into BENCH_DATABASE_URL) and its description."""
     from bench import gen_cases
 
     n = _size()
     main = ctx.server.environment
-    started = time.monotonic()
     if main.database == "sqlite":
         cache, meta = gen_cases.ensure_sqlite(n, main.env, progress=functools.partial(_say, ctx))
-        workdir = Path(main.tmpdir) / "cases"
+        workdir = Path(main.tmpdir) / directory
         workdir.mkdir(exist_ok=True)
         copy = workdir / "cases.db"
         t = time.monotonic()
@@ -400,6 +401,13 @@ def run(ctx):
     else:
         meta = gen_cases.ensure_database(main.env["DATABASE_URL"], n, progress=functools.partial(_say, ctx))
         data_env = main
+    return data_env, meta
+
+
+def run(ctx):
+    main = ctx.server.environment
+    started = time.monotonic()
+    data_env, meta = data_environment(ctx)
     dataset = {k: v for k, v in meta.items() if k != "street_ids"}
     dataset["prepare_seconds"] = round(time.monotonic() - started, 1)
 

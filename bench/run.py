@@ -98,7 +98,7 @@ def _spread(s: dict, digits=0) -> str:
 def print_timings(name: str, result: dict) -> None:
     """A report of times (bench.docs): median [min–max] per figure, the ratios to a target, what crossed the wire."""
     settings = result["settings"]
-    print(f"\n== {name} ==  ({settings['rounds']} rounds; {settings.get('browser', '')})")
+    print(f"\n== {name} ==  ({settings['rounds']} rounds; {settings.get('about') or settings.get('browser', '')})")
     for fname, t in result["timings_ms"].items():
         print(f"{fname:<24} {_spread(t)} ms")
     for rname, r in result["ratios"].items():
@@ -111,7 +111,8 @@ def print_timings(name: str, result: dict) -> None:
                   f"{_fmt(f['decoded_bytes'] / 1024, 1)} KB decoded")
     for gname, g in result["goals"].items():
         verdict = "met" if g["met"] else "NOT met"
-        print(f"goal  {gname} ≤ {g['maximum']:.2f}: {verdict} (median {_fmt(g['median'], 3)})")
+        bound = f"≤ {g['maximum']:.2f}" if g.get("maximum") is not None else f"≥ {g['minimum']:.2f}"
+        print(f"goal  {gname} {bound}: {verdict} (median {_fmt(g['median'], 3)})")
     for problem in result["problems"]:
         print(f"INVALID: {problem}")
 

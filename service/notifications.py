@@ -49,17 +49,18 @@ def template_for(kind: str) -> dict | None:
 
 
 @functools.lru_cache(maxsize=4)
+@functools.cache
 def _statements(dialect: str) -> tuple:
-    """The notice's INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id and its delivery's
-    INSERT, built once per database kind (both have ON CONFLICT and RETURNING); the values travel
-    as parameters."""
+    """The notice's INSERT … ON CONFLICT (dedupe_key) DO NOTHING (with RETURNING id, and without, for many
+    notices at once) and its delivery's INSERT, built once per database kind (both have ON CONFLICT and
+    RETURNING); the values travel as parameters."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     table = Notification.__table__
-    notice = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
-    return notice, insert(Delivery.__table__)
+    quiet = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return quiet.returning(table.c.id), insert(Delivery.__table__), quiet
 
 
 def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, link: str | None = None,
@@ -73,7 +74,7 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
     # are flushed first, as session.execute would (the notice may refer to them).
     db.session.flush()
     connection = db.session.connection()
-    notice, delivery = _statements(connection.dialect.name)
+    notice, delivery, _ = _statements(connection.dialect.name)
     notification_id = connection.execute(notice, {
         "user_id": user_id, "kind": kind, "dedupe_key": dedupe_key, "title": title[:100], "body": body[:1000],
         "link": link, "data": data}).scalar()
@@ -83,6 +84,23 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
     if template is not None:
         connection.execute(delivery, {"notification_id": notification_id, "template_id": template["template_id"]})
     return True
+
+
+def notify_many(notices: list[dict]) -> None:
+    """``notify`` for many notices (each a dict of its arguments with ``user_id``) in the caller's transaction:
+    those of a kind with no WeChat template in one statement, the others one by one (their delivery needs
+    the notice's id). A key already used inserts nothing, as in ``notify``."""
+    quiet = [n for n in notices if template_for(n["kind"]) is None]
+    for n in notices:
+        if template_for(n["kind"]) is not None:
+            notify(**n)
+    if not quiet:
+        return
+    db.session.flush()
+    connection = db.session.connection()
+    connection.execute(_statements(connection.dialect.name)[2], [
+        {"user_id": n["user_id"], "kind": n["kind"], "dedupe_key": n["dedupe_key"], "title": n["title"][:100],
+         "body": n["body"][:1000], "link": n.get("link"), "data": n.get("data")} for n in quiet])
 
 
 def inbox(user_id: int, *, unread_only: bool, page: int, page_size: int):

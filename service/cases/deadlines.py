@@ -58,10 +58,15 @@ def follow_calendar(old: calendar.Calendar, new: calendar.Calendar, arrangement:
                              .order_by(Case.id)).scalars().all()
     moved = 0
     staff = _Staff()
+    # Many cases share a due day: each count on the two calendars is made once.
+    lefts: dict[date, int] = {}
+    targets: dict[int, datetime] = {}
+    provisionals: dict[date, bool] = {}
     for start in range(0, len(ids), BATCH):
         cases = db.session.execute(sa.select(Case).where(Case.id.in_(ids[start:start + BATCH]))
                                    .order_by(Case.id)).scalars().all()
         staff.load_for(cases)
+        events, notices = [], []
         for case in cases:
             ahead = _ahead(case, now)
             changes = {}
@@ -69,15 +74,22 @@ def follow_calendar(old: calendar.Calendar, new: calendar.Calendar, arrangement:
                 day = _day(due)
                 if day <= today:
                     continue
-                left = old.working_days_between(today, day)
+                left = lefts.get(day)
+                if left is None:
+                    left = lefts[day] = old.working_days_between(today, day)
                 if left == 0:
                     continue
-                target = calendar.end_of_day(new.nth_working_day_after(today, left)[0])
+                target = targets.get(left)
+                if target is None:
+                    target = targets[left] = calendar.end_of_day(new.nth_working_day_after(today, left)[0])
                 if target != due:
                     changes[field] = (due, target)
                     setattr(case, field, target)
                     ahead[field] = target
-            provisional = bool(ahead) and new.provisional_between(today, max(_day(d) for d in ahead.values()))
+            last = max(_day(d) for d in ahead.values()) if ahead else None
+            if last is not None and last not in provisionals:
+                provisionals[last] = new.provisional_between(today, last)
+            provisional = bool(ahead) and provisionals[last]
             if not ahead:
                 provisional = case.deadlines_provisional
             if not changes and provisional == case.deadlines_provisional:
@@ -86,8 +98,12 @@ def follow_calendar(old: calendar.Calendar, new: calendar.Calendar, arrangement:
             refresh_due(case)
             if changes:
                 case.updated_at = now
-                _record(case, changes, arrangement, now, staff.handlers(case))
+                _record(case, changes, arrangement, now, staff.handlers(case), events, notices)
                 moved += 1
+        # One flush and one notification statement per batch: the cases' updates and their events go out
+        # together (a flush per case cost a load of 7,000 moved cases three quarters of its 15 s).
+        db.session.add_all(events)
+        notifications.notify_many(notices)
     db.session.flush()
     return moved
 
@@ -97,23 +113,22 @@ def _fmt(moment: datetime) -> str:
     return f"{local.month}月{local.day}日"
 
 
-def _record(case: Case, changes: dict, arrangement: calendar.Arrangement, now: datetime, handlers: list[int]) -> None:
+def _record(case: Case, changes: dict, arrangement: calendar.Arrangement, now: datetime, handlers: list[int],
+            events: list, notices: list) -> None:
+    """The case's public event listing its moved dates, and a notice to its handlers and reporter (added to
+    the batch's ``events`` and ``notices``)."""
     note = "；".join(f"{FIELD_NAMES[f]}时限由{_fmt(a)}调整为{_fmt(b)}" for f, (a, b) in changes.items())
     note = f"按{arrangement.year}年放假安排（{arrangement.notice}）调整：{note}"
-    event = CaseEvent(case_id=case.id, at=now, actor_user_id=None, actor_role="system", action="deadlines_moved",
-                      from_status=case.status, to_status=case.status, note=note, public=True,
-                      data={"year": arrangement.year, "notice": arrangement.notice,
-                            "changes": {f: {"from": a.astimezone(clock.SHANGHAI).isoformat(),
-                                            "to": b.astimezone(clock.SHANGHAI).isoformat()}
-                                        for f, (a, b) in changes.items()}})
-    db.session.add(event)
-    db.session.flush()
+    events.append(CaseEvent(case_id=case.id, at=now, actor_user_id=None, actor_role="system",
+                            action="deadlines_moved", from_status=case.status, to_status=case.status, note=note,
+                            public=True, data={"year": arrangement.year, "notice": arrangement.notice,
+                                               "changes": {f: {"from": clock.iso(a), "to": clock.iso(b)}
+                                                           for f, (a, b) in changes.items()}}))
     watchers = list(handlers)
     if case.reporter_user_id is not None and case.reporter_user_id not in watchers:
         watchers.append(case.reporter_user_id)
-    for user_id in watchers:
-        notifications.notify(user_id, kind="case.deadlines_moved",
-                             dedupe_key=f"case:{case.id}:deadlines:{event.id}:{user_id}",
-                             title=f"诉求{case.number}办理时限已调整", body=note[:200],
-                             link=rules.page_link(case.id),
-                             data={"case_id": case.id, "year": arrangement.year})
+    load = f"{arrangement.year}.{arrangement.revision}"  # each load of a year has its own revision
+    notices += [{"user_id": user_id, "kind": "case.deadlines_moved",
+                 "dedupe_key": f"case:{case.id}:deadlines:{load}:{user_id}",
+                 "title": f"诉求{case.number}办理时限已调整", "body": note[:200], "link": rules.page_link(case.id),
+                 "data": {"case_id": case.id, "year": arrangement.year}} for user_id in watchers]
