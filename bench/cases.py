@@ -393,7 +393,8 @@ def data_environment(ctx, directory: str = "cases") -> tuple[Environment, dict]:
         copy = workdir / "cases.db"
         t = time.monotonic()
         shutil.copyfile(cache, copy)
-        _say(ctx, f"data set: {cache.name} ({cache.stat().st_size / 1e6:,.0f} MB) copied in {time.monotonic() - t:.1f}s")
+        _say(ctx, f"data set: {cache.name} ({cache.stat().st_size / 1e6:,.0f} MB) copied in "
+                  f"{time.monotonic() - t:.1f}s")
         url = f"sqlite:///{copy}"
         data_env = Environment(env=dict(main.env, DATABASE_URL=url), database="sqlite",
                                database_url_redacted=redact(url), tmpdir=workdir)

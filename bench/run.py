@@ -98,7 +98,8 @@ def _spread(s: dict, digits=0) -> str:
 def print_timings(name: str, result: dict) -> None:
     """A report of times (bench.docs): median [min–max] per figure, the ratios to a target, what crossed the wire."""
     settings = result["settings"]
-    print(f"\n== {name} ==  ({settings['rounds']} rounds; {settings.get('about') or settings.get('browser', '')})")
+    about = settings.get("about") or settings.get("browser", "")
+    print(f"\n== {name} ==  ({settings['rounds']} rounds; {about})")
     for fname, t in result["timings_ms"].items():
         print(f"{fname:<24} {_spread(t)} ms")
     for rname, r in result["ratios"].items():

@@ -37,9 +37,6 @@ KINDS = ("holiday", "makeup_workday")
 FIRST_RULE_YEAR = 2025
 FIRST_YEAR, LAST_YEAR = 2004, 2099
 
-SOURCES = ("notice", "config", "package", "statutory")
-FESTIVALS = ("new_year", "spring_festival", "qingming", "labour_day", "dragon_boat", "mid_autumn", "national_day")
-
 
 @dataclass(frozen=True)
 class Deadline:

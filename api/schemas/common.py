@@ -13,6 +13,14 @@ from service.i18n import Text
 MAX_PAGE_SIZE = 100
 
 
+def _label_options(domain, field, source, lookup, kwargs, description: str) -> tuple:
+    """(lookup, the field's options) shared by Label and Labels."""
+    lookup = lookup or (lambda code, lang: labels.name(domain, field, code, lang))
+    metadata = {"description": description.format(f"`{source or field}`"),
+                **kwargs.pop("metadata", {})}
+    return lookup, {"attribute": source or field, "dump_only": True, "metadata": metadata, **kwargs}
+
+
 class Label(ma.fields.String):
     """The label of a code in a sibling field, from the domain's catalogue (service.labels): declared as
     ``status_name = Label("cases", "status")`` beside ``status``; Chinese, or English by Accept-Language.
@@ -20,10 +28,9 @@ class Label(ma.fields.String):
 
     def __init__(self, domain: str | None = None, field: str | None = None, *, source: str | None = None,
                  lookup=None, **kwargs):
-        self.lookup = lookup or (lambda code, lang: labels.name(domain, field, code, lang))
-        metadata = {"description": f"The label of `{source or field}`, in the reader's language",
-                    **kwargs.pop("metadata", {})}
-        super().__init__(attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
+        self.lookup, options = _label_options(domain, field, source, lookup, kwargs,
+                                              "The label of {}, in the reader's language")
+        super().__init__(**options)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else self.lookup(value, language())
@@ -34,10 +41,8 @@ class Labels(ma.fields.List):
 
     def __init__(self, domain: str | None = None, field: str | None = None, *, source: str | None = None,
                  lookup=None, **kwargs):
-        self.lookup = lookup or (lambda code, lang: labels.name(domain, field, code, lang))
-        metadata = {"description": f"The labels of `{source or field}`, in the same order",
-                    **kwargs.pop("metadata", {})}
-        super().__init__(ma.fields.String(), attribute=source or field, dump_only=True, metadata=metadata, **kwargs)
+        self.lookup, options = _label_options(domain, field, source, lookup, kwargs, "The labels of {}, in the same order")
+        super().__init__(ma.fields.String(), **options)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:

@@ -42,7 +42,7 @@ def _ahead(case: Case, now: datetime) -> dict[str, datetime]:
 def follow_calendar(old: calendar.Calendar, new: calendar.Calendar, arrangement: calendar.Arrangement,
                     now: datetime) -> int:
     """Move the open cases' deadlines ahead onto ``new``; returns how many cases' dates moved."""
-    from service.cases.reminders import _Staff
+    from service.cases.reminders import CaseStaff
     from service.cases.workflow import refresh_due
 
     today = _day(now)
@@ -57,7 +57,7 @@ def follow_calendar(old: calendar.Calendar, new: calendar.Calendar, arrangement:
     ids = db.session.execute(sa.select(Case.id).where(Case.status.in_(OPEN_STATUSES), sa.or_(*reach))
                              .order_by(Case.id)).scalars().all()
     moved = 0
-    staff = _Staff()
+    staff = CaseStaff()
     # Many cases share a due day: each count on the two calendars is made once.
     lefts: dict[date, int] = {}
     targets: dict[int, datetime] = {}

@@ -112,7 +112,7 @@ def _batches(query: sa.Select, key: sa.ColumnElement, statuses):
         last = (rows[-1].sweep_key, rows[-1].id)
 
 
-class _Staff:
+class CaseStaff:
     """Active staff by neighbourhood and street, loaded once per sweep for the places of each batch."""
 
     def __init__(self):
@@ -311,7 +311,7 @@ def _commit(work) -> int:
 def _notify_rows(query: sa.Select, key: sa.ColumnElement, message, statuses=OPEN_STATUSES) -> dict:
     """The common loop: for each batch of due rows, build the messages and send them in one commit."""
     counts = {"cases": 0, "notified": 0}
-    staff = _Staff()
+    staff = CaseStaff()
     for rows in _batches(query, key, statuses):
         staff.load_for(rows)
 
@@ -431,7 +431,7 @@ def overdue(now: datetime | None = None) -> dict:
     query = (sa.select(*_COLUMNS, Case.due_at)
              .where(_OPEN, _BELOW_ESCALATE, Case.due_at < _start_of(today)))
     counts = {"cases": 0, "urged": 0, "escalated": 0, "notified": 0}
-    staff = _Staff()
+    staff = CaseStaff()
     for rows in _batches(query, Case.due_at, OPEN_STATUSES):
         counts["cases"] += len(rows)
         raises = []
@@ -450,7 +450,7 @@ def overdue(now: datetime | None = None) -> dict:
     return counts
 
 
-def _raise_levels(raises, staff: _Staff, now: datetime) -> tuple[int, int, int]:
+def _raise_levels(raises, staff: CaseStaff, now: datetime) -> tuple[int, int, int]:
     """Raise each case to its target level (only from the level it was read at: a case changed
     meanwhile is left for the next run), one event per level reached, and the notices."""
     groups: dict[tuple[int, int], list] = {}
@@ -485,7 +485,7 @@ def _escalation_event(row, level: int, days: int) -> dict:
                      "overdue_working_days": days, "auto": True}}
 
 
-def _escalation_notice(outbox: _Outbox, staff: _Staff, row, level: int, days: int) -> None:
+def _escalation_notice(outbox: _Outbox, staff: CaseStaff, row, level: int, days: int) -> None:
     due = _when(row.due_at)
     if level == URGE:
         recipients = staff.handlers(row)
@@ -563,7 +563,7 @@ def overdue_digest(now: datetime | None = None) -> dict:
         Neighbourhood.id.in_({n for n, _, _ in totals if n is not None}))).all())
     street_names = dict(db.session.execute(sa.select(Street.id, Street.name).where(
         Street.id.in_({s for n, s, _ in totals if n is None}))).all())
-    staff = _Staff()
+    staff = CaseStaff()
     staff.load({n for n, _, _ in totals}, {s for _, s, _ in totals})
     for start in range(0, len(totals), BATCH):
         def work(chunk=totals[start:start + BATCH]):

@@ -22,10 +22,6 @@ WALK_NOTE_EN = ("Walking times are estimates: straight-line distance × detour f
                 "those marked network come from the street-network table")
 
 
-def _iso(value: datetime | None) -> str | None:
-    return clock.iso(value)
-
-
 def category_list(lang: str) -> dict:
     walk = rules.walk()
     paces = rules.paces()
@@ -55,8 +51,9 @@ def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment
         "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum, "coord_source": f.coord_source,
         "phone": f.phone, "services": list(f.services or []), "target_groups": list(f.target_groups or []),
         "capacity": f.capacity, "accessible": f.accessible, "bookable": f.bookable, "status": f.status,
-        **({"hours": f.hours} if with_hours else {}), "open_now": state["open_now"], "closes_at": _iso(state["closes_at"]),
-        "next_open_at": _iso(state["next_open_at"]), "description": f.description, "street_id": f.street_id,
+        **({"hours": f.hours} if with_hours else {}), "open_now": state["open_now"],
+        "closes_at": clock.iso(state["closes_at"]), "next_open_at": clock.iso(state["next_open_at"]),
+        "description": f.description, "street_id": f.street_id,
         "neighbourhood_id": f.neighbourhood_id, "meal_site_id": f.meal_site_id, "version": f.version,
     }
 
@@ -265,8 +262,8 @@ class _Moment:
         found = self._seen.get(schedule)
         if found is None:
             st = hours_mod.evaluate(schedule, "open", self.days)
-            values = {"open_now": st["open_now"], "closes_at": _iso(st["closes_at"]),
-                      "next_open_at": _iso(st["next_open_at"])}
+            values = {"open_now": st["open_now"], "closes_at": clock.iso(st["closes_at"]),
+                      "next_open_at": clock.iso(st["next_open_at"])}
             found = self._seen[schedule] = (values, _dumps(values)[1:-1])
         return found
 
