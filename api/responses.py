@@ -16,6 +16,7 @@ from flask import Response, current_app
 from flask.json.provider import DefaultJSONProvider
 
 from service import clock
+from service.db import reading
 
 
 def _default(value):
@@ -56,6 +57,14 @@ class ShanghaiJSONProvider(DefaultJSONProvider):
         if isinstance(o, (datetime, date)):
             return _default(o)
         return DefaultJSONProvider.default(o)
+
+
+def answer(build, *args, **kwargs):
+    """The answer after a write: ``build(*args, **kwargs)`` read in the request's read transaction, after the
+    use-case committed (on SQLite outside the write lock). Use-cases return what they wrote (a model or its
+    id); the view builds what the caller sees through this, e.g. ``answer(queries.case_detail, actor, case.id)``."""
+    with reading():
+        return build(*args, **kwargs)
 
 
 def csv_response(text: str, filename: str) -> Response:

@@ -80,11 +80,17 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def utcnow() -> datetime:
-    # Imported lazily by default= callables; the service clock may be moved in tests.
-    from service.clock import now
+def _system_now() -> datetime:
+    return datetime.now(timezone.utc)
 
-    return now()
+
+# The source of "now" for created_at/updated_at defaults. The service clock (service/clock.py, which tests
+# may move) installs itself here when imported; models import nothing above them.
+now_source = _system_now
+
+
+def utcnow() -> datetime:
+    return now_source()
 
 
 class TimestampMixin:

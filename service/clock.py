@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from models import base as _models_base
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Asia/Shanghai has kept UTC+8 without daylight saving since 1991: the fixed offset converts several times
 # faster than the zone database and writes the same ISO 8601 (+08:00) for every moment the service keeps.
@@ -19,6 +21,9 @@ def now() -> datetime:
     if _frozen is not None:
         return _frozen
     return datetime.now(timezone.utc) + _offset
+
+
+_models_base.now_source = now  # created_at/updated_at defaults follow this clock
 
 
 def local_now() -> datetime:

@@ -1,5 +1,16 @@
 """Domain errors: a stable machine code, an HTTP status hint and zh-CN/en messages.
 
+Each code is defined once, as a subclass in its area's error catalogue (``service/<domain>/errors.py`` for a
+domain, ``service/platform_errors.py`` for the platform), with its Chinese and English message::
+
+    class CaseNotFound(NotFound):
+        code, zh, en = "cases.not_found", "案件不存在", "No such case"
+
+    raise CaseNotFound()
+
+A message may name values (``zh = "最多{limit}张"``), given when raised (``raise TooMany(limit=9)``). An
+``InvalidInput`` names its field (``field = "category"``); ``errors`` then holds the message under it.
+
 A message in ``errors`` is a ``service.i18n.Text`` (both languages) when the service wrote it; the answer
 shows it in the reader's language (``api.messages``). Other values there (a status, a time) are data."""
 from __future__ import annotations
@@ -14,9 +25,9 @@ class DomainError(Exception):
     en = "The request is not valid"
 
     def __init__(self, zh: str | None = None, en: str | None = None, *, code: str | None = None,
-                 status: int | None = None, errors: dict | None = None, headers: dict | None = None):
-        self.zh = zh or self.zh
-        self.en = en or self.en
+                 status: int | None = None, errors: dict | None = None, headers: dict | None = None, **params):
+        self.zh = (zh or self.zh).format(**params) if params else zh or self.zh
+        self.en = (en or self.en).format(**params) if params else en or self.en
         self.code = code or self.code
         self.status = status or self.status
         self.errors = errors or {}
@@ -29,9 +40,13 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     code, status, zh, en = "validation.invalid", 422, "输入有误", "The input is not valid"
+    field = "_schema"
 
-    def __init__(self, field: str, zh: str, en: str, *, code: str | None = None):
-        super().__init__(zh, en, code=code, errors={field: [Text(zh, en)]})
+    def __init__(self, field: str | None = None, zh: str | None = None, en: str | None = None, *,
+                 code: str | None = None, **params):
+        super().__init__(zh, en, code=code, **params)
+        self.field = field or self.field
+        self.errors = {self.field: [Text(self.zh, self.en)]}
 
 
 class NothingToChange(InvalidInput):
