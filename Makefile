@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
-export FLASK_APP := wsgi.py
+export FLASK_APP := manage.py
 
 .PHONY: run test test-sqlite test-postgres bench fuzz install migrate demo jobs clean
 

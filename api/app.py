@@ -1,6 +1,7 @@
 """The application factory."""
 from __future__ import annotations
 
+import importlib
 import logging
 
 import sqlalchemy as sa
@@ -13,14 +14,10 @@ from api.errors import register_error_handlers
 from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter, migrate
 from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
-from config import INSTANCE_DIR, ROOT, load_config
+from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
-from service import auth, calendar, notifications, privacy
+from service import auth, calendar, notifications, places, privacy, registry, uploads
 from service.db import begin_mode, end_read_transaction, track_writes
-from service.cases import rules as case_rules
-from service.life_circle import rules as life_circle_rules
-from service.meals import rules as meal_rules
-from service.voting import rules as voting_rules
 from service.wechat import WeChatClient
 
 
@@ -33,6 +30,9 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     settings = load_config(profile, config)
     app = LinliFlask("linli", instance_path=str(INSTANCE_DIR), root_path=str(ROOT))
     app.config.update(settings)
+    for domain in registry.domains():  # the settings a domain reads, from the environment or its defaults
+        for name, default in domain.settings.items():
+            app.config.setdefault(name, setting_from_environment(name, default))
     logging.basicConfig(level=logging.INFO)
 
     _configure_database(app)
@@ -43,7 +43,6 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     register_jwt_loaders()
     guards.register(app)
     idempotency.register(app)
-    register_cli(app)
     hops = app.config["PROXY_FIX_HOPS"]
     if hops:  # the client address is the one the outermost trusted proxy saw (README: the proxy overwrites it)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -101,10 +100,14 @@ def _configure_services(app: Flask) -> None:
     notifications.load_templates()
     calendar.load()
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
-    case_rules.load()
-    life_circle_rules.load()
-    meal_rules.load()
-    voting_rules.load()
+    registry.load_rules()
+    for domain in registry.domains():  # what each domain registers with the platform
+        for kind, select in domain.locators.items():
+            places.register_locator(kind, select)
+        for kind, rule in domain.upload_rules.items():
+            uploads.register_visibility(kind, rule)
+        if domain.on_calendar is not None:
+            calendar.subscribe(domain.name, domain.on_calendar)
     app.extensions["wechat"] = WeChatClient(app.config["WECHAT_API_BASE"], app.config.get("WECHAT_APPID"),
                                             app.config.get("WECHAT_SECRET"), app.config["WECHAT_TIMEOUT"])
 
@@ -131,34 +134,26 @@ def register_extensions(app: Flask) -> None:
         return assets.response(filename)
 
 
-def register_blueprints(app: Flask) -> None:
-    from api import open311
-    from api.v1 import (audit, auth as auth_views, calendar as calendar_views, case_metrics, cases, health,
-                        life_circle, meals, notifications as notification_views, open311_keys, people, places,
-                        uploads, voting)
+# The platform's own views; each domain's come from ``api/v1/<name>`` (its ``BLUEPRINTS``), through the registry.
+PLATFORM_VIEWS = ("people", "places", "notifications", "audit", "uploads", "calendar")
 
-    domains = (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics, life_circle,
-               meals, voting, calendar_views)
+
+def register_blueprints(app: Flask) -> None:
+    from flask_smorest import Blueprint as ApiBlueprint
+
+    from api.v1 import auth as auth_views, health
+
+    platform = [importlib.import_module(f"api.v1.{name}").blp for name in PLATFORM_VIEWS]
+    domains = [blp for domain in registry.domains() for blp in domain.part("api", "BLUEPRINTS", ())]
     login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
     create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
     limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
-    for module in domains:
-        limiter.limit(create_limit, methods=list(LIMITED_METHODS))(module.blp)
-    limiter.limit(create_limit, methods=["POST"])(open311.bp)
+    for blp in (*platform, *domains):
+        limiter.limit(create_limit, methods=list(LIMITED_METHODS))(blp)
     limiter.exempt(health.blp)
     idempotency.exempt(app, auth_views.blp)  # logins, refreshes and logouts: tokens are never stored
-    for module in (health, auth_views, *domains):
-        api.register_blueprint(module.blp)
-    app.register_blueprint(open311.bp)
-
-
-def register_cli(app: Flask) -> None:
-    from data.demo.loader import demo_cli
-    from jobs.calendar import calendar_cli
-    from jobs.runner import jobs_cli
-    from jobs.voting import voting_cli
-
-    app.cli.add_command(jobs_cli)
-    app.cli.add_command(voting_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(calendar_cli)
+    for blp in (health.blp, auth_views.blp, *platform, *domains):
+        if isinstance(blp, ApiBlueprint):
+            api.register_blueprint(blp)
+        else:  # a plain Flask blueprint (a partner protocol with its own document, e.g. Open311)
+            app.register_blueprint(blp)

@@ -51,7 +51,7 @@ def _environment(database_url: str | None, tmpdir: Path, wechat) -> dict[str, st
         env.pop(name, None)
     env.update({
         "LINLI_ENV": "development",
-        "FLASK_APP": "wsgi.py",
+        "FLASK_APP": "manage.py",
         "DATABASE_URL": database_url or f"sqlite:///{tmpdir / 'fuzz.db'}",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),

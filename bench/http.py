@@ -83,7 +83,7 @@ def production_environment(database_url: str | None = None, ratelimit_enabled: b
         env.pop(name, None)
     env.update({
         "LINLI_ENV": "production",
-        "FLASK_APP": "wsgi.py",
+        "FLASK_APP": "manage.py",
         "DATABASE_URL": url,
         "SECRET_KEY": secret_key,
         "JWT_SECRET_KEY": jwt_key,

@@ -36,6 +36,12 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def setting_from_environment(name: str, default):
+    """A setting a domain declares (service/registry.py ``Domain.settings``): the environment's value when set,
+    else the domain's default."""
+    return _env(name, default)
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     value = _env(name)
     if value is None:
@@ -110,12 +116,6 @@ class BaseConfig:
 
     DEMO_LOGIN = False
 
-    # Open311 GeoReport v2 discovery (None: the defaults described in api/open311.py).
-    OPEN311_JURISDICTION: str | None = None
-    OPEN311_CONTACT: str | None = None
-    OPEN311_KEY_SERVICE: str | None = None
-    OPEN311_ENDPOINT_TYPE: str | None = None
-
     # Scheduler
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_TIMEZONE = "Asia/Shanghai"
@@ -132,8 +132,7 @@ class BaseConfig:
         """Values every profile takes from the environment when present."""
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
-                     "WECHAT_SECRET", "WECHAT_API_BASE", "OPEN311_JURISDICTION", "OPEN311_CONTACT",
-                     "OPEN311_KEY_SERVICE", "OPEN311_ENDPOINT_TYPE"):
+                     "WECHAT_SECRET", "WECHAT_API_BASE"):
             if _env(name) is not None:
                 values[name] = _env(name)
         if _env("DATABASE_URL"):

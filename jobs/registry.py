@@ -1,4 +1,5 @@
-"""Every domain declares its sweeps as ``JOBS`` in ``jobs/<domain>.py``; the runner collects them."""
+"""A scheduled sweep. Every domain declares its sweeps as ``JOBS`` in ``jobs/<name>.py``; the runner finds them
+through the domain registry (service/registry.py), the platform's in its own jobs modules."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -21,25 +21,24 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs import calendar as calendar_jobs
-from jobs import cases as case_jobs
-from jobs import meals as meal_jobs
 from jobs import notifications as notification_jobs
 from jobs import system as system_jobs
 from jobs import uploads as upload_jobs
-from jobs import voting as voting_jobs
 from jobs.registry import Job
-from service import system
+from service import registry, system
 
 log = logging.getLogger("linli.jobs")
 
 LEASE = "scheduler"
-MODULES = (system_jobs, notification_jobs, case_jobs, upload_jobs, meal_jobs, voting_jobs, calendar_jobs)
+# The platform's sweeps; each domain's are the ``JOBS`` of its ``jobs/<name>.py``, found through the registry.
+PLATFORM = (system_jobs, notification_jobs, upload_jobs, calendar_jobs)
 
 jobs_cli = AppGroup("jobs", help="The scheduler process and its sweeps.")
 
 
 def all_jobs() -> list[Job]:
-    return [job for module in MODULES for job in module.JOBS]
+    domains = [domain.part("jobs", "JOBS", ()) for domain in registry.domains()]
+    return [job for jobs in (*(module.JOBS for module in PLATFORM), *domains) for job in jobs]
 
 
 def run_job(app, job: Job, holder: str | None = None):

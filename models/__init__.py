@@ -1,4 +1,10 @@
-"""SQLAlchemy 2 typed models, one module per domain. Importing this package registers them all."""
+"""SQLAlchemy 2 typed models, one module per domain (``models/<name>.py``) beside the platform's.
+Importing this package registers them all: every module in it is imported, so a new domain's models need
+no entry here."""
+import importlib
+import pkgutil
+
 from models.base import Base, db  # noqa: F401
-from models import (places, people, audit, notifications, system, uploads, calendar, cases,  # noqa: F401,E402
-                    life_circle, meals, voting)
+
+for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -4,8 +4,8 @@ family links and unit (ownership) claims.
 A resident profile keeps two kinds of personal facts apart. ``birth_date``,
 ``neighbourhood_id`` and ``unit_id`` are the VERIFIED values: only a 居委会
 staff verification (service.people.verify_resident) writes them, each with
-who and when, and they alone decide meal eligibility, tiers, delivery and
-priority, statements and staff authority over the resident. What residents
+who and when, and they alone decide subsidies, eligibility, priority, votes
+and staff authority over the resident. What residents
 type about themselves goes to ``declared_birth_date`` and
 ``declared_neighbourhood_id`` and counts for nothing until staff verify it.
 The ID number is stored as typed (encrypted) and counts — with the birth date
@@ -20,15 +20,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, TimestampMixin, UTCDateTime
 
-# Roles a user can be granted. "owner" is never granted: it is derived from
-# verified ownership in the owners register.
-ROLES = ("resident", "owner", "staff", "operator", "committee", "admin")
-GRANTED_ROLES = ("staff", "operator", "committee", "admin")
-SCOPE_TYPES = ("district", "street", "neighbourhood", "estate", "meal_site")
+# The platform's roles. "owner" is never granted: it is derived from verified ownership in the owners
+# register. A domain adds its own roles and scope types in its registry entry (service/registry.py), e.g. the
+# meal site operator; service/people.py's granted_roles() and role_scopes() give the whole set.
+ROLES = ("resident", "owner", "staff", "committee", "admin")
+GRANTED_ROLES = ("staff", "committee", "admin")
+SCOPE_TYPES = ("district", "street", "neighbourhood", "estate")
 # Which scopes each granted role may carry.
 ROLE_SCOPES = {
     "staff": ("neighbourhood", "street"),
-    "operator": ("meal_site",),
     "committee": ("estate",),
     "admin": ("street", "district"),
 }

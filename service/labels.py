@@ -3,8 +3,10 @@
 
 The labels are data, one catalogue per domain: config/labels/<domain>.yaml maps each coded field to its
 codes and their ``[中文, English]`` labels; a field that shares another's codes names it instead
-(``from_status: status``). A catalogue is read once per process and checked as it is read. A code a
-catalogue does not know is shown as itself (a test keeps every code of the models in a catalogue).
+(``from_status: status``). A domain that adds codes to a field of another catalogue (a role or a scope type
+it brings to people) lists them in its own file under ``<catalogue>.<field>``, e.g. ``people.role:`` in
+meals.yaml. A catalogue is read once per process and checked as it is read. A code a catalogue does not
+know is shown as itself (a test keeps every code of the models in a catalogue).
 """
 from __future__ import annotations
 
@@ -27,19 +29,31 @@ class CatalogueError(RuntimeError):
 def catalogue(domain: str) -> dict[str, dict[str, tuple[str, str]]]:
     """field → code → (zh, en) for one domain, aliases resolved."""
     path = LABELS_DIR / f"{domain}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogueError(f"{path}: no such catalogue") from None
-    return _checked(path, data)
+    if not path.exists():
+        raise CatalogueError(f"{path}: no such catalogue")
+    fields = _checked(path, _read(path))
+    for other in LABELS_DIR.glob("*.yaml"):  # codes other domains add to this catalogue's fields
+        for key, codes in _read(other).items():
+            target, _, field = str(key).partition(".")
+            if target == domain and field:
+                if field not in fields:
+                    raise CatalogueError(f"{other}: {key} adds to a field {domain} does not have")
+                fields[field].update(_checked(other, {field: codes})[field])  # in place: its aliases share it
+    return fields
+
+
+@cache
+def _read(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{path}: the top level must map fields to their codes")
+    return data
 
 
 def _checked(path: Path, data) -> dict:
-    if not isinstance(data, dict):
-        raise CatalogueError(f"{path}: the top level must map fields to their codes")
     fields: dict = {}
     for field, codes in data.items():
-        if isinstance(codes, str):
+        if isinstance(codes, str) or "." in str(field):
             continue
         if not isinstance(codes, dict) or not codes:
             raise CatalogueError(f"{path}: {field} must map codes to [中文, English] or name another field")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.notifications import Delivery, Notification, SubscriptionGrant
 from models.people import WeChatAccount
-from service import clock, rules
+from service import clock, registry, rules
 from service.db import paginate, transactional
 from service.errors import InvalidInput, NotFound
 from service.wechat import WeChatClient, WeChatError
@@ -35,6 +35,11 @@ def load_templates(directory=None) -> dict:
     data = rules.load("notifications", directory)
     templates = data.get("templates") or {}
     rules.require(isinstance(templates, dict), "notifications.yaml", "'templates' must be a mapping")
+    if directory is None:  # then each domain's: the notifications: section of its rules file
+        for domain in registry.domains():
+            section = rules.load(domain.name).get("notifications") or {}
+            rules.require(isinstance(section, dict), f"{domain.name}.yaml", "'notifications' must be a mapping")
+            templates = {**templates, **section}
     for kind, spec in templates.items():
         rules.require(isinstance(spec, dict) and isinstance(spec.get("template_id"), str),
                       "notifications.yaml", f"template {kind!r} needs a template_id")

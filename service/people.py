@@ -25,6 +25,7 @@ the roles held at each request, so it ends with the role.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -32,18 +33,40 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from models.base import db
-from models.people import (GRANTED_ROLES, ROLE_SCOPES, FamilyLink, ResidentProfile, RoleAssignment, UnitClaim,
-                           User, WeChatAccount)
+from models.people import (GRANTED_ROLES, ROLE_SCOPES, SCOPE_TYPES, FamilyLink, ResidentProfile, RoleAssignment,
+                           UnitClaim, User, WeChatAccount)
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
-from service import audit, auth, clock, labels, places, privacy
+from service import audit, auth, clock, labels, places, privacy, registry
 from service.db import add_unique, paginate, transactional
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
                             Unauthorized, Unavailable)
 from service.wechat import WeChatClient, WeChatError
 
-# Order used to pick the role an action is audited under.
-ROLE_RANK = ("admin", "staff", "operator", "committee", "owner", "resident")
+
+
+@functools.cache
+def role_scopes() -> dict[str, tuple[str, ...]]:
+    """Every role that can be granted, with the scope types it may carry: the platform's and the domains'."""
+    return registry.role_scopes(ROLE_SCOPES)
+
+
+def granted_roles() -> tuple[str, ...]:
+    """The roles that can be granted: staff, the domains' roles, then the estate's committee and admins."""
+    added = tuple(role for role in role_scopes() if role not in GRANTED_ROLES)
+    return GRANTED_ROLES[:1] + added + GRANTED_ROLES[1:]
+
+
+def scope_types() -> tuple[str, ...]:
+    return registry.scope_types(SCOPE_TYPES)
+
+
+@functools.cache
+def role_rank() -> tuple[str, ...]:
+    """The order used to pick the role an action is audited under: admin, staff, the domains' roles,
+    committee, owner, resident."""
+    added = tuple(role for role in role_scopes() if role not in GRANTED_ROLES)
+    return ("admin", "staff", *added, "committee", "owner", "resident")
 
 
 @dataclass
@@ -75,7 +98,7 @@ class Actor:
 
     @property
     def acting_role(self) -> str:
-        return next((r for r in ROLE_RANK if r in self.roles), "resident")
+        return next((r for r in role_rank() if r in self.roles), "resident")
 
     def scope_ids(self, role: str, scope_type: str) -> set[int]:
         return {sid for st, sid in self.scopes.get(role, set()) if st == scope_type}
@@ -189,7 +212,7 @@ def owner_estates(user_id: int) -> set[int]:
 
 
 def token_roles(actor: Actor) -> list[str]:
-    return sorted(actor.roles, key=ROLE_RANK.index)
+    return sorted(actor.roles, key=role_rank().index)
 
 
 def unit_neighbourhood_ids(unit: Unit) -> set[int]:
@@ -332,10 +355,7 @@ def _scope_names(actor: Actor) -> dict[tuple[str, int], str]:
             continue
         for row in db.session.execute(sa.select(model.id, model.name).where(model.id.in_(ids))):
             names[(st, row.id)] = row.name
-    if wanted.get("meal_site"):
-        for sid in wanted["meal_site"]:
-            names.setdefault(("meal_site", sid), None)
-    return names
+    return names  # a domain's scope (a meal site) is shown by type and id
 
 
 def covers_resident(actor: Actor, profile: ResidentProfile | None, *, declared: bool = False) -> bool:
@@ -897,9 +917,9 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
     """Admins grant staff, operator, committee and admin roles on an existing place within their own scope."""
     if not actor.is_admin:
         raise Forbidden()
-    if role not in GRANTED_ROLES:
+    if role not in granted_roles():
         raise InvalidInput("role", "该角色不能直接授予", "This role cannot be granted")
-    if scope_type not in ROLE_SCOPES[role]:
+    if scope_type not in role_scopes()[role]:
         raise InvalidInput("scope_type", "该角色不支持此范围", "This scope does not fit the role")
     if db.session.get(User, user_id) is None:
         raise InvalidInput("user_id", "用户不存在", "No such user")

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
 
-from api.app import create_app
+from manage import create_app  # the API app with its commands (flask jobs, demo, calendar…)
 from api.extensions import limiter
 from models.base import db
 from service import calendar, clock

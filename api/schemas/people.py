@@ -5,7 +5,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from api.schemas.common import Label, Labels, PageArgs, Timestamp
-from models.people import CLAIM_STATUSES, GRANTED_ROLES, SCOPE_TYPES, VERIFICATION_DOCUMENTS
+from models.people import CLAIM_STATUSES, VERIFICATION_DOCUMENTS
+from service import people
 
 ID = {"validate": validate.Range(min=1, max=2147483647)}
 
@@ -195,8 +196,8 @@ class ResidentArgs(PageArgs):
 
 class RoleAssignmentIn(ma.Schema):
     user_id = ma.fields.Integer(required=True, **ID)
-    role = ma.fields.String(required=True, validate=validate.OneOf(GRANTED_ROLES))
-    scope_type = ma.fields.String(required=True, validate=validate.OneOf(SCOPE_TYPES))
+    role = ma.fields.String(required=True, validate=validate.OneOf(people.granted_roles()))
+    scope_type = ma.fields.String(required=True, validate=validate.OneOf(people.scope_types()))
     scope_id = ma.fields.Integer(required=True, **ID)
     title = ma.fields.String(allow_none=True, validate=validate.Length(max=32),
                              metadata={"example": "grid_worker"})

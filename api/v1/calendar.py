@@ -8,7 +8,7 @@ from api.errors import language
 from api.extensions import Blueprint
 from api.schemas.calendar import ArrangementIn, CalendarLoadedOut, CalendarYearOut
 from api.security import auth_required, current_actor
-from service import calendar
+from service import calendar, registry
 
 blp = Blueprint("calendar", __name__, url_prefix="/api/v1",
                 description="Working days: public holidays and 调休 make-up working days by year")
@@ -22,7 +22,8 @@ YEAR = {"year": 2027, "source": "statutory", "source_name": "法定节假日（�
         "statutory_holidays": [{"date": "2027-01-01", "festival": "new_year", "festival_name": "元旦"}]}
 LOADED = {**YEAR, "source": "notice", "source_name": "国务院办公厅通知", "provisional": False,
           "notice": "国办发明电〔2026〕7号", "published_on": "2026-11-12", "loaded_at": "2026-11-13T09:30:00+08:00",
-          "changed": {"cases": 12}}
+          # How many open deadlines each subscribed domain moved.
+          "changed": {domain.name: 12 for domain in registry.domains() if domain.on_calendar is not None}}
 
 
 @blp.route("/calendar/<int:year>")

@@ -218,3 +218,13 @@ class Withdraw(MethodView):
         actor = current_actor()
         workflow.withdraw(actor, case_id, data.get("reason"))
         return _answer(actor, case_id)
+
+
+def _blueprints():
+    from api import open311
+    from api.v1 import case_metrics, open311_keys
+
+    return (blp, open311_keys.blp, case_metrics.blp, open311.bp)
+
+
+BLUEPRINTS = _blueprints()

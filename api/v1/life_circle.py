@@ -288,3 +288,5 @@ def _geojson(doc: dict, filename: str) -> Response:
     response = Response(json.dumps(doc, ensure_ascii=False), status=200, mimetype="application/geo+json")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+BLUEPRINTS = (blp,)

@@ -312,3 +312,5 @@ class Card(MethodView):
         never self-declared.
         """
         return bk.set_card(current_actor(), user_id, data)
+
+BLUEPRINTS = (blp,)

@@ -297,3 +297,5 @@ class Chain(MethodView):
     def get(self, motion_id):
         """Verify the motion's hash-chained ballot log end to end"""
         return queries.verify(current_actor(), motion_id)
+
+BLUEPRINTS = (blp,)

@@ -28,7 +28,6 @@ import sqlalchemy as sa
 import yaml
 
 from models.base import db
-from models.cases import Case
 from models.people import FamilyLink, ResidentProfile, RoleAssignment, User
 from models.places import (Area, Building, District, Entrance, Estate, Neighbourhood, Owner, Ownership, Street,
                            Unit, estate_neighbourhood)
@@ -453,10 +452,10 @@ class Loader:
             self.added += 1
 
     def _scope_id(self, scope_type: str, ref) -> int:
-        if scope_type == "meal_site":
-            return int(ref)
         table = {"district": self.districts, "street": self.streets, "neighbourhood": self.neighbourhoods,
-                 "estate": self.estates}[scope_type]
+                 "estate": self.estates}.get(scope_type)
+        if table is None:  # a domain's own object, given by its id
+            return int(ref)
         return table[str(ref)].id
 
     def load_staff(self) -> None:
@@ -597,39 +596,3 @@ def counts() -> dict:
     result["demo_users"] = db.session.execute(sa.select(sa.func.count()).select_from(User)
                                               .where(User.is_demo.is_(True))).scalar_one()
     return result
-
-
-def load_all(path: Path = PLACES_FILE, *, with_cases: bool = True) -> dict:
-    """Load the demo data set (idempotent, one transaction); return row counts and how many rows were added.
-    The demo cases follow (data/demo/cases.py) unless ``with_cases`` is false."""
-    loader = Loader(load_spec(path))
-    try:
-        loader.load_places()
-        loader.load_units()
-        # The generated register leaves the demo owners' units free; their titles come with the accounts.
-        loader.load_owners()
-        loader.load_staff()
-        loader.load_demo_users()
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    # Cases go through the workflow, which commits per step: idempotent by skipping (see data/demo/cases.py).
-    from data.demo import cases
-
-    added = cases.load(loader.spec) if with_cases else 0
-    from data.demo import life_circle
-
-    added += life_circle.load()
-    # Meal bookings go through the booking use-cases too (data/demo/meals.py), with the cases.
-    from data.demo import meals
-
-    added += meals.load(loader.spec) if with_cases else 0
-    from data.demo import voting
-
-    added += voting.load() if with_cases else 0
-    from models.meals import MealBooking
-
-    return {**counts(), "cases": db.session.execute(sa.select(sa.func.count(Case.id))).scalar_one(),
-            "meal_bookings": db.session.execute(sa.select(sa.func.count(MealBooking.id))).scalar_one(),
-            "rows_added": loader.added + added}

@@ -762,6 +762,10 @@ def already_loaded(pool: dict[str, list[str]]) -> bool:
     return db.session.execute(sa.select(Case.id).where(Case.reporter_user_id.in_(reporters)).limit(1)).first() is not None
 
 
+
+# Counted in the summary of `flask demo load`.
+COUNTS = {"cases": Case}
+
 def load(spec: dict, now: datetime | None = None) -> int:
     """Generate the demo cases unless they are already there; returns the rows added (reporters and cases)."""
     places = _places(spec)

@@ -29,6 +29,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 ALL = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+# Facilities are reference data: loaded even when the demo leaves the activity out.
+REFERENCE = True
+
 def _weekly(days, *periods, holiday="weekly", makeup="weekly"):
     return {"weekly": {d: [list(p) for p in periods] for d in days}, "holiday": holiday, "makeup_workday": makeup}
 
@@ -146,7 +149,7 @@ def plan() -> list[dict]:
     return rows
 
 
-def load() -> int:
+def load(spec: dict | None = None) -> int:
     """Insert the demo facilities that are missing; returns how many were added (one transaction)."""
     rows = plan()
     if not rows:

@@ -281,6 +281,10 @@ class MealLoader:
         return street_staff
 
 
+
+# Counted in the summary of `flask demo load`.
+COUNTS = {"meal_bookings": MealBooking}
+
 def load(spec: dict | None = None) -> int:
     """Load the demo meal data; return how many rows were added."""
     loader = MealLoader()

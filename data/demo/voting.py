@@ -106,7 +106,7 @@ def already_loaded() -> bool:
                               .where(Estate.code.in_((MEGA, SMALL, ELECTION))).limit(1)).first() is not None
 
 
-def load(now: datetime | None = None) -> int:
+def load(spec: dict | None = None, now: datetime | None = None) -> int:
     if already_loaded():
         return 0
     committee, zy_clerk, zy_head = _user("committee.demo"), _user("yc.zy1.sw"), _user("yc.zy1.head")

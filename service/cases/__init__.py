@@ -2,10 +2,7 @@
 import sqlalchemy as sa
 
 from models.cases import Case
-from service import calendar, places
-
-# Audit entries about a case are placed in its street.
-places.register_locator("case", sa.select(Case.street_id).where(Case.id == sa.bindparam("id")))
+from service.registry import Domain
 
 
 def _follow_calendar(old, new, arrangement, now) -> int:
@@ -14,5 +11,13 @@ def _follow_calendar(old, new, arrangement, now) -> int:
     return follow_calendar(old, new, arrangement, now)
 
 
-# A newly loaded holiday arrangement moves the open cases' deadlines ahead (service/cases/deadlines.py).
-calendar.subscribe("cases", _follow_calendar)
+DOMAIN = Domain(
+    "cases", "市民诉求",
+    # Audit entries about a case are placed in its street.
+    locators={"case": sa.select(Case.street_id).where(Case.id == sa.bindparam("id"))},
+    # A newly loaded holiday arrangement moves the open cases' deadlines ahead (service/cases/deadlines.py).
+    on_calendar=_follow_calendar,
+    # Open311 GeoReport v2 discovery (None: the defaults described in api/v1/cases/open311.py).
+    settings={"OPEN311_JURISDICTION": None, "OPEN311_CONTACT": None, "OPEN311_KEY_SERVICE": None,
+              "OPEN311_ENDPOINT_TYPE": None},
+)

@@ -3,7 +3,10 @@
 import sqlalchemy as sa
 
 from models.life_circle import Facility
-from service import places
+from service.registry import Domain
 
-# Audit entries about a facility are placed in its street (none: district-wide).
-places.register_locator("facility", sa.select(Facility.street_id).where(Facility.id == sa.bindparam("id")))
+DOMAIN = Domain(
+    "life_circle", "15分钟社区生活圈",
+    # Audit entries about a facility are placed in its street (none: district-wide).
+    locators={"facility": sa.select(Facility.street_id).where(Facility.id == sa.bindparam("id"))},
+)

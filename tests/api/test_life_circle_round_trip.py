@@ -5,7 +5,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from data.demo import build
+from data.demo import loader as demo_loader
 from data.demo import meals as demo_meals
 from models.base import db
 from models.life_circle import Facility
@@ -41,7 +41,7 @@ def round_trip(client, headers, street_id: int, datum: str) -> dict:
 
 @pytest.mark.parametrize("datum", ["wgs84", "gcj02"])
 def test_the_demo_streets_export_reimports_unchanged(client, datum):
-    build.load_all(with_cases=False)
+    demo_loader.load_all(activity=False)
     loader = demo_meals.MealLoader()     # the meal sites, each also a facility of the life circle
     loader.facilities(loader.sites())
     db.session.commit()

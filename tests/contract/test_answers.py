@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.extensions import limiter
-from data.demo import build
+from data.demo import loader as demo_loader
 from models.base import db
 from models.cases import Case
 from models.life_circle import Facility
@@ -99,7 +99,7 @@ def walk(client) -> dict:
     """(username, path, variant) → (status, content type, text) for every GET operation and every demo role."""
     if _walk:
         return _walk
-    build.load_all()
+    demo_loader.load_all()
     limiter.enabled = False
     _claim_a_unit(client)
     document = client.get("/openapi.json").get_json()

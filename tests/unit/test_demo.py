@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from data.demo import build
+from data.demo import loader as demo_loader
 from data.demo import cases as demo_cases
 from models.base import db
 from models.cases import Case, CaseEvent
@@ -34,7 +35,7 @@ def user_named(username: str) -> User:
 
 
 def test_places_hierarchy_and_the_mega_estate():
-    summary = build.load_all(with_cases=False)
+    summary = demo_loader.load_all(activity=False)
     assert summary["units"] >= 14_000
 
     districts = set(db.session.execute(sa.select(District.name)).scalars())
@@ -88,7 +89,7 @@ def test_places_hierarchy_and_the_mega_estate():
 
 
 def test_owners_register_and_demo_accounts():
-    build.load_all(with_cases=False)
+    demo_loader.load_all(activity=False)
 
     # Every co-owned unit has exactly one designated voter (and so does every owned unit).
     voters = db.session.execute(
@@ -183,7 +184,7 @@ def test_owners_register_and_demo_accounts():
 
 def test_demo_decisions_come_after_what_they_decide():
     """Every demo family link and unit claim is decided at or after it was made."""
-    build.load_all(with_cases=False)
+    demo_loader.load_all(activity=False)
     links = db.session.execute(sa.select(FamilyLink)).scalars().all()
     claims = db.session.execute(sa.select(UnitClaim)).scalars().all()
     assert links
@@ -194,7 +195,7 @@ def test_demo_decisions_come_after_what_they_decide():
 def test_demo_residents_are_verified_by_staff_of_their_neighbourhood():
     """The demo elders' birth dates, residence and ID numbers are verified by staff of their 居委会, recorded
     with who and when; accounts living nowhere keep theirs as declared."""
-    build.load_all(with_cases=False)
+    demo_loader.load_all(activity=False)
     elder = db.session.get(ResidentProfile, user_named("elder.demo").id)
     staff = people.load_actor(user_named("staff.demo").id)
     for who, when in ((elder.id_verified_by, elder.id_verified_at),
@@ -214,7 +215,7 @@ def test_demo_residents_are_verified_by_staff_of_their_neighbourhood():
 
 
 def test_loading_twice_changes_nothing():
-    first = build.load_all()
+    first = demo_loader.load_all()
     assert first["rows_added"] > 0
 
     def fingerprint():
@@ -229,7 +230,7 @@ def test_loading_twice_changes_nothing():
     before = fingerprint()
     cases_before = db.session.execute(sa.select(Case.id, Case.status, Case.version).order_by(Case.id)).all()
     assert first["cases"] == len(cases_before) >= 250
-    second = build.load_all()
+    second = demo_loader.load_all()
     assert second["rows_added"] == 0
     # The demo cases are there once: loading twice adds no case and changes none.
     assert db.session.execute(sa.select(Case.id, Case.status, Case.version).order_by(Case.id)).all() == cases_before
@@ -268,7 +269,7 @@ def test_a_failed_load_leaves_nothing_behind(tmp_path):
     path = tmp_path / "places.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ValueError, match="does not exist"):
-        build.load_all(path)
+        demo_loader.load_all(path)
     for model in (District, Street, Estate, Unit, Owner, User):
         assert scalar(sa.select(sa.func.count()).select_from(model)) == 0
 
@@ -276,7 +277,7 @@ def test_a_failed_load_leaves_nothing_behind(tmp_path):
 def test_demo_cases_in_every_state():
     """A few hundred cases through the real state machine: every state, some overdue, some rated,
     in every demo street, and a realistic queue for staff.demo (香泉路居委会)."""
-    summary = build.load_all()
+    summary = demo_loader.load_all()
     assert 250 <= summary["cases"] <= 450
     now = clock.now()
     assert clock._frozen is None  # the loader gave the clock back
@@ -341,7 +342,7 @@ def test_demo_elevator_motions_are_put_to_the_building_or_entrance_concerned():
     estate: the 中远两湾城 elevator motion's frozen electorate is exactly 208号楼's units and owners."""
     from models.voting import Motion, Voter, VoterUnit
 
-    build.load_all()
+    demo_loader.load_all()
     mega = estate_named("中远两湾城")
     lift = db.session.execute(sa.select(Motion).where(Motion.estate_id == mega.id,
                                                       Motion.title.contains("208号楼电梯"))).scalar_one()

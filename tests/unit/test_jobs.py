@@ -281,7 +281,7 @@ def _wait_for(predicate, timeout, what):
 def _process_env(database, wechat_fake):
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
     env.update(LINLI_ENV="development", DATABASE_URL=database, SCHEDULER_LEASE_SECONDS="3",
-               FLASK_APP="wsgi.py", WECHAT_API_BASE=wechat_fake.url, PYTHONUNBUFFERED="1")
+               FLASK_APP="manage.py", WECHAT_API_BASE=wechat_fake.url, PYTHONUNBUFFERED="1")
     return env
 
 

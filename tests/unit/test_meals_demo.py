@@ -1,7 +1,7 @@
 """The demo meal data: the seeds' sites, a fortnight of menus, bookings through the real use-cases."""
 import sqlalchemy as sa
 
-from data.demo import build
+from data.demo import loader as demo_loader
 from models.base import db
 from models.meals import MealBooking, MealSite, MealSlot
 from models.people import ResidentProfile, RoleAssignment, User
@@ -10,7 +10,7 @@ from service.meals import queries
 
 
 def test_demo_meals_show_sites_menus_and_bookings_in_every_state():
-    summary = build.load_all()
+    summary = demo_loader.load_all()
     assert clock._frozen is None
     names = set(db.session.execute(sa.select(MealSite.name)).scalars())
     assert {"香泉智助食堂", "中浩云社区食堂", "杨家桥助餐点"} <= names
