@@ -251,3 +251,21 @@ def test_no_platform_module_names_a_domain(graph):
         if found:
             naming[module] = found
     assert naming == {}
+
+
+# --- simple functions ----------------------------------------------------------------------------------------
+
+MOST_BRANCHES = 30  # cyclomatic complexity; above it a function is split into named steps
+
+
+def test_no_function_is_too_complex():
+    from radon.complexity import cc_visit
+
+    too_complex = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for block in cc_visit(path.read_text(encoding="utf-8")):
+                for item in (block, *getattr(block, "methods", ())):
+                    if item.complexity > MOST_BRANCHES:
+                        too_complex.append(f"{path.relative_to(ROOT)}:{item.lineno} {item.name} {item.complexity}")
+    assert sorted(set(too_complex)) == []
