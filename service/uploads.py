@@ -28,6 +28,7 @@ from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
 from models.base import db
 from models.uploads import Upload
+from service import clock
 from service.db import transactional
 from service.errors import DomainError, InvalidInput, NotFound
 from service.i18n import Text
@@ -372,11 +373,9 @@ def _refuse(name: str, upload_id: int, actor_user_id: int):
                        code="uploads.already_attached")
 
 
+@transactional
 def purge_unattached(older_than: timedelta = timedelta(hours=24)) -> int:
     """Delete uploads never attached to anything within ``older_than`` (abandoned reports)."""
-    from service import clock
-
     result = db.session.execute(sa.delete(Upload).where(Upload.attached_to.is_(None),
                                                         Upload.created_at < clock.now() - older_than))
-    db.session.commit()
     return result.rowcount or 0
