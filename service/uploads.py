@@ -32,6 +32,7 @@ from service import clock
 from service.db import transactional
 from service.errors import DomainError, InvalidInput, NotFound
 from service.i18n import Text
+from service.people import Actor
 
 log = logging.getLogger("linli.uploads")
 
@@ -294,7 +295,7 @@ def _kind(attached_to: str) -> str:
     return attached_to.split(":", 1)[0]
 
 
-def get_upload(actor, upload_id: int) -> Upload:
+def get_upload(actor: Actor, upload_id: int) -> Upload:
     """The upload if ``actor`` may see it: the owner until it is attached, then whoever the
     attached object's rule allows. Otherwise NotFound, so existence is not revealed."""
     upload = db.session.get(Upload, upload_id) if 1 <= upload_id <= MAX_ID else None
@@ -303,7 +304,7 @@ def get_upload(actor, upload_id: int) -> Upload:
     return upload
 
 
-def _visible(actor, upload: Upload) -> bool:
+def _visible(actor: Actor, upload: Upload) -> bool:
     if upload.attached_to is None:
         return upload.owner_user_id == actor.user_id
     rule = VISIBILITY.get(_kind(upload.attached_to))
