@@ -34,6 +34,8 @@ run: demo
 
 # The whole suite on SQLite, then again on PostgreSQL when one is reachable
 # (with CI=true it must be). "No tests collected" is a failure, not a pass.
+# Each pass first runs `flask db check` on a fresh database migrated to head:
+# a model changed without its migration fails the target.
 test: $(STAMP)
 	@$(MAKE) --no-print-directory test-sqlite
 	@if $(PY) -m tests.pg_available "$(PG_TEST_URL)"; then \
@@ -45,11 +47,15 @@ test: $(STAMP)
 	fi
 
 test-sqlite: $(STAMP)
+	@echo "== models against migrations on SQLite =="
+	@$(PY) -m tests.schema_check
 	@echo "== tests on SQLite =="
 	@$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi; exit $$rc
 
 test-postgres: $(STAMP)
+	@echo "== models against migrations on PostgreSQL =="
+	@$(PY) -m tests.schema_check "$(PG_TEST_URL)"
 	@echo "== tests on PostgreSQL =="
 	@TEST_DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi; exit $$rc

@@ -4,8 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-import sqlalchemy as sa
-from flask import Flask, has_request_context, request
+from flask import Flask, g, request, request_started, request_tearing_down
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,8 +15,8 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
-from service import auth, calendar, notifications, places, privacy, registry, uploads
-from service.db import begin_mode, end_read_transaction, track_writes
+from service import auth, calendar, notifications, places, privacy, registry, sqlite, uploads
+from service.db import end_read_transaction, end_request, start_request, track_writes
 from service.wechat import WeChatClient
 
 
@@ -53,45 +52,21 @@ def _configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if uri.startswith("sqlite"):
-        if uri.startswith("sqlite:///") and ":memory:" not in uri:
-            INSTANCE_DIR.mkdir(exist_ok=True)
-        options.setdefault("connect_args", {})["timeout"] = app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+        sqlite.configure_engine(uri, options, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     else:
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-def install_sqlite_pragmas(engine: sa.engine.Engine, busy_timeout_ms: int) -> None:
-    """WAL, foreign keys and a busy timeout on every connection, and explicit
-    BEGINs (pysqlite's own BEGIN handling breaks SAVEPOINTs).
+def _start_request(sender: Flask, **extra) -> None:
+    """Tell the service whether this request only reads (its transactions begin as reads: service.db)."""
+    g.linli_request = start_request(read_only=request.method in READ_ONLY_METHODS)
 
-    Transactions that may write start with ``BEGIN IMMEDIATE``, so a write never
-    fails half-way with "database is locked"; read-only requests (GET, HEAD,
-    OPTIONS) start a plain ``BEGIN`` so readers never wait for one another. A GET
-    that must write (an audit entry of a view) ends its read transaction first,
-    so its write transaction starts with the write. In a writing request, the
-    reads around the use-case (``service.db.reading``: loading the caller, the
-    answer) start a plain ``BEGIN`` too, and a use-case (``service.db.transactional``)
-    always ``BEGIN IMMEDIATE``: the write lock is held only while the use-case runs.
-    """
 
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, record):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection):
-        mode = begin_mode()
-        if mode == "deferred" or (mode is None and has_request_context() and request.method in READ_ONLY_METHODS):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _end_request(sender: Flask, **extra) -> None:
+    started = g.pop("linli_request", None)
+    if started is not None:
+        end_request(started)
 
 
 def _configure_services(app: Flask) -> None:
@@ -117,10 +92,12 @@ def register_extensions(app: Flask) -> None:
     track_writes()
     # Registered after Flask-SQLAlchemy's own teardown (which removes the session), so it runs first.
     app.teardown_appcontext(end_read_transaction)
+    # Signals, not hooks: the first thing a request does, whatever hooks come first, and the last.
+    request_started.connect(_start_request, app)
+    request_tearing_down.connect(_end_request, app)
     with app.app_context():
         for engine in db.engines.values():
-            if engine.dialect.name == "sqlite":
-                install_sqlite_pragmas(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            sqlite.install(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "process-memory://")

@@ -14,7 +14,7 @@ import math
 import time
 
 import marshmallow as ma
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api.messages import language, localize, translate
@@ -108,11 +108,11 @@ def _http_error(error: HTTPException):
 def _retry_after(error) -> int:
     limit = getattr(error, "limit", None)
     try:
-        from api.extensions import limiter
-
-        current = limiter.current_limit
-        if current is not None:
-            return max(1, math.ceil(current.reset_at - time.time()))
+        # The app's rate limiter (api.extensions) registers itself with the app.
+        for limiter in current_app.extensions.get("limiter", ()):
+            current = limiter.current_limit
+            if current is not None:
+                return max(1, math.ceil(current.reset_at - time.time()))
     except Exception:
         pass
     if limit is not None:

@@ -10,7 +10,7 @@ from flask_jwt_extended import (create_access_token, create_refresh_token, get_j
 
 from api.docs import requires_token
 from api.errors import envelope, language
-from api.extensions import AUTH_REQUIRED, READ_ONLY_METHODS, TOKEN_VERIFIED, check_roles, jwt
+from api.extensions import AUTH_REQUIRED, TOKEN_VERIFIED, check_roles, jwt
 from service import people
 from service.db import reading
 from service.errors import Unauthorized
@@ -39,7 +39,7 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
 
     Object ownership and scope are checked again in the service. With ``caller_only`` the
     actor carries no roles or scopes (``people.load_caller``): for a use-case that decides
-    by its own data who may act.
+    by its own data who may act (its reads join the caller's).
     """
     load = people.load_caller if caller_only else people.load_actor
 
@@ -50,12 +50,9 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
                 verify_jwt_in_request(refresh=refresh)
             claims = get_jwt()
             check_roles(roles, claims)
-            token = {"token_id": claims["jti"], "session_id": claims.get("sid")}
-            if request.method in READ_ONLY_METHODS:
-                actor = load(int(get_jwt_identity()), ip=request.remote_addr, **token)
-            else:  # a writing request: the caller is read before, not under, the write lock
-                with reading(keep=caller_only):  # the use-case's reads join a caller-only load
-                    actor = load(int(get_jwt_identity()), ip=request.remote_addr, **token)
+            with reading():  # in a writing request the caller is read before, not under, the write lock
+                actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"],
+                             session_id=claims.get("sid"))
             if actor is None:
                 raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
                                    en="The account does not exist or is disabled")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.system import RevokedToken
 from service import clock
+from service.db import transactional
 
 _redis = None
 _PREFIX = "linli:revoked:"
@@ -65,10 +66,10 @@ def is_revoked(token_id: str, session_id: str | None = None) -> bool:
     return db.session.execute(_REVOKED, keys).first() is not None
 
 
+@transactional
 def purge_expired() -> int:
     """Delete revocations whose tokens have expired (Redis expires its own keys)."""
     result = db.session.execute(sa.delete(RevokedToken).where(RevokedToken.expires_at < clock.now()))
-    db.session.commit()
     return result.rowcount or 0
 
 
@@ -86,19 +87,22 @@ def logout(claims: dict, session_lifetime: timedelta) -> int:
     if claims.get("sid"):
         # A minute beyond: a refresh that passed its check just before this logout still mints a pair of
         # the session, and that pair must die with it.
-        revoke(session_key(claims["sid"]), clock.now() + session_lifetime + timedelta(minutes=1))
-        revoked = 1
+        revocations = [(session_key(claims["sid"]), clock.now() + session_lifetime + timedelta(minutes=1))]
     else:
-        revoke(claims["jti"], _expiry(claims["exp"]))
-        revoked = 1
+        revocations = [(claims["jti"], _expiry(claims["exp"]))]
         if claims.get("rjti") and claims.get("rexp"):
-            revoke(claims["rjti"], _expiry(claims["rexp"]))
-            revoked = 2
+            revocations.append((claims["rjti"], _expiry(claims["rexp"])))
     try:
-        db.session.commit()
+        _revoke_all(revocations)
     except sa.exc.IntegrityError:  # the same session logged out twice at once: revoked either way
-        db.session.rollback()
-    return revoked
+        pass
+    return len(revocations)
+
+
+@transactional
+def _revoke_all(revocations: list[tuple[str, datetime]]) -> None:
+    for key, expires_at in revocations:
+        revoke(key, expires_at)
 
 
 def spend_refresh_token(claims: dict) -> None:
@@ -113,9 +117,12 @@ def spend_refresh_token(claims: dict) -> None:
         if not _redis.set(_PREFIX + claims["jti"], "1", ex=ttl, nx=True):
             raise spent
         return
-    db.session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
     try:
-        db.session.commit()
+        _record_spent(claims["jti"], expires_at)
     except sa.exc.IntegrityError:
-        db.session.rollback()
         raise spent from None
+
+
+@transactional
+def _record_spent(jti: str, expires_at: datetime) -> None:
+    db.session.add(RevokedToken(jti=jti, expires_at=expires_at))

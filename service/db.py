@@ -1,30 +1,21 @@
-"""Transaction boundary for use-cases: commit everything or nothing."""
+"""Transaction boundary for use-cases: commit everything or nothing; the reads around them (``reading``),
+and the end of a request's read transaction. What SQLite needs besides lives in service/sqlite.py."""
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
-import os
-import threading
 import time
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 
 from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import db
+from service import sqlite
 from service.errors import Conflict, Unavailable
 
 _log = logging.getLogger("linli.db")
-
-
-# How the next transaction starts on SQLite (api/app.py's BEGIN hook reads it): "deferred"
-# inside reading(), "immediate" inside a use-case, None: by the request's method.
-_BEGIN_MODE: ContextVar[str | None] = ContextVar("linli_begin_mode", default=None)
-
-
-def begin_mode() -> str | None:
-    return _BEGIN_MODE.get()
 
 
 # The time.monotonic() by which a use-case must commit, or None. A request that holds an Idempotency-Key
@@ -50,38 +41,86 @@ def _check_commit_deadline() -> None:
                           en="The request took too long and changed nothing; please retry")
 
 
+# Whether the current request only reads (GET, HEAD, OPTIONS), as the api said at its start (start_request).
+_READ_ONLY_REQUEST: ContextVar[bool] = ContextVar("linli_read_only_request", default=False)
+
+
+@dataclass(frozen=True)
+class RequestStarted:
+    """What ``start_request`` set, for ``end_request`` to undo."""
+    read_only: Token
+    reads: Token
+
+
+def start_request(read_only: bool) -> RequestStarted:
+    """The api says at the start of each request whether it only reads (GET, HEAD, OPTIONS; ``end_request``
+    at its end). The transactions of a read-only request begin as reads (on SQLite a plain BEGIN: readers
+    never wait for one another), and there ``reading`` adds nothing: the request's reads are one transaction,
+    ended when the request ends (``end_read_transaction``). A use-case in it still begins as a write."""
+    return RequestStarted(_READ_ONLY_REQUEST.set(read_only), sqlite.begin_reads(read_only))
+
+
+def end_request(started: RequestStarted) -> None:
+    sqlite.end_reads(started.reads)
+    _READ_ONLY_REQUEST.reset(started.read_only)
+
+
+@dataclass
+class _Read:
+    keep: bool
+
+
+# The innermost reading() block running (keep_read_open marks it).
+_READ: ContextVar[_Read | None] = ContextVar("linli_reading", default=None)
+
+
 @contextmanager
 def reading(keep: bool = False):
     """Reads that need no write lock, in a request that writes (loading the caller, building
-    the answer after the use-case committed).
+    the answer after the use-case committed); in a read-only request the block adds nothing.
 
     On SQLite a transaction the block opens starts with a plain BEGIN instead of
     ``BEGIN IMMEDIATE``, and it is ended when the block ends, so the write lock is
     held only while a use-case runs. A write inside the block must be the first
     statement of its transaction (SQLite then waits for the lock as usual).
 
-    With ``keep`` the transaction stays open after the block, so the use-case's own
-    reads join it (one snapshot, one BEGIN and COMMIT fewer); the next ``transactional``
-    use-case ends it before it takes the write lock on SQLite and goes on in it on
-    PostgreSQL; else the request's end ends it.
+    With ``keep`` (or when a read inside the block calls ``keep_read_open``) the
+    transaction stays open after the block, so the use-case's own reads join it (one
+    snapshot, one BEGIN and COMMIT fewer); the next ``transactional`` use-case ends it
+    before it takes the write lock on SQLite and goes on in it on PostgreSQL; else the
+    request's end ends it.
     """
-    opened = not db.session().in_transaction()
-    token = _BEGIN_MODE.set("deferred")
-    try:
+    if _READ_ONLY_REQUEST.get():
         yield
+        return
+    opened = not db.session().in_transaction()
+    read = _Read(keep)
+    token = _READ.set(read)
+    try:
+        with sqlite.reads():
+            yield
     except BaseException:
-        _BEGIN_MODE.reset(token)
         if opened:
             db.session.rollback()
         raise
-    _BEGIN_MODE.reset(token)
+    finally:
+        _READ.reset(token)
     if not opened:
         return
     session = db.session()
-    if keep and session.in_transaction():
+    if read.keep and session.in_transaction():
         session.info["kept_read"] = True
     else:
         _commit_read(session)
+
+
+def keep_read_open() -> None:
+    """Keep the transaction of the ``reading`` block running now open after the block (as ``keep`` does):
+    for a read whose request's use-case reads on in it, such as loading the caller of a use-case that
+    decides by its own data (``people.load_caller``). Outside a ``reading`` block it does nothing."""
+    read = _READ.get()
+    if read is not None:
+        read.keep = True
 
 
 def _commit_read(session) -> None:
@@ -99,7 +138,7 @@ def _end_kept_read() -> None:
     session = db.session()
     if not session.info.pop("kept_read", False) or not session.in_transaction():
         return
-    if session.get_bind().dialect.name == "sqlite":
+    if sqlite.is_sqlite(session):
         _commit_read(session)
 
 
@@ -147,57 +186,6 @@ def end_read_transaction(error: BaseException | None = None) -> None:
             _log.warning("rolling back a read transaction failed", exc_info=True)
 
 
-_GATES: dict[str, str | None] = {}
-
-
-def _gate_path() -> str | None:
-    """The lock file that queues SQLite writers (None on PostgreSQL or an in-memory database)."""
-    engine = db.session.get_bind().engine
-    key = str(engine.url)
-    if key not in _GATES:
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
-        ok = database and database != ":memory:" and not database.startswith("file:")
-        _GATES[key] = f"{database}-writegate" if ok else None
-    return _GATES[key]
-
-
-@contextmanager
-def _write_gate():
-    """On SQLite, queue the use-cases of every thread and process in turn before they ask
-    for the write lock. SQLite's own busy handler polls with growing sleeps, so under load
-    a waiting writer often sleeps while the lock is free; an flock() on a file next to
-    the database wakes the next writer as soon as the previous one has committed. Taken
-    only when no transaction is open (a transaction that may already hold the write lock
-    must not wait for the gate); released when the process dies. Each thread keeps its
-    own descriptor of the file open (flock excludes descriptors, not threads)."""
-    path = _gate_path()
-    if path is None or db.session().in_transaction():
-        yield
-        return
-    fd = _gate_descriptor(path)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-_THREAD = threading.local()
-
-
-def _gate_descriptor(path: str) -> int:
-    """This thread's descriptor of the gate file, opened again in a forked child (a descriptor
-    inherited from the parent shares its lock) or for another database."""
-    held = getattr(_THREAD, "gate", None)
-    if held is not None and held[:2] == (os.getpid(), path):
-        return held[2]
-    if held is not None and held[0] == os.getpid():
-        os.close(held[2])
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    _THREAD.gate = (os.getpid(), path, fd)
-    return fd
-
-
 def transactional(fn=None, *, stale=None):
     """Run a use-case in one transaction: commit on success, roll back on any error.
 
@@ -208,13 +196,9 @@ def transactional(fn=None, *, stale=None):
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            _end_kept_read()  # a read kept open by reading(keep=True) ends before the write lock
-            token = _BEGIN_MODE.set("immediate")
-            try:
-                with _write_gate():
-                    return _run(fn, args, kwargs, stale)
-            finally:
-                _BEGIN_MODE.reset(token)
+            _end_kept_read()  # a read kept open by reading() ends before the write lock
+            with sqlite.write_turn():
+                return _run(fn, args, kwargs, stale)
 
         return wrapper
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -197,16 +198,10 @@ def deliver_pending(client: WeChatClient, *, limit: int = 200) -> dict:
     counts = {"sent": 0, "skipped": 0, "failed": 0}
     now = clock.now()
     stale = now - SENDING_LEASE
-    given_up = db.session.execute(sa.update(Delivery).where(
-        Delivery.status == "sending", Delivery.updated_at < stale, Delivery.attempts >= MAX_ATTEMPTS)
-        .values(status="failed", last_error="interrupted", updated_at=now)).rowcount or 0
-    db.session.commit()
+    given_up, ids = _start_sweep(now, stale, limit)
     if given_up:
         log.warning("%d WeChat deliveries failed: interrupted %d times", given_up, MAX_ATTEMPTS)
         counts["failed"] += given_up
-    ids = list(db.session.execute(sa.select(Delivery.id).where(_CLAIMABLE).order_by(Delivery.id).limit(limit),
-                                  {"stale": stale}).scalars())
-    db.session.commit()
     for delivery_id in ids:
         outcome = _deliver_one(client, delivery_id, stale)
         if outcome is not None:
@@ -214,35 +209,42 @@ def deliver_pending(client: WeChatClient, *, limit: int = 200) -> dict:
     return counts
 
 
+@transactional
+def _start_sweep(now, stale, limit: int) -> tuple[int, list[int]]:
+    """Fail the deliveries interrupted ``MAX_ATTEMPTS`` times; the ids of those to claim."""
+    given_up = db.session.execute(sa.update(Delivery).where(
+        Delivery.status == "sending", Delivery.updated_at < stale, Delivery.attempts >= MAX_ATTEMPTS)
+        .values(status="failed", last_error="interrupted", updated_at=now)).rowcount or 0
+    ids = list(db.session.execute(sa.select(Delivery.id).where(_CLAIMABLE).order_by(Delivery.id).limit(limit),
+                                  {"stale": stale}).scalars())
+    return given_up, ids
+
+
+@dataclass(frozen=True)
+class _Message:
+    openid: str
+    template_id: str
+    data: dict
+    page: str | None
+
+
+class _ClaimLost(Exception):
+    """The delivery's claim was taken over meanwhile: nothing is consumed."""
+
+
 def _deliver_one(client: WeChatClient, delivery_id: int, stale) -> str | None:
-    claimed_at = clock.now()
-    attempt = db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id, _CLAIMABLE)
-                                 .values(status="sending", attempts=Delivery.attempts + 1, updated_at=claimed_at)
-                                 .returning(Delivery.attempts), {"stale": stale}).scalar()
-    db.session.commit()
+    attempt = _claim(delivery_id, stale)
     if attempt is None:
         return None  # another sweep holds it
     mine = sa.and_(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.attempts == attempt)
-    delivery = db.session.get(Delivery, delivery_id)
-    notification = delivery.notification
-    template_id, grant_id, user_id = delivery.template_id, delivery.grant_id, notification.user_id
-    # An openid is only valid for the mini-program (appid) that issued it.
-    openid = db.session.execute(sa.select(WeChatAccount.openid).where(
-        WeChatAccount.user_id == user_id, WeChatAccount.appid == client.appid).order_by(WeChatAccount.id)).scalar()
-    if not openid:  # also on a retry whose account has gone since: nobody to send to
-        return _finish(mine, "skipped", status="skipped", last_error="no wechat account")
-    if grant_id is None:  # a retry keeps the consent its interrupted attempt consumed
-        grant_id = _claim_grant(user_id, template_id)
-    if grant_id is None:
-        return _finish(mine, "skipped", status="skipped", last_error="no subscription grant")
-    spec = next((s for s in _templates.values() if s["template_id"] == template_id), {})
-    data, page = _template_data(notification, spec), _page(spec, notification)
-    if db.session.execute(sa.update(Delivery).where(mine).values(grant_id=grant_id)).rowcount != 1:
-        db.session.rollback()  # the claim was taken over meanwhile: nothing consumed
-        return None
-    db.session.commit()  # the grant is consumed before the send: one send per grant, ever
     try:
-        client.send_subscribe(openid, template_id, data, page=page)
+        message = _prepare(client, delivery_id, mine)
+    except _ClaimLost:
+        return None
+    if not isinstance(message, _Message):
+        return message  # skipped: nobody to send to, or no consent left
+    try:
+        client.send_subscribe(message.openid, message.template_id, message.data, page=message.page)
     except WeChatError as exc:
         return _finish(mine, "failed", status="failed", last_error=f"{exc.errcode}: {exc.errmsg}"[:200])
     except Exception:  # noqa: BLE001 - left "sending": taken again after the lease, like a crash
@@ -252,16 +254,49 @@ def _deliver_one(client: WeChatClient, delivery_id: int, stale) -> str | None:
     return _finish(mine, "sent", status="sent", sent_at=clock.now())
 
 
-def _finish(mine, outcome: str, **values) -> str | None:
+@transactional
+def _claim(delivery_id: int, stale) -> int | None:
+    """Claim the delivery for this sweep: its attempt number, or None when another sweep holds it."""
+    return db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id, _CLAIMABLE)
+                              .values(status="sending", attempts=Delivery.attempts + 1, updated_at=clock.now())
+                              .returning(Delivery.attempts), {"stale": stale}).scalar()
+
+
+@transactional
+def _prepare(client: WeChatClient, delivery_id: int, mine) -> _Message | str | None:
+    """The message to send, its consent consumed (committed before the send: one send per grant, ever);
+    or the delivery skipped, when there is nobody to send it to or no consent left."""
+    delivery = db.session.get(Delivery, delivery_id)
+    notification = delivery.notification
+    template_id, grant_id, user_id = delivery.template_id, delivery.grant_id, notification.user_id
+    # An openid is only valid for the mini-program (appid) that issued it.
+    openid = db.session.execute(sa.select(WeChatAccount.openid).where(
+        WeChatAccount.user_id == user_id, WeChatAccount.appid == client.appid).order_by(WeChatAccount.id)).scalar()
+    if not openid:  # also on a retry whose account has gone since: nobody to send to
+        return _write_outcome(mine, "skipped", status="skipped", last_error="no wechat account")
+    if grant_id is None:  # a retry keeps the consent its interrupted attempt consumed
+        grant_id = _claim_grant(user_id, template_id)
+    if grant_id is None:
+        return _write_outcome(mine, "skipped", status="skipped", last_error="no subscription grant")
+    spec = next((s for s in _templates.values() if s["template_id"] == template_id), {})
+    message = _Message(openid, template_id, _template_data(notification, spec), _page(spec, notification))
+    if db.session.execute(sa.update(Delivery).where(mine).values(grant_id=grant_id)).rowcount != 1:
+        raise _ClaimLost()  # rolled back: the grant is not consumed
+    return message
+
+
+def _write_outcome(mine, outcome: str, **values) -> str | None:
     """Write the outcome while the claim is still this sweep's; a claim taken over is left to its taker."""
     done = db.session.execute(sa.update(Delivery).where(mine).values(updated_at=clock.now(), **values)).rowcount
-    db.session.commit()
     if done != 1:
         log.warning("a WeChat delivery's claim was taken over before its outcome (%s) was written", outcome)
         return None
     if outcome == "failed":
         log.warning("a WeChat delivery failed: %s", values.get("last_error"))
     return outcome
+
+
+_finish = transactional(_write_outcome)  # the outcome after the send, in a transaction of its own
 
 
 def _page(spec: dict, notification: Notification) -> str | None:

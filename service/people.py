@@ -38,7 +38,7 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, SCOPE_TYPES, FamilyLink, 
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
 from service import audit, auth, clock, labels, places, privacy, registry
-from service.db import add_unique, paginate, transactional
+from service.db import add_unique, keep_read_open, paginate, transactional
 from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
                             Unauthorized, Unavailable)
 from service.wechat import WeChatClient, WeChatError
@@ -197,7 +197,8 @@ def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = N
     """Only who is calling: the active user whose token (and session) is not revoked, in one Core
     statement, with no roles or scopes (every scope check on this actor denies). For use-cases that
     decide by their own data alone, such as an owner's ballot, which the motion's frozen electorate
-    admits or refuses."""
+    admits or refuses. Its read stays open for the use-case's own reads (service.db.keep_read_open)."""
+    keep_read_open()
     in_database = token_id is not None and auth.uses_database()
     row = db.session.connection().execute(_CALLER_AND_REVOKED if in_database else _CALLER,
                                           {"user_id": user_id, **auth.revocation_keys(token_id, session_id)}

@@ -13,6 +13,7 @@ from config import ROOT
 from models.base import db
 from models.system import IdempotencyRecord, SchedulerLease
 from service import auth, clock
+from service.db import reading, transactional
 from service.errors import Conflict, DomainError
 from service.i18n import Text
 
@@ -47,41 +48,61 @@ def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta, timeout:
     after ``timeout`` (longer than any request runs: its worker died) is released to the same request's
     retry, which takes it over by one conditional UPDATE, so two retries at once cannot both take it.
     """
-    now = clock.now()
-    record = db.session.execute(sa.select(IdempotencyRecord).where(
+    try:
+        outcome = _reserve(scope, key, digest, ttl, timeout)
+    except sa.exc.IntegrityError:  # the same key reserved at the same moment: the first one's record decides
+        return _recorded(scope, key, digest)
+    if isinstance(outcome, _Taken):  # another retry took the key over first: what it left decides
+        return _after_takeover(outcome.record_id, digest)
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """The key was taken over by another retry between our read and our UPDATE."""
+    record_id: int
+
+
+def _find(scope: str, key: str) -> IdempotencyRecord | None:
+    return db.session.execute(sa.select(IdempotencyRecord).where(
         IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)).scalar_one_or_none()
+
+
+@transactional
+def _reserve(scope: str, key: str, digest: str, ttl: timedelta, timeout: timedelta) -> Replay | Reservation | _Taken:
+    now = clock.now()
+    record = _find(scope, key)
     if record is not None and record.expires_at <= now:
         db.session.delete(record)
         db.session.flush()
         record = None
-    if record is not None:
-        if record.status_code is None and record.fingerprint == digest and record.created_at <= now - timeout:
-            taken = db.session.execute(sa.update(IdempotencyRecord).where(
-                IdempotencyRecord.id == record.id, IdempotencyRecord.status_code.is_(None),
-                IdempotencyRecord.created_at <= now - timeout).values(created_at=now)).rowcount
-            db.session.commit()
-            if taken == 1:
-                return Reservation(record.id, now)
-            db.session.expire_all()
-            record = db.session.get(IdempotencyRecord, record.id)
-            if record is None:
-                db.session.commit()
-                raise _in_progress()
-        result = _existing(record, digest)
-        db.session.commit()
-        return result
-    record = IdempotencyRecord(scope=scope, key=key, fingerprint=digest, created_at=now, expires_at=now + ttl)
-    db.session.add(record)
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        record = db.session.execute(sa.select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)).scalar_one()
-        result = _existing(record, digest)
-        db.session.commit()
-        return result
-    return Reservation(record.id, now)
+    if record is None:
+        record = IdempotencyRecord(scope=scope, key=key, fingerprint=digest, created_at=now, expires_at=now + ttl)
+        db.session.add(record)
+        db.session.flush()
+        return Reservation(record.id, now)
+    if record.status_code is None and record.fingerprint == digest and record.created_at <= now - timeout:
+        taken = db.session.execute(sa.update(IdempotencyRecord).where(
+            IdempotencyRecord.id == record.id, IdempotencyRecord.status_code.is_(None),
+            IdempotencyRecord.created_at <= now - timeout).values(created_at=now)).rowcount
+        return Reservation(record.id, now) if taken == 1 else _Taken(record.id)
+    return _existing(record, digest)
+
+
+@transactional
+def _after_takeover(record_id: int, digest: str) -> Replay:
+    db.session.expire_all()
+    record = db.session.get(IdempotencyRecord, record_id)
+    if record is None:
+        raise _in_progress()
+    return _existing(record, digest)
+
+
+@transactional
+def _recorded(scope: str, key: str, digest: str) -> Replay:
+    record = db.session.execute(sa.select(IdempotencyRecord).where(
+        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)).scalar_one()
+    return _existing(record, digest)
 
 
 def _in_progress() -> Conflict:
@@ -102,10 +123,14 @@ def _existing(record: IdempotencyRecord, digest: str) -> Replay:
 def finish_idempotent(reservation: Reservation, status_code: int, body: str, headers: dict) -> None:
     """Store a successful response for replay; forget the key after a failure so a retry can run.
     A request whose key a retry took over (it ran past the timeout) leaves the record to the retry."""
-    db.session.rollback()
+    db.session.rollback()  # whatever the request left open: the outcome is written in a transaction of its own
+    _store_outcome(reservation, status_code, body, headers)
+
+
+@transactional
+def _store_outcome(reservation: Reservation, status_code: int, body: str, headers: dict) -> None:
     record = db.session.get(IdempotencyRecord, reservation.record_id)
     if record is None or record.status_code is not None or record.created_at != reservation.reserved_at:
-        db.session.commit()
         return
     if 200 <= status_code < 300:
         record.status_code = status_code
@@ -113,12 +138,11 @@ def finish_idempotent(reservation: Reservation, status_code: int, body: str, hea
         record.response_headers = headers
     else:
         db.session.delete(record)
-    db.session.commit()
 
 
+@transactional
 def purge_idempotency() -> int:
     result = db.session.execute(sa.delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < clock.now()))
-    db.session.commit()
     return result.rowcount or 0
 
 
@@ -130,40 +154,44 @@ def purge_expired() -> dict:
 # --- the scheduler lease --------------------------------------------------------------------------------------
 
 def acquire_lease(name: str, holder: str, seconds: int) -> bool:
-    """Take or renew the lease ``name`` for ``holder``; True while this holder has it.
+    """Take or renew the lease ``name`` for ``holder``; True while this holder has it (committed at once).
 
     Works across processes and hosts on both databases: a single conditional
     UPDATE decides, and a dead holder's lease simply runs out.
     """
+    try:
+        return _take_lease(name, holder, seconds)
+    except sa.exc.IntegrityError:  # another process made the lease's row at the same moment: it is there now
+        return _take_lease(name, holder, seconds)
+
+
+@transactional
+def _take_lease(name: str, holder: str, seconds: int) -> bool:
     now = clock.now()
     until = now + timedelta(seconds=seconds)
     if db.session.get(SchedulerLease, name) is None:
         db.session.add(SchedulerLease(name=name, holder=None, expires_at=now))
-        try:
-            db.session.commit()
-        except sa.exc.IntegrityError:
-            db.session.rollback()
+        db.session.flush()
     taken = db.session.execute(sa.update(SchedulerLease).where(
         SchedulerLease.name == name,
         sa.or_(SchedulerLease.holder == holder, SchedulerLease.holder.is_(None), SchedulerLease.expires_at < now))
         .values(holder=holder, expires_at=until, acquired_at=sa.case(
             (SchedulerLease.holder == holder, SchedulerLease.acquired_at), else_=now))).rowcount
-    db.session.commit()
     return taken == 1
 
 
+@transactional
 def release_lease(name: str, holder: str) -> None:
     db.session.execute(sa.update(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
                        .values(holder=None, expires_at=clock.now()))
-    db.session.commit()
 
 
 def lease_holder(name: str) -> str | None:
-    row = db.session.execute(sa.select(SchedulerLease.holder, SchedulerLease.expires_at)
-                             .where(SchedulerLease.name == name)).first()
-    # Read the values before ending the transaction: touching an expired object after commit
-    # would open a new one (on SQLite a write lock, BEGIN IMMEDIATE) and leave it open.
-    db.session.commit()
+    # The values are read in a transaction that ends with the block (touching an expired object after a
+    # commit would open a new one and leave it open).
+    with reading():
+        row = db.session.execute(sa.select(SchedulerLease.holder, SchedulerLease.expires_at)
+                                 .where(SchedulerLease.name == name)).first()
     if row is None or row.expires_at is None or row.expires_at < clock.now():
         return None
     return row.holder

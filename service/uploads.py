@@ -28,9 +28,11 @@ from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
 from models.base import db
 from models.uploads import Upload
+from service import clock
 from service.db import transactional
 from service.errors import DomainError, InvalidInput, NotFound
 from service.i18n import Text
+from service.people import Actor
 
 log = logging.getLogger("linli.uploads")
 
@@ -293,7 +295,7 @@ def _kind(attached_to: str) -> str:
     return attached_to.split(":", 1)[0]
 
 
-def get_upload(actor, upload_id: int) -> Upload:
+def get_upload(actor: Actor, upload_id: int) -> Upload:
     """The upload if ``actor`` may see it: the owner until it is attached, then whoever the
     attached object's rule allows. Otherwise NotFound, so existence is not revealed."""
     upload = db.session.get(Upload, upload_id) if 1 <= upload_id <= MAX_ID else None
@@ -302,7 +304,7 @@ def get_upload(actor, upload_id: int) -> Upload:
     return upload
 
 
-def _visible(actor, upload: Upload) -> bool:
+def _visible(actor: Actor, upload: Upload) -> bool:
     if upload.attached_to is None:
         return upload.owner_user_id == actor.user_id
     rule = VISIBILITY.get(_kind(upload.attached_to))
@@ -372,11 +374,9 @@ def _refuse(name: str, upload_id: int, actor_user_id: int):
                        code="uploads.already_attached")
 
 
+@transactional
 def purge_unattached(older_than: timedelta = timedelta(hours=24)) -> int:
     """Delete uploads never attached to anything within ``older_than`` (abandoned reports)."""
-    from service import clock
-
     result = db.session.execute(sa.delete(Upload).where(Upload.attached_to.is_(None),
                                                         Upload.created_at < clock.now() - older_than))
-    db.session.commit()
     return result.rowcount or 0

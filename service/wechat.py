@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.system import CacheEntry
 from service import clock
+from service.db import transactional
 
 log = logging.getLogger("linli.wechat")
 
@@ -78,38 +79,32 @@ class WeChatClient:
         One refresher at a time: the cache row is locked (PostgreSQL) or the
         write transaction is exclusive (SQLite) while the token is fetched.
         """
+        try:
+            return self._cached_or_refreshed(force_refresh)
+        except sa.exc.IntegrityError:  # another process made the cache row at the same moment: it is there now
+            return self._cached_or_refreshed(force_refresh)
+
+    @transactional
+    def _cached_or_refreshed(self, force_refresh: bool) -> str:
         now = clock.now()
         entry = db.session.get(CacheEntry, TOKEN_CACHE_KEY)
         if entry is not None and not force_refresh and entry.expires_at - REFRESH_MARGIN > now:
-            token = entry.value
-            db.session.commit()
-            return token
+            return entry.value
         if entry is None:
             db.session.add(CacheEntry(key=TOKEN_CACHE_KEY, value="", expires_at=now))
-            try:
-                db.session.commit()
-            except sa.exc.IntegrityError:
-                db.session.rollback()
+            db.session.flush()
         # populate_existing: the row was read above (into the identity map) before the lock was taken;
         # without it the values another process committed while we waited for the lock are ignored.
         entry = db.session.execute(sa.select(CacheEntry).where(CacheEntry.key == TOKEN_CACHE_KEY)
                                    .with_for_update().execution_options(populate_existing=True)).scalar_one()
         if not force_refresh and entry.expires_at - REFRESH_MARGIN > clock.now():
-            token = entry.value  # another process refreshed it while we waited
-            db.session.commit()
-            return token
-        try:
-            data = self._call("POST", "/cgi-bin/stable_token", body={
-                "grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
-                "force_refresh": False})
-        except BaseException:
-            db.session.rollback()
-            raise
+            return entry.value  # another process refreshed it while we waited
+        data = self._call("POST", "/cgi-bin/stable_token", body={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
+            "force_refresh": False})
         entry.value = data["access_token"]
         entry.expires_at = clock.now() + timedelta(seconds=int(data.get("expires_in", 7200)))
-        token = entry.value
-        db.session.commit()
-        return token
+        return entry.value
 
     def _with_token(self, path: str, body: dict) -> dict:
         token = self.stable_token()
@@ -123,10 +118,10 @@ class WeChatClient:
         token = self.stable_token()
         return self._call("POST", path, params={"access_token": token}, body=body)
 
+    @transactional
     def _expire_cached_token(self) -> None:
         db.session.execute(sa.update(CacheEntry).where(CacheEntry.key == TOKEN_CACHE_KEY)
                            .values(expires_at=clock.now() - timedelta(days=1)))
-        db.session.commit()
 
     def get_phone_number(self, code: str) -> dict:
         """Exchange a getPhoneNumber code for phone_info; checks the watermark's appid."""

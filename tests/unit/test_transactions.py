@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.people import User
 from service import db as service_db
+from service import sqlite
 from service.db import reading, transactional
 from tests.factories import auth, make_user
 
@@ -130,7 +131,7 @@ def test_the_sqlite_gate_lets_one_use_case_in_at_a_time(app, is_postgres):
         t.join(20)
     assert sorted(results) == [0, 1, 2, 3]
     with app.app_context():
-        gated = service_db._gate_path() is not None
+        gated = sqlite.gate_path() is not None
     assert gated is (not is_postgres)
     if gated:
         assert overlaps == []
@@ -203,10 +204,10 @@ def test_the_gate_descriptor_is_per_thread_and_opened_again_in_a_forked_child(tm
     import os
 
     path = str(tmp_path / "gate")
-    fd = service_db._gate_descriptor(path)
-    assert service_db._gate_descriptor(path) == fd
+    fd = sqlite.gate_descriptor(path)
+    assert sqlite.gate_descriptor(path) == fd
     other: list[int] = []
-    thread = threading.Thread(target=lambda: other.append(service_db._gate_descriptor(path)))
+    thread = threading.Thread(target=lambda: other.append(sqlite.gate_descriptor(path)))
     thread.start()
     thread.join()
     assert other[0] != fd  # threads of one process exclude one another only through their own descriptors
@@ -214,7 +215,7 @@ def test_the_gate_descriptor_is_per_thread_and_opened_again_in_a_forked_child(tm
     try:
         pid = os.fork()
         if pid == 0:  # the child: an inherited descriptor would share the parent's lock and get it at once
-            child = service_db._gate_descriptor(path)
+            child = sqlite.gate_descriptor(path)
             try:
                 fcntl.flock(child, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 os._exit(1)
