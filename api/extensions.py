@@ -123,9 +123,9 @@ def check_token_first(requirement: dict) -> None:
 def check_roles(roles, claims: dict) -> None:
     """With ``roles``, the token's claims must name one of them; else 403 ``auth.role_required``."""
     if roles and not set(roles) & set(claims.get("roles", [])):
-        from service.errors import Forbidden
+        from service.platform_errors import RoleRequired
 
-        raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
+        raise RoleRequired()
 
 
 class Blueprint(_Blueprint):

@@ -13,8 +13,7 @@ from config import ROOT
 from models.base import db
 from models.system import IdempotencyRecord, SchedulerLease
 from service import auth, clock
-from service.errors import Conflict, DomainError
-from service.i18n import Text
+from service.platform_errors import IdempotencyInProgress, IdempotencyKeyReused
 
 MIGRATIONS_DIR = ROOT / "migrations"
 
@@ -66,7 +65,7 @@ def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta, timeout:
             record = db.session.get(IdempotencyRecord, record.id)
             if record is None:
                 db.session.commit()
-                raise _in_progress()
+                raise IdempotencyInProgress()
         result = _existing(record, digest)
         db.session.commit()
         return result
@@ -84,18 +83,11 @@ def begin_idempotent(scope: str, key: str, digest: str, ttl: timedelta, timeout:
     return Reservation(record.id, now)
 
 
-def _in_progress() -> Conflict:
-    return Conflict(code="idempotency.in_progress", zh="相同的请求正在处理中，请稍候",
-                    en="The same request is still being processed")
-
-
 def _existing(record: IdempotencyRecord, digest: str) -> Replay:
     if record.fingerprint != digest:
-        raise DomainError("该幂等键已用于另一个不同的请求", "This Idempotency-Key was used for a different request",
-                          code="idempotency.key_reused", status=422,
-                          errors={"Idempotency-Key": [Text("已用于另一个不同的请求", "used for a different request")]})
+        raise IdempotencyKeyReused()
     if record.status_code is None:
-        raise _in_progress()
+        raise IdempotencyInProgress()
     return Replay(record.status_code, record.response_body or "", record.response_headers or {})
 
 
