@@ -26,7 +26,7 @@ from api import ratelimit_storage  # noqa: F401  (registers the process-memory:/
 from api import docs
 from api.errors import ErrorSchema, example_for, render_http_exception
 from api.guards import PARSED_JSON
-from api.schemas.common import json_type_errors
+from api.schemas.common import MAX_INT, json_type_errors
 from models.base import db  # noqa: F401  (re-exported)
 
 
@@ -189,7 +189,7 @@ def check_claims(claims: dict) -> dict:
     string of digits within the id range), ``jti`` and ``sid`` are short strings, ``roles`` a list of
     strings. Anything else is an invalid token (401 ``auth.token_invalid``), never a 500 later on."""
     sub, jti, sid, roles = claims.get("sub"), claims.get("jti"), claims.get("sid"), claims.get("roles", [])
-    if not (isinstance(sub, str) and _USER_ID.fullmatch(sub) and int(sub) <= 2147483647):
+    if not (isinstance(sub, str) and _USER_ID.fullmatch(sub) and int(sub) <= MAX_INT):
         raise JWTDecodeError("the subject is not a user id")
     if not (isinstance(jti, str) and 0 < len(jti) <= 64):
         raise JWTDecodeError("jti must be a short string")
