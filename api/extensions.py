@@ -26,7 +26,7 @@ from api import ratelimit_storage  # noqa: F401  (registers the process-memory:/
 from api import docs
 from api.errors import ErrorSchema, example_for, render_http_exception
 from api.guards import PARSED_JSON
-from api.schemas.common import json_type_errors
+from api.schemas.common import MAX_INT, json_type_errors
 from models.base import db  # noqa: F401  (re-exported)
 
 
@@ -123,9 +123,9 @@ def check_token_first(requirement: dict) -> None:
 def check_roles(roles, claims: dict) -> None:
     """With ``roles``, the token's claims must name one of them; else 403 ``auth.role_required``."""
     if roles and not set(roles) & set(claims.get("roles", [])):
-        from service.errors import Forbidden
+        from service.platform_errors import RoleRequired
 
-        raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
+        raise RoleRequired()
 
 
 class Blueprint(_Blueprint):
@@ -189,7 +189,7 @@ def check_claims(claims: dict) -> dict:
     string of digits within the id range), ``jti`` and ``sid`` are short strings, ``roles`` a list of
     strings. Anything else is an invalid token (401 ``auth.token_invalid``), never a 500 later on."""
     sub, jti, sid, roles = claims.get("sub"), claims.get("jti"), claims.get("sid"), claims.get("roles", [])
-    if not (isinstance(sub, str) and _USER_ID.fullmatch(sub) and int(sub) <= 2147483647):
+    if not (isinstance(sub, str) and _USER_ID.fullmatch(sub) and int(sub) <= MAX_INT):
         raise JWTDecodeError("the subject is not a user id")
     if not (isinstance(jti, str) and 0 < len(jti) <= 64):
         raise JWTDecodeError("jti must be a short string")

@@ -13,8 +13,7 @@ import re
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
-from service.errors import DomainError, InvalidInput
-from service.i18n import Text
+from service.platform_errors import InvalidJson, JsonTooDeep, NulCharacter, UnpairedSurrogate, UriTooLong
 
 MAX_JSON_DEPTH = 64
 PARSED_JSON = "linli.parsed_json"  # the parsed body, in the request's environ
@@ -22,17 +21,6 @@ PARSED_JSON = "linli.parsed_json"  # the parsed body, in the request's environ
 # A \uD800–\uDFFF escape: the only way a JSON text (valid UTF-8) spells a surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _invalid_json(zh: str = "请求体不是有效的 JSON", en: str = "The request body is not valid JSON",
-                  detail: Text = Text("请求体不是有效的 JSON", "Invalid JSON body.")) -> DomainError:
-    return DomainError(zh, en, code="request.invalid_json", status=400, errors={"json": [detail]})
-
-
-def _too_deep() -> DomainError:
-    return _invalid_json(f"请求体 JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）",
-                         f"The JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
-                         Text(f"嵌套超过 {MAX_JSON_DEPTH} 层", f"Nested deeper than {MAX_JSON_DEPTH} levels."))
 
 
 def _shown(path: str) -> str:
@@ -64,16 +52,13 @@ def _check(payload, *, depth: bool, nul: bool, surrogate: bool) -> None:
     for path, level, text in _walk(payload):
         if text is None:
             if depth and level > MAX_JSON_DEPTH:
-                raise _too_deep()
+                raise JsonTooDeep(limit=MAX_JSON_DEPTH)
             continue
         if nul and "\x00" in text:
-            raise InvalidInput(_shown(path), "输入包含无效字符", "The input contains a NUL character",
-                               code="validation.nul_character")
+            raise NulCharacter(_shown(path))
         if surrogate and _SURROGATE.search(text):
             field = _shown(path)
-            raise InvalidInput(field, f"输入包含无效的字符（不成对的代理项）：{field}",
-                               f"{field} contains an invalid character (an unpaired UTF-16 surrogate)",
-                               code="validation.invalid_text")
+            raise UnpairedSurrogate(field, name=field)
 
 
 def check_json_body() -> None:
@@ -85,9 +70,9 @@ def check_json_body() -> None:
     try:
         payload = request.get_json(cache=True)
     except RecursionError:
-        raise _too_deep() from None
+        raise JsonTooDeep(limit=MAX_JSON_DEPTH) from None
     except BadRequest:
-        raise _invalid_json() from None
+        raise InvalidJson() from None
     request.environ[PARSED_JSON] = payload
     depth = raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
     nul = b"\x00" in raw or b"\\u0000" in raw
@@ -104,17 +89,14 @@ def limit_uri_length() -> None:
     up to 8,190 bytes (config/gunicorn.py), so the app, not gunicorn's HTML page, answers the longer ones."""
     uri = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
     if len(uri) > MAX_URI_LENGTH:
-        raise DomainError(f"请求地址过长（最多 {MAX_URI_LENGTH} 个字符）",
-                          f"The request URI is too long (at most {MAX_URI_LENGTH} characters)",
-                          code="request.uri_too_long", status=414)
+        raise UriTooLong(limit=MAX_URI_LENGTH)
 
 
 def reject_nul_in_query() -> None:
     """NUL characters are never valid text (PostgreSQL refuses them): a 422 naming the field."""
     for key, value in request.args.items(multi=True):
         if "\x00" in key or "\x00" in value:
-            raise InvalidInput(key.replace("\x00", ""), "输入包含无效字符", "The input contains a NUL character",
-                               code="validation.nul_character")
+            raise NulCharacter(key.replace("\x00", ""))
 
 
 def guard_request() -> None:

@@ -22,7 +22,7 @@ from flask_jwt_extended import get_jwt, get_jwt_identity, verify_jwt_in_request
 
 from service import people, system
 from service.db import reading, reset_commit_deadline, set_commit_deadline
-from service.errors import InvalidInput, Unauthorized
+from service.platform_errors import AccountInactive, IdempotencyKeyInvalid
 
 HEADER = "Idempotency-Key"
 STORED_HEADERS = ("Content-Type", "Location")
@@ -55,8 +55,7 @@ def _refuse_a_dead_session() -> None:
     with reading():
         caller = people.load_caller(int(get_jwt_identity()), token_id=claims["jti"], session_id=claims.get("sid"))
     if caller is None:
-        raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
-                           en="The account does not exist or is disabled")
+        raise AccountInactive()
 
 
 def _body() -> bytes:
@@ -82,8 +81,7 @@ def _before():
         return None
     key = key.strip()
     if not key or len(key) > 128 or not all(" " <= c <= "~" for c in key):  # printable ASCII, as documented
-        raise InvalidInput(HEADER, "幂等键须为 1–128 个可打印 ASCII 字符",
-                           "Idempotency-Key must be 1-128 printable ASCII characters", code="idempotency.key_invalid")
+        raise IdempotencyKeyInvalid(HEADER)
     scope = _scope()
     if scope is None:
         return None

@@ -13,7 +13,9 @@ from api.errors import envelope, language
 from api.extensions import AUTH_REQUIRED, TOKEN_VERIFIED, check_roles, jwt
 from service import people
 from service.db import reading
-from service.errors import Unauthorized
+from service.errors import DomainError, Unauthorized
+from service.platform_errors import (AccountGone, AccountInactive, TokenExpired, TokenInvalid, TokenMissing,
+                                     TokenNotFresh, TokenRevoked)
 
 
 def issue_tokens(user_id: int, roles: list[str], session_id: str | None = None) -> dict:
@@ -54,8 +56,7 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
                 actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"],
                              session_id=claims.get("sid"))
             if actor is None:
-                raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用",
-                                   en="The account does not exist or is disabled")
+                raise AccountInactive()
             g.actor = actor
             return fn(*args, **kwargs)
 
@@ -67,8 +68,8 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
     return decorator
 
 
-def _jwt_error(status: int, code: str, zh: str, en: str):
-    return envelope(status, code, en if language() == "en" else zh)
+def _jwt_error(error: DomainError):
+    return envelope(error.status, error.code, error.message(language()))
 
 
 def register_jwt_loaders() -> None:
@@ -76,29 +77,29 @@ def register_jwt_loaders() -> None:
     # actor, and by the refresh endpoint when it spends the refresh token.
     @jwt.unauthorized_loader
     def _missing(reason):
-        return _jwt_error(401, "auth.token_missing", "请先登录", "A bearer token is required")
+        return _jwt_error(TokenMissing())
 
     @jwt.invalid_token_loader
     def _invalid(reason):
-        return _jwt_error(401, "auth.token_invalid", "登录凭证无效，请重新登录", "The token is not valid")
+        return _jwt_error(TokenInvalid())
 
     @jwt.expired_token_loader
     def _expired(header, payload):
-        return _jwt_error(401, "auth.token_expired", "登录已过期，请重新登录", "The token has expired")
+        return _jwt_error(TokenExpired())
 
     @jwt.revoked_token_loader
     def _revoked_answer(header, payload):
-        return _jwt_error(401, "auth.token_revoked", "登录已退出，请重新登录", "The token has been revoked")
+        return _jwt_error(TokenRevoked())
 
     @jwt.needs_fresh_token_loader
     def _fresh(header, payload):
-        return _jwt_error(401, "auth.token_not_fresh", "请重新登录", "A fresh token is required")
+        return _jwt_error(TokenNotFresh())
 
     @jwt.token_verification_failed_loader
     def _failed(header, payload):
-        return _jwt_error(401, "auth.token_invalid", "登录凭证无效，请重新登录", "The token is not valid")
+        return _jwt_error(TokenInvalid())
 
     @jwt.user_lookup_error_loader
     def _lookup(header, payload):
-        return _jwt_error(401, "auth.user_inactive", "账号不存在或已停用", "The account is disabled")
+        return _jwt_error(AccountGone())
 

@@ -108,9 +108,9 @@ def _revoke_all(revocations: list[tuple[str, datetime]]) -> None:
 def spend_refresh_token(claims: dict) -> None:
     """A refresh token works once: revoke it as it is exchanged (rotation).
     Two exchanges of the same token at once: exactly one wins."""
-    from service.errors import Unauthorized
+    from service.platform_errors import RefreshTokenSpent
 
-    spent = Unauthorized(code="auth.token_revoked", zh="登录已失效，请重新登录", en="The token has been used or revoked")
+    spent = RefreshTokenSpent()
     expires_at = _expiry(claims["exp"])
     if _redis is not None:
         ttl = max(1, int((expires_at - clock.now()).total_seconds()) + 1)

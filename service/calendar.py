@@ -31,6 +31,7 @@ from lunardate import LunarDate
 
 from service import clock, labels, rules
 from service.clock import SHANGHAI
+from service.platform_errors import ArrangementInvalid, DistrictAdminRequired, YearOutOfRange
 
 KINDS = ("holiday", "makeup_workday")
 # The statutory rule (2024 amendment) applies from this year; the lunar library covers up to 2099.
@@ -342,14 +343,8 @@ CLI_ACTOR = _CliActor()
 
 def _check_year(year, first: int) -> int:
     if isinstance(year, bool) or not isinstance(year, int) or not first <= year <= LAST_YEAR:
-        raise _invalid("year", f"年份应在{first}至{LAST_YEAR}之间", f"The year must be from {first} to {LAST_YEAR}")
+        raise YearOutOfRange(first=first, last=LAST_YEAR)
     return year
-
-
-def _invalid(field: str, zh: str, en: str):
-    from service.errors import InvalidInput
-
-    return InvalidInput(field, zh, en)
 
 
 def year_view(year: int, lang: str = "zh", calendar: Calendar | None = None) -> dict:
@@ -462,17 +457,14 @@ def _load_in_transaction(actor, year, data, lang):
     from models.base import db
     from models.calendar import CalendarArrangement as Row
     from service import audit
-    from service.errors import DomainError, Forbidden
 
     if not _may_load(actor):
-        raise Forbidden(code="calendar.district_admin_required", zh="只有区级管理员可以导入放假安排",
-                        en="Only a district admin may load a holiday arrangement")
+        raise DistrictAdminRequired()
     _check_year(year, FIRST_RULE_YEAR)
     found = problems(year, data, lang)
     if found:
         first = next(iter(found.values()))[0]
-        raise DomainError(f"放假安排有误：{first}", f"The arrangement is not valid: {first}",
-                          code="calendar.arrangement_invalid", status=422, errors=found)
+        raise ArrangementInvalid(first=first, errors=found)
     now = clock.now()
     old = current()
     row = db.session.get(Row, year, with_for_update=True)

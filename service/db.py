@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models.base import db
 from service import sqlite
-from service.errors import Conflict, Unavailable
+from service.platform_errors import ConcurrentUpdate, RequestTooSlow
 
 _log = logging.getLogger("linli.db")
 
@@ -37,8 +37,7 @@ def reset_commit_deadline(token) -> None:
 def _check_commit_deadline() -> None:
     deadline = _COMMIT_DEADLINE.get()
     if deadline is not None and time.monotonic() > deadline:
-        raise Unavailable(code="request.too_slow", zh="请求处理超时，未做任何更改，请重试",
-                          en="The request took too long and changed nothing; please retry")
+        raise RequestTooSlow()
 
 
 # Whether the current request only reads (GET, HEAD, OPTIONS), as the api said at its start (start_request).
@@ -213,8 +212,7 @@ def _run(fn, args, kwargs, stale):
         return result
     except StaleDataError:
         db.session.rollback()
-        raise (stale() if stale else Conflict(code="concurrent_update", zh="数据刚被他人修改，请刷新后重试",
-                                              en="Someone else changed this just now; reload and retry")) from None
+        raise (stale() if stale else ConcurrentUpdate()) from None
     except BaseException:
         db.session.rollback()
         raise

@@ -51,10 +51,10 @@ class InvalidInput(DomainError):
 
 class NothingToChange(InvalidInput):
     """A change request that names nothing to change (an empty PATCH or PUT)."""
+    code, zh, en = "validation.nothing_to_change", "没有需要修改的内容", "Nothing to change was given"
 
     def __init__(self, fields: tuple[str, ...] | list[str]):
-        super().__init__("_schema", "没有需要修改的内容", "Nothing to change was given",
-                         code="validation.nothing_to_change")
+        super().__init__()
         self.errors = {"_schema": [Text(f"请至少提供以下一项：{'、'.join(fields)}",
                                         f"Give at least one of: {', '.join(fields)}")]}
 

@@ -15,7 +15,7 @@ from models.notifications import Delivery, Notification, SubscriptionGrant
 from models.people import WeChatAccount
 from service import clock, registry, rules
 from service.db import paginate, transactional
-from service.errors import InvalidInput, NotFound
+from service.platform_errors import NotificationNotFound, TemplateUnknown
 from service.wechat import WeChatClient, WeChatError
 
 log = logging.getLogger("linli.notifications")
@@ -125,7 +125,7 @@ def unread_count(user_id: int) -> int:
 def mark_read(user_id: int, notification_id: int) -> Notification:
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.user_id != user_id:
-        raise NotFound(code="notifications.not_found", zh="消息不存在", en="No such notification")
+        raise NotificationNotFound()
     if notification.read_at is None:
         notification.read_at = clock.now()
     return notification
@@ -144,7 +144,7 @@ def record_grants(user_id: int, template_ids: list[str]) -> int:
     known = {spec["template_id"] for spec in _templates.values()}
     for index, template_id in enumerate(template_ids):
         if template_id not in known:
-            raise InvalidInput(f"template_ids.{index}", "未知的订阅消息模板", "Unknown subscribe-message template")
+            raise TemplateUnknown(f"template_ids.{index}")
     for template_id in template_ids:
         db.session.add(SubscriptionGrant(user_id=user_id, template_id=template_id))
     return len(template_ids)

@@ -39,8 +39,19 @@ from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
 from service import audit, auth, clock, labels, places, privacy, registry
 from service.db import add_unique, keep_read_open, paginate, transactional
-from service.errors import (Conflict, DomainError, Forbidden, InvalidInput, NotFound, NothingToChange, RateLimited,
-                            Unauthorized, Unavailable)
+from service.errors import DomainError, Forbidden, NothingToChange
+from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumber,
+                                     BirthDateDiffersFromVerifiedIdNumber, BirthDateInFuture, BirthDateTooEarly,
+                                     ClaimDecided, ClaimNotFound, ClaimOutOfScope, ClaimPending, ClaimSelfDecide,
+                                     DemoUserUnknown, ElderNotFound, IdNumberBirthDateImplausible, IdNumberInvalid,
+                                     LinkDecided, LinkExists, LinkInactive, LinkNotFound, LinkSelf, LinkSelfConfirm,
+                                     NeighbourhoodOutOfScope, NeighbourhoodUnknown, NothingToVerify, OutOfScope,
+                                     OwnerAlreadyVerified, RejectionReasonMissing, ResidentNotFound,
+                                     ResidentNotInScope, RoleExists, RoleNotFound, RoleNotGrantable, ScopeNotFound,
+                                     ScopeUnfitForRole, TokenRevoked, UnitHeldBySeveral, UnitIdUnknown,
+                                     UnitNotFound, UnitNotInNeighbourhood, UserUnknown, VerifySelf, WeChatCodeInvalid,
+                                     WeChatCodeUsed, WeChatFailed, WeChatNoOpenid, WeChatNoPhone,
+                                     WeChatPhoneCodeInvalid, WeChatRateLimited, WeChatUnavailable, WeChatUserBlocked)
 from service.wechat import WeChatClient, WeChatError
 
 
@@ -189,7 +200,7 @@ def _refuse_revoked(revoked_in_row: bool, token_id: str | None, session_id: str 
     """A revoked token or session is refused: as the caller's query found it, or asked of Redis."""
     revoked = auth.is_revoked(token_id, session_id) if token_id is not None and not in_database else revoked_in_row
     if revoked:
-        raise Unauthorized(code="auth.token_revoked", zh="登录已退出，请重新登录", en="The token has been revoked")
+        raise TokenRevoked()
 
 
 def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None,
@@ -246,32 +257,20 @@ places.register_locator("unit_claim", sa.select(Estate.street_id).select_from(Un
 
 # --- login -------------------------------------------------------------------------------------------
 
-WECHAT_ERRORS = {
-    40029: (400, "auth.wechat_code_invalid", "微信登录凭证无效或已过期，请重新进入小程序",
-            "The WeChat login code is invalid or expired"),
-    40163: (400, "auth.wechat_code_invalid", "微信登录凭证已被使用，请重新进入小程序",
-            "The WeChat login code has already been used"),
-    45011: (429, "auth.wechat_rate_limited", "登录过于频繁，请稍后再试", "WeChat rate limit reached; retry later"),
-    40226: (403, "auth.wechat_user_blocked", "该微信账号存在风险，暂时无法登录",
-            "WeChat has blocked this user as high risk"),
-}
+WECHAT_ERRORS = {40029: WeChatCodeInvalid, 40163: WeChatCodeUsed, 45011: WeChatRateLimited,
+                 40226: WeChatUserBlocked}
+PHONE_CODE_ERRORS = (40029, 40163)  # for a getPhoneNumber code: WeChatPhoneCodeInvalid
 
 
 def wechat_error(exc: WeChatError, *, phone: bool = False) -> DomainError:
     """Translate a WeChat failure into a clear 4xx/5xx domain error."""
+    if phone and exc.errcode in PHONE_CODE_ERRORS:
+        return WeChatPhoneCodeInvalid()
     if exc.errcode in WECHAT_ERRORS:
-        status, code, zh, en = WECHAT_ERRORS[exc.errcode]
-        if phone and exc.errcode in (40029, 40163):
-            code, zh, en = "auth.wechat_phone_code_invalid", "手机号授权凭证无效或已过期，请重新授权", \
-                "The phone number code is invalid or expired"
-        if status == 429:
-            return RateLimited(retry_after=60, code=code, zh=zh, en=en)
-        return DomainError(zh, en, code=code, status=status)
+        return WECHAT_ERRORS[exc.errcode]()
     if exc.errcode is None or exc.errcode == -1:
-        return Unavailable(code="auth.wechat_unavailable", zh="微信服务暂时不可用，请稍后再试",
-                           en="WeChat is unavailable; please retry later")
-    return DomainError("微信服务返回错误，请稍后再试", "WeChat answered with an error", code="auth.wechat_error",
-                       status=502)
+        return WeChatUnavailable()
+    return WeChatFailed()
 
 
 @transactional
@@ -283,8 +282,7 @@ def login_wechat(client: WeChatClient, code: str) -> User:
         raise wechat_error(exc) from None
     openid = session.get("openid")
     if not openid:
-        raise Unavailable(code="auth.wechat_unavailable", zh="微信服务暂时不可用，请稍后再试",
-                          en="WeChat answered without an openid")
+        raise WeChatNoOpenid()
     account = db.session.execute(sa.select(WeChatAccount).where(
         WeChatAccount.appid == client.appid, WeChatAccount.openid == openid)).scalar_one_or_none()
     if account is None:
@@ -304,7 +302,7 @@ def login_wechat(client: WeChatClient, code: str) -> User:
         account.unionid = session.get("unionid")
     user = db.session.get(User, account.user_id)
     if not user.is_active:
-        raise Forbidden(code="auth.user_inactive", zh="账号已停用", en="The account is disabled")
+        raise AccountDisabled()
     user.last_login_at = clock.now()
     return user
 
@@ -318,7 +316,7 @@ def login_demo(username: str) -> User:
     user = db.session.execute(sa.select(User).where(User.username == username, User.is_demo.is_(True))
                               ).scalar_one_or_none()
     if user is None:
-        raise NotFound(code="auth.demo_user_unknown", zh="没有这个演示账号", en="No such demo account")
+        raise DemoUserUnknown()
     user.last_login_at = clock.now()
     return user
 
@@ -482,20 +480,18 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 def check_birth_date(field_name: str, born: date) -> None:
     """A birth date from 1900-01-01 to today (Asia/Shanghai); anything else is a 422 naming the field."""
     if born < EARLIEST_BIRTH_DATE:
-        raise InvalidInput(field_name, "出生日期不能早于1900年1月1日", "The birth date cannot be before 1900-01-01",
-                           code="people.birth_date_out_of_range")
+        raise BirthDateTooEarly(field_name)
     if born > clock.local_now().date():
-        raise InvalidInput(field_name, "出生日期不能晚于今天", "The birth date cannot be in the future",
-                           code="people.birth_date_out_of_range")
+        raise BirthDateInFuture(field_name)
 
 
 def _checked_id_number(raw: str) -> str:
     number = raw.strip().upper()
     if not valid_id_number(number):
-        raise InvalidInput("id_number", "身份证号码格式不正确", "The ID number is not valid")
+        raise IdNumberInvalid()
     born = birth_date_from_id(number)
     if born < EARLIEST_BIRTH_DATE or born > clock.local_now().date():
-        raise InvalidInput("id_number", "身份证号码中的出生日期不合理", "The birth date in the ID number is not plausible")
+        raise IdNumberBirthDateImplausible()
     return number
 
 
@@ -528,7 +524,7 @@ def update_profile(actor: Actor, changes: dict) -> dict:
     if "neighbourhood_id" in changes:
         neighbourhood_id = changes["neighbourhood_id"]
         if neighbourhood_id is not None and db.session.get(Neighbourhood, neighbourhood_id) is None:
-            raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
+            raise NeighbourhoodUnknown()
         profile.declared_neighbourhood_id = None if neighbourhood_id == profile.neighbourhood_id else neighbourhood_id
     for name in ("name", "address"):
         if name in changes:
@@ -550,11 +546,6 @@ def _facts(profile: ResidentProfile) -> dict:
             "declared_neighbourhood_id": profile.declared_neighbourhood_id, "unit_id": profile.unit_id}
 
 
-def _out_of_scope() -> Forbidden:
-    return Forbidden(code="people.out_of_scope", zh="该居民区不在您的负责范围",
-                     en="This neighbourhood is outside your scope")
-
-
 @transactional
 def verify_resident(actor: Actor, user_id: int, *, documents: list[str], id_number: str | None = None,
                     birth_date: date | None = None, neighbourhood_id: int | None = None,
@@ -569,23 +560,18 @@ def verify_resident(actor: Actor, user_id: int, *, documents: list[str], id_numb
     profile = db.session.get(ResidentProfile, user_id, with_for_update=True, populate_existing=True)
     if profile is None or not (covers_resident(actor, profile, declared=True)
                                or (profile.unit_id is not None and actor.covers_unit(_unit(profile.unit_id)))):
-        raise NotFound(code="people.resident_not_found", zh="居民不存在或不在您的负责范围",
-                       en="No such resident in your scope")
+        raise ResidentNotInScope()
     if actor.user_id == user_id:
-        raise Forbidden(code="people.verify_self", zh="工作人员不能核实本人的信息，请由其他工作人员核实",
-                        en="Staff cannot verify their own data; another staff member must")
+        raise VerifySelf()
     if id_number is None and birth_date is None and neighbourhood_id is None and unit_id is None:
-        raise InvalidInput("_schema", "请至少核实一项：身份证号码、出生日期、居民区或房屋",
-                           "Give at least one of id_number, birth_date, neighbourhood_id, unit_id",
-                           code="people.nothing_to_verify")
+        raise NothingToVerify()
     before = _facts(profile)
     now = clock.now()
     if id_number is not None:
         number = _checked_id_number(id_number)
         born = birth_date_from_id(number)
         if birth_date is not None and birth_date != born:
-            raise InvalidInput("birth_date", "出生日期与身份证号码不一致",
-                               "The birth date differs from the one in the ID number")
+            raise BirthDateDiffersFromIdNumber()
         digest = privacy.lookup_hash(number)
         if digest != profile.id_number_hash:   # the card staff hold wins over what was typed
             profile.id_number_enc = privacy.encrypt(number)
@@ -594,8 +580,7 @@ def verify_resident(actor: Actor, user_id: int, *, documents: list[str], id_numb
         birth_date = born
     elif birth_date is not None and profile.id_verified_at is not None:
         if birth_date != birth_date_from_id(privacy.decrypt(profile.id_number_enc)):
-            raise InvalidInput("birth_date", "出生日期与已核验的身份证号码不一致",
-                               "The birth date differs from the one in the verified ID number")
+            raise BirthDateDiffersFromVerifiedIdNumber()
     if birth_date is not None:
         check_birth_date("birth_date", birth_date)
         profile.birth_date = birth_date
@@ -613,24 +598,23 @@ def _verify_residence(actor: Actor, profile: ResidentProfile, neighbourhood_id: 
                       now) -> None:
     if neighbourhood_id is not None:
         if db.session.get(Neighbourhood, neighbourhood_id) is None:
-            raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
+            raise NeighbourhoodUnknown()
         if not actor.covers_neighbourhood(neighbourhood_id):
-            raise _out_of_scope()
+            raise NeighbourhoodOutOfScope()
     unit = None
     if unit_id is not None:
         unit = db.session.get(Unit, unit_id)
         if unit is None:
-            raise InvalidInput("unit_id", "房屋不存在", "No such unit", code="places.unit_not_found")
+            raise UnitIdUnknown()
         held_by = unit_neighbourhood_ids(unit)
         if neighbourhood_id is None:
             if len(held_by) != 1:
-                raise InvalidInput("neighbourhood_id", "该房屋由多个居委会负责，请同时核实居民区",
-                                   "Several neighbourhoods hold this unit; give the neighbourhood too")
+                raise UnitHeldBySeveral()
             neighbourhood_id = next(iter(held_by))
             if not actor.covers_neighbourhood(neighbourhood_id):
-                raise _out_of_scope()
+                raise NeighbourhoodOutOfScope()
         elif neighbourhood_id not in held_by:
-            raise InvalidInput("unit_id", "该房屋不在所核实的居民区", "The unit is not in that neighbourhood")
+            raise UnitNotInNeighbourhood()
     elif profile.unit_id is not None and neighbourhood_id not in unit_neighbourhood_ids(_unit(profile.unit_id)):
         profile.unit_id = None   # moved: the unit on file is in another neighbourhood
     profile.neighbourhood_id = neighbourhood_id
@@ -649,8 +633,7 @@ def bind_phone(actor: Actor, client: WeChatClient, code: str) -> dict:
         raise wechat_error(exc, phone=True) from None
     phone = info.get("purePhoneNumber") or info.get("phoneNumber")
     if not phone:
-        raise Unavailable(code="auth.wechat_unavailable", zh="未能获取手机号，请稍后再试",
-                          en="WeChat returned no phone number")
+        raise WeChatNoPhone()
     profile = _profile(actor.user_id)
     profile.phone_enc = privacy.encrypt(phone)
     profile.phone_hash = privacy.lookup_hash(phone)
@@ -664,7 +647,7 @@ def bind_phone(actor: Actor, client: WeChatClient, code: str) -> dict:
 def _unit(unit_id: int) -> Unit:
     unit = db.session.get(Unit, unit_id)
     if unit is None:
-        raise NotFound(code="places.unit_not_found", zh="房屋不存在", en="No such unit")
+        raise UnitNotFound()
     return unit
 
 
@@ -672,11 +655,10 @@ def _unit(unit_id: int) -> Unit:
 def create_unit_claim(actor: Actor, *, unit_id: int, certificate_no: str, owner_name: str) -> UnitClaim:
     unit = db.session.get(Unit, unit_id)
     if unit is None:
-        raise InvalidInput("unit_id", "房屋不存在", "No such unit", code="places.unit_not_found")
+        raise UnitIdUnknown()
     claim = UnitClaim(user_id=actor.user_id, unit_id=unit.id, certificate_no=certificate_no.strip(),
                       owner_name=owner_name.strip())
-    return add_unique(claim, Conflict(code="people.claim_pending", zh="您已提交过该房屋的认证申请，请等待审核",
-                                      en="You already have a pending claim for this unit"))
+    return add_unique(claim, ClaimPending())
 
 
 def register_match(claim: UnitClaim) -> Ownership | None:
@@ -700,9 +682,9 @@ def present_claim(actor: Actor, claim: UnitClaim) -> dict:
 def get_unit_claim(actor: Actor, claim_id: int) -> UnitClaim:
     claim = db.session.get(UnitClaim, claim_id)
     if claim is None:
-        raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+        raise ClaimNotFound()
     if claim.user_id != actor.user_id and not (actor.is_staff and actor.covers_unit(_unit(claim.unit_id))):
-        raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+        raise ClaimNotFound()
     return claim
 
 
@@ -729,18 +711,16 @@ def decide_unit_claim(actor: Actor, claim_id: int, *, approve: bool, reason: str
     never their own claim."""
     claim = db.session.get(UnitClaim, claim_id)
     if claim is None:
-        raise NotFound(code="people.claim_not_found", zh="认证申请不存在", en="No such claim")
+        raise ClaimNotFound()
     if claim.user_id == actor.user_id:
-        raise Forbidden(code="people.claim_self_decide", zh="不能审核本人提交的认证申请，请由其他工作人员审核",
-                        en="You cannot decide your own claim; another staff member must")
+        raise ClaimSelfDecide()
     unit = _unit(claim.unit_id)
     if not (actor.is_staff and actor.covers_unit(unit)):
-        raise Forbidden(code="people.claim_out_of_scope", zh="该房屋不在您负责的居民区",
-                        en="This unit is outside your neighbourhoods")
+        raise ClaimOutOfScope()
     if claim.status != "pending":
-        raise Conflict(code="people.claim_decided", zh="该申请已处理", en="This claim has already been decided")
+        raise ClaimDecided()
     if not approve and not (reason and reason.strip()):
-        raise InvalidInput("reason", "驳回时须说明理由", "A reason is required to reject a claim")
+        raise RejectionReasonMissing()
     before = {"status": claim.status}
     claim.status = "approved" if approve else "rejected"
     claim.decided_by = actor.user_id
@@ -763,8 +743,7 @@ def decide_unit_claim(actor: Actor, claim_id: int, *, approve: bool, reason: str
         else:
             owner = db.session.get(Owner, ownership.owner_id)
             if owner.user_id not in (None, claim.user_id):
-                raise Conflict(code="people.owner_already_verified", zh="该产权人已由其他账号认证",
-                               en="This owner is already verified by another account")
+                raise OwnerAlreadyVerified()
             owner.user_id = claim.user_id
         claim.ownership_id = ownership.id
     audit.record(actor, "unit_claim." + claim.status, "unit_claim", claim.id, before=before,
@@ -781,20 +760,17 @@ def request_family_link(actor: Actor, *, elder_name: str, elder_phone: str, rela
         ResidentProfile.phone_hash == privacy.lookup_hash(elder_phone),
         ResidentProfile.name == elder_name.strip())).scalars().first()
     if elder is None:
-        raise InvalidInput("elder_phone", "未找到姓名和手机号都匹配的居民，请联系居委会登记",
-                           "No resident matches this name and phone number", code="people.elder_not_found")
+        raise ElderNotFound()
     if elder.user_id == actor.user_id:
-        raise InvalidInput("elder_phone", "不能为自己申请代办", "You cannot link to yourself",
-                           code="people.link_self")
+        raise LinkSelf()
     link = FamilyLink(proxy_user_id=actor.user_id, elder_user_id=elder.user_id, relation=relation)
-    return add_unique(link, Conflict(code="people.link_exists", zh="已存在与该居民的代办关系或申请",
-                                     en="A link to this resident already exists or is pending"))
+    return add_unique(link, LinkExists())
 
 
 def _link(link_id: int) -> FamilyLink:
     link = db.session.get(FamilyLink, link_id)
     if link is None:
-        raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
+        raise LinkNotFound()
     return link
 
 
@@ -811,7 +787,7 @@ def _can_see_link(actor: Actor, link: FamilyLink) -> bool:
 def get_family_link(actor: Actor, link_id: int) -> FamilyLink:
     link = _link(link_id)
     if not _can_see_link(actor, link):
-        raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
+        raise LinkNotFound()
     return link
 
 
@@ -827,14 +803,13 @@ def decide_family_link(actor: Actor, link_id: int, *, confirm: bool, reason: str
     The requester never decides it, whatever roles they hold."""
     link = _link(link_id)
     if actor.user_id == link.proxy_user_id:
-        raise Forbidden(code="people.link_self_confirm", zh="申请人不能自行确认代办关系",
-                        en="The requester cannot confirm their own link")
+        raise LinkSelfConfirm()
     is_elder = actor.user_id == link.elder_user_id
     is_staff = actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(link.elder_user_id))
     if not (is_elder or is_staff):
-        raise NotFound(code="people.link_not_found", zh="代办关系不存在", en="No such family link")
+        raise LinkNotFound()
     if link.status != "pending":
-        raise Conflict(code="people.link_decided", zh="该申请已处理", en="This link has already been decided")
+        raise LinkDecided()
     link.status = "confirmed" if confirm else "rejected"
     link.decided_by = actor.user_id
     link.decided_at = clock.now()
@@ -849,7 +824,7 @@ def decide_family_link(actor: Actor, link_id: int, *, confirm: bool, reason: str
 def revoke_family_link(actor: Actor, link_id: int) -> FamilyLink:
     link = get_family_link(actor, link_id)
     if link.status not in ("pending", "confirmed"):
-        raise Conflict(code="people.link_decided", zh="该代办关系已失效", en="This link is no longer active")
+        raise LinkInactive()
     before = {"status": link.status}
     link.status = "revoked"
     link.decided_by = actor.user_id
@@ -879,7 +854,7 @@ def get_resident(actor: Actor, user_id: int) -> dict:
     or declared neighbourhood. Staff views are audited."""
     user = db.session.get(User, user_id)
     if user is None or not (covers_resident(actor, user.profile, declared=True) or may_act_for(actor, user_id)):
-        raise NotFound(code="people.resident_not_found", zh="居民不存在", en="No such resident")
+        raise ResidentNotFound()
     result = {"id": user.id, "profile": present_profile(user.profile, actor, subject_user_id=user.id, relative=True)}
     if actor.is_staff and actor.user_id != user_id:
         audit.record_view(actor, "resident.viewed", "user", user_id)
@@ -901,7 +876,7 @@ def list_residents(actor: Actor, *, neighbourhood_id: int | None, page: int, pag
     ids = actor.neighbourhood_ids
     if neighbourhood_id is not None:
         if neighbourhood_id not in ids:
-            raise _out_of_scope()
+            raise NeighbourhoodOutOfScope()
         ids = {neighbourhood_id}
     query = sa.select(ResidentProfile).where(sa.or_(ResidentProfile.neighbourhood_id.in_(ids),
                                                     ResidentProfile.declared_neighbourhood_id.in_(ids)))
@@ -919,18 +894,18 @@ def grant_role(actor: Actor, *, user_id: int, role: str, scope_type: str, scope_
     if not actor.is_admin:
         raise Forbidden()
     if role not in granted_roles():
-        raise InvalidInput("role", "该角色不能直接授予", "This role cannot be granted")
+        raise RoleNotGrantable()
     if scope_type not in role_scopes()[role]:
-        raise InvalidInput("scope_type", "该角色不支持此范围", "This scope does not fit the role")
+        raise ScopeUnfitForRole()
     if db.session.get(User, user_id) is None:
-        raise InvalidInput("user_id", "用户不存在", "No such user")
+        raise UserUnknown()
     place = places.locate(scope_type, scope_id)
     if place is None:
-        raise InvalidInput("scope_id", "授权范围不存在", f"No {scope_type} with this id", code="people.scope_not_found")
+        raise ScopeNotFound(scope_type=scope_type)
     _check_admin_covers(actor, scope_type, scope_id, place)
     assignment = add_unique(RoleAssignment(user_id=user_id, role=role, scope_type=scope_type, scope_id=scope_id,
                                            title=title, granted_by=actor.user_id),
-                            Conflict(code="people.role_exists", zh="该用户已有此角色", en="The user already has this role"))
+                            RoleExists())
     audit.record(actor, "role.granted", "user", user_id, street_id=place.street_id,
                  after={"role": role, "scope_type": scope_type, "scope_id": scope_id, "title": title})
     return assignment
@@ -944,7 +919,7 @@ def revoke_role(actor: Actor, assignment_id: int) -> None:
         raise Forbidden()
     assignment = db.session.get(RoleAssignment, assignment_id)
     if assignment is None:
-        raise NotFound(code="people.role_not_found", zh="角色授权不存在", en="No such role assignment")
+        raise RoleNotFound()
     place = places.locate(assignment.scope_type, assignment.scope_id)
     _check_admin_covers(actor, assignment.scope_type, assignment.scope_id, place)
     audit.record(actor, "role.revoked", "user", assignment.user_id, street_id=place.street_id if place else None,
@@ -982,7 +957,7 @@ def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int, place: pla
     else:
         ok = place.street_id is not None and place.street_id in streets
     if not ok:
-        raise Forbidden(code="people.out_of_scope", zh="超出您的管理范围", en="Outside your administrative scope")
+        raise OutOfScope()
 
 
 def resident_age(birth_date: date | None, on: date) -> int | None:

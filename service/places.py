@@ -10,34 +10,35 @@ from models.places import (Area, Building, District, Entrance, Estate, Neighbour
                            estate_neighbourhood)
 from service.db import paginate
 from service.errors import NotFound
+from service.platform_errors import (BuildingNotFound, EstateNotFound, NeighbourhoodNotFound, StreetNotFound,
+                                     UnitNotFound)
 
 
-def _get(model, object_id: int, code: str, zh: str, en: str):
+def _get(model, object_id: int, missing: type[NotFound]):
     obj = db.session.get(model, object_id)
     if obj is None:
-        raise NotFound(code=code, zh=zh, en=en)
+        raise missing()
     return obj
 
 
 def get_street(street_id: int) -> Street:
-    return _get(Street, street_id, "places.street_not_found", "街道不存在", "No such street")
+    return _get(Street, street_id, StreetNotFound)
 
 
 def get_neighbourhood(neighbourhood_id: int) -> Neighbourhood:
-    return _get(Neighbourhood, neighbourhood_id, "places.neighbourhood_not_found", "居民区不存在",
-                "No such neighbourhood")
+    return _get(Neighbourhood, neighbourhood_id, NeighbourhoodNotFound)
 
 
 def get_estate(estate_id: int) -> Estate:
-    return _get(Estate, estate_id, "places.estate_not_found", "小区不存在", "No such estate")
+    return _get(Estate, estate_id, EstateNotFound)
 
 
 def get_building(building_id: int) -> Building:
-    return _get(Building, building_id, "places.building_not_found", "楼栋不存在", "No such building")
+    return _get(Building, building_id, BuildingNotFound)
 
 
 def get_unit(unit_id: int) -> Unit:
-    return _get(Unit, unit_id, "places.unit_not_found", "房屋不存在", "No such unit")
+    return _get(Unit, unit_id, UnitNotFound)
 
 
 def _search(query, column, q: str | None):

@@ -14,8 +14,7 @@ from models.base import db
 from models.system import IdempotencyRecord, SchedulerLease
 from service import auth, clock
 from service.db import reading, transactional
-from service.errors import Conflict, DomainError
-from service.i18n import Text
+from service.platform_errors import IdempotencyInProgress, IdempotencyKeyReused
 
 MIGRATIONS_DIR = ROOT / "migrations"
 
@@ -94,7 +93,7 @@ def _after_takeover(record_id: int, digest: str) -> Replay:
     db.session.expire_all()
     record = db.session.get(IdempotencyRecord, record_id)
     if record is None:
-        raise _in_progress()
+        raise IdempotencyInProgress()
     return _existing(record, digest)
 
 
@@ -105,18 +104,11 @@ def _recorded(scope: str, key: str, digest: str) -> Replay:
     return _existing(record, digest)
 
 
-def _in_progress() -> Conflict:
-    return Conflict(code="idempotency.in_progress", zh="相同的请求正在处理中，请稍候",
-                    en="The same request is still being processed")
-
-
 def _existing(record: IdempotencyRecord, digest: str) -> Replay:
     if record.fingerprint != digest:
-        raise DomainError("该幂等键已用于另一个不同的请求", "This Idempotency-Key was used for a different request",
-                          code="idempotency.key_reused", status=422,
-                          errors={"Idempotency-Key": [Text("已用于另一个不同的请求", "used for a different request")]})
+        raise IdempotencyKeyReused()
     if record.status_code is None:
-        raise _in_progress()
+        raise IdempotencyInProgress()
     return Replay(record.status_code, record.response_body or "", record.response_headers or {})
 
 

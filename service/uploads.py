@@ -30,8 +30,10 @@ from models.base import db
 from models.uploads import Upload
 from service import clock
 from service.db import transactional
-from service.errors import DomainError, InvalidInput, NotFound
-from service.i18n import Text
+from service.errors import DomainError
+from service.platform_errors import (ImageCorrupt, ImageIdInvalid, ImageTooLarge, ImageTooManyPixels,
+                                     TooManyPixels, UnsupportedImageType, UploadAlreadyAttached, UploadEmpty,
+                                     UploadGone, UploadIdInvalid, UploadListedTwice, UploadNotFound)
 from service.people import Actor
 
 log = logging.getLogger("linli.uploads")
@@ -76,35 +78,16 @@ def register_visibility(kind: str, rule: Callable[[Any, Upload], bool]) -> None:
 
 # --- errors ---------------------------------------------------------------------------------------------------
 
-def _file_error(code: str, status: int, zh: str, en: str) -> DomainError:
-    return DomainError(zh, en, code=code, status=status, errors={"file": [Text(zh, en)]})
-
-
-def _unsupported() -> DomainError:
-    return _file_error("uploads.unsupported_type", 415, "仅支持 JPEG、PNG 或 WebP 格式的图片",
-                       "Only JPEG, PNG or WebP images are accepted")
-
-
-def _corrupt() -> DomainError:
-    return _file_error("uploads.corrupt", 422, "图片已损坏或不完整，无法读取", "The image is damaged or incomplete")
-
-
 def _too_large(max_bytes: int) -> DomainError:
-    mib = max_bytes / (1024 * 1024)
-    return _file_error("uploads.too_large", 413, f"图片不能超过 {mib:g} MB", f"The image must be at most {mib:g} MB")
+    return ImageTooLarge(mib=max_bytes / (1024 * 1024))
 
 
 def _too_many_pixels(max_pixels: int, size: tuple[int, int] | None = None, fmt: str | None = None) -> DomainError:
     mp = f"{max_pixels / 1_000_000:.1f}".removesuffix(".0")
-    kind = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}.get(fmt or "", "")
     if size is None:
-        return _file_error("uploads.too_many_pixels", 422, f"图片尺寸过大（最多 {mp} 百万像素）",
-                           f"The image has too many pixels (at most {mp} megapixels)")
-    w, h = size
-    return _file_error("uploads.too_many_pixels", 422,
-                       f"图片尺寸过大：{w}×{h} 像素，{kind} 图片最多 {mp} 百万像素，请缩小后再上传",
-                       f"The image is {w}×{h} pixels: a {kind} image may have at most {mp} megapixels; "
-                       "make it smaller and upload it again")
+        return TooManyPixels(mp=mp)
+    kind = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}.get(fmt or "", "")
+    return ImageTooManyPixels(width=size[0], height=size[1], kind=kind, mp=mp)
 
 
 # --- decoding and re-encoding ---------------------------------------------------------------------------------
@@ -125,7 +108,7 @@ def _read(stream_or_bytes: bytes | bytearray | memoryview | BinaryIO, max_bytes:
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
     if not data:
-        raise _file_error("uploads.empty", 422, "上传的文件是空的", "The uploaded file is empty")
+        raise UploadEmpty()
     return data
 
 
@@ -145,14 +128,14 @@ def _open(data: bytes, max_pixels: int | None) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(max_pixels or MAX_PIXELS) from None
     except UnidentifiedImageError:
-        raise (_corrupt() if _looks_like_accepted(data) else _unsupported()) from None
+        raise (ImageCorrupt() if _looks_like_accepted(data) else UnsupportedImageType()) from None
     except MemoryError:
         raise
     except Exception:
-        raise _corrupt() from None
+        raise ImageCorrupt() from None
     width, height = image.size
     if width <= 0 or height <= 0:
-        raise _corrupt()
+        raise ImageCorrupt()
     limit = max_pixels or MAX_PIXELS_BY_FORMAT[image.format]
     if width * height > limit:
         raise _too_many_pixels(limit, (width, height), image.format)
@@ -238,7 +221,7 @@ def process_image(data: bytes, *, max_pixels: int | None = None, max_side: int =
     except MemoryError:
         raise
     except Exception:  # truncated, damaged, or a decoder limit hit
-        raise _corrupt() from None
+        raise ImageCorrupt() from None
     try:
         upright = ImageOps.exif_transpose(image)
     except Exception:  # unreadable EXIF: keep the pixels as stored
@@ -300,7 +283,7 @@ def get_upload(actor: Actor, upload_id: int) -> Upload:
     attached object's rule allows. Otherwise NotFound, so existence is not revealed."""
     upload = db.session.get(Upload, upload_id) if 1 <= upload_id <= MAX_ID else None
     if upload is None or not _visible(actor, upload):
-        raise NotFound(code="uploads.not_found", zh="图片不存在", en="No such image")
+        raise UploadNotFound()
     return upload
 
 
@@ -324,9 +307,9 @@ def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, fi
     for index, upload_id in enumerate(upload_ids):
         name = f"{field}.{index}"
         if isinstance(upload_id, bool) or not isinstance(upload_id, int) or not 1 <= upload_id <= MAX_ID:
-            raise InvalidInput(name, "照片编号无效", "Not a valid upload id", code="uploads.not_found")
+            raise UploadIdInvalid(name)
         if upload_id in seen:
-            raise InvalidInput(name, "同一张照片重复提交", "The same photo is listed twice", code="uploads.duplicate")
+            raise UploadListedTwice(name)
         seen.add(upload_id)
         _take(actor_user_id, upload_id, attached_to, name)
     if not upload_ids:
@@ -348,7 +331,7 @@ def attach(actor_user_id: int, upload_id: int, attached_to: str, *, field: str) 
     if not attached_to or ":" not in attached_to or len(attached_to) > ATTACHED_TO_MAX or not _kind(attached_to):
         raise ValueError(f"attached_to must look like 'kind:id' (at most {ATTACHED_TO_MAX} characters)")
     if isinstance(upload_id, bool) or not isinstance(upload_id, int) or not 1 <= upload_id <= MAX_ID:
-        raise InvalidInput(field, "图片编号无效", "Not a valid upload id", code="uploads.not_found")
+        raise ImageIdInvalid(field)
     _take(actor_user_id, upload_id, attached_to, field)
 
 
@@ -368,10 +351,8 @@ def _refuse(name: str, upload_id: int, actor_user_id: int):
         sa.select(Upload.owner_user_id, Upload.attached_to).where(Upload.id == upload_id)).first() or (None, None)
     if owner is None or owner != actor_user_id:
         # Someone else's upload looks exactly like a missing one.
-        raise InvalidInput(name, "照片不存在，请重新上传", "No such upload; upload the photo again",
-                           code="uploads.not_found")
-    raise InvalidInput(name, "该照片已被使用，请重新上传", "This photo is already attached elsewhere; upload it again",
-                       code="uploads.already_attached")
+        raise UploadGone(name)
+    raise UploadAlreadyAttached(name)
 
 
 @transactional

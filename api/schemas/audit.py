@@ -4,13 +4,13 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, PageArgs, Timestamp
+from api.schemas.common import Id, Label, PageArgs, Timestamp
 
 
 class AuditArgs(PageArgs):
     object_type = ma.fields.String(validate=validate.Length(max=32))
     object_id = ma.fields.String(validate=validate.Length(max=64))
-    actor_user_id = ma.fields.Integer(validate=validate.Range(min=1, max=2147483647))
+    actor_user_id = Id()
 
 
 class AuditEntryOut(ma.Schema):

@@ -4,16 +4,14 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Timestamp
+from api.schemas.common import Id, Timestamp
 from service.cases.metrics import GROUP_BY
-
-ID = {"validate": validate.Range(min=1, max=2147483647)}
 
 
 class MetricsArgs(ma.Schema):
-    street_id = ma.fields.Integer(**ID, metadata={
+    street_id = Id(metadata={
         "description": "A street you cover (street staff, admins). Default: your only street"})
-    neighbourhood_id = ma.fields.Integer(**ID, metadata={"description": "One neighbourhood (居委会) you cover"})
+    neighbourhood_id = Id(metadata={"description": "One neighbourhood (居委会) you cover"})
     date_from = ma.fields.Date(data_key="from", metadata={
         "description": "First local (Asia/Shanghai) date of receipt, inclusive. Default: the 1st of the month of `to`"})
     date_to = ma.fields.Date(data_key="to", metadata={

@@ -7,13 +7,11 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from api.schemas.common import Label, Labels, PageArgs, Timestamp
+from api.schemas.common import (Cursor, Datum, Id, Label, Labels, Lat, Lng, NextCursor, PageArgs, PageSize,
+                                Timestamp)
 from models.cases import STATUSES
 from service.cases.workflow import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
-from service.geo import DATUMS
 from service.i18n import Text
-
-ID = {"validate": validate.Range(min=1, max=2147483647)}
 
 
 class AttributeOut(ma.Schema):
@@ -41,10 +39,10 @@ class CategoriesOut(ma.Schema):
 
 
 class LocationIn(ma.Schema):
-    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS),
-                             metadata={"description": "wgs84 (wx.getLocation default) or gcj02 (Chinese maps)"})
+    lat = Lat(required=True)
+    lng = Lng(required=True)
+    datum = Datum(load_default="gcj02",
+                  metadata={"description": "wgs84 (wx.getLocation default) or gcj02 (Chinese maps)"})
 
 
 class CaseIn(ma.Schema):
@@ -53,7 +51,7 @@ class CaseIn(ma.Schema):
     description = ma.fields.String(required=True, validate=validate.Length(min=1, max=4000))
     location = ma.fields.Nested(LocationIn, allow_none=True)
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
-    photos = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=9),
+    photos = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=9),
                             metadata={"description": "Upload ids (POST /api/v1/uploads), at most 9"})
     anonymous = ma.fields.Boolean(load_default=False, metadata={"description": "Hide my name from public views"})
     contact_consent = ma.fields.Boolean(load_default=True, metadata={"description": "Staff may contact me"})
@@ -81,8 +79,8 @@ class CaseSummaryOut(ma.Schema):
     status_name = Label("cases", "status", required=True, metadata={"example": "办理中"})
     description = ma.fields.String(required=True)
     address = ma.fields.String(allow_none=True)
-    lat = ma.fields.Float(allow_none=True)
-    lng = ma.fields.Float(allow_none=True)
+    lat = Lat(answer=True, allow_none=True)
+    lng = Lng(answer=True, allow_none=True)
     street_id = ma.fields.Integer(required=True)
     neighbourhood_id = ma.fields.Integer(allow_none=True)
     received_at = Timestamp(required=True)
@@ -148,9 +146,9 @@ class CaseOut(CaseSummaryOut):
 
 
 class NearbyArgs(ma.Schema):
-    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS))
+    lat = Lat(required=True)
+    lng = Lng(required=True)
+    datum = Datum(load_default="gcj02")
     category = ma.fields.String(required=True, validate=validate.Length(min=1, max=48), metadata={
         "description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
 
@@ -168,18 +166,17 @@ class QueueArgs(ma.Schema):
                                      metadata={"description": "Comma-separated; default: every open status"})
     category = ma.fields.String(validate=validate.Length(max=48), metadata={
         "description": "A category code of GET /api/v1/case-categories (set by the operator in config/rules)"})
-    neighbourhood_id = ma.fields.Integer(**ID)
+    neighbourhood_id = Id()
     overdue = ma.fields.Boolean()
     due_before = ma.fields.AwareDateTime(validate=_utc_representable)
-    assignee_id = ma.fields.Integer(**ID)
-    cursor = ma.fields.String(validate=validate.Length(max=200), metadata={
-        "description": "The next_cursor of the previous page, as issued (any other is refused)"})
-    limit = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    assignee_id = Id()
+    cursor = Cursor()
+    limit = PageSize(load_default=20)
 
 
 class QueueOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(CaseSummaryOut), required=True)
-    next_cursor = ma.fields.String(allow_none=True, metadata={"description": "Pass as cursor for the next page"})
+    next_cursor = NextCursor()
 
 
 class ActionIn(ma.Schema):
@@ -197,10 +194,10 @@ class ActionIn(ma.Schema):
         "description": "`visit`: the reporter is satisfied it was solved, not solved, or could not be reached"})
     working_days = ma.fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=30), metadata={
         "description": "`request_extension`: working days asked for"})
-    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
-    assignee_id = ma.fields.Integer(allow_none=True, **ID)
-    into_case_id = ma.fields.Integer(allow_none=True, **ID)
-    photo_ids = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=9))
+    neighbourhood_id = Id(allow_none=True)
+    assignee_id = Id(allow_none=True)
+    into_case_id = Id(allow_none=True)
+    photo_ids = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=9))
 
 
 class RatingIn(ma.Schema):

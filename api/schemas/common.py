@@ -1,16 +1,98 @@
-"""Schemas shared by every domain: timestamps, labels, pagination, JSON types, messages."""
+"""Schemas shared by every domain: ids, coordinates, money, timestamps, labels, pagination, JSON types,
+messages. A domain's schemas say an id, a position or an amount with these, never spelling their ranges again."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import marshmallow as ma
 from marshmallow import validate
 
 from api.messages import language, translate
 from service import clock, labels
+from service.geo import DATUMS
 from service.i18n import Text
 
 MAX_PAGE_SIZE = 100
+MAX_INT = 2_147_483_647  # the largest PostgreSQL integer: every id, and a row's version
+
+
+# --- ids ----------------------------------------------------------------------------------------------------
+
+class Id(ma.fields.Integer):
+    """An id in a request: 1 to ``MAX_INT``, so a number no row can have is a 422, never a database error."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Range(min=1, max=MAX_INT), **kwargs)
+
+
+def id_in_path(name: str) -> str:
+    """An id in a URL, in the same range: ``f"/streets/{id_in_path('street_id')}"``."""
+    return f"<int(min=1, max={MAX_INT}):{name}>"
+
+
+# --- coordinates ---------------------------------------------------------------------------------------------
+# A position is a latitude and a longitude in degrees with the datum they are in (``datum``). A request's are
+# checked (in range, a known datum); an answer's (``answer=True``) are shown as they are.
+
+class Lat(ma.fields.Float):
+    """A latitude in degrees: -90 to 90 in a request."""
+
+    def __init__(self, *, answer: bool = False, **kwargs):
+        if not answer:
+            kwargs["validate"] = validate.Range(min=-90, max=90)
+        super().__init__(**kwargs)
+
+
+class Lng(ma.fields.Float):
+    """A longitude in degrees: -180 to 180 in a request."""
+
+    def __init__(self, *, answer: bool = False, **kwargs):
+        if not answer:
+            kwargs["validate"] = validate.Range(min=-180, max=180)
+        super().__init__(**kwargs)
+
+
+class Datum(ma.fields.String):
+    """The datum of the coordinates beside it: wgs84 (wx.getLocation's) or gcj02 (Chinese maps; stored)."""
+
+    def __init__(self, *, answer: bool = False, **kwargs):
+        if not answer:
+            kwargs["validate"] = validate.OneOf(DATUMS)
+        super().__init__(**kwargs)
+
+
+# --- money -----------------------------------------------------------------------------------------------------
+# Amounts are kept in fen; the API speaks yuan, exactly: a decimal string with 2 decimals in an answer, a
+# JSON number or decimal string with at most 2 decimals in a request.
+
+class Money(ma.fields.String):
+    """An amount in an answer: yuan as a string with 2 decimals (``"12.50"``)."""
+
+    def __init__(self, **kwargs):
+        metadata = {"type": "string", "pattern": r"^\d+\.\d{2}$", "example": "12.50", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+
+class _YuanInRange:
+    """0 to ``maximum`` yuan with at most 2 decimals (a validator; apispec documents no range for it)."""
+
+    def __init__(self, maximum: Decimal):
+        self.maximum = maximum
+
+    def __call__(self, value: Decimal | None) -> None:
+        if value is None:
+            return
+        if not value.is_finite() or value < 0 or value > self.maximum or value != value.quantize(Decimal("0.01")):
+            raise ma.ValidationError(Text(f"须为 0 到 {self.maximum} 之间、最多两位小数的金额",
+                                          f"An amount from 0 to {self.maximum} with at most 2 decimals"))
+
+
+class Yuan(ma.fields.Decimal):
+    """An amount in a request: yuan, from 0 to ``maximum`` with at most 2 decimals."""
+
+    def __init__(self, *, maximum: Decimal, **kwargs):
+        super().__init__(validate=_YuanInRange(maximum), **kwargs)
 
 
 def _label_options(domain, field, source, lookup, kwargs, description: str) -> tuple:
@@ -98,17 +180,48 @@ def documented_example(schema, example):
     return out
 
 
+# --- pagination ------------------------------------------------------------------------------------------------
+# A numbered page (``PageArgs`` in, ``page_of(ItemOut)`` out), or a cursor page for a queue that moves while it is
+# read (``cursor`` and ``limit`` in, ``next_cursor`` out).
+
+class PageSize(ma.fields.Integer):
+    """How many items a page holds: 1 to ``MAX_PAGE_SIZE``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Range(min=1, max=MAX_PAGE_SIZE), **kwargs)
+
+
 class PageArgs(ma.Schema):
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
                              metadata={"description": "Page number, from 1"})
-    page_size = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
-                                  metadata={"description": f"Items per page, at most {MAX_PAGE_SIZE}"})
+    page_size = PageSize(load_default=20, metadata={"description": f"Items per page, at most {MAX_PAGE_SIZE}"})
+
+
+def page_fields() -> tuple[ma.fields.Integer, ma.fields.Integer, ma.fields.Integer]:
+    """The fields ``page``, ``page_size`` and ``total`` of a page's answer, for an answer with more beside its
+    items (``page, page_size, total = page_fields()``)."""
+    return ma.fields.Integer(required=True), ma.fields.Integer(required=True), ma.fields.Integer(required=True)
 
 
 class PageOut(ma.Schema):
-    page = ma.fields.Integer(required=True)
-    page_size = ma.fields.Integer(required=True)
-    total = ma.fields.Integer(required=True)
+    page, page_size, total = page_fields()
+
+
+class Cursor(ma.fields.String):
+    """Where a cursor page starts: the ``next_cursor`` of the previous page."""
+
+    def __init__(self, **kwargs):
+        metadata = {"description": "The next_cursor of the previous page, as issued (any other is refused)",
+                    **kwargs.pop("metadata", {})}
+        super().__init__(validate=validate.Length(max=200), metadata=metadata, **kwargs)
+
+
+class NextCursor(ma.fields.String):
+    """Where the next cursor page starts; null on the last page."""
+
+    def __init__(self, **kwargs):
+        metadata = {"description": "Pass as cursor for the next page", **kwargs.pop("metadata", {})}
+        super().__init__(allow_none=True, metadata=metadata, **kwargs)
 
 
 class Message(ma.fields.String):

@@ -4,13 +4,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Labels, Message, PageArgs, Timestamp
+from api.schemas.common import (MAX_INT, Datum, Id, Label, Labels, Lat, Lng, Message, PageArgs, PageSize,
+                                Timestamp)
 from models.life_circle import STATUSES
-from service.geo import DATUMS
 from service.life_circle import rules
 
-ID = {"validate": validate.Range(min=1, max=2147483647)}
-DATUM = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS), metadata={
+DATUM = Datum(load_default="gcj02", metadata={
     "description": "Datum of the coordinates given and returned: wgs84 (wx.getLocation default) or gcj02 "
                    "(Chinese maps; stored)"})
 CSV_BODY = {"type": "string"}
@@ -62,9 +61,9 @@ class FacilityOut(ma.Schema):
     dimension = ma.fields.String(allow_none=True)
     subtype = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
-    lat = ma.fields.Float(required=True)
-    lng = ma.fields.Float(required=True)
-    datum = ma.fields.String(required=True)
+    lat = Lat(answer=True, required=True)
+    lng = Lng(answer=True, required=True)
+    datum = Datum(answer=True, required=True)
     datum_name = Label("places", "datum", required=True)
     coord_source = ma.fields.String(required=True)
     coord_source_name = Label("places", "coord_source", required=True)
@@ -103,9 +102,9 @@ class LcNearbyItemOut(FacilityOut):
 
 
 class LcOriginOut(ma.Schema):
-    lat = ma.fields.Float(required=True)
-    lng = ma.fields.Float(required=True)
-    datum = ma.fields.String(required=True)
+    lat = Lat(answer=True, required=True)
+    lng = Lng(answer=True, required=True)
+    datum = Datum(answer=True, required=True)
     datum_name = Label("places", "datum", required=True)
     estate_id = ma.fields.Integer(allow_none=True)
 
@@ -125,10 +124,10 @@ class LcNearbyOut(ma.Schema):
 
 
 class LcNearbyArgs(ma.Schema):
-    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
-    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
+    lat = Lat()
+    lng = Lng()
     datum = DATUM
-    estate_id = ma.fields.Integer(**ID, metadata={
+    estate_id = Id(metadata={
         "description": "From this estate: its point when lat/lng are not given, and its network walks"})
     category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
@@ -139,7 +138,7 @@ class LcNearbyArgs(ma.Schema):
     target_group = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "Facilities for this group (or for everyone): a target group of GET "
                        "/api/v1/facility-categories"})
-    limit = ma.fields.Integer(validate=validate.Range(min=1, max=100))
+    limit = PageSize()
 
 
 class LcSearchArgs(PageArgs):
@@ -165,8 +164,8 @@ class FacilityIn(ma.Schema):
         "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     subtype = ma.fields.String(allow_none=True, validate=validate.Length(max=48))
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
-    lat = ma.fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lng = ma.fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    lat = Lat(required=True)
+    lng = Lng(required=True)
     datum = DATUM
     coord_source = ma.fields.String(validate=validate.OneOf(("approximate", "surveyed")))
     phone = ma.fields.String(allow_none=True, validate=validate.Length(max=32))
@@ -183,18 +182,18 @@ class FacilityIn(ma.Schema):
                        "makeup_workday: weekly|closed|mon…sun, exceptions: [{date, periods, note}]}; an end at or "
                        "before the start runs past midnight"})
     description = ma.fields.String(allow_none=True, validate=validate.Length(max=500))
-    street_id = ma.fields.Integer(allow_none=True, **ID)
-    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID)
+    street_id = Id(allow_none=True)
+    neighbourhood_id = Id(allow_none=True)
 
 
 class FacilityPatch(FacilityIn):
     name = ma.fields.String(validate=validate.Length(min=1, max=100))
     category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
-    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
-    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
-    datum = ma.fields.String(validate=validate.OneOf(DATUMS))
-    version = ma.fields.Integer(validate=validate.Range(min=1, max=2147483647), metadata={
+    lat = Lat()
+    lng = Lng()
+    datum = Datum()
+    version = ma.fields.Integer(validate=validate.Range(min=1, max=MAX_INT), metadata={
         "description": "The version you read: a newer one answers 409"})
 
 
@@ -259,11 +258,11 @@ class WalksImportOut(ma.Schema):
 
 
 class LcExportArgs(ma.Schema):
-    street_id = ma.fields.Integer(**ID)
+    street_id = Id()
     category = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "A category code of GET /api/v1/facility-categories (set by the operator in config/rules)"})
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
-    datum = ma.fields.String(load_default="wgs84", validate=validate.OneOf(DATUMS), metadata={
+    datum = Datum(load_default="wgs84", metadata={
         "description": "Coordinates' datum (GeoJSON's RFC 7946 default: wgs84)"})
 
 
@@ -275,7 +274,7 @@ class LcCoverageArgs(ma.Schema):
 class StreetCoverageArgs(LcCoverageArgs):
     format = ma.fields.String(validate=validate.OneOf(("json", "csv", "geojson")), metadata={
         "description": "csv (Excel, UTF-8 with BOM) or geojson (estates as points with their coverage)"})
-    datum = ma.fields.String(load_default="wgs84", validate=validate.OneOf(DATUMS), metadata={
+    datum = Datum(load_default="wgs84", metadata={
         "description": "GeoJSON coordinates' datum"})
 
 
@@ -384,6 +383,6 @@ class StreetCoverageOut(LcLabelsOut):
 
 class LcFeatureCollectionOut(ma.Schema):
     type = ma.fields.String(required=True, metadata={"example": "FeatureCollection"})
-    datum = ma.fields.String(required=True)
+    datum = Datum(answer=True, required=True)
     datum_name = Label("places", "datum", required=True)
     features = ma.fields.List(ma.fields.Dict(), required=True)

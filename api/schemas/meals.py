@@ -6,30 +6,22 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Labels, PageArgs, Timestamp
+from api.schemas.common import Datum, Id, Label, Labels, Lat, Lng, Money, PageArgs, Timestamp, Yuan
 from models.meals import BOOKING_STATUSES, MEALS, MODES, SITE_KINDS
-from service.geo import DATUMS
 from service.i18n import Text
 from service.meals.rules import STATUS_FLAGS
 
-ID = {"validate": validate.Range(min=1, max=2147483647)}
-MONEY = {"metadata": {"type": "string", "pattern": r"^\d+\.\d{2}$", "example": "12.50"}}
 CSV_BODY = {"type": "string"}
 FORMAT = ma.fields.String(load_default="json", validate=validate.OneOf(("json", "csv")),
                           metadata={"description": "json (default) or csv (UTF-8 with a BOM, for Excel)"})
 
 
-def Money(**kwargs):
-    metadata = {**MONEY["metadata"], **kwargs.pop("metadata", {})}
-    return ma.fields.String(allow_none=kwargs.pop("allow_none", False), metadata=metadata, **kwargs)
-
-
 class SitesArgs(PageArgs):
-    lat = ma.fields.Float(validate=validate.Range(min=-90, max=90))
-    lng = ma.fields.Float(validate=validate.Range(min=-180, max=180))
-    datum = ma.fields.String(load_default="gcj02", validate=validate.OneOf(DATUMS),
-                             metadata={"description": "wgs84 (wx.getLocation default) or gcj02 (Chinese maps)"})
-    street_id = ma.fields.Integer(**ID)
+    lat = Lat()
+    lng = Lng()
+    datum = Datum(load_default="gcj02",
+                  metadata={"description": "wgs84 (wx.getLocation default) or gcj02 (Chinese maps)"})
+    street_id = Id()
     bookable = ma.fields.Boolean()
 
     @ma.validates_schema
@@ -49,8 +41,8 @@ class SiteOut(ma.Schema):
     neighbourhood_id = ma.fields.Integer(allow_none=True)
     address = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
-    lat = ma.fields.Float(allow_none=True)
-    lng = ma.fields.Float(allow_none=True)
+    lat = Lat(answer=True, allow_none=True)
+    lng = Lng(answer=True, allow_none=True)
     bookable = ma.fields.Boolean(required=True)
     open_to_public = ma.fields.Boolean(required=True)
     delivery_radius_m = ma.fields.Integer(required=True)
@@ -67,7 +59,7 @@ class SiteOut(ma.Schema):
 
 class SlotsArgs(ma.Schema):
     day = ma.fields.Date(required=True, data_key="date", metadata={"example": "2026-11-23"})
-    diner_id = ma.fields.Integer(**ID, metadata={"description": "The elder I act for (default: myself)"})
+    diner_id = Id(metadata={"description": "The elder I act for (default: myself)"})
 
 
 class StatusSubsidyOut(ma.Schema):
@@ -153,18 +145,11 @@ class SlotsOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(SlotOut), required=True)
 
 
-def _money_in(value):
-    if value is None:
-        return
-    if not value.is_finite() or value < 0 or value > Decimal("1000") or value != value.quantize(Decimal("0.01")):
-        raise ma.ValidationError(Text("须为 0 到 1000 之间、最多两位小数的金额", "An amount from 0 to 1000 with at most 2 decimals"))
-
-
 class SetMealIn(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    elder_price = ma.fields.Decimal(required=True, validate=_money_in, metadata={
+    elder_price = Yuan(maximum=Decimal(1000), required=True, metadata={
         "example": 12.5, "description": "Yuan, at most 2 decimals (a decimal string such as \"12.50\" is taken too)"})
-    general_price = ma.fields.Decimal(validate=_money_in, metadata={
+    general_price = Yuan(maximum=Decimal(1000), metadata={
         "example": 18, "description": "Yuan, at most 2 decimals (a decimal string such as \"18.00\" is taken too)"})
     discount = ma.fields.Boolean(load_default=False)
     dishes = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=32)), load_default=list,
@@ -194,10 +179,10 @@ class SlotIn(ma.Schema):
 
 
 class BookingIn(ma.Schema):
-    slot_id = ma.fields.Integer(required=True, **ID)
-    diner_id = ma.fields.Integer(**ID, metadata={"description": "Omit to book for myself"})
+    slot_id = Id(required=True)
+    diner_id = Id(metadata={"description": "Omit to book for myself"})
     mode = ma.fields.String(load_default="dine_in", validate=validate.OneOf(MODES))
-    set_meal_id = ma.fields.Integer(required=True, **ID)
+    set_meal_id = Id(required=True)
     quantity = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=10))
     join_waitlist = ma.fields.Boolean(load_default=False, metadata={
         "description": "When the slot is full, join its waitlist instead of getting 409"})
@@ -325,7 +310,7 @@ class StatementArgs(ma.Schema):
 
 
 class StreetStatementArgs(StatementArgs):
-    street_id = ma.fields.Integer(required=True, **ID)
+    street_id = Id(required=True)
 
 
 class StatementLineOut(ma.Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, PageArgs, Timestamp
+from api.schemas.common import Label, PageArgs, Timestamp, page_fields
 
 
 class InboxArgs(PageArgs):
@@ -24,9 +24,7 @@ class NotificationOut(ma.Schema):
 
 class InboxOut(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(NotificationOut), required=True)
-    page = ma.fields.Integer(required=True)
-    page_size = ma.fields.Integer(required=True)
-    total = ma.fields.Integer(required=True)
+    page, page_size, total = page_fields()
     unread = ma.fields.Integer(required=True, metadata={"description": "Unread notifications in all"})
 
 

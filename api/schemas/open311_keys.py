@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Timestamp
+from api.schemas.common import Id, Label, Timestamp
 
 
 class Open311KeyIn(ma.Schema):
@@ -14,8 +14,7 @@ class Open311KeyIn(ma.Schema):
     scope_type = ma.fields.String(validate=validate.OneOf(("street", "district")), metadata={
         "description": "The admin scope the key lies in; by default the issuer's only admin scope "
                        "(required when the issuer administers several places)"})
-    scope_id = ma.fields.Integer(validate=validate.Range(min=1, max=2147483647),
-                                 metadata={"description": "The street's or district's id"})
+    scope_id = Id(metadata={"description": "The street's or district's id"})
 
 
 class Open311KeyOut(ma.Schema):

@@ -4,11 +4,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Labels, PageArgs, Timestamp
+from api.schemas.common import Id, Label, PageArgs, Timestamp
 from models.people import CLAIM_STATUSES, VERIFICATION_DOCUMENTS
 from service import people
-
-ID = {"validate": validate.Range(min=1, max=2147483647)}
 
 
 class ScopeOut(ma.Schema):
@@ -91,7 +89,7 @@ class ProfileIn(ma.Schema):
                                                         "staff verify it"})
     id_number = ma.fields.String(validate=validate.Length(equal=18), metadata={
         "description": "Checked, stored encrypted and unverified until 居委会 staff check the card"})
-    neighbourhood_id = ma.fields.Integer(allow_none=True, **ID, metadata={
+    neighbourhood_id = Id(allow_none=True, metadata={
         "description": "Where I live: stored as declared until 居委会 staff verify it (null withdraws it)"})
     address = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
 
@@ -105,8 +103,8 @@ class VerificationIn(ma.Schema):
     id_number = ma.fields.String(validate=validate.Length(equal=18), metadata={
         "description": "The number on the ID card checked; its birth date is verified with it"})
     birth_date = ma.fields.Date(metadata={"description": "As the document shows it"})
-    neighbourhood_id = ma.fields.Integer(**ID, metadata={"description": "Where the resident lives (in your scope)"})
-    unit_id = ma.fields.Integer(**ID, metadata={"description": "The unit the resident lives in"})
+    neighbourhood_id = Id(metadata={"description": "Where the resident lives (in your scope)"})
+    unit_id = Id(metadata={"description": "The unit the resident lives in"})
     note = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
@@ -116,7 +114,7 @@ class PhoneIn(ma.Schema):
 
 
 class UnitClaimIn(ma.Schema):
-    unit_id = ma.fields.Integer(required=True, **ID)
+    unit_id = Id(required=True)
     certificate_no = ma.fields.String(required=True, validate=validate.Length(min=4, max=64),
                                       metadata={"description": "不动产权证书号", "example": "沪(2019)普字不动产权第012345号"})
     owner_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64),
@@ -188,17 +186,17 @@ class ResidentOut(ma.Schema):
 
 
 class ResidentArgs(PageArgs):
-    neighbourhood_id = ma.fields.Integer(**ID)
+    neighbourhood_id = Id()
     awaiting_verification = ma.fields.Boolean(metadata={
         "description": "Only residents with a declared birth date or neighbourhood or an unverified ID number "
                        "(false: only those without)"})
 
 
 class RoleAssignmentIn(ma.Schema):
-    user_id = ma.fields.Integer(required=True, **ID)
+    user_id = Id(required=True)
     role = ma.fields.String(required=True, validate=validate.OneOf(people.granted_roles()))
     scope_type = ma.fields.String(required=True, validate=validate.OneOf(people.scope_types()))
-    scope_id = ma.fields.Integer(required=True, **ID)
+    scope_id = Id(required=True)
     title = ma.fields.String(allow_none=True, validate=validate.Length(max=32),
                              metadata={"example": "grid_worker"})
 

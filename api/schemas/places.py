@@ -4,14 +4,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, PageArgs
-
-ID = {"validate": validate.Range(min=1, max=2147483647)}
+from api.schemas.common import Id, Label, Lat, Lng, PageArgs
 
 
 class CoordinatesOut(ma.Schema):
-    lat = ma.fields.Float(allow_none=True, metadata={"example": 31.2558})
-    lng = ma.fields.Float(allow_none=True, metadata={"example": 121.4005})
+    lat = Lat(answer=True, allow_none=True, metadata={"example": 31.2558})
+    lng = Lng(answer=True, allow_none=True, metadata={"example": 121.4005})
     datum = ma.fields.Constant("gcj02", metadata={"description": "Coordinates are GCJ-02"})
     datum_name = Label("places", "datum", dump_default="gcj02")
     coord_source = ma.fields.String(required=True, metadata={
@@ -100,25 +98,25 @@ class UnitOut(ma.Schema):
 
 
 class StreetArgs(PageArgs):
-    district_id = ma.fields.Integer(**ID)
+    district_id = Id()
     q = ma.fields.String(validate=validate.Length(max=64), metadata={"description": "Name contains"})
 
 
 class AreaArgs(PageArgs):
-    street_id = ma.fields.Integer(**ID)
+    street_id = Id()
 
 
 class NeighbourhoodArgs(PageArgs):
-    street_id = ma.fields.Integer(**ID)
-    area_id = ma.fields.Integer(**ID)
+    street_id = Id()
+    area_id = Id()
     q = ma.fields.String(validate=validate.Length(max=64))
 
 
 class EstateArgs(PageArgs):
-    street_id = ma.fields.Integer(**ID)
-    neighbourhood_id = ma.fields.Integer(**ID)
+    street_id = Id()
+    neighbourhood_id = Id()
     q = ma.fields.String(validate=validate.Length(max=64))
 
 
 class UnitArgs(PageArgs):
-    entrance_id = ma.fields.Integer(**ID)
+    entrance_id = Id()

@@ -4,10 +4,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, PageArgs, Timestamp
+from api.schemas.common import Id, Label, PageArgs, Timestamp
 from models.voting import MOTION_KINDS, MOTION_STATUSES, SCOPE_TYPES
-
-ID = {"validate": validate.Range(min=1, max=2147483647)}
 
 
 class ItemOut(ma.Schema):
@@ -28,7 +26,7 @@ class CandidateIn(ma.Schema):
 
 
 class MotionIn(ma.Schema):
-    estate_id = ma.fields.Integer(required=True, **ID)
+    estate_id = Id(required=True)
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     body = ma.fields.String(required=True, validate=validate.Length(min=1, max=20000))
     item = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=9),
@@ -37,7 +35,7 @@ class MotionIn(ma.Schema):
     seats = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50))
     candidates = ma.fields.List(ma.fields.Nested(CandidateIn), load_default=list, validate=validate.Length(max=100))
     scope_type = ma.fields.String(load_default="estate", validate=validate.OneOf(SCOPE_TYPES))
-    scope_ids = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=200))
+    scope_ids = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=200))
     major_repair = ma.fields.Boolean(load_default=False)
     opens_at = ma.fields.AwareDateTime(required=True)
     closes_at = ma.fields.AwareDateTime(required=True)
@@ -46,7 +44,7 @@ class MotionIn(ma.Schema):
     revote = ma.fields.String(allow_none=True, validate=validate.OneOf(("first_final", "last_wins")))
     silent_with_majority = ma.fields.Boolean(load_default=False)
     silent_rule_clause = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
-    attachments = ma.fields.List(ma.fields.Integer(**ID), load_default=list, validate=validate.Length(max=20))
+    attachments = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=20))
 
 
 class MotionArgs(PageArgs):
@@ -108,18 +106,18 @@ class MotionActionIn(ma.Schema):
 
 class BallotIn(ma.Schema):
     choice = ma.fields.String(allow_none=True, validate=validate.OneOf(("yes", "no", "abstain")))
-    candidate_ids = ma.fields.List(ma.fields.Integer(**ID), allow_none=True, validate=validate.Length(max=50))
-    voter_id = ma.fields.Integer(allow_none=True, **ID, metadata={
+    candidate_ids = ma.fields.List(Id(), allow_none=True, validate=validate.Length(max=50))
+    voter_id = Id(allow_none=True, metadata={
         "description": "Only when you vote for several owner entities in this motion"})
-    on_behalf_of_unit = ma.fields.Integer(allow_none=True, **ID, metadata={
+    on_behalf_of_unit = Id(allow_none=True, metadata={
         "description": "Proxy ballot: the principal's unit (a registered written mandate is required)"})
 
 
 class PaperBallotIn(ma.Schema):
-    unit_id = ma.fields.Integer(required=True, **ID)
+    unit_id = Id(required=True)
     choice = ma.fields.String(allow_none=True, validate=validate.OneOf(("yes", "no", "abstain", "spoiled")))
-    candidate_ids = ma.fields.List(ma.fields.Integer(**ID), allow_none=True, validate=validate.Length(max=50))
-    image_upload_id = ma.fields.Integer(required=True, **ID, metadata={"description": "The signed ballot's image"})
+    candidate_ids = ma.fields.List(Id(), allow_none=True, validate=validate.Length(max=50))
+    image_upload_id = Id(required=True, metadata={"description": "The signed ballot's image"})
 
 
 class ConfirmIn(ma.Schema):
@@ -160,9 +158,9 @@ class MyBallotsOut(ma.Schema):
 
 
 class ProxyIn(ma.Schema):
-    unit_id = ma.fields.Integer(required=True, **ID, metadata={"description": "A unit of the principal"})
-    proxy_user_id = ma.fields.Integer(required=True, **ID)
-    mandate_upload_id = ma.fields.Integer(required=True, **ID, metadata={"description": "The written mandate (书面委托)"})
+    unit_id = Id(required=True, metadata={"description": "A unit of the principal"})
+    proxy_user_id = Id(required=True)
+    mandate_upload_id = Id(required=True, metadata={"description": "The written mandate (书面委托)"})
     valid_until = ma.fields.AwareDateTime(allow_none=True)
 
 
@@ -186,7 +184,7 @@ class ReceiptOut(ma.Schema):
 class ParticipationArgs(PageArgs):
     voted = ma.fields.Boolean(metadata={"description": "true: units whose owner's ballot is counted; false: the "
                                                        "others (a paper ballot awaiting confirmation included)"})
-    building_id = ma.fields.Integer(**ID, metadata={"description": "Only this building's units"})
+    building_id = Id(metadata={"description": "Only this building's units"})
 
 
 class ParticipationOut(ma.Schema):

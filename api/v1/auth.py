@@ -10,7 +10,8 @@ from api.extensions import Blueprint
 from api.schemas.auth import (TOKENS_EXAMPLE, DemoLoginIn, DemoUsersOut, LogoutOut, TokensOut, WeChatLoginIn)
 from api.security import auth_required, issue_tokens
 from service import auth, people
-from service.errors import NotFound, Unauthorized
+from service.errors import NotFound
+from service.platform_errors import AccountGone
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
 
@@ -56,7 +57,7 @@ class Refresh(MethodView):
         user_id = int(get_jwt_identity())
         # The account is active and neither the token nor its session is revoked (one query, or Redis).
         if people.load_caller(user_id, token_id=claims["jti"], session_id=claims.get("sid")) is None:
-            raise Unauthorized(code="auth.user_inactive", zh="账号不存在或已停用", en="The account is disabled")
+            raise AccountGone()
         auth.spend_refresh_token(claims)
         return _tokens_for(user_id, claims.get("sid"))
 

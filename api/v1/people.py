@@ -8,7 +8,7 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.responses import json_response
-from api.schemas.common import PageArgs, page_of, paged
+from api.schemas.common import PageArgs, id_in_path, page_of, paged
 from api.schemas.people import (CLAIM_EXAMPLE, LINK_EXAMPLE, ME_EXAMPLE, DecisionIn, FamilyLinkIn, FamilyLinkOut,
                                 LinkDecisionIn, MeOut, PhoneIn, ProfileIn, ProfileOut, ResidentArgs, ResidentOut,
                                 RoleAssignmentIn, RoleAssignmentOut, UnitClaimArgs, UnitClaimIn, UnitClaimOut,
@@ -17,8 +17,6 @@ from api.security import auth_required, current_actor
 from service import people
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1", description="Residents, owners and roles")
-
-ID = "<int(min=1, max=2147483647):{}>"
 
 
 def page_example(item):
@@ -108,7 +106,7 @@ class UnitClaims(MethodView):
         return paged([people.present_claim(actor, c) for c in items], total, args)
 
 
-@blp.route(f"/unit-claims/{ID.format('claim_id')}")
+@blp.route(f"/unit-claims/{id_in_path('claim_id')}")
 class UnitClaimItem(MethodView):
     @blp.response(200, UnitClaimOut, example=CLAIM_EXAMPLE)
     @errors(blp, 401, 404)
@@ -119,7 +117,7 @@ class UnitClaimItem(MethodView):
         return people.present_claim(actor, people.get_unit_claim(actor, claim_id))
 
 
-@blp.route(f"/unit-claims/{ID.format('claim_id')}/decision")
+@blp.route(f"/unit-claims/{id_in_path('claim_id')}/decision")
 class UnitClaimDecision(MethodView):
     @blp.arguments(DecisionIn)
     @blp.response(200, UnitClaimOut, example={**CLAIM_EXAMPLE, "status": "approved"})
@@ -159,7 +157,7 @@ class MyFamilyLinks(MethodView):
         return paged(items, total, args)
 
 
-@blp.route(f"/family-links/{ID.format('link_id')}")
+@blp.route(f"/family-links/{id_in_path('link_id')}")
 class FamilyLinkItem(MethodView):
     @blp.response(200, FamilyLinkOut, example=LINK_EXAMPLE)
     @errors(blp, 401, 404)
@@ -169,7 +167,7 @@ class FamilyLinkItem(MethodView):
         return people.get_family_link(current_actor(), link_id)
 
 
-@blp.route(f"/family-links/{ID.format('link_id')}/decision")
+@blp.route(f"/family-links/{id_in_path('link_id')}/decision")
 class FamilyLinkDecision(MethodView):
     @blp.arguments(LinkDecisionIn)
     @blp.response(200, FamilyLinkOut, example={**LINK_EXAMPLE, "status": "confirmed"})
@@ -180,7 +178,7 @@ class FamilyLinkDecision(MethodView):
         return people.decide_family_link(current_actor(), link_id, confirm=data["confirm"], reason=data.get("reason"))
 
 
-@blp.route(f"/family-links/{ID.format('link_id')}/revoke")
+@blp.route(f"/family-links/{id_in_path('link_id')}/revoke")
 class FamilyLinkRevoke(MethodView):
     @blp.response(200, FamilyLinkOut, example={**LINK_EXAMPLE, "status": "revoked"})
     @errors(blp, 401, 404, 409, 429)
@@ -210,7 +208,7 @@ class Residents(MethodView):
                       for p in items], total, args)
 
 
-@blp.route(f"/residents/{ID.format('user_id')}")
+@blp.route(f"/residents/{id_in_path('user_id')}")
 class ResidentItem(MethodView):
     @blp.response(200, ResidentOut, example={"id": 7, "profile": ME_EXAMPLE["profile"]})
     @errors(blp, 401, 404)
@@ -220,7 +218,7 @@ class ResidentItem(MethodView):
         return people.get_resident(current_actor(), user_id)
 
 
-@blp.route(f"/residents/{ID.format('user_id')}/verification")
+@blp.route(f"/residents/{id_in_path('user_id')}/verification")
 class ResidentVerification(MethodView):
     @blp.arguments(VerificationIn, example={"documents": ["id_card", "household_register"],
                                             "id_number": "310107194603120126", "neighbourhood_id": 5,
@@ -252,7 +250,7 @@ class RoleAssignments(MethodView):
         return people.grant_role(current_actor(), **data)
 
 
-@blp.route(f"/role-assignments/{ID.format('assignment_id')}")
+@blp.route(f"/role-assignments/{id_in_path('assignment_id')}")
 class RoleAssignmentItem(MethodView):
     @blp.response(204, example=None)
     @errors(blp, 401, 403, 404, 429)

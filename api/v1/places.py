@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from api.docs import errors
 from api.extensions import Blueprint
-from api.schemas.common import PageArgs, page_of, paged
+from api.schemas.common import PageArgs, id_in_path, page_of, paged
 from api.schemas.places import (AreaArgs, AreaOut, BuildingDetailOut, BuildingOut, EstateArgs, EstateDetailOut,
                                 EstateOut, NeighbourhoodArgs, NeighbourhoodOut, StreetArgs, StreetOut, UnitArgs,
                                 UnitOut)
@@ -14,7 +14,6 @@ from service import places
 
 blp = Blueprint("places", __name__, url_prefix="/api/v1", description="Streets, neighbourhoods, estates, buildings, units")
 
-ID = "<int(min=1, max=2147483647):{}>"
 COORDS = {"lat": 31.2558, "lng": 121.4005, "datum": "gcj02", "coord_source": "approximate"}
 STREET = {"id": 1, "code": "putuo-wanli", "name": "万里街道", "district_id": 1, "district_name": "普陀区", **COORDS}
 NEIGHBOURHOOD = {"id": 4, "code": "wanli-xiangquan", "name": "香泉路居民区", "committee_name": "香泉路居委会",
@@ -42,7 +41,7 @@ class Streets(MethodView):
         return paged(items, total, args)
 
 
-@blp.route(f"/streets/{ID.format('street_id')}")
+@blp.route(f"/streets/{id_in_path('street_id')}")
 class StreetItem(MethodView):
     @blp.response(200, StreetOut, example=STREET)
     @errors(blp, 404)
@@ -74,7 +73,7 @@ class Neighbourhoods(MethodView):
         return paged(items, total, args)
 
 
-@blp.route(f"/neighbourhoods/{ID.format('neighbourhood_id')}")
+@blp.route(f"/neighbourhoods/{id_in_path('neighbourhood_id')}")
 class NeighbourhoodItem(MethodView):
     @blp.response(200, NeighbourhoodOut, example=NEIGHBOURHOOD)
     @errors(blp, 404)
@@ -95,7 +94,7 @@ class Estates(MethodView):
         return paged(items, total, args)
 
 
-@blp.route(f"/estates/{ID.format('estate_id')}")
+@blp.route(f"/estates/{id_in_path('estate_id')}")
 class EstateItem(MethodView):
     @blp.response(200, EstateDetailOut, example={**ESTATE, "buildings": 12, "units": 480,
                                                  "total_exclusive_area": "41234.56"})
@@ -106,7 +105,7 @@ class EstateItem(MethodView):
         return {**EstateOut().dump(estate), **places.estate_summary(estate_id)}
 
 
-@blp.route(f"/estates/{ID.format('estate_id')}/buildings")
+@blp.route(f"/estates/{id_in_path('estate_id')}/buildings")
 class EstateBuildings(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_of(BuildingOut), example=page_example(BUILDING))
@@ -117,7 +116,7 @@ class EstateBuildings(MethodView):
         return paged(items, total, args)
 
 
-@blp.route(f"/buildings/{ID.format('building_id')}")
+@blp.route(f"/buildings/{id_in_path('building_id')}")
 class BuildingItem(MethodView):
     @blp.response(200, BuildingDetailOut, example={**BUILDING, "entrances": [{"id": 20, "number": "1"}]})
     @errors(blp, 404)
@@ -127,7 +126,7 @@ class BuildingItem(MethodView):
         return {**BuildingOut().dump(building), "entrances": places.list_entrances(building_id)}
 
 
-@blp.route(f"/buildings/{ID.format('building_id')}/units")
+@blp.route(f"/buildings/{id_in_path('building_id')}/units")
 class BuildingUnits(MethodView):
     @blp.arguments(UnitArgs, location="query")
     @blp.response(200, page_of(UnitOut), example=page_example(UNIT))
@@ -145,7 +144,7 @@ class BuildingUnits(MethodView):
         return paged([_unit(u, details) for u in items], total, args)
 
 
-@blp.route(f"/units/{ID.format('unit_id')}")
+@blp.route(f"/units/{id_in_path('unit_id')}")
 class UnitItem(MethodView):
     @blp.response(200, UnitOut, example=UNIT)
     @errors(blp, 401, 404)
