@@ -132,10 +132,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from api import open311
-    from api.v1 import (audit, auth as auth_views, calendar as calendar_views, case_metrics, cases, health,
-                        life_circle, meals, notifications as notification_views, open311_keys, people, places,
+    from api.v1 import (audit, auth as auth_views, calendar as calendar_views, cases, health,
+                        life_circle, meals, notifications as notification_views, people, places,
                         uploads, voting)
+    from api.v1.cases import metrics as case_metrics, open311, open311_keys
 
     domains = (people, places, notification_views, audit, cases, uploads, open311_keys, case_metrics, life_circle,
                meals, voting, calendar_views)

@@ -110,7 +110,7 @@ class BaseConfig:
 
     DEMO_LOGIN = False
 
-    # Open311 GeoReport v2 discovery (None: the defaults described in api/open311.py).
+    # Open311 GeoReport v2 discovery (None: the defaults described in api/v1/cases/open311.py).
     OPEN311_JURISDICTION: str | None = None
     OPEN311_CONTACT: str | None = None
     OPEN311_KEY_SERVICE: str | None = None

@@ -218,3 +218,9 @@ class Withdraw(MethodView):
         actor = current_actor()
         workflow.withdraw(actor, case_id, data.get("reason"))
         return _answer(actor, case_id)
+
+
+# The domain's other blueprints: its metrics, the Open311 partner keys and Open311 GeoReport v2 itself.
+from api.v1.cases import metrics, open311, open311_keys  # noqa: E402
+
+BLUEPRINTS = (blp, metrics.blp, open311_keys.blp, open311.bp)
