@@ -9,7 +9,7 @@ from webargs.fields import DelimitedList
 
 from api.schemas.common import Label, Labels, PageArgs, Timestamp
 from models.cases import STATUSES
-from service.cases.workflow import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
+from service.cases.states import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
 from service.geo import DATUMS
 from service.i18n import Text
 
