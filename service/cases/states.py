@@ -52,7 +52,9 @@ def contactable(case: Case) -> bool:
 
 def current_handle_due(case: Case) -> datetime | None:
     """The handling deadline an extension moves: 再次处置 once reopened, else 首次处置."""
-    return case.rework_due_at if case.status == "reopened" or (case.cycle > 1 and case.rework_due_at) else case.handle_due_at
+    if case.status == "reopened" or (case.cycle > 1 and case.rework_due_at):
+        return case.rework_due_at
+    return case.handle_due_at
 
 
 def extension_too_late(case: Case, now: datetime) -> bool:

@@ -357,13 +357,13 @@ def act(actor: Actor, case_id: int, action: str, payload: dict) -> Case:
     return case
 
 
-def _accept(actor, case, payload, now, data):
+def _accept(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     case.accepted_at = now
     if case.assignee_user_id is None:
         case.assignee_user_id = actor.user_id
 
 
-def _contact(actor, case, payload, now, data):
+def _contact(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     method = payload.get("method")
     if method is None:
         raise ContactMethodRequired(choices=", ".join(CONTACT_METHODS))
@@ -375,12 +375,12 @@ def _contact(actor, case, payload, now, data):
     return note
 
 
-def _start(actor, case, payload, now, data):
+def _start(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     if case.assignee_user_id is None:
         case.assignee_user_id = actor.user_id
 
 
-def _resolve(actor, case, payload, now, data):
+def _resolve(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     outcome = payload.get("outcome")
     if outcome is None:
         raise OutcomeRequired()
@@ -391,8 +391,8 @@ def _resolve(actor, case, payload, now, data):
     if len(evidence) > rules.policy().max_photos:
         raise TooManyEvidencePhotos()
     if evidence:
-        db.session.add_all([CasePhoto(case_id=case.id, upload_id=upload.id, purpose="evidence")
-                            for upload in uploads.claim_for(actor.user_id, evidence, f"case:{case.id}", field="photo_ids")])
+        claimed = uploads.claim_for(actor.user_id, evidence, f"case:{case.id}", field="photo_ids")
+        db.session.add_all([CasePhoto(case_id=case.id, upload_id=upload.id, purpose="evidence") for upload in claimed])
     case.outcome = outcome
     case.reply = reply
     case.resolved_at = now
@@ -400,11 +400,11 @@ def _resolve(actor, case, payload, now, data):
     return reply
 
 
-def _return(actor, case, payload, now, data):
+def _return(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     return _text(payload, "reason", ReturnReasonRequired)
 
 
-def _reassign(actor, case, payload, now, data):
+def _reassign(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     target = payload.get("neighbourhood_id")
     assignee = payload.get("assignee_id")
     if target is None and assignee is None:
@@ -433,7 +433,7 @@ def _reassign(actor, case, payload, now, data):
     return _text(payload, "note")
 
 
-def _request_extension(actor, case, payload, now, data):
+def _request_extension(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     reason = _text(payload, "reason", ExtensionReasonRequired)
     days = payload.get("working_days")
     if days is None:
@@ -459,7 +459,7 @@ def _pending_extension(case: Case) -> CaseExtension:
     return extension
 
 
-def _approve_extension(actor, case, payload, now, data):
+def _approve_extension(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     extension = _pending_extension(case)
     extension.status, extension.decided_by, extension.decided_at = "approved", actor.user_id, now
     base = current_handle_due(case) or now
@@ -471,7 +471,7 @@ def _approve_extension(actor, case, payload, now, data):
     data.update({"extension_id": extension.id, "due_at": clock.iso(new_due)})
 
 
-def _deny_extension(actor, case, payload, now, data):
+def _deny_extension(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     extension = _pending_extension(case)
     reason = _text(payload, "reason", DenialReasonRequired)
     extension.status, extension.decided_by, extension.decided_at = "denied", actor.user_id, now
@@ -479,7 +479,7 @@ def _deny_extension(actor, case, payload, now, data):
     return reason
 
 
-def _mark_complex(actor, case, payload, now, data):
+def _mark_complex(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     if case.complex:
         raise AlreadyComplex()
     case.complex = True
@@ -488,13 +488,13 @@ def _mark_complex(actor, case, payload, now, data):
     return _text(payload, "reason", ComplexReasonRequired)
 
 
-def _escalate(actor, case, payload, now, data):
+def _escalate(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     case.escalation_level += 1
     data["level"] = case.escalation_level
     return _text(payload, "note")
 
 
-def _merge(actor, case, payload, now, data):
+def _merge(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     into = payload.get("into_case_id")
     if into is None or into == case.id:
         raise MergeTargetRequired()
@@ -514,11 +514,11 @@ def _merge(actor, case, payload, now, data):
     return f"已并入诉求 {parent.number}"
 
 
-def _reject(actor, case, payload, now, data):
+def _reject(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     return _text(payload, "reason", RejectionReasonRequired)
 
 
-def _close(actor, case, payload, now, data):
+def _close(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     case.closed_at = now
     day, provisional = calendar.next_working_day(now.astimezone(clock.SHANGHAI).date())
     case.visit_due_at = calendar.end_of_day(day)
@@ -534,7 +534,7 @@ def _reopen_for_rework(case: Case, now: datetime) -> None:
     case.escalation_level = 0  # the rework deadline gets its own 催办/督办; events keep the history
 
 
-def _reopen(actor, case, payload, now, data):
+def _reopen(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     reason = _text(payload, "reason", ReopenReasonRequired)
     if case.status == "resolved":
         case.status = "in_progress"  # the reply was not approved
@@ -544,7 +544,7 @@ def _reopen(actor, case, payload, now, data):
     return reason
 
 
-def _visit(actor, case, payload, now, data):
+def _visit(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     """回访 once per closure; a visit that reached nobody (``unreachable``) may be tried again."""
     result = payload.get("result")
     if result is None:
@@ -557,7 +557,7 @@ def _visit(actor, case, payload, now, data):
     return _text(payload, "note")
 
 
-def _comment(actor, case, payload, now, data):
+def _comment(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     return _text(payload, "note", CommentNoteRequired)
 
 
