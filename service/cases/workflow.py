@@ -2,7 +2,8 @@
 
 Every action appends a CaseEvent; deadlines are working days (service/calendar.py); two staff acting at once
 on one case → one wins, the other gets a 409 (the case row carries a version). Each use-case is one
-transaction and returns the case it wrote; the answer is read afterwards (service/cases/queries.py).
+transaction and returns the case it wrote; the answer is read afterwards (service/cases/queries.py), but
+for ``report``, the hot path of POST /cases, which answers from what it wrote.
 """
 from __future__ import annotations
 
