@@ -11,49 +11,20 @@ from __future__ import annotations
 from jobs.registry import Job
 from service.cases import reminders
 
-
-def contact_due_soon():
-    return reminders.contact_due_soon()
-
-
-def contact_missed():
-    return reminders.contact_missed()
-
-
-def handling_due_soon():
-    return reminders.handling_due_soon()
-
-
-def overdue():
-    return reminders.overdue()
-
-
-def visit_due():
-    return reminders.visit_due()
-
-
-def rating_request():
-    return reminders.rating_request()
-
-
-def overdue_digest():
-    return reminders.overdue_digest()
-
-
 JOBS = [
-    Job("cases.contact_due_soon", contact_due_soon, "interval", {"minutes": 10},
+    Job("cases.contact_due_soon", reminders.contact_due_soon, "interval", {"minutes": 10},
         "Remind handlers of 先行联系 deadlines due soon"),
-    Job("cases.contact_missed", contact_missed, "interval", {"minutes": 10},
+    Job("cases.contact_missed", reminders.contact_missed, "interval", {"minutes": 10},
         "Tell handlers and the 居委会主任 of missed 先行联系 deadlines"),
-    Job("cases.handling_due_soon", handling_due_soon, "interval", {"minutes": 10},
+    Job("cases.handling_due_soon", reminders.handling_due_soon, "interval", {"minutes": 10},
         "Remind handlers of handling deadlines due soon"),
-    Job("cases.overdue", overdue, "interval", {"minutes": 15},
+    Job("cases.overdue", reminders.overdue, "interval", {"minutes": 15},
         "催办 overdue cases the next working day, 督办 after more working days (working days only)"),
-    Job("cases.visit_due", visit_due, "interval", {"minutes": 30},
+    Job("cases.visit_due", reminders.visit_due, "interval", {"minutes": 30},
         "Remind handlers of 回访 due today"),
     # Residents are messaged in the daytime only.
-    Job("cases.rating_request", rating_request, "cron", {"hour": "8-20", "minute": "5,35"},
+    Job("cases.rating_request", reminders.rating_request, "cron", {"hour": "8-20", "minute": "5,35"},
         "Ask reporters to rate closed cases (inbox and WeChat subscribe message)"),
-    Job("cases.overdue_digest", overdue_digest, "cron", {"hour": 8, "minute": 30},
+    Job("cases.overdue_digest", reminders.overdue_digest, "cron", {"hour": 8, "minute": 30},
         "Morning digest of overdue cases per neighbourhood (working days only)"),
 ]

@@ -83,7 +83,9 @@ from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
 from service import clock, csv_export
 from service.cases import rules
-from service.errors import Forbidden, InvalidInput
+from service.cases.errors import (DateOutOfRange, GroupByUnknown, MetricsScopeRequired, NeighbourhoodNotInStreet,
+                                  OutOfScope, PeriodReversed, PeriodTooLong)
+from service.people import Actor
 
 GROUP_BY = ("category", "neighbourhood", "assignee")
 EXCLUDED = ("merged", "rejected", "withdrawn")
@@ -151,43 +153,38 @@ class Scope:
 
 # --- validation -----------------------------------------------------------------------------------------------------
 
-def _forbidden() -> Forbidden:
-    return Forbidden(code="cases.out_of_scope", zh="该范围不在您的负责范围", en="Outside your scope")
-
-
-def resolve_scope(actor, street_id: int | None, neighbourhood_id: int | None) -> Scope:
+def resolve_scope(actor: Actor, street_id: int | None, neighbourhood_id: int | None) -> Scope:
     """The street or neighbourhood asked for, if the actor covers it.
 
     Neighbourhood staff see their neighbourhoods; street staff and admins (street or
     district scope) see whole streets and every neighbourhood in them. Without
     either parameter, the actor's only street (or only neighbourhood) is used.
     """
-    if not getattr(actor, "is_staff", False):
-        raise _forbidden()
+    if not actor.is_staff:
+        raise OutOfScope()
     if neighbourhood_id is None and street_id is None:
         if len(actor.street_ids) == 1:
             street_id = next(iter(actor.street_ids))
         elif not actor.street_ids and len(actor.neighbourhood_ids) == 1:
             neighbourhood_id = next(iter(actor.neighbourhood_ids))
         else:
-            raise InvalidInput("street_id", "请指定街道或居民区", "Give street_id or neighbourhood_id",
-                               code="cases.metrics_scope_required")
+            raise MetricsScopeRequired()
     if neighbourhood_id is not None:
         if neighbourhood_id not in actor.neighbourhood_ids:
-            raise _forbidden()
+            raise OutOfScope()
         row = db.session.execute(sa.select(Neighbourhood.street_id, Neighbourhood.committee_name, Street.name)
                                  .join(Street, Street.id == Neighbourhood.street_id)
                                  .where(Neighbourhood.id == neighbourhood_id)).first()
         if row is None:
-            raise _forbidden()
+            raise OutOfScope()
         if street_id is not None and street_id != row.street_id:
-            raise InvalidInput("neighbourhood_id", "该居民区不属于所选街道", "The neighbourhood is not in that street")
+            raise NeighbourhoodNotInStreet()
         return Scope(row.street_id, row.name, neighbourhood_id, row.committee_name)
     if street_id not in actor.street_ids:
-        raise _forbidden()
+        raise OutOfScope()
     name = db.session.execute(sa.select(Street.name).where(Street.id == street_id)).scalar()
     if name is None:
-        raise _forbidden()
+        raise OutOfScope()
     return Scope(street_id, name)
 
 
@@ -205,11 +202,11 @@ def resolve_period(date_from: date | None, date_to: date | None) -> tuple[date, 
         date_from = date_to.replace(day=1)
     for field, value in (("from", date_from), ("to", date_to)):
         if not EARLIEST <= value <= LATEST:
-            raise InvalidInput(field, "日期须在 2000-01-01 至 2099-12-31 之间", "The date must be in 2000-2099")
+            raise DateOutOfRange(field)
     if date_from > date_to:
-        raise InvalidInput("from", "开始日期不能晚于结束日期", "from must not be after to")
+        raise PeriodReversed()
     if (date_to - date_from).days + 1 > MAX_DAYS:
-        raise InvalidInput("to", f"统计区间不能超过{MAX_DAYS}天", f"The period is at most {MAX_DAYS} days")
+        raise PeriodTooLong(days=MAX_DAYS)
     return date_from, date_to
 
 
@@ -381,14 +378,14 @@ def _labels(group_by: str | None, keys, lang: str) -> dict:
 
 # --- the use-case ---------------------------------------------------------------------------------------------------
 
-def compute(actor, *, street_id: int | None = None, neighbourhood_id: int | None = None,
+def compute(actor: Actor, *, street_id: int | None = None, neighbourhood_id: int | None = None,
             date_from: date | None = None, date_to: date | None = None, group_by: str | None = None,
             lang: str = "zh") -> dict:
     """The metrics of the cases received in ``[date_from, date_to]`` (local dates, both inclusive)
     in a street or neighbourhood the actor covers, optionally grouped by category,
     neighbourhood or assignee. Read-only. See the module docstring for every formula."""
     if group_by is not None and group_by not in GROUP_BY:
-        raise InvalidInput("group_by", "分组方式无效", f"group_by must be one of {', '.join(GROUP_BY)}")
+        raise GroupByUnknown(choices=", ".join(GROUP_BY))
     scope = resolve_scope(actor, street_id, neighbourhood_id)
     date_from, date_to = resolve_period(date_from, date_to)
     start, end = _local_midnight(date_from), _local_midnight(date_to + timedelta(days=1))

@@ -29,9 +29,16 @@ from models.cases import OPEN_STATUSES, Case, CaseEvent, CasePhoto, Open311Key
 from models.places import Estate, Neighbourhood, Street
 from models.uploads import Upload
 from service import audit, clock, geo
-from service.cases import rules, workflow
+from service.cases import access, rules, workflow
+from service.cases.errors import (
+    AddressIdUnsupported, AddressTooLong, AddressUnknown, ApiKeyInvalid, AttributeSingleValue, BoxInvalid,
+    EndBeforeStart, KeyIssueOutOfScope, KeyNotFound, KeyOutOfScope, KeyScopeIncomplete, KeyScopeRequired,
+    LatLongApart, LatLongOutOfRange, MediaNotFound, PageInvalid, PageSizeInvalid, PartnerInvalid, PartnerRequired,
+    RangeTooLong, RequestDescriptionRequired, RequestLocationRequired, RequestNotFound, ServiceCodeRequired,
+    ServiceCodeUnknown, ServiceNotFound, StatusInvalid, TooManyIds)
 from service.db import paginate, transactional
-from service.errors import Forbidden, InvalidInput, NotFound
+from service.errors import Forbidden
+from service.people import Actor
 
 MAX_RANGE = timedelta(days=90)
 MAX_PAGE_SIZE = 1000
@@ -54,55 +61,35 @@ def _hash(key: str) -> str:
 KEY_SCOPES = ("street", "district")
 
 
-def _out_of_scope() -> Forbidden:
-    return Forbidden(code="open311.key_out_of_scope", zh="该接入密钥不在您的管理范围内，不能吊销",
-                     en="This API key lies outside your administrative scope")
-
-
-def _covers(actor, scope_type: str | None, scope_id: int | None) -> bool:
-    districts, streets = actor.admin_reach()
-    if scope_type == "district":
-        return scope_id in districts
-    if scope_type == "street":
-        return scope_id in streets
-    # A key issued before keys had a scope, by an admin of several places: district admins only.
-    return bool(districts)
-
-
-def _key_scope(actor, scope_type: str | None, scope_id: int | None) -> tuple[str, int]:
+def _key_scope(actor: Actor, scope_type: str | None, scope_id: int | None) -> tuple[str, int]:
     """The admin scope a new key lies in: the one named (which the issuer must administer), or the
     issuer's only admin scope."""
     if scope_type is None and scope_id is None:
         own = {(kind, sid) for kind, sid in actor.scopes.get("admin", set()) if kind in KEY_SCOPES}
         if len(own) != 1:
-            raise InvalidInput("scope_type", "您管理多个街道或区，请指定密钥所属的范围（scope_type 和 scope_id）",
-                               "You administer several places: name the key's scope (scope_type and scope_id)")
+            raise KeyScopeRequired()
         return own.pop()
-    if scope_type not in KEY_SCOPES or scope_id is None:
-        raise InvalidInput("scope_type", "请同时给出 scope_type（street 或 district）和 scope_id",
-                           "Give scope_type (street or district) and scope_id together")
-    if not _covers(actor, scope_type, scope_id):
-        raise Forbidden(code="open311.key_out_of_scope", zh="不能为您管理范围以外的街道或区签发接入密钥",
-                        en="You cannot issue a key outside your administrative scope")
+    if scope_type is None or scope_id is None:
+        raise KeyScopeIncomplete()
+    if not access.may_issue_key(actor, scope_type, scope_id):
+        raise KeyIssueOutOfScope()
     return scope_type, scope_id
 
 
 @transactional
-def issue_key(actor, partner: str, scope_type: str | None = None,
+def issue_key(actor: Actor, partner: str, scope_type: str | None = None,
               scope_id: int | None = None) -> tuple[Open311Key, str]:
     """Issue an API key for a partner system (admins only), in one of the issuer's admin scopes.
     Returns the key and its plaintext, which is not stored and cannot be shown again."""
-    if not getattr(actor, "is_admin", False):
+    if not actor.is_admin:
         raise Forbidden()
     name = (partner or "").strip()
     if not name:
-        raise InvalidInput("partner", "请填写接入系统名称", "A partner name is required")
-    if len(name) > 100:
-        raise InvalidInput("partner", "名称不能超过100字", "At most 100 characters")
+        raise PartnerRequired()
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput("partner", "名称包含无效字符", "The name contains invalid characters") from None
+        raise PartnerInvalid() from None
     scope_type, scope_id = _key_scope(actor, scope_type, scope_id)
     plaintext = secrets.token_urlsafe(32)
     key = Open311Key(partner=name, key_hash=_hash(plaintext), key_prefix=plaintext[:KEY_PREFIX_LENGTH],
@@ -116,16 +103,16 @@ def issue_key(actor, partner: str, scope_type: str | None = None,
 
 
 @transactional
-def revoke_key(actor, key_id: int) -> Open311Key:
+def revoke_key(actor: Actor, key_id: int) -> Open311Key:
     """Revoke a key: its issuer, or an admin whose scope holds it (a district's admins revoke the keys
     of its streets). Revoking a revoked key changes nothing."""
-    if not getattr(actor, "is_admin", False):
+    if not actor.is_admin:
         raise Forbidden()
     key = db.session.get(Open311Key, key_id)
     if key is None:
-        raise NotFound(code="open311.key_not_found", zh="接入密钥不存在", en="No such API key")
-    if key.created_by != actor.user_id and not _covers(actor, key.scope_type, key.scope_id):
-        raise _out_of_scope()
+        raise KeyNotFound()
+    if not access.may_revoke_key(actor, key):
+        raise KeyOutOfScope()
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         audit.record(actor, "open311_key.revoked", "open311_key", key.id, before={"revoked_at": None},
@@ -133,9 +120,9 @@ def revoke_key(actor, key_id: int) -> Open311Key:
     return key
 
 
-def list_keys(actor, *, page: int, page_size: int):
-    """The keys the actor may revoke, newest first, without any secret (admins only)."""
-    if not getattr(actor, "is_admin", False):
+def list_keys(actor: Actor, *, page: int, page_size: int):
+    """The keys the actor may revoke (access.may_revoke_key), newest first, without any secret (admins only)."""
+    if not actor.is_admin:
         raise Forbidden()
     districts, streets = actor.admin_reach()
     mine = sa.or_(Open311Key.created_by == actor.user_id,
@@ -146,19 +133,14 @@ def list_keys(actor, *, page: int, page_size: int):
     return paginate(sa.select(Open311Key).where(mine).order_by(Open311Key.id.desc()), page, page_size)
 
 
-def _invalid_key() -> Forbidden:
-    return Forbidden(code="open311.api_key_invalid", zh="api_key 无效，不能创建诉求",
-                     en="Invalid api_key received -- can't proceed with create_request.")
-
-
 @transactional
 def authenticate(api_key: str | None) -> Open311Key:
     """The live key matching ``api_key`` (its last use recorded), or Forbidden."""
     if not api_key or len(api_key) > 200:
-        raise _invalid_key()
+        raise ApiKeyInvalid()
     key = db.session.execute(sa.select(Open311Key).where(Open311Key.key_hash == _hash(api_key))).scalar_one_or_none()
     if key is None or key.revoked_at is not None:
-        raise _invalid_key()
+        raise ApiKeyInvalid()
     key.last_used_at = clock.now()
     return key
 
@@ -200,8 +182,7 @@ def service_definition(code: str, lang: str = "zh") -> dict:
     """The attributes a service asks for; unknown and private services are not found."""
     category = _public_category(code)
     if category is None:
-        raise NotFound(code="open311.service_not_found", zh=f"service_code {code} 不存在",
-                       en=f"service_code {code} was not found")
+        raise ServiceNotFound(service_code=code)
     attributes = []
     for order, attribute in enumerate(category.attributes, start=1):
         values = [{"key": v.get("key"), "name": v.get("name", v.get("key"))} if isinstance(v, dict)
@@ -248,8 +229,7 @@ def _published_range(low: float, high: float) -> tuple[float, float]:
 
 def _bbox_condition(box: BBox):
     if not (-90 <= box.lat_sw < box.lat_ne <= 90 and -180 <= box.long_sw < box.long_ne <= 180):
-        raise InvalidInput("bbox", "范围无效：须 lat_sw < lat_ne，long_sw < long_ne",
-                           "The box needs lat_sw < lat_ne and long_sw < long_ne")
+        raise BoxInvalid()
     # A request is in the box when its published coordinates are: no box, however small or placed,
     # tells more about a reporter's point than the coordinates shown.
     lat_sw, lat_ne = _published_range(box.lat_sw, box.lat_ne)
@@ -272,9 +252,9 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     elif end is None:
         end = start + MAX_RANGE
     if end < start:
-        raise InvalidInput("end_date", "end_date 不能早于 start_date", "end_date is before start_date")
+        raise EndBeforeStart()
     if end - start > MAX_RANGE:
-        raise InvalidInput("end_date", "查询范围不能超过90天", "start_date and end_date may not span more than 90 days")
+        raise RangeTooLong(days=MAX_RANGE.days)
     return start, end
 
 
@@ -285,21 +265,21 @@ def list_requests(*, ids: list[str] | None = None, service_codes: list[str] | No
     """Service requests, newest first. ``ids`` (case numbers) overrides every other filter; otherwise
     requests received in [start, end] (at most 90 days; by default the last 90), one page of at most 1000."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput("page_size", f"page_size 须为 1–{MAX_PAGE_SIZE}", f"page_size must be 1-{MAX_PAGE_SIZE}")
+        raise PageSizeInvalid(limit=MAX_PAGE_SIZE)
     if page < 1:
-        raise InvalidInput("page", "page 须从1开始", "page must be 1 or more")
+        raise PageInvalid()
     query = sa.select(Case).where(_visible())
     if ids:
         if len(ids) > MAX_IDS:
-            raise InvalidInput("service_request_id", f"最多查询{MAX_IDS}个编号", f"At most {MAX_IDS} ids")
+            raise TooManyIds(limit=MAX_IDS)
         query = query.where(Case.number.in_(ids))
     else:
         for code in service_codes or []:
             if _public_category(code) is None:
-                raise InvalidInput("service_code", "没有这个服务类别", f"Unknown service_code {code}")
+                raise ServiceCodeUnknown(service_code=code)
         for status in statuses or []:
             if status not in ("open", "closed"):
-                raise InvalidInput("status", "status 只能是 open 或 closed", "status must be open or closed")
+                raise StatusInvalid()
         start, end = _window(start, end)
         query = query.where(Case.received_at >= start, Case.received_at <= end)
         if service_codes:
@@ -320,8 +300,7 @@ def get_request(number: str, lang: str = "zh") -> dict:
     if number and len(number) <= 32 and "\x00" not in number:
         case = db.session.execute(sa.select(Case).where(Case.number == number, _visible())).scalar_one_or_none()
     if case is None:
-        raise NotFound(code="open311.request_not_found", zh=f"service_request_id {number} 不存在",
-                       en=f"service_request_id {number} was not found")
+        raise RequestNotFound(number=number)
     return present([case], lang)[0]
 
 
@@ -431,7 +410,7 @@ def media(token: str) -> Media:
     if _MEDIA_TOKEN.match(token or ""):
         row = db.session.execute(_MEDIA, {"token": token}).first()
     if row is None or _public_category(row.category_code) is None:
-        raise NotFound(code="open311.media_not_found", zh="图片不存在", en="No such media")
+        raise MediaNotFound()
     return Media(row.data, row.content_type, row.sha256)
 
 
@@ -453,44 +432,44 @@ def _estate_location(address: str) -> dict | None:
     return {"lat": lat, "lng": lng, "datum": "gcj02"}
 
 
+def _request_location(lat: float | None, lng: float | None, address_string: str | None,
+                      address_id: str | None) -> dict:
+    """Where a partner's request lies: its WGS-84 point, else the estate its address names."""
+    if (lat is None) != (lng is None):
+        raise LatLongApart()
+    if lat is not None:
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise LatLongOutOfRange()
+        return {"lat": lat, "lng": lng, "datum": "wgs84"}
+    if address_string:
+        location = _estate_location(address_string)
+        if location is None:
+            raise AddressUnknown()
+        return location
+    if address_id:
+        raise AddressIdUnsupported()
+    raise RequestLocationRequired()
+
+
 def create_request(key: Open311Key, *, service_code: str | None, lat: float | None, lng: float | None,
                    address_string: str | None, address_id: str | None, description: str | None,
                    attributes: dict, lang: str = "zh") -> list[dict]:
     """File a case from a partner system (an authenticated key). Routed and dispatched like any
     report; no reporter is recorded. Commits. Returns the Open311 answer."""
     if not service_code:
-        raise InvalidInput("service_code", "缺少 service_code", "service_code was not provided")
+        raise ServiceCodeRequired()
     category = _public_category(service_code)
     if category is None:
-        raise NotFound(code="open311.service_not_found", zh=f"service_code {service_code} 不存在",
-                       en=f"service_code {service_code} was not found")
-    if (lat is None) != (lng is None):
-        raise InvalidInput("lat", "lat 和 long 须同时提供", "lat and long must both be sent")
-    location = None
-    if lat is not None:
-        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-            raise InvalidInput("lat", "经纬度超出范围", "lat/long out of range")
-        location = {"lat": lat, "lng": lng, "datum": "wgs84"}
-    elif address_string:
-        location = _estate_location(address_string)
-        if location is None:
-            raise InvalidInput("address_string", "无法根据地址确定位置，请提供经纬度（WGS-84）",
-                               "The address does not name a known estate; send lat and long (WGS-84)",
-                               code="open311.address_unknown")
-    elif address_id:
-        raise InvalidInput("address_id", "不支持 address_id，请提供经纬度或地址",
-                           "address_id is not supported; send lat and long or address_string")
-    else:
-        raise InvalidInput("location", "请提供位置：lat 和 long，或 address_string",
-                           "A location is required: lat and long, or address_string")
+        raise ServiceNotFound(service_code=service_code)
+    location = _request_location(lat, lng, address_string, address_id)
     if not description or not description.strip():
-        raise InvalidInput("description", "请描述问题", "description was not provided")
+        raise RequestDescriptionRequired()
     single = {a.code for a in category.attributes if a.datatype != "multivaluelist"}
     for code, value in attributes.items():
         if isinstance(value, list) and code in single:
-            raise InvalidInput(f"attribute[{code}]", "该附加项只能有一个值", f"attribute[{code}] takes one value")
+            raise AttributeSingleValue(f"attribute[{code}]")
     if address_string and len(address_string) > 200:
-        raise InvalidInput("address_string", "地址不能超过200字", "address_string: at most 200 characters")
+        raise AddressTooLong()
     case = workflow.create_case(None, category_code=category.code, description=description, location=location,
                                 address=address_string, anonymous=False,
                                 contact_consent=False, attributes=attributes, source="open311",

@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from models.base import db
-from models.cases import OPEN_STATUSES, STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
+from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
 from service import audit, clock, geo, labels, privacy, uploads
-from service.cases import rules
-from service.cases.workflow import allowed_actions, can_handle
-from service.errors import InvalidInput, NotFound
+from service.cases import access, rules
+from service.cases.errors import CaseNotFound, CategoryUnknown, CursorInvalid, NeighbourhoodOutOfScope
+from service.db import paginate
+from service.people import Actor
 
-MAX_QUEUE_PAGE = 100
 # The columns summary() reads: the queue selects only these.
 SUMMARY_COLUMNS = (Case.id, Case.number, Case.category_code, Case.status, Case.description, Case.address, Case.lat,
                    Case.lng, Case.street_id, Case.neighbourhood_id, Case.received_at, Case.contact_due_at,
@@ -28,33 +28,22 @@ SUMMARY_COLUMNS = (Case.id, Case.number, Case.category_code, Case.status, Case.d
 _SUMMARY_SELECT = sa.select(*SUMMARY_COLUMNS)
 
 
-def _not_found() -> NotFound:
-    return NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
-
-
-def is_public(case: Case) -> bool:
-    category = rules.category(case.category_code)
-    return bool(category and category.public) and case.status not in ("rejected", "withdrawn")
-
-
-def visible_case(actor, case_id: int) -> Case:
-    """The case if the actor may see it: its reporter, staff in scope, or anyone logged in for public cases."""
+def visible_case(actor: Actor, case_id: int) -> Case:
+    """The case if the actor may see it (access.may_see); else it does not exist for them."""
     case = db.session.get(Case, case_id)
-    if case is None:
-        raise _not_found()
-    if case.reporter_user_id == actor.user_id or can_handle(actor, case) or is_public(case):
-        return case
-    raise _not_found()
+    if case is None or not access.may_see(actor, case):
+        raise CaseNotFound()
+    return case
 
 
-def _may_see_case_photo(actor, upload) -> bool:
+def _may_see_case_photo(actor: Actor, upload) -> bool:
     """Photos attached to a case are visible to whoever may see the case."""
     try:
         case_id = int(upload.attached_to.split(":", 1)[1])
-        visible_case(actor, case_id)
-    except (ValueError, IndexError, NotFound):
+    except (ValueError, IndexError):
         return False
-    return True
+    case = db.session.get(Case, case_id)
+    return case is not None and access.may_see(actor, case)
 
 
 uploads.register_visibility("case", _may_see_case_photo)
@@ -96,11 +85,11 @@ def _reporter_view(case: Case, full: bool) -> dict | None:
     return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "masked": True}
 
 
-def case_detail(actor, case_id: int, lang: str = "zh") -> dict:
+def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     """One case as the actor may see it. Staff handling it see the reporter's contact details
     unmasked (and that view is audited); everyone else sees masked or anonymous details."""
     case = visible_case(actor, case_id)
-    handler = can_handle(actor, case)
+    handler = access.may_handle(actor, case)
     own = case.reporter_user_id == actor.user_id
     events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
     photos = db.session.execute(sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(
@@ -114,13 +103,14 @@ def case_detail(actor, case_id: int, lang: str = "zh") -> dict:
     return result
 
 
-def new_case_detail(actor, case: Case, events: list[CaseEvent], photos: list[CasePhoto], lang: str = "zh") -> dict:
-    """The reporter's answer for the case they just reported, from what the use-case holds (no query)."""
-    return _detail(actor, case, handler=can_handle(actor, case), own=True, events=events, photos=photos,
+def new_case_detail(actor: Actor, case: Case, events: list, photos: list[CasePhoto], lang: str = "zh") -> dict:
+    """The reporter's answer for the case they just reported, from what the use-case holds (no query): built
+    inside its transaction (workflow.report)."""
+    return _detail(actor, case, handler=access.may_handle(actor, case), own=True, events=events, photos=photos,
                    followers=1, following=True, lang=lang)
 
 
-def _detail(actor, case: Case, *, handler: bool, own: bool, events, photos, followers: int, following: bool,
+def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photos, followers: int, following: bool,
             lang: str) -> dict:
     timeline = [{"id": e.id, "at": e.at, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
                  "note": e.note, "public": e.public, "actor_role": e.actor_role}
@@ -131,24 +121,22 @@ def _detail(actor, case: Case, *, handler: bool, own: bool, events, photos, foll
             "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
             {"name": "匿名", "phone": None, "masked": True},
             "anonymous": case.anonymous, "followers": followers, "following": following,
-            "allowed_actions": allowed_actions(actor, case),
+            "allowed_actions": access.allowed_actions(actor, case),
             "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
             "attributes": case.attributes or {}}
 
 
-def my_cases(actor, *, page: int, page_size: int):
+def my_cases(actor: Actor, *, page: int, page_size: int):
     """Cases I reported or follow, newest first."""
     followed = sa.select(CaseFollower.case_id).where(CaseFollower.user_id == actor.user_id)
     query = sa.select(Case).where(sa.or_(Case.reporter_user_id == actor.user_id, Case.id.in_(followed)))
-    from service.db import paginate
-
     return paginate(query.order_by(Case.id.desc()), page, page_size)
 
 
 def nearby(*, lat: float, lng: float, datum: str, category_code: str) -> list[dict]:
     """Open cases of a category within the policy radius reported in the last N days, nearest first."""
     if rules.category(category_code) is None:
-        raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
+        raise CategoryUnknown()
     policy = rules.policy()
     lat, lng = geo.to_gcj02(lat, lng, datum)
     min_lat, max_lat, min_lng, max_lng = geo.bounding_box(lat, lng, policy.nearby_radius_m)
@@ -159,7 +147,7 @@ def nearby(*, lat: float, lng: float, datum: str, category_code: str) -> list[di
     found = []
     for case in rows:
         distance = geo.distance_m(lat, lng, case.lat, case.lng)
-        if distance <= policy.nearby_radius_m and is_public(case):
+        if distance <= policy.nearby_radius_m and access.is_public(case):
             found.append((distance, case))
     found.sort(key=lambda pair: (pair[0], pair[1].id))
     return [{**summary(case), "distance_m": round(distance)} for distance, case in found[:20]]
@@ -187,26 +175,21 @@ def encode_cursor(due_at: datetime | None, case_id: int) -> str:
     return f"{payload}.{_cursor_tag(payload)}"
 
 
-def _cursor_invalid() -> InvalidInput:
-    return InvalidInput("cursor", "翻页参数无效，请从第一页重新加载", "The cursor is not valid; reload from the first page",
-                        code="cases.cursor_invalid")
-
-
 def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
     """The (due_at, id) of a cursor this server issued; anything else is a 422 naming ``cursor``."""
     payload, dot, tag = cursor.partition(".")
     if not dot or not hmac.compare_digest(tag.encode(), _cursor_tag(payload).encode()):
-        raise _cursor_invalid()
+        raise CursorInvalid()
     try:
         value = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except ValueError:
-        raise _cursor_invalid() from None
+        raise CursorInvalid() from None
     # Issued cursors always have this shape; the checks keep a leaked signing key from becoming a 500.
     if not isinstance(value, list) or len(value) != 2:
-        raise _cursor_invalid()
+        raise CursorInvalid()
     due, case_id = value
     if type(case_id) is not int or not 1 <= case_id <= MAX_CASE_ID:
-        raise _cursor_invalid()
+        raise CursorInvalid()
     if due is None:
         return None, case_id
     try:
@@ -214,7 +197,7 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
     except ValueError:
         moment = None
     if moment is None or moment.utcoffset() != timedelta(0):
-        raise _cursor_invalid()
+        raise CursorInvalid()
     return moment, case_id
 
 
@@ -261,7 +244,7 @@ def _queue_statement(scope: str, category: bool, assignee: bool, overdue: bool |
     return query.order_by(Case.id).limit(_P("limit"))
 
 
-def staff_queue(actor, *, status: list[str] | None = None, category: str | None = None,
+def staff_queue(actor: Actor, *, status: list[str] | None = None, category: str | None = None,
                 neighbourhood_id: int | None = None, overdue: bool | None = None, due_before: datetime | None = None,
                 assignee_id: int | None = None, cursor: str | None = None, limit: int = 20) -> tuple[list[sa.Row], str | None]:
     """Cases in the actor's scope, nearest deadline first (cases without one last), keyset-paginated.
@@ -270,18 +253,13 @@ def staff_queue(actor, *, status: list[str] | None = None, category: str | None 
     the queue is the staff's hottest read and needs no identity map.
     """
     statuses = status or list(OPEN_STATUSES)
-    for value in statuses:
-        if value not in STATUSES:
-            raise InvalidInput("status", "状态无效", f"Unknown status {value!r}")
     if category is not None and rules.category(category) is None:
-        raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
+        raise CategoryUnknown()
     params = {"statuses": list(statuses), "category": category, "assignee_id": assignee_id, "now": clock.now(),
               "due_before": due_before}
     if neighbourhood_id is not None:
         if neighbourhood_id not in actor.neighbourhood_ids:
-            from service.errors import Forbidden
-
-            raise Forbidden(code="cases.out_of_scope", zh="该居民区不在您的负责范围", en="Outside your scope")
+            raise NeighbourhoodOutOfScope()
         scope, params["neighbourhood_id"] = "neighbourhood", neighbourhood_id
     elif actor.street_ids:
         outside = actor.neighbourhood_ids - actor.street_neighbourhood_ids

@@ -26,8 +26,10 @@ bounded window, in keyset batches of ``BATCH``; each batch is a handful of state
 one multi-row INSERT of events, one of notifications), whatever its size.
 
 Idempotency: every notification has a dedupe key (unique in the database), made of the case, the
-reminder, the cycle, the deadline's day or the level, and the recipient; a batch commits whole or
-not at all. So a sweep run twice, or again after a crash, sends nothing twice and loses nothing.
+reminder, the cycle, the deadline's day or the level, and the recipient; each batch is one transaction
+(a ``@transactional`` step: ``_send_batch``, ``_raise_levels``, ``_send_digests``) that commits whole or
+not at all, so the write lock is held for one batch at a time. So a sweep run twice, or again after a
+crash, sends nothing twice and loses nothing.
 
 Escalation: ``case.escalation_level`` is one ladder shared with the staff's manual "escalate": the
 overdue sweep raises it to 1 (催办) on the first working day after the due day and to 2 (督办)
@@ -51,6 +53,7 @@ from models.people import RoleAssignment, User
 from models.places import Neighbourhood, Street
 from service import calendar, clock, notifications
 from service.cases import rules
+from service.db import transactional
 
 BATCH = 500
 # How far back a sweep looks for a deadline it may have missed while the scheduler was down.
@@ -96,7 +99,7 @@ def _category(code: str) -> str:
 
 def _batches(query: sa.Select, key: sa.ColumnElement, statuses):
     """Rows of ``query`` in a status of ``statuses``, in keyset batches ordered by (key, case id);
-    the caller commits between batches."""
+    the caller writes each batch in a transaction of its own."""
     query = query.add_columns(key.label("sweep_key"))
     last = None
     while True:
@@ -297,33 +300,24 @@ def _among(column: sa.ColumnElement, values: list) -> sa.ColumnElement:
     return column.in_(values)
 
 
-def _commit(work) -> int:
-    """Run one batch's work and commit it, or roll all of it back."""
-    try:
-        result = work()
-        db.session.commit()
-        return result
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def _notify_rows(query: sa.Select, key: sa.ColumnElement, message, statuses=OPEN_STATUSES) -> dict:
-    """The common loop: for each batch of due rows, build the messages and send them in one commit."""
+    """The common loop: for each batch of due rows, build the messages and send them in one transaction."""
     counts = {"cases": 0, "notified": 0}
     staff = CaseStaff()
     for rows in _batches(query, key, statuses):
         staff.load_for(rows)
-
-        def work(rows=rows):
-            outbox = _Outbox()
-            for row in rows:
-                message(outbox, staff, row)
-            return outbox.send()
-
         counts["cases"] += len(rows)
-        counts["notified"] += _commit(work)
+        counts["notified"] += _send_batch(rows, staff, message)
     return counts
+
+
+@transactional
+def _send_batch(rows, staff: CaseStaff, message) -> int:
+    """One batch's messages (``message(outbox, staff, row)`` for each row), sent in one transaction."""
+    outbox = _Outbox()
+    for row in rows:
+        message(outbox, staff, row)
+    return outbox.send()
 
 
 def _data(row, **extra) -> dict:
@@ -443,16 +437,18 @@ def overdue(now: datetime | None = None) -> dict:
         if not raises:
             continue
         staff.load_for([row for row, _, _ in raises])
-        urged, escalated, sent = _commit(lambda raises=raises: _raise_levels(raises, staff, now))
+        urged, escalated, sent = _raise_levels(raises, staff, now)
         counts["urged"] += urged
         counts["escalated"] += escalated
         counts["notified"] += sent
     return counts
 
 
+@transactional
 def _raise_levels(raises, staff: CaseStaff, now: datetime) -> tuple[int, int, int]:
     """Raise each case to its target level (only from the level it was read at: a case changed
-    meanwhile is left for the next run), one event per level reached, and the notices."""
+    meanwhile is left for the next run), one event per level reached, and the notices; one batch,
+    in one transaction."""
     groups: dict[tuple[int, int], list] = {}
     for row, target, days in raises:
         groups.setdefault((row.escalation_level, target), []).append((row, days))
@@ -544,7 +540,6 @@ def overdue_digest(now: datetime | None = None) -> dict:
     now = now or clock.now()
     if _not_a_working_day(now):
         return {"skipped": "not a working day"}
-    day = _stamp(now)
     overdue_cases = sa.select(Case.id, Case.number, Case.neighbourhood_id, Case.street_id, Case.due_at).where(
         _OPEN, Case.due_at < now)
     totals = db.session.execute(
@@ -553,39 +548,63 @@ def overdue_digest(now: datetime | None = None) -> dict:
     counts = {"neighbourhoods": 0, "cases": 0, "notified": 0}
     if not totals:
         return counts
-    ranked = overdue_cases.add_columns(sa.func.row_number().over(
-        partition_by=(Case.neighbourhood_id, Case.street_id), order_by=(Case.due_at, Case.id)).label("rank")).subquery()
-    top: dict[tuple, list[str]] = {}
-    for row in db.session.execute(sa.select(ranked).where(ranked.c.rank <= DIGEST_TOP)
-                                  .order_by(ranked.c.neighbourhood_id, ranked.c.street_id, ranked.c.rank)):
-        top.setdefault((row.neighbourhood_id, row.street_id), []).append(row.number)
-    names = dict(db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.committee_name).where(
-        Neighbourhood.id.in_({n for n, _, _ in totals if n is not None}))).all())
-    street_names = dict(db.session.execute(sa.select(Street.id, Street.name).where(
-        Street.id.in_({s for n, s, _ in totals if n is None}))).all())
-    staff = CaseStaff()
-    staff.load({n for n, _, _ in totals}, {s for _, s, _ in totals})
+    digests = _Digests.load(overdue_cases, totals, now)
     for start in range(0, len(totals), BATCH):
-        def work(chunk=totals[start:start + BATCH]):
-            outbox = _Outbox()
-            for nid, sid, total in chunk:
-                name = names.get(nid, "") if nid is not None else street_names.get(sid, "")
-                scope = f"nb{nid}" if nid is not None else f"st{sid}"
-                numbers = top.get((nid, sid), [])
-                more = "等" if total > len(numbers) else ""
-                recipients = staff.of_neighbourhood(nid, sid) if nid is not None else staff.street.get(sid, [])
-                link = (f"/cases?overdue=true&neighbourhood_id={nid}" if nid is not None else "/cases?overdue=true")
-                outbox.add(recipients, "case.overdue_digest", f"digest:overdue:{scope}:{day}",
-                           f"逾期诉求提醒：{name}{total}件",
-                           f"截至{_local(now):%m月%d日 %H:%M}，{name}有{total}件诉求逾期未办结："
-                           f"{'、'.join(numbers)}{more}。",
-                           link, {"neighbourhood_id": nid, "street_id": sid, "count": total, "numbers": numbers})
-            return outbox.send()
-
-        counts["notified"] += _commit(work)
+        counts["notified"] += _send_digests(digests, totals[start:start + BATCH])
     counts["neighbourhoods"] = len(totals)
     counts["cases"] = sum(total for _, _, total in totals)
     return counts
+
+
+@dataclass
+class _Digests:
+    """What the morning's digests say: the most overdue case numbers of each (neighbourhood, street), the
+    places' names and their staff."""
+    now: datetime
+    top: dict[tuple, list[str]]
+    names: dict[int, str]
+    street_names: dict[int, str]
+    staff: CaseStaff
+
+    @classmethod
+    def load(cls, overdue_cases: sa.Select, totals, now: datetime) -> _Digests:
+        ranked = overdue_cases.add_columns(sa.func.row_number().over(
+            partition_by=(Case.neighbourhood_id, Case.street_id), order_by=(Case.due_at, Case.id)).label("rank")
+        ).subquery()
+        top: dict[tuple, list[str]] = {}
+        for row in db.session.execute(sa.select(ranked).where(ranked.c.rank <= DIGEST_TOP)
+                                      .order_by(ranked.c.neighbourhood_id, ranked.c.street_id, ranked.c.rank)):
+            top.setdefault((row.neighbourhood_id, row.street_id), []).append(row.number)
+        names = dict(db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.committee_name).where(
+            Neighbourhood.id.in_({n for n, _, _ in totals if n is not None}))).all())
+        street_names = dict(db.session.execute(sa.select(Street.id, Street.name).where(
+            Street.id.in_({s for n, s, _ in totals if n is None}))).all())
+        staff = CaseStaff()
+        staff.load({n for n, _, _ in totals}, {s for _, s, _ in totals})
+        return cls(now, top, names, street_names, staff)
+
+    def add(self, outbox: _Outbox, nid: int | None, sid: int, total: int) -> None:
+        """The digest of one neighbourhood (or of a street's street-level cases) to its staff."""
+        name = self.names.get(nid, "") if nid is not None else self.street_names.get(sid, "")
+        scope = f"nb{nid}" if nid is not None else f"st{sid}"
+        numbers = self.top.get((nid, sid), [])
+        more = "等" if total > len(numbers) else ""
+        recipients = self.staff.of_neighbourhood(nid, sid) if nid is not None else self.staff.street.get(sid, [])
+        link = (f"/cases?overdue=true&neighbourhood_id={nid}" if nid is not None else "/cases?overdue=true")
+        outbox.add(recipients, "case.overdue_digest", f"digest:overdue:{scope}:{_stamp(self.now)}",
+                   f"逾期诉求提醒：{name}{total}件",
+                   f"截至{_local(self.now):%m月%d日 %H:%M}，{name}有{total}件诉求逾期未办结："
+                   f"{'、'.join(numbers)}{more}。",
+                   link, {"neighbourhood_id": nid, "street_id": sid, "count": total, "numbers": numbers})
+
+
+@transactional
+def _send_digests(digests: _Digests, chunk) -> int:
+    """One batch of digests, sent in one transaction."""
+    outbox = _Outbox()
+    for nid, sid, total in chunk:
+        digests.add(outbox, nid, sid, total)
+    return outbox.send()
 
 
 SWEEPS = {"contact_due_soon": contact_due_soon, "contact_missed": contact_missed,

@@ -55,24 +55,42 @@ class Policy:
     satisfied_levels: tuple[int, ...]
 
 
-_categories: dict[str, Category] = {}
-_policy: Policy | None = None
+@dataclass(frozen=True)
+class Rules:
+    """The loaded case rules: the categories by code, and the policy."""
+    categories: dict[str, Category]
+    policy: Policy
 
 
-def load(directory=None) -> None:
-    global _categories, _policy
+_rules: Rules | None = None
+WHERE = "cases.yaml"
+
+
+def load(directory=None) -> Rules:
+    """Load and check config/rules/cases.yaml (or the one in ``directory``); a bad file raises RulesError
+    naming the problem, and the rules loaded before stay."""
+    global _rules
     data = rules.load("cases", directory)
-    where = "cases.yaml"
     defaults = data.get("defaults") or {}
     default_limits = defaults.get("limits") or {}
-    rules.require(set(default_limits) == set(LIMIT_NAMES), where,
+    rules.require(set(default_limits) == set(LIMIT_NAMES), WHERE,
                   f"defaults.limits must give exactly {', '.join(LIMIT_NAMES)}")
-    _check_limits(default_limits, where, "defaults.limits")
+    _check_limits(default_limits, "defaults.limits")
     default_routing = defaults.get("routing", "location")
-    rules.require(default_routing in ROUTINGS, where, f"defaults.routing must be one of {ROUTINGS}")
-    policy = data.get("policy") or {}
+    rules.require(default_routing in ROUTINGS, WHERE, f"defaults.routing must be one of {ROUTINGS}")
+    policy = _policy(data.get("policy") or {})
+    categories: dict[str, Category] = {}
+    for index, item in enumerate(data.get("categories") or []):
+        category = _category(f"categories[{index}]", item, categories, default_limits, default_routing)
+        categories[category.code] = category
+    rules.require(bool(categories), WHERE, "at least one category is required")
+    _rules = Rules(categories, policy)
+    return _rules
+
+
+def _policy(policy: dict) -> Policy:
     try:
-        _policy = Policy(
+        loaded = Policy(
             reopen_within_days=int(policy["reopen_within_days"]), nearby_radius_m=int(policy["nearby_radius_m"]),
             served_radius_m=int(policy["served_radius_m"]), nearby_days=int(policy["nearby_days"]),
             max_photos=int(policy["max_photos"]), description_max=int(policy["description_max"]),
@@ -80,54 +98,58 @@ def load(directory=None) -> None:
             due_soon_hours=int(policy["due_soon_hours"]),
             satisfied_levels=tuple(int(x) for x in policy["satisfied_levels"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise rules.RulesError(f"{where}: policy is incomplete or not numeric ({exc})") from None
-    rules.require(100 <= _policy.served_radius_m <= 20000, where,
+        raise rules.RulesError(f"{WHERE}: policy is incomplete or not numeric ({exc})") from None
+    rules.require(100 <= loaded.served_radius_m <= 20000, WHERE,
                   "policy.served_radius_m must be a distance in metres from 100 to 20000")
-    categories = {}
-    for index, item in enumerate(data.get("categories") or []):
-        at = f"categories[{index}]"
-        rules.require(isinstance(item, dict), where, f"{at} must be a mapping")
-        for key in ("code", "zh", "en", "kind", "grid"):
-            rules.require(isinstance(item.get(key), str) and item[key], where, f"{at}.{key} is required")
-        code = item["code"]
-        rules.require(code not in categories, where, f"{at}: duplicate code {code!r}")
-        rules.require(item["kind"] in KINDS, where, f"{at}.kind must be one of {KINDS}")
-        limits = {**default_limits, **(item.get("limits") or {})}
-        rules.require(set(limits) == set(LIMIT_NAMES), where, f"{at}.limits has an unknown name")
-        _check_limits(limits, where, f"{at}.limits")
-        routing = item.get("routing", default_routing)
-        rules.require(routing in ROUTINGS, where, f"{at}.routing must be one of {ROUTINGS}")
-        attributes = []
-        for j, attr in enumerate(item.get("attributes") or []):
-            rules.require(isinstance(attr, dict) and attr.get("code") and attr.get("zh") and attr.get("en"), where,
-                          f"{at}.attributes[{j}] needs code, zh and en")
-            rules.require(attr.get("datatype", "string") in DATATYPES, where,
-                          f"{at}.attributes[{j}].datatype must be one of {DATATYPES}")
-            attributes.append(Attribute(attr["code"], attr["zh"], attr["en"], attr.get("datatype", "string"),
-                                        bool(attr.get("required", False)), tuple(attr.get("values") or ())))
-        categories[code] = Category(code, item["zh"], item["en"], item["kind"], item["grid"],
-                                    bool(item.get("public", True)), routing, limits, tuple(attributes))
-    rules.require(bool(categories), where, "at least one category is required")
-    _categories = categories
+    return loaded
 
 
-def _check_limits(limits: dict, where: str, at: str) -> None:
+def _category(at: str, item, earlier: dict, default_limits: dict, default_routing: str) -> Category:
+    rules.require(isinstance(item, dict), WHERE, f"{at} must be a mapping")
+    for key in ("code", "zh", "en", "kind", "grid"):
+        rules.require(isinstance(item.get(key), str) and item[key], WHERE, f"{at}.{key} is required")
+    rules.require(item["code"] not in earlier, WHERE, f"{at}: duplicate code {item['code']!r}")
+    rules.require(item["kind"] in KINDS, WHERE, f"{at}.kind must be one of {KINDS}")
+    limits = {**default_limits, **(item.get("limits") or {})}
+    rules.require(set(limits) == set(LIMIT_NAMES), WHERE, f"{at}.limits has an unknown name")
+    _check_limits(limits, f"{at}.limits")
+    routing = item.get("routing", default_routing)
+    rules.require(routing in ROUTINGS, WHERE, f"{at}.routing must be one of {ROUTINGS}")
+    attributes = tuple(_attribute(f"{at}.attributes[{j}]", attr) for j, attr in enumerate(item.get("attributes") or []))
+    return Category(item["code"], item["zh"], item["en"], item["kind"], item["grid"], bool(item.get("public", True)),
+                    routing, limits, attributes)
+
+
+def _attribute(at: str, attr) -> Attribute:
+    rules.require(isinstance(attr, dict) and attr.get("code") and attr.get("zh") and attr.get("en"), WHERE,
+                  f"{at} needs code, zh and en")
+    rules.require(attr.get("datatype", "string") in DATATYPES, WHERE, f"{at}.datatype must be one of {DATATYPES}")
+    return Attribute(attr["code"], attr["zh"], attr["en"], attr.get("datatype", "string"),
+                     bool(attr.get("required", False)), tuple(attr.get("values") or ()))
+
+
+def _check_limits(limits: dict, at: str) -> None:
     for name, value in limits.items():
-        rules.require(isinstance(value, int) and 0 <= value <= 60, where,
+        rules.require(isinstance(value, int) and 0 <= value <= 60, WHERE,
                       f"{at}.{name} must be a whole number of working days from 0 to 60")
 
 
+def current() -> Rules:
+    """The rules loaded at start-up."""
+    assert _rules is not None, "case rules not loaded"
+    return _rules
+
+
 def categories() -> list[Category]:
-    return list(_categories.values())
+    return list(current().categories.values())
 
 
 def category(code: str) -> Category | None:
-    return _categories.get(code)
+    return current().categories.get(code)
 
 
 def policy() -> Policy:
-    assert _policy is not None, "case rules not loaded"
-    return _policy
+    return current().policy
 
 
 def page_link(case_id: int, page: tuple[str, str] = DETAIL_PAGE) -> str:

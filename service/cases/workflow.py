@@ -1,15 +1,15 @@
-"""The case's closed loop: report, route, and an explicit state machine for every action.
+"""The case's closed loop: report, route, and the state machine (service/cases/states.py) for every action.
 
-受理 → 派单 → 签收 → 先行联系 → 办理 → 回复 → 办结 → 回访 → 评价, with 退单, 改派, 延期,
-督办, 并单 and 重办. Every action appends a CaseEvent; deadlines are working days
-(service/calendar.py); two staff acting at once on one case → one wins, the
-other gets a 409 (the case row carries a version).
+Every action appends a CaseEvent; deadlines are working days (service/calendar.py); two staff acting at once
+on one case → one wins, the other gets a 409 (the case row carries a version). Each use-case is one
+transaction and returns the case it wrote; the answer is read afterwards (service/cases/queries.py), but
+for ``report``, the hot path of POST /cases, which answers from what it wrote.
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -17,103 +17,26 @@ from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseCounter, CaseEvent, CaseExtension, CaseFollower, CasePhoto
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood, Street
-from service import calendar, clock, geo, labels, notifications, people
-from service.cases import rules
+from service import calendar, clock, geo, labels, notifications, people, uploads
+from service.cases import access, queries, rules
+from service.cases.errors import (
+    ActionNotAllowed, AlreadyComplex, AlreadyRated, AlreadyVisited, AssigneeOutOfScope, AssigneeUnknown,
+    AttributeRequired, AttributeTooLong, AttributeUnknown, AttributeValueInvalid, CaseNotFound, CategoryUnknown,
+    CommentNoteRequired, ComplexReasonRequired, ConcurrentUpdate, ContactMethodRequired, ContactNoteRequired,
+    ContactRequired, DenialReasonRequired, DescriptionRequired, DescriptionTooLong, ExtensionDaysRequired,
+    ExtensionPending, ExtensionReasonRequired, ExtensionTooLate, LocationRequired, MergeTargetClosed,
+    MergeTargetRequired, MergeTargetUnknown, NeighbourhoodUnknown, NoPendingExtension, OutcomeRequired, OutOfArea,
+    PhotosNeedReporter, RateNotClosed, ReassignOutOfScope, ReassignTargetRequired, RejectionReasonRequired,
+    ReopenNotClosed, ReopenReasonRequired, ReplyRequired, ReporterFollows, ReturnReasonRequired, TooManyEvidencePhotos,
+    TooManyPhotos, VisitResultRequired, WithdrawTooLate)
+from service.cases.states import (CONTACT_METHODS, PUBLIC_ACTIONS, RATEABLE, SUPERVISOR_ACTIONS, TRANSITIONS,
+                                  VISIT_RESULTS, WITHDRAWABLE, contactable, current_handle_due, extension_too_late)
 from service.db import transactional
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
-
-# action → (states it is allowed in, state it leads to or None to stay)
-TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
-    "accept": (frozenset({"dispatched"}), "accepted"),
-    "contact": (frozenset({"accepted", "in_progress", "reopened"}), None),
-    "start": (frozenset({"accepted", "reopened"}), "in_progress"),
-    "resolve": (frozenset({"in_progress"}), "resolved"),
-    "return": (frozenset({"dispatched", "accepted"}), "returned"),
-    "reassign": (frozenset({"dispatched", "accepted", "returned"}), "dispatched"),
-    "request_extension": (frozenset({"accepted", "in_progress", "reopened"}), None),
-    "approve_extension": (frozenset({"accepted", "in_progress", "reopened"}), None),
-    "deny_extension": (frozenset({"accepted", "in_progress", "reopened"}), None),
-    "mark_complex": (frozenset({"dispatched", "accepted", "in_progress"}), None),
-    "escalate": (frozenset(OPEN_STATUSES), None),
-    "merge": (frozenset({"submitted", "dispatched", "accepted", "returned"}), "merged"),
-    "reject": (frozenset({"submitted", "dispatched", "returned"}), "rejected"),
-    "close": (frozenset({"resolved"}), "closed"),
-    "reopen": (frozenset({"resolved", "closed"}), None),  # resolved → in_progress; closed → reopened
-    "visit": (frozenset({"closed"}), None),
-    "comment": (frozenset(OPEN_STATUSES) | {"closed"}, None),
-}
-STAFF_ACTIONS = tuple(TRANSITIONS)
-SUPERVISOR_ACTIONS = frozenset({"reassign", "approve_extension", "deny_extension", "mark_complex"})
-# Events the reporter and followers see in the timeline.
-PUBLIC_ACTIONS = frozenset({"submit", "dispatch", "accept", "resolve", "close", "reopen", "merge", "reject",
-                            "withdraw", "rate", "visit"})
-CONTACT_METHODS = ("phone", "visit", "wechat", "sms", "other")
-VISIT_RESULTS = ("solved", "unsolved", "unreachable")
-OUTCOMES = ("solved", "explained")  # 实际解决, 解释说明
-RATING_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-
+from service.errors import InvalidInput
+from service.people import Actor
 
 # Every use-case here runs in one transaction; a concurrent change to the same case is a 409.
-_commit = transactional(stale=lambda: Conflict(code="cases.concurrent_update", zh="该诉求刚被他人处理，请刷新后重试",
-                                               en="Someone else acted on this case just now; reload and retry"))
-
-
-def _conflict_not_allowed(actor, case: Case, action: str) -> Conflict:
-    allowed = allowed_actions(actor, case)
-    return Conflict(zh="当前状态下不能进行该操作", en=f"'{action}' is not allowed while the case is {case.status}",
-                    code="cases.action_not_allowed", errors={"allowed_actions": allowed, "status": [case.status]})
-
-
-def allowed_actions(actor, case: Case) -> list[str]:
-    """What this caller may do on the case now: every name listed is accepted when sent with valid input
-    (never a 403 or 409 for the caller's role or the case's state).
-
-    Staff who handle the case get the staff actions of its state (``POST /cases/{id}/actions``), the
-    supervisor's ones only when they supervise it, and only those the case allows now (an extension to
-    decide only while one is pending, resolving only after the first contact when the reporter can be
-    reached, …). The reporter gets ``withdraw``, ``rate`` and ``reopen`` when those are open to them
-    (``POST /cases/{id}/withdraw``, ``/rating``, ``/reopen``). Anyone else gets none.
-    """
-    actions: list[str] = []
-    if can_handle(actor, case):
-        supervisor = can_supervise(actor, case)
-        pending: list[bool] = []  # queried once, when an extension action is in question
-
-        def extension_pending() -> bool:
-            if not pending:
-                pending.append(db.session.execute(sa.select(CaseExtension.id).where(
-                    CaseExtension.case_id == case.id, CaseExtension.status == "pending")).first() is not None)
-            return pending[0]
-
-        for name, (states, _) in TRANSITIONS.items():
-            if case.status not in states or (name in SUPERVISOR_ACTIONS and not supervisor):
-                continue
-            if name in ("approve_extension", "deny_extension") and not extension_pending():
-                continue
-            if name == "request_extension" and (_extension_too_late(case, clock.now()) or extension_pending()):
-                continue
-            if name == "mark_complex" and case.complex:
-                continue
-            if name == "resolve" and case.first_contact_at is None and contactable(case):
-                continue
-            if name == "visit" and case.visit_result not in (None, "unreachable"):
-                continue
-            actions.append(name)
-    if actor.user_id is not None and case.reporter_user_id == actor.user_id:
-        actions.extend(name for name in reporter_actions(case) if name not in actions)
-    return actions
-
-
-def reporter_actions(case: Case) -> list[str]:
-    """The reporter's actions open on the case now (the checks of ``withdraw``, ``rate``, ``reopen_by_reporter``)."""
-    names = []
-    if case.status in WITHDRAWABLE:
-        names.append("withdraw")
-    if case.status in RATEABLE and case.rating is None:
-        names.append("rate")
-    if case.status == "closed" and _reporter_may_reopen(case) is None:
-        names.append("reopen")
-    return names
+_commit = transactional(stale=ConcurrentUpdate)
 
 
 # --- routing and deadlines -------------------------------------------------------------------------------
@@ -157,8 +80,7 @@ def route(category: rules.Category, lat: float | None, lng: float | None, report
     elif reporter_id is not None:
         neighbourhood = db.session.connection().execute(_REPORTERS_NEIGHBOURHOOD, {"user_id": reporter_id}).first()
     if neighbourhood is None:
-        raise InvalidInput("location", "该位置不在本平台服务的街道范围内，请拨打12345反映",
-                           "The location is outside the streets this service covers", code="cases.out_of_area")
+        raise OutOfArea()
     if category.routing == "street":
         return Route(neighbourhood.street_id, None, neighbourhood.prefix)
     return Route(neighbourhood.street_id, neighbourhood.id, neighbourhood.prefix)
@@ -176,10 +98,6 @@ def _dispatch_clocks(case: Case, now: datetime) -> None:
     case.deadlines_provisional = False
     case.contact_due_at = _deadline(now, limits["first_contact"], case)
     case.handle_due_at = _deadline(now, limits["complex" if case.complex else "handling"], case)
-
-
-def contactable(case: Case) -> bool:
-    return case.reporter_user_id is not None and case.contact_consent
 
 
 def refresh_due(case: Case) -> None:
@@ -215,15 +133,15 @@ def _next_number(where: Route, now: datetime) -> str:
 
 # --- events and notifications --------------------------------------------------------------------------------
 
-def _event_values(case: Case, actor, action: str, from_status: str | None, to_status: str, *,
+def _event_values(case: Case, actor: Actor | None, action: str, from_status: str | None, to_status: str, *,
                   note: str | None = None, public: bool | None = None, data: dict | None = None) -> dict:
-    return {"case_id": case.id, "at": clock.now(), "actor_user_id": getattr(actor, "user_id", None),
-            "actor_role": getattr(actor, "acting_role", None) if actor else "system", "action": action,
+    return {"case_id": case.id, "at": clock.now(), "actor_user_id": actor.user_id if actor else None,
+            "actor_role": actor.acting_role if actor else "system", "action": action,
             "from_status": from_status, "to_status": to_status, "note": note,
             "public": action in PUBLIC_ACTIONS if public is None else public, "data": data}
 
 
-def _event(case: Case, actor, action: str, from_status: str | None, *, note: str | None = None,
+def _event(case: Case, actor: Actor, action: str, from_status: str | None, *, note: str | None = None,
            public: bool | None = None, data: dict | None = None) -> CaseEvent:
     event = CaseEvent(**_event_values(case, actor, action, from_status, case.status, note=note, public=public,
                                       data=data))
@@ -259,8 +177,6 @@ def _insert_events(rows: list[dict]) -> list[WrittenEvent]:
                          note=r["note"], public=r["public"], actor_role=r["actor_role"]) for i, r in zip(ids, rows)]
 
 
-
-
 # Public events that tell no one: a 回访 is a conversation with the reporter about a closure they
 # were already told of.
 UNANNOUNCED_ACTIONS = frozenset({"visit"})
@@ -292,11 +208,12 @@ def _notify_status(case: Case, user_id: int, dedupe_key: str, note: str | None, 
 # --- reporting -----------------------------------------------------------------------------------------------------
 
 @_commit
-def create_case(actor, *, category_code: str, description: str, location: dict | None = None,
+def create_case(actor: Actor | None, *, category_code: str, description: str, location: dict | None = None,
                 address: str | None = None, photo_ids: list[int] | None = None, anonymous: bool = False,
                 contact_consent: bool = True, attributes: dict | None = None, source: str = "resident",
                 partner_id: int | None = None, reporter_user_id: int | None = None) -> Case:
-    """Report a case: validate, route to a 居委会, dispatch with deadlines. Commits."""
+    """Report a case (a resident; a partner system through Open311, without an actor): validate, route to a
+    居委会, dispatch with deadlines. The reporter is ``reporter_user_id``, else the actor."""
     case, _, _ = _create(actor, category_code=category_code, description=description, location=location,
                          address=address, photo_ids=photo_ids or [], anonymous=anonymous,
                          contact_consent=contact_consent, attributes=attributes or {}, source=source,
@@ -305,13 +222,14 @@ def create_case(actor, *, category_code: str, description: str, location: dict |
 
 
 @_commit
-def report(actor, *, category_code: str, description: str, location: dict | None = None, address: str | None = None,
-           photo_ids: list[int] | None = None, anonymous: bool = False, contact_consent: bool = True,
-           attributes: dict | None = None, lang: str = "zh") -> dict:
-    """A resident reports a case (as create_case); returns the case as its reporter now sees it,
-    built from what was just written. Commits."""
-    from service.cases import queries
+def report(actor: Actor, *, category_code: str, description: str, location: dict | None = None,
+           address: str | None = None, photo_ids: list[int] | None = None, anonymous: bool = False,
+           contact_consent: bool = True, attributes: dict | None = None, lang: str = "zh") -> dict:
+    """A resident reports a case (as create_case) and gets the case as its reporter now sees it.
 
+    The one use-case that answers with more than what it wrote: POST /cases is a hot path, so its answer is
+    built inside the use-case's transaction from the rows the use-case holds, and no statement follows the
+    commit (tests/unit/test_transactions.py). Every other answer is read after its use-case."""
     case, events, photos = _create(actor, category_code=category_code, description=description, location=location,
                                    address=address, photo_ids=photo_ids or [], anonymous=anonymous,
                                    contact_consent=contact_consent, attributes=attributes or {}, source="resident",
@@ -319,42 +237,21 @@ def report(actor, *, category_code: str, description: str, location: dict | None
     return queries.new_case_detail(actor, case, events, photos, lang)
 
 
-def validate_attributes(category: rules.Category, attributes: dict) -> dict:
-    known = {a.code: a for a in category.attributes}
-    for code in attributes:
-        if code not in known:
-            raise InvalidInput(f"attributes.{code}", "该类别没有这个附加项", "Unknown attribute for this category")
-    for attribute in category.attributes:
-        value = attributes.get(attribute.code)
-        if attribute.required and (value is None or str(value).strip() == ""):
-            raise InvalidInput(f"attributes.{attribute.code}", f"请填写{attribute.zh}", f"{attribute.en} is required")
-        if value is not None and attribute.values and str(value) not in {str(v["key"]) for v in attribute.values}:
-            raise InvalidInput(f"attributes.{attribute.code}", f"{attribute.zh}的取值无效", "Not one of the allowed values")
-        if value is not None and len(str(value)) > 200:
-            raise InvalidInput(f"attributes.{attribute.code}", "内容过长", "Too long")
-    return {k: v for k, v in attributes.items()}
-
-
-def _create(actor, *, category_code, description, location, address, photo_ids, anonymous, contact_consent,
-            attributes, source, partner_id, reporter_user_id) -> tuple[Case, list[WrittenEvent], list[CasePhoto]]:
+def _create(actor: Actor | None, *, category_code, description, location, address, photo_ids, anonymous,
+            contact_consent, attributes, source, partner_id,
+            reporter_user_id) -> tuple[Case, list[WrittenEvent], list[CasePhoto]]:
     category = rules.category(category_code)
     if category is None:
-        raise InvalidInput("category", "没有这个诉求类别", "Unknown category", code="cases.category_unknown")
-    policy = rules.policy()
-    description = (description or "").strip()
-    if not description:
-        raise InvalidInput("description", "请描述问题", "A description is required")
-    if len(description) > policy.description_max:
-        raise InvalidInput("description", f"描述不能超过{policy.description_max}字",
-                           f"At most {policy.description_max} characters")
-    if len(photo_ids) > policy.max_photos:
-        raise InvalidInput("photos", f"最多上传{policy.max_photos}张照片", f"At most {policy.max_photos} photos")
+        raise CategoryUnknown()
+    description = _description(description)
+    if len(photo_ids) > rules.policy().max_photos:
+        raise TooManyPhotos(limit=rules.policy().max_photos)
     lat = lng = None
     if location:
         lat, lng = geo.to_gcj02(location["lat"], location["lng"], location.get("datum", "gcj02"))
     if lat is None and not (address and address.strip()):
-        raise InvalidInput("location", "请提供位置或地址", "A location or an address is required")
-    reporter = reporter_user_id if reporter_user_id is not None else getattr(actor, "user_id", None)
+        raise LocationRequired()
+    reporter = reporter_user_id if reporter_user_id is not None else actor.user_id if actor else None
     where = route(category, lat, lng, reporter)
     now = clock.now()
     # Received and dispatched at once: the row goes in with its deadlines (one INSERT), and the
@@ -363,19 +260,18 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
                 lng=lng, address=(address or "").strip() or None, street_id=where.street_id,
                 neighbourhood_id=where.neighbourhood_id, reporter_user_id=reporter, anonymous=anonymous,
                 contact_consent=contact_consent, source=source, partner_id=partner_id, status="dispatched",
-                complex=False, cycle=1, received_at=now, attributes=validate_attributes(category, attributes) or None)
+                complex=False, cycle=1, received_at=now,
+                attributes=validate_attributes(category, attributes) or None)
     _dispatch_clocks(case, now)
     refresh_due(case)
     db.session.add(case)
     db.session.flush()
     photos = []
     if photo_ids:
-        from service import uploads
-
         if reporter is None:
-            raise InvalidInput("photos", "匿名系统接入不能附带照片编号", "Photos need a reporting user")
-        for upload in uploads.claim_for(reporter, photo_ids, f"case:{case.id}"):
-            photos.append(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="report"))
+            raise PhotosNeedReporter()
+        photos = [CasePhoto(case_id=case.id, upload_id=upload.id, purpose="report")
+                  for upload in uploads.claim_for(reporter, photo_ids, f"case:{case.id}")]
         db.session.add_all(photos)
     db.session.flush()
     events = _insert_events([
@@ -390,65 +286,68 @@ def _create(actor, *, category_code, description, location, address, photo_ids, 
     return case, events, photos
 
 
+def _description(description: str | None) -> str:
+    description = (description or "").strip()
+    if not description:
+        raise DescriptionRequired()
+    limit = rules.policy().description_max
+    if len(description) > limit:
+        raise DescriptionTooLong(limit=limit)
+    return description
+
+
+def validate_attributes(category: rules.Category, attributes: dict) -> dict:
+    known = {a.code: a for a in category.attributes}
+    for code in attributes:
+        if code not in known:
+            raise AttributeUnknown(f"attributes.{code}")
+    for attribute in category.attributes:
+        field = f"attributes.{attribute.code}"
+        value = attributes.get(attribute.code)
+        if attribute.required and (value is None or str(value).strip() == ""):
+            raise AttributeRequired(field, name_zh=attribute.zh, name_en=attribute.en)
+        if value is not None and attribute.values and str(value) not in {str(v["key"]) for v in attribute.values}:
+            raise AttributeValueInvalid(field, name_zh=attribute.zh)
+        if value is not None and len(str(value)) > 200:
+            raise AttributeTooLong(field)
+    return {k: v for k, v in attributes.items()}
+
+
 # --- staff actions ----------------------------------------------------------------------------------------------------
 
-def can_handle(actor, case: Case) -> bool:
-    if not getattr(actor, "is_staff", False):
-        return False
-    if case.neighbourhood_id is not None:
-        return case.neighbourhood_id in actor.neighbourhood_ids
-    return case.street_id in actor.street_ids
-
-
-def can_supervise(actor, case: Case) -> bool:
-    if not can_handle(actor, case):
-        return False
-    if case.neighbourhood_id is not None:
-        return case.neighbourhood_id in actor.supervised_neighbourhood_ids
-    return case.street_id in actor.street_ids
-
-
-def _text(payload: dict, field: str, *, required: bool, zh: str, en: str, limit: int = 2000) -> str | None:
+def _text(payload: dict, field: str, missing: type[InvalidInput] | None = None) -> str | None:
+    """The text sent as ``field`` (stripped), or None; ``missing`` is raised when it is required and absent."""
     value = (payload.get(field) or "").strip()
-    if required and not value:
-        raise InvalidInput(field, zh, en)
-    if len(value) > limit:
-        raise InvalidInput(field, f"不能超过{limit}字", f"At most {limit} characters")
+    if missing is not None and not value:
+        raise missing()
     return value or None
-
-
-@_commit
-def act(actor, case_id: int, action: str, payload: dict) -> Case:
-    """Apply one staff action; commits, or changes nothing. 409 lists the allowed actions."""
-    return _act(actor, case_id, action, payload)
 
 
 def _load(case_id: int) -> Case:
     case = db.session.get(Case, case_id)
     if case is None:
-        raise NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
+        raise CaseNotFound()
     return case
 
 
-def _act(actor, case_id: int, action: str, payload: dict) -> Case:
-    if action not in TRANSITIONS:
-        raise InvalidInput("action", "未知的操作", "Unknown action", code="cases.action_unknown")
+@_commit
+def act(actor: Actor, case_id: int, action: str, payload: dict) -> Case:
+    """Apply one staff action (a name of TRANSITIONS); commits, or changes nothing. 409 lists the allowed
+    actions."""
     case = _load(case_id)
-    if not can_handle(actor, case):
-        raise NotFound(code="cases.not_found", zh="诉求不存在", en="No such case")
-    states, target = TRANSITIONS[action]
-    if case.status not in states:
-        raise _conflict_not_allowed(actor, case, action)
-    if action in SUPERVISOR_ACTIONS and not can_supervise(actor, case):
-        raise Forbidden(code="cases.supervisor_required", zh="该操作需由居委会主任或街道审批",
-                        en="This action needs a supervisor")
+    access.require_handle(actor, case)
+    allowed_in, target = TRANSITIONS[action]
+    if case.status not in allowed_in:
+        raise ActionNotAllowed(action=action, state=case.status, errors={
+            "allowed_actions": access.allowed_actions(actor, case), "status": [case.status]})
+    if action in SUPERVISOR_ACTIONS:
+        access.require_supervise(actor, case)
     now = clock.now()
     before = case.status
-    note = _text(payload, "note", required=False, zh="", en="")
+    note = _text(payload, "note")
     public = bool(payload.get("public", False))
     data: dict = {}
-    handler = HANDLERS[action]
-    result = handler(actor, case, payload, now, data)
+    result = HANDLERS[action](actor, case, payload, now, data)
     if isinstance(result, str):
         note = result
     if target is not None:
@@ -459,17 +358,17 @@ def _act(actor, case_id: int, action: str, payload: dict) -> Case:
     return case
 
 
-def _accept(actor, case, payload, now, data):
+def _accept(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     case.accepted_at = now
     if case.assignee_user_id is None:
         case.assignee_user_id = actor.user_id
 
 
-def _contact(actor, case, payload, now, data):
+def _contact(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     method = payload.get("method")
-    if method not in CONTACT_METHODS:
-        raise InvalidInput("method", "请选择联系方式", f"method must be one of {', '.join(CONTACT_METHODS)}")
-    note = _text(payload, "note", required=True, zh="请填写联系情况", en="A note is required")
+    if method is None:
+        raise ContactMethodRequired(choices=", ".join(CONTACT_METHODS))
+    note = _text(payload, "note", ContactNoteRequired)
     data["method"] = method
     if case.first_contact_at is None:
         case.first_contact_at = now
@@ -477,27 +376,24 @@ def _contact(actor, case, payload, now, data):
     return note
 
 
-def _start(actor, case, payload, now, data):
+def _start(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     if case.assignee_user_id is None:
         case.assignee_user_id = actor.user_id
 
 
-def _resolve(actor, case, payload, now, data):
+def _resolve(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     outcome = payload.get("outcome")
-    if outcome not in OUTCOMES:
-        raise InvalidInput("outcome", "请选择办理结果：实际解决或解释说明", "outcome must be solved or explained")
-    reply = _text(payload, "reply", required=True, zh="请填写答复内容", en="A reply is required", limit=4000)
+    if outcome is None:
+        raise OutcomeRequired()
+    reply = _text(payload, "reply", ReplyRequired)
     if case.first_contact_at is None and contactable(case):
-        raise Conflict(code="cases.contact_required", zh="办结前须先行联系诉求人",
-                       en="Contact the reporter before resolving")
+        raise ContactRequired()
     evidence = payload.get("photo_ids") or []
     if len(evidence) > rules.policy().max_photos:
-        raise InvalidInput("photo_ids", "照片过多", "Too many photos")
+        raise TooManyEvidencePhotos()
     if evidence:
-        from service import uploads
-
-        for upload in uploads.claim_for(actor.user_id, evidence, f"case:{case.id}", field="photo_ids"):
-            db.session.add(CasePhoto(case_id=case.id, upload_id=upload.id, purpose="evidence"))
+        claimed = uploads.claim_for(actor.user_id, evidence, f"case:{case.id}", field="photo_ids")
+        db.session.add_all([CasePhoto(case_id=case.id, upload_id=upload.id, purpose="evidence") for upload in claimed])
     case.outcome = outcome
     case.reply = reply
     case.resolved_at = now
@@ -505,63 +401,50 @@ def _resolve(actor, case, payload, now, data):
     return reply
 
 
-def _return(actor, case, payload, now, data):
-    return _text(payload, "reason", required=True, zh="退单须说明理由", en="A reason is required to return a case")
+def _return(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
+    return _text(payload, "reason", ReturnReasonRequired)
 
 
-def _reassign(actor, case, payload, now, data):
+def _reassign(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     target = payload.get("neighbourhood_id")
     assignee = payload.get("assignee_id")
     if target is None and assignee is None:
-        raise InvalidInput("neighbourhood_id", "请指定改派的居委会或承办人", "Give a neighbourhood or an assignee")
+        raise ReassignTargetRequired()
     if target is not None:
         neighbourhood = db.session.get(Neighbourhood, target)
         if neighbourhood is None:
-            raise InvalidInput("neighbourhood_id", "居民区不存在", "No such neighbourhood")
+            raise NeighbourhoodUnknown()
         if neighbourhood.id not in actor.neighbourhood_ids:
-            raise Forbidden(code="cases.out_of_scope", zh="不能改派到您负责范围以外的居委会",
-                            en="You cannot reassign outside your scope")
+            raise ReassignOutOfScope()
         case.neighbourhood_id = neighbourhood.id
         case.street_id = neighbourhood.street_id
         data["neighbourhood_id"] = neighbourhood.id
     if assignee is not None:
         if db.session.get(User, assignee) is None:
-            raise InvalidInput("assignee_id", "承办人不存在", "No such assignee")
+            raise AssigneeUnknown()
         # The new handler must be staff who can see and act on the case where it now lies.
         handler = people.load_actor(assignee)
-        if handler is None or not can_handle(handler, case):
-            raise InvalidInput("assignee_id", "承办人不负责该诉求所在的居委会，不能改派给他",
-                               "The assignee does not cover this case's neighbourhood; choose staff who do",
-                               code="cases.assignee_out_of_scope")
+        if handler is None or not access.may_handle(handler, case):
+            raise AssigneeOutOfScope()
         data["assignee_id"] = assignee
     case.assignee_user_id = assignee
     case.accepted_at = None
     # The reporter's clock keeps the receipt time; the new handler gets fresh stage clocks.
     _dispatch_clocks(case, now)
-    return _text(payload, "note", required=False, zh="", en="")
+    return _text(payload, "note")
 
 
-def _current_handle_due(case: Case) -> datetime | None:
-    return case.rework_due_at if case.status == "reopened" or (case.cycle > 1 and case.rework_due_at) else case.handle_due_at
-
-
-def _extension_too_late(case: Case, now: datetime) -> bool:
-    due = _current_handle_due(case)
-    return due is not None and now > due
-
-
-def _request_extension(actor, case, payload, now, data):
-    reason = _text(payload, "reason", required=True, zh="申请延期须说明理由", en="A reason is required")
+def _request_extension(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
+    reason = _text(payload, "reason", ExtensionReasonRequired)
     days = payload.get("working_days")
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 30:
-        raise InvalidInput("working_days", "延期天数须为 1–30 个工作日", "working_days must be 1-30")
-    if _extension_too_late(case, now):
-        raise Conflict(code="cases.extension_too_late", zh="已超过办理期限，不能再申请延期",
-                       en="Extensions must be requested before the deadline")
+    if days is None:
+        raise ExtensionDaysRequired()
+    if extension_too_late(case, now):
+        raise ExtensionTooLate()
     pending = db.session.execute(sa.select(CaseExtension.id).where(CaseExtension.case_id == case.id,
                                                                    CaseExtension.status == "pending")).first()
     if pending:
-        raise Conflict(code="cases.extension_pending", zh="已有待审批的延期申请", en="An extension is already pending")
+        raise ExtensionPending()
     extension = CaseExtension(case_id=case.id, requested_by=actor.user_id, reason=reason, working_days=days)
     db.session.add(extension)
     db.session.flush()
@@ -573,14 +456,14 @@ def _pending_extension(case: Case) -> CaseExtension:
     extension = db.session.execute(sa.select(CaseExtension).where(
         CaseExtension.case_id == case.id, CaseExtension.status == "pending")).scalar_one_or_none()
     if extension is None:
-        raise Conflict(code="cases.no_pending_extension", zh="没有待审批的延期申请", en="No extension is pending")
+        raise NoPendingExtension()
     return extension
 
 
-def _approve_extension(actor, case, payload, now, data):
+def _approve_extension(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     extension = _pending_extension(case)
     extension.status, extension.decided_by, extension.decided_at = "approved", actor.user_id, now
-    base = _current_handle_due(case) or now
+    base = current_handle_due(case) or now
     new_due = _deadline(base, extension.working_days, case)
     if case.cycle > 1 and case.rework_due_at:
         case.rework_due_at = new_due
@@ -589,38 +472,38 @@ def _approve_extension(actor, case, payload, now, data):
     data.update({"extension_id": extension.id, "due_at": clock.iso(new_due)})
 
 
-def _deny_extension(actor, case, payload, now, data):
+def _deny_extension(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     extension = _pending_extension(case)
-    reason = _text(payload, "reason", required=True, zh="驳回须说明理由", en="A reason is required")
+    reason = _text(payload, "reason", DenialReasonRequired)
     extension.status, extension.decided_by, extension.decided_at = "denied", actor.user_id, now
     data["extension_id"] = extension.id
     return reason
 
 
-def _mark_complex(actor, case, payload, now, data):
+def _mark_complex(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     if case.complex:
-        raise Conflict(code="cases.already_complex", zh="已认定为复杂事项", en="Already marked complex")
+        raise AlreadyComplex()
     case.complex = True
     start = case.dispatched_at or now
     case.handle_due_at = _deadline(start, rules.category(case.category_code).limits["complex"], case)
-    return _text(payload, "reason", required=True, zh="请说明复杂事项的理由", en="A reason is required")
+    return _text(payload, "reason", ComplexReasonRequired)
 
 
-def _escalate(actor, case, payload, now, data):
+def _escalate(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     case.escalation_level += 1
     data["level"] = case.escalation_level
-    return _text(payload, "note", required=False, zh="", en="")
+    return _text(payload, "note")
 
 
-def _merge(actor, case, payload, now, data):
+def _merge(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     into = payload.get("into_case_id")
-    if not isinstance(into, int) or into == case.id:
-        raise InvalidInput("into_case_id", "请指定要并入的诉求", "into_case_id must be another case")
+    if into is None or into == case.id:
+        raise MergeTargetRequired()
     parent = db.session.get(Case, into)
-    if parent is None or not can_handle(actor, parent):
-        raise InvalidInput("into_case_id", "要并入的诉求不存在", "No such case in your scope")
+    if parent is None or not access.may_handle(actor, parent):
+        raise MergeTargetUnknown()
     if parent.status not in OPEN_STATUSES:
-        raise Conflict(code="cases.merge_target_closed", zh="只能并入办理中的诉求", en="The target case is not open")
+        raise MergeTargetClosed()
     case.merged_into_id = parent.id
     followers = set(db.session.execute(sa.select(CaseFollower.user_id).where(CaseFollower.case_id == case.id)).scalars())
     if case.reporter_user_id:
@@ -632,11 +515,11 @@ def _merge(actor, case, payload, now, data):
     return f"已并入诉求 {parent.number}"
 
 
-def _reject(actor, case, payload, now, data):
-    return _text(payload, "reason", required=True, zh="不予受理须说明理由", en="A reason is required")
+def _reject(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
+    return _text(payload, "reason", RejectionReasonRequired)
 
 
-def _close(actor, case, payload, now, data):
+def _close(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     case.closed_at = now
     day, provisional = calendar.next_working_day(now.astimezone(clock.SHANGHAI).date())
     case.visit_due_at = calendar.end_of_day(day)
@@ -652,8 +535,8 @@ def _reopen_for_rework(case: Case, now: datetime) -> None:
     case.escalation_level = 0  # the rework deadline gets its own 催办/督办; events keep the history
 
 
-def _reopen(actor, case, payload, now, data):
-    reason = _text(payload, "reason", required=True, zh="请说明重办理由", en="A reason is required")
+def _reopen(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
+    reason = _text(payload, "reason", ReopenReasonRequired)
     if case.status == "resolved":
         case.status = "in_progress"  # the reply was not approved
         case.resolved_at = None
@@ -662,22 +545,21 @@ def _reopen(actor, case, payload, now, data):
     return reason
 
 
-def _visit(actor, case, payload, now, data):
+def _visit(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
     """回访 once per closure; a visit that reached nobody (``unreachable``) may be tried again."""
     result = payload.get("result")
-    if result not in VISIT_RESULTS:
-        raise InvalidInput("result", "请选择回访结果", f"result must be one of {', '.join(VISIT_RESULTS)}")
+    if result is None:
+        raise VisitResultRequired(choices=", ".join(VISIT_RESULTS))
     if case.visit_result is not None and case.visit_result != "unreachable":
-        raise Conflict(code="cases.already_visited", zh="本次办结已回访，不能重复回访",
-                       en="This closure has already been visited", errors={"visit_result": [case.visit_result]})
+        raise AlreadyVisited(errors={"visit_result": [case.visit_result]})
     case.visited_at = now
     case.visit_result = result
     data["result"] = result
-    return _text(payload, "note", required=False, zh="", en="")
+    return _text(payload, "note")
 
 
-def _comment(actor, case, payload, now, data):
-    return _text(payload, "note", required=True, zh="请填写备注", en="A note is required")
+def _comment(actor: Actor, case: Case, payload: dict, now: datetime, data: dict) -> str | None:
+    return _text(payload, "note", CommentNoteRequired)
 
 
 HANDLERS = {"accept": _accept, "contact": _contact, "start": _start, "resolve": _resolve, "return": _return,
@@ -689,33 +571,19 @@ HANDLERS = {"accept": _accept, "contact": _contact, "start": _start, "resolve": 
 
 # --- the reporter's actions -----------------------------------------------------------------------------------------
 
-# What only the reporter may do, as the refusal names it: action → (zh, en).
-REPORTER_ACTIONS = {"withdraw": ("撤回", "withdraw"), "rate": ("评价", "rate"), "reopen": ("申请重办", "reopen")}
-WITHDRAWABLE = frozenset({"submitted", "dispatched"})  # before a handler accepts it
-RATEABLE = frozenset({"closed", "archived"})
-
-
-def _reporter_case(actor, case_id: int, action: str) -> Case:
-    """The case, when the actor reported it. Someone else who may see the case (a follower, staff)
-    is told that only the reporter may do this (403); anyone else hears that it does not exist."""
+def _reporter_case(actor: Actor, case_id: int, action: str) -> Case:
+    """The case, when the actor reported it (access.require_reporter)."""
     case = _load(case_id)
-    if case.reporter_user_id != actor.user_id:
-        from service.cases.queries import visible_case
-
-        visible_case(actor, case_id)
-        zh, en = REPORTER_ACTIONS[action]
-        raise Forbidden(code="cases.reporter_only", zh=f"只有诉求人本人可以{zh}该诉求",
-                        en=f"Only the person who reported the case may {en} it")
+    access.require_reporter(actor, case, action)
     return case
 
 
 @_commit
-def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
+def withdraw(actor: Actor, case_id: int, reason: str | None = None) -> Case:
     """The reporter withdraws a case before it is accepted."""
     case = _reporter_case(actor, case_id, "withdraw")
     if case.status not in WITHDRAWABLE:
-        raise Conflict(code="cases.withdraw_too_late", zh="诉求已被签收，不能撤回", en="Accepted cases cannot be withdrawn",
-                       errors={"status": [case.status]})
+        raise WithdrawTooLate(errors={"status": [case.status]})
     before = case.status
     case.status = "withdrawn"
     refresh_due(case)
@@ -724,59 +592,43 @@ def withdraw(actor, case_id: int, reason: str | None = None) -> Case:
 
 
 @_commit
-def rate(actor, case_id: int, score: int, comment: str | None = None) -> Case:
+def rate(actor: Actor, case_id: int, score: int, comment: str | None = None) -> Case:
     """Rate a closed case once: 5 非常满意 … 1 非常不满意."""
     case = _reporter_case(actor, case_id, "rate")
     if case.status not in RATEABLE:
-        raise Conflict(code="cases.rate_not_closed", zh="诉求办结后才能评价", en="Only closed cases can be rated",
-                       errors={"status": [case.status]})
+        raise RateNotClosed(errors={"status": [case.status]})
     if case.rating is not None:
-        raise Conflict(code="cases.already_rated", zh="该诉求已评价", en="This case has already been rated")
+        raise AlreadyRated()
     case.rating, case.rating_comment, case.rated_at = score, (comment or "").strip() or None, clock.now()
     _event(case, actor, "rate", case.status, note=case.rating_comment, data={"rating": score})
     return case
 
 
-def _reporter_may_reopen(case: Case) -> Conflict | None:
-    """Why the reporter may not reopen the closed case (too late, or rated satisfied), or None."""
-    days = rules.policy().reopen_within_days
-    if clock.now() > case.closed_at + timedelta(days=days):
-        return Conflict(code="cases.reopen_too_late", zh=f"办结{days}天后不能申请重办",
-                        en="The reopening period has passed")
-    if case.rating is not None and case.rating in rules.policy().satisfied_levels:
-        return Conflict(code="cases.reopen_satisfied", zh="您已评价满意，不能申请重办", en="You rated this case as satisfied")
-    return None
-
-
 @_commit
-def reopen_by_reporter(actor, case_id: int, reason: str) -> Case:
+def reopen_by_reporter(actor: Actor, case_id: int, reason: str) -> Case:
     """A dissatisfied reporter reopens a closed case within the policy's window; the re-handling clock starts."""
     case = _reporter_case(actor, case_id, "reopen")
     if case.status != "closed":
-        raise Conflict(code="cases.reopen_not_closed", zh="只有已办结的诉求可以申请重办", en="Only closed cases can be reopened",
-                       errors={"status": [case.status]})
-    refusal = _reporter_may_reopen(case)
-    if refusal is not None:
-        raise refusal
+        raise ReopenNotClosed(errors={"status": [case.status]})
+    access.require_reopen(case)
     _reopen_for_rework(case, clock.now())
     refresh_due(case)
     _event(case, actor, "reopen", "closed", note=reason.strip())
     return case
 
 
-def follow(actor, case_id: int, *, on: bool) -> None:
-    from service.cases.queries import visible_case
-
-    case = visible_case(actor, case_id)
+@_commit
+def follow(actor: Actor, case_id: int, *, on: bool) -> None:
+    """Follow a case the actor may see, or stop following it (its reporter always follows it)."""
+    case = queries.visible_case(actor, case_id)
     existing = db.session.get(CaseFollower, (case.id, actor.user_id))
     if on and existing is None:
-        db.session.add(CaseFollower(case_id=case.id, user_id=actor.user_id))
+        try:
+            with db.session.begin_nested():
+                db.session.add(CaseFollower(case_id=case.id, user_id=actor.user_id))
+        except sa.exc.IntegrityError:
+            pass  # followed meanwhile, by another request of the same user: nothing left to do
     elif not on and existing is not None:
         if case.reporter_user_id == actor.user_id:
-            raise Conflict(code="cases.reporter_follows", zh="诉求人始终关注自己的诉求", en="Reporters always follow their cases")
+            raise ReporterFollows()
         db.session.delete(existing)
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-

@@ -7,12 +7,12 @@ import pytest
 from api.extensions import limiter
 from models.base import db
 from models.people import RoleAssignment
-from service.cases import workflow
+from service.cases import states
 from tests.factories import auth, make_user, make_world
 
 HERE = {"lat": 31.2702, "lng": 121.4101}
 REPORTER_ONLY = {"withdraw": "withdraw", "rate": "rating"}  # the reporter's own endpoints; reopen is both
-EVERY_ACTION = sorted(set(workflow.TRANSITIONS) | set(workflow.REPORTER_ACTIONS))
+EVERY_ACTION = sorted(set(states.TRANSITIONS) | set(states.REPORTER_ACTIONS))
 
 
 @pytest.fixture
@@ -104,9 +104,9 @@ def _case_in(client, place, headers, state: str) -> int:
 def _attempts(client, headers, caller: str, case_id: int, action: str, body: dict):
     """The requests that would take ``action``: the staff endpoint, the reporter's endpoint, or (reopen) both."""
     paths = []
-    if action in workflow.TRANSITIONS:
+    if action in states.TRANSITIONS:
         paths.append(lambda: _act(client, headers[caller], case_id, action, **body))
-    if action in workflow.REPORTER_ACTIONS:
+    if action in states.REPORTER_ACTIONS:
         path = f"/api/v1/cases/{case_id}/{REPORTER_ONLY.get(action, action)}"
         paths.append(lambda: _post(client, headers[caller], path, body))
     return paths
@@ -143,8 +143,8 @@ def test_every_listed_action_is_accepted_and_every_other_is_refused(client, worl
     # Who may do what, in words: residents other than the reporter and staff elsewhere are offered nothing;
     # plain staff never a supervisor's action; the reporter only their own.
     assert listed_by["neighbour"] == listed_by["far_staff"] == set()
-    assert not listed_by["staff"] & workflow.SUPERVISOR_ACTIONS
-    assert listed_by["reporter"] <= set(workflow.REPORTER_ACTIONS)
+    assert not listed_by["staff"] & states.SUPERVISOR_ACTIONS
+    assert listed_by["reporter"] <= set(states.REPORTER_ACTIONS)
     assert listed_by["staff"] <= listed_by["head"] == listed_by["street"] == listed_by["admin"]
 
 

@@ -8,7 +8,7 @@ from models.audit import AuditEntry
 from models.base import db
 from models.cases import Case, CaseEvent
 from service import clock
-from service.cases import workflow
+from service.cases import states as case_states
 from service.clock import SHANGHAI
 from tests.factories import auth, make_user, make_world
 
@@ -164,8 +164,8 @@ def test_allowed_actions_per_state_and_a_forbidden_action_is_409_listing_them(cl
         assert detail["status"] == state
         assert set(detail["allowed_actions"]) == ALLOWED[state]
         staff_sees = client.get(f"/api/v1/cases/{case_id}", headers=auth(people.staff)).json["allowed_actions"]
-        assert set(staff_sees) == ALLOWED[state] - workflow.SUPERVISOR_ACTIONS
-        forbidden = next(a for a in workflow.TRANSITIONS if a not in ALLOWED[state]
+        assert set(staff_sees) == ALLOWED[state] - case_states.SUPERVISOR_ACTIONS
+        forbidden = next(a for a in case_states.TRANSITIONS if a not in ALLOWED[state]
                          and a not in ("approve_extension", "deny_extension"))
         refused = act(client, people.head, case_id, forbidden, reason="x", note="x")
         assert refused.status_code == 409 and refused.json["error"] == "cases.action_not_allowed"

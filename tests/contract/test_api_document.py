@@ -8,7 +8,7 @@ import jsonschema_rs
 import pytest
 
 from api.extensions import limiter
-from service.cases import workflow
+from service.cases import states
 from service.system import migrations_head
 from tests.factories import auth, make_user, make_world
 
@@ -198,10 +198,10 @@ def test_every_enumerated_input_lists_its_values(document):
 def test_the_case_actions_inputs_list_the_values_the_service_takes(document):
     body = _resolve(document, document["paths"]["/api/v1/cases/{case_id}/actions"]["post"]["requestBody"]
                     ["content"]["application/json"]["schema"])["properties"]
-    assert body["action"]["enum"] == list(workflow.STAFF_ACTIONS)
-    assert [v for v in body["method"]["enum"] if v is not None] == list(workflow.CONTACT_METHODS)
-    assert [v for v in body["outcome"]["enum"] if v is not None] == list(workflow.OUTCOMES)
-    assert [v for v in body["result"]["enum"] if v is not None] == list(workflow.VISIT_RESULTS)
+    assert body["action"]["enum"] == list(states.STAFF_ACTIONS)
+    assert [v for v in body["method"]["enum"] if v is not None] == list(states.CONTACT_METHODS)
+    assert [v for v in body["outcome"]["enum"] if v is not None] == list(states.OUTCOMES)
+    assert [v for v in body["result"]["enum"] if v is not None] == list(states.VISIT_RESULTS)
     assert "satisfied" not in body["result"]["enum"]
 
 

@@ -12,7 +12,7 @@ from models.places import AREA_SOURCES, COORD_SOURCES
 from models.voting import BALLOT_STATUSES, CHANNELS, CHOICES, MOTION_KINDS, MOTION_STATUSES
 from models.voting import SCOPE_TYPES as VOTING_SCOPES
 from service import labels
-from service.cases.workflow import CONTACT_METHODS, TRANSITIONS, VISIT_RESULTS
+from service.cases.states import CONTACT_METHODS, TRANSITIONS, VISIT_RESULTS
 from service.geo import DATUMS
 from service.meals.rules import STATUS_FLAGS
 from service.voting.rules import APPROVALS, REVOTES

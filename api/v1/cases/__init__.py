@@ -1,7 +1,6 @@
 """Cases: the resident's reports and the staff's queue and actions."""
 from __future__ import annotations
 
-
 from flask.views import MethodView
 
 from api.docs import errors
@@ -10,10 +9,9 @@ from api.extensions import Blueprint
 from api.schemas.cases import (ActionIn, CaseIn, CaseOut, CaseSummaryOut, CategoriesOut, FollowOut, MyCasesArgs,
                                NearbyArgs, NearbyOut, QueueArgs, QueueOut, RatingIn, ReasonIn, WithdrawIn)
 from api.schemas.common import page_of, paged
-from api.responses import json_response
+from api.responses import answer, json_response
 from api.security import auth_required, current_actor
 from service.cases import queries, rules, workflow
-from service.db import reading
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Resident reports and their handling (12345-style)")
 
@@ -79,6 +77,7 @@ class Cases(MethodView):
         Routed to the 居委会 of the location and dispatched with its deadlines;
         the answer carries the human case number.
         """
+        # A hot path: the use-case answers with the case as its reporter now sees it (workflow.report).
         return workflow.report(current_actor(), category_code=data["category"], description=data["description"],
                                location=data.get("location"), address=data.get("address"),
                                photo_ids=data["photos"], anonymous=data["anonymous"],
@@ -101,12 +100,6 @@ class Cases(MethodView):
         # The queue is the staff's hottest read: its items are sent as built (same shape as
         # QueueOut, which documents them) instead of re-dumped.
         return json_response({"items": [queries.summary(c, lang) for c in items], "next_cursor": cursor})
-
-
-def _answer(actor, case_id: int) -> dict:
-    """The case as the actor now sees it, read after the use-case committed and outside the write lock."""
-    with reading():
-        return queries.case_detail(actor, case_id, language())
 
 
 @blp.route("/me/cases")
@@ -150,8 +143,8 @@ class CaseActions(MethodView):
         """
         actor = current_actor()
         action = data.pop("action")
-        workflow.act(actor, case_id, action, data)
-        return _answer(actor, case_id)
+        case = workflow.act(actor, case_id, action, data)
+        return answer(queries.case_detail, actor, case.id, language())
 
 
 @blp.route(f"/cases/{ID}/follow")
@@ -187,8 +180,8 @@ class Rating(MethodView):
         `cases.reporter_only`.
         """
         actor = current_actor()
-        workflow.rate(actor, case_id, data["score"], data.get("comment"))
-        return _answer(actor, case_id)
+        case = workflow.rate(actor, case_id, data["score"], data.get("comment"))
+        return answer(queries.case_detail, actor, case.id, language())
 
 
 @blp.route(f"/cases/{ID}/reopen")
@@ -203,8 +196,8 @@ class Reopen(MethodView):
         Starts the re-handling clock (3 working days by default).
         """
         actor = current_actor()
-        workflow.reopen_by_reporter(actor, case_id, data["reason"])
-        return _answer(actor, case_id)
+        case = workflow.reopen_by_reporter(actor, case_id, data["reason"])
+        return answer(queries.case_detail, actor, case.id, language())
 
 
 @blp.route(f"/cases/{ID}/withdraw")
@@ -216,15 +209,11 @@ class Withdraw(MethodView):
     def post(self, data, case_id):
         """Withdraw my case before it is accepted"""
         actor = current_actor()
-        workflow.withdraw(actor, case_id, data.get("reason"))
-        return _answer(actor, case_id)
+        case = workflow.withdraw(actor, case_id, data.get("reason"))
+        return answer(queries.case_detail, actor, case.id, language())
 
 
-def _blueprints():
-    from api import open311
-    from api.v1 import case_metrics, open311_keys
+# The domain's other blueprints: its metrics, the Open311 partner keys and Open311 GeoReport v2 itself.
+from api.v1.cases import metrics, open311, open311_keys  # noqa: E402
 
-    return (blp, open311_keys.blp, case_metrics.blp, open311.bp)
-
-
-BLUEPRINTS = _blueprints()
+BLUEPRINTS = (blp, metrics.blp, open311_keys.blp, open311.bp)

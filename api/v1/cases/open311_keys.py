@@ -6,7 +6,7 @@ from flask.views import MethodView
 from api.docs import errors
 from api.extensions import Blueprint
 from api.schemas.common import PageArgs, page_of, paged
-from api.schemas.open311_keys import Open311KeyCreatedOut, Open311KeyIn, Open311KeyOut
+from api.schemas.cases.open311_keys import Open311KeyCreatedOut, Open311KeyIn, Open311KeyOut
 from api.security import auth_required, current_actor
 from service.cases import open311
 

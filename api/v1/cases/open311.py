@@ -73,7 +73,9 @@ from api.errors import language
 from models.base import db
 from service import clock
 from service.cases import open311
-from service.errors import DomainError, InvalidInput, NotFound
+from service.cases.errors import (BoxIncomplete, DatetimeOutOfRange, JurisdictionNotFound, NotADatetime, NotANumber,
+                                  NotAPositiveWholeNumber, NulCharacter)
+from service.errors import DomainError
 
 log = logging.getLogger("linli.open311")
 
@@ -214,7 +216,7 @@ def _param(name: str) -> str | None:
         value = request.args.get(name)
     value = value.strip() if value is not None else None
     if value and "\x00" in value:
-        raise InvalidInput(name, "输入包含无效字符", f"{name} contains a NUL character", code="validation.nul_character")
+        raise NulCharacter(name)
     return value or None
 
 
@@ -235,7 +237,7 @@ def _float(name: str) -> float | None:
     except ValueError:
         number = math.nan
     if not math.isfinite(number):
-        raise InvalidInput(name, f"{name} 不是有效的数字", f"{name} is not a number")
+        raise NotANumber(name)
     return number
 
 
@@ -244,7 +246,7 @@ def _int(name: str, default: int) -> int:
     if value is None:
         return default
     if not value.isdigit() or len(value) > 9:
-        raise InvalidInput(name, f"{name} 须为正整数", f"{name} must be a positive whole number")
+        raise NotAPositiveWholeNumber(name)
     return int(value)
 
 
@@ -255,10 +257,9 @@ def _datetime(name: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
-        raise InvalidInput(name, f"{name} 须为 ISO 8601 时间，如 2026-11-01T00:00:00+08:00",
-                           f"{name} must be an ISO 8601 datetime, e.g. 2026-11-01T00:00:00+08:00") from None
+        raise NotADatetime(name) from None
     if not 1970 <= moment.year <= 2999:
-        raise InvalidInput(name, f"{name} 超出范围", f"{name} is out of range")
+        raise DatetimeOutOfRange(name)
     return moment.replace(tzinfo=clock.SHANGHAI) if moment.tzinfo is None else moment
 
 
@@ -266,8 +267,7 @@ def _check_jurisdiction() -> None:
     given = _param("jurisdiction_id")
     expected = current_app.config.get("OPEN311_JURISDICTION") or DEFAULT_JURISDICTION
     if given is not None and given != expected:
-        raise NotFound(code="open311.jurisdiction_not_found", zh=f"jurisdiction_id {given} 不存在",
-                       en=f"jurisdiction_id {given} was not found")
+        raise JurisdictionNotFound(jurisdiction=given)
 
 
 def _absolute_media(items: list[dict]) -> list[dict]:
@@ -313,8 +313,7 @@ def list_requests(fmt: str):
     corners = {name: _float(name) for name in ("lat_ne", "long_ne", "lat_sw", "long_sw")}
     given = [value is not None for value in corners.values()]
     if any(given) and not all(given):
-        raise InvalidInput("bbox", "范围须同时给出 lat_ne、long_ne、lat_sw、long_sw",
-                           "A bounding box needs all of lat_ne, long_ne, lat_sw and long_sw")
+        raise BoxIncomplete()
     items = open311.list_requests(
         ids=_list("service_request_id"), service_codes=_list("service_code"), start=_datetime("start_date"),
         end=_datetime("end_date"), statuses=_list("status"), bbox=open311.BBox(**corners) if all(given) else None,
@@ -333,8 +332,7 @@ def create_request(fmt: str):
             continue
         values = [v.strip() for v in request.form.getlist(name) if v.strip()]
         if any("\x00" in v for v in values):
-            raise InvalidInput(name, "输入包含无效字符", f"{name} contains a NUL character",
-                               code="validation.nul_character")
+            raise NulCharacter(name)
         if not values:
             continue
         if match.group(2):

@@ -10,7 +10,7 @@ from webargs.fields import DelimitedList
 from api.schemas.common import (Cursor, Datum, Id, Label, Labels, Lat, Lng, NextCursor, PageArgs, PageSize,
                                 Timestamp)
 from models.cases import STATUSES
-from service.cases.workflow import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
+from service.cases.states import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
 from service.i18n import Text
 
 

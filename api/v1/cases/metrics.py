@@ -8,7 +8,7 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.responses import csv_response
-from api.schemas.case_metrics import CSV_BODY, MetricsArgs, MetricsOut
+from api.schemas.cases.metrics import CSV_BODY, MetricsArgs, MetricsOut
 from api.security import auth_required, current_actor
 from service.cases import metrics
 
