@@ -54,7 +54,7 @@ def setup(app, state):
     from models.people import ResidentProfile, RoleAssignment, User
     from models.places import Area, District, Neighbourhood, Street
     from service import clock, people
-    from service.meals import booking as bk
+    from service.meals import workflow as bk
 
     tag = secrets.token_hex(3)
     district = District(code=f"bench-d-{tag}", name="普陀区")

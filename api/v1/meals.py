@@ -13,7 +13,7 @@ from api.schemas.meals import (CSV_BODY, BookingIn, BookingOut, CancelIn, CardIn
                                MyBookingsArgs, ServeIn, SiteOut, SitesArgs, SlotIn, SlotOut, SlotsArgs, SlotsOut,
                                StatementArgs, StatementOut, StreetStatementArgs, StreetStatementOut)
 from api.security import auth_required, current_actor
-from service.meals import booking as bk
+from service.meals import workflow as bk
 from service.meals import queries
 
 blp = Blueprint("meals", __name__, url_prefix="/api/v1",

@@ -12,9 +12,9 @@ Menus: lunch every service day (dinner at the canteens) from a week ago to a wee
 60–95, some with verified 低保/独居/残疾 statuses on their 助餐卡, the 80+ and those living alone with a home
 unit so they can have meals delivered), plus elder.demo, for whom family.demo books.
 
-Every booking goes through the real use-case (``booking.book``) with the service clock moved to the moment
+Every booking goes through the real use-case (``workflow.book``) with the service clock moved to the moment
 it was made (the afternoon before the meal, or now for the days ahead); past meals are then served at the
-counter (``booking.serve``), a few cancelled, and the rest marked no-show by the real sweep. Idempotent by
+counter (``workflow.serve``), a few cancelled, and the rest marked no-show by the real sweep. Idempotent by
 skipping: sites and slots are found by their natural keys; bookings are made only when no pool diner has one.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Neighbourhood, Unit
 from service import clock, people
-from service.meals import booking as bk
+from service.meals import workflow as bk
 from service.meals import reminders
 
 SEED = "20240617:meals"

@@ -20,7 +20,7 @@ from service.db import paginate
 from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import walking
 from service.life_circle.walking import Walk
-from service.meals import booking as bk
+from service.meals import workflow as bk
 
 ZERO = Decimal("0.00")
 KITCHEN_STATUSES = ("confirmed", "served", "no_show")

@@ -25,7 +25,7 @@ from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile
 from service import clock, labels, notifications, privacy
-from service.meals import booking as bk
+from service.meals import workflow as bk
 from service.meals import rules as meal_rules
 
 BATCH = 500

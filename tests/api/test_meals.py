@@ -281,7 +281,7 @@ def test_a_full_slot_refuses_without_writing_and_a_booked_diner_still_hears_alre
 
 def test_a_counter_code_already_taken_is_drawn_again(client, m, monkeypatch):
     """Codes are random: when one is already in use the booking draws another instead of failing."""
-    from service.meals import booking as bk
+    from service.meals import workflow as bk
 
     first = book(client, elder(m, 70), m)
     assert first.status_code == 201
