@@ -29,8 +29,8 @@ from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Neighbourhood, Unit
 from service import clock, people
-from service.meals import workflow as bk
-from service.meals import reminders
+from service.meals import pricing, queries, reminders, workflow
+from service.meals import sites as meal_sites
 
 SEED = "20240617:meals"
 DAYS_BACK, DAYS_AHEAD = 7, 6
@@ -116,9 +116,10 @@ class MealLoader:
     def _site(self, code, name, kind, nb, lat, lng, public, radius, bookable=True) -> MealSite:
         site = db.session.execute(sa.select(MealSite).where(MealSite.code == code)).scalar_one_or_none()
         if site is None:
-            site = bk.create_site(code=code, name=name, kind=kind, street_id=nb.street_id, neighbourhood_id=nb.id,
-                                  address=f"{nb.name}（演示地址）", lat=lat, lng=lng, bookable=bookable,
-                                  open_to_public=public, delivery_radius_m=radius, service_days="1234567")
+            site = meal_sites.create_site(code=code, name=name, kind=kind, street_id=nb.street_id,
+                                          neighbourhood_id=nb.id, address=f"{nb.name}（演示地址）", lat=lat, lng=lng,
+                                          bookable=bookable, open_to_public=public, delivery_radius_m=radius,
+                                          service_days="1234567")
             self.added += 1
         return site
 
@@ -169,7 +170,8 @@ class MealLoader:
                                 "delivery": 20 if big else 10}
                     if meal == "dinner":
                         capacity = {"dine_in": 40, "pickup": 10, "delivery": 0}
-                    bk.add_slot(site, day=day, meal=meal, capacity=capacity, set_meals=_menu(self.rng, day, meal))
+                    meal_sites.add_slot(site, day=day, meal=meal, capacity=capacity,
+                                        set_meals=_menu(self.rng, day, meal))
                     self.added += 1
 
     def diners(self, site: MealSite) -> list[User]:
@@ -177,7 +179,7 @@ class MealLoader:
         units = list(db.session.execute(sa.select(Unit.id).join(Building, Building.id == Unit.building_id).where(
             Building.neighbourhood_id == site.neighbourhood_id).order_by(Unit.id).limit(200)).scalars())
         users = []
-        staff = bk.staff_of_neighbourhood(site.neighbourhood_id)
+        staff = queries.staff_of_neighbourhood(site.neighbourhood_id)
         verifier = min(staff) if staff else None
         for i in range(DINERS_PER_SITE):
             username = f"meal.{site.code.lower()}.{i + 1}"
@@ -238,14 +240,14 @@ class MealLoader:
                 continue
             moment = min(_local(day - timedelta(days=1), 15, int(pick * 50)), now)
             actor = proxy if (elder is not None and user.id == elder.id and proxy) else people.load_actor(user.id)
-            d = bk.diner(user.id, day)
-            mode = "delivery" if d.unit_id and bk.delivery_allowed(d, bk.site_rules(site)) and pick < 0.6 else \
+            d = pricing.diner(user.id, day)
+            mode = "delivery" if d.unit_id and pricing.delivery_allowed(d, meal_sites.site_rules(site)) and pick < 0.6 else \
                 ("pickup" if pick > 0.85 else "dine_in")
             set_meal = slot.set_meals[2 if (d.card and d.card.low_income and len(slot.set_meals) > 2)
                                       else int(pick * 10) % 2]
             with clock.frozen_at(moment):
                 try:
-                    booking = bk.book(actor, slot_id=slot.id, diner_id=user.id, mode=mode, set_meal_id=set_meal.id)
+                    booking = workflow.book(actor, slot_id=slot.id, diner_id=user.id, mode=mode, set_meal_id=set_meal.id)
                 except Exception:  # noqa: BLE001 — a refused booking (radius, eligibility) is simply not made
                     continue
             self.added += 1
@@ -256,7 +258,7 @@ class MealLoader:
                 cancel_at = min(_local(day, 8, 0), now)
                 with clock.frozen_at(cancel_at):
                     try:
-                        bk.cancel(actor, booking_id, reason=None)
+                        workflow.cancel(actor, booking_id, reason=None)
                     except Exception:  # noqa: BLE001
                         pass
                 continue
@@ -264,15 +266,15 @@ class MealLoader:
                 continue   # ahead, or a no-show (marked by the sweep below)
             operator = people.load_actor(self._operator_id(site))
             with clock.frozen_at(served_at):
-                bk.serve(operator, site_id=site.id, code=code)
+                workflow.serve(operator, site_id=site.id, code=code)
         reminders.mark_no_shows()
 
     def _operator_id(self, site: MealSite) -> int:
         """A staff member of the site's neighbourhood ticks meals at the counter (operator.demo at 香泉)."""
-        ops = bk.operators_of(site.id)
+        ops = queries.operators_of(site.id)
         if ops:
             return ops[0]
-        staff = bk.staff_of_neighbourhood(site.neighbourhood_id)
+        staff = queries.staff_of_neighbourhood(site.neighbourhood_id)
         if staff:
             return staff[0]
         street_staff = db.session.execute(sa.select(RoleAssignment.user_id).where(

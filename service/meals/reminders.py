@@ -25,7 +25,7 @@ from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile
 from service import clock, labels, notifications, privacy
-from service.meals import workflow as bk
+from service.meals import queries, workflow
 from service.meals import rules as meal_rules
 
 BATCH = 500
@@ -87,7 +87,7 @@ def cutoff_manifests() -> int:
                                      .values(manifest_sent_at=now).execution_options(synchronize_session=False))
         if stamped.rowcount != 1:
             continue
-        for user_id in bk.operators_of(site.id):
+        for user_id in queries.operators_of(site.id):
             sent += notifications.notify(
                 user_id, kind="meals.manifest", dedupe_key=f"meals.manifest.{slot.id}.{user_id}",
                 title=f"{slot.day:%m月%d日}{labels.name('meals', 'meal', slot.meal)}备餐单",
@@ -103,7 +103,7 @@ def promote_waitlists() -> int:
         MealBooking.status == "waitlisted", MealBooking.starts_at > now).distinct().limit(BATCH)).scalars().all()
     promoted = 0
     for slot_id in slot_ids:
-        promoted += bk.promote_waitlist(slot_id)
+        promoted += workflow.promote_waitlist(slot_id)
         db.session.commit()
     return promoted
 
@@ -142,7 +142,7 @@ def _after_no_show(booking: MealBooking, r: meal_rules.Rules, counts: dict) -> N
     profile = db.session.get(ResidentProfile, booking.diner_user_id)
     card = db.session.get(MealCard, booking.diner_user_id)
     name = privacy.mask_name(profile.name) if profile else "居民"
-    staff = bk.staff_of_neighbourhood(booking.neighbourhood_id or (profile.neighbourhood_id if profile else None))
+    staff = queries.staff_of_neighbourhood(booking.neighbourhood_id or (profile.neighbourhood_id if profile else None))
     site = db.session.get(MealSite, booking.site_id)
     if r.welfare_check_lives_alone and card is not None and card.lives_alone:
         for user_id in staff:
@@ -187,7 +187,7 @@ def stopped_booking() -> int:
     for diner_id, neighbourhood_id in rows:
         profile = db.session.get(ResidentProfile, diner_id)
         name = privacy.mask_name(profile.name) if profile else "居民"
-        for user_id in bk.staff_of_neighbourhood(neighbourhood_id):
+        for user_id in queries.staff_of_neighbourhood(neighbourhood_id):
             sent += notifications.notify(
                 user_id, kind="meals.stopped_booking", dedupe_key=f"meals.stopped.{diner_id}.{year}W{week}.{user_id}",
                 title="长者近一周未订餐：建议关怀探访",
