@@ -1,5 +1,5 @@
-"""Meal reads: nearby sites, a day's slots with remaining seats and the caller's price, bookings,
-the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
+"""Meal reads: nearby sites, a day's slots with remaining seats and the caller's price, bookings, meal cards,
+who is told of what, the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
 from __future__ import annotations
 
 import re
