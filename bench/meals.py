@@ -54,7 +54,7 @@ def setup(app, state):
     from models.people import ResidentProfile, RoleAssignment, User
     from models.places import Area, District, Neighbourhood, Street
     from service import clock, people
-    from service.meals import booking as bk
+    from service.meals import pricing, sites
 
     tag = secrets.token_hex(3)
     district = District(code=f"bench-d-{tag}", name="普陀区")
@@ -71,20 +71,20 @@ def setup(app, state):
                        committee_name="香泉路居委会", lat=31.2703, lng=121.4086)
     db.session.add(nb)
     db.session.flush()
-    site = bk.create_site(code=f"bench-{tag}", name="香泉智助食堂", kind="smart_canteen", street_id=street.id,
-                          neighbourhood_id=nb.id, lat=31.2705, lng=121.4083, open_to_public=True,
-                          delivery_radius_m=1500)
-    big = bk.create_site(code=f"bench-big-{tag}", name="中浩云社区食堂", kind="community_canteen",
-                         street_id=street.id, neighbourhood_id=nb.id, lat=31.2728, lng=121.4091)
+    site = sites.create_site(code=f"bench-{tag}", name="香泉智助食堂", kind="smart_canteen", street_id=street.id,
+                             neighbourhood_id=nb.id, lat=31.2705, lng=121.4083, open_to_public=True,
+                             delivery_radius_m=1500)
+    big = sites.create_site(code=f"bench-big-{tag}", name="中浩云社区食堂", kind="community_canteen",
+                            street_id=street.id, neighbourhood_id=nb.id, lat=31.2728, lng=121.4091)
     today = clock.local_now().date()
     slot_ids = []
     for offset in range(1, BURST_SLOTS // 2 + 1):
         for meal in ("lunch", "dinner"):
-            slot = bk.add_slot(site, day=today + timedelta(days=offset), meal=meal,
-                               capacity={"dine_in": SEATS}, set_meals=[
-                                   {"name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00"},
-                                   {"name": "特惠套餐", "elder_price": "8.00", "general_price": "12.00",
-                                    "discount": True}])
+            slot = sites.add_slot(site, day=today + timedelta(days=offset), meal=meal,
+                                  capacity={"dine_in": SEATS}, set_meals=[
+                                      {"name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00"},
+                                      {"name": "特惠套餐", "elder_price": "8.00", "general_price": "12.00",
+                                       "discount": True}])
             slot.reserve_dine_in = 0
             slot_ids.append((slot.id, slot.set_meals[0].id))
     diners = []
@@ -111,15 +111,15 @@ def setup(app, state):
     rows = []
     for day_index in range(STATEMENT_MEALS_DAYS):
         day = first + timedelta(days=day_index)
-        slot = bk.add_slot(big, day=day, meal="lunch", capacity={"dine_in": ATTEMPTS}, set_meals=[
+        slot = sites.add_slot(big, day=day, meal="lunch", capacity={"dine_in": ATTEMPTS}, set_meals=[
             {"name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00"}])
         slot.booked_dine_in = ATTEMPTS
         set_meal = slot.set_meals[0]
         served_at = datetime.combine(day, datetime.min.time(), tzinfo=clock.SHANGHAI) + timedelta(hours=11)
         for diner_id in diners:
             if diner_id not in quotes:
-                d = bk.diner(diner_id, day)
-                quotes[diner_id] = (d, bk.quote(big, set_meal, d, mode="dine_in", quantity=1))
+                d = pricing.diner(diner_id, day)
+                quotes[diner_id] = (d, pricing.quote(big, set_meal, d, mode="dine_in", quantity=1))
             d, q = quotes[diner_id]
             rows.append({"code": _code(used), "token": secrets.token_urlsafe(18), "slot_id": slot.id,
                          "site_id": big.id, "set_meal_id": set_meal.id, "diner_user_id": diner_id,

@@ -834,17 +834,29 @@ def revoke_family_link(actor: Actor, link_id: int) -> FamilyLink:
     return link
 
 
+_ACTS_AS = sa.select(
+    sa.exists().where(FamilyLink.proxy_user_id == sa.bindparam("actor_id"),
+                      FamilyLink.elder_user_id == sa.bindparam("user_id"), FamilyLink.status == "confirmed"),
+    sa.select(ResidentProfile.neighbourhood_id).where(ResidentProfile.user_id == sa.bindparam("user_id"))
+    .scalar_subquery())
+
+
+def acts_as(actor: Actor, user_id: int) -> str | None:
+    """How the actor may act for this resident: ``"self"``, ``"family"`` (a confirmed relative), ``"staff"``
+    (covering the resident's verified neighbourhood; a declared one gives no authority to act), or None when
+    they may not. One query (none for oneself)."""
+    if actor.user_id == user_id:
+        return "self"
+    family, neighbourhood_id = db.session.execute(_ACTS_AS, {"actor_id": actor.user_id, "user_id": user_id}).one()
+    if family:
+        return "family"
+    return "staff" if actor.is_staff and actor.covers_neighbourhood(neighbourhood_id) else None
+
+
 def may_act_for(actor: Actor, elder_user_id: int) -> bool:
     """Whether the actor may act for this resident: themself, a confirmed relative, or staff covering the
-    resident's verified neighbourhood (a declared one gives no authority to act)."""
-    if actor.user_id == elder_user_id:
-        return True
-    confirmed = db.session.execute(sa.select(FamilyLink.id).where(
-        FamilyLink.proxy_user_id == actor.user_id, FamilyLink.elder_user_id == elder_user_id,
-        FamilyLink.status == "confirmed")).first()
-    if confirmed:
-        return True
-    return actor.is_staff and actor.covers_neighbourhood(_elder_neighbourhood(elder_user_id))
+    resident's verified neighbourhood."""
+    return acts_as(actor, elder_user_id) is not None
 
 
 # --- residents as staff see them ------------------------------------------------------------------------------

@@ -223,13 +223,13 @@ def make_meal_site(world: World, **values):
 
 def make_meal_slot(site, day: date, meal: str = "lunch", *, dine_in: int = 50, pickup: int = 0, delivery: int = 0,
                    set_meals: list[dict] | None = None):
-    from service.meals import booking
+    from service.meals import sites
 
     set_meals = set_meals or [{"name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00",
                                "dishes": ["红烧鸡腿", "番茄炒蛋", "青菜"], "tags": ["low_salt"]},
                               {"name": "特惠套餐", "elder_price": "8.00", "general_price": "12.00", "discount": True}]
-    slot = booking.add_slot(site, day=day, meal=meal, capacity={"dine_in": dine_in, "pickup": pickup,
-                                                               "delivery": delivery}, set_meals=set_meals)
+    slot = sites.add_slot(site, day=day, meal=meal, capacity={"dine_in": dine_in, "pickup": pickup,
+                                                             "delivery": delivery}, set_meals=set_meals)
     db.session.commit()
     return slot
 

@@ -7,14 +7,13 @@ from flask.views import MethodView
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
-from api.responses import csv_response, json_response
+from api.responses import answer, csv_response, json_response
 from api.schemas.common import page_of, paged
 from api.schemas.meals import (CSV_BODY, BookingIn, BookingOut, CancelIn, CardIn, CardOut, ManifestArgs, ManifestOut,
                                MyBookingsArgs, ServeIn, SiteOut, SitesArgs, SlotIn, SlotOut, SlotsArgs, SlotsOut,
                                StatementArgs, StatementOut, StreetStatementArgs, StreetStatementOut)
 from api.security import auth_required, current_actor
-from service.meals import booking as bk
-from service.meals import queries
+from service.meals import queries, workflow
 
 blp = Blueprint("meals", __name__, url_prefix="/api/v1",
                 description="Elder meal service (老年助餐): sites, menus, booking, waitlist, counter, statements")
@@ -123,10 +122,9 @@ class Slots(MethodView):
         Capacities per mode; opening, cut-off and the priority reserve follow config/rules/meals.yaml.
         """
         actor = current_actor()
-        slot = bk.publish_slot(actor, site_id, day=data["day"], meal=data["meal"], capacity=data["capacity"],
-                               set_meals=data["set_meals"])
-        result = queries.slots(actor, site_id, slot.day, None)
-        return next(item for item in result["items"] if item["id"] == slot.id)
+        slot = workflow.publish_slot(actor, site_id, day=data["day"], meal=data["meal"], capacity=data["capacity"],
+                                     set_meals=data["set_meals"])
+        return answer(queries.published_slot, actor, slot)
 
 
 @blp.route("/meal-bookings")
@@ -143,10 +141,10 @@ class Bookings(MethodView):
         slot answers 409 `meals.slot_full` unless `join_waitlist` is true (then status `waitlisted`).
         """
         actor = current_actor()
-        booking = bk.book(actor, slot_id=data["slot_id"], diner_id=data.get("diner_id"), mode=data["mode"],
-                          set_meal_id=data["set_meal_id"], quantity=data["quantity"],
-                          join_waitlist=data["join_waitlist"], diet_note=data.get("diet_note"))
-        return queries.booking_out(booking, actor)
+        booking = workflow.book(actor, slot_id=data["slot_id"], diner_id=data.get("diner_id"), mode=data["mode"],
+                                set_meal_id=data["set_meal_id"], quantity=data["quantity"],
+                                join_waitlist=data["join_waitlist"], diet_note=data.get("diet_note"))
+        return answer(queries.booking_out, booking, actor)
 
 
 @blp.route("/me/meal-bookings")
@@ -169,8 +167,7 @@ class BookingItem(MethodView):
     @auth_required()
     def get(self, booking_id):
         """One booking"""
-        actor = current_actor()
-        return queries.booking_out(bk.get_booking(actor, booking_id), actor)
+        return queries.booking_detail(current_actor(), booking_id)
 
 
 @blp.route(f"/meal-bookings/{BOOKING_ID}/cancel")
@@ -186,8 +183,8 @@ class Cancel(MethodView):
         waitlist at once (priority first, then first come), and the promoted diner is notified.
         """
         actor = current_actor()
-        booking = bk.cancel(actor, booking_id, reason=data.get("reason"))
-        return queries.booking_out(booking, actor)
+        booking = workflow.cancel(actor, booking_id, reason=data.get("reason"))
+        return answer(queries.booking_out, booking, actor)
 
 
 @blp.route(f"/meal-bookings/{BOOKING_ID}/serve")
@@ -201,7 +198,8 @@ class ServeById(MethodView):
         Once: a second time answers 409 `meals.already_served`.
         """
         actor = current_actor()
-        return queries.booking_out(bk.serve(actor, booking_id=booking_id), actor)
+        booking = workflow.serve(actor, booking_id=booking_id)
+        return answer(queries.booking_out, booking, actor)
 
 
 @blp.route(f"/meal-sites/{SITE_ID}/serve")
@@ -216,8 +214,8 @@ class ServeByCode(MethodView):
         Once: a second scan answers 409 `meals.already_served` ("已取餐").
         """
         actor = current_actor()
-        booking = bk.serve(actor, site_id=site_id, code=data.get("code"), token=data.get("token"))
-        return queries.booking_out(booking, actor)
+        booking = workflow.serve(actor, site_id=site_id, code=data.get("code"), token=data.get("token"))
+        return answer(queries.booking_out, booking, actor)
 
 
 @blp.route(f"/meal-sites/{SITE_ID}/manifest")
@@ -296,7 +294,7 @@ class Card(MethodView):
     @auth_required()
     def get(self, user_id):
         """A resident's meal card (the resident, a confirmed relative or staff in scope)"""
-        return bk.get_card(current_actor(), user_id)
+        return queries.card(current_actor(), user_id)
 
     @blp.arguments(CardIn, example={"lives_alone": True, "diet_note": "少盐"})
     @blp.response(200, CardOut, example={"user_id": 42, "card_no": "C20261121001", "low_income": False,
@@ -311,6 +309,8 @@ class Card(MethodView):
         低保/困难, 独居, 残疾/失能, 行动不便 and 文明守约 are set by staff who checked the documents,
         never self-declared.
         """
-        return bk.set_card(current_actor(), user_id, data)
+        card = workflow.set_card(current_actor(), user_id, data)
+        return answer(queries.card_out, card)
+
 
 BLUEPRINTS = (blp,)

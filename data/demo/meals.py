@@ -12,9 +12,9 @@ Menus: lunch every service day (dinner at the canteens) from a week ago to a wee
 60–95, some with verified 低保/独居/残疾 statuses on their 助餐卡, the 80+ and those living alone with a home
 unit so they can have meals delivered), plus elder.demo, for whom family.demo books.
 
-Every booking goes through the real use-case (``booking.book``) with the service clock moved to the moment
+Every booking goes through the real use-case (``workflow.book``) with the service clock moved to the moment
 it was made (the afternoon before the meal, or now for the days ahead); past meals are then served at the
-counter (``booking.serve``), a few cancelled, and the rest marked no-show by the real sweep. Idempotent by
+counter (``workflow.serve``), a few cancelled, and the rest marked no-show by the real sweep. Idempotent by
 skipping: sites and slots are found by their natural keys; bookings are made only when no pool diner has one.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Neighbourhood, Unit
 from service import clock, people
-from service.meals import booking as bk
-from service.meals import reminders
+from service.meals import pricing, queries, reminders, workflow
+from service.meals import sites as meal_sites
 
 SEED = "20240617:meals"
 DAYS_BACK, DAYS_AHEAD = 7, 6
@@ -85,6 +85,13 @@ def _local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
 
 
+def _mode(d: pricing.Diner, site: MealSite, pick: float) -> str:
+    """Delivered when the diner has a home unit and may have meals delivered (most of them), else mostly dine-in."""
+    if d.unit_id and pricing.delivery_allowed(d, meal_sites.site_rules(site)) and pick < 0.6:
+        return "delivery"
+    return "pickup" if pick > 0.85 else "dine_in"
+
+
 FACILITY_SUBTYPES = {"smart_canteen": "智助食堂", "community_canteen": "社区食堂", "elder_canteen": "长者食堂",
                      "meal_point": "助餐点"}
 
@@ -116,9 +123,10 @@ class MealLoader:
     def _site(self, code, name, kind, nb, lat, lng, public, radius, bookable=True) -> MealSite:
         site = db.session.execute(sa.select(MealSite).where(MealSite.code == code)).scalar_one_or_none()
         if site is None:
-            site = bk.create_site(code=code, name=name, kind=kind, street_id=nb.street_id, neighbourhood_id=nb.id,
-                                  address=f"{nb.name}（演示地址）", lat=lat, lng=lng, bookable=bookable,
-                                  open_to_public=public, delivery_radius_m=radius, service_days="1234567")
+            site = meal_sites.create_site(code=code, name=name, kind=kind, street_id=nb.street_id,
+                                          neighbourhood_id=nb.id, address=f"{nb.name}（演示地址）", lat=lat, lng=lng,
+                                          bookable=bookable, open_to_public=public, delivery_radius_m=radius,
+                                          service_days="1234567")
             self.added += 1
         return site
 
@@ -169,7 +177,8 @@ class MealLoader:
                                 "delivery": 20 if big else 10}
                     if meal == "dinner":
                         capacity = {"dine_in": 40, "pickup": 10, "delivery": 0}
-                    bk.add_slot(site, day=day, meal=meal, capacity=capacity, set_meals=_menu(self.rng, day, meal))
+                    meal_sites.add_slot(site, day=day, meal=meal, capacity=capacity,
+                                        set_meals=_menu(self.rng, day, meal))
                     self.added += 1
 
     def diners(self, site: MealSite) -> list[User]:
@@ -177,7 +186,7 @@ class MealLoader:
         units = list(db.session.execute(sa.select(Unit.id).join(Building, Building.id == Unit.building_id).where(
             Building.neighbourhood_id == site.neighbourhood_id).order_by(Unit.id).limit(200)).scalars())
         users = []
-        staff = bk.staff_of_neighbourhood(site.neighbourhood_id)
+        staff = queries.staff_of_neighbourhood(site.neighbourhood_id)
         verifier = min(staff) if staff else None
         for i in range(DINERS_PER_SITE):
             username = f"meal.{site.code.lower()}.{i + 1}"
@@ -207,10 +216,31 @@ class MealLoader:
         return users
 
     def bookings(self, sites: list[MealSite], pools: dict[int, list[User]]) -> None:
+        """Half the pool diners' days, and every other day of elder.demo (booked by family.demo), booked at the
+        moment each was made; then settled."""
         now = clock.now()
         pool_ids = [u.id for users in pools.values() for u in users]
         if db.session.execute(sa.select(MealBooking.id).where(MealBooking.diner_user_id.in_(pool_ids))).first():
             return
+        plans = self._plans(sites, pools)
+        elder, family = (db.session.execute(sa.select(User).where(User.username == name)).scalar_one_or_none()
+                         for name in ("elder.demo", "family.demo"))
+        with_family = elder is not None and family is not None and bool(sites)
+        if with_family:
+            plans += self._family_plans(elder, sites[0])
+        db.session.commit()
+        plans.sort(key=lambda p: (p[0], p[1].id, p[2].id))
+        proxies = {elder.id: people.load_actor(family.id)} if with_family else {}
+        made = []
+        for plan in plans:
+            diner_id = plan[2].id
+            booked = self._book(proxies.get(diner_id) or people.load_actor(diner_id), plan, now)
+            if booked is not None:
+                made.append(booked)
+        self._settle(made, now)
+
+    def _plans(self, sites: list[MealSite], pools: dict[int, list[User]]) -> list[tuple]:
+        """(day, site, diner, pick, fate): which days each pool diner books, drawn from the seed."""
         rng = random.Random(f"{SEED}:bookings")
         plans = []
         for site in sites:
@@ -219,60 +249,59 @@ class MealLoader:
                     day = self.today + timedelta(days=offset)
                     if rng.random() < BOOK_SHARE:
                         plans.append((day, site, user, rng.random(), rng.random()))
-        elder, family = (db.session.execute(sa.select(User).where(User.username == name)).scalar_one_or_none()
-                         for name in ("elder.demo", "family.demo"))
-        home = sites[0] if sites else None
-        if elder is not None and family is not None and home is not None:
-            if db.session.get(MealCard, elder.id) is None:
-                db.session.add(MealCard(user_id=elder.id, card_no="C0000000001", diet_note="少盐"))
-            for offset in range(-DAYS_BACK, DAYS_AHEAD + 1, 2):
-                plans.append((self.today + timedelta(days=offset), home, elder, 0.0, 0.5))
-        db.session.commit()
-        plans.sort(key=lambda p: (p[0], p[1].id, p[2].id))
-        proxy = people.load_actor(family.id) if family is not None else None
-        made = []
-        for day, site, user, pick, fate in plans:
-            slot = db.session.execute(sa.select(MealSlot).where(MealSlot.site_id == site.id, MealSlot.day == day,
-                                                                MealSlot.meal == "lunch")).scalar_one_or_none()
-            if slot is None:
-                continue
-            moment = min(_local(day - timedelta(days=1), 15, int(pick * 50)), now)
-            actor = proxy if (elder is not None and user.id == elder.id and proxy) else people.load_actor(user.id)
-            d = bk.diner(user.id, day)
-            mode = "delivery" if d.unit_id and bk.delivery_allowed(d, bk.site_rules(site)) and pick < 0.6 else \
-                ("pickup" if pick > 0.85 else "dine_in")
-            set_meal = slot.set_meals[2 if (d.card and d.card.low_income and len(slot.set_meals) > 2)
-                                      else int(pick * 10) % 2]
-            with clock.frozen_at(moment):
-                try:
-                    booking = bk.book(actor, slot_id=slot.id, diner_id=user.id, mode=mode, set_meal_id=set_meal.id)
-                except Exception:  # noqa: BLE001 — a refused booking (radius, eligibility) is simply not made
-                    continue
-            self.added += 1
-            made.append((booking.id, booking.code, day, site, actor, fate))
+        return plans
+
+    def _family_plans(self, elder: User, home: MealSite) -> list[tuple]:
+        """elder.demo (with a meal card) eats at the first site every other day."""
+        if db.session.get(MealCard, elder.id) is None:
+            db.session.add(MealCard(user_id=elder.id, card_no="C0000000001", diet_note="少盐"))
+        return [(self.today + timedelta(days=offset), home, elder, 0.0, 0.5)
+                for offset in range(-DAYS_BACK, DAYS_AHEAD + 1, 2)]
+
+    def _book(self, actor: people.Actor, plan: tuple, now: datetime) -> tuple | None:
+        """Book the plan's lunch through the real use-case at the moment it was made (the afternoon before, or
+        now for the days ahead); None when there is no such lunch or it is refused (radius, eligibility)."""
+        day, site, user, pick, fate = plan
+        slot = db.session.execute(sa.select(MealSlot).where(MealSlot.site_id == site.id, MealSlot.day == day,
+                                                            MealSlot.meal == "lunch")).scalar_one_or_none()
+        if slot is None:
+            return None
+        moment = min(_local(day - timedelta(days=1), 15, int(pick * 50)), now)
+        d = pricing.diner(user.id, day)
+        set_meal = slot.set_meals[2 if (d.card and d.card.low_income and len(slot.set_meals) > 2)
+                                  else int(pick * 10) % 2]
+        with clock.frozen_at(moment):
+            try:
+                booking = workflow.book(actor, slot_id=slot.id, diner_id=user.id, mode=_mode(d, site, pick),
+                                        set_meal_id=set_meal.id)
+            except Exception:  # noqa: BLE001 — a refused booking (radius, eligibility) is simply not made
+                return None
+        self.added += 1
+        return booking.id, booking.code, day, site, actor, fate
+
+    def _settle(self, made: list[tuple], now: datetime) -> None:
+        """A few bookings cancelled on the morning of the meal; past meals served at the counter, but for the
+        no-shows, which the real sweep marks."""
         for booking_id, code, day, site, actor, fate in made:
             served_at = _local(day, 11, 15)
             if fate < 0.05:
-                cancel_at = min(_local(day, 8, 0), now)
-                with clock.frozen_at(cancel_at):
+                with clock.frozen_at(min(_local(day, 8, 0), now)):
                     try:
-                        bk.cancel(actor, booking_id, reason=None)
+                        workflow.cancel(actor, booking_id, reason=None)
                     except Exception:  # noqa: BLE001
                         pass
-                continue
-            if served_at > now or fate > 0.94:
-                continue   # ahead, or a no-show (marked by the sweep below)
-            operator = people.load_actor(self._operator_id(site))
-            with clock.frozen_at(served_at):
-                bk.serve(operator, site_id=site.id, code=code)
+            elif served_at <= now and fate <= 0.94:
+                operator = people.load_actor(self._operator_id(site))
+                with clock.frozen_at(served_at):
+                    workflow.serve(operator, site_id=site.id, code=code)
         reminders.mark_no_shows()
 
     def _operator_id(self, site: MealSite) -> int:
         """A staff member of the site's neighbourhood ticks meals at the counter (operator.demo at 香泉)."""
-        ops = bk.operators_of(site.id)
+        ops = queries.operators_of(site.id)
         if ops:
             return ops[0]
-        staff = bk.staff_of_neighbourhood(site.neighbourhood_id)
+        staff = queries.staff_of_neighbourhood(site.neighbourhood_id)
         if staff:
             return staff[0]
         street_staff = db.session.execute(sa.select(RoleAssignment.user_id).where(

@@ -1,7 +1,8 @@
-"""Meal reads: nearby sites, a day's slots with remaining seats and the caller's price, bookings,
-the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
+"""Meal reads: nearby sites, a day's slots with remaining seats and the caller's price, bookings, meal cards,
+who is told of what, the kitchen manifest and the monthly subsidy statement (with the street roll-up)."""
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -12,15 +13,16 @@ from sqlalchemy.orm import selectinload
 
 from models.base import db
 from models.life_circle import Facility
-from models.meals import LIVE_SQL, MODES, MealBooking, MealSite, MealSlot, SetMeal
-from models.people import ResidentProfile
-from models.places import Building, District, Estate, Neighbourhood, Street, Unit
-from service import audit, clock, csv_export, geo, labels, people, privacy
+from models.meals import LIVE_SQL, MODES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
+from models.people import ResidentProfile, RoleAssignment
+from models.places import Building, District, Estate, Neighbourhood, Unit
+from service import audit, clock, csv_export, geo, labels, places, privacy
 from service.db import paginate
-from service.errors import Forbidden, InvalidInput, NotFound
 from service.life_circle import walking
 from service.life_circle.walking import Walk
-from service.meals import booking as bk
+from service.meals import access, errors, pricing, sites
+from service.meals.seats import seats_left
+from service.people import Actor
 
 ZERO = Decimal("0.00")
 KITCHEN_STATUSES = ("confirmed", "served", "no_show")
@@ -84,8 +86,8 @@ def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: i
         facilities = _facility_ids([s.id for s in items])
         return [site_summary(s, facility_id=facilities.get(s.id)) for s in items], total
     glat, glng = geo.to_gcj02(lat, lng, datum)
-    sites = db.session.execute(query.order_by(MealSite.id).limit(5000)).scalars().all()
-    ranked = sorted(((bk.distance_m(s, glat, glng), s) for s in sites),
+    found = db.session.execute(query.order_by(MealSite.id).limit(5000)).scalars().all()
+    ranked = sorted(((sites.distance_m(s, glat, glng), s) for s in found),
                     key=lambda pair: (pair[0] is None, pair[0] or 0, pair[1].id))
     start = (page - 1) * page_size
     shown = ranked[start:start + page_size]
@@ -95,7 +97,7 @@ def list_sites(*, lat: float | None, lng: float | None, datum: str, street_id: i
 
 
 def site_detail(site_id: int) -> dict:
-    return _site_out(bk.get_site(site_id))
+    return _site_out(sites.get_site(site_id))
 
 
 def _site_out(site: MealSite) -> dict:
@@ -122,7 +124,7 @@ def price_out(price: dict) -> dict:
             "delivery_fee": money(price["delivery_fee"]), "payable": money(price["payable"])}
 
 
-_WHO = bk.DINER_QUERY.subquery("diner")
+_WHO = pricing.DINER_QUERY.subquery("diner")
 _SITE_T, _SLOT_T, _SET_T = MealSite.__table__, MealSlot.__table__, SetMeal.__table__
 # Plain columns, not ORM entities: the rows are split into light records (the attributes the
 # pricing and summary code read), which costs a fraction of building identity-mapped objects.
@@ -152,7 +154,7 @@ def _record(row, start: int, keys: list[str]) -> SimpleNamespace:
     return SimpleNamespace(**dict(zip(keys, row[start:start + len(keys)])))
 
 
-def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, lang: str = "zh") -> dict:
+def slots(actor: Actor, site_id: int, day: date, diner_id: int | None, lang: str = "zh") -> dict:
     """The site's slots on ``day``: menu, remaining seats per mode, whether booking is open now, and the
     price this caller (or the diner they act for) would pay for each set meal. When the diner is not
     eligible, the reason and a message in ``lang`` (e.g. that a typed birth date awaits 居委会
@@ -162,16 +164,16 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, la
     # diner's profile, card and residence (built once at import; only its parameters change).
     found = db.session.connection().execute(_SLOTS, {"site_id": site_id, "day": day, "user_id": diner_id}).all()
     if not found:
-        raise NotFound(code="meals.site_not_found", zh="助餐点不存在", en="No such meal site")
-    if diner_id != actor.user_id and not people.may_act_for(actor, diner_id):
-        raise Forbidden(code="meals.not_allowed_for_diner", zh="您无权为该居民订餐", en="You may not act for this resident")
+        raise errors.SiteNotFound()
+    if not access.may_book_for(actor, diner_id):
+        raise errors.NotAllowedForDiner()
     site = _record(found[0], 0, _SITE_KEYS)
-    r = bk.site_rules(site)
+    r = sites.site_rules(site)
     diner_row = tuple(found[0])[_DINER_AT:]
-    d = bk.diner_from_row(diner_id, day, None if all(v is None for v in diner_row) else diner_row)
-    eligible, reason = bk.eligibility(site, d, r)
-    priority = eligible and bk.priority_rank(d, r) < bk.NO_PRIORITY
-    delivery_ok = eligible and bk.delivery_allowed(d, r)
+    d = pricing.diner_from_row(diner_id, day, None if all(v is None for v in diner_row) else diner_row)
+    eligible, reason = pricing.eligibility(site, d, r)
+    priority = eligible and pricing.priority_rank(d, r) < pricing.NO_PRIORITY
+    delivery_ok = eligible and pricing.delivery_allowed(d, r)
     now = clock.now()
     rows, mine = [], {}
     menus: dict[int, list[SimpleNamespace]] = defaultdict(list)
@@ -186,7 +188,7 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, la
             menus[slot_id].append(_record(row, _SET_AT, _SET_KEYS))
     items = []
     for slot in rows:
-        remaining = {mode: bk.seats_left(slot, mode, priority=priority, now=now) for mode in MODES}
+        remaining = {mode: seats_left(slot, mode, priority=priority, now=now) for mode in MODES}
         can_book = eligible or site.open_to_public
         items.append({
             "id": slot.id, "site_id": site.id, "day": slot.day, "meal": slot.meal,
@@ -196,15 +198,20 @@ def slots(actor: people.Actor, site_id: int, day: date, diner_id: int | None, la
             "capacity": {m: getattr(slot, f"cap_{m}") for m in MODES}, "remaining": remaining,
             "my_booking_id": mine.get(slot.id),
             "set_meals": [{**set_meal_out(item),
-                           "price": price_out(bk.quote(site, item, d, mode="dine_in", quantity=1, r=r))
+                           "price": price_out(pricing.quote(site, item, d, mode="dine_in", quantity=1, r=r))
                            if can_book else None} for item in menus[slot.id]],
         })
-    message = None if reason is None else bk.ineligible_message(
+    message = None if reason is None else pricing.ineligible_message(
         reason, site.open_to_public, for_self=diner_id == actor.user_id)[1 if lang == "en" else 0]
     return _labelled_slots({"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day,
                             "diner_id": diner_id, "eligible": eligible, "ineligible_reason": reason,
                             "ineligible_message": message, "delivery_allowed": delivery_ok, "priority": priority,
                             "items": items}, lang)
+
+
+def published_slot(actor: Actor, slot: MealSlot) -> dict:
+    """A slot just published, as the day's slots show it."""
+    return next(item for item in slots(actor, slot.site_id, slot.day, None)["items"] if item["id"] == slot.id)
 
 
 def _labelled_slots(answer: dict, lang: str) -> dict:
@@ -222,12 +229,12 @@ def _labelled_slots(answer: dict, lang: str) -> dict:
 
 # --- bookings ------------------------------------------------------------------------------------------------
 
-def booking_out(booking: MealBooking, viewer: people.Actor | None = None, *, site: MealSite | None = None,
-                set_meal: SetMeal | None = None) -> dict:
-    site = site or db.session.get(MealSite, booking.site_id)
-    set_meal = set_meal or db.session.get(SetMeal, booking.set_meal_id)
+def booking_out(booking: MealBooking, viewer: Actor) -> dict:
+    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked)."""
+    site = db.session.get(MealSite, booking.site_id)
+    set_meal = db.session.get(SetMeal, booking.set_meal_id)
     slot_meal = db.session.execute(sa.select(MealSlot.meal).where(MealSlot.id == booking.slot_id)).scalar()
-    own = viewer is None or viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
+    own = viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
     b = booking.breakdown or {}
     return {
         "id": booking.id, "code": booking.code, "token": booking.token if own else None,
@@ -247,7 +254,14 @@ def booking_out(booking: MealBooking, viewer: people.Actor | None = None, *, sit
     }
 
 
-def my_bookings(actor: people.Actor, *, upcoming: bool, page: int, page_size: int):
+def booking_detail(actor: Actor, booking_id: int) -> dict:
+    booking = db.session.get(MealBooking, booking_id)
+    if booking is None or not access.may_see(actor, booking):
+        raise errors.BookingNotFound()
+    return booking_out(booking, actor)
+
+
+def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
     query = sa.select(MealBooking).where(sa.or_(MealBooking.diner_user_id == actor.user_id,
                                                 MealBooking.booked_by_user_id == actor.user_id))
     if upcoming:
@@ -256,18 +270,52 @@ def my_bookings(actor: people.Actor, *, upcoming: bool, page: int, page_size: in
     return [booking_out(b, actor) for b in items], total
 
 
+# --- meal cards ------------------------------------------------------------------------------------------------
+
+def card_out(card: MealCard) -> dict:
+    return {"user_id": card.user_id, "card_no": card.card_no, "low_income": card.low_income,
+            "lives_alone": card.lives_alone, "disabled": card.disabled, "limited_mobility": card.limited_mobility,
+            "civility": card.civility, "diet_note": card.diet_note, "verified_at": card.verified_at}
+
+
+def card(actor: Actor, user_id: int) -> dict:
+    """A resident's meal card, for the resident, a confirmed relative or staff covering them."""
+    if not access.may_see_card(actor, user_id):
+        raise errors.ResidentNotFound()
+    found = db.session.get(MealCard, user_id)
+    if found is None:
+        raise errors.CardNotFound()
+    return card_out(found)
+
+
+# --- who is told ------------------------------------------------------------------------------------------------
+
+def staff_of_neighbourhood(neighbourhood_id: int | None) -> list[int]:
+    if neighbourhood_id is None:
+        return []
+    return list(db.session.execute(sa.select(RoleAssignment.user_id).where(
+        RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood",
+        RoleAssignment.scope_id == neighbourhood_id).distinct()).scalars())
+
+
+def operators_of(site_id: int) -> list[int]:
+    return list(db.session.execute(sa.select(RoleAssignment.user_id).where(
+        RoleAssignment.role == "operator", RoleAssignment.scope_type == "meal_site",
+        RoleAssignment.scope_id == site_id).distinct()).scalars())
+
+
 # --- the kitchen manifest ------------------------------------------------------------------------------
 
-def manifest(actor: people.Actor, site_id: int, day: date) -> dict:
+def manifest(actor: Actor, site_id: int, day: date) -> dict:
     """Per slot: portions per set meal and mode, special diets, and the delivery list in route order
     (by neighbourhood, estate, building, unit) with masked names.
 
     The courier has to call a diner at the door, so the site's own operator gets each diner's phone in
     the delivery list in full (a view of personal data, audited); staff, who may read the manifest
     too, get it masked."""
-    site = bk.get_site(site_id)
-    bk.require_operator(actor, site)
-    full_phones = site.id in actor.scope_ids("operator", "meal_site")
+    site = sites.get_site(site_id)
+    access.require_operate(actor, site)
+    full_phones = access.may_see_phones(actor, site)
     slot_rows = db.session.execute(sa.select(MealSlot).options(selectinload(MealSlot.set_meals))
                                    .where(MealSlot.site_id == site.id, MealSlot.day == day)
                                    .order_by(MealSlot.starts_at)).scalars().all()
@@ -321,7 +369,7 @@ def _delivery_list(slot_id: int, *, full_phones: bool) -> list[dict]:
     nb_ids = {row[0].neighbourhood_id for row in rows if row[0].neighbourhood_id is not None}
     far = float("inf")
     nb_distance = {nid: far if d is None else d for nid, d in (
-        (nid, bk.distance_m(site, lat, lng)) for nid, lat, lng in db.session.execute(
+        (nid, sites.distance_m(site, lat, lng)) for nid, lat, lng in db.session.execute(
             sa.select(Neighbourhood.id, Neighbourhood.lat, Neighbourhood.lng).where(Neighbourhood.id.in_(nb_ids))))}
 
     def key(row):
@@ -340,8 +388,6 @@ def _delivery_list(slot_id: int, *, full_phones: bool) -> list[dict]:
 
 
 def _natural(text: str | None) -> tuple:
-    import re
-
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text or ""))
 
 
@@ -383,24 +429,22 @@ FIRST_MONTH, LAST_MONTH = date(2000, 1, 1), date(2099, 12, 1)   # the months a s
 def parse_month(month: str) -> tuple[date, date]:
     """The first day of ``month`` (YYYY-MM) and of the month after; a month outside 2000-01 … 2099-12
     is refused (9999-12 would have no month after it)."""
+    year, mon = (int(p) for p in month.split("-"))
     try:
-        year, mon = (int(p) for p in month.split("-"))
         start = date(year, mon, 1)
-    except (ValueError, TypeError):
-        raise InvalidInput("month", "月份格式应为 YYYY-MM", "month must be YYYY-MM") from None
+    except ValueError:  # year 0000
+        raise errors.MonthInvalid() from None
     if not FIRST_MONTH <= start <= LAST_MONTH:
-        raise InvalidInput("month", f"月份应在 {FIRST_MONTH:%Y-%m} 至 {LAST_MONTH:%Y-%m} 之间",
-                           f"month must be from {FIRST_MONTH:%Y-%m} to {LAST_MONTH:%Y-%m}",
-                           code="meals.month_out_of_range")
+        raise errors.MonthOutOfRange(first=f"{FIRST_MONTH:%Y-%m}", last=f"{LAST_MONTH:%Y-%m}")
     end = date(year + (mon == 12), 1 if mon == 12 else mon + 1, 1)
     return start, end
 
 
-def statement(actor: people.Actor, site_id: int, month: str) -> dict:
+def statement(actor: Actor, site_id: int, month: str) -> dict:
     """Meals served in the month per paying district, subsidy tier and status, with the subsidy the
     site claims (diner side) and the operator subsidy; sums done exactly in SQL (integer fen)."""
-    site = bk.get_site(site_id)
-    bk.require_operator(actor, site)
+    site = sites.get_site(site_id)
+    access.require_operate(actor, site)
     start, end = parse_month(month)
     served = (MealBooking.site_id == site.id, MealBooking.status == "served", MealBooking.day >= start,
               MealBooking.day < end)
@@ -419,8 +463,6 @@ def statement(actor: people.Actor, site_id: int, month: str) -> dict:
     totals = db.session.execute(sa.select(sa.func.count(sa.distinct(MealBooking.diner_user_id)),
                                           sa.func.count(sa.distinct(MealBooking.day))).where(*served)).one()
     districts = dict(db.session.execute(sa.select(District.id, District.name)).all())
-
-
     lines = []
     for district_id, tier, statuses, meals, list_total, subsidy, payable, fees in rows:
         lines.append({"district_id": district_id, "district": districts.get(district_id), "tier": tier,
@@ -462,13 +504,11 @@ def statement_csv(data: dict, lang: str = "zh") -> str:
     return csv_export.write(labels.names("meals", "statement_columns", STATEMENT_COLUMNS, lang), rows)
 
 
-def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
+def street_statement(actor: Actor, street_id: int, month: str) -> dict:
     """The street roll-up: every site of the street with its served meals and subsidies."""
-    if not (actor.is_staff and street_id in actor.street_ids):
-        raise Forbidden(code="meals.street_out_of_scope", zh="该街道不在您的管理范围", en="This street is outside your scope")
-    street = db.session.get(Street, street_id)
-    if street is None:
-        raise NotFound(code="places.street_not_found", zh="街道不存在", en="No such street")
+    if not access.may_see_street(actor, street_id):
+        raise errors.StreetOutOfScope()
+    street = places.get_street(street_id)
     start, end = parse_month(month)
     rows = db.session.execute(
         sa.select(MealSite.id, MealSite.name, sa.func.coalesce(sa.func.sum(MealBooking.quantity), 0),
@@ -481,18 +521,17 @@ def street_statement(actor: people.Actor, street_id: int, month: str) -> dict:
         .outerjoin(MealBooking, sa.and_(MealBooking.site_id == MealSite.id, MealBooking.status == "served",
                                         MealBooking.day >= start, MealBooking.day < end))
         .where(MealSite.street_id == street_id).group_by(MealSite.id, MealSite.name).order_by(MealSite.id)).all()
-
-
-    sites = [{"site_id": sid, "name": name, "meals": int(meals), "subsidy_total": money(dec(subsidy)),
-              "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)),
-              "delivery_fees": money(dec(fees)), "diners": int(diners)}
-             for sid, name, meals, subsidy, op, payable, fees, diners in rows]
-    return {"street_id": street_id, "street": street.name, "month": month, "sites": sites,
-            "totals": {"meals": sum(s["meals"] for s in sites),
-                       "subsidy_total": money(sum((Decimal(s["subsidy_total"]) for s in sites), ZERO)),
-                       "operator_subsidy_total": money(sum((Decimal(s["operator_subsidy_total"]) for s in sites), ZERO)),
-                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in sites), ZERO)),
-                       "delivery_fees": money(sum((Decimal(s["delivery_fees"]) for s in sites), ZERO))}}
+    per_site = [{"site_id": sid, "name": name, "meals": int(meals), "subsidy_total": money(dec(subsidy)),
+                 "operator_subsidy_total": money(dec(op)), "payable_total": money(dec(payable)),
+                 "delivery_fees": money(dec(fees)), "diners": int(diners)}
+                for sid, name, meals, subsidy, op, payable, fees, diners in rows]
+    return {"street_id": street_id, "street": street.name, "month": month, "sites": per_site,
+            "totals": {"meals": sum(s["meals"] for s in per_site),
+                       "subsidy_total": money(sum((Decimal(s["subsidy_total"]) for s in per_site), ZERO)),
+                       "operator_subsidy_total": money(sum((Decimal(s["operator_subsidy_total"]) for s in per_site),
+                                                           ZERO)),
+                       "payable_total": money(sum((Decimal(s["payable_total"]) for s in per_site), ZERO)),
+                       "delivery_fees": money(sum((Decimal(s["delivery_fees"]) for s in per_site), ZERO))}}
 
 
 def street_statement_csv(data: dict, lang: str = "zh") -> str:

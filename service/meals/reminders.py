@@ -14,6 +14,9 @@ idempotent: every notice has a dedupe key, and state changes are conditional UPD
   follow-up notice (no automatic ban);
 - stopped_booking — weekly: elders who booked regularly in the previous weeks and not at all in the
   last week → their 居委会 staff, as a wellbeing check.
+
+Each sweep is one transaction, or one per slot or batch where it would hold the write lock too long
+(manifests and promotions per slot, no-shows per batch of ``BATCH``).
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile
 from service import clock, labels, notifications, privacy
-from service.meals import booking as bk
+from service.db import transactional
+from service.meals import queries, workflow
 from service.meals import rules as meal_rules
 
 BATCH = 500
@@ -51,10 +55,10 @@ def _remind(kind: str, window_start: datetime, window_end: datetime, title: str)
                 user_id, kind="meals.reminder", dedupe_key=f"meals.{kind}.{booking.id}.{user_id}", title=title,
                 body=f"{site_name} {when:%m月%d日 %H:%M}，{booking.quantity}份，取餐码 {booking.code}",
                 link=f"/api/v1/meal-bookings/{booking.id}", data={"code": booking.code})
-    db.session.commit()
     return sent
 
 
+@transactional
 def eve_reminders() -> int:
     r = meal_rules.current()
     local = clock.local_now()
@@ -64,6 +68,7 @@ def eve_reminders() -> int:
     return _remind("eve", start, end, "明天的助餐提醒")
 
 
+@transactional
 def morning_reminders() -> int:
     r = meal_rules.current()
     local = clock.local_now()
@@ -74,75 +79,88 @@ def morning_reminders() -> int:
 
 
 def cutoff_manifests() -> int:
+    """Each due slot's manifest in a transaction of its own."""
     now = clock.now()
-    slots = db.session.execute(sa.select(MealSlot).where(
+    slot_ids = db.session.execute(sa.select(MealSlot.id).where(
         MealSlot.manifest_sent_at.is_(None), MealSlot.cutoff_at <= now, MealSlot.cutoff_at >= now - CATCH_UP)
         .order_by(MealSlot.cutoff_at, MealSlot.id).limit(BATCH)).scalars().all()
+    return sum(send_manifest(slot_id, now) for slot_id in slot_ids)
+
+
+@transactional
+def send_manifest(slot_id: int, now: datetime) -> int:
+    """Stamp the slot's manifest as sent, once, and tell the site's operators the counts."""
+    slot = db.session.get(MealSlot, slot_id)
+    site = db.session.get(MealSite, slot.site_id)
+    totals = {m: getattr(slot, f"booked_{m}") for m in ("dine_in", "pickup", "delivery")}
+    stamped = db.session.execute(sa.update(MealSlot).where(MealSlot.id == slot.id, MealSlot.manifest_sent_at.is_(None))
+                                 .values(manifest_sent_at=now).execution_options(synchronize_session=False))
+    if stamped.rowcount != 1:
+        return 0
     sent = 0
-    for slot in slots:
-        site = db.session.get(MealSite, slot.site_id)
-        totals = {m: getattr(slot, f"booked_{m}") for m in ("dine_in", "pickup", "delivery")}
-        stamped = db.session.execute(sa.update(MealSlot).where(MealSlot.id == slot.id,
-                                                               MealSlot.manifest_sent_at.is_(None))
-                                     .values(manifest_sent_at=now).execution_options(synchronize_session=False))
-        if stamped.rowcount != 1:
-            continue
-        for user_id in bk.operators_of(site.id):
-            sent += notifications.notify(
-                user_id, kind="meals.manifest", dedupe_key=f"meals.manifest.{slot.id}.{user_id}",
-                title=f"{slot.day:%m月%d日}{labels.name('meals', 'meal', slot.meal)}备餐单",
-                body=f"{site.name}：堂食{totals['dine_in']}份，自取{totals['pickup']}份，送餐{totals['delivery']}份",
-                link=f"/api/v1/meal-sites/{site.id}/manifest?day={slot.day.isoformat()}", data=totals)
-        db.session.commit()
+    for user_id in queries.operators_of(site.id):
+        sent += notifications.notify(
+            user_id, kind="meals.manifest", dedupe_key=f"meals.manifest.{slot.id}.{user_id}",
+            title=f"{slot.day:%m月%d日}{labels.name('meals', 'meal', slot.meal)}备餐单",
+            body=f"{site.name}：堂食{totals['dine_in']}份，自取{totals['pickup']}份，送餐{totals['delivery']}份",
+            link=f"/api/v1/meal-sites/{site.id}/manifest?day={slot.day.isoformat()}", data=totals)
     return sent
 
 
 def promote_waitlists() -> int:
+    """Each slot's waitlist in a transaction of its own (``workflow.promote_waitlist``)."""
     now = clock.now()
     slot_ids = db.session.execute(sa.select(MealBooking.slot_id).where(
         MealBooking.status == "waitlisted", MealBooking.starts_at > now).distinct().limit(BATCH)).scalars().all()
-    promoted = 0
-    for slot_id in slot_ids:
-        promoted += bk.promote_waitlist(slot_id)
-        db.session.commit()
-    return promoted
+    return sum(workflow.promote_waitlist(slot_id) for slot_id in slot_ids)
 
 
 def mark_no_shows() -> dict:
+    """Waitlist entries whose meal has begun end; then no-shows are marked ``BATCH`` at a time, each batch a
+    transaction of its own."""
     r = meal_rules.current()
     now = clock.now()
-    due = now - timedelta(minutes=r.mark_after_minutes)
     counts = {"no_show": 0, "welfare_checks": 0, "followups": 0}
-    # Waitlist entries whose meal has begun were never promoted: they end (no seat was held for them).
-    counts["waitlist_expired"] = db.session.execute(
+    counts["waitlist_expired"] = expire_waitlist(now)
+    while mark_no_show_batch(r, now, counts):
+        pass
+    return counts
+
+
+@transactional
+def expire_waitlist(now: datetime) -> int:
+    """Waitlist entries whose meal has begun were never promoted: they end (no seat was held for them)."""
+    return db.session.execute(
         sa.update(MealBooking).where(MealBooking.status == "waitlisted", MealBooking.starts_at <= now)
         .values(status="cancelled", cancelled_at=now, cancel_reason="候补未成功")
         .execution_options(synchronize_session=False)).rowcount or 0
-    while True:
-        rows = db.session.execute(sa.select(MealBooking.id).where(
-            MealBooking.status == "confirmed", MealBooking.ends_at <= due)
-            .order_by(MealBooking.ends_at, MealBooking.id).limit(BATCH)).scalars().all()
-        if not rows:
-            break
-        for booking_id in rows:
-            changed = db.session.execute(sa.update(MealBooking).where(MealBooking.id == booking_id,
-                                                                      MealBooking.status == "confirmed")
-                                         .values(status="no_show", no_show_at=now)
-                                         .execution_options(synchronize_session=False)).rowcount
-            if changed != 1:
-                continue
-            counts["no_show"] += 1
-            booking = db.session.get(MealBooking, booking_id)
-            _after_no_show(booking, r, counts)
-        db.session.commit()
-    return counts
+
+
+@transactional
+def mark_no_show_batch(r: meal_rules.Rules, now: datetime, counts: dict) -> int:
+    """Up to ``BATCH`` confirmed bookings whose meal ended ``mark_after_minutes`` ago → no_show, with what
+    follows each (added to ``counts``). Returns how many were due (0: none left)."""
+    due = now - timedelta(minutes=r.mark_after_minutes)
+    rows = db.session.execute(sa.select(MealBooking.id).where(
+        MealBooking.status == "confirmed", MealBooking.ends_at <= due)
+        .order_by(MealBooking.ends_at, MealBooking.id).limit(BATCH)).scalars().all()
+    for booking_id in rows:
+        changed = db.session.execute(sa.update(MealBooking).where(MealBooking.id == booking_id,
+                                                                  MealBooking.status == "confirmed")
+                                     .values(status="no_show", no_show_at=now)
+                                     .execution_options(synchronize_session=False)).rowcount
+        if changed != 1:
+            continue
+        counts["no_show"] += 1
+        _after_no_show(db.session.get(MealBooking, booking_id), r, counts)
+    return len(rows)
 
 
 def _after_no_show(booking: MealBooking, r: meal_rules.Rules, counts: dict) -> None:
     profile = db.session.get(ResidentProfile, booking.diner_user_id)
     card = db.session.get(MealCard, booking.diner_user_id)
     name = privacy.mask_name(profile.name) if profile else "居民"
-    staff = bk.staff_of_neighbourhood(booking.neighbourhood_id or (profile.neighbourhood_id if profile else None))
+    staff = queries.staff_of_neighbourhood(booking.neighbourhood_id or (profile.neighbourhood_id if profile else None))
     site = db.session.get(MealSite, booking.site_id)
     if r.welfare_check_lives_alone and card is not None and card.lives_alone:
         for user_id in staff:
@@ -165,6 +183,7 @@ def _after_no_show(booking: MealBooking, r: meal_rules.Rules, counts: dict) -> N
                 link=f"/api/v1/residents/{booking.diner_user_id}", data={"diner_id": booking.diner_user_id})
 
 
+@transactional
 def stopped_booking() -> int:
     """Elders with at least ``stopped_min_bookings`` meals in the lookback weeks before last week and
     none booked from a week ago onwards → their 居委会 staff (once per ISO week)."""
@@ -187,11 +206,10 @@ def stopped_booking() -> int:
     for diner_id, neighbourhood_id in rows:
         profile = db.session.get(ResidentProfile, diner_id)
         name = privacy.mask_name(profile.name) if profile else "居民"
-        for user_id in bk.staff_of_neighbourhood(neighbourhood_id):
+        for user_id in queries.staff_of_neighbourhood(neighbourhood_id):
             sent += notifications.notify(
                 user_id, kind="meals.stopped_booking", dedupe_key=f"meals.stopped.{diner_id}.{year}W{week}.{user_id}",
                 title="长者近一周未订餐：建议关怀探访",
                 body=f"{name} 此前经常在助餐点用餐，最近一周没有订餐。", link=f"/api/v1/residents/{diner_id}",
                 data={"diner_id": diner_id})
-    db.session.commit()
     return sent

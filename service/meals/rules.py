@@ -235,9 +235,3 @@ def load(directory=None) -> Rules:
 def current() -> Rules:
     assert _rules is not None, "meal rules not loaded"
     return _rules
-
-
-def set_current(value: Rules) -> None:
-    """Tests swap rules in (e.g. a site override) and put the loaded ones back."""
-    global _rules
-    _rules = value

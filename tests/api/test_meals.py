@@ -281,13 +281,13 @@ def test_a_full_slot_refuses_without_writing_and_a_booked_diner_still_hears_alre
 
 def test_a_counter_code_already_taken_is_drawn_again(client, m, monkeypatch):
     """Codes are random: when one is already in use the booking draws another instead of failing."""
-    from service.meals import booking as bk
+    from service.meals import workflow
 
     first = book(client, elder(m, 70), m)
     assert first.status_code == 201
     taken = first.json["code"]
     draws = iter([taken, taken, "Q4R7T9"])
-    monkeypatch.setattr(bk, "new_code", lambda: next(draws))
+    monkeypatch.setattr(workflow, "new_code", lambda: next(draws))
     second = book(client, elder(m, 71), m)
     assert second.status_code == 201, second.json
     assert second.json["code"] == "Q4R7T9"
