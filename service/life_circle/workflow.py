@@ -1,4 +1,4 @@
-"""Administration of facilities: create, update, close (audited), bulk import from
+"""Use-cases that write facilities: create, update, close (audited), bulk import from
 GeoJSON or CSV with a validation report, export as GeoJSON, and the imported table of
 network walking distances."""
 from __future__ import annotations
