@@ -155,9 +155,9 @@ def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
     The nearest facility is the one with the smallest (walk_m, straight metres, id). It is found by
     visiting grid cells in rings around the estate and stopping once no unvisited cell can hold a
     facility that would rank first (``_nearest_scan`` is the plain scan it must agree with)."""
-    walk_rules = rules.walk()
-    detour = walk_rules.detour_factor
-    search_m = walk_rules.coverage_search_m
+    loaded = rules.current()
+    detour = loaded.walk.detour_factor
+    search_m = loaded.walk.coverage_search_m
     located = [e for e in estates if e.lat is not None and e.lng is not None]
     if not located:
         return {}, {"network": 0, "estimated": 0}
@@ -173,7 +173,7 @@ def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
     max_ring = int(search_m / step) + 2
     counts = {"network": 0, "estimated": 0}
     result: dict[int, dict] = {e.id: {} for e in located}
-    for category in rules.categories():
+    for category in loaded.categories():
         buckets: dict[tuple[int, int], list] = {}
         for f in facilities.get(category.code, ()):
             buckets.setdefault(_rc(f.lat, f.lng), []).append(f)
@@ -228,13 +228,14 @@ def _ring(r0: int, c0: int, k: int):
 
 def _nearest_scan(estates: list, statuses: tuple[str, ...]) -> dict:
     """The reference: every facility of the category compared with every estate (tests)."""
-    walk_rules = rules.walk()
+    loaded = rules.current()
+    walk_rules = loaded.walk
     located = [e for e in estates if e.lat is not None and e.lng is not None]
     facilities = _facilities(located, statuses, walk_rules.coverage_search_m) if located else {}
     network = _network([e.id for e in located], statuses)
     out = {}
     for e in located:
-        for category in rules.categories():
+        for category in loaded.categories():
             best = None
             for f in facilities.get(category.code, ()):
                 d = geo.distance_m(e.lat, e.lng, f.lat, f.lng)
@@ -256,7 +257,7 @@ def _nearest_out(best: dict | None, category) -> dict:
     minutes = {p.code: walking.minutes_for(best["walk_m"], p.code,
                                            (row.walk_s_elder if p.code == "elder" else row.walk_s_standard
                                             if p.code == "standard" else None) if row is not None else None)
-               for p in rules.paces()}
+               for p in rules.current().paces()}
     covered = best["walk_m"] <= category.threshold_m
     return {"category": category.code, "threshold_m": category.threshold_m, "required": category.required,
             "nearest": {"id": best["id"], "name": best["name"], "walk_m": best["walk_m"],
@@ -271,11 +272,12 @@ def _method(counts: dict) -> str:
 
 
 def _labels(scenario: str, counts: dict, lang: str) -> dict:
-    walk_rules = rules.walk()
+    loaded = rules.current()
+    walk_rules = loaded.walk
     return {"as_of": clock.iso(clock.now()), "scenario": scenario, "distance_method": _method(counts),
             "pairs": dict(counts), "detour_factor": walk_rules.detour_factor,
             "search_radius_m": walk_rules.coverage_search_m,
-            "paces": {p.code: p.m_per_min for p in rules.paces()},
+            "paces": {p.code: p.m_per_min for p in loaded.paces()},
             "facilities_updated_at": _facilities_updated(),
             "formulas": FORMULAS_EN if lang == "en" else FORMULAS_ZH}
 
@@ -299,7 +301,7 @@ def estate_coverage(actor, estate_id: int, *, scenario: str = "current", lang: s
     households = _households([estate_id]).get(estate_id, 0)
     per = measured.get(estate_id)
     categories = []
-    for category in rules.categories():
+    for category in rules.current().categories():
         item = _nearest_out(per.get(category.code) if per else None, category)
         item["category_name"] = category.name(lang)
         item["dimension"] = category.dimension
@@ -331,7 +333,8 @@ def compute_street(street: Street, *, statuses=("open",), scenario: str = "curre
     located = [e for e in estates if e.id in measured]
     unlocated = [{"id": e.id, "name": e.name} for e in estates if e.id not in measured]
     total_h = sum(households.get(e.id, 0) for e in located)
-    cats = rules.categories()
+    loaded = rules.current()
+    cats = loaded.categories()
     required = [c for c in cats if c.required]
     per_estate = {e.id: {c.code: _nearest_out(measured[e.id][c.code], c) for c in cats} for e in located}
     categories = []
@@ -366,10 +369,10 @@ def compute_street(street: Street, *, statuses=("open",), scenario: str = "curre
         estates_out.append({"id": e.id, "code": e.code, "name": e.name, "lat": e.lat, "lng": e.lng,
                             "households": households.get(e.id, 0),
                             "covered": [code for code, item in cells.items() if item["covered"]],
-                            "covered_names": [rules.category_name(code, lang)
+                            "covered_names": [loaded.category_name(code, lang)
                                               for code, item in cells.items() if item["covered"]],
                             "missing": [code for code, item in cells.items() if not item["covered"]],
-                            "missing_names": [rules.category_name(code, lang)
+                            "missing_names": [loaded.category_name(code, lang)
                                               for code, item in cells.items() if not item["covered"]],
                             "all_required_covered": e in all_covered,
                             "categories": {code: {"covered": item["covered"],
@@ -401,7 +404,7 @@ MARKER_NOTE = {"zh": "说明：各类别列为小区到最近设施的步行米�
 def to_csv(report: dict, lang: str = "zh") -> str:
     """UTF-8 with a BOM for Excel: one row per estate (walk metres per category, * when covered),
     then the estate share and the household share of every category."""
-    cats = rules.categories()
+    cats = rules.current().categories()
     zh = lang != "en"
     header = (["小区编号", "小区", "户数", "必备类别全覆盖"] if zh else ["estate_code", "estate", "households",
                                                                  "all_required_covered"])

@@ -84,7 +84,7 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, Text]]:
         else:
             attrs["external_id"] = value
     if present("category"):
-        category = rules.category(str(data["category"]).strip())
+        category = rules.current().category(str(data["category"]).strip())
         if category is None:
             problems["category"] = Text("没有这个设施类别", "unknown category")
         else:
@@ -130,9 +130,10 @@ def clean(data: dict, *, partial: bool = False) -> tuple[dict, dict[str, Text]]:
                     isinstance(v, str) and 0 < len(v) <= 48 for v in value):
                 problems[key] = Text("须为最多 30 个名称（每个不超过 48 个字符）的列表",
                                      "must be a list of at most 30 short names")
-            elif key == "target_groups" and set(value) - set(rules.target_groups()):
-                problems[key] = Text(f"没有这个服务对象（可选：{'、'.join(rules.target_groups())}）",
-                                     f"unknown target group (known: {', '.join(rules.target_groups())})")
+            elif key == "target_groups" and set(value) - set(rules.current().target_groups):
+                known = rules.current().target_groups
+                problems[key] = Text(f"没有这个服务对象（可选：{'、'.join(known)}）",
+                                     f"unknown target group (known: {', '.join(known)})")
             else:
                 attrs[key] = list(dict.fromkeys(value))
     if "capacity" in data:
@@ -554,7 +555,7 @@ def export_geojson(actor, *, street_id: int | None = None, category: str | None 
     """Facilities as a GeoJSON FeatureCollection whose properties re-import unchanged."""
     if not actor.is_staff:
         raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
-    if category is not None and rules.category(category) is None:
+    if category is not None and rules.current().category(category) is None:
         raise InvalidInput("category", "没有这个设施类别", "Unknown facility category",
                            code="life_circle.category_unknown")
     query = sa.select(Facility).order_by(Facility.id)
