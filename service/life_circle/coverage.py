@@ -35,10 +35,10 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.life_circle import CELL_DEG, Facility, FacilityWalk
-from models.places import Estate, Street, Unit, estate_neighbourhood
+from models.places import Estate, Street, Unit
 from service import clock, csv_export, geo
-from service.errors import Forbidden, InvalidInput, NotFound
-from service.life_circle import rules, walking
+from service.life_circle import access, errors, rules, walking
+from service.people import Actor
 
 SCENARIOS = {"current": ("open",), "planned": ("open", "building", "planned")}
 
@@ -73,39 +73,7 @@ def percent(value: Fraction | None) -> float | None:
     return float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-# --- authorisation ---------------------------------------------------------------------------------------------
-
-def _street_neighbourhoods(street_id: int) -> set[int]:
-    from models.places import Neighbourhood
-
-    return set(db.session.execute(sa.select(Neighbourhood.id).where(Neighbourhood.street_id == street_id)).scalars())
-
-
-def check_planner(actor, street_id: int, estate_id: int | None = None) -> None:
-    """Staff and admins whose scope reaches the street (street or district scope), or the estate's
-    neighbourhood (neighbourhood scope)."""
-    if not actor.is_staff:
-        raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
-    if street_id in actor.street_ids:
-        return
-    if estate_id is not None:
-        nbs = set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id).where(
-            estate_neighbourhood.c.estate_id == estate_id)).scalars())
-    else:
-        nbs = _street_neighbourhoods(street_id)
-    if not nbs & actor.neighbourhood_ids:
-        raise Forbidden(code="life_circle.out_of_scope", zh="该街道/小区不在您的管辖范围内",
-                        en="This street or estate is outside your scope")
-
-
 # --- the computation -------------------------------------------------------------------------------------------
-
-def _scenario(scenario: str) -> tuple[str, ...]:
-    if scenario not in SCENARIOS:
-        raise InvalidInput("scenario", "情景只能是 current 或 planned", "scenario must be current or planned",
-                           code="life_circle.scenario_unknown")
-    return SCENARIOS[scenario]
-
 
 def _estates(street_id: int | None, estate_id: int | None) -> list:
     query = sa.select(Estate.id, Estate.code, Estate.name, Estate.lat, Estate.lng, Estate.street_id)
@@ -142,7 +110,7 @@ def _facilities(estates: list, statuses: tuple[str, ...], search_m: int) -> dict
     return by_category
 
 
-def _network(estate_ids: list[int], statuses) -> dict[tuple[int, int], FacilityWalk]:
+def _network(estate_ids: list[int]) -> dict[tuple[int, int], FacilityWalk]:
     if not estate_ids:
         return {}
     rows = db.session.execute(sa.select(FacilityWalk).where(FacilityWalk.estate_id.in_(estate_ids))).scalars()
@@ -162,7 +130,7 @@ def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
     if not located:
         return {}, {"network": 0, "estimated": 0}
     facilities = _facilities(located, statuses, search_m)
-    network = _network([e.id for e in located], statuses)
+    network = _network([e.id for e in located])
     by_id = {f.id: f for rows in facilities.values() for f in rows}
     net_by_estate: dict[int, list] = {}
     for (eid, fid), row in network.items():
@@ -232,7 +200,7 @@ def _nearest_scan(estates: list, statuses: tuple[str, ...]) -> dict:
     walk_rules = loaded.walk
     located = [e for e in estates if e.lat is not None and e.lng is not None]
     facilities = _facilities(located, statuses, walk_rules.coverage_search_m) if located else {}
-    network = _network([e.id for e in located], statuses)
+    network = _network([e.id for e in located])
     out = {}
     for e in located:
         for category in loaded.categories():
@@ -289,15 +257,14 @@ def _facilities_updated() -> str | None:
     return clock.iso(latest) if isinstance(latest, datetime) else str(latest)
 
 
-def estate_coverage(actor, estate_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
+def estate_coverage(actor: Actor, estate_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
     """For every category: the nearest open facility, its walk and whether it is within the threshold."""
-    statuses = _scenario(scenario)
     estate = db.session.get(Estate, estate_id)
     if estate is None:
-        raise NotFound(code="life_circle.estate_not_found", zh="没有找到该小区", en="No such estate")
-    check_planner(actor, estate.street_id, estate.id)
+        raise errors.EstateNotFound()
+    access.require_plan(actor, estate.street_id, estate.id)
     rows = _estates(None, estate_id)
-    measured, counts = _measure(rows, statuses)
+    measured, counts = _measure(rows, SCENARIOS[scenario])
     households = _households([estate_id]).get(estate_id, 0)
     per = measured.get(estate_id)
     categories = []
@@ -316,13 +283,12 @@ def estate_coverage(actor, estate_id: int, *, scenario: str = "current", lang: s
             **_labels(scenario, counts, lang)}
 
 
-def street_coverage(actor, street_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
-    statuses = _scenario(scenario)
+def street_coverage(actor: Actor, street_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
     street = db.session.get(Street, street_id)
     if street is None:
-        raise NotFound(code="life_circle.street_not_found", zh="没有找到该街道", en="No such street")
-    check_planner(actor, street_id)
-    return compute_street(street, statuses=statuses, scenario=scenario, lang=lang)
+        raise errors.StreetNotFound()
+    access.require_plan(actor, street_id)
+    return compute_street(street, statuses=SCENARIOS[scenario], scenario=scenario, lang=lang)
 
 
 def compute_street(street: Street, *, statuses=("open",), scenario: str = "current", lang: str = "zh") -> dict:

@@ -13,9 +13,8 @@ from models.base import db
 from models.life_circle import Facility
 from models.places import Estate
 from service import clock, geo, labels
-from service.errors import InvalidInput, NotFound
+from service.life_circle import errors, rules, walking
 from service.life_circle import hours as hours_mod
-from service.life_circle import rules, walking
 
 WALK_NOTE_ZH = "步行时间为估算：直线距离×绕行系数÷步速；标注为 network 的来自路网测算"
 WALK_NOTE_EN = ("Walking times are estimates: straight-line distance × detour factor ÷ pace; "
@@ -61,20 +60,17 @@ def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment
 def get(facility_id: int, *, datum: str = "gcj02", lang: str = "zh") -> dict:
     facility = db.session.get(Facility, facility_id)
     if facility is None:
-        raise NotFound(code="life_circle.facility_not_found", zh="没有找到该设施", en="No such facility")
+        raise errors.FacilityNotFound()
     return facility_dict(facility, lang, datum=datum)
 
 
-def _check_filters(category: str | None, target_group: str | None, pace: str) -> None:
+def _check_filters(category: str | None, target_group: str | None) -> None:
+    """A category and a target group the rules know (the request schema checks the pace)."""
     loaded = rules.current()
     if category is not None and loaded.category(category) is None:
-        raise InvalidInput("category", "没有这个设施类别", "Unknown facility category",
-                           code="life_circle.category_unknown")
+        raise errors.CategoryUnknown()
     if target_group is not None and target_group not in loaded.target_groups:
-        raise InvalidInput("target_group", "没有这个服务对象", "Unknown target group",
-                           code="life_circle.target_group_unknown")
-    if loaded.pace(pace) is None:
-        raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
+        raise errors.TargetGroupUnknown()
 
 
 # The prefilter: grid cells and the box, answered from ix_facility_cell alone (nearby_ids sends the same
@@ -306,21 +302,19 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
     """
     loaded = rules.current()
     walk_rules = loaded.walk
-    _check_filters(category, target_group, pace)
+    _check_filters(category, target_group)
     minutes = walk_rules.default_minutes if minutes is None else minutes
     limit = walk_rules.default_limit if limit is None else limit
     if estate_id is not None:
         estate = db.session.get(Estate, estate_id)
         if estate is None:
-            raise NotFound(code="life_circle.estate_not_found", zh="没有找到该小区", en="No such estate")
+            raise errors.EstateNotFound()
         if lat is None or lng is None:
             if estate.lat is None or estate.lng is None:
-                raise InvalidInput("estate_id", "该小区没有位置信息，请提供坐标", "The estate has no coordinates",
-                                   code="life_circle.estate_unlocated")
+                raise errors.EstateUnlocated()
             lat, lng, datum = estate.lat, estate.lng, "gcj02"
     if lat is None or lng is None:
-        raise InvalidInput("lat", "请提供位置（lat、lng）或小区", "Give lat and lng, or an estate",
-                           code="life_circle.origin_missing")
+        raise errors.OriginMissing()
     olat, olng = geo.to_gcj02(lat, lng, datum)
     speed = walking.speed(pace)
     budget = minutes * speed
@@ -449,10 +443,10 @@ def search(text: str, *, category: str | None = None, page: int = 1, page_size: 
     """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name."""
     from service.db import paginate
 
-    _check_filters(category, None, "standard")
+    _check_filters(category, None)
     needle = text.strip()
     if not needle:
-        raise InvalidInput("q", "请输入要搜索的名称", "Give a name to search for", code="life_circle.query_empty")
+        raise errors.QueryEmpty()
     pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     query = sa.select(Facility).where(sa.or_(Facility.name.ilike(pattern, escape="\\"),
                                              Facility.subtype.ilike(pattern, escape="\\"),
