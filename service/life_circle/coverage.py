@@ -295,67 +295,97 @@ def compute_street(street: Street, *, statuses=("open",), scenario: str = "curre
     """The street report without the authorisation check (benchmarks, jobs)."""
     estates = _estates(street.id, None)
     measured, counts = _measure(estates, statuses)
-    households = _households([e.id for e in estates])
-    located = [e for e in estates if e.id in measured]
-    unlocated = [{"id": e.id, "name": e.name} for e in estates if e.id not in measured]
-    total_h = sum(households.get(e.id, 0) for e in located)
-    loaded = rules.current()
-    cats = loaded.categories()
+    cats = rules.current().categories()
     required = [c for c in cats if c.required]
-    per_estate = {e.id: {c.code: _nearest_out(measured[e.id][c.code], c) for c in cats} for e in located}
-    categories = []
-    gaps = []
-    for c in cats:
-        covered = [e for e in located if per_estate[e.id][c.code]["covered"]]
-        h = sum(households.get(e.id, 0) for e in covered)
-        categories.append({"category": c.code, "category_name": c.name(lang), "dimension": c.dimension,
-                           "threshold_m": c.threshold_m, "required": c.required,
-                           "estate_share": share(len(covered), len(located)), "household_share": share(h, total_h)})
-    for e in located:
-        for c in cats:
-            item = per_estate[e.id][c.code]
-            if not item["covered"]:
-                nearest = item["nearest"]
-                gaps.append({"estate_id": e.id, "estate_name": e.name, "category": c.code,
-                             "category_name": c.name(lang), "required": c.required, "threshold_m": c.threshold_m,
-                             "nearest_facility_id": nearest["id"] if nearest else None,
-                             "nearest_facility_name": nearest["name"] if nearest else None,
-                             "walk_m": nearest["walk_m"] if nearest else None,
-                             "walk_method": nearest["walk_method"] if nearest else None,
-                             "beyond_m": item["beyond_m"]})
-    all_covered = [e for e in located if all(per_estate[e.id][c.code]["covered"] for c in required)]
-    strict_h = sum(households.get(e.id, 0) for e in all_covered)
-    mean_e = (sum((Fraction(len([e for e in located if per_estate[e.id][c.code]["covered"]]), len(located))
-                   for c in required), Fraction(0)) / len(required)) if located and required else None
-    mean_h = (sum((Fraction(sum(households.get(e.id, 0) for e in located if per_estate[e.id][c.code]["covered"]),
-                            total_h) for c in required), Fraction(0)) / len(required)) if total_h and required else None
-    estates_out = []
-    for e in located:
-        cells = per_estate[e.id]
-        estates_out.append({"id": e.id, "code": e.code, "name": e.name, "lat": e.lat, "lng": e.lng,
-                            "households": households.get(e.id, 0),
-                            "covered": [code for code, item in cells.items() if item["covered"]],
-                            "covered_names": [loaded.category_name(code, lang)
-                                              for code, item in cells.items() if item["covered"]],
-                            "missing": [code for code, item in cells.items() if not item["covered"]],
-                            "missing_names": [loaded.category_name(code, lang)
-                                              for code, item in cells.items() if not item["covered"]],
-                            "all_required_covered": e in all_covered,
-                            "categories": {code: {"covered": item["covered"],
-                                                  "walk_m": item["nearest"]["walk_m"] if item["nearest"] else None,
-                                                  "facility_id": item["nearest"]["id"] if item["nearest"] else None}
-                                           for code, item in cells.items()}})
+    located = _Located(estates, measured, cats)
+    gaps = _gaps(located, cats, lang)
+    all_covered = {e.id for e in located.estates if all(located.items[e.id][c.code]["covered"] for c in required)}
     return {"street": {"id": street.id, "code": street.code, "name": street.name},
-            "counts": {"estates": len(estates), "estates_located": len(located), "households": total_h,
-                       "estates_without_units": sum(1 for e in located if not households.get(e.id)),
+            "counts": {"estates": len(estates), "estates_located": len(located.estates),
+                       "households": located.total_units,
+                       "estates_without_units": sum(1 for e in located.estates if not located.units.get(e.id)),
                        "gaps": len(gaps), "required_gaps": sum(1 for g in gaps if g["required"])},
-            "estates_unlocated": unlocated,
+            "estates_unlocated": [{"id": e.id, "name": e.name} for e in estates if e.id not in measured],
             "required": [c.code for c in required],
-            "categories": categories,
-            "overall": {"strict": {"estate_share": share(len(all_covered), len(located)),
-                                   "household_share": share(strict_h, total_h)},
-                        "mean": {"estate_share": percent(mean_e), "household_share": percent(mean_h)}},
-            "gaps": gaps, "estates": estates_out, **_labels(scenario, counts, lang)}
+            "categories": [_category_share(located, c, lang) for c in cats],
+            "overall": _overall(located, required, all_covered),
+            "gaps": gaps, "estates": [_estate_row(located, e, e.id in all_covered, lang) for e in located.estates],
+            **_labels(scenario, counts, lang)}
+
+
+class _Located:
+    """A street's estates with coordinates, each category's nearest facility from each (``_nearest_out``), and
+    their households (units)."""
+
+    def __init__(self, estates: list, measured: dict, cats: list):
+        self.estates = [e for e in estates if e.id in measured]
+        self.units = _households([e.id for e in estates])
+        self.total_units = self.sum_units(self.estates)
+        self.items = {e.id: {c.code: _nearest_out(measured[e.id][c.code], c) for c in cats} for e in self.estates}
+        self._covered: dict[str, list] = {}
+
+    def sum_units(self, estates) -> int:
+        return sum(self.units.get(e.id, 0) for e in estates)
+
+    def covered(self, code: str) -> list:
+        """The estates within the category's threshold, in the estates' order."""
+        found = self._covered.get(code)
+        if found is None:
+            found = self._covered[code] = [e for e in self.estates if self.items[e.id][code]["covered"]]
+        return found
+
+
+def _category_share(located: _Located, c, lang: str) -> dict:
+    covered = located.covered(c.code)
+    return {"category": c.code, "category_name": c.name(lang), "dimension": c.dimension,
+            "threshold_m": c.threshold_m, "required": c.required,
+            "estate_share": share(len(covered), len(located.estates)),
+            "household_share": share(located.sum_units(covered), located.total_units)}
+
+
+def _gaps(located: _Located, cats: list, lang: str) -> list[dict]:
+    """Every (estate, category) not covered, estate by estate."""
+    gaps = []
+    for e in located.estates:
+        for c in cats:
+            item = located.items[e.id][c.code]
+            if item["covered"]:
+                continue
+            nearest = item["nearest"] or {}
+            gaps.append({"estate_id": e.id, "estate_name": e.name, "category": c.code, "category_name": c.name(lang),
+                         "required": c.required, "threshold_m": c.threshold_m,
+                         "nearest_facility_id": nearest.get("id"), "nearest_facility_name": nearest.get("name"),
+                         "walk_m": nearest.get("walk_m"), "walk_method": nearest.get("walk_method"),
+                         "beyond_m": item["beyond_m"]})
+    return gaps
+
+
+def _overall(located: _Located, required: list, all_covered: set[int]) -> dict:
+    """Strict: the estates (and units) covered for every required category; mean: of the required shares."""
+    n, units = len(located.estates), located.total_units
+    mean_e = (sum((Fraction(len(located.covered(c.code)), n) for c in required), Fraction(0)) / len(required)
+              if n and required else None)
+    mean_h = (sum((Fraction(located.sum_units(located.covered(c.code)), units) for c in required), Fraction(0))
+              / len(required) if units and required else None)
+    strict_units = located.sum_units(e for e in located.estates if e.id in all_covered)
+    return {"strict": {"estate_share": share(len(all_covered), n), "household_share": share(strict_units, units)},
+            "mean": {"estate_share": percent(mean_e), "household_share": percent(mean_h)}}
+
+
+def _estate_row(located: _Located, e, all_required_covered: bool, lang: str) -> dict:
+    loaded = rules.current()
+    cells = located.items[e.id]
+    covered = [code for code, item in cells.items() if item["covered"]]
+    missing = [code for code, item in cells.items() if not item["covered"]]
+    return {"id": e.id, "code": e.code, "name": e.name, "lat": e.lat, "lng": e.lng,
+            "households": located.units.get(e.id, 0),
+            "covered": covered, "covered_names": [loaded.category_name(code, lang) for code in covered],
+            "missing": missing, "missing_names": [loaded.category_name(code, lang) for code in missing],
+            "all_required_covered": all_required_covered,
+            "categories": {code: {"covered": item["covered"],
+                                  "walk_m": item["nearest"]["walk_m"] if item["nearest"] else None,
+                                  "facility_id": item["nearest"]["id"] if item["nearest"] else None}
+                           for code, item in cells.items()}}
 
 
 # --- CSV and GeoJSON -------------------------------------------------------------------------------------------
