@@ -47,7 +47,7 @@ def setup(app, state):
     from service.life_circle import rules, walking
 
     rng = random.Random(20240617)
-    cats = [c.code for c in rules.categories()]
+    cats = [c.code for c in rules.current().categories()]
     n = _size()
     t = time.perf_counter()
     district = District(code="bench-lc", name="压测区")

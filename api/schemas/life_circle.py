@@ -16,6 +16,19 @@ CSV_BODY = {"type": "string"}
 GEOJSON_BODY = {"type": "object"}
 
 
+# Labels of the codes the life-circle rules name (the rules loaded at the time of the answer).
+def _category_label(code: str, lang: str) -> str:
+    return rules.current().category_name(code, lang)
+
+
+def _pace_label(code: str, lang: str) -> str:
+    return rules.current().pace_name(code, lang)
+
+
+def _target_group_label(code: str, lang: str) -> str:
+    return rules.current().target_group_name(code, lang)
+
+
 class LcCategoryOut(ma.Schema):
     code = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
@@ -47,7 +60,7 @@ class LcCategoriesOut(ma.Schema):
     target_groups = ma.fields.List(ma.fields.Nested(LcGroupOut), required=True)
     detour_factor = ma.fields.Float(required=True)
     required = ma.fields.List(ma.fields.String(), required=True)
-    required_names = Labels(field="required", lookup=rules.category_name, required=True)
+    required_names = Labels(field="required", lookup=_category_label, required=True)
 
 
 class FacilityOut(ma.Schema):
@@ -70,7 +83,7 @@ class FacilityOut(ma.Schema):
     phone = ma.fields.String(allow_none=True)
     services = ma.fields.List(ma.fields.String(), required=True)
     target_groups = ma.fields.List(ma.fields.String(), required=True)
-    target_groups_names = Labels(field="target_groups", lookup=rules.target_group_name, required=True)
+    target_groups_names = Labels(field="target_groups", lookup=_target_group_label, required=True)
     capacity = ma.fields.Integer(allow_none=True)
     accessible = ma.fields.Boolean(required=True, metadata={"description": "无障碍"})
     bookable = ma.fields.Boolean(required=True)
@@ -112,7 +125,7 @@ class LcOriginOut(ma.Schema):
 class LcNearbyOut(ma.Schema):
     origin = ma.fields.Nested(LcOriginOut, required=True)
     pace = ma.fields.String(required=True)
-    pace_name = Label(field="pace", lookup=rules.pace_name, required=True, metadata={"example": "长者步速"})
+    pace_name = Label(field="pace", lookup=_pace_label, required=True, metadata={"example": "长者步速"})
     m_per_min = ma.fields.Integer(required=True)
     minutes = ma.fields.Integer(required=True)
     walk_budget_m = ma.fields.Integer(required=True)
@@ -374,7 +387,7 @@ class StreetCoverageOut(LcLabelsOut):
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True)
     estates_unlocated = ma.fields.List(ma.fields.Dict(), required=True)
     required = ma.fields.List(ma.fields.String(), required=True)
-    required_names = Labels(field="required", lookup=rules.category_name, required=True)
+    required_names = Labels(field="required", lookup=_category_label, required=True)
     categories = ma.fields.List(ma.fields.Nested(LcCategoryShareOut), required=True)
     overall = ma.fields.Nested(LcOverallOut, required=True)
     gaps = ma.fields.List(ma.fields.Nested(LcGapOut), required=True)

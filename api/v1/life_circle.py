@@ -10,14 +10,16 @@ from flask.views import MethodView
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
-from api.responses import csv_response
+from api.responses import answer, csv_response
 from api.schemas.common import page_of, paged
-from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, LcCategoriesOut, LcCloseIn, LcCoverageArgs, LcDetailArgs,
-                                     EstateCoverageOut, LcExportArgs, LcFeatureCollectionOut, FacilityIn, FacilityOut, FacilityPatch, LcImportIn,
-                                     LcImportOut, LcNearbyArgs, LcNearbyOut, LcSearchArgs, StreetCoverageArgs,
-                                     StreetCoverageOut, WalksImportIn, WalksImportOut)
+from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, EstateCoverageOut, FacilityIn, FacilityOut, FacilityPatch,
+                                     LcCategoriesOut, LcCloseIn, LcCoverageArgs, LcDetailArgs, LcExportArgs,
+                                     LcFeatureCollectionOut, LcImportIn, LcImportOut, LcNearbyArgs, LcNearbyOut,
+                                     LcSearchArgs, StreetCoverageArgs, StreetCoverageOut, WalksImportIn,
+                                     WalksImportOut)
+from api.schemas.life_circle_rows import facility_row_check
 from api.security import auth_required, current_actor
-from service.life_circle import admin, coverage, queries
+from service.life_circle import coverage, exchange, queries, workflow
 
 blp = Blueprint("life-circle", __name__, url_prefix="/api/v1",
                 description="15-minute community life circle: facilities, walking times, open now, coverage (覆盖率)")
@@ -122,8 +124,8 @@ class Facilities(MethodView):
     @auth_required("staff", "admin")
     def post(self, data):
         """Add a facility (staff and admins, in their scope; audited)"""
-        facility_id = admin.create(current_actor(), data)
-        return admin.detail(facility_id, language())
+        facility = workflow.create(current_actor(), data)
+        return answer(queries.facility_dict, facility, language())
 
 
 @blp.route(f"/facilities/{ID.format('facility_id')}")
@@ -145,8 +147,8 @@ class FacilityItem(MethodView):
 
         Give `version` to refuse the change (409) when someone else changed it since you read it.
         """
-        admin.update(current_actor(), facility_id, data)
-        return admin.detail(facility_id, language())
+        facility = workflow.update(current_actor(), facility_id, data)
+        return answer(queries.facility_dict, facility, language())
 
 
 @blp.route(f"/facilities/{ID.format('facility_id')}/close")
@@ -157,8 +159,8 @@ class CloseFacility(MethodView):
     @auth_required("staff", "admin")
     def post(self, data, facility_id):
         """Close a facility for good (staff and admins, in their scope; audited)"""
-        admin.close(current_actor(), facility_id, data.get("reason"))
-        return admin.detail(facility_id, language())
+        facility = workflow.close(current_actor(), facility_id, data.get("reason"))
+        return answer(queries.facility_dict, facility, language())
 
 
 @blp.route("/facilities/import")
@@ -187,8 +189,9 @@ class ImportFacilities(MethodView):
         the same properties; coordinates in WGS-84 unless the collection has
         `"datum": "gcj02"`.
         """
-        return admin.import_facilities(current_actor(), fmt=data["format"], data=data["data"],
-                                       skip_invalid=data["skip_invalid"], dry_run=data["dry_run"])
+        return workflow.import_facilities(current_actor(), fmt=data["format"], data=data["data"],
+                                          check=facility_row_check(data["format"]),
+                                          skip_invalid=data["skip_invalid"], dry_run=data["dry_run"])
 
 
 EXPORT_EXAMPLE = {"type": "FeatureCollection", "datum": "wgs84", "features": [{
@@ -206,7 +209,7 @@ class ExportFacilities(MethodView):
     @auth_required("staff", "admin")
     def get(self, args):
         """Export facilities as GeoJSON (re-importable unchanged)"""
-        doc = admin.export_geojson(current_actor(), lang=language(), **args)
+        doc = exchange.export_geojson(current_actor(), **args)
         return _geojson(doc, "facilities.geojson")
 
 
@@ -224,8 +227,8 @@ class ImportWalks(MethodView):
         this table replaces the estimate in the nearby lookup and in coverage and
         is labelled `network`.
         """
-        return admin.import_walks(current_actor(), data=data["data"], graph_version=data.get("graph_version"),
-                                  skip_invalid=data["skip_invalid"])
+        return workflow.import_walks(current_actor(), data=data["data"], graph_version=data.get("graph_version"),
+                                     skip_invalid=data["skip_invalid"])
 
 
 @blp.route(f"/estates/{ID.format('estate_id')}/life-circle")

@@ -35,10 +35,10 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.life_circle import CELL_DEG, Facility, FacilityWalk
-from models.places import Estate, Street, Unit, estate_neighbourhood
+from models.places import Estate, Street, Unit
 from service import clock, csv_export, geo
-from service.errors import Forbidden, InvalidInput, NotFound
-from service.life_circle import rules, walking
+from service.life_circle import access, errors, rules, walking
+from service.people import Actor
 
 SCENARIOS = {"current": ("open",), "planned": ("open", "building", "planned")}
 
@@ -73,39 +73,7 @@ def percent(value: Fraction | None) -> float | None:
     return float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-# --- authorisation ---------------------------------------------------------------------------------------------
-
-def _street_neighbourhoods(street_id: int) -> set[int]:
-    from models.places import Neighbourhood
-
-    return set(db.session.execute(sa.select(Neighbourhood.id).where(Neighbourhood.street_id == street_id)).scalars())
-
-
-def check_planner(actor, street_id: int, estate_id: int | None = None) -> None:
-    """Staff and admins whose scope reaches the street (street or district scope), or the estate's
-    neighbourhood (neighbourhood scope)."""
-    if not actor.is_staff:
-        raise Forbidden(code="auth.role_required", zh="当前身份无权进行此操作", en="Your role does not allow this")
-    if street_id in actor.street_ids:
-        return
-    if estate_id is not None:
-        nbs = set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id).where(
-            estate_neighbourhood.c.estate_id == estate_id)).scalars())
-    else:
-        nbs = _street_neighbourhoods(street_id)
-    if not nbs & actor.neighbourhood_ids:
-        raise Forbidden(code="life_circle.out_of_scope", zh="该街道/小区不在您的管辖范围内",
-                        en="This street or estate is outside your scope")
-
-
 # --- the computation -------------------------------------------------------------------------------------------
-
-def _scenario(scenario: str) -> tuple[str, ...]:
-    if scenario not in SCENARIOS:
-        raise InvalidInput("scenario", "情景只能是 current 或 planned", "scenario must be current or planned",
-                           code="life_circle.scenario_unknown")
-    return SCENARIOS[scenario]
-
 
 def _estates(street_id: int | None, estate_id: int | None) -> list:
     query = sa.select(Estate.id, Estate.code, Estate.name, Estate.lat, Estate.lng, Estate.street_id)
@@ -142,7 +110,7 @@ def _facilities(estates: list, statuses: tuple[str, ...], search_m: int) -> dict
     return by_category
 
 
-def _network(estate_ids: list[int], statuses) -> dict[tuple[int, int], FacilityWalk]:
+def _network(estate_ids: list[int]) -> dict[tuple[int, int], FacilityWalk]:
     if not estate_ids:
         return {}
     rows = db.session.execute(sa.select(FacilityWalk).where(FacilityWalk.estate_id.in_(estate_ids))).scalars()
@@ -155,14 +123,14 @@ def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
     The nearest facility is the one with the smallest (walk_m, straight metres, id). It is found by
     visiting grid cells in rings around the estate and stopping once no unvisited cell can hold a
     facility that would rank first (``_nearest_scan`` is the plain scan it must agree with)."""
-    walk_rules = rules.walk()
-    detour = walk_rules.detour_factor
-    search_m = walk_rules.coverage_search_m
+    loaded = rules.current()
+    detour = loaded.walk.detour_factor
+    search_m = loaded.walk.coverage_search_m
     located = [e for e in estates if e.lat is not None and e.lng is not None]
     if not located:
         return {}, {"network": 0, "estimated": 0}
     facilities = _facilities(located, statuses, search_m)
-    network = _network([e.id for e in located], statuses)
+    network = _network([e.id for e in located])
     by_id = {f.id: f for rows in facilities.values() for f in rows}
     net_by_estate: dict[int, list] = {}
     for (eid, fid), row in network.items():
@@ -173,7 +141,7 @@ def _measure(estates: list, statuses: tuple[str, ...]) -> tuple[dict, dict]:
     max_ring = int(search_m / step) + 2
     counts = {"network": 0, "estimated": 0}
     result: dict[int, dict] = {e.id: {} for e in located}
-    for category in rules.categories():
+    for category in loaded.categories():
         buckets: dict[tuple[int, int], list] = {}
         for f in facilities.get(category.code, ()):
             buckets.setdefault(_rc(f.lat, f.lng), []).append(f)
@@ -228,13 +196,14 @@ def _ring(r0: int, c0: int, k: int):
 
 def _nearest_scan(estates: list, statuses: tuple[str, ...]) -> dict:
     """The reference: every facility of the category compared with every estate (tests)."""
-    walk_rules = rules.walk()
+    loaded = rules.current()
+    walk_rules = loaded.walk
     located = [e for e in estates if e.lat is not None and e.lng is not None]
     facilities = _facilities(located, statuses, walk_rules.coverage_search_m) if located else {}
-    network = _network([e.id for e in located], statuses)
+    network = _network([e.id for e in located])
     out = {}
     for e in located:
-        for category in rules.categories():
+        for category in loaded.categories():
             best = None
             for f in facilities.get(category.code, ()):
                 d = geo.distance_m(e.lat, e.lng, f.lat, f.lng)
@@ -256,7 +225,7 @@ def _nearest_out(best: dict | None, category) -> dict:
     minutes = {p.code: walking.minutes_for(best["walk_m"], p.code,
                                            (row.walk_s_elder if p.code == "elder" else row.walk_s_standard
                                             if p.code == "standard" else None) if row is not None else None)
-               for p in rules.paces()}
+               for p in rules.current().paces()}
     covered = best["walk_m"] <= category.threshold_m
     return {"category": category.code, "threshold_m": category.threshold_m, "required": category.required,
             "nearest": {"id": best["id"], "name": best["name"], "walk_m": best["walk_m"],
@@ -271,11 +240,12 @@ def _method(counts: dict) -> str:
 
 
 def _labels(scenario: str, counts: dict, lang: str) -> dict:
-    walk_rules = rules.walk()
+    loaded = rules.current()
+    walk_rules = loaded.walk
     return {"as_of": clock.iso(clock.now()), "scenario": scenario, "distance_method": _method(counts),
             "pairs": dict(counts), "detour_factor": walk_rules.detour_factor,
             "search_radius_m": walk_rules.coverage_search_m,
-            "paces": {p.code: p.m_per_min for p in rules.paces()},
+            "paces": {p.code: p.m_per_min for p in loaded.paces()},
             "facilities_updated_at": _facilities_updated(),
             "formulas": FORMULAS_EN if lang == "en" else FORMULAS_ZH}
 
@@ -287,19 +257,18 @@ def _facilities_updated() -> str | None:
     return clock.iso(latest) if isinstance(latest, datetime) else str(latest)
 
 
-def estate_coverage(actor, estate_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
+def estate_coverage(actor: Actor, estate_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
     """For every category: the nearest open facility, its walk and whether it is within the threshold."""
-    statuses = _scenario(scenario)
     estate = db.session.get(Estate, estate_id)
     if estate is None:
-        raise NotFound(code="life_circle.estate_not_found", zh="没有找到该小区", en="No such estate")
-    check_planner(actor, estate.street_id, estate.id)
+        raise errors.EstateNotFound()
+    access.require_plan(actor, estate.street_id, estate.id)
     rows = _estates(None, estate_id)
-    measured, counts = _measure(rows, statuses)
+    measured, counts = _measure(rows, SCENARIOS[scenario])
     households = _households([estate_id]).get(estate_id, 0)
     per = measured.get(estate_id)
     categories = []
-    for category in rules.categories():
+    for category in rules.current().categories():
         item = _nearest_out(per.get(category.code) if per else None, category)
         item["category_name"] = category.name(lang)
         item["dimension"] = category.dimension
@@ -314,79 +283,109 @@ def estate_coverage(actor, estate_id: int, *, scenario: str = "current", lang: s
             **_labels(scenario, counts, lang)}
 
 
-def street_coverage(actor, street_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
-    statuses = _scenario(scenario)
+def street_coverage(actor: Actor, street_id: int, *, scenario: str = "current", lang: str = "zh") -> dict:
     street = db.session.get(Street, street_id)
     if street is None:
-        raise NotFound(code="life_circle.street_not_found", zh="没有找到该街道", en="No such street")
-    check_planner(actor, street_id)
-    return compute_street(street, statuses=statuses, scenario=scenario, lang=lang)
+        raise errors.StreetNotFound()
+    access.require_plan(actor, street_id)
+    return compute_street(street, statuses=SCENARIOS[scenario], scenario=scenario, lang=lang)
 
 
 def compute_street(street: Street, *, statuses=("open",), scenario: str = "current", lang: str = "zh") -> dict:
     """The street report without the authorisation check (benchmarks, jobs)."""
     estates = _estates(street.id, None)
     measured, counts = _measure(estates, statuses)
-    households = _households([e.id for e in estates])
-    located = [e for e in estates if e.id in measured]
-    unlocated = [{"id": e.id, "name": e.name} for e in estates if e.id not in measured]
-    total_h = sum(households.get(e.id, 0) for e in located)
-    cats = rules.categories()
+    cats = rules.current().categories()
     required = [c for c in cats if c.required]
-    per_estate = {e.id: {c.code: _nearest_out(measured[e.id][c.code], c) for c in cats} for e in located}
-    categories = []
-    gaps = []
-    for c in cats:
-        covered = [e for e in located if per_estate[e.id][c.code]["covered"]]
-        h = sum(households.get(e.id, 0) for e in covered)
-        categories.append({"category": c.code, "category_name": c.name(lang), "dimension": c.dimension,
-                           "threshold_m": c.threshold_m, "required": c.required,
-                           "estate_share": share(len(covered), len(located)), "household_share": share(h, total_h)})
-    for e in located:
-        for c in cats:
-            item = per_estate[e.id][c.code]
-            if not item["covered"]:
-                nearest = item["nearest"]
-                gaps.append({"estate_id": e.id, "estate_name": e.name, "category": c.code,
-                             "category_name": c.name(lang), "required": c.required, "threshold_m": c.threshold_m,
-                             "nearest_facility_id": nearest["id"] if nearest else None,
-                             "nearest_facility_name": nearest["name"] if nearest else None,
-                             "walk_m": nearest["walk_m"] if nearest else None,
-                             "walk_method": nearest["walk_method"] if nearest else None,
-                             "beyond_m": item["beyond_m"]})
-    all_covered = [e for e in located if all(per_estate[e.id][c.code]["covered"] for c in required)]
-    strict_h = sum(households.get(e.id, 0) for e in all_covered)
-    mean_e = (sum((Fraction(len([e for e in located if per_estate[e.id][c.code]["covered"]]), len(located))
-                   for c in required), Fraction(0)) / len(required)) if located and required else None
-    mean_h = (sum((Fraction(sum(households.get(e.id, 0) for e in located if per_estate[e.id][c.code]["covered"]),
-                            total_h) for c in required), Fraction(0)) / len(required)) if total_h and required else None
-    estates_out = []
-    for e in located:
-        cells = per_estate[e.id]
-        estates_out.append({"id": e.id, "code": e.code, "name": e.name, "lat": e.lat, "lng": e.lng,
-                            "households": households.get(e.id, 0),
-                            "covered": [code for code, item in cells.items() if item["covered"]],
-                            "covered_names": [rules.category_name(code, lang)
-                                              for code, item in cells.items() if item["covered"]],
-                            "missing": [code for code, item in cells.items() if not item["covered"]],
-                            "missing_names": [rules.category_name(code, lang)
-                                              for code, item in cells.items() if not item["covered"]],
-                            "all_required_covered": e in all_covered,
-                            "categories": {code: {"covered": item["covered"],
-                                                  "walk_m": item["nearest"]["walk_m"] if item["nearest"] else None,
-                                                  "facility_id": item["nearest"]["id"] if item["nearest"] else None}
-                                           for code, item in cells.items()}})
+    located = _Located(estates, measured, cats)
+    gaps = _gaps(located, cats, lang)
+    all_covered = {e.id for e in located.estates if all(located.items[e.id][c.code]["covered"] for c in required)}
     return {"street": {"id": street.id, "code": street.code, "name": street.name},
-            "counts": {"estates": len(estates), "estates_located": len(located), "households": total_h,
-                       "estates_without_units": sum(1 for e in located if not households.get(e.id)),
+            "counts": {"estates": len(estates), "estates_located": len(located.estates),
+                       "households": located.total_units,
+                       "estates_without_units": sum(1 for e in located.estates if not located.units.get(e.id)),
                        "gaps": len(gaps), "required_gaps": sum(1 for g in gaps if g["required"])},
-            "estates_unlocated": unlocated,
+            "estates_unlocated": [{"id": e.id, "name": e.name} for e in estates if e.id not in measured],
             "required": [c.code for c in required],
-            "categories": categories,
-            "overall": {"strict": {"estate_share": share(len(all_covered), len(located)),
-                                   "household_share": share(strict_h, total_h)},
-                        "mean": {"estate_share": percent(mean_e), "household_share": percent(mean_h)}},
-            "gaps": gaps, "estates": estates_out, **_labels(scenario, counts, lang)}
+            "categories": [_category_share(located, c, lang) for c in cats],
+            "overall": _overall(located, required, all_covered),
+            "gaps": gaps, "estates": [_estate_row(located, e, e.id in all_covered, lang) for e in located.estates],
+            **_labels(scenario, counts, lang)}
+
+
+class _Located:
+    """A street's estates with coordinates, each category's nearest facility from each (``_nearest_out``), and
+    their households (units)."""
+
+    def __init__(self, estates: list, measured: dict, cats: list):
+        self.estates = [e for e in estates if e.id in measured]
+        self.units = _households([e.id for e in estates])
+        self.total_units = self.sum_units(self.estates)
+        self.items = {e.id: {c.code: _nearest_out(measured[e.id][c.code], c) for c in cats} for e in self.estates}
+        self._covered: dict[str, list] = {}
+
+    def sum_units(self, estates) -> int:
+        return sum(self.units.get(e.id, 0) for e in estates)
+
+    def covered(self, code: str) -> list:
+        """The estates within the category's threshold, in the estates' order."""
+        found = self._covered.get(code)
+        if found is None:
+            found = self._covered[code] = [e for e in self.estates if self.items[e.id][code]["covered"]]
+        return found
+
+
+def _category_share(located: _Located, c, lang: str) -> dict:
+    covered = located.covered(c.code)
+    return {"category": c.code, "category_name": c.name(lang), "dimension": c.dimension,
+            "threshold_m": c.threshold_m, "required": c.required,
+            "estate_share": share(len(covered), len(located.estates)),
+            "household_share": share(located.sum_units(covered), located.total_units)}
+
+
+def _gaps(located: _Located, cats: list, lang: str) -> list[dict]:
+    """Every (estate, category) not covered, estate by estate."""
+    gaps = []
+    for e in located.estates:
+        for c in cats:
+            item = located.items[e.id][c.code]
+            if item["covered"]:
+                continue
+            nearest = item["nearest"] or {}
+            gaps.append({"estate_id": e.id, "estate_name": e.name, "category": c.code, "category_name": c.name(lang),
+                         "required": c.required, "threshold_m": c.threshold_m,
+                         "nearest_facility_id": nearest.get("id"), "nearest_facility_name": nearest.get("name"),
+                         "walk_m": nearest.get("walk_m"), "walk_method": nearest.get("walk_method"),
+                         "beyond_m": item["beyond_m"]})
+    return gaps
+
+
+def _overall(located: _Located, required: list, all_covered: set[int]) -> dict:
+    """Strict: the estates (and units) covered for every required category; mean: of the required shares."""
+    n, units = len(located.estates), located.total_units
+    mean_e = (sum((Fraction(len(located.covered(c.code)), n) for c in required), Fraction(0)) / len(required)
+              if n and required else None)
+    mean_h = (sum((Fraction(located.sum_units(located.covered(c.code)), units) for c in required), Fraction(0))
+              / len(required) if units and required else None)
+    strict_units = located.sum_units(e for e in located.estates if e.id in all_covered)
+    return {"strict": {"estate_share": share(len(all_covered), n), "household_share": share(strict_units, units)},
+            "mean": {"estate_share": percent(mean_e), "household_share": percent(mean_h)}}
+
+
+def _estate_row(located: _Located, e, all_required_covered: bool, lang: str) -> dict:
+    loaded = rules.current()
+    cells = located.items[e.id]
+    covered = [code for code, item in cells.items() if item["covered"]]
+    missing = [code for code, item in cells.items() if not item["covered"]]
+    return {"id": e.id, "code": e.code, "name": e.name, "lat": e.lat, "lng": e.lng,
+            "households": located.units.get(e.id, 0),
+            "covered": covered, "covered_names": [loaded.category_name(code, lang) for code in covered],
+            "missing": missing, "missing_names": [loaded.category_name(code, lang) for code in missing],
+            "all_required_covered": all_required_covered,
+            "categories": {code: {"covered": item["covered"],
+                                  "walk_m": item["nearest"]["walk_m"] if item["nearest"] else None,
+                                  "facility_id": item["nearest"]["id"] if item["nearest"] else None}
+                           for code, item in cells.items()}}
 
 
 # --- CSV and GeoJSON -------------------------------------------------------------------------------------------
@@ -401,7 +400,7 @@ MARKER_NOTE = {"zh": "说明：各类别列为小区到最近设施的步行米�
 def to_csv(report: dict, lang: str = "zh") -> str:
     """UTF-8 with a BOM for Excel: one row per estate (walk metres per category, * when covered),
     then the estate share and the household share of every category."""
-    cats = rules.categories()
+    cats = rules.current().categories()
     zh = lang != "en"
     header = (["小区编号", "小区", "户数", "必备类别全覆盖"] if zh else ["estate_code", "estate", "households",
                                                                  "all_required_covered"])

@@ -23,11 +23,10 @@ from datetime import date, datetime, time, timedelta
 
 from service import calendar
 from service.clock import SHANGHAI
-from service.errors import InvalidInput
 from service.i18n import Text
+from service.life_circle import errors
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_ZH = {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五", "sat": "周六", "sun": "周日"}
 RULE_CHOICES = ("weekly", "closed") + DAYS
 LOOKAHEAD_DAYS = 14
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -43,24 +42,24 @@ class HoursError(ValueError):
 
 def _minutes(text, path: str) -> int:
     if not isinstance(text, str) or not _TIME.match(text):
-        raise HoursError(path, Text("时间须为 HH:MM（00:00–24:00）", "time must be HH:MM (00:00–24:00)"))
+        raise HoursError(path, errors.TIME_FORMAT)
     hh, mm = text.split(":")
     return int(hh) * 60 + int(mm)
 
 
 def _periods(value, path: str) -> list[list[str]]:
     if not isinstance(value, list) or len(value) > 6:
-        raise HoursError(path, Text("须为最多 6 个 [开始, 结束] 时段的列表", "must be a list of at most 6 [start, end] periods"))
+        raise HoursError(path, errors.PERIODS)
     out = []
     for i, period in enumerate(value):
         at = f"{path}[{i}]"
         if not isinstance(period, (list, tuple)) or len(period) != 2:
-            raise HoursError(at, Text("时段须为 [开始, 结束]", "a period is [start, end]"))
+            raise HoursError(at, errors.PERIOD)
         start, end = _minutes(period[0], f"{at}[0]"), _minutes(period[1], f"{at}[1]")
         if start == 24 * 60:
-            raise HoursError(f"{at}[0]", Text("时段不能从 24:00 开始", "a period cannot start at 24:00"))
+            raise HoursError(f"{at}[0]", errors.START_AT_MIDNIGHT)
         if start == end:
-            raise HoursError(at, Text("开始与结束时间相同", "start and end are the same"))
+            raise HoursError(at, errors.START_IS_END)
         out.append([period[0], period[1]])
     return out
 
@@ -70,44 +69,42 @@ def normalise(value) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise HoursError("hours", Text("须为 JSON 对象", "must be an object"))
+        raise HoursError("hours", errors.NOT_OBJECT)
     unknown = set(value) - {"always_open", "weekly", "holiday", "makeup_workday", "exceptions"}
     if unknown:
-        raise HoursError(f"hours.{sorted(unknown)[0]}", Text("不接受此字段", "unknown field"))
+        raise HoursError(f"hours.{sorted(unknown)[0]}", errors.UNKNOWN_FIELD)
     always = value.get("always_open", False)
     if not isinstance(always, bool):
-        raise HoursError("hours.always_open", Text("须为 true 或 false", "must be true or false"))
+        raise HoursError("hours.always_open", errors.TRUE_OR_FALSE)
     weekly_in = value.get("weekly") or {}
     if not isinstance(weekly_in, dict) or set(weekly_in) - set(DAYS):
-        raise HoursError("hours.weekly", Text(f"键须为以下之一：{'、'.join(DAYS)}", f"keys must be among {', '.join(DAYS)}"))
+        raise HoursError("hours.weekly", errors.day_keys(DAYS))
     weekly = {day: _periods(weekly_in[day], f"hours.weekly.{day}") for day in DAYS if day in weekly_in}
     rules = {}
     for key in ("holiday", "makeup_workday"):
         choice = value.get(key, "weekly")
         if choice not in RULE_CHOICES:
-            raise HoursError(f"hours.{key}", Text(f"须为以下之一：{'、'.join(RULE_CHOICES)}",
-                                                  f"must be one of {', '.join(RULE_CHOICES)}"))
+            raise HoursError(f"hours.{key}", errors.one_of(RULE_CHOICES))
         rules[key] = choice
     exceptions = []
     seen = set()
     raw = value.get("exceptions") or []
     if not isinstance(raw, list) or len(raw) > 100:
-        raise HoursError("hours.exceptions", Text("须为最多 100 个特定日期安排的列表",
-                                                "must be a list of at most 100 dated exceptions"))
+        raise HoursError("hours.exceptions", errors.EXCEPTIONS)
     for i, item in enumerate(raw):
         at = f"hours.exceptions[{i}]"
         if not isinstance(item, dict):
-            raise HoursError(at, Text("须为包含 date 和 periods 的对象", "must be an object with date and periods"))
+            raise HoursError(at, errors.EXCEPTION)
         try:
             day = date.fromisoformat(str(item.get("date")))
         except ValueError:
-            raise HoursError(f"{at}.date", Text("须为日期 YYYY-MM-DD", "must be a date YYYY-MM-DD")) from None
+            raise HoursError(f"{at}.date", errors.DATE_FORMAT) from None
         if day in seen:
-            raise HoursError(f"{at}.date", Text("同一日期列出了两次", "the same date is listed twice"))
+            raise HoursError(f"{at}.date", errors.DATE_TWICE)
         seen.add(day)
         note = item.get("note")
         if note is not None and (not isinstance(note, str) or len(note) > 100):
-            raise HoursError(f"{at}.note", Text("须为不超过 100 个字符的文本", "must be text of at most 100 characters"))
+            raise HoursError(f"{at}.note", errors.too_long(100))
         exceptions.append({"date": day.isoformat(), "periods": _periods(item.get("periods", []), f"{at}.periods"),
                            **({"note": note} if note else {})})
     exceptions.sort(key=lambda e: e["date"])
@@ -123,18 +120,6 @@ def canonical(value) -> dict | None:
         return value
 
 
-def validated(value, field: str = "hours") -> dict | None:
-    """``normalise`` with a 422 naming the field on failure."""
-    try:
-        return normalise(value)
-    except HoursError as exc:
-        path = exc.path if field == "hours" else exc.path.replace("hours", field, 1)
-        error = InvalidInput(path, f"营业时间有误（{path}）", f"The hours are not valid ({path})",
-                             code="life_circle.hours_invalid")
-        error.errors = {path: [exc.message]}
-        raise error from None
-
-
 # --- a compact text form for CSV files -------------------------------------------------------------------------
 
 def parse_text(text: str) -> dict | None:
@@ -147,7 +132,7 @@ def parse_text(text: str) -> dict | None:
         try:
             return normalise(json.loads(text))
         except json.JSONDecodeError:
-            raise HoursError("hours", Text("不是有效的 JSON", "not valid JSON")) from None
+            raise HoursError("hours", errors.NOT_JSON) from None
     doc: dict = {"weekly": {}}
     for part in (p.strip() for p in text.split(";")):
         if not part:
@@ -157,7 +142,7 @@ def parse_text(text: str) -> dict | None:
             continue
         words = part.split()
         if len(words) != 2:
-            raise HoursError("hours", Text(f"无法识别“{part}”", f"cannot read {part!r}"))
+            raise HoursError("hours", errors.unreadable(part))
         head, body = words[0].lower(), words[1]
         if head in ("holiday", "makeup"):
             doc["holiday" if head == "holiday" else "makeup_workday"] = body.lower()
@@ -167,15 +152,15 @@ def parse_text(text: str) -> dict | None:
             if "-" in chunk:
                 first, last = chunk.split("-", 1)
                 if first not in DAYS or last not in DAYS:
-                    raise HoursError("hours", Text(f"“{chunk}”中有无法识别的星期", f"unknown day in {chunk!r}"))
+                    raise HoursError("hours", errors.unknown_day_in(chunk))
                 days.extend(DAYS[DAYS.index(first):DAYS.index(last) + 1])
             elif chunk in DAYS:
                 days.append(chunk)
             else:
-                raise HoursError("hours", Text(f"无法识别的星期“{chunk}”", f"unknown day {chunk!r}"))
+                raise HoursError("hours", errors.unknown_day(chunk))
         periods = [] if body.lower() == "closed" else [p.split("-", 1) for p in body.split(",")]
         if any(len(p) != 2 for p in periods):
-            raise HoursError("hours", Text(f"“{part}”中的时段须写成 HH:MM-HH:MM", f"a period is HH:MM-HH:MM in {part!r}"))
+            raise HoursError("hours", errors.period_text(part))
         for day in days:
             doc["weekly"][day] = periods
     return normalise(doc)

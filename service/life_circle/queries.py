@@ -13,9 +13,8 @@ from models.base import db
 from models.life_circle import Facility
 from models.places import Estate
 from service import clock, geo, labels
-from service.errors import InvalidInput, NotFound
+from service.life_circle import errors, rules, walking
 from service.life_circle import hours as hours_mod
-from service.life_circle import rules, walking
 
 WALK_NOTE_ZH = "步行时间为估算：直线距离×绕行系数÷步速；标注为 network 的来自路网测算"
 WALK_NOTE_EN = ("Walking times are estimates: straight-line distance × detour factor ÷ pace; "
@@ -23,25 +22,25 @@ WALK_NOTE_EN = ("Walking times are estimates: straight-line distance × detour f
 
 
 def category_list(lang: str) -> dict:
-    walk = rules.walk()
-    paces = rules.paces()
+    loaded = rules.current()
+    paces = loaded.paces()
     return {
         "items": [{"code": c.code, "name": c.name(lang), "name_zh": c.zh, "name_en": c.en, "dimension": c.dimension,
-                   "dimension_en": rules.dimensions()[c.dimension], "threshold_m": c.threshold_m,
+                   "dimension_en": loaded.dimensions[c.dimension], "threshold_m": c.threshold_m,
                    "required": c.required, "subtypes": list(c.subtypes),
                    "threshold_minutes": {p.code: walking.minutes_for(c.threshold_m, p.code) for p in paces}}
-                  for c in rules.categories()],
+                  for c in loaded.categories()],
         "paces": [{"code": p.code, "name": p.name(lang), "m_per_min": p.m_per_min} for p in paces],
         "target_groups": [{"code": code, "name": en if lang == "en" else zh}
-                          for code, (zh, en) in rules.target_groups().items()],
-        "detour_factor": walk.detour_factor,
-        "required": rules.required_codes(),
+                          for code, (zh, en) in loaded.target_groups.items()],
+        "detour_factor": loaded.walk.detour_factor,
+        "required": loaded.required_codes(),
     }
 
 
 def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment: datetime | None = None,
                   with_hours: bool = True) -> dict:
-    category = rules.category(f.category_code)
+    category = rules.current().category(f.category_code)
     lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
     state = hours_mod.state(f.hours, f.status, moment or clock.now())
     return {
@@ -61,19 +60,17 @@ def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment
 def get(facility_id: int, *, datum: str = "gcj02", lang: str = "zh") -> dict:
     facility = db.session.get(Facility, facility_id)
     if facility is None:
-        raise NotFound(code="life_circle.facility_not_found", zh="没有找到该设施", en="No such facility")
+        raise errors.FacilityNotFound()
     return facility_dict(facility, lang, datum=datum)
 
 
-def _check_filters(category: str | None, target_group: str | None, pace: str) -> None:
-    if category is not None and rules.category(category) is None:
-        raise InvalidInput("category", "没有这个设施类别", "Unknown facility category",
-                           code="life_circle.category_unknown")
-    if target_group is not None and target_group not in rules.target_groups():
-        raise InvalidInput("target_group", "没有这个服务对象", "Unknown target group",
-                           code="life_circle.target_group_unknown")
-    if rules.pace(pace) is None:
-        raise InvalidInput("pace", "没有这个步速", "Unknown pace", code="life_circle.pace_unknown")
+def _check_filters(category: str | None, target_group: str | None) -> None:
+    """A category and a target group the rules know (the request schema checks the pace)."""
+    loaded = rules.current()
+    if category is not None and loaded.category(category) is None:
+        raise errors.CategoryUnknown()
+    if target_group is not None and target_group not in loaded.target_groups:
+        raise errors.TargetGroupUnknown()
 
 
 # The prefilter: grid cells and the box, answered from ix_facility_cell alone (nearby_ids sends the same
@@ -138,7 +135,8 @@ class _Static:
 
     def base(self, lang: str, datum: str) -> tuple[dict, str]:
         """(the fixed fields, the same as JSON without its closing brace)."""
-        category = rules.category(self.category_code)
+        loaded = rules.current()
+        category = loaded.category(self.category_code)
         if self._category is not category:      # rules reloaded: names may have changed
             self._bases, self._category = {}, category
         found = self._bases.get((lang, datum))
@@ -152,7 +150,7 @@ class _Static:
                 "address": f["address"], "lat": round(lat, 6), "lng": round(lng, 6), "datum": datum,
                 "datum_name": labels.name("places", "datum", datum, lang), "phone": f["phone"],
                 "services": f["services"], "target_groups": f["target_groups"],
-                "target_groups_names": [rules.target_group_name(g, lang) for g in f["target_groups"]],
+                "target_groups_names": [loaded.target_group_name(g, lang) for g in f["target_groups"]],
                 "accessible": f["accessible"], "bookable": f["bookable"]}
             found = self._bases[(lang, datum)] = (fields, _dumps(fields)[:-1])
         return found
@@ -302,22 +300,21 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
     factor ≤ minutes × speed. From an estate, its imported network walks replace
     the estimate (and may bring in facilities the estimate would leave out).
     """
-    walk_rules = rules.walk()
-    _check_filters(category, target_group, pace)
+    loaded = rules.current()
+    walk_rules = loaded.walk
+    _check_filters(category, target_group)
     minutes = walk_rules.default_minutes if minutes is None else minutes
     limit = walk_rules.default_limit if limit is None else limit
     if estate_id is not None:
         estate = db.session.get(Estate, estate_id)
         if estate is None:
-            raise NotFound(code="life_circle.estate_not_found", zh="没有找到该小区", en="No such estate")
+            raise errors.EstateNotFound()
         if lat is None or lng is None:
             if estate.lat is None or estate.lng is None:
-                raise InvalidInput("estate_id", "该小区没有位置信息，请提供坐标", "The estate has no coordinates",
-                                   code="life_circle.estate_unlocated")
+                raise errors.EstateUnlocated()
             lat, lng, datum = estate.lat, estate.lng, "gcj02"
     if lat is None or lng is None:
-        raise InvalidInput("lat", "请提供位置（lat、lng）或小区", "Give lat and lng, or an estate",
-                           code="life_circle.origin_missing")
+        raise errors.OriginMissing()
     olat, olng = geo.to_gcj02(lat, lng, datum)
     speed = walking.speed(pace)
     budget = minutes * speed
@@ -355,12 +352,12 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
         walk_s = walk.seconds(pace)
         walk_minutes = -(-walk_s // 60) if walk_s is not None else -(-walk.walk_m // speed)
         rows.append((entry, walk, walk_minutes, values, text))
-        category = rules.category(entry.category_code)
+        category = loaded.category(entry.category_code)
         by_dimension.setdefault((category.dimension if category else None) or "", []).append(fid)
     rlat, rlng = geo.from_gcj02(olat, olng, datum)
     head = {"origin": {"lat": round(rlat, 6), "lng": round(rlng, 6), "datum": datum,
                        "datum_name": labels.name("places", "datum", datum, lang), "estate_id": estate_id},
-            "pace": pace, "pace_name": rules.pace_name(pace, lang), "m_per_min": speed, "minutes": minutes,
+            "pace": pace, "pace_name": loaded.pace_name(pace, lang), "m_per_min": speed, "minutes": minutes,
             "walk_budget_m": budget,
             "detour_factor": walk_rules.detour_factor, "note": WALK_NOTE_EN if lang == "en" else WALK_NOTE_ZH,
             "by_dimension": by_dimension}
@@ -386,7 +383,7 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
                estate_id: int | None = None) -> list[tuple[int, Found]]:
     """(facility id, walk) of every OPEN facility with walk_m ≤ budget_m from a GCJ-02 point, sorted by
     (walk_m, straight distance, id). The core of the nearby lookup; the benchmark compares it with a scan."""
-    detour = rules.walk().detour_factor
+    detour = rules.current().walk.detour_factor
     radius = (budget_m + 1) / detour
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
@@ -427,7 +424,7 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
 def brute_force_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None) -> list[tuple[int, int]]:
     """Every open facility scanned with the exact formula (no prefilter): the reference for tests and the
     benchmark. Returns (id, walk_m) sorted like ``nearby_ids``."""
-    detour = rules.walk().detour_factor
+    detour = rules.current().walk.detour_factor
     query = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.status == "open")
     if category is not None:
         query = query.where(Facility.category_code == category)
@@ -446,10 +443,10 @@ def search(text: str, *, category: str | None = None, page: int = 1, page_size: 
     """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name."""
     from service.db import paginate
 
-    _check_filters(category, None, "standard")
+    _check_filters(category, None)
     needle = text.strip()
     if not needle:
-        raise InvalidInput("q", "请输入要搜索的名称", "Give a name to search for", code="life_circle.query_empty")
+        raise errors.QueryEmpty()
     pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     query = sa.select(Facility).where(sa.or_(Facility.name.ilike(pattern, escape="\\"),
                                              Facility.subtype.ilike(pattern, escape="\\"),

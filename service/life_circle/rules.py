@@ -45,11 +45,45 @@ class Walk:
     strict_threshold_m: int
 
 
-_categories: dict[str, Category] = {}
-_paces: dict[str, Pace] = {}
-_dimensions: dict[str, str] = {}
-_groups: dict[str, tuple[str, str]] = {}
-_walk: Walk | None = None
+@dataclass(frozen=True)
+class Rules:
+    """The loaded rules: categories with their thresholds, paces, dimensions, target groups, walking."""
+    by_code: dict[str, Category]
+    paces_by_code: dict[str, Pace]
+    dimensions: dict[str, str]                 # name → English name
+    target_groups: dict[str, tuple[str, str]]  # code → (zh, en)
+    walk: Walk
+
+    def categories(self) -> list[Category]:
+        return list(self.by_code.values())
+
+    def category(self, code: str) -> Category | None:
+        return self.by_code.get(code)
+
+    def required_codes(self) -> list[str]:
+        return [c.code for c in self.by_code.values() if c.required]
+
+    def paces(self) -> list[Pace]:
+        return list(self.paces_by_code.values())
+
+    def pace(self, code: str) -> Pace | None:
+        return self.paces_by_code.get(code)
+
+    def category_name(self, code: str, lang: str = "zh") -> str:
+        """A category's label (the code itself if the rules do not name it)."""
+        found = self.by_code.get(code)
+        return found.name(lang) if found else code
+
+    def pace_name(self, code: str, lang: str = "zh") -> str:
+        found = self.paces_by_code.get(code)
+        return found.name(lang) if found else code
+
+    def target_group_name(self, code: str, lang: str = "zh") -> str:
+        names = self.target_groups.get(code)
+        return (names[1] if lang == "en" else names[0]) if names else code
+
+
+_current: Rules | None = None
 
 
 def _positive_int(value, at: str, low: int = 1, high: int = 100000) -> int:
@@ -58,9 +92,19 @@ def _positive_int(value, at: str, low: int = 1, high: int = 100000) -> int:
     return value
 
 
-def load(directory=None) -> None:
-    global _categories, _paces, _dimensions, _groups, _walk
-    data = rules.load("life_circle", directory)
+def load(directory=None) -> Rules:
+    """Read and check config/rules/life_circle.yaml (or ``directory``'s); the loaded rules become current."""
+    global _current
+    _current = parse(rules.load("life_circle", directory))
+    return _current
+
+
+def current() -> Rules:
+    assert _current is not None, "life-circle rules not loaded"
+    return _current
+
+
+def parse(data: dict) -> Rules:
     paces = {}
     for code, item in (data.get("paces") or {}).items():
         rules.require(isinstance(item, dict) and item.get("zh") and item.get("en"), WHERE,
@@ -109,53 +153,4 @@ def load(directory=None) -> None:
                                     bool(item.get("required", False)), tuple(subtypes))
     rules.require(bool(categories), WHERE, "at least one category is required")
     rules.require(any(c.required for c in categories.values()), WHERE, "at least one category must be required")
-    _categories, _paces, _dimensions, _groups, _walk = categories, paces, dimensions, groups, w
-
-
-def categories() -> list[Category]:
-    return list(_categories.values())
-
-
-def category(code: str) -> Category | None:
-    return _categories.get(code)
-
-
-def required_codes() -> list[str]:
-    return [c.code for c in _categories.values() if c.required]
-
-
-def paces() -> list[Pace]:
-    return list(_paces.values())
-
-
-def pace(code: str) -> Pace | None:
-    return _paces.get(code)
-
-
-def dimensions() -> dict[str, str]:
-    return dict(_dimensions)
-
-
-def target_groups() -> dict[str, tuple[str, str]]:
-    return dict(_groups)
-
-
-def category_name(code: str, lang: str = "zh") -> str:
-    """A category's label (the code itself if the rules do not name it)."""
-    found = category(code)
-    return found.name(lang) if found else code
-
-
-def pace_name(code: str, lang: str = "zh") -> str:
-    found = pace(code)
-    return found.name(lang) if found else code
-
-
-def target_group_name(code: str, lang: str = "zh") -> str:
-    names = _groups.get(code)
-    return (names[1] if lang == "en" else names[0]) if names else code
-
-
-def walk() -> Walk:
-    assert _walk is not None, "life-circle rules not loaded"
-    return _walk
+    return Rules(categories, paces, dimensions, groups, w)

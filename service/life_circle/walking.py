@@ -34,13 +34,9 @@ class Walk:
     method: str            # "network" or "estimated"
     pace: str
 
-    def as_dict(self) -> dict:
-        return {"distance_m": self.distance_m, "walk_m": self.walk_m, "walk_minutes": self.minutes,
-                "walk_method": self.method, "pace": self.pace}
-
 
 def speed(pace: str) -> int:
-    found = rules.pace(pace)
+    found = rules.current().pace(pace)
     if found is None:
         raise ValueError(f"unknown pace {pace!r}")
     return found.m_per_min
@@ -55,7 +51,7 @@ def minutes_for(walk_m: int, pace: str = "standard", walk_s: int | None = None) 
 
 def estimated_walk_m(distance_m: float) -> int:
     """round(straight line × detour factor), halves up."""
-    return int(math.floor(distance_m * rules.walk().detour_factor + 0.5))
+    return int(math.floor(distance_m * rules.current().walk.detour_factor + 0.5))
 
 
 def estimate(from_lat: float, from_lng: float, to_lat: float, to_lng: float, *, pace: str = "standard") -> Walk:

@@ -433,9 +433,9 @@ def test_sites_carry_the_life_circle_walk_and_their_facility(client, m):
     assert first["id"] == near.id and first["facility_id"] == facility.id
     assert all(i["facility_id"] is None for i in items[1:])
     walk = first["walk_m"]
-    assert abs(walk - first["distance_m"] * lc_rules.walk().detour_factor) <= 1
-    assert first["walk_minutes"] == math.ceil(walk / lc_rules.pace("standard").m_per_min)
-    assert first["walk_minutes_elder"] == math.ceil(walk / lc_rules.pace("elder").m_per_min)
+    assert abs(walk - first["distance_m"] * lc_rules.current().walk.detour_factor) <= 1
+    assert first["walk_minutes"] == math.ceil(walk / lc_rules.current().pace("standard").m_per_min)
+    assert first["walk_minutes_elder"] == math.ceil(walk / lc_rules.current().pace("elder").m_per_min)
     assert client.get(f"/api/v1/meal-sites/{near.id}", headers=auth(m.staff)).json["facility_id"] == facility.id
     assert client.get(f"/api/v1/facilities/{facility.id}", headers=auth(m.staff)).json["meal_site_id"] == near.id
 

@@ -121,7 +121,7 @@ def test_network_walks_replace_the_estimate(layout):
 def test_estate_coverage_lists_every_category(layout):
     world, estates, facilities, actor = layout
     report = coverage.estate_coverage(actor, estates["A"].id)
-    assert len(report["categories"]) == len(rules.categories())
+    assert len(report["categories"]) == len(rules.current().categories())
     assert report["required_covered"] == 8 and report["all_required_covered"] is True
     meal = next(c for c in report["categories"] if c["category"] == "meal")
     assert meal["nearest"]["walk_m"] == 130 and meal["nearest"]["distance_m"] == 100
@@ -150,7 +150,7 @@ def test_nearby_returns_exactly_what_a_brute_force_scan_returns(seed):
     rng = random.Random(seed)
     centre_lat, centre_lng = 31.1 + rng.random() * 0.3, 121.3 + rng.random() * 0.3
     spread = rng.choice((0.005, 0.02, 0.05))
-    cats = [c.code for c in rules.categories()]
+    cats = [c.code for c in rules.current().categories()]
     rows = [{"name": f"F{i}", "category_code": rng.choice(cats), "lat": centre_lat + rng.uniform(-spread, spread),
              "lng": centre_lng + rng.uniform(-spread, spread), "status": rng.choice(("open",) * 4 + ("closed",)),
              "coord_source": "approximate", "accessible": False, "bookable": False, "version": 1,
@@ -197,7 +197,7 @@ def test_coverage_ring_search_agrees_with_a_plain_scan(seed):
                         lat=lat0 + rng.uniform(0, 0.02), lng=lng0 + rng.uniform(0, 0.02))
         db.session.add(estate)
         estates.append(estate)
-    cats = [c.code for c in rules.categories()]
+    cats = [c.code for c in rules.current().categories()]
     spread = rng.choice((0.01, 0.03, 0.06))
     for i in range(250):
         make_facility(category=rng.choice(cats), lat=lat0 + rng.uniform(-spread, spread + 0.02),

@@ -20,14 +20,14 @@ def _write(tmp_path: Path, mutate) -> Path:
 
 
 def test_shipped_rules_have_the_brief_s_thresholds():
-    assert rules.category("elder_care").threshold_m == 500
-    assert rules.category("meal").threshold_m == 500
-    assert rules.category("health").threshold_m == 1000
-    assert rules.category("public_space").threshold_m == 300
-    assert len(rules.categories()) == 19
-    assert set(rules.required_codes()) == {"health", "elder_care", "meal", "commerce", "culture", "sport",
+    assert rules.current().category("elder_care").threshold_m == 500
+    assert rules.current().category("meal").threshold_m == 500
+    assert rules.current().category("health").threshold_m == 1000
+    assert rules.current().category("public_space").threshold_m == 300
+    assert len(rules.current().categories()) == 19
+    assert set(rules.current().required_codes()) == {"health", "elder_care", "meal", "commerce", "culture", "sport",
                                            "gov_service", "public_space"}
-    assert rules.pace("standard").m_per_min == 60 and rules.pace("elder").m_per_min == 48
+    assert rules.current().pace("standard").m_per_min == 60 and rules.current().pace("elder").m_per_min == 48
 
 
 @pytest.mark.parametrize("mutate, message", [
