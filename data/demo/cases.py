@@ -540,91 +540,135 @@ class Scenarios:
             tl.add("reporter", "rate", {"score": score, "comment": self.rng.choice(RATING_COMMENTS[score])}, 2, 60)
 
     def build(self, plan: Plan, handler: str) -> Timeline:
+        """The timeline of a case that ends in ``plan.final``: one step builder per final state."""
         rng, final = self.rng, plan.final
         old = final in OPEN_FINALS and rng.random() < (0.3 if plan.place.code == HOME else 0.22)
-        if final == "dispatched":
-            tl = Timeline(rng, self._age(5, 13) if old else self._age(0.05, 0.9))
-            if old and rng.random() < 0.5:
-                tl.add(plan.place.ops, "escalate", {"note": ESCALATE_NOTES[0]}, 60, 80)
-        elif final == "accepted":
-            tl = Timeline(rng, self._age(4, 11) if old else self._age(0.1, 1.2))
-            tl.add(handler, "accept", {}, 0.3, 4)
-            if not old and plan.consent and rng.random() < 0.5:
-                self._contact(tl, handler, plan)
-            elif old and rng.random() < 0.5:
-                tl.add(plan.place.ops, "escalate", {"note": ESCALATE_NOTES[0]}, 50, 70)
-        elif final == "in_progress":
-            tl = Timeline(rng, self._age(10, 20) if old else self._age(0.5, 4))
-            tl.add(handler, "accept", {}, 0.3, 4)
+        step = self._BUILDERS.get(final)
+        if step is None:
+            raise ValueError(final)
+        tl = getattr(self, step)(plan, handler, old)
+        tl.fit_before(self.now)
+        return tl
+
+    # The step builder of each final state (the random draws of each keep their order: the demo stays the same).
+    _BUILDERS = {
+        "dispatched": "_dispatched", "accepted": "_accepted", "in_progress": "_in_progress",
+        "resolved": "_resolved", "closed": "_closed", "closed_weak_reply": "_closed",
+        "closed_rework": "_closed_rework", "closed_reassigned": "_closed_reassigned", "reopened": "_reopened",
+        "returned": "_returned", "rejected": "_rejected", "withdrawn": "_withdrawn",
+    }
+
+    def _dispatched(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(5, 13) if old else self._age(0.05, 0.9))
+        if old and rng.random() < 0.5:
+            tl.add(plan.place.ops, "escalate", {"note": ESCALATE_NOTES[0]}, 60, 80)
+        return tl
+
+    def _accepted(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(4, 11) if old else self._age(0.1, 1.2))
+        tl.add(handler, "accept", {}, 0.3, 4)
+        if not old and plan.consent and rng.random() < 0.5:
             self._contact(tl, handler, plan)
-            tl.add(handler, "start", {}, 0, 2)
-            if rng.random() < 0.4:
-                tl.add(handler, "comment", {"note": rng.choice(PROGRESS_NOTES)}, 2, 20)
-            if not old and rng.random() < 0.2 and self._extendable(plan):
-                tl.add(handler, "request_extension", {"reason": rng.choice(EXTENSION_REASONS), "working_days": 5}, 2, 10)
-            if old:
-                tl.add(plan.place.ops, "escalate", {"note": ESCALATE_NOTES[1]}, 150, 200)
-        elif final == "resolved":
-            tl = Timeline(rng, self._age(1.5, 7))
+        elif old and rng.random() < 0.5:
+            tl.add(plan.place.ops, "escalate", {"note": ESCALATE_NOTES[0]}, 50, 70)
+        return tl
+
+    def _in_progress(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(10, 20) if old else self._age(0.5, 4))
+        tl.add(handler, "accept", {}, 0.3, 4)
+        self._contact(tl, handler, plan)
+        tl.add(handler, "start", {}, 0, 2)
+        if rng.random() < 0.4:
+            tl.add(handler, "comment", {"note": rng.choice(PROGRESS_NOTES)}, 2, 20)
+        if not old and rng.random() < 0.2 and self._extendable(plan):
+            tl.add(handler, "request_extension", {"reason": rng.choice(EXTENSION_REASONS), "working_days": 5}, 2, 10)
+        if old:
+            tl.add(plan.place.ops, "escalate", {"note": ESCALATE_NOTES[1]}, 150, 200)
+        return tl
+
+    def _resolved(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(1.5, 7))
+        self._handle(tl, plan, handler)
+        return tl
+
+    def _closed(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng, final = self.rng, plan.final
+        tl = Timeline(rng, self._age(2, HISTORY_DAYS))
+        if final == "closed_weak_reply":
             self._handle(tl, plan, handler)
-        elif final in ("closed", "closed_weak_reply"):
-            tl = Timeline(rng, self._age(2, HISTORY_DAYS))
-            if final == "closed_weak_reply":
-                self._handle(tl, plan, handler)
-                tl.add(plan.place.head, "reopen", {"reason": WEAK_REPLY_REASONS}, 1, 20)
-                tl.add(handler, "resolve", self._reply(plan), 3, 30)
-            else:
-                late = rng.random() < 0.1
-                self._handle(tl, plan, handler, late_contact=late, slow=rng.random() < 0.15)
-            self._close(tl, plan, handler)
-        elif final == "closed_rework":
-            tl = Timeline(rng, self._age(8, HISTORY_DAYS))
-            self._handle(tl, plan, handler)
-            self._close(tl, plan, handler, visit=False, rate=False)
+            tl.add(plan.place.head, "reopen", {"reason": WEAK_REPLY_REASONS}, 1, 20)
+            tl.add(handler, "resolve", self._reply(plan), 3, 30)
+        else:
+            late = rng.random() < 0.1
+            self._handle(tl, plan, handler, late_contact=late, slow=rng.random() < 0.15)
+        self._close(tl, plan, handler)
+        return tl
+
+    def _closed_rework(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(8, HISTORY_DAYS))
+        self._handle(tl, plan, handler)
+        self._close(tl, plan, handler, visit=False, rate=False)
+        score = rng.choice((1, 2))
+        if rng.random() < 0.5:
+            tl.add("reporter", "rate", {"score": score, "comment": rng.choice(RATING_COMMENTS[score])}, 4, 40)
+        tl.add("reporter", "reopen_by_reporter", {"reason": rng.choice(REOPEN_REASONS)}, 1, 30)
+        tl.add(handler, "start", {}, 0.5, 6)
+        self._contact(tl, handler, plan)
+        tl.add(handler, "resolve", {"outcome": "solved", "reply": "已再次处置：" + SOLVED_REPLIES[plan.category]}, 5, 50)
+        tl.add(plan.place.head, "close", {"note": "再次处置到位，同意办结。"}, 1, 20)
+        tl.add(handler, "visit", {"result": "solved", "note": VISIT_NOTES["solved"]}, 16, 30)
+        return tl
+
+    def _closed_reassigned(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(6, HISTORY_DAYS))
+        tl.add(handler, "return", {"reason": RETURN_REASONS[2]}, 0.5, 6)
+        other = self.places[plan.reassign_to]
+        tl.add(plan.place.ops, "reassign", {"neighbourhood_id": other.id, "note": REASSIGN_NOTE}, 1, 20)
+        new_handler = rng.choice(other.handlers)
+        plan.place = other
+        self._handle(tl, plan, new_handler)
+        self._close(tl, plan, new_handler)
+        return tl
+
+    def _reopened(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(4, 14))
+        self._handle(tl, plan, handler)
+        self._close(tl, plan, handler, visit=False, rate=False)
+        if rng.random() < 0.5:
+            tl.add(handler, "visit", {"result": "unsolved", "note": VISIT_NOTES["unsolved"]}, 16, 30)
+            tl.add(handler, "reopen", {"reason": "回访不满意，重新办理。"}, 0.5, 4)
+        else:
             score = rng.choice((1, 2))
             if rng.random() < 0.5:
-                tl.add("reporter", "rate", {"score": score, "comment": rng.choice(RATING_COMMENTS[score])}, 4, 40)
-            tl.add("reporter", "reopen_by_reporter", {"reason": rng.choice(REOPEN_REASONS)}, 1, 30)
-            tl.add(handler, "start", {}, 0.5, 6)
-            self._contact(tl, handler, plan)
-            tl.add(handler, "resolve", {"outcome": "solved", "reply": "已再次处置：" + SOLVED_REPLIES[plan.category]}, 5, 50)
-            tl.add(plan.place.head, "close", {"note": "再次处置到位，同意办结。"}, 1, 20)
-            tl.add(handler, "visit", {"result": "solved", "note": VISIT_NOTES["solved"]}, 16, 30)
-        elif final == "closed_reassigned":
-            tl = Timeline(rng, self._age(6, HISTORY_DAYS))
-            tl.add(handler, "return", {"reason": RETURN_REASONS[2]}, 0.5, 6)
-            other = self.places[plan.reassign_to]
-            tl.add(plan.place.ops, "reassign", {"neighbourhood_id": other.id, "note": REASSIGN_NOTE}, 1, 20)
-            new_handler = rng.choice(other.handlers)
-            plan.place = other
-            self._handle(tl, plan, new_handler)
-            self._close(tl, plan, new_handler)
-        elif final == "reopened":
-            tl = Timeline(rng, self._age(4, 14))
-            self._handle(tl, plan, handler)
-            self._close(tl, plan, handler, visit=False, rate=False)
-            if rng.random() < 0.5:
-                tl.add(handler, "visit", {"result": "unsolved", "note": VISIT_NOTES["unsolved"]}, 16, 30)
-                tl.add(handler, "reopen", {"reason": "回访不满意，重新办理。"}, 0.5, 4)
-            else:
-                score = rng.choice((1, 2))
-                if rng.random() < 0.5:
-                    tl.add("reporter", "rate", {"score": score, "comment": rng.choice(RATING_COMMENTS[score])}, 2, 30)
-                tl.add("reporter", "reopen_by_reporter", {"reason": rng.choice(REOPEN_REASONS)}, 1, 40)
-        elif final == "returned":
-            tl = Timeline(rng, self._age(0.3, 4))
-            if rng.random() < 0.5:
-                tl.add(handler, "accept", {}, 0.3, 4)
-            tl.add(handler, "return", {"reason": rng.choice(RETURN_REASONS[:2])}, 0.5, 10)
-        elif final == "rejected":
-            tl = Timeline(rng, self._age(0.5, HISTORY_DAYS))
-            tl.add(plan.place.head, "reject", {"reason": rng.choice(REJECT_REASONS)}, 0.5, 20)
-        elif final == "withdrawn":
-            tl = Timeline(rng, self._age(0.5, HISTORY_DAYS))
-            tl.add("reporter", "withdraw", {"reason": rng.choice(WITHDRAW_REASONS)}, 0.2, 6)
-        else:
-            raise ValueError(final)
-        tl.fit_before(self.now)
+                tl.add("reporter", "rate", {"score": score, "comment": rng.choice(RATING_COMMENTS[score])}, 2, 30)
+            tl.add("reporter", "reopen_by_reporter", {"reason": rng.choice(REOPEN_REASONS)}, 1, 40)
+        return tl
+
+    def _returned(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(0.3, 4))
+        if rng.random() < 0.5:
+            tl.add(handler, "accept", {}, 0.3, 4)
+        tl.add(handler, "return", {"reason": rng.choice(RETURN_REASONS[:2])}, 0.5, 10)
+        return tl
+
+    def _rejected(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(0.5, HISTORY_DAYS))
+        tl.add(plan.place.head, "reject", {"reason": rng.choice(REJECT_REASONS)}, 0.5, 20)
+        return tl
+
+    def _withdrawn(self, plan: Plan, handler: str, old: bool) -> Timeline:
+        rng = self.rng
+        tl = Timeline(rng, self._age(0.5, HISTORY_DAYS))
+        tl.add("reporter", "withdraw", {"reason": rng.choice(WITHDRAW_REASONS)}, 0.2, 6)
         return tl
 
 
