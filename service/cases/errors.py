@@ -8,6 +8,7 @@ saying it are its subclasses. Values in a message are format fields given when r
 """
 from __future__ import annotations
 
+from service import platform_errors
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
@@ -338,8 +339,9 @@ class MediaNotFound(NotFound):
     code, zh, en = "open311.media_not_found", "图片不存在", "No such media"
 
 
-class NulCharacter(_Parameter):
-    code, zh, en = "validation.nul_character", "输入包含无效字符", "{name} contains a NUL character"
+class NulCharacter(_Parameter, platform_errors.NulCharacter):
+    """The platform's code, naming the Open311 parameter."""
+    zh, en = "输入包含无效字符", "{name} contains a NUL character"
 
 
 class NotANumber(_Parameter):

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from service.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from service.i18n import Text
+from service.platform_errors import RoleRequired  # noqa: F401  (staff and admins only: the platform's error)
 
 # --- errors -------------------------------------------------------------------------------------------------------
-
-
-class RoleRequired(Forbidden):
-    """Staff and admins only (the platform's code: the views' guard answers the same)."""
-    code, zh, en = "auth.role_required", "当前身份无权进行此操作", "Your role does not allow this"
 
 
 class OutOfScope(Forbidden):

@@ -7,6 +7,7 @@ Messages with values name them (``{limit}``), given when raised (``raise Quantit
 from __future__ import annotations
 
 from service.errors import Conflict, Forbidden, InvalidInput, NotFound
+from service.platform_errors import ResidentNotFound, ResidentNotInScope  # noqa: F401  (the platform's errors)
 from service.i18n import Text
 
 # --- sites and slots --------------------------------------------------------------------------------------------
@@ -188,13 +189,6 @@ class CardNotFound(NotFound):
 
 # The platform's code for a resident out of reach (service/people.py raises it too; it belongs to the platform's
 # catalogue, where these two classes go once it has them).
-
-class ResidentNotFound(NotFound):
-    code, zh, en = "people.resident_not_found", "居民不存在", "No such resident"
-
-
-class ResidentNotInScope(ResidentNotFound):
-    zh, en = "居民不存在或不在您的负责范围", "No such resident in your scope"
 
 
 # --- statements ----------------------------------------------------------------------------------------------------
