@@ -11,7 +11,7 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer, csv_response
-from api.schemas.common import page_of, paged
+from api.schemas.common import id_in_path, page_of, paged
 from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, EstateCoverageOut, FacilityIn, FacilityOut, FacilityPatch,
                                      LcCategoriesOut, LcCloseIn, LcCoverageArgs, LcDetailArgs, LcExportArgs,
                                      LcFeatureCollectionOut, LcImportIn, LcImportOut, LcNearbyArgs, LcNearbyOut,
@@ -24,7 +24,6 @@ from service.life_circle import coverage, exchange, queries, workflow
 blp = Blueprint("life-circle", __name__, url_prefix="/api/v1",
                 description="15-minute community life circle: facilities, walking times, open now, coverage (覆盖率)")
 
-ID = "<int(min=1, max=2147483647):{}>"
 HOURS = {"always_open": False, "weekly": {d: [["08:00", "11:30"], ["13:30", "17:00"]]
                                           for d in ("mon", "tue", "wed", "thu", "fri")},
          "holiday": "closed", "makeup_workday": "weekly", "exceptions": []}
@@ -128,7 +127,7 @@ class Facilities(MethodView):
         return answer(queries.facility_dict, facility, language())
 
 
-@blp.route(f"/facilities/{ID.format('facility_id')}")
+@blp.route(f"/facilities/{id_in_path('facility_id')}")
 class FacilityItem(MethodView):
     @blp.arguments(LcDetailArgs, location="query")
     @blp.response(200, FacilityOut, example=FACILITY)
@@ -151,7 +150,7 @@ class FacilityItem(MethodView):
         return answer(queries.facility_dict, facility, language())
 
 
-@blp.route(f"/facilities/{ID.format('facility_id')}/close")
+@blp.route(f"/facilities/{id_in_path('facility_id')}/close")
 class CloseFacility(MethodView):
     @blp.arguments(LcCloseIn)
     @blp.response(200, FacilityOut, example={**FACILITY, "status": "closed", "open_now": False, "version": 2})
@@ -231,7 +230,7 @@ class ImportWalks(MethodView):
                                      skip_invalid=data["skip_invalid"])
 
 
-@blp.route(f"/estates/{ID.format('estate_id')}/life-circle")
+@blp.route(f"/estates/{id_in_path('estate_id')}/life-circle")
 class EstateLifeCircle(MethodView):
     @blp.arguments(LcCoverageArgs, location="query")
     @blp.response(200, EstateCoverageOut, example={
@@ -250,7 +249,7 @@ class EstateLifeCircle(MethodView):
         return coverage.estate_coverage(current_actor(), estate_id, scenario=args["scenario"], lang=language())
 
 
-@blp.route(f"/streets/{ID.format('street_id')}/life-circle")
+@blp.route(f"/streets/{id_in_path('street_id')}/life-circle")
 class StreetLifeCircle(MethodView):
     @blp.arguments(StreetCoverageArgs, location="query")
     @blp.response(200, StreetCoverageOut, example={

@@ -8,7 +8,7 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer, csv_response, json_response
-from api.schemas.common import page_of, paged
+from api.schemas.common import id_in_path, page_of, paged
 from api.schemas.meals import (CSV_BODY, BookingIn, BookingOut, CancelIn, CardIn, CardOut, ManifestArgs, ManifestOut,
                                MyBookingsArgs, ServeIn, SiteOut, SitesArgs, SlotIn, SlotOut, SlotsArgs, SlotsOut,
                                StatementArgs, StatementOut, StreetStatementArgs, StreetStatementOut)
@@ -18,9 +18,9 @@ from service.meals import queries, workflow
 blp = Blueprint("meals", __name__, url_prefix="/api/v1",
                 description="Elder meal service (老年助餐): sites, menus, booking, waitlist, counter, statements")
 
-SITE_ID = "<int(min=1, max=2147483647):site_id>"
-BOOKING_ID = "<int(min=1, max=2147483647):booking_id>"
-USER_ID = "<int(min=1, max=2147483647):user_id>"
+SITE_ID = id_in_path("site_id")
+BOOKING_ID = id_in_path("booking_id")
+USER_ID = id_in_path("user_id")
 
 SITE = {"id": 1, "code": "WL-XQ-ZZ", "name": "香泉智助食堂", "kind": "smart_canteen", "street_id": 1,
         "neighbourhood_id": 3, "address": "香泉路88号 香泉片区党群服务中心", "phone": "021-00000000", "lat": 31.2703,

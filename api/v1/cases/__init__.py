@@ -8,14 +8,14 @@ from api.errors import language
 from api.extensions import Blueprint
 from api.schemas.cases import (ActionIn, CaseIn, CaseOut, CaseSummaryOut, CategoriesOut, FollowOut, MyCasesArgs,
                                NearbyArgs, NearbyOut, QueueArgs, QueueOut, RatingIn, ReasonIn, WithdrawIn)
-from api.schemas.common import page_of, paged
+from api.schemas.common import id_in_path, page_of, paged
 from api.responses import answer, json_response
 from api.security import auth_required, current_actor
 from service.cases import queries, rules, workflow
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1", description="Resident reports and their handling (12345-style)")
 
-ID = "<int(min=1, max=2147483647):case_id>"
+ID = id_in_path("case_id")
 DEADLINES = {"contact_due_at": "2026-11-23T23:59:59+08:00", "handle_due_at": "2026-11-27T23:59:59+08:00",
              "rework_due_at": None, "visit_due_at": None, "due_at": "2026-11-23T23:59:59+08:00",
              "provisional": False, "overdue": False}

@@ -5,7 +5,7 @@ from flask.views import MethodView
 
 from api.docs import errors
 from api.extensions import Blueprint
-from api.schemas.common import PageArgs, page_of, paged
+from api.schemas.common import PageArgs, id_in_path, page_of, paged
 from api.schemas.cases.open311_keys import Open311KeyCreatedOut, Open311KeyIn, Open311KeyOut
 from api.security import auth_required, current_actor
 from service.cases import open311
@@ -13,7 +13,7 @@ from service.cases import open311
 blp = Blueprint("open311_keys", __name__, url_prefix="/api/v1",
                 description="API keys of Open311 partner systems (GeoReport v2 at /open311/v2)")
 
-ID = "<int(min=1, max=2147483647):key_id>"
+ID = id_in_path("key_id")
 KEY = {"id": 3, "partner": "普陀区12345热线工单系统", "key_prefix": "q3Zx9LkA", "scope_type": "district", "scope_id": 1,
        "created_at": "2026-11-20T08:00:00+00:00", "created_by": 1, "revoked_at": None,
        "last_used_at": "2026-11-21T02:15:00+00:00"}
