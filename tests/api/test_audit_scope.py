@@ -4,7 +4,8 @@ import sqlalchemy as sa
 from models.audit import AuditEntry
 from models.base import db
 from service import audit
-from tests.factories import auth, make_meal_site, make_user, make_world
+from tests.factories import auth, make_user, make_world
+from tests.factories.meals import make_meal_site
 
 
 def _log(client, user, **query):

@@ -14,7 +14,8 @@ from models.places import Estate
 from service import clock
 from service.clock import SHANGHAI
 from service.life_circle import queries
-from tests.factories import add_units, auth, make_facility, make_user, make_world, north
+from tests.factories import add_units, auth, make_user, make_world, north
+from tests.factories.life_circle import make_facility
 
 LAT, LNG = 31.2702, 121.4101
 OFFICE = {"weekly": {d: [["08:30", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, "holiday": "closed"}

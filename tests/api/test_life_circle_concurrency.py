@@ -8,7 +8,8 @@ from models.audit import AuditEntry
 from models.base import db
 from models.life_circle import Facility
 from service.life_circle import queries
-from tests.factories import auth, make_facility, make_user, make_world, north
+from tests.factories import auth, make_user, make_world, north
+from tests.factories.life_circle import make_facility
 from tests.concurrency import run_at_once as at_once
 
 

@@ -11,7 +11,8 @@ from models.base import db
 from models.life_circle import Facility
 from models.places import Street
 from service.life_circle import queries
-from tests.factories import auth, make_facility, make_user, make_world
+from tests.factories import auth, make_user, make_world
+from tests.factories.life_circle import make_facility
 
 EXPORT, IMPORT = "/api/v1/facilities/export", "/api/v1/facilities/import"
 

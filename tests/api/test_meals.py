@@ -14,7 +14,8 @@ from models.notifications import Notification
 from models.people import FamilyLink, ResidentProfile
 from service import clock
 from service.clock import SHANGHAI
-from tests.factories import auth, make_meal_card, make_meal_site, make_meal_slot, make_user, make_world
+from tests.factories import auth, make_user, make_world
+from tests.factories.meals import make_meal_card, make_meal_site, make_meal_slot
 
 DAY = date(2026, 11, 23)           # a Monday
 BEFORE = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)

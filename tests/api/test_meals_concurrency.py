@@ -10,7 +10,8 @@ from models.meals import MealBooking, MealSlot
 from service import clock
 from service.clock import SHANGHAI
 from tests.api.test_meals import DAY, born, m  # noqa: F401 (fixture)
-from tests.factories import auth, make_meal_slot, make_user
+from tests.factories import auth, make_user
+from tests.factories.meals import make_meal_slot
 from tests.concurrency import run_at_once
 
 AFTER_RELEASE = datetime(2026, 11, 22, 20, 0, tzinfo=SHANGHAI)  # the priority reserve is released

@@ -17,7 +17,8 @@ from service import clock
 from service.clock import SHANGHAI
 from service.meals import reminders
 from tests.api.test_meals import DAY, book, born, m  # noqa: F401 (fixture)
-from tests.factories import auth, make_meal_card, make_meal_site, make_meal_slot, make_user
+from tests.factories import auth, make_user
+from tests.factories.meals import make_meal_card, make_meal_site, make_meal_slot
 
 
 def elder_at(m, years, unit=None, name="张阿婆", **card):

@@ -13,8 +13,10 @@ from models.places import Estate
 from service import clock
 from service.clock import SHANGHAI
 from tests.api.test_voting import start, upload, vote
-from tests.factories import (add_units, auth, make_facility, make_meal_site, make_meal_slot, make_owner, make_user,
-                             make_voting_estate, make_world, north)
+from tests.factories import add_units, auth, make_owner, make_user, make_world, north
+from tests.factories.life_circle import make_facility
+from tests.factories.meals import make_meal_site, make_meal_slot
+from tests.factories.voting import make_voting_estate
 
 EN = {"Accept-Language": "en"}
 LAT, LNG = 31.2702, 121.4101

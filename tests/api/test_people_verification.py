@@ -13,8 +13,9 @@ from models.places import District, Neighbourhood, Street
 from service import clock
 from service.clock import SHANGHAI
 from tests.api.test_voting import start, upload
-from tests.factories import (VALID_ID, auth, id_for, make_meal_site, make_meal_slot, make_user, make_voting_estate,
-                             make_world, n)
+from tests.factories import VALID_ID, auth, id_for, make_user, make_world, n
+from tests.factories.meals import make_meal_site, make_meal_slot
+from tests.factories.voting import make_voting_estate
 
 DAY = date(2026, 11, 23)                                  # a Monday: the meal's day
 BEFORE = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)   # booking is open; "today" is 2026-11-20

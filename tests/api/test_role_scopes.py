@@ -9,7 +9,8 @@ from models.audit import AuditEntry
 from models.base import db
 from models.people import RoleAssignment
 from models.places import Estate
-from tests.factories import auth, make_meal_site, make_user, make_world
+from tests.factories import auth, make_user, make_world
+from tests.factories.meals import make_meal_site
 
 MISSING = 2147483000
 # The role each scope type is granted with (ROLE_SCOPES).

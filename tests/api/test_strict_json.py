@@ -5,7 +5,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from service import clock
-from tests.factories import HERE, auth, make_located_world, make_meal_site, make_user
+from tests.factories import HERE, auth, make_located_world, make_user
+from tests.factories.meals import make_meal_site
 
 @pytest.fixture
 def world():

@@ -14,7 +14,8 @@ from service import auth as auth_service, clock, people
 from service.errors import Conflict
 from service.clock import SHANGHAI
 from service.voting import chain, workflow
-from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
+from tests.factories import VALID_ID, auth, make_user, make_world
+from tests.factories.voting import make_voting_estate
 
 T0 = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)
 OPENS = datetime(2026, 12, 18, 9, tzinfo=SHANGHAI)   # 16 full days after T0's day

@@ -10,7 +10,8 @@ from models.places import Owner, Ownership
 from service import clock
 from service.voting import workflow
 from tests.api.test_voting import CLOSES, create, start, upload, vote
-from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
+from tests.factories import VALID_ID, auth, make_user, make_world
+from tests.factories.voting import make_voting_estate
 
 MISSING = 2147483000
 

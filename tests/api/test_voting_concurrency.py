@@ -14,7 +14,8 @@ from service import clock, people
 from service.db import transactional
 from service.voting import chain
 from tests.api.test_voting import CLOSES, OPENS, create, act, upload
-from tests.factories import VALID_ID, auth, make_user, make_voting_estate, make_world
+from tests.factories import VALID_ID, auth, make_user, make_world
+from tests.factories.voting import make_voting_estate
 from service.voting import workflow
 from tests.concurrency import run_at_once
 

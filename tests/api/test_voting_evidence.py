@@ -10,7 +10,8 @@ from models.uploads import Upload
 from models.voting import Ballot, Proxy
 from service import clock, uploads
 from tests.api.test_voting import act, create, motion_body, start, upload, vote
-from tests.factories import HERE, VALID_ID, auth, make_located_world, make_user, make_voting_estate
+from tests.factories import HERE, VALID_ID, auth, make_located_world, make_user
+from tests.factories.voting import make_voting_estate
 
 @pytest.fixture
 def world():

@@ -6,7 +6,8 @@ import pytest
 from models.base import db
 from models.voting import Motion
 from tests.api.test_voting import create, paper, staff, start, upload, vote, world  # noqa: F401 (fixtures)
-from tests.factories import auth, make_user, make_voting_estate
+from tests.factories import auth, make_user
+from tests.factories.voting import make_voting_estate
 
 
 def turnout(client, user, motion_id):

@@ -13,7 +13,8 @@ from models.voting import Ballot, Motion, Voter
 from service import clock
 from service.voting import queries, rules, workflow
 from tests.api.test_voting import CLOSES, finish, start, vote
-from tests.factories import make_user, make_voting_estate, make_world
+from tests.factories import make_user, make_world
+from tests.factories.voting import make_voting_estate
 
 
 def brute_force(layout, ballots_by_tag, approval_rule):

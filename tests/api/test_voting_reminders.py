@@ -8,7 +8,8 @@ from models.notifications import Notification
 from service import clock
 from service.voting import reminders, workflow
 from tests.api.test_voting import CLOSES, OPENS, act, create, vote
-from tests.factories import make_user, make_voting_estate, make_world
+from tests.factories import make_user, make_world
+from tests.factories.voting import make_voting_estate
 
 
 def sent(stage):

@@ -12,7 +12,8 @@ from models.places import Estate
 from service import geo
 from service.clock import SHANGHAI
 from service.life_circle import coverage, queries, rules, walking
-from tests.factories import add_units, make_facility, make_user, make_world, north
+from tests.factories import add_units, make_user, make_world, north
+from tests.factories.life_circle import make_facility
 
 LAT, LNG = 31.2, 121.4
 REQUIRED = ("health", "elder_care", "meal", "commerce", "culture", "sport", "gov_service", "public_space")

@@ -1,4 +1,4 @@
-"""Builders for test data: a small place hierarchy, users with roles, tokens."""
+"""Test factories of the platform's objects (places, people, tokens); each domain's are in tests/factories/<name>.py."""
 from __future__ import annotations
 
 import itertools
@@ -180,22 +180,6 @@ def north(lat: float, metres: float) -> float:
     return lat + metres / M_PER_DEG_LAT
 
 
-def make_facility(*, category: str = "health", lat: float = 31.2, lng: float = 121.4, status: str = "open",
-                  street_id: int | None = None, neighbourhood_id: int | None = None, name: str | None = None,
-                  hours: dict | None = None, target_groups: list | None = None, external_id: str | None = None):
-    from models.life_circle import Facility
-    from service.life_circle import walking
-
-    facility = Facility(name=name or f"设施{n()}", category_code=category, lat=lat, lng=lng,
-                        cell=walking.cell_of(lat, lng), status=status, street_id=street_id,
-                        neighbourhood_id=neighbourhood_id, hours=hours, target_groups=target_groups or ["everyone"],
-                        services=[], accessible=False, bookable=False, coord_source="approximate",
-                        external_id=external_id)
-    db.session.add(facility)
-    db.session.flush()
-    return facility
-
-
 def add_units(estate: Estate, count: int) -> None:
     """``count`` units in one new building of ``estate``."""
     building = Building(estate_id=estate.id, number=f"L{n()}", name="测试楼", floors=6)
@@ -207,82 +191,6 @@ def add_units(estate: Estate, count: int) -> None:
     db.session.add_all([Unit(entrance_id=entrance.id, building_id=building.id, estate_id=estate.id, number=str(i + 1),
                              floor=1, exclusive_area=Decimal("50.00")) for i in range(count)])
     db.session.flush()
-# --- meals -------------------------------------------------------------------------------------------------
-
-def make_meal_site(world: World, **values):
-    from models.meals import MealSite
-
-    defaults = {"code": f"site{n()}", "name": "香泉智助食堂", "kind": "smart_canteen", "street_id": world.street.id,
-                "neighbourhood_id": world.nb.id, "address": "香泉路88号", "lat": 31.2703, "lng": 121.4086,
-                "bookable": True, "open_to_public": False, "delivery_radius_m": 1500, "service_days": "1234567"}
-    site = MealSite(**{**defaults, **values})
-    db.session.add(site)
-    db.session.commit()
-    return site
-
-
-def make_meal_slot(site, day: date, meal: str = "lunch", *, dine_in: int = 50, pickup: int = 0, delivery: int = 0,
-                   set_meals: list[dict] | None = None):
-    from service.meals import sites
-
-    set_meals = set_meals or [{"name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00",
-                               "dishes": ["红烧鸡腿", "番茄炒蛋", "青菜"], "tags": ["low_salt"]},
-                              {"name": "特惠套餐", "elder_price": "8.00", "general_price": "12.00", "discount": True}]
-    slot = sites.add_slot(site, day=day, meal=meal, capacity={"dine_in": dine_in, "pickup": pickup,
-                                                             "delivery": delivery}, set_meals=set_meals)
-    db.session.commit()
-    return slot
-
-
-def make_meal_card(user: User, **flags):
-    from models.meals import MealCard
-
-    card = MealCard(user_id=user.id, card_no=f"C{n():011d}", **flags)
-    db.session.add(card)
-    db.session.commit()
-    return card
-def make_voting_estate(world: World, layout: list[tuple]) -> dict:
-    """An estate for voting tests in ``world``'s street: ``layout`` rows are
-    (building number, entrance number, area, holders, sold), holders a tuple of owner tags (the first is
-    the designated voter) or () for a unit not on the register; "developer" holds unsold units.
-    Returns {"estate", "units": [Unit…], "users": {tag: User}, "owners": {tag: Owner}}."""
-    estate = Estate(code=f"v{n()}", street_id=world.street.id, name="和睦家园")
-    estate.neighbourhoods = [world.nb]
-    db.session.add(estate)
-    db.session.flush()
-    buildings, entrances, units, users, owners = {}, {}, [], {}, {}
-    for index, (b_no, e_no, area, holders, sold) in enumerate(layout):
-        if b_no not in buildings:
-            buildings[b_no] = Building(estate_id=estate.id, neighbourhood_id=world.nb.id, number=b_no,
-                                       name=f"{b_no}号楼")
-            db.session.add(buildings[b_no])
-            db.session.flush()
-        if (b_no, e_no) not in entrances:
-            entrances[(b_no, e_no)] = Entrance(building_id=buildings[b_no].id, number=e_no)
-            db.session.add(entrances[(b_no, e_no)])
-            db.session.flush()
-        unit = Unit(entrance_id=entrances[(b_no, e_no)].id, building_id=buildings[b_no].id, estate_id=estate.id,
-                    number=f"{index // 2 + 1}{index % 2 + 1:02d}", floor=index // 2 + 1,
-                    exclusive_area=Decimal(area), sold=sold)
-        db.session.add(unit)
-        db.session.flush()
-        units.append(unit)
-        for position, tag in enumerate(holders):
-            if tag not in owners:
-                if tag == "developer":
-                    owners[tag] = Owner(kind="developer", name="上海和睦房地产开发有限公司", estate_id=estate.id)
-                else:
-                    users[tag] = User(nickname=tag)
-                    db.session.add(users[tag])
-                    db.session.flush()
-                    owners[tag] = Owner(kind="person", name=f"业主{tag}", user_id=users[tag].id)
-                db.session.add(owners[tag])
-                db.session.flush()
-            db.session.add(Ownership(unit_id=unit.id, owner_id=owners[tag].id, is_designated_voter=position == 0,
-                                     certificate_no=f"沪{unit.id}"))
-    db.session.commit()
-    return {"estate": estate, "units": units, "users": users, "owners": owners, "buildings": buildings,
-            "entrances": entrances}
 
 
 def make_user_who_reaches_everything(world: World | None = None) -> User:
@@ -293,4 +201,3 @@ def make_user_who_reaches_everything(world: World | None = None) -> User:
                      roles=[("admin", "district", world.district.id), ("staff", "street", world.street.id)])
     make_owner(user, world.units[0])
     return user
-
