@@ -176,3 +176,13 @@ def may_issue_key(actor: Actor, scope_type: str, scope_id: int) -> bool:
 def may_revoke_key(actor: Actor, key: Open311Key) -> bool:
     """Its issuer, or an admin whose scope holds it (a district's admins revoke the keys of its streets)."""
     return key.created_by == actor.user_id or _administers(actor, key.scope_type, key.scope_id)
+
+
+def may_see_photo(actor: Actor, upload) -> bool:
+    """Photos attached to a case (``attached_to = "case:<id>"``) are visible to whoever may see the case."""
+    try:
+        case_id = int(upload.attached_to.split(":", 1)[1])
+    except (ValueError, IndexError):
+        return False
+    case = db.session.get(Case, case_id)
+    return case is not None and may_see(actor, case)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
-from service import audit, clock, geo, labels, privacy, uploads
+from service import audit, clock, geo, labels, privacy
 from service.cases import access, rules
 from service.cases.errors import CaseNotFound, CategoryUnknown, CursorInvalid, NeighbourhoodOutOfScope
 from service.db import paginate
@@ -36,17 +36,6 @@ def visible_case(actor: Actor, case_id: int) -> Case:
     return case
 
 
-def _may_see_case_photo(actor: Actor, upload) -> bool:
-    """Photos attached to a case are visible to whoever may see the case."""
-    try:
-        case_id = int(upload.attached_to.split(":", 1)[1])
-    except (ValueError, IndexError):
-        return False
-    case = db.session.get(Case, case_id)
-    return case is not None and access.may_see(actor, case)
-
-
-uploads.register_visibility("case", _may_see_case_photo)
 
 
 def deadlines(case: Case) -> dict:
