@@ -84,11 +84,11 @@ def cutoff_manifests() -> int:
     slot_ids = db.session.execute(sa.select(MealSlot.id).where(
         MealSlot.manifest_sent_at.is_(None), MealSlot.cutoff_at <= now, MealSlot.cutoff_at >= now - CATCH_UP)
         .order_by(MealSlot.cutoff_at, MealSlot.id).limit(BATCH)).scalars().all()
-    return sum(send_manifest(slot_id, now) for slot_id in slot_ids)
+    return sum(_send_manifest(slot_id, now) for slot_id in slot_ids)
 
 
 @transactional
-def send_manifest(slot_id: int, now: datetime) -> int:
+def _send_manifest(slot_id: int, now: datetime) -> int:
     """Stamp the slot's manifest as sent, once, and tell the site's operators the counts."""
     slot = db.session.get(MealSlot, slot_id)
     site = db.session.get(MealSite, slot.site_id)
@@ -121,14 +121,14 @@ def mark_no_shows() -> dict:
     r = meal_rules.current()
     now = clock.now()
     counts = {"no_show": 0, "welfare_checks": 0, "followups": 0}
-    counts["waitlist_expired"] = expire_waitlist(now)
-    while mark_no_show_batch(r, now, counts):
+    counts["waitlist_expired"] = _expire_waitlist(now)
+    while _mark_no_show_batch(r, now, counts):
         pass
     return counts
 
 
 @transactional
-def expire_waitlist(now: datetime) -> int:
+def _expire_waitlist(now: datetime) -> int:
     """Waitlist entries whose meal has begun were never promoted: they end (no seat was held for them)."""
     return db.session.execute(
         sa.update(MealBooking).where(MealBooking.status == "waitlisted", MealBooking.starts_at <= now)
@@ -137,7 +137,7 @@ def expire_waitlist(now: datetime) -> int:
 
 
 @transactional
-def mark_no_show_batch(r: meal_rules.Rules, now: datetime, counts: dict) -> int:
+def _mark_no_show_batch(r: meal_rules.Rules, now: datetime, counts: dict) -> int:
     """Up to ``BATCH`` confirmed bookings whose meal ended ``mark_after_minutes`` ago → no_show, with what
     follows each (added to ``counts``). Returns how many were due (0: none left)."""
     due = now - timedelta(minutes=r.mark_after_minutes)
