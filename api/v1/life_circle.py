@@ -17,7 +17,7 @@ from api.schemas.life_circle import (CSV_BODY, GEOJSON_BODY, EstateCoverageOut, 
                                      LcFeatureCollectionOut, LcImportIn, LcImportOut, LcNearbyArgs, LcNearbyOut,
                                      LcSearchArgs, StreetCoverageArgs, StreetCoverageOut, WalksImportIn,
                                      WalksImportOut)
-from api.schemas.life_circle_rows import facility_row_check
+from api.schemas.life_circle.rows import facility_row_check
 from api.security import auth_required, current_actor
 from service.life_circle import coverage, exchange, queries, workflow
 
