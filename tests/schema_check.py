@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def check(url: str) -> int:
-    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi.py"}
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "manage.py"}
     for command in ("upgrade", "check"):
         done = subprocess.run([sys.executable, "-m", "flask", "db", command], cwd=ROOT, env=env,
                               capture_output=True, text=True)
