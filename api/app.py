@@ -156,7 +156,7 @@ def register_cli(app: Flask) -> None:
     from data.demo.loader import demo_cli
     from jobs.calendar import calendar_cli
     from jobs.runner import jobs_cli
-    from jobs.voting import voting_cli
+    from jobs.voting import CLI as voting_cli
 
     app.cli.add_command(jobs_cli)
     app.cli.add_command(voting_cli)
