@@ -3,9 +3,9 @@ electorate), close and count them on time, link the ballots cast since the last 
 and send the notices and reminders. Each is idempotent; the intervals only decide how soon things happen.
 
 Each motion is opened, closed or linked in a transaction of its own (``open_motion``, ``close_motion``,
-``link_motion``): its row lock is held for that motion only, so a sweep never holds two motions' locks (two
-sweeps running side by side cannot deadlock) and ballots of the other motions go on meanwhile. A sweep reads
-the motions due, then runs one such transaction for each.
+``link_motion``): a sweep holds one motion's row lock at a time, never two (sweeps running side by side do
+not wait on each other in a cycle), and the other motions' ballots go on meanwhile. A sweep reads the motions
+due, then runs one such transaction for each.
 
 Notices and reminders: each stage of a motion is sent once: every notification carries a dedupe key
 (``voting:<motion>:<stage>:<user>``), and a finished stage is recorded on the motion so the next
