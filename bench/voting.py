@@ -6,7 +6,7 @@ estate is opened through the workflow (freezing its electorate, timed) and given
 ballots; motions B1…B8 (20 buildings, 2,000 units) are opened for the HTTP figures.
 
 1. freezing the electorate of 11,000 units: ≤ 2 s;
-2. ``queries.compute_result`` with 9,000 ballots: median ≤ 100 ms (20 runs, fresh session each);
+2. ``tally.compute_result`` with 9,000 ballots: median ≤ 100 ms (20 runs, fresh session each);
 3. ``POST /api/v1/motions/{id}/ballots`` ≥ 50% of the authenticated floor's requests/s in the same
    rounds (each load process takes a fresh motion B_k, so every request is a first ballot: 201);
 4. 2,000 concurrent ballot attempts, 500 of them duplicates, on a fresh motion: every voter counted
@@ -50,7 +50,7 @@ def setup(app, state):
     from models.places import Building, District, Entrance, Estate, Neighbourhood, Owner, Ownership, Street, Unit
     from models.voting import Ballot, Motion, Voter
     from service import clock, people
-    from service.voting import chain, queries, workflow
+    from service.voting import chain, reminders, tally, workflow
 
     rng = random.Random(6)
     tag = secrets.token_hex(3)
@@ -120,7 +120,7 @@ def setup(app, state):
         a = motion("A")
         clock.set_now(now)
         began = time.perf_counter()
-        workflow._open_one(a)
+        reminders.open_motion(a)
         freeze_s = time.perf_counter() - began
         voters = db.session.execute(sa.select(Voter.id).where(Voter.motion_id == a).order_by(Voter.id)).scalars().all()
         ballots = []
@@ -138,13 +138,13 @@ def setup(app, state):
         for _ in range(21):
             db.session.remove()
             began = time.perf_counter()
-            result = queries.compute_result(db.session.get(Motion, a))
+            result = tally.compute_result(db.session.get(Motion, a))
             timings.append((time.perf_counter() - began) * 1000)
         timings = timings[1:]
         scope = buildings[:HTTP_BUILDINGS]
         http_motions = [motion(f"B{k}", "buildings", scope) for k in range(HTTP_MOTIONS + 1)]
         for m in http_motions:
-            workflow._open_one(m)
+            reminders.open_motion(m)
         scope_users = db.session.execute(sa.select(Owner.user_id).join(Ownership, Ownership.owner_id == Owner.id)
                                          .join(Unit, Unit.id == Ownership.unit_id)
                                          .where(Unit.building_id.in_(scope), Owner.user_id.is_not(None))
@@ -230,13 +230,13 @@ def _link_step(app, state):
 
     from models.base import db
     from models.voting import Ballot
-    from service.voting import chain, workflow
+    from service.voting import chain, reminders
 
     motions = db.session.execute(sa.select(Ballot.motion_id).where(Ballot.chain_pending.is_(True))
                                  .distinct()).scalars().all()
     db.session.remove()
     began = time.perf_counter()
-    linked = workflow.link_pending_ballots()
+    linked = reminders.link_pending_ballots()
     seconds = time.perf_counter() - began
     db.session.remove()
     valid = all(chain.verify(m)["valid"] for m in motions)

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
-from api.responses import json_response
+from api.responses import answer, json_response
 from api.schemas.common import PageArgs, page_of, paged
 from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, ItemsOut, MotionArgs, MotionIn, MotionOut,
                                 MotionSummaryOut, MyBallotsOut, PaperBallotIn, ParticipationArgs, ParticipationOut,
@@ -14,7 +14,7 @@ from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, 
                                 ResultOut, TurnoutOut, VerifyOut)
 from api.security import auth_required, current_actor
 from service import labels
-from service.voting import queries, rules, workflow
+from service.voting import queries, rules, tally, workflow
 
 blp = Blueprint("voting", __name__, url_prefix="/api/v1",
                 description="Owners' assembly voting under Civil Code Art. 278 (业主大会表决)")
@@ -64,8 +64,9 @@ class Items(MethodView):
     def get(self):
         """The Art. 278 items and the approval rule of each"""
         lang = language()
-        return {"items": [{"item": i.number, "name": i.name(lang), "approval_rule": i.approval} for i in rules.items()],
-                "participation_rule": "3×a_p ≥ 2×A 且 3×n_p ≥ 2×N"}
+        return {"items": [{"item": i.number, "name": i.name(lang), "approval_rule": i.approval}
+                          for i in rules.current().items()],
+                "participation_rule": tally.PARTICIPATION_RULE}
 
 
 @blp.route(f"/estates/<{INT}:estate_id>/motions")
@@ -91,7 +92,7 @@ class EstateReelection(MethodView):
     def post(self, data, estate_id):
         """Record the start or end of a committee re-election (换届) — locks some matters"""
         workflow.set_reelection(current_actor(), estate_id, data["action"] == "start")
-        return {"estate_id": estate_id, "active": workflow.reelection_active(estate_id)}
+        return answer(queries.reelection, estate_id)
 
 
 @blp.route("/motions")
@@ -107,7 +108,7 @@ class Motions(MethodView):
         """
         actor = current_actor()
         motion = workflow.create_motion(actor, data)
-        return queries.detail(actor, motion, language())
+        return answer(queries.detail, actor, motion.id, language())
 
 
 @blp.route(f"/motions/{MID}")
@@ -117,8 +118,7 @@ class MotionItem(MethodView):
     @auth_required()
     def get(self, motion_id):
         """One motion"""
-        actor = current_actor()
-        return queries.detail(actor, workflow.get_motion(actor, motion_id), language())
+        return queries.detail(current_actor(), motion_id, language())
 
 
 @blp.route(f"/motions/{MID}/actions")
@@ -135,12 +135,7 @@ class MotionActions(MethodView):
         """
         actor = current_actor()
         motion = workflow.act(actor, motion_id, data["action"])
-        return queries.detail(actor, motion, language())
-
-
-def _ballot_out(ballot) -> dict:
-    return {"ballot_id": ballot.id, "channel": ballot.channel, "status": ballot.status, "receipt": ballot.receipt,
-            "replaced": ballot.replaces_id is not None, "cast_at": ballot.cast_at}
+        return answer(queries.detail, actor, motion.id, language())
 
 
 @blp.route(f"/motions/{MID}/ballots")
@@ -157,7 +152,7 @@ class Ballots(MethodView):
         answer = workflow.cast(current_actor(), motion_id, choice=data.get("choice"),
                                candidate_ids=data.get("candidate_ids"), voter_id=data.get("voter_id"),
                                on_behalf_of_unit=data.get("on_behalf_of_unit"))
-        # Built by the use-case in the shape of BallotOut and sent as it is, with its labels.
+        # Built by the use-case from what it wrote, in the shape of BallotOut, and sent as it is with its labels.
         return json_response(labels.attach(answer, "voting", ("channel", "status"), language()), 201)
 
 
@@ -185,7 +180,7 @@ class PaperBallots(MethodView):
         ballot = workflow.enter_paper(current_actor(), motion_id, unit_id=data["unit_id"], choice=data.get("choice"),
                                       candidate_ids=data.get("candidate_ids"),
                                       image_upload_id=data["image_upload_id"])
-        return _ballot_out(ballot)
+        return answer(queries.ballot_summary, ballot.id)
 
 
 @blp.route(f"/motions/{MID}/paper-ballots/<{INT}:ballot_id>/confirmation")
@@ -198,7 +193,7 @@ class PaperConfirmation(MethodView):
         """Confirm (or refuse) a paper ballot entered by someone else"""
         ballot = workflow.confirm_paper(current_actor(), motion_id, ballot_id, accept=data["accept"],
                                         reason=data.get("reason"))
-        return _ballot_out(ballot)
+        return answer(queries.ballot_summary, ballot.id)
 
 
 @blp.route(f"/motions/{MID}/proxies")
@@ -210,8 +205,7 @@ class Proxies(MethodView):
     def post(self, data, motion_id):
         """Register a proxy with the written mandate (staff or committee); capped per proxy"""
         proxy = workflow.register_proxy(current_actor(), motion_id, **data)
-        return {"id": proxy.id, "voter_id": proxy.voter_id, "proxy_user_id": proxy.proxy_user_id,
-                "valid_until": proxy.valid_until}
+        return answer(queries.proxy_summary, proxy.id)
 
 
 @blp.route(f"/motions/{MID}/receipts")

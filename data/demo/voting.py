@@ -24,7 +24,7 @@ from models.places import Building, Entrance, Estate, Unit
 from models.uploads import Upload
 from models.voting import Ballot, Motion, Voter, VoterUnit
 from service import clock, people
-from service.voting import workflow
+from service.voting import reminders, workflow
 
 SEED = "20240617:voting"
 MEGA, SMALL, ELECTION = "310107-YC-ZYLWC", "310107-WL-XQY", "310107-YC-TS2C"
@@ -66,7 +66,7 @@ def _motion(actor, estate: Estate, at: datetime, **fields) -> int:
 def _open(motion_id: int) -> None:
     motion = db.session.get(Motion, motion_id)
     clock.set_now(motion.opens_at + timedelta(minutes=5))
-    workflow.open_due()
+    reminders.open_due()
 
 
 def _first_units(motion_id: int) -> list[tuple[int, int]]:
@@ -128,7 +128,7 @@ def load(spec: dict | None = None, now: datetime | None = None) -> int:
         added += _paper(fee, xq_clerk, xq_head, rng, 0.74, (("yes", "no", "abstain", "spoiled"), (62, 30, 7, 1)),
                         now - timedelta(days=55), now - timedelta(days=42))
         clock.set_now(now - timedelta(days=41) + timedelta(minutes=5))
-        workflow.close_due()
+        reminders.close_due()
         clock.set_now(now - timedelta(days=40))
         workflow.act(xq_head, fee, "publish")
         # 泰山二村: committee election, counted and published.
@@ -141,7 +141,7 @@ def load(spec: dict | None = None, now: datetime | None = None) -> int:
         added += _paper(election, gx_clerk, gx_head, rng, 0.74, None, now - timedelta(days=40),
                         now - timedelta(days=27), candidates=ids)
         clock.set_now(now - timedelta(days=26) + timedelta(minutes=5))
-        workflow.close_due()
+        reminders.close_due()
         clock.set_now(now - timedelta(days=25))
         workflow.act(gx_head, election, "publish")
         # 中远两湾城: replacing 208号楼's elevators from the maintenance fund, put to that building, open now.

@@ -15,13 +15,13 @@ Later changes to the register do not touch a frozen electorate.
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 
 import sqlalchemy as sa
 
 from models.base import db
 from models.places import Building, Entrance, Owner, Ownership, Unit
 from models.voting import Motion, Voter, VoterUnit
-from service.privacy import mask_name
 
 
 def _in_scope(query, motion: Motion):
@@ -183,11 +183,5 @@ def _bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple]) -> Non
         connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
 
 
-def _area(centi_area: int):
-    from decimal import Decimal
-
+def _area(centi_area: int) -> Decimal:
     return Decimal(centi_area) / 100
-
-
-def mask(name: str | None) -> str | None:
-    return mask_name(name)

@@ -1,22 +1,30 @@
-"""Voting notices and reminders, sent by the scheduler's sweeps.
+"""The voting sweeps the scheduler runs (declared in jobs/voting.py): open motions on time (freezing the
+electorate), close and count them on time, link the ballots cast since the last run into the hash chains,
+and send the notices and reminders. Each is idempotent; the intervals only decide how soon things happen.
 
-Each stage of a motion is sent once: every notification carries a dedupe key
+Each motion is opened, closed or linked in a transaction of its own (``open_motion``, ``close_motion``,
+``link_motion``): a sweep holds one motion's row lock at a time, never two (sweeps running side by side do
+not wait on each other in a cycle), and the other motions' ballots go on meanwhile. A sweep reads the motions
+due, then runs one such transaction for each.
+
+Notices and reminders: each stage of a motion is sent once: every notification carries a dedupe key
 (``voting:<motion>:<stage>:<user>``), and a finished stage is recorded on the motion so the next
 sweep does not read its recipients again. A sweep reads only motions in the state the stage belongs
 to (a handful), so its cost grows with the reminders due, not with the size of the register.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from models.base import db
-from models.places import Owner, Ownership, Unit
-from models.voting import Ballot, Motion, Voter
+from models.places import Owner, Ownership
+from models.voting import Ballot, Motion, Reelection, Voter
 from service import clock, notifications
-from service.db import transactional
-from service.voting import electorate
+from service.db import reading, transactional
+from service.voting import chain, electorate, queries, rules, tally
+from service.voting.workflow import lock_motion
 
 STAGES = ("notice", "opened", "remind_early", "remind_last", "counted", "published", "extended")
 
@@ -64,33 +72,136 @@ def _local(moment) -> str:
     return moment.astimezone(clock.SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
-def sweep() -> dict:
-    """Send every voting notice and reminder that is due and not yet sent."""
-    from service.voting import rules
-
-    now = clock.now()
-    days = rules.policy().remind_days_before_close
+def send_reminders() -> dict:
+    """Send every voting notice and reminder that is due and not yet sent: what is due is read first, then
+    each motion's stage is sent in a transaction of its own."""
     counts = dict.fromkeys(STAGES, 0)
+    with reading():
+        due = _due_notices(clock.now(), rules.current().policy.remind_days_before_close)
+    for motion_id, stage, users, title, body in due:
+        counts[stage] += _send(motion_id, stage, users, title, body)
+    return counts
+
+
+def _due_notices(now: datetime, days: int) -> list[tuple[int, str, list[int], str, str]]:
+    """(motion id, stage, recipients, title, body) of every stage due and not yet sent, stage by stage."""
+    due = []
     for m in _due(("announced", "open", "closed", "counted", "failed", "published"), "notice"):
-        counts["notice"] += _send(m.id, "notice", _register_users(m), f"业主大会表决公告：{m.title}",
-                                  f"表决将于{_local(m.opens_at)}开始，{_local(m.closes_at)}截止。请届时在小程序中投票。")
+        due.append((m.id, "notice", _register_users(m), f"业主大会表决公告：{m.title}",
+                    f"表决将于{_local(m.opens_at)}开始，{_local(m.closes_at)}截止。请届时在小程序中投票。"))
     for m in _due(("open",), "opened"):
-        counts["opened"] += _send(m.id, "opened", _voters(m), f"表决已开始：{m.title}",
-                                  f"请在{_local(m.closes_at)}前投票。每位业主一票，网上、纸质、委托只计一次。")
+        due.append((m.id, "opened", _voters(m), f"表决已开始：{m.title}",
+                    f"请在{_local(m.closes_at)}前投票。每位业主一票，网上、纸质、委托只计一次。"))
     for stage, before in (("remind_early", timedelta(days=days)), ("remind_last", timedelta(days=1))):
         for m in _due(("open",), stage):
             if now >= m.closes_at - before:
-                counts[stage] += _send(m.id, stage, _voters(m, without_ballot=True), f"提醒：{m.title}即将截止",
-                                       f"表决将于{_local(m.closes_at)}截止，您尚未投票。")
+                due.append((m.id, stage, _voters(m, without_ballot=True), f"提醒：{m.title}即将截止",
+                            f"表决将于{_local(m.closes_at)}截止，您尚未投票。"))
     for m in _due(("open",), "extended"):
         if m.extended:
-            counts["extended"] += _send(m.id, "extended", _voters(m), f"表决延期：{m.title}",
-                                        f"参与表决的业主未达三分之二，表决延长至{_local(m.closes_at)}。")
+            due.append((m.id, "extended", _voters(m), f"表决延期：{m.title}",
+                        f"参与表决的业主未达三分之二，表决延长至{_local(m.closes_at)}。"))
     for m in _due(("counted", "failed", "published"), "counted"):
-        counts["counted"] += _send(m.id, "counted", _voters(m), f"计票完成：{m.title}",
-                                   "表决已截止并完成计票，结果经业委会公布后可在小程序查看。")
+        due.append((m.id, "counted", _voters(m), f"计票完成：{m.title}",
+                    "表决已截止并完成计票，结果经业委会公布后可在小程序查看。"))
     for m in _due(("published",), "published"):
-        counts["published"] += _send(m.id, "published", _register_users(m), f"表决结果公告：{m.title}",
-                                     "表决结果已公布，可查看结果、回执码列表并核对本人选票。")
-    db.session.rollback()
-    return counts
+        due.append((m.id, "published", _register_users(m), f"表决结果公告：{m.title}",
+                    "表决结果已公布，可查看结果、回执码列表并核对本人选票。"))
+    return due
+
+
+# --- opening, closing, linking ------------------------------------------------------------------------------
+
+def _due_ids(query) -> list[int]:
+    with reading():
+        return db.session.execute(query).scalars().all()
+
+
+def open_due(now: datetime | None = None) -> dict:
+    """Open every announced motion whose time has come, freezing its electorate (one transaction each)."""
+    now = now or clock.now()
+    opened = blocked = 0
+    for motion_id in _due_ids(sa.select(Motion.id).where(Motion.status == "announced", Motion.opens_at <= now)
+                              .order_by(Motion.opens_at)):
+        if open_motion(motion_id):
+            opened += 1
+        else:
+            blocked += 1
+    return {"opened": opened, "blocked": blocked}
+
+
+@transactional
+def open_motion(motion_id: int) -> bool:
+    """Open an announced motion and freeze its electorate; one locked by a re-election is cancelled."""
+    motion = lock_motion(motion_id)
+    if motion.status != "announced":
+        return False
+    if queries.locked_by_reelection(motion):
+        motion.status = "cancelled"
+        chain.append(motion, "cancel", {"reason": "reelection_lock"})
+        return False
+    summary = electorate.freeze(motion)
+    motion.status, motion.opened_at = "open", clock.now()
+    chain.append(motion, "snapshot", summary)
+    return True
+
+
+def close_due(now: datetime | None = None) -> dict:
+    """Close every open motion past its closing time and count it; extend once when participation is short."""
+    now = now or clock.now()
+    outcome = {"counted": 0, "failed": 0, "extended": 0}
+    for motion_id in _due_ids(sa.select(Motion.id).where(Motion.status == "open", Motion.closes_at <= now)
+                              .order_by(Motion.closes_at)):
+        result = close_motion(motion_id)
+        if result:
+            outcome[result] += 1
+    return outcome
+
+
+@transactional
+def close_motion(motion_id: int) -> str | None:
+    """Close an open motion past its closing time: unconfirmed paper ballots are void, the ballots counted.
+    Participation short of 2/3 extends it once (when the policy allows); else it is counted or failed, and
+    an election that seats every seat ends the estate's re-election."""
+    motion = lock_motion(motion_id, exclusive=True)
+    if motion.status != "open" or motion.closes_at > clock.now():
+        return None
+    voided = db.session.execute(sa.update(Ballot).where(Ballot.motion_id == motion.id, Ballot.status == "pending")
+                                .values(status="void", settled_at=clock.now())).rowcount
+    motion.status, motion.closed_at = "closed", clock.now()
+    chain.append(motion, "close", {"unconfirmed_paper_voided": voided})
+    result = tally.compute_result(motion)
+    policy = rules.current().policy
+    if not result["participation"]["met"] and not motion.extended and policy.extension_days > 0:
+        motion.extended, motion.status = True, "open"
+        motion.closes_at = motion.closes_at + timedelta(days=policy.extension_days)
+        chain.append(motion, "extend", {"closes_at": motion.closes_at.isoformat(),
+                                        "participation": result["participation"]})
+        return "extended"
+    motion.result = result
+    motion.counted_at = clock.now()
+    motion.status = "counted" if result["participation"]["met"] else "failed"
+    chain.append(motion, "count", {"passed": result["passed"], "participation": result["participation"],
+                                   "approval": result.get("approval"), "seats": result.get("seated")})
+    if motion.kind == "election" and result.get("seated"):
+        current = db.session.execute(sa.select(Reelection).where(Reelection.estate_id == motion.estate_id,
+                                                                 Reelection.ended_at.is_(None))).scalar_one_or_none()
+        if current is not None and len(result["seated"]) == motion.seats:
+            current.ended_at = clock.now()
+    return motion.status
+
+
+def link_pending_ballots() -> dict:
+    """The linking sweep: append the pending ballots of every motion to its chain (see chain.link_pending)."""
+    ids = _due_ids(sa.select(Ballot.motion_id).where(sa.text("ballot.chain_pending")).distinct()
+                   .order_by(Ballot.motion_id))
+    linked = 0
+    for motion_id in ids:
+        linked += link_motion(motion_id)
+    return {"motions": len(ids), "ballots": linked}
+
+
+@transactional
+def link_motion(motion_id: int) -> int:
+    """Append the motion's pending ballots to its chain, under its row lock."""
+    return chain.link_pending(lock_motion(motion_id))

@@ -35,28 +35,54 @@ class Policy:
     max_window_days: int
 
 
-_items: dict[int, Item] = {}
-_policy: Policy | None = None
+@dataclass(frozen=True)
+class Rules:
+    """The loaded voting rules: the nine Art. 278 items and the policy."""
+    by_number: dict[int, Item]
+    policy: Policy
+
+    def item(self, number: int) -> Item | None:
+        return self.by_number.get(number)
+
+    def items(self) -> list[Item]:
+        return [self.by_number[k] for k in sorted(self.by_number)]
 
 
-def load(directory=None) -> None:
-    global _items, _policy
+_rules: Rules | None = None
+
+
+def load(directory=None) -> Rules:
+    global _rules
     data = rules.load("voting", directory)
-    where = "voting.yaml"
-    raw = data.get("items")
-    rules.require(isinstance(raw, dict), where, "'items' must be a mapping of item number → rule")
+    _rules = Rules(_items(data.get("items")), _policy(data.get("policy") or {}))
+    return _rules
+
+
+def current() -> Rules:
+    assert _rules is not None, "voting rules not loaded"
+    return _rules
+
+
+_WHERE = "voting.yaml"
+
+
+def _items(raw) -> dict[int, Item]:
+    rules.require(isinstance(raw, dict), _WHERE, "'items' must be a mapping of item number → rule")
     items = {}
     for key, spec in raw.items():
-        rules.require(isinstance(key, int) and 1 <= key <= 9, where, f"items: {key!r} is not an Art. 278 item 1–9")
-        rules.require(isinstance(spec, dict) and spec.get("zh") and spec.get("en"), where,
+        rules.require(isinstance(key, int) and 1 <= key <= 9, _WHERE, f"items: {key!r} is not an Art. 278 item 1–9")
+        rules.require(isinstance(spec, dict) and spec.get("zh") and spec.get("en"), _WHERE,
                       f"items.{key} needs zh and en")
-        rules.require(spec.get("approval") in APPROVALS, where, f"items.{key}.approval must be one of {APPROVALS}")
+        rules.require(spec.get("approval") in APPROVALS, _WHERE, f"items.{key}.approval must be one of {APPROVALS}")
         items[key] = Item(key, spec["zh"], spec["en"], spec["approval"], bool(spec.get("reelection_locked")),
                           bool(spec.get("reelection_locked_if_major_repair")))
-    rules.require(set(items) == set(range(1, 10)), where, "items must define every Art. 278 item 1–9")
-    policy = data.get("policy") or {}
+    rules.require(set(items) == set(range(1, 10)), _WHERE, "items must define every Art. 278 item 1–9")
+    return items
+
+
+def _policy(policy: dict) -> Policy:
     try:
-        _policy = Policy(
+        p = Policy(
             notice_days=int(policy["notice_days"]), publication_days=int(policy["publication_days"]),
             extension_days=int(policy["extension_days"]), extension_max_days=int(policy["extension_max_days"]),
             max_principals_per_proxy=int(policy["max_principals_per_proxy"]),
@@ -64,8 +90,8 @@ def load(directory=None) -> None:
             remind_days_before_close=int(policy["remind_days_before_close"]),
             max_window_days=int(policy["max_window_days"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise rules.RulesError(f"{where}: policy is incomplete or not numeric ({exc})") from None
-    p = _policy
+        raise rules.RulesError(f"{_WHERE}: policy is incomplete or not numeric ({exc})") from None
+    where = _WHERE
     rules.require(p.notice_days >= 15, where, "policy.notice_days must be at least 15 (物业管理条例 Art. 14)")
     rules.require(p.publication_days >= 7, where, "policy.publication_days must be at least 7")
     rules.require(0 <= p.extension_max_days <= 92, where, "policy.extension_max_days must be 0–92 (at most 3 months)")
@@ -76,17 +102,4 @@ def load(directory=None) -> None:
     rules.require(p.spoiled_counts_as == "abstain", where, "policy.spoiled_counts_as supports only 'abstain'")
     rules.require(1 <= p.remind_days_before_close <= 30, where, "policy.remind_days_before_close must be 1–30")
     rules.require(1 <= p.max_window_days <= 366, where, "policy.max_window_days must be 1–366")
-    _items = items
-
-
-def item(number: int) -> Item | None:
-    return _items.get(number)
-
-
-def items() -> list[Item]:
-    return [_items[k] for k in sorted(_items)]
-
-
-def policy() -> Policy:
-    assert _policy is not None, "voting rules not loaded"
-    return _policy
+    return p

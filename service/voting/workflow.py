@@ -1,4 +1,5 @@
-"""Voting use-cases: motions and their lifecycle, ballots of every channel, proxies, 换届 periods.
+"""Voting use-cases: motions and their lifecycle, ballots of every channel, proxies, 换届 periods. Each
+returns what it wrote (the cast ballot, built for its answer on the hot path, excepted).
 
 Concurrency is decided by the database: the partial unique index ``uq_ballot_live`` allows one live
 ballot per voter whatever the channel; an owner's or proxy's ballot holds a KEY SHARE lock on the
@@ -8,108 +9,37 @@ BEGIN IMMEDIATE serialises writers); the close locks the row FOR UPDATE, waiting
 from __future__ import annotations
 
 import secrets
-from types import SimpleNamespace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from models.base import db
 from models.people import ResidentProfile, User
-from models.places import Building, Entrance, Estate, estate_neighbourhood
-from models.voting import (MOTION_KINDS, SCOPE_TYPES, Ballot, BallotRefusal, Candidate, Motion, Proxy, Reelection,
-                           Voter, VoterUnit)
+from models.places import Building, Entrance, Estate
+from models.voting import Ballot, BallotRefusal, Candidate, Motion, Proxy, Reelection, Voter, VoterUnit
 from service import audit, clock, people, uploads
 from service.db import add_unique, is_unique_violation, reading, transactional
-from service.errors import Conflict, Forbidden, InvalidInput, NotFound
-from service.voting import chain, electorate, rules
-from service.voting.tally import centi
+from service.people import Actor
+from service.voting import access, chain, queries, rules
+from service.voting.errors import (ActionNotAllowed, AlreadyConfirmed, AlreadyVoted, AlreadyVotedYourself,
+                                   BallotNotFound, BallotRefused, CandidateNamesRepeat, CandidateNotStanding,
+                                   CandidatesOnlyInElection, CandidateTwice, ChoiceMissing, ClosesBeforeOpening,
+                                   ElectionIsItem3, ElectionNamesCandidates, EstateNotFound, EstateUnknown,
+                                   MandateExpired, MandateUsed, MotionNotFound, NoMandate, NotAnElection,
+                                   NoticeDaysTooFew, NoticeTooShort, NotInElectorate, NotOpen, NotStaff,
+                                   OpensTooFarAhead, OwnProxy, ProxyCap, ProxyExists, ProxyUnknown, ProxyUnverified,
+                                   PublicationDaysTooFew, ReelectionActive, ReelectionInactive, ReelectionLock,
+                                   ScopeMissing, ScopeOutsideEstate, SeatsWithoutCandidates, SecondPersonRequired,
+                                   SeveralVoters, SilentRuleClauseMissing, TooManyCandidates, UnitNotInScope,
+                                   WindowTooLong)
 
 QUESTION_CHOICES = ("yes", "no", "abstain")
 PAPER_CHOICES = ("yes", "no", "abstain", "spoiled")
+# How far ahead a motion may be drafted.
+MAX_LEAD = timedelta(days=730)
 
 
-# --- authorisation -----------------------------------------------------------------------------------------
-
-def estate_neighbourhoods(estate_id: int) -> set[int]:
-    return set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
-                                  .where(estate_neighbourhood.c.estate_id == estate_id)).scalars())
-
-
-def may_manage(actor, estate_id: int) -> bool:
-    """The estate's committee, staff of its 居委会 (or street), admins over it."""
-    if estate_id in actor.scope_ids("committee", "estate"):
-        return True
-    return actor.is_staff and bool(estate_neighbourhoods(estate_id) & actor.neighbourhood_ids)
-
-
-def may_view(actor, estate_id: int) -> bool:
-    return estate_id in actor.owner_estate_ids or may_manage(actor, estate_id)
-
-
-def takes_part(user_id: int, motion_id: int) -> bool:
-    """A voter of the motion's frozen electorate (still one after selling) or a proxy registered in it."""
-    return db.session.execute(sa.select(sa.or_(
-        sa.exists().where(Voter.motion_id == motion_id, Voter.user_id == user_id),
-        sa.exists().where(Proxy.motion_id == motion_id, Proxy.proxy_user_id == user_id,
-                          Proxy.revoked_at.is_(None))))).scalar()
-
-
-def may_see(actor, motion) -> bool:
-    """Who finds a motion at all: a draft its managers; otherwise the estate's owners, committee and staff,
-    and whoever votes in it (a frozen voter, a proxy). Everyone else is answered as if it did not exist."""
-    if motion.status == "draft":
-        return may_manage(actor, motion.estate_id)
-    return may_view(actor, motion.estate_id) or takes_part(actor.user_id, motion.id)
-
-
-def _require_manager(actor, estate_id: int) -> None:
-    if not may_manage(actor, estate_id):
-        raise Forbidden(code="voting.not_manager", zh="仅本小区业委会或居委会、街道工作人员可进行此操作",
-                        en="Only the estate's committee or the responsible staff may do this")
-
-
-def _motion_not_found() -> NotFound:
-    return NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
-
-
-def get_motion(actor, motion_id: int) -> Motion:
-    motion = db.session.get(Motion, motion_id)
-    if motion is None or not may_see(actor, motion):
-        raise _motion_not_found()
-    return motion
-
-
-def _require_sight(actor, motion) -> None:
-    """The ballot path's caller carries no roles (people.load_caller): load them to decide, as GET does."""
-    if not may_see(people.load_actor(actor.user_id) or actor, motion):
-        raise _motion_not_found()
-
-
-# Uploads attached to voting objects are seen by whoever may see the motion (attachments) or manage it (the
-# signed paper ballots and the written mandates: the clerk, the second-person confirmer, committee, staff).
-def _attached_motion(upload) -> Motion | None:
-    try:
-        return db.session.get(Motion, int(upload.attached_to.split(":", 1)[1]))
-    except (ValueError, IndexError):
-        return None
-
-
-def _may_see_attachment(actor, upload) -> bool:
-    motion = _attached_motion(upload)
-    return motion is not None and may_see(actor, motion)
-
-
-def _may_see_evidence(actor, upload) -> bool:
-    motion = _attached_motion(upload)
-    return motion is not None and may_manage(actor, motion.estate_id)
-
-
-uploads.register_visibility("motion", _may_see_attachment)
-uploads.register_visibility("paper", _may_see_evidence)
-uploads.register_visibility("mandate", _may_see_evidence)
-
-
-def _lock(motion_id: int, *, exclusive: bool = False) -> Motion:
+def lock_motion(motion_id: int, *, exclusive: bool = False) -> Motion:
     """The motion's row lock, as FOR NO KEY UPDATE on PostgreSQL: inserting a ballot or an event takes a KEY
     SHARE lock on the motion (their foreign key), which FOR UPDATE would conflict with (two paper entries
     would deadlock); NO KEY UPDATE does not, and still serialises the chain's appends. ``exclusive`` (FOR
@@ -119,8 +49,15 @@ def _lock(motion_id: int, *, exclusive: bool = False) -> Motion:
                                 .with_for_update(key_share=not exclusive)
                                 .execution_options(populate_existing=True)).scalar_one_or_none()
     if motion is None:
-        raise NotFound(code="voting.motion_not_found", zh="表决事项不存在", en="Motion not found")
+        raise MotionNotFound()
     return motion
+
+
+def _managed(actor: Actor, motion_id: int) -> Motion:
+    """The motion, locked, for one of its managers."""
+    motion = access.require_see(actor, motion_id)
+    access.require_manage(actor, motion.estate_id)
+    return lock_motion(motion_id)
 
 
 # --- motions -----------------------------------------------------------------------------------------------
@@ -135,77 +72,35 @@ def notice_full_days(announced: datetime, opens: datetime) -> int:
 
 
 @transactional
-def create_motion(actor, data: dict) -> Motion:
+def create_motion(actor: Actor, data: dict) -> Motion:
+    """A draft motion (MotionIn has checked the input's form; the rules below need the estate and the
+    policy)."""
     estate = db.session.get(Estate, data["estate_id"])
     if estate is None:
-        raise InvalidInput("estate_id", "小区不存在", "No such estate", code="voting.estate_not_found")
-    _require_manager(actor, estate.id)
-    policy = rules.policy()
-    item = rules.item(data["item"])
-    if item is None:
-        raise InvalidInput("item", "事项类型须为《民法典》第二百七十八条第 1–9 项", "item must be 1–9")
+        raise EstateUnknown()
+    access.require_manage(actor, estate.id)
+    policy = rules.current().policy
     kind = data.get("kind", "question")
-    if kind not in MOTION_KINDS:
-        raise InvalidInput("kind", "表决类型无效", f"kind must be one of {MOTION_KINDS}")
-    candidates = data.get("candidates") or []
-    seats = data.get("seats")
-    if kind == "election":
-        if item.number != 3:
-            raise InvalidInput("item", "选举业主委员会成员属第 3 项", "An election is item 3")
-        if not seats or not candidates or seats > len(candidates):
-            raise InvalidInput("seats", "选举须有候选人，且席位数不超过候选人数",
-                               "An election needs candidates and at most as many seats as candidates")
-        if len({c["name"] for c in candidates}) != len(candidates):
-            raise InvalidInput("candidates", "候选人姓名重复", "Candidate names repeat")
-    elif candidates or seats:
-        raise InvalidInput("candidates", "只有选举才有候选人和席位", "Only an election has candidates and seats")
+    candidates, seats = _candidates(kind, data)
     scope_type = data.get("scope_type", "estate")
-    scope_ids = sorted(set(data.get("scope_ids") or []))
-    if scope_type not in SCOPE_TYPES:
-        raise InvalidInput("scope_type", "表决范围无效", f"scope_type must be one of {SCOPE_TYPES}")
-    if scope_type == "estate":
-        scope_ids = []
-    else:
-        if not scope_ids or (scope_type == "entrance" and len(scope_ids) != 1):
-            raise InvalidInput("scope_ids", "请指定表决范围内的楼栋或一个单元门栋",
-                               "Name the buildings, or exactly one entrance, of the scope")
-        if scope_type == "buildings":
-            found = db.session.execute(sa.select(sa.func.count()).select_from(Building).where(
-                Building.id.in_(scope_ids), Building.estate_id == estate.id)).scalar_one()
-        else:
-            found = db.session.execute(sa.select(sa.func.count()).select_from(Entrance).join(Building).where(
-                Entrance.id.in_(scope_ids), Building.estate_id == estate.id)).scalar_one()
-        if found != len(scope_ids):
-            raise InvalidInput("scope_ids", "表决范围不属于该小区", "The scope is not part of this estate")
+    scope_ids = _scope(estate.id, scope_type, data.get("scope_ids"))
     opens_at, closes_at = data["opens_at"], data["closes_at"]
-    if opens_at > clock.now() + timedelta(days=730):
-        raise InvalidInput("opens_at", "表决开始时间不得晚于两年后", "opens_at may be at most two years ahead")
-    if closes_at <= opens_at:
-        raise InvalidInput("closes_at", "截止时间须晚于开始时间", "closes_at must be after opens_at")
-    if closes_at - opens_at > timedelta(days=policy.max_window_days):
-        raise InvalidInput("closes_at", f"表决期不得超过 {policy.max_window_days} 天",
-                           f"The voting window may not exceed {policy.max_window_days} days")
+    _check_window(opens_at, closes_at, policy.max_window_days)
     notice_days = data.get("notice_days") or policy.notice_days
     if notice_days < policy.notice_days:
-        raise InvalidInput("notice_days", f"公告期不得少于 {policy.notice_days} 日",
-                           f"notice_days may not be fewer than {policy.notice_days}")
+        raise NoticeDaysTooFew(days=policy.notice_days)
     publication_days = data.get("publication_days") or policy.publication_days
     if publication_days < policy.publication_days:
-        raise InvalidInput("publication_days", f"公示期不得少于 {policy.publication_days} 日",
-                           f"publication_days may not be fewer than {policy.publication_days}")
-    silent = bool(data.get("silent_with_majority"))
-    clause = (data.get("silent_rule_clause") or "").strip() or None
-    if silent and not clause:
-        raise InvalidInput("silent_rule_clause", "未参与表决业主计入多数票须有业主大会议事规则的明确规定",
-                           "Counting silent owners with the majority needs the 议事规则 clause that allows it")
+        raise PublicationDaysTooFew(days=policy.publication_days)
+    clause = _silent_rule_clause(data)
     attachments = list(data.get("attachments") or [])
     motion = Motion(estate_id=estate.id, title=data["title"], body=data["body"], attachments=attachments,
-                    item=item.number, kind=kind, seats=seats if kind == "election" else None, scope_type=scope_type,
-                    scope_ids=scope_ids, major_repair=bool(data.get("major_repair")), status="draft",
-                    notice_days=notice_days, publication_days=publication_days,
-                    revote=data.get("revote") or policy.revote_default, silent_with_majority=silent,
-                    silent_rule_clause=clause if silent else None, opens_at=opens_at, closes_at=closes_at,
-                    created_by=actor.user_id, reminders_sent=[], chain_head=chain.GENESIS, chain_length=0)
+                    item=data["item"], kind=kind, seats=seats, scope_type=scope_type, scope_ids=scope_ids,
+                    major_repair=bool(data.get("major_repair")), status="draft", notice_days=notice_days,
+                    publication_days=publication_days, revote=data.get("revote") or policy.revote_default,
+                    silent_with_majority=clause is not None, silent_rule_clause=clause, opens_at=opens_at,
+                    closes_at=closes_at, created_by=actor.user_id, reminders_sent=[], chain_head=chain.GENESIS,
+                    chain_length=0)
     db.session.add(motion)
     db.session.flush()
     # Each attachment becomes the motion's (refused if it is someone else's or attached to anything already).
@@ -213,54 +108,81 @@ def create_motion(actor, data: dict) -> Motion:
     for position, candidate in enumerate(candidates, start=1):
         db.session.add(Candidate(motion_id=motion.id, position=position, name=candidate["name"],
                                  statement=candidate.get("statement")))
-    audit.record(actor, "voting.motion_create", "motion", motion.id, after={"title": motion.title, "item": item.number})
+    audit.record(actor, "voting.motion_create", "motion", motion.id, after={"title": motion.title, "item": motion.item})
     return motion
 
 
-def reelection_active(estate_id: int) -> bool:
-    return db.session.execute(sa.select(Reelection.id).where(Reelection.estate_id == estate_id,
-                                                             Reelection.ended_at.is_(None))).first() is not None
+def _candidates(kind: str, data: dict) -> tuple[list[dict], int | None]:
+    """An election (item 3) has its candidates and at most as many seats; any other motion neither."""
+    candidates, seats = data.get("candidates") or [], data.get("seats")
+    if kind != "election":
+        if candidates or seats:
+            raise CandidatesOnlyInElection()
+        return [], None
+    if data["item"] != 3:
+        raise ElectionIsItem3()
+    if not seats or not candidates or seats > len(candidates):
+        raise SeatsWithoutCandidates()
+    if len({c["name"] for c in candidates}) != len(candidates):
+        raise CandidateNamesRepeat()
+    return candidates, seats
 
 
-def locked_by_reelection(motion: Motion) -> bool:
-    item = rules.item(motion.item)
-    locked = item.reelection_locked or (item.reelection_locked_if_major_repair and motion.major_repair)
-    return locked and reelection_active(motion.estate_id)
+def _scope(estate_id: int, scope_type: str, ids) -> list[int]:
+    """The scope's buildings, or its one entrance, all of the estate (none for the whole estate)."""
+    if scope_type == "estate":
+        return []
+    scope_ids = sorted(set(ids or []))
+    if not scope_ids or (scope_type == "entrance" and len(scope_ids) != 1):
+        raise ScopeMissing()
+    if scope_type == "buildings":
+        found = db.session.execute(sa.select(sa.func.count()).select_from(Building).where(
+            Building.id.in_(scope_ids), Building.estate_id == estate_id)).scalar_one()
+    else:
+        found = db.session.execute(sa.select(sa.func.count()).select_from(Entrance).join(Building).where(
+            Entrance.id.in_(scope_ids), Building.estate_id == estate_id)).scalar_one()
+    if found != len(scope_ids):
+        raise ScopeOutsideEstate()
+    return scope_ids
 
 
-def _reelection_error():
-    return Conflict(code="voting.reelection_lock", zh="小区正在换届改选，该事项在新一届业委会选出前不得表决",
-                    en="The estate is in a committee re-election: this matter cannot be voted on until it ends")
+def _check_window(opens_at: datetime, closes_at: datetime, max_days: int) -> None:
+    if opens_at > clock.now() + MAX_LEAD:
+        raise OpensTooFarAhead()
+    if closes_at <= opens_at:
+        raise ClosesBeforeOpening()
+    if closes_at - opens_at > timedelta(days=max_days):
+        raise WindowTooLong(days=max_days)
+
+
+def _silent_rule_clause(data: dict) -> str | None:
+    """The 议事规则 clause that counts silent owners with the majority, when the motion does (it must name one)."""
+    if not data.get("silent_with_majority"):
+        return None
+    clause = (data.get("silent_rule_clause") or "").strip()
+    if not clause:
+        raise SilentRuleClauseMissing()
+    return clause
+
+
+# The statuses each action applies to.
+ACTIONS = {"announce": ("draft",), "cancel": ("draft", "announced"), "publish": ("counted", "failed")}
 
 
 @transactional
-def act(actor, motion_id: int, action: str) -> Motion:
-    motion = get_motion(actor, motion_id)
-    _require_manager(actor, motion.estate_id)
-    motion = _lock(motion_id)
-    now = clock.now()
-    allowed = {"announce": ("draft",), "cancel": ("draft", "announced"), "publish": ("counted", "failed")}
-    if action not in allowed:
-        raise InvalidInput("action", "操作无效", f"action must be one of {sorted(allowed)}")
-    if motion.status not in allowed[action]:
-        raise Conflict(code="voting.action_not_allowed", zh="当前状态下不能进行此操作",
-                       en=f"{action} is not allowed while the motion is {motion.status}")
+def act(actor: Actor, motion_id: int, action: str) -> Motion:
+    """Announce, cancel or publish a motion (one of ``ACTIONS``)."""
+    motion = _managed(actor, motion_id)
+    if motion.status not in ACTIONS[action]:
+        raise ActionNotAllowed(action=action, state=motion.status)
     before = motion.status
+    now = clock.now()
     if action == "announce":
-        if locked_by_reelection(motion):
-            raise _reelection_error()
-        if notice_full_days(now, motion.opens_at) < motion.notice_days:
-            raise InvalidInput("opens_at", f"须在表决开始前至少提前 {motion.notice_days} 日公告（公告当日不计）",
-                               f"Voting must open at least {motion.notice_days} full days after the announcement",
-                               code="voting.notice_too_short")
-        motion.status, motion.announced_at = "announced", now
-        chain.append(motion, "notice", {"opens_at": motion.opens_at.isoformat(),
-                                        "closes_at": motion.closes_at.isoformat(), "item": motion.item,
-                                        "scope": [motion.scope_type, motion.scope_ids]}, actor.user_id)
+        _announce(actor, motion, now)
     elif action == "cancel":
         motion.status = "cancelled"
         chain.append(motion, "cancel", {}, actor.user_id)
-    elif action == "publish":
+    else:
         motion.status, motion.published_at = "published", now
         motion.publish_until = now + timedelta(days=motion.publication_days)
         chain.append(motion, "publish", {"until": motion.publish_until.isoformat(),
@@ -270,163 +192,83 @@ def act(actor, motion_id: int, action: str) -> Motion:
     return motion
 
 
+def _announce(actor: Actor, motion: Motion, now: datetime) -> None:
+    if queries.locked_by_reelection(motion):
+        raise ReelectionLock()
+    if notice_full_days(now, motion.opens_at) < motion.notice_days:
+        raise NoticeTooShort(days=motion.notice_days)
+    motion.status, motion.announced_at = "announced", now
+    chain.append(motion, "notice", {"opens_at": motion.opens_at.isoformat(),
+                                    "closes_at": motion.closes_at.isoformat(), "item": motion.item,
+                                    "scope": [motion.scope_type, motion.scope_ids]}, actor.user_id)
+
+
 @transactional
-def set_reelection(actor, estate_id: int, start: bool) -> Reelection | None:
+def set_reelection(actor: Actor, estate_id: int, start: bool) -> Reelection | None:
+    """Record the start or the end of the estate's committee re-election (staff over the estate)."""
     if db.session.get(Estate, estate_id) is None:
-        raise NotFound(code="voting.estate_not_found", zh="小区不存在", en="Estate not found")
-    if not (actor.is_staff and estate_neighbourhoods(estate_id) & actor.neighbourhood_ids):
-        raise Forbidden(code="voting.not_staff", zh="仅居委会或街道工作人员可登记换届", en="Only staff record a re-election")
+        raise EstateNotFound()
+    if not access.may_record_reelection(actor, estate_id):
+        raise NotStaff()
     current = db.session.execute(sa.select(Reelection).where(Reelection.estate_id == estate_id,
                                                              Reelection.ended_at.is_(None))).scalar_one_or_none()
     if start:
         if current is not None:
-            raise Conflict(code="voting.reelection_active", zh="该小区已在换届中", en="A re-election is already under way")
-        current = add_unique(Reelection(estate_id=estate_id, started_by=actor.user_id),
-                             Conflict(code="voting.reelection_active", zh="该小区已在换届中",
-                                      en="A re-election is already under way"))
+            raise ReelectionActive()
+        current = add_unique(Reelection(estate_id=estate_id, started_by=actor.user_id), ReelectionActive())
     else:
         if current is None:
-            raise Conflict(code="voting.reelection_inactive", zh="该小区不在换届中", en="No re-election is under way")
+            raise ReelectionInactive()
         current.ended_at = clock.now()
     audit.record(actor, "voting.reelection_" + ("start" if start else "end"), "estate", estate_id)
     return current
 
 
-# --- the scheduler's moves ---------------------------------------------------------------------------------
-
-def open_due(now: datetime | None = None) -> dict:
-    """Open every announced motion whose time has come, freezing its electorate (one transaction each)."""
-    now = now or clock.now()
-    ids = db.session.execute(sa.select(Motion.id).where(Motion.status == "announced", Motion.opens_at <= now)
-                             .order_by(Motion.opens_at)).scalars().all()
-    db.session.rollback()
-    opened = blocked = 0
-    for motion_id in ids:
-        if _open_one(motion_id):
-            opened += 1
-        else:
-            blocked += 1
-    return {"opened": opened, "blocked": blocked}
-
-
-@transactional
-def _open_one(motion_id: int) -> bool:
-    motion = _lock(motion_id)
-    if motion.status != "announced":
-        return False
-    if locked_by_reelection(motion):
-        motion.status = "cancelled"
-        chain.append(motion, "cancel", {"reason": "reelection_lock"})
-        return False
-    summary = electorate.freeze(motion)
-    motion.status, motion.opened_at = "open", clock.now()
-    chain.append(motion, "snapshot", summary)
-    return True
-
-
-def close_due(now: datetime | None = None) -> dict:
-    """Close every open motion past its closing time and count it; extend once when participation is short."""
-    now = now or clock.now()
-    ids = db.session.execute(sa.select(Motion.id).where(Motion.status == "open", Motion.closes_at <= now)
-                             .order_by(Motion.closes_at)).scalars().all()
-    db.session.rollback()
-    outcome = {"counted": 0, "failed": 0, "extended": 0}
-    for motion_id in ids:
-        result = _close_one(motion_id)
-        if result:
-            outcome[result] += 1
-    return outcome
-
-
-@transactional
-def _close_one(motion_id: int) -> str | None:
-    from service.voting import queries
-
-    motion = _lock(motion_id, exclusive=True)
-    if motion.status != "open" or motion.closes_at > clock.now():
-        return None
-    voided = db.session.execute(sa.update(Ballot).where(Ballot.motion_id == motion.id, Ballot.status == "pending")
-                                .values(status="void", settled_at=clock.now())).rowcount
-    motion.status, motion.closed_at = "closed", clock.now()
-    chain.append(motion, "close", {"unconfirmed_paper_voided": voided})
-    result = queries.compute_result(motion)
-    policy = rules.policy()
-    if not result["participation"]["met"] and not motion.extended and policy.extension_days > 0:
-        motion.extended, motion.status = True, "open"
-        motion.closes_at = motion.closes_at + timedelta(days=policy.extension_days)
-        chain.append(motion, "extend", {"closes_at": motion.closes_at.isoformat(),
-                                        "participation": result["participation"]})
-        return "extended"
-    motion.result = result
-    motion.counted_at = clock.now()
-    motion.status = "counted" if result["participation"]["met"] else "failed"
-    chain.append(motion, "count", {"passed": result["passed"], "participation": result["participation"],
-                                   "approval": result.get("approval"), "seats": result.get("seated")})
-    if motion.kind == "election" and result.get("seated"):
-        current = db.session.execute(sa.select(Reelection).where(Reelection.estate_id == motion.estate_id,
-                                                                 Reelection.ended_at.is_(None))).scalar_one_or_none()
-        if current is not None and len(result["seated"]) == motion.seats:
-            current.ended_at = clock.now()
-    return "counted" if motion.status == "counted" else "failed"
-
-
 # --- ballots -----------------------------------------------------------------------------------------------
 
-def _check_open(motion: Motion) -> None:
+def _check_open(motion) -> None:
     if motion.status != "open" or clock.now() >= motion.closes_at:
-        raise _not_open()
+        raise NotOpen()
 
 
-def _not_open() -> Conflict:
-    return Conflict(code="voting.not_open", zh="该事项当前不在表决期内", en="The motion is not open for voting")
+def _require_sight(actor: Actor, motion) -> None:
+    """The ballot path's caller carries no roles (people.load_caller): load them to decide, as GET does."""
+    if not access.may_see(people.load_actor(actor.user_id) or actor, motion):
+        raise MotionNotFound()
 
 
-def _content(motion: Motion, choice: str | None, candidate_ids: list | None, choices=QUESTION_CHOICES):
+def _content(motion, choice: str | None, candidate_ids: list | None, choices=QUESTION_CHOICES):
+    """(choice, candidate ids) of a ballot: an election's names candidates (or is spoiled), a question's
+    is one of ``choices``."""
     if motion.kind == "election":
         if choice not in (None, "spoiled"):
-            raise InvalidInput("choice", "选举请选择候选人", "An election ballot names candidates")
+            raise ElectionNamesCandidates()
         ids = sorted(set(candidate_ids or []))
         if choice == "spoiled":
             return "spoiled", None
         if len(ids) != len(candidate_ids or []):
-            raise InvalidInput("candidate_ids", "候选人重复", "A candidate is named twice")
+            raise CandidateTwice()
         valid = set(db.session.connection().execute(_CANDIDATES, {"motion_id": motion.id}).scalars())
         if not set(ids) <= valid:
-            raise InvalidInput("candidate_ids", "候选人不在本次选举中", "A candidate is not standing in this election")
+            raise CandidateNotStanding()
         if len(ids) > motion.seats:
-            raise InvalidInput("candidate_ids", f"最多选择 {motion.seats} 名候选人",
-                               f"At most {motion.seats} candidates may be chosen")
+            raise TooManyCandidates(seats=motion.seats)
         return None, ids
     if candidate_ids:
-        raise InvalidInput("candidate_ids", "该事项不是选举", "This motion is not an election")
+        raise NotAnElection()
     if choice not in choices:
-        raise InvalidInput("choice", "请选择同意、不同意或弃权", f"choice must be one of {choices}")
+        raise ChoiceMissing(choices=choices)
     return choice, None
 
 
-def _new_ballot(motion, voter, channel, choice, ids, cast_by, *, status="counted", proxy_id=None, image=None,
-                replaces=None) -> Ballot:
-    ballot = Ballot(motion_id=motion.id, voter_id=voter.id, channel=channel, choice=choice, candidate_ids=ids,
-                    status=status, cast_by=cast_by, proxy_id=proxy_id, image_upload_id=image,
-                    nonce=secrets.token_hex(16), replaces_id=replaces, cast_at=clock.now(),
-                    settled_at=clock.now() if status == "counted" else None, digest="", receipt="")
-    ballot.digest = chain.ballot_digest(ballot)
-    ballot.receipt = ballot.digest[:10]
-    return ballot
+_CHANNEL_ZH = {"online": "网上", "paper": "纸质", "proxy": "委托代理"}
 
 
-def _already_voted(live: Ballot | None, *, own: bool = False) -> Conflict:
-    """The owner has a ballot on the motion already: told to the owner voting for themself (``own``; the ballot
-    may be a co-owner's or their proxy's), or to a proxy or clerk acting for the owner."""
-    channel = {"online": "网上", "paper": "纸质", "proxy": "委托代理"}.get(live.channel if live else "", "")
-    if own:
-        return Conflict(code="voting.already_voted",
-                        zh=f"您（或与您共有房屋的业主）已有{channel}表决票，同一业主每个事项只计一票",
-                        en="You (or a co-owner of your home) already have a ballot recorded; each owner counts "
-                           "once per motion")
-    return Conflict(code="voting.already_voted",
-                    zh=f"该户已有{channel}表决票，同一业主每个事项只计一票",
-                    en="A ballot for this owner is already recorded; each owner counts once per motion")
+def _already_voted(live_channel: str | None, voter_id: int, *, own: bool = False) -> AlreadyVoted:
+    """The owner has a ballot on the motion already (of ``live_channel`` when known): told to the owner voting
+    for themself (``own``), or to a proxy or clerk acting for the owner."""
+    refusal = AlreadyVotedYourself if own else AlreadyVoted
+    return refusal(voter_id, channel=_CHANNEL_ZH.get(live_channel or "", ""))
 
 
 def _live(motion_id: int, voter_id: int) -> Ballot | None:
@@ -434,14 +276,10 @@ def _live(motion_id: int, voter_id: int) -> Ballot | None:
                                                       Ballot.status.in_(("pending", "counted")))).scalar_one_or_none()
 
 
-def _insert(ballot: Ballot, live_conflict: Conflict) -> Ballot:
-    return add_unique(ballot, live_conflict)
-
-
-def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: list | None = None,
+def cast(actor: Actor, motion_id: int, *, choice: str | None = None, candidate_ids: list | None = None,
          voter_id: int | None = None, on_behalf_of_unit: int | None = None) -> dict:
-    """An owner's online ballot, or a proxy's ballot for a principal; the answer (ballot id, channel, status,
-    receipt, replaced, cast_at) is built from what the use-case wrote. A refused second ballot is logged.
+    """An owner's online ballot, or a proxy's ballot for a principal; returns what it wrote, in the shape of
+    its answer (ballot id, channel, status, receipt, replaced, cast_at). A refused second ballot is logged.
 
     Two steps: what the ballot will be is decided in a read transaction (the motion, the caller's voter
     entity, its live ballot, the choice, the digest), then the write transaction only inserts and links,
@@ -452,39 +290,18 @@ def cast(actor, motion_id: int, *, choice: str | None = None, candidate_ids: lis
         with reading():
             plan = _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit)
         return _record_cast(plan)
-    except Conflict as exc:
-        if getattr(exc, "voter_id", None):
-            _log_refusal(motion_id, exc, "proxy" if on_behalf_of_unit else "online", actor.user_id)
+    except BallotRefused as refusal:
+        if refusal.voter_id is not None:
+            _log_refusal(motion_id, refusal, "proxy" if on_behalf_of_unit else "online", actor.user_id)
         raise
 
 
-REFUSAL_REASONS = {"voting.already_voted": "already_voted", "voting.mandate_used": "mandate_used"}
-
-
 @transactional
-def _log_refusal(motion_id: int, refusal: Conflict, channel: str, user_id: int) -> None:
+def _log_refusal(motion_id: int, refusal: BallotRefused, channel: str, user_id: int) -> None:
     """A refused ballot goes to the refusal log (committee and staff read it), not the motion's chain: a
     burst of retries must not grow the ballots' audit trail. No lock on the motion: one insert."""
     db.session.add(BallotRefusal(motion_id=motion_id, voter_id=refusal.voter_id, channel=channel,
-                                 reason=REFUSAL_REASONS.get(refusal.code, refusal.code.split(".")[-1])[:24],
-                                 actor_user_id=user_id, at=clock.now()))
-
-
-def _mandate_used(voter_id: int) -> Conflict:
-    error = Conflict(code="voting.mandate_used", zh="该书面委托已用于投票，每份委托只能投一次",
-                     en="This written mandate has already been used to vote; a mandate votes once")
-    error.voter_id = voter_id
-    return error
-
-
-def _not_a_voter() -> Forbidden:
-    return Forbidden(code="voting.not_in_electorate", zh="您不是本次表决的投票人（以开始表决时的业主名册为准）",
-                     en="You are not a voter of this motion (the register as frozen at opening)")
-
-
-def _several_voters() -> InvalidInput:
-    return InvalidInput("voter_id", "您在本次表决中代表多个业主身份，请指定投票身份",
-                        "You vote for several owner entities here; name voter_id")
+                                 reason=refusal.reason, actor_user_id=user_id, at=clock.now()))
 
 
 _MOTION, _VOTER, _BALLOT = Motion.__table__, Voter.__table__, Ballot.__table__
@@ -541,7 +358,8 @@ class _Digestible:
             setattr(self, name, value)
 
 
-def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_unit) -> dict:
+def _plan_cast(actor: Actor, motion_id: int, choice: str | None, candidate_ids: list | None,
+               voter_id: int | None, on_behalf_of_unit: int | None) -> dict:
     # Core statements on the ballot path: one read (motion, voter, live ballot) for an owner's own ballot.
     # A caller who neither is a voter nor holds a mandate here is answered as GET /motions/{id} answers them:
     # a motion they may not see is not found, whatever its state or electorate.
@@ -552,7 +370,7 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
     else:
         rows = connection.execute(_MOTION_READ, {"motion_id": motion_id}).all()
     if not rows or rows[0].status == "draft":
-        raise _motion_not_found()
+        raise MotionNotFound()
     motion = rows[0]
     if on_behalf_of_unit is not None:
         proxy = connection.execute(_MANDATE_READ, {"motion_id": motion.id, "unit_id": on_behalf_of_unit,
@@ -563,10 +381,9 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
         choice, ids = _content(motion, choice, candidate_ids)
         if proxy is None or (proxy.valid_until is not None and proxy.valid_until <= clock.now()):
             # Whether the unit is in the electorate is not said to someone without its owner's mandate.
-            raise Forbidden(code="voting.no_mandate", zh="您没有该业主有效的书面委托",
-                            en="You hold no valid written mandate from this owner")
+            raise NoMandate()
         if proxy.used_at is not None:
-            raise _mandate_used(proxy.voter_id)
+            raise MandateUsed(proxy.voter_id)
         channel, voter, proxy_id = "proxy", proxy.voter_id, proxy.id
         live = _live(motion.id, voter)
         live = (live.id, live.channel, live.status) if live is not None else None
@@ -577,9 +394,9 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
         choice, ids = _content(motion, choice, candidate_ids)
         mine = [row for row in rows if row.voter_id is not None and (voter_id is None or row.voter_id == voter_id)]
         if not mine:
-            raise _not_a_voter()
+            raise NotInElectorate()
         if len(mine) > 1:
-            raise _several_voters()
+            raise SeveralVoters()
         row = mine[0]
         channel, voter = "online", row.voter_id
         live = (row.live_id, row.live_channel, row.live_status) if row.live_id is not None else None
@@ -588,7 +405,7 @@ def _plan_cast(actor, motion_id, choice, candidate_ids, voter_id, on_behalf_of_u
         live_id, live_channel, live_status = live
         if not (motion.revote == "last_wins" and channel == "online" and live_channel == "online"
                 and live_status == "counted"):
-            raise _refused(live_channel, voter, own=channel == "online")
+            raise _already_voted(live_channel, voter, own=channel == "online")
         replaces = live_id
     nonce = secrets.token_hex(16)
     digest = chain.ballot_digest(_Digestible(motion_id=motion.id, voter_id=voter, channel=channel, choice=choice,
@@ -612,93 +429,68 @@ def _record_cast(values: dict) -> dict:
     now = clock.now()
     replaces, voter = values.get("replaces_id"), values["voter_id"]
     if replaces is not None and connection.execute(_SUPERSEDE, {"ballot_id": replaces, "now": now}).rowcount != 1:
-        raise _refused("online", voter, own=True)  # replaced meanwhile by another request of this owner
+        raise _already_voted("online", voter, own=True)  # replaced meanwhile by another request of this owner
     proxy_id = values.get("proxy_id")
     if proxy_id is not None and connection.execute(_USE_MANDATE, {"proxy_id": proxy_id, "now": now}).rowcount != 1:
-        raise _mandate_used(voter)  # used meanwhile by another request of the proxy
+        raise MandateUsed(voter)  # used meanwhile by another request of the proxy
     row = {**values, "cast_at": now, "settled_at": now, "chain_pending": True}
     try:
         ballot_id = connection.execute(_INSERT_IF_OPEN, {f"b_{name}": row.get(name) for name in _CAST_COLUMNS}
                                        ).scalar()
         if ballot_id is None:
-            raise _not_open()
+            raise NotOpen()
     except sa.exc.IntegrityError as exc:
         # The partial unique index: a ballot of another request or channel got there first. The error
         # ends the transaction (the use-case rolls back); the refusal is logged in a new one.
         if not is_unique_violation(exc):
             raise
-        raise _refused(None, voter, own=values["channel"] == "online") from None
+        raise _already_voted(None, voter, own=values["channel"] == "online") from None
     return {"ballot_id": ballot_id, "channel": values["channel"], "status": "counted", "receipt": values["receipt"],
             "replaced": replaces is not None, "cast_at": clock.local(now)}
-
-
-def link_pending_ballots() -> dict:
-    """The linking sweep: append the pending ballots of every motion to its chain (see chain.link_pending)."""
-    ids = db.session.execute(sa.select(Ballot.motion_id).where(sa.text("ballot.chain_pending")).distinct()
-                             .order_by(Ballot.motion_id)).scalars().all()
-    db.session.rollback()
-    linked = 0
-    for motion_id in ids:
-        linked += _link_one(motion_id)
-    return {"motions": len(ids), "ballots": linked}
-
-
-@transactional
-def _link_one(motion_id: int) -> int:
-    return chain.link_pending(_lock(motion_id))
-
-
-def _refused(live_channel: str | None, voter_id: int, *, own: bool) -> Conflict:
-    error = _already_voted(SimpleNamespace(channel=live_channel) if live_channel else None, own=own)
-    error.voter_id = voter_id
-    return error
-
-
-def _rejected(live, voter) -> Conflict:
-    error = _already_voted(live)
-    error.voter_id = voter.id
-    return error
 
 
 def _voter_for_unit(motion: Motion, unit_id: int) -> Voter:
     voter = db.session.execute(sa.select(Voter).join(VoterUnit, VoterUnit.voter_id == Voter.id).where(
         VoterUnit.motion_id == motion.id, VoterUnit.unit_id == unit_id)).scalar_one_or_none()
     if voter is None:
-        raise InvalidInput("unit_id", "该户不在本次表决范围内", "This unit is not in the motion's electorate",
-                           code="voting.unit_not_in_scope")
+        raise UnitNotInScope()
     return voter
 
 
-def enter_paper(actor, motion_id: int, *, unit_id: int, choice: str | None, candidate_ids: list | None,
+def enter_paper(actor: Actor, motion_id: int, *, unit_id: int, choice: str | None, candidate_ids: list | None,
                 image_upload_id: int) -> Ballot:
+    """A signed paper ballot entered by a clerk (committee or staff): pending until a second person confirms
+    it. A refused second ballot is logged."""
     try:
         return _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_id)
-    except Conflict as exc:
-        if getattr(exc, "voter_id", None):
-            _log_refusal(motion_id, exc, "paper", actor.user_id)
+    except BallotRefused as refusal:
+        if refusal.voter_id is not None:
+            _log_refusal(motion_id, refusal, "paper", actor.user_id)
         raise
 
 
 @transactional
-def _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_id) -> Ballot:
-    motion = get_motion(actor, motion_id)
-    _require_manager(actor, motion.estate_id)
+def _enter_paper(actor: Actor, motion_id: int, unit_id: int, choice: str | None, candidate_ids: list | None,
+                 image_upload_id: int) -> Ballot:
+    motion = access.require_see(actor, motion_id)
+    access.require_manage(actor, motion.estate_id)
     _check_open(motion)
-    if motion.kind == "election":
-        choice, ids = _content(motion, choice, candidate_ids)
-    else:
-        choice, ids = _content(motion, choice, candidate_ids, PAPER_CHOICES)
+    choice, ids = _content(motion, choice, candidate_ids, PAPER_CHOICES)
     voter = _voter_for_unit(motion, unit_id)
     live = _live(motion.id, voter.id)
     if live is not None:
-        raise _rejected(live, voter)
+        raise _already_voted(live.channel, voter.id)
     # The signed image becomes this motion's paper evidence: the clerk's own, attached to nothing else (one
     # image, one ballot); taken before the ballot row that refers to it.
     uploads.attach(actor.user_id, image_upload_id, f"paper:{motion.id}", field="image_upload_id")
-    ballot = _new_ballot(motion, voter, "paper", choice, ids, actor.user_id, status="pending", image=image_upload_id)
-    _insert(ballot, _rejected(None, voter))
+    ballot = Ballot(motion_id=motion.id, voter_id=voter.id, channel="paper", choice=choice, candidate_ids=ids,
+                    status="pending", cast_by=actor.user_id, image_upload_id=image_upload_id,
+                    nonce=secrets.token_hex(16), cast_at=clock.now(), digest="", receipt="")
+    ballot.digest = chain.ballot_digest(ballot)
+    ballot.receipt = ballot.digest[:10]
+    add_unique(ballot, _already_voted(None, voter.id))
     # As for online ballots: the ballot row first, the motion's lock last (one order, no deadlock).
-    motion = _lock(motion_id)
+    motion = lock_motion(motion_id)
     _check_open(motion)
     chain.append(motion, "paper_entered", {"ballot": ballot.id, "voter": voter.id, "channel": "paper",
                                            "digest": ballot.digest}, actor.user_id)
@@ -707,21 +499,19 @@ def _enter_paper(actor, motion_id, unit_id, choice, candidate_ids, image_upload_
 
 
 @transactional
-def confirm_paper(actor, motion_id: int, ballot_id: int, *, accept: bool, reason: str | None = None) -> Ballot:
-    motion = get_motion(actor, motion_id)
-    _require_manager(actor, motion.estate_id)
-    motion = _lock(motion_id)
+def confirm_paper(actor: Actor, motion_id: int, ballot_id: int, *, accept: bool, reason: str | None = None) -> Ballot:
+    """A second person (not the clerk who entered it) counts a paper ballot, or refuses it."""
+    motion = _managed(actor, motion_id)
     _check_open(motion)
     ballot = db.session.get(Ballot, ballot_id)
     if ballot is None or ballot.motion_id != motion.id or ballot.channel != "paper":
-        raise NotFound(code="voting.ballot_not_found", zh="纸质表决票不存在", en="Paper ballot not found")
+        raise BallotNotFound()
     if ballot.cast_by == actor.user_id:
-        raise Forbidden(code="voting.second_person_required", zh="纸质票须由录入人以外的另一人核对确认",
-                        en="A second person, not the one who entered it, must confirm a paper ballot")
+        raise SecondPersonRequired()
     changed = db.session.execute(sa.update(Ballot).where(Ballot.id == ballot.id, Ballot.status == "pending").values(
         status="counted" if accept else "void", confirmed_by=actor.user_id, settled_at=clock.now())).rowcount
     if changed != 1:
-        raise Conflict(code="voting.already_confirmed", zh="该纸质票已核对", en="This paper ballot is already settled")
+        raise AlreadyConfirmed()
     db.session.refresh(ballot)
     chain.append(motion, "paper_confirmed" if accept else "paper_refused",
                  {"ballot": ballot.id, "voter": ballot.voter_id, "reason": reason}, actor.user_id)
@@ -731,43 +521,36 @@ def confirm_paper(actor, motion_id: int, ballot_id: int, *, accept: bool, reason
 
 # --- proxies -----------------------------------------------------------------------------------------------
 
+class _SlotTaken(Exception):
+    """The proxy's mandate slot is someone else's already (the unique constraint refused it)."""
+
+
 @transactional
-def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, mandate_upload_id: int,
+def register_proxy(actor: Actor, motion_id: int, *, unit_id: int, proxy_user_id: int, mandate_upload_id: int,
                    valid_until: datetime | None = None) -> Proxy:
-    motion = get_motion(actor, motion_id)
-    _require_manager(actor, motion.estate_id)
-    motion = _lock(motion_id)
+    """A proxy with the owner's written mandate, entered by a clerk; a proxy holds at most the policy's number
+    of mandates in one motion."""
+    motion = _managed(actor, motion_id)
     _check_open(motion)
     voter = _voter_for_unit(motion, unit_id)
-    proxy_user = db.session.get(User, proxy_user_id)
-    profile = db.session.get(ResidentProfile, proxy_user_id) if proxy_user else None
-    if proxy_user is None or not proxy_user.is_active:
-        raise InvalidInput("proxy_user_id", "代理人账号不存在", "No such proxy user")
-    if profile is None or profile.id_verified_at is None:   # checked by 居委会 staff, not merely typed into /me
-        raise InvalidInput("proxy_user_id", "代理人须先由居委会核验身份证件", "The proxy's identity document is not verified",
-                           code="voting.proxy_unverified")
-    if voter.user_id == proxy_user_id:
-        raise InvalidInput("proxy_user_id", "业主本人无需委托", "The owner cannot be their own proxy")
-    if valid_until is not None and valid_until <= clock.now():
-        raise InvalidInput("valid_until", "委托有效期已过", "The mandate has already expired")
+    _check_proxy(voter, proxy_user_id, valid_until)
     if db.session.execute(sa.select(Proxy.id).where(Proxy.motion_id == motion.id, Proxy.voter_id == voter.id,
                                                     Proxy.revoked_at.is_(None))).first():
-        raise Conflict(code="voting.proxy_exists", zh="该业主已委托代理人", en="This owner already has a proxy")
+        raise ProxyExists()
     # The written mandate becomes this motion's, once: the clerk's own upload, attached to nothing else.
     uploads.attach(actor.user_id, mandate_upload_id, f"mandate:{motion.id}", field="mandate_upload_id")
-    cap = rules.policy().max_principals_per_proxy
+    cap = rules.current().policy.max_principals_per_proxy
     proxy = None
     for slot in range(1, cap + 1):
         candidate = Proxy(motion_id=motion.id, voter_id=voter.id, proxy_user_id=proxy_user_id, slot=slot,
                           mandate_upload_id=mandate_upload_id, valid_until=valid_until, entered_by=actor.user_id)
         try:
-            proxy = add_unique(candidate, Conflict())
+            proxy = add_unique(candidate, _SlotTaken())
             break
-        except Conflict:
+        except _SlotTaken:
             continue
     if proxy is None:
-        raise Conflict(code="voting.proxy_cap", zh=f"每位代理人最多接受 {cap} 位业主的委托",
-                       en=f"A proxy may represent at most {cap} owner(s) in one motion")
+        raise ProxyCap(cap=cap)
     chain.append(motion, "proxy", {"proxy": proxy.id, "voter": voter.id, "proxy_user": proxy_user_id,
                                    "mandate": mandate_upload_id,
                                    "valid_until": valid_until.isoformat() if valid_until else None}, actor.user_id)
@@ -775,5 +558,16 @@ def register_proxy(actor, motion_id: int, *, unit_id: int, proxy_user_id: int, m
     return proxy
 
 
-def area_centi(voter: Voter) -> int:
-    return centi(voter.area)
+def _check_proxy(voter: Voter, proxy_user_id: int, valid_until: datetime | None) -> None:
+    """The proxy is an active user whose identity 居委会 staff have checked (not merely typed into /me), not
+    the owner; the mandate has not expired."""
+    proxy_user = db.session.get(User, proxy_user_id)
+    profile = db.session.get(ResidentProfile, proxy_user_id) if proxy_user else None
+    if proxy_user is None or not proxy_user.is_active:
+        raise ProxyUnknown()
+    if profile is None or profile.id_verified_at is None:
+        raise ProxyUnverified()
+    if voter.user_id == proxy_user_id:
+        raise OwnProxy()
+    if valid_until is not None and valid_until <= clock.now():
+        raise MandateExpired()

@@ -13,7 +13,7 @@ from models.voting import Ballot, Motion, VoteEvent, Voter
 from service import auth as auth_service, clock, people
 from service.errors import Conflict
 from service.clock import SHANGHAI
-from service.voting import chain, workflow
+from service.voting import chain, reminders, workflow
 from tests.factories import VALID_ID, auth, make_user, make_world
 from tests.factories.voting import make_voting_estate
 
@@ -68,7 +68,7 @@ def start(client, manager, estate_id, **overrides):
     motion_id = create(client, manager, estate_id, **overrides)
     assert act(client, manager, motion_id, "announce").status_code == 200
     clock.set_now(OPENS + timedelta(minutes=1))
-    assert workflow.open_due() == {"opened": 1, "blocked": 0}
+    assert reminders.open_due() == {"opened": 1, "blocked": 0}
     return motion_id
 
 
@@ -89,7 +89,7 @@ def paper(client, staff_pair, motion_id, unit, choice):
 
 def finish(client, manager, motion_id):
     clock.set_now(CLOSES + timedelta(minutes=1))
-    workflow.close_due()
+    reminders.close_due()
     response = client.get(f"/api/v1/motions/{motion_id}/result", headers=auth(manager))
     assert response.status_code == 200, response.json
     return response.json
@@ -289,7 +289,7 @@ def test_the_cast_answer_is_the_stored_ballot_and_every_cast_is_chained_in_the_n
     kinds = sa.select(VoteEvent.kind).where(VoteEvent.motion_id == motion_id).order_by(VoteEvent.seq)
     assert db.session.execute(kinds).scalars().all() == ["notice", "snapshot"]
     clock.set_now(clock.now() + timedelta(minutes=3))  # the sweep runs later; events keep the casting time
-    assert workflow.link_pending_ballots() == {"motions": 1, "ballots": 3}
+    assert reminders.link_pending_ballots() == {"motions": 1, "ballots": 3}
     events = db.session.execute(sa.select(VoteEvent).where(VoteEvent.motion_id == motion_id)
                                 .order_by(VoteEvent.seq)).scalars().all()
     assert [e.kind for e in events][-4:] == ["cast", "supersede", "cast", "cast"]
@@ -312,7 +312,7 @@ def test_a_ballot_decided_before_the_close_and_written_after_it_is_refused(clien
     plan = workflow._plan_cast(actor, motion_id, "no", None, None, None)  # read while open
     db.session.commit()
     clock.set_now(CLOSES + timedelta(minutes=1))
-    assert workflow.close_due() == {"counted": 1, "failed": 0, "extended": 0}
+    assert reminders.close_due() == {"counted": 1, "failed": 0, "extended": 0}
     with pytest.raises(Conflict) as refused:
         workflow._record_cast(plan)
     assert refused.value.code == "voting.not_open"
@@ -453,8 +453,8 @@ def test_chain_verifies_and_tampering_is_detected(client, world, staff):
     clock.set_now(clock.now() + chain.PENDING_GRACE + timedelta(seconds=1))  # the linking sweep did not run
     late = client.get(path, headers=auth(staff[0])).json
     assert late["valid"] is False and late["problems"][0]["problem"] == "ballot not linked into the chain in time"
-    assert workflow.link_pending_ballots() == {"motions": 1, "ballots": 2}
-    assert workflow.link_pending_ballots() == {"motions": 0, "ballots": 0}
+    assert reminders.link_pending_ballots() == {"motions": 1, "ballots": 2}
+    assert reminders.link_pending_ballots() == {"motions": 0, "ballots": 0}
     good = client.get(path, headers=auth(staff[0])).json
     assert good["valid"] is True and good["events"] == 4 and good["pending"] == 0
     assert good["head"] == db.session.get(Motion, motion_id).chain_head
@@ -518,7 +518,7 @@ def test_refused_duplicates_stay_out_of_the_chain_and_are_listed_for_committee_a
     motion_id = start(client, staff[0], e["estate"].id)
     owner = e["users"]["a"]
     assert vote(client, owner, motion_id, "yes").status_code == 201
-    workflow.link_pending_ballots()
+    reminders.link_pending_ballots()
     before = db.session.execute(sa.select(Motion.chain_length, Motion.chain_head).where(Motion.id == motion_id)).one()
     for _ in range(5):
         refused = vote(client, owner, motion_id, "no")
@@ -526,7 +526,7 @@ def test_refused_duplicates_stay_out_of_the_chain_and_are_listed_for_committee_a
     response = client.post(f"/api/v1/motions/{motion_id}/paper-ballots", json={
         "unit_id": e["units"][0].id, "choice": "no", "image_upload_id": upload(staff[0])}, headers=auth(staff[0]))
     assert response.status_code == 409
-    workflow.link_pending_ballots()
+    reminders.link_pending_ballots()
     after = db.session.execute(sa.select(Motion.chain_length, Motion.chain_head).where(Motion.id == motion_id)).one()
     assert after == before
     assert db.session.scalar(sa.select(sa.func.count()).select_from(VoteEvent)

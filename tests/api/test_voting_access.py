@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.places import Owner, Ownership
 from service import clock
-from service.voting import workflow
+from service.voting import reminders
 from tests.api.test_voting import CLOSES, create, start, upload, vote
 from tests.factories import VALID_ID, auth, make_user, make_world
 from tests.factories.voting import make_voting_estate
@@ -45,7 +45,7 @@ def test_a_motion_of_another_estate_answers_like_a_missing_one(client, world, st
     assert missing == [(404, "voting.motion_not_found")] * 5
     assert answers(client, owner, open_away, [in_electorate, outside]) == missing
     clock.set_now(CLOSES + timedelta(minutes=1))
-    workflow.close_due()
+    reminders.close_due()
     assert answers(client, owner, open_away, [in_electorate, outside]) == missing   # closed: not 409 either
     draft_home = create(client, staff, home["estate"].id)
     assert answers(client, owner, draft_home, [outside]) == [(404, "voting.motion_not_found")] * 4

@@ -16,7 +16,7 @@ from service.voting import chain
 from tests.api.test_voting import CLOSES, OPENS, create, act, upload
 from tests.factories import VALID_ID, auth, make_user, make_world
 from tests.factories.voting import make_voting_estate
-from service.voting import workflow
+from service.voting import reminders, workflow
 from tests.concurrency import run_at_once
 
 
@@ -29,7 +29,7 @@ def _open_motion(app, owners, **overrides):
     motion_id = create(client, clerk, e["estate"].id, **overrides)
     act(client, clerk, motion_id, "announce")
     clock.set_now(OPENS + timedelta(minutes=1))
-    workflow.open_due()
+    reminders.open_due()
     return e, clerk, client, motion_id
 
 
@@ -89,7 +89,7 @@ def test_many_owners_at_once_all_counted_and_the_chain_stays_whole(app):
     results = run_at_once(app, calls)
     codes = [code for code, _ in results]
     assert codes.count(201) == voters and codes.count(409) == 4, results
-    workflow.link_pending_ballots()
+    reminders.link_pending_ballots()
     report = chain.verify(motion_id)
     assert report["valid"] is True and report["pending"] == 0
     assert report["events"] == 2 + voters   # notice, snapshot, casts: the refusals are logged apart
@@ -132,7 +132,7 @@ def test_a_close_waits_for_a_ballot_in_flight_and_counts_it(app):
     def close():
         with app.app_context():
             try:
-                outcome.append(("close", workflow.close_due()))
+                outcome.append(("close", reminders.close_due()))
             finally:
                 db.session.remove()
 
@@ -168,7 +168,7 @@ def test_a_ballot_that_meets_a_close_in_progress_waits_and_is_refused(app):
     def closing():
         @transactional
         def close():
-            workflow._lock(motion_id, exclusive=True).status = "closed"
+            workflow.lock_motion(motion_id, exclusive=True).status = "closed"
             db.session.flush()
             locked.set()
             release.wait(30)

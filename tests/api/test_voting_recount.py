@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.voting import Ballot, Motion, Voter
 from service import clock
-from service.voting import queries, rules, workflow
+from service.voting import reminders, rules
 from tests.api.test_voting import CLOSES, finish, start, vote
 from tests.factories import make_user, make_world
 from tests.factories.voting import make_voting_estate
@@ -76,7 +76,7 @@ def test_tally_equals_brute_force_recount(client, seed):
             response = vote(client, e["users"][tag], motion_id, ballots[key], voter_id=voter_id)
             assert response.status_code == 201, response.json
     result = finish(client, staff, motion_id)
-    expected = brute_force(layout, ballots, rules.item(item).approval)
+    expected = brute_force(layout, ballots, rules.current().item(item).approval)
     assert Decimal(result["total_area"]) == expected["total_area"] and result["total_heads"] == expected["heads"]
     assert (Decimal(result["participation"]["area"]), result["participation"]["heads"]) == expected["part"]
     assert (Decimal(result["ledgers"]["yes"]["area"]), result["ledgers"]["yes"]["heads"]) == expected["yes"]
@@ -84,17 +84,18 @@ def test_tally_equals_brute_force_recount(client, seed):
 
 
 def test_short_participation_extends_once_then_fails(client, monkeypatch):
-    monkeypatch.setattr(rules, "_policy", dataclasses.replace(rules.policy(), extension_days=30))
+    monkeypatch.setattr(rules, "_rules", dataclasses.replace(rules.current(), policy=dataclasses.replace(
+        rules.current().policy, extension_days=30)))
     world = make_world()
     staff = make_user(name="李", roles=[("staff", "neighbourhood", world.nb.id)])
     e = make_voting_estate(world, [("1", "1", "50.00", (f"o{i}",), True) for i in range(3)])
     motion_id = start(client, staff, e["estate"].id)
     vote(client, e["users"]["o0"], motion_id)
     clock.set_now(CLOSES + timedelta(minutes=1))
-    assert workflow.close_due() == {"counted": 0, "failed": 0, "extended": 1}
+    assert reminders.close_due() == {"counted": 0, "failed": 0, "extended": 1}
     motion = db.session.get(Motion, motion_id)
     assert motion.status == "open" and motion.extended and motion.closes_at == CLOSES + timedelta(days=30)
     assert vote(client, e["users"]["o1"], motion_id).status_code == 201
     clock.set_now(CLOSES + timedelta(days=30, minutes=1))
-    assert workflow.close_due() == {"counted": 1, "failed": 0, "extended": 0}
+    assert reminders.close_due() == {"counted": 1, "failed": 0, "extended": 0}
     assert db.session.get(Motion, motion_id).result["passed"] is True

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.notifications import Notification
 from service import clock
-from service.voting import reminders, workflow
+from service.voting import reminders
 from tests.api.test_voting import CLOSES, OPENS, act, create, vote
 from tests.factories import make_user, make_world
 from tests.factories.voting import make_voting_estate
@@ -23,26 +23,26 @@ def test_every_stage_is_sent_once_to_the_right_owners(client):
     e = make_voting_estate(world, [("1", "1", "50.00", (t,), True) for t in "abc"]
                            + [("1", "1", "60.00", ("d", "e"), True), ("1", "1", "70.00", ("developer",), False)])
     motion_id = create(client, staff, e["estate"].id)
-    assert reminders.sweep()["notice"] == 0                 # a draft is not announced
+    assert reminders.send_reminders()["notice"] == 0                 # a draft is not announced
     act(client, staff, motion_id, "announce")
-    assert reminders.sweep()["notice"] == 5                 # every owner with an account, co-owner included
-    assert reminders.sweep()["notice"] == 0
+    assert reminders.send_reminders()["notice"] == 5                 # every owner with an account, co-owner included
+    assert reminders.send_reminders()["notice"] == 0
     clock.set_now(OPENS + timedelta(minutes=1))
-    workflow.open_due()
-    assert reminders.sweep()["opened"] == 4                 # designated voters of the frozen electorate
+    reminders.open_due()
+    assert reminders.send_reminders()["opened"] == 4                 # designated voters of the frozen electorate
     vote(client, e["users"]["a"], motion_id)
     clock.set_now(CLOSES - timedelta(days=3, minutes=1))
-    assert reminders.sweep()["remind_early"] == 0
+    assert reminders.send_reminders()["remind_early"] == 0
     clock.set_now(CLOSES - timedelta(days=3) + timedelta(minutes=1))
-    assert reminders.sweep()["remind_early"] == 3           # not to the owner who voted
+    assert reminders.send_reminders()["remind_early"] == 3           # not to the owner who voted
     vote(client, e["users"]["b"], motion_id)
     clock.set_now(CLOSES - timedelta(hours=20))
-    counts = reminders.sweep()
+    counts = reminders.send_reminders()
     assert counts["remind_last"] == 2 and counts["remind_early"] == 0
     clock.set_now(CLOSES + timedelta(minutes=1))
-    workflow.close_due()
-    assert reminders.sweep()["counted"] == 4
+    reminders.close_due()
+    assert reminders.send_reminders()["counted"] == 4
     act(client, staff, motion_id, "publish")
-    assert reminders.sweep()["published"] == 5
-    assert reminders.sweep() == dict.fromkeys(reminders.STAGES, 0)
+    assert reminders.send_reminders()["published"] == 5
+    assert reminders.send_reminders() == dict.fromkeys(reminders.STAGES, 0)
     assert sent("remind_early") == 3 and sent("notice") == 5

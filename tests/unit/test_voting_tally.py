@@ -50,10 +50,10 @@ def test_three_quarters_boundary(n_y, a_y, expected):
 
 def test_example_4_using_funds_passes_raising_fails():
     rules.load()
-    assert rules.item(5).approval == "majority" and rules.item(6).approval == "three_quarters"
+    assert rules.current().item(5).approval == "majority" and rules.current().item(6).approval == "three_quarters"
     args = (centi("12000.00"), 149, centi("16000.00"), 200)
-    assert approval(rules.item(5).approval, *args) == (True, True)
-    assert approval(rules.item(6).approval, *args) == (True, False)
+    assert approval(rules.current().item(5).approval, *args) == (True, True)
+    assert approval(rules.current().item(6).approval, *args) == (True, False)
 
 
 def test_example_5_elevator_exactly_two_thirds_and_three_quarters():
