@@ -50,7 +50,7 @@ def setup(app, state):
     from models.places import Building, District, Entrance, Estate, Neighbourhood, Owner, Ownership, Street, Unit
     from models.voting import Ballot, Motion, Voter
     from service import clock, people
-    from service.voting import chain, reminders, tally, workflow
+    from service.voting import chain, tally, workflow
 
     rng = random.Random(6)
     tag = secrets.token_hex(3)
@@ -120,7 +120,7 @@ def setup(app, state):
         a = motion("A")
         clock.set_now(now)
         began = time.perf_counter()
-        reminders.open_motion(a)
+        workflow.open_motion(a)
         freeze_s = time.perf_counter() - began
         voters = db.session.execute(sa.select(Voter.id).where(Voter.motion_id == a).order_by(Voter.id)).scalars().all()
         ballots = []
@@ -144,7 +144,7 @@ def setup(app, state):
         scope = buildings[:HTTP_BUILDINGS]
         http_motions = [motion(f"B{k}", "buildings", scope) for k in range(HTTP_MOTIONS + 1)]
         for m in http_motions:
-            reminders.open_motion(m)
+            workflow.open_motion(m)
         scope_users = db.session.execute(sa.select(Owner.user_id).join(Ownership, Ownership.owner_id == Owner.id)
                                          .join(Unit, Unit.id == Ownership.unit_id)
                                          .where(Unit.building_id.in_(scope), Owner.user_id.is_not(None))

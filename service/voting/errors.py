@@ -11,9 +11,9 @@ class EstateNotFound(NotFound):
     code, zh, en = "voting.estate_not_found", "小区不存在", "Estate not found"
 
 
-class EstateUnknown(InvalidInput):
+class EstateUnknown(EstateNotFound, InvalidInput):
     """A motion drafted for an estate that does not exist (the field of the input)."""
-    code, field, zh, en = EstateNotFound.code, "estate_id", "小区不存在", "No such estate"
+    status, field, zh, en = 422, "estate_id", "小区不存在", "No such estate"
 
 
 class MotionNotFound(NotFound):

@@ -20,11 +20,11 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.places import Owner, Ownership
-from models.voting import Ballot, Motion, Reelection, Voter
+from models.voting import Ballot, Motion, Voter
 from service import clock, notifications
 from service.db import reading, transactional
-from service.voting import chain, electorate, queries, rules, tally
-from service.voting.workflow import lock_motion
+from service.voting import electorate, rules
+from service.voting.workflow import close_motion, link_motion, open_motion
 
 STAGES = ("notice", "opened", "remind_early", "remind_last", "counted", "published", "extended")
 
@@ -130,22 +130,6 @@ def open_due(now: datetime | None = None) -> dict:
     return {"opened": opened, "blocked": blocked}
 
 
-@transactional
-def open_motion(motion_id: int) -> bool:
-    """Open an announced motion and freeze its electorate; one locked by a re-election is cancelled."""
-    motion = lock_motion(motion_id)
-    if motion.status != "announced":
-        return False
-    if queries.locked_by_reelection(motion):
-        motion.status = "cancelled"
-        chain.append(motion, "cancel", {"reason": "reelection_lock"})
-        return False
-    summary = electorate.freeze(motion)
-    motion.status, motion.opened_at = "open", clock.now()
-    chain.append(motion, "snapshot", summary)
-    return True
-
-
 def close_due(now: datetime | None = None) -> dict:
     """Close every open motion past its closing time and count it; extend once when participation is short."""
     now = now or clock.now()
@@ -158,39 +142,6 @@ def close_due(now: datetime | None = None) -> dict:
     return outcome
 
 
-@transactional
-def close_motion(motion_id: int) -> str | None:
-    """Close an open motion past its closing time: unconfirmed paper ballots are void, the ballots counted.
-    Participation short of 2/3 extends it once (when the policy allows); else it is counted or failed, and
-    an election that seats every seat ends the estate's re-election."""
-    motion = lock_motion(motion_id, exclusive=True)
-    if motion.status != "open" or motion.closes_at > clock.now():
-        return None
-    voided = db.session.execute(sa.update(Ballot).where(Ballot.motion_id == motion.id, Ballot.status == "pending")
-                                .values(status="void", settled_at=clock.now())).rowcount
-    motion.status, motion.closed_at = "closed", clock.now()
-    chain.append(motion, "close", {"unconfirmed_paper_voided": voided})
-    result = tally.compute_result(motion)
-    policy = rules.current().policy
-    if not result["participation"]["met"] and not motion.extended and policy.extension_days > 0:
-        motion.extended, motion.status = True, "open"
-        motion.closes_at = motion.closes_at + timedelta(days=policy.extension_days)
-        chain.append(motion, "extend", {"closes_at": motion.closes_at.isoformat(),
-                                        "participation": result["participation"]})
-        return "extended"
-    motion.result = result
-    motion.counted_at = clock.now()
-    motion.status = "counted" if result["participation"]["met"] else "failed"
-    chain.append(motion, "count", {"passed": result["passed"], "participation": result["participation"],
-                                   "approval": result.get("approval"), "seats": result.get("seated")})
-    if motion.kind == "election" and result.get("seated"):
-        current = db.session.execute(sa.select(Reelection).where(Reelection.estate_id == motion.estate_id,
-                                                                 Reelection.ended_at.is_(None))).scalar_one_or_none()
-        if current is not None and len(result["seated"]) == motion.seats:
-            current.ended_at = clock.now()
-    return motion.status
-
-
 def link_pending_ballots() -> dict:
     """The linking sweep: append the pending ballots of every motion to its chain (see chain.link_pending)."""
     ids = _due_ids(sa.select(Ballot.motion_id).where(sa.text("ballot.chain_pending")).distinct()
@@ -199,9 +150,3 @@ def link_pending_ballots() -> dict:
     for motion_id in ids:
         linked += link_motion(motion_id)
     return {"motions": len(ids), "ballots": linked}
-
-
-@transactional
-def link_motion(motion_id: int) -> int:
-    """Append the motion's pending ballots to its chain, under its row lock."""
-    return chain.link_pending(lock_motion(motion_id))

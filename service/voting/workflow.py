@@ -20,7 +20,7 @@ from models.voting import Ballot, BallotRefusal, Candidate, Motion, Proxy, Reele
 from service import audit, clock, people, uploads
 from service.db import add_unique, is_unique_violation, reading, transactional
 from service.people import Actor
-from service.voting import access, chain, queries, rules
+from service.voting import access, chain, electorate, queries, rules, tally
 from service.voting.errors import (ActionNotAllowed, AlreadyConfirmed, AlreadyVoted, AlreadyVotedYourself,
                                    BallotNotFound, BallotRefused, CandidateNamesRepeat, CandidateNotStanding,
                                    CandidatesOnlyInElection, CandidateTwice, ChoiceMissing, ClosesBeforeOpening,
@@ -571,3 +571,60 @@ def _check_proxy(voter: Voter, proxy_user_id: int, valid_until: datetime | None)
         raise OwnProxy()
     if valid_until is not None and valid_until <= clock.now():
         raise MandateExpired()
+
+
+# --- the steps of the sweeps (service/voting/reminders.py): one motion, one transaction, under its lock -------
+
+@transactional
+def open_motion(motion_id: int) -> bool:
+    """Open an announced motion and freeze its electorate; one locked by a re-election is cancelled."""
+    motion = lock_motion(motion_id)
+    if motion.status != "announced":
+        return False
+    if queries.locked_by_reelection(motion):
+        motion.status = "cancelled"
+        chain.append(motion, "cancel", {"reason": "reelection_lock"})
+        return False
+    summary = electorate.freeze(motion)
+    motion.status, motion.opened_at = "open", clock.now()
+    chain.append(motion, "snapshot", summary)
+    return True
+
+
+@transactional
+def close_motion(motion_id: int) -> str | None:
+    """Close an open motion past its closing time: unconfirmed paper ballots are void, the ballots counted.
+    Participation short of 2/3 extends it once (when the policy allows); else it is counted or failed, and
+    an election that seats every seat ends the estate's re-election."""
+    motion = lock_motion(motion_id, exclusive=True)
+    if motion.status != "open" or motion.closes_at > clock.now():
+        return None
+    voided = db.session.execute(sa.update(Ballot).where(Ballot.motion_id == motion.id, Ballot.status == "pending")
+                                .values(status="void", settled_at=clock.now())).rowcount
+    motion.status, motion.closed_at = "closed", clock.now()
+    chain.append(motion, "close", {"unconfirmed_paper_voided": voided})
+    result = tally.compute_result(motion)
+    policy = rules.current().policy
+    if not result["participation"]["met"] and not motion.extended and policy.extension_days > 0:
+        motion.extended, motion.status = True, "open"
+        motion.closes_at = motion.closes_at + timedelta(days=policy.extension_days)
+        chain.append(motion, "extend", {"closes_at": motion.closes_at.isoformat(),
+                                        "participation": result["participation"]})
+        return "extended"
+    motion.result = result
+    motion.counted_at = clock.now()
+    motion.status = "counted" if result["participation"]["met"] else "failed"
+    chain.append(motion, "count", {"passed": result["passed"], "participation": result["participation"],
+                                   "approval": result.get("approval"), "seats": result.get("seated")})
+    if motion.kind == "election" and result.get("seated"):
+        current = db.session.execute(sa.select(Reelection).where(Reelection.estate_id == motion.estate_id,
+                                                                 Reelection.ended_at.is_(None))).scalar_one_or_none()
+        if current is not None and len(result["seated"]) == motion.seats:
+            current.ended_at = clock.now()
+    return motion.status
+
+
+@transactional
+def link_motion(motion_id: int) -> int:
+    """Append the motion's pending ballots to its chain, under its row lock."""
+    return chain.link_pending(lock_motion(motion_id))
