@@ -109,7 +109,8 @@ def test_domain_objects_are_located_by_the_locators_their_domains_register(app):
     from datetime import date
 
     from service import places
-    from tests.factories import make_facility, make_meal_slot
+    from tests.factories.life_circle import make_facility
+    from tests.factories.meals import make_meal_slot
 
     world = make_world()
     site = make_meal_site(world, street_id=world.other_street.id, neighbourhood_id=world.far_nb.id)

@@ -423,7 +423,7 @@ def test_sites_carry_the_life_circle_walk_and_their_facility(client, m):
     """Walking distance and minutes come from the life circle's estimate (straight line × detour
     factor at the standard and the elder pace); a site that is a facility names it."""
     from service.life_circle import rules as lc_rules
-    from tests.factories import make_facility
+    from tests.factories.life_circle import make_facility
 
     near = make_meal_site(m.world, name="中浩云社区食堂", lat=31.2712, lng=121.4102)
     facility = make_facility(category="meal", lat=near.lat, lng=near.lng, name=near.name)

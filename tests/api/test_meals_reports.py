@@ -382,7 +382,7 @@ def test_the_delivery_list_gives_the_sites_operator_the_diners_phone(client, m):
 
 
 def test_every_answer_about_a_site_names_the_same_facility(client, m, known):
-    from tests.factories import make_facility
+    from tests.factories.life_circle import make_facility
 
     facility = make_facility(category="meal", lat=m.site.lat, lng=m.site.lng, name=m.site.name,
                              street_id=m.world.street.id)

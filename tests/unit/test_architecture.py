@@ -222,6 +222,13 @@ def domain_words() -> set[str]:
     return words
 
 
+def _string_value(literal: str) -> str:
+    """The text of a string literal (prefixes and quotes removed; an f-string's text as written)."""
+    body = literal.lstrip("rRbBuUfF")
+    quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
+    return body[len(quote):len(body) - len(quote)]
+
+
 def code_tokens(path: Path):
     """The names and strings of a module's code: comments and docstrings left out."""
     tokens = list(tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline))
@@ -233,7 +240,7 @@ def code_tokens(path: Path):
         if token.type == tokenize.NAME:
             yield token.string
         elif token.type == tokenize.STRING:
-            yield token.string.strip("\"'rbfu")
+            yield _string_value(token.string)
         if token.type not in (tokenize.COMMENT, tokenize.NL):
             previous = token.type
 
