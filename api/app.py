@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from flask import Flask, g, request, request_started, request_tearing_down
+from flask import Flask, g, request
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -58,12 +58,12 @@ def _configure_database(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-def _start_request(sender: Flask, **extra) -> None:
+def _start_request() -> None:
     """Tell the service whether this request only reads (its transactions begin as reads: service.db)."""
     g.linli_request = start_request(read_only=request.method in READ_ONLY_METHODS)
 
 
-def _end_request(sender: Flask, **extra) -> None:
+def _end_request(error: BaseException | None = None) -> None:
     started = g.pop("linli_request", None)
     if started is not None:
         end_request(started)
@@ -88,13 +88,13 @@ def _configure_services(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    # The app's first before_request hook (no hook before it reads the database) and so its last teardown.
+    app.before_request(_start_request)
+    app.teardown_request(_end_request)
     db.init_app(app)
     track_writes()
     # Registered after Flask-SQLAlchemy's own teardown (which removes the session), so it runs first.
     app.teardown_appcontext(end_read_transaction)
-    # Signals, not hooks: the first thing a request does, whatever hooks come first, and the last.
-    request_started.connect(_start_request, app)
-    request_tearing_down.connect(_end_request, app)
     with app.app_context():
         for engine in db.engines.values():
             sqlite.install(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])

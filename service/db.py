@@ -94,15 +94,15 @@ def reading(keep: bool = False):
         return
     opened = not db.session().in_transaction()
     read = _Read(keep)
-    token = _READ.set(read)
+    token, reads = _READ.set(read), sqlite.begin_reads(True)
     try:
-        with sqlite.reads():
-            yield
+        yield
     except BaseException:
         if opened:
             db.session.rollback()
         raise
     finally:
+        sqlite.end_reads(reads)
         _READ.reset(token)
     if not opened:
         return

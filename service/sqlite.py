@@ -6,9 +6,9 @@ SQLite has one writer at a time. Transactions that may write start with ``BEGIN 
 never fails half-way with "database is locked"; reads start a plain ``BEGIN``, so readers never wait for
 one another. Which one a transaction gets is decided when it begins (``_begin``):
 
-* a plain ``BEGIN`` inside ``reads()``: every transaction of a read-only request (GET, HEAD, OPTIONS: the
-  api tells ``service.db.start_request``), and the reads of a writing request around its use-case
-  (``service.db.reading``: loading the caller, the answer after the use-case);
+* a plain ``BEGIN`` after ``begin_reads(True)``: every transaction of a read-only request (GET, HEAD,
+  OPTIONS: the api tells ``service.db.start_request``), and the reads of a writing request around its
+  use-case (``service.db.reading``: loading the caller, the answer after the use-case);
 * ``BEGIN IMMEDIATE`` inside ``write_turn()`` (every use-case, ``service.db.transactional``) and wherever
   nothing said otherwise (a job, a command, a writing request outside those reads).
 
@@ -68,22 +68,13 @@ def _begin(connection) -> None:
 
 
 def begin_reads(reads: bool) -> Token:
-    """From now on (until ``end_reads`` with the token returned) transactions begin as reads, or not."""
+    """From now on (until ``end_reads`` with the token returned) transactions begin as reads (a plain
+    ``BEGIN``), or not (``BEGIN IMMEDIATE``)."""
     return _READS.set(reads)
 
 
 def end_reads(token: Token) -> None:
     _READS.reset(token)
-
-
-@contextmanager
-def reads():
-    """Transactions begun inside the block begin with a plain ``BEGIN``."""
-    token = _READS.set(True)
-    try:
-        yield
-    finally:
-        _READS.reset(token)
 
 
 def is_sqlite(session) -> bool:
@@ -94,11 +85,13 @@ def is_sqlite(session) -> bool:
 def write_turn():
     """A use-case's turn to write: its transaction begins with ``BEGIN IMMEDIATE``, after the write gate
     (on a SQLite file database, when no transaction is open yet)."""
-    token = _READS.set(False)
+    token, gate = _READS.set(False), None
     try:
-        with _write_gate():
-            yield
+        gate = _enter_gate()
+        yield
     finally:
+        if gate is not None:
+            _leave_gate(gate)
         _READS.reset(token)
 
 
@@ -119,8 +112,7 @@ def gate_path() -> str | None:
 _THREAD = threading.local()
 
 
-@contextmanager
-def _write_gate():
+def _enter_gate() -> int | None:
     """On SQLite, queue the use-cases of every thread and process in turn before they ask
     for the write lock. SQLite's own busy handler polls with growing sleeps, so under load
     a waiting writer often sleeps while the lock is free; an flock() on a file next to
@@ -128,19 +120,20 @@ def _write_gate():
     only when no transaction is open (a transaction that may already hold the write lock
     must not wait for the gate), once per thread (a use-case inside another one keeps the
     outer one's turn); released when the process dies. Each thread keeps its own
-    descriptor of the file open (flock excludes descriptors, not threads)."""
+    descriptor of the file open (flock excludes descriptors, not threads). Returns the
+    descriptor to release (``_leave_gate``), or None when the gate was not taken."""
     path = gate_path()
     if path is None or getattr(_THREAD, "holding", False) or db.session().in_transaction():
-        yield
-        return
+        return None
     fd = gate_descriptor(path)
     fcntl.flock(fd, fcntl.LOCK_EX)
     _THREAD.holding = True
-    try:
-        yield
-    finally:
-        _THREAD.holding = False
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    return fd
+
+
+def _leave_gate(fd: int) -> None:
+    _THREAD.holding = False
+    fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def gate_descriptor(path: str) -> int:
