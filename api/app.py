@@ -72,10 +72,10 @@ def _end_request(error: BaseException | None = None) -> None:
 def _configure_services(app: Flask) -> None:
     privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
     auth.configure(app.config.get("REDIS_URL"))
-    notifications.load_templates()
     calendar.load()
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
     registry.load_rules()
+    notifications.load_templates()  # the platform's templates and each domain's (its rules file)
     for domain in registry.domains():  # what each domain registers with the platform
         for kind, select in domain.locators.items():
             places.register_locator(kind, select)

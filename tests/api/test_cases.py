@@ -710,8 +710,8 @@ def test_every_case_notice_links_to_the_mini_program_case_page(client, place, pe
     from config import RULES_DIR
     import yaml
 
-    pages = {kind: spec["page"] for kind, spec in
-             yaml.safe_load((RULES_DIR / "notifications.yaml").read_text())["templates"].items()}
+    pages = {kind: spec["page"] for kind, spec in  # the cases domain's templates, in its rules file
+             yaml.safe_load((RULES_DIR / "cases.yaml").read_text())["notifications"].items()}
     case_id = report(client, people.resident).json["id"]
     client.post(f"/api/v1/cases/{case_id}/follow", headers=auth(people.neighbour))
     to_closed(client, people.staff, case_id)
