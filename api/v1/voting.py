@@ -7,7 +7,7 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer, json_response
-from api.schemas.common import PageArgs, page_of, paged
+from api.schemas.common import PageArgs, id_in_path, page_of, paged
 from api.schemas.voting import (MotionActionIn, BallotIn, BallotOut, ConfirmIn, ItemsOut, MotionArgs, MotionIn, MotionOut,
                                 MotionSummaryOut, MyBallotsOut, PaperBallotIn, ParticipationArgs, ParticipationOut,
                                 ProxyIn, ProxyOut, ReceiptArgs, ReceiptOut, ReelectionIn, ReelectionOut, RefusalOut,
@@ -19,8 +19,7 @@ from service.voting import queries, rules, tally, workflow
 blp = Blueprint("voting", __name__, url_prefix="/api/v1",
                 description="Owners' assembly voting under Civil Code Art. 278 (业主大会表决)")
 
-INT = "int(min=1, max=2147483647)"
-MID = f"<{INT}:motion_id>"
+MID = id_in_path("motion_id")
 SUMMARY = {"id": 5, "estate_id": 3, "title": "关于使用专项维修资金更换2号楼屋面防水的决定", "item": 5,
            "item_name": "使用建筑物及其附属设施的维修资金", "approval_rule": "majority", "kind": "question",
            "status": "open", "scope_type": "estate", "scope_ids": [], "opens_at": "2026-12-10T00:00:00+00:00",
@@ -69,7 +68,7 @@ class Items(MethodView):
                 "participation_rule": tally.PARTICIPATION_RULE}
 
 
-@blp.route(f"/estates/<{INT}:estate_id>/motions")
+@blp.route(f"/estates/{id_in_path('estate_id')}/motions")
 class EstateMotions(MethodView):
     @blp.arguments(MotionArgs, location="query")
     @blp.response(200, page_of(MotionSummaryOut), example={"items": [SUMMARY], "page": 1, "page_size": 20, "total": 1})
@@ -83,7 +82,7 @@ class EstateMotions(MethodView):
         return paged([queries.summary(m, lang) for m in items], total, args)
 
 
-@blp.route(f"/estates/<{INT}:estate_id>/reelection")
+@blp.route(f"/estates/{id_in_path('estate_id')}/reelection")
 class EstateReelection(MethodView):
     @blp.arguments(ReelectionIn)
     @blp.response(200, ReelectionOut, example={"estate_id": 3, "active": True})
@@ -183,7 +182,7 @@ class PaperBallots(MethodView):
         return answer(queries.ballot_summary, ballot.id)
 
 
-@blp.route(f"/motions/{MID}/paper-ballots/<{INT}:ballot_id>/confirmation")
+@blp.route(f"/motions/{MID}/paper-ballots/{id_in_path('ballot_id')}/confirmation")
 class PaperConfirmation(MethodView):
     @blp.arguments(ConfirmIn)
     @blp.response(200, BallotOut, example={**BALLOT, "channel": "paper", "status": "counted"})
