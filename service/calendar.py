@@ -26,11 +26,11 @@ from typing import Callable
 
 import chinese_calendar
 import sqlalchemy as sa
-from flask import has_app_context
 from lunardate import LunarDate
 
 from service import clock, labels, rules
 from service.clock import SHANGHAI
+from service.db import session_usable
 from service.platform_errors import ArrangementInvalid, DistrictAdminRequired, YearOutOfRange
 
 KINDS = ("holiday", "makeup_workday")
@@ -214,7 +214,7 @@ def configure(refresh_seconds: float) -> None:
 
 def current() -> Calendar:
     """The calendar now, after checking the table for a new load when the last check is old enough."""
-    if _time.monotonic() - _checked_at >= _refresh_seconds and has_app_context():
+    if _time.monotonic() - _checked_at >= _refresh_seconds and session_usable():
         refresh()
     return _current
 

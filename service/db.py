@@ -218,6 +218,16 @@ def _run(fn, args, kwargs, stale):
         raise
 
 
+def session_usable() -> bool:
+    """Whether the database session can be used here: inside an application's context (a request, a job, a
+    command), not in a bare script or at import time."""
+    try:
+        db.session.registry.has()
+    except RuntimeError:  # Flask-SQLAlchemy's session is scoped to the application context
+        return False
+    return True
+
+
 def is_unique_violation(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return "unique" in text or "duplicate key" in text
