@@ -145,5 +145,4 @@ def scope_types(platform: tuple[str, ...]) -> tuple[str, ...]:
 def load_rules(directory=None) -> None:
     """Load (and check) every domain's rules from ``config/rules/<name>.yaml``."""
     for domain in domains():
-        rules = importlib.import_module(f"{domain.module_name('service')}.rules")
-        rules.load(directory) if directory is not None else rules.load()
+        importlib.import_module(f"{domain.module_name('service')}.rules").load(directory)

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.people import User
-from models.places import Building, Entrance, Estate, Unit
+from models.places import Building, Estate, Unit
 from models.uploads import Upload
-from models.voting import Ballot, Motion, Voter, VoterUnit
+from models.voting import Ballot, Motion, VoterUnit
 from service import clock, people
 from service.voting import reminders, workflow
 
