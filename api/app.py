@@ -16,7 +16,7 @@ from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
 from service import auth, calendar, notifications, places, privacy, registry, sqlite, uploads
-from service.db import end_read_transaction, end_request, start_request, track_writes
+from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.wechat import WeChatClient
 
 
@@ -53,8 +53,6 @@ def _configure_database(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if uri.startswith("sqlite"):
         sqlite.configure_engine(uri, options, app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    else:
-        options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -98,6 +96,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             sqlite.install(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            if engine.dialect.name != "sqlite":
+                ping_when_idle(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "process-memory://")

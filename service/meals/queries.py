@@ -229,18 +229,28 @@ def _labelled_slots(answer: dict, lang: str) -> dict:
 
 # --- bookings ------------------------------------------------------------------------------------------------
 
-def booking_out(booking: MealBooking, viewer: Actor) -> dict:
-    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked)."""
-    site = db.session.get(MealSite, booking.site_id)
-    set_meal = db.session.get(SetMeal, booking.set_meal_id)
-    slot_meal = db.session.execute(sa.select(MealSlot.meal).where(MealSlot.id == booking.slot_id)).scalar()
+def _names(bookings: list[MealBooking]) -> tuple[dict, dict, dict]:
+    """The site names, set-meal names and slot meals that bookings show, in three queries for a whole page."""
+    def lookup(key, value, ids):
+        return dict(db.session.execute(sa.select(key, value).where(key.in_(ids))).all()) if ids else {}
+
+    return (lookup(MealSite.id, MealSite.name, {b.site_id for b in bookings}),
+            lookup(SetMeal.id, SetMeal.name, {b.set_meal_id for b in bookings}),
+            lookup(MealSlot.id, MealSlot.meal, {b.slot_id for b in bookings}))
+
+
+def booking_out(booking: MealBooking, viewer: Actor, names: tuple[dict, dict, dict] | None = None) -> dict:
+    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked).
+    ``names``: what ``_names`` found for the page the booking is on."""
+    sites_named, set_meals_named, slot_meals = names or _names([booking])
     own = viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
     b = booking.breakdown or {}
     return {
         "id": booking.id, "code": booking.code, "token": booking.token if own else None,
-        "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id, "site_name": site.name,
-        "day": booking.day, "meal": slot_meal, "starts_at": booking.starts_at, "mode": booking.mode,
-        "quantity": booking.quantity, "set_meal_id": booking.set_meal_id, "set_meal_name": set_meal.name,
+        "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id,
+        "site_name": sites_named[booking.site_id], "day": booking.day, "meal": slot_meals[booking.slot_id],
+        "starts_at": booking.starts_at, "mode": booking.mode, "quantity": booking.quantity,
+        "set_meal_id": booking.set_meal_id, "set_meal_name": set_meals_named[booking.set_meal_id],
         "diner_id": booking.diner_user_id, "booked_by_id": booking.booked_by_user_id,
         "booked_by_role": booking.booked_by_role, "priority_rank": booking.priority_rank,
         "price": {"eligible": booking.eligible, "tier": booking.tier, "tier_amount": b.get("tier_amount"),
@@ -267,7 +277,8 @@ def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
     if upcoming:
         query = query.where(MealBooking.day >= clock.local_now().date())
     items, total = paginate(query.order_by(MealBooking.day.desc(), MealBooking.id.desc()), page, page_size)
-    return [booking_out(b, actor) for b in items], total
+    names = _names(items)
+    return [booking_out(b, actor, names) for b in items], total
 
 
 # --- meal cards ------------------------------------------------------------------------------------------------
