@@ -132,6 +132,15 @@ def _template_url(url: str) -> str:
     return parsed.set(database=f"{parsed.database}_cases").render_as_string(hide_password=False)
 
 
+def _vacuum(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+
+
 def _drop_postgres(env: Environment) -> None:
     import sqlalchemy as sa
 
@@ -497,6 +506,8 @@ def _one_database(ctx, kind: str) -> dict:
         state = run_setup(env, [("life_circle", life_circle.setup), ("meals", meals.setup),
                                 ("voting", voting.setup), ("diners", _diner_ids), ("population", _population)],
                           timeout=3600)
+        if kind == "postgresql":   # as autovacuum leaves tables in use: statistics and visibility maps
+            _vacuum(env.env["DATABASE_URL"])
         prepared = time.monotonic() - t
         result = {"database": env.database_url_redacted, "redis": redact(redis_url) if redis_url else None,
                   "cases": n, "prepare_seconds": round(prepared, 1),

@@ -142,6 +142,15 @@ def _end_kept_read() -> None:
         _commit_read(session)
 
 
+def end_read_before_write() -> None:
+    """A read that goes on to write (an audited view): on SQLite its transaction ends here (committed: it only
+    read), so that the write begins with BEGIN IMMEDIATE; elsewhere the write goes on in it."""
+    session = db.session()
+    session.info.pop("kept_read", None)
+    if session.in_transaction() and sqlite.is_sqlite(session):
+        _commit_read(session)
+
+
 def _mark_written(session, flush_context) -> None:
     session.info["wrote"] = True
 

@@ -73,6 +73,12 @@ def _reporter_view(case: Case, full: bool) -> dict | None:
     return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "masked": True}
 
 
+# How many follow a case, and whether the caller does: one statement.
+_FOLLOWERS = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(sa.case(
+    (CaseFollower.user_id == sa.bindparam("user_id"), 1), else_=0)), 0) == 1).where(
+    CaseFollower.case_id == sa.bindparam("case_id"))
+
+
 def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     """One case as the actor may see it. Staff handling it see the reporter's contact details
     unmasked (and that view is audited); everyone else sees masked or anonymous details."""
@@ -82,12 +88,11 @@ def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
     photos = db.session.execute(sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(
         CasePhoto.case_id == case.id).order_by(CasePhoto.id)).all()
-    followers = db.session.execute(sa.select(sa.func.count()).where(CaseFollower.case_id == case.id)).scalar_one()
-    following = db.session.get(CaseFollower, (case.id, actor.user_id)) is not None
+    followers, following = db.session.execute(_FOLLOWERS, {"case_id": case.id, "user_id": actor.user_id}).one()
     result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=followers,
                      following=following, lang=lang)
     if handler and not own and case.reporter_user_id is not None:
-        audit.record_view(actor, "case.reporter_viewed", "case", case_id)
+        audit.record_view(actor, "case.reporter_viewed", "case", case_id, street_id=case.street_id)
     return result
 
 

@@ -230,7 +230,7 @@ def _labelled_slots(answer: dict, lang: str) -> dict:
 # --- bookings ------------------------------------------------------------------------------------------------
 
 def _names(bookings: list[MealBooking]) -> tuple[dict, dict, dict]:
-    """The site names, set-meal names and slot meals that bookings show, in three queries for a whole page."""
+    """The site names, set-meal names and slot meals that bookings show."""
     def lookup(key, value, ids):
         return dict(db.session.execute(sa.select(key, value).where(key.in_(ids))).all()) if ids else {}
 
@@ -241,7 +241,7 @@ def _names(bookings: list[MealBooking]) -> tuple[dict, dict, dict]:
 
 def booking_out(booking: MealBooking, viewer: Actor, names: tuple[dict, dict, dict] | None = None) -> dict:
     """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked).
-    ``names``: what ``_names`` found for the page the booking is on."""
+    ``names``: its site's name, set meal's name and slot's meal, when the caller read them with it."""
     sites_named, set_meals_named, slot_meals = names or _names([booking])
     own = viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
     b = booking.breakdown or {}
@@ -276,9 +276,15 @@ def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
                                                 MealBooking.booked_by_user_id == actor.user_id))
     if upcoming:
         query = query.where(MealBooking.day >= clock.local_now().date())
-    items, total = paginate(query.order_by(MealBooking.day.desc(), MealBooking.id.desc()), page, page_size)
-    names = _names(items)
-    return [booking_out(b, actor, names) for b in items], total
+    total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(query.add_columns(MealSite.name, SetMeal.name, MealSlot.meal)
+                              .join(MealSite, MealSite.id == MealBooking.site_id)
+                              .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
+                              .join(MealSlot, MealSlot.id == MealBooking.slot_id)
+                              .order_by(MealBooking.day.desc(), MealBooking.id.desc())
+                              .limit(page_size).offset((page - 1) * page_size)).all()
+    return [booking_out(b, actor, ({b.site_id: site}, {b.set_meal_id: menu}, {b.slot_id: meal}))
+            for b, site, menu, meal in rows], total
 
 
 # --- meal cards ------------------------------------------------------------------------------------------------

@@ -116,7 +116,9 @@ class MyCases(MethodView):
         """
         items, cursor, total = queries.my_cases(current_actor(), **args)
         lang = language()
-        return {"items": [queries.summary(c, lang) for c in items], "next_cursor": cursor, "total": total}
+        # Built as the queue's items are, and sent as built (MyCasesOut documents them).
+        return json_response({"items": [queries.summary(c, lang) for c in items], "next_cursor": cursor,
+                              "total": total})
 
 
 @blp.route(f"/cases/{ID}")
