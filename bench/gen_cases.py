@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import random
+import sqlite3
 import sys
 import time
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -138,7 +139,10 @@ def _sqlite_fast(engine: sa.engine.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=MEMORY")
+        try:   # a database the application also has open stays in its own journal mode
+            cursor.execute("PRAGMA journal_mode=MEMORY")
+        except sqlite3.OperationalError:
+            pass
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.execute("PRAGMA cache_size=-400000")
         cursor.execute("PRAGMA temp_store=MEMORY")
