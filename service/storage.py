@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger("linli.storage")
 
-_KEY = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+_KEY = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 
 
 class StorageError(RuntimeError):
@@ -53,7 +53,8 @@ class StoredObject:
 
 
 def check_key(key: str) -> str:
-    if not isinstance(key, str) or len(key) > 512 or not _KEY.match(key) or any(p in (".", "..") for p in key.split("/")):
+    if (not isinstance(key, str) or len(key) > 512 or not _KEY.fullmatch(key)
+            or any(part in (".", "..") for part in key.split("/"))):
         raise ValueError(f"not a storage key: {key!r}")
     return key
 
@@ -144,7 +145,7 @@ class FileStorage(Storage):
                     continue
                 path = Path(directory) / name
                 key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix) and _KEY.match(key):
+                if key.startswith(prefix) and _KEY.fullmatch(key):
                     try:
                         stat = path.stat()
                     except FileNotFoundError:  # deleted meanwhile
@@ -258,7 +259,7 @@ class S3Storage(Storage):
             for page in pages:
                 for item in page.get("Contents", ()):
                     key = item["Key"][len(self.prefix):]
-                    if _KEY.match(key):
+                    if _KEY.fullmatch(key):
                         yield StoredObject(key, item["LastModified"].astimezone(timezone.utc), item["Size"])
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"cannot list {self.bucket}/{self.prefix}{prefix}: {exc}") from exc
