@@ -299,7 +299,9 @@ def from_url(url: str) -> Storage:
                          access_key=unquote(parts.username) if parts.username else None,
                          secret_key=unquote(parts.password) if parts.password else None,
                          addressing=query.get("addressing"))
-    raise StorageConfigError(f"STORAGE_URL must start with file:// or s3://, not {url!r}")
+    # The URL itself is not repeated: it may hold a secret.
+    found = f"{parts.scheme}://" if parts.scheme else "no scheme"
+    raise StorageConfigError(f"STORAGE_URL must start with file:// or s3:// (it has {found})")
 
 
 _current: Storage | None = None

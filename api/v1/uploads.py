@@ -43,6 +43,10 @@ class UploadImage(MethodView):
     @blp.response(200, IMAGE_BODY, content_type="image/jpeg", description=IMAGE_DESCRIPTION)
     @blp.alt_response(200, schema=IMAGE_BODY, content_type="image/png", description=IMAGE_DESCRIPTION, success=True)
     @blp.alt_response(200, schema=IMAGE_BODY, content_type="image/webp", description=IMAGE_DESCRIPTION, success=True)
+    @blp.alt_response(302, description="Only on a server with object storage and `STORAGE_REDIRECT_SECONDS`: "
+                      "`Location` is a link reading the image directly, signed for that many seconds", success=True)
+    @blp.alt_response(304, description="`If-None-Match` named the image's ETag: the copy you have is current",
+                      success=True)
     @errors(blp, 401, 404, 503)
     @auth_required()
     def get(self, upload_id):
