@@ -15,7 +15,7 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
-from service import auth, calendar, notifications, places, privacy, registry, sqlite, uploads
+from service import auth, calendar, notifications, places, privacy, registry, sqlite, storage, uploads
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.wechat import WeChatClient
 
@@ -70,6 +70,7 @@ def _end_request(error: BaseException | None = None) -> None:
 def _configure_services(app: Flask) -> None:
     privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
     auth.configure(app.config.get("REDIS_URL"))
+    storage.configure(app.config.get("STORAGE_URL"), INSTANCE_DIR / "uploads")
     calendar.load()
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
     registry.load_rules()
