@@ -381,7 +381,8 @@ def _summary(latencies, count_errors: int, statuses: dict, elapsed: float) -> di
 
 
 def _http(ctx, env: Environment, state: dict) -> dict:
-    settings = ServerSettings(workers=WORKERS, worker_class="gthread", threads=2, keepalive=5)
+    settings = ServerSettings(workers=WORKERS, worker_class="gthread", threads=ctx.server.settings.threads,
+                              keepalive=ctx.server.settings.keepalive)
     with GunicornServer(env, settings) as server:
         port = server.port
         me = Target.get("/api/v1/me", token=state["mixed.residents"][0]["token"])
