@@ -17,6 +17,18 @@ from jobs.runner import all_jobs, jobs_cli
 from service import registry
 
 domains_cli = AppGroup("domains", help="The domains the registry found.")
+auth_cli = AppGroup("auth", help="Token revocations.")
+
+
+@auth_cli.command("adopt-redis-revocations")
+def adopt_redis_revocations():
+    """Once, on upgrade: copy the revocations an earlier version kept in Redis (REDIS_URL) into the database."""
+    from service import auth, redis_client
+
+    link = redis_client.link()
+    if link is None:
+        raise click.ClickException("REDIS_URL is not set: there is nothing to adopt")
+    click.echo(f"{auth.adopt_redis_revocations(link.client)} revocations added")
 
 
 @domains_cli.command("list")
@@ -34,7 +46,7 @@ def list_domains():
 
 def register_cli(app: Flask) -> Flask:
     """Add the operators' commands to ``app``."""
-    for group in (jobs_cli, demo_cli, calendar_cli, domains_cli):
+    for group in (jobs_cli, demo_cli, calendar_cli, domains_cli, auth_cli):
         app.cli.add_command(group)
     for domain in registry.domains():
         group = domain.part("jobs", "CLI")
