@@ -18,7 +18,8 @@ from api.extensions import limiter
 from models.base import db
 from models.system import RevokedToken
 from service import auth as auth_service, redis_client
-from tests.factories import make_user
+from tests.concurrency import run_at_once
+from tests.factories import make_user, tokens_for
 
 REAL_REDIS = "redis://127.0.0.1:6379/5"
 TIMEOUT_MS = 50
@@ -152,6 +153,20 @@ def test_revocations_are_enforced_from_the_database_while_redis_stalls(client, u
     assert client.post("/api/v1/auth/refresh",
                        headers=bearer(refreshed.json["refresh_token"])).status_code == 401
     assert db.session.execute(sa.select(sa.func.count()).select_from(RevokedToken)).scalar() == 2
+
+
+@pytest.mark.real_commits
+def test_a_refresh_token_sent_eight_times_at_once_while_redis_stalls_is_exchanged_once(app, use_redis, stalled):
+    user = make_user(username="resident.demo", name="王阿姨", is_demo=True)
+    db.session.commit()
+    tokens = tokens_for(user)
+    db.session.rollback()  # tokens_for read in a transaction (on SQLite, one that holds the write lock)
+    use_redis(stalled.url)
+    started = time.perf_counter()
+    results = run_at_once(app, [("/api/v1/auth/refresh", None, bearer(tokens["refresh_token"]))] * 8)
+    assert sorted(status for status, _ in results) == [200] + [401] * 7, results
+    assert time.perf_counter() - started < 2  # the old client waited 2 s per Redis call
+    assert db.session.execute(sa.select(sa.func.count()).select_from(RevokedToken)).scalar() == 1
 
 
 @pytest.mark.parametrize("failure", ["stalled", "refused"])
