@@ -121,13 +121,13 @@ class RedisOrProcessMemoryStorage(Storage):
         return self._shared
 
     def _either(self, name: str, *args):
-        from service.redis_client import Unavailable
+        from service.redis_client import RedisUnavailable
 
         link, shared = self._redis()
         if link is not None:
             try:
                 return link.call(lambda: getattr(shared, name)(*args))
-            except Unavailable:
+            except RedisUnavailable:
                 pass
         return getattr(self.fallback, name)(*args)
 
@@ -147,11 +147,11 @@ class RedisOrProcessMemoryStorage(Storage):
         count = self.fallback.reset() or 0
         link, shared = self._redis()
         if link is not None:
-            from service.redis_client import Unavailable
+            from service.redis_client import RedisUnavailable
 
             try:
                 count += link.call(shared.reset) or 0
-            except Unavailable:
+            except RedisUnavailable:
                 pass
         return count
 

@@ -1,4 +1,4 @@
-"""Token revocation that survives restarts, and Redis: in the database.
+"""Token revocation, in the database: it survives restarts and needs no Redis.
 
 A login starts a session (the ``sid`` claim of every token refreshed from it). Logout revokes the
 session until the longest any of its tokens could live; a refresh revokes the refresh token it spends.

@@ -18,7 +18,7 @@ T = TypeVar("T")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
-class Unavailable(Exception):
+class RedisUnavailable(Exception):
     """Redis was not asked (the breaker is open) or did not answer in time; use the fallback."""
 
 
@@ -87,15 +87,15 @@ class RedisLink:
         self.breaker = CircuitBreaker(failures, cool_off)
 
     def call(self, operation: Callable[[], T]) -> T:
-        """``operation()`` (which uses :attr:`client`), or :class:`Unavailable` at once while the breaker is
+        """``operation()`` (which uses :attr:`client`), or :class:`RedisUnavailable` at once while the breaker is
         open, or within about the timeout when Redis does not answer."""
         if not self.breaker.allow():
-            raise Unavailable("the Redis circuit breaker is open")
+            raise RedisUnavailable("the Redis circuit breaker is open")
         try:
             result = operation()
         except self.errors as error:
             self.breaker.failure()
-            raise Unavailable(str(error)) from error
+            raise RedisUnavailable(str(error)) from error
         self.breaker.success()
         return result
 
@@ -103,7 +103,7 @@ class RedisLink:
         """``ok`` when Redis answers a PING now, else ``degraded`` (without asking while the breaker is open)."""
         try:
             self.call(self.client.ping)
-        except Unavailable:
+        except RedisUnavailable:
             return "degraded"
         return "ok"
 
