@@ -1,6 +1,8 @@
 """The ``flask`` command's app (``FLASK_APP=manage.py``): the API app with the operators' commands,
 ``flask db`` (migrations), ``flask jobs`` (the scheduler), ``flask demo`` (demo data), ``flask calendar``
-(holiday arrangements), ``flask domains`` and each domain's own group (``jobs/<name>.py`` ``CLI``).
+(holiday arrangements), ``flask uploads`` (moving files into the storage), ``flask auth`` (adopting the
+revocations an earlier version kept in Redis), ``flask domains`` and each domain's own group
+(``jobs/<name>.py`` ``CLI``).
 
 Production serves ``wsgi:app``, which carries none of these commands and never imports the demo data.
 """
@@ -14,6 +16,7 @@ from api import app as api_app
 from data.demo.loader import demo_cli
 from jobs.calendar import calendar_cli
 from jobs.runner import all_jobs, jobs_cli
+from jobs.uploads import uploads_cli
 from service import registry
 
 domains_cli = AppGroup("domains", help="The domains the registry found.")
@@ -46,7 +49,7 @@ def list_domains():
 
 def register_cli(app: Flask) -> Flask:
     """Add the operators' commands to ``app``."""
-    for group in (jobs_cli, demo_cli, calendar_cli, domains_cli, auth_cli):
+    for group in (jobs_cli, demo_cli, calendar_cli, uploads_cli, domains_cli, auth_cli):
         app.cli.add_command(group)
     for domain in registry.domains():
         group = domain.part("jobs", "CLI")

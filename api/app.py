@@ -15,8 +15,8 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
-from service import calendar, notifications, places, privacy, redis_client, registry, sqlite, uploads
-from service.db import end_read_transaction, end_request, start_request, track_writes
+from service import calendar, notifications, places, privacy, redis_client, registry, sqlite, storage, uploads
+from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.wechat import WeChatClient
 
 
@@ -53,8 +53,6 @@ def _configure_database(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if uri.startswith("sqlite"):
         sqlite.configure_engine(uri, options, app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    else:
-        options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
@@ -73,6 +71,7 @@ def _configure_services(app: Flask) -> None:
     privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
     redis_client.configure(app.config.get("REDIS_URL"), app.config["REDIS_TIMEOUT_MS"],
                            app.config["REDIS_BREAKER_FAILURES"], app.config["REDIS_BREAKER_COOL_OFF_SECONDS"])
+    storage.configure(app.config.get("STORAGE_URL"), INSTANCE_DIR / "uploads")
     calendar.load()
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
     registry.load_rules()
@@ -99,6 +98,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             sqlite.install(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            if engine.dialect.name != "sqlite":
+                ping_when_idle(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
     # Redis when configured, each process's own counts while it fails (api/ratelimit_storage.py).

@@ -14,12 +14,14 @@ import math
 import time
 
 import marshmallow as ma
+import sqlalchemy as sa
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api.messages import language, localize, translate
 from models.base import db
 from service.errors import DomainError
+from service.i18n import Text
 
 log = logging.getLogger("linli.errors")
 
@@ -128,6 +130,20 @@ def _domain_error(error: DomainError):
     return envelope(error.status, error.code, error.message(language()), error.errors, error.headers)
 
 
+def _database_gone(error: sa.exc.DBAPIError):
+    """The database connection failed under the request (a restart, a network cut): the pool replaces its
+    connections, the client may retry; a 503 with Retry-After, not a 500."""
+    if not error.connection_invalidated and not isinstance(error, sa.exc.OperationalError):
+        return _unexpected(error)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the session is removed after the request anyway
+        pass
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+    code, zh, en = HTTP_MESSAGES[503]
+    return envelope(503, code, Text(zh, en), headers={"Retry-After": "1"})
+
+
 def _unexpected(error: Exception):
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -150,4 +166,5 @@ def render_http_exception(error: HTTPException):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(sa.exc.DBAPIError, _database_gone)
     app.register_error_handler(Exception, _unexpected)

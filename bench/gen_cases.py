@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import random
+import sqlite3
 import sys
 import time
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -45,14 +46,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.cases import Case  # noqa: E402
+from models.cases import Case, CaseCounter  # noqa: E402
 from models.notifications import Delivery, Notification  # noqa: E402
 from models.people import RoleAssignment, User  # noqa: E402
 from models.places import Area, District, Neighbourhood, Street  # noqa: E402
 from service import calendar  # noqa: E402
 from service.clock import SHANGHAI  # noqa: E402
 
-GEN_VERSION = "1"
+GEN_VERSION = "2"  # 2: the id sequence and the case-number counters are left as the application leaves them
 CACHE_DIR = ROOT / "bench" / "results" / "cache"
 DEFAULT_CASES = 1_000_000
 STREETS = 10
@@ -138,7 +139,10 @@ def _sqlite_fast(engine: sa.engine.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection, record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=MEMORY")
+        try:   # a database the application also has open stays in its own journal mode
+            cursor.execute("PRAGMA journal_mode=MEMORY")
+        except sqlite3.OperationalError:
+            pass
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.execute("PRAGMA cache_size=-400000")
         cursor.execute("PRAGMA temp_store=MEMORY")
@@ -251,6 +255,7 @@ def generate(url: str, n: int = DEFAULT_CASES, *, anchor: datetime | None = None
     with engine.begin() as conn:
         for name, sql in indexes:
             conn.exec_driver_sql(sql)
+        _as_the_application_leaves_it(conn)
     t3 = time.monotonic()
     progress(f"{len(indexes)} indexes recreated in {t3 - t2:.1f}s")
 
@@ -271,6 +276,10 @@ def generate(url: str, n: int = DEFAULT_CASES, *, anchor: datetime | None = None
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    else:   # what autovacuum does to a table in use: the visibility map that index-only scans rely on
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql('VACUUM ANALYZE "case"')
+            conn.exec_driver_sql("VACUUM ANALYZE case_counter")
     engine.dispose()
     meta.update({"sweep_due": len(due), "statuses": counts, "open": sum(counts.get(s, 0) for s, _ in OPEN_MIX),
                  "overdue_at_anchor": overdue, "first_case_id": first_id, "seconds": round(time.monotonic() - t0, 1),
@@ -278,6 +287,23 @@ def generate(url: str, n: int = DEFAULT_CASES, *, anchor: datetime | None = None
     progress(f"generated in {meta['seconds']}s: {meta['open']:,} open ({overdue:,} overdue at the anchor), "
              f"{len(due)} due for the overdue sweep")
     return meta
+
+
+def _as_the_application_leaves_it(conn) -> None:
+    """Rows inserted with explicit ids and numbers leave the database as the application would: PostgreSQL's
+    id sequence after the largest id (else the next case the API creates collides with a generated one),
+    and each street's case-number counter of each day at its last number."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('\"case\"', 'id'), "
+                             "(SELECT max(id) FROM \"case\"))")
+    last = sa.func.max(sa.cast(sa.func.substr(Case.number, sa.func.length(Case.number) - 3), sa.Integer))
+    day = sa.func.substr(Case.number, sa.func.length(Case.number) - 12, 8)
+    rows = conn.execute(sa.select(Case.street_id, day, last)
+                        .where(Case.street_id.in_(sa.select(Street.id).where(Street.code.like(f"{MARKER}-S%"))))
+                        .group_by(Case.street_id, day)).all()
+    conn.execute(sa.delete(CaseCounter).where(CaseCounter.street_id.in_({r[0] for r in rows})))
+    for start in range(0, len(rows), 5000):
+        conn.execute(sa.insert(CaseCounter), [{"street_id": s, "day": d, "last": n} for s, d, n in rows[start:start + 5000]])
 
 
 def _insert_cases(engine, n, first_id, anchor, rng, neighbourhoods, heads, reporters, progress) -> None:
@@ -452,6 +478,7 @@ def _remove(url: str) -> None:
         conn.exec_driver_sql('DELETE FROM case_event WHERE case_id IN (SELECT id FROM "case" WHERE street_id IN '
                              f"(SELECT id FROM street WHERE code LIKE '{MARKER}-S%'))")
         conn.execute(sa.delete(Case).where(Case.street_id.in_(streets)))
+        conn.execute(sa.delete(CaseCounter).where(CaseCounter.street_id.in_(streets)))
         conn.execute(sa.delete(RoleAssignment).where(RoleAssignment.user_id.in_(users)))
         conn.execute(sa.delete(User).where(User.username.like("bench.%")))
         conn.execute(sa.delete(Neighbourhood).where(Neighbourhood.street_id.in_(streets)))

@@ -328,7 +328,7 @@ class Target:
 
 
 class _Conn:
-    __slots__ = ("sock", "buf", "t0", "need", "status", "close", "busy")
+    __slots__ = ("sock", "buf", "t0", "need", "status", "close", "busy", "label")
 
     def __init__(self):
         self.sock: socket.socket | None = None
@@ -338,6 +338,7 @@ class _Conn:
         self.status = 0
         self.close = False
         self.busy = False
+        self.label = ""
 
 
 def _parse_head(buf: bytearray, end: int):
@@ -364,10 +365,15 @@ def _parse_head(buf: bytearray, end: int):
 def generate_load(port: int, target: Target, duration: float, connections: int, timeout: float = 10.0) -> dict:
     """Closed-loop load: ``connections`` keep-alive connections, each sending its next request as soon
     as the previous response is complete, for ``duration`` seconds. Reconnects when the server closes
-    (the sync worker closes after every response; the connect time is then part of the latency)."""
+    (the sync worker closes after every response; the connect time is then part of the latency).
+
+    A factory with a ``label(i)`` method (a mix of requests, bench.mixed) also gets its latencies, statuses
+    and errors counted per label, under ``by_label``."""
     port = target.port or port
     build = target.builder(port)
     expected = target.expected()
+    labeler = getattr(target.factory, "label", None)
+    by_label: dict[str, dict] = {}
     sel = selectors.DefaultSelector()
     latencies = array.array("d")
     statuses: dict[int, int] = {}
@@ -375,8 +381,16 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
     counter = 0
     perf = time.perf_counter
 
-    def error(kind: str) -> None:
+    def error(kind: str, c: _Conn | None = None) -> None:
         errors[kind] = errors.get(kind, 0) + 1
+        if labeler is not None and c is not None:
+            kinds = _label(c.label)["errors"]
+            kinds[kind] = kinds.get(kind, 0) + 1
+
+    def _label(name: str) -> dict:
+        if name not in by_label:
+            by_label[name] = {"latencies": array.array("d"), "statuses": {}, "errors": {}}
+        return by_label[name]
 
     def drop(c: _Conn) -> None:
         if c.sock is not None:
@@ -390,6 +404,8 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
     def begin(c: _Conn) -> bool:
         nonlocal counter
         c.t0 = perf()
+        if labeler is not None:
+            c.label = labeler(counter)
         try:
             if c.sock is None:
                 sock = socket.create_connection((HOST, port), timeout=timeout)
@@ -398,7 +414,7 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
                 sel.register(sock, selectors.EVENT_READ, c)
             c.sock.sendall(build(counter))
         except OSError as exc:
-            error(f"send:{errno.errorcode.get(exc.errno, type(exc).__name__)}")
+            error(f"send:{errno.errorcode.get(exc.errno, type(exc).__name__)}", c)
             drop(c)
             time.sleep(0.01)
             return False
@@ -437,7 +453,7 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
                 data = c.sock.recv(262144)
             except OSError as exc:
                 data = None
-                error(f"recv:{errno.errorcode.get(exc.errno, type(exc).__name__)}")
+                error(f"recv:{errno.errorcode.get(exc.errno, type(exc).__name__)}", c)
             done = False
             if data:
                 c.buf += data
@@ -448,21 +464,25 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
                             c.status, c.need, c.close = _parse_head(c.buf, end)
                     done = 0 <= c.need <= len(c.buf)
                 except ValueError as exc:
-                    error(f"protocol:{exc}")
+                    error(f"protocol:{exc}", c)
                     data = None
             if done:
                 t = perf()
                 latencies.append(t - c.t0)
                 statuses[c.status] = statuses.get(c.status, 0) + 1
-                if c.status not in expected:
-                    error(f"status:{c.status}")
+                if labeler is not None:
+                    mine = _label(c.label)
+                    mine["latencies"].append(t - c.t0)
+                    mine["statuses"][c.status] = mine["statuses"].get(c.status, 0) + 1
+                if c.status not in (target.factory.expected(c.label) if labeler is not None else expected):
+                    error(f"status:{c.status}", c)
                 last_done = t
                 c.busy = False
                 if c.close or len(c.buf) > c.need:
                     drop(c)
             elif not data:  # closed or failed before the response was complete
                 if data is not None:
-                    error("closed_early")
+                    error("closed_early", c)
                 c.busy = False
                 drop(c)
             if not c.busy:
@@ -474,7 +494,7 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
         now = perf()
         for c in list(active):
             if c.busy and now - c.t0 > timeout:
-                error("timeout")
+                error("timeout", c)
                 c.busy = False
                 drop(c)
                 active.remove(c)
@@ -485,7 +505,8 @@ def generate_load(port: int, target: Target, duration: float, connections: int, 
     sel.close()
     return {"latencies": latencies.tobytes(), "statuses": statuses, "errors": errors,
             "elapsed": max(last_done - start, 1e-9), "count": len(latencies),
-            "client_cpu": time.process_time() - cpu0}
+            "client_cpu": time.process_time() - cpu0,
+            "by_label": {name: {**v, "latencies": v["latencies"].tobytes()} for name, v in by_label.items()}}
 
 
 def _load_child(pipe, port, target, duration, connections, timeout):
@@ -505,6 +526,10 @@ def load_in_child(port: int, target: Target, duration: float, connections: int, 
     lat = array.array("d")
     lat.frombytes(payload["latencies"])
     payload["latencies"] = lat
+    for part in payload.get("by_label", {}).values():
+        values = array.array("d")
+        values.frombytes(part["latencies"])
+        part["latencies"] = values
     return payload
 
 

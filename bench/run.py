@@ -122,6 +122,10 @@ def print_report(name: str, result: dict) -> None:
     if result.get("kind") == "timings":
         print_timings(name, result)
         return
+    if result.get("kind") == "printed":   # a report the benchmark printed itself (bench.mixed)
+        for gname, g in result["goals"].items():
+            print(f"goal  {gname}: {'met' if g['met'] else 'NOT met'} ({g.get('measured')})")
+        return
     print(f"\n== {name} ==  ({result['settings']['rounds']} rounds × {result['settings']['seconds']:g}s per target, "
           f"{result['settings']['connections']} connections, interleaved)")
     header = f"{'target':<24} {'request':<34} {'req/s median [min–max]':>26} {'p50 ms':>18} {'p99 ms':>22} {'errors':>7} {'client CPU':>10}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -133,12 +134,18 @@ class BaseConfig:
     # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (0: none).
     PROXY_FIX_HOPS = 0
 
+    # Where uploaded files live (service/storage.py): file:///dir or s3://bucket/prefix?endpoint=…&region=…;
+    # None: the directory instance/uploads. With STORAGE_REDIRECT_SECONDS > 0 and S3, a private image is
+    # answered with a redirect to a link signed for that long instead of being streamed through Linli.
+    STORAGE_URL: str | None = None
+    STORAGE_REDIRECT_SECONDS = 0
+
     @classmethod
     def from_environment(cls) -> dict:
         """Values every profile takes from the environment when present."""
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
-                     "WECHAT_SECRET", "WECHAT_API_BASE"):
+                     "WECHAT_SECRET", "WECHAT_API_BASE", "STORAGE_URL"):
             if _env(name) is not None:
                 values[name] = _env(name)
         if _env("DATABASE_URL"):
@@ -156,6 +163,8 @@ class BaseConfig:
             values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
         if _env("CALENDAR_REFRESH_SECONDS"):
             values["CALENDAR_REFRESH_SECONDS"] = _env_int("CALENDAR_REFRESH_SECONDS", 5)
+        if _env("STORAGE_REDIRECT_SECONDS"):
+            values["STORAGE_REDIRECT_SECONDS"] = _env_int("STORAGE_REDIRECT_SECONDS", 0)
         if _env("REQUEST_TIMEOUT_SECONDS"):
             values["REQUEST_TIMEOUT_SECONDS"] = _env_int("REQUEST_TIMEOUT_SECONDS", 60)
         if _env("PROXY_FIX_HOPS") is not None:
@@ -193,6 +202,8 @@ class TestConfig(BaseConfig):
     # Tests roll back what they load, and reset the calendar themselves (tests/conftest.py); a check
     # at a random moment would add a statement to the tests that count them.
     CALENDAR_REFRESH_SECONDS = 3600
+    # Each test process keeps its uploads in a directory of its own (tests/conftest.py removes it).
+    STORAGE_URL = f"file://{Path(tempfile.gettempdir()) / f'linli-test-uploads-{os.getpid()}'}"
 
 
 class ProductionConfig(BaseConfig):

@@ -138,8 +138,10 @@ class CasePhoto(Base):
 
 class CaseFollower(Base):
     __tablename__ = "case_follower"
+    # My cases: what a user follows, newest case first (service/cases/queries.my_cases).
+    __table_args__ = (sa.Index("ix_case_follower_user_case", "user_id", "case_id"),)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("case.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), primary_key=True, index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

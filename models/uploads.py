@@ -1,4 +1,7 @@
-"""Uploaded images: re-encoded (no EXIF), private to their owner until attached."""
+"""Uploaded images: re-encoded (no EXIF), private to their owner until attached.
+
+The bytes live in the storage (``service.storage``) under ``storage_key``; ``data`` holds them only for
+rows stored before the storage existed, until ``flask uploads move-to-storage`` moves them."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,7 +21,10 @@ class Upload(Base):
     height: Mapped[int] = mapped_column(sa.Integer)
     size: Mapped[int] = mapped_column(sa.Integer)
     sha256: Mapped[str] = mapped_column(sa.String(64))
-    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    # Where the bytes are in the storage (service/storage.py); NULL only for a row not yet moved there.
+    storage_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    # The bytes of a row stored before the storage existed; NULL once moved (and for every new upload).
+    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     # Set when attached to a case (or another object); then visible to whoever may see that object.
     attached_to: Mapped[str | None] = mapped_column(sa.String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from models.audit import AuditEntry
 from models.base import db
 from service import places
-from service.db import paginate, transactional
+from service.db import end_read_before_write, paginate, transactional
 
 LOCATE = object()  # the default of ``street_id``: found from the object's type and id
 
@@ -38,16 +38,19 @@ def record(actor, action: str, object_type: str, object_id, *, before: dict | No
     return entry
 
 
-def record_view(actor, action: str, object_type: str, object_id) -> None:
-    """Audit a view of personal data from a read: the read's transaction ends and the entry is
-    written in a transaction of its own, which takes the write lock before anything else."""
-    db.session.rollback()
-    _write(actor, action, object_type, object_id)
+def record_view(actor, action: str, object_type: str, object_id, *, street_id=LOCATE) -> None:
+    """Audit a view of personal data from a read. On SQLite the read's transaction ends first and the
+    entry is written in a transaction of its own, which takes the write lock before anything else; on
+    PostgreSQL the read's transaction goes on and commits with the entry (one commit, and the statements
+    the connection has prepared are kept: a rollback would drop them). ``street_id`` as in ``record``:
+    a caller holding the object passes it, saving the lookup."""
+    end_read_before_write()
+    _write(actor, action, object_type, object_id, street_id)
 
 
 @transactional
-def _write(actor, action: str, object_type: str, object_id) -> None:
-    record(actor, action, object_type, object_id)
+def _write(actor, action: str, object_type: str, object_id, street_id) -> None:
+    record(actor, action, object_type, object_id, street_id=street_id)
 
 
 def list_entries(actor, *, object_type: str | None = None, object_id: str | None = None,

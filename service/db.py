@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -141,6 +142,15 @@ def _end_kept_read() -> None:
         _commit_read(session)
 
 
+def end_read_before_write() -> None:
+    """A read that goes on to write (an audited view): on SQLite its transaction ends here (committed: it only
+    read), so that the write begins with BEGIN IMMEDIATE; elsewhere the write goes on in it."""
+    session = db.session()
+    session.info.pop("kept_read", None)
+    if session.in_transaction() and sqlite.is_sqlite(session):
+        _commit_read(session)
+
+
 def _mark_written(session, flush_context) -> None:
     session.info["wrote"] = True
 
@@ -254,3 +264,45 @@ def add_unique(obj, conflict: Exception):
             raise
         raise conflict from None
     return obj
+
+
+# A connection idle in the pool longer than this is checked (one round trip) before a request uses it.
+PING_AFTER_IDLE_SECONDS = 10.0
+_PINGED_WHEN_IDLE: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def pings_when_idle(engine) -> bool:
+    return engine in _PINGED_WHEN_IDLE
+
+
+def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """Check a pooled connection before use only when it sat idle longer than ``idle_seconds``.
+
+    ``pool_pre_ping`` would ping before every checkout: one more round trip on every request. A
+    connection a request returned a moment ago is as alive as the ping would find it; one that waited
+    in the pool (a database restart, a firewall's idle timeout) is checked, and replaced if dead. A
+    connection that dies between two requests anyway fails its request with a 503 (api.errors), and
+    the pool then replaces every connection older than the failure."""
+    import sqlalchemy as sa
+
+    if engine in _PINGED_WHEN_IDLE:
+        return
+    _PINGED_WHEN_IDLE.add(engine)
+    dialect = engine.dialect
+
+    def note_idle(dbapi_connection, record) -> None:
+        record.info["linli_idle_since"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("linli_idle_since")
+        if since is None or time.monotonic() - since <= idle_seconds:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure of the ping means the connection is gone
+            raise sa.exc.DisconnectionError() from exc
+        if alive is False:
+            raise sa.exc.DisconnectionError()
+
+    sa.event.listen(engine, "checkin", note_idle)
+    sa.event.listen(engine, "checkout", ping_if_idle)

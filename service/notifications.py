@@ -14,7 +14,7 @@ from models.base import db
 from models.notifications import Delivery, Notification, SubscriptionGrant
 from models.people import WeChatAccount
 from service import clock, registry, rules
-from service.db import paginate, transactional
+from service.db import transactional
 from service.platform_errors import NotificationNotFound, TemplateUnknown
 from service.wechat import WeChatClient, WeChatError
 
@@ -109,16 +109,21 @@ def notify_many(notices: list[dict]) -> None:
          "body": n["body"][:1000], "link": n.get("link"), "data": n.get("data")} for n in quiet])
 
 
-def inbox(user_id: int, *, unread_only: bool, page: int, page_size: int):
+_INBOX_COUNTS = sa.select(sa.func.count(), sa.func.count(Notification.read_at)).where(
+    Notification.user_id == sa.bindparam("user_id"))
+
+
+def inbox(user_id: int, *, unread_only: bool, page: int, page_size: int) -> tuple[list[Notification], int, int]:
+    """A page of the inbox, newest first: (items, total of the list asked for, unread); the two counts
+    in one statement over the user's notifications."""
+    everything, read = db.session.execute(_INBOX_COUNTS, {"user_id": user_id}).one()
+    unread = everything - read
     query = sa.select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    return paginate(query.order_by(Notification.id.desc()), page, page_size)
-
-
-def unread_count(user_id: int) -> int:
-    return db.session.execute(sa.select(sa.func.count()).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
+    items = db.session.execute(query.order_by(Notification.id.desc()).limit(page_size)
+                               .offset((page - 1) * page_size)).scalars().all()
+    return items, unread if unread_only else everything, unread
 
 
 @transactional

@@ -399,6 +399,11 @@ class UploadNotFound(NotFound):
     code, zh, en = "uploads.not_found", "图片不存在", "No such image"
 
 
+class UploadStorageUnavailable(Unavailable):
+    """The storage of uploaded files (a directory, or object storage) could not be reached."""
+    code, zh, en = "uploads.storage_unavailable", "图片存储暂时不可用，请稍后再试", "Image storage is unavailable; please retry later"
+
+
 class UploadIdInvalid(UploadNotFound, InvalidInput):
     """An id in a list of photos that cannot be an upload's."""
     status, field, zh, en = 422, "photos", "照片编号无效", "Not a valid upload id"

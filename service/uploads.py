@@ -8,6 +8,14 @@ GPS, XMP, ICC, comments) is dropped; large images are scaled down.
 An upload is private to its owner until it is attached to something
 (``attached_to = "case:123"``); from then on the rule registered in
 ``VISIBILITY`` for that kind of object decides who may see it.
+
+The bytes are kept in the storage (``service.storage``: a directory, or S3-compatible object storage),
+the row keeps what is known about them (type, size, SHA-256, owner, what it is attached to) and the
+storage key. A new upload is written to the storage first and its row second: a row never names an
+object that is not there. When the row cannot be written the object is deleted at once; if even that
+fails (or the process dies in between) the object is named by no row, and ``purge_orphans`` deletes it
+a day later. Rows stored before the storage existed keep their bytes in ``data`` until
+``move_to_storage`` (``flask uploads move-to-storage``) moves them.
 """
 from __future__ import annotations
 
@@ -15,8 +23,10 @@ import hashlib
 import io
 import logging
 import math
+import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from datetime import timedelta
 from typing import Any, BinaryIO
 
@@ -28,12 +38,13 @@ from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
 from models.base import db
 from models.uploads import Upload
-from service import clock
-from service.db import transactional
+from service import clock, storage
+from service.db import reading, transactional
 from service.errors import DomainError
 from service.platform_errors import (ImageCorrupt, ImageIdInvalid, ImageTooLarge, ImageTooManyPixels,
                                      TooManyPixels, UnsupportedImageType, UploadAlreadyAttached, UploadEmpty,
-                                     UploadGone, UploadIdInvalid, UploadListedTwice, UploadNotFound)
+                                     UploadGone, UploadIdInvalid, UploadListedTwice, UploadNotFound,
+                                     UploadStorageUnavailable)
 from service.people import Actor
 
 log = logging.getLogger("linli.uploads")
@@ -244,11 +255,90 @@ def process_image(data: bytes, *, max_pixels: int | None = None, max_side: int =
 
 # --- use-cases ------------------------------------------------------------------------------------------------
 
+# --- the bytes, in the storage -----------------------------------------------------------------------------------
+
+KEY_PREFIX = "uploads/"
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+def new_key(content_type: str) -> str:
+    """A fresh storage key: ``uploads/2026/12/<random>.jpg`` (random, so it can be chosen before the row
+    exists and reveals nothing; the month keeps directories small)."""
+    now = clock.now()
+    return f"{KEY_PREFIX}{now:%Y/%m}/{secrets.token_urlsafe(18)}{_EXTENSIONS.get(content_type, '')}"
+
+
+def _put(key: str, data: bytes, content_type: str) -> None:
+    try:
+        storage.current().put(key, data, content_type)
+    except storage.StorageError:
+        log.warning("storing %s failed", key, exc_info=True)
+        raise UploadStorageUnavailable() from None
+
+
+def _discard(key: str) -> bool:
+    """Delete an object no row names (any more); a failure is only logged: ``purge_orphans`` retries it."""
+    try:
+        storage.current().delete(key)
+        return True
+    except storage.StorageError:
+        log.warning("deleting %s failed; the orphan sweep will delete it", key, exc_info=True)
+        return False
+
+
+def content(upload: Upload) -> bytes:
+    """The bytes of ``upload`` (a row the caller was allowed to see): from the storage, or from the row
+    itself while it has not been moved there. A missing object is a 404 (and logged: it should not
+    happen); a storage that cannot be reached a 503."""
+    key = upload.storage_key
+    if key is None:
+        # Not moved yet when the row was read. One statement reads both columns: the move sets the key and
+        # clears the data in one UPDATE, so this sees either the bytes or the key.
+        row = db.session.execute(sa.select(Upload.storage_key, Upload.data).where(Upload.id == upload.id)).first()
+        if row is None:
+            raise UploadNotFound()
+        if row.data is not None:
+            return row.data
+        key = row.storage_key
+    return read(upload.id, key)
+
+
+def read(upload_id: int, key: str | None, data: bytes | None = None) -> bytes:
+    """The bytes of upload ``upload_id``: ``data`` when the row still holds them, else the object ``key``."""
+    if data is not None:
+        return data
+    if key is None:
+        log.error("upload %s has neither bytes nor a storage key", upload_id)
+        raise UploadNotFound()
+    try:
+        return storage.current().get(key)
+    except storage.ObjectMissing:
+        log.error("upload %s: its object %s is missing from %s", upload_id, key, storage.current().describe())
+        raise UploadNotFound() from None
+    except storage.StorageError:
+        log.warning("reading upload %s (%s) failed", upload_id, key, exc_info=True)
+        raise UploadStorageUnavailable() from None
+
+
+def direct_url(upload: Upload, expires: int) -> str | None:
+    """A signed link reading the upload's object straight from the storage for ``expires`` seconds, when the
+    backend makes such links (S3) and ``expires`` > 0; None otherwise (Linli streams the bytes)."""
+    if expires <= 0 or upload.storage_key is None:
+        return None
+    try:
+        return storage.current().url_for(upload.storage_key, expires)
+    except Exception:  # noqa: BLE001 - signing is local; anything odd falls back to streaming
+        log.warning("signing a link to %s failed; streaming instead", upload.storage_key, exc_info=True)
+        return None
+
+
+# --- use-cases ------------------------------------------------------------------------------------------------
+
 @transactional
-def _save(owner_user_id: int, encoded: Encoded) -> Upload:
+def _save(owner_user_id: int, encoded: Encoded, key: str) -> Upload:
     upload = Upload(owner_user_id=owner_user_id, content_type=encoded.content_type, width=encoded.width,
                     height=encoded.height, size=len(encoded.data), sha256=hashlib.sha256(encoded.data).hexdigest(),
-                    data=encoded.data)
+                    storage_key=key)
     db.session.add(upload)
     db.session.flush()
     return upload
@@ -257,19 +347,26 @@ def _save(owner_user_id: int, encoded: Encoded) -> Upload:
 def store_image(owner_user_id: int, stream_or_bytes: bytes | BinaryIO, filename: str | None = None,
                 declared_content_type: str | None = None, *, max_bytes: int = MAX_BYTES,
                 max_pixels: int | None = None, max_side: int = MAX_SIDE) -> Upload:
-    """Store an image for ``owner_user_id``, unattached, in one transaction.
+    """Store an image for ``owner_user_id``, unattached: the bytes in the storage, then the row in one
+    transaction.
 
     ``filename`` and ``declared_content_type`` are only logged: the type comes
     from decoding the bytes. This is a use-case of its own: it ends the
     caller's (read) transaction before decoding, so no database lock is held
-    during the CPU-heavy work.
+    during the CPU-heavy work or while the storage is written.
     """
     data = _read(stream_or_bytes, max_bytes)
     db.session.rollback()  # on SQLite a POST's transaction holds the write lock: release it while decoding
     encoded = process_image(data, max_pixels=max_pixels, max_side=max_side, max_bytes=max_bytes)
-    upload = _save(owner_user_id, encoded)
-    log.info("upload %s stored for user %s: %s %dx%d, %d bytes (declared %r, %r)", upload.id, owner_user_id,
-             encoded.content_type, encoded.width, encoded.height, len(encoded.data), declared_content_type,
+    key = new_key(encoded.content_type)
+    _put(key, encoded.data, encoded.content_type)
+    try:
+        upload = _save(owner_user_id, encoded, key)
+    except BaseException:
+        _discard(key)  # the row was not written: the object goes too (or, failing that, the orphan sweep)
+        raise
+    log.info("upload %s stored for user %s as %s: %s %dx%d, %d bytes (declared %r, %r)", upload.id, owner_user_id,
+             key, encoded.content_type, encoded.width, encoded.height, len(encoded.data), declared_content_type,
              (filename or "")[:100])
     return upload
 
@@ -355,9 +452,179 @@ def _refuse(name: str, upload_id: int, actor_user_id: int):
     raise UploadAlreadyAttached(name)
 
 
+PURGE_BATCH = 500
+
+
+def purge_unattached(older_than: timedelta = timedelta(hours=24), *, batch: int = PURGE_BATCH) -> int:
+    """Delete uploads never attached to anything within ``older_than`` (abandoned reports), rows and objects.
+
+    Each batch of rows is deleted in its own transaction, and their objects after it commits: an object is
+    never deleted while a row still names it. An object whose deletion fails is left to ``purge_orphans``."""
+    cutoff = clock.now() - older_than
+    deleted = 0
+    while True:
+        keys, count = _purge_batch(cutoff, batch)
+        for key in keys:
+            _discard(key)
+        deleted += count
+        if count < batch:
+            return deleted
+
+
 @transactional
-def purge_unattached(older_than: timedelta = timedelta(hours=24)) -> int:
-    """Delete uploads never attached to anything within ``older_than`` (abandoned reports)."""
-    result = db.session.execute(sa.delete(Upload).where(Upload.attached_to.is_(None),
-                                                        Upload.created_at < clock.now() - older_than))
-    return result.rowcount or 0
+def _purge_batch(cutoff, batch: int) -> tuple[list[str], int]:
+    due = (Upload.attached_to.is_(None), Upload.created_at < cutoff)
+    ids = db.session.execute(sa.select(Upload.id).where(*due).order_by(Upload.id).limit(batch)).scalars().all()
+    if not ids:
+        return [], 0
+    # The conditions again: an upload attached meanwhile stays.
+    gone = db.session.execute(sa.delete(Upload).where(Upload.id.in_(ids), *due).returning(Upload.storage_key)
+                              .execution_options(synchronize_session=False)).scalars().all()
+    return [key for key in gone if key is not None], len(ids)
+
+
+def purge_orphans(older_than: timedelta = timedelta(hours=24), *, batch: int = PURGE_BATCH) -> dict:
+    """Delete objects under ``uploads/`` older than ``older_than`` that no row names: left by a row that
+    could not be written (and whose object could not be deleted then), by a process that died between
+    writing the object and the row, or by a purge whose object deletion failed.
+
+    It lists every object of the storage, so it runs daily, not hourly. An object younger than
+    ``older_than`` is never touched: its row may still be on its way."""
+    cutoff = clock.now() - older_than
+    checked = deleted = 0
+    chunk: list[str] = []
+    try:
+        for item in storage.current().list(KEY_PREFIX):
+            checked += 1
+            if item.modified_at < cutoff:
+                chunk.append(item.key)
+            if len(chunk) >= batch:
+                deleted += _delete_unnamed(chunk)
+                chunk = []
+        deleted += _delete_unnamed(chunk)
+    except storage.StorageError:
+        log.warning("the orphan sweep could not list the storage", exc_info=True)
+        raise UploadStorageUnavailable() from None
+    return {"checked": checked, "deleted": deleted}
+
+
+def _delete_unnamed(keys: list[str]) -> int:
+    if not keys:
+        return 0
+    with reading():
+        named = set(db.session.execute(sa.select(Upload.storage_key).where(Upload.storage_key.in_(keys))).scalars())
+    deleted = 0
+    for key in keys:
+        if key not in named and _discard(key):
+            log.info("deleted %s: no upload names it", key)
+            deleted += 1
+    return deleted
+
+
+# --- moving the bytes of older rows into the storage ---------------------------------------------------------
+
+@dataclass
+class MoveReport:
+    moved: int = 0            # rows whose bytes are now only in the storage
+    bytes: int = 0            # their bytes
+    mismatched: list[int] = dataclass_field(default_factory=list)  # the row's bytes do not match its sha256
+    failed: list[int] = dataclass_field(default_factory=list)      # written, but not read back intact
+    raced: int = 0            # moved or deleted by someone else meanwhile
+    remaining: int = 0        # rows still holding their bytes after the run
+    seconds: float = 0.0
+    batches: int = 0
+
+
+def move_to_storage(*, batch: int = 50, limit: int | None = None, progress: Callable[[MoveReport], None] | None = None
+                    ) -> MoveReport:
+    """Move the bytes of rows stored before the storage existed (``data`` set, no ``storage_key``) into it.
+
+    Each row's bytes are checked against its SHA-256, written, read back and checked again; only then, for a
+    whole batch in one transaction, does the row get its key and lose its bytes (a conditional UPDATE: a row
+    moved or deleted meanwhile is left alone and the object just written is deleted). Each batch commits, so
+    an interrupted run loses at most one batch's work and a rerun goes on with the rows not moved yet. A row
+    whose bytes do not match its checksum, or whose object does not read back intact, keeps its bytes and is
+    reported. An object written by a run that died before its batch committed is named by no row:
+    ``purge_orphans`` deletes it a day later."""
+    started = time.monotonic()
+    report = MoveReport()
+    after = examined = 0
+    while limit is None or examined < limit:
+        size = batch if limit is None else min(batch, limit - examined)
+        with reading():
+            rows = db.session.execute(
+                sa.select(Upload.id, Upload.sha256, Upload.content_type, Upload.created_at)
+                .where(Upload.storage_key.is_(None), Upload.data.is_not(None), Upload.id > after)
+                .order_by(Upload.id).limit(size)).all()
+        if not rows:
+            break
+        after, examined = rows[-1].id, examined + len(rows)
+        written = {}
+        for row in rows:
+            copied = _copy_one(row, report)
+            if copied is not None:
+                written[row.id] = (copied[0], row.sha256, copied[1])
+        if written:
+            taken = _record_moves({upload_id: w[:2] for upload_id, w in written.items()})
+            for upload_id, (key, _, size) in written.items():
+                if upload_id in taken:
+                    report.moved += 1
+                    report.bytes += size
+                else:
+                    report.raced += 1
+                    _discard(key)
+        report.batches += 1
+        if progress is not None:
+            progress(report)
+    with reading():
+        report.remaining = db.session.execute(sa.select(sa.func.count()).select_from(Upload).where(
+            Upload.storage_key.is_(None), Upload.data.is_not(None))).scalar_one()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _copy_one(row, report: MoveReport) -> tuple[str, int] | None:
+    """Write one row's bytes to a new key and read them back; the key and the size when they came back
+    intact."""
+    with reading():
+        data = db.session.execute(sa.select(Upload.data).where(Upload.id == row.id)).scalar_one_or_none()
+    if data is None:  # moved or deleted since the batch was read
+        report.raced += 1
+        return None
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        log.error("upload %s: its bytes do not match its sha256; left in the database", row.id)
+        report.mismatched.append(row.id)
+        return None
+    key = f"{KEY_PREFIX}{row.created_at:%Y/%m}/{secrets.token_urlsafe(18)}{_EXTENSIONS.get(row.content_type, '')}"
+    backend = storage.current()
+    try:
+        backend.put(key, data, row.content_type)
+        back = backend.get(key)
+    except storage.StorageError:
+        log.warning("upload %s: writing or reading back %s failed", row.id, key, exc_info=True)
+        report.failed.append(row.id)
+        _discard(key)
+        return None
+    if hashlib.sha256(back).hexdigest() != row.sha256:
+        log.error("upload %s: %s did not read back intact; left in the database", row.id, key)
+        report.failed.append(row.id)
+        _discard(key)
+        return None
+    return key, len(data)
+
+
+@transactional
+def _record_moves(written: dict[int, tuple[str, str]]) -> set[int]:
+    """Give each row its key and drop its bytes, if it still holds the bytes that were copied; the rows
+    taken."""
+    taken = set()
+    for upload_id, (key, sha256) in written.items():
+        done = db.session.execute(
+            sa.update(Upload)
+            .where(Upload.id == upload_id, Upload.storage_key.is_(None), Upload.data.is_not(None),
+                   Upload.sha256 == sha256)
+            .values(storage_key=key, data=None)
+            .execution_options(synchronize_session=False)).rowcount
+        if done == 1:
+            taken.add(upload_id)
+    return taken

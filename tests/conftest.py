@@ -7,6 +7,7 @@ tables are emptied afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ from flask_migrate import upgrade
 from manage import create_app  # the API app with its commands (flask jobs, demo, calendar…)
 from api.extensions import limiter
 from models.base import db
-from service import calendar, clock
+from service import calendar, clock, storage
+from tests.fakes.s3 import S3Server
 from tests.fakes.wechat import FakeWeChat
 
 
@@ -86,6 +88,29 @@ def app(database_url, wechat_fake):
     yield app
     with app.app_context():
         db.engine.dispose()
+    root = getattr(storage.current(), "root", None)
+    if root is not None and Path(root).name.startswith("linli-test-uploads-"):
+        shutil.rmtree(root, ignore_errors=True)  # this process's uploads (config.TestConfig.STORAGE_URL)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3-compatible server (moto's), in a process of its own, for this test process."""
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server):
+    """The storage switched to a new, empty bucket of the local S3 server for one test (then back)."""
+    backend = storage.from_url(s3_server.url(f"linli-{uuid.uuid4().hex[:12]}"))
+    backend.client.create_bucket(Bucket=backend.bucket)
+    previous = storage.use(backend)
+    try:
+        yield backend
+    finally:
+        storage.use(previous)
 
 
 @pytest.fixture(scope="session")

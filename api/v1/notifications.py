@@ -26,9 +26,9 @@ class Inbox(MethodView):
     def get(self, args):
         """My notifications, newest first"""
         user_id = current_actor().user_id
-        items, total = notifications.inbox(user_id, unread_only=args["unread"], page=args["page"],
-                                           page_size=args["page_size"])
-        return {**paged(items, total, args), "unread": notifications.unread_count(user_id)}
+        items, total, unread = notifications.inbox(user_id, unread_only=args["unread"], page=args["page"],
+                                                   page_size=args["page_size"])
+        return {**paged(items, total, args), "unread": unread}
 
 
 @blp.route(f"/notifications/{ID}/read")

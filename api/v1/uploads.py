@@ -1,7 +1,7 @@
 """Photos for case reports: upload one (multipart), fetch one back."""
 from __future__ import annotations
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, redirect, request, url_for
 from flask.views import MethodView
 
 from api.docs import errors
@@ -43,16 +43,30 @@ class UploadImage(MethodView):
     @blp.response(200, IMAGE_BODY, content_type="image/jpeg", description=IMAGE_DESCRIPTION)
     @blp.alt_response(200, schema=IMAGE_BODY, content_type="image/png", description=IMAGE_DESCRIPTION, success=True)
     @blp.alt_response(200, schema=IMAGE_BODY, content_type="image/webp", description=IMAGE_DESCRIPTION, success=True)
-    @errors(blp, 401, 404)
+    @blp.alt_response(302, description="Only on a server with object storage and `STORAGE_REDIRECT_SECONDS`: "
+                      "`Location` is a link reading the image directly, signed for that many seconds", success=True)
+    @blp.alt_response(304, description="`If-None-Match` named the image's ETag: the copy you have is current",
+                      success=True)
+    @errors(blp, 401, 404, 503)
     @auth_required()
     def get(self, upload_id):
         """Fetch a photo
 
         Your own photos, and photos attached to something you may see (e.g. a
-        case in your scope). Anything else is 404.
+        case in your scope). Anything else is 404. Where the server is set up
+        so (object storage with `STORAGE_REDIRECT_SECONDS`), the answer is a
+        302 to a link that reads the image directly and expires shortly.
         """
         upload = uploads.get_upload(current_actor(), upload_id)
-        response = Response(upload.data, status=200, mimetype=upload.content_type)
+        if upload.sha256 in request.if_none_match:  # the client has it: nothing to read from the storage
+            response = Response(status=304)
+        else:
+            link = uploads.direct_url(upload, current_app.config.get("STORAGE_REDIRECT_SECONDS", 0))
+            if link is not None:
+                response = redirect(link, 302)
+                response.headers["Cache-Control"] = "private, no-store"  # the link expires
+                return response
+            response = Response(uploads.content(upload), status=200, mimetype=upload.content_type)
         response.headers["Cache-Control"] = "private, max-age=3600"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -28,7 +28,7 @@ from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseEvent, CasePhoto, Open311Key
 from models.places import Estate, Neighbourhood, Street
 from models.uploads import Upload
-from service import audit, clock, geo
+from service import audit, clock, geo, uploads
 from service.cases import access, rules, workflow
 from service.cases.errors import (
     AddressIdUnsupported, AddressTooLong, AddressUnknown, ApiKeyInvalid, AttributeSingleValue, BoxInvalid,
@@ -37,7 +37,7 @@ from service.cases.errors import (
     RangeTooLong, RequestDescriptionRequired, RequestLocationRequired, RequestNotFound, ServiceCodeRequired,
     ServiceCodeUnknown, ServiceNotFound, StatusInvalid, TooManyIds)
 from service.db import paginate, transactional
-from service.errors import Forbidden
+from service.errors import Forbidden, NotFound
 from service.people import Actor
 
 MAX_RANGE = timedelta(days=90)
@@ -389,7 +389,8 @@ def present(cases: list[Case], lang: str = "zh") -> list[dict]:
 
 MEDIA_PATH = "/open311/v2/media"
 _MEDIA_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
-_MEDIA = (sa.select(Upload.data, Upload.content_type, Upload.sha256, Case.category_code)
+_MEDIA = (sa.select(Upload.id, Upload.storage_key, Upload.data, Upload.content_type, Upload.sha256,
+                    Case.category_code)
           .join(CasePhoto, CasePhoto.upload_id == Upload.id).join(Case, Case.id == CasePhoto.case_id)
           .where(CasePhoto.media_token == sa.bindparam("token"), CasePhoto.purpose == "report",
                  Case.status.notin_(HIDDEN_STATUSES)))
@@ -411,7 +412,11 @@ def media(token: str) -> Media:
         row = db.session.execute(_MEDIA, {"token": token}).first()
     if row is None or _public_category(row.category_code) is None:
         raise MediaNotFound()
-    return Media(row.data, row.content_type, row.sha256)
+    try:
+        data = uploads.read(row.id, row.storage_key, row.data)  # the row's bytes, or its object's
+    except NotFound:
+        raise MediaNotFound() from None
+    return Media(data, row.content_type, row.sha256)
 
 
 # --- creating a request -----------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from models.people import ResidentProfile
 from service import audit, clock, geo, labels, privacy
 from service.cases import access, rules
 from service.cases.errors import CaseNotFound, CategoryUnknown, CursorInvalid, NeighbourhoodOutOfScope
-from service.db import paginate
 from service.people import Actor
 
 # The columns summary() reads: the queue selects only these.
@@ -74,6 +73,12 @@ def _reporter_view(case: Case, full: bool) -> dict | None:
     return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "masked": True}
 
 
+# How many follow a case, and whether the caller does: one statement.
+_FOLLOWERS = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(sa.case(
+    (CaseFollower.user_id == sa.bindparam("user_id"), 1), else_=0)), 0) == 1).where(
+    CaseFollower.case_id == sa.bindparam("case_id"))
+
+
 def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     """One case as the actor may see it. Staff handling it see the reporter's contact details
     unmasked (and that view is audited); everyone else sees masked or anonymous details."""
@@ -83,12 +88,11 @@ def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
     photos = db.session.execute(sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(
         CasePhoto.case_id == case.id).order_by(CasePhoto.id)).all()
-    followers = db.session.execute(sa.select(sa.func.count()).where(CaseFollower.case_id == case.id)).scalar_one()
-    following = db.session.get(CaseFollower, (case.id, actor.user_id)) is not None
+    followers, following = db.session.execute(_FOLLOWERS, {"case_id": case.id, "user_id": actor.user_id}).one()
     result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=followers,
                      following=following, lang=lang)
     if handler and not own and case.reporter_user_id is not None:
-        audit.record_view(actor, "case.reporter_viewed", "case", case_id)
+        audit.record_view(actor, "case.reporter_viewed", "case", case_id, street_id=case.street_id)
     return result
 
 
@@ -115,11 +119,36 @@ def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photo
             "attributes": case.attributes or {}}
 
 
-def my_cases(actor: Actor, *, page: int, page_size: int):
-    """Cases I reported or follow, newest first."""
-    followed = sa.select(CaseFollower.case_id).where(CaseFollower.user_id == actor.user_id)
-    query = sa.select(Case).where(sa.or_(Case.reporter_user_id == actor.user_id, Case.id.in_(followed)))
-    return paginate(query.order_by(Case.id.desc()), page, page_size)
+# Cases I reported or follow: the newest ``limit + 1`` ids of each kind below the cursor, each read off its own
+# index ((reporter_user_id, id) and (user_id, case_id)), merged, then those rows; no scan of the case table.
+_MINE_REPORTED = (sa.select(Case.id.label("id")).where(Case.reporter_user_id == sa.bindparam("user_id"),
+                                                       Case.id < sa.bindparam("before"))
+                  .order_by(Case.id.desc()).limit(sa.bindparam("limit")).subquery())
+_MINE_FOLLOWED = (sa.select(CaseFollower.case_id.label("id"))
+                  .where(CaseFollower.user_id == sa.bindparam("user_id"), CaseFollower.case_id < sa.bindparam("before"))
+                  .order_by(CaseFollower.case_id.desc()).limit(sa.bindparam("limit")).subquery())
+_MINE_PAGE = (sa.select(Case).where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id),
+                                                         sa.select(_MINE_FOLLOWED.c.id))))
+              .order_by(Case.id.desc()).limit(sa.bindparam("limit")))
+_MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
+    sa.select(Case.id).where(Case.reporter_user_id == sa.bindparam("user_id")),
+    sa.select(CaseFollower.case_id).where(CaseFollower.user_id == sa.bindparam("user_id"))).subquery())
+
+
+def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tuple[list[Case], str | None, int]:
+    """Cases I reported or follow, newest first, keyset-paginated by id: (items, next_cursor, total)."""
+    before = MAX_CASE_ID
+    if cursor:
+        due, last_id = decode_cursor(cursor)
+        if due is not None:
+            raise CursorInvalid()
+        before = last_id
+    rows = db.session.execute(_MINE_PAGE, {"user_id": actor.user_id, "before": before, "limit": limit + 1}
+                              ).scalars().all()
+    total = db.session.execute(_MINE_COUNT, {"user_id": actor.user_id}).scalar_one()
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(None, rows[limit - 1].id), total
+    return rows, None, total
 
 
 def nearby(*, lat: float, lng: float, datum: str, category_code: str) -> list[dict]:

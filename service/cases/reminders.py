@@ -40,10 +40,10 @@ again for a later deadline of the same case.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+import orjson
 import sqlalchemy as sa
 
 from models.base import db
@@ -223,12 +223,14 @@ class _Outbox:
 
 
 def _insert_notifications(messages: list[_Message]) -> int:
-    if not messages:
-        return 0
-    table = Notification.__table__
-    used = set(db.session.execute(sa.select(table.c.dedupe_key).where(
-        _among(table.c.dedupe_key, [m.key for m in messages]))).scalars())
-    return _write_notifications([m for m in messages if m.key not in used])
+    """The notifications whose key is not used yet (the insert skips a used one). Where a kind has a WeChat
+    template, the used keys are read first: a delivery goes only with a notification inserted now."""
+    if any(notifications.template_for(m.kind) for m in messages):
+        table = Notification.__table__
+        used = set(db.session.execute(sa.select(table.c.dedupe_key).where(
+            _among(table.c.dedupe_key, [m.key for m in messages]))).scalars())
+        messages = [m for m in messages if m.key not in used]
+    return _write_notifications(messages)
 
 
 def _write_notifications(fresh: list[_Message]) -> int:
@@ -256,11 +258,14 @@ def _bulk_insert(table: sa.Table, rows: list[dict], *, constants: dict, skip_con
     """Insert ``rows`` (dicts with the same keys; ``constants`` the same for every row) in one
     statement, skipping rows that hit the unique column ``skip_conflicts_on``; the number inserted.
 
-    PostgreSQL: INSERT … SELECT FROM unnest(one array per column) — one statement and one parameter
-    per column whatever the batch size. SQLite (in-process): an executemany."""
+    PostgreSQL: INSERT … SELECT FROM json_to_recordset(the rows as one JSON document) — one statement and
+    one parameter whatever the batch size; orjson writes the document, so no value is escaped one by one
+    (an array parameter of text is, by the driver, with a regular expression per element). SQLite
+    (in-process): an executemany."""
     if not rows:
         return 0
-    if db.session.get_bind().dialect.name != "postgresql":
+    dialect = db.session.get_bind().dialect
+    if dialect.name != "postgresql":
         from sqlalchemy.dialects.sqlite import insert
 
         statement = insert(table)
@@ -268,21 +273,14 @@ def _bulk_insert(table: sa.Table, rows: list[dict], *, constants: dict, skip_con
             statement = statement.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
         return db.session.execute(statement, [{**row, **constants} for row in rows],
                                   execution_options={"preserve_rowcount": True}).rowcount
-    from sqlalchemy.dialects.postgresql import ARRAY, insert
+    from sqlalchemy.dialects.postgresql import JSON, insert
 
     names = list(rows[0])
-    arrays, columns = [], []
-    for name in names:
-        column, values = table.c[name], [row[name] for row in rows]
-        if isinstance(column.type, sa.JSON):  # as text, cast back to json in the SELECT
-            kind, values = sa.Text(), [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-        else:
-            kind = column.type
-        arrays.append(sa.cast(sa.bindparam(f"v_{name}", values, type_=ARRAY(kind)), ARRAY(kind)))
-    source = sa.func.unnest(*arrays).table_valued(*names).render_derived(name="v")
-    for name in names:
-        column = table.c[name]
-        columns.append(sa.cast(source.c[name], column.type) if isinstance(column.type, sa.JSON) else source.c[name])
+    document = orjson.dumps(rows, default=str, option=orjson.OPT_NAIVE_UTC).decode()
+    source = (sa.func.json_to_recordset(sa.cast(sa.bindparam("rows", document, type_=sa.Text), JSON))
+              .table_valued(*(sa.column(name, table.c[name].type) for name in names))
+              .render_derived(name="v", with_types=True))
+    columns = [source.c[name] for name in names]
     columns += [sa.literal(value, table.c[name].type) for name, value in constants.items()]
     statement = insert(table).from_select([*names, *constants], sa.select(*columns))
     if skip_conflicts_on:

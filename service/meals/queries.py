@@ -229,18 +229,28 @@ def _labelled_slots(answer: dict, lang: str) -> dict:
 
 # --- bookings ------------------------------------------------------------------------------------------------
 
-def booking_out(booking: MealBooking, viewer: Actor) -> dict:
-    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked)."""
-    site = db.session.get(MealSite, booking.site_id)
-    set_meal = db.session.get(SetMeal, booking.set_meal_id)
-    slot_meal = db.session.execute(sa.select(MealSlot.meal).where(MealSlot.id == booking.slot_id)).scalar()
+def _names(bookings: list[MealBooking]) -> tuple[dict, dict, dict]:
+    """The site names, set-meal names and slot meals that bookings show."""
+    def lookup(key, value, ids):
+        return dict(db.session.execute(sa.select(key, value).where(key.in_(ids))).all()) if ids else {}
+
+    return (lookup(MealSite.id, MealSite.name, {b.site_id for b in bookings}),
+            lookup(SetMeal.id, SetMeal.name, {b.set_meal_id for b in bookings}),
+            lookup(MealSlot.id, MealSlot.meal, {b.slot_id for b in bookings}))
+
+
+def booking_out(booking: MealBooking, viewer: Actor, names: tuple[dict, dict, dict] | None = None) -> dict:
+    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked).
+    ``names``: its site's name, set meal's name and slot's meal, when the caller read them with it."""
+    sites_named, set_meals_named, slot_meals = names or _names([booking])
     own = viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
     b = booking.breakdown or {}
     return {
         "id": booking.id, "code": booking.code, "token": booking.token if own else None,
-        "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id, "site_name": site.name,
-        "day": booking.day, "meal": slot_meal, "starts_at": booking.starts_at, "mode": booking.mode,
-        "quantity": booking.quantity, "set_meal_id": booking.set_meal_id, "set_meal_name": set_meal.name,
+        "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id,
+        "site_name": sites_named[booking.site_id], "day": booking.day, "meal": slot_meals[booking.slot_id],
+        "starts_at": booking.starts_at, "mode": booking.mode, "quantity": booking.quantity,
+        "set_meal_id": booking.set_meal_id, "set_meal_name": set_meals_named[booking.set_meal_id],
         "diner_id": booking.diner_user_id, "booked_by_id": booking.booked_by_user_id,
         "booked_by_role": booking.booked_by_role, "priority_rank": booking.priority_rank,
         "price": {"eligible": booking.eligible, "tier": booking.tier, "tier_amount": b.get("tier_amount"),
@@ -266,8 +276,15 @@ def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
                                                 MealBooking.booked_by_user_id == actor.user_id))
     if upcoming:
         query = query.where(MealBooking.day >= clock.local_now().date())
-    items, total = paginate(query.order_by(MealBooking.day.desc(), MealBooking.id.desc()), page, page_size)
-    return [booking_out(b, actor) for b in items], total
+    total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(query.add_columns(MealSite.name, SetMeal.name, MealSlot.meal)
+                              .join(MealSite, MealSite.id == MealBooking.site_id)
+                              .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
+                              .join(MealSlot, MealSlot.id == MealBooking.slot_id)
+                              .order_by(MealBooking.day.desc(), MealBooking.id.desc())
+                              .limit(page_size).offset((page - 1) * page_size)).all()
+    return [booking_out(b, actor, ({b.site_id: site}, {b.set_meal_id: menu}, {b.slot_id: meal}))
+            for b, site, menu, meal in rows], total
 
 
 # --- meal cards ------------------------------------------------------------------------------------------------

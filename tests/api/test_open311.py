@@ -17,7 +17,7 @@ from models.audit import AuditEntry
 from models.base import db
 from models.cases import Case, CaseEvent, CasePhoto, Open311Key
 from models.uploads import Upload
-from service import clock, geo, people as people_service
+from service import clock, geo, people as people_service, storage, uploads
 from service.cases import open311, rules
 from service.clock import SHANGHAI
 from tests.factories import auth, make_user, make_world
@@ -757,7 +757,15 @@ def upload_photo(client, user) -> int:
     return response.json["id"]
 
 
-def test_media_url_serves_a_public_cases_photo_without_a_login_and_without_exif(client, place, people):
+@pytest.fixture(params=["file", "s3"])
+def photo_storage(request):
+    """The photos in a directory, or in S3-compatible object storage (a local server process)."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return request.param
+
+
+def test_media_url_serves_a_public_cases_photo_without_a_login_and_without_exif(client, place, people, photo_storage):
     import io
 
     from PIL import Image
@@ -777,7 +785,9 @@ def test_media_url_serves_a_public_cases_photo_without_a_login_and_without_exif(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     image = Image.open(io.BytesIO(response.data))
     assert image.size == (64, 48) and len(image.getexif()) == 0 and b"PhoneMaker" not in response.data
-    assert response.data == db.session.get(Upload, photo).data
+    assert response.data == uploads.content(db.session.get(Upload, photo))  # the stored bytes, as they are
+    stored = db.session.get(Upload, photo)
+    assert stored.data is None and response.data == storage.current().get(stored.storage_key)
     # The login-only address is not what partners get.
     assert client.get(f"/api/v1/uploads/{photo}").status_code == 401
 

@@ -13,13 +13,22 @@ from PIL import Image, ImageCms, PngImagePlugin
 
 from models.base import db
 from models.uploads import Upload
-from service import people, uploads
+from service import people, storage, uploads
 from service.errors import DomainError, InvalidInput, NotFound
 from tests.factories import auth, make_user
 
 URL = "/api/v1/uploads"
 GPS = {1: "N", 2: (31.0, 14.0, 30.0), 3: "E", 4: (121.0, 28.0, 10.0)}  # near 万里街道
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>GPSLatitude 31,14.5N</rdf:RDF></x:xmpmeta>'
+
+
+@pytest.fixture(autouse=True, params=["file", "s3"])
+def backend(request):
+    """Every test here runs twice: with the files in a directory, and in S3-compatible object storage (a local
+    server, through the client production uses)."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_storage")
+    return request.param
 
 
 # --- building images in memory ----------------------------------------------------------------------------------
@@ -130,7 +139,10 @@ def test_a_phone_photo_is_stored_upright_and_without_gps_or_any_metadata(client)
 
     row = db.session.get(Upload, body["id"])
     assert row.owner_user_id == user.id and row.attached_to is None
-    assert row.sha256 == hashlib.sha256(got.data).hexdigest() and row.size == len(row.data)
+    assert row.sha256 == hashlib.sha256(got.data).hexdigest() and row.size == len(got.data)
+    # The bytes are in the storage, not in the database.
+    assert row.data is None and row.storage_key.startswith("uploads/")
+    assert storage.current().get(row.storage_key) == got.data
 
 
 @pytest.mark.parametrize("orientation, size", [(1, (20, 10)), (3, (20, 10)), (8, (10, 20))])

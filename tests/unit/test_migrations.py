@@ -165,3 +165,31 @@ def test_0013_creates_the_arrangement_table_and_downgrades_and_upgrades_again():
         return conn.execute(sa.text("SELECT year, revision FROM calendar_arrangement")).all()
 
     assert _across("0012", "0013", lambda conn: None, read, back_and_again=True) == [(2027, 1)]
+
+
+def test_0014_keeps_the_bytes_of_existing_uploads_and_lets_new_ones_hold_only_a_key():
+    def seed(conn):
+        conn.execute(_table("user", "id", "username", "is_active", "is_demo").insert(),
+                     [{"id": 1, "username": "u", "is_active": True, "is_demo": False, "created_at": T, "updated_at": T}])
+        conn.execute(_table("upload", "id", "owner_user_id", "content_type", "width", "height", "size", "sha256",
+                            stamps=False, data=sa.LargeBinary(), created_at=UTCDateTime()).insert(),
+                     [{"id": 1, "owner_user_id": 1, "content_type": "image/png", "width": 1, "height": 1, "size": 3,
+                       "sha256": "0" * 64, "data": b"old", "created_at": T}])
+
+    def read(conn):
+        conn.execute(sa.text("INSERT INTO upload (id, owner_user_id, content_type, width, height, size, sha256, "
+                             "storage_key, created_at) VALUES (2, 1, 'image/png', 1, 1, 3, :sha, 'uploads/k.png', :at)"),
+                     {"sha": "1" * 64, "at": T})
+        rows = conn.execute(sa.text("SELECT id, storage_key, data FROM upload ORDER BY id")).all()
+        try:  # a key names one object
+            with conn.begin_nested():
+                conn.execute(sa.text("INSERT INTO upload (id, owner_user_id, content_type, width, height, size, "
+                                     "sha256, storage_key, created_at) VALUES (3, 1, 'image/png', 1, 1, 3, :sha, "
+                                     "'uploads/k.png', :at)"), {"sha": "2" * 64, "at": T})
+            unique = False
+        except sa.exc.IntegrityError:
+            unique = True
+        return [tuple(row) for row in rows], unique
+
+    rows, unique = _across("0013", "0014", seed, read, back_and_again=True)
+    assert rows == [(1, None, b"old"), (2, "uploads/k.png", None)] and unique

@@ -7,7 +7,7 @@ import marshmallow as ma
 from marshmallow import validate
 from webargs.fields import DelimitedList
 
-from api.schemas.common import (Cursor, Datum, Id, Label, Labels, Lat, Lng, NextCursor, PageArgs, PageSize,
+from api.schemas.common import (Cursor, Datum, Id, Label, Labels, Lat, Lng, NextCursor, PageSize,
                                 Timestamp)
 from models.cases import STATUSES
 from service.cases.states import CONTACT_METHODS, OUTCOMES, STAFF_ACTIONS, VISIT_RESULTS
@@ -218,5 +218,12 @@ class FollowOut(ma.Schema):
     following = ma.fields.Boolean(required=True)
 
 
-class MyCasesArgs(PageArgs):
-    pass
+class MyCasesArgs(ma.Schema):
+    cursor = Cursor()
+    limit = PageSize(load_default=20)
+
+
+class MyCasesOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CaseSummaryOut), required=True)
+    next_cursor = NextCursor()
+    total = ma.fields.Integer(required=True, metadata={"description": "How many cases I reported or follow"})

@@ -7,8 +7,8 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.schemas.cases import (ActionIn, CaseIn, CaseOut, CaseSummaryOut, CategoriesOut, FollowOut, MyCasesArgs,
-                               NearbyArgs, NearbyOut, QueueArgs, QueueOut, RatingIn, ReasonIn, WithdrawIn)
-from api.schemas.common import id_in_path, page_of, paged
+                               MyCasesOut, NearbyArgs, NearbyOut, QueueArgs, QueueOut, RatingIn, ReasonIn, WithdrawIn)
+from api.schemas.common import id_in_path
 from api.responses import answer, json_response
 from api.security import auth_required, current_actor
 from service.cases import queries, rules, workflow
@@ -105,14 +105,20 @@ class Cases(MethodView):
 @blp.route("/me/cases")
 class MyCases(MethodView):
     @blp.arguments(MyCasesArgs, location="query")
-    @blp.response(200, page_of(CaseSummaryOut), example={"items": [SUMMARY], "page": 1, "page_size": 20, "total": 1})
-    @errors(blp, 401)
+    @blp.response(200, MyCasesOut, example={"items": [SUMMARY], "next_cursor": None, "total": 1})
+    @errors(blp, 401, 422)
     @auth_required()
     def get(self, args):
-        """Cases I reported or follow"""
-        items, total = queries.my_cases(current_actor(), page=args["page"], page_size=args["page_size"])
+        """Cases I reported or follow
+
+        Newest first, with cursor pagination: pass `next_cursor` back as
+        `cursor` (null on the last page). `total` counts them all.
+        """
+        items, cursor, total = queries.my_cases(current_actor(), **args)
         lang = language()
-        return paged([queries.summary(c, lang) for c in items], total, args)
+        # Built as the queue's items are, and sent as built (MyCasesOut documents them).
+        return json_response({"items": [queries.summary(c, lang) for c in items], "next_cursor": cursor,
+                              "total": total})
 
 
 @blp.route(f"/cases/{ID}")
