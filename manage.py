@@ -1,7 +1,8 @@
 """The ``flask`` command's app (``FLASK_APP=manage.py``): the API app with the operators' commands,
 ``flask db`` (migrations), ``flask jobs`` (the scheduler), ``flask demo`` (demo data), ``flask calendar``
-(holiday arrangements), ``flask uploads`` (moving files into the storage), ``flask domains`` and each
-domain's own group (``jobs/<name>.py`` ``CLI``).
+(holiday arrangements), ``flask uploads`` (moving files into the storage), ``flask auth`` (adopting the
+revocations an earlier version kept in Redis), ``flask domains`` and each domain's own group
+(``jobs/<name>.py`` ``CLI``).
 
 Production serves ``wsgi:app``, which carries none of these commands and never imports the demo data.
 """
@@ -19,6 +20,18 @@ from jobs.uploads import uploads_cli
 from service import registry
 
 domains_cli = AppGroup("domains", help="The domains the registry found.")
+auth_cli = AppGroup("auth", help="Token revocations.")
+
+
+@auth_cli.command("adopt-redis-revocations")
+def adopt_redis_revocations():
+    """Once, on upgrade: copy the revocations an earlier version kept in Redis (REDIS_URL) into the database."""
+    from service import auth, redis_client
+
+    link = redis_client.link()
+    if link is None:
+        raise click.ClickException("REDIS_URL is not set: there is nothing to adopt")
+    click.echo(f"{auth.adopt_redis_revocations(link.client)} revocations added")
 
 
 @domains_cli.command("list")
@@ -36,7 +49,7 @@ def list_domains():
 
 def register_cli(app: Flask) -> Flask:
     """Add the operators' commands to ``app``."""
-    for group in (jobs_cli, demo_cli, calendar_cli, uploads_cli, domains_cli):
+    for group in (jobs_cli, demo_cli, calendar_cli, uploads_cli, domains_cli, auth_cli):
         app.cli.add_command(group)
     for domain in registry.domains():
         group = domain.part("jobs", "CLI")

@@ -15,7 +15,7 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
-from service import auth, calendar, notifications, places, privacy, registry, sqlite, storage, uploads
+from service import calendar, notifications, places, privacy, redis_client, registry, sqlite, storage, uploads
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.wechat import WeChatClient
 
@@ -69,7 +69,8 @@ def _end_request(error: BaseException | None = None) -> None:
 
 def _configure_services(app: Flask) -> None:
     privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
-    auth.configure(app.config.get("REDIS_URL"))
+    redis_client.configure(app.config.get("REDIS_URL"), app.config["REDIS_TIMEOUT_MS"],
+                           app.config["REDIS_BREAKER_FAILURES"], app.config["REDIS_BREAKER_COOL_OFF_SECONDS"])
     storage.configure(app.config.get("STORAGE_URL"), INSTANCE_DIR / "uploads")
     calendar.load()
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
@@ -101,7 +102,9 @@ def register_extensions(app: Flask) -> None:
                 ping_when_idle(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
     jwt.init_app(app)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "process-memory://")
+    # Redis when configured, each process's own counts while it fails (api/ratelimit_storage.py).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "redis-or-process-memory://" if app.config.get("REDIS_URL")
+                          else "process-memory://")
     limiter.init_app(app)
     api.init_app(app)
 

@@ -84,3 +84,77 @@ class ProcessMemoryStorage(Storage):
         with self._lock:
             self._counts.pop(key, None)
             self._expiry.pop(key, None)
+
+
+class RedisOrProcessMemoryStorage(Storage):
+    """The fixed-window counters in Redis (``REDIS_URL``, shared by every worker) while it answers, else in
+    this process (:class:`ProcessMemoryStorage`): a Redis that stalls or is down costs a request at most
+    ``REDIS_TIMEOUT_MS`` until the breaker opens (service/redis_client.py), then nothing. While Redis is
+    away each process counts for itself (a client may get up to a limit per worker); counts start afresh
+    in whichever store takes over. Flask-Limiter's own fallback (``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``)
+    is not used: it falls back to ``memory://`` (the store this module replaces, see above) and asks the
+    dead storage again with its own back-off, with no timeout of its own."""
+
+    STORAGE_SCHEME = ["redis-or-process-memory"]
+    KEY_PREFIX = "linli:limits"
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        self.fallback = ProcessMemoryStorage()
+        self._shared = None  # (link, limits' RedisStorage over the link's connection pool)
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self):
+        return ValueError
+
+    def _redis(self):
+        from limits.storage import RedisStorage
+
+        from service import redis_client
+
+        link = redis_client.link()
+        if link is None:
+            return None, None
+        if self._shared is None or self._shared[0] is not link:
+            self._shared = (link, RedisStorage(link.url, connection_pool=link.client.connection_pool,
+                                               key_prefix=self.KEY_PREFIX))
+        return self._shared
+
+    def _either(self, name: str, *args):
+        from service.redis_client import RedisUnavailable
+
+        link, shared = self._redis()
+        if link is not None:
+            try:
+                return link.call(lambda: getattr(shared, name)(*args))
+            except RedisUnavailable:
+                pass
+        return getattr(self.fallback, name)(*args)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        return self._either("incr", key, expiry, amount)
+
+    def get(self, key: str) -> int:
+        return self._either("get", key)
+
+    def get_expiry(self, key: str) -> float:
+        return self._either("get_expiry", key)
+
+    def check(self) -> bool:
+        return True  # always able to count, in Redis or here
+
+    def reset(self) -> int | None:
+        count = self.fallback.reset() or 0
+        link, shared = self._redis()
+        if link is not None:
+            from service.redis_client import RedisUnavailable
+
+            try:
+                count += link.call(shared.reset) or 0
+            except RedisUnavailable:
+                pass
+        return count
+
+    def clear(self, key: str) -> None:
+        self.fallback.clear(key)
+        self._either("clear", key)

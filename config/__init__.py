@@ -3,7 +3,8 @@
 Three profiles: ``development`` (the default), ``test`` and ``production``.
 Choose one with ``LINLI_ENV``. ``DATABASE_URL`` switches the database with no
 code change (``sqlite:///…`` or ``postgresql+psycopg://…``); ``REDIS_URL``,
-when set, backs the rate limiter and the token blocklist.
+when set, shares the rate limiter's counters between workers (optional: when it
+fails, each process counts for itself; service/redis_client.py).
 """
 from __future__ import annotations
 
@@ -71,6 +72,11 @@ class BaseConfig:
     SQLITE_BUSY_TIMEOUT_MS = 15000
 
     REDIS_URL: str | None = None
+    # Connect and reply timeout of each Redis call; failures in a row that open the circuit breaker, and the
+    # seconds it stays open (no Redis call at all) before one trial call (service/redis_client.py).
+    REDIS_TIMEOUT_MS = 100
+    REDIS_BREAKER_FAILURES = 3
+    REDIS_BREAKER_COOL_OFF_SECONDS = 5
 
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(hours=2)
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=30)
@@ -149,6 +155,10 @@ class BaseConfig:
         for name in ("RATELIMIT_LOGIN", "RATELIMIT_CREATE"):
             if _env(name):
                 values[name] = _env(name)
+        for name in ("REDIS_TIMEOUT_MS", "REDIS_BREAKER_FAILURES", "REDIS_BREAKER_COOL_OFF_SECONDS"):
+            if _env(name):
+                text = _env(name).strip()
+                values[name] = int(text) if text.isdigit() else text  # refused by _check_redis
         if _env("SCHEDULER_LEASE_SECONDS"):
             values["SCHEDULER_LEASE_SECONDS"] = _env_int("SCHEDULER_LEASE_SECONDS", 60)
         if _env("CALENDAR_REFRESH_SECONDS"):
@@ -278,6 +288,15 @@ def _check_proxy_hops(values: dict) -> None:
                           f"{MAX_PROXY_HOPS}: the number of reverse proxies in front of the app")
 
 
+def _check_redis(values: dict) -> None:
+    bounds = {"REDIS_TIMEOUT_MS": (1, 10000), "REDIS_BREAKER_FAILURES": (1, 100),
+              "REDIS_BREAKER_COOL_OFF_SECONDS": (1, 3600)}
+    for name, (low, high) in bounds.items():
+        value = values.get(name)
+        if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+            raise ConfigError(f"{name}={value!r} must be a whole number from {low} to {high}")
+
+
 def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     """Return the settings of profile ``name`` (default: ``LINLI_ENV`` or development)."""
     name = name or _env("LINLI_ENV", "development")
@@ -290,6 +309,7 @@ def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     values.update(overrides or {})
     values["REQUEST_TIMEOUT"] = timedelta(seconds=values["REQUEST_TIMEOUT_SECONDS"])
     _check_proxy_hops(values)
+    _check_redis(values)
     if name == "production":
         validate_production(values)
     return values

@@ -1,12 +1,17 @@
-"""Token revocation that survives restarts: Redis when configured, else the database.
+"""Token revocation, in the database: it survives restarts and needs no Redis.
 
 A login starts a session (the ``sid`` claim of every token refreshed from it). Logout revokes the
 session until the longest any of its tokens could live; a refresh revokes the refresh token it spends.
-Both live in one store, keyed by the token's ``jti`` or by ``sid:<session>``, so a request asks for its
-token and its session in one query or one Redis round trip."""
+Both live in one table (``RevokedToken``), keyed by the token's ``jti`` or by ``sid:<session>``, and a
+request asks for its token and its session inside the query that loads its caller
+(service/people.py ``load_actor``/``load_caller``): an index probe each, no extra round trip, so no
+request waits for Redis, and a Redis that stalls, restarts or is flushed changes nothing about who is
+refused. Spending a refresh token is the table's unique insert, so it works exactly once with or
+without Redis. (Before, with ``REDIS_URL``, revocations lived in Redis only;
+:func:`adopt_redis_revocations` copies those into the table once, on upgrade.)"""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -15,31 +20,18 @@ from models.system import RevokedToken
 from service import clock
 from service.db import transactional
 
-_redis = None
+# Where revocations lived in Redis before they moved to the database (read once by adopt_redis_revocations).
 _PREFIX = "linli:revoked:"
 
 
-def configure(redis_url: str | None) -> None:
-    global _redis
-    if redis_url:
-        import redis
-
-        _redis = redis.Redis.from_url(redis_url, socket_timeout=2)
-    else:
-        _redis = None
-
-
 def uses_database() -> bool:
-    return _redis is None
+    """Revocations are checked in the database, folded into the caller's query. Always."""
+    return True
 
 
 def revoke(jti: str, expires_at: datetime) -> None:
     """Revoke a token until it would have expired anyway. Commits with the caller's transaction."""
-    ttl = int((expires_at - clock.now()).total_seconds()) + 1
-    if ttl <= 0:
-        return
-    if _redis is not None:
-        _redis.set(_PREFIX + jti, "1", ex=ttl)
+    if expires_at <= clock.now():
         return
     if db.session.get(RevokedToken, jti) is None:
         db.session.add(RevokedToken(jti=jti, expires_at=expires_at))
@@ -59,23 +51,18 @@ _REVOKED = sa.select(RevokedToken.jti).where(RevokedToken.jti.in_([sa.bindparam(
 
 
 def is_revoked(token_id: str, session_id: str | None = None) -> bool:
-    """Whether the token or its session is revoked: one Redis EXISTS of both keys, or one query."""
-    keys = revocation_keys(token_id, session_id)
-    if _redis is not None:
-        return bool(_redis.exists(*{_PREFIX + key for key in keys.values()}))
-    return db.session.execute(_REVOKED, keys).first() is not None
+    """Whether the token or its session is revoked (one query; a request folds it into its caller's)."""
+    return db.session.execute(_REVOKED, revocation_keys(token_id, session_id)).first() is not None
 
 
 @transactional
 def purge_expired() -> int:
-    """Delete revocations whose tokens have expired (Redis expires its own keys)."""
+    """Delete revocations whose tokens have expired."""
     result = db.session.execute(sa.delete(RevokedToken).where(RevokedToken.expires_at < clock.now()))
     return result.rowcount or 0
 
 
 def _expiry(epoch_seconds: int) -> datetime:
-    from datetime import timezone
-
     return datetime.fromtimestamp(epoch_seconds, tz=timezone.utc)
 
 
@@ -106,23 +93,45 @@ def _revoke_all(revocations: list[tuple[str, datetime]]) -> None:
 
 
 def spend_refresh_token(claims: dict) -> None:
-    """A refresh token works once: revoke it as it is exchanged (rotation).
-    Two exchanges of the same token at once: exactly one wins."""
+    """A refresh token works once: revoke it as it is exchanged (rotation). The revocation is the
+    table's unique insert, so of two exchanges of the same token at once exactly one wins."""
     from service.platform_errors import RefreshTokenSpent
 
-    spent = RefreshTokenSpent()
-    expires_at = _expiry(claims["exp"])
-    if _redis is not None:
-        ttl = max(1, int((expires_at - clock.now()).total_seconds()) + 1)
-        if not _redis.set(_PREFIX + claims["jti"], "1", ex=ttl, nx=True):
-            raise spent
-        return
     try:
-        _record_spent(claims["jti"], expires_at)
+        _record_spent(claims["jti"], _expiry(claims["exp"]))
     except sa.exc.IntegrityError:
-        raise spent from None
+        raise RefreshTokenSpent() from None
 
 
 @transactional
 def _record_spent(jti: str, expires_at: datetime) -> None:
     db.session.add(RevokedToken(jti=jti, expires_at=expires_at))
+
+
+def adopt_redis_revocations(client, batch: int = 500) -> int:
+    """Copy the revocations an earlier version kept in Redis only (``linli:revoked:<key>`` with a TTL)
+    into the table, so none is forgotten on upgrade; idempotent. Returns how many were added."""
+    now = clock.now()
+    added = 0
+    keys = [key.decode() if isinstance(key, bytes) else key
+            for key in client.scan_iter(match=_PREFIX + "*", count=batch)]
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        pipeline = client.pipeline(transaction=False)
+        for key in chunk:
+            pipeline.pttl(key)
+        found = {key[len(_PREFIX):]: now + timedelta(milliseconds=ttl)
+                 for key, ttl in zip(chunk, pipeline.execute()) if ttl and ttl > 0}
+        added += _adopt(found)
+    return added
+
+
+@transactional
+def _adopt(found: dict[str, datetime]) -> int:
+    if not found:
+        return 0
+    known = set(db.session.execute(sa.select(RevokedToken.jti).where(RevokedToken.jti.in_(list(found)))).scalars())
+    for jti, expires_at in found.items():
+        if jti not in known:
+            db.session.add(RevokedToken(jti=jti, expires_at=expires_at))
+    return len(found) - len(known)

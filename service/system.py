@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from config import ROOT
 from models.base import db
 from models.system import IdempotencyRecord, SchedulerLease
-from service import auth, clock
+from service import auth, clock, redis_client
 from service.db import reading, transactional
 from service.platform_errors import IdempotencyInProgress, IdempotencyKeyReused
 
@@ -203,8 +203,10 @@ def migrations_head() -> str | None:
 
 
 def readiness() -> dict:
-    """Database reachable and migrations at head."""
-    result = {"database": False, "migrations": False, "revision": None, "head": migrations_head()}
+    """Database reachable and migrations at head (both needed); and Redis: ``off`` (not configured), ``ok``
+    or ``degraded`` (configured but not answering: still ready, since nothing needs it; see redis_warnings)."""
+    result = {"database": False, "migrations": False, "revision": None, "head": migrations_head(),
+              "redis": redis_client.status()}
     try:
         revision = db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         result["database"] = True
@@ -220,6 +222,16 @@ def readiness() -> dict:
     finally:
         db.session.rollback()
     return result
+
+
+def redis_warnings(redis: str, lang: str = "zh") -> list[dict]:
+    """What /readyz reports (a warning, not a failure) while Redis is configured but not answering."""
+    if redis != "degraded":
+        return []
+    return [{"code": "redis.degraded",
+             "message": ("Redis is not answering: each worker counts rate limits for itself until it is back "
+                         "(sign-ins and revocations are unaffected)") if lang == "en" else
+             "Redis 无法连接：恢复前各工作进程分别计算访问频率限制（登录与退出登录不受影响）"}]
 
 
 def dumps(data) -> str:

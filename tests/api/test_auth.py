@@ -1,10 +1,10 @@
-"""Demo login, refresh rotation, logout that survives a restart, Redis-backed blocklist."""
+"""Demo login, refresh rotation, logout that survives a restart (revocations: tests/api/test_redis_resilience.py
+for Redis)."""
 import pytest
-import redis as redis_lib
 
 from api.app import create_app
 from models.base import db
-from service import auth as auth_service
+from service import redis_client
 from tests.factories import make_user, tokens_for
 
 
@@ -106,33 +106,7 @@ def test_logout_survives_a_restart(app, database_url, wechat_fake):
             db.session.remove()
             db.engine.dispose()
     finally:
-        auth_service.configure(app.config.get("REDIS_URL"))
-
-
-def _redis_url():
-    url = "redis://127.0.0.1:6379/15"
-    try:
-        redis_lib.Redis.from_url(url, socket_timeout=1).ping()
-    except redis_lib.exceptions.ConnectionError:
-        pytest.fail("Redis is expected on 127.0.0.1:6379 (CI and the dev machines run it)")
-    return url
-
-
-def test_blocklist_in_redis_when_configured(client):
-    url = _redis_url()
-    auth_service.configure(url)
-    try:
-        tokens = tokens_for(make_user(name="张"))
-        assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).status_code == 200
-        assert client.get("/api/v1/me", headers=bearer(tokens["access_token"])).status_code == 401
-        from models.system import RevokedToken
-
-        assert db.session.query(RevokedToken).count() == 0  # it went to Redis, not the table
-        keys = redis_lib.Redis.from_url(url).keys("linli:revoked:*")
-        assert [key.decode()[:18] for key in keys] == ["linli:revoked:sid:"]  # the session
-    finally:
-        redis_lib.Redis.from_url(url).flushdb()
-        auth_service.configure(None)
+        redis_client.configure(app.config.get("REDIS_URL"))
 
 
 # --- verified tokens remembered per app (api.extensions.JWTManagerRemembering) -----------------------------------
@@ -184,7 +158,7 @@ def test_a_token_this_process_verified_for_one_secret_is_refused_under_another(a
             db.session.remove()
             db.engine.dispose()
     finally:
-        auth_service.configure(app.config.get("REDIS_URL"))
+        redis_client.configure(app.config.get("REDIS_URL"))
 
 
 def test_remembered_tokens_are_bounded_and_a_revoked_one_is_still_refused(app, client, monkeypatch):

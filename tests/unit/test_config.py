@@ -166,3 +166,23 @@ def test_the_request_timeout_is_a_setting_longer_than_gunicorns(monkeypatch):
     monkeypatch.setenv("GUNICORN_TIMEOUT", "120")
     with pytest.raises(ConfigError, match="REQUEST_TIMEOUT_SECONDS"):
         load_config("production")
+
+
+def test_redis_timeouts_and_breaker_are_settings(monkeypatch):
+    set_env(monkeypatch)
+    config = load_config("development")
+    assert (config["REDIS_URL"], config["REDIS_TIMEOUT_MS"], config["REDIS_BREAKER_FAILURES"],
+            config["REDIS_BREAKER_COOL_OFF_SECONDS"]) == (None, 100, 3, 5)
+    set_env(monkeypatch, REDIS_URL="redis://cache:6379/0", REDIS_TIMEOUT_MS="50", REDIS_BREAKER_FAILURES="5",
+            REDIS_BREAKER_COOL_OFF_SECONDS="10")
+    config = load_config("development")
+    assert (config["REDIS_URL"], config["REDIS_TIMEOUT_MS"], config["REDIS_BREAKER_FAILURES"],
+            config["REDIS_BREAKER_COOL_OFF_SECONDS"]) == ("redis://cache:6379/0", 50, 5, 10)
+
+
+@pytest.mark.parametrize("name,value", [("REDIS_TIMEOUT_MS", "0"), ("REDIS_TIMEOUT_MS", "fast"),
+                                        ("REDIS_BREAKER_FAILURES", "0"), ("REDIS_BREAKER_COOL_OFF_SECONDS", "-1")])
+def test_a_bad_redis_setting_is_refused_and_named(monkeypatch, name, value):
+    set_env(monkeypatch, **{name: value})
+    with pytest.raises(ConfigError, match=name):
+        load_config("development")
