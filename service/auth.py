@@ -24,11 +24,6 @@ from service.db import transactional
 _PREFIX = "linli:revoked:"
 
 
-def uses_database() -> bool:
-    """Revocations are checked in the database, folded into the caller's query. Always."""
-    return True
-
-
 def revoke(jti: str, expires_at: datetime) -> None:
     """Revoke a token until it would have expired anyway. Commits with the caller's transaction."""
     if expires_at <= clock.now():

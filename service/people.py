@@ -154,14 +154,14 @@ _STREET_NEIGHBOURHOODS = sa.select(Neighbourhood.id).where(Neighbourhood.street_
 def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None,
                session_id: str | None = None) -> Actor | None:
     """The active user with roles and scopes, or None. With ``token_id``, a revoked token or a token of
-    a revoked session (``session_id``) raises Unauthorized; the check rides on the same query when
-    revocations live in the database."""
-    in_database = token_id is not None and auth.uses_database()
-    params = {"user_id": user_id, **auth.revocation_keys(token_id, session_id)} if in_database \
-        else {"user_id": user_id}
-    row = db.session.execute(_ACTOR_AND_REVOKED if in_database else _ACTOR, params).unique().first()
+    a revoked session (``session_id``) raises Unauthorized; the check rides on the same query (revocations live
+    in the database)."""
+    checked = token_id is not None
+    params = {"user_id": user_id, **auth.revocation_keys(token_id, session_id)} if checked else {"user_id": user_id}
+    row = db.session.execute(_ACTOR_AND_REVOKED if checked else _ACTOR, params).unique().first()
     user, is_owner, revoked = row if row else (None, False, False)
-    _refuse_revoked(revoked, token_id, session_id, in_database)
+    if revoked:
+        raise TokenRevoked()
     if user is None or not user.is_active:
         return None
     actor = Actor(user_id=user.id, roles={"resident"}, ip=ip, user=user)
@@ -196,13 +196,6 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     return actor
 
 
-def _refuse_revoked(revoked_in_row: bool, token_id: str | None, session_id: str | None, in_database: bool) -> None:
-    """A revoked token or session is refused: as the caller's query found it, or asked of Redis."""
-    revoked = auth.is_revoked(token_id, session_id) if token_id is not None and not in_database else revoked_in_row
-    if revoked:
-        raise TokenRevoked()
-
-
 def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = None,
                 session_id: str | None = None) -> Actor | None:
     """Only who is calling: the active user whose token (and session) is not revoked, in one Core
@@ -210,11 +203,12 @@ def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = N
     decide by their own data alone, such as an owner's ballot, which the motion's frozen electorate
     admits or refuses. Its read stays open for the use-case's own reads (service.db.keep_read_open)."""
     keep_read_open()
-    in_database = token_id is not None and auth.uses_database()
-    row = db.session.connection().execute(_CALLER_AND_REVOKED if in_database else _CALLER,
+    checked = token_id is not None
+    row = db.session.connection().execute(_CALLER_AND_REVOKED if checked else _CALLER,
                                           {"user_id": user_id, **auth.revocation_keys(token_id, session_id)}
-                                          if in_database else {"user_id": user_id}).first()
-    _refuse_revoked(row[1] if row else False, token_id, session_id, in_database)
+                                          if checked else {"user_id": user_id}).first()
+    if checked and row is not None and row[1]:
+        raise TokenRevoked()
     return Actor(user_id=row[0], roles={"resident"}, ip=ip) if row else None
 
 
