@@ -127,16 +127,24 @@ class BaseConfig:
     # How many reverse proxies in front of the app to trust for X-Forwarded-For/-Proto/-Host (0: none).
     PROXY_FIX_HOPS = 0
 
+    # Log lines: "text" (development, tests) or "json" (one object per line; production's default).
+    LOG_FORMAT = "text"
+    # GET /metrics is served to "Authorization: Bearer <METRICS_TOKEN>" when set, else only to loopback and
+    # private addresses (api/observability.py).
+    METRICS_TOKEN: str | None = None
+
     @classmethod
     def from_environment(cls) -> dict:
         """Values every profile takes from the environment when present."""
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
-                     "WECHAT_SECRET", "WECHAT_API_BASE"):
+                     "WECHAT_SECRET", "WECHAT_API_BASE", "METRICS_TOKEN"):
             if _env(name) is not None:
                 values[name] = _env(name)
         if _env("DATABASE_URL"):
             values["SQLALCHEMY_DATABASE_URI"] = _env("DATABASE_URL")
+        if _env("LOG_FORMAT"):
+            values["LOG_FORMAT"] = _env("LOG_FORMAT").strip().lower()
         if _env("RATELIMIT_ENABLED") is not None:
             values["RATELIMIT_ENABLED"] = _env_bool("RATELIMIT_ENABLED")
         for name in ("RATELIMIT_LOGIN", "RATELIMIT_CREATE"):
@@ -189,6 +197,7 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     DEMO_LOGIN = False
     PROXY_FIX_HOPS = 1
+    LOG_FORMAT = "json"
 
     REQUIRED = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET")
 
@@ -244,6 +253,10 @@ def validate_production(values: dict) -> None:
         problem = _secret_problem(key, secret) if secret else None
         if problem:
             problems.append(problem)
+    token = values.get("METRICS_TOKEN")
+    problem = _secret_problem("METRICS_TOKEN", token) if token else None
+    if problem:
+        problems.append(problem)
     if values.get("SECRET_KEY") and values.get("SECRET_KEY") == values.get("JWT_SECRET_KEY"):
         problems.append("JWT_SECRET_KEY must differ from SECRET_KEY")
     if values.get("DEMO_LOGIN"):
@@ -267,6 +280,14 @@ def _check_proxy_hops(values: dict) -> None:
                           f"{MAX_PROXY_HOPS}: the number of reverse proxies in front of the app")
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def _check_log_format(values: dict) -> None:
+    if values.get("LOG_FORMAT") not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT={values.get('LOG_FORMAT')!r} must be one of {', '.join(LOG_FORMATS)}")
+
+
 def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     """Return the settings of profile ``name`` (default: ``LINLI_ENV`` or development)."""
     name = name or _env("LINLI_ENV", "development")
@@ -279,6 +300,7 @@ def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     values.update(overrides or {})
     values["REQUEST_TIMEOUT"] = timedelta(seconds=values["REQUEST_TIMEOUT_SECONDS"])
     _check_proxy_hops(values)
+    _check_log_format(values)
     if name == "production":
         validate_production(values)
     return values

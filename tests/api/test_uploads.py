@@ -359,7 +359,7 @@ def test_a_body_over_the_request_limit_is_a_413_envelope(client, app):
     response = post(client, user, data)
     assert response.status_code == 413
     assert response.json["code"] == 413 and response.json["error"] == "request.too_large"
-    assert set(response.json) == {"code", "status", "error", "message", "errors"}
+    assert set(response.json) == {"code", "status", "error", "message", "errors", "request_id"}
 
 
 def test_a_missing_file_field_is_422(client):
