@@ -6,7 +6,7 @@ metrics; and ``GET /metrics`` for Prometheus.
 
 ``/metrics`` is served only to whom it is meant for: with ``METRICS_TOKEN`` set, to a request carrying
 ``Authorization: Bearer <METRICS_TOKEN>`` (from anywhere); without it, to a request from a loopback or private
-address (``request.remote_addr``: behind a proxy, the client's as ``PROXY_FIX_HOPS`` trusts it). Anyone else
+address (``INTERNAL_NETWORKS``; ``request.remote_addr``: behind a proxy, the client's as ``PROXY_FIX_HOPS`` trusts it). Anyone else
 gets the 404 envelope, as if there were no such page. It is not part of the API document.
 """
 from __future__ import annotations
@@ -26,38 +26,48 @@ from service.observability import FIELDS, request_id_from, set_request_id
 access_log = logging.getLogger("linli.access")
 
 HEADER = "X-Request-ID"
-_STARTED = "linli.started"  # in the request's environ: (perf_counter at the start, the actor before it)
+# Where /metrics is served without METRICS_TOKEN: loopback and the private ranges (RFC 1918, IPv6 ULA).
+INTERNAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+_STARTED = "linli.started"  # in the request's environ: (perf_counter at the start, the actor before it, the id)
 
 
 def _start() -> None:
-    set_request_id(request_id_from(request.headers.get(HEADER)))
+    environ = request.environ
+    request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+    set_request_id(request_id)
     # ``g`` belongs to the app context, which a test's requests share: an actor left by an earlier request
     # is not this request's.
-    request.environ[_STARTED] = (time.perf_counter(), g.get("actor"))
+    environ[_STARTED] = (time.perf_counter(), g.get("actor"), request_id)
 
 
 def _finish(response: Response) -> Response:
-    started = request.environ.get(_STARTED)
-    response.headers[HEADER] = request_id()
+    """The request's id in its answer; its duration in the metrics; its access-log line. Then the id is
+    forgotten (the next request on this thread sets its own)."""
+    req = request._get_current_object()  # once: each access through the proxy costs as much as a lookup
+    started = req.environ.get(_STARTED)
     if started is None:  # the start hook did not run for this request
+        response.headers[HEADER] = request_id()
         return response
     seconds = time.perf_counter() - started[0]
-    rule = request.url_rule
-    route = rule.rule if rule is not None else None
-    status = response.status_code
-    metrics.observe_request(route, request.method, status, seconds)
+    response.headers[HEADER] = started[2]
+    rule = req.url_rule
+    route = rule.rule if rule is not None else metrics.UNMATCHED
+    method, status = req.method, response.status_code
+    metrics.observe_request(route, method, status, seconds)
     if access_log.isEnabledFor(logging.INFO):
+        fields = {"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 2)}
         actor = g.get("actor")
-        fields = {"method": request.method, "route": route or metrics.UNMATCHED, "status": status,
-                  "duration_ms": round(seconds * 1000, 2)}
         if actor is not None and actor is not started[1]:
             fields["user_id"] = actor.user_id
-        access_log.info("%s %s %s", request.method, fields["route"], status, extra={FIELDS: fields})
-    return response
-
-
-def _forget(error: BaseException | None = None) -> None:
+        # Logger.handle rather than .info: the line needs no caller's file and line, and finding them costs
+        # more than writing it.
+        record = logging.LogRecord(access_log.name, logging.INFO, __file__, 0, "%s %s %s", (method, route, status),
+                                   None)
+        setattr(record, FIELDS, fields)
+        access_log.handle(record)
     set_request_id(None)
+    return response
 
 
 def serve_metrics():
@@ -78,7 +88,7 @@ def _may_scrape() -> bool:
         return False
     if getattr(address, "ipv4_mapped", None):
         address = address.ipv4_mapped
-    return address.is_loopback or address.is_private
+    return any(address in network for network in INTERNAL_NETWORKS if network.version == address.version)
 
 
 def register(app: Flask) -> None:
@@ -86,7 +96,6 @@ def register(app: Flask) -> None:
     access log after the answer is made; ``/metrics`` is a plain route, outside the API document."""
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)
-    app.teardown_request(_forget)
     app.add_url_rule("/metrics", "metrics", serve_metrics, methods=["GET"])
     with app.app_context():
         for engine in db.engines.values():

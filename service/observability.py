@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextvars import ContextVar
+
+import orjson
 
 FORMATS = ("json", "text")
 # A request id a client (or the proxy in front) may choose: a short token that is safe in a log line.
@@ -26,10 +28,10 @@ _HANDLER_MARK = "_linli_handler"
 
 def request_id_from(header: str | None) -> str:
     """The id of a request: the client's ``X-Request-ID`` when it is 1-64 characters of ``[A-Za-z0-9._-]``,
-    else a new one (32 hex digits)."""
+    else a new one (32 random hex digits)."""
     if header and _SANE_REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def set_request_id(value: str | None) -> None:
@@ -40,9 +42,15 @@ def current_request_id() -> str | None:
     return _REQUEST_ID.get()
 
 
+_second: tuple[int, str] = (0, "")  # the last second formatted and its text (formatting it costs more than a line)
+
+
 def _utc(created: float) -> str:
-    seconds = int(created)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{int((created - seconds) * 1000):03d}Z"
+    global _second
+    seconds, cached = int(created), _second
+    if cached[0] != seconds:
+        cached = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{int((created - seconds) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,7 +71,10 @@ class JsonFormatter(logging.Formatter):
             line["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             line["exc"] = record.exc_text
-        return json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":"))
+        try:
+            return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson cannot write (an integer beyond 64 bits): the standard library can
+            return json.dumps(line, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 class TextFormatter(logging.Formatter):
