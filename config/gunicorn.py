@@ -25,6 +25,7 @@ PROMETHEUS_MULTIPROC_DIR   (unset)                     a directory the workers (
                                                        their metrics to, so that ``GET /metrics`` on any
                                                        worker adds up all of them; created if missing
 LOG_FORMAT                 json in production          ``json`` or ``text``: gunicorn's own lines too
+GUNICORN_CONTROL_SOCKET    (off)                       a path for gunicorn's control socket (gunicornc)
 =========================  ==========================  ==============================================
 
 With PostgreSQL, each worker keeps its own connection pool: SQLAlchemy's QueuePool, 5 connections
@@ -78,6 +79,12 @@ errorlog = "-"
 loglevel = _env("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 limit_request_line = int(_env("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
+# gunicorn's control socket (``gunicornc``) only where asked for: by default every gunicorn of a user would
+# share $XDG_RUNTIME_DIR/gunicorn.ctl (or ~/.gunicorn/gunicorn.ctl, read-only under systemd's ProtectHome).
+_control_socket = _env("GUNICORN_CONTROL_SOCKET", "")
+if _control_socket:
+    control_socket = _control_socket
+control_socket_disable = not _control_socket
 
 # The app is built in each worker (no preload): nothing (database pool, Redis
 # client) is created in the master and inherited across fork().
@@ -98,6 +105,8 @@ if _LOG_FORMAT == "json":  # gunicorn's own lines (start, worker boot and exit) 
         "loggers": {"gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"],
                                        "propagate": False},
                     "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+        # The root logger's handler is the app's (service.observability.configure_logging), set up in each worker.
+        "root": {"level": "INFO", "handlers": []},
     }
 
 
