@@ -87,7 +87,8 @@ class BaseConfig:
         "Log in (POST /api/v1/auth/wechat, or /api/v1/auth/demo in development), then press Authorize and paste "
         "the `access_token`: operations that list a lock need it, the others are public. Messages and names are "
         "Chinese unless `Accept-Language` prefers English. Every failure is one envelope `{code, status, error, "
-        "message, errors}`: `error` is a stable code, and `errors` names the fields that were wrong. POSTs (but "
+        "message, errors, request_id}`: `error` is a stable code, `errors` names the fields that were wrong, and "
+        "`request_id` (also the `X-Request-ID` header) is what to quote when reporting a failure. POSTs (but "
         "logins and tokens) take an `Idempotency-Key`, so a retry does nothing twice.")}}
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
