@@ -5,9 +5,10 @@ rule, never the raw path —, status, duration_ms, user_id when authenticated); 
 metrics; and ``GET /metrics`` for Prometheus.
 
 ``/metrics`` is served only to whom it is meant for: with ``METRICS_TOKEN`` set, to a request carrying
-``Authorization: Bearer <METRICS_TOKEN>`` (from anywhere); without it, to a request from a loopback or private
-address (``INTERNAL_NETWORKS``; ``request.remote_addr``: behind a proxy, the client's as ``PROXY_FIX_HOPS`` trusts it). Anyone else
-gets the 404 envelope, as if there were no such page. It is not part of the API document.
+``Authorization: Bearer <METRICS_TOKEN>`` (from anywhere); without it, to a request from a loopback or
+private address (``INTERNAL_NETWORKS``; ``request.remote_addr``: behind a proxy, the client's as
+``PROXY_FIX_HOPS`` trusts it). Anyone else gets the 404 envelope, as if there were no such page. It is not
+part of the API document.
 """
 from __future__ import annotations
 

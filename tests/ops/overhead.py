@@ -103,8 +103,8 @@ def main(argv: list[str]) -> int:
     median = {key: statistics.median(values) for key, values in cpu.items()}
     for path, _ in paths:
         off, on, hook = median[(path, False)], median[(path, True)], statistics.median(inside[path])
-        print(f"{path:12} without {off:7.1f} µs, with {on:7.1f} µs: +{on - off:5.1f} µs ({(on / off - 1) * 100:+.1f}%); "
-              f"inside the hooks {hook:5.1f} µs ({hook / off * 100:.1f}% of the request without them)")
+        print(f"{path:12} without {off:7.1f} µs, with {on:7.1f} µs: +{on - off:5.1f} µs "
+              f"({(on / off - 1) * 100:+.1f}%); inside the hooks {hook:5.1f} µs ({hook / off * 100:.1f}% of the request without them)")
     ratio = [median[("/api/v1/me", on)] / median[("/healthz", on)] for on in (False, True)]
     print(f"/me ÷ /healthz: {ratio[0]:.2f} without, {ratio[1]:.2f} with; {lines} access-log lines written")
     return 0
