@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 from flask import Flask, g, request
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import docs, guards, idempotency
+from api import docs, guards, idempotency, observability
 from api.errors import register_error_handlers
 from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter, migrate
 from api.responses import ShanghaiJSONProvider
@@ -17,6 +16,7 @@ from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import db
 from service import calendar, notifications, places, privacy, redis_client, registry, sqlite, storage, uploads
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
+from service.observability import configure_logging
 from service.wechat import WeChatClient
 
 
@@ -32,7 +32,7 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     for domain in registry.domains():  # the settings a domain reads, from the environment or its defaults
         for name, default in domain.settings.items():
             app.config.setdefault(name, setting_from_environment(name, default))
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(app.config["LOG_FORMAT"])  # JSON lines or text (LOG_FORMAT), with the request id
 
     _configure_database(app)
     _configure_services(app)
@@ -42,6 +42,7 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
     register_jwt_loaders()
     guards.register(app)
     idempotency.register(app)
+    observability.register(app)  # request ids, the access log, request metrics and /metrics
     hops = app.config["PROXY_FIX_HOPS"]
     if hops:  # the client address is the one the outermost trusted proxy saw (README: the proxy overwrites it)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -1,10 +1,12 @@
 """The one error envelope for every failure:
-``{"code", "status", "error", "message", "errors"}``.
+``{"code", "status", "error", "message", "errors", "request_id"}``.
 
 ``error`` is a stable dotted code the mini-app can switch on; ``message`` and
 every message in ``errors`` are Chinese unless ``Accept-Language`` prefers
-English (``api.messages``, where ``language`` comes from). No stack trace, SQL
-or path ever reaches a client.
+English (``api.messages``, where ``language`` comes from). ``request_id`` is the
+request's id, also in the ``X-Request-ID`` header and in every log line the
+request wrote (``api.observability``): what a user quotes to an operator. No
+stack trace, SQL or path ever reaches a client.
 """
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ import time
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api.messages import language, localize, translate
 from models.base import db
 from service.errors import DomainError
-from service.i18n import Text
+from service.observability import current_request_id, request_id_from, set_request_id
 
 log = logging.getLogger("linli.errors")
 
@@ -42,6 +44,7 @@ HTTP_MESSAGES = {
     503: ("service_unavailable", "服务暂时不可用，请稍后再试", "The service is temporarily unavailable"),
 }
 PASS_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+EXAMPLE_REQUEST_ID = "5f2b9c1e8d7a4c0b9e6f3a2d1c0b9a8f"
 
 
 class ErrorSchema(ma.Schema):
@@ -54,6 +57,20 @@ class ErrorSchema(ma.Schema):
                                                         "example": "输入有误，请检查标注的字段"})
     errors = ma.fields.Dict(required=True, metadata={"description": "Field errors, by location and field name",
                                                      "example": {"json": {"code": ["此项必填"]}}})
+    request_id = ma.fields.String(required=True, metadata={
+        "description": "The request's id, also in the `X-Request-ID` response header and in the server's logs: "
+                       "the client's own `X-Request-ID` when it sent one of 1-64 characters `[A-Za-z0-9._-]`, "
+                       "else one the server made", "example": EXAMPLE_REQUEST_ID})
+
+
+def request_id() -> str:
+    """The current request's id (``api.observability`` sets it as the request starts; made here when an
+    answer is needed before that)."""
+    value = current_request_id()
+    if value is None:
+        value = request_id_from(request.headers.get("X-Request-ID") if has_request_context() else None)
+        set_request_id(value)
+    return value
 
 
 def envelope(status: int, error: str, message: str, errors: dict | None = None, headers: dict | None = None):
@@ -65,7 +82,7 @@ def envelope(status: int, error: str, message: str, errors: dict | None = None, 
         name = "Error"
     lang = language()
     body = {"code": status, "status": name, "error": error, "message": translate(message, lang),
-            "errors": localize(errors or {}, lang)}
+            "errors": localize(errors or {}, lang), "request_id": request_id()}
     response = jsonify(body)
     response.status_code = status
     for key, value in (headers or {}).items():
@@ -73,12 +90,19 @@ def envelope(status: int, error: str, message: str, errors: dict | None = None, 
     return response
 
 
+def envelope_for(status: int, headers: dict | None = None):
+    """The envelope of ``status`` with its usual code and message (``HTTP_MESSAGES``)."""
+    code, zh, en = HTTP_MESSAGES.get(status, ("error", "请求有误", "The request failed"))
+    return envelope(status, code, en if language() == "en" else zh, None, headers)
+
+
 def example_for(status: int) -> dict:
     code, zh, _ = HTTP_MESSAGES.get(status, ("error", "请求有误", ""))
     if status == 422:
         return {"code": 422, "status": "Unprocessable Entity", "error": code, "message": zh + "：code",
-                "errors": {"json": {"code": ["此项必填"]}}}
-    return {"code": status, "status": http.HTTPStatus(status).phrase, "error": code, "message": zh, "errors": {}}
+                "errors": {"json": {"code": ["此项必填"]}}, "request_id": EXAMPLE_REQUEST_ID}
+    return {"code": status, "status": http.HTTPStatus(status).phrase, "error": code, "message": zh, "errors": {},
+            "request_id": EXAMPLE_REQUEST_ID}
 
 
 def _http_error(error: HTTPException):
@@ -140,8 +164,7 @@ def _database_gone(error: sa.exc.DBAPIError):
     except Exception:  # noqa: BLE001 - the session is removed after the request anyway
         pass
     log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
-    code, zh, en = HTTP_MESSAGES[503]
-    return envelope(503, code, Text(zh, en), headers={"Retry-After": "1"})
+    return envelope_for(503, headers={"Retry-After": "1"})
 
 
 def _unexpected(error: Exception):

@@ -94,7 +94,8 @@ class BaseConfig:
         "Log in (POST /api/v1/auth/wechat, or /api/v1/auth/demo in development), then press Authorize and paste "
         "the `access_token`: operations that list a lock need it, the others are public. Messages and names are "
         "Chinese unless `Accept-Language` prefers English. Every failure is one envelope `{code, status, error, "
-        "message, errors}`: `error` is a stable code, and `errors` names the fields that were wrong. POSTs (but "
+        "message, errors, request_id}`: `error` is a stable code, `errors` names the fields that were wrong, and "
+        "`request_id` (also the `X-Request-ID` header) is what to quote when reporting a failure. POSTs (but "
         "logins and tokens) take an `Idempotency-Key`, so a retry does nothing twice.")}}
     OPENAPI_URL_PREFIX = "/"
     OPENAPI_JSON_PATH = "openapi.json"
@@ -139,17 +140,24 @@ class BaseConfig:
     # answered with a redirect to a link signed for that long instead of being streamed through Linli.
     STORAGE_URL: str | None = None
     STORAGE_REDIRECT_SECONDS = 0
+    # Log lines: "text" (development, tests) or "json" (one object per line; production's default).
+    LOG_FORMAT = "text"
+    # GET /metrics is served to "Authorization: Bearer <METRICS_TOKEN>" when set, else only to loopback and
+    # private addresses (api/observability.py).
+    METRICS_TOKEN: str | None = None
 
     @classmethod
     def from_environment(cls) -> dict:
         """Values every profile takes from the environment when present."""
         values: dict = {}
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
-                     "WECHAT_SECRET", "WECHAT_API_BASE", "STORAGE_URL"):
+                     "WECHAT_SECRET", "WECHAT_API_BASE", "STORAGE_URL", "METRICS_TOKEN"):
             if _env(name) is not None:
                 values[name] = _env(name)
         if _env("DATABASE_URL"):
             values["SQLALCHEMY_DATABASE_URI"] = _env("DATABASE_URL")
+        if _env("LOG_FORMAT"):
+            values["LOG_FORMAT"] = _env("LOG_FORMAT").strip().lower()
         if _env("RATELIMIT_ENABLED") is not None:
             values["RATELIMIT_ENABLED"] = _env_bool("RATELIMIT_ENABLED")
         for name in ("RATELIMIT_LOGIN", "RATELIMIT_CREATE"):
@@ -210,6 +218,7 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     DEMO_LOGIN = False
     PROXY_FIX_HOPS = 1
+    LOG_FORMAT = "json"
 
     REQUIRED = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET")
 
@@ -265,6 +274,10 @@ def validate_production(values: dict) -> None:
         problem = _secret_problem(key, secret) if secret else None
         if problem:
             problems.append(problem)
+    token = values.get("METRICS_TOKEN")
+    problem = _secret_problem("METRICS_TOKEN", token) if token else None
+    if problem:
+        problems.append(problem)
     if values.get("SECRET_KEY") and values.get("SECRET_KEY") == values.get("JWT_SECRET_KEY"):
         problems.append("JWT_SECRET_KEY must differ from SECRET_KEY")
     if values.get("DEMO_LOGIN"):
@@ -297,6 +310,14 @@ def _check_redis(values: dict) -> None:
             raise ConfigError(f"{name}={value!r} must be a whole number from {low} to {high}")
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def _check_log_format(values: dict) -> None:
+    if values.get("LOG_FORMAT") not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT={values.get('LOG_FORMAT')!r} must be one of {', '.join(LOG_FORMATS)}")
+
+
 def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     """Return the settings of profile ``name`` (default: ``LINLI_ENV`` or development)."""
     name = name or _env("LINLI_ENV", "development")
@@ -310,6 +331,7 @@ def load_config(name: str | None = None, overrides: dict | None = None) -> dict:
     values["REQUEST_TIMEOUT"] = timedelta(seconds=values["REQUEST_TIMEOUT_SECONDS"])
     _check_proxy_hops(values)
     _check_redis(values)
+    _check_log_format(values)
     if name == "production":
         validate_production(values)
     return values

@@ -21,7 +21,20 @@ FORWARDED_ALLOW_IPS        127.0.0.1,::1               proxies whose X-Forwarded
 GUNICORN_LIMIT_REQUEST_LINE 8190                       longest request line gunicorn reads (its maximum);
                                                        the app answers a URI over 4,096 characters with
                                                        its own 414 envelope (``api.guards``)
+PROMETHEUS_MULTIPROC_DIR   (unset)                     a directory the workers (and the scheduler) write
+                                                       their metrics to, so that ``GET /metrics`` on any
+                                                       worker adds up all of them; created if missing
+LOG_FORMAT                 json in production          ``json`` or ``text``: gunicorn's own lines too
+GUNICORN_CONTROL_SOCKET    (off)                       a path for gunicorn's control socket (gunicornc)
 =========================  ==========================  ==============================================
+
+With PostgreSQL, each worker keeps its own connection pool: SQLAlchemy's QueuePool, 5 connections
+kept and up to 10 more on demand (``SQLALCHEMY_ENGINE_OPTIONS`` in config/__init__.py sets none of
+them; only ``pool_pre_ping``). A request's thread holds one connection (its session's), so a worker
+uses at most ``GUNICORN_THREADS`` of them: keep threads ≤ 5 and no thread ever waits for the pool or
+opens an overflow connection. PostgreSQL's ``max_connections`` must cover hosts × workers × threads,
+the scheduler's (one per sweep running at once) and the operators' sessions (deploy/README.md works
+the numbers: 2 workers × 2 threads = 4 connections per host).
 
 Why gthread with 2 threads by default (measured with the bench harness, the
 three configurations side by side in the same interleaved rounds, 2 workers,
@@ -66,7 +79,46 @@ errorlog = "-"
 loglevel = _env("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = _env("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 limit_request_line = int(_env("GUNICORN_LIMIT_REQUEST_LINE", "8190"))
+# gunicorn's control socket (``gunicornc``) only where asked for: by default every gunicorn of a user would
+# share $XDG_RUNTIME_DIR/gunicorn.ctl (or ~/.gunicorn/gunicorn.ctl, read-only under systemd's ProtectHome).
+_control_socket = _env("GUNICORN_CONTROL_SOCKET", "")
+if _control_socket:
+    control_socket = _control_socket
+control_socket_disable = not _control_socket
 
 # The app is built in each worker (no preload): nothing (database pool, Redis
 # client) is created in the master and inherited across fork().
 preload_app = False
+
+_METRICS_DIR = _env("PROMETHEUS_MULTIPROC_DIR", "")
+_LOG_FORMAT = _env("LOG_FORMAT", "json" if _env("LINLI_ENV", "development") == "production" else "text")
+
+if _LOG_FORMAT == "json":  # gunicorn's own lines (start, worker boot and exit) as the app's: one JSON object each
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "service.observability.JsonFormatter"}},
+        "handlers": {"error_console": {"class": "logging.StreamHandler", "formatter": "json",
+                                       "stream": "ext://sys.stderr"},
+                     "console": {"class": "logging.StreamHandler", "formatter": "json",
+                                 "stream": "ext://sys.stdout"}},
+        "loggers": {"gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"],
+                                       "propagate": False},
+                    "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False}},
+        # The root logger's handler is the app's (service.observability.configure_logging), set up in each worker.
+        "root": {"level": "INFO", "handlers": []},
+    }
+
+
+def on_starting(server):
+    """The metrics directory exists before a worker writes to it."""
+    if _METRICS_DIR:
+        os.makedirs(_METRICS_DIR, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker has ended: its live gauges (database pool use) no longer count; its counters stay."""
+    if _METRICS_DIR:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, _METRICS_DIR)

@@ -25,7 +25,8 @@ from jobs import notifications as notification_jobs
 from jobs import system as system_jobs
 from jobs import uploads as upload_jobs
 from jobs.registry import Job
-from service import registry, system
+from service import metrics, registry, system
+from service.observability import FIELDS
 
 log = logging.getLogger("linli.jobs")
 
@@ -41,20 +42,43 @@ def all_jobs() -> list[Job]:
     return [job for jobs in (*(module.JOBS for module in PLATFORM), *domains) for job in jobs]
 
 
+# The sweep whose result counts WeChat deliveries by outcome (linli_notification_deliveries_total).
+DELIVERY_SWEEP = "notifications.deliver"
+
+
 def run_job(app, job: Job, holder: str | None = None):
-    """Run one sweep in its own app context (and so its own session)."""
+    """Run one sweep in its own app context (and so its own session); log it (its name, duration in ms,
+    outcome and what it counted: one line, JSON with LOG_FORMAT=json) and count it in the metrics."""
     with app.app_context():
-        if holder is not None and not system.acquire_lease(LEASE, holder, app.config["SCHEDULER_LEASE_SECONDS"]):
-            log.warning("skipping %s: the scheduler lease was lost", job.id)
-            return None
         started = time.monotonic()
+        if holder is not None and not system.acquire_lease(LEASE, holder, app.config["SCHEDULER_LEASE_SECONDS"]):
+            log.warning("skipping %s: the scheduler lease was lost", job.id,
+                        extra={FIELDS: {"job": job.id, "outcome": "skipped"}})
+            metrics.observe_sweep(job.id, time.monotonic() - started, "skipped")
+            return None
         try:
             result = job.func()
         except Exception:
-            log.exception("job %s failed", job.id)
+            seconds = time.monotonic() - started
+            log.exception("job %s failed", job.id, extra={FIELDS: {
+                "job": job.id, "outcome": "failed", "duration_ms": round(seconds * 1000, 1)}})
+            metrics.observe_sweep(job.id, seconds, "failed")
             return None
-        log.info("job %s done in %.0f ms: %s", job.id, (time.monotonic() - started) * 1000, result)
+        seconds = time.monotonic() - started
+        log.info("job %s done", job.id, extra={FIELDS: {
+            "job": job.id, "outcome": "ok", "duration_ms": round(seconds * 1000, 1), "counts": _loggable(result)}})
+        metrics.observe_sweep(job.id, seconds, "ok", result, now=time.time(), deliveries=job.id == DELIVERY_SWEEP)
         return result
+
+
+def _loggable(result):
+    """A sweep's result as a log field: its counts (a mapping, a number), else its text."""
+    if result is None or isinstance(result, (int, float, str, bool)):
+        return result
+    if isinstance(result, dict):
+        return {str(key): value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+                for key, value in result.items()}
+    return str(result)
 
 
 def build_scheduler(app, holder: str, stop: threading.Event) -> BlockingScheduler:

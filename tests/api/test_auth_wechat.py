@@ -8,7 +8,7 @@ from models.base import db
 from models.people import ResidentProfile, User, WeChatAccount
 from tests.factories import auth, make_user
 
-ENVELOPE_KEYS = {"code", "status", "error", "message", "errors"}
+ENVELOPE_KEYS = {"code", "status", "error", "message", "errors", "request_id"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -5,7 +5,7 @@ from api.extensions import limiter
 from config import ROOT
 from tests.factories import auth, make_user
 
-ENVELOPE_KEYS = {"code", "status", "error", "message", "errors"}
+ENVELOPE_KEYS = {"code", "status", "error", "message", "errors", "request_id"}
 
 
 def assert_envelope(response, status, error=None):

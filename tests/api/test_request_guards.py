@@ -8,7 +8,7 @@ from models.base import db
 from models.people import ResidentProfile
 from tests.factories import auth, make_user, make_world
 
-ENVELOPE_KEYS = {"code", "status", "error", "message", "errors"}
+ENVELOPE_KEYS = {"code", "status", "error", "message", "errors", "request_id"}
 HERE = {"lat": 31.2702, "lng": 121.4101}
 
 

@@ -148,7 +148,7 @@ def test_unknown_template_is_422_naming_the_field_and_records_nothing(client):
                            headers=auth(user))
     assert response.status_code == 422
     body = response.json
-    assert set(body) == {"code", "status", "error", "message", "errors"}
+    assert set(body) == {"code", "status", "error", "message", "errors", "request_id"}
     assert "template_ids.1" in body["errors"]
     assert count(SubscriptionGrant) == 0
 

@@ -1,0 +1,1 @@
+"""Operating Linli: the deploy/ procedures and what an operator sees (logs, metrics)."""
