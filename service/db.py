@@ -135,11 +135,8 @@ def _commit_read(session) -> None:
 def _end_kept_read() -> None:
     """Before a use-case: on SQLite a read kept open ends (the use-case's transaction must begin with
     BEGIN IMMEDIATE); elsewhere the use-case goes on in it (one transaction, one commit)."""
-    session = db.session()
-    if not session.info.pop("kept_read", False) or not session.in_transaction():
-        return
-    if sqlite.is_sqlite(session):
-        _commit_read(session)
+    if db.session().info.get("kept_read"):
+        end_read_before_write()
 
 
 def end_read_before_write() -> None:

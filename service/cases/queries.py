@@ -74,9 +74,8 @@ def _reporter_view(case: Case, full: bool) -> dict | None:
 
 
 # How many follow a case, and whether the caller does: one statement.
-_FOLLOWERS = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(sa.case(
-    (CaseFollower.user_id == sa.bindparam("user_id"), 1), else_=0)), 0) == 1).where(
-    CaseFollower.case_id == sa.bindparam("case_id"))
+_FOLLOWERS = sa.select(sa.func.count(), sa.func.count(sa.case((CaseFollower.user_id == sa.bindparam("user_id"), 1))) > 0
+                       ).where(CaseFollower.case_id == sa.bindparam("case_id"))
 
 
 def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:

@@ -229,28 +229,21 @@ def _labelled_slots(answer: dict, lang: str) -> dict:
 
 # --- bookings ------------------------------------------------------------------------------------------------
 
-def _names(bookings: list[MealBooking]) -> tuple[dict, dict, dict]:
-    """The site names, set-meal names and slot meals that bookings show."""
-    def lookup(key, value, ids):
-        return dict(db.session.execute(sa.select(key, value).where(key.in_(ids))).all()) if ids else {}
-
-    return (lookup(MealSite.id, MealSite.name, {b.site_id for b in bookings}),
-            lookup(SetMeal.id, SetMeal.name, {b.set_meal_id for b in bookings}),
-            lookup(MealSlot.id, MealSlot.meal, {b.slot_id for b in bookings}))
-
-
-def booking_out(booking: MealBooking, viewer: Actor, names: tuple[dict, dict, dict] | None = None) -> dict:
+def booking_out(booking: MealBooking, viewer: Actor, names: tuple[str, str, str] | None = None) -> dict:
     """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked).
     ``names``: its site's name, set meal's name and slot's meal, when the caller read them with it."""
-    sites_named, set_meals_named, slot_meals = names or _names([booking])
+    if names is None:
+        names = (db.session.get(MealSite, booking.site_id).name, db.session.get(SetMeal, booking.set_meal_id).name,
+                 db.session.execute(sa.select(MealSlot.meal).where(MealSlot.id == booking.slot_id)).scalar())
+    site_name, set_meal_name, meal = names
     own = viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
     b = booking.breakdown or {}
     return {
         "id": booking.id, "code": booking.code, "token": booking.token if own else None,
         "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id,
-        "site_name": sites_named[booking.site_id], "day": booking.day, "meal": slot_meals[booking.slot_id],
+        "site_name": site_name, "day": booking.day, "meal": meal,
         "starts_at": booking.starts_at, "mode": booking.mode, "quantity": booking.quantity,
-        "set_meal_id": booking.set_meal_id, "set_meal_name": set_meals_named[booking.set_meal_id],
+        "set_meal_id": booking.set_meal_id, "set_meal_name": set_meal_name,
         "diner_id": booking.diner_user_id, "booked_by_id": booking.booked_by_user_id,
         "booked_by_role": booking.booked_by_role, "priority_rank": booking.priority_rank,
         "price": {"eligible": booking.eligible, "tier": booking.tier, "tier_amount": b.get("tier_amount"),
@@ -283,8 +276,7 @@ def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
                               .join(MealSlot, MealSlot.id == MealBooking.slot_id)
                               .order_by(MealBooking.day.desc(), MealBooking.id.desc())
                               .limit(page_size).offset((page - 1) * page_size)).all()
-    return [booking_out(b, actor, ({b.site_id: site}, {b.set_meal_id: menu}, {b.slot_id: meal}))
-            for b, site, menu, meal in rows], total
+    return [booking_out(b, actor, (site, menu, meal)) for b, site, menu, meal in rows], total
 
 
 # --- meal cards ------------------------------------------------------------------------------------------------
