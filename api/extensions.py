@@ -10,7 +10,9 @@ from collections import OrderedDict
 
 import marshmallow as ma
 from flask import current_app, request
+import jwt as jwt_library
 from flask_jwt_extended import JWTManager, get_jwt, get_jwt_identity, verify_jwt_in_request
+from flask_jwt_extended import view_decorators as _view_decorators
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.exceptions import JWTDecodeError
 from flask_limiter import Limiter
@@ -154,12 +156,30 @@ class Blueprint(_Blueprint):
         return decorator
 
     def response(self, status_code, schema=None, *, example=None, **kwargs):
-        """An answer's example gets its labels and Shanghai times from the schema (documented_example)."""
-        if example is not None and schema is not None:
-            from api.schemas.common import documented_example
+        """An answer's example gets its labels and Shanghai times from the schema (documented_example); the
+        answer is dumped by the schema compiled into a function (api.dumping), on its first use."""
+        if schema is not None:
+            schema = schema() if isinstance(schema, type) else schema
+            if example is not None:
+                from api.schemas.common import documented_example
 
-            example = documented_example(schema, example)
+                example = documented_example(schema, example)
+            if isinstance(schema, ma.Schema):
+                _dump_compiled(schema)
         return super().response(status_code, schema, example=example, **kwargs)
+
+
+def _dump_compiled(schema) -> None:
+    """Give ``schema`` (an instance) a ``dump`` that compiles itself on the first call (api.dumping)."""
+    if "dump" in vars(schema):
+        return
+    from api.dumping import compile_dump
+
+    def dump(obj, *, many=None):
+        schema.dump = compile_dump(schema)
+        return schema.dump(obj, many=many)
+
+    schema.dump = dump
 
 
 def rate_limit_key() -> str:
@@ -218,6 +238,7 @@ class JWTManagerRemembering(JWTManager):
             return check_claims(super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired))
         remembered, lock = current_app.extensions.setdefault("linli.verified_tokens", (OrderedDict(),
                                                                                        threading.Lock()))
+        headers = _remembered_headers()
         with lock:
             claims = remembered.get(encoded_token)
         if claims is not None:
@@ -227,11 +248,28 @@ class JWTManagerRemembering(JWTManager):
         claims = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
         check_claims(claims)
         if "exp" in claims:
+            header = jwt_library.get_unverified_header(encoded_token)
             with lock:
                 remembered[encoded_token] = claims
+                headers[encoded_token] = header
                 while len(remembered) > self.REMEMBER:
-                    remembered.popitem(last=False)
+                    headers.pop(remembered.popitem(last=False)[0], None)
         return dict(claims)
+
+
+def _remembered_headers() -> dict:
+    return current_app.extensions.setdefault("linli.verified_token_headers", {})
+
+
+def _unverified_headers(encoded_token: str) -> dict:
+    """flask-jwt-extended reads a token's header again after decoding it (PyJWT checks the segment
+    character by character in Python, a tenth of ``GET /api/v1/me``): a verified token's header is
+    remembered with its claims."""
+    header = _remembered_headers().get(encoded_token)
+    return dict(header) if header is not None else jwt_library.get_unverified_header(encoded_token)
+
+
+_view_decorators.get_unverified_jwt_headers = _unverified_headers
 
 
 api = Api()

@@ -48,15 +48,32 @@ def _require_shanghai_time(node, where: str = "") -> None:
 
 class ShanghaiJSONProvider(DefaultJSONProvider):
     """Flask's JSON (jsonify, the error envelope, flask-smorest's answers) with datetimes in Shanghai time
-    and dates as ISO dates; Flask's own default writes an HTTP date in GMT."""
+    and dates as ISO dates; Flask's own default writes an HTTP date in GMT. Answers are encoded with
+    orjson (what the standard library cannot, a Decimal or a UUID, as Flask's provider writes it); the
+    standard library only where indentation is asked for."""
     ensure_ascii = False
     sort_keys = False
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
     @staticmethod
     def default(o):
         if isinstance(o, (datetime, date)):
             return _default(o)
         return DefaultJSONProvider.default(o)
+
+    def dumps(self, obj, **kwargs) -> str:
+        if kwargs.get("indent") is None and not kwargs.get("sort_keys"):
+            try:
+                return orjson.dumps(obj, default=kwargs.get("default") or self.default, option=self._OPTIONS).decode()
+            except TypeError:   # an integer beyond 64 bits (echoed from a request): the standard library writes it
+                pass
+        return super().dumps(obj, **kwargs)
+
+    def response(self, *args, **kwargs) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        if self.compact is False or (self.compact is None and self._app.debug):
+            return super().response(obj)
+        return self._app.response_class(self.dumps(obj).encode() + b"\n", mimetype=self.mimetype)
 
 
 def answer(build, *args, **kwargs):

@@ -22,6 +22,7 @@ from manage import create_app  # the API app with its commands (flask jobs, demo
 from api.extensions import limiter
 from models.base import db
 from service import calendar, clock, storage
+from service.cases import metrics
 from tests.fakes.s3 import S3Server
 from tests.fakes.wechat import FakeWeChat
 
@@ -138,6 +139,7 @@ def _isolation(request, app, wechat_fake):
             _empty_tables(engine)
             ctx.pop()
             calendar.forget()
+            metrics.forget()
         return
     connection = engine.connect()
     outer = connection.begin()
@@ -152,6 +154,7 @@ def _isolation(request, app, wechat_fake):
         ctx.pop()
         clock.set_now(None)
         calendar.forget()  # an arrangement a test loaded is rolled back with it
+        metrics.forget()   # and metrics computed from its cases
 
 
 def _empty_tables(engine):

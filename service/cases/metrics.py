@@ -71,6 +71,8 @@ so the total is the sum of the groups.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -388,6 +390,51 @@ def compute(actor: Actor, *, street_id: int | None = None, neighbourhood_id: int
         raise GroupByUnknown(choices=", ".join(GROUP_BY))
     scope = resolve_scope(actor, street_id, neighbourhood_id)
     date_from, date_to = resolve_period(date_from, date_to)
+    lang = "en" if lang == "en" else "zh"
+    return _FRESH.get((scope, date_from, date_to, group_by, lang),
+                      lambda: _report(scope, date_from, date_to, group_by, lang))
+
+
+class _Fresh:
+    """Reports computed in the last ``policy.metrics_fresh_seconds`` (by ``as_of``), per process: a dashboard
+    that many staff of a street open reads the case table once a minute, not once per view. The key is the
+    resolved scope (whoever may see it shares it), the period, the grouping and the language."""
+    LIMIT = 256
+
+    def __init__(self):
+        self.reports: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, compute) -> dict:
+        seconds = rules.policy().metrics_fresh_seconds
+        now = clock.now()
+        with self.lock:
+            report = self.reports.get(key)
+        if report is not None and timedelta(0) <= now - report["period"]["as_of"] < timedelta(seconds=seconds):
+            return report
+        report = compute()
+        with self.lock:
+            self.reports[key] = report
+            self.reports.move_to_end(key)
+            while len(self.reports) > self.LIMIT:
+                self.reports.popitem(last=False)
+        return report
+
+
+    def forget(self) -> None:
+        with self.lock:
+            self.reports.clear()
+
+
+_FRESH = _Fresh()
+
+
+def forget() -> None:
+    """Drop the reports this process keeps (the data they were computed from was replaced, e.g. restored)."""
+    _FRESH.forget()
+
+
+def _report(scope: Scope, date_from: date, date_to: date, group_by: str | None, lang: str) -> dict:
     start, end = _local_midnight(date_from), _local_midnight(date_to + timedelta(days=1))
     as_of = clock.now()
     counts, times = _rows(scope, start, end, as_of, group_by)
@@ -401,7 +448,6 @@ def compute(actor: Actor, *, street_id: int | None = None, neighbourhood_id: int
             total_counts[name] += value
     all_contact = [s for contact, _ in times.values() for s in contact]
     all_close = [s for _, close in times.values() for s in close]
-    lang = "en" if lang == "en" else "zh"
     total = _row(None, TOTAL[lang], total_counts, all_contact, all_close)
     groups = []
     if group_by is not None:

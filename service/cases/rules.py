@@ -53,6 +53,7 @@ class Policy:
     escalate_after_overdue_working_days: int
     due_soon_hours: int
     satisfied_levels: tuple[int, ...]
+    metrics_fresh_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def _policy(policy: dict) -> Policy:
             max_photos=int(policy["max_photos"]), description_max=int(policy["description_max"]),
             escalate_after_overdue_working_days=int(policy["escalate_after_overdue_working_days"]),
             due_soon_hours=int(policy["due_soon_hours"]),
-            satisfied_levels=tuple(int(x) for x in policy["satisfied_levels"]))
+            satisfied_levels=tuple(int(x) for x in policy["satisfied_levels"]),
+            metrics_fresh_seconds=int(policy.get("metrics_fresh_seconds", 60)))
     except (KeyError, TypeError, ValueError) as exc:
         raise rules.RulesError(f"{WHERE}: policy is incomplete or not numeric ({exc})") from None
     rules.require(100 <= loaded.served_radius_m <= 20000, WHERE,

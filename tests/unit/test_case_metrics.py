@@ -11,7 +11,7 @@ import pytest
 from models.base import db
 from models.cases import Case
 from service import clock, people
-from service.cases import metrics
+from service.cases import metrics, rules
 from service.clock import SHANGHAI
 from service.errors import Forbidden, InvalidInput
 from tests.factories import auth, make_user, make_world
@@ -353,6 +353,27 @@ def test_scope_is_enforced(w, who):
         november(who.admin)                                  # two streets: say which
     with pytest.raises(InvalidInput):
         november(who.admin, street=w.street.id, neighbourhood_id=w.far_nb.id)
+
+
+def test_a_report_is_computed_again_after_the_freshness_window_and_shared_only_within_its_scope(w, who):
+    r = local(2026, 11, 10, 9)
+    add(w, who.reporter, r)
+    first = november(who.street_staff, street=w.street.id)
+    assert first["total"]["volume"] == 1
+    add(w, who.reporter, r)                                  # a new case: not counted until the window ends
+    window = timedelta(seconds=rules.policy().metrics_fresh_seconds)
+    assert window == timedelta(seconds=60)
+    clock.set_now(NOW + window - SECOND)
+    again = november(who.street_staff, street=w.street.id)
+    assert again["total"]["volume"] == 1 and again["period"]["as_of"] == first["period"]["as_of"]
+    assert november(who.nb_staff, neighbourhood_id=w.nb.id)["total"]["volume"] == 2   # another scope: computed now
+    with pytest.raises(Forbidden):                          # the scope is checked before a kept report is used
+        november(who.other_staff, street=w.street.id)
+    clock.set_now(NOW + window)
+    fresh = november(who.street_staff, street=w.street.id)
+    assert fresh["total"]["volume"] == 2 and fresh["period"]["as_of"] == NOW + window
+    clock.set_now(NOW)                                      # a clock set back: not "within the window"
+    assert november(who.street_staff, street=w.street.id)["period"]["as_of"] == NOW
 
 
 def test_bad_parameters_are_refused(w, who):
