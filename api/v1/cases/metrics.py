@@ -60,7 +60,8 @@ class CaseMetrics(MethodView):
         Asia/Shanghai dates, both inclusive) in the street (street staff and
         admins) or neighbourhood (its staff); merged (并单), rejected (不予受理)
         and withdrawn cases are left out and counted under `excluded`. Cases are
-        judged in their state at `as_of` (now). Each rate is an exact
+        judged in their state at `as_of`, computed at most once a minute per scope and
+        period (`metrics_fresh_seconds` in the case rules). Each rate is an exact
         `numerator`/`denominator` with `rate` the percentage rounded half-up to
         2 decimals, `null` when the denominator is 0.
 
