@@ -13,7 +13,7 @@ from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter
 from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
-from models.base import db
+from models.base import compared_by_alembic, db
 from service import calendar, notifications, places, privacy, redis_client, registry, sqlite, storage, uploads
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.observability import configure_logging
@@ -101,7 +101,8 @@ def register_extensions(app: Flask) -> None:
             sqlite.install(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
             if engine.dialect.name != "sqlite":
                 ping_when_idle(engine)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
+                     include_object=compared_by_alembic)
     jwt.init_app(app)
     # Redis when configured, each process's own counts while it fails (api/ratelimit_storage.py).
     app.config.setdefault("RATELIMIT_STORAGE_URI", "redis-or-process-memory://" if app.config.get("REDIS_URL")

@@ -29,6 +29,9 @@ class Facility(Base):
         sa.Index("ix_facility_street", "street_id", "category_code"),
         sa.Index("ix_facility_name", "name"),
     )
+    # PostgreSQL only, made by migration 0016 (an expression over a function of its own): the search by
+    # name, subtype or address (service/life_circle/queries.py, search).
+    SEARCH_TEXT = "coalesce(name, '') || ' ' || coalesce(subtype, '') || ' ' || coalesce(address, '')"
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stable id from the source system: bulk imports upsert by it, so re-importing changes nothing.
     external_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)

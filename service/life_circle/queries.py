@@ -438,6 +438,19 @@ def brute_force_ids(olat: float, olng: float, budget_m: int, *, category: str | 
     return [(fid, walk_m) for walk_m, _, fid in out]
 
 
+def search_grams(needle: str) -> list[str]:
+    """What a facility's text must hold to contain ``needle`` (as linli_search_grams, migration 0016, makes
+    it): each word's pairs of adjacent characters, a one-character word itself; ASCII letters lower-cased.
+    Only pairs of letters and digits, and no letter with a case outside ASCII (the database may lower it
+    otherwise): the set only narrows the facilities that the substring is then checked in."""
+    out: set[str] = set()
+    for word in needle.split():
+        word = "".join(c.lower() if c.isascii() else c for c in word)
+        parts = [word] if len(word) == 1 else [word[i:i + 2] for i in range(len(word) - 1)]
+        out.update(p for p in parts if all(c.isalnum() and (c.isascii() or c.lower() == c.upper()) for c in p))
+    return sorted(out)
+
+
 def search(text: str, *, category: str | None = None, page: int = 1, page_size: int = 20, datum: str = "gcj02",
            lang: str = "zh") -> tuple[list[dict], int]:
     """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name."""
@@ -451,6 +464,13 @@ def search(text: str, *, category: str | None = None, page: int = 1, page_size: 
     query = sa.select(Facility).where(sa.or_(Facility.name.ilike(pattern, escape="\\"),
                                              Facility.subtype.ilike(pattern, escape="\\"),
                                              Facility.address.ilike(pattern, escape="\\")))
+    grams = search_grams(needle)
+    if grams and db.session.get_bind().dialect.name == "postgresql":
+        # ix_facility_grams (migration 0016) finds the facilities holding every pair; ILIKE checks the text.
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        held = sa.func.linli_search_grams(sa.text(Facility.SEARCH_TEXT), type_=ARRAY(sa.Text))
+        query = query.where(held.contains(sa.bindparam("grams", grams, type_=ARRAY(sa.Text))))
     if category:
         query = query.where(Facility.category_code == category)
     items, total = paginate(query.order_by(Facility.name, Facility.id), page, page_size)

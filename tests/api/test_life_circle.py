@@ -112,6 +112,51 @@ def test_detail_and_search(client, place, people):
     assert [i["id"] for i in found["items"]] == [f.id] and found["total"] == 1
 
 
+SEARCHED = [("万里社区卫生服务中心", "社区卫生服务中心", "普陀区万里路 88 号"), ("中浩云社区食堂", "助餐点", "真华路1弄"),
+            ("Linli Pharmacy 药房", None, "香泉路12号"), ("街道党群服务站", "党群", None), ("100%满意 服务点", None, None),
+            ("设施12", None, None), ("设施120", None, None), ("设施312", None, None), ("ÄRZTEHAUS 诊所", None, None)]
+
+
+@pytest.mark.parametrize("q", ["卫生", "社区", "药", "pharmacy", "LINLI PH", "12", "设施12", "万里路 88", "100%",
+                               "_", "服务点", "真华路1弄", "党群服务", "ÄRZTE", "号", "不存在的"])
+def test_search_finds_exactly_the_facilities_whose_text_contains_the_words(client, place, people, q):
+    """On PostgreSQL through ix_facility_grams and then the substring itself; on SQLite the substring alone.
+    The answer is the facilities whose name, subtype or address contains ``q`` ignoring case, by name."""
+    for name, subtype, address in SEARCHED:
+        f = make_facility(category="health", name=name, street_id=place.street.id)
+        f.subtype, f.address = subtype, address
+    db.session.commit()
+    expected = sorted(name for name, subtype, address in SEARCHED
+                      if any(q.lower() in (text or "").lower() for text in (name, subtype, address)))
+    found = client.get("/api/v1/facilities", query_string={"q": q, "page_size": 50}, headers=auth(people.resident)).json
+    assert sorted(i["name"] for i in found["items"]) == expected and found["total"] == len(expected)
+
+
+def test_search_grams_are_the_pairs_of_each_word_that_the_database_keeps():
+    assert queries.search_grams("设施12") == ["12", "施1", "设施"]
+    assert queries.search_grams("药") == ["药"]
+    assert queries.search_grams("万里路 88") == ["88", "万里", "里路"]
+    assert queries.search_grams("LinLi") == ["in", "li", "nl"]
+    assert queries.search_grams("ÄR 100%") == ["00", "10"]      # no pair with Ä (case outside ASCII), none with %
+    assert queries.search_grams("%") == []
+
+
+def test_the_search_index_holds_every_pair_the_search_asks_for(is_postgres):
+    if not is_postgres:
+        assert db.session.get_bind().dialect.name == "sqlite"   # SQLite keeps no such index: the substring alone
+        return
+    text = "Linli 万里社区卫生服务中心 普陀区万里路 88 号"
+    held = set(db.session.execute(sa.text("SELECT unnest(linli_search_grams(:t))"), {"t": text}).scalars())
+    for q in ("万里路 88", "LINLI", "卫", "88 号", "社区卫生"):
+        assert set(queries.search_grams(q)) <= held, q
+    assert " 8" not in held and "i " not in held and "l" in held
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(db.session.execute(sa.text(
+        "EXPLAIN SELECT id FROM facility WHERE linli_search_grams(" + Facility.SEARCH_TEXT + ") @> ARRAY['万里']"
+    )).scalars())
+    assert "ix_facility_grams" in plan
+
+
 def test_admin_endpoints_need_staff_in_scope(client, place, people):
     assert client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id),
                        headers=auth(people.resident)).status_code == 403

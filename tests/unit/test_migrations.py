@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from api.app import create_app
-from models.base import UTCDateTime, db
+from models.base import UTCDateTime, compared_by_alembic, db
 from tests.conftest import fresh_postgres_database
 
 MIGRATIONS = str(Path(__file__).resolve().parents[2] / "migrations")
@@ -22,7 +22,8 @@ T = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
 
 
 def test_the_migrated_schema_matches_the_models():
-    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True})
+    context = MigrationContext.configure(db.session.connection(), opts={"compare_type": True,
+                                                                          "include_object": compared_by_alembic})
     assert compare_metadata(context, db.metadata) == []
 
 
