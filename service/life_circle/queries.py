@@ -454,7 +454,7 @@ def search_grams(needle: str) -> list[str]:
 def search(text: str, *, category: str | None = None, page: int = 1, page_size: int = 20, datum: str = "gcj02",
            lang: str = "zh") -> tuple[list[dict], int]:
     """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name."""
-    from service.db import paginate
+    from service.db import paginate_in_one
 
     _check_filters(category, None)
     needle = text.strip()
@@ -473,6 +473,6 @@ def search(text: str, *, category: str | None = None, page: int = 1, page_size: 
         query = query.where(held.contains(sa.bindparam("grams", grams, type_=ARRAY(sa.Text))))
     if category:
         query = query.where(Facility.category_code == category)
-    items, total = paginate(query.order_by(Facility.name, Facility.id), page, page_size)
+    items, total = paginate_in_one(query.order_by(Facility.name, Facility.id), page, page_size)
     moment = clock.now()
     return [facility_dict(f, lang, datum=datum, moment=moment) for f in items], total

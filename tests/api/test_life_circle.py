@@ -132,6 +132,20 @@ def test_search_finds_exactly_the_facilities_whose_text_contains_the_words(clien
     assert sorted(i["name"] for i in found["items"]) == expected and found["total"] == len(expected)
 
 
+def test_search_pages_carry_the_total_even_past_the_end(client, place, people):
+    for i in range(3):
+        make_facility(category="health", name=f"长者照护之家{i}", street_id=place.street.id)
+    db.session.commit()
+
+    def page(n):
+        return client.get("/api/v1/facilities", query_string={"q": "照护", "page": n, "page_size": 2},
+                          headers=auth(people.resident)).json
+
+    assert [i["name"] for i in page(1)["items"]] == ["长者照护之家0", "长者照护之家1"] and page(1)["total"] == 3
+    assert [i["name"] for i in page(2)["items"]] == ["长者照护之家2"] and page(2)["total"] == 3
+    assert page(5)["items"] == [] and page(5)["total"] == 3
+
+
 def test_search_grams_are_the_pairs_of_each_word_that_the_database_keeps():
     assert queries.search_grams("设施12") == ["12", "施1", "设施"]
     assert queries.search_grams("药") == ["药"]
