@@ -9,15 +9,31 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models.base import db
-from models.places import estate_neighbourhood
+from models.places import Estate, estate_neighbourhood
 from models.voting import Motion, Proxy, Voter
 from service.people import Actor
 from service.voting.errors import MotionNotFound, NotManager
 
 
+def _estate_places(estate_id: int) -> tuple[set[int], int | None]:
+    """The estate's neighbourhoods and its street, read once per session (a request asks several times)."""
+    known = db.session.info.setdefault("voting.estate_places", {})
+    if estate_id not in known:
+        rows = db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id, Estate.street_id)
+                                  .select_from(Estate).outerjoin(estate_neighbourhood,
+                                                                 estate_neighbourhood.c.estate_id == Estate.id)
+                                  .where(Estate.id == estate_id)).all()
+        known[estate_id] = ({nid for nid, _ in rows if nid is not None}, rows[0][1] if rows else None)
+    return known[estate_id]
+
+
 def _estate_neighbourhoods(estate_id: int) -> set[int]:
-    return set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
-                                  .where(estate_neighbourhood.c.estate_id == estate_id)).scalars())
+    return _estate_places(estate_id)[0]
+
+
+def estate_street(estate_id: int) -> int | None:
+    """The street of the estate (where an audit entry about it is placed)."""
+    return _estate_places(estate_id)[1]
 
 
 def _staff_over(actor: Actor, estate_id: int) -> bool:

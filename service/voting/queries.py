@@ -157,7 +157,8 @@ def participation(actor: Actor, motion_id: int, *, voted: bool | None = None, bu
     items = [{"unit_id": u, "building_id": b, "label": labels.get(u, ""), "area": str(area),
               "voted": status.get(v) == "counted", "pending_confirmation": status.get(v) == "pending"}
              for u, b, area, v in rows]
-    audit.record_view(actor, "voting.participation_viewed", "motion", motion.id)
+    audit.record_view(actor, "voting.participation_viewed", "motion", motion.id,
+                      street_id=access.estate_street(motion.estate_id))
     return items, total
 
 
