@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 
+import orjson
 from flask import Flask, g, request
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -52,6 +53,9 @@ def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
 def _configure_database(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # JSON columns (a facility's hours, a notification's data, a booking's breakdown) read by orjson: the
+    # standard library's parser was a tenth of a nearby-facilities answer. Written as before.
+    options.setdefault("json_deserializer", orjson.loads)
     if uri.startswith("sqlite"):
         sqlite.configure_engine(uri, options, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
