@@ -5,6 +5,7 @@ import importlib
 
 import orjson
 from flask import Flask, g, request
+from flask.sessions import SessionInterface
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -21,8 +22,20 @@ from service.observability import configure_logging
 from service.wechat import WeChatClient
 
 
+class NoCookieSessions(SessionInterface):
+    """The API keeps no cookie session (a bearer token says who calls): Flask's default would build a signing
+    serializer on every request to read a cookie no client sends."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response) -> None:
+        return None
+
+
 class LinliFlask(Flask):
     json_provider_class = ShanghaiJSONProvider
+    session_interface = NoCookieSessions()
 
 
 def create_app(config: dict | None = None, profile: str | None = None) -> Flask:
