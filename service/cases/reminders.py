@@ -7,7 +7,7 @@ Sweep — what it selects (index; window) → who is told:
 - contact_missed — the same, due in [now − catch-up, now) → the handlers and the 居委会主任;
 - handling_due_soon — open, the handling deadline in force (ix_case_handle_due, ix_case_rework_due;
   due in (now, now + h]) → the handlers;
-- overdue — open, due before today, below level 2 (ix_case_escalation_due); working days only
+- overdue — open, due before today, below level 2 (case_escalation_due, kept by triggers); working days only
   → 催办: the handlers; 督办: also the 居委会主任 and the street's staff;
 - visit_due — closed, not visited (ix_case_visit_due; due in [now − catch-up, end of today])
   → the handlers, to do the 回访;
@@ -47,7 +47,7 @@ import orjson
 import sqlalchemy as sa
 
 from models.base import db
-from models.cases import OPEN_STATUSES, Case, CaseEvent
+from models.cases import OPEN_STATUSES, Case, CaseEscalationDue, CaseEvent
 from models.notifications import Delivery, Notification
 from models.people import RoleAssignment, User
 from models.places import Neighbourhood, Street
@@ -66,7 +66,7 @@ LEVEL_ZH = {URGE: "催办", ESCALATE: "督办"}
 # SQLite and PostgreSQL can prove the index usable. The status is checked on the fetched rows rather
 # than in SQL, where it would tempt the planners onto ix_case_status (every open case).
 _OPEN = Case.due_at.is_not(None)  # due_at is null once a case is no longer open
-# ix_case_escalation_due's predicate: cases the overdue sweep may still raise.
+# The cases the overdue sweep may still raise (case_escalation_due holds them; checked again on the case).
 _BELOW_ESCALATE = Case.escalation_level < sa.literal_column(str(ESCALATE))
 _CONTACTABLE = sa.and_(Case.reporter_user_id.is_not(None), Case.contact_consent.is_(True))
 
@@ -97,7 +97,7 @@ def _category(code: str) -> str:
     return category.zh if category else code
 
 
-def _batches(query: sa.Select, key: sa.ColumnElement, statuses):
+def _batches(query: sa.Select, key: sa.ColumnElement, statuses, case_id: sa.ColumnElement = Case.id):
     """Rows of ``query`` in a status of ``statuses``, in keyset batches ordered by (key, case id);
     the caller writes each batch in a transaction of its own."""
     query = query.add_columns(key.label("sweep_key"))
@@ -105,8 +105,8 @@ def _batches(query: sa.Select, key: sa.ColumnElement, statuses):
     while True:
         page = query
         if last is not None:
-            page = page.where(sa.or_(key > last[0], sa.and_(key == last[0], Case.id > last[1])))
-        rows = db.session.execute(page.order_by(key, Case.id).limit(BATCH)).all()
+            page = page.where(sa.or_(key > last[0], sa.and_(key == last[0], case_id > last[1])))
+        rows = db.session.execute(page.order_by(key, case_id).limit(BATCH)).all()
         kept = [row for row in rows if row.status in statuses]
         if kept:
             yield kept
@@ -420,11 +420,13 @@ def overdue(now: datetime | None = None) -> dict:
     today = _local(now).date()
     after = rules.policy().escalate_after_overdue_working_days
     since = _WorkingDaysSince(today)
-    query = (sa.select(*_COLUMNS, Case.due_at)
-             .where(_OPEN, _BELOW_ESCALATE, Case.due_at < _start_of(today)))
+    # The work table (kept by triggers: migration 0018) holds the open cases below 督办 by deadline.
+    query = (sa.select(*_COLUMNS, Case.due_at).select_from(CaseEscalationDue)
+             .join(Case, Case.id == CaseEscalationDue.case_id)
+             .where(CaseEscalationDue.due_at < _start_of(today), _OPEN, _BELOW_ESCALATE))
     counts = {"cases": 0, "urged": 0, "escalated": 0, "notified": 0}
     staff = CaseStaff()
-    for rows in _batches(query, Case.due_at, OPEN_STATUSES):
+    for rows in _batches(query, CaseEscalationDue.due_at, OPEN_STATUSES, CaseEscalationDue.case_id):
         counts["cases"] += len(rows)
         raises = []
         for row in rows:

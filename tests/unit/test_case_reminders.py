@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from jobs import runner
 from models.base import db
-from models.cases import Case, CaseEvent
+from models.cases import Case, CaseEscalationDue, CaseEvent
 from models.notifications import Delivery, Notification
 from models.people import RoleAssignment
 from service import clock, notifications, people
@@ -244,6 +244,42 @@ def test_a_sweep_that_missed_days_catches_up_with_both_levels_once(place, who):
     assert case(case_id).escalation_level == 2
 
 
+def work(case_id):
+    """The case's row in the overdue sweep's work table (kept by triggers on "case"): its deadline, or None."""
+    db.session.expire_all()
+    return db.session.execute(sa.select(CaseEscalationDue.due_at).where(CaseEscalationDue.case_id == case_id)).scalar()
+
+
+def test_the_sweeps_work_table_follows_each_write_of_a_cases_deadline_and_level(place, who):
+    case_id = report(who.resident, at(2026, 11, 20, 10))
+    assert work(case_id) == case(case_id).due_at is not None               # reported and dispatched: due
+    contact_due = case(case_id).due_at
+    accept_and_contact(who.staff, case_id, at(2026, 11, 20, 11))
+    assert work(case_id) == case(case_id).due_at > contact_due              # contacted: the handling deadline
+    sweep("overdue", at(2026, 11, 30, 9))
+    assert case(case_id).escalation_level == 1 and work(case_id) == case(case_id).due_at    # 催办: still due
+    sweep("overdue", at(2026, 12, 8, 9))
+    assert case(case_id).escalation_level == 2 and work(case_id) is None    # 督办: nothing more to raise
+    act(who.staff, case_id, "start", at(2026, 12, 8, 10))
+    act(who.staff, case_id, "resolve", at(2026, 12, 8, 10), outcome="solved", reply="已清理完毕")
+    act(who.staff, case_id, "close", at(2026, 12, 8, 11))
+    assert case(case_id).due_at is None and work(case_id) is None
+    clock.set_now(at(2026, 12, 9, 9))
+    workflow.reopen_by_reporter(people.load_actor(who.resident.id), case_id, "没有清理干净")
+    reopened = case(case_id)
+    assert reopened.escalation_level == 0 and work(case_id) == reopened.due_at is not None   # rework: due again
+    # Any writer, not only the ORM: a plain UPDATE of the level or the deadline moves the row too.
+    db.session.execute(sa.update(Case).where(Case.id == case_id).values(escalation_level=2))
+    assert work(case_id) is None
+    db.session.execute(sa.update(Case).where(Case.id == case_id).values(escalation_level=1))
+    assert work(case_id) == reopened.due_at
+    later = reopened.due_at + timedelta(days=3)
+    db.session.execute(sa.update(Case).where(Case.id == case_id).values(due_at=later))
+    assert work(case_id) == later
+    db.session.execute(sa.update(Case).where(Case.id == case_id).values(due_at=None))
+    assert work(case_id) is None
+
+
 def test_a_crash_before_the_commit_leaves_nothing_half_done_and_the_next_run_sends_everything(place, who,
                                                                                              monkeypatch):
     ids = [report(who.resident, at(2026, 11, 20, 10)) for _ in range(3)]
@@ -423,7 +459,7 @@ def test_the_overdue_sweep_reads_only_the_due_rows(place, who):
     ("contact_missed", at(2026, 11, 24, 9), "ix_case_contact_due", 0),
     ("handling_due_soon", at(2026, 11, 27, 21), "ix_case_handle_due", 0),
     ("handling_due_soon", at(2026, 11, 27, 21), "ix_case_rework_due", 1),
-    ("overdue", at(2026, 11, 30, 9), "ix_case_escalation_due", 0),
+    ("overdue", at(2026, 11, 30, 9), "ix_case_escalation_due_at", 0),
     ("overdue_digest", at(2026, 11, 30, 9), "ix_case_overdue", 0),
     ("visit_due", at(2026, 11, 30, 9), "ix_case_visit_due", 0),
     ("rating_request", at(2026, 11, 30, 9), "ix_case_rating_due", 0),
@@ -435,7 +471,8 @@ def test_each_sweep_can_use_its_partial_index(place, who, is_postgres, name, whe
     clock.set_now(when)
     with _Statements(db.engine) as seen:
         getattr(reminders, name)()
-    selects = [(s, p) for s, p in seen.statements if s.lstrip().upper().startswith("SELECT") and 'FROM "case"' in s]
+    selects = [(s, p) for s, p in seen.statements
+               if s.lstrip().upper().startswith("SELECT") and ('FROM "case"' in s or 'JOIN "case"' in s)]
     assert selects, seen.statements
     statement, parameters = selects[nth]
     connection = db.session.connection()
