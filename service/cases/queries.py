@@ -126,7 +126,7 @@ _MINE_REPORTED = (sa.select(Case.id.label("id")).where(Case.reporter_user_id == 
 _MINE_FOLLOWED = (sa.select(CaseFollower.case_id.label("id"))
                   .where(CaseFollower.user_id == sa.bindparam("user_id"), CaseFollower.case_id < sa.bindparam("before"))
                   .order_by(CaseFollower.case_id.desc()).limit(sa.bindparam("limit")).subquery())
-_MINE_PAGE = (sa.select(Case).where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id),
+_MINE_PAGE = (_SUMMARY_SELECT.where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id),
                                                          sa.select(_MINE_FOLLOWED.c.id))))
               .order_by(Case.id.desc()).limit(sa.bindparam("limit")))
 _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
@@ -134,16 +134,16 @@ _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
     sa.select(CaseFollower.case_id).where(CaseFollower.user_id == sa.bindparam("user_id"))).subquery())
 
 
-def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tuple[list[Case], str | None, int]:
-    """Cases I reported or follow, newest first, keyset-paginated by id: (items, next_cursor, total)."""
+def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tuple[list, str | None, int]:
+    """Cases I reported or follow, newest first, keyset-paginated by id: (items, next_cursor, total). The
+    items are rows of the summary's columns (``summary`` reads them as it reads a case)."""
     before = MAX_CASE_ID
     if cursor:
         due, last_id = decode_cursor(cursor)
         if due is not None:
             raise CursorInvalid()
         before = last_id
-    rows = db.session.execute(_MINE_PAGE, {"user_id": actor.user_id, "before": before, "limit": limit + 1}
-                              ).scalars().all()
+    rows = db.session.execute(_MINE_PAGE, {"user_id": actor.user_id, "before": before, "limit": limit + 1}).all()
     total = db.session.execute(_MINE_COUNT, {"user_id": actor.user_id}).scalar_one()
     if len(rows) > limit:
         return rows[:limit], encode_cursor(None, rows[limit - 1].id), total
