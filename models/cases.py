@@ -17,6 +17,11 @@ OUTCOMES = ("solved", "explained")
 BigId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
+def _partial(name: str, *columns: str, where: str) -> sa.Index:
+    """An index of the rows ``where`` holds, on both databases."""
+    return sa.Index(name, *columns, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
+
+
 class Case(Base):
     __tablename__ = "case"
     __table_args__ = (
@@ -27,25 +32,14 @@ class Case(Base):
         sa.Index("ix_case_nearby", "category_code", "received_at"),
         sa.Index("ix_case_reporter", "reporter_user_id", "id"),
         # The reminder sweeps (service/cases/reminders.py) read only due rows; due_at is null once not open.
-        sa.Index("ix_case_contact_due", "contact_due_at", "id",
-                 sqlite_where=sa.text("first_contact_at IS NULL AND due_at IS NOT NULL"),
-                 postgresql_where=sa.text("first_contact_at IS NULL AND due_at IS NOT NULL")),
+        _partial("ix_case_contact_due", "contact_due_at", "id", where="first_contact_at IS NULL AND due_at IS NOT NULL"),
         # Each holds only the rows its sweep can find (a range on the first column implies it is not null), so
         # a write to an open case adds no entry to the indexes of closed cases, and none for a stage not reached.
-        sa.Index("ix_case_handle_due", "handle_due_at", "id",
-                 sqlite_where=sa.text("due_at IS NOT NULL AND handle_due_at IS NOT NULL"),
-                 postgresql_where=sa.text("due_at IS NOT NULL AND handle_due_at IS NOT NULL")),
-        sa.Index("ix_case_rework_due", "rework_due_at", "id",
-                 sqlite_where=sa.text("due_at IS NOT NULL AND rework_due_at IS NOT NULL"),
-                 postgresql_where=sa.text("due_at IS NOT NULL AND rework_due_at IS NOT NULL")),
-        sa.Index("ix_case_overdue", "due_at", "id", sqlite_where=sa.text("due_at IS NOT NULL"),
-                 postgresql_where=sa.text("due_at IS NOT NULL")),
-        sa.Index("ix_case_visit_due", "visit_due_at", "id",
-                 sqlite_where=sa.text("visited_at IS NULL AND visit_due_at IS NOT NULL"),
-                 postgresql_where=sa.text("visited_at IS NULL AND visit_due_at IS NOT NULL")),
-        sa.Index("ix_case_rating_due", "closed_at", "id",
-                 sqlite_where=sa.text("rating IS NULL AND closed_at IS NOT NULL"),
-                 postgresql_where=sa.text("rating IS NULL AND closed_at IS NOT NULL")),
+        _partial("ix_case_handle_due", "handle_due_at", "id", where="due_at IS NOT NULL AND handle_due_at IS NOT NULL"),
+        _partial("ix_case_rework_due", "rework_due_at", "id", where="due_at IS NOT NULL AND rework_due_at IS NOT NULL"),
+        _partial("ix_case_overdue", "due_at", "id", where="due_at IS NOT NULL"),
+        _partial("ix_case_visit_due", "visit_due_at", "id", where="visited_at IS NULL AND visit_due_at IS NOT NULL"),
+        _partial("ix_case_rating_due", "closed_at", "id", where="rating IS NULL AND closed_at IS NOT NULL"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Human case number: street prefix + local date + sequence, e.g. WL20261121-0042.
