@@ -236,13 +236,11 @@ class JWTManagerRemembering(JWTManager):
     def _decode_jwt_from_config(self, encoded_token: str, csrf_value=None, allow_expired: bool = False) -> dict:
         if csrf_value is not None or allow_expired:
             return check_claims(super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired))
-        remembered, lock = current_app.extensions.setdefault("linli.verified_tokens", (OrderedDict(),
-                                                                                       threading.Lock()))
-        headers = _remembered_headers()
+        remembered, lock = _remembered()
         with lock:
-            claims = remembered.get(encoded_token)
-        if claims is not None:
-            now, leeway = time.time(), jwt_config.leeway
+            found = remembered.get(encoded_token)
+        if found is not None:
+            claims, now, leeway = found[0], time.time(), jwt_config.leeway
             if claims.get("nbf", now) - leeway <= now < claims["exp"] + leeway:
                 return dict(claims)
         claims = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
@@ -250,23 +248,23 @@ class JWTManagerRemembering(JWTManager):
         if "exp" in claims:
             header = jwt_library.get_unverified_header(encoded_token)
             with lock:
-                remembered[encoded_token] = claims
-                headers[encoded_token] = header
+                remembered[encoded_token] = (claims, header)
                 while len(remembered) > self.REMEMBER:
-                    headers.pop(remembered.popitem(last=False)[0], None)
+                    remembered.popitem(last=False)
         return dict(claims)
 
 
-def _remembered_headers() -> dict:
-    return current_app.extensions.setdefault("linli.verified_token_headers", {})
+def _remembered() -> tuple[OrderedDict, threading.Lock]:
+    """This app's verified tokens: token → (its claims, its header), oldest first; and their lock."""
+    return current_app.extensions.setdefault("linli.verified_tokens", (OrderedDict(), threading.Lock()))
 
 
 def _unverified_headers(encoded_token: str) -> dict:
     """flask-jwt-extended reads a token's header again after decoding it (PyJWT checks the segment
     character by character in Python, a tenth of ``GET /api/v1/me``): a verified token's header is
     remembered with its claims."""
-    header = _remembered_headers().get(encoded_token)
-    return dict(header) if header is not None else jwt_library.get_unverified_header(encoded_token)
+    found = _remembered()[0].get(encoded_token)
+    return dict(found[1]) if found is not None else jwt_library.get_unverified_header(encoded_token)
 
 
 _view_decorators.get_unverified_jwt_headers = _unverified_headers

@@ -137,7 +137,7 @@ def test_a_verified_token_is_answered_from_memory_until_it_expires(app, client, 
     assert verified >= 1 and token in app.extensions["linli.verified_tokens"][0]
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
     assert len(decodes) == verified  # the second request did not decode the token again
-    exp = app.extensions["linli.verified_tokens"][0][token]["exp"]
+    exp = app.extensions["linli.verified_tokens"][0][token][0]["exp"]  # (claims, header)
     time.sleep(max(0.0, exp - time.time()) + 0.05)
     expired = client.get("/api/v1/me", headers=bearer(token))
     assert expired.status_code == 401 and expired.json["error"] == "auth.token_expired"
