@@ -92,7 +92,12 @@ def _converter(field: ma.fields.Field) -> Callable[[Any, str, Any], Any]:
         return lambda value, name, obj: lookup(value, _language())
     if type(field)._serialize is Labels._serialize:
         lookup = field.lookup
-        return lambda value, name, obj: [lookup(code, lang) for lang in (_language(),) for code in value]
+
+        def labels(value, name, obj):
+            lang = _language()
+            return [lookup(code, lang) for code in value]
+
+        return labels
     if isinstance(field, ma.fields.Nested) and type(field)._serialize is ma.fields.Nested._serialize:
         schema = field.schema
         if _plain(schema):
@@ -147,3 +152,16 @@ def compile_dump(schema: ma.Schema, *, check: bool = True) -> Callable[[Any], An
         return result
 
     return dump
+
+
+def compile_on_first_dump(schema: ma.Schema) -> None:
+    """Give ``schema`` (an instance, perhaps shared by several responses) a ``dump`` that compiles itself on
+    its first call: nested schemas named by string resolve only once every schema module is imported."""
+    if "dump" in vars(schema):
+        return
+
+    def dump(obj, *, many=None):
+        schema.dump = compile_dump(schema)
+        return schema.dump(obj, many=many)
+
+    schema.dump = dump

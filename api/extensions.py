@@ -165,21 +165,10 @@ class Blueprint(_Blueprint):
 
                 example = documented_example(schema, example)
             if isinstance(schema, ma.Schema):
-                _dump_compiled(schema)
+                from api.dumping import compile_on_first_dump
+
+                compile_on_first_dump(schema)
         return super().response(status_code, schema, example=example, **kwargs)
-
-
-def _dump_compiled(schema) -> None:
-    """Give ``schema`` (an instance) a ``dump`` that compiles itself on the first call (api.dumping)."""
-    if "dump" in vars(schema):
-        return
-    from api.dumping import compile_dump
-
-    def dump(obj, *, many=None):
-        schema.dump = compile_dump(schema)
-        return schema.dump(obj, many=many)
-
-    schema.dump = dump
 
 
 def rate_limit_key() -> str:

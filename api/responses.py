@@ -61,19 +61,27 @@ class ShanghaiJSONProvider(DefaultJSONProvider):
             return _default(o)
         return DefaultJSONProvider.default(o)
 
+    def _orjson(self, obj, default=None) -> bytes | None:
+        """``obj`` as JSON bytes; None for what orjson refuses (an integer beyond 64 bits echoed from a
+        request), which the standard library then writes."""
+        try:
+            return orjson.dumps(obj, default=default or self.default, option=self._OPTIONS)
+        except TypeError:
+            return None
+
     def dumps(self, obj, **kwargs) -> str:
         if kwargs.get("indent") is None and not kwargs.get("sort_keys"):
-            try:
-                return orjson.dumps(obj, default=kwargs.get("default") or self.default, option=self._OPTIONS).decode()
-            except TypeError:   # an integer beyond 64 bits (echoed from a request): the standard library writes it
-                pass
+            body = self._orjson(obj, kwargs.get("default"))
+            if body is not None:
+                return body.decode()
         return super().dumps(obj, **kwargs)
 
     def response(self, *args, **kwargs) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        if self.compact is False or (self.compact is None and self._app.debug):
+        body = None if self.compact is False or (self.compact is None and self._app.debug) else self._orjson(obj)
+        if body is None:
             return super().response(obj)
-        return self._app.response_class(self.dumps(obj).encode() + b"\n", mimetype=self.mimetype)
+        return self._app.response_class(body + b"\n", mimetype=self.mimetype)
 
 
 def answer(build, *args, **kwargs):

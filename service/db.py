@@ -242,11 +242,16 @@ def is_unique_violation(exc: Exception) -> bool:
 
 def paginate(query, page: int, page_size: int):
     """Return (items, total) of a select() for page ``page`` (1-based)."""
-    import sqlalchemy as sa
-
-    total = db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    total = _count(query)
     items = db.session.execute(query.limit(page_size).offset((page - 1) * page_size)).scalars().all()
     return items, total
+
+
+def _count(query) -> int:
+    """The number of rows a select() gives."""
+    import sqlalchemy as sa
+
+    return db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
 
 
 def paginate_in_one(query, page: int, page_size: int):
@@ -259,9 +264,7 @@ def paginate_in_one(query, page: int, page_size: int):
     rows = db.session.execute(query.add_columns(total_column).limit(page_size).offset((page - 1) * page_size)).all()
     if rows:
         return [row[0] for row in rows], rows[0][-1]
-    if page == 1:
-        return [], 0
-    return [], db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    return [], 0 if page == 1 else _count(query)
 
 
 def add_unique(obj, conflict: Exception):

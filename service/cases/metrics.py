@@ -420,7 +420,6 @@ class _Fresh:
                 self.reports.popitem(last=False)
         return report
 
-
     def forget(self) -> None:
         with self.lock:
             self.reports.clear()
