@@ -87,17 +87,38 @@ class Actor:
     user_id: int
     roles: set[str]
     scopes: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
-    # Neighbourhoods a staff member or admin oversees (street and district scopes expanded).
-    neighbourhood_ids: set[int] = field(default_factory=set)
-    # Streets fully covered by a staff member's or admin's scope.
+    # Streets fully covered by a staff member's or admin's scope (district scopes expanded).
     street_ids: set[int] = field(default_factory=set)
-    # Neighbourhoods that lie in those streets (a subset of neighbourhood_ids).
-    street_neighbourhood_ids: set[int] = field(default_factory=set)
-    # Neighbourhoods where the actor may approve (居委会主任 "nc_head", street staff, admins).
-    supervised_neighbourhood_ids: set[int] = field(default_factory=set)
+    # Neighbourhoods a staff or admin role names itself (not through a street).
+    own_neighbourhood_ids: set[int] = field(default_factory=set)
+    # Of those, where the actor may approve (居委会主任 "nc_head", admins).
+    own_supervised_ids: set[int] = field(default_factory=set)
     owner_estate_ids: set[int] = field(default_factory=set)
     ip: str | None = None
     user: User | None = field(default=None, repr=False, compare=False)
+    _street_neighbourhoods: set[int] | None = field(default=None, repr=False, compare=False)
+
+    # The streets' neighbourhoods are read the first time a check needs them, once per actor (a request):
+    # a street's staff member whose request asks by street (its queue, its metrics) never reads them.
+    @property
+    def street_neighbourhood_ids(self) -> set[int]:
+        """Neighbourhoods that lie in the actor's streets."""
+        if self._street_neighbourhoods is None:
+            self._street_neighbourhoods = set(db.session.connection().execute(
+                _STREET_NEIGHBOURHOODS, {"ids": sorted(self.street_ids)}).scalars()) if self.street_ids else set()
+        return self._street_neighbourhoods
+
+    @property
+    def neighbourhood_ids(self) -> set[int]:
+        """Neighbourhoods a staff member or admin oversees (their streets' included)."""
+        return self.own_neighbourhood_ids | self.street_neighbourhood_ids if self.street_ids \
+            else self.own_neighbourhood_ids
+
+    @property
+    def supervised_neighbourhood_ids(self) -> set[int]:
+        """Neighbourhoods where the actor may approve (居委会主任 "nc_head", street staff, admins)."""
+        return self.own_supervised_ids | self.street_neighbourhood_ids if self.street_ids \
+            else self.own_supervised_ids
 
     @property
     def is_admin(self) -> bool:
@@ -172,24 +193,17 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
         actor.scopes.setdefault(assignment.role, set()).add((assignment.scope_type, assignment.scope_id))
         if assignment.role in ("staff", "admin"):
             if assignment.scope_type == "neighbourhood":
-                actor.neighbourhood_ids.add(assignment.scope_id)
+                actor.own_neighbourhood_ids.add(assignment.scope_id)
                 if assignment.role == "admin" or assignment.title == "nc_head":
-                    actor.supervised_neighbourhood_ids.add(assignment.scope_id)
+                    actor.own_supervised_ids.add(assignment.scope_id)
             elif assignment.scope_type == "street":
                 streets.add(assignment.scope_id)
             elif assignment.scope_type == "district":
                 districts.add(assignment.scope_id)
-    if districts or streets:
-        # Core statements built once (staff load on every request): the streets of the districts and
-        # the neighbourhoods of the streets.
-        connection = db.session.connection()
-        if districts:
-            streets |= set(connection.execute(_DISTRICT_STREETS, {"ids": sorted(districts)}).scalars())
-        actor.street_ids = streets
-        street_neighbourhoods = set(connection.execute(_STREET_NEIGHBOURHOODS, {"ids": sorted(streets)}).scalars())
-        actor.street_neighbourhood_ids = street_neighbourhoods
-        actor.neighbourhood_ids |= street_neighbourhoods
-        actor.supervised_neighbourhood_ids |= street_neighbourhoods
+    if districts:
+        # A Core statement built once (staff load on every request): the streets of the districts.
+        streets |= set(db.session.connection().execute(_DISTRICT_STREETS, {"ids": sorted(districts)}).scalars())
+    actor.street_ids = streets
     actor.owner_estate_ids = owner_estates(user.id) if is_owner else set()
     if actor.owner_estate_ids:
         actor.roles.add("owner")

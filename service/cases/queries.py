@@ -279,7 +279,9 @@ def staff_queue(actor: Actor, *, status: list[str] | None = None, category: str 
             raise NeighbourhoodOutOfScope()
         scope, params["neighbourhood_id"] = "neighbourhood", neighbourhood_id
     elif actor.street_ids:
-        outside = actor.neighbourhood_ids - actor.street_neighbourhood_ids
+        # Neighbourhoods a role names outside the streets (a street's staff member alone has none: no read).
+        outside = actor.own_neighbourhood_ids - actor.street_neighbourhood_ids if actor.own_neighbourhood_ids \
+            else set()
         scope = "streets+" if outside else "streets"
         params["street_ids"], params["neighbourhood_ids"] = sorted(actor.street_ids), sorted(outside)
     else:

@@ -340,6 +340,35 @@ def test_queue_is_scoped_sorted_by_deadline_and_paginated_by_cursor(client, plac
     assert bad.status_code == 422
 
 
+def test_a_street_staff_member_reads_the_streets_neighbourhoods_only_when_a_check_needs_them(client, place, people):
+    """The street's queue asks by street: no statement reads the neighbourhood table. A case of one of the
+    street's neighbourhoods is still theirs to see and handle (its check reads them), and staff of another
+    street can neither find it in their queue nor act on it."""
+    from tests.unit.test_transactions import _statements
+
+    case_id = report(client, people.resident).json["id"]
+    street_staff = make_user(name="街道", roles=[("staff", "street", place.nb.street_id)])
+    other_street = make_user(name="外街道", roles=[("staff", "street", place.far_nb.street_id)])
+    assert place.far_nb.street_id != place.nb.street_id
+    seen, stop = _statements(db.engine)
+    try:
+        queue = client.get("/api/v1/cases", headers=auth(street_staff))
+    finally:
+        stop()
+    assert queue.status_code == 200 and [c["id"] for c in queue.json["items"]] == [case_id]
+    assert not [s for s in seen if "FROM neighbourhood" in s]
+    assert client.get(f"/api/v1/cases/{case_id}", headers=auth(street_staff)).status_code == 200
+    assert act(client, street_staff, case_id, "accept").status_code == 200
+    assert client.get("/api/v1/cases", headers=auth(other_street)).json["items"] == []
+    assert act(client, other_street, case_id, "contact", method="phone", note="已联系").status_code == 404
+    from service import people as people_service
+
+    actor = people_service.load_actor(street_staff.id)
+    assert actor.street_ids == {place.nb.street_id} and not actor.own_neighbourhood_ids
+    assert place.nb.id in actor.neighbourhood_ids and place.nb.id in actor.supervised_neighbourhood_ids
+    assert place.far_nb.id not in actor.neighbourhood_ids
+
+
 def test_every_queue_filter_returns_what_a_scan_of_the_table_returns(client, place, people):
     """Street staff who also cover a neighbourhood of another street: each filter and their
     combinations give exactly the cases a plain Python scan of the table picks, in deadline order."""
