@@ -60,12 +60,16 @@ def summary(case: Case, lang: str = "zh") -> dict:
             "assignee_id": case.assignee_user_id, "escalation_level": case.escalation_level}
 
 
-def _reporter_view(case: Case, full: bool) -> dict | None:
+def _reporter_view(case: Case, full: bool, contact: tuple | None = None) -> dict | None:
+    """The reporter as the caller may see them; ``contact`` is their profile's (name, encrypted phone) when
+    the caller read it already (``case_detail``), else the profile is read."""
     if case.reporter_user_id is None:
         return None
-    profile = db.session.get(ResidentProfile, case.reporter_user_id)
-    name = profile.name if profile else None
-    phone = privacy.decrypt(profile.phone_enc) if profile else None
+    if contact is None:
+        profile = db.session.get(ResidentProfile, case.reporter_user_id)
+        contact = (profile.name, profile.phone_enc) if profile else (None, None)
+    name, phone_enc = contact
+    phone = privacy.decrypt(phone_enc) if phone_enc else None
     if full:
         return {"name": name, "phone": phone if case.contact_consent else None, "masked": False}
     if case.anonymous:
@@ -73,9 +77,21 @@ def _reporter_view(case: Case, full: bool) -> dict | None:
     return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "masked": True}
 
 
-# How many follow a case, and whether the caller does: one statement.
-_FOLLOWERS = sa.select(sa.func.count(), sa.func.count(sa.case((CaseFollower.user_id == sa.bindparam("user_id"), 1))) > 0
-                       ).where(CaseFollower.case_id == sa.bindparam("case_id"))
+# What a case's page shows beside the case, in one statement: how many follow it, whether the caller does, and
+# the reporter's name and (encrypted) phone.
+_FOLLOWERS = sa.select(sa.func.count()).where(CaseFollower.case_id == sa.bindparam("case_id")).scalar_subquery()
+_FOLLOWING = sa.exists().where(CaseFollower.case_id == sa.bindparam("case_id"),
+                               CaseFollower.user_id == sa.bindparam("user_id"))
+_REPORTER = sa.select(ResidentProfile.name, ResidentProfile.phone_enc).where(
+    ResidentProfile.user_id == sa.bindparam("reporter_id"))
+_BESIDE = sa.select(_FOLLOWERS, _FOLLOWING, _REPORTER.with_only_columns(ResidentProfile.name).scalar_subquery(),
+                    _REPORTER.with_only_columns(ResidentProfile.phone_enc).scalar_subquery())
+# The timeline's columns, as rows (``_detail`` reads them as it reads events).
+_EVENTS = (sa.select(CaseEvent.id, CaseEvent.at, CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status,
+                     CaseEvent.note, CaseEvent.public, CaseEvent.actor_role)
+           .where(CaseEvent.case_id == sa.bindparam("case_id")).order_by(CaseEvent.id))
+_PHOTOS = (sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(CasePhoto.case_id == sa.bindparam("case_id"))
+           .order_by(CasePhoto.id))
 
 
 def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
@@ -84,12 +100,13 @@ def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     case = visible_case(actor, case_id)
     handler = access.may_handle(actor, case)
     own = case.reporter_user_id == actor.user_id
-    events = db.session.execute(sa.select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
-    photos = db.session.execute(sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(
-        CasePhoto.case_id == case.id).order_by(CasePhoto.id)).all()
-    followers, following = db.session.execute(_FOLLOWERS, {"case_id": case.id, "user_id": actor.user_id}).one()
+    connection = db.session.connection()
+    events = connection.execute(_EVENTS, {"case_id": case.id}).all()
+    photos = connection.execute(_PHOTOS, {"case_id": case.id}).all()
+    followers, following, name, phone_enc = connection.execute(
+        _BESIDE, {"case_id": case.id, "user_id": actor.user_id, "reporter_id": case.reporter_user_id}).one()
     result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=followers,
-                     following=following, lang=lang)
+                     following=bool(following), lang=lang, contact=(name, phone_enc))
     if handler and not own and case.reporter_user_id is not None:
         audit.record_view(actor, "case.reporter_viewed", "case", case_id, street_id=case.street_id)
     return result
@@ -103,14 +120,14 @@ def new_case_detail(actor: Actor, case: Case, events: list, photos: list[CasePho
 
 
 def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photos, followers: int, following: bool,
-            lang: str) -> dict:
+            lang: str, contact: tuple | None = None) -> dict:
     timeline = [{"id": e.id, "at": e.at, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
                  "note": e.note, "public": e.public, "actor_role": e.actor_role}
                 for e in events if handler or e.public]
     return {**summary(case, lang), "reply": case.reply, "timeline": timeline,
             "photos": [{"id": p.upload_id, "url": f"/api/v1/uploads/{p.upload_id}", "purpose": p.purpose}
                        for p in photos],
-            "reporter": _reporter_view(case, full=handler or own) if (handler or own or not case.anonymous) else
+            "reporter": _reporter_view(case, full=handler or own, contact=contact) if (handler or own or not case.anonymous) else
             {"name": "匿名", "phone": None, "masked": True},
             "anonymous": case.anonymous, "followers": followers, "following": following,
             "allowed_actions": access.allowed_actions(actor, case),
