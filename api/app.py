@@ -16,7 +16,8 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
 from models.base import compared_by_alembic, db
-from service import calendar, notifications, places, privacy, redis_client, registry, sqlite, storage, uploads
+from service import (calendar, notifications, places, privacy, redis_client, registry, retention, sqlite, storage,
+                     uploads)
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.observability import configure_logging
 from service.wechat import WeChatClient
@@ -93,6 +94,7 @@ def _configure_services(app: Flask) -> None:
     calendar.load()
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
     registry.load_rules()
+    retention.load()  # config/rules/privacy.yaml: how long personal data is kept
     notifications.load_templates()  # the platform's templates and each domain's (its rules file)
     for domain in registry.domains():  # what each domain registers with the platform
         for kind, select in domain.locators.items():

@@ -755,7 +755,7 @@ def decide_unit_claim(actor: Actor, claim_id: int, *, approve: bool, reason: str
             owner.user_id = claim.user_id
         claim.ownership_id = ownership.id
     audit.record(actor, "unit_claim." + claim.status, "unit_claim", claim.id, before=before,
-                 after={"status": claim.status, "reason": reason, "ownership_id": claim.ownership_id})
+                 subject_user_id=claim.user_id, after={"status": claim.status, "reason": reason, "ownership_id": claim.ownership_id})
     return claim
 
 
@@ -823,7 +823,7 @@ def decide_family_link(actor: Actor, link_id: int, *, confirm: bool, reason: str
     link.decided_at = clock.now()
     link.reason = reason
     if is_staff and not is_elder:
-        audit.record(actor, "family_link." + link.status, "family_link", link.id,
+        audit.record(actor, "family_link." + link.status, "family_link", link.id, subject_user_id=link.elder_user_id,
                      before={"status": "pending"}, after={"status": link.status, "reason": reason})
     return link
 
@@ -838,7 +838,8 @@ def revoke_family_link(actor: Actor, link_id: int) -> FamilyLink:
     link.decided_by = actor.user_id
     link.decided_at = clock.now()
     if actor.user_id not in (link.proxy_user_id, link.elder_user_id):
-        audit.record(actor, "family_link.revoked", "family_link", link.id, before=before, after={"status": "revoked"})
+        audit.record(actor, "family_link.revoked", "family_link", link.id, before=before, after={"status": "revoked"},
+                     subject_user_id=link.elder_user_id)
     return link
 
 
@@ -962,6 +963,7 @@ def reopen_self_confirmed_links(actor: Actor, user_id: int) -> int:
                   "decided_at": clock.iso(link.decided_at), "reason": link.reason}
         link.status, link.decided_by, link.decided_at, link.reason = "pending", None, None, None
         audit.record(actor, "family_link.reopened", "family_link", link.id, before=before,
+                     subject_user_id=link.elder_user_id,
                      after={"status": "pending", "why": "decided by its own requester"})
     return len(links)
 

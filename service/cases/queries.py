@@ -108,7 +108,8 @@ def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=followers,
                      following=bool(following), lang=lang, contact=(name, phone_enc))
     if handler and not own and case.reporter_user_id is not None:
-        audit.record_view(actor, "case.reporter_viewed", "case", case_id, street_id=case.street_id)
+        audit.record_view(actor, "case.reporter_viewed", "case", case_id, street_id=case.street_id,
+                          subject_user_id=case.reporter_user_id)
     return result
 
 

@@ -90,7 +90,7 @@ def book(actor: Actor, *, slot_id: int, diner_id: int | None, mode: str, set_mea
     _insert(booking)
     _seat(booking, slot, join_waitlist=join_waitlist, now=now)
     if booked_as == "staff":
-        audit.record(actor, "meal_booking.created", "meal_booking", booking.id,
+        audit.record(actor, "meal_booking.created", "meal_booking", booking.id, subject_user_id=diner_id,
                      after={"diner_id": diner_id, "slot_id": slot.id, "status": booking.status})
     db.session.flush()
     return booking
@@ -251,7 +251,7 @@ def cancel(actor: Actor, booking_id: int, *, reason: str | None = None) -> MealB
         release_seats(slot.id, booking.mode, hand_over(slot, booking.mode, booking.quantity, now))
     if after_cutoff or actor.user_id not in (booking.diner_user_id, booking.booked_by_user_id):
         audit.record(actor, "meal_booking.cancelled", "meal_booking", booking.id, before={"status": old},
-                     after={"status": "cancelled", "reason": reason})
+                     after={"status": "cancelled", "reason": reason}, subject_user_id=booking.diner_user_id)
     db.session.expire(booking)
     return booking
 
