@@ -125,8 +125,10 @@ def check_token_first(requirement: dict) -> None:
 def check_roles(roles, claims: dict) -> None:
     """With ``roles``, the token's claims must name one of them; else 403 ``auth.role_required``."""
     if roles and not set(roles) & set(claims.get("roles", [])):
-        from service.platform_errors import RoleRequired
+        from service.platform_errors import RoleRequired, SecondFactorRequired
 
+        if set(roles) & set(claims.get("mfa_pending", ())):   # held, left out until the second factor
+            raise SecondFactorRequired()
         raise RoleRequired()
 
 

@@ -18,15 +18,32 @@ from service.platform_errors import (AccountGone, AccountInactive, TokenExpired,
                                      TokenNotFresh, TokenRevoked)
 
 
-def issue_tokens(user_id: int, roles: list[str], session_id: str | None = None) -> dict:
+def issue_tokens(user_id: int, roles: list[str], session_id: str | None = None, *, second_factor: bool = False,
+                 withheld: set[str] | frozenset[str] = frozenset()) -> dict:
     """A refresh token and an access token of one session: ``sid`` names it, a new one at login, the same
-    one in every pair refreshed from it, so logout ends every token descended from the login."""
+    one in every pair refreshed from it, so logout ends every token descended from the login. ``mfa`` marks
+    a pair issued after the second factor (a refresh keeps it); ``mfa_pending`` names the roles a pair
+    without it leaves out (service.second_factor)."""
     sid = session_id or str(uuid.uuid4())
-    refresh = create_refresh_token(identity=str(user_id), additional_claims={"sid": sid})
-    access = create_access_token(identity=str(user_id), additional_claims={"roles": roles, "sid": sid})
+    marks = {"mfa": True} if second_factor else {"mfa_pending": sorted(withheld)} if withheld else {}
+    refresh = create_refresh_token(identity=str(user_id), additional_claims={"sid": sid, **marks})
+    access = create_access_token(identity=str(user_id), additional_claims={"roles": roles, "sid": sid, **marks})
     expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
             "expires_in": int(expires.total_seconds())}
+
+
+def tokens_for(user_id: int, session_id: str | None = None, *, second_factor: bool = False) -> dict:
+    """A new pair for the user (a login, a refresh, the second factor) and who they are. Without the second
+    factor the pair leaves out the roles that need it, and says so."""
+    actor = people.load_actor(user_id, second_factor=second_factor)
+    roles = people.token_roles(actor)
+    tokens = issue_tokens(user_id, roles, session_id, second_factor=second_factor, withheld=actor.withheld_roles)
+    me = people.me(actor)
+    state = "verified" if second_factor else "pending" if actor.withheld_roles else "not_needed"
+    tokens["user"] = {"id": user_id, "roles": roles, "verified": me["verified"], "nickname": me["nickname"],
+                      "second_factor": state, "withheld_roles": sorted(actor.withheld_roles)}
+    return tokens
 
 
 def current_actor() -> people.Actor:
@@ -52,9 +69,10 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
                 verify_jwt_in_request(refresh=refresh)
             claims = get_jwt()
             check_roles(roles, claims)
+            marks = {} if caller_only else {"second_factor": bool(claims.get("mfa"))}
             with reading():  # in a writing request the caller is read before, not under, the write lock
                 actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"],
-                             session_id=claims.get("sid"))
+                             session_id=claims.get("sid"), **marks)
             if actor is None:
                 raise AccountInactive()
             g.actor = actor

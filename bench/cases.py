@@ -126,8 +126,8 @@ def _in_process(app, state, *, meta: dict) -> dict:
                                    phone_hash=privacy.lookup_hash(phone), phone_verified=True))
     db.session.commit()
     actors = {"nb": people.load_actor(meta["staff_nb_id"]), "street": people.load_actor(meta["staff_street_id"])}
-    tokens = {name: issue_tokens(a.user_id, people.token_roles(a))["access_token"] for name, a in actors.items()}
-    tokens["resident"] = issue_tokens(resident.id, people.token_roles(people.load_actor(resident.id)))["access_token"]
+    tokens = {name: issue_tokens(a.user_id, people.token_roles(a), second_factor=True)["access_token"] for name, a in actors.items()}
+    tokens["resident"] = issue_tokens(resident.id, people.token_roles(people.load_actor(resident.id)), second_factor=True)["access_token"]
     db.session.remove()
 
     # Cursors: a deep page (after DEEP_PAGES pages) and the last page of the neighbourhood's queue.
@@ -323,7 +323,7 @@ def _creation_setup(app, state) -> dict:
     db.session.add(ResidentProfile(user_id=user.id, name="王五", phone_enc=privacy.encrypt(phone),
                                    phone_hash=privacy.lookup_hash(phone), phone_verified=True))
     db.session.commit()
-    token = issue_tokens(user.id, people.token_roles(people.load_actor(user.id)))["access_token"]
+    token = issue_tokens(user.id, people.token_roles(people.load_actor(user.id)), second_factor=True)["access_token"]
     db.session.rollback()
     return {"create.token": token}
 

@@ -80,7 +80,7 @@ def setup(app, state):
     user = User(username="bench.lc.resident", nickname="压测居民")
     db.session.add(user)
     db.session.commit()
-    token = issue_tokens(user.id, people.token_roles(people.load_actor(user.id)))["access_token"]
+    token = issue_tokens(user.id, people.token_roles(people.load_actor(user.id)), second_factor=True)["access_token"]
     return {"life_circle.token": token, "life_circle.street_id": street.id,
             "life_circle.setup_s": round(time.perf_counter() - t, 1), "life_circle.n": n}
 

@@ -137,7 +137,7 @@ def setup(app, state):
     assert db.session.execute(select(MealBooking.id).where(MealBooking.site_id == big.id).limit(1)).first()
 
     def token(user_id):
-        return issue_tokens(user_id, people.token_roles(people.load_actor(user_id)))["access_token"]
+        return issue_tokens(user_id, people.token_roles(people.load_actor(user_id)), second_factor=True)["access_token"]
 
     tokens = [token(uid) for uid in diners]
     db.session.rollback()

@@ -173,7 +173,7 @@ def _population(app, state) -> dict:
     rng = random.Random(16)
 
     def token(uid: int) -> str:
-        return issue_tokens(uid, people.token_roles(people.load_actor(uid)))["access_token"]
+        return issue_tokens(uid, people.token_roles(people.load_actor(uid)), second_factor=True)["access_token"]
 
     reporters = db.session.execute(sa.select(User.id).where(User.username.like("bench.r.%")).order_by(User.id)
                                    .limit(RESIDENTS)).scalars().all()
@@ -436,7 +436,7 @@ def _lists(app, _setup_state, state) -> dict:
     from service import people
 
     def token(uid: int) -> str:
-        return issue_tokens(uid, people.token_roles(people.load_actor(uid)))["access_token"]
+        return issue_tokens(uid, people.token_roles(people.load_actor(uid)), second_factor=True)["access_token"]
 
     resident = state["mixed.residents"][0]["token"]
     diner = state["meals.tokens"][0]

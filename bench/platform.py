@@ -34,7 +34,7 @@ def setup(app, state):
     db.session.add(ResidentProfile(user_id=user.id, name="张三", phone_enc=privacy.encrypt(phone),
                                    phone_hash=privacy.lookup_hash(phone), phone_verified=True))
     db.session.commit()
-    tokens = issue_tokens(user.id, people.token_roles(people.load_actor(user.id)))
+    tokens = issue_tokens(user.id, people.token_roles(people.load_actor(user.id)), second_factor=True)
     db.session.rollback()
     return {"platform.user_id": user.id, "platform.token": tokens["access_token"]}
 

@@ -149,7 +149,7 @@ def setup(app, state):
                                          .join(Unit, Unit.id == Ownership.unit_id)
                                          .where(Unit.building_id.in_(scope), Owner.user_id.is_not(None))
                                          .order_by(Owner.user_id)).scalars().all()
-        tokens = [issue_tokens(uid, ["resident", "owner"])["access_token"] for uid in scope_users]
+        tokens = [issue_tokens(uid, ["resident", "owner"], second_factor=True)["access_token"] for uid in scope_users]
     finally:
         clock.set_now(None)
     return {"voting": {"freeze_s": freeze_s, "units": UNITS, "heads": result["total_heads"],

@@ -123,6 +123,8 @@ class BaseConfig:
     WECHAT_TIMEOUT = 5.0
 
     DEMO_LOGIN = False
+    # Who needs the second factor for the roles privacy.yaml lists: required | non_demo | off.
+    SECOND_FACTOR = "required"
 
     # Scheduler
     SCHEDULER_LEASE_SECONDS = 60
@@ -188,6 +190,7 @@ class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
     DEBUG = False
     DEMO_LOGIN = True
+    SECOND_FACTOR = "non_demo"   # the demo accounts sign in without one; any other staff account needs it
 
     @classmethod
     def from_environment(cls) -> dict:
@@ -201,6 +204,7 @@ class TestConfig(BaseConfig):
     ENV_NAME = "test"
     TESTING = True
     DEMO_LOGIN = True
+    SECOND_FACTOR = "off"   # the tests of the second factor turn it on (tests/api/test_second_factor.py)
     SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
     RATELIMIT_LOGIN = "1000 per minute"
     RATELIMIT_CREATE = "1000 per minute"

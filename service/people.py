@@ -38,9 +38,10 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, SCOPE_TYPES, FamilyLink, 
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
 from service import audit, auth, clock, labels, places, privacy, registry
+from service import second_factor as second_factor_rules
 from service.db import add_unique, keep_read_open, paginate, transactional
 from service.errors import DomainError, Forbidden, NothingToChange
-from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumber,
+from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumber, SecondFactorUnknown,
                                      BirthDateDiffersFromVerifiedIdNumber, BirthDateInFuture, BirthDateTooEarly,
                                      ClaimDecided, ClaimNotFound, ClaimOutOfScope, ClaimPending, ClaimSelfDecide,
                                      DemoUserUnknown, ElderNotFound, IdNumberBirthDateImplausible, IdNumberInvalid,
@@ -97,6 +98,8 @@ class Actor:
     ip: str | None = None
     user: User | None = field(default=None, repr=False, compare=False)
     _street_neighbourhoods: set[int] | None = field(default=None, repr=False, compare=False)
+    # Roles the person holds that this token leaves out: it was issued without the second factor.
+    withheld_roles: set[str] = field(default_factory=set)
 
     # The streets' neighbourhoods are read the first time a check needs them, once per actor (a request):
     # a street's staff member whose request asks by street (its queue, its metrics) never reads them.
@@ -173,10 +176,11 @@ _STREET_NEIGHBOURHOODS = sa.select(Neighbourhood.id).where(Neighbourhood.street_
 
 
 def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = None,
-               session_id: str | None = None) -> Actor | None:
+               session_id: str | None = None, second_factor: bool | None = None) -> Actor | None:
     """The active user with roles and scopes, or None. With ``token_id``, a revoked token or a token of
     a revoked session (``session_id``) raises Unauthorized; the check rides on the same query (revocations live
-    in the database)."""
+    in the database). ``second_factor`` False (a token issued without it) leaves out the roles that need it
+    (service.second_factor); they are in ``withheld_roles``."""
     checked = token_id is not None
     params = {"user_id": user_id, **auth.revocation_keys(token_id, session_id)} if checked else {"user_id": user_id}
     row = db.session.execute(_ACTOR_AND_REVOKED if checked else _ACTOR, params).unique().first()
@@ -188,7 +192,12 @@ def load_actor(user_id: int, ip: str | None = None, *, token_id: str | None = No
     actor = Actor(user_id=user.id, roles={"resident"}, ip=ip, user=user)
     streets: set[int] = set()
     districts: set[int] = set()
-    for assignment in user.roles:
+    assignments = user.roles
+    if second_factor is False and assignments:
+        actor.withheld_roles = second_factor_rules.withheld({a.role for a in assignments}, user.is_demo)
+        if actor.withheld_roles:
+            assignments = [a for a in assignments if a.role not in actor.withheld_roles]
+    for assignment in assignments:
         actor.roles.add(assignment.role)
         actor.scopes.setdefault(assignment.role, set()).add((assignment.scope_type, assignment.scope_id))
         if assignment.role in ("staff", "admin"):
@@ -980,6 +989,29 @@ def _check_admin_covers(actor: Actor, scope_type: str, scope_id: int, place: pla
         ok = place.street_id is not None and place.street_id in streets
     if not ok:
         raise OutOfScope()
+
+
+@transactional
+def reset_second_factor(actor: Actor, user_id: int) -> None:
+    """An administrator removes the authenticator of a colleague whose role lies in their scope (a lost phone):
+    they set up a new one at their next sign-in. Audited; an admin cannot reset their own."""
+    if not actor.is_admin or user_id == actor.user_id:
+        raise Forbidden()
+    if not _admin_covers_roles_of(actor, user_id):   # outside their scope: not theirs to see
+        raise SecondFactorUnknown()
+    second_factor_rules.remove(actor, user_id)
+
+
+def _admin_covers_roles_of(actor: Actor, user_id: int) -> bool:
+    """Whether one of the person's roles lies in the admin's scope."""
+    for assignment in db.session.execute(sa.select(RoleAssignment).where(RoleAssignment.user_id == user_id)).scalars():
+        try:
+            _check_admin_covers(actor, assignment.scope_type, assignment.scope_id,
+                                places.locate(assignment.scope_type, assignment.scope_id))
+        except OutOfScope:
+            continue
+        return True
+    return False
 
 
 def resident_age(birth_date: date | None, on: date) -> int | None:

@@ -83,6 +83,42 @@ class DemoUserUnknown(NotFound):
     code, zh, en = "auth.demo_user_unknown", "没有这个演示账号", "No such demo account"
 
 
+# --- the second factor (service.second_factor) ------------------------------------------------------------
+
+class SecondFactorRequired(Forbidden):
+    code, zh, en = ("auth.second_factor_required", "此操作需先完成二次验证（动态验证码）",
+                    "This needs the second factor (a code from your authenticator)")
+
+
+class SecondFactorCodeWrong(InvalidInput):
+    code, field = "auth.second_factor_code_wrong", "code"
+    zh, en = "验证码不正确", "The code is not correct"
+
+
+class SecondFactorLocked(RateLimited):
+    code, zh, en = ("auth.second_factor_locked", "验证码错误次数过多，请 {minutes} 分钟后再试",
+                    "Too many wrong codes: try again in {minutes} minutes")
+
+
+class SecondFactorNotEnrolled(Conflict):
+    code, zh, en = ("auth.second_factor_not_enrolled", "尚未绑定身份验证器，请先绑定",
+                    "No authenticator is set up yet: set one up first")
+
+
+class SecondFactorEnrolled(Conflict):
+    code, zh, en = ("auth.second_factor_enrolled", "已绑定身份验证器；如需更换，请联系管理员重置",
+                    "An authenticator is set up already: an administrator can reset it")
+
+
+class SecondFactorNotNeeded(Forbidden):
+    code, zh, en = ("auth.second_factor_not_needed", "您的账号没有需要二次验证的角色",
+                    "Your account holds no role that needs a second factor")
+
+
+class SecondFactorUnknown(NotFound):
+    code, zh, en = "auth.second_factor_unknown", "该用户没有绑定身份验证器", "That person has no authenticator set up"
+
+
 # --- WeChat -------------------------------------------------------------------------------------------------------
 
 class WeChatCodeInvalid(DomainError):

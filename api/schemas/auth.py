@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Labels
+from api.schemas.common import Labels, Timestamp
 
 
 class WeChatLoginIn(ma.Schema):
@@ -27,6 +27,12 @@ class TokenUserOut(ma.Schema):
     roles_names = Labels("people", "roles", required=True)
     verified = ma.fields.Boolean(required=True)
     nickname = ma.fields.String(allow_none=True)
+    second_factor = ma.fields.String(required=True, validate=validate.OneOf(("verified", "pending", "not_needed")),
+                                     metadata={"description": "verified: this token carries the second factor; "
+                                               "pending: it leaves out the roles that need it (`withheld_roles`) "
+                                               "until POST /api/v1/auth/second-factor; not_needed"})
+    withheld_roles = ma.fields.List(ma.fields.String(), required=True)
+    withheld_roles_names = Labels("people", "roles", source="withheld_roles", required=True)
 
 
 class TokensOut(ma.Schema):
@@ -57,4 +63,32 @@ class LogoutOut(ma.Schema):
 
 TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIs...", "refresh_token": "eyJhbGciOiJIUzI1NiIs...",
                   "token_type": "Bearer", "expires_in": 7200,
-                  "user": {"id": 42, "roles": ["resident"], "verified": False, "nickname": None}}
+                  "user": {"id": 42, "roles": ["resident"], "verified": False, "nickname": None,
+                           "second_factor": "not_needed", "withheld_roles": []}}
+
+
+class CodeIn(ma.Schema):
+    code = ma.fields.String(required=True, validate=validate.Length(min=6, max=16), metadata={
+        "description": "The 6 digits the authenticator shows, or an unused recovery code (xxxxx-xxxxx)",
+        "example": "492039"})
+
+
+class SecondFactorStartOut(ma.Schema):
+    secret = ma.fields.String(required=True, metadata={"description": "Base32, for typing into the authenticator"})
+    otpauth_uri = ma.fields.String(required=True)
+    qr_svg = ma.fields.String(required=True, metadata={"description": "The URI as a QR code: an SVG data URI"})
+
+
+class SecondFactorStatusOut(ma.Schema):
+    required = ma.fields.Boolean(required=True, metadata={"description": "Whether the caller's roles need it here"})
+    roles = ma.fields.List(ma.fields.String(), required=True)
+    roles_names = Labels("people", "roles", required=True)
+    enrolled = ma.fields.Boolean(required=True)
+    confirmed_at = Timestamp(allow_none=True)
+    recovery_codes_left = ma.fields.Integer(required=True)
+    verified = ma.fields.Boolean(required=True, metadata={"description": "Whether this token carries it"})
+
+
+class SecondFactorConfirmedOut(TokensOut):
+    recovery_codes = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "Ten one-time codes for when the phone is lost: shown this once"})
