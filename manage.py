@@ -16,6 +16,7 @@ from api import app as api_app
 from data.demo.loader import demo_cli
 from jobs.calendar import calendar_cli
 from jobs.runner import all_jobs, jobs_cli
+from jobs.system import privacy_cli
 from jobs.uploads import uploads_cli
 from service import registry
 
@@ -49,7 +50,7 @@ def list_domains():
 
 def register_cli(app: Flask) -> Flask:
     """Add the operators' commands to ``app``."""
-    for group in (jobs_cli, demo_cli, calendar_cli, uploads_cli, domains_cli, auth_cli):
+    for group in (jobs_cli, demo_cli, calendar_cli, uploads_cli, domains_cli, auth_cli, privacy_cli):
         app.cli.add_command(group)
     for domain in registry.domains():
         group = domain.part("jobs", "CLI")

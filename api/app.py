@@ -14,7 +14,7 @@ from api.errors import register_error_handlers
 from api.extensions import LIMITED_METHODS, READ_ONLY_METHODS, api, jwt, limiter, migrate
 from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
-from config import INSTANCE_DIR, ROOT, load_config, setting_from_environment
+from config import INSTANCE_DIR, ROOT, load_config, pii_keys, setting_from_environment
 from models.base import compared_by_alembic, db
 from service import (calendar, notifications, places, privacy, redis_client, registry, retention, second_factor,
                      sqlite, storage, uploads)
@@ -87,7 +87,9 @@ def _end_request(error: BaseException | None = None) -> None:
 
 
 def _configure_services(app: Flask) -> None:
-    privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"])
+    version, old_keys = pii_keys(app.config)
+    privacy.configure(app.config.get("PII_KEY") or app.config["SECRET_KEY"], version=version, old_keys=old_keys,
+                      hash_secret=app.config.get("PII_HASH_KEY"))
     redis_client.configure(app.config.get("REDIS_URL"), app.config["REDIS_TIMEOUT_MS"],
                            app.config["REDIS_BREAKER_FAILURES"], app.config["REDIS_BREAKER_COOL_OFF_SECONDS"])
     storage.configure(app.config.get("STORAGE_URL"), INSTANCE_DIR / "uploads")

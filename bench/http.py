@@ -87,6 +87,7 @@ def production_environment(database_url: str | None = None, ratelimit_enabled: b
         "DATABASE_URL": url,
         "SECRET_KEY": secret_key,
         "JWT_SECRET_KEY": jwt_key,
+        "PII_KEY": secrets.token_urlsafe(48),
         "WECHAT_APPID": "wx-bench-appid",
         "WECHAT_SECRET": secrets.token_hex(16),
         "WECHAT_API_BASE": "https://api.weixin.qq.com",  # never called by the benchmarked GETs

@@ -64,8 +64,14 @@ class BaseConfig:
     SECRET_KEY = DEV_SECRET
     JWT_SECRET_KEY = DEV_SECRET
     # Key for personal data stored encrypted (phone, ID number); derived from
-    # SECRET_KEY unless PII_KEY is given.
+    # SECRET_KEY unless PII_KEY is given (production requires a dedicated one).
     PII_KEY: str | None = None
+    # Key versions (service/privacy.py, `flask privacy rotate-key`): PII_KEY is version PII_KEY_VERSION; the
+    # keys of a rotation in progress stay readable as PII_OLD_KEYS ("1:<key>,2:<key>"); lookup hashes use
+    # PII_HASH_KEY, else version 1's key, so that a rotation leaves them as they are.
+    PII_KEY_VERSION = 1
+    PII_OLD_KEYS: str | None = None
+    PII_HASH_KEY: str | None = None
 
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'linli.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
@@ -152,7 +158,11 @@ class BaseConfig:
     def from_environment(cls) -> dict:
         """Values every profile takes from the environment when present."""
         values: dict = {}
-        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "REDIS_URL", "WECHAT_APPID",
+        if _env("PII_KEY_VERSION"):
+            text = _env("PII_KEY_VERSION").strip()
+            values["PII_KEY_VERSION"] = int(text) if text.isdigit() else text   # refused by validate_keys
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "PII_OLD_KEYS", "PII_HASH_KEY", "REDIS_URL",
+                     "WECHAT_APPID",
                      "WECHAT_SECRET", "WECHAT_API_BASE", "STORAGE_URL", "METRICS_TOKEN"):
             if _env(name) is not None:
                 values[name] = _env(name)
@@ -224,14 +234,15 @@ class ProductionConfig(BaseConfig):
     PROXY_FIX_HOPS = 1
     LOG_FORMAT = "json"
 
-    REQUIRED = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET")
+    REQUIRED = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "WECHAT_APPID",
+                "WECHAT_SECRET")
 
     @classmethod
     def from_environment(cls) -> dict:
         values = super().from_environment()
         if not _env("DATABASE_URL"):
             values["SQLALCHEMY_DATABASE_URI"] = None
-        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY"):
             if not _env(name):
                 values[name] = None
         return values
@@ -266,6 +277,25 @@ def _secret_problem(key: str, secret: str) -> str | None:
     return None
 
 
+def pii_keys(values: dict) -> tuple[int, dict[int, str]]:
+    """(PII_KEY's version, the old keys by version) from the settings; ConfigError names what is wrong."""
+    version = values.get("PII_KEY_VERSION", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ConfigError(f"PII_KEY_VERSION must be a whole number ≥ 1, not {version!r}")
+    old: dict[int, str] = {}
+    for part in filter(None, (p.strip() for p in (values.get("PII_OLD_KEYS") or "").split(","))):
+        number, sep, key = part.partition(":")
+        if not sep or not number.strip().isdigit() or not key.strip():
+            raise ConfigError("PII_OLD_KEYS must read \"<version>:<key>,<version>:<key>\"")
+        old[int(number)] = key.strip()
+    if version in old:
+        raise ConfigError(f"PII_OLD_KEYS names version {version}, which is PII_KEY's (PII_KEY_VERSION)")
+    if version > 1 and 1 not in old and not values.get("PII_HASH_KEY"):
+        raise ConfigError("with PII_KEY_VERSION > 1, lookup hashes need PII_HASH_KEY (or version 1's key in "
+                          "PII_OLD_KEYS): they are keyed by version 1's key unless told otherwise")
+    return version, old
+
+
 def validate_production(values: dict) -> None:
     """Refuse to start production with missing, default, short or guessable secrets."""
     problems = []
@@ -273,11 +303,18 @@ def validate_production(values: dict) -> None:
     for key in ProductionConfig.REQUIRED:
         if not values.get(key):
             problems.append(f"{names.get(key, key)} must be set")
-    for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
+    for key in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "PII_HASH_KEY"):
         secret = values.get(key)
         problem = _secret_problem(key, secret) if secret else None
         if problem:
             problems.append(problem)
+    pii = values.get("PII_KEY")
+    if pii and pii in (values.get("SECRET_KEY"), values.get("JWT_SECRET_KEY")):
+        problems.append("PII_KEY must be a key of its own, not SECRET_KEY or JWT_SECRET_KEY")
+    try:
+        pii_keys(values)
+    except ConfigError as exc:
+        problems.append(str(exc))
     token = values.get("METRICS_TOKEN")
     problem = _secret_problem("METRICS_TOKEN", token) if token else None
     if problem:

@@ -1,8 +1,11 @@
 """The platform's own sweeps."""
 from __future__ import annotations
 
+import click
+from flask.cli import AppGroup
+
 from jobs.registry import Job
-from service import retention, system
+from service import key_rotation, privacy, retention, system
 
 
 def purge_expired():
@@ -19,3 +22,29 @@ JOBS = [Job("system.purge_expired", purge_expired, "cron", {"minute": 17},
             "Purge expired revoked tokens and idempotency records (hourly)"),
         Job("system.retention", retention_sweep, "cron", {"hour": 3, "minute": 40},
             "Archive or delete personal data past its retention period (config/rules/privacy.yaml), daily")]
+
+
+privacy_cli = AppGroup("privacy", help="Personal data: re-encrypt it with the current key.")
+
+
+@privacy_cli.command("rotate-key")
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=500, show_default=True,
+              help="Values per transaction: each batch commits on its own.")
+def rotate_key_command(batch_size: int):
+    """Re-encrypt every personal-data value with the current key (PII_KEY, version PII_KEY_VERSION).
+
+    Keep the old keys in PII_OLD_KEYS until this reports nothing left: until then old and new values both
+    read. Interrupted, it loses at most one batch; run it again and it goes on with what is left."""
+    click.echo(f"re-encrypting with key version {privacy.current_version()}")
+    report = key_rotation.rotate(batch=batch_size,
+                                 progress=lambda name, done: click.echo(f"  {name}: {done} re-encrypted"))
+    for name, done in report.rewritten.items():
+        click.echo(f"{name}: {done} re-encrypted")
+    unreadable = {name: keys for name, keys in report.unreadable.items() if keys}
+    for name, keys in unreadable.items():
+        click.echo(f"{name}: {len(keys)} no configured key reads, left as they are: "
+                   f"{', '.join(map(str, keys[:20]))}", err=True)
+    click.echo(f"{report.remaining} values are not yet written with version {report.version}"
+               + (" (the old keys may now be removed)" if report.remaining == 0 else ""))
+    if unreadable:
+        raise SystemExit(1)

@@ -7,33 +7,70 @@ import hmac
 
 from cryptography.fernet import Fernet, InvalidToken
 
-_fernet: Fernet | None = None
+# The encryption keys by version: the current one encrypts, every one configured decrypts (a rotation in
+# progress, ``service.key_rotation``). A value is written as ``v<version>:<Fernet token>``; one written before
+# keys had versions (no prefix) is version 1's.
+_keys: dict[int, Fernet] = {}
+_current = 1
 _hash_key: bytes = b""
 _mac_key: bytes = b""
+_PREFIX = "v"
 
 
-def configure(secret: str) -> None:
-    """Derive the encryption and hashing keys from the configured secret."""
-    global _fernet, _hash_key, _mac_key
-    material = hashlib.sha256(("linli-pii:" + secret).encode()).digest()
-    _fernet = Fernet(base64.urlsafe_b64encode(material))
-    _hash_key = hashlib.sha256(("linli-pii-hash:" + secret).encode()).digest()
-    _mac_key = hashlib.sha256(("linli-mac:" + secret).encode()).digest()
+def _fernet(secret: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(("linli-pii:" + secret).encode()).digest()))
+
+
+def configure(secret: str, *, version: int = 1, old_keys: dict[int, str] | None = None,
+              hash_secret: str | None = None) -> None:
+    """The current key (``secret``, of ``version``), the older keys still readable, and the keys of lookup
+    hashes and MACs: from ``hash_secret``, else version 1's key (lookups must not change with a rotation)."""
+    global _keys, _current, _hash_key, _mac_key
+    old_keys = dict(old_keys or {})
+    if version in old_keys:
+        raise ValueError(f"key version {version} is both current and old")
+    _keys = {version: _fernet(secret), **{v: _fernet(k) for v, k in old_keys.items()}}
+    _current = version
+    base = hash_secret or old_keys.get(1) or secret
+    _hash_key = hashlib.sha256(("linli-pii-hash:" + base).encode()).digest()
+    _mac_key = hashlib.sha256(("linli-mac:" + base).encode()).digest()
+
+
+def current_version() -> int:
+    return _current
+
+
+def current_prefix() -> str:
+    """How every value encrypted with the current key begins (a rotation looks for the others)."""
+    return f"{_PREFIX}{_current}:"
+
+
+def version_of(token: str) -> int:
+    head, sep, _ = token.partition(":")
+    if sep and head.startswith(_PREFIX) and head[1:].isdigit():
+        return int(head[1:])
+    return 1
 
 
 def encrypt(value: str | None) -> str | None:
     if value is None:
         return None
-    assert _fernet is not None, "privacy.configure() not called"
-    return _fernet.encrypt(value.encode()).decode()
+    assert _keys, "privacy.configure() not called"
+    return current_prefix() + _keys[_current].encrypt(value.encode()).decode()
 
 
 def decrypt(token: str | None) -> str | None:
+    """The value, or None when no configured key reads it."""
     if token is None:
         return None
-    assert _fernet is not None, "privacy.configure() not called"
+    assert _keys, "privacy.configure() not called"
+    version = version_of(token)
+    key = _keys.get(version)
+    if key is None:
+        return None
+    body = token.partition(":")[2] if token.startswith(f"{_PREFIX}{version}:") else token
     try:
-        return _fernet.decrypt(token.encode()).decode()
+        return key.decrypt(body.encode()).decode()
     except InvalidToken:
         return None
 

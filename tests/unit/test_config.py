@@ -7,12 +7,14 @@ from config import DEV_SECRET, ConfigError, load_config
 GOOD = {
     "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     "SECRET_KEY": "HsJUge8XSocMFdlZCF0djk6X-OhctAEcQG6nIiez", "JWT_SECRET_KEY": "khCEtpGWkp8nUPPCraAio9SzMaZp5UC-pKwUs5qa",
+    "PII_KEY": "Qm4vR2xYp7LwT9sKd3NfB6hJc8ZaE1uGy5oVi0",
     "WECHAT_APPID": "wx123", "WECHAT_SECRET": "secret",
 }
 
 
 def set_env(monkeypatch, **values):
-    for key in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET", "DEMO_LOGIN",
+    for key in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "PII_KEY_VERSION", "PII_OLD_KEYS",
+                "PII_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET", "DEMO_LOGIN",
                 "WECHAT_API_BASE", "REDIS_URL", "PROXY_FIX", "PROXY_FIX_HOPS", "GUNICORN_TIMEOUT",
                 "REQUEST_TIMEOUT_SECONDS"):
         monkeypatch.delenv(key, raising=False)
@@ -42,7 +44,8 @@ def test_production_accepts_complete_settings(monkeypatch):
     assert config["SQLALCHEMY_DATABASE_URI"] == GOOD["DATABASE_URL"]
 
 
-@pytest.mark.parametrize("missing", ["DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "WECHAT_APPID", "WECHAT_SECRET"])
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "WECHAT_APPID",
+                                     "WECHAT_SECRET"])
 def test_production_refuses_a_missing_setting_and_names_it(monkeypatch, missing):
     set_env(monkeypatch, **{k: v for k, v in GOOD.items() if k != missing})
     with pytest.raises(ConfigError, match=missing):
@@ -62,7 +65,7 @@ def test_production_secret_of_exactly_32_characters_is_accepted(monkeypatch):
     assert load_config("production")["SECRET_KEY"] == secret
 
 
-@pytest.mark.parametrize("key", ["SECRET_KEY", "JWT_SECRET_KEY"])
+@pytest.mark.parametrize("key", ["SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY"])
 @pytest.mark.parametrize("secret", ["a" * 36, "k" * 64, "ab" * 18, "0123" * 9, "passwordpasswordpasswordpassword1234",
                                     "Password123!Password123!Password123!"])
 def test_production_refuses_a_long_secret_without_entropy_and_says_what_it_needs(monkeypatch, key, secret):
@@ -186,3 +189,30 @@ def test_a_bad_redis_setting_is_refused_and_named(monkeypatch, name, value):
     set_env(monkeypatch, **{name: value})
     with pytest.raises(ConfigError, match=name):
         load_config("development")
+
+
+@pytest.mark.parametrize("other", ["SECRET_KEY", "JWT_SECRET_KEY"])
+def test_production_refuses_a_personal_data_key_that_is_another_key(monkeypatch, other):
+    set_env(monkeypatch, **{**GOOD, "PII_KEY": GOOD[other]})
+    with pytest.raises(ConfigError, match="PII_KEY must be a key of its own"):
+        load_config("production")
+
+
+@pytest.mark.parametrize("settings, problem", [
+    ({"PII_KEY_VERSION": "0"}, "PII_KEY_VERSION must be a whole number"),
+    ({"PII_KEY_VERSION": "two"}, "PII_KEY_VERSION must be a whole number"),
+    ({"PII_KEY_VERSION": "2"}, "need PII_HASH_KEY"),
+    ({"PII_KEY_VERSION": "2", "PII_OLD_KEYS": "2:x"}, "names version 2"),
+    ({"PII_OLD_KEYS": "old-key-without-version"}, "PII_OLD_KEYS must read"),
+])
+def test_production_refuses_key_versions_that_cannot_work(monkeypatch, settings, problem):
+    set_env(monkeypatch, **{**GOOD, **settings})
+    with pytest.raises(ConfigError, match=problem):
+        load_config("production")
+
+
+def test_production_accepts_a_rotation_in_progress(monkeypatch):
+    old = "Zx8Kq2Lm5Np9Rt3Vw6Yb1Cd4Fg7Hj0Ks2Ml5Qp8"
+    set_env(monkeypatch, **{**GOOD, "PII_KEY_VERSION": "2", "PII_OLD_KEYS": f"1:{old}"})
+    config = load_config("production")
+    assert config["PII_KEY_VERSION"] == 2 and config["PII_OLD_KEYS"] == f"1:{old}"
