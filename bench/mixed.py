@@ -18,7 +18,8 @@ Goals (one run): zero errors; every endpoint's p99 ≤ 250 ms; the mix ≥ 0.5 o
 (``BENCH_DATABASE_URL``, else the local server when reachable) with Redis (``BENCH_REDIS_URL``, else the
 local one when reachable), and on SQLite with its embedded default (no Redis).
 
-Then every list endpoint a resident or staff member can call is timed in-process (the Flask test client,
+Then every list endpoint a resident or staff member can call (and who looked at a resident's data, which the
+mix's case views by staff fill) is timed in-process (the Flask test client,
 ``LIST_CALLS`` calls each, after a warm-up) on the same data: p95 ≤ 10 ms.
 
     python -m bench.run mixed            # both databases
@@ -462,6 +463,7 @@ def _lists(app, _setup_state, state) -> dict:
         "participation": (f"/api/v1/motions/{motion}/participation", manager_token),
         "receipts": (f"/api/v1/motions/{motion}/receipts", owner),
         "audit log (street staff)": ("/api/v1/audit-log", street_staff),
+        "who looked at my data": ("/api/v1/me/data-access", resident),
         "residents (居委会 head)": ("/api/v1/residents", head),
         "unit claims (居委会 head)": ("/api/v1/unit-claims", head),
         "facilities search": (f"/api/v1/facilities?street_id={lc_street}&q=设施12", state["life_circle.token"]),
