@@ -264,21 +264,30 @@ def booking_detail(actor: Actor, booking_id: int) -> dict:
     return booking_out(booking, actor)
 
 
+# My bookings: the statements built once (upcoming or all), their values as parameters.
+_MINE = (sa.or_(MealBooking.diner_user_id == sa.bindparam("user_id"),
+                MealBooking.booked_by_user_id == sa.bindparam("user_id")),)
+_MINE_UPCOMING = (*_MINE, MealBooking.day >= sa.bindparam("since"))
+_BOOKINGS_PAGE = (sa.select(*MealBooking.__table__.c, MealSite.name.label("site_name"),
+                            SetMeal.name.label("set_meal_name"), MealSlot.meal.label("slot_meal"))
+                  .join(MealSite, MealSite.id == MealBooking.site_id)
+                  .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
+                  .join(MealSlot, MealSlot.id == MealBooking.slot_id)
+                  .order_by(MealBooking.day.desc(), MealBooking.id.desc())
+                  .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+_MY_BOOKINGS = {upcoming: (sa.select(sa.func.count()).select_from(MealBooking).where(*where), _BOOKINGS_PAGE.where(*where))
+                for upcoming, where in ((False, _MINE), (True, _MINE_UPCOMING))}
+
+
 def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
     """The caller's bookings and those they made, newest day first. Read as rows of the booking's columns
     (``booking_out`` reads them as it reads a booking) with the three names joined in."""
-    mine = [sa.or_(MealBooking.diner_user_id == actor.user_id, MealBooking.booked_by_user_id == actor.user_id)]
-    if upcoming:
-        mine.append(MealBooking.day >= clock.local_now().date())
-    total = db.session.execute(sa.select(sa.func.count()).select_from(MealBooking).where(*mine)).scalar_one()
-    rows = db.session.execute(sa.select(*MealBooking.__table__.c, MealSite.name.label("site_name"),
-                                        SetMeal.name.label("set_meal_name"), MealSlot.meal.label("slot_meal"))
-                              .join(MealSite, MealSite.id == MealBooking.site_id)
-                              .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
-                              .join(MealSlot, MealSlot.id == MealBooking.slot_id)
-                              .where(*mine)
-                              .order_by(MealBooking.day.desc(), MealBooking.id.desc())
-                              .limit(page_size).offset((page - 1) * page_size)).all()
+    count, page_of = _MY_BOOKINGS[upcoming]
+    values = {"user_id": actor.user_id, "since": clock.local_now().date(), "limit": page_size,
+              "offset": (page - 1) * page_size}
+    connection = db.session.connection()
+    total = connection.execute(count, values).scalar_one()
+    rows = connection.execute(page_of, values).all()
     return [booking_out(row, actor, (row.site_name, row.set_meal_name, row.slot_meal)) for row in rows], total
 
 

@@ -557,3 +557,17 @@ def test_meal_card_set_by_staff_in_scope_and_audited(client, m):
     # The verified status now prices and ranks the booking.
     booking = book(client, diner, m).json
     assert booking["priority_rank"] == 1 and booking["diet_note"] == "少盐"
+
+
+def test_my_upcoming_bookings_keep_the_meals_day_itself_and_drop_the_day_before(client, m):
+    """``upcoming=true``: bookings of today (Shanghai) and later; without it, all of them, paged."""
+    booked = book(client, m.elder, m)
+    assert booked.status_code == 201, booked.json
+    mine = lambda query="": client.get(f"/api/v1/me/meal-bookings{query}", headers=auth(m.elder)).json  # noqa: E731
+    clock.set_now(datetime(DAY.year, DAY.month, DAY.day, 23, 59, tzinfo=SHANGHAI))   # the meal's day, late
+    assert [b["id"] for b in mine("?upcoming=true")["items"]] == [booked.json["id"]]
+    clock.set_now(datetime(DAY.year, DAY.month, DAY.day, 0, 0, tzinfo=SHANGHAI) + timedelta(days=1))
+    assert mine("?upcoming=true") == {"items": [], "total": 0, "page": 1, "page_size": 20}
+    everything = mine()
+    assert everything["total"] == 1 and [b["id"] for b in everything["items"]] == [booked.json["id"]]
+    assert mine("?page=2&page_size=1")["items"] == [] and mine("?page=2&page_size=1")["total"] == 1
