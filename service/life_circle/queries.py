@@ -2,11 +2,11 @@
 one facility, search by name."""
 from __future__ import annotations
 
-import json
 import math
 import threading
 from datetime import datetime
 
+import orjson
 import sqlalchemy as sa
 
 from models.base import db
@@ -92,20 +92,21 @@ NEARBY_FIELDS = ("id", "name", "category", "category_name", "dimension", "subtyp
 
 
 def _dumps(value) -> str:
-    """JSON as the API sends it (UTF-8 text, compact)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """JSON as the API sends it (UTF-8 text, compact), by orjson: the same text as the standard library's
+    ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` for these values, several times faster."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 # Compiled opening hours shared by facilities with the same hours (most keep a few standard schedules),
 # so a lookup evaluates each distinct schedule once.
-_SCHEDULES: dict[str, hours_mod.Schedule] = {}
+_SCHEDULES: dict[bytes, hours_mod.Schedule] = {}
 _SCHEDULES_MAX = 5000
 
 
 def _schedule(doc: dict | None) -> hours_mod.Schedule | None:
     if doc is None:
         return None
-    key = json.dumps(doc, sort_keys=True)
+    key = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     found = _SCHEDULES.get(key)
     if found is None:
         if len(_SCHEDULES) >= _SCHEDULES_MAX:

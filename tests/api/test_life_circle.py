@@ -89,6 +89,26 @@ def test_nearby_sorted_by_walk_with_open_now(client, place, people):
     assert holiday == []
 
 
+def test_the_nearby_text_is_the_json_of_the_nearby_values(client, place, people):
+    """The answer is assembled as text from cached pieces (``nearby_json``): it must be exactly the compact
+    JSON of the same values (``nearby``), names with quotes, backslashes, line separators and emoji included."""
+    import json
+
+    from service.life_circle import queries
+
+    clock.set_now(datetime(2026, 11, 20, 9, tzinfo=SHANGHAI))
+    make_facility(category="meal", lat=north(LAT, 100), lng=LNG, street_id=place.street.id, hours=OFFICE,
+                  name='长者"食堂"\\一号\u2028😀\x01')
+    make_facility(category="health", lat=north(LAT, 300), lng=LNG + 0.001, street_id=place.street.id, name="卫生站")
+    db.session.commit()
+    for lang in ("zh", "en"):
+        for datum in ("gcj02", "wgs84"):
+            args = {"lat": LAT, "lng": LNG, "datum": datum, "minutes": 15, "lang": lang}
+            text = queries.nearby_json(**args)
+            assert text == json.dumps(queries.nearby(**args), ensure_ascii=False, separators=(",", ":"))
+            assert len(json.loads(text)["items"]) == 2
+
+
 @pytest.mark.parametrize("query, field", [
     ("lat=31.2&lng=121.4&category=nope", "category"),
     ("lat=31.2&lng=121.4&target_group=aliens", "target_group"),
