@@ -88,7 +88,8 @@ def test_inbox_pagination_and_unread_count(client):
     assert set(body["items"][0]) >= {"id", "kind", "title", "body", "link", "created_at", "read_at"}
     last = client.get("/api/v1/me/notifications?page=3&page_size=2", headers=headers).json
     assert [n["title"] for n in last["items"]] == ["通知0"]
-    assert client.get("/api/v1/me/notifications?page=4&page_size=2", headers=headers).json["items"] == []
+    past = client.get("/api/v1/me/notifications?page=4&page_size=2", headers=headers).json
+    assert past["items"] == [] and (past["total"], past["unread"]) == (5, 5)   # counted apart: no row carries them
 
 
 def test_mark_read_and_read_all(client):
@@ -105,6 +106,11 @@ def test_mark_read_and_read_all(client):
     assert body["unread"] == 2 and body["total"] == 3
     unread = client.get("/api/v1/me/notifications?unread=true", headers=headers).json
     assert unread["total"] == 2 and items[0]["id"] not in [n["id"] for n in unread["items"]]
+    assert unread["unread"] == 2 and len(unread["items"]) == 2
+    past = client.get("/api/v1/me/notifications?unread=true&page=2&page_size=2", headers=headers).json
+    assert (past["items"], past["total"], past["unread"]) == ([], 2, 2)
+    second = client.get("/api/v1/me/notifications?page=2&page_size=2", headers=headers).json
+    assert (len(second["items"]), second["total"], second["unread"]) == (1, 3, 2)
     marked = client.post("/api/v1/me/notifications/read-all", headers=headers)
     assert marked.status_code == 200 and marked.json == {"marked": 2}
     assert client.get("/api/v1/me/notifications", headers=headers).json["unread"] == 0
