@@ -100,8 +100,26 @@ def production_environment(database_url: str | None = None, ratelimit_enabled: b
     return Environment(env=env, database=kind, database_url_redacted=redact(url), tmpdir=tmpdir)
 
 
+def ensure_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database ``url`` names when it does not exist yet (a new machine)."""
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).first():
+                conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        admin.dispose()
+
+
 def migrate(environment: Environment, timeout: float = 180) -> None:
-    """``flask db upgrade`` on the benchmark database, with the server's environment."""
+    """``flask db upgrade`` on the benchmark database, with the server's environment (a PostgreSQL database
+    that does not exist yet is created first)."""
+    url = environment.env.get("DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        ensure_postgres_database(url)
     result = subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=environment.env,
                             capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
