@@ -160,10 +160,9 @@ class BaseConfig:
         values: dict = {}
         if _env("PII_KEY_VERSION"):
             text = _env("PII_KEY_VERSION").strip()
-            values["PII_KEY_VERSION"] = int(text) if text.isdigit() else text   # refused by validate_keys
+            values["PII_KEY_VERSION"] = int(text) if text.isdigit() else text   # refused by pii_keys
         for name in ("SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "PII_OLD_KEYS", "PII_HASH_KEY", "REDIS_URL",
-                     "WECHAT_APPID",
-                     "WECHAT_SECRET", "WECHAT_API_BASE", "STORAGE_URL", "METRICS_TOKEN"):
+                     "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "STORAGE_URL", "METRICS_TOKEN"):
             if _env(name) is not None:
                 values[name] = _env(name)
         if _env("DATABASE_URL"):

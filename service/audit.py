@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 from models.audit import AuditEntry
 from models.base import db
-from service import places
+from models.people import ResidentProfile, User
+from models.places import Street
+from service import places, retention
 from service.db import end_read_before_write, paginate, transactional
 
 LOCATE = object()  # the default of ``street_id``: found from the object's type and id
@@ -93,10 +95,6 @@ def for_subject(actor, *, page: int = 1, page_size: int = 20) -> tuple[list[dict
     Each entry by its action, the acting role and the organisation the object lay in (its street); the
     acting person's name only for the roles privacy.yaml lists (``data_access.names_of_roles``). The caller's
     own actions are left out. One index (subject_user_id, id) serves both statements."""
-    from models.people import ResidentProfile, User
-    from models.places import Street
-    from service import retention
-
     mine = (AuditEntry.subject_user_id == actor.user_id,
             sa.or_(AuditEntry.actor_user_id.is_(None), AuditEntry.actor_user_id != actor.user_id))
     total = db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(*mine)).scalar_one()

@@ -41,7 +41,7 @@ from service import audit, auth, clock, labels, places, privacy, registry
 from service import second_factor as second_factor_rules
 from service.db import add_unique, keep_read_open, paginate, transactional
 from service.errors import DomainError, Forbidden, NothingToChange
-from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumber, SecondFactorUnknown,
+from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumber,
                                      BirthDateDiffersFromVerifiedIdNumber, BirthDateInFuture, BirthDateTooEarly,
                                      ClaimDecided, ClaimNotFound, ClaimOutOfScope, ClaimPending, ClaimSelfDecide,
                                      DemoUserUnknown, ElderNotFound, IdNumberBirthDateImplausible, IdNumberInvalid,
@@ -49,9 +49,9 @@ from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumb
                                      NeighbourhoodOutOfScope, NeighbourhoodUnknown, NothingToVerify, OutOfScope,
                                      OwnerAlreadyVerified, RejectionReasonMissing, ResidentNotFound,
                                      ResidentNotInScope, RoleExists, RoleNotFound, RoleNotGrantable, ScopeNotFound,
-                                     ScopeUnfitForRole, TokenRevoked, UnitHeldBySeveral, UnitIdUnknown,
-                                     UnitNotFound, UnitNotInNeighbourhood, UserUnknown, VerifySelf, WeChatCodeInvalid,
-                                     WeChatCodeUsed, WeChatFailed, WeChatNoOpenid, WeChatNoPhone,
+                                     ScopeUnfitForRole, SecondFactorUnknown, TokenRevoked, UnitHeldBySeveral,
+                                     UnitIdUnknown, UnitNotFound, UnitNotInNeighbourhood, UserUnknown, VerifySelf,
+                                     WeChatCodeInvalid, WeChatCodeUsed, WeChatFailed, WeChatNoOpenid, WeChatNoPhone,
                                      WeChatPhoneCodeInvalid, WeChatRateLimited, WeChatUnavailable, WeChatUserBlocked)
 from service.wechat import WeChatClient, WeChatError
 

@@ -45,11 +45,12 @@ def current_prefix() -> str:
     return f"{_PREFIX}{_current}:"
 
 
-def version_of(token: str) -> int:
-    head, sep, _ = token.partition(":")
+def _split(token: str) -> tuple[int, str]:
+    """(the key version, the Fernet token) of a stored value; one without a prefix is version 1's."""
+    head, sep, body = token.partition(":")
     if sep and head.startswith(_PREFIX) and head[1:].isdigit():
-        return int(head[1:])
-    return 1
+        return int(head[1:]), body
+    return 1, token
 
 
 def encrypt(value: str | None) -> str | None:
@@ -64,11 +65,10 @@ def decrypt(token: str | None) -> str | None:
     if token is None:
         return None
     assert _keys, "privacy.configure() not called"
-    version = version_of(token)
+    version, body = _split(token)
     key = _keys.get(version)
     if key is None:
         return None
-    body = token.partition(":")[2] if token.startswith(f"{_PREFIX}{version}:") else token
     try:
         return key.decrypt(body.encode()).decode()
     except InvalidToken:

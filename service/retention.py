@@ -8,6 +8,7 @@ step is its own transaction, and an archive is recorded in the transaction that 
 """
 from __future__ import annotations
 
+import calendar
 import gzip
 import hashlib
 import json
@@ -96,10 +97,8 @@ def policy() -> Policy:
 
 def months_before(moment: datetime, months: int) -> datetime:
     """The same day and time ``months`` calendar months earlier (the month's last day when it has fewer)."""
-    import calendar as cal
-
     year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
-    day = min(moment.day, cal.monthrange(year, month + 1)[1])
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
 
 

@@ -107,10 +107,9 @@ def _qr_svg(uri: str) -> str:
 
 # --- enrolment ------------------------------------------------------------------------------------------------
 
-def _held_roles(user_id: int) -> set[str]:
-    from models.people import RoleAssignment
-
-    return set(db.session.execute(sa.select(RoleAssignment.role).where(RoleAssignment.user_id == user_id)).scalars())
+def _held_roles(actor) -> set[str]:
+    """The roles the person holds, second factor or not: from the user ``load_actor`` read with its roles."""
+    return {assignment.role for assignment in actor.user.roles} if actor.user is not None else set()
 
 
 def enrolled(user_id: int) -> bool:
@@ -121,7 +120,7 @@ def enrolled(user_id: int) -> bool:
 def status(actor, verified: bool) -> dict:
     """Whether the caller's roles need the factor, whether one is set up, and whether this token carries it."""
     user = actor.user
-    held = _held_roles(actor.user_id)
+    held = _held_roles(actor)
     factor = db.session.get(SecondFactor, actor.user_id)
     left = db.session.execute(sa.select(sa.func.count()).select_from(RecoveryCode).where(
         RecoveryCode.user_id == actor.user_id, RecoveryCode.used_at.is_(None))).scalar_one()
@@ -135,7 +134,7 @@ def status(actor, verified: bool) -> dict:
 def start(actor) -> dict:
     """A new secret for the caller's authenticator (replacing one not yet confirmed): its otpauth:// URI and the
     same as a QR code to scan. Only for a person holding a role that needs it."""
-    if not _held_roles(actor.user_id) & _roles:
+    if not _held_roles(actor) & _roles:
         raise SecondFactorNotNeeded()
     factor = db.session.get(SecondFactor, actor.user_id)
     if factor is not None and factor.confirmed_at is not None:
@@ -147,7 +146,7 @@ def start(actor) -> dict:
     else:
         factor.secret_enc, factor.last_step, factor.failures, factor.locked_until = (privacy.encrypt(secret), None,
                                                                                       0, None)
-    account = (actor.user.username or f"user{actor.user_id}") if actor.user else f"user{actor.user_id}"
+    account = getattr(actor.user, "username", None) or f"user{actor.user_id}"
     uri = (f"otpauth://totp/{quote(ISSUER)}:{quote(account)}?"
            + urlencode({"secret": secret, "issuer": ISSUER, "algorithm": "SHA1", "digits": DIGITS,
                         "period": STEP_SECONDS}, quote_via=quote))
@@ -227,13 +226,8 @@ def _failed(factor: SecondFactor):
     factor.failures += 1
     if factor.failures >= MAX_FAILURES:
         factor.failures, factor.locked_until = 0, clock.now() + LOCK
-    _keep_count(factor)
-    raise SecondFactorCodeWrong()
-
-
-def _keep_count(factor: SecondFactor) -> None:
-    db.session.flush()
     db.session.commit()
+    raise SecondFactorCodeWrong()
 
 
 def _recovery_code() -> str:

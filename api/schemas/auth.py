@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Labels, Timestamp
+from api.schemas.common import Labels
 
 
 class WeChatLoginIn(ma.Schema):
@@ -71,24 +71,3 @@ class CodeIn(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Length(min=6, max=16), metadata={
         "description": "The 6 digits the authenticator shows, or an unused recovery code (xxxxx-xxxxx)",
         "example": "492039"})
-
-
-class SecondFactorStartOut(ma.Schema):
-    secret = ma.fields.String(required=True, metadata={"description": "Base32, for typing into the authenticator"})
-    otpauth_uri = ma.fields.String(required=True)
-    qr_svg = ma.fields.String(required=True, metadata={"description": "The URI as a QR code: an SVG data URI"})
-
-
-class SecondFactorStatusOut(ma.Schema):
-    required = ma.fields.Boolean(required=True, metadata={"description": "Whether the caller's roles need it here"})
-    roles = ma.fields.List(ma.fields.String(), required=True)
-    roles_names = Labels("people", "roles", required=True)
-    enrolled = ma.fields.Boolean(required=True)
-    confirmed_at = Timestamp(allow_none=True)
-    recovery_codes_left = ma.fields.Integer(required=True)
-    verified = ma.fields.Boolean(required=True, metadata={"description": "Whether this token carries it"})
-
-
-class SecondFactorConfirmedOut(TokensOut):
-    recovery_codes = ma.fields.List(ma.fields.String(), required=True, metadata={
-        "description": "Ten one-time codes for when the phone is lost: shown this once"})

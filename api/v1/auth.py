@@ -17,8 +17,6 @@ from service.platform_errors import AccountGone
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login and tokens")
 
 
-
-
 @blp.route("/wechat")
 class WeChatLogin(MethodView):
     @blp.arguments(WeChatLoginIn)

@@ -6,8 +6,8 @@ from flask_jwt_extended import get_jwt
 
 from api.docs import errors
 from api.extensions import Blueprint
-from api.schemas.auth import (TOKENS_EXAMPLE, CodeIn, SecondFactorConfirmedOut, SecondFactorStartOut,
-                              SecondFactorStatusOut)
+from api.schemas.auth import TOKENS_EXAMPLE, CodeIn
+from api.schemas.second_factor import SecondFactorConfirmedOut, SecondFactorStartOut, SecondFactorStatusOut
 from api.schemas.common import id_in_path
 from api.security import auth_required, current_actor, tokens_for
 from service import people, second_factor

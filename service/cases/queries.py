@@ -128,8 +128,8 @@ def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photo
     return {**summary(case, lang), "reply": case.reply, "timeline": timeline,
             "photos": [{"id": p.upload_id, "url": f"/api/v1/uploads/{p.upload_id}", "purpose": p.purpose}
                        for p in photos],
-            "reporter": _reporter_view(case, full=handler or own, contact=contact) if (handler or own or not case.anonymous) else
-            {"name": "匿名", "phone": None, "masked": True},
+            "reporter": _reporter_view(case, full=handler or own, contact=contact)
+            if (handler or own or not case.anonymous) else {"name": "匿名", "phone": None, "masked": True},
             "anonymous": case.anonymous, "followers": followers, "following": following,
             "allowed_actions": access.allowed_actions(actor, case),
             "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
