@@ -4,7 +4,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Labels
+from api.schemas.common import Label, Labels
 
 
 class WeChatLoginIn(ma.Schema):
@@ -31,6 +31,7 @@ class TokenUserOut(ma.Schema):
                                      metadata={"description": "verified: this token carries the second factor; "
                                                "pending: it leaves out the roles that need it (`withheld_roles`) "
                                                "until POST /api/v1/auth/second-factor; not_needed"})
+    second_factor_name = Label("people", "second_factor", required=True)
     withheld_roles = ma.fields.List(ma.fields.String(), required=True)
     withheld_roles_names = Labels("people", "roles", source="withheld_roles", required=True)
 
@@ -64,7 +65,8 @@ class LogoutOut(ma.Schema):
 TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIs...", "refresh_token": "eyJhbGciOiJIUzI1NiIs...",
                   "token_type": "Bearer", "expires_in": 7200,
                   "user": {"id": 42, "roles": ["resident"], "verified": False, "nickname": None,
-                           "second_factor": "not_needed", "withheld_roles": []}}
+                           "second_factor": "not_needed", "second_factor_name": "无需二次验证", "withheld_roles": [],
+                           "withheld_roles_names": []}}
 
 
 class CodeIn(ma.Schema):

@@ -73,6 +73,8 @@ def test_a_staff_login_leaves_out_the_staff_role_until_the_second_factor(client,
     pair = login(staff)
     assert pair["user"]["roles"] == ["resident"]
     assert pair["user"]["second_factor"] == "pending" and pair["user"]["withheld_roles"] == ["staff"]
+    answered = client.post("/api/v1/auth/refresh", headers=bearer(pair["refresh_token"])).json["user"]
+    assert answered["second_factor_name"] == "待二次验证" and answered["withheld_roles_names"] == ["工作人员"]
     queue = client.get("/api/v1/cases", headers=bearer(pair["access_token"]))
     assert queue.status_code == 403 and queue.json["error"] == "auth.second_factor_required"
     assert "二次验证" in queue.json["message"]
