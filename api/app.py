@@ -16,8 +16,8 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, pii_keys, setting_from_environment
 from models.base import compared_by_alembic, db
-from service import (calendar, notifications, places, privacy, redis_client, registry, retention, second_factor,
-                     sqlite, storage, uploads)
+from service import (calendar, consent, notifications, places, privacy, redis_client, registry, retention,
+                     second_factor, sqlite, storage, uploads)
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.observability import configure_logging
 from service.wechat import WeChatClient
@@ -97,6 +97,7 @@ def _configure_services(app: Flask) -> None:
     calendar.configure(app.config["CALENDAR_REFRESH_SECONDS"])
     registry.load_rules()
     retention.load()  # config/rules/privacy.yaml: how long personal data is kept
+    consent.load()  # the privacy notice and the purposes people consent to
     second_factor.configure(app.config["SECOND_FACTOR"])  # and which roles need a second factor
     notifications.load_templates()  # the platform's templates and each domain's (its rules file)
     for domain in registry.domains():  # what each domain registers with the platform
@@ -140,7 +141,7 @@ def register_extensions(app: Flask) -> None:
 
 
 # The platform's own views; each domain's come from ``api/v1/<name>`` (its ``BLUEPRINTS``), through the registry.
-PLATFORM_VIEWS = ("people", "places", "notifications", "audit", "uploads", "calendar", "second_factor")
+PLATFORM_VIEWS = ("people", "places", "notifications", "audit", "uploads", "calendar", "second_factor", "privacy")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -489,3 +489,64 @@ class ArrangementInvalid(DomainError):
     """``errors`` holds every problem by field; the message names the first."""
     code, status = "calendar.arrangement_invalid", 422
     zh, en = "放假安排有误：{first}", "The arrangement is not valid: {first}"
+
+
+# --- personal data: consent, copies, closure ----------------------------------------------------------------------
+
+class PurposeUnknown(InvalidInput):
+    code, field = "privacy.purpose_unknown", "purpose"
+    zh, en = "没有这一同意事项", "No such purpose"
+
+
+class PurposeNotFound(PurposeUnknown, NotFound):
+    status, field = 404, None
+
+
+class NoticeOutdated(Conflict):
+    code, zh, en = ("privacy.notice_outdated", "个人信息保护告知书已更新（当前版本 {version}），请阅读新版后再同意",
+                    "The privacy notice has changed (now version {version}): read it before consenting")
+
+
+class ConsentRequiredForService(Conflict):
+    code, zh, en = ("privacy.consent_required_for_service", "基本社区服务的同意不能单独撤回；如不再使用，请注销账号",
+                    "Consent to the community services cannot be withdrawn on its own: close the account instead")
+
+
+class ConsentEvidenceMissing(InvalidInput):
+    code, field = "privacy.consent_evidence_missing", "evidence"
+    zh, en = "代为登记同意时，须注明居民签署的书面同意材料", "Recording a consent for someone needs the signed document"
+
+
+class SensitiveConsentMissing(Conflict):
+    code, zh, en = ("privacy.sensitive_consent_missing",
+                    "登记残疾、低保或困难、独居、失能或饮食健康信息前，须先取得居民对敏感个人信息的单独同意",
+                    "Recording disability, low income, living alone, limited mobility or health needs the "
+                    "resident's separate consent to sensitive data first")
+
+
+class ExportNotFound(NotFound):
+    code, zh, en = "privacy.export_not_found", "没有这份个人信息副本", "No such copy of your data"
+
+
+class ExportNotReady(Conflict):
+    code, zh, en = ("privacy.export_not_ready", "个人信息副本正在准备中，完成后会通知您",
+                    "Your copy is being prepared: you will be told when it is ready")
+
+
+class ExportExpired(ExportNotFound):
+    status = 410
+    zh, en = "这份个人信息副本已过期，请重新申请", "This copy has expired: ask for a new one"
+
+
+class ExportTooSoon(RateLimited):
+    code, zh, en = ("privacy.export_too_soon", "刚生成过个人信息副本，请 {minutes} 分钟后再申请",
+                    "A copy was just made: ask again in {minutes} minutes")
+
+
+class ClosureNotFound(NotFound):
+    code, zh, en = "privacy.closure_not_found", "没有待处理的注销申请", "No account closure is pending"
+
+
+class ClosureDeadlinePassed(Conflict):
+    code, zh, en = ("privacy.closure_deadline_passed", "注销冷静期已过，账号正在注销，无法撤销",
+                    "The cooling-off week is over: the closure can no longer be cancelled")

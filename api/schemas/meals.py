@@ -83,6 +83,9 @@ class BookingPriceOut(ma.Schema):
     subsidy = Money(required=True)
     delivery_fee = Money(required=True)
     payable = Money(required=True)
+    statuses_withheld = ma.fields.Boolean(required=True, metadata={
+        "description": "The meal card holds sensitive statuses that gave nothing: the diner's consent to "
+                       "sensitive data is withdrawn"})
 
 
 class PriceOut(BookingPriceOut):
@@ -140,6 +143,8 @@ class SlotsOut(ma.Schema):
     ineligible_message = ma.fields.String(allow_none=True, metadata={
         "description": "Why, for people (Chinese unless Accept-Language prefers English)",
         "example": "您填写的出生日期或身份证号尚待居委会核实，核实后方可享受长者助餐价，请携带身份证或户口簿到居委会办理"})
+    statuses_message = ma.fields.String(allow_none=True, metadata={
+        "description": "Set when the card's sensitive statuses do not count (consent withdrawn), saying so"})
     delivery_allowed = ma.fields.Boolean(required=True)
     priority = ma.fields.Boolean(required=True)
     items = ma.fields.List(ma.fields.Nested(SlotOut), required=True)

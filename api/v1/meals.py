@@ -29,7 +29,7 @@ SITE = {"id": 1, "code": "WL-XQ-ZZ", "name": "香泉智助食堂", "kind": "smar
 PRICE = {"eligible": True, "ineligible_reason": None, "tier": "age80", "tier_amount": "4.00",
          "statuses": [{"code": "lives_alone", "name": "独居", "amount": "1.00"}], "unit_list_price": "15.00",
          "unit_subsidy": "5.00", "unit_payable": "10.00", "quantity": 1, "list_price": "15.00", "subsidy": "5.00",
-         "delivery_fee": "0.00", "payable": "10.00"}
+         "delivery_fee": "0.00", "payable": "10.00", "statuses_withheld": False}
 SET_MEAL = {"id": 11, "name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00", "discount": False,
             "dishes": ["红烧鸡腿", "番茄炒蛋", "清炒青菜", "米饭"], "allergens": ["蛋"], "tags": ["low_salt", "soft"],
             "price": PRICE}

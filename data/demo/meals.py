@@ -28,7 +28,8 @@ from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Neighbourhood, Unit
-from service import clock, people
+from models.privacy import Consent
+from service import clock, consent, people
 from service.meals import pricing, queries, reminders, workflow
 from service.meals import sites as meal_sites
 
@@ -62,6 +63,13 @@ MEATS = ["红烧鸡腿", "糖醋小排", "清蒸鲈鱼", "红烧狮子头", "土
 VEG = ["清炒青菜", "番茄炒蛋", "炒三丝", "香菇菜心", "西兰花", "冬瓜虾米", "蒜蓉生菜", "麻婆豆腐", "炒蛋饺",
        "芹菜豆干"]
 SOUP = ["紫菜蛋汤", "冬瓜汤", "罗宋汤", "菌菇汤", "咸菜豆腐汤"]
+
+
+def _signed_consent(user_id: int, staff_id: int | None, now: datetime) -> Consent:
+    """The separate consent to sensitive data a diner signed at their 居委会, recorded by its staff."""
+    return Consent(user_id=user_id, purpose=consent.SENSITIVE, notice_version=consent.notice().version, given_at=now,
+                   given_by=staff_id or user_id, channel="staff" if staff_id else "self",
+                   evidence="paper_form" if staff_id else None)
 
 
 def _menu(rng: random.Random, day: date, meal: str) -> list[dict]:
@@ -211,7 +219,9 @@ class MealLoader:
                                         low_income=rng.random() < 0.12, lives_alone=lives_alone,
                                         disabled=rng.random() < 0.05,
                                         diet_note=rng.choice([None, None, None, "少盐", "软烂", "糖尿病餐"])))
-                self.added += 3
+                # With the card they signed the separate consent to their sensitive statuses, which staff recorded.
+                db.session.add(_signed_consent(user.id, verifier, now))
+                self.added += 4
             users.append(user)
         return users
 
@@ -227,7 +237,7 @@ class MealLoader:
                          for name in ("elder.demo", "family.demo"))
         with_family = elder is not None and family is not None and bool(sites)
         if with_family:
-            plans += self._family_plans(elder, sites[0])
+            plans += self._family_plans(elder, family, sites[0])
         db.session.commit()
         plans.sort(key=lambda p: (p[0], p[1].id, p[2].id))
         proxies = {elder.id: people.load_actor(family.id)} if with_family else {}
@@ -251,10 +261,13 @@ class MealLoader:
                         plans.append((day, site, user, rng.random(), rng.random()))
         return plans
 
-    def _family_plans(self, elder: User, home: MealSite) -> list[tuple]:
-        """elder.demo (with a meal card) eats at the first site every other day."""
+    def _family_plans(self, elder: User, family: User, home: MealSite) -> list[tuple]:
+        """elder.demo (with a meal card and its diet note, which family.demo consented to for them) eats at the
+        first site every other day."""
         if db.session.get(MealCard, elder.id) is None:
             db.session.add(MealCard(user_id=elder.id, card_no="C0000000001", diet_note="少盐"))
+            db.session.add(Consent(user_id=elder.id, purpose=consent.SENSITIVE, notice_version=consent.notice().version,
+                                   given_at=clock.now(), given_by=family.id, channel="family"))
         return [(self.today + timedelta(days=offset), home, elder, 0.0, 0.5)
                 for offset in range(-DAYS_BACK, DAYS_AHEAD + 1, 2)]
 

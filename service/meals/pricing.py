@@ -5,7 +5,9 @@ have meals delivered, and the price breakdown a booking freezes.
 Eligibility, tiers, delivery and priority (and so the frozen prices the statements sum) read only verified
 data: the profile's birth date, neighbourhood and unit as 居委会 staff verified them (service.people), and the
 meal card's statuses. What a resident typed only turns a refusal's reason into ``age_unverified`` or
-``residence_unverified``."""
+``residence_unverified``. The card's sensitive statuses (all but 文明守约) count only while the diner's
+separate consent to sensitive data is live (service.consent): once withdrawn they give no subsidy, priority or
+delivery, and the price says so (``statuses_withheld``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from models.base import db
 from models.meals import MealCard, MealSite, SetMeal
 from models.people import ResidentProfile
 from models.places import Building, Estate, Neighbourhood, Street, Unit
-from service import people
+from service import consent, people
 from service.meals import rules as meal_rules
 from service.meals.sites import site_rules
 
@@ -43,12 +45,17 @@ class Diner:
     # neighbourhood (residence). It counts for nothing; it only explains a refusal.
     age_pending: bool = False
     residence_pending: bool = False
+    # The card holds sensitive statuses that do not count: the diner's consent to them is not live.
+    statuses_withheld: bool = False
 
     def flag(self, code: str) -> bool:
         return bool(self.card is not None and getattr(self.card, code, False))
 
 
 _CARD_COLUMNS = ("low_income", "lives_alone", "disabled", "limited_mobility", "civility", "diet_note")
+# The statuses that are sensitive personal data (PIPL Art. 28: health, specific identities): recorded and used
+# only with the diner's separate consent.
+SENSITIVE_FIELDS = ("low_income", "lives_alone", "disabled", "limited_mobility", "diet_note")
 _NB = sa.orm.aliased(Neighbourhood)
 _AGE_PENDING = sa.or_(ResidentProfile.declared_birth_date.is_not(None),
                      sa.and_(ResidentProfile.id_number_hash.is_not(None), ResidentProfile.id_verified_at.is_(None)))
@@ -57,7 +64,8 @@ DINER_QUERY = (
               ResidentProfile.declared_neighbourhood_id.is_not(None).label("residence_pending"),
               ResidentProfile.unit_id, ResidentProfile.address, Unit.number, Building.name, Building.lat,
               Building.lng, Estate.name, Estate.lat, Estate.lng, _NB.id, _NB.lat, _NB.lng, Street.id,
-              Street.district_id, MealCard.user_id, *(getattr(MealCard, c) for c in _CARD_COLUMNS))
+              Street.district_id, MealCard.user_id, *(getattr(MealCard, c) for c in _CARD_COLUMNS),
+              consent.live_sql(ResidentProfile.user_id, consent.SENSITIVE).label("sensitive_consent"))
     .select_from(ResidentProfile)
     .outerjoin(MealCard, MealCard.user_id == ResidentProfile.user_id)
     .outerjoin(Unit, Unit.id == ResidentProfile.unit_id)
@@ -95,17 +103,22 @@ def diner_from_row(user_id: int, on: date, row) -> Diner:
         return Diner(user_id, None, None, None, None, None, None, None, None, None)
     (birth, age_pending, residence_pending, unit_id, address, unit_no, building_name, b_lat, b_lng,
      estate_name, e_lat, e_lng, nb_id, nb_lat, nb_lng, street_id, district_id, card_user,
-     *card_values) = tuple(row)[:18 + len(_CARD_COLUMNS)]
+     *card_values, consented) = tuple(row)[:19 + len(_CARD_COLUMNS)]
     age = people.resident_age(birth, on)
     lat, lng = (b_lat, b_lng) if b_lat is not None else (e_lat, e_lng)
     if lat is None:
         lat, lng = nb_lat, nb_lng
     if unit_id is not None and unit_no is not None and not address:
         address = f"{estate_name}{building_name}{unit_no}室"
+    withheld = False
+    if card_user is not None and not consented:
+        values = dict(zip(_CARD_COLUMNS, card_values))
+        withheld = any(values[c] for c in SENSITIVE_FIELDS)
+        card_values = [None if c in SENSITIVE_FIELDS else v for c, v in values.items()]
     card = CardFlags(*(bool(v) if c != "diet_note" else v for c, v in zip(_CARD_COLUMNS, card_values))) \
         if card_user is not None else None
     return Diner(user_id, age, nb_id, street_id, district_id, unit_id, address, lat, lng, card, bool(age_pending),
-                 bool(residence_pending))
+                 bool(residence_pending), withheld)
 
 
 def eligibility(site: MealSite, d: Diner, r: meal_rules.Rules) -> tuple[bool, str | None]:
@@ -160,6 +173,12 @@ INELIGIBLE = {
         "other": ("用餐人不在本助餐点服务范围居住", "The diner does not live in this site's service area"),
     },
 }
+# Said beside the prices when the card's sensitive statuses do not count (the consent to them is withdrawn).
+WITHHELD_MESSAGE = ("用餐人已撤回敏感个人信息的单独同意，居委会登记的身份状态（如低保、残疾、独居）暂不用于助餐补贴和优先；"
+                    "重新同意后恢复",
+                    "The diner withdrew their consent to sensitive data: the statuses the neighbourhood committee "
+                    "recorded (such as low income, disability, living alone) give no subsidy or priority until "
+                    "they consent again")
 # What follows the reason: whether the diner may still book here at the general price.
 _AT_GENERAL_PRICE = {True: ("，可按普通价格预订", "; you may book at the general price"),
                      False: ("，该助餐点不对公众开放", "; the site is not open to the public")}
@@ -220,6 +239,7 @@ def quote(site: MealSite, set_meal: SetMeal, d: Diner, *, mode: str, quantity: i
         "list_price": _money(unit_list * quantity), "subsidy": _money(unit_subsidy * quantity),
         "delivery_fee": _money(fee), "payable": _money(unit_payable * quantity + fee),
         "operator_tier": operator_tier, "operator_subsidy": _money(operator_amount * quantity),
+        "statuses_withheld": d.statuses_withheld,
     }
 
 

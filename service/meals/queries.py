@@ -121,7 +121,8 @@ def price_out(price: dict) -> dict:
             "unit_list_price": money(price["unit_list_price"]), "unit_subsidy": money(price["unit_subsidy"]),
             "unit_payable": money(price["unit_payable"]), "quantity": price["quantity"],
             "list_price": money(price["list_price"]), "subsidy": money(price["subsidy"]),
-            "delivery_fee": money(price["delivery_fee"]), "payable": money(price["payable"])}
+            "delivery_fee": money(price["delivery_fee"]), "payable": money(price["payable"]),
+            "statuses_withheld": price["statuses_withheld"]}
 
 
 _WHO = pricing.DINER_QUERY.subquery("diner")
@@ -203,9 +204,11 @@ def slots(actor: Actor, site_id: int, day: date, diner_id: int | None, lang: str
         })
     message = None if reason is None else pricing.ineligible_message(
         reason, site.open_to_public, for_self=diner_id == actor.user_id)[1 if lang == "en" else 0]
+    withheld = pricing.WITHHELD_MESSAGE[1 if lang == "en" else 0] if d.statuses_withheld else None
     return _labelled_slots({"site": site_summary(site, facility_id=found[0][_FACILITY_AT]), "day": day,
                             "diner_id": diner_id, "eligible": eligible, "ineligible_reason": reason,
-                            "ineligible_message": message, "delivery_allowed": delivery_ok, "priority": priority,
+                            "ineligible_message": message, "statuses_message": withheld,
+                            "delivery_allowed": delivery_ok, "priority": priority,
                             "items": items}, lang)
 
 
@@ -251,7 +254,7 @@ def booking_out(booking: MealBooking, viewer: Actor, names: tuple[str, str, str]
                   "unit_subsidy": b.get("unit_subsidy"), "unit_payable": b.get("unit_payable"),
                   "quantity": booking.quantity, "list_price": money(booking.list_price),
                   "subsidy": money(booking.subsidy), "delivery_fee": money(booking.delivery_fee),
-                  "payable": money(booking.payable)},
+                  "payable": money(booking.payable), "statuses_withheld": b.get("statuses_withheld", False)},
         "diet_note": booking.diet_note, "created_at": booking.created_at, "promoted_at": booking.promoted_at,
         "served_at": booking.served_at, "cancelled_at": booking.cancelled_at, "cancel_reason": booking.cancel_reason,
     }

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from models.base import db
 from models.meals import LIVE_SQL, MealBooking, MealCard, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile
-from service import audit, clock, notifications
+from service import audit, clock, consent, notifications
 from service.db import is_unique_violation, transactional
 from service.errors import NothingToChange
+from service.platform_errors import SensitiveConsentMissing
 from service.meals import access, errors, pricing, sites
 from service.meals import rules as meal_rules
 from service.meals.pricing import NO_PRIORITY, Diner
@@ -382,11 +383,14 @@ CARD_FIELDS = (*meal_rules.STATUS_FLAGS, "diet_note")
 def set_card(actor: Actor, user_id: int, changes: dict) -> MealCard:
     """居委会 staff covering the resident's verified neighbourhood issue the 老年助餐卡 and record the statuses
     they verified (audited). A request naming nothing is refused; one that changes nothing leaves the card,
-    its verification stamp and the audit log as they were."""
+    its verification stamp and the audit log as they were. Recording a sensitive status (or a diet note) needs
+    the resident's live consent to sensitive data (service.consent); clearing one never does."""
     if not changes:
         raise NothingToChange(CARD_FIELDS)
     if not access.may_manage_card(actor, db.session.get(ResidentProfile, user_id)):
         raise errors.ResidentNotInScope()
+    if any(changes.get(f) for f in pricing.SENSITIVE_FIELDS) and not consent.has(user_id, consent.SENSITIVE):
+        raise SensitiveConsentMissing()
     card = db.session.get(MealCard, user_id)
     before = None
     if card is None:

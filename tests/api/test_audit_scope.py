@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from models.audit import AuditEntry
 from models.base import db
 from service import audit
-from tests.factories import auth, make_user, make_world
+from tests.factories import auth, give_consent, make_user, make_world
 from tests.factories.meals import make_meal_site
 
 
@@ -21,6 +21,7 @@ def _statuses_recorded_in_both_streets(client, world):
     staff_here = make_user(name="街道一工作人员", roles=[("staff", "street", world.street.id)])
     staff_there = make_user(name="街道二工作人员", roles=[("staff", "street", world.other_street.id)])
     for staff, resident in ((staff_here, here), (staff_there, there)):
+        give_consent(resident)
         response = client.put(f"/api/v1/meal-cards/{resident.id}", json={"low_income": True, "lives_alone": True},
                               headers=auth(staff))
         assert response.status_code == 200, response.json
@@ -98,6 +99,7 @@ def test_an_admin_reads_their_own_actions_wherever_they_were(client):
     there = make_user(name="李桂英", neighbourhood_id=world.far_nb.id)
     both = make_user(name="双重身份", roles=[("admin", "street", world.street.id),
                                           ("staff", "street", world.other_street.id)])
+    give_consent(there)
     assert client.put(f"/api/v1/meal-cards/{there.id}", json={"lives_alone": True},
                       headers=auth(both)).status_code == 200
     assert [e["object_id"] for e in _log(client, both)["items"]] == [str(there.id)]

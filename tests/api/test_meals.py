@@ -544,6 +544,12 @@ def test_unknown_site_and_booking(client, m):
 
 def test_meal_card_set_by_staff_in_scope_and_audited(client, m):
     diner = elder(m, 75)
+    # A sensitive status is recorded only after the resident's separate consent (here on a signed form).
+    refused = client.put(f"/api/v1/meal-cards/{diner.id}", json={"lives_alone": True, "diet_note": "少盐"},
+                         headers=auth(m.staff))
+    assert refused.status_code == 409 and refused.json["error"] == "privacy.sensitive_consent_missing"
+    assert client.post(f"/api/v1/residents/{diner.id}/consents", headers=auth(m.staff), json={
+        "notice_version": "2026.12", "purposes": ["sensitive_status"], "evidence": "paper_form"}).status_code == 200
     response = client.put(f"/api/v1/meal-cards/{diner.id}", json={"lives_alone": True, "diet_note": "少盐"},
                           headers=auth(m.staff))
     assert response.status_code == 200 and response.json["lives_alone"] is True

@@ -33,6 +33,8 @@ def test_an_empty_card_change_is_422_and_stamps_and_audits_nothing(client):
         assert response.json["message"] == "没有需要修改的内容"
     assert db.session.get(MealCard, elder.id) is None and card_entries() == 0
 
+    assert client.post(f"/api/v1/residents/{elder.id}/consents", headers=auth(staff), json={
+        "notice_version": "2026.12", "purposes": ["sensitive_status"], "evidence": "paper_form"}).status_code == 200
     issued = client.put(url, json={"lives_alone": True}, headers=auth(staff))
     assert issued.status_code == 200 and card_entries() == 1
     stamped = issued.json["verified_at"]

@@ -17,7 +17,8 @@ METHODS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/v1/auth/wechat"), ("post", "/api/v1/auth/demo"),
           ("get", "/api/v1/auth/demo/users")}
 PUBLIC_PREFIXES = ("/api/v1/streets", "/api/v1/areas", "/api/v1/neighbourhoods", "/api/v1/estates",
-                   "/api/v1/buildings", "/api/v1/case-categories", "/api/v1/facility-categories", "/api/v1/calendar")
+                   "/api/v1/buildings", "/api/v1/case-categories", "/api/v1/facility-categories", "/api/v1/calendar",
+                   "/api/v1/privacy-notice")
 
 
 @pytest.fixture

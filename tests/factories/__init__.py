@@ -137,6 +137,16 @@ def make_owner(user: User | None, unit: Unit, *, name: str = "王秀英", certif
     return ownership
 
 
+def give_consent(user: User, purpose: str = "sensitive_status") -> None:
+    """The person's own consent to ``purpose`` under the notice in force (as POST /me/consents records it)."""
+    from models.privacy import Consent
+    from service import consent
+
+    db.session.add(Consent(user_id=user.id, purpose=purpose, notice_version=consent.notice().version,
+                           given_by=user.id, channel="self"))
+    db.session.commit()
+
+
 def token_for(user: User) -> str:
     from api.security import issue_tokens
     from service import people

@@ -5,7 +5,7 @@ from datetime import date
 
 from models.base import db
 from models.people import User
-from tests.factories import World, n
+from tests.factories import World, give_consent, n
 
 
 def make_meal_site(world: World, **values):
@@ -33,9 +33,14 @@ def make_meal_slot(site, day: date, meal: str = "lunch", *, dine_in: int = 50, p
     return slot
 
 
-def make_meal_card(user: User, **flags):
+def make_meal_card(user: User, *, consent: bool = True, **flags):
+    """A card with verified statuses; sensitive ones come with the diner's consent to them unless
+    ``consent=False`` (as 居委会 staff could record them only after it)."""
     from models.meals import MealCard
+    from service.meals.pricing import SENSITIVE_FIELDS
 
+    if consent and any(flags.get(f) for f in SENSITIVE_FIELDS):
+        give_consent(user)
     card = MealCard(user_id=user.id, card_no=f"C{n():011d}", **flags)
     db.session.add(card)
     db.session.commit()

@@ -1,0 +1,127 @@
+"""A person's rights over their personal data: the privacy notice, consent per purpose, a copy of one's data,
+and (on ``/me``, in api/v1/people.py) closing the account."""
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from api.docs import errors
+from api.errors import language
+from api.extensions import Blueprint
+from api.schemas.common import id_in_path
+from api.schemas.privacy import ConsentIn, ConsentsOut, NoticeOut
+from api.security import auth_required, current_actor
+from service import consent
+
+blp = Blueprint("privacy", __name__, url_prefix="/api/v1",
+                description="Personal data: the privacy notice, consents, a copy of one's data")
+
+CONSENT = {"id": 3, "purpose": "sensitive_status", "purpose_name": "敏感个人信息（身份状态与健康）",
+           "notice_version": "2026.12", "given_at": "2026-12-06T10:00:00+08:00", "channel": "staff",
+           "channel_name": "居委会代为登记", "evidence": "paper_form", "evidence_name": "书面同意书", "withdrawn_at": None}
+CONSENTS = {"user_id": 42, "accepted_version": "2026.12", "current_version": "2026.12", "needs_acceptance": False,
+            "purposes": [{"code": "sensitive_status", "name": "敏感个人信息（身份状态与健康）", "required": False,
+                          "sensitive": True, "given": True, "consent": CONSENT}], "history": [CONSENT]}
+
+
+NOTICE = {"version": "2026.12", "published": "2026-12-01", "title": "邻里个人信息保护告知书",
+          "controller": "邻里社区服务平台运营方（由街道委托）", "sections": ["我们处理您的姓名、手机号……"],
+          "purposes": [{"code": "service", "name": "基本社区服务", "text": "提供诉求办理、助餐预订、业主表决和消息通知等服务",
+                        "required": True, "sensitive": False}],
+          "evidence": ["paper_form"], "evidence_names": ["书面同意书"]}
+
+
+@blp.route("/privacy-notice")
+class PrivacyNotice(MethodView):
+    @blp.response(200, NoticeOut, example=NOTICE)
+    def get(self):
+        """The privacy notice in force (个人信息保护告知书)
+
+        Its version, text and the purposes one consents to; no login needed. Chinese, or English by
+        Accept-Language.
+        """
+        return consent.present_notice(language())
+
+
+def _consents(user_id: int, data: dict | None = None, withdraw: str | None = None):
+    actor = current_actor()
+    if data is not None:
+        consent.give(actor, user_id, notice_version=data["notice_version"], purposes=data.get("purposes"),
+                     evidence=data.get("evidence"))
+    if withdraw is not None:
+        consent.withdraw(actor, user_id, withdraw)
+    return consent.status(actor, user_id, language())
+
+
+@blp.route("/me/consents")
+class MyConsents(MethodView):
+    @blp.response(200, ConsentsOut, example=CONSENTS)
+    @errors(blp, 401)
+    @auth_required()
+    def get(self):
+        """My consents, and whether the notice in force is accepted
+
+        The mini-program asks this at launch: `needs_acceptance` means the notice changed (or was never
+        accepted) and should be shown.
+        """
+        return _consents(current_actor().user_id)
+
+    @blp.arguments(ConsentIn, example={"notice_version": "2026.12", "purposes": ["sensitive_status"]})
+    @blp.response(200, ConsentsOut, example=CONSENTS)
+    @errors(blp, 401, 409, 422, 429)
+    @auth_required()
+    def post(self, data):
+        """Accept the notice, or consent to purposes
+
+        Without `purposes`: accept the notice (its required purposes). With them: consent to each, e.g. the
+        separate consent to sensitive data before 居委会 staff record a status. The version must be the one in
+        force (409 otherwise). Giving a consent already given changes nothing.
+        """
+        return _consents(current_actor().user_id, data)
+
+
+@blp.route("/me/consents/<string:purpose>")
+class MyConsent(MethodView):
+    @blp.response(200, ConsentsOut, example=CONSENTS)
+    @errors(blp, 401, 404, 409, 429)
+    @auth_required()
+    def delete(self, purpose):
+        """Withdraw a consent
+
+        What relies on it stops at once: withdrawing `sensitive_status` stops meal subsidies and priority by
+        the recorded statuses (the prices say so). The consent to the community services is not withdrawn on
+        its own (409): closing the account does that.
+        """
+        return _consents(current_actor().user_id, withdraw=purpose)
+
+
+@blp.route(f"/residents/{id_in_path('user_id')}/consents")
+class ResidentConsents(MethodView):
+    @blp.response(200, ConsentsOut, example=CONSENTS)
+    @errors(blp, 401, 404)
+    @auth_required()
+    def get(self, user_id):
+        """A resident's consents (a confirmed family member, or staff covering them)"""
+        return _consents(user_id)
+
+    @blp.arguments(ConsentIn, example={"notice_version": "2026.12", "purposes": ["sensitive_status"],
+                                       "evidence": "paper_form"})
+    @blp.response(200, ConsentsOut, example=CONSENTS)
+    @errors(blp, 401, 404, 409, 422, 429)
+    @auth_required()
+    def post(self, data, user_id):
+        """Record a consent for a resident (audited)
+
+        For elders without a smartphone: a confirmed family member, or 居委会 staff covering the resident, who
+        name the document the resident signed (`evidence`).
+        """
+        return _consents(user_id, data)
+
+
+@blp.route(f"/residents/{id_in_path('user_id')}/consents/<string:purpose>")
+class ResidentConsent(MethodView):
+    @blp.response(200, ConsentsOut, example=CONSENTS)
+    @errors(blp, 401, 404, 409, 429)
+    @auth_required()
+    def delete(self, user_id, purpose):
+        """Withdraw a consent for a resident (a confirmed family member, or staff; audited)"""
+        return _consents(user_id, withdraw=purpose)
