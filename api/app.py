@@ -16,8 +16,8 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, pii_keys, setting_from_environment
 from models.base import compared_by_alembic, db
-from service import (calendar, consent, notifications, places, privacy, redis_client, registry, retention,
-                     second_factor, sqlite, storage, uploads)
+from service import (account_closure, calendar, consent, data_export, notifications, places, privacy, redis_client,
+                     registry, retention, second_factor, sqlite, storage, uploads)
 from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
 from service.observability import configure_logging
 from service.wechat import WeChatClient
@@ -98,6 +98,8 @@ def _configure_services(app: Flask) -> None:
     registry.load_rules()
     retention.load()  # config/rules/privacy.yaml: how long personal data is kept
     consent.load()  # the privacy notice and the purposes people consent to
+    data_export.load()  # copies of one's data
+    account_closure.load()  # and closing one's account
     second_factor.configure(app.config["SECOND_FACTOR"])  # and which roles need a second factor
     notifications.load_templates()  # the platform's templates and each domain's (its rules file)
     for domain in registry.domains():  # what each domain registers with the platform

@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from jobs.registry import Job
-from service import key_rotation, privacy, retention, system
+from service import account_closure, data_export, key_rotation, privacy, retention, system
 
 
 def purge_expired():
@@ -18,10 +18,24 @@ def retention_sweep():
     return retention.sweep()
 
 
+def export_sweep():
+    """Build the copies of personal data waiting, and delete expired ones."""
+    return data_export.sweep()
+
+
+def closure_sweep():
+    """Close the accounts whose cooling-off week is over: erase or anonymise their data, one person at a time."""
+    return account_closure.sweep()
+
+
 JOBS = [Job("system.purge_expired", purge_expired, "cron", {"minute": 17},
             "Purge expired revoked tokens and idempotency records (hourly)"),
         Job("system.retention", retention_sweep, "cron", {"hour": 3, "minute": 40},
-            "Archive or delete personal data past its retention period (config/rules/privacy.yaml), daily")]
+            "Archive or delete personal data past its retention period (config/rules/privacy.yaml), daily"),
+        Job("system.data_exports", export_sweep, "interval", {"minutes": 1},
+            "Build the copies of personal data people asked for; delete expired ones (every minute)"),
+        Job("system.account_closures", closure_sweep, "cron", {"minute": 25},
+            "Close the accounts whose cooling-off week is over (hourly)")]
 
 
 privacy_cli = AppGroup("privacy", help="Personal data: re-encrypt it with the current key.")

@@ -538,11 +538,6 @@ class ExportExpired(ExportNotFound):
     zh, en = "这份个人信息副本已过期，请重新申请", "This copy has expired: ask for a new one"
 
 
-class ExportTooSoon(RateLimited):
-    code, zh, en = ("privacy.export_too_soon", "刚生成过个人信息副本，请 {minutes} 分钟后再申请",
-                    "A copy was just made: ask again in {minutes} minutes")
-
-
 class ClosureNotFound(NotFound):
     code, zh, en = "privacy.closure_not_found", "没有待处理的注销申请", "No account closure is pending"
 

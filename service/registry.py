@@ -7,7 +7,9 @@ by the domain's name, the same in every layer:
 =====================  ==============================================================================
 ``models/<name>.py``   its tables (the models package imports every module it holds)
 ``service/<name>/``    ``access``, ``queries``, ``workflow``, ``rules`` (``load``/``current``),
-                       ``reminders`` (sweeps), ``errors`` (its error catalogue), and what it needs besides
+                       ``reminders`` (sweeps), ``errors`` (its error catalogue), ``personal_data`` (what it
+                       holds about a person: ``export``/``erase``, service/personal_data.py), and what it
+                       needs besides
 ``api/v1/<name>``      its views; ``BLUEPRINTS`` lists the blueprints to register
 ``api/schemas/<name>`` its request and answer schemas
 ``jobs/<name>.py``     ``JOBS`` (its sweeps on their triggers) and optionally ``CLI`` (a click group)
@@ -35,6 +37,7 @@ from typing import Any, Callable
 LAYERS = {
     "models": "models.{name}",
     "service": "service.{name}",
+    "personal_data": "service.{name}.personal_data",
     "api": "api.v1.{name}",
     "schemas": "api.schemas.{name}",
     "jobs": "jobs.{name}",

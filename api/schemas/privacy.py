@@ -75,3 +75,39 @@ class ConsentIn(ma.Schema):
         "description": "The purposes consented to; left out: accepting the notice (its required purposes)"})
     evidence = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "For staff recording it for someone: the signed document (see the notice's evidence)"})
+
+
+class DataExportOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["pending", "ready", "expired", "failed"]})
+    status_name = Label("privacy", "export_status", source="status", required=True)
+    requested_at = Timestamp(required=True)
+    ready_at = Timestamp(allow_none=True)
+    expires_at = Timestamp(allow_none=True, metadata={"description": "Downloadable until then"})
+    size = ma.fields.Integer(allow_none=True, metadata={"description": "Bytes of the zip"})
+    sha256 = ma.fields.String(allow_none=True)
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), allow_none=True, metadata={
+        "description": "Rows of each document in the zip (and its photos)"})
+    download = ma.fields.String(allow_none=True, metadata={"description": "Where to download it, while ready"})
+
+
+class DataExportsOut(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DataExportOut), required=True, metadata={
+        "description": "My copies, newest first (the last 10)"})
+
+
+class ClosureOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["pending", "cancelled", "done"]})
+    status_name = Label("privacy", "closure_status", source="status", required=True)
+    requested_at = Timestamp(required=True)
+    erase_at = Timestamp(required=True, metadata={"description": "When the account is closed (until then: cancel)"})
+    cancelled_at = Timestamp(allow_none=True)
+    done_at = Timestamp(allow_none=True)
+    kept = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "What closing keeps, and why (the rest is erased or anonymised)"})
+
+
+CLOSURE = {"id": 2, "status": "pending", "status_name": "冷静期中（可撤销）", "requested_at": "2026-12-06T10:00:00+08:00",
+           "erase_at": "2026-12-13T10:00:00+08:00", "cancelled_at": None, "done_at": None,
+           "kept": ["审计日志：依法保存（网络安全法第二十一条），按保存期限表归档"]}

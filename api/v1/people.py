@@ -13,8 +13,9 @@ from api.schemas.people import (CLAIM_EXAMPLE, LINK_EXAMPLE, ME_EXAMPLE, Decisio
                                 LinkDecisionIn, MeOut, PhoneIn, ProfileIn, ProfileOut, ResidentArgs, ResidentOut,
                                 RoleAssignmentIn, RoleAssignmentOut, UnitClaimArgs, UnitClaimIn, UnitClaimOut,
                                 VerificationIn)
+from api.schemas.privacy import CLOSURE, ClosureOut
 from api.security import auth_required, current_actor
-from service import people
+from service import account_closure, people
 
 blp = Blueprint("people", __name__, url_prefix="/api/v1", description="Residents, owners and roles")
 
@@ -35,6 +36,19 @@ class Me(MethodView):
         """
         # Every screen of the mini-program starts here: built JSON-ready and sent as it is (MeOut documents it).
         return json_response(people.me(current_actor(), language()))
+
+    @blp.response(202, ClosureOut, example=CLOSURE)
+    @errors(blp, 401, 429)
+    @auth_required()
+    def delete(self):
+        """Close my account (PIPL Art. 47)
+
+        Starts a closure that I can cancel for 7 days (`DELETE /api/v1/me/closure`). Then my personal data is
+        erased or anonymised, all at once: my profile, WeChat identity, roles, family links, consents, inbox,
+        meal card and unattached photos go; meals still to come are cancelled; what a law or a counted result
+        needs stays without what identifies me (`kept` says what and why). Asked again, it is the same closure.
+        """
+        return account_closure.present(account_closure.request(current_actor()), language()), 202
 
     @blp.arguments(ProfileIn)
     @blp.response(200, ProfileOut, example=ME_EXAMPLE["profile"])

@@ -2,15 +2,17 @@
 and (on ``/me``, in api/v1/people.py) closing the account."""
 from __future__ import annotations
 
+from flask import Response
 from flask.views import MethodView
 
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.schemas.common import id_in_path
-from api.schemas.privacy import ConsentIn, ConsentsOut, NoticeOut
+from api.schemas.privacy import (CLOSURE, ClosureOut, ConsentIn, ConsentsOut, DataExportOut, DataExportsOut,
+                                 NoticeOut)
 from api.security import auth_required, current_actor
-from service import consent
+from service import account_closure, consent, data_export
 
 blp = Blueprint("privacy", __name__, url_prefix="/api/v1",
                 description="Personal data: the privacy notice, consents, a copy of one's data")
@@ -125,3 +127,68 @@ class ResidentConsent(MethodView):
     def delete(self, user_id, purpose):
         """Withdraw a consent for a resident (a confirmed family member, or staff; audited)"""
         return _consents(user_id, withdraw=purpose)
+
+
+ZIP_BODY = {"type": "string", "format": "binary"}
+EXPORT = {"id": 5, "status": "ready", "status_name": "可下载", "requested_at": "2026-12-06T10:00:00+08:00",
+          "ready_at": "2026-12-06T10:00:01+08:00", "expires_at": "2026-12-13T10:00:01+08:00", "size": 48211,
+          "sha256": "9f2c…", "counts": {"profile": 1, "cases_reported": 3, "photos": 2},
+          "download": "/api/v1/me/data-export/5/download"}
+
+
+@blp.route("/me/data-export")
+class MyDataExport(MethodView):
+    @blp.response(200, DataExportsOut, example={"items": [EXPORT]})
+    @errors(blp, 401)
+    @auth_required()
+    def get(self):
+        """My copies of my personal data, and where to download them"""
+        return {"items": [data_export.present(e) for e in data_export.mine(current_actor())]}
+
+    @blp.response(201, DataExportOut, example=EXPORT)
+    @blp.alt_response(202, schema=DataExportOut, description="Being prepared: the inbox says when it is ready",
+                      example={**EXPORT, "status": "pending", "status_name": "准备中", "ready_at": None,
+                               "expires_at": None, "size": None, "sha256": None, "counts": None, "download": None})
+    @errors(blp, 401, 429, 503)
+    @auth_required()
+    def post(self):
+        """Ask for a copy of everything Linli holds about me (PIPL Art. 45)
+
+        A zip of JSON documents (profile and who verified it, family links, cases reported and followed with
+        what the reporter sees, meal card and bookings, ballots with their receipts, notifications, consents,
+        who looked at my data) and my own photos. Usually ready at once (201); with many photos it is prepared
+        by the scheduler (202) and the inbox says when. Downloadable for 7 days. Asked again while one is
+        being prepared, or within an hour of the last, the same copy is given.
+        """
+        export = data_export.request(current_actor())
+        return data_export.present(export), 201 if export.status == "ready" else 202
+
+
+@blp.route(f"/me/data-export/{id_in_path('export_id')}/download")
+class MyDataExportFile(MethodView):
+    @blp.response(200, ZIP_BODY, content_type="application/zip", description="The zip")
+    @errors(blp, 401, 404, 409, 410, 503)
+    @auth_required()
+    def get(self, export_id):
+        """Download a copy of my personal data (a zip; only its owner, until it expires)"""
+        data, name = data_export.download(current_actor(), export_id)
+        return Response(data, mimetype="application/zip", headers={
+            "Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"})
+
+
+@blp.route("/me/closure")
+class MyClosure(MethodView):
+    @blp.response(200, ClosureOut, example=CLOSURE)
+    @errors(blp, 401, 404)
+    @auth_required()
+    def get(self):
+        """My account closure: when it happens, and what it keeps (404: none asked for)"""
+        return account_closure.present(account_closure.current(current_actor()), language())
+
+    @blp.response(200, ClosureOut, example={**CLOSURE, "status": "cancelled", "status_name": "已撤销",
+                                            "cancelled_at": "2026-12-07T09:00:00+08:00"})
+    @errors(blp, 401, 404, 409, 429)
+    @auth_required()
+    def delete(self):
+        """Cancel closing my account (during the cooling-off week)"""
+        return account_closure.present(account_closure.cancel(current_actor()), language())

@@ -242,19 +242,27 @@ def cancel(actor: Actor, booking_id: int, *, reason: str | None = None) -> MealB
     after_cutoff = old == "confirmed" and now >= slot.cutoff_at
     if after_cutoff:
         _check_late_cancel(actor, booking, reason)
-    changed = db.session.execute(sa.update(MealBooking).where(MealBooking.id == booking.id,
-                                                              MealBooking.status == old)
-                                 .values(status="cancelled", cancelled_at=now, cancelled_by=actor.user_id,
-                                         cancel_reason=reason).execution_options(synchronize_session=False))
-    if changed.rowcount != 1:
+    if not withdraw(booking, slot, old, now=now, by=actor.user_id, reason=reason):
         raise errors.BookingChanged()
-    if old == "confirmed":
-        release_seats(slot.id, booking.mode, hand_over(slot, booking.mode, booking.quantity, now))
     if after_cutoff or actor.user_id not in (booking.diner_user_id, booking.booked_by_user_id):
         audit.record(actor, "meal_booking.cancelled", "meal_booking", booking.id, before={"status": old},
                      after={"status": "cancelled", "reason": reason}, subject_user_id=booking.diner_user_id)
     db.session.expire(booking)
     return booking
+
+
+def withdraw(booking: MealBooking, slot: MealSlot, old: str, *, now: datetime, by: int, reason: str | None) -> bool:
+    """Cancel a booking still ``old`` (confirmed or waitlisted): a confirmed one's seats go to the waitlist or
+    back to the slot. False when it changed meanwhile."""
+    changed = db.session.execute(sa.update(MealBooking).where(MealBooking.id == booking.id,
+                                                              MealBooking.status == old)
+                                 .values(status="cancelled", cancelled_at=now, cancelled_by=by,
+                                         cancel_reason=reason).execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        return False
+    if old == "confirmed":
+        release_seats(slot.id, booking.mode, hand_over(slot, booking.mode, booking.quantity, now))
+    return True
 
 
 def _check_late_cancel(actor: Actor, booking: MealBooking, reason: str | None) -> None:

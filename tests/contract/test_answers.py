@@ -21,6 +21,7 @@ from models.life_circle import Facility
 from models.meals import MealBooking, MealSite
 from models.people import FamilyLink, ResidentProfile, UnitClaim, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
+from models.privacy import DataExport
 from models.uploads import Upload
 from models.voting import Motion
 from service import clock, labels
@@ -62,6 +63,8 @@ def _candidates(user: User) -> dict[str, list]:
         "site_id": _ids(sa.select(MealSite.id).order_by(MealSite.id)),
         "booking_id": own_bookings + _ids(sa.select(MealBooking.id).order_by(MealBooking.id.desc()), 2),
         "motion_id": motions,
+        "export_id": _ids(sa.select(DataExport.id).where(DataExport.user_id == me), 1)
+        + _ids(sa.select(DataExport.id).order_by(DataExport.id), 1),
         "year": [clock.local_now().year, clock.local_now().year + 1],
     }
 
@@ -93,6 +96,12 @@ def _claim_a_unit(client) -> None:
                            json={"unit_id": unit_id, "certificate_no": "沪(2017)普字不动产权第018734号",
                                  "owner_name": "王秀兰"})
     assert response.status_code == 201, response.get_json()
+    # And asks for a copy of her data, so there is one to download.
+    copy = client.post("/api/v1/me/data-export", headers={"Authorization": f"Bearer {token_for(resident)}"})
+    assert copy.status_code == 201, copy.get_json()
+    # She also started closing her account and thought better of it, so there is a closure to read.
+    for method in ("/api/v1/me", "/api/v1/me/closure"):
+        assert client.delete(method, headers={"Authorization": f"Bearer {token_for(resident)}"}).status_code in (200, 202)
 
 
 def walk(client) -> dict:

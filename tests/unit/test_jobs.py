@@ -223,7 +223,9 @@ def test_jobs_list(app):
     lines = result.output.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == [job.id for job in runner.all_jobs()]
     assert lines[0].startswith("system.purge_expired\tcron") and lines[1].startswith("system.retention\tcron")
-    assert lines[2].startswith("notifications.deliver\tinterval")
+    assert lines[2].startswith("system.data_exports\tinterval")
+    assert lines[3].startswith("system.account_closures\tcron")
+    assert lines[4].startswith("notifications.deliver\tinterval")
 
 
 def test_jobs_run_once(app):

@@ -1,0 +1,106 @@
+"""What the cases domain holds about a person (service/personal_data.py): the cases they reported, with what
+the reporter may see of each, and the cases they follow. Closing the account anonymises their cases (the
+content stays: a report about a broken lamp or a blocked corridor is the neighbourhood's record, and an open
+one is still handled, with their name and phone taken out of its text) and ends their follows."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.cases import Case, CaseEvent, CaseFollower, CasePhoto
+from models.people import ResidentProfile
+from service import privacy
+from service.personal_data import MAX_ROWS, rows
+
+KEPT = [
+    ("您反映的诉求：内容、处理过程和结果保留（社区治理记录），反映人改为匿名，不再联系您", "The cases you reported: their "
+     "content, handling and outcome stay (the neighbourhood's record) with the reporter anonymised; nobody will "
+     "contact you about them"),
+]
+
+_CASE_COLUMNS = (Case.id, Case.number, Case.category_code, Case.description, Case.address, Case.lat, Case.lng,
+                 Case.anonymous, Case.contact_consent, Case.status, Case.outcome, Case.reply, Case.received_at,
+                 Case.resolved_at, Case.closed_at, Case.rating, Case.rating_comment)
+
+
+def export(user_id: int) -> dict:
+    reported = rows(sa.select(*_CASE_COLUMNS).where(Case.reporter_user_id == user_id).order_by(Case.id.desc())
+                    .limit(MAX_ROWS))
+    ids = [c["id"] for c in reported]
+    events: dict[int, list] = {}
+    photos: dict[int, list] = {}
+    if ids:
+        # What the reporter sees of each case: its public timeline, and the photos on it.
+        for e in rows(sa.select(CaseEvent.case_id, CaseEvent.at, CaseEvent.action, CaseEvent.from_status,
+                                CaseEvent.to_status, CaseEvent.note)
+                      .where(CaseEvent.case_id.in_(ids), CaseEvent.public.is_(True)).order_by(CaseEvent.id)):
+            events.setdefault(e.pop("case_id"), []).append(e)
+        for p in rows(sa.select(CasePhoto.case_id, CasePhoto.upload_id, CasePhoto.purpose)
+                      .where(CasePhoto.case_id.in_(ids)).order_by(CasePhoto.id)):
+            photos.setdefault(p.pop("case_id"), []).append(p)
+    for case in reported:
+        case["timeline"] = events.get(case["id"], [])
+        case["photos"] = photos.get(case["id"], [])
+    followed = rows(sa.select(Case.id, Case.number, Case.category_code, Case.status, CaseFollower.created_at)
+                    .join(CaseFollower, CaseFollower.case_id == Case.id).where(CaseFollower.user_id == user_id)
+                    .order_by(Case.id.desc()).limit(MAX_ROWS))
+    return {"cases_reported": reported, "cases_followed": followed}
+
+
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def _scrubber(user_id: int):
+    """A function taking the person's name and phone (and any mobile number) out of a text."""
+    profile = db.session.get(ResidentProfile, user_id)
+    names = [v for v in ((profile.name if profile else None), privacy.decrypt(profile.phone_enc) if profile else None)
+             if v and len(v) >= 2]
+
+    def scrub(text: str | None) -> str | None:
+        if not text:
+            return text
+        for value in names:
+            text = text.replace(value, "***")
+        return _MOBILE.sub("***", text)
+
+    return scrub
+
+
+def _scrub_texts(user_id: int) -> int:
+    """The person's name and phone out of what was written on their cases (the report, the reply, the public
+    timeline): the content stays, who they are does not."""
+    scrub = _scrubber(user_id)
+    changed = 0
+    for case_id, description, reply in db.session.execute(
+            sa.select(Case.id, Case.description, Case.reply).where(Case.reporter_user_id == user_id)).all():
+        if (scrub(description), scrub(reply)) != (description, reply):
+            db.session.execute(sa.update(Case).where(Case.id == case_id)
+                               .values(description=scrub(description), reply=scrub(reply))
+                               .execution_options(synchronize_session=False))
+            changed += 1
+        for event_id, note in db.session.execute(sa.select(CaseEvent.id, CaseEvent.note).where(
+                CaseEvent.case_id == case_id, CaseEvent.note.is_not(None))).all():
+            if scrub(note) != note:
+                db.session.execute(sa.update(CaseEvent).where(CaseEvent.id == event_id).values(note=scrub(note)))
+    return changed
+
+
+def erase(user_id: int, now: datetime) -> dict:
+    done = {"case.text_scrubbed": _scrub_texts(user_id)}
+    own = sa.select(Case.id).where(Case.reporter_user_id == user_id).scalar_subquery()
+    # A resident acts only on the cases they reported (report, supplement, rate): their events there lose the
+    # account. Read through the cases (ix_case_reporter, then ix_case_event_case), before the cases lose it.
+    done["case_event.actor_anonymised"] = db.session.execute(
+        sa.update(CaseEvent).where(CaseEvent.case_id.in_(own), CaseEvent.actor_user_id == user_id,
+                                   CaseEvent.actor_role.in_(("resident", "owner")))
+        .values(actor_user_id=None)).rowcount or 0
+    done["case.reporter_anonymised"] = db.session.execute(
+        sa.update(Case).where(Case.reporter_user_id == user_id)
+        .values(reporter_user_id=None, anonymous=True, contact_consent=False, rating_comment=None,
+                version=Case.version + 1).execution_options(synchronize_session=False)).rowcount or 0
+    done["case_follower.deleted"] = db.session.execute(
+        sa.delete(CaseFollower).where(CaseFollower.user_id == user_id)).rowcount or 0
+    return done
