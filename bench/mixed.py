@@ -464,6 +464,8 @@ def _lists(app, _setup_state, state) -> dict:
         "receipts": (f"/api/v1/motions/{motion}/receipts", owner),
         "audit log (street staff)": ("/api/v1/audit-log", street_staff),
         "who looked at my data": ("/api/v1/me/data-access", resident),
+        "my consents": ("/api/v1/me/consents", resident),
+        "my data copies": ("/api/v1/me/data-export", resident),
         "residents (居委会 head)": ("/api/v1/residents", head),
         "unit claims (居委会 head)": ("/api/v1/unit-claims", head),
         "facilities search": (f"/api/v1/facilities?street_id={lc_street}&q=设施12", state["life_circle.token"]),
@@ -492,6 +494,53 @@ def _lists(app, _setup_state, state) -> dict:
                      "p50_ms": round(percentile(times, 50), 2), "p95_ms": round(percentile(times, 95), 2),
                      "met": percentile(times, 95) <= LIST_P95_MS}
     return {"mixed.lists": out}
+
+
+def _privacy(app, _setup_state, state) -> dict:
+    """Residents' rights at the district's scale, in-process: the copy of a resident who reported and follows
+    many cases (its documents and zip), the two sweeps with nothing due, and the closure of residents who
+    reported cases (each in its one transaction). Runs last: the closures change the data."""
+    import sqlalchemy as sa
+
+    from models.base import db
+    from models.cases import Case
+    from models.people import User
+    from service import account_closure, data_export, people
+
+    def timed(fn, runs: int) -> tuple[list[float], object]:
+        times, value = [], None
+        for _ in range(runs):
+            t = time.perf_counter()
+            value = fn()
+            times.append((time.perf_counter() - t) * 1000)
+            db.session.rollback()
+        return sorted(times), value
+
+    def summary(times: list[float]) -> dict:
+        return {"runs": len(times), "p50_ms": round(percentile(times, 50), 1), "min_ms": round(times[0], 1),
+                "max_ms": round(times[-1], 1)}
+
+    reporters = db.session.execute(
+        sa.select(User.id, sa.func.count(Case.id)).join(Case, Case.reporter_user_id == User.id)
+        .where(User.username.like("bench.r.%")).group_by(User.id).order_by(User.id).limit(RESIDENTS)).all()
+    heavy, heavy_cases = reporters[0]
+    out = {}
+    times, (data, counts) = timed(lambda: data_export.archive(heavy), 5)
+    out["copy of a resident's data"] = {**summary(times), "bytes": len(data), "cases_reported": heavy_cases,
+                                        "documents": {k: v for k, v in counts.items() if v}}
+    out["export sweep, nothing waiting"] = summary(timed(data_export.sweep, 5)[0])
+    out["closure sweep, nothing due"] = summary(timed(account_closure.sweep, 5)[0])
+    closing = reporters[-3:]
+    times, changed = [], {}
+    for uid, _cases in closing:
+        closure = account_closure.request(people.load_actor(uid))
+        db.session.commit()
+        t = time.perf_counter()
+        changed = account_closure.close(closure.id, closure.erase_at)
+        times.append((time.perf_counter() - t) * 1000)
+    out["closing one account"] = {**summary(sorted(times)), "cases_reported": [c for _, c in closing],
+                                  "last_changed": {k: v for k, v in (changed or {}).items() if v}}
+    return {"mixed.privacy": out}
 
 
 def _one_database(ctx, kind: str) -> dict:
@@ -525,6 +574,9 @@ def _one_database(ctx, kind: str) -> dict:
         result["http"] = _http(ctx, env, state)
         _say(ctx, f"{kind}: list endpoints in-process")
         result["lists"] = run_setup(env, [("lists", functools.partial(_lists, state=state))], timeout=900)["mixed.lists"]
+        _say(ctx, f"{kind}: a copy of one's data and closing accounts, in-process")
+        result["privacy"] = run_setup(env, [("privacy", functools.partial(_privacy, state=state))],
+                                      timeout=900)["mixed.privacy"]
         return result
     finally:
         if os.environ.get("BENCH_MIXED_KEEP"):   # for profiling: keep the database and say where it is
@@ -589,6 +641,10 @@ def _print(result: dict) -> None:
                       f"{t['p95_ms']:>8.2f}{'' if t['met'] else '  > ' + str(LIST_P95_MS)}")
             else:
                 print(f"{name:<28} answered {t['status']}: {t['error'][:120]}")
+        for name, t in r.get("privacy", {}).items():
+            extra = {k: v for k, v in t.items() if k not in ("runs", "p50_ms", "min_ms", "max_ms")}
+            print(f"{name:<32} p50 {t['p50_ms']:>8.1f} ms (min {t['min_ms']}, max {t['max_ms']}, {t['runs']} runs) "
+                  f"{extra}")
 
 
 register(Benchmark("mixed", run=run, order=900,
