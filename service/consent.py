@@ -19,13 +19,15 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.privacy import Consent
-from service import audit, clock, people, rules
+from service import audit, clock, rules
 from service.db import is_unique_violation, transactional
-from service.platform_errors import (ConsentEvidenceMissing, ConsentRequiredForService, NoticeOutdated,
-                                     PurposeNotFound, PurposeUnknown, ResidentNotFound)
+from service.platform_errors import (ConsentEvidenceMissing, ConsentNotBySelf, ConsentRequiredForService,
+                                     NoticeOutdated, PurposeNotFound, PurposeUnknown, ResidentNotFound)
 
 # The purpose whose consent lets sensitive statuses be recorded and used (meal subsidies and priority).
 SENSITIVE = "sensitive_status"
+# The guardian's consent to recording the data of a child under 14 (service.people.check_minor).
+MINOR = "minor_guardian"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Purpose:
     text: tuple[str, str]
     required: bool
     sensitive: bool
+    by_self: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,11 @@ def load(directory=None) -> Notice:
         rules.require(not (required and sensitive), where,
                       f"purposes.{code}: a sensitive purpose needs its own consent, so it cannot be required")
         purposes[code] = Purpose(code, _pair(item.get("name"), where, f"purposes.{code}.name"),
-                                 _pair(item.get("text"), where, f"purposes.{code}.text"), required, sensitive)
-    rules.require(SENSITIVE in purposes and purposes[SENSITIVE].sensitive, where,
-                  f"purposes.{SENSITIVE} must be listed, with sensitive: true")
+                                 _pair(item.get("text"), where, f"purposes.{code}.text"), required, sensitive,
+                                 bool(item.get("by_self", True)))
+    for code in (SENSITIVE, MINOR):
+        rules.require(code in purposes and purposes[code].sensitive, where,
+                      f"purposes.{code} must be listed, with sensitive: true")
     evidence = data.get("consent_evidence") or []
     rules.require(isinstance(evidence, list) and evidence and all(isinstance(e, str) for e in evidence), where,
                   "consent_evidence must list the documents staff may name")
@@ -102,7 +107,8 @@ def present_notice(lang: str = "zh") -> dict:
     return {"version": n.version, "published": n.published, "title": _text(n.title, lang),
             "controller": _text(n.controller, lang), "sections": [_text(s, lang) for s in n.sections],
             "purposes": [{"code": p.code, "name": _text(p.name, lang), "text": _text(p.text, lang),
-                          "required": p.required, "sensitive": p.sensitive} for p in n.purposes.values()],
+                          "required": p.required, "sensitive": p.sensitive, "by_self": p.by_self}
+                         for p in n.purposes.values()],
             "evidence": list(n.evidence)}
 
 
@@ -133,9 +139,11 @@ def summary(user_id: int) -> dict:
     return {"accepted_version": version, "current_version": n.version, "needs_acceptance": version != n.version}
 
 
-def status(actor, user_id: int, lang: str = "zh") -> dict:
-    """Each purpose with its live consent (or none), and the history of consents given and withdrawn."""
-    _check_may_act(actor, user_id)
+def status(actor, user_id: int, lang: str = "zh", *, audited: bool = True) -> dict:
+    """Each purpose with its live consent (or none), and the history of consents given and withdrawn. Staff
+    reading someone's are audited (not as the answer to their own change, audited already)."""
+    if _check_may_act(actor, user_id) == "staff" and audited:
+        audit.record_view(actor, "consents.viewed", "user", user_id)
     n = notice()
     rows = db.session.execute(sa.select(Consent).where(Consent.user_id == user_id).order_by(Consent.id.desc())
                               .limit(100)).scalars().all()
@@ -155,6 +163,8 @@ def present(c: Consent) -> dict:
 # --- giving and withdrawing ---------------------------------------------------------------------------------------
 
 def _check_may_act(actor, user_id: int) -> str:
+    from service import people  # people asks this module about a child's consent (check_minor)
+
     channel = people.acts_as(actor, user_id)
     if channel is None:
         raise ResidentNotFound()
@@ -194,6 +204,8 @@ def _give(actor, user_id: int, notice_version: str, purposes: list[str] | None, 
     if channel == "staff" and evidence not in n.evidence:
         raise ConsentEvidenceMissing()
     wanted = _purposes(purposes)
+    if channel == "self" and not all(p.by_self for p in wanted):
+        raise ConsentNotBySelf()
     now = clock.now()
     # The person's live consents, locked: two consents at once for one person take turns.
     live = {c.purpose: c for c in db.session.execute(

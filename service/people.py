@@ -46,6 +46,7 @@ from service.platform_errors import (AccountDisabled, BirthDateDiffersFromIdNumb
                                      ClaimDecided, ClaimNotFound, ClaimOutOfScope, ClaimPending, ClaimSelfDecide,
                                      DemoUserUnknown, ElderNotFound, IdNumberBirthDateImplausible, IdNumberInvalid,
                                      LinkDecided, LinkExists, LinkInactive, LinkNotFound, LinkSelf, LinkSelfConfirm,
+                                     MinorNeedsGuardianConsent,
                                      NeighbourhoodOutOfScope, NeighbourhoodUnknown, NothingToVerify, OutOfScope,
                                      OwnerAlreadyVerified, RejectionReasonMissing, ResidentNotFound,
                                      ResidentNotInScope, RoleExists, RoleNotFound, RoleNotGrantable, ScopeNotFound,
@@ -502,6 +503,22 @@ def check_birth_date(field_name: str, born: date) -> None:
         raise BirthDateInFuture(field_name)
 
 
+# 个人信息保护法 Art. 28, 31: the personal data of a child under 14 is sensitive and is processed only with a
+# parent's or guardian's consent.
+MINOR_AGE = 14
+
+
+def check_minor(user_id: int, born: date | None) -> None:
+    """A birth date (typed, or carried by an ID number) of someone under 14 is recorded only once their
+    guardian consented (purpose ``minor_guardian``, recorded by staff from the signed form)."""
+    if born is None or resident_age(born, clock.local_now().date()) >= MINOR_AGE:
+        return
+    from service import consent
+
+    if not consent.has(user_id, consent.MINOR):
+        raise MinorNeedsGuardianConsent()
+
+
 def _checked_id_number(raw: str) -> str:
     number = raw.strip().upper()
     if not valid_id_number(number):
@@ -527,6 +544,7 @@ def update_profile(actor: Actor, changes: dict) -> dict:
     profile = _profile(actor.user_id)
     if changes.get("id_number") is not None:
         number = _checked_id_number(changes["id_number"])
+        check_minor(actor.user_id, birth_date_from_id(number))
         digest = privacy.lookup_hash(number)
         if digest != profile.id_number_hash:
             profile.id_number_enc = privacy.encrypt(number)
@@ -537,6 +555,7 @@ def update_profile(actor: Actor, changes: dict) -> dict:
     if changes.get("birth_date") is not None:
         born = changes["birth_date"]
         check_birth_date("birth_date", born)
+        check_minor(actor.user_id, born)
         profile.declared_birth_date = None if born == profile.birth_date else born
     if "neighbourhood_id" in changes:
         neighbourhood_id = changes["neighbourhood_id"]
@@ -600,6 +619,7 @@ def verify_resident(actor: Actor, user_id: int, *, documents: list[str], id_numb
             raise BirthDateDiffersFromVerifiedIdNumber()
     if birth_date is not None:
         check_birth_date("birth_date", birth_date)
+        check_minor(user_id, birth_date)
         profile.birth_date = birth_date
         profile.birth_date_verified_by, profile.birth_date_verified_at = actor.user_id, now
         profile.declared_birth_date = None

@@ -524,6 +524,18 @@ class SensitiveConsentMissing(Conflict):
                     "resident's separate consent to sensitive data first")
 
 
+class ConsentNotBySelf(Forbidden):
+    code, zh, en = ("privacy.consent_not_by_self", "此项须由监护人同意，请监护人携带书面同意书到居委会办理",
+                    "This needs a guardian's consent: the guardian signs the form at the neighbourhood committee")
+
+
+class MinorNeedsGuardianConsent(Conflict):
+    code, zh, en = ("privacy.minor_needs_guardian_consent",
+                    "未满十四周岁者的个人信息，须经其监护人同意后方可登记，请监护人携带书面同意书到居委会办理",
+                    "The data of a child under 14 is recorded only with their guardian's consent: the guardian "
+                    "signs the form at the neighbourhood committee")
+
+
 class ExportNotFound(NotFound):
     code, zh, en = "privacy.export_not_found", "没有这份个人信息副本", "No such copy of your data"
 

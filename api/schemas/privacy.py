@@ -20,6 +20,8 @@ class PurposeOut(ma.Schema):
     text = ma.fields.String(required=True)
     required = ma.fields.Boolean(required=True, metadata={"description": "Given by accepting the notice"})
     sensitive = ma.fields.Boolean(required=True, metadata={"description": "Needs its own consent (PIPL Art. 29)"})
+    by_self = ma.fields.Boolean(required=True, metadata={
+        "description": "False: only someone for the person gives it (a guardian, for a child's data)"})
 
 
 class NoticeOut(ma.Schema):

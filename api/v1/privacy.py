@@ -28,7 +28,7 @@ CONSENTS = {"user_id": 42, "accepted_version": "2026.12", "current_version": "20
 NOTICE = {"version": "2026.12", "published": "2026-12-01", "title": "邻里个人信息保护告知书",
           "controller": "邻里社区服务平台运营方（由街道委托）", "sections": ["我们处理您的姓名、手机号……"],
           "purposes": [{"code": "service", "name": "基本社区服务", "text": "提供诉求办理、助餐预订、业主表决和消息通知等服务",
-                        "required": True, "sensitive": False}],
+                        "required": True, "sensitive": False, "by_self": True}],
           "evidence": ["paper_form"], "evidence_names": ["书面同意书"]}
 
 
@@ -51,7 +51,7 @@ def _consents(user_id: int, data: dict | None = None, withdraw: str | None = Non
                      evidence=data.get("evidence"))
     if withdraw is not None:
         consent.withdraw(actor, user_id, withdraw)
-    return consent.status(actor, user_id, language())
+    return consent.status(actor, user_id, language(), audited=data is None and withdraw is None)
 
 
 @blp.route("/me/consents")

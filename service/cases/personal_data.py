@@ -71,7 +71,7 @@ def _scrubber(user_id: int):
 
 def _scrub_texts(user_id: int) -> int:
     """The person's name and phone out of what was written on their cases (the report, the reply, the public
-    timeline): the content stays, who they are does not."""
+    timeline): the content stays, who they are does not. Two reads; a write only where a text changes."""
     scrub = _scrubber(user_id)
     changed = 0
     for case_id, description, reply in db.session.execute(
@@ -81,10 +81,11 @@ def _scrub_texts(user_id: int) -> int:
                                .values(description=scrub(description), reply=scrub(reply))
                                .execution_options(synchronize_session=False))
             changed += 1
-        for event_id, note in db.session.execute(sa.select(CaseEvent.id, CaseEvent.note).where(
-                CaseEvent.case_id == case_id, CaseEvent.note.is_not(None))).all():
-            if scrub(note) != note:
-                db.session.execute(sa.update(CaseEvent).where(CaseEvent.id == event_id).values(note=scrub(note)))
+    own = sa.select(Case.id).where(Case.reporter_user_id == user_id).scalar_subquery()
+    for event_id, note in db.session.execute(sa.select(CaseEvent.id, CaseEvent.note).where(
+            CaseEvent.case_id.in_(own), CaseEvent.note.is_not(None))).all():
+        if scrub(note) != note:
+            db.session.execute(sa.update(CaseEvent).where(CaseEvent.id == event_id).values(note=scrub(note)))
     return changed
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from models.audit import AuditEntry
 from models.base import db
-from models.cases import Case, CaseFollower
+from models.cases import Case, CaseEvent, CaseFollower
 from models.meals import MealBooking, MealCard, MealSlot
 from models.notifications import Notification
 from models.people import FamilyLink, ResidentProfile, User, WeChatAccount
@@ -83,6 +83,7 @@ def test_the_sweep_erases_and_anonymises_and_keeps_the_counted_ballot_and_the_ca
     db.session.commit()
     photo, loose = cases.upload(client, owner), cases.upload(client, owner)
     case = cases.report(client, owner, photos=[photo], description="楼道灯坏了，王秀英 13812345678").json
+    cases.act(client, staff, case["id"], "comment", note="已电话告知王秀英阿姨，明天上午维修", public=True)
     cases.to_closed(client, staff, case["id"])
     other = cases.report(client, neighbour, description="垃圾未清运").json
     client.post(f"/api/v1/cases/{other['id']}/follow", headers=auth(owner))
@@ -110,6 +111,9 @@ def test_the_sweep_erases_and_anonymises_and_keeps_the_counted_ballot_and_the_ca
     kept_case = db.session.get(Case, case["id"])
     assert kept_case.reporter_user_id is None and kept_case.anonymous and not kept_case.contact_consent
     assert kept_case.description == "楼道灯坏了，*** ***" and kept_case.status == "closed"
+    notes = db.session.execute(sa.select(CaseEvent.note).where(CaseEvent.case_id == case["id"],
+                                                               CaseEvent.action == "comment")).scalars().all()
+    assert notes == ["已电话告知***阿姨，明天上午维修"]
     assert db.session.execute(sa.select(CaseFollower).where(CaseFollower.user_id == owner.id)).first() is None
     # The counted ballot keeps its unit and weight; the result and the evidence chain are unchanged.
     ballot = db.session.execute(sa.select(Ballot).where(Ballot.motion_id == motion_id, Ballot.choice == "yes")

@@ -3,6 +3,8 @@ consent before sensitive statuses are recorded, someone acting for an elder, and
 subsidy the statuses gave (and says so)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
@@ -10,7 +12,7 @@ from models.audit import AuditEntry
 from models.base import db
 from models.people import FamilyLink
 from models.privacy import Consent
-from service import consent
+from service import clock, consent
 from tests.api.test_meals import DAY, book, elder, m  # noqa: F401  (m is the meal world fixture)
 from tests.concurrency import run_at_once
 from tests.factories import auth, make_user
@@ -81,9 +83,11 @@ def test_staff_record_a_signed_consent_and_a_relative_may_act_but_others_may_not
     assert state["consent"]["channel"] == "staff" and state["consent"]["evidence_name"] == "书面同意书"
     entry = db.session.execute(sa.select(AuditEntry).where(AuditEntry.action == "consent.given")).scalar_one()
     assert (entry.subject_user_id, entry.actor_user_id) == (diner.id, m.staff.id)
-    # The elder sees it among who acted on their data; the son withdraws it for them (audited too).
+    # Staff reading the elder's consents is audited; the elder sees both; the son withdraws it for them (audited).
+    assert client.get(url, headers=auth(m.staff)).status_code == 200
     seen = client.get("/api/v1/me/data-access", headers=auth(diner)).json["items"]
-    assert [i["action"] for i in seen] == ["consent.given"]
+    assert [i["action"] for i in seen] == ["consents.viewed", "consent.given"]
+    assert seen[1]["action_name"] == "代为登记同意"
     withdrawn = client.delete(f"{url}/sensitive_status", headers=auth(son))
     assert withdrawn.status_code == 200
     assert next(p for p in withdrawn.json["purposes"] if p["code"] == "sensitive_status")["given"] is False
@@ -137,3 +141,26 @@ def test_two_consents_at_once_leave_one_live(app):
     results = run_at_once(app, [("/api/v1/me/consents", body, headers)] * 4)
     assert {status for status, _ in results} == {200}, results
     assert live(resident.id) == [("sensitive_status", "self")]
+
+
+def test_a_childs_birth_date_is_recorded_only_with_a_guardians_consent(client, m):
+    """PIPL Arts. 28, 31: under 14 needs the guardian. The 14th birthday today is old enough; a day short is not."""
+    today = clock.local_now().date()
+    fourteen = today.replace(year=today.year - 14)
+    child = make_user(name="小明", neighbourhood_id=m.world.nb.id)
+    refused = client.patch("/api/v1/me", json={"birth_date": (fourteen + timedelta(days=1)).isoformat()},
+                           headers=auth(child))
+    assert refused.status_code == 409 and refused.json["error"] == "privacy.minor_needs_guardian_consent"
+    assert client.patch("/api/v1/me", json={"birth_date": fourteen.isoformat()},
+                        headers=auth(child)).status_code == 200
+    # Staff cannot verify a younger birth date either, and the child cannot consent for themself.
+    verify = {"documents": ["household_register"], "birth_date": (fourteen + timedelta(days=1)).isoformat()}
+    url = f"/api/v1/residents/{child.id}/verification"
+    assert client.post(url, json=verify, headers=auth(m.staff)).status_code == 409
+    self_given = client.post("/api/v1/me/consents", json={"notice_version": VERSION, "purposes": ["minor_guardian"]},
+                             headers=auth(child))
+    assert self_given.status_code == 403 and self_given.json["error"] == "privacy.consent_not_by_self"
+    # The guardian signs the form at the 居委会; staff record it; then the verification goes through.
+    assert client.post(f"/api/v1/residents/{child.id}/consents", headers=auth(m.staff), json={
+        "notice_version": VERSION, "purposes": ["minor_guardian"], "evidence": "paper_form"}).status_code == 200
+    assert client.post(url, json=verify, headers=auth(m.staff)).status_code == 200

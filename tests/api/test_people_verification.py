@@ -13,7 +13,7 @@ from models.places import District, Neighbourhood, Street
 from service import clock
 from service.clock import SHANGHAI
 from tests.api.test_voting import start, upload
-from tests.factories import VALID_ID, auth, id_for, make_user, make_world, n
+from tests.factories import VALID_ID, auth, give_consent, id_for, make_user, make_world, n
 from tests.factories.meals import make_meal_site, make_meal_slot
 from tests.factories.voting import make_voting_estate
 
@@ -211,6 +211,7 @@ def test_age_60_on_the_meal_day_counts_from_a_verified_birth_date(client, v, day
     ("0001-01-01", 422), ("1899-12-31", 422), ("1900-01-01", 200), ("2026-11-20", 200), ("2026-11-21", 422)])
 def test_absurd_birth_dates_are_refused_naming_the_field(client, v, typed, status):
     resident = make_user(name="冯先生", neighbourhood_id=v.world.nb.id)
+    give_consent(resident, "minor_guardian")   # a birth date of today is a newborn's: their guardian consented
     response = client.patch("/api/v1/me", json={"birth_date": typed}, headers=auth(resident))
     assert response.status_code == status, response.json
     if status == 422:
