@@ -206,6 +206,8 @@ class DevelopmentConfig(BaseConfig):
         values = super().from_environment()
         if _env("DEMO_LOGIN") is not None:
             values["DEMO_LOGIN"] = _env_bool("DEMO_LOGIN")
+        if _env("SECOND_FACTOR") is not None:   # SECOND_FACTOR=required tries the demo staff's sign-in with it
+            values["SECOND_FACTOR"] = _env("SECOND_FACTOR")
         return values
 
 

@@ -14,7 +14,7 @@ GOOD = {
 
 def set_env(monkeypatch, **values):
     for key in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "PII_KEY_VERSION", "PII_OLD_KEYS",
-                "PII_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET", "DEMO_LOGIN",
+                "PII_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET", "DEMO_LOGIN", "SECOND_FACTOR",
                 "WECHAT_API_BASE", "REDIS_URL", "PROXY_FIX", "PROXY_FIX_HOPS", "GUNICORN_TIMEOUT",
                 "REQUEST_TIMEOUT_SECONDS"):
         monkeypatch.delenv(key, raising=False)
@@ -126,6 +126,15 @@ def test_the_client_address_is_taken_from_the_trusted_hops_only(database_url, we
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_development_may_ask_the_demo_staff_for_a_second_factor_and_production_always_does(monkeypatch):
+    set_env(monkeypatch)
+    assert load_config("development")["SECOND_FACTOR"] == "non_demo"
+    set_env(monkeypatch, SECOND_FACTOR="required")
+    assert load_config("development")["SECOND_FACTOR"] == "required"
+    set_env(monkeypatch, **{**GOOD, "SECOND_FACTOR": "off"})
+    assert load_config("production")["SECOND_FACTOR"] == "required"  # the variable is ignored
 
 
 def test_production_cannot_enable_demo_login(monkeypatch):
