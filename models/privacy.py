@@ -10,6 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, UTCDateTime, utcnow
 
 
+# The purposes the platform's own rules rely on (config/rules/privacy.yaml lists them with their text).
+SENSITIVE_STATUS = "sensitive_status"   # sensitive statuses recorded and used (meal subsidies and priority)
+MINOR_GUARDIAN = "minor_guardian"       # a guardian's consent to recording a child's data (under 14)
+
+
 def _partial(name: str, *columns: str, where: str, unique: bool = False) -> sa.Index:
     return sa.Index(name, *columns, unique=unique, sqlite_where=sa.text(where), postgresql_where=sa.text(where))
 

@@ -18,16 +18,15 @@ from datetime import date
 import sqlalchemy as sa
 
 from models.base import db
-from models.privacy import Consent
-from service import audit, clock, rules
+from models.privacy import MINOR_GUARDIAN, SENSITIVE_STATUS, Consent
+from service import audit, clock, people, rules
 from service.db import is_unique_violation, transactional
 from service.platform_errors import (ConsentEvidenceMissing, ConsentNotBySelf, ConsentRequiredForService,
                                      NoticeOutdated, PurposeNotFound, PurposeUnknown, ResidentNotFound)
 
-# The purpose whose consent lets sensitive statuses be recorded and used (meal subsidies and priority).
-SENSITIVE = "sensitive_status"
-# The guardian's consent to recording the data of a child under 14 (service.people.check_minor).
-MINOR = "minor_guardian"
+# The purpose whose consent lets sensitive statuses be recorded and used (meal subsidies and priority), and the
+# guardian's consent to recording the data of a child under 14 (service.people.check_minor).
+SENSITIVE, MINOR = SENSITIVE_STATUS, MINOR_GUARDIAN
 
 
 @dataclass(frozen=True)
@@ -163,8 +162,6 @@ def present(c: Consent) -> dict:
 # --- giving and withdrawing ---------------------------------------------------------------------------------------
 
 def _check_may_act(actor, user_id: int) -> str:
-    from service import people  # people asks this module about a child's consent (check_minor)
-
     channel = people.acts_as(actor, user_id)
     if channel is None:
         raise ResidentNotFound()

@@ -37,6 +37,7 @@ from models.people import (GRANTED_ROLES, ROLE_SCOPES, SCOPE_TYPES, FamilyLink, 
                            UnitClaim, User, WeChatAccount)
 from models.system import RevokedToken
 from models.places import Building, Estate, Neighbourhood, Owner, Ownership, Street, Unit, estate_neighbourhood
+from models.privacy import MINOR_GUARDIAN, Consent
 from service import audit, auth, clock, labels, places, privacy, registry
 from service import second_factor as second_factor_rules
 from service.db import add_unique, keep_read_open, paginate, transactional
@@ -506,6 +507,8 @@ def check_birth_date(field_name: str, born: date) -> None:
 # 个人信息保护法 Art. 28, 31: the personal data of a child under 14 is sensitive and is processed only with a
 # parent's or guardian's consent.
 MINOR_AGE = 14
+_GUARDIAN_CONSENTED = sa.select(sa.exists().where(Consent.user_id == sa.bindparam("user_id"),
+                                                  Consent.purpose == MINOR_GUARDIAN, Consent.withdrawn_at.is_(None)))
 
 
 def check_minor(user_id: int, born: date | None) -> None:
@@ -513,9 +516,7 @@ def check_minor(user_id: int, born: date | None) -> None:
     guardian consented (purpose ``minor_guardian``, recorded by staff from the signed form)."""
     if born is None or resident_age(born, clock.local_now().date()) >= MINOR_AGE:
         return
-    from service import consent
-
-    if not consent.has(user_id, consent.MINOR):
+    if not db.session.execute(_GUARDIAN_CONSENTED, {"user_id": user_id}).scalar():
         raise MinorNeedsGuardianConsent()
 
 
