@@ -505,7 +505,9 @@ def _privacy(app, _setup_state, state) -> dict:
     from models.base import db
     from models.cases import Case
     from models.people import User
-    from service import account_closure, data_export, people
+    from service import account_closure, clock, data_export, people, retention
+    from service.cases import personal_data as cases_data
+    from service.meals import personal_data as meals_data
 
     def timed(fn, runs: int) -> tuple[list[float], object]:
         times, value = [], None
@@ -530,6 +532,16 @@ def _privacy(app, _setup_state, state) -> dict:
                                         "documents": {k: v for k, v in counts.items() if v}}
     out["export sweep, nothing waiting"] = summary(timed(data_export.sweep, 5)[0])
     out["closure sweep, nothing due"] = summary(timed(account_closure.sweep, 5)[0])
+    out["retention sweep, nothing due"] = summary(timed(retention.sweep, 3)[0])
+    now = clock.now()
+    t = time.perf_counter()
+    forgotten = cases_data._forget_batch(retention.months_before(now, 6), 1000)
+    out["retention: closed cases' reporters, one batch"] = {
+        **summary([(time.perf_counter() - t) * 1000]), "cases": forgotten, "closed_before": "6 months ago"}
+    t = time.perf_counter()
+    cleared = meals_data._forget_batch(clock.local(now).date(), 1000)
+    out["retention: bookings' addresses and notes, one batch"] = {
+        **summary([(time.perf_counter() - t) * 1000]), "bookings": cleared, "meals_before": "today"}
     closing = reporters[-3:]
     times, changed = [], {}
     for uid, _cases in closing:

@@ -40,6 +40,9 @@ class Case(Base):
         _partial("ix_case_overdue", "due_at", "id", where="due_at IS NOT NULL"),
         _partial("ix_case_visit_due", "visit_due_at", "id", where="visited_at IS NULL AND visit_due_at IS NOT NULL"),
         _partial("ix_case_rating_due", "closed_at", "id", where="rating IS NULL AND closed_at IS NOT NULL"),
+        # Retention (service/cases/personal_data.py): closed cases that still name their reporter, oldest first.
+        _partial("ix_case_reporter_kept", "closed_at", "id",
+                 where="reporter_user_id IS NOT NULL AND due_at IS NULL AND closed_at IS NOT NULL"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Human case number: street prefix + local date + sequence, e.g. WL20261121-0042.

@@ -135,6 +135,10 @@ class MealBooking(Base):
         sa.Index("ix_meal_booking_site_day", "site_id", "day", "status"),
         sa.Index("ix_meal_booking_diner", "diner_user_id", "day"),
         sa.Index("ix_meal_booking_booker", "booked_by_user_id", "id"),
+        # Retention (service/meals/personal_data.py): bookings still holding an address or a diet note, by day.
+        sa.Index("ix_meal_booking_details", "day", "id",
+                 sqlite_where=sa.text("address IS NOT NULL OR diet_note IS NOT NULL"),
+                 postgresql_where=sa.text("address IS NOT NULL OR diet_note IS NOT NULL")),
         sa.CheckConstraint("quantity >= 1", name="quantity_positive"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

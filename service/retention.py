@@ -20,12 +20,27 @@ import sqlalchemy as sa
 from models.audit import AuditArchive, AuditEntry
 from models.base import db
 from models.notifications import Delivery, Notification
-from service import clock, rules, storage
+from service import clock, registry, rules, storage
 from service.db import transactional
 
-ACTIONS = ("archive", "delete")
-# The kinds the sweep knows how to enforce, and the action each can take.
+ACTIONS = ("archive", "delete", "anonymise")
+# The platform's kinds, and the action each can take. A domain adds its own in its personal-data part
+# (service/<domain>/personal_data.py ``RETENTION = {kind: (actions, sweep)}``: ``sweep(cutoff, now, batch,
+# batches) -> count`` anonymises or deletes what ended its purpose before ``cutoff``, ``batch`` rows a
+# transaction, at most ``batches`` transactions a run).
 KINDS = {"audit_entry": ("archive",), "notification": ("delete",)}
+
+
+def domain_kinds() -> dict[str, tuple[tuple[str, ...], object]]:
+    found = {}
+    for domain in registry.domains():
+        part = domain.module("personal_data")
+        found.update(getattr(part, "RETENTION", {}) if part is not None else {})
+    return found
+
+
+def known_kinds() -> dict[str, tuple[str, ...]]:
+    return {**KINDS, **{code: actions for code, (actions, _sweep) in domain_kinds().items()}}
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,9 @@ def load(directory=None) -> Policy:
     retention = data.get("retention")
     rules.require(isinstance(retention, dict) and retention, where, "'retention' must be a non-empty mapping")
     kinds = {}
+    known = known_kinds()
     for code, spec in retention.items():
-        rules.require(code in KINDS, where, f"retention: unknown kind {code!r} (known: {', '.join(KINDS)})")
+        rules.require(code in known, where, f"retention: unknown kind {code!r} (known: {', '.join(known)})")
         rules.require(isinstance(spec, dict), where, f"retention.{code} must be a mapping")
         for field in ("name", "purpose_ends"):
             value = spec.get(field)
@@ -75,7 +91,7 @@ def load(directory=None) -> Policy:
         rules.require(keep >= floor, where, f"retention.{code}: keep_months {keep} is below the legal minimum "
                                             f"of {floor} months")
         then = spec.get("then")
-        rules.require(then in KINDS[code], where, f"retention.{code}.then must be one of {', '.join(KINDS[code])}")
+        rules.require(then in known[code], where, f"retention.{code}.then must be one of {', '.join(known[code])}")
         kinds[code] = Kind(code, tuple(spec["name"]), tuple(spec["purpose_ends"]), keep, floor, then)
     rules.require("audit_entry" in kinds and kinds["audit_entry"].minimum_months >= 6, where,
                   "retention.audit_entry must be listed with minimum_months ≥ 6 (网络安全法 Art. 21)")
@@ -117,10 +133,16 @@ def sweep(now: datetime | None = None) -> dict:
     ``objects_per_sweep``); the rest waits for the next day's run."""
     now = now or clock.now()
     kinds = policy().kinds
+    domains = domain_kinds()
     done = {}
     for code, kind in kinds.items():
         cutoff = months_before(now, kind.keep_months)
-        done[code] = _archive_audit(cutoff, now) if code == "audit_entry" else _delete_notifications(cutoff)
+        if code == "audit_entry":
+            done[code] = _archive_audit(cutoff, now)
+        elif code == "notification":
+            done[code] = _delete_notifications(cutoff)
+        else:
+            done[code] = domains[code][1](cutoff, now, policy().entries_per_object, policy().objects_per_sweep)
     return done
 
 

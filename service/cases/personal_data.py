@@ -13,6 +13,7 @@ from models.base import db
 from models.cases import Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
 from service import privacy
+from service.db import transactional
 from service.personal_data import MAX_ROWS, rows
 
 KEPT = [
@@ -69,39 +70,73 @@ def _scrubber(user_id: int):
     return scrub
 
 
-def _scrub_texts(user_id: int) -> int:
-    """The person's name and phone out of what was written on their cases (the report, the reply, the public
-    timeline): the content stays, who they are does not. Two reads; a write only where a text changes."""
+def _anonymise(user_id: int, cases) -> dict:
+    """Take the reporter ``user_id`` off ``cases`` (a condition on Case, among the cases they reported): their
+    name and phone out of the report, the reply and the public timeline; their own events and the cases
+    themselves no longer name the account. The content and its handling stay."""
+    mine = sa.and_(Case.reporter_user_id == user_id, cases)
     scrub = _scrubber(user_id)
-    changed = 0
+    scrubbed = 0
     for case_id, description, reply in db.session.execute(
-            sa.select(Case.id, Case.description, Case.reply).where(Case.reporter_user_id == user_id)).all():
+            sa.select(Case.id, Case.description, Case.reply).where(mine)).all():
         if (scrub(description), scrub(reply)) != (description, reply):
             db.session.execute(sa.update(Case).where(Case.id == case_id)
                                .values(description=scrub(description), reply=scrub(reply))
                                .execution_options(synchronize_session=False))
-            changed += 1
-    own = sa.select(Case.id).where(Case.reporter_user_id == user_id).scalar_subquery()
+            scrubbed += 1
+    ids = sa.select(Case.id).where(mine).scalar_subquery()
     for event_id, note in db.session.execute(sa.select(CaseEvent.id, CaseEvent.note).where(
-            CaseEvent.case_id.in_(own), CaseEvent.note.is_not(None))).all():
+            CaseEvent.case_id.in_(ids), CaseEvent.note.is_not(None))).all():
         if scrub(note) != note:
             db.session.execute(sa.update(CaseEvent).where(CaseEvent.id == event_id).values(note=scrub(note)))
-    return changed
+    # A resident acts only on the cases they reported (report, supplement, rate): their events there lose the
+    # account. Read through the cases (ix_case_reporter, then ix_case_event_case), before the cases lose it.
+    events = db.session.execute(
+        sa.update(CaseEvent).where(CaseEvent.case_id.in_(ids), CaseEvent.actor_user_id == user_id,
+                                   CaseEvent.actor_role.in_(("resident", "owner")))
+        .values(actor_user_id=None)).rowcount or 0
+    anonymised = db.session.execute(
+        sa.update(Case).where(mine)
+        .values(reporter_user_id=None, anonymous=True, contact_consent=False, rating_comment=None,
+                version=Case.version + 1).execution_options(synchronize_session=False)).rowcount or 0
+    return {"case.text_scrubbed": scrubbed, "case_event.actor_anonymised": events,
+            "case.reporter_anonymised": anonymised}
 
 
 def erase(user_id: int, now: datetime) -> dict:
-    done = {"case.text_scrubbed": _scrub_texts(user_id)}
-    own = sa.select(Case.id).where(Case.reporter_user_id == user_id).scalar_subquery()
-    # A resident acts only on the cases they reported (report, supplement, rate): their events there lose the
-    # account. Read through the cases (ix_case_reporter, then ix_case_event_case), before the cases lose it.
-    done["case_event.actor_anonymised"] = db.session.execute(
-        sa.update(CaseEvent).where(CaseEvent.case_id.in_(own), CaseEvent.actor_user_id == user_id,
-                                   CaseEvent.actor_role.in_(("resident", "owner")))
-        .values(actor_user_id=None)).rowcount or 0
-    done["case.reporter_anonymised"] = db.session.execute(
-        sa.update(Case).where(Case.reporter_user_id == user_id)
-        .values(reporter_user_id=None, anonymous=True, contact_consent=False, rating_comment=None,
-                version=Case.version + 1).execution_options(synchronize_session=False)).rowcount or 0
+    done = _anonymise(user_id, sa.true())
     done["case_follower.deleted"] = db.session.execute(
         sa.delete(CaseFollower).where(CaseFollower.user_id == user_id)).rowcount or 0
     return done
+
+
+# --- retention (config/rules/privacy.yaml, kind case_reporter) ----------------------------------------------------
+
+def forget_reporters(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
+    """Cases closed before ``cutoff`` lose their reporter as a closure would take it (their content stays), and
+    their followers: ``batch`` cases a transaction, oldest first (ix_case_reporter_kept)."""
+    done = 0
+    for _ in range(batches):
+        count = _forget_batch(cutoff, batch)
+        done += count
+        if count < batch:
+            break
+    return done
+
+
+@transactional
+def _forget_batch(cutoff: datetime, batch: int) -> int:
+    rows = db.session.execute(sa.select(Case.id, Case.reporter_user_id).where(
+        Case.closed_at < cutoff, Case.reporter_user_id.is_not(None), Case.due_at.is_(None))
+        .order_by(Case.closed_at, Case.id).limit(batch)).all()
+    by_reporter: dict[int, list[int]] = {}
+    for case_id, reporter in rows:
+        by_reporter.setdefault(reporter, []).append(case_id)
+    for reporter, ids in by_reporter.items():
+        _anonymise(reporter, Case.id.in_(ids))
+    if rows:
+        db.session.execute(sa.delete(CaseFollower).where(CaseFollower.case_id.in_([r.id for r in rows])))
+    return len(rows)
+
+
+RETENTION = {"case_reporter": (("anonymise",), forget_reporters)}

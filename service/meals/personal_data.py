@@ -4,12 +4,14 @@ still to come (their seats go to the waitlist), deletes the card, and keeps the 
 in the subsidy statements under the pseudonymous account, without address or diet note."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
+from service import clock
+from service.db import transactional
 from service.meals import workflow
 from service.personal_data import MAX_ROWS, rows
 
@@ -50,3 +52,31 @@ def erase(user_id: int, now: datetime) -> dict:
                               .execution_options(synchronize_session=False)).rowcount or 0
     card = db.session.execute(sa.delete(MealCard).where(MealCard.user_id == user_id)).rowcount or 0
     return {"meal_booking.cancelled": cancelled, "meal_booking.pseudonymised": kept, "meal_card.deleted": card}
+
+
+# --- retention (config/rules/privacy.yaml, kind meal_booking_details) ---------------------------------------------
+
+def forget_details(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
+    """Bookings of meals before ``cutoff``'s day lose the delivery address and the diet note (the price,
+    subsidy and diner stay for the statements): ``batch`` a transaction (ix_meal_booking_details)."""
+    done = 0
+    for _ in range(batches):
+        count = _forget_batch(clock.local(cutoff).date(), batch)
+        done += count
+        if count < batch:
+            break
+    return done
+
+
+@transactional
+def _forget_batch(before: date, batch: int) -> int:
+    ids = db.session.execute(sa.select(MealBooking.id).where(
+        MealBooking.day < before, sa.or_(MealBooking.address.is_not(None), MealBooking.diet_note.is_not(None)))
+        .order_by(MealBooking.day, MealBooking.id).limit(batch)).scalars().all()
+    if ids:
+        db.session.execute(sa.update(MealBooking).where(MealBooking.id.in_(ids)).values(address=None, diet_note=None)
+                           .execution_options(synchronize_session=False))
+    return len(ids)
+
+
+RETENTION = {"meal_booking_details": (("anonymise",), forget_details)}
