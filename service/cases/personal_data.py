@@ -54,49 +54,60 @@ def export(user_id: int) -> dict:
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
-def _scrubber(user_id: int):
-    """A function taking the person's name and phone (and any mobile number) out of a text."""
-    profile = db.session.get(ResidentProfile, user_id)
-    names = [v for v in ((profile.name if profile else None), privacy.decrypt(profile.phone_enc) if profile else None)
-             if v and len(v) >= 2]
+def _scrubbers(user_ids) -> dict:
+    """For each person, a function taking their name and phone (and any mobile number) out of a text: one read."""
+    values: dict[int, list[str]] = {uid: [] for uid in user_ids}
+    for uid, name, phone_enc in db.session.execute(sa.select(
+            ResidentProfile.user_id, ResidentProfile.name, ResidentProfile.phone_enc)
+            .where(ResidentProfile.user_id.in_(list(values)))).all():
+        values[uid] = [v for v in (name, privacy.decrypt(phone_enc)) if v and len(v) >= 2]
 
-    def scrub(text: str | None) -> str | None:
-        if not text:
-            return text
-        for value in names:
-            text = text.replace(value, "***")
-        return _MOBILE.sub("***", text)
+    def scrubber(found: list[str]):
+        def scrub(text: str | None) -> str | None:
+            if not text:
+                return text
+            for value in found:
+                text = text.replace(value, "***")
+            return _MOBILE.sub("***", text)
+        return scrub
 
-    return scrub
+    return {uid: scrubber(found) for uid, found in values.items()}
 
 
-def _anonymise(user_id: int, cases) -> dict:
-    """Take the reporter ``user_id`` off ``cases`` (a condition on Case, among the cases they reported): their
-    name and phone out of the report, the reply and the public timeline; their own events and the cases
-    themselves no longer name the account. The content and its handling stay."""
-    mine = sa.and_(Case.reporter_user_id == user_id, cases)
-    scrub = _scrubber(user_id)
+def _anonymise(cases) -> dict:
+    """Take the reporters off ``cases`` (a condition on Case): their names and phones out of the report, the
+    reply and the public timeline; their own events and the cases themselves no longer name them. The content
+    and its handling stay. A fixed number of statements however many cases and reporters."""
+    rows = db.session.execute(sa.select(Case.id, Case.reporter_user_id, Case.description, Case.reply)
+                              .where(cases, Case.reporter_user_id.is_not(None))).all()
+    if not rows:
+        return {"case.text_scrubbed": 0, "case_event.actor_anonymised": 0, "case.reporter_anonymised": 0}
+    scrub = _scrubbers({r.reporter_user_id for r in rows})
+    reporter_of = {r.id: r.reporter_user_id for r in rows}
     scrubbed = 0
-    for case_id, description, reply in db.session.execute(
-            sa.select(Case.id, Case.description, Case.reply).where(mine)).all():
-        if (scrub(description), scrub(reply)) != (description, reply):
+    for case_id, reporter, description, reply in rows:
+        clean = scrub[reporter]
+        if (clean(description), clean(reply)) != (description, reply):
             db.session.execute(sa.update(Case).where(Case.id == case_id)
-                               .values(description=scrub(description), reply=scrub(reply))
+                               .values(description=clean(description), reply=clean(reply))
                                .execution_options(synchronize_session=False))
             scrubbed += 1
-    ids = sa.select(Case.id).where(mine).scalar_subquery()
-    for event_id, note in db.session.execute(sa.select(CaseEvent.id, CaseEvent.note).where(
-            CaseEvent.case_id.in_(ids), CaseEvent.note.is_not(None))).all():
-        if scrub(note) != note:
-            db.session.execute(sa.update(CaseEvent).where(CaseEvent.id == event_id).values(note=scrub(note)))
-    # A resident acts only on the cases they reported (report, supplement, rate): their events there lose the
-    # account. Read through the cases (ix_case_reporter, then ix_case_event_case), before the cases lose it.
+    ids = list(reporter_of)
+    for event_id, case_id, note in db.session.execute(sa.select(CaseEvent.id, CaseEvent.case_id, CaseEvent.note)
+                                                      .where(CaseEvent.case_id.in_(ids),
+                                                             CaseEvent.note.is_not(None))).all():
+        clean = scrub[reporter_of[case_id]](note)
+        if clean != note:
+            db.session.execute(sa.update(CaseEvent).where(CaseEvent.id == event_id).values(note=clean))
+    # A resident acts only on the cases they reported (report, supplement, rate): their own events there lose
+    # the account, found through the cases (ix_case_event_case), before the cases lose it.
+    reporter = sa.select(Case.reporter_user_id).where(Case.id == CaseEvent.case_id).scalar_subquery()
     events = db.session.execute(
-        sa.update(CaseEvent).where(CaseEvent.case_id.in_(ids), CaseEvent.actor_user_id == user_id,
+        sa.update(CaseEvent).where(CaseEvent.case_id.in_(ids), CaseEvent.actor_user_id == reporter,
                                    CaseEvent.actor_role.in_(("resident", "owner")))
-        .values(actor_user_id=None)).rowcount or 0
+        .values(actor_user_id=None).execution_options(synchronize_session=False)).rowcount or 0
     anonymised = db.session.execute(
-        sa.update(Case).where(mine)
+        sa.update(Case).where(Case.id.in_(ids))
         .values(reporter_user_id=None, anonymous=True, contact_consent=False, rating_comment=None,
                 version=Case.version + 1).execution_options(synchronize_session=False)).rowcount or 0
     return {"case.text_scrubbed": scrubbed, "case_event.actor_anonymised": events,
@@ -104,7 +115,7 @@ def _anonymise(user_id: int, cases) -> dict:
 
 
 def erase(user_id: int, now: datetime) -> dict:
-    done = _anonymise(user_id, sa.true())
+    done = _anonymise(Case.reporter_user_id == user_id)
     done["case_follower.deleted"] = db.session.execute(
         sa.delete(CaseFollower).where(CaseFollower.user_id == user_id)).rowcount or 0
     return done
@@ -126,17 +137,13 @@ def forget_reporters(cutoff: datetime, now: datetime, batch: int, batches: int) 
 
 @transactional
 def _forget_batch(cutoff: datetime, batch: int) -> int:
-    rows = db.session.execute(sa.select(Case.id, Case.reporter_user_id).where(
+    ids = db.session.execute(sa.select(Case.id).where(
         Case.closed_at < cutoff, Case.reporter_user_id.is_not(None), Case.due_at.is_(None))
-        .order_by(Case.closed_at, Case.id).limit(batch)).all()
-    by_reporter: dict[int, list[int]] = {}
-    for case_id, reporter in rows:
-        by_reporter.setdefault(reporter, []).append(case_id)
-    for reporter, ids in by_reporter.items():
-        _anonymise(reporter, Case.id.in_(ids))
-    if rows:
-        db.session.execute(sa.delete(CaseFollower).where(CaseFollower.case_id.in_([r.id for r in rows])))
-    return len(rows)
+        .order_by(Case.closed_at, Case.id).limit(batch)).scalars().all()
+    if ids:
+        _anonymise(Case.id.in_(ids))
+        db.session.execute(sa.delete(CaseFollower).where(CaseFollower.case_id.in_(ids)))
+    return len(ids)
 
 
 RETENTION = {"case_reporter": (("anonymise",), forget_reporters)}
