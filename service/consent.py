@@ -53,12 +53,6 @@ class Notice:
 _notice: Notice | None = None
 
 
-def _pair(value, where: str, field: str) -> tuple[str, str]:
-    rules.require(isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) and v for v in value),
-                  where, f"{field} must be [中文, English]")
-    return value[0], value[1]
-
-
 def load(directory=None) -> Notice:
     """Read and check the notice and the purposes of config/rules/privacy.yaml (at start-up)."""
     global _notice
@@ -78,8 +72,8 @@ def load(directory=None) -> Notice:
         required, sensitive = bool(item.get("required", False)), bool(item.get("sensitive", False))
         rules.require(not (required and sensitive), where,
                       f"purposes.{code}: a sensitive purpose needs its own consent, so it cannot be required")
-        purposes[code] = Purpose(code, _pair(item.get("name"), where, f"purposes.{code}.name"),
-                                 _pair(item.get("text"), where, f"purposes.{code}.text"), required, sensitive,
+        purposes[code] = Purpose(code, rules.pair(item.get("name"), where, f"purposes.{code}.name"),
+                                 rules.pair(item.get("text"), where, f"purposes.{code}.text"), required, sensitive,
                                  bool(item.get("by_self", True)))
     for code in (SENSITIVE, MINOR):
         rules.require(code in purposes and purposes[code].sensitive, where,
@@ -87,9 +81,9 @@ def load(directory=None) -> Notice:
     evidence = data.get("consent_evidence") or []
     rules.require(isinstance(evidence, list) and evidence and all(isinstance(e, str) for e in evidence), where,
                   "consent_evidence must list the documents staff may name")
-    _notice = Notice(version, spec["published"], _pair(spec.get("title"), where, "notice.title"),
-                     _pair(spec.get("controller"), where, "notice.controller"),
-                     tuple(_pair(s, where, "notice.sections[]") for s in sections), purposes, tuple(evidence))
+    _notice = Notice(version, spec["published"], rules.pair(spec.get("title"), where, "notice.title"),
+                     rules.pair(spec.get("controller"), where, "notice.controller"),
+                     tuple(rules.pair(s, where, "notice.sections[]") for s in sections), purposes, tuple(evidence))
     return _notice
 
 

@@ -80,9 +80,7 @@ def load(directory=None) -> Policy:
         rules.require(code in known, where, f"retention: unknown kind {code!r} (known: {', '.join(known)})")
         rules.require(isinstance(spec, dict), where, f"retention.{code} must be a mapping")
         for field in ("name", "purpose_ends"):
-            value = spec.get(field)
-            rules.require(isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value),
-                          where, f"retention.{code}.{field} must be [中文, English]")
+            rules.pair(spec.get(field), where, f"retention.{code}.{field}")
         keep, floor = spec.get("keep_months"), spec.get("minimum_months", 0)
         rules.require(isinstance(keep, int) and not isinstance(keep, bool) and keep >= 1, where,
                       f"retention.{code}.keep_months must be a whole number of months ≥ 1")
@@ -196,16 +194,23 @@ def read_archive(archive: AuditArchive) -> list[dict]:
     return [json.loads(line) for line in gzip.decompress(data).decode().splitlines()]
 
 
+def batched(step, batch: int, batches: int) -> int:
+    """Run ``step(batch) -> rows`` (one transaction each) until it does fewer than ``batch`` rows, at most
+    ``batches`` times; the rows in all. What is left waits for the next run."""
+    done = 0
+    for _ in range(batches):
+        count = step(batch)
+        done += count
+        if count < batch:
+            break
+    return done
+
+
 def _delete_notifications(cutoff: datetime) -> int:
     """Messages read before ``cutoff``, and those never read that were sent before it, with their deliveries;
     in batches of ``entries_per_object``, each its own transaction."""
-    deleted = 0
-    for _ in range(policy().objects_per_sweep):
-        count = _delete_notification_batch(cutoff, policy().entries_per_object)
-        deleted += count
-        if count < policy().entries_per_object:
-            break
-    return deleted
+    return batched(lambda size: _delete_notification_batch(cutoff, size), policy().entries_per_object,
+                   policy().objects_per_sweep)
 
 
 @transactional

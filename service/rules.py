@@ -28,3 +28,10 @@ def load(name: str, directory: Path | None = None) -> dict:
 def require(condition: bool, path: str, problem: str) -> None:
     if not condition:
         raise RulesError(f"{path}: {problem}")
+
+
+def pair(value, path: str, field: str) -> tuple[str, str]:
+    """A ``[中文, English]`` pair of non-empty texts, checked."""
+    require(isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) and v for v in value), path,
+            f"{field} must be [中文, English]")
+    return value[0], value[1]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.cases import Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
-from service import privacy
+from service import privacy, retention
 from service.db import transactional
 from service.personal_data import MAX_ROWS, rows
 
@@ -126,13 +126,7 @@ def erase(user_id: int, now: datetime) -> dict:
 def forget_reporters(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
     """Cases closed before ``cutoff`` lose their reporter as a closure would take it (their content stays), and
     their followers: ``batch`` cases a transaction, oldest first (ix_case_reporter_kept)."""
-    done = 0
-    for _ in range(batches):
-        count = _forget_batch(cutoff, batch)
-        done += count
-        if count < batch:
-            break
-    return done
+    return retention.batched(lambda size: _forget_batch(cutoff, size), batch, batches)
 
 
 @transactional

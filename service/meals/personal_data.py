@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
-from service import clock
+from service import clock, retention
 from service.db import transactional
 from service.meals import workflow
 from service.personal_data import MAX_ROWS, rows
@@ -59,13 +59,8 @@ def erase(user_id: int, now: datetime) -> dict:
 def forget_details(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
     """Bookings of meals before ``cutoff``'s day lose the delivery address and the diet note (the price,
     subsidy and diner stay for the statements): ``batch`` a transaction (ix_meal_booking_details)."""
-    done = 0
-    for _ in range(batches):
-        count = _forget_batch(clock.local(cutoff).date(), batch)
-        done += count
-        if count < batch:
-            break
-    return done
+    before = clock.local(cutoff).date()
+    return retention.batched(lambda size: _forget_batch(before, size), batch, batches)
 
 
 @transactional
