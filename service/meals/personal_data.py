@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.meals import MealBooking, MealCard, MealSite, MealSlot
+from models.people import ResidentProfile
 from service import clock, retention
 from service.db import transactional
 from service.meals import workflow
@@ -22,12 +23,15 @@ KEPT = [
 ]
 
 CLOSED = "账号注销"
+_VERIFIER = sa.orm.aliased(ResidentProfile)
 
 
 def export(user_id: int) -> dict:
+    # The statuses, and who verified them (by name: 居委会 staff serve residents by name).
     card = rows(sa.select(MealCard.card_no, MealCard.low_income, MealCard.lives_alone, MealCard.disabled,
                           MealCard.limited_mobility, MealCard.civility, MealCard.diet_note, MealCard.verified_by,
-                          MealCard.verified_at).where(MealCard.user_id == user_id))
+                          _VERIFIER.name.label("verified_by_name"), MealCard.verified_at)
+                .outerjoin(_VERIFIER, _VERIFIER.user_id == MealCard.verified_by).where(MealCard.user_id == user_id))
     bookings = rows(sa.select(MealBooking.id, MealBooking.code, MealSite.name.label("site_name"), MealBooking.day,
                               MealBooking.mode, MealBooking.quantity, MealBooking.status, MealBooking.diner_user_id,
                               MealBooking.booked_by_user_id, MealBooking.booked_by_role, MealBooking.tier,

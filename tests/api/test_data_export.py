@@ -16,6 +16,7 @@ from models.privacy import DataExport
 from models.uploads import Upload
 from service import clock, data_export, storage
 from tests.api.test_cases import PHONE, people, place, report, to_closed, upload  # noqa: F401  (fixtures)
+from tests.api.test_meals import book, elder, m  # noqa: F401  (m is the meal world fixture)
 from tests.concurrency import run_at_once
 from tests.factories import auth, give_consent, id_for, make_user
 
@@ -129,3 +130,20 @@ def test_two_requests_at_once_make_one_copy(app, monkeypatch):
     assert {status for status, _ in results} == {202}, results
     assert len({body["id"] for _, body in results}) == 1
     assert db.session.execute(sa.select(sa.func.count()).select_from(DataExport)).scalar() == 1
+
+
+def test_the_copy_holds_the_meal_card_with_who_verified_it_and_the_bookings(client, m):
+    diner = elder(m, 80)
+    assert client.post(f"/api/v1/residents/{diner.id}/consents", headers=auth(m.staff), json={
+        "notice_version": "2026.12", "purposes": ["sensitive_status"], "evidence": "paper_form"}).status_code == 200
+    assert client.put(f"/api/v1/meal-cards/{diner.id}", json={"low_income": True, "diet_note": "少盐"},
+                      headers=auth(m.staff)).status_code == 200
+    booking = book(client, diner, m).json
+    files = unzip(client.get(client.post(EXPORT, headers=auth(diner)).json["download"], headers=auth(diner)).data)
+    card = json.loads(files["meal_card.json"])
+    assert (card["low_income"], card["diet_note"], card["verified_by_name"]) == (True, "少盐", "李社工")
+    assert [(b["code"], b["subsidy"]) for b in json.loads(files["meal_bookings.json"])] == [
+        (booking["code"], booking["price"]["subsidy"])]
+    consents = json.loads(files["consents.json"])
+    assert [(c["purpose"], c["channel"], c["evidence"]) for c in consents] == [("sensitive_status", "staff",
+                                                                                  "paper_form")]
