@@ -20,7 +20,7 @@ from models.voting import Ballot, Voter
 from service import account_closure, clock
 from service.clock import SHANGHAI
 from tests.api import test_cases as cases
-from tests.api.test_meals import DAY, book, elder, m  # noqa: F401  (m is the meal world fixture)
+from tests.api.test_meals import book, elder, m  # noqa: F401  (m is the meal world fixture)
 from tests.api.test_voting import finish, start, vote
 from tests.concurrency import run_at_once
 from tests.factories import auth, give_consent, make_user, make_world
