@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.privacy import AccountClosure
 from service import audit, clock, notifications, personal_data, rules
-from service.db import is_unique_violation, transactional
+from service.db import is_unique_violation, reading, transactional
 from service.platform_errors import ClosureDeadlinePassed, ClosureNotFound
 
 log = logging.getLogger("linli.privacy")
@@ -110,17 +110,17 @@ def sweep(now: datetime | None = None, *, limit: int = 100) -> dict:
     """Close every account whose cooling-off week is over, each in its own transaction:
     {"closed": n, "failed": n}. A failure leaves that person's data untouched, to be tried again next run."""
     now = now or clock.now()
-    due = db.session.execute(sa.select(AccountClosure.id).where(AccountClosure.status == "pending",
-                                                                AccountClosure.erase_at <= now)
-                             .order_by(AccountClosure.erase_at, AccountClosure.id).limit(limit)).scalars().all()
-    db.session.rollback()
+    with reading():
+        due = db.session.execute(sa.select(AccountClosure.id).where(AccountClosure.status == "pending",
+                                                                    AccountClosure.erase_at <= now)
+                                 .order_by(AccountClosure.erase_at, AccountClosure.id).limit(limit)).scalars().all()
     done = {"closed": 0, "failed": 0}
     for closure_id in due:
         try:
             closed = close(closure_id, now)
         except Exception:  # noqa: BLE001 - one person's failure must not stop the others; retried next run
+            # close() is one transaction: it was rolled back, nothing of it stays.
             log.exception("closing account (closure %s) failed; it stays pending", closure_id)
-            db.session.rollback()
             done["failed"] += 1
             continue
         done["closed"] += closed is not None

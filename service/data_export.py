@@ -25,7 +25,7 @@ from models.base import db
 from models.privacy import DataExport
 from models.uploads import Upload
 from service import clock, notifications, personal_data, rules, storage, uploads
-from service.db import is_unique_violation, transactional
+from service.db import is_unique_violation, reading, transactional
 from service.errors import DomainError
 from service.platform_errors import ExportExpired, ExportNotFound, ExportNotReady, UploadStorageUnavailable
 
@@ -84,10 +84,11 @@ def request(actor) -> DataExport:
         if not is_unique_violation(exc):
             raise
         export, created = _open(actor.user_id)
-    if created and _photos(actor.user_id) <= settings().inline_max_photos:
-        build(export.id)
-        db.session.expire_all()
-        export = db.session.get(DataExport, export.id)
+    with reading():
+        small = created and _photos(actor.user_id) <= settings().inline_max_photos
+    if small and build(export.id):
+        with reading():
+            db.session.refresh(export)
     return export
 
 
@@ -188,24 +189,24 @@ def archive(user_id: int) -> tuple[bytes, dict]:
 
 
 def build(export_id: int) -> bool:
-    """Build a pending copy: its file in the storage, then the row ready and the inbox told, in one
-    transaction. A copy that is no longer pending (its account closed meanwhile) leaves nothing behind."""
-    export = db.session.get(DataExport, export_id)
-    if export is None or export.status != "pending":
-        return False
-    user_id = export.user_id
+    """Build a pending copy: its file in the storage (the reads in a read transaction: on SQLite no write lock
+    is held meanwhile), then the row ready and the inbox told, in one transaction. A copy that is no longer
+    pending (its account closed meanwhile) leaves nothing behind."""
     try:
-        data, counts = archive(user_id)
+        with reading():
+            export = db.session.get(DataExport, export_id)
+            if export is None or export.status != "pending":
+                return False
+            user_id = export.user_id
+            data, counts = archive(user_id)
         key = f"{KEY_PREFIX}{clock.now():%Y/%m}/{secrets.token_urlsafe(18)}.zip"
         storage.current().put(key, data, "application/zip")
     except (storage.StorageError, DomainError):
         log.warning("export %s could not be built", export_id, exc_info=True)
-        db.session.rollback()
         _fail(export_id)
         return False
-    db.session.rollback()  # the reads' transaction ends before the write
     if not _ready(export_id, user_id, key, data, counts):
-        _discard(key)
+        storage.discard(key, "the next export sweep deletes it")
         return False
     return True
 
@@ -233,15 +234,6 @@ def _fail(export_id: int) -> None:
                        .values(status="failed"))
 
 
-def _discard(key: str) -> bool:
-    try:
-        storage.current().delete(key)
-        return True
-    except storage.StorageError:
-        log.warning("deleting export file %s failed; the next sweep tries again", key, exc_info=True)
-        return False
-
-
 # --- the sweep -----------------------------------------------------------------------------------------------------
 
 def sweep(now: datetime | None = None) -> dict:
@@ -249,17 +241,17 @@ def sweep(now: datetime | None = None) -> dict:
     ones: {"built": n, "failed": n, "expired": n}."""
     now = now or clock.now()
     done = {"built": 0, "failed": 0, "expired": 0}
-    waiting = db.session.execute(sa.select(DataExport.id).where(DataExport.status == "pending")
-                                 .order_by(DataExport.id).limit(settings().per_sweep)).scalars().all()
-    db.session.rollback()
+    with reading():
+        waiting = db.session.execute(sa.select(DataExport.id).where(DataExport.status == "pending")
+                                     .order_by(DataExport.id).limit(settings().per_sweep)).scalars().all()
     for export_id in waiting:
         done["built" if build(export_id) else "failed"] += 1
-    expired = db.session.execute(sa.select(DataExport.id, DataExport.storage_key).where(
-        DataExport.status == "ready", DataExport.expires_at <= now).order_by(DataExport.expires_at)
-        .limit(500)).all()
-    db.session.rollback()
+    with reading():
+        expired = db.session.execute(sa.select(DataExport.id, DataExport.storage_key).where(
+            DataExport.status == "ready", DataExport.expires_at <= now).order_by(DataExport.expires_at)
+            .limit(500)).all()
     for export_id, key in expired:
-        if key is None or _discard(key):
+        if key is None or storage.discard(key, "the next export sweep tries again"):
             done["expired"] += _expire(export_id)
     return done
 

@@ -271,6 +271,17 @@ class S3Storage(Storage):
 
 # --- choosing one -----------------------------------------------------------------------------------------------
 
+def discard(key: str, retry: str) -> bool:
+    """Delete the object ``key`` where losing it now is no harm: a failure is only logged (saying who tries
+    again, ``retry``) and answered False."""
+    try:
+        current().delete(key)
+        return True
+    except StorageError:
+        log.warning("deleting %s failed; %s", key, retry, exc_info=True)
+        return False
+
+
 def from_url(url: str) -> Storage:
     """The backend ``url`` names (see the module's docstring); StorageConfigError when it cannot be used."""
     parts = urlsplit(url or "")

@@ -278,12 +278,7 @@ def _put(key: str, data: bytes, content_type: str) -> None:
 
 def _discard(key: str) -> bool:
     """Delete an object no row names (any more); a failure is only logged: ``purge_orphans`` retries it."""
-    try:
-        storage.current().delete(key)
-        return True
-    except storage.StorageError:
-        log.warning("deleting %s failed; the orphan sweep will delete it", key, exc_info=True)
-        return False
+    return storage.discard(key, "the orphan sweep will delete it")
 
 
 def content(upload: Upload) -> bytes:
