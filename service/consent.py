@@ -123,29 +123,29 @@ def _live(user_id: int) -> dict[str, Consent]:
     return {c.purpose: c for c in rows}
 
 
-def summary(user_id: int) -> dict:
-    """Whether the person has accepted the current notice (for ``/me``)."""
+def _acceptance(live: dict[str, Consent]) -> dict:
+    """Whether the person has accepted the notice in force, from their live consents."""
     n = notice()
-    live = _live(user_id)
     accepted = {c.notice_version for code, c in live.items() if n.purposes.get(code) and n.purposes[code].required}
     version = max(accepted) if accepted else None
     return {"accepted_version": version, "current_version": n.version, "needs_acceptance": version != n.version}
 
 
 def status(actor, user_id: int, lang: str = "zh", *, audited: bool = True) -> dict:
-    """Each purpose with its live consent (or none), and the history of consents given and withdrawn. Staff
-    reading someone's are audited (not as the answer to their own change, audited already)."""
+    """Each purpose with its live consent (or none), whether the notice in force is accepted, and the history of
+    consents given and withdrawn (the last 100). Staff reading someone's are audited (not as the answer to
+    their own change, audited already)."""
     if _check_may_act(actor, user_id) == "staff" and audited:
         audit.record_view(actor, "consents.viewed", "user", user_id)
     n = notice()
-    rows = db.session.execute(sa.select(Consent).where(Consent.user_id == user_id).order_by(Consent.id.desc())
-                              .limit(100)).scalars().all()
-    live = {c.purpose: c for c in rows if c.withdrawn_at is None}
-    return {"user_id": user_id, **summary(user_id),
+    live = _live(user_id)
+    history = db.session.execute(sa.select(Consent).where(Consent.user_id == user_id).order_by(Consent.id.desc())
+                                 .limit(100)).scalars().all()
+    return {"user_id": user_id, **_acceptance(live),
             "purposes": [{"code": p.code, "name": _text(p.name, lang), "required": p.required,
                           "sensitive": p.sensitive, "given": p.code in live,
                           "consent": present(live[p.code]) if p.code in live else None} for p in n.purposes.values()],
-            "history": [present(c) for c in rows]}
+            "history": [present(c) for c in history]}
 
 
 def present(c: Consent) -> dict:

@@ -60,9 +60,6 @@ def rows(statement, params: dict | None = None) -> list[dict]:
 
 # --- the copy -------------------------------------------------------------------------------------------------------
 
-_VERIFIER = sa.orm.aliased(ResidentProfile)
-
-
 def export(user_id: int) -> dict:
     user = db.session.get(User, user_id)
     profile = db.session.get(ResidentProfile, user_id)
