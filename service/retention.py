@@ -24,15 +24,15 @@ from service import clock, registry, rules, storage
 from service.db import transactional
 
 ACTIONS = ("archive", "delete", "anonymise")
-# The platform's kinds, and the action each can take. A domain adds its own in its personal-data part
-# (service/<domain>/personal_data.py ``RETENTION = {kind: (actions, sweep)}``: ``sweep(cutoff, now, batch,
-# batches) -> count`` anonymises or deletes what ended its purpose before ``cutoff``, ``batch`` rows a
-# transaction, at most ``batches`` transactions a run).
-KINDS = {"audit_entry": ("archive",), "notification": ("delete",)}
 
 
-def domain_kinds() -> dict[str, tuple[tuple[str, ...], object]]:
-    found = {}
+def all_kinds() -> dict[str, tuple[tuple[str, ...], object]]:
+    """Every kind the sweep can enforce: code → (the actions it can take, its sweep). The platform's are
+    ``PLATFORM_KINDS`` (below); a domain adds its own in its personal-data part
+    (service/<domain>/personal_data.py ``RETENTION``), in the same shape: ``sweep(cutoff, now, batch, batches)
+    -> count`` archives, deletes or anonymises what ended its purpose before ``cutoff``, ``batch`` rows a
+    transaction, at most ``batches`` transactions a run."""
+    found = dict(PLATFORM_KINDS)
     for domain in registry.domains():
         part = domain.module("personal_data")
         found.update(getattr(part, "RETENTION", {}) if part is not None else {})
@@ -40,7 +40,7 @@ def domain_kinds() -> dict[str, tuple[tuple[str, ...], object]]:
 
 
 def known_kinds() -> dict[str, tuple[str, ...]]:
-    return {**KINDS, **{code: actions for code, (actions, _sweep) in domain_kinds().items()}}
+    return {code: actions for code, (actions, _sweep) in all_kinds().items()}
 
 
 @dataclass(frozen=True)
@@ -127,38 +127,22 @@ def table(lang: str = "zh") -> list[dict]:
 # --- the sweep --------------------------------------------------------------------------------------------------
 
 def sweep(now: datetime | None = None) -> dict:
-    """Enforce every kind once: {kind: count}. Audit entries are archived object by object (at most
-    ``objects_per_sweep``); the rest waits for the next day's run."""
+    """Enforce every kind once: {kind: count}, each in batches of ``entries_per_object`` (an archive object for
+    audit entries), at most ``objects_per_sweep`` a kind; the rest waits for the next day's run."""
     now = now or clock.now()
-    kinds = policy().kinds
-    domains = domain_kinds()
-    done = {}
-    for code, kind in kinds.items():
-        cutoff = months_before(now, kind.keep_months)
-        if code == "audit_entry":
-            done[code] = _archive_audit(cutoff, now)
-        elif code == "notification":
-            done[code] = _delete_notifications(cutoff)
-        else:
-            done[code] = domains[code][1](cutoff, now, policy().entries_per_object, policy().objects_per_sweep)
-    return done
+    sweeps, p = all_kinds(), policy()
+    return {code: sweeps[code][1](months_before(now, kind.keep_months), now, p.entries_per_object,
+                                  p.objects_per_sweep) for code, kind in p.kinds.items()}
 
 
-def _archive_audit(cutoff: datetime, now: datetime) -> int:
-    moved = 0
-    for _ in range(policy().objects_per_sweep):
-        count = _archive_one(cutoff, now)
-        if not count:
-            break
-        moved += count
-    return moved
+def _archive_audit(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
+    return batched(lambda size: _archive_one(cutoff, now, size), batch, batches)
 
 
 @transactional
-def _archive_one(cutoff: datetime, now: datetime) -> int:
+def _archive_one(cutoff: datetime, now: datetime, size: int) -> int:
     """The oldest run of entries written before ``cutoff``: stored, recorded, removed, in one transaction
     (the object is written first: a failure after it leaves an object that the next run writes again)."""
-    size = policy().entries_per_object
     entries = db.session.execute(sa.select(AuditEntry).where(AuditEntry.at < cutoff)
                                  .order_by(AuditEntry.id).limit(size)).scalars().all()
     if not entries:
@@ -206,11 +190,10 @@ def batched(step, batch: int, batches: int) -> int:
     return done
 
 
-def _delete_notifications(cutoff: datetime) -> int:
+def _delete_notifications(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
     """Messages read before ``cutoff``, and those never read that were sent before it, with their deliveries;
-    in batches of ``entries_per_object``, each its own transaction."""
-    return batched(lambda size: _delete_notification_batch(cutoff, size), policy().entries_per_object,
-                   policy().objects_per_sweep)
+    ``batch`` a transaction."""
+    return batched(lambda size: _delete_notification_batch(cutoff, size), batch, batches)
 
 
 @transactional
@@ -222,3 +205,6 @@ def _delete_notification_batch(cutoff: datetime, size: int) -> int:
         return 0
     db.session.execute(sa.delete(Delivery).where(Delivery.notification_id.in_(ids)))
     return db.session.execute(sa.delete(Notification).where(Notification.id.in_(ids))).rowcount or 0
+
+
+PLATFORM_KINDS = {"audit_entry": (("archive",), _archive_audit), "notification": (("delete",), _delete_notifications)}
