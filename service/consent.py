@@ -40,7 +40,7 @@ class Purpose:
 
 
 @dataclass(frozen=True)
-class Notice:
+class PrivacyNotice:
     version: str
     published: date
     title: tuple[str, str]
@@ -50,10 +50,10 @@ class Notice:
     evidence: tuple[str, ...]
 
 
-_notice: Notice | None = None
+_notice: PrivacyNotice | None = None
 
 
-def load(directory=None) -> Notice:
+def load(directory=None) -> PrivacyNotice:
     """Read and check the notice and the purposes of config/rules/privacy.yaml (at start-up)."""
     global _notice
     data, where = rules.load("privacy", directory), "privacy.yaml"
@@ -81,13 +81,13 @@ def load(directory=None) -> Notice:
     evidence = data.get("consent_evidence") or []
     rules.require(isinstance(evidence, list) and evidence and all(isinstance(e, str) for e in evidence), where,
                   "consent_evidence must list the documents staff may name")
-    _notice = Notice(version, spec["published"], rules.pair(spec.get("title"), where, "notice.title"),
+    _notice = PrivacyNotice(version, spec["published"], rules.pair(spec.get("title"), where, "notice.title"),
                      rules.pair(spec.get("controller"), where, "notice.controller"),
                      tuple(rules.pair(s, where, "notice.sections[]") for s in sections), purposes, tuple(evidence))
     return _notice
 
 
-def notice() -> Notice:
+def notice() -> PrivacyNotice:
     return _notice or load()
 
 

@@ -92,12 +92,12 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
     return True
 
 
-def notify_many(notices: list[dict]) -> None:
-    """``notify`` for many notices (each a dict of its arguments with ``user_id``) in the caller's transaction:
+def notify_many(messages: list[dict]) -> None:
+    """``notify`` for many messages (each a dict of its arguments with ``user_id``) in the caller's transaction:
     those of a kind with no WeChat template in one statement, the others one by one (their delivery needs
     the notice's id). A key already used inserts nothing, as in ``notify``."""
-    quiet = [n for n in notices if template_for(n["kind"]) is None]
-    for n in notices:
+    quiet = [n for n in messages if template_for(n["kind"]) is None]
+    for n in messages:
         if template_for(n["kind"]) is not None:
             notify(**n)
     if not quiet:

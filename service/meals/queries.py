@@ -16,7 +16,7 @@ from models.life_circle import Facility
 from models.meals import LIVE_SQL, MODES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
 from models.people import ResidentProfile, RoleAssignment
 from models.places import Building, District, Estate, Neighbourhood, Unit
-from service import audit, clock, csv_export, geo, labels, places, privacy
+from service import audit, clock, consent, csv_export, geo, labels, places, privacy
 from service.db import paginate
 from service.life_circle import walking
 from service.life_circle.walking import Walk
@@ -566,3 +566,13 @@ def street_statement_csv(data: dict, lang: str = "zh") -> str:
     rows.append([street, month, labels.name("meals", "statement_rows", "total", lang), t["meals"], "",
                  t["subsidy_total"], t["operator_subsidy_total"], t["payable_total"], t["delivery_fees"]])
     return csv_export.write(labels.names("meals", "statement_columns", STREET_STATEMENT_COLUMNS, lang), rows)
+
+
+def lives_alone_sql(user_id_column):
+    """An EXISTS true for a person whose meal card (written by 居委会 staff only) records, with their live consent
+    to sensitive data, that they live alone (独居): other domains order whom to reach first by it (the notices'
+    chase list). Without the consent the status is not used (service.consent)."""
+    from service import consent
+
+    return (sa.select(sa.literal(1)).where(MealCard.user_id == user_id_column, MealCard.lives_alone.is_(True),
+                                          consent.live_sql(MealCard.user_id, consent.SENSITIVE)).exists())

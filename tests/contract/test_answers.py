@@ -19,6 +19,7 @@ from models.base import db
 from models.cases import Case
 from models.life_circle import Facility
 from models.meals import MealBooking, MealSite
+from models.notices import Notice
 from models.people import FamilyLink, ResidentProfile, UnitClaim, User
 from models.places import Building, Estate, Neighbourhood, Street, Unit
 from models.privacy import DataExport
@@ -63,6 +64,7 @@ def _candidates(user: User) -> dict[str, list]:
         "site_id": _ids(sa.select(MealSite.id).order_by(MealSite.id)),
         "booking_id": own_bookings + _ids(sa.select(MealBooking.id).order_by(MealBooking.id.desc()), 2),
         "motion_id": motions,
+        "notice_id": _ids(sa.select(Notice.id).order_by(Notice.id.desc())),
         "export_id": _ids(sa.select(DataExport.id).where(DataExport.user_id == me), 1)
         + _ids(sa.select(DataExport.id).order_by(DataExport.id), 1),
         "year": [clock.local_now().year, clock.local_now().year + 1],

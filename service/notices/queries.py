@@ -1,0 +1,202 @@
+"""Reads of notices: a resident's list and a notice's detail (which records the first read), the notices staff
+manage, a notice's audience counts, and the chase list of those who have not acknowledged it."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.notices import Notice, NoticeAttachment, NoticeAudience, NoticeScope
+from models.people import ResidentProfile, User
+from models.places import Building, Neighbourhood, Unit
+from service import audit, clock, csv_export, labels, people, privacy
+from service.meals.queries import lives_alone_sql
+from service.notices import access, errors, rules
+from service.people import Actor
+
+_FIELDS = ("category", "state", "author_role")
+# Listed to their audience: published, and those that ended (expired, withdrawn, superseded: shown as such).
+SHOWN = ("published", "expired", "withdrawn", "superseded")
+
+
+def _summary(notice: Notice, lang: str, now, *, row: NoticeAudience | None = None) -> dict:
+    pinned = notice.pinned and notice.state == "published" and (notice.valid_until is None or notice.valid_until > now)
+    item = {"id": notice.id, "category": notice.category, "title": notice.title, "urgent": notice.urgent,
+            "ack_required": notice.ack_required, "pinned": pinned, "state": notice.state,
+            "version": notice.version, "supersedes_id": notice.supersedes_id,
+            "published_at": notice.published_at, "publish_at": notice.publish_at,
+            "valid_until": notice.valid_until, "event_at": notice.event_at, "author_role": notice.author_role}
+    if row is not None:
+        item.update(read=row.read_at is not None, acked=row.acked_at is not None, acked_at=row.acked_at,
+                    ack_channel=row.ack_channel)
+        item["ack_channel_name"] = labels.name("notices", "ack_channel", row.ack_channel, lang)
+    return labels.attach(item, "notices", _FIELDS, lang)
+
+
+def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, lang: str = "zh") -> dict:
+    """The notices that reached me: pinned ones first, then newest; the unread count of those still live."""
+    now = clock.now()
+    pinned = sa.and_(Notice.pinned.is_(True), Notice.state == "published",
+                     sa.or_(Notice.valid_until.is_(None), Notice.valid_until > now))
+    base = (sa.select(Notice, NoticeAudience).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
+            .where(NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN)))
+    if unread_only:
+        base = base.where(NoticeAudience.read_at.is_(None))
+    rows = db.session.execute(base.order_by(sa.case((pinned, 0), else_=1), Notice.published_at.desc(),
+                                            Notice.id.desc())
+                              .limit(page_size).offset((page - 1) * page_size)).all()
+    total, unread = db.session.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(sa.and_(NoticeAudience.read_at.is_(None),
+                                                                  Notice.state == "published")))
+        .select_from(NoticeAudience).join(Notice, Notice.id == NoticeAudience.notice_id)
+        .where(NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN),
+               *([NoticeAudience.read_at.is_(None)] if unread_only else []))).one()
+    return {"items": [_summary(n, lang, now, row=r) for n, r in rows], "page": page, "page_size": page_size,
+            "total": total, "unread": unread}
+
+
+def _get(notice_id: int) -> Notice:
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        raise errors.NoticeNotFound()
+    return notice
+
+
+def detail(actor: Actor, notice_id: int, lang: str = "zh") -> dict:
+    """One notice for its audience (and those who manage it), with its places, files, versions and my
+    acknowledgement; managers also get the audience counts."""
+    notice = _get(notice_id)
+    row = access.in_audience(actor.user_id, notice.id) if notice.state in SHOWN else None
+    places = access.scopes_of(notice.id)
+    manages = access.may_manage(actor, notice, places=places)
+    if row is None and not manages:
+        raise errors.NoticeNotFound()
+    now = clock.now()
+    item = _summary(notice, lang, now, row=row)
+    superseded_by = db.session.execute(sa.select(Notice.id).where(Notice.supersedes_id == notice.id)).scalar()
+    item.update(
+        body=notice.body, correction_reason=notice.correction_reason, superseded_by=superseded_by,
+        end_reason=notice.end_reason, ended_at=notice.ended_at, in_audience=row is not None, can_manage=manages,
+        scopes=[{"type": p.scope_type, "type_name": labels.name("notices", "scope_type", p.scope_type, lang),
+                 "id": p.scope_id, "name": p.name} for p in places],
+        attachments=[{"upload_id": upload_id, "url": f"/api/v1/uploads/{upload_id}"} for upload_id in
+                     db.session.execute(sa.select(NoticeAttachment.upload_id)
+                                        .where(NoticeAttachment.notice_id == notice.id)
+                                        .order_by(NoticeAttachment.position)).scalars()])
+    if manages:
+        item["audience"] = counts(notice.id, lang)
+    return item
+
+
+def counts(notice_id: int, lang: str = "zh") -> dict:
+    """How many the notice reached, read and acknowledged it, by channel and by why they were in it."""
+    a = NoticeAudience
+    total, read, acked, proxy = db.session.execute(
+        sa.select(sa.func.count(), sa.func.count(a.read_at), sa.func.count(a.acked_at),
+                  sa.func.count().filter(a.ack_proxy.is_(True)))
+        .where(a.notice_id == notice_id)).one()
+    channels = dict(db.session.execute(sa.select(a.ack_channel, sa.func.count()).where(
+        a.notice_id == notice_id, a.acked_at.is_not(None)).group_by(a.ack_channel)).all())
+    reasons = dict(db.session.execute(sa.select(a.reason, sa.func.count()).where(a.notice_id == notice_id)
+                                      .group_by(a.reason)).all())
+    return {"total": total, "read": read, "acked": acked, "not_acked": total - acked, "acked_by_proxy": proxy,
+            "by_channel": [{"channel": c, "channel_name": labels.name("notices", "ack_channel", c, lang),
+                            "count": channels[c]} for c in ("app", "phone", "door", "paper") if c in channels],
+            "by_reason": [{"reason": r, "reason_name": labels.name("notices", "reason", r, lang),
+                           "count": reasons[r]} for r in ("resident", "owner", "family") if r in reasons]}
+
+
+def managed(actor: Actor, *, state: str | None, page: int, page_size: int, lang: str = "zh") -> tuple[list, int]:
+    """Notices the actor wrote or whose street (staff) or estate (committee, property company) they cover,
+    newest first."""
+    mine = [Notice.author_user_id == actor.user_id]
+    streets = set(actor.street_ids)
+    if actor.is_staff and actor.own_neighbourhood_ids:
+        streets |= set(db.session.execute(sa.select(Neighbourhood.street_id).where(
+            Neighbourhood.id.in_(sorted(actor.own_neighbourhood_ids)))).scalars())
+    if actor.is_staff and streets:
+        mine.append(Notice.street_id.in_(sorted(streets)))
+    estates = set().union(*(actor.scope_ids(r, "estate") for r in access.ESTATE_ROLES))
+    if estates:
+        mine.append(sa.exists().where(NoticeScope.notice_id == Notice.id, NoticeScope.scope_type == "estate",
+                                      NoticeScope.scope_id.in_(sorted(estates))))
+    query = sa.select(Notice).where(sa.or_(*mine))
+    if state:
+        query = query.where(Notice.state == state)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+    notices = db.session.execute(query.order_by(Notice.id.desc()).limit(page_size)
+                                 .offset((page - 1) * page_size)).scalars().all()
+    now = clock.now()
+    return [{**_summary(n, lang, now), "audience_count": n.audience_count} for n in notices], total
+
+
+# --- the chase list --------------------------------------------------------------------------------------------
+
+_UNIT = sa.orm.aliased(Unit)
+_BUILDING = sa.orm.aliased(Building)
+
+
+def _chase_query(notice_id: int):
+    a = NoticeAudience
+    alone = lives_alone_sql(a.user_id).label("lives_alone")
+    return (sa.select(a.user_id, a.reason, a.via_user_id, a.read_at, ResidentProfile, alone,
+                      _BUILDING.name.label("building"), _UNIT.number.label("unit"))
+            .join(User, User.id == a.user_id)
+            .outerjoin(ResidentProfile, ResidentProfile.user_id == a.user_id)
+            .outerjoin(_UNIT, _UNIT.id == a.unit_id).outerjoin(_BUILDING, _BUILDING.id == _UNIT.building_id)
+            .where(a.notice_id == notice_id, a.acked_at.is_(None))
+            # Elders living alone first, then the oldest (verified birth dates), then those with no date.
+            .order_by(alone.desc(), ResidentProfile.birth_date.is_(None), ResidentProfile.birth_date, a.user_id))
+
+
+def chase(actor: Actor, notice_id: int, *, page: int, page_size: int, lang: str = "zh") -> tuple[list[dict], int]:
+    """Who has not acknowledged the notice, elders living alone first: their name and phone in full for staff
+    covering them (masked otherwise), their unit and why they are in the audience. An audited view."""
+    notice = _get(notice_id)
+    access.require_manage(actor, notice)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(NoticeAudience).where(
+        NoticeAudience.notice_id == notice.id, NoticeAudience.acked_at.is_(None))).scalar()
+    rows = db.session.execute(_chase_query(notice.id).limit(page_size).offset((page - 1) * page_size)).all()
+    today = clock.local_now().date()
+    items = [_chase_item(actor, row, today, lang) for row in rows]
+    audit.record_view(actor, "notice.chase_viewed", "notice", notice.id, street_id=notice.street_id)
+    return items, total
+
+
+def _chase_item(actor: Actor, row, today, lang: str) -> dict:
+    profile = row.ResidentProfile
+    full = people.covers_resident(actor, profile)
+    phone = privacy.decrypt(profile.phone_enc) if profile is not None else None
+    name = profile.name if profile is not None else None
+    birth = profile.birth_date if profile is not None else None
+    age = None if birth is None else today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    return {"user_id": row.user_id, "name": name if full else privacy.mask_name(name),
+            "phone": phone if full else privacy.mask_phone(phone), "phone_masked": not full and phone is not None,
+            "age": age, "lives_alone": bool(row.lives_alone), "reason": row.reason,
+            "reason_name": labels.name("notices", "reason", row.reason, lang), "relative_of": row.via_user_id,
+            "building": row.building, "unit": row.unit, "read": row.read_at is not None}
+
+
+def chase_csv(actor: Actor, notice_id: int, lang: str = "zh") -> str:
+    """The whole chase list as CSV (the same masking; one audited view)."""
+    notice = _get(notice_id)
+    access.require_manage(actor, notice)
+    today = clock.local_now().date()
+    rows = db.session.execute(_chase_query(notice.id).limit(100_000)).all()
+    audit.record_view(actor, "notice.chase_viewed", "notice", notice.id, street_id=notice.street_id)
+    en = lang == "en"
+    header = (["user id", "name", "phone", "age", "lives alone", "why", "building", "unit", "read"] if en else
+              ["用户编号", "姓名", "电话", "年龄", "独居", "关系", "楼栋", "室号", "已读"])
+    yes, no = ("yes", "no") if en else ("是", "否")
+    out = []
+    for row in rows:
+        item = _chase_item(actor, row, today, lang)
+        out.append([item["user_id"], item["name"], item["phone"], item["age"], yes if item["lives_alone"] else no,
+                    item["reason_name"], item["building"], item["unit"], yes if item["read"] else no])
+    return csv_export.write(header, out)
+
+
+def categories(lang: str = "zh") -> list[dict]:
+    """The categories of config/rules/notices.yaml, with their names and who may publish each."""
+    return [{"code": c.code, "name": labels.name("notices", "category", c.code, lang), "publishers": list(c.publishers),
+             "publishers_names": labels.names("notices", "author_role", c.publishers, lang),
+             "ack_required": c.ack_required} for c in rules.current().categories.values()]
