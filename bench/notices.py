@@ -155,8 +155,9 @@ def setup(app, state):
     urgent = workflow.create(staff, {"category": "emergency", "urgent": True, "title": "燃气抢修紧急通知", "body": "压测",
                                      "valid_until": clock.now() + timedelta(days=2),
                                      "scopes": [{"type": "estate", "id": big_estate}], "publish": True})
+    urgent_id, urgent_audience = urgent.id, urgent.audience_count
     table = NoticeAudience.__table__
-    db.session.execute(table.update().where(table.c.notice_id == urgent.id,
+    db.session.execute(table.update().where(table.c.notice_id == urgent_id,
                                             sa.func.mod(table.c.user_id, 5) < 2)
                        .values(acked_at=clock.now(), acked_by_user_id=table.c.user_id, ack_channel="app"))
     db.session.commit()
@@ -164,12 +165,12 @@ def setup(app, state):
     for _ in range(21):
         db.session.remove()
         began = time.perf_counter()
-        items, total = queries.chase(people.load_actor(staff_id), urgent.id, page=1, page_size=20)
+        items, total = queries.chase(people.load_actor(staff_id), urgent_id, page=1, page_size=20)
         chase.append((time.perf_counter() - began) * 1000)
     chase = chase[1:]
     token = issue_tokens(reader, ["resident"])["access_token"]
     return {"notices": {"freeze_s": freeze, "audience": audience, "residents": residents, "built_s": built_s,
-                        "chase_ms": chase, "chase_total": total, "urgent_audience": urgent.audience_count,
+                        "chase_ms": chase, "chase_total": total, "urgent_audience": urgent_audience,
                         "token": token, "first_chased_lives_alone": bool(items and items[0]["lives_alone"])}}
 
 
