@@ -87,8 +87,9 @@ class NoticeAudience(Base):
     __tablename__ = "notice_audience"
     __table_args__ = (
         sa.Index("ix_notice_audience_user", "user_id", "notice_id"),
-        sa.Index("ix_notice_audience_open", "notice_id", "user_id", sqlite_where=sa.text("acked_at IS NULL"),
-                 postgresql_where=sa.text("acked_at IS NULL")),
+        # The chase list: who has not acknowledged, in the order staff reach them.
+        sa.Index("ix_notice_audience_chase", "notice_id", "priority", "user_id",
+                 sqlite_where=sa.text("acked_at IS NULL"), postgresql_where=sa.text("acked_at IS NULL")),
     )
     notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notice.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), primary_key=True)
@@ -96,6 +97,9 @@ class NoticeAudience(Base):
     # For a relative: whose relative (the first found); for a resident or owner: the unit that brought them in.
     via_user_id: Mapped[int | None] = mapped_column(sa.Integer)
     unit_id: Mapped[int | None] = mapped_column(sa.Integer)
+    # Whom staff reach first, fixed at publication: 0 an elder living alone (a verified status used with the
+    # person's consent), then by age: 1 aged 90 or more, 2 80+, 3 70+, 4 60+, 5 younger or unknown.
+    priority: Mapped[int] = mapped_column(sa.SmallInteger, default=5, server_default="5")
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

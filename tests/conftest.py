@@ -158,8 +158,8 @@ def _isolation(request, app, wechat_fake):
 
 
 def _empty_tables(engine):
-    """Empty every table after a test that committed. The audit log's triggers refuse to delete its entries
-    (migration 0019), so the harness steps around them: on PostgreSQL triggers are off for this transaction
+    """Empty every table after a test that committed. Triggers refuse to delete the audit log's entries
+    (migration 0019) and posted journals (0024), so the harness steps around them: on PostgreSQL triggers are off for this transaction
     (replica mode, as the superuser the tests connect as), on SQLite they are dropped and made again."""
     tables = [t for t in reversed(db.metadata.sorted_tables)]
     with engine.begin() as conn:
@@ -167,8 +167,7 @@ def _empty_tables(engine):
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
             triggers = []
         else:
-            triggers = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                            "AND tbl_name = 'audit_entry'").all()
+            triggers = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
             for name, _ in triggers:
                 conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
         for table in tables:

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
-from api.responses import answer, csv_response
+from api.responses import answer, csv_response, json_response
 from api.schemas.common import id_in_path, page_of, paged
 from api.schemas.notices import (NoticeAckIn, NoticeAckOut, NoticeCategoriesOut, NoticeChaseArgs, NoticeChaseItemOut,
                                  NoticeCorrectionIn, NoticeDetailOut, NoticeDraftIn, NoticeIn, NoticeSummaryOut,
@@ -49,8 +49,9 @@ class Notices(MethodView):
     @auth_required()
     def get(self, args):
         """My notices: pinned first, then newest, with the unread count"""
-        return queries.mine(current_actor(), page=args["page"], page_size=args["page_size"],
-                            unread_only=args["unread"], lang=language())
+        # Built by the query as the answer's values (labels, Shanghai times), and sent as it is.
+        return json_response(queries.mine(current_actor(), page=args["page"], page_size=args["page_size"],
+                                          unread_only=args["unread"], lang=language()))
 
     @blp.arguments(NoticeIn)
     @blp.response(201, NoticeDetailOut, example={**DETAIL, "can_manage": True})

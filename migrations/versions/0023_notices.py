@@ -75,6 +75,7 @@ def upgrade():
     sa.Column('reason', sa.String(length=16), nullable=False),
     sa.Column('via_user_id', sa.Integer(), nullable=True),
     sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('priority', sa.SmallInteger(), server_default='5', nullable=False),
     sa.Column('read_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('acked_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('acked_by_user_id', sa.Integer(), nullable=True),
@@ -86,7 +87,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('notice_id', 'user_id', name=op.f('pk_notice_audience'))
     )
     with op.batch_alter_table('notice_audience', schema=None) as batch_op:
-        batch_op.create_index('ix_notice_audience_open', ['notice_id', 'user_id'], unique=False, sqlite_where=sa.text('acked_at IS NULL'), postgresql_where=sa.text('acked_at IS NULL'))
+        batch_op.create_index('ix_notice_audience_chase', ['notice_id', 'priority', 'user_id'], unique=False, sqlite_where=sa.text('acked_at IS NULL'), postgresql_where=sa.text('acked_at IS NULL'))
         batch_op.create_index('ix_notice_audience_user', ['user_id', 'notice_id'], unique=False)
 
     op.create_table('notice_scope',
@@ -110,7 +111,7 @@ def downgrade():
     op.drop_table('notice_scope')
     with op.batch_alter_table('notice_audience', schema=None) as batch_op:
         batch_op.drop_index('ix_notice_audience_user')
-        batch_op.drop_index('ix_notice_audience_open', sqlite_where=sa.text('acked_at IS NULL'), postgresql_where=sa.text('acked_at IS NULL'))
+        batch_op.drop_index('ix_notice_audience_chase', sqlite_where=sa.text('acked_at IS NULL'), postgresql_where=sa.text('acked_at IS NULL'))
 
     op.drop_table('notice_audience')
     op.drop_table('notice_attachment')

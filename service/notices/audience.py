@@ -9,7 +9,26 @@ from models.base import db
 from models.notices import REASONS, NoticeAudience
 from models.people import FamilyLink, ResidentProfile, User
 from models.places import Building, Estate, Owner, Ownership, Unit, estate_neighbourhood
+from service import clock
+from service.meals.queries import lives_alone_sql
 from service.notices.access import Place
+
+# The age bands of NoticeAudience.priority after 0 (living alone): 90+, 80+, 70+, 60+.
+AGE_BANDS = (90, 80, 70, 60)
+
+
+def _priority(user_id_column):
+    """NoticeAudience.priority of a person, from their verified birth date and their meal card."""
+    today = clock.local_now().date()
+
+    def born_by(years: int):
+        try:
+            return today.replace(year=today.year - years)
+        except ValueError:   # 29 February
+            return today.replace(year=today.year - years, day=28)
+
+    ages = [(ResidentProfile.birth_date <= born_by(years), band) for band, years in enumerate(AGE_BANDS, start=1)]
+    return sa.case((lives_alone_sql(user_id_column), 0), *ages, else_=len(AGE_BANDS) + 1)
 
 
 def _unit_condition(places: list[Place]):
@@ -65,12 +84,16 @@ def freeze(notice_id: int, places: list[Place]) -> int:
                             family).subquery("everyone")
     rank = sa.func.min(everyone.c.rank)
     reason = sa.case(*((rank == i + 1, code) for i, code in enumerate(REASONS)))
-    picked = (sa.select(sa.literal(notice_id), everyone.c.user_id, reason, sa.func.min(everyone.c.via),
-                        sa.func.min(everyone.c.unit_id))
-              .join(User, User.id == everyone.c.user_id).where(User.is_active.is_(True))
-              .group_by(everyone.c.user_id))
+    people = (sa.select(everyone.c.user_id, reason.label("reason"), sa.func.min(everyone.c.via).label("via"),
+                        sa.func.min(everyone.c.unit_id).label("unit_id"))
+              .group_by(everyone.c.user_id).subquery("people"))
+    picked = (sa.select(sa.literal(notice_id), people.c.user_id, people.c.reason, people.c.via, people.c.unit_id,
+                        _priority(people.c.user_id))
+              .join(User, User.id == people.c.user_id)
+              .outerjoin(ResidentProfile, ResidentProfile.user_id == people.c.user_id).where(User.is_active.is_(True)))
     table = NoticeAudience.__table__
-    db.session.execute(table.insert().from_select(["notice_id", "user_id", "reason", "via_user_id", "unit_id"], picked))
+    db.session.execute(table.insert().from_select(["notice_id", "user_id", "reason", "via_user_id", "unit_id",
+                                                   "priority"], picked))
     # Counted (the driver's rowcount of an INSERT … SELECT is not reliable on SQLite).
     return db.session.execute(sa.select(sa.func.count()).select_from(table)
                                .where(table.c.notice_id == notice_id)).scalar()

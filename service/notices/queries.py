@@ -32,26 +32,49 @@ def _summary(notice: Notice, lang: str, now, *, row: NoticeAudience | None = Non
     return labels.attach(item, "notices", _FIELDS, lang)
 
 
+_MINE_COLUMNS = (Notice.id, Notice.category, Notice.title, Notice.urgent, Notice.ack_required, Notice.pinned,
+                 Notice.state, Notice.version, Notice.supersedes_id, Notice.published_at, Notice.publish_at,
+                 Notice.valid_until, Notice.event_at, Notice.author_role, NoticeAudience.read_at,
+                 NoticeAudience.acked_at, NoticeAudience.ack_channel)
+
+
 def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, lang: str = "zh") -> dict:
-    """The notices that reached me: pinned ones first, then newest; the unread count of those still live."""
+    """The notices that reached me: pinned ones first, then newest; the unread count of those still live. One
+    statement (the counts ride on the page's rows), built as the answer's JSON values."""
     now = clock.now()
     pinned = sa.and_(Notice.pinned.is_(True), Notice.state == "published",
                      sa.or_(Notice.valid_until.is_(None), Notice.valid_until > now))
-    base = (sa.select(Notice, NoticeAudience).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
-            .where(NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN)))
+    unread = sa.and_(NoticeAudience.read_at.is_(None), Notice.state == "published")
+    where = [NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN)]
     if unread_only:
-        base = base.where(NoticeAudience.read_at.is_(None))
-    rows = db.session.execute(base.order_by(sa.case((pinned, 0), else_=1), Notice.published_at.desc(),
-                                            Notice.id.desc())
-                              .limit(page_size).offset((page - 1) * page_size)).all()
-    total, unread = db.session.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(sa.and_(NoticeAudience.read_at.is_(None),
-                                                                  Notice.state == "published")))
-        .select_from(NoticeAudience).join(Notice, Notice.id == NoticeAudience.notice_id)
-        .where(NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN),
-               *([NoticeAudience.read_at.is_(None)] if unread_only else []))).one()
-    return {"items": [_summary(n, lang, now, row=r) for n, r in rows], "page": page, "page_size": page_size,
-            "total": total, "unread": unread}
+        where.append(NoticeAudience.read_at.is_(None))
+    rows = db.session.execute(
+        sa.select(*_MINE_COLUMNS, sa.func.count().over().label("total"),
+                  sa.func.sum(sa.case((unread, 1), else_=0)).over().label("unread"))
+        .join(NoticeAudience, NoticeAudience.notice_id == Notice.id).where(*where)
+        .order_by(sa.case((pinned, 0), else_=1), Notice.published_at.desc(), Notice.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)).all()
+    if rows:
+        total, unread_count = rows[0].total, int(rows[0].unread or 0)
+    else:   # a page past the end carries no counts
+        total, unread_count = db.session.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((unread, 1), else_=0)), 0))
+            .select_from(NoticeAudience).join(Notice, Notice.id == NoticeAudience.notice_id).where(*where)).one()
+    iso = clock.iso
+    category, state, role = (labels.catalogue("notices")[f] for f in ("category", "state", "author_role"))
+    channels = labels.catalogue("notices")["ack_channel"]
+    pick = 1 if lang == "en" else 0
+    items = [{"id": r.id, "category": r.category, "category_name": category.get(r.category, (r.category,) * 2)[pick],
+              "title": r.title, "urgent": r.urgent, "ack_required": r.ack_required,
+              "pinned": bool(r.pinned and r.state == "published" and (r.valid_until is None or r.valid_until > now)),
+              "state": r.state, "state_name": state[r.state][pick], "version": r.version,
+              "supersedes_id": r.supersedes_id, "published_at": iso(r.published_at), "publish_at": iso(r.publish_at),
+              "valid_until": iso(r.valid_until), "event_at": iso(r.event_at), "author_role": r.author_role,
+              "author_role_name": role.get(r.author_role, (r.author_role,) * 2)[pick],
+              "read": r.read_at is not None, "acked": r.acked_at is not None, "acked_at": iso(r.acked_at),
+              "ack_channel": r.ack_channel,
+              "ack_channel_name": channels[r.ack_channel][pick] if r.ack_channel else None} for r in rows]
+    return {"items": items, "page": page, "page_size": page_size, "total": total, "unread": unread_count}
 
 
 def _get(notice_id: int) -> Notice:
@@ -137,15 +160,15 @@ _BUILDING = sa.orm.aliased(Building)
 
 def _chase_query(notice_id: int):
     a = NoticeAudience
-    alone = lives_alone_sql(a.user_id).label("lives_alone")
-    return (sa.select(a.user_id, a.reason, a.via_user_id, a.read_at, ResidentProfile, alone,
-                      _BUILDING.name.label("building"), _UNIT.number.label("unit"))
+    return (sa.select(a.user_id, a.reason, a.via_user_id, a.read_at, ResidentProfile,
+                      lives_alone_sql(a.user_id).label("lives_alone"), _BUILDING.name.label("building"),
+                      _UNIT.number.label("unit"))
             .join(User, User.id == a.user_id)
             .outerjoin(ResidentProfile, ResidentProfile.user_id == a.user_id)
             .outerjoin(_UNIT, _UNIT.id == a.unit_id).outerjoin(_BUILDING, _BUILDING.id == _UNIT.building_id)
             .where(a.notice_id == notice_id, a.acked_at.is_(None))
-            # Elders living alone first, then the oldest (verified birth dates), then those with no date.
-            .order_by(alone.desc(), ResidentProfile.birth_date.is_(None), ResidentProfile.birth_date, a.user_id))
+            # Elders living alone first, then by age band (fixed at publication: an index's order).
+            .order_by(a.priority, a.user_id))
 
 
 def chase(actor: Actor, notice_id: int, *, page: int, page_size: int, lang: str = "zh") -> tuple[list[dict], int]:

@@ -98,6 +98,12 @@ def _new_notice(actor: Actor, data: dict, now) -> tuple[Notice, list[Place]]:
 @transactional
 def create(actor: Actor, data: dict) -> Notice:
     """A new notice: a draft, or with ``publish`` published now (or scheduled for its ``publish_at``)."""
+    return add(actor, data)
+
+
+def add(actor: Actor, data: dict) -> Notice:
+    """``create`` in the caller's transaction: for another domain's use-case that publishes a notice as part of
+    what it does (a fund statement published to the estate)."""
     now = clock.now()
     notice, places = _new_notice(actor, data, now)
     if data.get("publish"):

@@ -1,0 +1,134 @@
+"""The owners' funds disclosed (业委会公示): 维修资金 and 公共收益 kept by double entry, periods closed and published
+to the estate once they reconcile with the bank, and the statements owners read."""
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from api.docs import errors
+from api.errors import language
+from api.extensions import Blueprint
+from api.responses import answer
+from api.schemas.common import id_in_path, page_of, paged
+from api.schemas.funds import (FundCloseIn, FundPeriodArgs, FundPeriodIn, FundPeriodOut, JournalIn, JournalOut,
+                               JournalReverseIn, FundStatementOut)
+from api.security import auth_required, current_actor
+from service.funds import queries, workflow
+
+blp = Blueprint("funds", __name__, url_prefix="/api/v1",
+                description="维修资金 and 公共收益 disclosed to the estate's owners (业委会公示)")
+
+EID, PID, JID = id_in_path("estate_id"), id_in_path("period_id"), id_in_path("journal_id")
+STATEMENT = {"period_id": 7, "estate_id": 3, "fund": "public_income", "starts_on": "2026-07-01",
+             "ends_on": "2026-09-30", "state": "published", "opening": "48210.00",
+             "income": [{"category": "advertising", "category_name": "广告收入", "amount": "12000.00",
+                         "amount_fen": 1200000}],
+             "expense": [{"category": "transfer_out", "category_name": "转入维修资金", "amount": "7200.00",
+                          "amount_fen": 720000}],
+             "income_total": "12000.00", "expense_total": "7200.00", "closing": "53010.00",
+             "bank_balance": "53010.00", "difference": "0.00", "reconciled": True, "notice_id": 31,
+             "by_building": [], "can_manage": False}
+JOURNAL = {"id": 40, "period_id": 7, "booked_on": "2026-08-05", "memo": "8月电梯广告费", "source_doc": "银行回单0805",
+           "reverses_id": None, "posted": True, "lines": [
+               {"kind": "bank", "code": "bank", "code_name": "银行存款", "building_id": None, "amount_fen": 400000,
+                "amount": "4000.00"},
+               {"kind": "income", "code": "advertising", "code_name": "广告收入", "building_id": None,
+                "amount_fen": -400000, "amount": "-4000.00"}]}
+PERIOD = {"id": 7, "fund": "public_income", "starts_on": "2026-07-01", "ends_on": "2026-09-30", "state": "published",
+          "opening": "48210.00", "closing": "53010.00", "published_at": "2026-10-12T10:00:00+08:00", "notice_id": 31}
+
+
+@blp.route(f"/estates/{EID}/fund-periods")
+class Periods(MethodView):
+    @blp.arguments(FundPeriodArgs, location="query")
+    @blp.response(200, page_of(FundPeriodOut), example={"items": [PERIOD], "page": 1, "page_size": 20, "total": 1})
+    @errors(blp, 401, 403, 404)
+    @auth_required()
+    def get(self, args, estate_id):
+        """An estate's fund periods (its owners see the published ones)"""
+        items, total = queries.periods(current_actor(), estate_id, page=args["page"], page_size=args["page_size"],
+                                       lang=language())
+        return paged(items, total, args)
+
+    @blp.arguments(FundPeriodIn)
+    @blp.response(201, FundStatementOut, example={**STATEMENT, "state": "open", "can_manage": True})
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, estate_id):
+        """Open a fund's first period with the bank's opening balance (later ones open as the last one closes)"""
+        actor = current_actor()
+        period = workflow.open_first_period(actor, estate_id, data["fund"], data["starts_on"], data["opening_fen"])
+        return answer(queries.statement, actor, period.id, language())
+
+
+@blp.route(f"/estates/{EID}/journals")
+class Journals(MethodView):
+    @blp.arguments(JournalIn)
+    @blp.response(201, JournalOut, example=JOURNAL)
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, estate_id):
+        """Post a journal to the fund's open period: its lines (debit positive) sum to zero"""
+        actor = current_actor()
+        journal = workflow.post_journal(actor, estate_id, data)
+        return answer(queries.journal, actor, journal.id, language())
+
+
+@blp.route(f"/journals/{JID}")
+class JournalItem(MethodView):
+    @blp.response(200, JournalOut, example=JOURNAL)
+    @errors(blp, 401, 403, 404)
+    @auth_required("committee", "staff", "admin")
+    def get(self, journal_id):
+        """One journal with its lines"""
+        return queries.journal(current_actor(), journal_id, language())
+
+
+@blp.route(f"/journals/{JID}/reverse")
+class Reverse(MethodView):
+    @blp.arguments(JournalReverseIn)
+    @blp.response(201, JournalOut, example={**JOURNAL, "id": 41, "reverses_id": 40})
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, journal_id):
+        """Correct a journal by its mirror image in the fund's open period (posted journals never change)"""
+        actor = current_actor()
+        journal = workflow.reverse(actor, journal_id, data["reason"])
+        return answer(queries.journal, actor, journal.id, language())
+
+
+@blp.route(f"/fund-periods/{PID}/close")
+class Close(MethodView):
+    @blp.arguments(FundCloseIn)
+    @blp.response(200, FundStatementOut, example={**STATEMENT, "state": "closed", "can_manage": True})
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, period_id):
+        """Close a period with the bank's balance; the next one opens with the closing balance"""
+        actor = current_actor()
+        workflow.close_period(actor, period_id, data["bank_balance_fen"])
+        return answer(queries.statement, actor, period_id, language())
+
+
+@blp.route(f"/fund-periods/{PID}/publish")
+class Publish(MethodView):
+    @blp.response(200, FundStatementOut, example={**STATEMENT, "can_manage": True})
+    @errors(blp, 401, 403, 404, 409, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, period_id):
+        """Publish a closed period to the estate (a notice); refused while it does not reconcile with the bank"""
+        actor = current_actor()
+        workflow.publish_period(actor, period_id)
+        return answer(queries.statement, actor, period_id, language())
+
+
+@blp.route(f"/fund-periods/{PID}/statement")
+class Statement(MethodView):
+    @blp.response(200, FundStatementOut, example=STATEMENT)
+    @errors(blp, 401, 404)
+    @auth_required()
+    def get(self, period_id):
+        """A period's statement: the estate's owners once published, its committee and staff at any time"""
+        return queries.statement(current_actor(), period_id, language())
+
+
+BLUEPRINTS = (blp,)

@@ -1,0 +1,81 @@
+"""The owners' funds of an estate, disclosed to its owners (业委会公示): 维修资金 (the maintenance fund, kept by
+building) and 公共收益 (income from the common parts), mirrored by double entry in fen for disclosure (the bank
+or the fund centre keeps the book of record). Every journal sums to zero and is immutable once posted; both are
+enforced by the database too (migration 0024's triggers). Periods open, close (carrying the balance forward)
+and publish."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+FUNDS = ("maint", "public_income")
+# What an account is: the fund's bank balance (by building for the maintenance fund), an income, a spending,
+# or a transfer between the estate's funds (公共收益 topping up 维修资金).
+ACCOUNT_KINDS = ("bank", "income", "expense", "transfer")
+PERIOD_STATES = ("open", "closed", "published")
+
+
+class FundAccount(Base):
+    __tablename__ = "fund_account"
+    __table_args__ = (sa.UniqueConstraint("estate_id", "fund", "kind", "code", "building_id",
+                                          name="uq_fund_account"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(sa.ForeignKey("estate.id"), index=True)
+    fund: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    code: Mapped[str] = mapped_column(sa.String(32))           # the category (advertising, repair, …) or "bank"
+    building_id: Mapped[int | None] = mapped_column(sa.ForeignKey("building.id"))
+
+
+class FundPeriod(Base):
+    """A reporting period of one fund of an estate: quarterly for 公共收益, half-yearly for 维修资金."""
+    __tablename__ = "fund_period"
+    __table_args__ = (
+        sa.Index("uq_fund_period_open", "estate_id", "fund", unique=True, sqlite_where=sa.text("state = 'open'"),
+                 postgresql_where=sa.text("state = 'open'")),
+        sa.UniqueConstraint("estate_id", "fund", "starts_on", name="uq_fund_period_start"),
+        sa.CheckConstraint("ends_on > starts_on", name="ends_after_start"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(sa.ForeignKey("estate.id"))
+    fund: Mapped[str] = mapped_column(sa.String(16))
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date] = mapped_column(sa.Date)                # the last day of the period
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    opening_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    closing_fen: Mapped[int | None] = mapped_column(sa.BigInteger)
+    bank_balance_fen: Mapped[int | None] = mapped_column(sa.BigInteger)  # entered from the bank's statement
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"))
+
+
+class Journal(Base):
+    """One posting: entries summing to zero, written while ``posted`` is false, then posted (and frozen)."""
+    __tablename__ = "journal"
+    __table_args__ = (sa.Index("ix_journal_period", "period_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(sa.ForeignKey("estate.id"))
+    period_id: Mapped[int] = mapped_column(sa.ForeignKey("fund_period.id"))
+    booked_on: Mapped[date] = mapped_column(sa.Date)
+    memo: Mapped[str] = mapped_column(sa.String(200))
+    source_doc: Mapped[str | None] = mapped_column(sa.String(100))
+    entered_by: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    reverses_id: Mapped[int | None] = mapped_column(sa.ForeignKey("journal.id"), unique=True)
+    posted: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entry"
+    __table_args__ = (sa.CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
+                      sa.Index("ix_journal_entry_account", "account_id", "journal_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    journal_id: Mapped[int] = mapped_column(sa.ForeignKey("journal.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("fund_account.id"))
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)        # debit positive, credit negative

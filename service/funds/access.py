@@ -1,0 +1,38 @@
+"""Who keeps an estate's fund books (its owners' committee, and the 居委会 or street staff covering the estate)
+and who reads its published statements (its owners, besides)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.places import Estate, estate_neighbourhood
+from service.funds import errors
+from service.people import Actor
+
+
+def estate(estate_id: int) -> Estate:
+    found = db.session.get(Estate, estate_id)
+    if found is None:
+        raise errors.EstateNotFound()
+    return found
+
+
+def may_manage(actor: Actor, place: Estate) -> bool:
+    if place.id in actor.scope_ids("committee", "estate"):
+        return True
+    if not actor.is_staff:
+        return False
+    if place.street_id in actor.street_ids:
+        return True
+    nbs = set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
+                                 .where(estate_neighbourhood.c.estate_id == place.id)).scalars())
+    return bool(nbs) and nbs <= actor.neighbourhood_ids
+
+
+def require_manage(actor: Actor, place: Estate) -> None:
+    if not may_manage(actor, place):
+        raise errors.NotManager()
+
+
+def may_read_published(actor: Actor, place: Estate) -> bool:
+    return place.id in actor.owner_estate_ids or may_manage(actor, place)

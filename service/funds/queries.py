@@ -1,0 +1,110 @@
+"""Reads of an estate's funds: its periods, a period's statement (opening, income and spending by category,
+closing, the bank's balance and the difference; the maintenance fund by building too), and its journals."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.funds import FundAccount, FundPeriod, Journal, JournalEntry
+from models.places import Building
+from service import labels
+from service.funds import access, errors
+from service.people import Actor
+
+
+def yuan(fen: int | None) -> str | None:
+    if fen is None:
+        return None
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def bank_movement(period_id: int) -> int:
+    """The change of the fund's bank balance over the period: the bank lines of its posted journals."""
+    return db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(JournalEntry.amount_fen), 0))
+        .join(Journal, Journal.id == JournalEntry.journal_id).join(FundAccount, FundAccount.id == JournalEntry.account_id)
+        .where(Journal.period_id == period_id, Journal.posted.is_(True), FundAccount.kind == "bank")).scalar()
+
+
+def statement_of(period: FundPeriod, lang: str = "zh") -> dict:
+    rows = db.session.execute(
+        sa.select(FundAccount.kind, FundAccount.code, FundAccount.building_id, sa.func.sum(JournalEntry.amount_fen))
+        .join(JournalEntry, JournalEntry.account_id == FundAccount.id).join(Journal, Journal.id == JournalEntry.journal_id)
+        .where(Journal.period_id == period.id, Journal.posted.is_(True))
+        .group_by(FundAccount.kind, FundAccount.code, FundAccount.building_id)).all()
+    income, expense, by_building, movement = {}, {}, {}, 0
+    for kind, code, building, total in rows:
+        if kind == "income":          # a credit: money in
+            income[code] = income.get(code, 0) - total
+        elif kind == "expense":
+            expense[code] = expense.get(code, 0) + total
+        elif kind == "bank":
+            movement += total
+            if building is not None:
+                by_building[building] = by_building.get(building, 0) + total
+    closing = period.closing_fen if period.closing_fen is not None else period.opening_fen + movement
+    names = dict(db.session.execute(sa.select(Building.id, Building.name).where(Building.id.in_(list(by_building))))
+                 .all()) if by_building else {}
+
+    def lines(found: dict) -> list[dict]:
+        return [{"category": code, "category_name": labels.name("funds", "category", code, lang),
+                 "amount": yuan(amount), "amount_fen": amount} for code, amount in sorted(found.items()) if amount]
+
+    difference = None if period.bank_balance_fen is None else closing - period.bank_balance_fen
+    return {"period_id": period.id, "estate_id": period.estate_id, "fund": period.fund,
+            "fund_name": labels.name("funds", "fund", period.fund, lang), "starts_on": period.starts_on,
+            "ends_on": period.ends_on, "state": period.state,
+            "state_name": labels.name("funds", "state", period.state, lang),
+            "opening": yuan(period.opening_fen), "income": lines(income), "expense": lines(expense),
+            "income_total": yuan(sum(income.values())), "expense_total": yuan(sum(expense.values())),
+            "closing": yuan(closing), "bank_balance": yuan(period.bank_balance_fen), "difference": yuan(difference),
+            "reconciled": difference == 0, "notice_id": period.notice_id,
+            "by_building": [{"building_id": b, "building": names.get(b), "movement": yuan(v)}
+                            for b, v in sorted(by_building.items())]}
+
+
+def statement(actor: Actor, period_id: int, lang: str = "zh") -> dict:
+    """A period's statement: owners of the estate once published; its managers at any time."""
+    period = db.session.get(FundPeriod, period_id)
+    if period is None:
+        raise errors.PeriodNotFound()
+    place = access.estate(period.estate_id)
+    manages = access.may_manage(actor, place)
+    if not manages and not (period.state == "published" and access.may_read_published(actor, place)):
+        raise errors.PeriodNotFound()
+    return {**statement_of(period, lang), "can_manage": manages}
+
+
+def periods(actor: Actor, estate_id: int, *, page: int, page_size: int, lang: str = "zh") -> tuple[list[dict], int]:
+    """An estate's periods, newest first: all for its managers, the published ones for its owners."""
+    place = access.estate(estate_id)
+    manages = access.may_manage(actor, place)
+    if not manages and not access.may_read_published(actor, place):
+        raise errors.NotOwner()
+    query = sa.select(FundPeriod).where(FundPeriod.estate_id == place.id)
+    if not manages:
+        query = query.where(FundPeriod.state == "published")
+    total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
+    found = db.session.execute(query.order_by(FundPeriod.starts_on.desc(), FundPeriod.fund)
+                               .limit(page_size).offset((page - 1) * page_size)).scalars().all()
+    return [{"id": p.id, "fund": p.fund, "fund_name": labels.name("funds", "fund", p.fund, lang),
+             "starts_on": p.starts_on, "ends_on": p.ends_on, "state": p.state,
+             "state_name": labels.name("funds", "state", p.state, lang), "opening": yuan(p.opening_fen),
+             "closing": yuan(p.closing_fen), "published_at": p.published_at, "notice_id": p.notice_id}
+            for p in found], total
+
+
+def journal(actor: Actor, journal_id: int, lang: str = "zh") -> dict:
+    found = db.session.get(Journal, journal_id)
+    if found is None:
+        raise errors.JournalNotFound()
+    access.require_manage(actor, access.estate(found.estate_id))
+    entries = db.session.execute(
+        sa.select(FundAccount.kind, FundAccount.code, FundAccount.building_id, JournalEntry.amount_fen)
+        .join(FundAccount, FundAccount.id == JournalEntry.account_id).where(JournalEntry.journal_id == found.id)
+        .order_by(JournalEntry.id)).all()
+    return {"id": found.id, "period_id": found.period_id, "booked_on": found.booked_on, "memo": found.memo,
+            "source_doc": found.source_doc, "reverses_id": found.reverses_id, "posted": found.posted,
+            "lines": [{"kind": k, "code": c, "code_name": labels.name("funds", "category", c, lang),
+                       "building_id": b, "amount_fen": a, "amount": yuan(a)} for k, c, b, a in entries]}

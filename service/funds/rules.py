@@ -1,0 +1,52 @@
+"""Fund periods and account categories, loaded from config/rules/funds.yaml and checked at start-up."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.funds import FUNDS
+from service import rules
+
+_WHERE = "funds.yaml"
+
+
+@dataclass(frozen=True)
+class Rules:
+    period_months: dict[str, int]
+    categories: dict[str, dict[str, tuple[str, ...]]]   # fund → kind (income, expense) → codes
+    query_escalation_days: int
+
+    def codes(self, fund: str, kind: str) -> tuple[str, ...]:
+        return ("bank",) if kind == "bank" else self.categories[fund].get(kind, ())
+
+
+_rules: Rules | None = None
+
+
+def load(directory=None) -> Rules:
+    global _rules
+    data = rules.load("funds", directory)
+    funds, categories = data.get("funds") or {}, data.get("categories") or {}
+    rules.require(set(funds) == set(FUNDS) and set(categories) == set(FUNDS), _WHERE,
+                  f"'funds' and 'categories' must name exactly {FUNDS}")
+    months = {}
+    for fund, spec in funds.items():
+        value = (spec or {}).get("period_months")
+        rules.require(value in (1, 2, 3, 4, 6, 12), _WHERE, f"funds.{fund}.period_months must divide a year")
+        months[fund] = value
+    # The law's floor: 维修资金 at least every half year, 公共收益 every quarter (Art. 66).
+    rules.require(months["maint"] <= 6 and months["public_income"] <= 3, _WHERE,
+                  "periods may not be longer than the law allows (maint 6 months, public_income 3)")
+    cats = {}
+    for fund, kinds in categories.items():
+        rules.require(isinstance(kinds, dict) and set(kinds) == {"income", "expense"}, _WHERE,
+                      f"categories.{fund} must list income and expense")
+        cats[fund] = {kind: tuple(codes) for kind, codes in kinds.items()}
+    days = data.get("query_escalation_days")
+    rules.require(isinstance(days, int) and 1 <= days <= 60, _WHERE, "query_escalation_days must be 1–60")
+    _rules = Rules(months, cats, days)
+    return _rules
+
+
+def current() -> Rules:
+    assert _rules is not None, "funds rules not loaded"
+    return _rules

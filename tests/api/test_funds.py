@@ -1,0 +1,170 @@
+"""The owners' funds (维修资金, 公共收益): periods on the law's calendar, journals that balance (the database refuses
+one that does not, and any change to a posted one), reversals, closing with the balance carried forward, and
+publication only once the books reconcile with the bank."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from models.base import db
+from models.funds import FundAccount, FundPeriod, Journal, JournalEntry
+from models.notices import Notice
+from tests.factories import auth, make_owner, make_user, make_world
+
+
+@pytest.fixture
+def w():
+    return make_world()
+
+
+@pytest.fixture
+def committee(w):
+    return make_user(name="业委会主任", roles=[("committee", "estate", w.estate.id)])
+
+
+def open_period(client, user, w, fund="public_income", starts_on="2026-07-01", opening_fen=4_821_000):
+    return client.post(f"/api/v1/estates/{w.estate.id}/fund-periods", headers=auth(user),
+                       json={"fund": fund, "starts_on": starts_on, "opening_fen": opening_fen})
+
+
+def post(client, user, w, lines, fund="public_income", booked_on="2026-08-05", memo="8月广告费"):
+    return client.post(f"/api/v1/estates/{w.estate.id}/journals", headers=auth(user),
+                       json={"fund": fund, "booked_on": booked_on, "memo": memo, "lines": lines})
+
+
+def income(fen, code="advertising"):
+    return [{"kind": "bank", "code": "bank", "amount_fen": fen}, {"kind": "income", "code": code, "amount_fen": -fen}]
+
+
+@pytest.mark.parametrize("fund, starts_on, ok", [
+    ("public_income", "2026-07-01", True), ("public_income", "2026-10-01", True),
+    ("public_income", "2026-08-01", False), ("public_income", "2026-07-02", False),
+    ("maint", "2026-07-01", True), ("maint", "2026-01-01", True), ("maint", "2026-04-01", False),
+])
+def test_periods_follow_the_laws_calendar(client, w, committee, fund, starts_on, ok):
+    response = open_period(client, committee, w, fund=fund, starts_on=starts_on)
+    if ok:
+        assert response.status_code == 201, response.json
+        months = 3 if fund == "public_income" else 6
+        start = date.fromisoformat(starts_on)
+        assert response.json["ends_on"][:7] == f"{start.year}-{start.month + months - 1:02d}"
+        assert response.json["state"] == "open" and response.json["opening"] == "48210.00"
+    else:
+        assert response.status_code == 422 and response.json["error"] == "funds.period_start_wrong"
+        assert db.session.execute(sa.select(sa.func.count()).select_from(FundPeriod)).scalar() == 0
+
+
+def test_journals_balance_or_are_refused_and_nothing_is_written(client, w, committee):
+    open_period(client, committee, w)
+    ok = post(client, committee, w, income(400_000))
+    assert ok.status_code == 201 and [line["amount"] for line in ok.json["lines"]] == ["4000.00", "-4000.00"]
+    off = post(client, committee, w, [{"kind": "bank", "code": "bank", "amount_fen": 400_000},
+                                      {"kind": "income", "code": "advertising", "amount_fen": -399_999}])
+    assert off.status_code == 422 and off.json["error"] == "funds.journal_unbalanced" and "1" in off.json["message"]
+    unknown = post(client, committee, w, income(100, code="lottery"))
+    assert unknown.status_code == 422 and unknown.json["error"] == "funds.line_unknown"
+    outside = post(client, committee, w, income(100), booked_on="2026-10-01")
+    assert outside.status_code == 422 and outside.json["error"] == "funds.booked_outside_period"
+    maint_without_building = open_period(client, committee, w, fund="maint")
+    assert maint_without_building.status_code == 201
+    refused = post(client, committee, w, income(100, code="collection"), fund="maint")
+    assert refused.status_code == 422 and refused.json["error"] == "funds.building_required"
+    by_building = post(client, committee, w, [
+        {"kind": "bank", "code": "bank", "building_id": w.building.id, "amount_fen": 5000},
+        {"kind": "income", "code": "collection", "amount_fen": -5000}], fund="maint")
+    assert by_building.status_code == 201
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Journal)).scalar() == 2
+    outsider = make_user(name="别的小区", roles=[("staff", "neighbourhood", w.far_nb.id)])
+    assert post(client, outsider, w, income(100)).status_code == 403
+
+
+def _raw_journal(period_id, user_id, amounts):
+    journal = Journal(estate_id=db.session.get(FundPeriod, period_id).estate_id, period_id=period_id,
+                      booked_on=date(2026, 8, 1), memo="直接写库", entered_by=user_id, posted=False)
+    db.session.add(journal)
+    db.session.flush()
+    account = FundAccount(estate_id=journal.estate_id, fund="public_income", kind="bank", code="bank")
+    db.session.add(account)
+    db.session.flush()
+    for amount in amounts:
+        db.session.add(JournalEntry(journal_id=journal.id, account_id=account.id, amount_fen=amount))
+    db.session.flush()
+    return journal.id
+
+
+def test_the_database_refuses_an_unbalanced_journal_and_any_change_to_a_posted_one(client, w, committee):
+    period_id = open_period(client, committee, w).json["period_id"]
+    table = Journal.__table__
+    unbalanced = _raw_journal(period_id, committee.id, [500, -499])
+    with pytest.raises(DBAPIError):
+        with db.session.begin_nested():
+            db.session.execute(table.update().where(table.c.id == unbalanced).values(posted=True))
+    single = _raw_journal(period_id, committee.id, [0 + 1])
+    with pytest.raises(DBAPIError):
+        with db.session.begin_nested():
+            db.session.execute(table.update().where(table.c.id == single).values(posted=True))
+    with pytest.raises(DBAPIError):
+        with db.session.begin_nested():
+            db.session.execute(table.insert().values(estate_id=w.estate.id, period_id=period_id,
+                                                     booked_on=date(2026, 8, 1), memo="生而过账",
+                                                     entered_by=committee.id, posted=True))
+    posted = post(client, committee, w, income(300)).json["id"]
+    entries = JournalEntry.__table__
+    for statement in (entries.update().where(entries.c.journal_id == posted).values(amount_fen=999),
+                      entries.delete().where(entries.c.journal_id == posted),
+                      table.update().where(table.c.id == posted).values(memo="改"),
+                      table.delete().where(table.c.id == posted),
+                      entries.insert().values(journal_id=posted, account_id=db.session.execute(
+                          sa.select(FundAccount.id).limit(1)).scalar(), amount_fen=1)):
+        with pytest.raises(DBAPIError):
+            with db.session.begin_nested():
+                db.session.execute(statement)
+    assert db.session.execute(sa.select(sa.func.sum(JournalEntry.amount_fen))
+                              .where(JournalEntry.journal_id == posted)).scalar() == 0
+
+
+def test_close_carry_forward_reconcile_and_publish_to_the_owners(client, w, committee):
+    owner = make_user(name="业主")
+    make_owner(owner, w.units[0])
+    stranger = make_user(name="路人")
+    period = open_period(client, committee, w).json["period_id"]
+    post(client, committee, w, income(1_200_000))
+    spend = post(client, committee, w, [{"kind": "expense", "code": "transfer_out", "amount_fen": 720_000},
+                                        {"kind": "bank", "code": "bank", "amount_fen": -720_000}], memo="转入维修资金")
+    wrong = post(client, committee, w, income(5_000, code="parking"), memo="错记")
+    reversed_ = client.post(f"/api/v1/journals/{wrong.json['id']}/reverse", json={"reason": "重复入账"},
+                            headers=auth(committee))
+    assert reversed_.status_code == 201 and reversed_.json["reverses_id"] == wrong.json["id"]
+    assert [line["amount_fen"] for line in reversed_.json["lines"]] == [-5_000, 5_000]
+    again = client.post(f"/api/v1/journals/{wrong.json['id']}/reverse", json={"reason": "再冲"}, headers=auth(committee))
+    assert again.status_code == 409 and again.json["error"] == "funds.already_reversed"
+    assert spend.status_code == 201
+    # The owners see nothing before publication.
+    assert client.get(f"/api/v1/fund-periods/{period}/statement", headers=auth(owner)).status_code == 404
+    closed = client.post(f"/api/v1/fund-periods/{period}/close", json={"bank_balance_fen": 5_300_999},
+                         headers=auth(committee))
+    assert closed.status_code == 200 and closed.json["closing"] == "53010.00" and closed.json["difference"] == "0.01"
+    assert closed.json["income"] == [{"category": "advertising", "category_name": "广告收入", "amount": "12000.00",
+                                      "amount_fen": 1_200_000}]
+    refused = client.post(f"/api/v1/fund-periods/{period}/publish", headers=auth(committee))
+    assert refused.status_code == 409 and refused.json["error"] == "funds.not_reconciled"
+    assert "差额0.01元" in refused.json["message"]
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Notice)).scalar() == 0
+    fixed = client.post(f"/api/v1/fund-periods/{period}/close", json={"bank_balance_fen": 5_301_000},
+                        headers=auth(committee))
+    assert fixed.json["reconciled"] is True
+    next_period = db.session.execute(sa.select(FundPeriod).where(FundPeriod.state == "open")).scalar_one()
+    assert (next_period.starts_on, next_period.opening_fen) == (date(2026, 10, 1), 5_301_000)
+    published = client.post(f"/api/v1/fund-periods/{period}/publish", headers=auth(committee))
+    assert published.status_code == 200 and published.json["state"] == "published"
+    notice = db.session.get(Notice, published.json["notice_id"])
+    assert notice.category == "committee" and "公共收益收支情况公示" in notice.title and "53010.00" in notice.body
+    seen = client.get(f"/api/v1/fund-periods/{period}/statement", headers=auth(owner))
+    assert seen.status_code == 200 and seen.json["can_manage"] is False and seen.json["state_name"] == "已公示"
+    assert client.get(f"/api/v1/fund-periods/{period}/statement", headers=auth(stranger)).status_code == 404
+    assert client.get("/api/v1/notices", headers=auth(owner)).json["items"][0]["id"] == notice.id
+    listed = client.get(f"/api/v1/estates/{w.estate.id}/fund-periods", headers=auth(owner)).json
+    assert [p["id"] for p in listed["items"]] == [period]
