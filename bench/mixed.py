@@ -5,11 +5,12 @@ reporters) copied for this run (SQLite: the cached file; PostgreSQL: ``CREATE DA
 generated database), then, through the benchmarks' own set-ups: 100,000 facilities (bench.life_circle), a
 meal site with a fortnight of slots and 500 verified elders (bench.meals), an estate of 11,000 units with
 motions open (bench.voting), and here: 300 of the reporters as the residents of the load, each following 20
-other cases and with 40 notifications in the inbox, bookings to cancel, and a fortnight of large slots.
+other cases and with 40 notifications in the inbox and 30 notices, bookings to cancel, and a fortnight of large
+slots.
 
 The load: gunicorn with 4 workers (config/gunicorn.py), 16 keep-alive connections, ``MIX_SECONDS`` (60) of
 70 % resident reads (nearby facilities, my cases, a case's detail, a site's meal slots, my bookings, my
-notifications), 20 % staff (the queue, a case's detail, the metrics) and 10 % writes (a case reported, a meal
+notifications, my notices), 20 % staff (the queue, a case's detail, the metrics) and 10 % writes (a case reported, a meal
 booked, a booking cancelled, a ballot cast), in a fixed shuffled order. ``GET /api/v1/me`` alone is measured
 before and after the mix in the same run (the floor). Reported: requests/s, p50/p95/p99 per endpoint and
 overall, errors, and the mix's requests/s ÷ the floor's.
@@ -45,7 +46,7 @@ FLOOR_SECONDS = 15.0
 WARMUP_SECONDS = 5.0
 CONNECTIONS, WORKERS = 16, 4
 P99_MS, MIX_RATIO, LIST_P95_MS = 250.0, 0.5, 10.0
-RESIDENTS, FOLLOWS, INBOX = 300, 20, 40
+RESIDENTS, FOLLOWS, INBOX, NOTICES = 300, 20, 40, 30
 LIST_CALLS = 60
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/linli_bench"  # the generated data: linli_bench_cases
 REDIS_DEFAULT = "redis://127.0.0.1:6379/3"
@@ -53,8 +54,8 @@ REDIS_DEFAULT = "redis://127.0.0.1:6379/3"
 # label: weight (per 100 requests)
 MIX = {
     # residents, 70 %
-    "facilities.nearby": 14, "me.cases": 12, "case.detail": 12, "meals.slots": 11, "me.bookings": 10,
-    "me.notifications": 11,
+    "facilities.nearby": 11, "me.cases": 12, "case.detail": 12, "meals.slots": 11, "me.bookings": 10,
+    "me.notifications": 10, "notices.mine": 4,
     # staff, 20 %
     "staff.queue": 10, "staff.case": 6, "staff.metrics": 4,
     # writes, 10 %
@@ -165,6 +166,7 @@ def _population(app, state) -> dict:
     from models.base import db
     from models.cases import Case, CaseFollower
     from models.meals import MealSite
+    from models.notices import Notice, NoticeAudience
     from models.notifications import Notification
     from models.people import RoleAssignment, User
     from models.places import Neighbourhood, Street
@@ -210,6 +212,20 @@ def _population(app, state) -> dict:
         cases = db.session.execute(sa.select(Case.id).where(Case.neighbourhood_id == nid)
                                    .order_by(Case.id.desc()).limit(50)).scalars().all()
         staff.append({"token": token(uid), "cases": cases})
+    # Notices: NOTICES published to the first street over the last month, each reaching every resident of the
+    # load (two pinned; the older half read).
+    first_street = db.session.execute(sa.select(Street.id).where(Street.code.like("BENCH-S%"))
+                                      .order_by(Street.id)).scalars().first()
+    db.session.execute(sa.insert(Notice), [{
+        "street_id": first_street, "category": "policy", "title": f"压测通知{k}", "body": "压测通知正文",
+        "urgent": False, "ack_required": False, "pinned": k < 2, "state": "published", "version": 1,
+        "publish_at": now - timedelta(days=k), "published_at": now - timedelta(days=k), "author_user_id": heads[0][0],
+        "author_role": "staff", "audience_count": len(reporters), "created_at": now} for k in range(NOTICES)])
+    notice_ids = db.session.execute(sa.select(Notice.id).where(Notice.street_id == first_street)
+                                    .order_by(Notice.id.desc()).limit(NOTICES)).scalars().all()
+    db.session.execute(sa.insert(NoticeAudience), [
+        {"notice_id": nid, "user_id": uid, "reason": "resident", "priority": 5,
+         "read_at": now if i >= NOTICES // 2 else None} for i, nid in enumerate(notice_ids) for uid in reporters])
     street_staff = [token(uid) for uid in db.session.execute(
         sa.select(RoleAssignment.user_id).where(RoleAssignment.scope_type == "street",
                                                 RoleAssignment.title == "ops_center")).scalars()]
@@ -329,6 +345,9 @@ class Mix:
     def _me_notifications(self, k):
         return "GET", "/api/v1/me/notifications", self._auth(self._resident(k)["token"]), b""
 
+    def _notices_mine(self, k):
+        return "GET", "/api/v1/notices", self._auth(self._resident(k)["token"]), b""
+
     def _staff_queue(self, k):
         if k % 3 == 2:
             tokens = self.state["mixed.street_staff"]
@@ -432,6 +451,7 @@ def _lists(app, _setup_state, state) -> dict:
 
     from api.security import issue_tokens
     from models.base import db
+    from models.notices import Notice
     from models.people import User
     from models.places import Estate, Street
     from service import people
@@ -451,6 +471,8 @@ def _lists(app, _setup_state, state) -> dict:
                                  .order_by(User.id.desc()).limit(1)).scalar()
     manager_token = token(manager)
     lc_street = db.session.execute(sa.select(Street.id).where(Street.code == "bench-lc-s")).scalar()
+    notice = db.session.execute(sa.select(Notice.id).where(Notice.title.like("压测通知%"))
+                                .order_by(Notice.id.desc()).limit(1)).scalar()
     db.session.rollback()
     calls = {
         "my cases": ("/api/v1/me/cases", resident),
@@ -470,6 +492,9 @@ def _lists(app, _setup_state, state) -> dict:
         "unit claims (居委会 head)": ("/api/v1/unit-claims", head),
         "facilities search": (f"/api/v1/facilities?street_id={lc_street}&q=设施12", state["life_circle.token"]),
         "staff queue": ("/api/v1/cases", head),
+        "my notices": ("/api/v1/notices", resident),
+        "notices where staff work": ("/api/v1/notices/managed", head),
+        "a notice's chase list": (f"/api/v1/notices/{notice}/chase", head),
     }
     client = app.test_client()
     out = {}

@@ -79,3 +79,29 @@ class JournalEntry(Base):
     journal_id: Mapped[int] = mapped_column(sa.ForeignKey("journal.id"), index=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("fund_account.id"))
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)        # debit positive, credit negative
+
+
+QUERY_STATES = ("open", "answered", "escalated")
+
+
+class FundQuery(Base):
+    """An owner's question about a published statement (Arts. 12, 27: 知情权、监督权, 查询), optionally about one
+    of its lines; the committee answers; unanswered after the rules' days it goes to the 居委会. The asker's
+    name is never shown to other owners."""
+    __tablename__ = "fund_query"
+    __table_args__ = (
+        sa.Index("ix_fund_query_period", "period_id", "id"),
+        sa.Index("ix_fund_query_open", "asked_at", "id", sqlite_where=sa.text("state = 'open'"),
+                 postgresql_where=sa.text("state = 'open'")),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(sa.ForeignKey("fund_period.id"))
+    category: Mapped[str | None] = mapped_column(sa.String(32))      # the statement's line asked about
+    asked_by: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    text: Mapped[str] = mapped_column(sa.String(1000))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(sa.String(16), default="open")
+    answer: Mapped[str | None] = mapped_column(sa.String(2000))
+    answered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -46,6 +46,7 @@ class FundCloseIn(ma.Schema):
 
 class JournalLineOut(ma.Schema):
     kind = ma.fields.String(required=True)
+    kind_name = Label("funds", "kind", required=True)
     code = ma.fields.String(required=True)
     code_name = ma.fields.String(required=True)
     building_id = ma.fields.Integer(allow_none=True)
@@ -116,3 +117,28 @@ class FundPeriodOut(ma.Schema):
 
 
 FundPeriodArgs = PageArgs
+
+
+class FundQueryIn(ma.Schema):
+    text = ma.fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    category = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=32),
+                                metadata={"description": "The statement line asked about: a category of its lines "
+                                                         "(GET /api/v1/fund-periods/{period_id}/statement)"})
+
+
+class FundAnswerIn(ma.Schema):
+    answer = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class FundQueryOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    category = ma.fields.String(allow_none=True)
+    category_name = ma.fields.String(allow_none=True)
+    text = ma.fields.String(required=True)
+    asked_at = Timestamp(required=True)
+    state = ma.fields.String(required=True, metadata={"enum": ["open", "answered", "escalated"]})
+    state_name = ma.fields.String(required=True)
+    answer = ma.fields.String(allow_none=True)
+    answered_at = Timestamp(allow_none=True)
+    mine = ma.fields.Boolean(required=True)
+    asked_by = ma.fields.Integer(allow_none=True, metadata={"description": "For the committee and staff only"})

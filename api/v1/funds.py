@@ -9,15 +9,20 @@ from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer
 from api.schemas.common import id_in_path, page_of, paged
-from api.schemas.funds import (FundCloseIn, FundPeriodArgs, FundPeriodIn, FundPeriodOut, JournalIn, JournalOut,
-                               JournalReverseIn, FundStatementOut)
+from api.schemas.funds import (FundAnswerIn, FundCloseIn, FundPeriodArgs, FundPeriodIn, FundPeriodOut, FundQueryIn,
+                               FundQueryOut, FundStatementOut, JournalIn, JournalOut, JournalReverseIn)
 from api.security import auth_required, current_actor
 from service.funds import queries, workflow
 
 blp = Blueprint("funds", __name__, url_prefix="/api/v1",
                 description="维修资金 and 公共收益 disclosed to the estate's owners (业委会公示)")
 
-EID, PID, JID = id_in_path("estate_id"), id_in_path("period_id"), id_in_path("journal_id")
+EID, PID, JID, QID = (id_in_path("estate_id"), id_in_path("period_id"), id_in_path("journal_id"),
+                      id_in_path("query_id"))
+QUERY = {"id": 5, "category": "advertising", "category_name": "广告收入", "text": "电梯广告收入为何比上季度少？",
+         "asked_at": "2026-10-15T20:10:00+08:00", "state": "answered", "state_name": "已答复",
+         "answer": "九月起两部电梯停用维修，广告合同按比例减收。", "answered_at": "2026-10-18T09:00:00+08:00",
+         "mine": True, "asked_by": None}
 STATEMENT = {"period_id": 7, "estate_id": 3, "fund": "public_income", "starts_on": "2026-07-01",
              "ends_on": "2026-09-30", "state": "published", "opening": "48210.00",
              "income": [{"category": "advertising", "category_name": "广告收入", "amount": "12000.00",
@@ -29,9 +34,9 @@ STATEMENT = {"period_id": 7, "estate_id": 3, "fund": "public_income", "starts_on
              "by_building": [], "can_manage": False}
 JOURNAL = {"id": 40, "period_id": 7, "booked_on": "2026-08-05", "memo": "8月电梯广告费", "source_doc": "银行回单0805",
            "reverses_id": None, "posted": True, "lines": [
-               {"kind": "bank", "code": "bank", "code_name": "银行存款", "building_id": None, "amount_fen": 400000,
+               {"kind": "bank", "kind_name": "银行存款", "code": "bank", "code_name": "银行存款", "building_id": None, "amount_fen": 400000,
                 "amount": "4000.00"},
-               {"kind": "income", "code": "advertising", "code_name": "广告收入", "building_id": None,
+               {"kind": "income", "kind_name": "收入", "code": "advertising", "code_name": "广告收入", "building_id": None,
                 "amount_fen": -400000, "amount": "-4000.00"}]}
 PERIOD = {"id": 7, "fund": "public_income", "starts_on": "2026-07-01", "ends_on": "2026-09-30", "state": "published",
           "opening": "48210.00", "closing": "53010.00", "published_at": "2026-10-12T10:00:00+08:00", "notice_id": 31}
@@ -129,6 +134,43 @@ class Statement(MethodView):
     def get(self, period_id):
         """A period's statement: the estate's owners once published, its committee and staff at any time"""
         return queries.statement(current_actor(), period_id, language())
+
+
+@blp.route(f"/fund-periods/{PID}/queries")
+class Queries(MethodView):
+    @blp.arguments(FundPeriodArgs, location="query")
+    @blp.response(200, page_of(FundQueryOut), example={"items": [QUERY], "page": 1, "page_size": 20, "total": 1})
+    @errors(blp, 401, 404)
+    @auth_required()
+    def get(self, args, period_id):
+        """Owners' queries about a statement and their answers (who asked is shown to no other owner)"""
+        items, total = queries.period_queries(current_actor(), period_id, page=args["page"],
+                                              page_size=args["page_size"], lang=language())
+        return paged(items, total, args)
+
+    @blp.arguments(FundQueryIn)
+    @blp.response(201, FundQueryOut, example={**QUERY, "state": "open", "state_name": "待答复", "answer": None,
+                                              "answered_at": None})
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required()
+    def post(self, data, period_id):
+        """Ask about a published statement (owners of the estate); the committee answers, else the 居委会 in 15 days"""
+        actor = current_actor()
+        query = workflow.ask(actor, period_id, data["text"], data.get("category"))
+        return answer(queries.one_query, actor, query.id, language())
+
+
+@blp.route(f"/fund-queries/{QID}/answer")
+class Answer(MethodView):
+    @blp.arguments(FundAnswerIn)
+    @blp.response(200, FundQueryOut, example={**QUERY, "mine": False, "asked_by": 812})
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, query_id):
+        """Answer an owner's query (the committee, or the staff covering the estate)"""
+        actor = current_actor()
+        workflow.answer(actor, query_id, data["answer"])
+        return answer(queries.one_query, actor, query_id, language())
 
 
 BLUEPRINTS = (blp,)

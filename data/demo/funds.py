@@ -2,7 +2,7 @@
 clock moved to each posting: four quarters of 公共收益 (advertising, parking, parcel lockers, venue rent; more than
 half topping up the 维修资金 each quarter; an audit fee) and two half-years of 维修资金 (contributions, the transfer
 in, interest, an elevator repair of building 208), each closed against the bank's balance and published to the
-estate; the current quarter and half-year are open. Idempotent: nothing is added when the estate has periods.
+estate, and an owner's query answered by the committee; the current quarter and half-year are open. Idempotent: nothing is added when the estate has periods.
 """
 from __future__ import annotations
 
@@ -118,6 +118,19 @@ def load(spec: dict | None = None) -> int:
             maint_id = db.session.execute(sa.select(FundPeriod.id).where(
                 FundPeriod.estate_id == estate.id, FundPeriod.fund == "maint", FundPeriod.state == "open")).scalar_one()
             added += 4
+        # An owner asked about the last published quarter's advertising; the committee answered three days later.
+        owner_id = db.session.execute(sa.select(User.id).where(User.username == "owner.demo")).scalar_one_or_none()
+        last = db.session.execute(sa.select(FundPeriod).where(
+            FundPeriod.estate_id == estate.id, FundPeriod.fund == "public_income", FundPeriod.state == "published")
+            .order_by(FundPeriod.starts_on.desc())).scalars().first()
+        owner = people.load_actor(owner_id) if owner_id else None
+        if owner is not None and last is not None and estate.id in owner.owner_estate_ids:
+            asked_on = date.fromordinal(last.ends_on.toordinal() + 12)
+            _at(asked_on, 20)
+            query = workflow.ask(owner, last.id, "本季度电梯广告收入为何比上季度少？", "advertising")
+            _at(date.fromordinal(asked_on.toordinal() + 3), 9)
+            workflow.answer(actor, query.id, "九月起两部电梯停用大修，广告合同按停用天数减收，详见合同补充协议（居委会可查阅）。")
+            added += 1
     finally:
         clock.set_now(None)
     return added

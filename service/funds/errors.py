@@ -79,3 +79,16 @@ class NotReconciled(Conflict):
 
 class AlreadyReversed(Conflict):
     code, zh, en = "funds.already_reversed", "该凭证已冲销", "The journal is reversed already"
+
+
+class QueryNotFound(NotFound):
+    code, zh, en = "funds.query_not_found", "询问不存在", "No such query"
+
+
+class CategoryNotInStatement(InvalidInput):
+    code, field, zh, en = ("funds.category_not_in_statement", "category", "该收支项目不在此期公示中",
+                           "The statement has no such line")
+
+
+class AlreadyAnswered(Conflict):
+    code, zh, en = "funds.already_answered", "该询问已答复", "The query is answered already"

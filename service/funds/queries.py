@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models.base import db
-from models.funds import FundAccount, FundPeriod, Journal, JournalEntry
+from models.funds import FundAccount, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
 from service import labels
 from service.funds import access, errors
@@ -21,10 +21,10 @@ def yuan(fen: int | None) -> str | None:
 
 def bank_movement(period_id: int) -> int:
     """The change of the fund's bank balance over the period: the bank lines of its posted journals."""
-    return db.session.execute(
+    return int(db.session.execute(
         sa.select(sa.func.coalesce(sa.func.sum(JournalEntry.amount_fen), 0))
         .join(Journal, Journal.id == JournalEntry.journal_id).join(FundAccount, FundAccount.id == JournalEntry.account_id)
-        .where(Journal.period_id == period_id, Journal.posted.is_(True), FundAccount.kind == "bank")).scalar()
+        .where(Journal.period_id == period_id, Journal.posted.is_(True), FundAccount.kind == "bank")).scalar())
 
 
 def statement_of(period: FundPeriod, lang: str = "zh") -> dict:
@@ -35,6 +35,7 @@ def statement_of(period: FundPeriod, lang: str = "zh") -> dict:
         .group_by(FundAccount.kind, FundAccount.code, FundAccount.building_id)).all()
     income, expense, by_building, movement = {}, {}, {}, 0
     for kind, code, building, total in rows:
+        total = int(total)   # a sum is a NUMERIC on PostgreSQL
         if kind == "income":          # a credit: money in
             income[code] = income.get(code, 0) - total
         elif kind == "expense":
@@ -106,5 +107,50 @@ def journal(actor: Actor, journal_id: int, lang: str = "zh") -> dict:
         .order_by(JournalEntry.id)).all()
     return {"id": found.id, "period_id": found.period_id, "booked_on": found.booked_on, "memo": found.memo,
             "source_doc": found.source_doc, "reverses_id": found.reverses_id, "posted": found.posted,
-            "lines": [{"kind": k, "code": c, "code_name": labels.name("funds", "category", c, lang),
+            "lines": [{"kind": k, "kind_name": labels.name("funds", "kind", k, lang), "code": c,
+                       "code_name": labels.name("funds", "category", c, lang),
                        "building_id": b, "amount_fen": a, "amount": yuan(a)} for k, c, b, a in entries]}
+
+
+def statement_categories(period_id: int) -> set[str]:
+    return set(db.session.execute(
+        sa.select(FundAccount.code).join(JournalEntry, JournalEntry.account_id == FundAccount.id)
+        .join(Journal, Journal.id == JournalEntry.journal_id)
+        .where(Journal.period_id == period_id, FundAccount.kind.in_(("income", "expense")))).scalars())
+
+
+def period_queries(actor: Actor, period_id: int, *, page: int, page_size: int,
+                   lang: str = "zh") -> tuple[list[dict], int]:
+    """The owners' queries about a published statement, with their answers: who asked is shown to no other
+    owner (``mine`` marks the reader's own); the committee and staff see who asked."""
+    period = db.session.get(FundPeriod, period_id)
+    if period is None:
+        raise errors.PeriodNotFound()
+    place = access.estate(period.estate_id)
+    manages = access.may_manage(actor, place)
+    if not manages and not (period.state == "published" and access.may_read_published(actor, place)):
+        raise errors.PeriodNotFound()
+    base = sa.select(FundQuery).where(FundQuery.period_id == period.id)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
+    found = db.session.execute(base.order_by(FundQuery.id.desc()).limit(page_size)
+                               .offset((page - 1) * page_size)).scalars().all()
+    return [_query_item(actor, q, manages, lang) for q in found], total
+
+
+def _query_item(actor: Actor, q: FundQuery, manages: bool, lang: str) -> dict:
+    return {"id": q.id, "category": q.category, "category_name": labels.name("funds", "category", q.category, lang),
+            "text": q.text, "asked_at": q.asked_at, "state": q.state,
+            "state_name": labels.name("funds", "query_state", q.state, lang), "answer": q.answer,
+            "answered_at": q.answered_at, "mine": q.asked_by == actor.user_id,
+            "asked_by": q.asked_by if manages else None}
+
+
+def one_query(actor: Actor, query_id: int, lang: str = "zh") -> dict:
+    """One query, for its asker and the estate's managers (after asking or answering it)."""
+    q = db.session.get(FundQuery, query_id)
+    if q is None:
+        raise errors.QueryNotFound()
+    manages = access.may_manage(actor, access.estate(db.session.get(FundPeriod, q.period_id).estate_id))
+    if not manages and q.asked_by != actor.user_id:
+        raise errors.QueryNotFound()
+    return _query_item(actor, q, manages, lang)

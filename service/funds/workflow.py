@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import db
-from models.funds import FUNDS, FundAccount, FundPeriod, Journal, JournalEntry
+from models.funds import FUNDS, FundAccount, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
-from service import audit, clock, labels
+from service import audit, clock, labels, notifications
 from service.db import transactional
 from service.funds import access, errors, queries, rules
 from service.notices import workflow as notices
@@ -202,3 +202,50 @@ def publish_period(actor: Actor, period_id: int) -> FundPeriod:
     audit.record(actor, "fund_period.published", "fund_period", period.id, street_id=place.street_id,
                  after={"notice_id": notice.id})
     return period
+
+
+# --- owners' queries ---------------------------------------------------------------------------------------------
+
+@transactional
+def ask(actor: Actor, period_id: int, text: str, category: str | None = None) -> FundQuery:
+    """An owner of the estate asks about a published statement (a line of it, or the whole); its committee
+    is told."""
+    period = db.session.get(FundPeriod, period_id)
+    if period is None:
+        raise errors.PeriodNotFound()
+    place = access.estate(period.estate_id)
+    if period.state != "published":   # not yet disclosed: to owners it does not exist
+        raise errors.PeriodNotFound()
+    if place.id not in actor.owner_estate_ids:
+        raise errors.NotOwner()
+    if category is not None and category not in queries.statement_categories(period.id):
+        raise errors.CategoryNotInStatement()
+    query = FundQuery(period_id=period.id, category=category, asked_by=actor.user_id, text=text, state="open",
+                      asked_at=clock.now())
+    db.session.add(query)
+    db.session.flush()
+    notifications.notify_many([{"user_id": uid, "kind": "funds.query_asked", "dedupe_key": f"fund_query:{query.id}:{uid}",
+                                "title": "业主询问收支公示", "body": text[:60], "link": f"/fund-periods/{period.id}",
+                                "data": {"query_id": query.id}} for uid in access.committee_of(place.id)])
+    return query
+
+
+@transactional
+def answer(actor: Actor, query_id: int, text: str) -> FundQuery:
+    """The committee (or the staff covering the estate) answers; the owner is told."""
+    query = db.session.execute(sa.select(FundQuery).where(FundQuery.id == query_id).with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one_or_none()
+    if query is None:
+        raise errors.QueryNotFound()
+    period = db.session.get(FundPeriod, query.period_id)
+    place = access.estate(period.estate_id)
+    access.require_manage(actor, place)
+    if query.state == "answered":
+        raise errors.AlreadyAnswered()
+    query.state, query.answer, query.answered_by, query.answered_at = "answered", text, actor.user_id, clock.now()
+    notifications.notify(query.asked_by, kind="funds.query_answered", dedupe_key=f"fund_query:{query.id}:answered",
+                         title="您的收支询问已答复", body=text[:60], link=f"/fund-periods/{period.id}",
+                         data={"query_id": query.id})
+    audit.record(actor, "fund_query.answered", "fund_period", period.id, street_id=place.street_id,
+                 after={"query_id": query.id})
+    return query

@@ -168,3 +168,57 @@ def test_close_carry_forward_reconcile_and_publish_to_the_owners(client, w, comm
     assert client.get("/api/v1/notices", headers=auth(owner)).json["items"][0]["id"] == notice.id
     listed = client.get(f"/api/v1/estates/{w.estate.id}/fund-periods", headers=auth(owner)).json
     assert [p["id"] for p in listed["items"]] == [period]
+
+
+def _published(client, w, committee):
+    period = open_period(client, committee, w).json["period_id"]
+    post(client, committee, w, income(1_200_000))
+    client.post(f"/api/v1/fund-periods/{period}/close", json={"bank_balance_fen": 6_021_000}, headers=auth(committee))
+    assert client.post(f"/api/v1/fund-periods/{period}/publish", headers=auth(committee)).status_code == 200
+    return period
+
+
+def test_owners_query_a_statement_the_committee_answers_and_late_ones_go_to_the_neighbourhood(client, w, committee):
+    from datetime import timedelta
+
+    from models.notifications import Notification
+    from service import clock
+    from service.funds import reminders
+
+    staff = make_user(name="居委会", roles=[("staff", "neighbourhood", w.nb.id)])
+    asker, other = make_user(name="业主甲"), make_user(name="业主乙")
+    make_owner(asker, w.units[0])
+    make_owner(other, w.units[1])
+    draft = open_period(client, committee, w, fund="maint").json["period_id"]
+    assert client.post(f"/api/v1/fund-periods/{draft}/queries", json={"text": "?"},
+                       headers=auth(asker)).status_code == 404
+    period = _published(client, w, committee)
+    wrong_line = client.post(f"/api/v1/fund-periods/{period}/queries", json={"text": "停车费呢？", "category": "parking"},
+                             headers=auth(asker))
+    assert wrong_line.status_code == 422 and wrong_line.json["error"] == "funds.category_not_in_statement"
+    asked = client.post(f"/api/v1/fund-periods/{period}/queries",
+                        json={"text": "广告收入为何减少？", "category": "advertising"}, headers=auth(asker))
+    assert asked.status_code == 201 and asked.json["state"] == "open" and asked.json["mine"] is True
+    late = client.post(f"/api/v1/fund-periods/{period}/queries", json={"text": "审计报告何时公示？"}, headers=auth(other))
+    seen_by_other = client.get(f"/api/v1/fund-periods/{period}/queries", headers=auth(other)).json["items"]
+    assert {q["asked_by"] for q in seen_by_other} == {None} and [q["mine"] for q in seen_by_other] == [True, False]
+    managers_view = client.get(f"/api/v1/fund-periods/{period}/queries", headers=auth(committee)).json["items"]
+    assert {q["asked_by"] for q in managers_view} == {asker.id, other.id}
+    assert client.post(f"/api/v1/fund-queries/{asked.json['id']}/answer", json={"answer": "合同调整"},
+                       headers=auth(asker)).status_code == 403
+    answered = client.post(f"/api/v1/fund-queries/{asked.json['id']}/answer",
+                           json={"answer": "两部电梯停用维修，广告按比例减收。"}, headers=auth(committee))
+    assert answered.status_code == 200 and answered.json["state_name"] == "已答复"
+    assert db.session.execute(sa.select(Notification.user_id).where(
+        Notification.kind == "funds.query_answered")).scalar() == asker.id
+    # Unanswered: at 15 days it goes to the 居委会, once; not a second before.
+    asked_at = clock.now()
+    clock.set_now(asked_at + timedelta(days=15) - timedelta(seconds=1))
+    assert reminders.escalate_queries() == {"due": 0, "escalated": 0}
+    clock.set_now(asked_at + timedelta(days=15, seconds=1))
+    assert reminders.escalate_queries() == {"due": 1, "escalated": 1}
+    assert reminders.escalate_queries() == {"due": 0, "escalated": 0}
+    assert db.session.execute(sa.select(Notification.user_id).where(
+        Notification.kind == "funds.query_escalated")).scalars().all() == [staff.id]
+    assert client.get(f"/api/v1/fund-periods/{period}/queries", headers=auth(other)).json["items"][0]["state"] == \
+        "escalated" and late.status_code == 201

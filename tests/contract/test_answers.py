@@ -18,6 +18,7 @@ from data.demo import loader as demo_loader
 from models.base import db
 from models.cases import Case
 from models.life_circle import Facility
+from models.funds import FundPeriod, FundQuery, Journal
 from models.meals import MealBooking, MealSite
 from models.notices import Notice
 from models.people import FamilyLink, ResidentProfile, UnitClaim, User
@@ -65,6 +66,9 @@ def _candidates(user: User) -> dict[str, list]:
         "booking_id": own_bookings + _ids(sa.select(MealBooking.id).order_by(MealBooking.id.desc()), 2),
         "motion_id": motions,
         "notice_id": _ids(sa.select(Notice.id).order_by(Notice.id.desc())),
+        "period_id": _ids(sa.select(FundPeriod.id).order_by(FundPeriod.id)),
+        "journal_id": _ids(sa.select(Journal.id).order_by(Journal.id.desc())),
+        "query_id": _ids(sa.select(FundQuery.id).order_by(FundQuery.id.desc())),
         "export_id": _ids(sa.select(DataExport.id).where(DataExport.user_id == me), 1)
         + _ids(sa.select(DataExport.id).order_by(DataExport.id), 1),
         "year": [clock.local_now().year, clock.local_now().year + 1],
