@@ -65,8 +65,9 @@ def statement_of(period: FundPeriod, lang: str = "zh") -> dict:
                             for b, v in sorted(by_building.items())]}
 
 
-def statement(actor: Actor, period_id: int, lang: str = "zh") -> dict:
-    """A period's statement: owners of the estate once published; its managers at any time."""
+def _readable(actor: Actor, period_id: int) -> tuple[FundPeriod, bool]:
+    """The period if the actor may read it (its managers always; the estate's owners once it is published), and
+    whether they manage it; else PeriodNotFound (an unpublished period does not exist for owners)."""
     period = db.session.get(FundPeriod, period_id)
     if period is None:
         raise errors.PeriodNotFound()
@@ -74,6 +75,12 @@ def statement(actor: Actor, period_id: int, lang: str = "zh") -> dict:
     manages = access.may_manage(actor, place)
     if not manages and not (period.state == "published" and access.may_read_published(actor, place)):
         raise errors.PeriodNotFound()
+    return period, manages
+
+
+def statement(actor: Actor, period_id: int, lang: str = "zh") -> dict:
+    """A period's statement: owners of the estate once published; its managers at any time."""
+    period, manages = _readable(actor, period_id)
     return {**statement_of(period, lang), "can_manage": manages}
 
 
@@ -123,13 +130,7 @@ def period_queries(actor: Actor, period_id: int, *, page: int, page_size: int,
                    lang: str = "zh") -> tuple[list[dict], int]:
     """The owners' queries about a published statement, with their answers: who asked is shown to no other
     owner (``mine`` marks the reader's own); the committee and staff see who asked."""
-    period = db.session.get(FundPeriod, period_id)
-    if period is None:
-        raise errors.PeriodNotFound()
-    place = access.estate(period.estate_id)
-    manages = access.may_manage(actor, place)
-    if not manages and not (period.state == "published" and access.may_read_published(actor, place)):
-        raise errors.PeriodNotFound()
+    period, manages = _readable(actor, period_id)
     base = sa.select(FundQuery).where(FundQuery.period_id == period.id)
     total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
     found = db.session.execute(base.order_by(FundQuery.id.desc()).limit(page_size)

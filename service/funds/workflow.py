@@ -145,16 +145,22 @@ def reverse(actor: Actor, journal_id: int, reason: str) -> Journal:
     return journal
 
 
-@transactional
-def close_period(actor: Actor, period_id: int, bank_balance_fen: int) -> FundPeriod:
-    """Close an open period with the bank's balance at its end; the next period opens with the closing balance.
-    A closed period not yet published takes its bank balance again (a figure typed wrong)."""
+def _managed_period(actor: Actor, period_id: int):
+    """The period, locked, and its estate, for one of the estate's managers."""
     period = db.session.execute(sa.select(FundPeriod).where(FundPeriod.id == period_id).with_for_update()
                                 .execution_options(populate_existing=True)).scalar_one_or_none()
     if period is None:
         raise errors.PeriodNotFound()
     place = access.estate(period.estate_id)
     access.require_manage(actor, place)
+    return period, place
+
+
+@transactional
+def close_period(actor: Actor, period_id: int, bank_balance_fen: int) -> FundPeriod:
+    """Close an open period with the bank's balance at its end; the next period opens with the closing balance.
+    A closed period not yet published takes its bank balance again (a figure typed wrong)."""
+    period, place = _managed_period(actor, period_id)
     if period.state == "closed":   # the bank's figure typed again (it was wrong): nothing else changes
         before, period.bank_balance_fen = period.bank_balance_fen, bank_balance_fen
         audit.record(actor, "fund_period.closed", "fund_period", period.id, street_id=place.street_id,
@@ -179,12 +185,7 @@ def close_period(actor: Actor, period_id: int, bank_balance_fen: int) -> FundPer
 @transactional
 def publish_period(actor: Actor, period_id: int) -> FundPeriod:
     """Publish a closed period's statement to the estate (a notice) once it reconciles with the bank."""
-    period = db.session.execute(sa.select(FundPeriod).where(FundPeriod.id == period_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
-    if period is None:
-        raise errors.PeriodNotFound()
-    place = access.estate(period.estate_id)
-    access.require_manage(actor, place)
+    period, place = _managed_period(actor, period_id)
     if period.state != "closed":
         raise errors.NotClosed(state=period.state)
     diff = period.closing_fen - period.bank_balance_fen

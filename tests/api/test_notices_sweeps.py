@@ -2,17 +2,16 @@
 the urgent chase two hours after publication (only 08:00–20:00), and the outage check at 18:00 the day before."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import pytest
 import sqlalchemy as sa
 
 from models.base import db
 from models.notifications import Notification
 from service import clock
 from service.notices import reminders
-from tests.api.test_notices import body, living
-from tests.factories import auth, make_user, make_world
+from tests.api.test_notices import body, living, staff, w  # noqa: F401  (fixtures)
+from tests.factories import auth
 
 SH = clock.SHANGHAI
 
@@ -24,16 +23,6 @@ def at(*args) -> datetime:
 def told(kind: str) -> list[tuple[int, str]]:
     return db.session.execute(sa.select(Notification.user_id, Notification.title).where(
         Notification.kind == kind).order_by(Notification.user_id)).all()
-
-
-@pytest.fixture
-def w():
-    return make_world()
-
-
-@pytest.fixture
-def staff(w):
-    return make_user(name="居委会干部", roles=[("staff", "neighbourhood", w.nb.id)])
 
 
 def test_a_scheduled_notice_is_published_on_time_with_the_audience_of_that_moment(client, w, staff):
