@@ -1,4 +1,5 @@
-"""Funds sweep (service/funds/reminders.py): owners' queries left unanswered go to the 居委会."""
+"""Funds sweeps (service/funds/reminders.py): owners' queries left unanswered go to the 居委会; the disclosure
+calendar's reminders."""
 from __future__ import annotations
 
 from jobs.registry import Job
@@ -7,4 +8,7 @@ from service.funds import reminders
 JOBS = [
     Job("funds.escalate_queries", reminders.escalate_queries, "interval", {"hours": 1},
         "Owners' queries on a statement unanswered after 15 days go to the 居委会"),
+    Job("funds.disclosure_reminders", reminders.disclosure_reminders, "cron", {"hour": 9, "minute": 0},
+        "The disclosure calendar: remind the committee 7 days before a statement is due, tell the 居委会 7 days "
+        "after it is overdue"),
 ]

@@ -53,6 +53,9 @@ class FundPeriod(Base):
     closed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"))
+    # The disclosure calendar: the committee reminded before the statement is due, the 居委会 told after.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Journal(Base):

@@ -142,3 +142,23 @@ class FundQueryOut(ma.Schema):
     answered_at = Timestamp(allow_none=True)
     mine = ma.fields.Boolean(required=True)
     asked_by = ma.fields.Integer(allow_none=True, metadata={"description": "For the committee and staff only"})
+
+
+class CalendarArgs(PageArgs):
+    estate_id = Id(metadata={"description": "One estate; every estate I keep or oversee when absent"})
+
+
+class CalendarItemOut(ma.Schema):
+    estate_id = ma.fields.Integer(required=True)
+    estate = ma.fields.String(required=True)
+    period_id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True, metadata={"enum": ["statement_public_income", "statement_maint"]})
+    kind_name = ma.fields.String(required=True)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(required=True)
+    due_on = ma.fields.Date(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["overdue", "due", "published"]})
+    status_name = ma.fields.String(required=True)
+    days_overdue = ma.fields.Integer(required=True)
+    published_at = Timestamp(allow_none=True)
+    notice_id = ma.fields.Integer(allow_none=True)

@@ -9,8 +9,9 @@ from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer
 from api.schemas.common import id_in_path, page_of, paged
-from api.schemas.funds import (FundAnswerIn, FundCloseIn, FundPeriodArgs, FundPeriodIn, FundPeriodOut, FundQueryIn,
-                               FundQueryOut, FundStatementOut, JournalIn, JournalOut, JournalReverseIn)
+from api.schemas.funds import (CalendarArgs, CalendarItemOut, FundAnswerIn, FundCloseIn, FundPeriodArgs,
+                               FundPeriodIn, FundPeriodOut, FundQueryIn, FundQueryOut, FundStatementOut, JournalIn,
+                               JournalOut, JournalReverseIn)
 from api.security import auth_required, current_actor
 from service.funds import queries, workflow
 
@@ -171,6 +172,23 @@ class Answer(MethodView):
         actor = current_actor()
         workflow.answer(actor, query_id, data["answer"])
         return answer(queries.one_query, actor, query_id, language())
+
+
+@blp.route("/disclosure-calendar")
+class Calendar(MethodView):
+    @blp.arguments(CalendarArgs, location="query")
+    @blp.response(200, page_of(CalendarItemOut), example={"items": [{
+        "estate_id": 3, "estate": "中远两湾城", "period_id": 9, "kind": "statement_public_income",
+        "kind_name": "公共收益收支公示（每季度）", "starts_on": "2026-07-01", "ends_on": "2026-09-30", "due_on": "2026-10-30",
+        "status": "overdue", "status_name": "已逾期", "days_overdue": 6, "published_at": None, "notice_id": None}],
+        "page": 1, "page_size": 20, "total": 1})
+    @errors(blp, 401, 403, 404)
+    @auth_required("committee", "staff", "admin")
+    def get(self, args):
+        """The disclosure calendar: each ended period's statement, when it is due, overdue ones first"""
+        items, total = queries.calendar(current_actor(), estate_id=args.get("estate_id"), page=args["page"],
+                                        page_size=args["page_size"], lang=language())
+        return paged(items, total, args)
 
 
 BLUEPRINTS = (blp,)

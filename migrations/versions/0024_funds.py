@@ -103,6 +103,8 @@ def upgrade():
     sa.Column('closed_by', sa.Integer(), nullable=True),
     sa.Column('published_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('notice_id', sa.Integer(), nullable=True),
+    sa.Column('reminded_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalated_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('ends_on > starts_on', name=op.f('ck_fund_period_ends_after_start')),
     sa.ForeignKeyConstraint(['closed_by'], ['user.id'], name=op.f('fk_fund_period_closed_by_user')),
     sa.ForeignKeyConstraint(['estate_id'], ['estate.id'], name=op.f('fk_fund_period_estate_id_estate')),

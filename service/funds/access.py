@@ -52,3 +52,20 @@ def staff_of(place: Estate) -> list[int]:
         RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood",
         RoleAssignment.scope_id.in_(sa.select(estate_neighbourhood.c.neighbourhood_id)
                                     .where(estate_neighbourhood.c.estate_id == place.id)))).scalars().all()
+
+
+def managed_estates(actor: Actor) -> list[Estate]:
+    """The estates whose books the actor keeps or oversees: their committee's, and for staff every estate of
+    their streets and of the neighbourhoods they cover (an estate shared by two 居委会 is each one's)."""
+    conditions = []
+    committee = actor.scope_ids("committee", "estate")
+    if committee:
+        conditions.append(Estate.id.in_(sorted(committee)))
+    if actor.is_staff and actor.street_ids:
+        conditions.append(Estate.street_id.in_(sorted(actor.street_ids)))
+    if actor.is_staff and actor.neighbourhood_ids:
+        conditions.append(Estate.id.in_(sa.select(estate_neighbourhood.c.estate_id).where(
+            estate_neighbourhood.c.neighbourhood_id.in_(sorted(actor.neighbourhood_ids)))))
+    if not conditions:
+        return []
+    return db.session.execute(sa.select(Estate).where(sa.or_(*conditions)).order_by(Estate.id)).scalars().all()

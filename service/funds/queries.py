@@ -2,13 +2,15 @@
 closing, the bank's balance and the difference; the maintenance fund by building too), and its journals."""
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 
 from models.base import db
 from models.funds import FundAccount, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
-from service import labels
-from service.funds import access, errors
+from service import clock, labels
+from service.funds import access, errors, rules
 from service.people import Actor
 
 
@@ -155,3 +157,43 @@ def one_query(actor: Actor, query_id: int, lang: str = "zh") -> dict:
     if not manages and q.asked_by != actor.user_id:
         raise errors.QueryNotFound()
     return _query_item(actor, q, manages, lang)
+
+
+# --- the disclosure calendar -----------------------------------------------------------------------------------
+
+def due_on(period: FundPeriod):
+    """When a period's statement is due: the rules' days after the period ends."""
+    return date.fromordinal(period.ends_on.toordinal() + rules.current().statement_due_days)
+
+
+def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
+             lang: str = "zh") -> tuple[list[dict], int]:
+    """What is due when: every ended period's statement of the estates the actor manages (one estate with
+    ``estate_id``), overdue first (the longest overdue first), then the soonest due, then the published."""
+    today = clock.local_now().date()
+    if estate_id is not None:
+        estates = {estate_id: access.estate(estate_id)}
+        access.require_manage(actor, estates[estate_id])
+    else:
+        estates = {e.id: e for e in access.managed_estates(actor)}
+    if not estates:
+        return [], 0
+    periods = db.session.execute(sa.select(FundPeriod).where(
+        FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
+    items = []
+    for p in periods:
+        due = due_on(p)
+        status = "published" if p.state == "published" else "overdue" if today > due else "due"
+        items.append({"estate_id": p.estate_id, "estate": estates[p.estate_id].name, "period_id": p.id,
+                      "kind": f"statement_{p.fund}", "kind_name": labels.name("funds", "calendar_kind",
+                                                                               f"statement_{p.fund}", lang),
+                      "starts_on": p.starts_on, "ends_on": p.ends_on, "due_on": due, "status": status,
+                      "status_name": labels.name("funds", "calendar_status", status, lang),
+                      "days_overdue": (today - due).days if status == "overdue" else 0,
+                      "published_at": p.published_at, "notice_id": p.notice_id})
+    rank = {"overdue": 0, "due": 1, "published": 2}
+    # Overdue: the longest overdue first; due: the soonest first; published: the newest first.
+    items.sort(key=lambda i: (rank[i["status"]], -i["days_overdue"],
+                              -i["due_on"].toordinal() if i["status"] == "published" else i["due_on"].toordinal(),
+                              i["period_id"]))
+    return items[(page - 1) * page_size:page * page_size], len(items)

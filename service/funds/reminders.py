@@ -1,14 +1,15 @@
-"""The funds sweep the scheduler runs (jobs/funds.py): an owner's query the committee has not answered within
-the rules' days (15) goes to the 居委会 staff of the estate, once."""
+"""The funds sweeps the scheduler runs (jobs/funds.py): an owner's query the committee has not answered within
+the rules' days (15) goes to the 居委会 staff of the estate, once; and the disclosure calendar's reminders (the
+committee before a statement is due, the 居委会 after it is overdue)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from models.base import db
 from models.funds import FundPeriod, FundQuery
-from service import clock, notifications
+from service import clock, labels, notifications
 from service.db import reading, transactional
 from service.funds import access, rules
 
@@ -37,4 +38,51 @@ def _escalate(query_id: int, cutoff, now) -> bool:
                                 "title": f"{place.name}业主收支询问{days}日未答复", "body": query.text[:60],
                                 "link": f"/fund-periods/{period.id}", "data": {"query_id": query.id}}
                                for uid in access.staff_of(place)])
+    return True
+
+
+def disclosure_reminders() -> dict:
+    """The disclosure calendar's reminders: the committee 7 days before a period's statement is due, the
+    居委会 staff 7 days after it is overdue; each once (recorded on the period)."""
+    today = clock.local_now().date()
+    loaded = rules.current()
+    with reading():
+        ended = db.session.execute(sa.select(FundPeriod.id, FundPeriod.ends_on, FundPeriod.reminded_at,
+                                             FundPeriod.escalated_at).where(
+            FundPeriod.state != "published", FundPeriod.ends_on < today,
+            sa.or_(FundPeriod.reminded_at.is_(None), FundPeriod.escalated_at.is_(None)))
+            .order_by(FundPeriod.ends_on, FundPeriod.id).limit(1000)).all()
+    reminded = escalated = 0
+    for period_id, ends_on, reminded_at, escalated_at in ended:
+        due = date.fromordinal(ends_on.toordinal() + loaded.statement_due_days)
+        if escalated_at is None and today >= date.fromordinal(due.toordinal() + loaded.escalate_days_after):
+            escalated += _remind(period_id, "overdue")
+        elif reminded_at is None and today >= date.fromordinal(due.toordinal() - loaded.remind_days_before):
+            reminded += _remind(period_id, "due")
+    return {"periods": len(ended), "reminded": reminded, "escalated": escalated}
+
+
+@transactional
+def _remind(period_id: int, stage: str) -> bool:
+    period = db.session.execute(sa.select(FundPeriod).where(FundPeriod.id == period_id).with_for_update()
+                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    column = "reminded_at" if stage == "due" else "escalated_at"
+    if period is None or period.state == "published" or getattr(period, column) is not None:
+        return False
+    now = clock.now()
+    setattr(period, column, now)
+    if stage == "overdue":
+        period.reminded_at = period.reminded_at or now
+    place = access.estate(period.estate_id)
+    fund = labels.name("funds", "fund", period.fund)
+    due = date.fromordinal(period.ends_on.toordinal() + rules.current().statement_due_days)
+    users = access.committee_of(place.id) if stage == "due" else [*access.staff_of(place),
+                                                                   *access.committee_of(place.id)]
+    title = (f"{place.name}{fund}收支公示将于{due:%m月%d日}到期" if stage == "due"
+             else f"{place.name}{fund}收支公示已逾期（应于{due:%m月%d日}前公示）")
+    notifications.notify_many([{"user_id": uid, "kind": f"funds.disclosure_{stage}",
+                                "dedupe_key": f"fund_period:{period.id}:{stage}:{uid}", "title": title[:100],
+                                "body": f"{period.starts_on:%Y年%m月}至{period.ends_on:%Y年%m月}的收支情况尚未公示。",
+                                "link": f"/fund-periods/{period.id}", "data": {"period_id": period.id}}
+                               for uid in sorted(set(users))])
     return True

@@ -14,6 +14,9 @@ class Rules:
     period_months: dict[str, int]
     categories: dict[str, dict[str, tuple[str, ...]]]   # fund → kind (income, expense) → codes
     query_escalation_days: int
+    statement_due_days: int
+    remind_days_before: int
+    escalate_days_after: int
 
     def codes(self, fund: str, kind: str) -> tuple[str, ...]:
         return ("bank",) if kind == "bank" else self.categories[fund].get(kind, ())
@@ -43,7 +46,10 @@ def load(directory=None) -> Rules:
         cats[fund] = {kind: tuple(codes) for kind, codes in kinds.items()}
     days = data.get("query_escalation_days")
     rules.require(isinstance(days, int) and 1 <= days <= 60, _WHERE, "query_escalation_days must be 1–60")
-    _rules = Rules(months, cats, days)
+    calendar = [data.get(k) for k in ("statement_due_days", "remind_days_before", "escalate_days_after")]
+    rules.require(all(isinstance(v, int) and 1 <= v <= 90 for v in calendar), _WHERE,
+                  "statement_due_days, remind_days_before and escalate_days_after must be 1–90 days")
+    _rules = Rules(months, cats, days, *calendar)
     return _rules
 
 

@@ -222,3 +222,49 @@ def test_owners_query_a_statement_the_committee_answers_and_late_ones_go_to_the_
         Notification.kind == "funds.query_escalated")).scalars().all() == [staff.id]
     assert client.get(f"/api/v1/fund-periods/{period}/queries", headers=auth(other)).json["items"][0]["state"] == \
         "escalated" and late.status_code == 201
+
+
+def test_the_disclosure_calendar_shows_what_is_due_overdue_first_and_reminds_then_escalates(client, w, committee):
+    from datetime import datetime
+
+    from models.notifications import Notification
+    from service import clock
+    from service.funds import reminders
+
+    def on(day: str) -> None:
+        clock.set_now(datetime.fromisoformat(day + "T10:00:00+08:00"))
+
+    staff = make_user(name="居委会", roles=[("staff", "neighbourhood", w.nb.id)])
+    on("2026-07-01")
+    public = open_period(client, committee, w).json["period_id"]                      # 2026-07-01 … 09-30
+    maint = open_period(client, committee, w, fund="maint").json["period_id"]         # 2026-07-01 … 12-31
+    on("2026-10-22")   # the quarter ended 09-30: due 10-30 (30 days), reminded from 10-23 (7 days before)
+    assert reminders.disclosure_reminders() == {"periods": 1, "reminded": 0, "escalated": 0}
+    on("2026-10-23")
+    assert reminders.disclosure_reminders()["reminded"] == 1
+    assert reminders.disclosure_reminders()["reminded"] == 0
+    told = db.session.execute(sa.select(Notification.user_id, Notification.title).where(
+        Notification.kind == "funds.disclosure_due")).all()
+    assert told == [(committee.id, "香泉苑公共收益收支公示将于10月30日到期")]
+    on("2026-11-05")   # 6 days overdue: not yet told to the 居委会; 7 days: told
+    assert reminders.disclosure_reminders()["escalated"] == 0
+    calendar = client.get("/api/v1/disclosure-calendar", headers=auth(staff)).json
+    assert [(i["period_id"], i["status"], i["days_overdue"]) for i in calendar["items"]] == [(public, "overdue", 6)]
+    assert calendar["items"][0]["status_name"] == "已逾期" and calendar["items"][0]["due_on"] == "2026-10-30"
+    on("2026-11-06")
+    assert reminders.disclosure_reminders()["escalated"] == 1
+    assert {u for u, in db.session.execute(sa.select(Notification.user_id).where(
+        Notification.kind == "funds.disclosure_overdue"))} == {staff.id, committee.id}
+    # Published: it moves below what is still due, and nothing more is sent.
+    on("2027-01-02")
+    client.post(f"/api/v1/fund-periods/{public}/close", json={"bank_balance_fen": 4_821_000}, headers=auth(committee))
+    client.post(f"/api/v1/fund-periods/{public}/publish", headers=auth(committee))
+    listed = client.get(f"/api/v1/disclosure-calendar?estate_id={w.estate.id}", headers=auth(committee)).json["items"]
+    following = db.session.execute(sa.select(FundPeriod.id).where(FundPeriod.starts_on == date(2026, 10, 1))).scalar()
+    # Both ended on 12-31: due the same day (then by period); the published one last.
+    assert [(i["period_id"], i["status"]) for i in listed] == [(maint, "due"), (following, "due"),
+                                                               (public, "published")]
+    outsider = make_user(name="别处", roles=[("staff", "neighbourhood", w.far_nb.id)])
+    assert client.get("/api/v1/disclosure-calendar", headers=auth(outsider)).json["total"] == 0
+    assert client.get(f"/api/v1/disclosure-calendar?estate_id={w.estate.id}",
+                      headers=auth(outsider)).status_code == 403
