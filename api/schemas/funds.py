@@ -151,11 +151,14 @@ class CalendarArgs(PageArgs):
 class CalendarItemOut(ma.Schema):
     estate_id = ma.fields.Integer(required=True)
     estate = ma.fields.String(required=True)
-    period_id = ma.fields.Integer(required=True)
-    kind = ma.fields.String(required=True, metadata={"enum": ["statement_public_income", "statement_maint"]})
+    period_id = ma.fields.Integer(allow_none=True, metadata={"description": "A statement's period"})
+    motion_id = ma.fields.Integer(allow_none=True, metadata={"description": "A decision's motion"})
+    title = ma.fields.String(allow_none=True, metadata={"description": "A decision's title"})
+    kind = ma.fields.String(required=True, metadata={"enum": ["statement_public_income", "statement_maint",
+                                                              "decision"]})
     kind_name = ma.fields.String(required=True)
-    starts_on = ma.fields.Date(required=True)
-    ends_on = ma.fields.Date(required=True)
+    starts_on = ma.fields.Date(allow_none=True)
+    ends_on = ma.fields.Date(required=True, metadata={"description": "A period's last day, or a decision's count"})
     due_on = ma.fields.Date(required=True)
     status = ma.fields.String(required=True, metadata={"enum": ["overdue", "due", "published"]})
     status_name = ma.fields.String(required=True)

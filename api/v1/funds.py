@@ -178,14 +178,15 @@ class Answer(MethodView):
 class Calendar(MethodView):
     @blp.arguments(CalendarArgs, location="query")
     @blp.response(200, page_of(CalendarItemOut), example={"items": [{
-        "estate_id": 3, "estate": "中远两湾城", "period_id": 9, "kind": "statement_public_income",
+        "estate_id": 3, "estate": "中远两湾城", "period_id": 9, "motion_id": None, "title": None,
+        "kind": "statement_public_income",
         "kind_name": "公共收益收支公示（每季度）", "starts_on": "2026-07-01", "ends_on": "2026-09-30", "due_on": "2026-10-30",
         "status": "overdue", "status_name": "已逾期", "days_overdue": 6, "published_at": None, "notice_id": None}],
         "page": 1, "page_size": 20, "total": 1})
     @errors(blp, 401, 403, 404)
     @auth_required("committee", "staff", "admin")
     def get(self, args):
-        """The disclosure calendar: each ended period's statement, when it is due, overdue ones first"""
+        """The disclosure calendar: statements and the assembly's decisions, when each is due, overdue first"""
         items, total = queries.calendar(current_actor(), estate_id=args.get("estate_id"), page=args["page"],
                                         page_size=args["page_size"], lang=language())
         return paged(items, total, args)

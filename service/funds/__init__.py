@@ -15,7 +15,8 @@ DOMAIN = Domain(
         .where(FundPeriod.id == sa.bindparam("id")),
         "journal": _STREET.join(Journal, Journal.estate_id == Estate.id).where(Journal.id == sa.bindparam("id")),
     },
-    # A published statement goes out as a notice to the estate.
-    uses=("service.notices.workflow",),
+    # A published statement goes out as a notice to the estate; the owners' assembly's counted decisions (the
+    # voting domain's motions) are on the disclosure calendar.
+    uses=("service.notices.workflow", "models.voting"),
     demo_after=("notices",),
 )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.funds import FundAccount, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
+from models.voting import Motion
 from service import clock, labels
 from service.funds import access, errors, rules
 from service.people import Actor
@@ -161,6 +162,9 @@ def one_query(actor: Actor, query_id: int, lang: str = "zh") -> dict:
 
 # --- the disclosure calendar -----------------------------------------------------------------------------------
 
+# 业委会 decisions are posted within 3 days (上海市住宅物业管理规定 Art. 26).
+DECISION_DAYS = 3
+
 def due_on(period: FundPeriod):
     """When a period's statement is due: the rules' days after the period ends."""
     return date.fromordinal(period.ends_on.toordinal() + rules.current().statement_due_days)
@@ -168,8 +172,9 @@ def due_on(period: FundPeriod):
 
 def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
              lang: str = "zh") -> tuple[list[dict], int]:
-    """What is due when: every ended period's statement of the estates the actor manages (one estate with
-    ``estate_id``), overdue first (the longest overdue first), then the soonest due, then the published."""
+    """What is due when, for the estates the actor manages (one estate with ``estate_id``): every ended period's
+    statement and every counted decision of the owners' assembly; overdue first (the longest overdue first), then
+    the soonest due, then the published."""
     today = clock.local_now().date()
     if estate_id is not None:
         estates = {estate_id: access.estate(estate_id)}
@@ -180,11 +185,12 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
         return [], 0
     periods = db.session.execute(sa.select(FundPeriod).where(
         FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
-    items = []
+    items = _decisions(estates, today, lang)
     for p in periods:
         due = due_on(p)
         status = "published" if p.state == "published" else "overdue" if today > due else "due"
         items.append({"estate_id": p.estate_id, "estate": estates[p.estate_id].name, "period_id": p.id,
+                      "motion_id": None, "title": None,
                       "kind": f"statement_{p.fund}", "kind_name": labels.name("funds", "calendar_kind",
                                                                                f"statement_{p.fund}", lang),
                       "starts_on": p.starts_on, "ends_on": p.ends_on, "due_on": due, "status": status,
@@ -195,5 +201,26 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
     # Overdue: the longest overdue first; due: the soonest first; published: the newest first.
     items.sort(key=lambda i: (rank[i["status"]], -i["days_overdue"],
                               -i["due_on"].toordinal() if i["status"] == "published" else i["due_on"].toordinal(),
-                              i["period_id"]))
+                              i["period_id"] or 0, i["motion_id"] or 0))
     return items[(page - 1) * page_size:page * page_size], len(items)
+
+
+def _decisions(estates: dict, today: date, lang: str) -> list[dict]:
+    """The owners' assembly's counted decisions (the voting domain's motions): each to be posted within 3 days
+    of its count (上海市住宅物业管理规定 Art. 26); published when the voting domain published its result."""
+    found = db.session.execute(sa.select(Motion.id, Motion.estate_id, Motion.title, Motion.counted_at,
+                                         Motion.published_at).where(
+        Motion.estate_id.in_(sorted(estates)), Motion.counted_at.is_not(None))).all()
+    items = []
+    for motion_id, estate_id, title, counted_at, published_at in found:
+        counted = clock.local(counted_at).date()
+        due = date.fromordinal(counted.toordinal() + DECISION_DAYS)
+        status = "published" if published_at is not None else "overdue" if today > due else "due"
+        items.append({"estate_id": estate_id, "estate": estates[estate_id].name, "period_id": None,
+                      "motion_id": motion_id, "title": title, "kind": "decision",
+                      "kind_name": labels.name("funds", "calendar_kind", "decision", lang), "starts_on": None,
+                      "ends_on": counted, "due_on": due, "status": status,
+                      "status_name": labels.name("funds", "calendar_status", status, lang),
+                      "days_overdue": (today - due).days if status == "overdue" else 0,
+                      "published_at": published_at, "notice_id": None})
+    return items

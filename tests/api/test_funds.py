@@ -268,3 +268,26 @@ def test_the_disclosure_calendar_shows_what_is_due_overdue_first_and_reminds_the
     assert client.get("/api/v1/disclosure-calendar", headers=auth(outsider)).json["total"] == 0
     assert client.get(f"/api/v1/disclosure-calendar?estate_id={w.estate.id}",
                       headers=auth(outsider)).status_code == 403
+
+
+def test_the_assemblys_counted_decisions_are_due_on_the_calendar_within_three_days(client, w, committee):
+    from datetime import datetime
+
+    from models.voting import Motion
+    from service import clock
+
+    counted = datetime.fromisoformat("2026-11-02T16:00:00+08:00")
+    motion = Motion(estate_id=w.estate.id, title="关于续聘物业服务企业的决定", body="…", item=4, status="counted",
+                    notice_days=15, publication_days=7, opens_at=counted, closes_at=counted, counted_at=counted,
+                    created_by=committee.id)
+    db.session.add(motion)
+    db.session.commit()
+    for day, status, late in (("2026-11-05", "due", 0), ("2026-11-06", "overdue", 1)):
+        clock.set_now(datetime.fromisoformat(day + "T10:00:00+08:00"))
+        item = client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"][0]
+        assert (item["motion_id"], item["kind"], item["due_on"], item["status"], item["days_overdue"]) == \
+            (motion.id, "decision", "2026-11-05", status, late)
+    motion.status, motion.published_at = "published", clock.now()
+    db.session.commit()
+    item = client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"][0]
+    assert item["status_name"] == "已公示" and item["kind_name"] == "业主大会决定公告（3日内）"
