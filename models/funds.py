@@ -108,3 +108,22 @@ class FundQuery(Base):
     answered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+AUDIT_KINDS = ("annual", "reelection")
+
+
+class FundAudit(Base):
+    """An audit of the estate's funds (上海市住宅物业管理规定 Art. 67: yearly, and at each 换届), posted to the estate
+    for 30 days as a notice with the audit report attached."""
+    __tablename__ = "fund_audit"
+    __table_args__ = (sa.UniqueConstraint("estate_id", "kind", "year", name="uq_fund_audit_year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(sa.ForeignKey("estate.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    year: Mapped[int] = mapped_column(sa.Integer)       # the year audited (a 换届 audit: the year of the 换届)
+    auditor: Mapped[str] = mapped_column(sa.String(100))
+    summary: Mapped[str] = mapped_column(sa.String(2000))
+    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notice.id"))
+    entered_by: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,7 +5,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from api.schemas.common import Id, Label, PageArgs, Timestamp
-from models.funds import ACCOUNT_KINDS, FUNDS, PERIOD_STATES
+from models.funds import ACCOUNT_KINDS, AUDIT_KINDS, FUNDS, PERIOD_STATES
 
 FEN = validate.Range(min=-10 ** 13, max=10 ** 13)   # ±1000 亿元
 CODE = {"description": "bank, or a category config/rules/funds.yaml lists for the fund and kind (income, expense)"}
@@ -155,7 +155,7 @@ class CalendarItemOut(ma.Schema):
     motion_id = ma.fields.Integer(allow_none=True, metadata={"description": "A decision's motion"})
     title = ma.fields.String(allow_none=True, metadata={"description": "A decision's title"})
     kind = ma.fields.String(required=True, metadata={"enum": ["statement_public_income", "statement_maint",
-                                                              "decision"]})
+                                                              "decision", "audit_annual"]})
     kind_name = ma.fields.String(required=True)
     starts_on = ma.fields.Date(allow_none=True)
     ends_on = ma.fields.Date(required=True, metadata={"description": "A period's last day, or a decision's count"})
@@ -165,3 +165,25 @@ class CalendarItemOut(ma.Schema):
     days_overdue = ma.fields.Integer(required=True)
     published_at = Timestamp(allow_none=True)
     notice_id = ma.fields.Integer(allow_none=True)
+
+
+class FundAuditIn(ma.Schema):
+    kind = ma.fields.String(required=True, validate=validate.OneOf(AUDIT_KINDS))
+    year = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=2000, max=2100),
+                             metadata={"description": "The year audited (a 换届 audit: the year of the 换届)"})
+    auditor = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
+    summary = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    attachments = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=9),
+                                 metadata={"description": "The audit report (your own uploads, not yet attached)"})
+
+
+class FundAuditOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    estate_id = ma.fields.Integer(required=True)
+    kind = ma.fields.String(required=True)
+    kind_name = Label("funds", "audit_kind", source="kind", required=True)
+    year = ma.fields.Integer(required=True)
+    auditor = ma.fields.String(required=True)
+    summary = ma.fields.String(required=True)
+    notice_id = ma.fields.Integer(required=True)
+    published_at = Timestamp(required=True)

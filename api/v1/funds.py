@@ -9,9 +9,9 @@ from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer
 from api.schemas.common import id_in_path, page_of, paged
-from api.schemas.funds import (CalendarArgs, CalendarItemOut, FundAnswerIn, FundCloseIn, FundPeriodArgs,
-                               FundPeriodIn, FundPeriodOut, FundQueryIn, FundQueryOut, FundStatementOut, JournalIn,
-                               JournalOut, JournalReverseIn)
+from api.schemas.funds import (CalendarArgs, CalendarItemOut, FundAnswerIn, FundAuditIn, FundAuditOut, FundCloseIn,
+                               FundPeriodArgs, FundPeriodIn, FundPeriodOut, FundQueryIn, FundQueryOut,
+                               FundStatementOut, JournalIn, JournalOut, JournalReverseIn)
 from api.security import auth_required, current_actor
 from service.funds import queries, workflow
 
@@ -172,6 +172,22 @@ class Answer(MethodView):
         actor = current_actor()
         workflow.answer(actor, query_id, data["answer"])
         return answer(queries.one_query, actor, query_id, language())
+
+
+@blp.route(f"/estates/{EID}/fund-audits")
+class Audits(MethodView):
+    @blp.arguments(FundAuditIn)
+    @blp.response(201, FundAuditOut, example={"id": 2, "estate_id": 3, "kind": "annual", "year": 2025,
+                                              "auditor": "上海某会计师事务所", "summary": "未发现重大问题。", "notice_id": 40,
+                                              "published_at": "2026-03-20T10:00:00+08:00"})
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, estate_id):
+        """Post an audit of the estate's funds for 30 days (Art. 67), the report attached, as a notice"""
+        audit_row = workflow.post_audit(current_actor(), estate_id, data)
+        return {"id": audit_row.id, "estate_id": audit_row.estate_id, "kind": audit_row.kind, "year": audit_row.year,
+                "auditor": audit_row.auditor, "summary": audit_row.summary, "notice_id": audit_row.notice_id,
+                "published_at": audit_row.published_at}
 
 
 @blp.route("/disclosure-calendar")

@@ -165,6 +165,8 @@ class Chase(MethodView):
         "user_id": 40, "name": "王秀英", "phone": "13800001234", "phone_masked": False, "age": 86,
         "lives_alone": True, "reason": "resident", "reason_name": "居住在此", "relative_of": None,
         "building": "1号楼", "unit": "302", "read": False}], "page": 1, "page_size": 20, "total": 1})
+    @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True,
+                      description="With `format=csv`: the whole chase list (UTF-8 with a BOM)")
     @errors(blp, 401, 403, 404)
     @auth_required("staff", "admin", "committee", "property_company")
     def get(self, args, notice_id):

@@ -2,7 +2,7 @@
 clock moved to each posting: four quarters of 公共收益 (advertising, parking, parcel lockers, venue rent; more than
 half topping up the 维修资金 each quarter; an audit fee) and two half-years of 维修资金 (contributions, the transfer
 in, interest, an elevator repair of building 208), each closed against the bank's balance and published to the
-estate, and an owner's query answered by the committee; the current quarter and half-year are open. Idempotent: nothing is added when the estate has periods.
+estate, the first year's audit posted, and an owner's query answered by the committee; the current quarter and half-year are open. Idempotent: nothing is added when the estate has periods.
 """
 from __future__ import annotations
 
@@ -118,6 +118,12 @@ def load(spec: dict | None = None) -> int:
             maint_id = db.session.execute(sa.select(FundPeriod.id).where(
                 FundPeriod.estate_id == estate.id, FundPeriod.fund == "maint", FundPeriod.state == "open")).scalar_one()
             added += 4
+        # The annual audit of the first year with books, posted in March of the next year.
+        audited = first_half.year
+        _at(date(audited + 1, 3, 20))
+        workflow.post_audit(actor, estate.id, {"kind": "annual", "year": audited, "auditor": "某会计师事务所（示例）",
+                                               "summary": f"{audited}年度专项维修资金、公共收益收支账实相符，未发现重大问题。"})
+        added += 2
         # An owner asked about the last published quarter's advertising; the committee answered three days later.
         owner_id = db.session.execute(sa.select(User.id).where(User.username == "owner.demo")).scalar_one_or_none()
         last = db.session.execute(sa.select(FundPeriod).where(

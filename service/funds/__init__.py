@@ -1,7 +1,7 @@
 """The owners' funds disclosed (业委会公示: 维修资金 and 公共收益)."""
 import sqlalchemy as sa
 
-from models.funds import FundPeriod, Journal
+from models.funds import FundAudit, FundPeriod, Journal
 from models.places import Estate
 from service.registry import Domain
 
@@ -14,6 +14,8 @@ DOMAIN = Domain(
         "fund_period": _STREET.join(FundPeriod, FundPeriod.estate_id == Estate.id)
         .where(FundPeriod.id == sa.bindparam("id")),
         "journal": _STREET.join(Journal, Journal.estate_id == Estate.id).where(Journal.id == sa.bindparam("id")),
+        "fund_audit": _STREET.join(FundAudit, FundAudit.estate_id == Estate.id)
+        .where(FundAudit.id == sa.bindparam("id")),
     },
     # A published statement goes out as a notice to the estate; the owners' assembly's counted decisions (the
     # voting domain's motions) are on the disclosure calendar.

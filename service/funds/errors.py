@@ -92,3 +92,11 @@ class CategoryNotInStatement(InvalidInput):
 
 class AlreadyAnswered(Conflict):
     code, zh, en = "funds.already_answered", "该询问已答复", "The query is answered already"
+
+
+class AuditExists(Conflict):
+    code, zh, en = "funds.audit_exists", "该年度的审计结果已公示", "That year's audit is posted already"
+
+
+class AuditYearWrong(InvalidInput):
+    code, field, zh, en = "funds.audit_year_wrong", "year", "审计年度须为已结束的年度", "The year audited must be over"

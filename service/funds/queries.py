@@ -7,7 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from models.base import db
-from models.funds import FundAccount, FundPeriod, FundQuery, Journal, JournalEntry
+from models.funds import FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
 from models.voting import Motion
 from service import clock, labels
@@ -185,7 +185,7 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
         return [], 0
     periods = db.session.execute(sa.select(FundPeriod).where(
         FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
-    items = _decisions(estates, today, lang)
+    items = _decisions(estates, today, lang) + _audits(estates, periods, today, lang)
     for p in periods:
         due = due_on(p)
         status = "published" if p.state == "published" else "overdue" if today > due else "due"
@@ -223,4 +223,26 @@ def _decisions(estates: dict, today: date, lang: str) -> list[dict]:
                       "status_name": labels.name("funds", "calendar_status", status, lang),
                       "days_overdue": (today - due).days if status == "overdue" else 0,
                       "published_at": published_at, "notice_id": None})
+    return items
+
+
+def _audits(estates: dict, periods: list[FundPeriod], today: date, lang: str) -> list[dict]:
+    """The annual audit of every year an estate kept books in that has ended: due by the rules' day of the next
+    year (31 March by default), published when posted (``FundAudit``)."""
+    month, day = rules.current().annual_audit_due
+    posted = {(a.estate_id, a.year): a for a in db.session.execute(sa.select(FundAudit).where(
+        FundAudit.estate_id.in_(sorted(estates)), FundAudit.kind == "annual")).scalars()}
+    years = {(p.estate_id, y) for p in periods for y in range(p.starts_on.year, p.ends_on.year + 1) if y < today.year}
+    items = []
+    for estate_id, year in sorted(years):
+        due = date(year + 1, month, day)
+        done = posted.get((estate_id, year))
+        status = "published" if done else "overdue" if today > due else "due"
+        items.append({"estate_id": estate_id, "estate": estates[estate_id].name, "period_id": None,
+                      "motion_id": None, "title": f"{year}年度审计", "kind": "audit_annual",
+                      "kind_name": labels.name("funds", "calendar_kind", "audit_annual", lang), "starts_on":
+                      date(year, 1, 1), "ends_on": date(year, 12, 31), "due_on": due, "status": status,
+                      "status_name": labels.name("funds", "calendar_status", status, lang),
+                      "days_overdue": (today - due).days if status == "overdue" else 0,
+                      "published_at": done.published_at if done else None, "notice_id": done.notice_id if done else None})
     return items

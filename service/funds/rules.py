@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from models.funds import FUNDS
 from service import rules
@@ -17,6 +18,8 @@ class Rules:
     statement_due_days: int
     remind_days_before: int
     escalate_days_after: int
+    annual_audit_due: tuple[int, int]     # (month, day) of the next year
+    audit_posted_days: int
 
     def codes(self, fund: str, kind: str) -> tuple[str, ...]:
         return ("bank",) if kind == "bank" else self.categories[fund].get(kind, ())
@@ -49,7 +52,14 @@ def load(directory=None) -> Rules:
     calendar = [data.get(k) for k in ("statement_due_days", "remind_days_before", "escalate_days_after")]
     rules.require(all(isinstance(v, int) and 1 <= v <= 90 for v in calendar), _WHERE,
                   "statement_due_days, remind_days_before and escalate_days_after must be 1–90 days")
-    _rules = Rules(months, cats, days, *calendar)
+    try:
+        month, day = (int(part) for part in str(data.get("annual_audit_due")).split("-"))
+        date(2001, month, day)
+    except (TypeError, ValueError):
+        raise rules.RulesError(f"{_WHERE}: annual_audit_due must be MM-DD") from None
+    posted = data.get("audit_posted_days")
+    rules.require(isinstance(posted, int) and posted >= 30, _WHERE, "audit_posted_days must be at least 30 (Art. 67)")
+    _rules = Rules(months, cats, days, *calendar, (month, day), posted)
     return _rules
 
 

@@ -4,13 +4,13 @@ its statement to the estate as a notice once it reconciles with the bank. Each i
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import db
-from models.funds import FUNDS, FundAccount, FundPeriod, FundQuery, Journal, JournalEntry
+from models.funds import FUNDS, FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
 from service import audit, clock, labels, notifications
 from service.db import transactional
@@ -250,3 +250,32 @@ def answer(actor: Actor, query_id: int, text: str) -> FundQuery:
     audit.record(actor, "fund_query.answered", "fund_period", period.id, street_id=place.street_id,
                  after={"query_id": query.id})
     return query
+
+
+# --- audits ----------------------------------------------------------------------------------------------------
+
+@transactional
+def post_audit(actor: Actor, estate_id: int, data: dict) -> FundAudit:
+    """Post an audit's result to the estate for the rules' days (30, Art. 67), the report attached."""
+    place = access.estate(estate_id)
+    access.require_manage(actor, place)
+    today = clock.local_now().date()
+    if data["kind"] == "annual" and data["year"] >= today.year:
+        raise errors.AuditYearWrong()
+    if db.session.execute(sa.select(FundAudit.id).where(FundAudit.estate_id == place.id, FundAudit.kind == data["kind"],
+                                                        FundAudit.year == data["year"])).first():
+        raise errors.AuditExists()
+    name = labels.name("funds", "audit_kind", data["kind"], "zh")
+    now = clock.now()
+    notice = notices.add(actor, {
+        "category": "committee", "title": f"{place.name}{data['year']}年{name}结果公示"[:100],
+        "body": f"审计机构：{data['auditor']}\n{data['summary']}", "scopes": [{"type": "estate", "id": place.id}],
+        "attachments": data.get("attachments") or [], "publish": True,
+        "valid_until": now + timedelta(days=rules.current().audit_posted_days)})
+    audit_row = FundAudit(estate_id=place.id, kind=data["kind"], year=data["year"], auditor=data["auditor"],
+                          summary=data["summary"], notice_id=notice.id, entered_by=actor.user_id, published_at=now)
+    db.session.add(audit_row)
+    db.session.flush()
+    audit.record(actor, "fund_audit.posted", "fund_audit", audit_row.id, street_id=place.street_id,
+                 after={"estate_id": place.id, "kind": data["kind"], "year": data["year"], "notice_id": notice.id})
+    return audit_row

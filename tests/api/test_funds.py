@@ -262,8 +262,8 @@ def test_the_disclosure_calendar_shows_what_is_due_overdue_first_and_reminds_the
     listed = client.get(f"/api/v1/disclosure-calendar?estate_id={w.estate.id}", headers=auth(committee)).json["items"]
     following = db.session.execute(sa.select(FundPeriod.id).where(FundPeriod.starts_on == date(2026, 10, 1))).scalar()
     # Both ended on 12-31: due the same day (then by period); the published one last.
-    assert [(i["period_id"], i["status"]) for i in listed] == [(maint, "due"), (following, "due"),
-                                                               (public, "published")]
+    assert [(i["period_id"] or i["kind"], i["status"]) for i in listed] == [
+        (maint, "due"), (following, "due"), ("audit_annual", "due"), (public, "published")]
     outsider = make_user(name="别处", roles=[("staff", "neighbourhood", w.far_nb.id)])
     assert client.get("/api/v1/disclosure-calendar", headers=auth(outsider)).json["total"] == 0
     assert client.get(f"/api/v1/disclosure-calendar?estate_id={w.estate.id}",
@@ -291,3 +291,45 @@ def test_the_assemblys_counted_decisions_are_due_on_the_calendar_within_three_da
     db.session.commit()
     item = client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"][0]
     assert item["status_name"] == "已公示" and item["kind_name"] == "业主大会决定公告（3日内）"
+
+
+def test_an_annual_audit_is_due_by_31_march_and_posted_for_30_days_with_its_report(client, w, committee):
+    from datetime import datetime, timedelta
+
+    from service import clock
+    from tests.api.test_cases import upload as image_upload
+
+    def on(day: str) -> None:
+        clock.set_now(datetime.fromisoformat(day + "T10:00:00+08:00"))
+
+    owner = make_user(name="业主")
+    make_owner(owner, w.units[0])
+    on("2026-07-01")
+    open_period(client, committee, w)
+    on("2027-03-31")
+    items = client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"]
+    audit_item = next(i for i in items if i["kind"] == "audit_annual")
+    assert (audit_item["title"], audit_item["due_on"], audit_item["status"]) == ("2026年度审计", "2027-03-31", "due")
+    on("2027-04-01")
+    audit_item = next(i for i in client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"]
+                      if i["kind"] == "audit_annual")
+    assert (audit_item["status"], audit_item["days_overdue"]) == ("overdue", 1)
+    current = client.post(f"/api/v1/estates/{w.estate.id}/fund-audits", headers=auth(committee), json={
+        "kind": "annual", "year": 2027, "auditor": "事务所", "summary": "…"})
+    assert current.status_code == 422 and current.json["error"] == "funds.audit_year_wrong"
+    report = image_upload(client, committee)
+    posted = client.post(f"/api/v1/estates/{w.estate.id}/fund-audits", headers=auth(committee), json={
+        "kind": "annual", "year": 2026, "auditor": "上海某会计师事务所", "summary": "维修资金、公共收益账实相符。",
+        "attachments": [report]})
+    assert posted.status_code == 201 and posted.json["kind_name"] == "年度审计"
+    notice = client.get(f"/api/v1/notices/{posted.json['notice_id']}", headers=auth(owner)).json
+    assert notice["attachments"][0]["upload_id"] == report and "2026年年度审计结果公示" in notice["title"]
+    valid = datetime.fromisoformat(notice["valid_until"]) - datetime.fromisoformat(notice["published_at"])
+    assert valid == timedelta(days=30)
+    assert client.get(f"/api/v1/uploads/{report}", headers=auth(owner)).status_code == 200
+    again = client.post(f"/api/v1/estates/{w.estate.id}/fund-audits", headers=auth(committee), json={
+        "kind": "annual", "year": 2026, "auditor": "另一家", "summary": "…"})
+    assert again.status_code == 409 and again.json["error"] == "funds.audit_exists"
+    audit_item = next(i for i in client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"]
+                      if i["kind"] == "audit_annual")
+    assert audit_item["status"] == "published" and audit_item["notice_id"] == posted.json["notice_id"]
