@@ -225,6 +225,16 @@ def _run(fn, args, kwargs, stale):
         raise
 
 
+def locked(model, object_id):
+    """The row of ``model`` with this primary key, locked FOR UPDATE until the transaction ends (on SQLite the
+    use-case's write lock already serialises writers) and read afresh from the database; None when there is none."""
+    import sqlalchemy as sa
+
+    (key,) = sa.inspect(model).primary_key
+    return db.session.execute(sa.select(model).where(key == object_id).with_for_update()
+                              .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
 def session_usable() -> bool:
     """Whether the database session can be used here: inside an application's context (a request, a job, a
     command), not in a bare script or at import time."""

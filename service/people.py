@@ -237,6 +237,17 @@ def load_caller(user_id: int, ip: str | None = None, *, token_id: str | None = N
     return Actor(user_id=row[0], roles={"resident"}, ip=ip) if row else None
 
 
+def role_holders(role: str, scope_type: str, scope_ids) -> list[int]:
+    """Who holds ``role`` on any of these places (the staff of some neighbourhoods, an estate's committee), by
+    user id, each once."""
+    ids = sorted(set(scope_ids))
+    if not ids:
+        return []
+    return list(db.session.execute(sa.select(RoleAssignment.user_id).where(
+        RoleAssignment.role == role, RoleAssignment.scope_type == scope_type, RoleAssignment.scope_id.in_(ids))
+        .distinct().order_by(RoleAssignment.user_id)).scalars())
+
+
 def owner_estates(user_id: int) -> set[int]:
     """Estates where the user holds a current, verified ownership."""
     return set(db.session.connection().execute(_OWNER_ESTATES, {"user_id": user_id}).scalars())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models.base import db
-from models.people import RoleAssignment
 from models.places import Estate, estate_neighbourhood
+from service import people
 from service.funds import errors
 from service.people import Actor
 
@@ -41,17 +41,14 @@ def may_read_published(actor: Actor, place: Estate) -> bool:
 
 def committee_of(estate_id: int) -> list[int]:
     """The members of the estate's owners' committee."""
-    return db.session.execute(sa.select(RoleAssignment.user_id).where(
-        RoleAssignment.role == "committee", RoleAssignment.scope_type == "estate",
-        RoleAssignment.scope_id == estate_id)).scalars().all()
+    return people.role_holders("committee", "estate", [estate_id])
 
 
 def staff_of(place: Estate) -> list[int]:
     """The 居委会 staff of the estate's neighbourhoods."""
-    return db.session.execute(sa.select(RoleAssignment.user_id).where(
-        RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood",
-        RoleAssignment.scope_id.in_(sa.select(estate_neighbourhood.c.neighbourhood_id)
-                                    .where(estate_neighbourhood.c.estate_id == place.id)))).scalars().all()
+    return people.role_holders("staff", "neighbourhood", db.session.execute(
+        sa.select(estate_neighbourhood.c.neighbourhood_id).where(estate_neighbourhood.c.estate_id == place.id))
+        .scalars())
 
 
 def managed_estates(actor: Actor) -> list[Estate]:

@@ -165,9 +165,9 @@ def one_query(actor: Actor, query_id: int, lang: str = "zh") -> dict:
 # 业委会 decisions are posted within 3 days (上海市住宅物业管理规定 Art. 26).
 DECISION_DAYS = 3
 
-def due_on(period: FundPeriod):
-    """When a period's statement is due: the rules' days after the period ends."""
-    return date.fromordinal(period.ends_on.toordinal() + rules.current().statement_due_days)
+def due_on(ends_on: date) -> date:
+    """When the statement of a period ending on ``ends_on`` is due: the rules' days after."""
+    return date.fromordinal(ends_on.toordinal() + rules.current().statement_due_days)
 
 
 def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
@@ -187,7 +187,7 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
         FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
     items = _decisions(estates, today, lang) + _audits(estates, periods, today, lang)
     for p in periods:
-        due = due_on(p)
+        due = due_on(p.ends_on)
         status = "published" if p.state == "published" else "overdue" if today > due else "due"
         items.append({"estate_id": p.estate_id, "estate": estates[p.estate_id].name, "period_id": p.id,
                       "motion_id": None, "title": None,

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from models.base import db
 from models.funds import FundPeriod, FundQuery
 from service import clock, labels, notifications
-from service.db import reading, transactional
-from service.funds import access, rules
+from service.db import locked, reading, transactional
+from service.funds import access, queries, rules
 
 
 def escalate_queries() -> dict:
@@ -25,8 +25,7 @@ def escalate_queries() -> dict:
 
 @transactional
 def _escalate(query_id: int, cutoff, now) -> bool:
-    query = db.session.execute(sa.select(FundQuery).where(FundQuery.id == query_id).with_for_update()
-                               .execution_options(populate_existing=True)).scalar_one_or_none()
+    query = locked(FundQuery, query_id)
     if query is None or query.state != "open" or query.asked_at > cutoff:
         return False
     query.state, query.escalated_at = "escalated", now
@@ -54,7 +53,7 @@ def disclosure_reminders() -> dict:
             .order_by(FundPeriod.ends_on, FundPeriod.id).limit(1000)).all()
     reminded = escalated = 0
     for period_id, ends_on, reminded_at, escalated_at in ended:
-        due = date.fromordinal(ends_on.toordinal() + loaded.statement_due_days)
+        due = queries.due_on(ends_on)
         if escalated_at is None and today >= date.fromordinal(due.toordinal() + loaded.escalate_days_after):
             escalated += _remind(period_id, "overdue")
         elif reminded_at is None and today >= date.fromordinal(due.toordinal() - loaded.remind_days_before):
@@ -64,8 +63,7 @@ def disclosure_reminders() -> dict:
 
 @transactional
 def _remind(period_id: int, stage: str) -> bool:
-    period = db.session.execute(sa.select(FundPeriod).where(FundPeriod.id == period_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    period = locked(FundPeriod, period_id)
     column = "reminded_at" if stage == "due" else "escalated_at"
     if period is None or period.state == "published" or getattr(period, column) is not None:
         return False
@@ -75,7 +73,7 @@ def _remind(period_id: int, stage: str) -> bool:
         period.reminded_at = period.reminded_at or now
     place = access.estate(period.estate_id)
     fund = labels.name("funds", "fund", period.fund)
-    due = date.fromordinal(period.ends_on.toordinal() + rules.current().statement_due_days)
+    due = queries.due_on(period.ends_on)
     users = access.committee_of(place.id) if stage == "due" else [*access.staff_of(place),
                                                                    *access.committee_of(place.id)]
     title = (f"{place.name}{fund}收支公示将于{due:%m月%d日}到期" if stage == "due"

@@ -13,7 +13,7 @@ from models.base import db
 from models.funds import FUNDS, FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
 from service import audit, clock, labels, notifications
-from service.db import transactional
+from service.db import locked, transactional
 from service.funds import access, errors, queries, rules
 from service.notices import workflow as notices
 from service.people import Actor
@@ -147,8 +147,7 @@ def reverse(actor: Actor, journal_id: int, reason: str) -> Journal:
 
 def _managed_period(actor: Actor, period_id: int):
     """The period, locked, and its estate, for one of the estate's managers."""
-    period = db.session.execute(sa.select(FundPeriod).where(FundPeriod.id == period_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    period = locked(FundPeriod, period_id)
     if period is None:
         raise errors.PeriodNotFound()
     place = access.estate(period.estate_id)
@@ -234,8 +233,7 @@ def ask(actor: Actor, period_id: int, text: str, category: str | None = None) ->
 @transactional
 def answer(actor: Actor, query_id: int, text: str) -> FundQuery:
     """The committee (or the staff covering the estate) answers; the owner is told."""
-    query = db.session.execute(sa.select(FundQuery).where(FundQuery.id == query_id).with_for_update()
-                               .execution_options(populate_existing=True)).scalar_one_or_none()
+    query = locked(FundQuery, query_id)
     if query is None:
         raise errors.QueryNotFound()
     period = db.session.get(FundPeriod, query.period_id)

@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 from models.base import db
 from models.life_circle import Facility
 from models.meals import LIVE_SQL, MODES, MealBooking, MealCard, MealSite, MealSlot, SetMeal
-from models.people import ResidentProfile, RoleAssignment
+from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Unit
-from service import audit, clock, consent, csv_export, geo, labels, places, privacy
+from service import audit, clock, consent, csv_export, geo, labels, people, places, privacy
 from service.db import paginate
 from service.life_circle import walking
 from service.life_circle.walking import Walk
@@ -315,17 +315,11 @@ def card(actor: Actor, user_id: int) -> dict:
 # --- who is told ------------------------------------------------------------------------------------------------
 
 def staff_of_neighbourhood(neighbourhood_id: int | None) -> list[int]:
-    if neighbourhood_id is None:
-        return []
-    return list(db.session.execute(sa.select(RoleAssignment.user_id).where(
-        RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood",
-        RoleAssignment.scope_id == neighbourhood_id).distinct()).scalars())
+    return people.role_holders("staff", "neighbourhood", [] if neighbourhood_id is None else [neighbourhood_id])
 
 
 def operators_of(site_id: int) -> list[int]:
-    return list(db.session.execute(sa.select(RoleAssignment.user_id).where(
-        RoleAssignment.role == "operator", RoleAssignment.scope_type == "meal_site",
-        RoleAssignment.scope_id == site_id).distinct()).scalars())
+    return people.role_holders("operator", "meal_site", [site_id])
 
 
 # --- the kitchen manifest ------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.notices import Notice, NoticeAudience
-from models.people import RoleAssignment
-from service import clock, notifications
-from service.db import reading, transactional
+from service import clock, notifications, people
+from service.db import locked, reading, transactional
 from service.notices import access, rules, workflow
 
 
@@ -86,17 +85,13 @@ def _eve_of(event_at: datetime, deadline) -> datetime:
 def _managers(notice: Notice) -> list[int]:
     """Who is told about a notice's missing acknowledgements: its author and the staff of the 居委会 its places
     belong to."""
-    neighbourhoods = sorted({nb for place in access.scopes_of(notice.id) for nb in place.neighbourhood_ids})
-    staff = db.session.execute(sa.select(RoleAssignment.user_id).where(
-        RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood",
-        RoleAssignment.scope_id.in_(neighbourhoods))).scalars().all() if neighbourhoods else []
-    return sorted({notice.author_user_id, *staff})
+    neighbourhoods = {nb for place in access.scopes_of(notice.id) for nb in place.neighbourhood_ids}
+    return sorted({notice.author_user_id, *people.role_holders("staff", "neighbourhood", neighbourhoods)})
 
 
 @transactional
 def _tell(notice_id: int, stage: str, now: datetime) -> int:
-    notice = db.session.execute(sa.select(Notice).where(Notice.id == notice_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    notice = locked(Notice, notice_id)
     column = "chased_at" if stage == "chase" else "eve_checked_at"
     if notice is None or notice.state != "published" or getattr(notice, column) is not None:
         return 0

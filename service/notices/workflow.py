@@ -16,7 +16,7 @@ from models.notices import Notice, NoticeAttachment, NoticeAudience, NoticeScope
 from models.notifications import SubscriptionGrant
 from models.places import Street
 from service import audit, clock, notifications, people, uploads
-from service.db import end_read_before_write, transactional
+from service.db import end_read_before_write, locked, transactional
 from service.notices import access, audience, errors, queries, rules
 from service.notices.access import Place
 from service.people import Actor
@@ -207,8 +207,7 @@ def _announce(notice: Notice) -> int:
 
 def publish_due_one(notice_id: int, now) -> bool:
     """The sweep's step: publish one scheduled notice whose time has come (False if it is no longer due)."""
-    notice = db.session.execute(sa.select(Notice).where(Notice.id == notice_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    notice = locked(Notice, notice_id)
     if notice is None or notice.state != "scheduled" or notice.publish_at > now:
         return False
     _publish(None, notice, access.scopes_of(notice.id), now)
@@ -260,8 +259,7 @@ def withdraw(actor: Actor, notice_id: int, reason: str) -> Notice:
 
 
 def _locked(notice_id: int) -> Notice:
-    notice = db.session.execute(sa.select(Notice).where(Notice.id == notice_id).with_for_update()
-                                .execution_options(populate_existing=True)).scalar_one_or_none()
+    notice = locked(Notice, notice_id)
     if notice is None:
         raise errors.NoticeNotFound()
     return notice
