@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from bench import Benchmark, register
@@ -120,7 +120,7 @@ def setup(app, state):
     from models.base import db
     from models.notices import NoticeAudience
     from models.places import Building, Unit
-    from service import people
+    from service import clock, people
     from service.notices import queries, workflow
 
     rng = random.Random(18)
@@ -149,9 +149,6 @@ def setup(app, state):
     reader = db.session.execute(sa.select(NoticeAudience.user_id).join(Unit, Unit.id == NoticeAudience.unit_id)
                                 .where(Unit.building_id == building).limit(1)).scalar()
     # The chase list: an urgent notice to the 11,000-unit estate, 40 % acknowledged in the app.
-    from datetime import timedelta
-
-    from service import clock
     urgent = workflow.create(staff, {"category": "emergency", "urgent": True, "title": "燃气抢修紧急通知", "body": "压测",
                                      "valid_until": clock.now() + timedelta(days=2),
                                      "scopes": [{"type": "estate", "id": big_estate}], "publish": True})

@@ -88,7 +88,7 @@ def load(spec: dict | None = None) -> int:
                     "lines": [{"kind": "expense", "code": "audit_fee", "amount_fen": 800_000},
                               {"kind": "bank", "code": "bank", "amount_fen": -800_000}]})
             period = db.session.get(FundPeriod, public_id)
-            workflow.close_period(actor, public_id, period.opening_fen + _movement(public_id))
+            workflow.close_period(actor, public_id, period.opening_fen + queries.bank_movement(public_id))
             workflow.publish_period(actor, public_id)
             public_id = db.session.execute(sa.select(FundPeriod.id).where(
                 FundPeriod.estate_id == estate.id, FundPeriod.fund == "public_income",
@@ -113,7 +113,7 @@ def load(spec: dict | None = None) -> int:
                         {"kind": "expense", "code": "repair", "amount_fen": 38_600_000},
                         {"kind": "bank", "code": "bank", "building_id": b208, "amount_fen": -38_600_000}]})
             period = db.session.get(FundPeriod, maint_id)
-            workflow.close_period(actor, maint_id, period.opening_fen + _movement(maint_id))
+            workflow.close_period(actor, maint_id, period.opening_fen + queries.bank_movement(maint_id))
             workflow.publish_period(actor, maint_id)
             maint_id = db.session.execute(sa.select(FundPeriod.id).where(
                 FundPeriod.estate_id == estate.id, FundPeriod.fund == "maint", FundPeriod.state == "open")).scalar_one()
@@ -140,7 +140,3 @@ def load(spec: dict | None = None) -> int:
     finally:
         clock.set_now(None)
     return added
-
-
-def _movement(period_id: int) -> int:
-    return queries.bank_movement(period_id)

@@ -13,23 +13,33 @@ from service.meals.queries import lives_alone_sql
 from service.notices import access, errors, rules
 from service.people import Actor
 
-_FIELDS = ("category", "state", "author_role")
 # Listed to their audience: published, and those that ended (expired, withdrawn, superseded: shown as such).
 SHOWN = ("published", "expired", "withdrawn", "superseded")
 
 
-def _summary(notice: Notice, lang: str, now, *, row: NoticeAudience | None = None) -> dict:
-    pinned = notice.pinned and notice.state == "published" and (notice.valid_until is None or notice.valid_until > now)
-    item = {"id": notice.id, "category": notice.category, "title": notice.title, "urgent": notice.urgent,
-            "ack_required": notice.ack_required, "pinned": pinned, "state": notice.state,
+def _pinned(notice, now) -> bool:
+    """Pinned as a reader sees it: a published notice still valid (expiry unpins it)."""
+    return bool(notice.pinned and notice.state == "published" and (notice.valid_until is None or notice.valid_until > now))
+
+
+def _summary(notice, lang: str, now, *, row=None) -> dict:
+    """A notice in a list, as the answer's values (Shanghai times, every code with its label): ``notice`` a
+    Notice or a row with its columns; ``row`` the reader's audience row (or the same row), for read and ack."""
+    iso, name = clock.iso, labels.name
+    item = {"id": notice.id, "category": notice.category,
+            "category_name": name("notices", "category", notice.category, lang), "title": notice.title,
+            "urgent": notice.urgent, "ack_required": notice.ack_required, "pinned": _pinned(notice, now),
+            "state": notice.state, "state_name": name("notices", "state", notice.state, lang),
             "version": notice.version, "supersedes_id": notice.supersedes_id,
-            "published_at": notice.published_at, "publish_at": notice.publish_at,
-            "valid_until": notice.valid_until, "event_at": notice.event_at, "author_role": notice.author_role}
+            "published_at": iso(notice.published_at), "publish_at": iso(notice.publish_at),
+            "valid_until": iso(notice.valid_until), "event_at": iso(notice.event_at),
+            "author_role": notice.author_role, "author_role_name": name("notices", "author_role", notice.author_role,
+                                                                        lang)}
     if row is not None:
-        item.update(read=row.read_at is not None, acked=row.acked_at is not None, acked_at=row.acked_at,
-                    ack_channel=row.ack_channel)
-        item["ack_channel_name"] = labels.name("notices", "ack_channel", row.ack_channel, lang)
-    return labels.attach(item, "notices", _FIELDS, lang)
+        item.update(read=row.read_at is not None, acked=row.acked_at is not None, acked_at=iso(row.acked_at),
+                    ack_channel=row.ack_channel,
+                    ack_channel_name=name("notices", "ack_channel", row.ack_channel, lang))
+    return item
 
 
 _MINE_COLUMNS = (Notice.id, Notice.category, Notice.title, Notice.urgent, Notice.ack_required, Notice.pinned,
@@ -66,25 +76,8 @@ def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, 
                 (sa.and_(NoticeAudience.read_at.is_(None), Notice.state == "published"), 1), else_=0)), 0))
             .select_from(NoticeAudience).join(Notice, Notice.id == NoticeAudience.notice_id).where(*where)).one()
 
-    def pinned(r) -> bool:
-        return bool(r.pinned and r.state == "published" and (r.valid_until is None or r.valid_until > now))
-
-    ordered = sorted(((pinned(r), r) for r in rows),
-                     key=lambda pair: (not pair[0], -(pair[1].published_at or now).timestamp(), -pair[1].id))
-    iso = clock.iso
-    catalogue = labels.catalogue("notices")
-    category, state, role, channels = (catalogue[f] for f in ("category", "state", "author_role", "ack_channel"))
-    pick = 1 if lang == "en" else 0
-    items = [{"id": r.id, "category": r.category, "category_name": category.get(r.category, (r.category,) * 2)[pick],
-              "title": r.title, "urgent": r.urgent, "ack_required": r.ack_required, "pinned": is_pinned,
-              "state": r.state, "state_name": state[r.state][pick], "version": r.version,
-              "supersedes_id": r.supersedes_id, "published_at": iso(r.published_at), "publish_at": iso(r.publish_at),
-              "valid_until": iso(r.valid_until), "event_at": iso(r.event_at), "author_role": r.author_role,
-              "author_role_name": role.get(r.author_role, (r.author_role,) * 2)[pick],
-              "read": r.read_at is not None, "acked": r.acked_at is not None, "acked_at": iso(r.acked_at),
-              "ack_channel": r.ack_channel,
-              "ack_channel_name": channels[r.ack_channel][pick] if r.ack_channel else None}
-             for is_pinned, r in ordered[(page - 1) * page_size:page * page_size]]
+    ordered = sorted(rows, key=lambda r: (not _pinned(r, now), -(r.published_at or now).timestamp(), -r.id))
+    items = [_summary(r, lang, now, row=r) for r in ordered[(page - 1) * page_size:page * page_size]]
     return {"items": items, "page": page, "page_size": page_size, "total": total, "unread": int(unread_count)}
 
 
