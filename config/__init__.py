@@ -90,6 +90,9 @@ class BaseConfig:
     JWT_ERROR_MESSAGE_KEY = "message"
 
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # POST /api/v1/uploads alone: a PDF of up to 20 MB (service.uploads.MAX_DOCUMENT_BYTES) and the multipart's
+    # own bytes.
+    UPLOAD_MAX_CONTENT_LENGTH = 21 * 1024 * 1024
     JSON_AS_ASCII = False
 
     # OpenAPI (flask-smorest); Swagger UI is served from local files.

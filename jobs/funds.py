@@ -11,4 +11,7 @@ JOBS = [
     Job("funds.disclosure_reminders", reminders.disclosure_reminders, "cron", {"hour": 9, "minute": 0},
         "The disclosure calendar: remind the committee 7 days before a statement is due, tell the 居委会 7 days "
         "after it is overdue"),
+    Job("funds.duty_reminders", reminders.duty_reminders, "cron", {"hour": 9, "minute": 5},
+        "The disclosure calendar's decisions, audits and members' commitments: remind the committee 7 days before "
+        "each is due, tell the 居委会 7 days after it is overdue"),
 ]

@@ -127,3 +127,20 @@ class FundAudit(Base):
     notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notice.id"))
     entered_by: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Commitment(Base):
+    """A committee member's written commitment (书面承诺; 上海市住宅物业管理规定 Arts. 20, 23: filed with the street
+    within 30 days of the election), published to the estate as a notice. ``term`` is the 换届 the member was
+    elected in (``estate_reelection.id``), or 0 for a committee elected before Linli recorded its 换届; one
+    commitment per member and term."""
+    __tablename__ = "committee_commitment"
+    __table_args__ = (sa.UniqueConstraint("estate_id", "term", "member_user_id", name="uq_committee_commitment"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estate_id: Mapped[int] = mapped_column(sa.ForeignKey("estate.id"), index=True)
+    term: Mapped[int] = mapped_column(sa.Integer)
+    member_user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    filed_on: Mapped[date] = mapped_column(sa.Date)     # the day it was filed with the street
+    text: Mapped[str] = mapped_column(sa.String(2000))
+    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notice.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -403,7 +403,8 @@ class RoleNotFound(NotFound):
 
 class UnsupportedImageType(InvalidInput):
     code, status, field = "uploads.unsupported_type", 415, "file"
-    zh, en = "仅支持 JPEG、PNG 或 WebP 格式的图片", "Only JPEG, PNG or WebP images are accepted"
+    zh, en = ("仅支持 JPEG、PNG、WebP 格式的图片或 PDF 文件",
+              "Only JPEG, PNG or WebP images and PDF documents are accepted")
 
 
 class ImageCorrupt(InvalidInput):
@@ -413,6 +414,35 @@ class ImageCorrupt(InvalidInput):
 class ImageTooLarge(InvalidInput):
     code, status, field = "uploads.too_large", 413, "file"
     zh, en = "图片不能超过 {mib:g} MB", "The image must be at most {mib:g} MB"
+
+
+class DocumentTooLarge(ImageTooLarge):
+    zh, en = "PDF 文件不能超过 {mib:g} MB", "The PDF must be at most {mib:g} MB"
+
+
+class DocumentCorrupt(ImageCorrupt):
+    zh, en = "PDF 文件已损坏或不完整，无法读取", "The PDF is damaged or incomplete"
+
+
+class DocumentEncrypted(InvalidInput):
+    code, field = "uploads.encrypted", "file"
+    zh, en = "PDF 文件设有密码，请上传未加密的文件", "The PDF is password-protected; upload it without a password"
+
+
+class DocumentActive(InvalidInput):
+    code, field = "uploads.active_content", "file"
+    zh, en = ("PDF 文件含有脚本、内嵌文件或自动执行的动作，不能上传，请另存为普通 PDF 后再上传",
+              "The PDF holds scripts, embedded files or automatic actions; save it as a plain PDF and upload it again")
+
+
+class DocumentTooManyPages(InvalidInput):
+    code, field = "uploads.too_many_pages", "file"
+    zh, en = "PDF 文件最多 {limit} 页（此文件 {pages} 页）", "A PDF may have at most {limit} pages (this one has {pages})"
+
+
+class UploadNotImage(InvalidInput):
+    """A document where only images are taken (a case's photos, a paper ballot's scan)."""
+    code, field, zh, en = "uploads.not_image", "photos", "此处只能使用图片，不能使用 PDF 文件", "Only images can be used here, not a PDF"
 
 
 class UploadEmpty(InvalidInput):

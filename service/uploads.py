@@ -1,9 +1,15 @@
-"""Uploaded images (photos with a case report).
+"""Uploaded files: images (photos with a case report) and PDF documents (a notice's or an audit's files).
 
-Every upload is decoded and re-encoded from its pixels: only JPEG, PNG and
-WebP are accepted, as detected from the bytes (never the declared type or the
-file name); EXIF orientation is applied and every piece of metadata (EXIF with
-GPS, XMP, ICC, comments) is dropped; large images are scaled down.
+The kind is detected from the bytes (never the declared type or the file name).
+Every image is decoded and re-encoded from its pixels: only JPEG, PNG and WebP
+are accepted; EXIF orientation is applied and every piece of metadata (EXIF
+with GPS, XMP, ICC, comments) is dropped; large images are scaled down. A PDF
+is opened and checked (whole, not encrypted, within the page limit, no scripts,
+embedded files or automatic actions) and kept byte for byte, so its SHA-256 is
+the one its author holds. Both keep the SHA-256 of what was received.
+
+Images go wherever an upload may go; a document only where its domain says so
+(``claim_for(..., documents=True)``): a case's photos are images.
 
 An upload is private to its owner until it is attached to something
 (``attached_to = "case:123"``); from then on the rule registered in
@@ -35,16 +41,20 @@ from sqlalchemy.orm import defer
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 # Registers the decoders Image.open(formats=…) may use (Pillow loads plugins lazily).
 from PIL import JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
+from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from models.base import db
 from models.uploads import Upload
 from service import clock, storage
 from service.db import reading, transactional
 from service.errors import DomainError
-from service.platform_errors import (ImageCorrupt, ImageIdInvalid, ImageTooLarge, ImageTooManyPixels,
-                                     TooManyPixels, UnsupportedImageType, UploadAlreadyAttached, UploadEmpty,
+from service.platform_errors import (DocumentActive, DocumentCorrupt, DocumentEncrypted, DocumentTooLarge,
+                                     DocumentTooManyPages, ImageCorrupt, ImageIdInvalid, ImageTooLarge,
+                                     ImageTooManyPixels, TooManyPixels, UnsupportedImageType, UploadAlreadyAttached,
+                                     UploadEmpty,
                                      UploadGone, UploadIdInvalid, UploadListedTwice, UploadNotFound,
-                                     UploadStorageUnavailable)
+                                     UploadNotImage, UploadStorageUnavailable)
 from service.people import Actor
 
 log = logging.getLogger("linli.uploads")
@@ -73,7 +83,12 @@ ATTACHED_TO_MAX = 32  # models.uploads.Upload.attached_to is String(32)
 FORMATS = {"JPEG": ("JPEG", "image/jpeg"), "MPO": ("JPEG", "image/jpeg"),
            "PNG": ("PNG", "image/png"), "WEBP": ("WEBP", "image/webp")}
 DECODERS = ["JPEG", "PNG", "WEBP"]
-CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
+CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")  # the images
+DOCUMENT_TYPE = "application/pdf"
+ALL_TYPES = (*CONTENT_TYPES, DOCUMENT_TYPE)
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024  # a PDF (an audit report, a scanned statement)
+MAX_PAGES = 500
+NAME_MAX = 100  # models.uploads.Upload.name
 
 # Who may see an attached upload: ``VISIBILITY["case"](actor, upload)`` for
 # ``attached_to == "case:123"``. A kind with no rule is visible to nobody.
@@ -107,8 +122,9 @@ def _too_many_pixels(max_pixels: int, size: tuple[int, int] | None = None, fmt: 
 class Encoded:
     data: bytes
     content_type: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
+    pages: int | None = None
 
 
 def _read(stream_or_bytes: bytes | bytearray | memoryview | BinaryIO, max_bytes: int) -> bytes:
@@ -253,12 +269,99 @@ def process_image(data: bytes, *, max_pixels: int | None = None, max_side: int =
     raise _too_large(max_bytes)
 
 
-# --- use-cases ------------------------------------------------------------------------------------------------
+# --- documents --------------------------------------------------------------------------------------------------
+
+# Actions a reader would run by itself or on a click, beyond following a link: refused.
+_ACTIVE_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/SubmitForm", "/ResetForm", "/Rendition", "/GoToE",
+                   "/RichMediaExecute"}
+_ACTIVE_ANNOTATIONS = {"/FileAttachment", "/RichMedia", "/Screen", "/Movie", "/Sound", "/3D"}
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file is our answer, not a log line per object
+
+
+def is_document(data: bytes) -> bool:
+    return data.startswith(b"%PDF-")
+
+
+def _action_active(action) -> bool:
+    """An action dictionary (and the actions it chains with /Next) that does more than go somewhere."""
+    seen = 0
+    while isinstance(action, DictionaryObject) and seen < 50:
+        if action.get("/S") in _ACTIVE_ACTIONS:
+            return True
+        action = action.get("/Next")
+        action = action.get_object() if action is not None else None
+        seen += 1
+    return False
+
+
+def _active(reader: PdfReader) -> bool:
+    """Scripts, embedded files or automatic actions anywhere a reader looks for them."""
+    root = reader.trailer["/Root"].get_object()
+    if "/AA" in root:
+        return True
+    open_action = root.get("/OpenAction")
+    if open_action is not None and _action_active(open_action.get_object()):
+        return True
+    names = root.get("/Names")
+    names = names.get_object() if names is not None else {}
+    if "/JavaScript" in names or "/EmbeddedFiles" in names:
+        return True
+    form = root.get("/AcroForm")
+    if form is not None and "/XFA" in form.get_object():
+        return True
+    for page in reader.pages:
+        if "/AA" in page:
+            return True
+        for annotation in page.get("/Annots") or []:
+            annotation = annotation.get_object()
+            if not isinstance(annotation, DictionaryObject):
+                continue
+            if annotation.get("/Subtype") in _ACTIVE_ANNOTATIONS or "/AA" in annotation:
+                return True
+            action = annotation.get("/A")
+            if action is not None and _action_active(action.get_object()):
+                return True
+    return False
+
+
+def process_document(data: bytes, *, max_pages: int = MAX_PAGES) -> Encoded:
+    """Check a PDF and keep it as it is. Pure (no database): raises a DomainError naming ``file`` for a PDF that
+    cannot be read whole, is encrypted, has more than ``max_pages`` pages, or holds active content."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise DocumentEncrypted()
+        pages = len(reader.pages)
+        if pages < 1:
+            raise DocumentCorrupt()
+        if pages > max_pages:
+            raise DocumentTooManyPages(limit=max_pages, pages=pages)
+        active = _active(reader)
+    except DomainError:
+        raise
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - a parser's every complaint about a damaged file is one answer
+        raise DocumentCorrupt() from None
+    if active:
+        raise DocumentActive()
+    return Encoded(data, DOCUMENT_TYPE, None, None, pages)
+
+
+def _file_name(filename: str | None) -> str | None:
+    """A document's name as sent, for the reader's download: the last part of a path, no control characters."""
+    if not filename:
+        return None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[-NAME_MAX:] or None
+
 
 # --- the bytes, in the storage -----------------------------------------------------------------------------------
 
 KEY_PREFIX = "uploads/"
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", DOCUMENT_TYPE: ".pdf"}
 
 
 def new_key(content_type: str) -> str:
@@ -330,10 +433,11 @@ def direct_url(upload: Upload, expires: int) -> str | None:
 # --- use-cases ------------------------------------------------------------------------------------------------
 
 @transactional
-def _save(owner_user_id: int, encoded: Encoded, key: str) -> Upload:
+def _save(owner_user_id: int, encoded: Encoded, key: str, received_sha256: str, name: str | None = None) -> Upload:
     upload = Upload(owner_user_id=owner_user_id, content_type=encoded.content_type, width=encoded.width,
-                    height=encoded.height, size=len(encoded.data), sha256=hashlib.sha256(encoded.data).hexdigest(),
-                    storage_key=key)
+                    height=encoded.height, pages=encoded.pages, size=len(encoded.data),
+                    sha256=hashlib.sha256(encoded.data).hexdigest(), received_sha256=received_sha256,
+                    storage_key=key, name=name)
     db.session.add(upload)
     db.session.flush()
     return upload
@@ -353,16 +457,50 @@ def store_image(owner_user_id: int, stream_or_bytes: bytes | BinaryIO, filename:
     data = _read(stream_or_bytes, max_bytes)
     db.session.rollback()  # on SQLite a POST's transaction holds the write lock: release it while decoding
     encoded = process_image(data, max_pixels=max_pixels, max_side=max_side, max_bytes=max_bytes)
+    return _keep(owner_user_id, encoded, hashlib.sha256(data).hexdigest(), None, declared_content_type, filename)
+
+
+def store_file(owner_user_id: int, stream_or_bytes: bytes | BinaryIO, filename: str | None = None,
+               declared_content_type: str | None = None, *, max_bytes: int = MAX_BYTES,
+               max_document_bytes: int = MAX_DOCUMENT_BYTES, max_pages: int = MAX_PAGES) -> Upload:
+    """Store an image (as ``store_image`` does) or a PDF document (kept as sent, with its file name), whichever
+    the bytes are; each within its own size limit."""
+    limit = max(max_bytes, max_document_bytes)
+    try:
+        data = _read(stream_or_bytes, limit)
+    except ImageTooLarge:  # past both limits: which one to name depends on what was sent
+        head = stream_or_bytes[:5] if isinstance(stream_or_bytes, (bytes, bytearray, memoryview)) else b""
+        if not head and hasattr(stream_or_bytes, "seek"):
+            stream_or_bytes.seek(0)
+            head = stream_or_bytes.read(5)
+        if is_document(bytes(head)):
+            raise DocumentTooLarge(mib=max_document_bytes / (1024 * 1024)) from None
+        raise _too_large(max_bytes) from None
+    if not is_document(data):
+        if len(data) > max_bytes:
+            raise _too_large(max_bytes)
+        return store_image(owner_user_id, data, filename, declared_content_type, max_bytes=max_bytes)
+    if len(data) > max_document_bytes:
+        raise DocumentTooLarge(mib=max_document_bytes / (1024 * 1024))
+    db.session.rollback()  # as for an image: no transaction held while the file is parsed and stored
+    encoded = process_document(data, max_pages=max_pages)
+    return _keep(owner_user_id, encoded, hashlib.sha256(data).hexdigest(), _file_name(filename),
+                 declared_content_type, filename)
+
+
+def _keep(owner_user_id: int, encoded: Encoded, received_sha256: str, name: str | None,
+          declared_content_type: str | None, filename: str | None) -> Upload:
+    """The bytes into the storage, then the row; the object deleted again when the row cannot be written."""
     key = new_key(encoded.content_type)
     _put(key, encoded.data, encoded.content_type)
     try:
-        upload = _save(owner_user_id, encoded, key)
+        upload = _save(owner_user_id, encoded, key, received_sha256, name)
     except BaseException:
         _discard(key)  # the row was not written: the object goes too (or, failing that, the orphan sweep)
         raise
-    log.info("upload %s stored for user %s as %s: %s %dx%d, %d bytes (declared %r, %r)", upload.id, owner_user_id,
-             key, encoded.content_type, encoded.width, encoded.height, len(encoded.data), declared_content_type,
-             (filename or "")[:100])
+    log.info("upload %s stored for user %s as %s: %s %sx%s, %s pages, %d bytes (declared %r, %r)", upload.id,
+             owner_user_id, key, encoded.content_type, encoded.width, encoded.height, encoded.pages,
+             len(encoded.data), declared_content_type, (filename or "")[:100])
     return upload
 
 
@@ -386,10 +524,12 @@ def _visible(actor: Actor, upload: Upload) -> bool:
     return bool(rule is not None and rule(actor, upload))
 
 
-def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, field: str = "photos") -> list[Upload]:
+def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, field: str = "photos",
+              documents: bool = False) -> list[Upload]:
     """Attach the actor's own unattached uploads to ``attached_to`` (e.g. ``"case:42"``), in the
     caller's transaction (nothing is committed here). Refuses, naming ``<field>.<index>``, an id
-    that does not exist, belongs to someone else, is already attached, or is listed twice.
+    that does not exist, belongs to someone else, is already attached, or is listed twice, and a PDF
+    unless ``documents``.
 
     Each upload is taken with a conditional UPDATE, so two requests can never attach the same one.
     """
@@ -403,7 +543,7 @@ def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, fi
         if upload_id in seen:
             raise UploadListedTwice(name)
         seen.add(upload_id)
-        _take(actor_user_id, upload_id, attached_to, name)
+        _take(actor_user_id, upload_id, attached_to, name, documents)
     if not upload_ids:
         return []
     rows = db.session.execute(
@@ -413,7 +553,7 @@ def claim_for(actor_user_id: int, upload_ids: list[int], attached_to: str, *, fi
     return [by_id[upload_id] for upload_id in upload_ids]
 
 
-def attach(actor_user_id: int, upload_id: int, attached_to: str, *, field: str) -> None:
+def attach(actor_user_id: int, upload_id: int, attached_to: str, *, field: str, documents: bool = False) -> None:
     """Attach one upload of the actor's to ``attached_to`` (``"kind:id"``) in the caller's transaction.
 
     An upload belongs to one object: one already attached to anything (a case, a paper ballot, a motion…),
@@ -424,14 +564,15 @@ def attach(actor_user_id: int, upload_id: int, attached_to: str, *, field: str) 
         raise ValueError(f"attached_to must look like 'kind:id' (at most {ATTACHED_TO_MAX} characters)")
     if isinstance(upload_id, bool) or not isinstance(upload_id, int) or not 1 <= upload_id <= MAX_ID:
         raise ImageIdInvalid(field)
-    _take(actor_user_id, upload_id, attached_to, field)
+    _take(actor_user_id, upload_id, attached_to, field, documents)
 
 
-def _take(actor_user_id: int, upload_id: int, attached_to: str, name: str) -> None:
+def _take(actor_user_id: int, upload_id: int, attached_to: str, name: str, documents: bool) -> None:
     """One conditional UPDATE takes the actor's unattached upload for ``attached_to``; else the refusal."""
+    kind = () if documents else (Upload.content_type.in_(CONTENT_TYPES),)
     taken = db.session.execute(
         sa.update(Upload)
-        .where(Upload.id == upload_id, Upload.owner_user_id == actor_user_id, Upload.attached_to.is_(None))
+        .where(Upload.id == upload_id, Upload.owner_user_id == actor_user_id, Upload.attached_to.is_(None), *kind)
         .values(attached_to=attached_to)
         .execution_options(synchronize_session=False)).rowcount
     if taken != 1:
@@ -439,11 +580,14 @@ def _take(actor_user_id: int, upload_id: int, attached_to: str, name: str) -> No
 
 
 def _refuse(name: str, upload_id: int, actor_user_id: int):
-    owner, attached = db.session.execute(
-        sa.select(Upload.owner_user_id, Upload.attached_to).where(Upload.id == upload_id)).first() or (None, None)
+    owner, attached, content_type = db.session.execute(
+        sa.select(Upload.owner_user_id, Upload.attached_to, Upload.content_type)
+        .where(Upload.id == upload_id)).first() or (None, None, None)
     if owner is None or owner != actor_user_id:
         # Someone else's upload looks exactly like a missing one.
         raise UploadGone(name)
+    if attached is None and content_type not in CONTENT_TYPES:
+        raise UploadNotImage(name)
     raise UploadAlreadyAttached(name)
 
 

@@ -1,6 +1,8 @@
 """Owners' funds schemas (维修资金 and 公共收益); amounts in fen in, and in yuan (exact text) and fen out."""
 from __future__ import annotations
 
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -153,12 +155,15 @@ class CalendarItemOut(ma.Schema):
     estate = ma.fields.String(required=True)
     period_id = ma.fields.Integer(allow_none=True, metadata={"description": "A statement's period"})
     motion_id = ma.fields.Integer(allow_none=True, metadata={"description": "A decision's motion"})
-    title = ma.fields.String(allow_none=True, metadata={"description": "A decision's title"})
+    title = ma.fields.String(allow_none=True, metadata={
+        "description": "A decision's title; an audit's year; how many members' commitments are published"})
     kind = ma.fields.String(required=True, metadata={"enum": ["statement_public_income", "statement_maint",
-                                                              "decision", "audit_annual"]})
+                                                              "decision", "audit_annual", "audit_reelection",
+                                                              "commitments"]})
     kind_name = ma.fields.String(required=True)
     starts_on = ma.fields.Date(allow_none=True)
-    ends_on = ma.fields.Date(required=True, metadata={"description": "A period's last day, or a decision's count"})
+    ends_on = ma.fields.Date(required=True, metadata={
+        "description": "A period's last day, a decision's count, a year's last day, or the day of the 换届 election"})
     due_on = ma.fields.Date(required=True)
     status = ma.fields.String(required=True, metadata={"enum": ["overdue", "due", "published"]})
     status_name = ma.fields.String(required=True)
@@ -185,5 +190,29 @@ class FundAuditOut(ma.Schema):
     year = ma.fields.Integer(required=True)
     auditor = ma.fields.String(required=True)
     summary = ma.fields.String(required=True)
+    notice_id = ma.fields.Integer(required=True)
+    published_at = Timestamp(required=True)
+
+
+class CommitmentIn(ma.Schema):
+    text = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                            metadata={"description": "The commitment as filed with the street"})
+    filed_on = ma.fields.Date(required=True, validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)),
+                              metadata={"description": "The day it was filed with the street"})
+    member_user_id = Id(metadata={"description": "Staff only: the member whose paper commitment this is "
+                                                 "(a member posts their own and leaves it out)"})
+    attachments = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=9), metadata={
+        "description": "The signed commitment (your own uploads, not yet attached): PDF or images"})
+
+
+class CommitmentOut(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    estate_id = ma.fields.Integer(required=True)
+    term = ma.fields.Integer(required=True, metadata={
+        "description": "The 换届 the member was elected in (0: before Linli recorded one)"})
+    member_user_id = ma.fields.Integer(required=True)
+    member = ma.fields.String(required=True, metadata={"description": "The member's name, as published"})
+    filed_on = ma.fields.Date(required=True)
+    text = ma.fields.String(required=True)
     notice_id = ma.fields.Integer(required=True)
     published_at = Timestamp(required=True)

@@ -6,6 +6,7 @@ from marshmallow import validate
 
 from api.schemas.common import Id, Label, PageArgs, Timestamp, page_fields
 from models.notices import ACK_CHANNELS, SCOPE_TYPES, STATES
+from service import uploads
 
 
 def _moment(**kwargs) -> ma.fields.AwareDateTime:
@@ -43,8 +44,8 @@ class NoticeIn(NoticeFields):
     body = ma.fields.String(required=True, validate=validate.Length(min=1, max=5000))
     scopes = ma.fields.List(ma.fields.Nested(NoticeScopeIn), required=True, validate=validate.Length(min=1, max=200))
     publish_at = _moment(allow_none=True, metadata={"description": "Scheduled publication; now when absent"})
-    attachments = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=20),
-                                 metadata={"description": "Upload ids (your own, not yet attached)"})
+    attachments = ma.fields.List(Id(), load_default=list, validate=validate.Length(max=20), metadata={
+        "description": "Upload ids (your own, not yet attached): PDF documents or images"})
     publish = ma.fields.Boolean(load_default=False, metadata={
         "description": "Publish now (or schedule it for publish_at); else the notice stays a draft"})
 
@@ -122,6 +123,13 @@ class NoticeScopeOut(ma.Schema):
 class NoticeAttachmentOut(ma.Schema):
     upload_id = ma.fields.Integer(required=True)
     url = ma.fields.String(required=True)
+    content_type = ma.fields.String(required=True, metadata={"enum": list(uploads.ALL_TYPES)})
+    name = ma.fields.String(required=True, allow_none=True, metadata={"description": "A PDF's file name"})
+    size = ma.fields.Integer(required=True, metadata={"description": "Bytes"})
+    pages = ma.fields.Integer(required=True, allow_none=True, metadata={"description": "A PDF's pages"})
+    sha256 = ma.fields.String(required=True, metadata={"description": "SHA-256 of the file as stored"})
+    received_sha256 = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "SHA-256 of the file as its author uploaded it (an image is stored re-encoded)"})
 
 
 class NoticeCountOut(ma.Schema):

@@ -8,8 +8,8 @@ from api.docs import errors
 from api.errors import language
 from api.extensions import Blueprint
 from api.responses import answer
-from api.schemas.common import id_in_path, page_of, paged
-from api.schemas.funds import (CalendarArgs, CalendarItemOut, FundAnswerIn, FundAuditIn, FundAuditOut, FundCloseIn,
+from api.schemas.common import PageArgs, id_in_path, page_of, paged
+from api.schemas.funds import (CalendarArgs, CalendarItemOut, CommitmentIn, CommitmentOut, FundAnswerIn, FundAuditIn, FundAuditOut, FundCloseIn,
                                FundPeriodArgs, FundPeriodIn, FundPeriodOut, FundQueryIn, FundQueryOut,
                                FundStatementOut, JournalIn, JournalOut, JournalReverseIn)
 from api.security import auth_required, current_actor
@@ -190,6 +190,38 @@ class Audits(MethodView):
                 "published_at": audit_row.published_at}
 
 
+COMMITMENT = {"id": 4, "estate_id": 3, "term": 2, "member_user_id": 812, "member": "王建国", "filed_on": "2026-06-20",
+              "text": "本人承诺遵守业主大会议事规则，不利用职务之便谋取私利，按时公开资金收支。", "notice_id": 52,
+              "published_at": "2026-06-21T09:30:00+08:00"}
+
+
+@blp.route(f"/estates/{EID}/commitments")
+class Commitments(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_of(CommitmentOut), example={"items": [COMMITMENT], "page": 1, "page_size": 20,
+                                                        "total": 1})
+    @errors(blp, 401, 403, 404)
+    @auth_required()
+    def get(self, args, estate_id):
+        """The committee members' written commitments (书面承诺), for the estate's owners and its managers"""
+        items, total = queries.commitments(current_actor(), estate_id, page=args["page"],
+                                           page_size=args["page_size"])
+        return paged(items, total, args)
+
+    @blp.arguments(CommitmentIn)
+    @blp.response(201, CommitmentOut, example=COMMITMENT)
+    @errors(blp, 401, 403, 404, 409, 422, 429)
+    @auth_required("committee", "staff", "admin")
+    def post(self, data, estate_id):
+        """Publish a member's written commitment to the estate (Arts. 20, 23)
+
+        A member of the owners' committee posts their own; the staff covering
+        the estate post one filed with the street on paper (`member_user_id`).
+        One per member and term (the latest 换届); it goes out as a notice.
+        """
+        return queries.commitment_item(workflow.post_commitment(current_actor(), estate_id, data))
+
+
 @blp.route("/disclosure-calendar")
 class Calendar(MethodView):
     @blp.arguments(CalendarArgs, location="query")
@@ -202,7 +234,7 @@ class Calendar(MethodView):
     @errors(blp, 401, 403, 404)
     @auth_required("committee", "staff", "admin")
     def get(self, args):
-        """The disclosure calendar: statements and the assembly's decisions, when each is due, overdue first"""
+        """The disclosure calendar: statements, decisions, audits and commitments, when each is due, overdue first"""
         items, total = queries.calendar(current_actor(), estate_id=args.get("estate_id"), page=args["page"],
                                         page_size=args["page_size"], lang=language())
         return paged(items, total, args)

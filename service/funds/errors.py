@@ -100,3 +100,16 @@ class AuditExists(Conflict):
 
 class AuditYearWrong(InvalidInput):
     code, field, zh, en = "funds.audit_year_wrong", "year", "审计年度须为已结束的年度", "The year audited must be over"
+
+
+class NotMember(InvalidInput):
+    code, field = "funds.not_member", "member_user_id"
+    zh, en = "该用户不是本小区业委会委员", "That person is not a member of the estate's owners' committee"
+
+
+class CommitmentExists(Conflict):
+    code, zh, en = "funds.commitment_exists", "该委员本届的书面承诺已公示", "The member's commitment for this term is posted already"
+
+
+class FiledInFuture(InvalidInput):
+    code, field, zh, en = "funds.filed_in_future", "filed_on", "报送日期不能晚于今天", "The filing date cannot be in the future"

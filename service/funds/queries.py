@@ -7,9 +7,10 @@ from datetime import date
 import sqlalchemy as sa
 
 from models.base import db
-from models.funds import FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
+from models.funds import Commitment, FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
+from models.people import ResidentProfile, User
 from models.places import Building
-from models.voting import Motion
+from models.voting import Motion, Reelection
 from service import clock, labels
 from service.funds import access, errors, rules
 from service.people import Actor
@@ -173,7 +174,8 @@ def due_on(ends_on: date) -> date:
 def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
              lang: str = "zh") -> tuple[list[dict], int]:
     """What is due when, for the estates the actor manages (one estate with ``estate_id``): every ended period's
-    statement and every counted decision of the owners' assembly; overdue first (the longest overdue first), then
+    statement, every counted decision of the owners' assembly, every ended year's audit, and after each 换届 its
+    audit and the new members' written commitments; overdue first (the longest overdue first), then
     the soonest due, then the published."""
     today = clock.local_now().date()
     if estate_id is not None:
@@ -185,7 +187,7 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
         return [], 0
     periods = db.session.execute(sa.select(FundPeriod).where(
         FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
-    items = _decisions(estates, today, lang) + _audits(estates, periods, today, lang)
+    items = duties(estates, today, lang, periods=periods)
     for p in periods:
         due = due_on(p.ends_on)
         status = "published" if p.state == "published" else "overdue" if today > due else "due"
@@ -203,6 +205,17 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
                               -i["due_on"].toordinal() if i["status"] == "published" else i["due_on"].toordinal(),
                               i["period_id"] or 0, i["motion_id"] or 0))
     return items[(page - 1) * page_size:page * page_size], len(items)
+
+
+def duties(estates: dict, today: date, lang: str = "zh", *, periods: list[FundPeriod] | None = None) -> list[dict]:
+    """The calendar's items other than statements for these estates (id → estate): the assembly's decisions,
+    the annual audits of the years with books (``periods``: their ended periods, read when not given), and
+    after each 换届 its audit and the members' commitments."""
+    if periods is None:
+        periods = db.session.execute(sa.select(FundPeriod).where(
+            FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
+    return (_decisions(estates, today, lang) + _audits(estates, periods, today, lang)
+            + _reelections(estates, today, lang))
 
 
 def _decisions(estates: dict, today: date, lang: str) -> list[dict]:
@@ -246,3 +259,89 @@ def _audits(estates: dict, periods: list[FundPeriod], today: date, lang: str) ->
                       "days_overdue": (today - due).days if status == "overdue" else 0,
                       "published_at": done.published_at if done else None, "notice_id": done.notice_id if done else None})
     return items
+
+
+def _item(estate: str, estate_id: int, kind: str, title: str | None, starts_on, ends_on: date, due: date, done,
+          today: date, lang: str, *, period_id=None, motion_id=None) -> dict:
+    """One calendar entry: published when ``done`` (what was posted: its ``published_at`` and ``notice_id``),
+    else due, or overdue past ``due``."""
+    status = "published" if done else "overdue" if today > due else "due"
+    return {"estate_id": estate_id, "estate": estate, "period_id": period_id, "motion_id": motion_id, "title": title,
+            "kind": kind, "kind_name": labels.name("funds", "calendar_kind", kind, lang), "starts_on": starts_on,
+            "ends_on": ends_on, "due_on": due, "status": status,
+            "status_name": labels.name("funds", "calendar_status", status, lang),
+            "days_overdue": (today - due).days if status == "overdue" else 0,
+            "published_at": getattr(done, "published_at", None), "notice_id": getattr(done, "notice_id", None)}
+
+
+def _reelections(estates: dict, today: date, lang: str) -> list[dict]:
+    """After each 换届 that ended (the new committee elected): the audit at 换届 (Art. 67), due the rules' days
+    after the election and done when an audit of kind ``reelection`` for that year is posted; and, for the
+    latest one, the members' written commitments (Arts. 20, 23), due within 30 days and done when every current
+    member's commitment of that term is published."""
+    loaded = rules.current()
+    ended = db.session.execute(sa.select(Reelection.id, Reelection.estate_id, Reelection.ended_at).where(
+        Reelection.estate_id.in_(sorted(estates)), Reelection.ended_at.is_not(None))
+        .order_by(Reelection.estate_id, Reelection.ended_at)).all()
+    if not ended:
+        return []
+    audits = {(a.estate_id, a.year): a for a in db.session.execute(sa.select(FundAudit).where(
+        FundAudit.estate_id.in_(sorted(estates)), FundAudit.kind == "reelection")).scalars()}
+    latest = {estate_id: (term, at) for term, estate_id, at in ended}   # ordered: the last one stays
+    items = []
+    for term, estate_id, at in ended:
+        elected = clock.local(at).date()
+        name = estates[estate_id].name
+        due = date.fromordinal(elected.toordinal() + loaded.reelection_audit_due_days)
+        items.append(_item(name, estate_id, "audit_reelection", f"{elected.year}年换届审计", None, elected, due,
+                           audits.get((estate_id, elected.year)), today, lang))
+    for estate_id, (term, at) in latest.items():
+        elected = clock.local(at).date()
+        members = set(access.committee_of(estate_id))
+        posted = db.session.execute(sa.select(Commitment).where(
+            Commitment.estate_id == estate_id, Commitment.term == term)).scalars().all()
+        done_by = {c.member_user_id for c in posted} & members
+        last = (max(posted, key=lambda c: (c.published_at, c.id)) if posted and members and done_by == members
+                else None)
+        due = date.fromordinal(elected.toordinal() + loaded.commitment_due_days)
+        items.append(_item(estates[estate_id].name, estate_id, "commitments",
+                           f"委员书面承诺（{len(done_by)}/{len(members)}已公示）", None, elected, due, last, today,
+                           lang))
+    return items
+
+
+# --- members' written commitments ----------------------------------------------------------------------------------
+
+def current_term(estate_id: int) -> int:
+    """The 换届 the estate's present committee was elected in (the latest that ended), or 0 when none is recorded."""
+    return db.session.execute(sa.select(Reelection.id).where(
+        Reelection.estate_id == estate_id, Reelection.ended_at.is_not(None))
+        .order_by(Reelection.ended_at.desc(), Reelection.id.desc()).limit(1)).scalar() or 0
+
+
+def member_name(user_id: int) -> str:
+    """How a committee member is named in public: the name staff verified, else the account's nickname."""
+    name, nickname, username = db.session.execute(
+        sa.select(ResidentProfile.name, User.nickname, User.username)
+        .select_from(User).outerjoin(ResidentProfile, ResidentProfile.user_id == User.id)
+        .where(User.id == user_id)).one()
+    return name or nickname or username or f"#{user_id}"
+
+
+def commitments(actor: Actor, estate_id: int, *, page: int, page_size: int) -> tuple[list[dict], int]:
+    """The members' written commitments posted for the estate, newest first: for its owners and its managers."""
+    place = access.estate(estate_id)
+    if not access.may_read_published(actor, place):
+        raise errors.NotOwner()
+    where = Commitment.estate_id == place.id
+    total = db.session.execute(sa.select(sa.func.count()).select_from(Commitment).where(where)).scalar()
+    rows = db.session.execute(sa.select(Commitment).where(where)
+                              .order_by(Commitment.published_at.desc(), Commitment.id.desc())
+                              .offset((page - 1) * page_size).limit(page_size)).scalars().all()
+    return [commitment_item(c) for c in rows], total
+
+
+def commitment_item(c: Commitment) -> dict:
+    return {"id": c.id, "estate_id": c.estate_id, "term": c.term, "member_user_id": c.member_user_id,
+            "member": member_name(c.member_user_id), "filed_on": c.filed_on, "text": c.text,
+            "notice_id": c.notice_id, "published_at": c.published_at}

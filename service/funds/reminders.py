@@ -1,6 +1,7 @@
 """The funds sweeps the scheduler runs (jobs/funds.py): an owner's query the committee has not answered within
 the rules' days (15) goes to the 居委会 staff of the estate, once; and the disclosure calendar's reminders (the
-committee before a statement is due, the 居委会 after it is overdue)."""
+committee before a statement, a decision, an audit or the members' commitments is due, the 居委会 after it is
+overdue)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -9,6 +10,9 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.funds import FundPeriod, FundQuery
+from models.notifications import Notification
+from models.places import Estate
+from models.voting import Motion, Reelection
 from service import clock, labels, notifications
 from service.db import locked, reading, transactional
 from service.funds import access, queries, rules
@@ -84,3 +88,66 @@ def _remind(period_id: int, stage: str) -> bool:
                                 "link": f"/fund-periods/{period.id}", "data": {"period_id": period.id}}
                                for uid in sorted(set(users))])
     return True
+
+
+# How far back the duties sweep looks: a decision counted, or a 换届 ended, this many days ago is still chased
+# (each reminder is sent once; this only bounds the reading).
+DUTY_LOOKBACK_DAYS = 120
+
+
+def duty_reminders() -> dict:
+    """The calendar's other duties, reminded like statements (each once, by its notification's key): the
+    assembly's decisions (due 3 days after the count), the annual audit (around its day), and after a 换届 its
+    audit and the members' written commitments. The committee is told from 7 days before the due day, the 居委会
+    staff and the committee from 7 days after it."""
+    today = clock.local_now().date()
+    loaded = rules.current()
+    since = clock.now() - timedelta(days=DUTY_LOOKBACK_DAYS)
+    month, day = loaded.annual_audit_due
+    audit_due = date(today.year, month, day)
+    with reading():
+        estate_ids = set(db.session.execute(sa.select(Motion.estate_id).where(
+            Motion.counted_at >= since, Motion.published_at.is_(None))).scalars())
+        estate_ids |= set(db.session.execute(sa.select(Reelection.estate_id).where(
+            Reelection.ended_at >= since)).scalars())
+        annual = (audit_due - timedelta(days=loaded.remind_days_before) <= today
+                  <= audit_due + timedelta(days=loaded.escalate_days_after + DUTY_LOOKBACK_DAYS // 4))
+        if annual:   # the weeks around the annual audit's day: every estate that kept books last year
+            estate_ids |= set(db.session.execute(sa.select(FundPeriod.estate_id).where(
+                FundPeriod.starts_on <= date(today.year - 1, 12, 31),
+                FundPeriod.ends_on >= date(today.year - 1, 1, 1))).scalars())
+        estates = {e.id: e for e in db.session.execute(
+            sa.select(Estate).where(Estate.id.in_(sorted(estate_ids)))).scalars()} if estate_ids else {}
+        items = queries.duties(estates, today) if estates else []
+    sent = {"due": 0, "overdue": 0}
+    for item in items:
+        if item["status"] == "published" or (item["kind"] == "audit_annual" and not annual):
+            continue
+        due = item["due_on"]
+        if today >= due + timedelta(days=loaded.escalate_days_after):
+            stage = "overdue"
+        elif today >= due - timedelta(days=loaded.remind_days_before):
+            stage = "due"
+        else:
+            continue
+        sent[stage] += _remind_duty(item, stage)
+    return {"estates": len(estates), "items": len(items), "reminded": sent["due"], "escalated": sent["overdue"]}
+
+
+@transactional
+def _remind_duty(item: dict, stage: str) -> int:
+    place = access.estate(item["estate_id"])
+    users = access.committee_of(place.id) if stage == "due" else [*access.staff_of(place),
+                                                                   *access.committee_of(place.id)]
+    what = labels.name("funds", "calendar_kind", item["kind"])
+    ref = item["motion_id"] or item["ends_on"].isoformat()
+    title = (f"{place.name}{what}将于{item['due_on']:%m月%d日}到期" if stage == "due"
+             else f"{place.name}{what}已逾期（应于{item['due_on']:%m月%d日}前公示）")
+    keys = {uid: f"funds.{item['kind']}:{place.id}:{ref}:{stage}:{uid}" for uid in sorted(set(users))}
+    told = set(db.session.execute(sa.select(Notification.dedupe_key).where(
+        Notification.dedupe_key.in_(list(keys.values())))).scalars()) if keys else set()
+    messages = [{"user_id": uid, "kind": f"funds.disclosure_{stage}", "dedupe_key": key, "title": title[:100],
+                 "body": item["title"] or what, "link": "/disclosure-calendar",
+                 "data": {"estate_id": place.id, "kind": item["kind"]}} for uid, key in keys.items() if key not in told]
+    notifications.notify_many(messages)
+    return int(bool(messages))

@@ -20,6 +20,8 @@ class Rules:
     escalate_days_after: int
     annual_audit_due: tuple[int, int]     # (month, day) of the next year
     audit_posted_days: int
+    reelection_audit_due_days: int
+    commitment_due_days: int
 
     def codes(self, fund: str, kind: str) -> tuple[str, ...]:
         return ("bank",) if kind == "bank" else self.categories[fund].get(kind, ())
@@ -59,7 +61,13 @@ def load(directory=None) -> Rules:
         raise rules.RulesError(f"{_WHERE}: annual_audit_due must be MM-DD") from None
     posted = data.get("audit_posted_days")
     rules.require(isinstance(posted, int) and posted >= 30, _WHERE, "audit_posted_days must be at least 30 (Art. 67)")
-    _rules = Rules(months, cats, days, *calendar, (month, day), posted)
+    reelection_audit = data.get("reelection_audit_due_days")
+    rules.require(isinstance(reelection_audit, int) and 1 <= reelection_audit <= 365, _WHERE,
+                  "reelection_audit_due_days must be 1–365")
+    commitment = data.get("commitment_due_days")
+    rules.require(isinstance(commitment, int) and 1 <= commitment <= 30, _WHERE,
+                  "commitment_due_days must be 1–30 (Arts. 20, 23: within 30 days of the election)")
+    _rules = Rules(months, cats, days, *calendar, (month, day), posted, reelection_audit, commitment)
     return _rules
 
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import db
-from models.funds import FUNDS, FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
+from models.funds import FUNDS, Commitment, FundAccount, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
 from models.places import Building
 from service import audit, clock, labels, notifications
-from service.db import locked, transactional
+from service.db import add_unique, locked, transactional
 from service.funds import access, errors, queries, rules
 from service.notices import workflow as notices
 from service.people import Actor
@@ -277,3 +277,36 @@ def post_audit(actor: Actor, estate_id: int, data: dict) -> FundAudit:
     audit.record(actor, "fund_audit.posted", "fund_audit", audit_row.id, street_id=place.street_id,
                  after={"estate_id": place.id, "kind": data["kind"], "year": data["year"], "notice_id": notice.id})
     return audit_row
+
+
+# --- members' written commitments --------------------------------------------------------------------------------
+
+@transactional
+def post_commitment(actor: Actor, estate_id: int, data: dict) -> Commitment:
+    """Publish a committee member's written commitment (书面承诺, Arts. 20, 23) to the estate as a notice: a member
+    posts their own; the staff covering the estate post one filed with them on paper (``member_user_id``).
+    It belongs to the term of the latest 换届 (0 before Linli recorded one); one per member and term."""
+    place = access.estate(estate_id)
+    member = data.get("member_user_id") or actor.user_id
+    own = member == actor.user_id and place.id in actor.scope_ids("committee", "estate")
+    if not own:
+        access.require_manage(actor, place)
+        if not actor.is_staff:   # a committee member posts only their own
+            raise errors.NotManager()
+    if member not in access.committee_of(place.id):
+        raise errors.NotMember()
+    if data["filed_on"] > clock.local_now().date():
+        raise errors.FiledInFuture()
+    term = queries.current_term(place.id)
+    name = queries.member_name(member)
+    notice = notices.add(actor, {
+        "category": "committee", "title": f"{place.name}业委会委员{name}书面承诺"[:100], "body": data["text"],
+        "scopes": [{"type": "estate", "id": place.id}], "attachments": data.get("attachments") or [],
+        "publish": True})
+    row = add_unique(Commitment(estate_id=place.id, term=term, member_user_id=member, filed_on=data["filed_on"],
+                                text=data["text"], notice_id=notice.id, published_at=clock.now()),
+                     errors.CommitmentExists())
+    db.session.flush()
+    audit.record(actor, "commitment.posted", "commitment", row.id, street_id=place.street_id,
+                 after={"estate_id": place.id, "member_user_id": member, "term": term, "notice_id": notice.id})
+    return row

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.notices import Notice, NoticeAttachment, NoticeAudience, NoticeScope
+from models.uploads import Upload
 from models.people import ResidentProfile, User
 from models.places import Building, Neighbourhood, Unit
 from service import audit, clock, csv_export, labels, people, privacy
@@ -105,13 +106,23 @@ def detail(actor: Actor, notice_id: int, lang: str = "zh") -> dict:
         end_reason=notice.end_reason, ended_at=notice.ended_at, in_audience=row is not None, can_manage=manages,
         scopes=[{"type": p.scope_type, "type_name": labels.name("notices", "scope_type", p.scope_type, lang),
                  "id": p.scope_id, "name": p.name} for p in places],
-        attachments=[{"upload_id": upload_id, "url": f"/api/v1/uploads/{upload_id}"} for upload_id in
-                     db.session.execute(sa.select(NoticeAttachment.upload_id)
-                                        .where(NoticeAttachment.notice_id == notice.id)
-                                        .order_by(NoticeAttachment.position)).scalars()])
+        attachments=attachments(notice.id))
     if manages:
         item["audience"] = counts(notice.id, lang)
     return item
+
+
+def attachments(notice_id: int) -> list[dict]:
+    """A notice's files in their order: what each is, and its checksum (a signed statement's scan can be matched
+    to the file its author kept)."""
+    rows = db.session.execute(
+        sa.select(Upload.id, Upload.content_type, Upload.name, Upload.size, Upload.pages, Upload.sha256,
+                  Upload.received_sha256)
+        .join(NoticeAttachment, NoticeAttachment.upload_id == Upload.id)
+        .where(NoticeAttachment.notice_id == notice_id).order_by(NoticeAttachment.position)).all()
+    return [{"upload_id": r.id, "url": f"/api/v1/uploads/{r.id}", "content_type": r.content_type, "name": r.name,
+             "size": r.size, "pages": r.pages, "sha256": r.sha256, "received_sha256": r.received_sha256}
+            for r in rows]
 
 
 def counts(notice_id: int, lang: str = "zh") -> dict:

@@ -89,7 +89,8 @@ def _new_notice(actor: Actor, data: dict, now) -> tuple[Notice, list[Place]]:
     for place in places:
         db.session.add(NoticeScope(notice_id=notice.id, scope_type=place.scope_type, scope_id=place.scope_id))
     if attachments:
-        uploads.claim_for(actor.user_id, attachments, f"notice:{notice.id}", field="attachments")
+        uploads.claim_for(actor.user_id, attachments, f"notice:{notice.id}", field="attachments",
+                          documents=True)
         for position, upload_id in enumerate(attachments):
             db.session.add(NoticeAttachment(notice_id=notice.id, upload_id=upload_id, position=position))
     return notice, places

@@ -333,3 +333,137 @@ def test_an_annual_audit_is_due_by_31_march_and_posted_for_30_days_with_its_repo
     audit_item = next(i for i in client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"]
                       if i["kind"] == "audit_annual")
     assert audit_item["status"] == "published" and audit_item["notice_id"] == posted.json["notice_id"]
+
+
+def test_after_a_reelection_the_audit_and_every_members_written_commitment_are_due_and_published(
+        client, w, committee):
+    from datetime import datetime
+
+    from models.funds import Commitment
+    from models.voting import Reelection
+    from service import clock
+    from tests.api.test_upload_documents import pdf
+
+    def on(day: str) -> None:
+        clock.set_now(datetime.fromisoformat(day + "T10:00:00+08:00"))
+
+    def calendar_items() -> dict:
+        items = client.get(f"/api/v1/disclosure-calendar?estate_id={w.estate.id}", headers=auth(committee)).json
+        return {i["kind"]: i for i in items["items"]}
+
+    def commitments() -> int:
+        return db.session.execute(sa.select(sa.func.count()).select_from(Commitment)).scalar()
+
+    second = make_user(name="业委会委员乙", roles=[("committee", "estate", w.estate.id)])
+    # The estate lies in two neighbourhoods; staff covering both keep its books.
+    staff = make_user(name="居委会", roles=[("staff", "neighbourhood", w.nb.id), ("staff", "neighbourhood", w.nb2.id)])
+    owner = make_user(name="业主")
+    make_owner(owner, w.units[0])
+    # Elected on 5 May (Shanghai time, late in the evening: still the 5th there).
+    elected = Reelection(estate_id=w.estate.id, started_at=datetime.fromisoformat("2026-03-01T09:00:00+08:00"),
+                         ended_at=datetime.fromisoformat("2026-05-05T23:30:00+08:00"))
+    db.session.add(elected)
+    db.session.commit()
+    on("2026-06-04")   # the 30th day after the election: due, not yet overdue
+    items = calendar_items()
+    assert (items["commitments"]["due_on"], items["commitments"]["status"]) == ("2026-06-04", "due")
+    assert items["commitments"]["title"] == "委员书面承诺（0/2已公示）" and items["commitments"]["ends_on"] == "2026-05-05"
+    assert (items["audit_reelection"]["due_on"], items["audit_reelection"]["status"]) == ("2026-07-04", "due")
+    on("2026-06-05")
+    assert (calendar_items()["commitments"]["status"], calendar_items()["commitments"]["days_overdue"]) == \
+        ("overdue", 1)
+
+    def commit(user, **over):
+        data = {"text": "本人承诺遵守业主大会议事规则，按时公开资金收支。", "filed_on": "2026-05-20", **over}
+        return client.post(f"/api/v1/estates/{w.estate.id}/commitments", json=data, headers=auth(user))
+
+    # Refused, and nothing written: a date in the future, another member's, someone not on the committee, an owner.
+    assert commit(committee, filed_on="2026-06-06").json["error"] == "funds.filed_in_future"
+    assert commit(committee, member_user_id=second.id).status_code == 403
+    assert commit(staff, member_user_id=owner.id).json["error"] == "funds.not_member"
+    assert commit(owner).status_code == 403
+    outsider = make_user(name="别处", roles=[("staff", "neighbourhood", w.far_nb.id)])
+    assert commit(outsider, member_user_id=second.id).status_code == 403
+    assert commitments() == 0
+    # A member posts their own, with the signed page as a PDF; it goes to the estate's owners as a notice.
+    signed = client.post("/api/v1/uploads", data={"file": (__import__("io").BytesIO(pdf(1)), "承诺书.pdf")},
+                         content_type="multipart/form-data", headers=auth(committee)).json["id"]
+    first = commit(committee, attachments=[signed])
+    assert first.status_code == 201, first.json
+    assert first.json["term"] == elected.id and first.json["member"] == "业委会主任"
+    notice = client.get(f"/api/v1/notices/{first.json['notice_id']}", headers=auth(owner)).json
+    assert notice["title"] == "香泉苑业委会委员业委会主任书面承诺" and notice["attachments"][0]["name"] == "承诺书.pdf"
+    assert commit(committee).status_code == 409 and commitments() == 1
+    assert calendar_items()["commitments"]["title"] == "委员书面承诺（1/2已公示）"
+    # The other member's was filed on paper with the street: staff post it.
+    paper = commit(staff, member_user_id=second.id)
+    assert paper.status_code == 201 and paper.json["member_user_id"] == second.id
+    item = calendar_items()["commitments"]
+    assert (item["status"], item["title"], item["notice_id"]) == ("published", "委员书面承诺（2/2已公示）",
+                                                                  paper.json["notice_id"])
+    listed = client.get(f"/api/v1/estates/{w.estate.id}/commitments", headers=auth(owner)).json
+    assert listed["total"] == 2 and [i["member_user_id"] for i in listed["items"]] == [second.id, committee.id]
+    stranger = make_user(name="外人")
+    assert client.get(f"/api/v1/estates/{w.estate.id}/commitments", headers=auth(stranger)).status_code == 403
+    # The audit at 换届, posted: published on the calendar.
+    on("2026-07-05")
+    assert calendar_items()["audit_reelection"]["status"] == "overdue"
+    audited = client.post(f"/api/v1/estates/{w.estate.id}/fund-audits", headers=auth(committee), json={
+        "kind": "reelection", "year": 2026, "auditor": "上海某会计师事务所", "summary": "换届审计未发现问题。"})
+    assert audited.status_code == 201
+    item = calendar_items()["audit_reelection"]
+    assert item["status"] == "published" and item["notice_id"] == audited.json["notice_id"]
+    assert item["kind_name"] == "换届审计结果公示"
+
+
+def test_decisions_audits_and_commitments_are_reminded_before_and_escalated_after_each_once(client, w, committee):
+    from datetime import datetime
+
+    from models.notifications import Notification
+    from models.voting import Motion, Reelection
+    from service import clock
+    from service.funds import reminders
+
+    def on(day: str) -> None:
+        clock.set_now(datetime.fromisoformat(day + "T10:00:00+08:00"))
+
+    def told(kind: str) -> list[tuple[int, str]]:
+        return db.session.execute(sa.select(Notification.user_id, Notification.title).where(
+            Notification.kind == kind).order_by(Notification.id)).all()
+
+    staff = make_user(name="居委会", roles=[("staff", "neighbourhood", w.nb.id)])
+    db.session.add(Reelection(estate_id=w.estate.id, started_at=datetime.fromisoformat("2026-03-01T09:00:00+08:00"),
+                              ended_at=datetime.fromisoformat("2026-05-05T10:00:00+08:00")))
+    db.session.commit()
+    on("2026-05-27")   # the commitments are due 06-04: reminded from 05-28
+    assert reminders.duty_reminders()["reminded"] == 0 and told("funds.disclosure_due") == []
+    on("2026-05-28")
+    assert reminders.duty_reminders()["reminded"] == 1
+    assert reminders.duty_reminders()["reminded"] == 0          # once
+    assert told("funds.disclosure_due") == [(committee.id, "香泉苑委员书面承诺公示（选举后30日内）将于06月04日到期")]
+    on("2026-06-10")   # 6 days overdue: not yet the 居委会's
+    assert reminders.duty_reminders()["escalated"] == 0
+    on("2026-06-11")
+    assert reminders.duty_reminders()["escalated"] == 1
+    assert {u for u, _ in told("funds.disclosure_overdue")} == {staff.id, committee.id}
+    # A decision counted on 11-02 is due 11-05: the committee is told at once, the 居委会 from 11-12.
+    counted = datetime.fromisoformat("2026-11-02T16:00:00+08:00")
+    motion = Motion(estate_id=w.estate.id, title="关于续聘物业服务企业的决定", body="…", item=4, status="counted",
+                    notice_days=15, publication_days=7, opens_at=counted, closes_at=counted, counted_at=counted,
+                    created_by=committee.id)
+    db.session.add(motion)
+    db.session.commit()
+    on("2026-11-03")
+    before = len(told("funds.disclosure_due"))
+    reminders.duty_reminders()
+    assert len(told("funds.disclosure_due")) == before + 1
+    on("2026-11-12")
+    escalated = len(told("funds.disclosure_overdue"))
+    reminders.duty_reminders()
+    assert len(told("funds.disclosure_overdue")) == escalated + 2   # the staff member and the committee member
+    motion.published_at = clock.now()
+    db.session.commit()
+    on("2026-11-13")
+    escalated = len(told("funds.disclosure_overdue"))
+    reminders.duty_reminders()
+    assert len(told("funds.disclosure_overdue")) == escalated      # published: nothing more

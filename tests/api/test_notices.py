@@ -300,3 +300,20 @@ def test_acknowledgements_sent_at_once_record_one(app, client):
     assert len(stamps) == 1
     assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "notice.acknowledged_for")).scalar() <= 1
+
+
+def test_a_pdf_goes_with_a_notice_to_its_audience_only(client, w, staff):
+    from tests.api.test_upload_documents import pdf
+
+    resident = living(w, w.units[0], name="王秀英")
+    outsider = living(w, w.units[2], name="张")
+    data = pdf(2)
+    upload = client.post("/api/v1/uploads", data={"file": (__import__("io").BytesIO(data), "停水范围.pdf")},
+                         content_type="multipart/form-data", headers=auth(staff)).json
+    notice = publish(client, staff, w, attachments=[upload["id"]])
+    detail = client.get(f"/api/v1/notices/{notice['id']}", headers=auth(resident)).json
+    [attached] = detail["attachments"]
+    assert attached["content_type"] == "application/pdf" and attached["name"] == "停水范围.pdf"
+    assert attached["pages"] == 2 and attached["sha256"] == attached["received_sha256"]
+    assert client.get(attached["url"], headers=auth(resident)).data == data
+    assert client.get(attached["url"], headers=auth(outsider)).status_code == 404

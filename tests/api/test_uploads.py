@@ -116,7 +116,10 @@ def test_a_phone_photo_is_stored_upright_and_without_gps_or_any_metadata(client)
     response = post(client, user, original)
     assert response.status_code == 201, response.json
     body = response.json
-    assert set(body) == {"id", "url", "content_type", "width", "height", "size"}
+    assert set(body) == {"id", "url", "content_type", "width", "height", "pages", "name", "size", "sha256",
+                         "received_sha256"}
+    assert body["pages"] is None and body["name"] is None  # an image: no pages, and its file name is not kept
+    assert body["received_sha256"] == hashlib.sha256(original).hexdigest() != body["sha256"]  # re-encoded
     assert body["url"] == f"/api/v1/uploads/{body['id']}"
     assert body["content_type"] == "image/jpeg"
     assert (body["width"], body["height"]) == (10, 20)  # Orientation=6 applied: 20×10 became 10×20
@@ -237,10 +240,11 @@ def test_gif_is_refused(client):
     assert count_uploads() == 0
 
 
-def test_pdf_is_refused(client):
+def test_a_pdf_that_cannot_be_read_is_refused(client):
     user = make_user()
     data = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-    assert_file_error(post(client, user, data, "report.pdf", "application/pdf"), 415, "uploads.unsupported_type")
+    assert_file_error(post(client, user, data, "report.pdf", "application/pdf"), 422, "uploads.corrupt")
+    assert count_uploads() == 0
 
 
 def test_text_pretending_to_be_a_jpeg_is_refused(client):
@@ -249,8 +253,8 @@ def test_text_pretending_to_be_a_jpeg_is_refused(client):
     assert_file_error(response, 415, "uploads.unsupported_type")
     english = client.post(URL, data={"file": (io.BytesIO(b"hello"), "a.jpg", "image/jpeg")},
                           content_type="multipart/form-data", headers=auth(user, **{"Accept-Language": "en"}))
-    assert english.json["message"] == "Only JPEG, PNG or WebP images are accepted"
-    assert response.json["message"] == "仅支持 JPEG、PNG 或 WebP 格式的图片"
+    assert english.json["message"] == "Only JPEG, PNG or WebP images and PDF documents are accepted"
+    assert response.json["message"] == "仅支持 JPEG、PNG、WebP 格式的图片或 PDF 文件"
 
 
 @pytest.mark.parametrize("cut", [0.5, 0.9])
@@ -367,7 +371,7 @@ def test_a_file_over_the_size_limit_is_413(client):
 
 def test_a_body_over_the_request_limit_is_a_413_envelope(client, app):
     user = make_user()
-    data = b"\x00" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    data = b"\x00" * (app.config["UPLOAD_MAX_CONTENT_LENGTH"] + 1)  # an upload's own limit (a 20 MB PDF)
     response = post(client, user, data)
     assert response.status_code == 413
     assert response.json["code"] == 413 and response.json["error"] == "request.too_large"
