@@ -40,7 +40,7 @@ WHO = {
     "owner": "an owner of the estate (unit 201, building 1): in the audience; owner B of the fund query",
     "far_owner": "an owner of the far estate",
     "family": "a confirmed relative of the resident (in the audience as family)",
-    "committee": "the estate's owners' committee (author of the draft)",
+    "committee": "the estate's owners' committee (author of both drafts)",
     "far_committee": "the far estate's committee",
     "company": "the estate's property company (author of the published notice)",
     "far_company": "the far estate's property company",
@@ -84,16 +84,17 @@ FUND_MANAGERS = {"committee", "street_admin"}
 def _mine_lists_the_published_notice(response, caller, o):
     listed = {i["id"] for i in response.json["items"]}
     assert (o.published in listed) == (caller in AUDIENCE)
-    assert o.draft not in listed
+    assert o.draft not in listed and o.estate_draft not in listed
 
 
 def _managed_list(response, caller, o):
     listed = {i["id"] for i in response.json["items"]}
-    # The author, and staff of the notices' street (a neighbourhood's staff: of its street), see a notice
-    # here; the committee and the company only their own, or those scoped to their whole estate.
-    sees_draft = caller in ("committee", "staff", "nb2_staff", "street_admin")
-    sees_published = caller in ("company", "staff", "nb2_staff", "street_admin")
-    assert (o.draft in listed, o.published in listed) == (sees_draft, sees_published)
+    # A published notice: its author's, and every one of the street for its staff (a neighbourhood's staff:
+    # of its street); the committee and the company see those scoped to their whole estate. A draft: only
+    # for those who may manage it, as its detail (not the company, nor the other neighbourhood's staff).
+    sees = {"draft": {"committee", "staff", "street_admin"}, "estate_draft": {"committee", "street_admin"},
+            "published": {"company", "staff", "nb2_staff", "street_admin"}}
+    assert {name for name in sees if getattr(o, name) in listed} == {name for name in sees if caller in sees[name]}
 
 
 def _chase(response, caller, o):
@@ -150,6 +151,7 @@ TARGETS = {
     "managed list": Target("GET", "/api/v1/notices/managed", lambda o: "/api/v1/notices/managed?page_size=100",
                            check=_managed_list),
     "read the draft": Target("GET", f"/api/v1/notices/{N}", lambda o: f"/api/v1/notices/{o.draft}"),
+    "read the estate-wide draft": Target("GET", f"/api/v1/notices/{N}", lambda o: f"/api/v1/notices/{o.estate_draft}"),
     "read the published": Target("GET", f"/api/v1/notices/{N}", lambda o: f"/api/v1/notices/{o.published}"),
     "read the withdrawn": Target("GET", f"/api/v1/notices/{N}", lambda o: f"/api/v1/notices/{o.withdrawn}"),
     "read the superseded": Target("GET", f"/api/v1/notices/{N}", lambda o: f"/api/v1/notices/{o.superseded}"),
@@ -236,6 +238,7 @@ MATRIX = {
     "write a notice to building 1":  (401, 403,  403,  403,  403,  403,  403,  201,  403,  201,  403,  201,  403,  403,  201,  403),
     "managed list":                  (401, 403,  403,  403,  403,  403,  403,  200,  200,  200,  200,  200,  200,  200,  200,  200),
     "read the draft":                (401, 404,  404,  404,  404,  404,  404,  200,  404,  404,  404,  200,  404,  404,  200,  404),
+    "read the estate-wide draft":    (401, 404,  404,  404,  404,  404,  404,  200,  404,  404,  404,  404,  404,  404,  200,  404),
     "read the published":            (401, 404,  200,  404,  200,  404,  200,  404,  404,  200,  404,  200,  404,  404,  200,  404),
     "read the withdrawn":            (401, 404,  200,  404,  200,  404,  200,  404,  404,  404,  404,  200,  404,  404,  200,  404),
     "read the superseded":           (401, 404,  200,  404,  200,  404,  200,  404,  404,  404,  404,  200,  404,  404,  200,  404),
@@ -329,8 +332,10 @@ def _build(client) -> types.SimpleNamespace:
         return _call(client, "POST", "/api/v1/notices", user, {"scopes": building, "body": "……", **data})["id"]
 
     # Notices of building 1: the committee's draft (to publish tomorrow), the property company's urgent outage,
-    # and two of the staff's, one withdrawn and one corrected.
+    # and two of the staff's, one withdrawn and one corrected. And the committee's draft to the whole estate.
     draft = notice(committee, category="committee", title="业委会草稿", publish_at=later(days=1))
+    estate_draft = notice(committee, category="committee", title="关于解聘物业公司的公示（草稿）",
+                          scopes=[{"type": "estate", "id": w.estate.id}])
     published = notice(company, category="outage", title="1号楼停水", urgent=True, valid_until=later(days=3),
                        event_at=later(days=2), publish=True)
     withdrawn = notice(staff, category="policy", title="将撤回", publish=True)
@@ -356,6 +361,7 @@ def _build(client) -> types.SimpleNamespace:
     query = _call(client, "POST", f"/api/v1/fund-periods/{p1}/queries", owner_a, {"text": "广告收入为何减少？"})["id"]
     return types.SimpleNamespace(
         users={name: u.id for name, u in users.items()}, building=w.building.id, estate=estate, draft=draft,
+        estate_draft=estate_draft,
         published=published, withdrawn=withdrawn, superseded=superseded, p_published=p1, p_closed=p2,
         p_open=p3.id, p_open_opening=p3.opening_fen, journal=journal, query=query)
 
@@ -424,3 +430,64 @@ def test_each_caller_gets_exactly_its_status(client, objects, target, caller, ex
             assert after != before, "an allowed write wrote nothing"
     if expected < 300 and t.check is not None:
         t.check(response, caller, objects)
+
+
+def test_the_lists_condition_agrees_with_may_manage_for_every_kind_of_place():
+    """access.manages_sql (the managed list's drafts) decides as access.may_manage, for each scope type, a
+    building with no neighbourhood of its own, two places at once, and each reach of staff and admins."""
+    from models.places import Area, Building, Neighbourhood
+    from service import people
+    from service.notices import access
+    from tests.factories import add_units
+
+    w = make_world()
+    add_units(w.estate, 1)   # a building with no neighbourhood: the estate's two are responsible for it
+    loose = db.session.execute(sa.select(Building.id).where(Building.estate_id == w.estate.id,
+                                                            Building.neighbourhood_id.is_(None))).scalar_one()
+    lone_area = Area(code=f"x{w.area.id}", street_id=w.street.id, name="空片区")   # an area with no neighbourhood
+    db.session.add(lone_area)
+    db.session.flush()
+    far_building = db.session.execute(sa.select(Building.id).where(Building.neighbourhood_id == w.far_nb.id)
+                                      ).scalar_one()
+    author = make_user(name="作者", roles=[("committee", "estate", w.estate.id)])
+    places = {
+        "street": [("street", w.street.id)], "area": [("area", w.area.id)], "empty area": [("area", lone_area.id)],
+        "nb": [("neighbourhood", w.nb.id)], "nb2": [("neighbourhood", w.nb2.id)], "estate": [("estate", w.estate.id)],
+        "building 1": [("building", w.building.id)], "building 2": [("building", w.building2.id)],
+        "loose building": [("building", loose)], "entrance": [("entrance", w.entrance.id)],
+        "buildings 1 and 2": [("building", w.building.id), ("building", w.building2.id)],
+        "far building": [("building", far_building)], "other street": [("street", w.other_street.id)],
+    }
+    ids = {}
+    for name, scopes in places.items():
+        street = w.other_street.id if name in ("far building", "other street") else w.street.id
+        notice = Notice(street_id=street, category="committee", title=name, body="…", state="draft",
+                        publish_at=clock.now(), author_user_id=author.id, author_role="committee")
+        db.session.add(notice)
+        db.session.flush()
+        db.session.add_all([NoticeScope(notice_id=notice.id, scope_type=t, scope_id=i) for t, i in scopes])
+        ids[name] = notice.id
+    area_nbs = db.session.execute(sa.select(Neighbourhood.id).where(Neighbourhood.area_id == w.area.id)).scalars()
+    assert set(area_nbs) == {w.nb.id, w.nb2.id}
+    db.session.commit()
+    actors = {
+        "author": author, "resident": make_user(name="居民"),
+        "nb staff": make_user(name="甲", roles=[("staff", "neighbourhood", w.nb.id)]),
+        "nb2 staff": make_user(name="乙", roles=[("staff", "neighbourhood", w.nb2.id)]),
+        "both": make_user(name="丙", roles=[("staff", "neighbourhood", w.nb.id), ("staff", "neighbourhood", w.nb2.id)]),
+        "street staff": make_user(name="丁", roles=[("staff", "street", w.street.id)]),
+        "street staff and far nb": make_user(name="戊", roles=[("staff", "street", w.street.id),
+                                                              ("staff", "neighbourhood", w.far_nb.id)]),
+        "far admin": make_user(name="己", roles=[("admin", "street", w.other_street.id)]),
+        "district admin": make_user(name="庚", roles=[("admin", "district", w.district.id)]),
+        "committee": make_user(name="辛", roles=[("committee", "estate", w.estate.id)]),
+    }
+    for who, user in actors.items():
+        actor = people.load_actor(user.id)
+        by_sql = set(db.session.execute(sa.select(Notice.id).where(Notice.id.in_(list(ids.values())),
+                                                                   access.manages_sql(actor))).scalars())
+        expected = {i for i in ids.values() if access.may_manage(actor, db.session.get(Notice, i))}
+        assert by_sql == expected, (who, {n for n, i in ids.items() if i in by_sql ^ expected})
+    nb_staff = people.load_actor(actors["nb staff"].id)
+    assert {n for n, i in ids.items() if access.may_manage(nb_staff, db.session.get(Notice, i))} == {
+        "nb", "building 1", "entrance"}
