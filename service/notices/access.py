@@ -124,6 +124,47 @@ def may_manage(actor: Actor, notice: Notice, *, places: list[Place] | None = Non
     return bool(places) and all(any(covers(actor, role, p) for role in ("admin", "staff")) for p in places)
 
 
+def manages_sql(actor: Actor) -> sa.ColumnElement[bool]:
+    """``may_manage`` as a condition on Notice, for lists: the author, or staff and administrators covering
+    every place of the notice (``covers``: the notice's street, else each place's neighbourhoods, all theirs)."""
+    authored = Notice.author_user_id == actor.user_id
+    if not actor.is_staff:
+        return authored
+    conditions = [authored]
+    if actor.street_ids:
+        conditions.append(Notice.street_id.in_(sorted(actor.street_ids)))   # a notice lies in one street
+    nbs = sorted(actor.own_neighbourhood_ids)   # a street's own are covered by the street already
+    if nbs:
+        scope = sa.orm.aliased(NoticeScope)
+        conditions.append(sa.and_(
+            sa.exists().where(scope.notice_id == Notice.id),
+            ~sa.exists().where(scope.notice_id == Notice.id, ~_within(scope, nbs))))
+    return sa.or_(*conditions)
+
+
+def _within(scope, nbs: list[int]) -> sa.ColumnElement[bool]:
+    """A scope (not a street) whose neighbourhoods are some, all among ``nbs``, as ``resolve`` finds them."""
+    def estate_within(estate_id):
+        en = estate_neighbourhood.c
+        return sa.and_(sa.exists().where(en.estate_id == estate_id),
+                       ~sa.exists().where(en.estate_id == estate_id, en.neighbourhood_id.not_in(nbs)))
+
+    def building_within(building):
+        return sa.or_(building.neighbourhood_id.in_(nbs),
+                      sa.and_(building.neighbourhood_id.is_(None), estate_within(building.estate_id)))
+
+    building = sa.orm.aliased(Building)
+    kind, sid = scope.scope_type, scope.scope_id
+    return sa.or_(
+        sa.and_(kind == "neighbourhood", sid.in_(nbs)),
+        sa.and_(kind == "area", sa.exists().where(Neighbourhood.area_id == sid),
+                ~sa.exists().where(Neighbourhood.area_id == sid, Neighbourhood.id.not_in(nbs))),
+        sa.and_(kind == "estate", estate_within(sid)),
+        sa.and_(kind == "building", sa.exists().where(building.id == sid, building_within(building))),
+        sa.and_(kind == "entrance", sa.exists().where(Entrance.id == sid, building.id == Entrance.building_id,
+                                                      building_within(building))))
+
+
 def require_manage(actor: Actor, notice: Notice) -> None:
     if not may_manage(actor, notice):
         raise errors.NotManager()

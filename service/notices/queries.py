@@ -145,7 +145,7 @@ def counts(notice_id: int, lang: str = "zh") -> dict:
 
 def managed(actor: Actor, *, state: str | None, page: int, page_size: int, lang: str = "zh") -> tuple[list, int]:
     """Notices the actor wrote or whose street (staff) or estate (committee, property company) they cover,
-    newest first."""
+    newest first; a draft or a scheduled notice only for those who may manage it."""
     mine = [Notice.author_user_id == actor.user_id]
     streets = set(actor.street_ids)
     if actor.is_staff and actor.own_neighbourhood_ids:
@@ -157,7 +157,9 @@ def managed(actor: Actor, *, state: str | None, page: int, page_size: int, lang:
     if estates:
         mine.append(sa.exists().where(NoticeScope.notice_id == Notice.id, NoticeScope.scope_type == "estate",
                                       NoticeScope.scope_id.in_(sorted(estates))))
-    query = sa.select(Notice).where(sa.or_(*mine))
+    # Not yet published (a draft, scheduled): only for those who may manage it, as its detail.
+    query = sa.select(Notice).where(sa.or_(*mine), sa.or_(Notice.state.not_in(("draft", "scheduled")),
+                                                          access.manages_sql(actor)))
     if state:
         query = query.where(Notice.state == state)
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
