@@ -130,6 +130,7 @@ def update_draft(actor: Actor, notice_id: int, data: dict) -> Notice:
         db.session.execute(sa.delete(NoticeScope).where(NoticeScope.notice_id == notice.id))
         for place in places:
             db.session.add(NoticeScope(notice_id=notice.id, scope_type=place.scope_type, scope_id=place.scope_id))
+        notice.street_id = places[0].street_id   # _places keeps a notice within one street
     else:
         access.author_role(actor, category, access.scopes_of(notice.id))
     _check_times(merged, clock.now(), category=category.code)

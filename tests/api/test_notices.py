@@ -317,3 +317,16 @@ def test_a_pdf_goes_with_a_notice_to_its_audience_only(client, w, staff):
     assert attached["pages"] == 2 and attached["sha256"] == attached["received_sha256"]
     assert client.get(attached["url"], headers=auth(resident)).data == data
     assert client.get(attached["url"], headers=auth(outsider)).status_code == 404
+
+
+def test_a_draft_moved_to_another_street_belongs_to_that_street(client, w):
+    admin = make_user(name="区管理员", roles=[("admin", "street", w.street.id), ("admin", "street", w.other_street.id)])
+    draft = publish(client, admin, w, publish=False, urgent=False, valid_until=None, event_at=None, category="policy")
+    moved = client.patch(f"/api/v1/notices/{draft['id']}", json={"scopes": [{"type": "neighbourhood", "id": w.far_nb.id}]},
+                         headers=auth(admin))
+    assert moved.status_code == 200, moved.json
+    db.session.expire_all()
+    assert db.session.get(Notice, draft["id"]).street_id == w.other_street.id
+    other_admin = make_user(name="宜川管理员", roles=[("admin", "street", w.other_street.id)])
+    listed = client.get("/api/v1/notices/managed", headers=auth(other_admin)).json
+    assert draft["id"] in [n["id"] for n in listed["items"]]
