@@ -1,5 +1,7 @@
-"""Who keeps an estate's fund books (its owners' committee, and the 居委会 or street staff covering the estate)
-and who reads its published statements (its owners, besides)."""
+"""Who keeps an estate's fund books (its owners' committee, and the 居委会 or street staff covering the whole
+estate), who oversees them (besides, the staff of any 居委会 the estate lies in: they read the books and the
+calendar, answer owners' queries, and are told of late queries and overdue statements) and who reads its
+published statements (its owners, besides)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,13 +32,30 @@ def may_manage(actor: Actor, place: Estate) -> bool:
     return bool(nbs) and nbs <= actor.neighbourhood_ids
 
 
+def may_oversee(actor: Actor, place: Estate) -> bool:
+    """Read the books (unpublished periods, journals, who asked), answer owners' queries: the keepers, and the
+    staff of any 居委会 of the estate (``staff_of``, who are told when the committee is late)."""
+    if may_manage(actor, place):
+        return True
+    if not actor.is_staff or not actor.neighbourhood_ids:
+        return False
+    return db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id).where(
+        estate_neighbourhood.c.estate_id == place.id,
+        estate_neighbourhood.c.neighbourhood_id.in_(sorted(actor.neighbourhood_ids))).limit(1)).first() is not None
+
+
+def require_oversee(actor: Actor, place: Estate) -> None:
+    if not may_oversee(actor, place):
+        raise errors.NotManager()
+
+
 def require_manage(actor: Actor, place: Estate) -> None:
     if not may_manage(actor, place):
         raise errors.NotManager()
 
 
 def may_read_published(actor: Actor, place: Estate) -> bool:
-    return place.id in actor.owner_estate_ids or may_manage(actor, place)
+    return place.id in actor.owner_estate_ids or may_oversee(actor, place)
 
 
 def committee_of(estate_id: int) -> list[int]:

@@ -70,32 +70,34 @@ def statement_of(period: FundPeriod, lang: str = "zh") -> dict:
 
 
 def _readable(actor: Actor, period_id: int) -> tuple[FundPeriod, bool]:
-    """The period if the actor may read it (its managers always; the estate's owners once it is published), and
-    whether they manage it; else PeriodNotFound (an unpublished period does not exist for owners)."""
+    """The period if the actor may read it (those who oversee the books always; the estate's owners once it is
+    published), and whether they oversee it; else PeriodNotFound (an unpublished period does not exist for
+    owners)."""
     period = db.session.get(FundPeriod, period_id)
     if period is None:
         raise errors.PeriodNotFound()
     place = access.estate(period.estate_id)
-    manages = access.may_manage(actor, place)
-    if not manages and not (period.state == "published" and access.may_read_published(actor, place)):
+    oversees = access.may_oversee(actor, place)
+    if not oversees and not (period.state == "published" and access.may_read_published(actor, place)):
         raise errors.PeriodNotFound()
-    return period, manages
+    return period, oversees
 
 
 def statement(actor: Actor, period_id: int, lang: str = "zh") -> dict:
-    """A period's statement: owners of the estate once published; its managers at any time."""
-    period, manages = _readable(actor, period_id)
+    """A period's statement: owners of the estate once published; those who oversee the books at any time."""
+    period, oversees = _readable(actor, period_id)
+    manages = oversees and access.may_manage(actor, access.estate(period.estate_id))
     return {**statement_of(period, lang), "can_manage": manages}
 
 
 def periods(actor: Actor, estate_id: int, *, page: int, page_size: int, lang: str = "zh") -> tuple[list[dict], int]:
     """An estate's periods, newest first: all for its managers, the published ones for its owners."""
     place = access.estate(estate_id)
-    manages = access.may_manage(actor, place)
-    if not manages and not access.may_read_published(actor, place):
+    oversees = access.may_oversee(actor, place)
+    if not oversees and not access.may_read_published(actor, place):
         raise errors.NotOwner()
     query = sa.select(FundPeriod).where(FundPeriod.estate_id == place.id)
-    if not manages:
+    if not oversees:
         query = query.where(FundPeriod.state == "published")
     total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
     found = db.session.execute(query.order_by(FundPeriod.starts_on.desc(), FundPeriod.fund)
@@ -111,7 +113,7 @@ def journal(actor: Actor, journal_id: int, lang: str = "zh") -> dict:
     found = db.session.get(Journal, journal_id)
     if found is None:
         raise errors.JournalNotFound()
-    access.require_manage(actor, access.estate(found.estate_id))
+    access.require_oversee(actor, access.estate(found.estate_id))
     entries = db.session.execute(
         sa.select(FundAccount.kind, FundAccount.code, FundAccount.building_id, JournalEntry.amount_fen)
         .join(FundAccount, FundAccount.id == JournalEntry.account_id).where(JournalEntry.journal_id == found.id)
@@ -155,7 +157,7 @@ def one_query(actor: Actor, query_id: int, lang: str = "zh") -> dict:
     q = db.session.get(FundQuery, query_id)
     if q is None:
         raise errors.QueryNotFound()
-    manages = access.may_manage(actor, access.estate(db.session.get(FundPeriod, q.period_id).estate_id))
+    manages = access.may_oversee(actor, access.estate(db.session.get(FundPeriod, q.period_id).estate_id))
     if not manages and q.asked_by != actor.user_id:
         raise errors.QueryNotFound()
     return _query_item(actor, q, manages, lang)
@@ -180,7 +182,7 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
     today = clock.local_now().date()
     if estate_id is not None:
         estates = {estate_id: access.estate(estate_id)}
-        access.require_manage(actor, estates[estate_id])
+        access.require_oversee(actor, estates[estate_id])
     else:
         estates = {e.id: e for e in access.managed_estates(actor)}
     if not estates:

@@ -232,13 +232,14 @@ def ask(actor: Actor, period_id: int, text: str, category: str | None = None) ->
 
 @transactional
 def answer(actor: Actor, query_id: int, text: str) -> FundQuery:
-    """The committee (or the staff covering the estate) answers; the owner is told."""
+    """The committee (or the staff of a 居委会 of the estate, who are told when it is late) answers; the owner is
+    told."""
     query = locked(FundQuery, query_id)
     if query is None:
         raise errors.QueryNotFound()
     period = db.session.get(FundPeriod, query.period_id)
     place = access.estate(period.estate_id)
-    access.require_manage(actor, place)
+    access.require_oversee(actor, place)
     if query.state == "answered":
         raise errors.AlreadyAnswered()
     query.state, query.answer, query.answered_by, query.answered_at = "answered", text, actor.user_id, clock.now()

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from api.extensions import limiter
 from models.audit import AuditEntry
 from models.base import db
-from models.funds import FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
+from models.funds import Commitment, FundAudit, FundPeriod, FundQuery, Journal, JournalEntry
 from models.notices import Notice, NoticeAudience, NoticeScope
 from models.notifications import Notification
 from models.people import FamilyLink, User
@@ -79,6 +79,9 @@ def later(**delta) -> str:
 
 AUDIENCE = {"resident", "owner", "family"}
 FUND_MANAGERS = {"committee", "street_admin"}
+# Who oversees the books (reads every period and journal, answers queries): the keepers, and the staff of any
+# 居委会 the estate lies in.
+FUND_OVERSEERS = FUND_MANAGERS | {"staff", "nb2_staff"}
 
 
 def _mine_lists_the_published_notice(response, caller, o):
@@ -114,7 +117,7 @@ def _chase_csv(response, caller, o):
 def _no_asker_shown(response, caller, o):
     items = response.json["items"]
     assert [q["id"] for q in items] == [o.query]
-    if caller in FUND_MANAGERS:
+    if caller in FUND_OVERSEERS:
         assert items[0]["asked_by"] == o.users["owner_a"]
     else:
         assert items[0]["asked_by"] is None and items[0]["mine"] is False
@@ -123,7 +126,7 @@ def _no_asker_shown(response, caller, o):
 
 def _periods_listed(response, caller, o):
     listed = {p["id"] for p in response.json["items"]}
-    expected = {o.p_published, o.p_closed, o.p_open} if caller in FUND_MANAGERS else {o.p_published}
+    expected = {o.p_published, o.p_closed, o.p_open} if caller in FUND_OVERSEERS else {o.p_published}
     assert listed == expected
 
 
@@ -225,6 +228,11 @@ TARGETS = {
                                   check=_calendar),
     "the estate's calendar": Target("GET", "/api/v1/disclosure-calendar",
                                     lambda o: f"/api/v1/disclosure-calendar?estate_id={o.estate}"),
+    "list the commitments": Target("GET", f"/api/v1/estates/{E}/commitments",
+                                   lambda o: f"/api/v1/estates/{o.estate}/commitments"),
+    "post my commitment": Target("POST", f"/api/v1/estates/{E}/commitments",
+                                 lambda o: f"/api/v1/estates/{o.estate}/commitments",
+                                 lambda o: {"text": "本人承诺按时公开资金收支。", "filed_on": "2025-01-10"}),
 }
 
 # The matrix: one row per endpoint and object, one column per caller (CALLERS' order); each cell is a case.
@@ -252,24 +260,29 @@ MATRIX = {
     "chase list":                    (401, 403,  403,  403,  403,  403,  403,  403,  403,  200,  403,  200,  403,  403,  200,  403),
     "chase list CSV":                (401, 403,  403,  403,  403,  403,  403,  403,  403,  200,  403,  200,  403,  403,  200,  403),
     # Funds: the books are kept by the estate's committee and by staff covering the whole estate (its street's,
-    # or of every neighbourhood it lies in: one 居委会 of a shared estate does not keep its books).
-    "list the estate's periods":     (401, 403,  403,  403,  200,  403,  403,  200,  403,  403,  403,  403,  403,  403,  200,  403),
+    # or of every neighbourhood it lies in: one 居委会 of a shared estate does not keep its books); the staff of
+    # any of its 居委会 oversee them (read every period and journal, see who asked, answer queries).
+    "list the estate's periods":     (401, 403,  403,  403,  200,  403,  403,  200,  403,  403,  403,  200,  200,  403,  200,  403),
     "open the maintenance fund":     (401, 403,  403,  403,  403,  403,  403,  201,  403,  403,  403,  403,  403,  403,  201,  403),
     "post a journal":                (401, 403,  403,  403,  403,  403,  403,  201,  403,  403,  403,  403,  403,  403,  201,  403),
-    "read a journal":                (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  403,  403,  403,  200,  403),
+    "read a journal":                (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  200,  200,  403,  200,  403),
     "reverse a journal":             (401, 403,  403,  403,  403,  403,  403,  201,  403,  403,  403,  403,  403,  403,  201,  403),
     "close the open period":         (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  403,  403,  403,  200,  403),
     "publish the closed period":     (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  403,  403,  403,  200,  403),
-    "statement, published":          (401, 404,  404,  404,  200,  404,  404,  200,  404,  404,  404,  404,  404,  404,  200,  404),
-    "statement, closed":             (401, 404,  404,  404,  404,  404,  404,  200,  404,  404,  404,  404,  404,  404,  200,  404),
-    "statement, open":               (401, 404,  404,  404,  404,  404,  404,  200,  404,  404,  404,  404,  404,  404,  200,  404),
-    "queries of the published":      (401, 404,  404,  404,  200,  404,  404,  200,  404,  404,  404,  404,  404,  404,  200,  404),
+    "statement, published":          (401, 404,  404,  404,  200,  404,  404,  200,  404,  404,  404,  200,  200,  404,  200,  404),
+    "statement, closed":             (401, 404,  404,  404,  404,  404,  404,  200,  404,  404,  404,  200,  200,  404,  200,  404),
+    "statement, open":               (401, 404,  404,  404,  404,  404,  404,  200,  404,  404,  404,  200,  200,  404,  200,  404),
+    "queries of the published":      (401, 404,  404,  404,  200,  404,  404,  200,  404,  404,  404,  200,  200,  404,  200,  404),
     "ask about the published":       (401, 403,  403,  403,  201,  403,  403,  403,  403,  403,  403,  403,  403,  403,  403,  403),
     "ask about the closed":          (401, 404,  404,  404,  404,  404,  404,  404,  404,  404,  404,  404,  404,  404,  404,  404),
-    "answer the query":              (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  403,  403,  403,  200,  403),
+    "answer the query":              (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  200,  200,  403,  200,  403),
     "post an audit":                 (401, 403,  403,  403,  403,  403,  403,  201,  403,  403,  403,  403,  403,  403,  201,  403),
     "disclosure calendar":           (401, 403,  403,  403,  403,  403,  403,  200,  200,  403,  403,  200,  200,  200,  200,  200),
-    "the estate's calendar":         (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  403,  403,  403,  200,  403),
+    "the estate's calendar":         (401, 403,  403,  403,  403,  403,  403,  200,  403,  403,  403,  200,  200,  403,  200,  403),
+    # Members' written commitments: read by the estate's owners and those who oversee its books; a member posts
+    # their own (a street admin, who keeps the books but is no member, is refused by name: 422).
+    "list the commitments":          (401, 403,  403,  403,  200,  403,  403,  200,  403,  403,  403,  200,  200,  403,  200,  403),
+    "post my commitment":            (401, 403,  403,  403,  403,  403,  403,  201,  403,  403,  403,  403,  403,  403,  422,  403),
 }
 
 assert set(MATRIX) == set(TARGETS), set(MATRIX) ^ set(TARGETS)
@@ -385,7 +398,8 @@ def objects(app):
 
 # --- nothing written when refused ----------------------------------------------------------------------------
 
-COUNTED = (Notice, NoticeScope, AuditEntry, Notification, FundPeriod, Journal, JournalEntry, FundQuery, FundAudit)
+COUNTED = (Notice, NoticeScope, AuditEntry, Notification, FundPeriod, Journal, JournalEntry, FundQuery, FundAudit,
+           Commitment)
 
 
 def snapshot(o) -> dict:
