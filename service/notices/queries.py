@@ -2,6 +2,8 @@
 manage, a notice's audience counts, and the chase list of those who have not acknowledged it."""
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 
 from models.base import db
@@ -49,13 +51,18 @@ _MINE_COLUMNS = (Notice.id, Notice.category, Notice.title, Notice.urgent, Notice
                  NoticeAudience.acked_at, NoticeAudience.ack_channel)
 
 
-# The notices of one person read at most (newest first) for the list; beyond it the list is counted apart.
+# The notices of one person read at most (newest first) and ordered here; pages past them are read from the
+# database in the order of the notices' ids (older notices are no longer pinned).
 MINE_WINDOW = 500
-# Built once (a hot read): a Core statement on the session's connection.
-_MINE = (sa.select(*_MINE_COLUMNS).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
-         .where(NoticeAudience.user_id == sa.bindparam("user_id"), Notice.state.in_(SHOWN))
-         .order_by(NoticeAudience.notice_id.desc()).limit(MINE_WINDOW))
-_MINE_UNREAD = _MINE.where(NoticeAudience.read_at.is_(None))
+
+
+@functools.cache
+def _mine_statement(window: int, unread_only: bool):
+    """Built once per shape (a hot read): a Core statement on the session's connection."""
+    query = (sa.select(*_MINE_COLUMNS).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
+             .where(NoticeAudience.user_id == sa.bindparam("user_id"), Notice.state.in_(SHOWN))
+             .order_by(NoticeAudience.notice_id.desc()).limit(window))
+    return query.where(NoticeAudience.read_at.is_(None)) if unread_only else query
 
 
 def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, lang: str = "zh") -> dict:
@@ -63,12 +70,14 @@ def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, 
 
     One simple statement (the person's rows by the index on (user_id, notice_id), newest first, at most
     MINE_WINDOW), ordered and counted here: a person receives a few hundred notices a year, and a statement
-    with sorting and window counts costs the database more to plan than to run."""
+    with sorting and window counts costs the database more to plan than to run. Someone with more (years of
+    notices) is counted in the database, and a page past the window reads the older ones by id."""
     now = clock.now()
     where = [NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN)]
     if unread_only:
         where.append(NoticeAudience.read_at.is_(None))
-    rows = db.session.connection().execute(_MINE_UNREAD if unread_only else _MINE, {"user_id": actor.user_id}).all()
+    rows = db.session.connection().execute(_mine_statement(MINE_WINDOW, unread_only),
+                                           {"user_id": actor.user_id}).all()
     total = len(rows)
     unread_count = sum(1 for r in rows if r.read_at is None and r.state == "published")
     if total == MINE_WINDOW:   # more than the window: counted in the database
@@ -78,7 +87,15 @@ def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, 
             .select_from(NoticeAudience).join(Notice, Notice.id == NoticeAudience.notice_id).where(*where)).one()
 
     ordered = sorted(rows, key=lambda r: (not _pinned(r, now), -(r.published_at or now).timestamp(), -r.id))
-    items = [_summary(r, lang, now, row=r) for r in ordered[(page - 1) * page_size:page * page_size]]
+    start, end = (page - 1) * page_size, page * page_size
+    shown = ordered[start:end]
+    if end > len(rows) and total > len(rows):   # past the window: the older notices, newest first
+        shown += db.session.execute(
+            sa.select(*_MINE_COLUMNS).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
+            .where(*where, NoticeAudience.notice_id < min(r.id for r in rows))
+            .order_by(NoticeAudience.notice_id.desc())
+            .offset(max(0, start - len(rows))).limit(end - max(start, len(rows)))).all()
+    items = [_summary(r, lang, now, row=r) for r in shown]
     return {"items": items, "page": page, "page_size": page_size, "total": total, "unread": int(unread_count)}
 
 

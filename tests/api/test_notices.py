@@ -330,3 +330,22 @@ def test_a_draft_moved_to_another_street_belongs_to_that_street(client, w):
     other_admin = make_user(name="宜川管理员", roles=[("admin", "street", w.other_street.id)])
     listed = client.get("/api/v1/notices/managed", headers=auth(other_admin)).json
     assert draft["id"] in [n["id"] for n in listed["items"]]
+
+
+def test_my_list_pages_past_the_window_to_every_notice_newest_first(client, w, staff, monkeypatch):
+    from service.notices import queries
+
+    monkeypatch.setattr(queries, "MINE_WINDOW", 4)   # the window the list orders in Python (500 in use)
+    resident = living(w, w.units[0], name="王秀英")
+    ids = [publish(client, staff, w, urgent=False, valid_until=None, event_at=None, category="policy",
+                   title=f"政策{i}")["id"] for i in range(7)]
+    pinned = publish(client, staff, w, urgent=False, valid_until=later(days=9), event_at=None, category="policy",
+                     title="置顶", pinned=True)["id"]
+    seen, unread = [], set()
+    for page in (1, 2, 3, 4):
+        answer = client.get(f"/api/v1/notices?page={page}&page_size=3", headers=auth(resident)).json
+        assert answer["total"] == 8
+        unread.add(answer["unread"])
+        seen += [n["id"] for n in answer["items"]]
+    assert seen == [pinned, *reversed(ids)]   # every one once: pinned first, then the newest, past the window too
+    assert unread == {8}
