@@ -2,7 +2,8 @@
 clock moved to each posting: four quarters of 公共收益 (advertising, parking, parcel lockers, venue rent; more than
 half topping up the 维修资金 each quarter; an audit fee) and two half-years of 维修资金 (contributions, the transfer
 in, interest, an elevator repair of building 208), each closed against the bank's balance and published to the
-estate, the first year's audit posted, and an owner's query answered by the committee; the current quarter and half-year are open. Idempotent: nothing is added when the estate has periods.
+estate, the first year's audit posted, and an owner's query answered by the committee; before the books, the
+last 换届 with its audit and the member's written commitment; the current quarter and half-year are open. Idempotent: nothing is added when the estate has periods.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from models.base import db
 from models.funds import FundPeriod
 from models.people import User
 from models.places import Building, Estate
+from models.voting import Reelection
 from service import clock, people
 from service.funds import queries, workflow
 
@@ -23,8 +25,12 @@ ESTATE = "310107-YC-ZYLWC"
 COUNTS = {"fund_periods": FundPeriod}
 
 
+def _moment(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=clock.SHANGHAI)
+
+
 def _at(day: date, hour: int = 10) -> None:
-    clock.set_now(datetime(day.year, day.month, day.day, hour, tzinfo=clock.SHANGHAI))
+    clock.set_now(_moment(day, hour))
 
 
 def _quarters(first: date, n: int, months: int) -> list[tuple[date, date]]:
@@ -118,6 +124,22 @@ def load(spec: dict | None = None) -> int:
             maint_id = db.session.execute(sa.select(FundPeriod.id).where(
                 FundPeriod.estate_id == estate.id, FundPeriod.fund == "maint", FundPeriod.state == "open")).scalar_one()
             added += 4
+        # The committee was elected at the last 换届, a month before the books start here: its member's written
+        # commitment published ten days later, and the outgoing committee's audit at 换届 six weeks later.
+        elected = date.fromordinal(first_half.toordinal() - 30)
+        db.session.add(Reelection(estate_id=estate.id, started_by=user_id,
+                                  started_at=_moment(date.fromordinal(elected.toordinal() - 90), 9),
+                                  ended_at=_moment(elected, 16)))
+        db.session.commit()
+        _at(date.fromordinal(elected.toordinal() + 10))
+        workflow.post_commitment(actor, estate.id, {
+            "text": "本人承诺遵守法律法规和业主大会议事规则，不利用职务之便谋取私利，按时公示维修资金和公共收益收支，接受业主监督。",
+            "filed_on": date.fromordinal(elected.toordinal() + 7)})
+        _at(date.fromordinal(elected.toordinal() + 45))
+        workflow.post_audit(actor, estate.id, {"kind": "reelection", "year": elected.year,
+                                               "auditor": "某会计师事务所（示例）",
+                                               "summary": "上届业委会任期内专项维修资金、公共收益收支账实相符。"})
+        added += 3
         # The annual audit of the first year with books, posted in March of the next year.
         audited = first_half.year
         _at(date(audited + 1, 3, 20))
