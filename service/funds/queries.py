@@ -196,22 +196,29 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
 
 # The ended periods' statements: a street's staff oversee a thousand and more. Only those the page can show are read
 # (``_statements``): the first ``shown`` of the unpublished (overdue, then due: by due date, as ``ends_on``) and of
-# the published (the newest first), in the calendar's order; all are counted (``_book_years``).
+# the published (the newest first), in the calendar's order; all are counted (``_book_years``). Both statements are
+# built once (the calendar is read often).
 _STATEMENT = (FundPeriod.id, FundPeriod.estate_id, FundPeriod.fund, FundPeriod.starts_on, FundPeriod.ends_on,
               FundPeriod.state, FundPeriod.published_at, FundPeriod.notice_id)
+_ENDED = (FundPeriod.estate_id.in_(sa.bindparam("estates", expanding=True)),
+          FundPeriod.ends_on < sa.bindparam("today", type_=sa.Date))
+_SHOWN = sa.bindparam("shown", type_=sa.Integer)
+_PUBLISHED = FundPeriod.state == "published"
+_FIRST_STATEMENTS = sa.union_all(
+    sa.select(sa.select(*_STATEMENT).where(*_ENDED, ~_PUBLISHED)
+              .order_by(FundPeriod.ends_on, FundPeriod.id).limit(_SHOWN).subquery()),
+    sa.select(sa.select(*_STATEMENT).where(*_ENDED, _PUBLISHED)
+              .order_by(FundPeriod.ends_on.desc(), FundPeriod.id).limit(_SHOWN).subquery()))
+_BOOK_YEARS = (sa.select(FundPeriod.estate_id, sa.func.min(FundPeriod.starts_on).label("starts_on"),
+                         sa.func.max(FundPeriod.ends_on).label("ends_on"), sa.func.count().label("periods"))
+               .where(*_ENDED).group_by(FundPeriod.estate_id, sa.extract("year", FundPeriod.starts_on),
+                                        sa.extract("year", FundPeriod.ends_on)))
 
 
 def _statements(estates: dict, today: date, shown: int, lang: str) -> list[dict]:
     """The ended periods' statements the page can show."""
-    ended = (FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)
-    published = FundPeriod.state == "published"
-    unpublished = (sa.select(*_STATEMENT).where(*ended, ~published)
-                   .order_by(FundPeriod.ends_on, FundPeriod.id).limit(shown).subquery())
-    newest = (sa.select(*_STATEMENT).where(*ended, published)
-              .order_by(FundPeriod.ends_on.desc(), FundPeriod.id).limit(shown).subquery())
-    found = db.session.execute(sa.union_all(sa.select(unpublished), sa.select(newest))).all()
     items = []
-    for p in found:
+    for p in db.session.execute(_FIRST_STATEMENTS, {"estates": sorted(estates), "today": today, "shown": shown}):
         due = due_on(p.ends_on)
         status = "published" if p.state == "published" else "overdue" if today > due else "due"
         items.append({"estate_id": p.estate_id, "estate": estates[p.estate_id].name, "period_id": p.id,
@@ -229,12 +236,7 @@ def _book_years(estates: dict, today: date) -> list:
     """The years the estates' ended periods start and end in (what ``_audits`` reads of the periods) and how many
     periods there are: a row (estate_id, starts_on, ends_on, periods) for each estate and pair of years, not one for
     each period."""
-    return db.session.execute(
-        sa.select(FundPeriod.estate_id, sa.func.min(FundPeriod.starts_on).label("starts_on"),
-                  sa.func.max(FundPeriod.ends_on).label("ends_on"), sa.func.count().label("periods"))
-        .where(FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)
-        .group_by(FundPeriod.estate_id, sa.extract("year", FundPeriod.starts_on),
-                  sa.extract("year", FundPeriod.ends_on))).all()
+    return db.session.execute(_BOOK_YEARS, {"estates": sorted(estates), "today": today}).all()
 
 
 def _decisions(estates: dict, today: date, lang: str) -> list[dict]:
