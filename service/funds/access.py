@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from models.base import db
+from models.people import RoleAssignment
 from models.places import Estate, estate_neighbourhood
 from service import people
 from service.funds import errors
@@ -68,6 +69,35 @@ def staff_of(place: Estate) -> list[int]:
     return people.role_holders("staff", "neighbourhood", db.session.execute(
         sa.select(estate_neighbourhood.c.neighbourhood_id).where(estate_neighbourhood.c.estate_id == place.id))
         .scalars())
+
+
+def estate_names(estate_ids) -> dict[int, str]:
+    """Many estates' names by id, in one read."""
+    return dict(db.session.execute(sa.select(Estate.id, Estate.name)
+                                   .where(Estate.id.in_(sorted(set(estate_ids))))).all())
+
+
+def committees_of(estate_ids) -> dict[int, list[int]]:
+    """``committee_of`` for many estates in one read: each estate's committee members (an estate without one is
+    left out)."""
+    return _holders(sa.select(RoleAssignment.scope_id, RoleAssignment.user_id).where(
+        RoleAssignment.role == "committee", RoleAssignment.scope_type == "estate",
+        RoleAssignment.scope_id.in_(sorted(set(estate_ids)))))
+
+
+def staff_of_estates(estate_ids) -> dict[int, list[int]]:
+    """``staff_of`` for many estates in one read: the 居委会 staff of each estate's neighbourhoods."""
+    return _holders(sa.select(estate_neighbourhood.c.estate_id, RoleAssignment.user_id).join(
+        RoleAssignment, sa.and_(RoleAssignment.scope_id == estate_neighbourhood.c.neighbourhood_id,
+                                RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood"))
+        .where(estate_neighbourhood.c.estate_id.in_(sorted(set(estate_ids)))))
+
+
+def _holders(query) -> dict[int, list[int]]:
+    found: dict[int, set[int]] = {}
+    for place, user_id in db.session.execute(query):
+        found.setdefault(place, set()).add(user_id)
+    return {place: sorted(users) for place, users in found.items()}
 
 
 def managed_estates(actor: Actor) -> list[Estate]:

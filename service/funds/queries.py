@@ -187,10 +187,42 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
         estates = {e.id: e for e in access.managed_estates(actor)}
     if not estates:
         return [], 0
-    periods = db.session.execute(sa.select(FundPeriod).where(
-        FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
-    items = duties(estates, today, lang, periods=periods)
-    for p in periods:
+    years = _book_years(estates, today)
+    statements = _statements(estates, today, page * page_size, lang)
+    items = duties(estates, today, lang, years=years) + statements
+    rank = {"overdue": 0, "due": 1, "published": 2}
+    # Overdue: the longest overdue first; due: the soonest first; published: the newest first.
+    items.sort(key=lambda i: (rank[i["status"]], -i["days_overdue"],
+                              -i["due_on"].toordinal() if i["status"] == "published" else i["due_on"].toordinal(),
+                              i["period_id"] or 0, i["motion_id"] or 0))
+    return items[(page - 1) * page_size:page * page_size], len(items) - len(statements) + sum(y.periods for y in years)
+
+
+# The ended periods' statements: a street's staff oversee a thousand and more. Only those the page can show are read
+# (``_statements``): the first ``shown`` of the unpublished (overdue, then due: by due date, as ``ends_on``) and of
+# the published (the newest first), in the calendar's order; all are counted (``_book_years``). Both statements are
+# built once (the calendar is read often).
+_STATEMENT = (FundPeriod.id, FundPeriod.estate_id, FundPeriod.fund, FundPeriod.starts_on, FundPeriod.ends_on,
+              FundPeriod.state, FundPeriod.published_at, FundPeriod.notice_id)
+_ENDED = (FundPeriod.estate_id.in_(sa.bindparam("estates", expanding=True)),
+          FundPeriod.ends_on < sa.bindparam("today", type_=sa.Date))
+_SHOWN = sa.bindparam("shown", type_=sa.Integer)
+_PUBLISHED = FundPeriod.state == "published"
+_FIRST_STATEMENTS = sa.union_all(
+    sa.select(sa.select(*_STATEMENT).where(*_ENDED, ~_PUBLISHED)
+              .order_by(FundPeriod.ends_on, FundPeriod.id).limit(_SHOWN).subquery()),
+    sa.select(sa.select(*_STATEMENT).where(*_ENDED, _PUBLISHED)
+              .order_by(FundPeriod.ends_on.desc(), FundPeriod.id).limit(_SHOWN).subquery()))
+_BOOK_YEARS = (sa.select(FundPeriod.estate_id, sa.func.min(FundPeriod.starts_on).label("starts_on"),
+                         sa.func.max(FundPeriod.ends_on).label("ends_on"), sa.func.count().label("periods"))
+               .where(*_ENDED).group_by(FundPeriod.estate_id, sa.extract("year", FundPeriod.starts_on),
+                                        sa.extract("year", FundPeriod.ends_on)))
+
+
+def _statements(estates: dict, today: date, shown: int, lang: str) -> list[dict]:
+    """The ended periods' statements the page can show."""
+    items = []
+    for p in db.session.execute(_FIRST_STATEMENTS, {"estates": sorted(estates), "today": today, "shown": shown}):
         due = due_on(p.ends_on)
         status = "published" if p.state == "published" else "overdue" if today > due else "due"
         items.append({"estate_id": p.estate_id, "estate": estates[p.estate_id].name, "period_id": p.id,
@@ -201,22 +233,23 @@ def calendar(actor: Actor, *, estate_id: int | None, page: int, page_size: int,
                       "status_name": labels.name("funds", "calendar_status", status, lang),
                       "days_overdue": (today - due).days if status == "overdue" else 0,
                       "published_at": p.published_at, "notice_id": p.notice_id})
-    rank = {"overdue": 0, "due": 1, "published": 2}
-    # Overdue: the longest overdue first; due: the soonest first; published: the newest first.
-    items.sort(key=lambda i: (rank[i["status"]], -i["days_overdue"],
-                              -i["due_on"].toordinal() if i["status"] == "published" else i["due_on"].toordinal(),
-                              i["period_id"] or 0, i["motion_id"] or 0))
-    return items[(page - 1) * page_size:page * page_size], len(items)
+    return items
 
 
-def duties(estates: dict, today: date, lang: str = "zh", *, periods: list[FundPeriod] | None = None) -> list[dict]:
+def _book_years(estates: dict, today: date) -> list:
+    """The years the estates' ended periods start and end in (what ``_audits`` reads of the periods) and how many
+    periods there are: a row (estate_id, starts_on, ends_on, periods) for each estate and pair of years, not one for
+    each period."""
+    return db.session.execute(_BOOK_YEARS, {"estates": sorted(estates), "today": today}).all()
+
+
+def duties(estates: dict, today: date, lang: str = "zh", *, years: list | None = None) -> list[dict]:
     """The calendar's items other than statements for these estates (id → estate): the assembly's decisions,
-    the annual audits of the years with books (``periods``: their ended periods, read when not given), and
-    after each 换届 its audit and the members' commitments."""
-    if periods is None:
-        periods = db.session.execute(sa.select(FundPeriod).where(
-            FundPeriod.estate_id.in_(sorted(estates)), FundPeriod.ends_on < today)).scalars().all()
-    return (_decisions(estates, today, lang) + _audits(estates, periods, today, lang)
+    the annual audits of the years with books (``years``: ``_book_years``, read when not given), and after each
+    换届 its audit and the members' commitments."""
+    if years is None:
+        years = _book_years(estates, today)
+    return (_decisions(estates, today, lang) + _audits(estates, years, today, lang)
             + _reelections(estates, today, lang))
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from models.base import db
+from models.base import UTCDateTime, db
 from models.funds import FundPeriod, FundQuery
 from models.notifications import Notification
 from models.places import Estate
@@ -44,6 +44,11 @@ def _escalate(query_id: int, cutoff, now) -> bool:
     return True
 
 
+# Periods reminded in one transaction (the daily sweep's peak, the day the half-year's statements are due in a
+# week, is every estate's two funds that have not published yet).
+BATCH = 200
+
+
 def disclosure_reminders() -> dict:
     """The disclosure calendar's reminders: the committee 7 days before a period's statement is due, the
     居委会 staff 7 days after it is overdue; each once (recorded on the period)."""
@@ -55,39 +60,65 @@ def disclosure_reminders() -> dict:
             FundPeriod.state != "published", FundPeriod.ends_on < today,
             sa.or_(FundPeriod.reminded_at.is_(None), FundPeriod.escalated_at.is_(None)))
             .order_by(FundPeriod.ends_on, FundPeriod.id).limit(1000)).all()
-    reminded = escalated = 0
+    work = []
     for period_id, ends_on, reminded_at, escalated_at in ended:
         due = queries.due_on(ends_on)
         if escalated_at is None and today >= date.fromordinal(due.toordinal() + loaded.escalate_days_after):
-            escalated += _remind(period_id, "overdue")
+            work.append((period_id, "overdue"))
         elif reminded_at is None and today >= date.fromordinal(due.toordinal() - loaded.remind_days_before):
-            reminded += _remind(period_id, "due")
-    return {"periods": len(ended), "reminded": reminded, "escalated": escalated}
+            work.append((period_id, "due"))
+    done = {"due": 0, "overdue": 0}
+    for start in range(0, len(work), BATCH):
+        for stage, count in _remind(work[start:start + BATCH]).items():
+            done[stage] += count
+    return {"periods": len(ended), "reminded": done["due"], "escalated": done["overdue"]}
 
 
 @transactional
-def _remind(period_id: int, stage: str) -> bool:
-    period = locked(FundPeriod, period_id)
-    column = "reminded_at" if stage == "due" else "escalated_at"
-    if period is None or period.state == "published" or getattr(period, column) is not None:
-        return False
+def _remind(work: list[tuple[int, str]]) -> dict:
+    """Remind of each period at its stage, in one transaction: each stage's mark set in one UPDATE, only on the
+    periods still unpublished and not yet reminded at that stage (one published or reminded meanwhile is left);
+    their estates, committees and 居委会 staff read once for all."""
     now = clock.now()
-    setattr(period, column, now)
-    if stage == "overdue":
-        period.reminded_at = period.reminded_at or now
-    place = access.estate(period.estate_id)
+    marked = {}
+    for stage, column in (("due", FundPeriod.reminded_at), ("overdue", FundPeriod.escalated_at)):
+        ids = [period_id for period_id, s in work if s == stage]
+        if not ids:
+            continue
+        values = {"reminded_at": now} if stage == "due" else {
+            "escalated_at": now, "reminded_at": sa.func.coalesce(FundPeriod.reminded_at, sa.literal(now, UTCDateTime))}
+        marked.update((row.id, row) for row in db.session.execute(
+            sa.update(FundPeriod).where(FundPeriod.id.in_(ids), FundPeriod.state != "published", column.is_(None))
+            .values(**values).returning(FundPeriod.id, FundPeriod.estate_id, FundPeriod.fund, FundPeriod.starts_on,
+                                        FundPeriod.ends_on)
+            .execution_options(synchronize_session=False)))
+    estates = {row.estate_id for row in marked.values()}
+    names = access.estate_names(estates)
+    committees = access.committees_of(estates)
+    staff = access.staff_of_estates(estates) if any(s == "overdue" and i in marked for i, s in work) else {}
+    messages, done = [], {"due": 0, "overdue": 0}
+    for period_id, stage in work:   # in the sweep's order, as one by one
+        period = marked.get(period_id)
+        if period is None:
+            continue
+        done[stage] += 1
+        users = committees.get(period.estate_id, []) if stage == "due" else [
+            *staff.get(period.estate_id, []), *committees.get(period.estate_id, [])]
+        messages += _reminders(period, names[period.estate_id], stage, sorted(set(users)))
+    notifications.notify_many(messages)
+    return done
+
+
+def _reminders(period, place: str, stage: str, users: list[int]) -> list[dict]:
+    """The notifications of a period's reminder at its stage, one for each user."""
     fund = labels.name("funds", "fund", period.fund)
     due = queries.due_on(period.ends_on)
-    users = access.committee_of(place.id) if stage == "due" else [*access.staff_of(place),
-                                                                   *access.committee_of(place.id)]
-    title = (f"{place.name}{fund}收支公示将于{due:%m月%d日}到期" if stage == "due"
-             else f"{place.name}{fund}收支公示已逾期（应于{due:%m月%d日}前公示）")
-    notifications.notify_many([{"user_id": uid, "kind": f"funds.disclosure_{stage}",
-                                "dedupe_key": f"fund_period:{period.id}:{stage}:{uid}", "title": title[:100],
-                                "body": f"{period.starts_on:%Y年%m月}至{period.ends_on:%Y年%m月}的收支情况尚未公示。",
-                                "link": f"/fund-periods/{period.id}", "data": {"period_id": period.id}}
-                               for uid in sorted(set(users))])
-    return True
+    title = (f"{place}{fund}收支公示将于{due:%m月%d日}到期" if stage == "due"
+             else f"{place}{fund}收支公示已逾期（应于{due:%m月%d日}前公示）")
+    return [{"user_id": uid, "kind": f"funds.disclosure_{stage}",
+             "dedupe_key": f"fund_period:{period.id}:{stage}:{uid}", "title": title[:100],
+             "body": f"{period.starts_on:%Y年%m月}至{period.ends_on:%Y年%m月}的收支情况尚未公示。",
+             "link": f"/fund-periods/{period.id}", "data": {"period_id": period.id}} for uid in users]
 
 
 # How far back the duties sweep looks: a decision counted, or a 换届 ended, this many days ago is still chased
