@@ -100,9 +100,10 @@ def _holders(query) -> dict[int, list[int]]:
     return {place: sorted(users) for place, users in found.items()}
 
 
-def managed_estates(actor: Actor) -> list[Estate]:
-    """The estates whose books the actor keeps or oversees: their committee's, and for staff every estate of
-    their streets and of the neighbourhoods they cover (an estate shared by two 居委会 is each one's)."""
+def managed_estates(actor: Actor) -> list:
+    """The estates whose books the actor keeps or oversees, as rows (id, name): their committee's, and for staff
+    every estate of their streets and of the neighbourhoods they cover (an estate shared by two 居委会 is each
+    one's)."""
     conditions = []
     committee = actor.scope_ids("committee", "estate")
     if committee:
@@ -114,4 +115,4 @@ def managed_estates(actor: Actor) -> list[Estate]:
             estate_neighbourhood.c.neighbourhood_id.in_(sorted(actor.neighbourhood_ids)))))
     if not conditions:
         return []
-    return db.session.execute(sa.select(Estate).where(sa.or_(*conditions)).order_by(Estate.id)).scalars().all()
+    return db.session.execute(sa.select(Estate.id, Estate.name).where(sa.or_(*conditions)).order_by(Estate.id)).all()

@@ -2,7 +2,8 @@
 closing, the bank's balance and the difference; the maintenance fund by building too), and its journals."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -263,37 +264,31 @@ def _decisions(estates: dict, today: date, lang: str) -> list[dict]:
     for motion_id, estate_id, title, counted_at, published_at in found:
         counted = clock.local(counted_at).date()
         due = date.fromordinal(counted.toordinal() + DECISION_DAYS)
-        status = "published" if published_at is not None else "overdue" if today > due else "due"
-        items.append({"estate_id": estate_id, "estate": estates[estate_id].name, "period_id": None,
-                      "motion_id": motion_id, "title": title, "kind": "decision",
-                      "kind_name": labels.name("funds", "calendar_kind", "decision", lang), "starts_on": None,
-                      "ends_on": counted, "due_on": due, "status": status,
-                      "status_name": labels.name("funds", "calendar_status", status, lang),
-                      "days_overdue": (today - due).days if status == "overdue" else 0,
-                      "published_at": published_at, "notice_id": None})
+        done = _Posted(published_at, None) if published_at is not None else None
+        items.append(_item(estates[estate_id].name, estate_id, "decision", title, None, counted, due, done, today,
+                           lang, motion_id=motion_id))
     return items
 
 
-def _audits(estates: dict, periods: list[FundPeriod], today: date, lang: str) -> list[dict]:
-    """The annual audit of every year an estate kept books in that has ended: due by the rules' day of the next
-    year (31 March by default), published when posted (``FundAudit``)."""
+def _audits(estates: dict, periods: list, today: date, lang: str) -> list[dict]:
+    """The annual audit of every year an estate kept books in that has ended (``periods``: rows with the
+    estate and the first and last day, such as ``_book_years``): due by the rules' day of the next year (31 March
+    by default), published when posted (``FundAudit``)."""
     month, day = rules.current().annual_audit_due
-    posted = {(a.estate_id, a.year): a for a in db.session.execute(sa.select(FundAudit).where(
-        FundAudit.estate_id.in_(sorted(estates)), FundAudit.kind == "annual")).scalars()}
+    posted = {(estate_id, year): _Posted(published_at, notice_id) for estate_id, year, published_at, notice_id in
+              db.session.execute(sa.select(FundAudit.estate_id, FundAudit.year, FundAudit.published_at,
+                                           FundAudit.notice_id).where(
+                  FundAudit.estate_id.in_(sorted(estates)), FundAudit.kind == "annual"))}
     years = {(p.estate_id, y) for p in periods for y in range(p.starts_on.year, p.ends_on.year + 1) if y < today.year}
-    items = []
-    for estate_id, year in sorted(years):
-        due = date(year + 1, month, day)
-        done = posted.get((estate_id, year))
-        status = "published" if done else "overdue" if today > due else "due"
-        items.append({"estate_id": estate_id, "estate": estates[estate_id].name, "period_id": None,
-                      "motion_id": None, "title": f"{year}年度审计", "kind": "audit_annual",
-                      "kind_name": labels.name("funds", "calendar_kind", "audit_annual", lang), "starts_on":
-                      date(year, 1, 1), "ends_on": date(year, 12, 31), "due_on": due, "status": status,
-                      "status_name": labels.name("funds", "calendar_status", status, lang),
-                      "days_overdue": (today - due).days if status == "overdue" else 0,
-                      "published_at": done.published_at if done else None, "notice_id": done.notice_id if done else None})
-    return items
+    return [_item(estates[estate_id].name, estate_id, "audit_annual", f"{year}年度审计", date(year, 1, 1),
+                  date(year, 12, 31), date(year + 1, month, day), posted.get((estate_id, year)), today, lang)
+            for estate_id, year in sorted(years)]
+
+
+class _Posted(NamedTuple):
+    """What disclosed a calendar item: when, and the notice (none for a decision the voting domain published)."""
+    published_at: datetime
+    notice_id: int | None
 
 
 def _item(estate: str, estate_id: int, kind: str, title: str | None, starts_on, ends_on: date, due: date, done,
@@ -330,13 +325,19 @@ def _reelections(estates: dict, today: date, lang: str) -> list[dict]:
         due = date.fromordinal(elected.toordinal() + loaded.reelection_audit_due_days)
         items.append(_item(name, estate_id, "audit_reelection", f"{elected.year}年换届审计", None, elected, due,
                            audits.get((estate_id, elected.year)), today, lang))
+    members_of = access.committees_of(latest)
+    posted: dict[tuple[int, int], list[Commitment]] = {}
+    for c in db.session.execute(sa.select(Commitment).where(
+            Commitment.estate_id.in_(sorted(latest)),
+            Commitment.term.in_(sorted({term for term, _ in latest.values()})))).scalars():
+        if latest[c.estate_id][0] == c.term:
+            posted.setdefault(c.estate_id, []).append(c)
     for estate_id, (term, at) in latest.items():
         elected = clock.local(at).date()
-        members = set(access.committee_of(estate_id))
-        posted = db.session.execute(sa.select(Commitment).where(
-            Commitment.estate_id == estate_id, Commitment.term == term)).scalars().all()
-        done_by = {c.member_user_id for c in posted} & members
-        last = (max(posted, key=lambda c: (c.published_at, c.id)) if posted and members and done_by == members
+        members = set(members_of.get(estate_id, []))
+        done = posted.get(estate_id, [])
+        done_by = {c.member_user_id for c in done} & members
+        last = (max(done, key=lambda c: (c.published_at, c.id)) if done and members and done_by == members
                 else None)
         due = date.fromordinal(elected.toordinal() + loaded.commitment_due_days)
         items.append(_item(estates[estate_id].name, estate_id, "commitments",
