@@ -270,18 +270,27 @@ def test_the_disclosure_calendar_shows_what_is_due_overdue_first_and_reminds_the
                       headers=auth(outsider)).status_code == 403
 
 
-def test_the_assemblys_counted_decisions_are_due_on_the_calendar_within_three_days(client, w, committee):
+def counted_motion(w, committee, at: str):
+    """A decision of the owners' assembly, counted at ``at`` (the voting domain's motion)."""
     from datetime import datetime
 
     from models.voting import Motion
-    from service import clock
 
-    counted = datetime.fromisoformat("2026-11-02T16:00:00+08:00")
+    counted = datetime.fromisoformat(at)
     motion = Motion(estate_id=w.estate.id, title="关于续聘物业服务企业的决定", body="…", item=4, status="counted",
                     notice_days=15, publication_days=7, opens_at=counted, closes_at=counted, counted_at=counted,
                     created_by=committee.id)
     db.session.add(motion)
     db.session.commit()
+    return motion
+
+
+def test_the_assemblys_counted_decisions_are_due_on_the_calendar_within_three_days(client, w, committee):
+    from datetime import datetime
+
+    from service import clock
+
+    motion = counted_motion(w, committee, "2026-11-02T16:00:00+08:00")
     for day, status, late in (("2026-11-05", "due", 0), ("2026-11-06", "overdue", 1)):
         clock.set_now(datetime.fromisoformat(day + "T10:00:00+08:00"))
         item = client.get("/api/v1/disclosure-calendar", headers=auth(committee)).json["items"][0]
@@ -420,7 +429,7 @@ def test_decisions_audits_and_commitments_are_reminded_before_and_escalated_afte
     from datetime import datetime
 
     from models.notifications import Notification
-    from models.voting import Motion, Reelection
+    from models.voting import Reelection
     from service import clock
     from service.funds import reminders
 
@@ -447,12 +456,7 @@ def test_decisions_audits_and_commitments_are_reminded_before_and_escalated_afte
     assert reminders.duty_reminders()["escalated"] == 1
     assert {u for u, _ in told("funds.disclosure_overdue")} == {staff.id, committee.id}
     # A decision counted on 11-02 is due 11-05: the committee is told at once, the 居委会 from 11-12.
-    counted = datetime.fromisoformat("2026-11-02T16:00:00+08:00")
-    motion = Motion(estate_id=w.estate.id, title="关于续聘物业服务企业的决定", body="…", item=4, status="counted",
-                    notice_days=15, publication_days=7, opens_at=counted, closes_at=counted, counted_at=counted,
-                    created_by=committee.id)
-    db.session.add(motion)
-    db.session.commit()
+    motion = counted_motion(w, committee, "2026-11-02T16:00:00+08:00")
     on("2026-11-03")
     before = len(told("funds.disclosure_due"))
     reminders.duty_reminders()
