@@ -33,8 +33,8 @@ Measured in-process, with the clock at the anchor:
    same rounds for comparison. ``ROUNDS`` rounds of ``CALLS`` calls each, interleaved; per round p50 and p95,
    reported as the median [min–max] over rounds, and each round's p95 ÷ the floor's (a shared machine's speed
    varies from minute to minute). Goal (funds issue): every list's p95 ≤ 10 ms on PostgreSQL.
-2. the sweeps ``funds.escalate_queries``, ``funds.disclosure_reminders`` and ``funds.duty_reminders`` over the
-   whole district, each run
+2. the sweeps ``funds.remind_queries``, ``funds.escalate_queries``, ``funds.disclosure_reminders`` and
+   ``funds.duty_reminders`` over the whole district, each run
    ``SWEEP_RUNS`` times (its writes undone between runs), and once more with nothing left due. Goal: ≤ 200 ms
    each (median), as the project's other sweeps.
 
@@ -883,7 +883,8 @@ def _sweeps() -> tuple[dict, dict]:
         return elapsed, result
 
     out = {}
-    for name, sweep in (("funds.escalate_queries", reminders.escalate_queries),
+    for name, sweep in (("funds.remind_queries", reminders.remind_queries),
+                        ("funds.escalate_queries", reminders.escalate_queries),
                         ("funds.disclosure_reminders", reminders.disclosure_reminders),
                         ("funds.duty_reminders", reminders.duty_reminders)):
         busy, idle = [], []

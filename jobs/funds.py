@@ -6,6 +6,8 @@ from jobs.registry import Job
 from service.funds import reminders
 
 JOBS = [
+    Job("funds.remind_queries", reminders.remind_queries, "interval", {"hours": 1},
+        "Owners' queries on a statement unanswered after 10 days: the committee reminded once"),
     Job("funds.escalate_queries", reminders.escalate_queries, "interval", {"hours": 1},
         "Owners' queries on a statement unanswered after 15 days go to the 居委会"),
     Job("funds.disclosure_reminders", reminders.disclosure_reminders, "cron", {"hour": 9, "minute": 0},

@@ -28,6 +28,39 @@ def escalate_queries() -> dict:
 
 
 @transactional
+def remind_queries() -> dict:
+    """The committee reminded, once, of an owner's query still unanswered after the rules' days (10), before it
+    goes to the 居委会 (15)."""
+    loaded = rules.current()
+    now = clock.now()
+    since = now - timedelta(days=loaded.query_escalation_days)
+    due = db.session.execute(
+        sa.select(FundQuery.id, FundQuery.period_id, FundQuery.text, FundPeriod.estate_id)
+        .join(FundPeriod, FundPeriod.id == FundQuery.period_id)
+        .where(FundQuery.state == "open", FundQuery.asked_at <= now - timedelta(days=loaded.query_remind_days),
+               FundQuery.asked_at > since)
+        .order_by(FundQuery.asked_at, FundQuery.id).limit(500)).all()
+    if not due:
+        return {"due": 0, "reminded": 0}
+    committees = access.committees_of({q.estate_id for q in due})
+    keys = {(q.id, uid): f"fund_query:{q.id}:remind:{uid}" for q in due for uid in committees.get(q.estate_id, [])}
+    told = set(db.session.execute(sa.select(Notification.dedupe_key).where(
+        Notification.dedupe_key.in_(list(keys.values())))).scalars()) if keys else set()
+    left = loaded.query_escalation_days - loaded.query_remind_days
+    messages, reminded = [], set()
+    for q in due:
+        for uid in committees.get(q.estate_id, []):
+            key = keys[(q.id, uid)]
+            if key not in told:
+                reminded.add(q.id)
+                messages.append({"user_id": uid, "kind": "funds.query_reminder", "dedupe_key": key,
+                                 "title": f"业主收支询问待答复，{left}日后将转居委会", "body": q.text[:60],
+                                 "link": f"/fund-periods/{q.period_id}", "data": {"query_id": q.id}})
+    notifications.notify_many(messages)
+    return {"due": len(due), "reminded": len(reminded)}
+
+
+@transactional
 def _escalate(query_id: int, cutoff, now) -> bool:
     query = locked(FundQuery, query_id)
     if query is None or query.state != "open" or query.asked_at > cutoff:

@@ -22,6 +22,7 @@ class Rules:
     audit_posted_days: int
     reelection_audit_due_days: int
     commitment_due_days: int
+    query_remind_days: int
 
     def codes(self, fund: str, kind: str) -> tuple[str, ...]:
         return ("bank",) if kind == "bank" else self.categories[fund].get(kind, ())
@@ -67,7 +68,10 @@ def load(directory=None) -> Rules:
     commitment = data.get("commitment_due_days")
     rules.require(isinstance(commitment, int) and 1 <= commitment <= 30, _WHERE,
                   "commitment_due_days must be 1–30 (Arts. 20, 23: within 30 days of the election)")
-    _rules = Rules(months, cats, days, *calendar, (month, day), posted, reelection_audit, commitment)
+    remind = data.get("query_remind_days")
+    rules.require(isinstance(remind, int) and 1 <= remind < days, _WHERE,
+                  "query_remind_days must be at least 1 and less than query_escalation_days")
+    _rules = Rules(months, cats, days, *calendar, (month, day), posted, reelection_audit, commitment, remind)
     return _rules
 
 

@@ -211,8 +211,16 @@ def test_owners_query_a_statement_the_committee_answers_and_late_ones_go_to_the_
     assert answered.status_code == 200 and answered.json["state_name"] == "已答复"
     assert db.session.execute(sa.select(Notification.user_id).where(
         Notification.kind == "funds.query_answered")).scalar() == asker.id
-    # Unanswered: at 15 days it goes to the 居委会, once; not a second before.
+    # Unanswered: at 10 days the committee is reminded, once; not a second before.
     asked_at = clock.now()
+    clock.set_now(asked_at + timedelta(days=10) - timedelta(seconds=1))
+    assert reminders.remind_queries() == {"due": 0, "reminded": 0}
+    clock.set_now(asked_at + timedelta(days=10, seconds=1))
+    assert reminders.remind_queries() == {"due": 1, "reminded": 1}
+    assert reminders.remind_queries() == {"due": 1, "reminded": 0}
+    assert db.session.execute(sa.select(Notification.user_id, Notification.title).where(
+        Notification.kind == "funds.query_reminder")).all() == [(committee.id, "业主收支询问待答复，5日后将转居委会")]
+    # At 15 days it goes to the 居委会, once; not a second before.
     clock.set_now(asked_at + timedelta(days=15) - timedelta(seconds=1))
     assert reminders.escalate_queries() == {"due": 0, "escalated": 0}
     clock.set_now(asked_at + timedelta(days=15, seconds=1))
