@@ -21,28 +21,31 @@ def estate(estate_id: int) -> Estate:
     return found
 
 
-def may_manage(actor: Actor, place: Estate) -> bool:
+MANAGE, OVERSEE = 2, 1
+
+
+def standing(actor: Actor, place: Estate) -> int:
+    """What the actor may do with the estate's books, from one reading of its neighbourhoods: MANAGE (keep
+    them: its committee, staff of its street or of every neighbourhood it lies in), OVERSEE (read them and
+    answer queries: the staff of any of its neighbourhoods, who are told when the committee is late) or 0."""
     if place.id in actor.scope_ids("committee", "estate"):
-        return True
+        return MANAGE
     if not actor.is_staff:
-        return False
+        return 0
     if place.street_id in actor.street_ids:
-        return True
+        return MANAGE
     nbs = set(db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id)
                                  .where(estate_neighbourhood.c.estate_id == place.id)).scalars())
-    return bool(nbs) and nbs <= actor.neighbourhood_ids
+    covered = nbs & actor.neighbourhood_ids
+    return MANAGE if covered and covered == nbs else OVERSEE if covered else 0
+
+
+def may_manage(actor: Actor, place: Estate) -> bool:
+    return standing(actor, place) == MANAGE
 
 
 def may_oversee(actor: Actor, place: Estate) -> bool:
-    """Read the books (unpublished periods, journals, who asked), answer owners' queries: the keepers, and the
-    staff of any 居委会 of the estate (``staff_of``, who are told when the committee is late)."""
-    if may_manage(actor, place):
-        return True
-    if not actor.is_staff or not actor.neighbourhood_ids:
-        return False
-    return db.session.execute(sa.select(estate_neighbourhood.c.neighbourhood_id).where(
-        estate_neighbourhood.c.estate_id == place.id,
-        estate_neighbourhood.c.neighbourhood_id.in_(sorted(actor.neighbourhood_ids))).limit(1)).first() is not None
+    return standing(actor, place) >= OVERSEE
 
 
 def require_oversee(actor: Actor, place: Estate) -> None:

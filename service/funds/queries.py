@@ -70,32 +70,31 @@ def statement_of(period: FundPeriod, lang: str = "zh") -> dict:
                             for b, v in sorted(by_building.items())]}
 
 
-def _readable(actor: Actor, period_id: int) -> tuple[FundPeriod, bool]:
+def _readable(actor: Actor, period_id: int) -> tuple[FundPeriod, int]:
     """The period if the actor may read it (those who oversee the books always; the estate's owners once it is
-    published), and whether they oversee it; else PeriodNotFound (an unpublished period does not exist for
-    owners)."""
+    published), and the actor's ``access.standing``; else PeriodNotFound (an unpublished period does not exist
+    for owners)."""
     period = db.session.get(FundPeriod, period_id)
     if period is None:
         raise errors.PeriodNotFound()
     place = access.estate(period.estate_id)
-    oversees = access.may_oversee(actor, place)
-    if not oversees and not (period.state == "published" and access.may_read_published(actor, place)):
+    standing = access.standing(actor, place)
+    if not standing and not (period.state == "published" and place.id in actor.owner_estate_ids):
         raise errors.PeriodNotFound()
-    return period, oversees
+    return period, standing
 
 
 def statement(actor: Actor, period_id: int, lang: str = "zh") -> dict:
     """A period's statement: owners of the estate once published; those who oversee the books at any time."""
-    period, oversees = _readable(actor, period_id)
-    manages = oversees and access.may_manage(actor, access.estate(period.estate_id))
-    return {**statement_of(period, lang), "can_manage": manages}
+    period, standing = _readable(actor, period_id)
+    return {**statement_of(period, lang), "can_manage": standing == access.MANAGE}
 
 
 def periods(actor: Actor, estate_id: int, *, page: int, page_size: int, lang: str = "zh") -> tuple[list[dict], int]:
     """An estate's periods, newest first: all for its managers, the published ones for its owners."""
     place = access.estate(estate_id)
     oversees = access.may_oversee(actor, place)
-    if not oversees and not access.may_read_published(actor, place):
+    if not oversees and place.id not in actor.owner_estate_ids:
         raise errors.NotOwner()
     query = sa.select(FundPeriod).where(FundPeriod.estate_id == place.id)
     if not oversees:
@@ -137,12 +136,12 @@ def period_queries(actor: Actor, period_id: int, *, page: int, page_size: int,
                    lang: str = "zh") -> tuple[list[dict], int]:
     """The owners' queries about a published statement, with their answers: who asked is shown to no other
     owner (``mine`` marks the reader's own); the committee and staff see who asked."""
-    period, manages = _readable(actor, period_id)
+    period, standing = _readable(actor, period_id)
     base = sa.select(FundQuery).where(FundQuery.period_id == period.id)
     total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar()
     found = db.session.execute(base.order_by(FundQuery.id.desc()).limit(page_size)
                                .offset((page - 1) * page_size)).scalars().all()
-    return [_query_item(actor, q, manages, lang) for q in found], total
+    return [_query_item(actor, q, standing >= access.OVERSEE, lang) for q in found], total
 
 
 def _query_item(actor: Actor, q: FundQuery, manages: bool, lang: str) -> dict:
