@@ -92,6 +92,16 @@ def notify(user_id: int, *, kind: str, dedupe_key: str, title: str, body: str, l
     return True
 
 
+def unsent(messages: list[dict]) -> list[dict]:
+    """The messages whose dedupe key no notification has used yet (a sweep that reports what it sent)."""
+    keys = [n["dedupe_key"] for n in messages]
+    if not keys:
+        return []
+    used = set(db.session.execute(sa.select(Notification.dedupe_key)
+                                  .where(Notification.dedupe_key.in_(keys))).scalars())
+    return [n for n in messages if n["dedupe_key"] not in used]
+
+
 def notify_many(messages: list[dict]) -> None:
     """``notify`` for many messages (each a dict of its arguments with ``user_id``) in the caller's transaction:
     those of a kind with no WeChat template in one statement, the others one by one (their delivery needs

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from models.base import UTCDateTime, db
 from models.funds import FundPeriod, FundQuery
-from models.notifications import Notification
 from models.places import Estate
 from models.voting import Motion, Reelection
 from service import clock, labels, notifications
@@ -43,21 +42,14 @@ def remind_queries() -> dict:
     if not due:
         return {"due": 0, "reminded": 0}
     committees = access.committees_of({q.estate_id for q in due})
-    keys = {(q.id, uid): f"fund_query:{q.id}:remind:{uid}" for q in due for uid in committees.get(q.estate_id, [])}
-    told = set(db.session.execute(sa.select(Notification.dedupe_key).where(
-        Notification.dedupe_key.in_(list(keys.values())))).scalars()) if keys else set()
     left = loaded.query_escalation_days - loaded.query_remind_days
-    messages, reminded = [], set()
-    for q in due:
-        for uid in committees.get(q.estate_id, []):
-            key = keys[(q.id, uid)]
-            if key not in told:
-                reminded.add(q.id)
-                messages.append({"user_id": uid, "kind": "funds.query_reminder", "dedupe_key": key,
-                                 "title": f"业主收支询问待答复，{left}日后将转居委会", "body": q.text[:60],
-                                 "link": f"/fund-periods/{q.period_id}", "data": {"query_id": q.id}})
+    messages = notifications.unsent([
+        {"user_id": uid, "kind": "funds.query_reminder", "dedupe_key": f"fund_query:{q.id}:remind:{uid}",
+         "title": f"业主收支询问待答复，{left}日后将转居委会", "body": q.text[:60],
+         "link": f"/fund-periods/{q.period_id}", "data": {"query_id": q.id}}
+        for q in due for uid in committees.get(q.estate_id, [])])
     notifications.notify_many(messages)
-    return {"due": len(due), "reminded": len(reminded)}
+    return {"due": len(due), "reminded": len({n["data"]["query_id"] for n in messages})}
 
 
 @transactional
@@ -207,11 +199,9 @@ def _remind_duty(item: dict, stage: str) -> int:
     ref = item["motion_id"] or item["ends_on"].isoformat()
     title = (f"{place.name}{what}将于{item['due_on']:%m月%d日}到期" if stage == "due"
              else f"{place.name}{what}已逾期（应于{item['due_on']:%m月%d日}前公示）")
-    keys = {uid: f"funds.{item['kind']}:{place.id}:{ref}:{stage}:{uid}" for uid in sorted(set(users))}
-    told = set(db.session.execute(sa.select(Notification.dedupe_key).where(
-        Notification.dedupe_key.in_(list(keys.values())))).scalars()) if keys else set()
-    messages = [{"user_id": uid, "kind": f"funds.disclosure_{stage}", "dedupe_key": key, "title": title[:100],
-                 "body": item["title"] or what, "link": "/disclosure-calendar",
-                 "data": {"estate_id": place.id, "kind": item["kind"]}} for uid, key in keys.items() if key not in told]
+    messages = notifications.unsent([
+        {"user_id": uid, "kind": f"funds.disclosure_{stage}", "dedupe_key": f"funds.{item['kind']}:{place.id}:{ref}:"
+         f"{stage}:{uid}", "title": title[:100], "body": item["title"] or what, "link": "/disclosure-calendar",
+         "data": {"estate_id": place.id, "kind": item["kind"]}} for uid in sorted(set(users))])
     notifications.notify_many(messages)
     return int(bool(messages))
