@@ -127,15 +127,22 @@ class Encoded:
     pages: int | None = None
 
 
-def _read(stream_or_bytes: bytes | bytearray | memoryview | BinaryIO, max_bytes: int) -> bytes:
+def _bytes_of(stream_or_bytes: bytes | bytearray | memoryview | BinaryIO, max_bytes: int) -> bytes:
+    """The upload's bytes, reading at most one byte past ``max_bytes`` (so a caller can tell it is too large);
+    nothing at all is refused."""
     if isinstance(stream_or_bytes, (bytes, bytearray, memoryview)):
         data = bytes(stream_or_bytes)
     else:
         data = stream_or_bytes.read(max_bytes + 1)  # never read more than one byte past the limit
-    if len(data) > max_bytes:
-        raise _too_large(max_bytes)
     if not data:
         raise UploadEmpty()
+    return data
+
+
+def _read(stream_or_bytes: bytes | bytearray | memoryview | BinaryIO, max_bytes: int) -> bytes:
+    data = _bytes_of(stream_or_bytes, max_bytes)
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
     return data
 
 
@@ -465,17 +472,7 @@ def store_file(owner_user_id: int, stream_or_bytes: bytes | BinaryIO, filename: 
                max_document_bytes: int = MAX_DOCUMENT_BYTES, max_pages: int = MAX_PAGES) -> Upload:
     """Store an image (as ``store_image`` does) or a PDF document (kept as sent, with its file name), whichever
     the bytes are; each within its own size limit."""
-    limit = max(max_bytes, max_document_bytes)
-    try:
-        data = _read(stream_or_bytes, limit)
-    except ImageTooLarge:  # past both limits: which one to name depends on what was sent
-        head = stream_or_bytes[:5] if isinstance(stream_or_bytes, (bytes, bytearray, memoryview)) else b""
-        if not head and hasattr(stream_or_bytes, "seek"):
-            stream_or_bytes.seek(0)
-            head = stream_or_bytes.read(5)
-        if is_document(bytes(head)):
-            raise DocumentTooLarge(mib=max_document_bytes / (1024 * 1024)) from None
-        raise _too_large(max_bytes) from None
+    data = _bytes_of(stream_or_bytes, max(max_bytes, max_document_bytes))  # what was sent decides which limit
     if not is_document(data):
         if len(data) > max_bytes:
             raise _too_large(max_bytes)
