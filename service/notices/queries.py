@@ -57,12 +57,15 @@ MINE_WINDOW = 500
 
 
 @functools.cache
-def _mine_statement(window: int, unread_only: bool):
-    """Built once per shape (a hot read): a Core statement on the session's connection."""
+def _mine_statement(unread_only: bool, window: int | None = None):
+    """A person's notices newest first (``user_id`` a parameter), at most ``window``: built once per shape (a
+    hot read), a Core statement on the session's connection."""
     query = (sa.select(*_MINE_COLUMNS).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
              .where(NoticeAudience.user_id == sa.bindparam("user_id"), Notice.state.in_(SHOWN))
-             .order_by(NoticeAudience.notice_id.desc()).limit(window))
-    return query.where(NoticeAudience.read_at.is_(None)) if unread_only else query
+             .order_by(NoticeAudience.notice_id.desc()))
+    if unread_only:
+        query = query.where(NoticeAudience.read_at.is_(None))
+    return query if window is None else query.limit(window)
 
 
 def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, lang: str = "zh") -> dict:
@@ -76,7 +79,7 @@ def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, 
     where = [NoticeAudience.user_id == actor.user_id, Notice.state.in_(SHOWN)]
     if unread_only:
         where.append(NoticeAudience.read_at.is_(None))
-    rows = db.session.connection().execute(_mine_statement(MINE_WINDOW, unread_only),
+    rows = db.session.connection().execute(_mine_statement(unread_only, MINE_WINDOW),
                                            {"user_id": actor.user_id}).all()
     total = len(rows)
     unread_count = sum(1 for r in rows if r.read_at is None and r.state == "published")
@@ -90,11 +93,9 @@ def mine(actor: Actor, *, page: int, page_size: int, unread_only: bool = False, 
     start, end = (page - 1) * page_size, page * page_size
     shown = ordered[start:end]
     if end > len(rows) and total > len(rows):   # past the window: the older notices, newest first
-        shown += db.session.execute(
-            sa.select(*_MINE_COLUMNS).join(NoticeAudience, NoticeAudience.notice_id == Notice.id)
-            .where(*where, NoticeAudience.notice_id < min(r.id for r in rows))
-            .order_by(NoticeAudience.notice_id.desc())
-            .offset(max(0, start - len(rows))).limit(end - max(start, len(rows)))).all()
+        shown += db.session.connection().execute(
+            _mine_statement(unread_only).where(NoticeAudience.notice_id < min(r.id for r in rows))
+            .offset(max(0, start - len(rows))).limit(end - max(start, len(rows))), {"user_id": actor.user_id}).all()
     items = [_summary(r, lang, now, row=r) for r in shown]
     return {"items": items, "page": page, "page_size": page_size, "total": total, "unread": int(unread_count)}
 
