@@ -168,7 +168,7 @@ class Answer(MethodView):
     @errors(blp, 401, 403, 404, 409, 422, 429)
     @auth_required("committee", "staff", "admin")
     def post(self, data, query_id):
-        """Answer an owner's query (the committee, or the staff covering the estate)"""
+        """Answer an owner's query (the committee, or the staff of a 居委会 of the estate)"""
         actor = current_actor()
         workflow.answer(actor, query_id, data["answer"])
         return answer(queries.one_query, actor, query_id, language())

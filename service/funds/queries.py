@@ -354,13 +354,12 @@ def current_term(estate_id: int) -> int:
         .order_by(Reelection.ended_at.desc(), Reelection.id.desc()).limit(1)).scalar() or 0
 
 
-def member_name(user_id: int) -> str:
-    """How a committee member is named in public: the name staff verified, else the account's nickname."""
-    name, nickname, username = db.session.execute(
-        sa.select(ResidentProfile.name, User.nickname, User.username)
+def member_names(user_ids) -> dict[int, str]:
+    """How committee members are named in public: the name staff verified, else the account's nickname."""
+    return {uid: name or nickname or username or f"#{uid}" for uid, name, nickname, username in db.session.execute(
+        sa.select(User.id, ResidentProfile.name, User.nickname, User.username)
         .select_from(User).outerjoin(ResidentProfile, ResidentProfile.user_id == User.id)
-        .where(User.id == user_id)).one()
-    return name or nickname or username or f"#{user_id}"
+        .where(User.id.in_(sorted(set(user_ids)))))}
 
 
 def commitments(actor: Actor, estate_id: int, *, page: int, page_size: int) -> tuple[list[dict], int]:
@@ -373,10 +372,14 @@ def commitments(actor: Actor, estate_id: int, *, page: int, page_size: int) -> t
     rows = db.session.execute(sa.select(Commitment).where(where)
                               .order_by(Commitment.published_at.desc(), Commitment.id.desc())
                               .offset((page - 1) * page_size).limit(page_size)).scalars().all()
-    return [commitment_item(c) for c in rows], total
+    names = member_names(c.member_user_id for c in rows)
+    return [commitment_item(c, names[c.member_user_id]) for c in rows], total
 
 
-def commitment_item(c: Commitment) -> dict:
+def commitment_item(c: Commitment, member: str | None = None) -> dict:
+    """A commitment in an answer; ``member`` its member's public name (read when not given)."""
+    if member is None:
+        member = member_names([c.member_user_id])[c.member_user_id]
     return {"id": c.id, "estate_id": c.estate_id, "term": c.term, "member_user_id": c.member_user_id,
-            "member": member_name(c.member_user_id), "filed_on": c.filed_on, "text": c.text,
+            "member": member, "filed_on": c.filed_on, "text": c.text,
             "notice_id": c.notice_id, "published_at": c.published_at}

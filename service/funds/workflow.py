@@ -299,7 +299,7 @@ def post_commitment(actor: Actor, estate_id: int, data: dict) -> Commitment:
     if data["filed_on"] > clock.local_now().date():
         raise errors.FiledInFuture()
     term = queries.current_term(place.id)
-    name = queries.member_name(member)
+    name = queries.member_names([member])[member]
     notice = notices.add(actor, {
         "category": "committee", "title": f"{place.name}业委会委员{name}书面承诺"[:100], "body": data["text"],
         "scopes": [{"type": "estate", "id": place.id}], "attachments": data.get("attachments") or [],
