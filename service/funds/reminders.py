@@ -175,33 +175,41 @@ def duty_reminders() -> dict:
         estates = {e.id: e for e in db.session.execute(
             sa.select(Estate).where(Estate.id.in_(sorted(estate_ids)))).scalars()} if estate_ids else {}
         items = queries.duties(estates, today) if estates else []
-    sent = {"due": 0, "overdue": 0}
+    staged = []
     for item in items:
         if item["status"] == "published" or (item["kind"] == "audit_annual" and not annual):
             continue
         due = item["due_on"]
         if today >= due + timedelta(days=loaded.escalate_days_after):
-            stage = "overdue"
+            staged.append((item, "overdue"))
         elif today >= due - timedelta(days=loaded.remind_days_before):
-            stage = "due"
-        else:
-            continue
-        sent[stage] += _remind_duty(item, stage)
+            staged.append((item, "due"))
+    sent = _remind_duties(staged) if staged else {"due": 0, "overdue": 0}
     return {"estates": len(estates), "items": len(items), "reminded": sent["due"], "escalated": sent["overdue"]}
 
 
 @transactional
-def _remind_duty(item: dict, stage: str) -> int:
-    place = access.estate(item["estate_id"])
-    users = access.committee_of(place.id) if stage == "due" else [*access.staff_of(place),
-                                                                   *access.committee_of(place.id)]
-    what = labels.name("funds", "calendar_kind", item["kind"])
-    ref = item["motion_id"] or item["ends_on"].isoformat()
-    title = (f"{place.name}{what}将于{item['due_on']:%m月%d日}到期" if stage == "due"
-             else f"{place.name}{what}已逾期（应于{item['due_on']:%m月%d日}前公示）")
-    messages = notifications.unsent([
-        {"user_id": uid, "kind": f"funds.disclosure_{stage}", "dedupe_key": f"funds.{item['kind']}:{place.id}:{ref}:"
-         f"{stage}:{uid}", "title": title[:100], "body": item["title"] or what, "link": "/disclosure-calendar",
-         "data": {"estate_id": place.id, "kind": item["kind"]}} for uid in sorted(set(users))])
+def _remind_duties(staged: list[tuple[dict, str]]) -> dict:
+    """The notifications of the duties at their stage, those not sent before, in one transaction; how many
+    duties of each stage told someone."""
+    estate_ids = {item["estate_id"] for item, _ in staged}
+    committees, staff = access.committees_of(estate_ids), access.staff_of_estates(estate_ids)
+    candidates, duty_of = [], {}
+    for n, (item, stage) in enumerate(staged):
+        estate_id = item["estate_id"]
+        users = committees.get(estate_id, []) if stage == "due" else [*staff.get(estate_id, []),
+                                                                         *committees.get(estate_id, [])]
+        what = labels.name("funds", "calendar_kind", item["kind"])
+        ref = item["motion_id"] or item["ends_on"].isoformat()
+        title = (f"{item['estate']}{what}将于{item['due_on']:%m月%d日}到期" if stage == "due"
+                 else f"{item['estate']}{what}已逾期（应于{item['due_on']:%m月%d日}前公示）")
+        for uid in sorted(set(users)):
+            key = f"funds.{item['kind']}:{estate_id}:{ref}:{stage}:{uid}"
+            duty_of[key] = (stage, n)
+            candidates.append({"user_id": uid, "kind": f"funds.disclosure_{stage}", "dedupe_key": key,
+                               "title": title[:100], "body": item["title"] or what, "link": "/disclosure-calendar",
+                               "data": {"estate_id": estate_id, "kind": item["kind"]}})
+    messages = notifications.unsent(candidates)
     notifications.notify_many(messages)
-    return int(bool(messages))
+    told = {duty_of[m["dedupe_key"]] for m in messages}
+    return {stage: sum(1 for s, _ in told if s == stage) for stage in ("due", "overdue")}
