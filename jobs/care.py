@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from jobs.registry import Job
-from service.care import reminders  # noqa: F401  (the sweeps are added part by part)
+from service.care import reminders
 
 JOBS: list[Job] = [
+    Job("care.consent_withdrawals", reminders.consent_withdrawals, "interval", {"minutes": 10},
+        "Elders whose care consent was withdrawn: remove their devices, erase their health notes"),
 ]
