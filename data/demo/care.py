@@ -1,0 +1,212 @@
+"""Demo elders living alone in 万里街道, at the district's scale:
+
+* about 1,400 elders on the rosters of its 居委会 (6.1 % of the registered elders living alone in Shanghai, applied
+  to Wanli's 66,000 residents), 香泉路居民区 (香泉苑, the oldest estate) with the most and at the top of the risk
+  tiers; each verified by the 居委会 head at a home visit, most of them with the signed care consent, two emergency
+  contacts and, for those at the top tiers, a 民生档案;
+* about 280 老伙伴 volunteers aged 55–72, each paired with up to 5 elders of their neighbourhood (1 : 5), and the
+  demo volunteer ``partner.demo`` with elder.demo among theirs;
+* devices (smoke, door, water meter, motion) in the homes of a tenth of them, with a week of their events.
+
+Idempotent: nothing is added when the roster has elders."""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from data.demo.build import person_name, verify
+from models.base import db
+from models.care import Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Vendor
+from models.people import ResidentProfile, RoleAssignment, User
+from models.places import Building, Neighbourhood, Street, Unit
+from models.privacy import Consent
+from service import clock, consent, privacy
+
+SEED = "20261207:care"
+STREET = "310107-WL"
+OLDEST = "310107-WL-XQL"          # 香泉路居民区 (香泉苑)
+ELDERS, OLDEST_ELDERS = 1400, 220
+PARTNER_LOAD = 5
+DEVICE_SHARE = 0.10
+KINDS = ("smoke", "door", "water", "motion")
+ROOMS = {"smoke": "厨房", "door": "入户门", "water": "厨房", "motion": "卧室"}
+COUNTS = {"care_elders": Elder, "care_pairings": Pairing, "care_devices": Device, "care_events": DeviceEvent}
+RELATIONS = ("子女", "子女", "侄甥", "邻居", "配偶的子女", "其他亲属")
+
+
+def _phone(rng: random.Random) -> str:
+    return f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
+
+
+class CareLoader:
+    def __init__(self):
+        self.rng = random.Random(SEED)
+        self.now = clock.now()
+        self.today = clock.local(self.now).date()
+        self.added = 0
+
+    def _head(self, nb: Neighbourhood) -> int:
+        return db.session.execute(sa.select(RoleAssignment.user_id).where(
+            RoleAssignment.role == "staff", RoleAssignment.scope_type == "neighbourhood",
+            RoleAssignment.scope_id == nb.id).order_by((RoleAssignment.title == "nc_head").desc(),
+                                                      RoleAssignment.id).limit(1)).scalar()
+
+    def _units(self, nb: Neighbourhood) -> list[int]:
+        return db.session.execute(sa.select(Unit.id).join(Building, Building.id == Unit.building_id)
+                                  .where(Building.neighbourhood_id == nb.id).order_by(Unit.id)).scalars().all()
+
+    def _person(self, name: str, born: date, nb: Neighbourhood, staff_id: int, unit_id: int | None,
+                username: str | None = None, is_demo: bool = False) -> User:
+        user = User(username=username, nickname=name, is_demo=is_demo)
+        db.session.add(user)
+        db.session.flush()
+        phone = _phone(self.rng)
+        profile = ResidentProfile(user_id=user.id, name=name, phone_enc=privacy.encrypt(phone),
+                                  phone_hash=privacy.lookup_hash(phone), phone_verified=False,
+                                  address=f"{nb.name.removesuffix('居民区')}{self.rng.randint(1, 200)}号"
+                                          f"{self.rng.randint(1, 6)}0{self.rng.randint(1, 4)}室",
+                                  created_at=self.now, updated_at=self.now)
+        verify(profile, staff_id, self.now - timedelta(days=200), id_number=False, birth_date=born,
+               neighbourhood_id=nb.id, unit_id=unit_id)
+        db.session.add(profile)
+        self.added += 2
+        return user
+
+    def _elder(self, user: User, nb: Neighbourhood, staff_id: int, tier: int, signed: bool) -> Elder:
+        rng = self.rng
+        living = rng.choices(("alone", "elders_only", "childless"), (70, 22, 8))[0]
+        since = self.now - timedelta(days=rng.randint(40, 700))
+        elder = Elder(user_id=user.id, neighbourhood_id=nb.id, street_id=nb.street_id, living=living, risk_tier=tier,
+                      verified_by=staff_id, verified_at=since, verified_on="home_visit", status="active",
+                      created_at=since, updated_at=since)
+        db.session.add(elder)
+        db.session.flush()
+        if signed:
+            db.session.add(Consent(user_id=user.id, purpose="care", notice_version=consent.notice().version,
+                                   given_at=since, given_by=staff_id, channel="staff", evidence="paper_form"))
+        for position in range(1, (2 if living == "childless" else 3)):
+            db.session.add(Contact(elder_id=elder.id, position=position, name=person_name(rng),
+                                   relation=RELATIONS[0 if position == 1 and living != "childless" else
+                                                      rng.randrange(len(RELATIONS))],
+                                   phone_enc=privacy.encrypt(_phone(rng))))
+        if tier <= 2:
+            db.session.add(LivelihoodFile(
+                elder_id=elder.id, version=1, written_by=staff_id, written_at=since,
+                household=[{"name": db.session.get(ResidentProfile, user.id).name, "relation": "本人",
+                            "lives_in": True}],
+                benefits=rng.sample(["高龄津贴", "低保", "特困供养", "残疾人补贴", "居家养老服务补贴"], rng.randint(0, 2)),
+                housing=rng.choice(["老公房六楼，无电梯", "老公房三楼", "售后公房二楼，卫生间无扶手", "商品房高层，有电梯"]),
+                needs=rng.choice(["助餐送餐", "陪同就医", "代购日用品", "冬季取暖", "家电维修", "心理慰藉"]),
+                health_enc=privacy.encrypt(rng.choice(["高血压，每日服药", "糖尿病，注射胰岛素", "行动不便，使用助行器",
+                                                       "听力下降", "轻度认知障碍，家属每周探望"])) if signed else None))
+        self.added += 3
+        return elder
+
+    def load_roster(self) -> tuple[list[Elder], dict[int, list[Elder]]]:
+        street = db.session.execute(sa.select(Street).where(Street.code == STREET)).scalar_one()
+        nbs = db.session.execute(sa.select(Neighbourhood).where(Neighbourhood.street_id == street.id)
+                                 .order_by(Neighbourhood.id)).scalars().all()
+        others = [nb for nb in nbs if nb.code != OLDEST]
+        per_nb = {nb.id: OLDEST_ELDERS if nb.code == OLDEST else (ELDERS - OLDEST_ELDERS) // len(others)
+                  for nb in nbs}
+        elders, by_nb = [], {}
+        demo_elder = db.session.execute(sa.select(User).where(User.username == "elder.demo")).scalar_one_or_none()
+        for nb in nbs:
+            staff_id = self._head(nb)
+            units = self._units(nb)
+            for i in range(per_nb[nb.id]):
+                oldest = nb.code == OLDEST
+                tier = self.rng.choices((1, 2, 3), (55, 30, 15) if oldest else (12, 33, 55))[0]
+                if oldest and i == 0 and demo_elder is not None:
+                    user = demo_elder
+                else:
+                    born = date(self.today.year - self.rng.randint(70, 96), self.rng.randint(1, 12),
+                                self.rng.randint(1, 28))
+                    user = self._person(person_name(self.rng), born, nb, staff_id,
+                                        self.rng.choice(units) if units else None)
+                elder = self._elder(user, nb, staff_id, tier, signed=self.rng.random() < 0.85)
+                elders.append(elder)
+                by_nb.setdefault(nb.id, []).append(elder)
+        return elders, by_nb
+
+    def load_partners(self, by_nb: dict[int, list[Elder]]) -> list[tuple[User, list[Elder]]]:
+        """老伙伴 of each neighbourhood, each with up to five of its elders (the first of 香泉路 is partner.demo)."""
+        teams = []
+        for nb_id, elders in by_nb.items():
+            nb = db.session.get(Neighbourhood, nb_id)
+            staff_id = self._head(nb)
+            units = self._units(nb)
+            for start in range(0, len(elders), PARTNER_LOAD):
+                first_demo = nb.code == OLDEST and start == 0
+                born = date(self.today.year - self.rng.randint(55, 72), self.rng.randint(1, 12),
+                            self.rng.randint(1, 28))
+                partner = self._person(person_name(self.rng), born, nb, staff_id,
+                                       self.rng.choice(units) if units else None,
+                                       username="partner.demo" if first_demo else None, is_demo=first_demo)
+                team = elders[start:start + PARTNER_LOAD]
+                for elder in team:
+                    db.session.add(Pairing(elder_id=elder.id, visitor_user_id=partner.id, role="partner",
+                                           starts_on=clock.local(elder.verified_at).date(), created_by=staff_id))
+                    self.added += 1
+                teams.append((partner, team))
+        return teams
+
+    def load_devices(self, elders: list[Elder]) -> list[Device]:
+        """Four devices in the homes of a tenth of the elders who signed the consent (the highest tiers first),
+        with a week of heartbeats and activity."""
+        vendor = Vendor(code="anju", name="安居物联（演示）", secret_enc=privacy.encrypt("demo-vendor-secret"),
+                        created_at=self.now - timedelta(days=300))
+        db.session.add(vendor)
+        db.session.flush()
+        signed = set(db.session.execute(sa.select(Consent.user_id).where(Consent.purpose == "care")).scalars())
+        chosen = sorted((e for e in elders if e.user_id in signed), key=lambda e: (e.risk_tier, e.id))
+        chosen = chosen[:int(len(elders) * DEVICE_SHARE)]
+        devices, events = [], []
+        week = self.now - timedelta(days=7)
+        for elder in chosen:
+            for kind in KINDS:
+                device = Device(elder_id=elder.id, vendor_id=vendor.id, vendor_ref=f"AJ-{elder.id:05d}-{kind}",
+                                kind=kind, room=ROOMS[kind], installed_at=self.now - timedelta(days=60),
+                                battery=self.rng.randint(55, 100))
+                db.session.add(device)
+                devices.append(device)
+        db.session.flush()
+        for device in devices:
+            last_seen = last_activity = None
+            for hours in range(0, 7 * 24, 6):
+                at = week + timedelta(hours=hours, minutes=self.rng.randint(0, 59))
+                events.append(self._event(vendor.id, device, "heartbeat", at))
+                last_seen = at
+                if device.kind != "smoke" and 7 <= clock.local(at).hour <= 21:
+                    events.append(self._event(vendor.id, device, "activity", at + timedelta(minutes=7)))
+                    last_activity = at + timedelta(minutes=7)
+            device.last_seen_at = max(filter(None, (last_seen, last_activity)))
+            device.last_activity_at = last_activity
+        db.session.execute(sa.insert(DeviceEvent), events)
+        self.added += len(devices) + len(events)
+        return devices
+
+    def _event(self, vendor_id: int, device: Device, kind: str, at: datetime) -> dict:
+        return {"vendor_id": vendor_id, "vendor_event_id": f"{device.vendor_ref}-{kind}-{int(at.timestamp())}",
+                "device_id": device.id, "vendor_ref": device.vendor_ref, "kind": kind, "at": at,
+                "received_at": at + timedelta(seconds=2)}
+
+
+def load(spec: dict | None = None) -> int:
+    """Load the demo roster, volunteers and devices; return how many rows were added."""
+    if db.session.execute(sa.select(Elder.id).limit(1)).first():
+        return 0
+    if db.session.execute(sa.select(Street.id).where(Street.code == STREET)).first() is None:
+        return 0
+    loader = CareLoader()
+    try:
+        elders, by_nb = loader.load_roster()
+        loader.load_partners(by_nb)
+        loader.load_devices(elders)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return loader.added
