@@ -22,6 +22,8 @@ RISK_TIERS = (1, 2, 3)
 STATUSES = ("active", "ended")
 END_REASONS = ("moved_in_with_family", "care_home", "moved_away", "deceased", "declined")
 AWAY_REASONS = ("hospital", "with_family", "travel", "other")
+# How a contact or a household member is related to the elder.
+RELATIONS = ("self", "spouse", "child", "grandchild", "sibling", "other_relative", "neighbour", "friend", "other")
 # Who visits: a 老伙伴 volunteer, 居委会 staff, a 社工.
 VISITOR_ROLES = ("partner", "staff", "social_worker")
 CHANNELS = ("door", "phone", "video", "centre")

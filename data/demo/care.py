@@ -33,7 +33,7 @@ DEVICE_SHARE = 0.10
 KINDS = ("smoke", "door", "water", "motion")
 ROOMS = {"smoke": "厨房", "door": "入户门", "water": "厨房", "motion": "卧室"}
 COUNTS = {"care_elders": Elder, "care_pairings": Pairing, "care_devices": Device, "care_events": DeviceEvent}
-RELATIONS = ("子女", "子女", "侄甥", "邻居", "配偶的子女", "其他亲属")
+RELATIONS = ("child", "child", "other_relative", "neighbour", "grandchild", "friend")
 
 
 def _phone(rng: random.Random) -> str:
@@ -94,7 +94,7 @@ class CareLoader:
         if tier <= 2:
             db.session.add(LivelihoodFile(
                 elder_id=elder.id, version=1, written_by=staff_id, written_at=since,
-                household=[{"name": db.session.get(ResidentProfile, user.id).name, "relation": "本人",
+                household=[{"name": db.session.get(ResidentProfile, user.id).name, "relation": "self",
                             "lives_in": True}],
                 benefits=rng.sample(["高龄津贴", "低保", "特困供养", "残疾人补贴", "居家养老服务补贴"], rng.randint(0, 2)),
                 housing=rng.choice(["老公房六楼，无电梯", "老公房三楼", "售后公房二楼，卫生间无扶手", "商品房高层，有电梯"]),

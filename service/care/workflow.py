@@ -148,11 +148,11 @@ def set_away(actor: Actor, elder_id: int, data: dict) -> Elder:
         raise errors.AwayTooLong(days=MAX_AWAY_DAYS)
     if until is not None and until <= now:
         raise errors.AwayInPast()
-    elder.away_from, elder.away_until, elder.away_reason = start, until, data["reason"]
+    elder.away_from, elder.away_until, elder.away_reason = start, until, data["away_reason"]
     cancelled = _cancel_dues(elder.id, start, until, now)
     audit.record(actor, "care.away_set", "care_elder", elder.id, street_id=elder.street_id,
                  subject_user_id=elder.user_id,
-                 after={"reason": data["reason"], "from": clock.iso(start), "until": clock.iso(until),
+                 after={"reason": data["away_reason"], "from": clock.iso(start), "until": clock.iso(until),
                         "due_visits_cancelled": cancelled})
     return elder
 

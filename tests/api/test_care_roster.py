@@ -48,15 +48,16 @@ def add(client, user, **body):
 def test_staff_put_a_resident_with_a_verified_residence_on_the_roster(client, w, staff):
     elder = make_user(name="李秀英", phone="13900000012", neighbourhood_id=w.nb.id, birth_date=date(1936, 2, 1))
     response = add(client, staff, user_id=elder.id,
-                   contacts=[{"name": "李明", "relation": "子女", "phone": "13800000001"}])
+                   contacts=[{"name": "李明", "relation": "child", "phone": "13800000001"}])
     assert response.status_code == 201, response.json
     body = response.json
     assert body["standing"] == "staff" and body["name"] == "李秀英" and body["phone"] == "13900000012"
     assert (body["living"], body["living_name"], body["risk_tier"], body["risk_tier_name"]) == (
         "alone", "独居", 1, "高风险（特殊困难）")
     assert body["verified_by"] == staff.id and body["verified_at"].endswith("+08:00")
-    assert body["contacts"] == [{"position": 1, "name": "李明", "relation": "子女", "phone": "13800000001",
-                                 "user_id": None}]
+    assert body["verified_on_name"] == "入户核实"
+    assert body["contacts"] == [{"position": 1, "name": "李明", "relation": "child", "relation_name": "子女",
+                                 "phone": "13800000001", "user_id": None}]
     row = db.session.get(Elder, body["id"])
     assert (row.neighbourhood_id, row.street_id, row.verified_on) == (w.nb.id, w.street.id, "home_visit")
     # The contact's phone is stored encrypted.
@@ -95,7 +96,7 @@ def test_what_cannot_go_on_the_roster_is_refused_and_nothing_is_written(client, 
     db.session.commit()
     far = make_user(name="光新居民", neighbourhood_id=w.far_nb.id)
     here = make_user(name="本居民区居民", neighbourhood_id=w.nb.id)
-    contact = {"name": "李明", "relation": "子女", "phone": "13800000001"}
+    contact = {"name": "李明", "relation": "child", "phone": "13800000001"}
     bodies = {
         "declared_only": {"user_id": declared.id},
         "other_neighbourhood": {"user_id": far.id},
@@ -127,7 +128,7 @@ def test_only_staff_record_an_elder_and_never_twice(client, w, staff):
 
 def test_each_caller_sees_the_elder_only_as_far_as_they_need(client, w, staff):
     elder = make_elder(w, staff=staff, risk_tier=1)
-    db.session.add(Contact(elder_id=elder.id, position=1, name="李明", relation="子女",
+    db.session.add(Contact(elder_id=elder.id, position=1, name="李明", relation="child",
                            phone_enc=privacy.encrypt("13800000001")))
     db.session.commit()
     partner = make_partner(w, elder)
@@ -179,7 +180,7 @@ def test_the_roster_lists_my_neighbourhoods_highest_risk_first_with_phones_maske
 
 
 def file_body(based_on, **extra):
-    return {"based_on": based_on, "household": [{"name": "李秀英", "relation": "本人", "lives_in": True}],
+    return {"based_on": based_on, "household": [{"name": "李秀英", "relation": "self", "lives_in": True}],
             "benefits": ["高龄津贴"], "housing": "老公房六楼，无电梯", "needs": "助餐送餐", **extra}
 
 
@@ -249,7 +250,7 @@ def test_health_notes_need_the_care_consent_and_go_when_it_is_withdrawn(client, 
 ])
 def test_an_absence_is_recorded_within_its_limits(client, w, staff, until_days, status, code):
     elder = make_elder(w, staff=staff)
-    body = {"reason": "hospital", "away_from": clock.iso(NOW)}
+    body = {"away_reason": "hospital", "away_from": clock.iso(NOW)}
     if until_days is not None:
         body["away_until"] = clock.iso(NOW + timedelta(days=until_days))
     response = client.put(f"/api/v1/care/elders/{elder.id}/away", headers=auth(staff), json=body)
@@ -269,7 +270,7 @@ def test_family_record_an_absence_a_visitor_may_not_and_it_is_cleared(client, w,
                               status="confirmed"))
     db.session.commit()
     url = f"/api/v1/care/elders/{elder.id}/away"
-    body = {"reason": "with_family", "away_until": clock.iso(NOW + timedelta(days=10))}
+    body = {"away_reason": "with_family", "away_until": clock.iso(NOW + timedelta(days=10))}
     assert client.put(url, headers=auth(partner), json=body).status_code == 403
     assert client.put(url, headers=auth(relative), json=body).status_code == 200
     assert client.delete(url, headers=auth(relative)).json["away"] is False
@@ -285,7 +286,7 @@ def test_ending_the_watch_ends_pairings_removes_devices_closes_alarms_and_keeps_
                          severity="emergency", state="notifying", opened_at=NOW, next_at=NOW))
     db.session.commit()
     response = client.post(f"/api/v1/care/elders/{elder.id}/end", headers=auth(staff),
-                           json={"reason": "care_home", "note": "入住福利院"})
+                           json={"end_reason": "care_home", "note": "入住福利院"})
     assert response.status_code == 200 and response.json["status"] == "ended"
     assert response.json["end_reason_name"] == "入住养老机构"
     assert db.session.execute(sa.select(Pairing.ends_on)).scalar() == date(2026, 12, 7)
@@ -294,7 +295,7 @@ def test_ending_the_watch_ends_pairings_removes_devices_closes_alarms_and_keeps_
     assert (alarm.state, alarm.outcome) == ("resolved", "other")
     # The partner no longer reaches the elder; the roster entry stays, ended.
     assert client.get(f"/api/v1/care/elders/{elder.id}", headers=auth(partner)).status_code == 404
-    again = client.post(f"/api/v1/care/elders/{elder.id}/end", headers=auth(staff), json={"reason": "deceased"})
+    again = client.post(f"/api/v1/care/elders/{elder.id}/end", headers=auth(staff), json={"end_reason": "deceased"})
     assert again.status_code == 409 and again.json["error"] == "care.elder_ended"
     # Ended, the person may be put on the roster again (moved back home).
     assert add(client, staff, user_id=elder.user_id).status_code == 201
@@ -323,7 +324,7 @@ def test_an_elder_downloads_their_care_record_and_closing_the_account_keeps_only
     elder = make_elder(w, staff=staff)
     me = db.session.get(User, elder.user_id)
     partner = make_partner(w, elder)
-    db.session.add(Contact(elder_id=elder.id, position=1, name="李明", relation="子女",
+    db.session.add(Contact(elder_id=elder.id, position=1, name="李明", relation="child",
                            phone_enc=privacy.encrypt("13800000001")))
     db.session.add(Visit(elder_id=elder.id, visitor_user_id=partner.id, role="partner", at=NOW, channel="door",
                          outcome="well", notes_enc=privacy.encrypt("精神很好"), recorded_by=partner.id))

@@ -5,12 +5,14 @@ import marshmallow as ma
 from marshmallow import validate
 
 from api.schemas.common import Id, Label, PageArgs, Timestamp
-from models.care import AWAY_REASONS, END_REASONS, LIVING, RISK_TIERS, STATUSES
+from models.care import AWAY_REASONS, END_REASONS, LIVING, RELATIONS, RISK_TIERS, STATUSES
 from service import labels
+from service.i18n import Text
 
 # What staff checked when they verified how the elder lives.
 VERIFIED_ON = ("home_visit", "household_register", "id_card", "other")
-PHONE = validate.Regexp(r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$", error="须为11位手机号或带区号的固定电话")
+# A mobile number, or a landline with its area code.
+PHONE = validate.Regexp(r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$")
 
 
 def _tier_name(code, lang):
@@ -25,8 +27,7 @@ def _moment(**kwargs) -> ma.fields.AwareDateTime:
 
 class ContactIn(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    relation = ma.fields.String(required=True, validate=validate.Length(min=1, max=16),
-                                metadata={"description": "子女, 配偶, 邻居, 其他亲属, …"})
+    relation = ma.fields.String(required=True, validate=validate.OneOf(RELATIONS))
     phone = ma.fields.String(required=True, validate=PHONE)
     user_id = Id(allow_none=True, metadata={"description": "The contact's Linli account, if they have one: they then "
                                                            "get the elder's alarms in the app"})
@@ -52,7 +53,7 @@ class ElderIn(ma.Schema):
     @ma.validates_schema
     def _one_person(self, data, **kwargs):
         if ("user_id" in data) == ("person" in data):
-            raise ma.ValidationError("须且仅须提供 user_id 或 person 之一", "user_id")
+            raise ma.ValidationError(Text("须且仅须提供 user_id 或 person 之一", "Give either user_id or person"), "user_id")
 
 
 class ElderPatchIn(ma.Schema):
@@ -64,17 +65,17 @@ class ElderPatchIn(ma.Schema):
     @ma.validates_schema
     def _something(self, data, **kwargs):
         if not data:
-            raise ma.ValidationError("至少修改一项", "_schema")
+            raise ma.ValidationError(Text("至少修改一项", "Change at least one field"), "_schema")
 
 
 class AwayIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=validate.OneOf(AWAY_REASONS))
+    away_reason = ma.fields.String(required=True, validate=validate.OneOf(AWAY_REASONS))
     away_from = _moment(metadata={"description": "Default: now"})
     away_until = _moment(allow_none=True, metadata={"description": "Open-ended when absent (until cleared)"})
 
 
 class EndIn(ma.Schema):
-    reason = ma.fields.String(required=True, validate=validate.OneOf(END_REASONS))
+    end_reason = ma.fields.String(required=True, validate=validate.OneOf(END_REASONS))
     note = ma.fields.String(validate=validate.Length(max=200))
 
 
@@ -109,6 +110,7 @@ class ContactOut(ma.Schema):
     position = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     relation = ma.fields.String(required=True)
+    relation_name = Label("care", "relation", required=True)
     phone = ma.fields.String(required=True)
     user_id = ma.fields.Integer(allow_none=True)
 
@@ -156,6 +158,7 @@ class ElderOut(ma.Schema):
     risk_tier = ma.fields.Integer()
     risk_tier_name = Label(source="risk_tier", lookup=_tier_name)
     verified_on = ma.fields.String()
+    verified_on_name = Label("care", "verified_on")
     verified_at = Timestamp()
     verified_by = ma.fields.Integer()
     ended_at = Timestamp(allow_none=True)
@@ -167,7 +170,7 @@ class ElderOut(ma.Schema):
 
 class MemberIn(ma.Schema):
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    relation = ma.fields.String(required=True, validate=validate.Length(min=1, max=16))
+    relation = ma.fields.String(required=True, validate=validate.OneOf(RELATIONS))
     lives_in = ma.fields.Boolean(required=True)
 
 
@@ -195,6 +198,7 @@ class FileVersionOut(ma.Schema):
 class MemberOut(ma.Schema):
     name = ma.fields.String(required=True)
     relation = ma.fields.String(required=True)
+    relation_name = Label("care", "relation", required=True)
     lives_in = ma.fields.Boolean(required=True)
 
 

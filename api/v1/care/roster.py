@@ -23,12 +23,12 @@ DETAIL = {"id": 7, "standing": "staff", "name": "李秀英", "phone": "139000000
           "living": "alone", "status": "active", "away": False, "away_from": None, "away_until": None,
           "away_reason": None, "devices": [{"id": 3, "kind": "smoke", "room": "厨房",
                                             "last_seen_at": "2026-12-07T09:00:00+08:00", "needs_maintenance": False}],
-          "contacts": [{"position": 1, "name": "李明", "relation": "子女", "phone": "13800000001", "user_id": None}],
+          "contacts": [{"position": 1, "name": "李明", "relation": "child", "phone": "13800000001", "user_id": None}],
           "consent": True, "user_id": 120, "neighbourhood_id": 10, "risk_tier": 1, "verified_on": "home_visit",
           "verified_at": "2026-12-01T10:00:00+08:00", "verified_by": 5, "ended_at": None, "end_reason": None,
           "visitors": [{"pairing_id": 4, "user_id": 130, "name": "王阿姨", "role": "partner", "starts_on": "2026-12-01"}],
           "file_version": 2}
-FILE = {"elder_id": 7, "version": 2, "household": [{"name": "李秀英", "relation": "本人", "lives_in": True}],
+FILE = {"elder_id": 7, "version": 2, "household": [{"name": "李秀英", "relation": "self", "lives_in": True}],
         "benefits": ["高龄津贴"], "housing": "老公房六楼，无电梯", "needs": "助餐送餐；冬季取暖",
         "health": "高血压，每日服药", "written_by": 5, "written_by_name": "张主任",
         "written_at": "2026-12-01T10:00:00+08:00", "visit_id": None,
@@ -127,7 +127,7 @@ class End(MethodView):
         and alarms are kept.
         """
         actor = current_actor()
-        elder = workflow.end_watch(actor, elder_id, data["reason"], data.get("note"))
+        elder = workflow.end_watch(actor, elder_id, data["end_reason"], data.get("note"))
         return answer(queries.elder_detail, actor, elder.id)
 
 
