@@ -14,9 +14,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from models.base import db
-from models.care import Alarm, Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Visit
-from service import clock, privacy
+from models.care import (Alarm, AlarmStep, Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Visit,
+                         VisitDue)
+from service import clock, privacy, retention
 from service.care import workflow
+from service.db import transactional
 from service.personal_data import MAX_ROWS, rows
 
 KEPT = [
@@ -92,3 +94,49 @@ def erase(user_id: int, now: datetime) -> dict:
 
 def _count(statement) -> int:
     return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
+
+
+# --- retention (config/rules/privacy.yaml, kinds care_device_event and care_record) --------------------------------
+
+def purge_events(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
+    """Raw device events received before ``cutoff`` (90 days by default) are deleted, ``batch`` a transaction
+    (ix_care_event_received)."""
+    return retention.batched(lambda size: _purge_event_batch(cutoff, size), batch, batches)
+
+
+@transactional
+def _purge_event_batch(cutoff: datetime, batch: int) -> int:
+    ids = db.session.execute(sa.select(DeviceEvent.id).where(DeviceEvent.received_at < cutoff)
+                             .order_by(DeviceEvent.received_at).limit(batch)).scalars().all()
+    if ids:
+        db.session.execute(sa.delete(DeviceEvent).where(DeviceEvent.id.in_(ids))
+                           .execution_options(synchronize_session=False))
+    return len(ids)
+
+
+def purge_records(cutoff: datetime, now: datetime, batch: int, batches: int) -> int:
+    """Alarms resolved and visits made before ``cutoff`` (three years by default) are deleted with their ladder
+    steps and their done due visits; what pointed at them (an event, a file version) keeps its row without the
+    link. ``batch`` of each a transaction."""
+    return retention.batched(lambda size: _purge_record_batch(cutoff, size), batch, batches)
+
+
+@transactional
+def _purge_record_batch(cutoff: datetime, batch: int) -> int:
+    alarms = db.session.execute(sa.select(Alarm.id).where(Alarm.state == "resolved", Alarm.resolved_at < cutoff)
+                                .order_by(Alarm.id).limit(batch)).scalars().all()
+    visits = db.session.execute(sa.select(Visit.id).where(Visit.at < cutoff).order_by(Visit.at).limit(batch)
+                                ).scalars().all()
+    if alarms:
+        db.session.execute(sa.update(DeviceEvent).where(DeviceEvent.alarm_id.in_(alarms)).values(alarm_id=None))
+        db.session.execute(sa.update(Visit).where(Visit.alarm_id.in_(alarms)).values(alarm_id=None))
+        db.session.execute(sa.delete(AlarmStep).where(AlarmStep.alarm_id.in_(alarms)))
+        db.session.execute(sa.delete(Alarm).where(Alarm.id.in_(alarms)))
+    if visits:
+        db.session.execute(sa.update(LivelihoodFile).where(LivelihoodFile.visit_id.in_(visits)).values(visit_id=None))
+        db.session.execute(sa.delete(VisitDue).where(VisitDue.visit_id.in_(visits)))
+        db.session.execute(sa.delete(Visit).where(Visit.id.in_(visits)))
+    return max(len(alarms), len(visits))
+
+
+RETENTION = {"care_device_event": (("delete",), purge_events), "care_record": (("delete",), purge_records)}

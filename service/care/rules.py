@@ -1,5 +1,5 @@
 """Elder care rules, loaded from config/rules/care.yaml and checked at start-up: the roster's limits, the
-visit plans, the device rules, the alarm ladders and retention."""
+visit plans, the device rules and the alarm ladders (retention: config/rules/privacy.yaml)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,9 +63,6 @@ class Rules:
     taken_timeout_minutes: int
     close_needs_visit: tuple[str, ...]
     signals: dict[str, bool]
-    event_days: int
-    alarm_years: int
-    visit_years: int
 
 
 _rules: Rules | None = None
@@ -168,7 +165,6 @@ def _build(data: dict) -> Rules:
     rules.require(set(signals) <= set(SIGNALS), _WHERE, f"signals: known signals are {SIGNALS}")
     close = tuple(data["close_needs_visit"])
     rules.require(set(close) <= {"device", "no_activity", *SIGNALS}, _WHERE, "close_needs_visit: unknown source")
-    retention = data["retention"]
     return Rules(
         partner_max_elders=_int(roster["partner_max_elders"], "roster.partner_max_elders", 1, 20),
         partner_age=(age[0], age[1]),
@@ -187,8 +183,4 @@ def _build(data: dict) -> Rules:
         taken_timeout_minutes=_int(data["taken_timeout_minutes"], "taken_timeout_minutes", 10, 24 * 60),
         close_needs_visit=close,
         signals={k: bool(signals.get(k, False)) for k in SIGNALS},
-        # 90 days of raw events is the brief's default; alarms and visits 3 years.
-        event_days=_int(retention["event_days"], "retention.event_days", 7, 365),
-        alarm_years=_int(retention["alarm_years"], "retention.alarm_years", 1, 10),
-        visit_years=_int(retention["visit_years"], "retention.visit_years", 1, 10),
     )

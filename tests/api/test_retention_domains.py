@@ -74,3 +74,37 @@ def test_a_booking_keeps_its_price_and_loses_address_and_diet_note_24_months_aft
     kept = db.session.get(MealBooking, booking["id"])
     assert kept.diet_note is None and kept.address is None and kept.diner_user_id == diner.id
     assert str(kept.subsidy) == booking["price"]["subsidy"]
+
+
+def test_device_events_go_after_3_months_and_visits_and_alarms_after_36(client, only):
+    from models.care import Alarm, AlarmStep, DeviceEvent, Visit
+    from tests.factories import make_world
+    from tests.factories.care import make_device, make_elder, make_partner, make_vendor
+
+    only("care_device_event", "care_record")
+    received = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)
+    w = make_world()
+    elder = make_elder(w)
+    partner = make_partner(w, elder)
+    vendor = make_vendor()
+    device = make_device(elder, vendor, "door")
+    db.session.add(DeviceEvent(vendor_id=vendor.id, vendor_event_id="e1", device_id=device.id,
+                               vendor_ref=device.vendor_ref, kind="activity", at=received, received_at=received))
+    alarm = Alarm(elder_id=elder.id, street_id=w.street.id, source="no_activity", rule="no_door_24h",
+                  severity="urgent", state="resolved", opened_at=received - timedelta(hours=1), resolved_at=received,
+                  outcome="elder_well")
+    db.session.add(alarm)
+    db.session.flush()
+    db.session.add_all([AlarmStep(alarm_id=alarm.id, n=1, target="elder", channel="phone", due_at=received,
+                                  at=received),
+                        Visit(elder_id=elder.id, visitor_user_id=partner.id, role="partner", at=received,
+                              channel="door", outcome="well", alarm_id=alarm.id, recorded_by=partner.id)])
+    db.session.commit()
+    count = lambda model: db.session.execute(sa.select(sa.func.count()).select_from(model)).scalar()  # noqa: E731
+
+    assert retention.sweep(datetime(2027, 3, 1, 10, tzinfo=SHANGHAI))["care_device_event"] == 0  # 3 months: kept
+    assert retention.sweep(datetime(2027, 3, 1, 10, 1, tzinfo=SHANGHAI))["care_device_event"] == 1
+    assert count(DeviceEvent) == 0 and count(Alarm) == 1
+    assert retention.sweep(datetime(2029, 12, 1, 10, tzinfo=SHANGHAI))["care_record"] == 0        # 36 months: kept
+    assert retention.sweep(datetime(2029, 12, 1, 10, 1, tzinfo=SHANGHAI))["care_record"] == 1
+    assert (count(Alarm), count(AlarmStep), count(Visit)) == (0, 0, 0)
