@@ -98,6 +98,7 @@ def _configure_services(app: Flask) -> None:
     registry.load_rules()
     retention.load()  # config/rules/privacy.yaml: how long personal data is kept
     consent.load()  # the privacy notice and the purposes people consent to
+    uploads.register_visibility("consent", consent.may_see_evidence)  # a photographed consent form
     data_export.load()  # copies of one's data
     account_closure.load()  # and closing one's account
     second_factor.configure(app.config["SECOND_FACTOR"])  # and which roles need a second factor

@@ -35,6 +35,8 @@ class Consent(Base):
     # self / family / staff (staff: a paper form the person signed, named in ``evidence``)
     channel: Mapped[str] = mapped_column(sa.String(16))
     evidence: Mapped[str | None] = mapped_column(sa.String(32))
+    # The signed form, photographed or scanned by whoever recorded it (an upload attached to "consent:<id>").
+    evidence_upload_id: Mapped[int | None] = mapped_column(sa.ForeignKey("upload.id"))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_by: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
 

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from models.base import db
 from models.privacy import MINOR_GUARDIAN, SENSITIVE_STATUS, Consent
-from service import audit, clock, people, rules
+from service import audit, clock, people, rules, uploads
 from service.db import is_unique_violation, transactional
-from service.platform_errors import (ConsentEvidenceMissing, ConsentNotBySelf, ConsentRequiredForService,
+from service.platform_errors import (ConsentEvidenceMissing, ConsentNotBySelf, ConsentPhotoNotBySelf, ConsentRequiredForService,
                                      NoticeOutdated, PurposeNotFound, PurposeUnknown, ResidentNotFound)
 
 # The purpose whose consent lets sensitive statuses be recorded and used (meal subsidies and priority), and the
@@ -150,7 +150,14 @@ def status(actor, user_id: int, lang: str = "zh", *, audited: bool = True) -> di
 
 def present(c: Consent) -> dict:
     return {"id": c.id, "purpose": c.purpose, "notice_version": c.notice_version, "given_at": clock.local(c.given_at),
-            "channel": c.channel, "evidence": c.evidence, "withdrawn_at": clock.local(c.withdrawn_at)}
+            "channel": c.channel, "evidence": c.evidence, "withdrawn_at": clock.local(c.withdrawn_at),
+            "evidence_photo": f"/api/v1/uploads/{c.evidence_upload_id}" if c.evidence_upload_id else None}
+
+
+def may_see_evidence(actor, upload) -> bool:
+    """The photographed form of a consent: the person, their confirmed family, staff covering them."""
+    user_id = db.session.execute(sa.select(Consent.user_id).where(Consent.evidence_upload_id == upload.id)).scalar()
+    return user_id is not None and people.acts_as(actor, user_id) is not None
 
 
 # --- giving and withdrawing ---------------------------------------------------------------------------------------
@@ -173,22 +180,25 @@ def _purposes(codes: list[str] | None) -> list[Purpose]:
 
 
 def give(actor, user_id: int, *, notice_version: str, purposes: list[str] | None = None,
-         evidence: str | None = None) -> list[Consent]:
+         evidence: str | None = None, evidence_photo: int | None = None) -> list[Consent]:
     """Consent to ``purposes`` (None: accept the notice, which gives its required purposes) under the current
     notice. Someone acting for the person: a confirmed family member, or staff naming the signed document.
     Consenting again to the same version changes nothing; to a newer one replaces the older consent. Of two
     first consents at once one inserts; the other finds it on its second try (the live row is unique)."""
     try:
-        return _give(actor, user_id, notice_version, purposes, evidence)
+        return _give(actor, user_id, notice_version, purposes, evidence, evidence_photo)
     except sa.exc.IntegrityError as exc:
         if not is_unique_violation(exc):
             raise
-        return _give(actor, user_id, notice_version, purposes, evidence)
+        return _give(actor, user_id, notice_version, purposes, evidence, evidence_photo)
 
 
 @transactional
-def _give(actor, user_id: int, notice_version: str, purposes: list[str] | None, evidence: str | None):
+def _give(actor, user_id: int, notice_version: str, purposes: list[str] | None, evidence: str | None,
+          evidence_photo: int | None):
     channel = _check_may_act(actor, user_id)
+    if evidence_photo is not None and channel == "self":
+        raise ConsentPhotoNotBySelf()
     n = notice()
     if notice_version != n.version:
         raise NoticeOutdated(version=n.version)
@@ -214,6 +224,12 @@ def _give(actor, user_id: int, notice_version: str, purposes: list[str] | None, 
         consent = Consent(user_id=user_id, purpose=purpose.code, notice_version=n.version, given_at=now,
                           given_by=actor.user_id, channel=channel, evidence=evidence if channel != "self" else None)
         db.session.add(consent)
+        if evidence_photo is not None:
+            db.session.flush()
+            # One photo of the signed form proves every purpose it lists: the first new consent holds it.
+            uploads.attach(actor.user_id, evidence_photo, f"consent:{consent.id}", field="evidence_photo",
+                           documents=True)
+            consent.evidence_upload_id, evidence_photo = evidence_photo, None
         given.append(consent)
         if channel != "self":
             audit.record(actor, "consent.given", "user", user_id, after={"purpose": purpose.code,

@@ -554,6 +554,11 @@ class SensitiveConsentMissing(Conflict):
                     "resident's separate consent to sensitive data first")
 
 
+class ConsentPhotoNotBySelf(InvalidInput):
+    code, field, zh, en = ("privacy.consent_photo_not_by_self", "evidence_photo",
+                           "本人在小程序中同意时无需上传同意书照片", "A consent given in the app needs no photo of a form")
+
+
 class ConsentNotBySelf(Forbidden):
     code, zh, en = ("privacy.consent_not_by_self", "此项须由监护人同意，请监护人携带书面同意书到居委会办理",
                     "This needs a guardian's consent: the guardian signs the form at the neighbourhood committee")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from api.schemas.common import Label, Labels, Timestamp
+from api.schemas.common import Id, Label, Labels, Timestamp
 from service import consent
 
 
@@ -46,6 +46,7 @@ class ConsentOut(ma.Schema):
     channel_name = Label("privacy", "channel", required=True)
     evidence = ma.fields.String(allow_none=True)
     evidence_name = Label("privacy", "evidence", allow_none=True)
+    evidence_photo = ma.fields.String(allow_none=True, metadata={"description": "The signed form, if photographed"})
     withdrawn_at = Timestamp(allow_none=True)
 
 
@@ -77,6 +78,8 @@ class ConsentIn(ma.Schema):
         "description": "The purposes consented to; left out: accepting the notice (its required purposes)"})
     evidence = ma.fields.String(validate=validate.Length(min=1, max=32), metadata={
         "description": "For staff recording it for someone: the signed document (see the notice's evidence)"})
+    evidence_photo = Id(metadata={"description": "The signed form photographed or scanned (an upload of mine, "
+                                                 "image or PDF): kept with the consent"})
 
 
 class DataExportOut(ma.Schema):

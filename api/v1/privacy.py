@@ -48,7 +48,7 @@ def _consents(user_id: int, data: dict | None = None, withdraw: str | None = Non
     actor = current_actor()
     if data is not None:
         consent.give(actor, user_id, notice_version=data["notice_version"], purposes=data.get("purposes"),
-                     evidence=data.get("evidence"))
+                     evidence=data.get("evidence"), evidence_photo=data.get("evidence_photo"))
     if withdraw is not None:
         consent.withdraw(actor, user_id, withdraw)
     return consent.status(actor, user_id, language(), audited=data is None and withdraw is None)

@@ -164,3 +164,35 @@ def test_a_childs_birth_date_is_recorded_only_with_a_guardians_consent(client, m
     assert client.post(f"/api/v1/residents/{child.id}/consents", headers=auth(m.staff), json={
         "notice_version": VERSION, "purposes": ["minor_guardian"], "evidence": "paper_form"}).status_code == 200
     assert client.post(url, json=verify, headers=auth(m.staff)).status_code == 200
+
+
+def test_staff_keep_the_photographed_form_with_a_consent_given_on_paper(client):
+    from models.uploads import Upload
+    from tests.api.test_cases import upload
+    from tests.factories import make_world
+
+    w = make_world()
+    elder_user = make_user(name="李秀英", neighbourhood_id=w.nb.id)
+    staff = make_user(name="张主任", roles=[("staff", "neighbourhood", w.nb.id)])
+    stranger = make_user(name="路人", neighbourhood_id=w.nb.id)
+    photo = upload(client, staff)
+    url = f"/api/v1/residents/{elder_user.id}/consents"
+    body = {"notice_version": VERSION, "purposes": ["care", "sensitive_status"], "evidence": "paper_form",
+            "evidence_photo": photo}
+    given = client.post(url, headers=auth(staff), json=body)
+    assert given.status_code == 200, given.json
+    rows = {p["code"]: p["consent"] for p in given.json["purposes"] if p["consent"]}
+    # One photo of the signed form, kept with the first consent it proves.
+    assert [rows[c]["evidence_photo"] for c in ("care", "sensitive_status")].count(f"/api/v1/uploads/{photo}") == 1
+    assert db.session.get(Upload, photo).attached_to.startswith("consent:")
+    # The elder and staff covering them see it; nobody else does.
+    assert client.get(f"/api/v1/uploads/{photo}", headers=auth(elder_user)).status_code == 200
+    assert client.get(f"/api/v1/uploads/{photo}", headers=auth(staff)).status_code == 200
+    assert client.get(f"/api/v1/uploads/{photo}", headers=auth(stranger)).status_code == 404
+    # The form cannot be used twice, and someone consenting in the app attaches no form.
+    again = client.post(url, headers=auth(staff), json={**body, "purposes": ["minor_guardian"]})
+    assert again.status_code == 422 and again.json["errors"].get("evidence_photo")
+    own = upload(client, elder_user)
+    mine = client.post("/api/v1/me/consents", headers=auth(elder_user),
+                       json={"notice_version": VERSION, "purposes": ["care"], "evidence_photo": own})
+    assert mine.status_code == 422 and mine.json["error"] == "privacy.consent_photo_not_by_self"
