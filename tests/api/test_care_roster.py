@@ -350,3 +350,20 @@ def test_an_elder_downloads_their_care_record_and_closing_the_account_keeps_only
     assert db.session.execute(sa.select(Pairing.ends_on)).scalar() == date(2026, 12, 14)
     summary = db.session.execute(sa.select(AccountClosure.summary)).scalar()
     assert summary["changed"]["care_file.deleted"] == 1 and summary["changed"]["care_elder.ended"] == 1
+
+
+def test_each_january_the_居委会_is_asked_once_to_review_elders_verified_long_ago(client, w, staff):
+    from models.notifications import Notification
+
+    old = make_elder(w, staff=staff)
+    make_elder(w, staff=staff)
+    db.session.get(Elder, old.id).verified_at = datetime(2026, 1, 15, tzinfo=timezone.utc)
+    db.session.commit()
+    assert reminders.consent_review() == {"neighbourhoods": 0, "told": 0}      # December: not the review month
+    clock.set_now(datetime(2027, 1, 2, 1, 15, tzinfo=timezone.utc))
+    result = reminders.consent_review()
+    assert result["neighbourhoods"] == 1 and result["told"] >= 1
+    body = db.session.execute(sa.select(Notification.body).where(Notification.user_id == staff.id,
+                                                                 Notification.kind == "care.review")).scalar_one()
+    assert "1位" in body
+    assert reminders.consent_review()["told"] == 0                              # once a year
