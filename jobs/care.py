@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 from jobs.registry import Job
-from service.care import reminders  # noqa: F401  (the sweeps are added part by part)
+from service.care import reminders
 
 JOBS: list[Job] = [
+    Job("care.plan_visits", reminders.plan_visits, "cron", {"day_of_week": "mon", "hour": 1, "minute": 0},
+        "Write the visit plans' due visits up to the horizon; cancel those of elders gone or away"),
+    Job("care.remind_visits", reminders.remind_visits, "cron", {"minute": 1},
+        "Tell the paired visitor once when a due visit opens"),
+    Job("care.escalate_visits", reminders.escalate_visits, "cron", {"hour": 8, "minute": 30},
+        "Tell the 居委会 (nc_head first) of visits overdue by escalate_after_days, once per due visit"),
 ]
