@@ -50,11 +50,32 @@ def check(text: str, field: str = "rrule") -> str:
         raise _refuse(field, "频次不能高于每天一次", "more often than daily")
     if not 1 <= parsed._interval <= 52:
         raise _refuse(field, "INTERVAL须在1至52之间", "INTERVAL must be 1 to 52")
-    months = parsed._bymonth or tuple(range(1, 13))
-    days = tuple(parsed._bymonthday or ()) + tuple(parsed._bynmonthday or ())
-    if days and not any(abs(day) <= _MONTH_DAYS[month - 1] for month in months for day in days):
-        raise _refuse(field, "规则中的日期不存在", "it names days that do not exist")
+    if parsed._count is not None and parsed._count < 1:
+        raise _refuse(field, "COUNT须至少为1", "COUNT must be at least 1")
+    parts = {name.strip().upper(): value for name, _, value in (part.partition("=") for part in text.split(";"))}
+    _check_days(parts, parsed._freq, field)
     return text
+
+
+def _numbers(value: str | None) -> list[int]:
+    return [int(item) for item in value.split(",")] if value else []
+
+
+def _check_days(parts: dict, freq: int, field: str) -> None:
+    """Refuse a rule that can name no day: a month or a day of the month that does not exist, a month day that
+    no month of the rule has, or an ordinal weekday (1MO, -1FR) beyond the fourth or where it cannot be kept."""
+    try:
+        months, days = _numbers(parts.get("BYMONTH")), _numbers(parts.get("BYMONTHDAY"))
+        ordinals = [int(item[:-2]) for item in (parts.get("BYDAY") or "").split(",") if item[:-2].strip("+-")]
+    except ValueError:
+        raise _refuse(field, "无法解析", "it does not parse") from None
+    if not all(1 <= m <= 12 for m in months) or not all(1 <= abs(d) <= 31 for d in days) or (
+            days and not any(abs(d) <= _MONTH_DAYS[m - 1] for m in (months or range(1, 13)) for d in days)):
+        raise _refuse(field, "规则中的日期不存在", "it names days that do not exist")
+    if ordinals and (freq not in (_rrule.MONTHLY, _rrule.YEARLY) or days
+                     or not all(1 <= abs(n) <= 4 for n in ordinals)):
+        raise _refuse(field, "第几个星期几仅限每月或每年的第1至4个（或倒数），且不与日期同用",
+                      "an ordinal weekday is for monthly or yearly rules, the 1st to 4th (or last), without month days")
 
 
 def occurrences(rule: str, starts_on: date, first: date, last: date) -> list[date]:

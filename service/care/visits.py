@@ -142,8 +142,10 @@ def create_pairing(actor: Actor, elder_id: int, data: dict) -> Pairing:
     starts_on = _check_starts_on(data.get("starts_on") or _today(now), now)
     _check_visitor(elder, visitor_id, role, _today(now))
     locked(User, visitor_id)
-    live = db.session.execute(sa.select(Pairing.elder_id, Pairing.role).where(
-        Pairing.visitor_user_id == visitor_id, Pairing.ends_on.is_(None))).all()
+    # Live: not ended, with an elder still on the roster.
+    live = db.session.execute(sa.select(Pairing.elder_id, Pairing.role).join(Elder, Elder.id == Pairing.elder_id)
+                              .where(Pairing.visitor_user_id == visitor_id, Pairing.ends_on.is_(None),
+                                     Elder.status == "active")).all()
     if any(row.elder_id == elder.id for row in live):
         raise errors.AlreadyPaired()
     limit = rules.current().partner_max_elders

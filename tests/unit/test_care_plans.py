@@ -17,7 +17,8 @@ def at(*args) -> datetime:
 
 
 @pytest.mark.parametrize("rule", ["FREQ=WEEKLY;BYDAY=MO,TH", "FREQ=MONTHLY;BYMONTHDAY=1", "FREQ=DAILY",
-                                  "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", "FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=15"])
+                                  "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", "FREQ=YEARLY;BYMONTH=1;BYMONTHDAY=15",
+                                  "FREQ=MONTHLY;BYDAY=2TU,-1FR", "FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR"])
 def test_rules_at_most_daily_are_accepted(rule):
     assert plans.check(rule).startswith("FREQ=")
 
@@ -25,7 +26,9 @@ def test_rules_at_most_daily_are_accepted(rule):
 @pytest.mark.parametrize("rule", ["FREQ=HOURLY", "FREQ=MINUTELY;INTERVAL=30", "FREQ=DAILY;BYHOUR=8,20",
                                   "FREQ=WEEKLY;BYDAY=XX", "weekly", "", "DTSTART:20270101T000000\nRRULE:FREQ=DAILY",
                                   "FREQ=DAILY;INTERVAL=0", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
-                                  "FREQ=WEEKLY;BYSETPOS=1;BYDAY=MO"])
+                                  "FREQ=WEEKLY;BYSETPOS=1;BYDAY=MO", "FREQ=MONTHLY;BYDAY=6FR", "FREQ=WEEKLY;BYDAY=+1MO",
+                                  "FREQ=MONTHLY;BYMONTHDAY=1;BYDAY=+4MO", "FREQ=YEARLY;BYMONTH=13",
+                                  "FREQ=DAILY;COUNT=-1", "FREQ=MONTHLY;BYMONTHDAY=0", "FREQ=MONTHLY;BYMONTHDAY=x"])
 def test_rules_more_often_than_daily_or_broken_are_refused_naming_the_field(rule):
     with pytest.raises(errors.RruleInvalid) as refused:
         plans.check(rule, "rrule")
