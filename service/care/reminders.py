@@ -52,27 +52,32 @@ def _plan_batch(plan_ids: list[int], until, now: datetime) -> int:
     return written
 
 
-@transactional
-def _cancel_unneeded(now: datetime) -> int:
-    """Open due visits not yet closed whose elder left the roster, or is away for all of the window: cancelled."""
+def _unneeded():
+    """A due visit whose elder left the roster, or is away for all of its window."""
     gone = sa.select(Elder.id).where(Elder.status != "active")
     away = sa.select(Elder.id).where(Elder.id == VisitDue.elder_id, Elder.away_from.is_not(None),
                                      Elder.away_from <= VisitDue.earliest_at,
                                      sa.or_(Elder.away_until.is_(None), Elder.away_until >= VisitDue.latest_at))
-    return plans.cancel_open([VisitDue.latest_at >= now, sa.or_(VisitDue.elder_id.in_(gone), away.exists())], now)
+    return sa.or_(VisitDue.elder_id.in_(gone), away.exists())
+
+
+@transactional
+def _cancel_unneeded(now: datetime) -> int:
+    """Open due visits not yet closed that are no longer needed (``_unneeded``): cancelled."""
+    return plans.cancel_open([VisitDue.latest_at >= now, _unneeded()], now)
 
 
 def remind_visits() -> dict:
     """Hourly: a due visit that has opened (its earliest_at come, not yet closed) is told once to the visitors
-    paired with the elder in its role."""
+    paired with the elder in its role; not one the weekly sweep will cancel (the elder gone, or away all of it)."""
     now = clock.now()
     told, count, last_id = 0, 0, 0
     while True:
         with reading():
             ids = db.session.execute(sa.select(VisitDue.id).where(
                 VisitDue.id > last_id, VisitDue.reminded_at.is_(None), VisitDue.visit_id.is_(None),
-                VisitDue.cancelled_at.is_(None), VisitDue.earliest_at <= now, VisitDue.latest_at >= now)
-                .order_by(VisitDue.id).limit(_BATCH)).scalars().all()
+                VisitDue.cancelled_at.is_(None), VisitDue.earliest_at <= now, VisitDue.latest_at >= now,
+                ~_unneeded()).order_by(VisitDue.id).limit(_BATCH)).scalars().all()
         if not ids:
             break
         count += len(ids)

@@ -402,6 +402,11 @@ def test_the_visitor_is_reminded_once_when_a_due_visit_opens(w, staff):
     assert reminders.remind_visits() == {"due": 0, "told": 0}
     assert db.session.execute(sa.select(Notification.user_id, Notification.kind)).all() == [
         (volunteer.id, "care.visit_due")]
+    # An elder in hospital for all of Thursday's window is not visited: nobody is reminded.
+    elder.away_from, elder.away_until, elder.away_reason = at(2027, 3, 3), at(2027, 3, 9), "hospital"
+    db.session.commit()
+    clock.set_now(at(2027, 3, 4, 0, 1))
+    assert reminders.remind_visits() == {"due": 0, "told": 0}
 
 
 def test_an_overdue_visit_is_told_to_the_nc_head_once_after_two_days(w, staff):
