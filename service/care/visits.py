@@ -248,7 +248,7 @@ def weather_warning(actor: Actor, data: dict) -> dict:
     for elder in elders:
         plans.new_plan(elder, role="partner", rule="FREQ=DAILY;COUNT=1", window_days=window_days, starts_on=day,
                        ends_on=day, now=now, actor_user_id=actor.user_id, reason=kind)
-    audit.record(actor, "care.weather_warning", "neighbourhood", min(wanted), street_id=None,
+    audit.record(actor, "care.weather_warning", "care_plan", None, street_id=None,
                  after={"kind": kind, "day": day.isoformat(), "neighbourhood_ids": sorted(wanted),
                         "elders": len(elders)})
     return {"kind": kind, "day": day, "neighbourhood_ids": sorted(wanted), "added": len(elders)}
@@ -489,7 +489,7 @@ def due_for_staff(actor: Actor, *, state: str, neighbourhood_id: int | None, rol
     if role:
         query = query.where(VisitDue.role == role)
     page = _due_page(db.session.execute(query).all(), now, limit, lang, staff=True)
-    audit.record_view(actor, "care.due_visits_viewed", "neighbourhood", neighbourhood_id, street_id=None)
+    audit.record_view(actor, "care.due_visits_viewed", "care_visit_due", None, street_id=None)
     return page
 
 
