@@ -129,6 +129,12 @@ def test_a_partner_takes_five_elders_the_sixth_is_refused_and_ending_one_frees_a
     assert client.post(f"/api/v1/care/pairings/{made[0].json['id']}/end", headers=auth(staff)).status_code == 409
     other = make_elder(w, staff=staff)
     assert pair(client, staff, other, volunteer).status_code == 201
+    assert pair(client, staff, make_elder(w, staff=staff), volunteer).status_code == 409
+    # An elder who left the roster no longer takes a place.
+    gone = elders[1]
+    gone.status, gone.ended_at, gone.end_reason = "ended", clock.now(), "care_home"
+    db.session.commit()
+    assert pair(client, staff, make_elder(w, staff=staff), volunteer).status_code == 201
 
 
 @pytest.mark.real_commits
@@ -350,6 +356,8 @@ def test_due_and_overdue_lists_for_staff_and_for_the_visitor(client, w, staff):
                         headers=auth(staff)).json
     assert not {d["id"] for d in first["items"]} & {d["id"] for d in second["items"]}
     assert client.get(f"/api/v1/care/visits/due?neighbourhood_id={w.nb2.id}", headers=auth(staff)).status_code == 403
+    assert client.get(f"/api/v1/care/visits/due?state=overdue&role=staff&neighbourhood_id={w.nb.id}",
+                      headers=auth(staff)).json["items"] == []
     assert client.get("/api/v1/care/visits/due", headers=auth(volunteer)).status_code == 403
 
 
