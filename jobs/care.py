@@ -9,4 +9,10 @@ JOBS: list[Job] = [
         "Elders whose care consent was withdrawn: remove their devices, erase their health notes"),
     Job("care.consent_review", reminders.consent_review, "cron", {"day": 2, "hour": 9, "minute": 15},
         "In the review month (January): ask each 居委会 to review elders verified more than 11 months ago"),
+    Job("care.plan_visits", reminders.plan_visits, "cron", {"day_of_week": "mon", "hour": 1, "minute": 0},
+        "Write the visit plans' due visits up to the horizon; cancel those of elders gone or away"),
+    Job("care.remind_visits", reminders.remind_visits, "cron", {"minute": 1},
+        "Tell the paired visitor once when a due visit opens"),
+    Job("care.escalate_visits", reminders.escalate_visits, "cron", {"hour": 8, "minute": 30},
+        "Tell the 居委会 (nc_head first) of visits overdue by escalate_after_days, once per due visit"),
 ]

@@ -68,3 +68,117 @@ class ConsentMissing(Conflict):
 
 class FileVersionNotFound(NotFound):
     code, zh, en = "care.file_version_not_found", "该版本的民生档案不存在", "No such version of the file"
+
+
+# --- visits: pairings, visit plans, due visits, visits, the visit rate --------------------------------------------
+
+class VisitorUnknown(InvalidInput):
+    code, field, zh, en = "care.visitor_unknown", "visitor_user_id", "探访人不存在", "No such visitor"
+
+
+class VisitorIsElder(InvalidInput):
+    code, field, zh, en = ("care.visitor_is_elder", "visitor_user_id", "老人不能与自己结对",
+                           "An elder cannot be paired with themself")
+
+
+class PartnerAgeUnverified(InvalidInput):
+    code, field, zh, en = ("care.partner_age_unverified", "visitor_user_id", "老伙伴的出生日期须经居委会核实",
+                           "A partner volunteer's birth date must be verified")
+
+
+class PartnerAgeOutOfRange(InvalidInput):
+    code, field, zh, en = ("care.partner_age_out_of_range", "visitor_user_id", "老伙伴年龄须在{low}至{high}岁之间",
+                           "A partner volunteer must be {low} to {high} years old")
+
+
+class VisitorNotStaff(InvalidInput):
+    code, field, zh, en = ("care.visitor_not_staff", "visitor_user_id", "以居委会身份结对的探访人须为工作人员",
+                           "A staff visitor must be a staff member")
+
+
+class AlreadyPaired(Conflict):
+    code, zh, en = "care.already_paired", "该探访人已与这位老人结对", "This visitor is already paired with this elder"
+
+
+class PartnerFull(Conflict):
+    code, zh, en = ("care.partner_full", "每位老伙伴最多结对{limit}位老人",
+                    "A partner volunteer visits at most {limit} elders")
+
+
+class PairingNotFound(NotFound):
+    code, zh, en = "care.pairing_not_found", "结对关系不存在", "No such pairing"
+
+
+class PairingEnded(Conflict):
+    code, zh, en = "care.pairing_ended", "该结对关系已结束", "This pairing has already ended"
+
+
+class StartsOnOutOfRange(InvalidInput):
+    code, field, zh, en = ("care.starts_on_out_of_range", "starts_on", "开始日期须在今天前{past}天至后{ahead}天之内",
+                           "The start day must be within {past} days before and {ahead} days after today")
+
+
+class RruleInvalid(InvalidInput):
+    code, field, zh, en = ("care.rrule_invalid", "rrule", "探访频次规则无效：{reason}",
+                           "The recurrence rule is not valid: {reason_en}")
+
+
+class PlanNotFound(NotFound):
+    code, zh, en = "care.plan_not_found", "探访计划不存在", "No such visit plan"
+
+
+class PlanEnded(Conflict):
+    code, zh, en = "care.plan_ended", "该探访计划已结束", "This visit plan has already ended"
+
+
+class WeatherDayOutOfRange(InvalidInput):
+    code, field, zh, en = ("care.weather_day_out_of_range", "day", "预警日期须在今天至{ahead}天后之间",
+                           "The warning's day must be from today to {ahead} days ahead")
+
+
+class NeighbourhoodNotCovered(Forbidden):
+    code, zh, en = ("care.neighbourhood_not_covered", "所选居委会不在您的工作范围内",
+                    "A neighbourhood given is not in your scope")
+
+
+class NotPairedVisitor(Forbidden):
+    code, zh, en = ("care.not_paired_visitor", "仅结对探访人或辖区工作人员可登记探访",
+                    "Only a paired visitor or staff in scope may record a visit")
+
+
+class VisitorNotPaired(InvalidInput):
+    code, field, zh, en = ("care.visitor_not_paired", "visitor_user_id", "该探访人未与这位老人结对",
+                           "This visitor is not paired with this elder")
+
+
+class VisitInFuture(InvalidInput):
+    code, field, zh, en = ("care.visit_in_future", "at", "探访时间不能晚于当前时间{minutes}分钟以上",
+                           "A visit cannot be more than {minutes} minutes in the future")
+
+
+class VisitTooOld(InvalidInput):
+    code, field, zh, en = ("care.visit_too_old", "at", "只能登记{days}天内的探访",
+                           "Only visits within the last {days} days can be recorded")
+
+
+class FindingTextRequired(InvalidInput):
+    code, field, zh, en = ("care.finding_text_required", "finding_text", "请填写发现的情况",
+                           "Describe what the visit found")
+
+
+class FindingTextWithoutFinding(InvalidInput):
+    code, field, zh, en = ("care.finding_text_without_finding", "finding", "填写了发现情况，请选择处理方式",
+                           "A finding's text needs the finding it goes with")
+
+
+class FileNeedsFull(Conflict):
+    code, zh, en = ("care.file_needs_full", "民生档案的需求栏已满，请先整理档案",
+                    "The file's needs are full: tidy the file first")
+
+
+class CursorInvalid(InvalidInput):
+    code, field, zh, en = "care.cursor_invalid", "cursor", "翻页标记无效", "The cursor is not valid"
+
+
+class MonthInvalid(InvalidInput):
+    code, field, zh, en = "care.month_invalid", "month", "月份格式须为YYYY-MM", "The month must be YYYY-MM"

@@ -2,16 +2,17 @@
 batch to a transaction of its own; what was done is recorded, so a sweep run twice does nothing twice."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from models.base import db
-from models.care import Device, Elder, LivelihoodFile
+from models.care import Device, Elder, LivelihoodFile, Pairing, VisitDue, VisitPlan
+from models.people import ResidentProfile
 from service import audit, clock, consent, notifications, people
+from service.care import plans, visits, workflow
 from service.care import rules as care_rules
-from service.care import workflow
-from service.db import reading, transactional
+from service.db import locked, reading, transactional
 
 
 def consent_withdrawals() -> dict:
@@ -68,3 +69,148 @@ def _ask_review(neighbourhood_id: int, count: int, year: int) -> int:
     fresh = notifications.unsent(messages)
     notifications.notify_many(fresh)
     return len(fresh)
+
+
+# --- visits -----------------------------------------------------------------------------------------------------
+
+_BATCH = 200
+
+
+def plan_visits() -> dict:
+    """Weekly (Monday 01:00; harmless daily): every live plan's due visits written up to the horizon, a batch of
+    plans per transaction; then the open due visits of elders no longer on the roster, or away for the whole
+    window, cancelled."""
+    now = clock.now()
+    until = plans.horizon(now)
+    today = clock.local(now).date()
+    planned, last_id = 0, 0
+    while True:
+        with reading():
+            ids = db.session.execute(sa.select(VisitPlan.id).where(
+                VisitPlan.id > last_id, sa.or_(VisitPlan.ends_on.is_(None), VisitPlan.ends_on >= today),
+                sa.or_(VisitPlan.generated_until.is_(None),
+                       sa.and_(VisitPlan.generated_until < until,
+                               sa.or_(VisitPlan.ends_on.is_(None), VisitPlan.generated_until < VisitPlan.ends_on))))
+                .order_by(VisitPlan.id).limit(_BATCH)).scalars().all()
+        if not ids:
+            break
+        planned += _plan_batch(ids, until, now)
+        last_id = ids[-1]
+    return {"written": planned, "cancelled": _cancel_unneeded(now)}
+
+
+@transactional
+def _plan_batch(plan_ids: list[int], until, now: datetime) -> int:
+    written = 0
+    for plan_id in plan_ids:
+        plan = locked(VisitPlan, plan_id)
+        elder = db.session.get(Elder, plan.elder_id)
+        if elder.status == "active":
+            written += plans.materialise(plan, elder, until, now)
+    return written
+
+
+def _unneeded():
+    """A due visit whose elder left the roster, or is away for all of its window."""
+    gone = sa.select(Elder.id).where(Elder.status != "active")
+    away = sa.select(Elder.id).where(Elder.id == VisitDue.elder_id, Elder.away_from.is_not(None),
+                                     Elder.away_from <= VisitDue.earliest_at,
+                                     sa.or_(Elder.away_until.is_(None), Elder.away_until >= VisitDue.latest_at))
+    return sa.or_(VisitDue.elder_id.in_(gone), away.exists())
+
+
+@transactional
+def _cancel_unneeded(now: datetime) -> int:
+    """Open due visits not yet closed that are no longer needed (``_unneeded``): cancelled."""
+    return plans.cancel_open([VisitDue.latest_at >= now, _unneeded()], now)
+
+
+def remind_visits() -> dict:
+    """Hourly: a due visit that has opened (its earliest_at come, not yet closed) is told once to the visitors
+    paired with the elder in its role; not one the weekly sweep will cancel (the elder gone, or away all of it)."""
+    now = clock.now()
+    told, count, last_id = 0, 0, 0
+    while True:
+        with reading():
+            ids = db.session.execute(sa.select(VisitDue.id).where(
+                VisitDue.id > last_id, VisitDue.reminded_at.is_(None), VisitDue.visit_id.is_(None),
+                VisitDue.cancelled_at.is_(None), VisitDue.earliest_at <= now, VisitDue.latest_at >= now,
+                ~_unneeded()).order_by(VisitDue.id).limit(_BATCH)).scalars().all()
+        if not ids:
+            break
+        count += len(ids)
+        told += _remind_batch(ids, now)
+        last_id = ids[-1]
+    return {"due": count, "told": told}
+
+
+@transactional
+def _remind_batch(due_ids: list[int], now: datetime) -> int:
+    marked = db.session.execute(
+        sa.update(VisitDue).where(VisitDue.id.in_(due_ids), VisitDue.reminded_at.is_(None))
+        .values(reminded_at=now).execution_options(synchronize_session=False)
+        .returning(VisitDue.id, VisitDue.elder_id, VisitDue.role, VisitDue.latest_at)).all()
+    if not marked:
+        return 0
+    elders = {row.elder_id for row in marked}
+    visitors = db.session.execute(sa.select(Pairing.elder_id, Pairing.role, Pairing.visitor_user_id).where(
+        Pairing.elder_id.in_(sorted(elders)), Pairing.ends_on.is_(None))).all()
+    names = dict(db.session.execute(sa.select(Elder.id, ResidentProfile.name).join(
+        ResidentProfile, ResidentProfile.user_id == Elder.user_id).where(Elder.id.in_(sorted(elders)))).all())
+    messages = []
+    for due in marked:
+        name = names.get(due.elder_id) or "老人"
+        by = clock.local(due.latest_at).strftime("%m月%d日%H:%M")
+        messages += [{"user_id": uid, "kind": "care.visit_due", "dedupe_key": f"care:due:{due.id}:remind:{uid}",
+                      "title": f"该探望{name}了", "body": f"请在{by}前上门或电话问候{name}，并登记探访情况。",
+                      "link": f"/care/elders/{due.elder_id}", "data": {"due_id": due.id, "elder_id": due.elder_id}}
+                     for elder_id, role, uid in visitors if elder_id == due.elder_id and role == due.role]
+    notifications.notify_many(messages)
+    return len(messages)
+
+
+def escalate_visits() -> dict:
+    """Daily 08:30: due visits overdue by ``escalate_after_days`` are told to their 居委会 (its nc_head, else all its
+    staff), once per due visit: one message per 居委会 and run, naming how many and whom."""
+    now = clock.now()
+    cutoff = now - timedelta(days=care_rules.current().escalate_after_days)
+    escalated, told, last_id = 0, 0, 0
+    while True:
+        with reading():
+            ids = db.session.execute(sa.select(VisitDue.id).where(
+                VisitDue.id > last_id, VisitDue.escalated_at.is_(None), VisitDue.visit_id.is_(None),
+                VisitDue.cancelled_at.is_(None), VisitDue.latest_at <= cutoff)
+                .order_by(VisitDue.id).limit(_BATCH)).scalars().all()
+        if not ids:
+            break
+        done, sent = _escalate_batch(ids, now)
+        escalated, told, last_id = escalated + done, told + sent, ids[-1]
+    return {"escalated": escalated, "told": told}
+
+
+@transactional
+def _escalate_batch(due_ids: list[int], now: datetime) -> tuple[int, int]:
+    marked = db.session.execute(sa.update(VisitDue).where(
+        VisitDue.id.in_(due_ids), VisitDue.escalated_at.is_(None), VisitDue.visit_id.is_(None),
+        VisitDue.cancelled_at.is_(None)).values(escalated_at=now)
+        .execution_options(synchronize_session=False).returning(VisitDue.id, VisitDue.elder_id)).all()
+    if not marked:
+        return 0, 0
+    rows = db.session.execute(sa.select(Elder.id, Elder.neighbourhood_id, ResidentProfile.name).outerjoin(
+        ResidentProfile, ResidentProfile.user_id == Elder.user_id).where(
+        Elder.id.in_(sorted({row.elder_id for row in marked})))).all()
+    where = {row.id: (row.neighbourhood_id, row.name or f"#{row.id}") for row in rows}
+    by_neighbourhood: dict[int, list] = {}
+    for due in sorted(marked, key=lambda r: r.id):
+        by_neighbourhood.setdefault(where[due.elder_id][0], []).append((due.id, where[due.elder_id][1]))
+    leads = visits.neighbourhood_leads(by_neighbourhood)
+    messages = []
+    for nb, dues in by_neighbourhood.items():
+        names = "、".join(dict.fromkeys(name for _, name in dues))
+        messages += [{"user_id": uid, "kind": "care.visits_overdue",
+                      "dedupe_key": f"care:overdue:{nb}:{dues[0][0]}:{uid}",
+                      "title": f"{len(dues)}次探访逾期未完成", "body": f"逾期未探访：{names}"[:200],
+                      "link": "/care/visits/due?state=overdue",
+                      "data": {"neighbourhood_id": nb, "due_ids": [d for d, _ in dues]}} for uid in leads.get(nb, [])]
+    notifications.notify_many(messages)
+    return len(marked), len(messages)

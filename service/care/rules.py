@@ -63,6 +63,17 @@ class Rules:
     taken_timeout_minutes: int
     close_needs_visit: tuple[str, ...]
     signals: dict[str, bool]
+    visits: "Visits"
+
+
+@dataclass(frozen=True)
+class Visits:
+    future_minutes: int
+    max_age_days: int
+    starts_past_days: int
+    starts_ahead_days: int
+    weather_ahead_days: int
+    case_category: str
 
 
 _rules: Rules | None = None
@@ -183,4 +194,20 @@ def _build(data: dict) -> Rules:
         taken_timeout_minutes=_int(data["taken_timeout_minutes"], "taken_timeout_minutes", 10, 24 * 60),
         close_needs_visit=close,
         signals={k: bool(signals.get(k, False)) for k in SIGNALS},
+        visits=_visits(data["visits"]),
     )
+
+
+def _visits(raw: dict) -> Visits:
+    unknown = set(raw) - {"future_minutes", "max_age_days", "starts_past_days", "starts_ahead_days",
+                          "weather_ahead_days", "case_category"}
+    rules.require(not unknown, _WHERE, f"visits: unknown keys {sorted(unknown)}")
+    category = raw["case_category"]
+    rules.require(isinstance(category, str) and 0 < len(category) <= 32, _WHERE,
+                  "visits.case_category must name a case category")
+    return Visits(future_minutes=_int(raw["future_minutes"], "visits.future_minutes", 0, 60),
+                  max_age_days=_int(raw["max_age_days"], "visits.max_age_days", 1, 366),
+                  starts_past_days=_int(raw["starts_past_days"], "visits.starts_past_days", 0, 366),
+                  starts_ahead_days=_int(raw["starts_ahead_days"], "visits.starts_ahead_days", 1, 731),
+                  weather_ahead_days=_int(raw["weather_ahead_days"], "visits.weather_ahead_days", 0, 31),
+                  case_category=category)

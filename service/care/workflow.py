@@ -16,7 +16,7 @@ from models.care import LIVE_ALARM_STATES, Alarm, Contact, Device, Elder, Liveli
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood
 from service import audit, clock, consent, privacy
-from service.care import access, errors, queries
+from service.care import access, errors, plans, queries
 from service.db import add_unique, transactional
 from service.people import Actor
 
@@ -76,22 +76,10 @@ def add_elder(actor: Actor, data: dict) -> Elder:
                   verified_on=data["verified_on"], status="active", created_at=now, updated_at=now)
     add_unique(elder, errors.AlreadyOnRoster())
     _set_contacts(elder, data.get("contacts") or [])
-    _start_plans(elder, now, actor.user_id)
+    plans.default_plans(elder, now, actor.user_id)
     audit.record(actor, "care.elder_added", "care_elder", elder.id, street_id=street_id, subject_user_id=user.id,
                  after={"living": elder.living, "risk_tier": elder.risk_tier, "verified_on": elder.verified_on})
     return elder
-
-
-def _start_plans(elder: Elder, now: datetime, actor_user_id: int) -> None:
-    """The rules' default visit plans (the visits part builds them; absent, the roster stands alone)."""
-    import importlib.util
-
-    if importlib.util.find_spec("service.care.visits") is None:
-        return
-    from service.care import visits
-
-    if hasattr(visits, "default_plans"):
-        visits.default_plans(elder, now, actor_user_id)
 
 
 def _staff_elder(actor: Actor, elder_id: int, *, active: bool = True) -> Elder:
@@ -158,12 +146,9 @@ def set_away(actor: Actor, elder_id: int, data: dict) -> Elder:
 
 
 def _cancel_dues(elder_id: int, start: datetime, until: datetime | None, now: datetime) -> int:
-    window = [VisitDue.elder_id == elder_id, VisitDue.visit_id.is_(None), VisitDue.cancelled_at.is_(None),
-              VisitDue.earliest_at >= start]
-    if until is not None:
-        window.append(VisitDue.latest_at <= until)
-    return db.session.execute(sa.update(VisitDue).where(*window).values(cancelled_at=now)
-                              .execution_options(synchronize_session=False)).rowcount or 0
+    """The elder's open due visits wholly inside an absence."""
+    where = [VisitDue.elder_id == elder_id, VisitDue.earliest_at >= start]
+    return plans.cancel_open(where + ([VisitDue.latest_at <= until] if until is not None else []), now)
 
 
 @transactional
@@ -203,10 +188,7 @@ def stop_everything(elder: Elder, now: datetime, *, outcome: str, note: str, by:
         .execution_options(synchronize_session=False)).rowcount or 0
     db.session.execute(sa.update(VisitPlan).where(VisitPlan.elder_id == elder.id, VisitPlan.ends_on.is_(None))
                        .values(ends_on=today).execution_options(synchronize_session=False))
-    cancelled = db.session.execute(
-        sa.update(VisitDue).where(VisitDue.elder_id == elder.id, VisitDue.visit_id.is_(None),
-                                  VisitDue.cancelled_at.is_(None)).values(cancelled_at=now)
-        .execution_options(synchronize_session=False)).rowcount or 0
+    cancelled = plans.cancel_open([VisitDue.elder_id == elder.id], now)
     removed = remove_devices(elder, now)
     closed = db.session.execute(
         sa.update(Alarm).where(Alarm.elder_id == elder.id, Alarm.state.in_(LIVE_ALARM_STATES))

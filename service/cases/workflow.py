@@ -237,6 +237,17 @@ def report(actor: Actor, *, category_code: str, description: str, location: dict
     return queries.new_case_detail(actor, case, events, photos, lang)
 
 
+def open_for(actor: Actor, *, reporter_user_id: int, category_code: str, description: str, address: str | None,
+             source: str) -> Case:
+    """Report a case in the caller's transaction (undecorated), for another domain's use-case that opens one as part
+    of what it does: a visit to an elder living alone that finds a need reports it for the elder
+    (``reporter_user_id``), routed to the elder's 居委会."""
+    case, _, _ = _create(actor, category_code=category_code, description=description, location=None,
+                         address=address, photo_ids=[], anonymous=False, contact_consent=True, attributes={},
+                         source=source, partner_id=None, reporter_user_id=reporter_user_id)
+    return case
+
+
 def _create(actor: Actor | None, *, category_code, description, location, address, photo_ids, anonymous,
             contact_consent, attributes, source, partner_id,
             reporter_user_id) -> tuple[Case, list[WrittenEvent], list[CasePhoto]]:

@@ -367,3 +367,21 @@ def test_each_january_the_居委会_is_asked_once_to_review_elders_verified_long
                                                                  Notification.kind == "care.review")).scalar_one()
     assert "1位" in body
     assert reminders.consent_review()["told"] == 0                              # once a year
+
+
+def test_an_elder_put_on_the_roster_gets_the_default_visit_plans_and_an_absence_cancels_due_visits(client, w, staff):
+    from models.care import VisitDue, VisitPlan
+
+    high = add(client, staff, user_id=make_user(name="甲", neighbourhood_id=w.nb.id).id, risk_tier=1).json
+    low = add(client, staff, user_id=make_user(name="乙", neighbourhood_id=w.nb.id).id, risk_tier=3).json
+    roles = lambda elder_id: sorted(db.session.execute(sa.select(VisitPlan.role).where(  # noqa: E731
+        VisitPlan.elder_id == elder_id)).scalars())
+    assert roles(high["id"]) == ["partner", "staff"] and roles(low["id"]) == ["partner"]
+    open_dues = lambda: db.session.execute(sa.select(sa.func.count()).select_from(VisitDue).where(  # noqa: E731
+        VisitDue.elder_id == low["id"], VisitDue.cancelled_at.is_(None))).scalar()
+    before = open_dues()
+    assert before > 0
+    # Away for a fortnight: the partner's contacts wholly inside it are cancelled, not deleted.
+    client.put(f"/api/v1/care/elders/{low['id']}/away", headers=auth(staff),
+               json={"away_reason": "hospital", "away_until": clock.iso(NOW + timedelta(days=15))})
+    assert 0 <= open_dues() < before
