@@ -6,6 +6,9 @@
   contacts and, for those at the top tiers, a 民生档案;
 * about 280 老伙伴 volunteers aged 55–72, each paired with up to 5 elders of their neighbourhood (1 : 5), and the
   demo volunteer ``partner.demo`` with elder.demo among theirs;
+* their visit plans (the 老伙伴's two contacts a week, the 居委会's monthly visit at the top tier) started five
+  weeks ago, and the visits made: most on time, some late, some missed (a few volunteers fall behind), so each
+  居委会's monthly visit rate is realistic;
 * devices (smoke, door, water meter, motion) in the homes of a tenth of them, with a week of their events.
 
 Idempotent: nothing is added when the roster has elders."""
@@ -18,11 +21,13 @@ import sqlalchemy as sa
 
 from data.demo.build import person_name, verify
 from models.base import db
-from models.care import Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Vendor
+from models.care import Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Vendor, Visit, VisitDue
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Building, Neighbourhood, Street, Unit
 from models.privacy import Consent
 from service import clock, consent, privacy
+from service.care import plans
+from service.care import rules as care_rules
 
 SEED = "20261207:care"
 STREET = "310107-WL"
@@ -32,7 +37,9 @@ PARTNER_LOAD = 5
 DEVICE_SHARE = 0.10
 KINDS = ("smoke", "door", "water", "motion")
 ROOMS = {"smoke": "厨房", "door": "入户门", "water": "厨房", "motion": "卧室"}
-COUNTS = {"care_elders": Elder, "care_pairings": Pairing, "care_devices": Device, "care_events": DeviceEvent}
+COUNTS = {"care_elders": Elder, "care_pairings": Pairing, "care_due_visits": VisitDue, "care_visits": Visit,
+          "care_devices": Device, "care_events": DeviceEvent}
+PLANS_WEEKS = 5
 RELATIONS = ("child", "child", "other_relative", "neighbour", "grandchild", "friend")
 
 
@@ -153,6 +160,56 @@ class CareLoader:
                 teams.append((partner, team))
         return teams
 
+    def load_visits(self, teams: list[tuple[User, list[Elder]]]) -> None:
+        """The default plans, started five weeks ago, with their due visits to the horizon; the visits made: a
+        reliable 老伙伴 makes nine contacts in ten, within the window, mostly by phone; one in ten falls behind
+        (half); the 居委会 visits nine in ten of its top-tier elders at the door."""
+        rng, now = self.rng, self.now
+        start = self.today - timedelta(weeks=PLANS_WEEKS)
+        defaults = care_rules.current().plans.values()
+        visitor_of, reliable = {}, {}
+        for partner, team in teams:
+            steady = rng.random() > 0.1
+            for elder in team:
+                visitor_of[elder.id], reliable[elder.id] = partner.id, steady
+        heads = {}
+        for elder in {e.id: e for _, team in teams for e in team}.values():
+            heads.setdefault(elder.neighbourhood_id, self._head(db.session.get(Neighbourhood, elder.neighbourhood_id)))
+            for plan in defaults:
+                if plan.tiers is None or elder.risk_tier in plan.tiers:
+                    plans.new_plan(elder, role=plan.role, rule=plan.rrule, window_days=plan.window_days,
+                                   starts_on=start, now=now, actor_user_id=heads[elder.neighbourhood_id],
+                                   reason="default")
+        due = db.session.execute(sa.select(VisitDue, Elder.neighbourhood_id).join(Elder, Elder.id == VisitDue.elder_id)
+                                 .where(VisitDue.earliest_at <= now, VisitDue.cancelled_at.is_(None))
+                                 .order_by(VisitDue.id)).all()
+        made = []
+        for row, neighbourhood_id in due:
+            partner = row.role == "partner"
+            chance = (0.92 if reliable.get(row.elder_id, True) else 0.5) if partner else 0.9
+            if rng.random() > chance:
+                continue
+            earliest, latest = clock.local(row.earliest_at), clock.local(row.latest_at)
+            span = max(60, int((min(latest, clock.local(now)) - earliest).total_seconds()) - 60)
+            at = earliest + timedelta(seconds=rng.randint(8 * 3600 % span, span)) if span > 8 * 3600 else \
+                earliest + timedelta(seconds=rng.randint(0, span))
+            visitor = visitor_of.get(row.elder_id) if partner else heads[neighbourhood_id]
+            if visitor is None:
+                continue
+            outcome = rng.choices(("well", "needs_help", "absent", "unreachable"), (90, 5, 4, 1))[0]
+            visit = Visit(elder_id=row.elder_id, visitor_user_id=visitor, role=row.role, at=at,
+                          channel=("phone" if rng.random() < 0.6 else "door") if partner else "door",
+                          outcome=outcome, recorded_by=visitor, recorded_at=at,
+                          notes_enc=privacy.encrypt(rng.choice(["精神不错，聊了家常", "血压平稳，提醒按时服药",
+                                                                "家里暖气不太好，已告知居委会", "想参加社区活动"]))
+                          if rng.random() < 0.3 else None)
+            db.session.add(visit)
+            made.append((row, visit))
+        db.session.flush()
+        for row, visit in made:
+            row.visit_id = visit.id
+        self.added += len(due) + len(made)
+
     def load_devices(self, elders: list[Elder]) -> list[Device]:
         """Four devices in the homes of a tenth of the elders who signed the consent (the highest tiers first),
         with a week of heartbeats and activity."""
@@ -203,7 +260,8 @@ def load(spec: dict | None = None) -> int:
     loader = CareLoader()
     try:
         elders, by_nb = loader.load_roster()
-        loader.load_partners(by_nb)
+        teams = loader.load_partners(by_nb)
+        loader.load_visits(teams)
         loader.load_devices(elders)
         db.session.commit()
     except BaseException:
