@@ -4,6 +4,7 @@ and resolving (a no-activity alarm closes only with a visit), who sees what (sta
 family), bad input refused with nothing written, and the signals of the meals and notices services."""
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -207,8 +208,8 @@ def test_on_site_stops_the_take_back_timer(client, w, staff, elder, partner):
 def test_a_no_activity_alarm_closes_only_with_a_visit_to_the_elder_since_it_opened(client, w, staff, elder, partner):
     other_elder = make_elder(w, staff=staff)
     clock.set_now(at(-60))
-    before = Visit(elder_id=elder.id, visitor_user_id=partner.id, role="partner", at=at(-60), channel="door",
-                   outcome="well", recorded_by=partner.id)
+    before = Visit(elder_id=elder.id, visitor_user_id=partner.id, role="partner", at=at(0, -1), channel="door",
+                   outcome="well", recorded_by=partner.id)  # a second before it opened
     elsewhere = Visit(elder_id=other_elder.id, visitor_user_id=staff.id, role="staff", at=at(10), channel="door",
                       outcome="well", recorded_by=staff.id)
     db.session.add_all([before, elsewhere])
@@ -296,6 +297,32 @@ def test_of_two_taking_at_once_one_wins(app, w, staff, elder, partner):
     assert db.session.get(Alarm, alarm_id).taken_by == winner["taken_by"]["user_id"]
     assert db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "care.alarm_taken")).scalar() == 1
+
+
+@pytest.mark.real_commits
+def test_two_sweeps_at_once_take_each_step_once(app, w, staff, elder):
+    alarm_id = raise_alarm(elder).id
+    clock.set_now(at(95))
+    db.session.remove()
+    barrier, results = threading.Barrier(2), []
+
+    def sweep():
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(reminders.climb_alarms()["steps"])
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == [0, 3]
+    assert [n for n, *_ in steps(alarm_id)] == [1, 2, 3, 4]
+    assert db.session.execute(sa.select(sa.func.count()).select_from(Notification).where(
+        Notification.dedupe_key.like(f"care.alarm.{alarm_id}.4.%"))).scalar() == 1
 
 
 # --- who sees what ------------------------------------------------------------------------------------------------
