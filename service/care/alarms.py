@@ -147,7 +147,10 @@ class _Reach:
 
 
 def _what(alarm: Alarm) -> str:
-    """The alarm in words: its rule's device or signal."""
+    """The alarm in words: its rule's label (config/labels/care.yaml ``rule``), else its device's or source's."""
+    named = labels.name("care", "rule", alarm.rule)
+    if named and named != alarm.rule:
+        return named
     if alarm.source == "device":
         return (labels.name("care", "kind", alarm.rule) or alarm.rule) + "报警"
     return labels.name("care", "source", alarm.source) or alarm.source
@@ -327,7 +330,20 @@ def resolve(actor: Actor, alarm_id: int, *, outcome: str, note: str | None = Non
             resolved_by=actor.user_id, outcome=outcome, note=note, next_at=None, **taker)
     if visit is not None and visit.alarm_id is None:
         visit.alarm_id = alarm.id
+    _tell_family_resolved(alarm, actor.user_id)
     audit.record(actor, "care.alarm_resolved", "care_alarm", alarm.id, before=before,
                  after={"outcome": outcome, "visit_id": visit_id}, street_id=alarm.street_id,
                  subject_user_id=elder.user_id)
     return alarm
+
+
+def _tell_family_resolved(alarm: Alarm, resolver: int) -> None:
+    """The elder's family (but whoever resolved it) learn how the alarm ended."""
+    reach = _Reach(alarm)
+    outcome = labels.name("care", "alarm_outcome", alarm.outcome)
+    for user_id in reach.family():
+        if user_id != resolver:
+            notifications.notify(user_id, kind=KIND, dedupe_key=f"care.alarm.{alarm.id}.resolved.{user_id}",
+                                 title="家人的报警已处理", body=f"{privacy.mask_name(reach.name())}：{_what(alarm)}，"
+                                                              f"处理结果：{outcome}。",
+                                 link=f"/care/alarms/{alarm.id}", data={"alarm_id": alarm.id})

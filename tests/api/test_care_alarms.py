@@ -205,7 +205,8 @@ def test_on_site_stops_the_take_back_timer(client, w, staff, elder, partner):
     assert sweep_at(at(600)) == {"due": 0, "steps": 0}
 
 
-def test_a_no_activity_alarm_closes_only_with_a_visit_to_the_elder_since_it_opened(client, w, staff, elder, partner):
+def test_a_no_activity_alarm_closes_only_with_a_visit_to_the_elder_since_it_opened(client, w, staff, elder, partner,
+                                                                                    son):
     other_elder = make_elder(w, staff=staff)
     clock.set_now(at(-60))
     before = Visit(elder_id=elder.id, visitor_user_id=partner.id, role="partner", at=at(0, -1), channel="door",
@@ -242,6 +243,9 @@ def test_a_no_activity_alarm_closes_only_with_a_visit_to_the_elder_since_it_open
     assert done.json["resolved_at"] == clock.iso(at(40)) and done.json["allowed_actions"] == []
     db.session.expire_all()
     assert db.session.get(Visit, visit.id).alarm_id == alarm.id
+    assert db.session.execute(sa.select(Notification.body).where(
+        Notification.dedupe_key == f"care.alarm.{alarm.id}.resolved.{son.id}")).scalar_one() == (
+        "李**：12小时未用水，处理结果：老人安好。")
     again = client.post(url, json={"outcome": "elder_well", "visit_id": visit.id}, headers=auth(staff))
     assert again.status_code == 409 and again.json["error"] == "care.alarm_resolved"
     taken = client.post(f"/api/v1/care/alarms/{alarm.id}/take", headers=auth(partner))
@@ -258,6 +262,7 @@ def test_a_device_alarm_closes_without_a_visit_and_only_by_the_taker_or_staff(cl
     assert client.post(f"{url}/take", headers=auth(partner)).json["error"] == "care.alarm_already_taken"
     closed = client.post(f"{url}/resolve", json={"outcome": "false_alarm", "note": "做饭油烟"}, headers=auth(son))
     assert closed.status_code == 200 and closed.json["outcome_name"] == "误报"
+    assert not told(alarm.id, "resolved")  # the son resolved it himself
     history = client.get(url, headers=auth(staff)).json["history"]
     assert [(h["action"], h["by_user_id"], h["by_name"]) for h in history] == [
         ("care.alarm_taken", son.id, "李强"), ("care.alarm_resolved", son.id, "李强")]
