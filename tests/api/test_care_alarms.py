@@ -4,7 +4,6 @@ and resolving (a no-activity alarm closes only with a visit), who sees what (sta
 family), bad input refused with nothing written, and the signals of the meals and notices services."""
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +20,7 @@ from models.notifications import Notification
 from models.people import FamilyLink
 from service import clock, privacy
 from service.care import alarms, reminders, rules
-from tests.concurrency import run_at_once
+from tests.concurrency import call_at_once, run_at_once
 from tests.factories import auth, make_user, make_world, n
 from tests.factories.care import make_elder, make_partner
 from tests.factories.meals import make_meal_site, make_meal_slot
@@ -309,21 +308,7 @@ def test_two_sweeps_at_once_take_each_step_once(app, w, staff, elder):
     alarm_id = raise_alarm(elder).id
     clock.set_now(at(95))
     db.session.remove()
-    barrier, results = threading.Barrier(2), []
-
-    def sweep():
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(reminders.climb_alarms()["steps"])
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = call_at_once(app, lambda: reminders.climb_alarms()["steps"])
     assert sorted(results) == [0, 3]
     assert [n for n, *_ in steps(alarm_id)] == [1, 2, 3, 4]
     assert db.session.execute(sa.select(sa.func.count()).select_from(Notification).where(
