@@ -15,4 +15,8 @@ JOBS: list[Job] = [
         "Tell the paired visitor once when a due visit opens"),
     Job("care.escalate_visits", reminders.escalate_visits, "cron", {"hour": 8, "minute": 30},
         "Tell the 居委会 (nc_head first) of visits overdue by escalate_after_days, once per due visit"),
+    Job("care.climb_alarms", reminders.climb_alarms, "interval", {"seconds": 30},
+        "Alarms climb their ladder on time; a taken alarm not on site in time is taken back"),
+    Job("care.collect_signals", reminders.collect_signals, "interval", {"minutes": 15},
+        "Missed meals, stopped bookings and unacknowledged urgent notices of roster elders → concern alarms"),
 ]

@@ -29,3 +29,25 @@ def run_at_once(app, calls, *, timeout: float = 120):
     for thread in threads:
         thread.join(timeout)
     return results
+
+
+def call_at_once(app, fn, count: int = 2, *, timeout: float = 120) -> list:
+    """Call ``fn()`` from ``count`` threads at the same moment, each in an app context of its own (a sweep run
+    by two runners at once); returns what each call returned."""
+    barrier = threading.Barrier(count)
+    results = []
+
+    def worker():
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(fn())
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -21,6 +21,7 @@ from service.db import paginate
 from service.life_circle import walking
 from service.life_circle.walking import Walk
 from service.meals import access, errors, pricing, sites
+from service.meals import rules as meal_rules
 from service.meals.seats import seats_left
 from service.people import Actor
 
@@ -570,3 +571,37 @@ def lives_alone_sql(user_id_column):
 
     return (sa.select(sa.literal(1)).where(MealCard.user_id == user_id_column, MealCard.lives_alone.is_(True),
                                           consent.live_sql(MealCard.user_id, consent.SENSITIVE)).exists())
+
+
+# --- signals other domains read (an elder's welfare) -------------------------------------------------------------
+
+def no_shows_on(day: date, diner_ids) -> list[tuple[int, int]]:
+    """(booking id, diner's user id) of the bookings of ``day`` marked no-show, of these diners."""
+    ids = sorted(set(diner_ids))
+    if not ids:
+        return []
+    return [tuple(row) for row in db.session.execute(sa.select(MealBooking.id, MealBooking.diner_user_id).where(
+        MealBooking.day == day, MealBooking.status == "no_show", MealBooking.diner_user_id.in_(ids))
+        .order_by(MealBooking.id))]
+
+
+def stopped_diners(today: date, diner_ids=None) -> list[tuple[int, int | None]]:
+    """Who stopped booking, by the meals' own rule: at least ``stopped_min_bookings`` meals in the
+    ``stopped_lookback_days`` before last week and none booked from a week ago on; (user id, neighbourhood id),
+    of these diners when given."""
+    r = meal_rules.current()
+    last_week = today - timedelta(days=7)
+    since = last_week - timedelta(days=r.stopped_lookback_days)
+    regular = (sa.select(MealBooking.diner_user_id, MealBooking.neighbourhood_id)
+               .where(MealBooking.day >= since, MealBooking.day < last_week,
+                      MealBooking.status.in_(("confirmed", "served", "no_show")))
+               .group_by(MealBooking.diner_user_id, MealBooking.neighbourhood_id)
+               .having(sa.func.count() >= r.stopped_min_bookings))
+    if diner_ids is not None:
+        regular = regular.where(MealBooking.diner_user_id.in_(sorted(set(diner_ids)) or [0]))
+    regular = regular.subquery()
+    recent = sa.select(MealBooking.id).where(MealBooking.diner_user_id == regular.c.diner_user_id,
+                                             MealBooking.day >= last_week)
+    return [tuple(row) for row in db.session.execute(
+        sa.select(regular.c.diner_user_id, regular.c.neighbourhood_id).where(~sa.exists(recent))
+        .order_by(regular.c.diner_user_id))]

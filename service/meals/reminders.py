@@ -187,20 +187,8 @@ def _after_no_show(booking: MealBooking, r: meal_rules.Rules, counts: dict) -> N
 def stopped_booking() -> int:
     """Elders with at least ``stopped_min_bookings`` meals in the lookback weeks before last week and
     none booked from a week ago onwards → their 居委会 staff (once per ISO week)."""
-    r = meal_rules.current()
     today = clock.local_now().date()
-    last_week = today - timedelta(days=7)
-    since = last_week - timedelta(days=r.stopped_lookback_days)
-    regular = (sa.select(MealBooking.diner_user_id, MealBooking.neighbourhood_id)
-               .where(MealBooking.day >= since, MealBooking.day < last_week,
-                      MealBooking.status.in_(("confirmed", "served", "no_show")))
-               .group_by(MealBooking.diner_user_id, MealBooking.neighbourhood_id)
-               .having(sa.func.count() >= r.stopped_min_bookings))
-    regular = regular.subquery()
-    recent = sa.select(MealBooking.id).where(MealBooking.diner_user_id == regular.c.diner_user_id,
-                                             MealBooking.day >= last_week)
-    rows = db.session.execute(sa.select(regular.c.diner_user_id, regular.c.neighbourhood_id)
-                              .where(~sa.exists(recent))).all()
+    rows = queries.stopped_diners(today)
     year, week, _ = today.isocalendar()
     sent = 0
     for diner_id, neighbourhood_id in rows:

@@ -3,6 +3,7 @@ manage, a notice's audience counts, and the chase list of those who have not ack
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -258,3 +259,20 @@ def categories(lang: str = "zh") -> list[dict]:
     return [{"code": c.code, "name": labels.name("notices", "category", c.code, lang), "publishers": list(c.publishers),
              "publishers_names": labels.names("notices", "author_role", c.publishers, lang),
              "ack_required": c.ack_required} for c in rules.current().categories.values()]
+
+
+# --- signals other domains read (an elder's welfare) -------------------------------------------------------------
+
+def unacknowledged_urgent(user_ids, now) -> list[tuple[int, int]]:
+    """(notice id, user id) of the published urgent notices that ask for acknowledgement, out longer than the
+    chase delay (``policy.urgent_chase_after_minutes``), that these people have not acknowledged."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return []
+    published_by = now - timedelta(minutes=rules.current().policy.urgent_chase_after_minutes)
+    return [tuple(row) for row in db.session.execute(
+        sa.select(NoticeAudience.notice_id, NoticeAudience.user_id).join(Notice, Notice.id == NoticeAudience.notice_id)
+        .where(Notice.state == "published", Notice.urgent.is_(True), Notice.ack_required.is_(True),
+               Notice.published_at <= published_by, NoticeAudience.acked_at.is_(None),
+               NoticeAudience.user_id.in_(ids))
+        .order_by(NoticeAudience.notice_id, NoticeAudience.user_id))]

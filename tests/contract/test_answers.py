@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from api.extensions import limiter
 from data.demo import loader as demo_loader
 from models.base import db
-from models.care import Elder, Pairing
+from models.care import Alarm, Elder, Pairing
 from models.cases import Case
 from models.life_circle import Facility
 from models.funds import FundPeriod, FundQuery, Journal
@@ -72,6 +72,7 @@ def _candidates(user: User) -> dict[str, list]:
         "query_id": _ids(sa.select(FundQuery.id).order_by(FundQuery.id.desc())),
         "export_id": _ids(sa.select(DataExport.id).where(DataExport.user_id == me), 1)
         + _ids(sa.select(DataExport.id).order_by(DataExport.id), 1),
+        "alarm_id": _ids(sa.select(Alarm.id).order_by(Alarm.id.desc())),
         "year": [clock.local_now().year, clock.local_now().year + 1],
         # Elders on the roster: the caller themself, the elders they visit, then the roster's first.
         "elder_id": _ids(sa.select(Elder.id).where(Elder.user_id == me), 1)

@@ -294,23 +294,40 @@ def _upgrade(env):
     assert upgrade.returncode == 0, upgrade.stderr[-2000:]
 
 
+def start_runners(tmp_path, env, procs: dict, logs: dict, names=("runner-A", "runner-B")):
+    """Start a scheduler process (``flask jobs run``) per name, each logging to a file of its own, into ``procs``
+    and ``logs``; returns ``log_of(name)``, the text a runner has logged so far."""
+    for name in names:
+        logs[name] = open(tmp_path / f"{name}.log", "w+")
+        procs[name] = subprocess.Popen(_flask(["jobs", "run", "--holder", name]), cwd=ROOT, env=env,
+                                       stdout=logs[name], stderr=subprocess.STDOUT)
+
+    def log_of(name):
+        logs[name].flush()
+        return (tmp_path / f"{name}.log").read_text()
+
+    return log_of
+
+
+def stop_runner(proc: subprocess.Popen) -> None:
+    """Stop a scheduler process still running as deployed (SIGTERM: it releases its lease), killed if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait(10)
+
+
 def test_two_scheduler_processes_one_runs_and_the_other_takes_over(tmp_path, process_database, wechat_fake):
     env = _process_env(process_database, wechat_fake)
     _upgrade(env)
 
     engine = sa.create_engine(process_database)
-    procs: dict[str, subprocess.Popen] = {}
-    logs = {}
+    procs, logs = {}, {}
     try:
-        for name in ("runner-A", "runner-B"):
-            logs[name] = open(tmp_path / f"{name}.log", "w+")
-            procs[name] = subprocess.Popen(_flask(["jobs", "run", "--holder", name]), cwd=ROOT, env=env,
-                                           stdout=logs[name], stderr=subprocess.STDOUT)
-
-        def log_of(name):
-            logs[name].flush()
-            return (tmp_path / f"{name}.log").read_text()
-
+        log_of = start_runners(tmp_path, env, procs, logs)
         holder = _wait_for(lambda: _read_lease(engine), 30, "one runner to take the lease")
         other = "runner-B" if holder == "runner-A" else "runner-A"
         # For two lease periods the holder keeps renewing and the other keeps waiting.
@@ -366,12 +383,6 @@ def test_a_scheduler_started_before_the_migrations_waits_for_them(tmp_path, proc
             _wait_for(lambda: _read_lease(engine) == "early", 15, "the runner to take the lease")
             _wait_for(lambda: "scheduler early: lease acquired" in log_path.read_text(), 5, "the lease message")
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:  # pragma: no cover
-                    proc.kill()
-                    proc.wait(10)
+            stop_runner(proc)
             engine.dispose()
     assert proc.returncode == 0, log_path.read_text()
