@@ -9,7 +9,11 @@
 * their visit plans (the 老伙伴's two contacts a week, the 居委会's monthly visit at the top tier) started five
   weeks ago, and the visits made: most on time, some late, some missed (a few volunteers fall behind), so each
   居委会's monthly visit rate is realistic;
-* devices (smoke, door, water meter, motion) in the homes of a tenth of them, with a week of their events.
+* devices (smoke, door, water meter, motion) in the homes of a tenth of them, with a week of their events;
+* three alarms in 香泉路, through the real use-cases with the clock moved to each moment: a kitchen smoke alarm
+  three days ago that was cooking (a false alarm), an elder whose door, water and movement stopped two days ago,
+  found fallen by her 老伙伴 at the door and taken to hospital (now away), and an SOS this morning that the
+  居委会 is attending.
 
 Idempotent: nothing is added when the roster has elders."""
 from __future__ import annotations
@@ -21,12 +25,14 @@ import sqlalchemy as sa
 
 from data.demo.build import person_name, verify
 from models.base import db
-from models.care import Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Vendor, Visit, VisitDue
+from models.care import (Alarm, Contact, Device, DeviceEvent, Elder, LivelihoodFile, Pairing, Vendor, Visit,
+                         VisitDue)
 from models.people import ResidentProfile, RoleAssignment, User
+from service.db import transactional
 from models.places import Building, Neighbourhood, Street, Unit
 from models.privacy import Consent
-from service import clock, consent, privacy
-from service.care import plans
+from service import clock, consent, people, privacy
+from service.care import alarms, plans, visits, workflow
 from service.care import rules as care_rules
 
 SEED = "20261207:care"
@@ -38,7 +44,7 @@ DEVICE_SHARE = 0.10
 KINDS = ("smoke", "door", "water", "motion")
 ROOMS = {"smoke": "厨房", "door": "入户门", "water": "厨房", "motion": "卧室"}
 COUNTS = {"care_elders": Elder, "care_pairings": Pairing, "care_due_visits": VisitDue, "care_visits": Visit,
-          "care_devices": Device, "care_events": DeviceEvent}
+          "care_devices": Device, "care_events": DeviceEvent, "care_alarms": Alarm}
 PLANS_WEEKS = 5
 RELATIONS = ("child", "child", "other_relative", "neighbour", "grandchild", "friend")
 
@@ -251,6 +257,106 @@ class CareLoader:
                 "received_at": at + timedelta(seconds=2)}
 
 
+@transactional
+def _raise(elder_id: int, device_id: int | None, kind: str, at: datetime, *, source: str, rule: str,
+           severity: str) -> int:
+    """A device's alarm event (or, with no device, a rule that held) and the alarm it opens, its first rungs
+    taken: what the events' endpoint and the no-activity sweep do."""
+    elder = db.session.get(Elder, elder_id)
+    event_id = None
+    if device_id is not None:
+        device = db.session.get(Device, device_id)
+        event = DeviceEvent(vendor_id=device.vendor_id, vendor_event_id=f"{device.vendor_ref}-{kind}-{int(at.timestamp())}",
+                            device_id=device.id, vendor_ref=device.vendor_ref, kind=kind, at=at,
+                            received_at=at + timedelta(seconds=2))
+        db.session.add(event)
+        db.session.flush()
+        event_id = event.id
+    alarm = alarms.open_alarm(elder, source=source, rule=rule, severity=severity, now=at, event_id=event_id)
+    if event_id is not None:
+        db.session.get(DeviceEvent, event_id).alarm_id = alarm.id
+    return alarm.id
+
+
+@transactional
+def _climb(alarm_id: int, at: datetime) -> None:
+    alarms.climb(db.session.get(Alarm, alarm_id), at)
+
+
+def _at(moment: datetime, actor_id: int, call, *args, **kwargs):
+    """A use-case called as ``actor_id`` at ``moment``."""
+    clock.set_now(moment)
+    try:
+        return call(people.load_actor(actor_id), *args, **kwargs)
+    finally:
+        clock.set_now(None)
+
+
+def load_alarms(devices: list[Device]) -> int:
+    """The demo's three alarms in 香泉路 (see the module's text)."""
+    oldest = db.session.execute(sa.select(Neighbourhood).where(Neighbourhood.code == OLDEST)).scalar_one()
+    staff = db.session.execute(sa.select(User.id).where(User.username == "staff.demo")).scalar_one()
+    homes: dict[int, dict[str, Device]] = {}
+    for device in devices:
+        homes.setdefault(device.elder_id, {})[device.kind] = device
+    chosen = db.session.execute(sa.select(Elder).where(Elder.id.in_(homes), Elder.neighbourhood_id == oldest.id,
+                                                       Elder.away_from.is_(None))
+                                .order_by(Elder.id).limit(3)).scalars().all()
+    if len(chosen) < 3:
+        return 0
+    cooking, fallen, sos = chosen
+    now = clock.now()
+    today = clock.local(now).date()
+    day = lambda n, h, m=0: datetime(today.year, today.month, today.day, h, m, tzinfo=clock.SHANGHAI) \
+        - timedelta(days=n)  # noqa: E731
+
+    # 1. Cooking smoke, three days ago: the 居委会 takes it, finds a pan and an open window.
+    t = day(3, 11, 42)
+    alarm = _raise(cooking.id, homes[cooking.id]["smoke"].id, "alarm", t, source="device", rule="smoke",
+                   severity="emergency")
+    _at(t + timedelta(minutes=3), staff, alarms.take, alarm)
+    _at(t + timedelta(minutes=14), staff, alarms.on_site, alarm)
+    _at(t + timedelta(minutes=20), staff, alarms.resolve, alarm, outcome="false_alarm",
+        note="做饭油烟触发烟感，已开窗通风，提醒做饭时打开油烟机")
+
+    # 2. No door, water or movement since the evening two days ago: the ladder reaches her 老伙伴, who finds her
+    # fallen at home; she goes to hospital (away for ten days).
+    home = homes[fallen.id]
+    stopped = day(2, 19, 30)
+    db.session.execute(sa.delete(DeviceEvent).where(DeviceEvent.device_id.in_([d.id for d in home.values()]),
+                                                    DeviceEvent.at > stopped))
+    for device in home.values():
+        device.last_seen_at = min(device.last_seen_at or stopped, stopped)
+        device.last_activity_at = None if device.kind == "smoke" else stopped
+    db.session.commit()
+    t = stopped + timedelta(hours=12, minutes=5)
+    alarm = _raise(fallen.id, None, "activity", t, source="no_activity", rule="no_water_12h", severity="urgent")
+    for minutes in (30, 60):
+        _climb(alarm, t + timedelta(minutes=minutes, seconds=20))
+    partner = db.session.execute(sa.select(Pairing.visitor_user_id).where(Pairing.elder_id == fallen.id,
+                                                                          Pairing.role == "partner")).scalar()
+    _at(t + timedelta(minutes=63), partner, alarms.take, alarm)
+    _at(t + timedelta(minutes=75), partner, alarms.on_site, alarm)
+    visit = _at(t + timedelta(minutes=80), partner, visits.record_visit, fallen.id,
+                {"at": t + timedelta(minutes=76), "channel": "door", "outcome": "needs_help",
+                 "notes": "敲门无应答，请物业开门，老人夜间在卫生间摔倒，神志清楚，已叫120送医"})
+    _at(t + timedelta(minutes=95), staff, alarms.resolve, alarm, outcome="hospital", visit_id=visit.id,
+        note="老伙伴上门发现老人摔倒，120送同济医院，已通知子女")
+    _at(t + timedelta(minutes=100), staff, workflow.set_away, fallen.id,
+        {"away_reason": "hospital", "away_from": t + timedelta(minutes=90), "away_until": t + timedelta(days=10)})
+
+    # 3. SOS this morning: the 居委会 is at the door.
+    sos_device = Device(elder_id=sos.id, vendor_id=home["door"].vendor_id, vendor_ref=f"AJ-{sos.id:05d}-sos",
+                        kind="sos", room="卧室床头", installed_at=now - timedelta(days=60), battery=90)
+    db.session.add(sos_device)
+    db.session.commit()
+    t = min(day(0, 8, 50), now - timedelta(minutes=30))
+    alarm = _raise(sos.id, sos_device.id, "alarm", t, source="device", rule="sos", severity="emergency")
+    _at(t + timedelta(minutes=2), staff, alarms.take, alarm)
+    _at(t + timedelta(minutes=11), staff, alarms.on_site, alarm)
+    return 3
+
+
 def load(spec: dict | None = None) -> int:
     """Load the demo roster, volunteers and devices; return how many rows were added."""
     if db.session.execute(sa.select(Elder.id).limit(1)).first():
@@ -262,9 +368,9 @@ def load(spec: dict | None = None) -> int:
         elders, by_nb = loader.load_roster()
         teams = loader.load_partners(by_nb)
         loader.load_visits(teams)
-        loader.load_devices(elders)
+        devices = loader.load_devices(elders)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    return loader.added
+    return loader.added + load_alarms(devices)
