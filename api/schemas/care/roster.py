@@ -138,6 +138,7 @@ class ElderOut(ma.Schema):
     the elder lives, their absence and devices; the elder adds their contacts; staff in scope everything."""
     id = ma.fields.Integer(required=True)
     standing = ma.fields.String(required=True, metadata={"enum": ["staff", "visitor", "family", "self"]})
+    standing_name = Label("care", "standing", required=True)
     name = ma.fields.String(allow_none=True)
     phone = ma.fields.String(allow_none=True)
     address = ma.fields.String(allow_none=True)
