@@ -13,6 +13,7 @@ from models.base import db
 from models.care import Alarm, Device, DeviceEvent, Vendor
 from service import clock
 from service.care import devices
+from tests.concurrency import run_at_once
 from tests.factories import make_world
 from tests.factories.care import make_device, make_elder, make_vendor
 
@@ -303,31 +304,10 @@ def test_the_same_alarm_from_two_requests_at_once_opens_one_alarm(app, w, vendor
 
 
 def _at_once(app, payloads):
-    """Each payload posted at the same moment from its own thread, the body signed as sent."""
-    import threading
-
+    """Each payload posted at the same moment from its own thread, signed as the test client will send it."""
     db.session.remove()   # the test's own session holds no transaction (on SQLite, no lock) meanwhile
-    barrier = threading.Barrier(len(payloads))
-    out = [None] * len(payloads)
-
-    def worker(index, payload):
-        with app.app_context():
-            body = json.dumps(payload).encode()
-            headers = signed("anju", body)
-            client = app.test_client()
-            barrier.wait()
-            try:
-                response = client.post(URL, data=body, headers=headers)
-                out[index] = (response.status_code, response.get_json())
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i, payload)) for i, payload in enumerate(payloads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return out
+    return run_at_once(app, [(URL, payload, signed("anju", app.json.dumps(payload).encode()))
+                             for payload in payloads])
 
 
 @pytest.mark.real_commits
