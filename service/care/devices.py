@@ -26,6 +26,7 @@ import hmac
 import re
 import secrets
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -209,7 +210,17 @@ def _device_out(device: Device, vendor_code: str, staff: bool) -> dict:
 
 # --- the vendors' events ----------------------------------------------------------------------------------------
 
-_VENDOR = sa.select(Vendor.id, Vendor.secret_enc, Vendor.revoked_at).where(Vendor.code == sa.bindparam("code"))
+_VENDOR = (sa.select(Vendor.id, Vendor.secret_enc, Vendor.revoked_at, Vendor.last_used_at)
+           .where(Vendor.code == sa.bindparam("code")))
+# A vendor's last use is written at most this often (a busy vendor's row is not a hot spot).
+USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A vendor whose request's signature was checked."""
+    vendor_id: int
+    record_use: bool   # its last use is older than USE_RECORDED_EVERY
 
 
 def _secret(stored: str) -> bytes:
@@ -228,8 +239,8 @@ def signature(secret: str | bytes, timestamp: str, body: bytes) -> str:
     return hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def authenticate(code: str | None, timestamp: str | None, signed: str | None, body: bytes) -> int:
-    """The id of the vendor whose signature ``signed`` is over ``body``, or a 401 naming what is wrong: a header
+def authenticate(code: str | None, timestamp: str | None, signed: str | None, body: bytes) -> Caller:
+    """The vendor whose signature ``signed`` is over ``body``, or a 401 naming what is wrong: a header
     missing, an unknown or revoked vendor, a timestamp off Linli's clock by more than the rules allow, a signature
     that does not match (compared in constant time). A read: nothing is written."""
     if not code or not timestamp or not signed:
@@ -244,7 +255,7 @@ def authenticate(code: str | None, timestamp: str | None, signed: str | None, bo
     expected = signature(_secret(found.secret_enc), timestamp, body)
     if not hmac.compare_digest(expected.encode(), signed.strip().lower().encode("utf-8", "replace")):
         raise errors.SignatureInvalid()
-    return found.id
+    return Caller(found.id, found.last_used_at is None or found.last_used_at < clock.now() - USE_RECORDED_EVERY)
 
 
 _DEVICES = (sa.select(Device.id, Device.vendor_ref, Device.kind, Device.elder_id, Elder.status)
@@ -326,14 +337,16 @@ def _device_changes(stored: list[tuple[dict, int, tuple]]) -> list[dict]:
 
 
 @transactional
-def ingest(vendor_id: int, events: list[dict]) -> dict:
+def ingest(caller: Caller, events: list[dict]) -> dict:
     """Store a signed batch of a vendor's events (one transaction, a handful of statements whatever the batch's
     size) and act on them; each event's result, in the order sent."""
     now = clock.now()
+    vendor_id = caller.vendor_id
     results, keep = _classify(events, now)
     alarm_ids: dict[int, int] = {}
-    if keep:
+    if caller.record_use:
         _touch_vendor(vendor_id, now)
+    if keep:
         refs = sorted({events[i]["device"] for i in keep})
         devices = {row.vendor_ref: row for row in db.session.execute(_DEVICES, {"vendor_id": vendor_id, "refs": refs})}
         inserted = _insert_events([{
@@ -360,9 +373,9 @@ def ingest(vendor_id: int, events: list[dict]) -> dict:
 
 
 def _touch_vendor(vendor_id: int, now: datetime) -> None:
-    """The vendor's last use, written at most once a minute (a busy vendor's row is not a hot spot)."""
+    """The vendor's last use (concurrent requests: the first one writes it)."""
     db.session.execute(sa.update(Vendor).where(Vendor.id == vendor_id, sa.or_(
-        Vendor.last_used_at.is_(None), Vendor.last_used_at < now - timedelta(minutes=1)))
+        Vendor.last_used_at.is_(None), Vendor.last_used_at < now - USE_RECORDED_EVERY))
         .values(last_used_at=now).execution_options(synchronize_session=False))
 
 

@@ -137,12 +137,14 @@ class RemoveDevice(MethodView):
 # --- the vendors' events ------------------------------------------------------------------------------------------
 
 def vendor_signed(fn):
-    """The request is signed by a live vendor (``devices.authenticate``): its id in ``g.vendor_id``; else 401."""
+    """The request is signed by a live vendor (``devices.authenticate``): it is ``g.vendor``; else 401."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with reading():  # the vendor is read before, not under, the write lock
-            g.vendor_id = devices.authenticate(request.headers.get("X-Linli-Vendor"),
+        # The vendor is read before the write lock (SQLite); on PostgreSQL the events' transaction goes on in
+        # the same one.
+        with reading(keep=True):
+            g.vendor = devices.authenticate(request.headers.get("X-Linli-Vendor"),
                                                request.headers.get("X-Linli-Timestamp"),
                                                request.headers.get("X-Linli-Signature"), request.get_data(cache=True))
         return fn(*args, **kwargs)
@@ -174,7 +176,7 @@ def care_events():
         data = _EVENTS.load(payload if isinstance(payload, dict) else {})
     except ma.ValidationError as exc:  # the fields named, nothing written
         abort(422, errors={"json": exc.messages})
-    return json_response(_ANSWER.dump(devices.ingest(g.vendor_id, data["events"])))
+    return json_response(_ANSWER.dump(devices.ingest(g.vendor, data["events"])))
 
 
 BLUEPRINTS = (blp, events_blp)
