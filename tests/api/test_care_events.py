@@ -145,6 +145,8 @@ def test_a_revoked_vendor_is_refused(client, w, vendor):
     ([], "events"),
     ([{"id": "e1", "device": "X", "kind": "fire", "at": "2026-12-07T10:00:00+08:00"}], "kind"),
     ([{"id": "e1", "device": "X", "kind": "alarm", "at": "2026-12-07T10:00:00"}], "at"),
+    ([{"id": "e1", "device": "X", "kind": "alarm", "at": "9999-12-31T23:59:59-14:00"}], "at"),
+    ([{"id": "e1", "device": "X", "kind": "alarm", "at": "0001-01-01T00:00:00+14:00"}], "at"),
     ([{"id": "", "device": "X", "kind": "alarm", "at": "2026-12-07T10:00:00+08:00"}], "id"),
     ([{"id": "e1", "device": "X", "kind": "heartbeat", "at": "2026-12-07T10:00:00+08:00", "value": "80"}], "value"),
     ([{"id": "e1", "device": "X" * 65, "kind": "alarm", "at": "2026-12-07T10:00:00+08:00"}], "device"),

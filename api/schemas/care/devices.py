@@ -89,7 +89,10 @@ class EventIn(ma.Schema):
     id = ma.fields.String(required=True, validate=REF, metadata={"description": "The vendor's event id (once)"})
     device = ma.fields.String(required=True, validate=REF, metadata={"description": "The vendor's device id"})
     kind = ma.fields.String(required=True, validate=validate.OneOf(EVENT_KINDS))
-    at = ma.fields.AwareDateTime(required=True, metadata={"description": "When it happened, with its offset"})
+    at = ma.fields.AwareDateTime(required=True, validate=validate.Range(
+        min=ma.fields.AwareDateTime().deserialize("2000-01-01T00:00:00+08:00"),
+        max=ma.fields.AwareDateTime().deserialize("2100-01-01T00:00:00+08:00")),
+        metadata={"description": "When it happened, ISO 8601 with its offset (2000–2100)"})
     value = ma.fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(
         min=-1e9, max=1e9), metadata={"description": "A reading: the battery (per cent) of a heartbeat"})
 
