@@ -249,7 +249,7 @@ def authenticate(code: str | None, timestamp: str | None, signed: str | None, bo
         raise errors.SignatureExpired()
     if abs(clock.now().timestamp() - int(timestamp)) > rules.current().signature_skew_seconds:
         raise errors.SignatureExpired()
-    found = db.session.execute(_VENDOR, {"code": code[:64]}).one_or_none()
+    found = db.session.connection().execute(_VENDOR, {"code": code[:64]}).one_or_none()
     if found is None or found.revoked_at is not None:
         raise errors.VendorInvalid()
     expected = signature(_secret(found.secret_enc), timestamp, body)
@@ -286,18 +286,24 @@ _EVENT_ALARM = (DeviceEvent.__table__.update().where(DeviceEvent.__table__.c.id 
                 .values(alarm_id=sa.bindparam("b_alarm")))
 
 
+_INSERT_EVENTS: dict[str, sa.Insert] = {}
+
+
 def _insert_events(rows: list[dict]) -> dict[str, int]:
-    """Insert the events, skipping those already stored (by vendor and vendor event id) in the same statement;
-    the ids of the new ones by vendor event id."""
+    """Insert the events, skipping those already stored (by vendor and vendor event id) in the same statement
+    (built once per database kind, its rows sent as one INSERT … VALUES); the ids of the new ones by vendor event
+    id."""
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    table = DeviceEvent.__table__
-    statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=["vendor_id", "vendor_event_id"])
-                 .returning(table.c.vendor_event_id, table.c.id))
-    return dict(connection.execute(statement).all())
+    dialect = connection.dialect.name
+    if dialect not in _INSERT_EVENTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = DeviceEvent.__table__
+        _INSERT_EVENTS[dialect] = (insert(table).on_conflict_do_nothing(index_elements=["vendor_id", "vendor_event_id"])
+                                   .returning(table.c.vendor_event_id, table.c.id))
+    return dict(connection.execute(_INSERT_EVENTS[dialect], rows).all())
 
 
 def _classify(events: list[dict], now: datetime) -> tuple[list[str | None], list[int]]:
@@ -348,7 +354,8 @@ def ingest(caller: Caller, events: list[dict]) -> dict:
         _touch_vendor(vendor_id, now)
     if keep:
         refs = sorted({events[i]["device"] for i in keep})
-        devices = {row.vendor_ref: row for row in db.session.execute(_DEVICES, {"vendor_id": vendor_id, "refs": refs})}
+        devices = {row.vendor_ref: row for row in db.session.connection().execute(
+            _DEVICES, {"vendor_id": vendor_id, "refs": refs})}
         inserted = _insert_events([{
             "vendor_id": vendor_id, "vendor_event_id": events[i]["id"], "vendor_ref": events[i]["device"],
             "device_id": devices[events[i]["device"]].id if events[i]["device"] in devices else None,
