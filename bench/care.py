@@ -277,8 +277,9 @@ def _load(port: int, state: dict) -> dict:
 
 
 def _first_notifications(url: str, probes: list[dict]) -> list[dict]:
-    """For each probe's alarm: the first notification created for it after the request left (the ladder's step
-    0), searched by the alarm's id in the notification's key or data, then by the people its ladder reaches."""
+    """For each probe's alarm, from the moment its request left: the alarm's opening, its first ladder step that
+    reached someone, and the first notification created for it (searched by the alarm's id in the
+    notification's dedupe key or data)."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
@@ -287,8 +288,12 @@ def _first_notifications(url: str, probes: list[dict]) -> list[dict]:
         with engine.connect() as conn:
             for probe in probes:
                 alarm_id = probe.get("alarm_id")
-                found = opened = None
+                found = opened = step = None
                 if alarm_id is not None:
+                    step = conn.execute(sa.text("SELECT min(at) FROM care_alarm_step WHERE alarm_id = :id AND "
+                                                "recipients > 0"), {"id": alarm_id}).scalar()
+                    if step is not None and step.tzinfo is None:
+                        step = step.replace(tzinfo=timezone.utc)
                     opened = conn.execute(sa.text("SELECT opened_at FROM care_alarm WHERE id = :id"),
                                           {"id": alarm_id}).scalar()
                     if opened is not None and opened.tzinfo is None:
@@ -305,7 +310,9 @@ def _first_notifications(url: str, probes: list[dict]) -> list[dict]:
                 out.append({**probe, "first_notice_s": None if found is None
                             else round(max(0.0, found.timestamp() - probe["sent_wall"]), 3),
                             "opened_s": None if opened is None
-                            else round(max(0.0, opened.timestamp() - probe["sent_wall"]), 3)})
+                            else round(max(0.0, opened.timestamp() - probe["sent_wall"]), 3),
+                            "first_step_s": None if step is None
+                            else round(max(0.0, step.timestamp() - probe["sent_wall"]), 3)})
     finally:
         engine.dispose()
     return out
@@ -356,7 +363,8 @@ def run(ctx):
           f"again {state['sweep_again_s'] * 1000:.0f} ms {state['sweep_again']}")
     for p in probes:
         print(f"probe {p['ref']}: {p['result']} alarm {p['alarm_id']} answered in {p['answered_ms']} ms; "
-              f"alarm opened {p['opened_s']} s, first notification {p['first_notice_s']} s after the request left")
+              f"alarm opened {p['opened_s']} s, first step reaching someone {p['first_step_s']} s, first notification "
+              f"{p['first_notice_s']} s after the request left")
     return result
 
 
