@@ -520,9 +520,10 @@ def _silent_since(now: datetime):
 
 
 def silent_devices(now: datetime) -> list[int]:
-    """Live devices with no event for ``silence_hours`` (since installation when none) and no maintenance mark."""
-    return list(db.session.execute(sa.select(Device.id).where(
-        Device.removed_at.is_(None), Device.maintenance_at.is_(None),
+    """Live devices of elders in care with no event for ``silence_hours`` (since installation when none) and no
+    maintenance mark."""
+    return list(db.session.execute(sa.select(Device.id).join(Elder, Elder.id == Device.elder_id).where(
+        Elder.status == "active", Device.removed_at.is_(None), Device.maintenance_at.is_(None),
         sa.func.coalesce(Device.last_seen_at, Device.installed_at) <= _silent_since(now)).order_by(Device.id))
         .scalars())
 

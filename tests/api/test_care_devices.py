@@ -391,6 +391,8 @@ def test_a_silent_device_gets_one_maintenance_message_not_an_alarm(w, staff, ven
     almost = make_device(elder, vendor, "smoke", last_seen_at=frozen - timedelta(hours=24) + timedelta(seconds=1))
     silent = make_device(elder, vendor, "door", last_seen_at=frozen - timedelta(hours=24))
     never = make_device(elder, vendor, "sos", installed_at=frozen - timedelta(hours=25))
+    ended = make_elder(w, staff=staff, status="ended", ended_at=frozen, end_reason="care_home")
+    make_device(ended, vendor, "door", last_seen_at=frozen - timedelta(days=3))   # no longer watched
     assert reminders.device_silence() == {"silent": 2, "marked": 2}
     db.session.expire_all()
     assert db.session.get(Device, almost.id).maintenance_at is None

@@ -334,3 +334,13 @@ def test_the_vendor_rate_limit_is_its_own(client, w, vendor, app):
     finally:
         app.config["RATELIMIT_CREATE"] = before
     assert stored() == 6
+
+
+def test_beyond_the_vendors_own_limit_it_hears_429(client, w, vendor, monkeypatch):
+    import dataclasses
+
+    from service.care import rules
+
+    monkeypatch.setattr(rules, "_rules", dataclasses.replace(rules.current(), vendor_requests_per_minute=3))
+    assert [send(client, [event(f"e{i}", "X")]).status_code for i in range(4)] == [200, 200, 200, 429]
+    assert stored() == 3
