@@ -19,4 +19,9 @@ JOBS: list[Job] = [
         "Alarms climb their ladder on time; a taken alarm not on site in time is taken back"),
     Job("care.collect_signals", reminders.collect_signals, "interval", {"minutes": 15},
         "Missed meals, stopped bookings and unacknowledged urgent notices of roster elders → concern alarms"),
+    # Devices: no activity and silence (their raw events' retention: privacy.yaml, care_device_event).
+    Job("care.no_activity", reminders.no_activity, "interval", {"minutes": 15},
+        "Open a no-activity alarm for an elder at home whose devices have been quiet for a rule's hours"),
+    Job("care.device_silence", reminders.device_silence, "interval", {"hours": 1},
+        "Mark a device silent for silence_hours for maintenance and tell the neighbourhood's staff (not an alarm)"),
 ]

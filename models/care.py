@@ -211,7 +211,8 @@ class Device(Base):
     sweep reads it), ``last_seen_at`` the last event of any kind (the silence check reads it)."""
     __tablename__ = "care_device"
     __table_args__ = (
-        sa.UniqueConstraint("vendor_id", "vendor_ref"),
+        # A vendor's device is in one home at a time; once removed, it may be installed again elsewhere.
+        _partial("uq_care_device_ref", "vendor_id", "vendor_ref", where="removed_at IS NULL", unique=True),
         _partial("ix_care_device_live", "elder_id", "kind", where="removed_at IS NULL"),
         _partial("ix_care_device_seen", "last_seen_at", "id", where="removed_at IS NULL"),
     )

@@ -131,12 +131,12 @@ def upgrade():
     sa.ForeignKeyConstraint(['elder_id'], ['care_elder.id'], name=op.f('fk_care_device_elder_id_care_elder')),
     sa.ForeignKeyConstraint(['installed_by'], ['user.id'], name=op.f('fk_care_device_installed_by_user')),
     sa.ForeignKeyConstraint(['vendor_id'], ['care_vendor.id'], name=op.f('fk_care_device_vendor_id_care_vendor')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_care_device')),
-    sa.UniqueConstraint('vendor_id', 'vendor_ref', name=op.f('uq_care_device_vendor_id_vendor_ref'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_care_device'))
     )
     with op.batch_alter_table('care_device', schema=None) as batch_op:
         batch_op.create_index('ix_care_device_live', ['elder_id', 'kind'], unique=False, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.create_index('ix_care_device_seen', ['last_seen_at', 'id'], unique=False, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
+        batch_op.create_index('uq_care_device_ref', ['vendor_id', 'vendor_ref'], unique=True, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
 
     op.create_table('care_pairing',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -317,6 +317,7 @@ def downgrade():
 
     op.drop_table('care_pairing')
     with op.batch_alter_table('care_device', schema=None) as batch_op:
+        batch_op.drop_index('uq_care_device_ref', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_care_device_seen', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_care_device_live', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
 

@@ -10,7 +10,7 @@ from models.base import db
 from models.care import Alarm, Device, Elder, LivelihoodFile, Pairing, VisitDue, VisitPlan
 from models.people import ResidentProfile
 from service import audit, clock, consent, notifications, people
-from service.care import alarms, plans, visits, workflow
+from service.care import alarms, devices, plans, visits, workflow
 from service.care import rules as care_rules
 from service.db import locked, reading, transactional
 from service.meals import queries as meal_queries
@@ -26,7 +26,7 @@ def consent_withdrawals() -> dict:
     with reading():
         due = db.session.execute(sa.select(Elder.id).where(holds, sa.not_(live)).order_by(Elder.id).limit(500)
                                  ).scalars().all()
-    done = {"elders": 0, "devices_removed": 0, "health_notes_erased": 0}
+    done = {"elders": 0, "devices_removed": 0, "events_deleted": 0, "health_notes_erased": 0}
     for elder_id in due:
         counts = _withdraw(elder_id)
         done["elders"] += 1
@@ -297,3 +297,26 @@ def _raise_signal(elder_id: int, source: str, reference: str, now: datetime) -> 
         return 0
     return int(alarms.open_alarm(elder, source=source, rule=source, severity="concern", now=now,
                                   reference=reference) is not None)
+
+
+# --- devices: no activity and silence -----------------------------------------------------
+
+def no_activity() -> dict:
+    """Every 15 minutes: open a no-activity alarm for each elder at home whose devices have been quiet for a rule's
+    hours (two sensors agreeing where the elder has both); each alarm in a transaction of its own."""
+    now = clock.now()
+    with reading():
+        due = devices.quiet_elders(now)
+    opened = sum(devices.raise_no_activity(elder_id, rule, now) is not None for elder_id, rule in due)
+    return {"due": len(due), "opened": opened}
+
+
+def device_silence() -> dict:
+    """Hourly: a live device silent for ``silence_hours`` gets a maintenance mark and its 居委会 staff a message,
+    once until it speaks again (batches of devices, each in a transaction)."""
+    now = clock.now()
+    with reading():
+        silent = devices.silent_devices(now)
+    marked = sum(devices.mark_silent(silent[i:i + devices.SILENCE_BATCH], now)
+                 for i in range(0, len(silent), devices.SILENCE_BATCH))
+    return {"silent": len(silent), "marked": marked}

@@ -59,6 +59,7 @@ class Rules:
     future_skew_seconds: int
     replay_window_seconds: int
     signature_skew_seconds: int
+    vendor_requests_per_minute: int
     ladders: dict[str, tuple[Step, ...]]
     taken_timeout_minutes: int
     close_needs_visit: tuple[str, ...]
@@ -190,6 +191,8 @@ def _build(data: dict) -> Rules:
         replay_window_seconds=_int(devices["replay_window_seconds"], "devices.replay_window_seconds", 60,
                                    7 * 86400),
         signature_skew_seconds=_int(devices["signature_skew_seconds"], "devices.signature_skew_seconds", 30, 3600),
+        vendor_requests_per_minute=_int(devices["vendor_requests_per_minute"], "devices.vendor_requests_per_minute",
+                                        1, 1_000_000),
         ladders=_ladders(data["ladders"]),
         taken_timeout_minutes=_int(data["taken_timeout_minutes"], "taken_timeout_minutes", 10, 24 * 60),
         close_needs_visit=close,

@@ -16,7 +16,7 @@ from models.care import LIVE_ALARM_STATES, Alarm, Contact, Device, Elder, Liveli
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood
 from service import audit, clock, consent, privacy
-from service.care import access, errors, plans, queries
+from service.care import access, devices, errors, plans, queries
 from service.db import add_unique, transactional
 from service.people import Actor
 
@@ -229,10 +229,12 @@ def write_file(actor: Actor, elder_id: int, data: dict) -> LivelihoodFile:
 
 
 def withdraw_consent(elder: Elder, now: datetime) -> dict:
-    """The elder's care consent is no longer live: their devices are removed and the health notes of every version
-    of their file erased (PIPL Art. 47); visits stay (undecorated: in the caller's transaction)."""
-    removed = remove_devices(elder, now)
+    """The elder's care consent is no longer live: their devices are removed with their raw events (movements) and
+    the health notes of every version of their file erased (PIPL Art. 47); visits and alarms stay (undecorated: in
+    the caller's transaction)."""
+    removed = devices.remove_all_devices(elder, now)
     erased = db.session.execute(
         sa.update(LivelihoodFile).where(LivelihoodFile.elder_id == elder.id, LivelihoodFile.health_enc.is_not(None))
         .values(health_enc=None).execution_options(synchronize_session=False)).rowcount or 0
-    return {"devices_removed": removed, "health_notes_erased": erased}
+    return {"devices_removed": removed["care_device.removed"], "events_deleted": removed["care_event.deleted"],
+            "health_notes_erased": erased}

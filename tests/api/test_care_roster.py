@@ -146,7 +146,7 @@ def test_each_caller_sees_the_elder_only_as_far_as_they_need(client, w, staff):
         ("self", db.session.get(User, elder.user_id)), ("stranger", stranger), ("far_staff", far_staff))}
     assert seen["staff"].json["standing"] == "staff" and seen["street"].json["standing"] == "staff"
     assert seen["staff"].json["risk_tier"] == 1 and seen["staff"].json["contacts"][0]["phone"] == "13800000001"
-    assert set(seen["visitor"].json) == {"id", "name", "phone", "address", "standing"}
+    assert set(seen["visitor"].json) == {"id", "name", "phone", "address", "standing", "standing_name"}
     family = seen["family"].json
     assert family["standing"] == "family" and "contacts" not in family and "risk_tier" not in family
     assert "phone" not in family and family["living_name"] == "独居"
@@ -232,12 +232,14 @@ def test_health_notes_need_the_care_consent_and_go_when_it_is_withdrawn(client, 
     elder = make_elder(w, staff=staff)
     client.post(f"/api/v1/care/elders/{elder.id}/file", headers=auth(staff), json=file_body(0, health="糖尿病"))
     device = make_device(elder, make_vendor(), "door")
-    assert reminders.consent_withdrawals() == {"elders": 0, "devices_removed": 0, "health_notes_erased": 0}
+    assert reminders.consent_withdrawals() == {"elders": 0, "devices_removed": 0, "events_deleted": 0,
+                                               "health_notes_erased": 0}
     me = db.session.get(User, elder.user_id)
     assert client.delete("/api/v1/me/consents/care", headers=auth(me)).status_code == 200
     # At once the file no longer shows them; the sweep erases them and removes the devices.
     assert client.get(f"/api/v1/care/elders/{elder.id}/file", headers=auth(staff)).json["health"] is None
-    assert reminders.consent_withdrawals() == {"elders": 1, "devices_removed": 1, "health_notes_erased": 1}
+    assert reminders.consent_withdrawals() == {"elders": 1, "devices_removed": 1, "events_deleted": 0,
+                                               "health_notes_erased": 1}
     assert db.session.get(Device, device.id).removed_at is not None
     assert db.session.execute(sa.select(LivelihoodFile.health_enc).where(LivelihoodFile.elder_id == elder.id)
                               ).scalar() is None

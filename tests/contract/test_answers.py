@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from api.extensions import limiter
 from data.demo import loader as demo_loader
 from models.base import db
-from models.care import Alarm, Elder, Pairing
+from models.care import Alarm, Elder, Pairing, Vendor
 from models.cases import Case
 from models.life_circle import Facility
 from models.funds import FundPeriod, FundQuery, Journal
@@ -67,6 +67,8 @@ def _candidates(user: User) -> dict[str, list]:
         "booking_id": own_bookings + _ids(sa.select(MealBooking.id).order_by(MealBooking.id.desc()), 2),
         "motion_id": motions,
         "notice_id": _ids(sa.select(Notice.id).order_by(Notice.id.desc())),
+        "elder_id": _ids(sa.select(Elder.id).order_by(Elder.id)),
+        "vendor_id": _ids(sa.select(Vendor.id).order_by(Vendor.id)),
         "period_id": _ids(sa.select(FundPeriod.id).order_by(FundPeriod.id)),
         "journal_id": _ids(sa.select(Journal.id).order_by(Journal.id.desc())),
         "query_id": _ids(sa.select(FundQuery.id).order_by(FundQuery.id.desc())),

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from api.v1.care import alarms, devices, roster, visits
 
-BLUEPRINTS = (roster.blp, visits.blp, devices.blp, alarms.blp)
+BLUEPRINTS = (roster.blp, visits.blp, *devices.BLUEPRINTS, alarms.blp)
