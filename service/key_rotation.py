@@ -1,7 +1,7 @@
 """Re-encrypting personal data with the current key (``flask privacy rotate-key``).
 
-Every encrypted column is listed in ``ENCRYPTED`` (a test fails when a model adds an ``*_enc`` column that is
-not). A value not yet written with the current key (its ``v<version>:`` prefix) is read with the key of its
+Every encrypted column is rotated: ``encrypted()`` finds each mapped column named ``*_enc`` in the models' registry
+(the platform's and every domain's), so a new one is rotated without being listed. A value not yet written with the current key (its ``v<version>:`` prefix) is read with the key of its
 own version and written again with the current one, a batch per transaction; a run stopped half-way is run
 again and goes on with what is left. While it runs, old and new values both read: the old keys stay
 configured (PII_OLD_KEYS) until it reports nothing left. A value no configured key reads is left as it is
@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from models.base import db
-from models.people import ResidentProfile
-from models.second_factor import SecondFactor
+from models.base import Base, db
 from service import privacy
 from service.db import transactional
 
-ENCRYPTED = (ResidentProfile.phone_enc, ResidentProfile.id_number_enc, SecondFactor.secret_enc)
+
+
+def encrypted() -> list:
+    """Every encrypted column of every model, in a stable order (table, then column)."""
+    found = [getattr(mapper.class_, column.key) for mapper in Base.registry.mappers for column in mapper.columns
+             if column.key.endswith("_enc")]
+    return sorted(found, key=_name)
 
 
 @dataclass
@@ -43,13 +47,13 @@ def _pending(column):
 
 def remaining() -> int:
     return sum(db.session.execute(sa.select(sa.func.count()).select_from(_pending(column).subquery())).scalar_one()
-               for column in ENCRYPTED)
+               for column in encrypted())
 
 
 def rotate(batch: int = 500, progress=None) -> Report:
     """Re-encrypt every value not yet written with the current key."""
     report = Report(version=privacy.current_version())
-    for column in ENCRYPTED:
+    for column in encrypted():
         name = _name(column)
         report.rewritten[name], report.unreadable[name] = 0, []
         after = None
