@@ -3,16 +3,13 @@ elders, and one alarm with its ladder's steps. Live alarms come first, then reso
 keyset-paginated (a cursor names the last row's part and id)."""
 from __future__ import annotations
 
-import base64
-import hmac
-
 import sqlalchemy as sa
 
 from models.audit import AuditEntry
 from models.base import db
 from models.care import LIVE_ALARM_STATES, Alarm, AlarmStep, Contact, Elder, Pairing
 from models.people import FamilyLink, ResidentProfile
-from service import audit, privacy
+from service import audit, cursors, privacy
 from service.care import access, alarms, errors
 from service.people import Actor
 
@@ -21,24 +18,17 @@ _LIVE, _RESOLVED = 0, 1
 _TAKER = sa.orm.aliased(ResidentProfile)
 
 
-def _tag(payload: str) -> str:
-    return base64.urlsafe_b64encode(privacy.mac(_CURSOR_PURPOSE, payload.encode())[:12]).decode().rstrip("=")
-
-
 def encode_cursor(part: int, alarm_id: int) -> str:
-    payload = f"{part}.{alarm_id}"
-    return f"{payload}.{_tag(payload)}"
+    return cursors.issue(_CURSOR_PURPOSE, [part, alarm_id])
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
-    """(part, id) of a cursor this server issued; anything else is a 422 naming ``cursor``."""
-    payload, _, tag = cursor.rpartition(".")
-    if not payload or not hmac.compare_digest(tag.encode(), _tag(payload).encode()):
-        raise errors.AlarmCursorInvalid()
-    part, _, alarm_id = payload.partition(".")
-    if part not in ("0", "1") or not alarm_id.isdigit() or not 0 < int(alarm_id) < 2**63:
-        raise errors.AlarmCursorInvalid()
-    return int(part), int(alarm_id)
+    """(part, id) of a cursor this server issued (service/cursors.py); anything else is a 422 naming ``cursor``."""
+    values = cursors.read(_CURSOR_PURPOSE, cursor, 2)
+    if values is None or values[0] not in (_LIVE, _RESOLVED) or type(values[1]) is not int \
+            or not 0 < values[1] <= cursors.MAX_ID:
+        raise errors.CursorInvalid()
+    return values[0], values[1]
 
 
 def _rows(query, *, state: str | None, cursor: str | None, limit: int) -> tuple[list, str | None]:

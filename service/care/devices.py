@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from models.base import UTCDateTime, db
 from models.care import LIVE_ALARM_STATES, Alarm, Device, DeviceEvent, Elder, Vendor
 from models.people import RoleAssignment
-from service import audit, clock, consent, notifications, privacy
+from service import audit, clock, consent, cursors, notifications, privacy
 from service.care import access, alarms, errors, queries, rules
 from service.db import add_unique, is_unique_violation, locked, paginate, transactional
 from service.errors import Forbidden
@@ -95,6 +95,9 @@ def list_vendors(actor: Actor, *, page: int, page_size: int) -> tuple[list[dict]
     return [vendor_out(v) for v in items], total
 
 
+_QUARANTINE_CURSOR = "care.quarantine_cursor"
+
+
 def quarantine(actor: Actor, vendor_id: int, *, cursor: str | None, limit: int) -> dict:
     """Events of a vendor for devices Linli does not know, newest first (a cursor page: the list grows while it is
     read)."""
@@ -103,13 +106,15 @@ def quarantine(actor: Actor, vendor_id: int, *, cursor: str | None, limit: int) 
         raise errors.VendorNotFound()
     query = sa.select(DeviceEvent).where(DeviceEvent.vendor_id == vendor_id, DeviceEvent.device_id.is_(None))
     if cursor is not None:
-        if not cursor.isdigit() or len(cursor) > 18:
+        before = cursors.read(_QUARANTINE_CURSOR, cursor, 1)
+        if before is None or type(before[0]) is not int:
             raise errors.CursorInvalid()
-        query = query.where(DeviceEvent.id < int(cursor))
+        query = query.where(DeviceEvent.id < before[0])
     rows = db.session.execute(query.order_by(DeviceEvent.id.desc()).limit(limit + 1)).scalars().all()
     items = [{"id": e.id, "vendor_event_id": e.vendor_event_id, "device": e.vendor_ref, "kind": e.kind, "at": e.at,
               "received_at": e.received_at, "value": e.value} for e in rows[:limit]]
-    return {"items": items, "next_cursor": str(rows[limit - 1].id) if len(rows) > limit else None}
+    return {"items": items,
+            "next_cursor": cursors.issue(_QUARANTINE_CURSOR, [rows[limit - 1].id]) if len(rows) > limit else None}
 
 
 # --- devices -------------------------------------------------------------------------------------------------------

@@ -177,7 +177,8 @@ class FileNeedsFull(Conflict):
 
 
 class CursorInvalid(InvalidInput):
-    code, field, zh, en = "care.cursor_invalid", "cursor", "翻页标记无效", "The cursor is not valid"
+    code, field, zh, en = ("care.cursor_invalid", "cursor", "翻页参数无效，请从第一页重新加载",
+                           "The cursor is not valid; reload from the first page")
 
 
 class MonthInvalid(InvalidInput):
@@ -215,11 +216,6 @@ class AlarmNeedsVisit(InvalidInput):
 class VisitNotForAlarm(InvalidInput):
     code, field, zh, en = ("care.visit_not_for_alarm", "visit_id", "探访记录须为对该老人、在报警之后所做",
                            "The visit must be to this elder, made after the alarm opened")
-
-
-class AlarmCursorInvalid(InvalidInput):
-    code, field, zh, en = ("care.alarm_cursor_invalid", "cursor", "翻页参数无效，请从第一页重新加载",
-                           "The cursor is not valid; reload from the first page")
 
 
 # --- devices: vendors, devices in elders' homes, the vendors' events ----------------------------------------------

@@ -10,9 +10,6 @@ Who sees what (service/care/access.py): staff covering the elder's neighbourhood
 themselves, never another visitor's notes, the file or the tier."""
 from __future__ import annotations
 
-import base64
-import hmac
-import json
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,7 +19,7 @@ from models.base import db
 from models.care import Elder, LivelihoodFile, Pairing, Visit, VisitDue, VisitPlan
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Neighbourhood
-from service import audit, clock, labels, notifications, people, privacy
+from service import audit, clock, cursors, labels, notifications, people, privacy
 from service.care import access, errors, plans, rules
 from service.cases import workflow as cases_workflow
 from service.db import locked, transactional
@@ -80,32 +77,19 @@ def _name(domain_field: str, code, lang: str) -> str | None:
     return labels.name("care", domain_field, code, lang)
 
 
-# A cursor is the last row's (moment, id) in base64 JSON with a keyed tag: only cursors this server issued are read.
+# A cursor is the last row's (moment, id), signed (service/cursors.py): only cursors this server issued are read.
 _CURSOR_PURPOSE = "care.visits_cursor"
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _tag(payload: str) -> str:
-    return _b64(privacy.mac(_CURSOR_PURPOSE, payload.encode())[:12])
-
-
 def encode_cursor(moment: datetime | None, row_id: int) -> str:
-    payload = _b64(json.dumps([moment.isoformat() if moment else None, row_id]).encode())
-    return f"{payload}.{_tag(payload)}"
+    return cursors.issue_at(_CURSOR_PURPOSE, moment, row_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
-    payload, dot, tag = cursor.partition(".")
-    if not dot or not hmac.compare_digest(tag.encode(), _tag(payload).encode()):
+    found = cursors.read_at(_CURSOR_PURPOSE, cursor)
+    if found is None:
         raise errors.CursorInvalid()
-    try:
-        moment, row_id = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return (datetime.fromisoformat(moment) if moment else None), int(row_id)
-    except (ValueError, TypeError):
-        raise errors.CursorInvalid() from None
+    return found
 
 
 # --- pairings ---------------------------------------------------------------------------------------------------

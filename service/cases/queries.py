@@ -1,10 +1,7 @@
 """Reading cases: who sees what, the reporter's timeline, the staff queue (keyset), nearby open cases."""
 from __future__ import annotations
 
-import base64
 import functools
-import hmac
-import json
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -12,7 +9,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
 from models.people import ResidentProfile
-from service import audit, clock, geo, labels, privacy
+from service import audit, clock, cursors, geo, labels, privacy
 from service.cases import access, rules
 from service.cases.errors import CaseNotFound, CategoryUnknown, CursorInvalid, NeighbourhoodOutOfScope
 from service.people import Actor
@@ -155,7 +152,7 @@ _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
 def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tuple[list, str | None, int]:
     """Cases I reported or follow, newest first, keyset-paginated by id: (items, next_cursor, total). The
     items are rows of the summary's columns (``summary`` reads them as it reads a case)."""
-    before = MAX_CASE_ID
+    before = cursors.MAX_ID
     if cursor:
         due, last_id = decode_cursor(cursor)
         if due is not None:
@@ -190,50 +187,20 @@ def nearby(*, lat: float, lng: float, datum: str, category_code: str) -> list[di
 
 # --- the staff queue -----------------------------------------------------------------------------------------------
 
-# A cursor is the last row's (due_at, id) as JSON in base64, and a keyed tag over it: the server
-# only reads back cursors it issued, so a crafted one is refused before it can reach a statement.
+# A cursor is the last row's (due_at, id), signed (service/cursors.py): only cursors this server issued are read.
 _CURSOR_PURPOSE = "cases.queue_cursor"
-_CURSOR_TAG_BYTES = 12
-MAX_CASE_ID = 2**63 - 1
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _cursor_tag(payload: str) -> str:
-    return _b64(privacy.mac(_CURSOR_PURPOSE, payload.encode())[:_CURSOR_TAG_BYTES])
 
 
 def encode_cursor(due_at: datetime | None, case_id: int) -> str:
-    payload = _b64(json.dumps([due_at.isoformat() if due_at else None, case_id], separators=(",", ":")).encode())
-    return f"{payload}.{_cursor_tag(payload)}"
+    return cursors.issue_at(_CURSOR_PURPOSE, due_at, case_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
     """The (due_at, id) of a cursor this server issued; anything else is a 422 naming ``cursor``."""
-    payload, dot, tag = cursor.partition(".")
-    if not dot or not hmac.compare_digest(tag.encode(), _cursor_tag(payload).encode()):
+    found = cursors.read_at(_CURSOR_PURPOSE, cursor)
+    if found is None or (found[0] is not None and found[0].utcoffset() != timedelta(0)):
         raise CursorInvalid()
-    try:
-        value = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        raise CursorInvalid() from None
-    # Issued cursors always have this shape; the checks keep a leaked signing key from becoming a 500.
-    if not isinstance(value, list) or len(value) != 2:
-        raise CursorInvalid()
-    due, case_id = value
-    if type(case_id) is not int or not 1 <= case_id <= MAX_CASE_ID:
-        raise CursorInvalid()
-    if due is None:
-        return None, case_id
-    try:
-        moment = datetime.fromisoformat(due) if isinstance(due, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.utcoffset() != timedelta(0):
-        raise CursorInvalid()
-    return moment, case_id
+    return found
 
 
 _P = sa.bindparam

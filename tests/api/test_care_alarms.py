@@ -356,7 +356,7 @@ def test_lists_live_first_keyset_paged_in_scope_and_mine(client, w, staff, elder
     assert [i["id"] for i in client.get("/api/v1/care/alarms?severity=emergency&state=notifying",
                                         headers=auth(staff)).json["items"]] == [second.id]
     bad = client.get("/api/v1/care/alarms?cursor=0.5.forged", headers=auth(staff))
-    assert bad.status_code == 422 and bad.json["error"] == "care.alarm_cursor_invalid"
+    assert bad.status_code == 422 and bad.json["error"] == "care.cursor_invalid"
     assert client.get("/api/v1/care/alarms?state=asleep", headers=auth(staff)).status_code == 422
     assert client.get("/api/v1/care/alarms", headers=auth(son)).status_code == 403
     mine = client.get("/api/v1/me/care/alarms", headers=auth(son)).json
