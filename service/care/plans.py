@@ -109,28 +109,51 @@ def _away_all_of(elder: Elder, earliest: datetime, latest: datetime) -> bool:
 def materialise(plan: VisitPlan, elder: Elder, until: date, now: datetime) -> int:
     """Write the plan's due visits from where it stopped (``generated_until``) to ``until`` (in the caller's
     transaction, the plan's row held by the caller); the number written. Idempotent."""
-    first = plan.starts_on if plan.generated_until is None else plan.generated_until + timedelta(days=1)
-    last = min(until, plan.ends_on) if plan.ends_on is not None else until
-    days = occurrences(plan.rrule, plan.starts_on, first, last)
-    written = 0
-    if days:
-        existing = set(db.session.execute(sa.select(VisitDue.earliest_at).where(
-            VisitDue.plan_id == plan.id, VisitDue.earliest_at >= clock.local(datetime.combine(
-                days[0], time(), tzinfo=clock.SHANGHAI)))).scalars())
-        existing = {clock.local(moment) for moment in existing}
-        active = elder.status == "active"
-        for day in days:
-            earliest, latest = window(day, plan.window_days, plan.role)
-            if earliest in existing:
-                continue
-            cancelled = None if active and not _away_all_of(elder, earliest, latest) else now
-            db.session.add(VisitDue(plan_id=plan.id, elder_id=plan.elder_id, role=plan.role, earliest_at=earliest,
-                                    latest_at=latest, cancelled_at=cancelled))
-            written += 1
-    if last >= first:
-        plan.generated_until = last
+    return materialise_many([(plan, elder)], until, now)
+
+
+def materialise_many(pairs: list[tuple[VisitPlan, Elder]], until: date, now: datetime) -> int:
+    """``materialise`` for a batch of plans (each with its elder, the plans' rows held by the caller): one read of
+    the due visits already there and one insert for the batch; a rule's days and a day's window are worked out
+    once for plans that share them (the default plans all do)."""
+    days_of: dict[tuple, list[date]] = {}
+    windows: dict[tuple, tuple[datetime, datetime]] = {}
+    wanted: list[tuple[VisitPlan, Elder, list[date]]] = []
+    for plan, elder in pairs:
+        first = plan.starts_on if plan.generated_until is None else plan.generated_until + timedelta(days=1)
+        last = min(until, plan.ends_on) if plan.ends_on is not None else until
+        key = (plan.rrule, plan.starts_on, first, last)
+        if key not in days_of:
+            days_of[key] = occurrences(plan.rrule, plan.starts_on, first, last)
+        if days_of[key]:
+            wanted.append((plan, elder, days_of[key]))
+        if last >= first:
+            plan.generated_until = last
+    rows = []
+    if wanted:
+        since = min(datetime.combine(days[0], time(), tzinfo=clock.SHANGHAI) for _, _, days in wanted)
+        existing: dict[int, set] = {}
+        for plan_id, moment in db.session.execute(sa.select(VisitDue.plan_id, VisitDue.earliest_at).where(
+                VisitDue.plan_id.in_(sorted({plan.id for plan, _, _ in wanted})),
+                VisitDue.earliest_at >= clock.local(since))):
+            existing.setdefault(plan_id, set()).add(clock.local(moment))
+        for plan, elder, days in wanted:
+            there = existing.get(plan.id, ())
+            active = elder.status == "active"
+            for day in days:
+                key = (day, plan.window_days, plan.role)
+                if key not in windows:
+                    windows[key] = window(day, plan.window_days, plan.role)
+                earliest, latest = windows[key]
+                if earliest in there:
+                    continue
+                cancelled = None if active and not _away_all_of(elder, earliest, latest) else now
+                rows.append({"plan_id": plan.id, "elder_id": plan.elder_id, "role": plan.role,
+                             "earliest_at": earliest, "latest_at": latest, "cancelled_at": cancelled})
     db.session.flush()
-    return written
+    if rows:
+        db.session.execute(sa.insert(VisitDue), rows)
+    return len(rows)
 
 
 def horizon(now: datetime) -> date:

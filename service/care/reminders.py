@@ -12,7 +12,7 @@ from models.people import ResidentProfile
 from service import audit, clock, consent, notifications, people
 from service.care import alarms, devices, plans, visits, workflow
 from service.care import rules as care_rules
-from service.db import locked, reading, transactional
+from service.db import reading, transactional
 from service.meals import queries as meal_queries
 from service.notices import queries as notice_queries
 
@@ -103,13 +103,12 @@ def plan_visits() -> dict:
 
 @transactional
 def _plan_batch(plan_ids: list[int], until, now: datetime) -> int:
-    written = 0
-    for plan_id in plan_ids:
-        plan = locked(VisitPlan, plan_id)
-        elder = db.session.get(Elder, plan.elder_id)
-        if elder.status == "active":
-            written += plans.materialise(plan, elder, until, now)
-    return written
+    batch = db.session.execute(sa.select(VisitPlan).where(VisitPlan.id.in_(plan_ids)).order_by(VisitPlan.id)
+                               .with_for_update().execution_options(populate_existing=True)).scalars().all()
+    elders = {e.id: e for e in db.session.execute(sa.select(Elder).where(
+        Elder.id.in_(sorted({plan.elder_id for plan in batch})))).scalars()}
+    return plans.materialise_many([(plan, elders[plan.elder_id]) for plan in batch
+                                   if elders[plan.elder_id].status == "active"], until, now)
 
 
 def _unneeded():
