@@ -158,6 +158,8 @@ class VisitDue(Base):
         sa.CheckConstraint("visit_id IS NULL OR cancelled_at IS NULL", name="done_or_cancelled"),
         _partial("ix_care_visit_due_open", "latest_at", "id", where="visit_id IS NULL AND cancelled_at IS NULL"),
         sa.Index("ix_care_visit_due_elder", "elder_id", "earliest_at"),
+        # The due visit a visit completed (an elder's visits, one visit: joined by visit_id).
+        _partial("ix_care_visit_due_visit", "visit_id", where="visit_id IS NOT NULL"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("care_plan.id"))
