@@ -496,7 +496,8 @@ def _extend(street_id: int, anchor: datetime, code: str) -> dict:
                     windows[key] = plans.window(day, p.window_days, role)
                 earliest, latest = windows[key]
                 done = latest < now and rng.random() < DONE_SHARE
-                row = {"id": due_id, "plan_id": plan_id, "elder_id": e.id, "role": role, "earliest_at": earliest,
+                row = {"id": due_id, "plan_id": plan_id, "elder_id": e.id, "neighbourhood_id": e.neighbourhood_id,
+                       "role": role, "earliest_at": earliest,
                        "latest_at": latest, "visit_id": None, "cancelled_at": None,
                        "reminded_at": earliest + timedelta(minutes=1) if earliest < today0 else None,
                        "escalated_at": None}

@@ -160,10 +160,15 @@ class VisitDue(Base):
         sa.Index("ix_care_visit_due_elder", "elder_id", "earliest_at"),
         # The due visit a visit completed (an elder's visits, one visit: joined by visit_id).
         _partial("ix_care_visit_due_visit", "visit_id", where="visit_id IS NOT NULL"),
+        # The monthly visit rate per 居委会: the due visits closing in a month, read from the index alone.
+        sa.Index("ix_care_visit_due_rate", "neighbourhood_id", "latest_at",
+                 postgresql_include=["role", "visit_id", "cancelled_at"]),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("care_plan.id"))
     elder_id: Mapped[int] = mapped_column(sa.ForeignKey("care_elder.id"))
+    # The elder's 居委会 (an elder's neighbourhood never changes on the roster): the visit rate counts by it.
+    neighbourhood_id: Mapped[int] = mapped_column(sa.ForeignKey("neighbourhood.id"))
     role: Mapped[str] = mapped_column(sa.String(16))
     earliest_at: Mapped[datetime] = mapped_column(UTCDateTime)
     latest_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -148,7 +148,8 @@ def materialise_many(pairs: list[tuple[VisitPlan, Elder]], until: date, now: dat
                 if earliest in there:
                     continue
                 cancelled = None if active and not _away_all_of(elder, earliest, latest) else now
-                rows.append({"plan_id": plan.id, "elder_id": plan.elder_id, "role": plan.role,
+                rows.append({"plan_id": plan.id, "elder_id": plan.elder_id,
+                             "neighbourhood_id": elder.neighbourhood_id, "role": plan.role,
                              "earliest_at": earliest, "latest_at": latest, "cancelled_at": cancelled})
     db.session.flush()
     if rows:

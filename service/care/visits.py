@@ -536,11 +536,10 @@ def visit_rate(actor: Actor, *, month: str, role: str | None, page: int, page_si
     shown = db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.committee_name, Neighbourhood.name)
                                .where(Neighbourhood.id.in_(scope)).order_by(Neighbourhood.id)
                                .limit(page_size).offset((page - 1) * page_size)).all()
-    query = (sa.select(Elder.neighbourhood_id, sa.func.count(VisitDue.id), sa.func.count(VisitDue.visit_id))
-             .join(Elder, Elder.id == VisitDue.elder_id)
-             .where(Elder.neighbourhood_id.in_([row.id for row in shown]), VisitDue.cancelled_at.is_(None),
+    query = (sa.select(VisitDue.neighbourhood_id, sa.func.count(), sa.func.count(VisitDue.visit_id))
+             .where(VisitDue.neighbourhood_id.in_([row.id for row in shown]), VisitDue.cancelled_at.is_(None),
                     VisitDue.latest_at >= start, VisitDue.latest_at < end)
-             .group_by(Elder.neighbourhood_id))
+             .group_by(VisitDue.neighbourhood_id))
     if role:
         query = query.where(VisitDue.role == role)
     counts = {nb: (expected, done) for nb, expected, done in db.session.execute(query).all()}
