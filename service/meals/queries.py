@@ -576,9 +576,10 @@ def lives_alone_sql(user_id_column):
 # --- signals other domains read (an elder's welfare) -------------------------------------------------------------
 
 def no_shows_on(day: date, diner_ids) -> list[tuple[int, int]]:
-    """(booking id, diner's user id) of the bookings of ``day`` marked no-show, of these diners."""
-    ids = sorted(set(diner_ids))
-    if not ids:
+    """(booking id, diner's user id) of the bookings of ``day`` marked no-show, of these diners (ids, or a
+    SELECT of user ids)."""
+    ids = diner_ids if isinstance(diner_ids, sa.Select) else sorted(set(diner_ids))
+    if not isinstance(ids, sa.Select) and not ids:
         return []
     return [tuple(row) for row in db.session.execute(sa.select(MealBooking.id, MealBooking.diner_user_id).where(
         MealBooking.day == day, MealBooking.status == "no_show", MealBooking.diner_user_id.in_(ids))
@@ -588,7 +589,7 @@ def no_shows_on(day: date, diner_ids) -> list[tuple[int, int]]:
 def stopped_diners(today: date, diner_ids=None) -> list[tuple[int, int | None]]:
     """Who stopped booking, by the meals' own rule: at least ``stopped_min_bookings`` meals in the
     ``stopped_lookback_days`` before last week and none booked from a week ago on; (user id, neighbourhood id),
-    of these diners when given."""
+    of these diners when given (ids, or a SELECT of user ids)."""
     r = meal_rules.current()
     last_week = today - timedelta(days=7)
     since = last_week - timedelta(days=r.stopped_lookback_days)
@@ -598,7 +599,8 @@ def stopped_diners(today: date, diner_ids=None) -> list[tuple[int, int | None]]:
                .group_by(MealBooking.diner_user_id, MealBooking.neighbourhood_id)
                .having(sa.func.count() >= r.stopped_min_bookings))
     if diner_ids is not None:
-        regular = regular.where(MealBooking.diner_user_id.in_(sorted(set(diner_ids)) or [0]))
+        regular = regular.where(MealBooking.diner_user_id.in_(
+            diner_ids if isinstance(diner_ids, sa.Select) else sorted(set(diner_ids)) or [0]))
     regular = regular.subquery()
     recent = sa.select(MealBooking.id).where(MealBooking.diner_user_id == regular.c.diner_user_id,
                                              MealBooking.day >= last_week)

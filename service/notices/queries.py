@@ -265,9 +265,10 @@ def categories(lang: str = "zh") -> list[dict]:
 
 def unacknowledged_urgent(user_ids, now) -> list[tuple[int, int]]:
     """(notice id, user id) of the published urgent notices that ask for acknowledgement, out longer than the
-    chase delay (``policy.urgent_chase_after_minutes``), that these people have not acknowledged."""
-    ids = sorted(set(user_ids))
-    if not ids:
+    chase delay (``policy.urgent_chase_after_minutes``), that these people (ids, or a SELECT of user ids) have not
+    acknowledged."""
+    ids = user_ids if isinstance(user_ids, sa.Select) else sorted(set(user_ids))
+    if not isinstance(ids, sa.Select) and not ids:
         return []
     published_by = now - timedelta(minutes=rules.current().policy.urgent_chase_after_minutes)
     return [tuple(row) for row in db.session.execute(
