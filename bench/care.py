@@ -1,4 +1,4 @@
-"""The elder-care devices benchmark (issue 19 goals), on 10,000 elders with 4 devices each (water meter, door sensor,
+"""The elder-care benchmark: devices (issue 19 goals), the roster's lists and the care sweeps, on 10,000 elders with 4 devices each (water meter, door sensor,
 motion sensor, smoke detector) from one vendor, across 20 neighbourhoods of one street.
 
 Set-up (in the server's database, before gunicorn starts; generated once into ``BENCH_DATABASE_URL`` and found
@@ -13,8 +13,36 @@ again, the devices' state and the vendor's events reset each run): 1 % of the el
 3. An alarm's first notification: four smoke alarms posted during the load, from the moment each request left to
    the first notification row its alarm produced (the ladder's step 0): ≤ 5 s.
 
+4. The roster's lists and the care sweeps, in-process after the load (the server idle), with the clock at the
+   *anchor*: 09:30 Shanghai of the Monday of the week the roster's life was generated (``care_anchor``). That life
+   is generated once into the same street and found again by its district's code (``CAREX<version>-<anchor>``):
+   老伙伴 volunteers at 1 : 5 (a pairing each, in the elder's 居委会), the 居委会 staff (one per neighbourhood,
+   their 居委会主任) and one street staff member and one administrator, the rules' default plans (partner twice
+   weekly, staff monthly for tier 1) with their due visits from five weeks before the anchor to two weeks after,
+   85 % of the past ones done by a visit, the reminders and escalations as the sweeps would have left them
+   except the day's openings (unreminded) and the escalations of the last ``ESCALATION_BACKLOG_DAYS``; an
+   emergency contact for one elder in three, a confirmed relative (a family link and a contact with an account)
+   for one in ten, the care consent of every elder but one in ``NO_CONSENT_SHARE`` (withdrawn, devices still
+   there), two file versions of each tier-1 elder, a quarter of the elders last verified 330 days ago (January's
+   review asks about them). Each run (the set-up above deletes the street's alarms and the vendor's events)
+   adds ``RESOLVED_ALARMS`` resolved alarms with three steps each, a few live ones due to climb, ``QUARANTINED``
+   events of unknown devices and ``SILENT_DEVICES`` devices silent for a day.
+
+   * every care list as the role that calls it (the Flask test client, a token each): ``LIST_ROUNDS`` rounds of
+     ``LIST_CALLS`` calls, interleaved with ``GET /api/v1/me`` (the floor); per round p50 and p95, reported as
+     the median [min–max] over rounds, and each round's p95 ÷ the floor's. Goal: p95 ≤ 10 ms on PostgreSQL.
+   * the sweeps ``care.plan_visits``, ``care.remind_visits``, ``care.escalate_visits``, ``care.climb_alarms``,
+     ``care.collect_signals``, ``care.device_silence``, ``care.consent_withdrawals`` and ``care.consent_review``
+     (the clock moved to 5 January for it), each ``SWEEP_RUNS`` times with its work, then again at once with
+     nothing due, its writes undone between runs (audit entries stay: they are append-only). Goal: ≤ 200 ms
+     median, except the two whose natural work is a whole street's day (``SWEEP_GOALS_MS``).
+
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/linli_care_bench \\
         python -m bench.run care --rounds 1 --seconds 1 --warmup 0
+
+``BENCH_CARE_SECONDS`` shortens the ingestion's measured seconds (a trial run). The benchmark's database is
+migrated by ``flask db upgrade`` only: an index or a column added to an unreleased migration is added to an
+existing benchmark database by hand.
 """
 from __future__ import annotations
 
