@@ -222,6 +222,8 @@ class Device(Base):
         _partial("uq_care_device_ref", "vendor_id", "vendor_ref", where="removed_at IS NULL", unique=True),
         _partial("ix_care_device_live", "elder_id", "kind", where="removed_at IS NULL"),
         _partial("ix_care_device_seen", "last_seen_at", "id", where="removed_at IS NULL"),
+        # Every device of an elder, removed ones too (a withdrawn consent deletes all their events).
+        sa.Index("ix_care_device_elder", "elder_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     elder_id: Mapped[int] = mapped_column(sa.ForeignKey("care_elder.id"))

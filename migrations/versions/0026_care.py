@@ -134,6 +134,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_care_device'))
     )
     with op.batch_alter_table('care_device', schema=None) as batch_op:
+        batch_op.create_index('ix_care_device_elder', ['elder_id'], unique=False)
         batch_op.create_index('ix_care_device_live', ['elder_id', 'kind'], unique=False, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.create_index('ix_care_device_seen', ['last_seen_at', 'id'], unique=False, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.create_index('uq_care_device_ref', ['vendor_id', 'vendor_ref'], unique=True, sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
@@ -325,6 +326,7 @@ def downgrade():
     with op.batch_alter_table('care_device', schema=None) as batch_op:
         batch_op.drop_index('uq_care_device_ref', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
         batch_op.drop_index('ix_care_device_seen', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
+        batch_op.drop_index('ix_care_device_elder')
         batch_op.drop_index('ix_care_device_live', sqlite_where=sa.text('removed_at IS NULL'), postgresql_where=sa.text('removed_at IS NULL'))
 
     op.drop_table('care_device')
