@@ -528,26 +528,32 @@ def _percent(done: int, expected: int) -> str | None:
 
 def visit_rate(actor: Actor, *, month: str, role: str | None, page: int, page_size: int,
                lang: str = "zh") -> tuple[list[dict], int]:
-    """Per 居委会 in the caller's scope: the due visits whose window closed in the month (not cancelled), those done
-    and those missed (expected − done), the rate as an exact fraction ``done/expected`` and as a percentage."""
+    """Per 居委会 in the caller's scope, of the month's due visits (their window closing in the month, not
+    cancelled): ``expected``, those whose window has closed by now or that are done already; ``done``; ``missed``
+    (expected − done: windows closed without a visit); ``open``, those still to be made in a window not yet closed
+    (the current month's rest, which is neither expected nor missed yet); the rate as an exact fraction
+    ``done/expected`` and as a percentage."""
     start, end = month_bounds(month)
+    now = clock.now()
     scope = sorted(access.staff_neighbourhoods(actor))
     total = len(scope)
     shown = db.session.execute(sa.select(Neighbourhood.id, Neighbourhood.committee_name, Neighbourhood.name)
                                .where(Neighbourhood.id.in_(scope)).order_by(Neighbourhood.id)
                                .limit(page_size).offset((page - 1) * page_size)).all()
-    query = (sa.select(VisitDue.neighbourhood_id, sa.func.count(), sa.func.count(VisitDue.visit_id))
+    counted = sa.or_(VisitDue.latest_at < now, VisitDue.visit_id.is_not(None))
+    query = (sa.select(VisitDue.neighbourhood_id, sa.func.count(sa.case((counted, 1))),
+                       sa.func.count(VisitDue.visit_id), sa.func.count(sa.case((sa.not_(counted), 1))))
              .where(VisitDue.neighbourhood_id.in_([row.id for row in shown]), VisitDue.cancelled_at.is_(None),
                     VisitDue.latest_at >= start, VisitDue.latest_at < end)
              .group_by(VisitDue.neighbourhood_id))
     if role:
         query = query.where(VisitDue.role == role)
-    counts = {nb: (expected, done) for nb, expected, done in db.session.execute(query).all()}
+    counts = {nb: (expected, done, still) for nb, expected, done, still in db.session.execute(query).all()}
     items = []
     for row in shown:
-        expected, done = counts.get(row.id, (0, 0))
+        expected, done, still = counts.get(row.id, (0, 0, 0))
         items.append({"neighbourhood_id": row.id, "name": row.committee_name or row.name, "month": month,
-                      "expected": expected, "done": done, "missed": expected - done,
+                      "expected": expected, "done": done, "missed": expected - done, "open": still,
                       "rate": f"{done}/{expected}" if expected else None, "percent": _percent(done, expected)})
     return items, total
 

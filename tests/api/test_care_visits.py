@@ -390,7 +390,13 @@ def test_the_monthly_visit_rate_counts_expected_done_and_missed_exactly(client, 
     # Windows closing in March: 8 each (4, 7, 11, 14, 18, 21, 25, 28 March); the away elder's of 18 March is
     # cancelled: 8 + 7 = 15 expected, 5 done.
     assert rate["items"] == [{"neighbourhood_id": w.nb.id, "name": "香泉路居委会", "month": "2027-03", "expected": 15,
-                              "done": 5, "missed": 10, "rate": "5/15", "percent": "33.33%"}]
+                              "done": 5, "missed": 10, "open": 0, "rate": "5/15", "percent": "33.33%"}]
+    # Mid-month, a window still open is neither expected nor missed; one done early counts as done at once.
+    clock.set_now(at(2027, 3, 16, 12, 0))
+    mid = client.get("/api/v1/care/visit-rate?month=2027-03", headers=auth(staff)).json["items"][0]
+    # Closed by 16 March noon: 4, 7, 11, 14 March for each elder (8); done: the five visits made 2–16 March, the one
+    # of 16 March in the window closing on 18 March (done early: expected and done).
+    assert (mid["expected"], mid["done"], mid["missed"], mid["open"]) == (9, 5, 4, 6)
     empty = client.get("/api/v1/care/visit-rate?month=2027-05", headers=auth(staff)).json["items"][0]
     assert (empty["expected"], empty["rate"], empty["percent"]) == (0, None, None)
     assert client.get("/api/v1/care/visit-rate?month=2027-13", headers=auth(staff)).status_code == 422

@@ -187,6 +187,9 @@ class VisitRateOut(ma.Schema):
         "description": "Due visits whose window closed in the month, not cancelled"})
     done = ma.fields.Integer(required=True)
     missed = ma.fields.Integer(required=True, metadata={"description": "expected − done"})
+    open = ma.fields.Integer(required=True, metadata={"description": "Due visits of the month whose window has not "
+                                                                    "closed yet and that are not done: neither "
+                                                                    "expected nor missed yet"})
     rate = ma.fields.String(allow_none=True, metadata={
         "description": "done/expected, exactly; null when none expected"})
     percent = ma.fields.String(allow_none=True, metadata={"description": "The rate in per cent, 2 decimals"})

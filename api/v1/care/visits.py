@@ -158,12 +158,16 @@ class MyElders(MethodView):
 class VisitRate(MethodView):
     @blp.arguments(VisitRateArgs, location="query")
     @blp.response(200, page_of(VisitRateOut), example={"items": [{
-        "neighbourhood_id": 1, "name": "香泉路居委会", "month": "2026-11", "expected": 9, "done": 7, "missed": 2,
+        "neighbourhood_id": 1, "name": "香泉路居委会", "month": "2026-11", "expected": 9, "done": 7, "missed": 2, "open": 0,
         "rate": "7/9", "percent": "77.78%"}], "page": 1, "page_size": 20, "total": 1})
     @errors(blp, 401, 403, 422)
     @auth_required("staff", "admin")
     def get(self, args):
-        """The monthly visit rate per 居委会 in my scope: expected, done, missed = expected − done"""
+        """The monthly visit rate per 居委会 in my scope: expected, done, missed = expected − done
+
+        Expected: the month's due visits whose window has closed by now, or that are done already; the rest
+        of the current month is `open` (neither expected nor missed yet).
+        """
         items, total = visits.visit_rate(current_actor(), month=args["month"], role=args.get("role"),
                                          page=args["page"], page_size=args["page_size"], lang=language())
         return paged(items, total, args)
