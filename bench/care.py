@@ -57,6 +57,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 from bench import Benchmark, register
+from bench.inprocess import interleaved, print_lists, spread
 from bench.http import HOST, percentile, run_setup
 
 GEN_CODE = "carebench1"
@@ -713,16 +714,6 @@ def _subjects(street_id: int, anchor: datetime) -> dict:
             "month": month}
 
 
-def _stats(values: list[float]) -> dict:
-    ordered = sorted(values)
-    return {"p50": percentile(ordered, 50), "p95": percentile(ordered, 95), "max": ordered[-1]}
-
-
-def _spread(values: list[float]) -> dict:
-    ordered = sorted(values)
-    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1]}
-
-
 def _lists(app, s: dict) -> dict:
     """Each care list as the role that calls it, through the test client, interleaved with GET /api/v1/me."""
     import functools
@@ -772,28 +763,7 @@ def _lists(app, s: dict) -> dict:
         items[name] = None if name == FLOOR else len(body["items"]) if "items" in body else \
             len(body.get("steps") or body.get("versions") or body.get("devices") or [])
         timed[name] = functools.partial(client.get, path, headers=headers)
-    for _ in range(LIST_WARMUP):
-        for fn in timed.values():
-            fn()
-    per_round = {name: [] for name in timed}
-    for _ in range(LIST_ROUNDS):
-        times = {name: [] for name in timed}
-        for _ in range(LIST_CALLS):
-            for name, fn in timed.items():
-                t = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - t) * 1000)
-        for name, values in times.items():
-            per_round[name].append(_stats(values))
-    out = {}
-    for name, rounds in per_round.items():
-        to_floor = [r["p95"] / f["p95"] for r, f in zip(rounds, per_round[FLOOR])]
-        out[name] = {"items": items[name], "p50": _spread([r["p50"] for r in rounds]),
-                     "p95": _spread([r["p95"] for r in rounds]), "max": max(r["max"] for r in rounds),
-                     "per_round_p95": [round(r["p95"], 3) for r in rounds], "p95_to_floor": _spread(to_floor)}
-        _say(f"{name}: p50 {out[name]['p50']['median']:.2f} ms, p95 {out[name]['p95']['median']:.2f} ms "
-             f"[{out[name]['p95']['min']:.2f}–{out[name]['p95']['max']:.2f}]")
-    return out
+    return interleaved(timed, items, FLOOR, warmup=LIST_WARMUP, rounds=LIST_ROUNDS, calls=LIST_CALLS, say=_say)
 
 
 def _sweeps(street_id: int, anchor: datetime) -> dict:
@@ -898,8 +868,8 @@ def _sweeps(street_id: int, anchor: datetime) -> dict:
             clock.set_now(anchor)
             _vacuum(("care_visit_due", "care_plan", "care_alarm", "care_alarm_step", "care_device", "care_event",
                      "care_file", "notification", "delivery"))
-        out[name] = {"ms": _spread(busy), "runs_ms": [round(v, 1) for v in busy], "result": result,
-                     "nothing_due_ms": _spread(idle), "nothing_due_result": again}
+        out[name] = {"ms": spread(busy), "runs_ms": [round(v, 1) for v in busy], "result": result,
+                     "nothing_due_ms": spread(idle), "nothing_due_result": again}
         _say(f"{name}: median {statistics.median(busy):.1f} ms {result}; nothing due "
              f"{statistics.median(idle):.1f} ms {again}")
     return out
@@ -1006,14 +976,7 @@ def _print_lists(result: dict) -> None:
     print(f"\nroster's life: anchor {d['anchor'][:16]}, {'generated in ' + str(d['seconds']) + 's ' + str(counts) if d['generated'] else 'found'}; "
           f"this run {d['per_run']}")
     print(f"subjects: 居委会 {s['nb']} ({s['nb_elders']} elders), elder {s['elder']}, month {s['month']}")
-    print(f"{'list (in-process, ' + str(LIST_ROUNDS) + ' rounds × ' + str(LIST_CALLS) + ')':<44} {'items':>5} "
-          f"{'p50 ms median [min–max]':>26} {'p95 ms median [min–max]':>26} {'p95 ÷ floor':>12}")
-    for name, t in result["lists"].items():
-        p50, p95, ratio = t["p50"], t["p95"], t["p95_to_floor"]
-        over = "" if p95["median"] <= LIST_P95_MS else f"  > {LIST_P95_MS:g} ms"
-        items = "—" if t["items"] is None else t["items"]
-        print(f"{name:<44} {items:>5} {p50['median']:>8.2f} [{p50['min']:.2f}–{p50['max']:.2f}]"
-              f"{'':>4} {p95['median']:>8.2f} [{p95['min']:.2f}–{p95['max']:.2f}] {ratio['median']:>10.2f}{over}")
+    print_lists(result["lists"], rounds=LIST_ROUNDS, calls=LIST_CALLS, goal_ms=LIST_P95_MS, width=44)
     for name, t in result["sweeps"].items():
         ms, idle = t["ms"], t["nothing_due_ms"]
         rows = t["result"].get(SWEEP_ROWS.get(name, ""), 0)

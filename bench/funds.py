@@ -55,7 +55,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from bench import Benchmark, register
-from bench.http import percentile, run_setup
+from bench.inprocess import interleaved, print_lists, spread
+from bench.http import run_setup
 
 GEN_VERSION = "1"
 MARKER = "BFUNDS"                # the district's code: BFUNDS-v<version>-<estates>-<anchor YYYYMMDD>
@@ -721,16 +722,6 @@ def _subjects(db) -> dict:
             "street_staff": street_staff, "head": head, "street_estates": street_estates, "nb_estates": nb_estates}
 
 
-def _stats(values: list[float]) -> dict:
-    ordered = sorted(values)
-    return {"p50": percentile(ordered, 50), "p95": percentile(ordered, 95), "max": ordered[-1]}
-
-
-def _spread(values: list[float]) -> dict:
-    ordered = sorted(values)
-    return {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1]}
-
-
 def measure(app, state, *, meta: dict) -> dict:
     """The lists and the sweeps with the clock at the anchor; the access log's lines (one a request, as in
     production) are written to /dev/null rather than the terminal."""
@@ -806,30 +797,7 @@ def _lists(app, s: dict) -> dict:
         db.session.remove()
 
     timed[ONE_QUERY], items[ONE_QUERY] = one_query, 1
-    for _ in range(WARMUP):
-        for fn in timed.values():
-            fn()
-    per_round = {name: [] for name in timed}
-    for _ in range(ROUNDS):
-        times = {name: [] for name in timed}
-        for _ in range(CALLS):
-            for name, fn in timed.items():
-                t = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - t) * 1000)
-        for name, values in times.items():
-            per_round[name].append(_stats(values))
-    out = {}
-    for name, rounds in per_round.items():
-        # This machine's speed varies from minute to minute: each round's p95 beside the floor's in that round.
-        to_floor = [r["p95"] / f["p95"] for r, f in zip(rounds, per_round[FLOOR])]
-        out[name] = {"items": items[name], "p50": _spread([r["p50"] for r in rounds]),
-                     "p95": _spread([r["p95"] for r in rounds]), "max": max(r["max"] for r in rounds),
-                     "per_round_p95": [round(r["p95"], 3) for r in rounds],
-                     "p95_to_floor": _spread(to_floor)}
-        _say(f"{name}: p50 {out[name]['p50']['median']:.2f} ms, p95 {out[name]['p95']['median']:.2f} ms "
-             f"[{out[name]['p95']['min']:.2f}–{out[name]['p95']['max']:.2f}]")
-    return out
+    return interleaved(timed, items, FLOOR, warmup=WARMUP, rounds=ROUNDS, calls=CALLS, say=_say)
 
 
 def _sweeps() -> tuple[dict, dict]:
@@ -898,8 +866,8 @@ def _sweeps() -> tuple[dict, dict]:
                 undo()
         finally:
             db.session.remove()
-        out[name] = {"ms": _spread(busy), "runs_ms": [round(v, 1) for v in busy], "result": result,
-                     "notifications": sent, "nothing_due_ms": _spread(idle), "nothing_due_result": again}
+        out[name] = {"ms": spread(busy), "runs_ms": [round(v, 1) for v in busy], "result": result,
+                     "notifications": sent, "nothing_due_ms": spread(idle), "nothing_due_result": again}
         _say(f"{name}: median {statistics.median(busy):.1f} ms {result}, {sent} notifications; nothing due "
              f"{statistics.median(idle):.1f} ms {again}")
     return out, {"queries": len(due_queries), "periods": len(due_periods)}
@@ -947,14 +915,7 @@ def _print(result: dict) -> None:
           f"{rows['fund_query']:,} queries, {rows['fund_audit']:,} audits, {rows['motion']:,} motions ==")
     print(f"subjects: estate {s['estate']} ({s['buildings']} buildings), {s['queries_in_period']} queries on the "
           f"period asked about most; street of {s['street_estates']} estates, 居委会 of {s['nb_estates']}")
-    print(f"{'list (in-process, ' + str(ROUNDS) + ' rounds × ' + str(CALLS) + ')':<40} {'items':>5} "
-          f"{'p50 ms median [min–max]':>26} {'p95 ms median [min–max]':>26} {'p95 ÷ floor':>12}")
-    for name, t in result["lists"].items():
-        p50, p95, ratio = t["p50"], t["p95"], t["p95_to_floor"]
-        over = "" if p95["median"] <= LIST_P95_MS else f"  > {LIST_P95_MS:g} ms"
-        items = "—" if t["items"] is None else t["items"]
-        print(f"{name:<40} {items:>5} {p50['median']:>8.2f} [{p50['min']:.2f}–{p50['max']:.2f}]"
-              f"{'':>4} {p95['median']:>8.2f} [{p95['min']:.2f}–{p95['max']:.2f}] {ratio['median']:>10.2f}{over}")
+    print_lists(result["lists"], rounds=ROUNDS, calls=CALLS, goal_ms=LIST_P95_MS, width=40)
     for name, t in result["sweeps"].items():
         ms, idle = t["ms"], t["nothing_due_ms"]
         print(f"{name:<28} {ms['median']:8.1f} ms [{ms['min']:.1f}–{ms['max']:.1f}] {t['result']}, "
