@@ -245,6 +245,12 @@ class CareLoader:
                 if device.kind != "smoke" and 7 <= clock.local(at).hour <= 21:
                     events.append(self._event(vendor.id, device, "activity", at + timedelta(minutes=7)))
                     last_activity = at + timedelta(minutes=7)
+            # The last hour: every device heard from, and used (so nobody is quiet when the demo starts).
+            last_seen = self.now - timedelta(minutes=self.rng.randint(1, 30))
+            events.append(self._event(vendor.id, device, "heartbeat", last_seen))
+            if device.kind != "smoke":
+                last_activity = self.now - timedelta(minutes=self.rng.randint(5, 55))
+                events.append(self._event(vendor.id, device, "activity", last_activity))
             device.last_seen_at = max(filter(None, (last_seen, last_activity)))
             device.last_activity_at = last_activity
         db.session.execute(sa.insert(DeviceEvent), events)
@@ -323,10 +329,10 @@ def load_alarms(devices: list[Device]) -> int:
     # fallen at home; she goes to hospital (away for ten days).
     home = homes[fallen.id]
     stopped = day(2, 19, 30)
+    # Her devices go on sending their heartbeats; nothing has used them since.
     db.session.execute(sa.delete(DeviceEvent).where(DeviceEvent.device_id.in_([d.id for d in home.values()]),
-                                                    DeviceEvent.at > stopped))
+                                                    DeviceEvent.kind == "activity", DeviceEvent.at > stopped))
     for device in home.values():
-        device.last_seen_at = min(device.last_seen_at or stopped, stopped)
         device.last_activity_at = None if device.kind == "smoke" else stopped
     db.session.commit()
     t = stopped + timedelta(hours=12, minutes=5)
@@ -347,7 +353,8 @@ def load_alarms(devices: list[Device]) -> int:
 
     # 3. SOS this morning: the 居委会 is at the door.
     sos_device = Device(elder_id=sos.id, vendor_id=home["door"].vendor_id, vendor_ref=f"AJ-{sos.id:05d}-sos",
-                        kind="sos", room="卧室床头", installed_at=now - timedelta(days=60), battery=90)
+                        kind="sos", room="卧室床头", installed_at=now - timedelta(days=60), battery=90,
+                        last_seen_at=now - timedelta(minutes=12))
     db.session.add(sos_device)
     db.session.commit()
     t = min(day(0, 8, 50), now - timedelta(minutes=30))
