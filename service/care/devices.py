@@ -156,13 +156,18 @@ def remove_device(actor: Actor, device_id: int) -> Device:
     return device
 
 
+def remove_live(elder: Elder, now: datetime) -> int:
+    """Remove the elder's live devices (their events stay until retention); how many. Undecorated."""
+    table = Device.__table__
+    return db.session.execute(table.update().where(table.c.elder_id == elder.id, table.c.removed_at.is_(None))
+                              .values(removed_at=now)).rowcount
+
+
 def remove_all_devices(elder: Elder, now: datetime) -> dict:
     """The elder's care consent was withdrawn (or their care ended): every live device is removed and the raw
     events of all their devices are deleted (they reveal movements; alarms and visits stay). Undecorated: runs in
     the caller's transaction, which audits the withdrawal."""
-    table = Device.__table__
-    removed = db.session.execute(table.update().where(table.c.elder_id == elder.id, table.c.removed_at.is_(None))
-                                 .values(removed_at=now)).rowcount
+    removed = remove_live(elder, now)
     mine = sa.select(Device.id).where(Device.elder_id == elder.id).scalar_subquery()
     deleted = db.session.execute(sa.delete(DeviceEvent).where(DeviceEvent.device_id.in_(mine))
                                  .execution_options(synchronize_session=False)).rowcount

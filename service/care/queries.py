@@ -24,6 +24,13 @@ def get_elder(elder_id: int) -> Elder:
     return elder
 
 
+def require_active(elder: Elder) -> Elder:
+    """The elder, still on the roster; else 409 ``care.elder_ended``."""
+    if elder.status != "active":
+        raise errors.ElderEnded()
+    return elder
+
+
 def latest_file(elder_id: int) -> LivelihoodFile | None:
     return db.session.execute(sa.select(LivelihoodFile).where(LivelihoodFile.elder_id == elder_id)
                               .order_by(LivelihoodFile.version.desc()).limit(1)).scalar_one_or_none()

@@ -20,7 +20,7 @@ from models.care import Elder, LivelihoodFile, Pairing, Visit, VisitDue, VisitPl
 from models.people import ResidentProfile, RoleAssignment, User
 from models.places import Neighbourhood
 from service import audit, clock, cursors, labels, notifications, people, privacy
-from service.care import access, errors, plans, rules
+from service.care import access, errors, plans, queries, rules
 from service.cases import workflow as cases_workflow
 from service.db import locked, transactional
 from service.people import Actor
@@ -30,19 +30,6 @@ WEATHER_KINDS = ("cold", "heat")
 
 
 # --- shared ---------------------------------------------------------------------------------------------------
-
-def _elder(elder_id: int) -> Elder:
-    elder = db.session.get(Elder, elder_id)
-    if elder is None:
-        raise errors.ElderNotFound()
-    return elder
-
-
-def _active(elder: Elder) -> Elder:
-    if elder.status != "active":
-        raise errors.ElderEnded()
-    return elder
-
 
 def _today(now: datetime) -> date:
     return clock.local(now).date()
@@ -68,7 +55,7 @@ def _locked_for_staff(actor: Actor, model, row_id: int, not_found: type[Exceptio
     row = locked(model, row_id)
     if row is None:
         raise not_found()
-    elder = _elder(row.elder_id)
+    elder = queries.get_elder(row.elder_id)
     access.require_staff(actor, elder)
     return row, elder
 
@@ -120,7 +107,7 @@ def create_pairing(actor: Actor, elder_id: int, data: dict) -> Pairing:
     and at most ``partner_max_elders`` live elders: counted under a lock on the volunteer's user row, so two staff
     pairing the 5th and 6th elder at once cannot exceed it."""
     now = clock.now()
-    elder = _active(_elder(elder_id))
+    elder = queries.require_active(queries.get_elder(elder_id))
     access.require_staff(actor, elder)
     visitor_id, role = data["visitor_user_id"], data["role"]
     starts_on = _check_starts_on(data.get("starts_on") or _today(now), now)
@@ -164,7 +151,7 @@ def pairing_detail(actor: Actor, pairing_id: int, lang: str = "zh") -> dict:
     pairing = db.session.get(Pairing, pairing_id)
     if pairing is None:
         raise errors.PairingNotFound()
-    access.require_staff(actor, _elder(pairing.elder_id))
+    access.require_staff(actor, queries.get_elder(pairing.elder_id))
     return pairing_out(pairing, lang)
 
 
@@ -174,7 +161,7 @@ def pairing_detail(actor: Actor, pairing_id: int, lang: str = "zh") -> dict:
 def add_plan(actor: Actor, elder_id: int, data: dict) -> VisitPlan:
     """Staff add a plan to an elder (its due visits are written at once up to the horizon)."""
     now = clock.now()
-    elder = _active(_elder(elder_id))
+    elder = queries.require_active(queries.get_elder(elder_id))
     access.require_staff(actor, elder)
     rule = plans.check(data["rrule"])
     starts_on = _check_starts_on(data["starts_on"], now)
@@ -202,7 +189,7 @@ def plan_detail(actor: Actor, plan_id: int, lang: str = "zh") -> dict:
     plan = db.session.get(VisitPlan, plan_id)
     if plan is None:
         raise errors.PlanNotFound()
-    access.require_staff(actor, _elder(plan.elder_id))
+    access.require_staff(actor, queries.get_elder(plan.elder_id))
     return {"id": plan.id, "elder_id": plan.elder_id, "role": plan.role, "role_name": _name("role", plan.role, lang),
             "rrule": plan.rrule, "window_days": plan.window_days, "starts_on": plan.starts_on,
             "ends_on": plan.ends_on, "reason": plan.reason, "reason_name": _name("plan_reason", plan.reason, lang),
@@ -323,7 +310,7 @@ def _add_to_file(actor: Actor, elder: Elder, visit: Visit, text: str) -> Livelih
 def add_visit(actor: Actor, elder: Elder, data: dict, now: datetime) -> Visit:
     """Record a visit in the caller's transaction (see ``record_visit``)."""
     standing = access.require(actor, elder, access.STAFF, access.VISITOR)
-    _active(elder)
+    queries.require_active(elder)
     visitor_id, role = _visit_role(actor, elder, standing, data)
     _check_at(data["at"], now)
     finding, text = data.get("finding"), (data.get("finding_text") or "").strip() or None
@@ -354,7 +341,7 @@ def record_visit(actor: Actor, elder_id: int, data: dict) -> Visit:
     """A visit recorded by the paired visitor, or by staff in scope (for themself or, with ``visitor_user_id``, for
     a paired volunteer who does not use the app). It completes the earliest open due visit of its role whose
     window holds it; a finding opens a case, asks the 居委会 to arrange meal delivery, or goes into the file."""
-    return add_visit(actor, _elder(elder_id), data, clock.now())
+    return add_visit(actor, queries.get_elder(elder_id), data, clock.now())
 
 
 _VISITOR = sa.orm.aliased(ResidentProfile)
@@ -382,7 +369,7 @@ def visit_detail(actor: Actor, visit_id: int, lang: str = "zh") -> dict:
     if row is None:
         raise errors.ElderNotFound()
     visit, visitor_name, due_id = row
-    standing = access.require(actor, _elder(visit.elder_id), access.STAFF, access.VISITOR)
+    standing = access.require(actor, queries.get_elder(visit.elder_id), access.STAFF, access.VISITOR)
     return _visit_item(visit, visitor_name, due_id, standing == access.STAFF or visit.visitor_user_id == actor.user_id,
                        lang)
 
@@ -390,7 +377,7 @@ def visit_detail(actor: Actor, visit_id: int, lang: str = "zh") -> dict:
 def elder_visits(actor: Actor, elder_id: int, *, cursor: str | None, limit: int, lang: str = "zh") -> dict:
     """An elder's visits, newest first (keyset by time and id). Staff in scope: every visit with its notes (an
     audited view of the elder's data); a paired visitor: their own visits' notes, the others' without."""
-    elder = _elder(elder_id)
+    elder = queries.get_elder(elder_id)
     standing = access.require(actor, elder, access.STAFF, access.VISITOR)
     query = _visits_query().where(Visit.elder_id == elder.id)
     if cursor:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from models.base import db
-from models.care import LIVE_ALARM_STATES, Alarm, Contact, Device, Elder, LivelihoodFile, Pairing, VisitDue, VisitPlan
+from models.care import LIVE_ALARM_STATES, Alarm, Contact, Elder, LivelihoodFile, Pairing, VisitDue, VisitPlan
 from models.people import ResidentProfile, User
 from models.places import Neighbourhood
 from service import audit, clock, consent, privacy
@@ -85,8 +85,8 @@ def add_elder(actor: Actor, data: dict) -> Elder:
 def _staff_elder(actor: Actor, elder_id: int, *, active: bool = True) -> Elder:
     elder = queries.get_elder(elder_id)
     access.require_staff(actor, elder)
-    if active and elder.status != "active":
-        raise errors.ElderEnded()
+    if active:
+        queries.require_active(elder)
     return elder
 
 
@@ -126,8 +126,7 @@ def set_away(actor: Actor, elder_id: int, data: dict) -> Elder:
     the absence are cancelled. Staff, or the elder's confirmed family, may record it."""
     elder = queries.get_elder(elder_id)
     access.require(actor, elder, access.STAFF, access.FAMILY)
-    if elder.status != "active":
-        raise errors.ElderEnded()
+    queries.require_active(elder)
     now = clock.now()
     start, until = data.get("away_from") or now, data.get("away_until")
     if until is not None and until <= start:
@@ -189,18 +188,13 @@ def stop_everything(elder: Elder, now: datetime, *, outcome: str, note: str, by:
     db.session.execute(sa.update(VisitPlan).where(VisitPlan.elder_id == elder.id, VisitPlan.ends_on.is_(None))
                        .values(ends_on=today).execution_options(synchronize_session=False))
     cancelled = plans.cancel_open([VisitDue.elder_id == elder.id], now)
-    removed = remove_devices(elder, now)
+    removed = devices.remove_live(elder, now)
     closed = db.session.execute(
         sa.update(Alarm).where(Alarm.elder_id == elder.id, Alarm.state.in_(LIVE_ALARM_STATES))
         .values(state="resolved", resolved_at=now, resolved_by=by, outcome=outcome, note=note[:500], next_at=None)
         .execution_options(synchronize_session=False)).rowcount or 0
     return {"pairings_ended": ended_pairings, "due_visits_cancelled": cancelled, "devices_removed": removed,
             "alarms_closed": closed}
-
-
-def remove_devices(elder: Elder, now: datetime) -> int:
-    return db.session.execute(sa.update(Device).where(Device.elder_id == elder.id, Device.removed_at.is_(None))
-                              .values(removed_at=now).execution_options(synchronize_session=False)).rowcount or 0
 
 
 # --- the 民生档案 -------------------------------------------------------------------------------------------------
