@@ -12,7 +12,7 @@ from api.docs import requires_token
 from api.errors import envelope, language
 from api.extensions import AUTH_REQUIRED, TOKEN_VERIFIED, check_roles, jwt
 from service import people
-from service.db import reading
+from service.db import reading_the_caller
 from service.errors import DomainError, Unauthorized
 from service.platform_errors import (AccountGone, AccountInactive, TokenExpired, TokenInvalid, TokenMissing,
                                      TokenNotFresh, TokenRevoked)
@@ -70,7 +70,7 @@ def auth_required(*roles: str, refresh: bool = False, caller_only: bool = False)
             claims = get_jwt()
             check_roles(roles, claims)
             marks = {} if caller_only else {"second_factor": bool(claims.get("mfa"))}
-            with reading():  # in a writing request the caller is read before, not under, the write lock
+            with reading_the_caller():  # on SQLite read before, not under, the write lock
                 actor = load(int(get_jwt_identity()), ip=request.remote_addr, token_id=claims["jti"],
                              session_id=claims.get("sid"), **marks)
             if actor is None:

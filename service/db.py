@@ -114,6 +114,16 @@ def reading(keep: bool = False):
         _commit_read(session)
 
 
+@contextmanager
+def reading_the_caller():
+    """Loading the caller at the start of a request (``reading``): in a request that writes, on PostgreSQL its
+    transaction stays open and the use-case goes on in it (one BEGIN and one COMMIT fewer, and nothing is held:
+    READ COMMITTED takes no snapshot for the transaction); on SQLite it ends at the block's end, before the
+    use-case takes the write lock."""
+    with reading(keep=not sqlite.is_sqlite(db.session())):
+        yield
+
+
 def keep_read_open() -> None:
     """Keep the transaction of the ``reading`` block running now open after the block (as ``keep`` does):
     for a read whose request's use-case reads on in it, such as loading the caller of a use-case that

@@ -121,18 +121,29 @@ def notify_many(messages: list[dict]) -> None:
 
 _INBOX_COUNTS = sa.select(sa.func.count(), sa.func.count(Notification.read_at)).where(
     Notification.user_id == sa.bindparam("user_id"))
+# A page of the inbox with the two counts beside each row (computed once: the subqueries name no column of the
+# row), so a page that has items is one statement; an empty page asks for the counts alone.
+_INBOX_PAGE = {unread_only: sa.select(*Notification.__table__.c,
+                                      _INBOX_COUNTS.with_only_columns(sa.func.count()).correlate(None).scalar_subquery().label("everything"),
+                                      _INBOX_COUNTS.with_only_columns(sa.func.count(Notification.read_at))
+                                      .correlate(None).scalar_subquery().label("read"))
+               .where(Notification.user_id == sa.bindparam("user_id"),
+                      *((Notification.read_at.is_(None),) if unread_only else ()))
+               .order_by(Notification.id.desc())
+               .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer))
+               for unread_only in (False, True)}
 
 
-def inbox(user_id: int, *, unread_only: bool, page: int, page_size: int) -> tuple[list[Notification], int, int]:
-    """A page of the inbox, newest first: (items, total of the list asked for, unread); the two counts
-    in one statement over the user's notifications."""
-    everything, read = db.session.execute(_INBOX_COUNTS, {"user_id": user_id}).one()
+def inbox(user_id: int, *, unread_only: bool, page: int, page_size: int) -> tuple[list, int, int]:
+    """A page of the inbox, newest first: (items, total of the list asked for, unread). The items are rows of
+    the notification's columns; the counts come with them (one statement), or alone for an empty page."""
+    items = db.session.connection().execute(_INBOX_PAGE[unread_only], {
+        "user_id": user_id, "limit": page_size, "offset": (page - 1) * page_size}).all()
+    if items:
+        everything, read = items[0].everything, items[0].read
+    else:
+        everything, read = db.session.connection().execute(_INBOX_COUNTS, {"user_id": user_id}).one()
     unread = everything - read
-    query = sa.select(Notification).where(Notification.user_id == user_id)
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    items = db.session.execute(query.order_by(Notification.id.desc()).limit(page_size)
-                               .offset((page - 1) * page_size)).scalars().all()
     return items, unread if unread_only else everything, unread
 
 

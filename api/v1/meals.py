@@ -144,7 +144,7 @@ class Bookings(MethodView):
         booking = workflow.book(actor, slot_id=data["slot_id"], diner_id=data.get("diner_id"), mode=data["mode"],
                                 set_meal_id=data["set_meal_id"], quantity=data["quantity"],
                                 join_waitlist=data["join_waitlist"], diet_note=data.get("diet_note"))
-        return answer(queries.booking_out, booking, actor)
+        return answer(queries.booking_answer, booking, actor)
 
 
 @blp.route("/me/meal-bookings")
@@ -184,7 +184,7 @@ class Cancel(MethodView):
         """
         actor = current_actor()
         booking = workflow.cancel(actor, booking_id, reason=data.get("reason"))
-        return answer(queries.booking_out, booking, actor)
+        return answer(queries.booking_answer, booking, actor)
 
 
 @blp.route(f"/meal-bookings/{BOOKING_ID}/serve")
@@ -199,7 +199,7 @@ class ServeById(MethodView):
         """
         actor = current_actor()
         booking = workflow.serve(actor, booking_id=booking_id)
-        return answer(queries.booking_out, booking, actor)
+        return answer(queries.booking_answer, booking, actor)
 
 
 @blp.route(f"/meal-sites/{SITE_ID}/serve")
@@ -215,7 +215,7 @@ class ServeByCode(MethodView):
         """
         actor = current_actor()
         booking = workflow.serve(actor, site_id=site_id, code=data.get("code"), token=data.get("token"))
-        return answer(queries.booking_out, booking, actor)
+        return answer(queries.booking_answer, booking, actor)
 
 
 @blp.route(f"/meal-sites/{SITE_ID}/manifest")

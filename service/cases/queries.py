@@ -141,12 +141,14 @@ _MINE_REPORTED = (sa.select(Case.id.label("id")).where(Case.reporter_user_id == 
 _MINE_FOLLOWED = (sa.select(CaseFollower.case_id.label("id"))
                   .where(CaseFollower.user_id == sa.bindparam("user_id"), CaseFollower.case_id < sa.bindparam("before"))
                   .order_by(CaseFollower.case_id.desc()).limit(sa.bindparam("limit")).subquery())
-_MINE_PAGE = (_SUMMARY_SELECT.where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id),
-                                                         sa.select(_MINE_FOLLOWED.c.id))))
-              .order_by(Case.id.desc()).limit(sa.bindparam("limit")))
 _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
     sa.select(Case.id).where(Case.reporter_user_id == sa.bindparam("user_id")),
     sa.select(CaseFollower.case_id).where(CaseFollower.user_id == sa.bindparam("user_id"))).subquery())
+# The page with the total beside each row (an uncorrelated subquery: computed once), so a page with items is one
+# statement; an empty page asks for the total alone.
+_MINE_PAGE = (_SUMMARY_SELECT.add_columns(_MINE_COUNT.correlate(None).scalar_subquery().label("total"))
+              .where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id), sa.select(_MINE_FOLLOWED.c.id))))
+              .order_by(Case.id.desc()).limit(sa.bindparam("limit")))
 
 
 def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tuple[list, str | None, int]:
@@ -158,8 +160,9 @@ def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tup
         if due is not None:
             raise CursorInvalid()
         before = last_id
-    rows = db.session.execute(_MINE_PAGE, {"user_id": actor.user_id, "before": before, "limit": limit + 1}).all()
-    total = db.session.execute(_MINE_COUNT, {"user_id": actor.user_id}).scalar_one()
+    connection = db.session.connection()
+    rows = connection.execute(_MINE_PAGE, {"user_id": actor.user_id, "before": before, "limit": limit + 1}).all()
+    total = rows[0].total if rows else connection.execute(_MINE_COUNT, {"user_id": actor.user_id}).scalar_one()
     if len(rows) > limit:
         return rows[:limit], encode_cursor(None, rows[limit - 1].id), total
     return rows, None, total

@@ -261,6 +261,13 @@ def booking_out(booking: MealBooking, viewer: Actor, names: tuple[str, str, str]
     }
 
 
+def booking_answer(booking: MealBooking, viewer: Actor) -> dict:
+    """The answer after a booking was written (booked, cancelled, served): the booking as committed, read again
+    with its three names in one statement (``_BOOKING_ROW``) rather than reloading each object."""
+    row = db.session.connection().execute(_BOOKING_ROW, {"id": sa.inspect(booking).identity[0]}).one()
+    return booking_out(row, viewer, (row.site_name, row.set_meal_name, row.slot_meal))
+
+
 def booking_detail(actor: Actor, booking_id: int) -> dict:
     booking = db.session.get(MealBooking, booking_id)
     if booking is None or not access.may_see(actor, booking):
@@ -279,8 +286,11 @@ _BOOKINGS_PAGE = (sa.select(*MealBooking.__table__.c, MealSite.name.label("site_
                   .join(MealSlot, MealSlot.id == MealBooking.slot_id)
                   .order_by(MealBooking.day.desc(), MealBooking.id.desc())
                   .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
-_MY_BOOKINGS = {upcoming: (sa.select(sa.func.count()).select_from(MealBooking).where(*where), _BOOKINGS_PAGE.where(*where))
-                for upcoming, where in ((False, _MINE), (True, _MINE_UPCOMING))}
+# (the count, the page with the count beside each row: computed once, so a page with items is one statement)
+_BOOKING_ROW = _BOOKINGS_PAGE.where(MealBooking.id == sa.bindparam("id")).limit(None).offset(None)
+_MY_BOOKINGS = {upcoming: (count, _BOOKINGS_PAGE.add_columns(count.correlate(None).scalar_subquery().label("total")).where(*where))
+                for upcoming, where in ((False, _MINE), (True, _MINE_UPCOMING))
+                for count in (sa.select(sa.func.count()).select_from(MealBooking).where(*where),)}
 
 
 def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
@@ -290,8 +300,8 @@ def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
     values = {"user_id": actor.user_id, "since": clock.local_now().date(), "limit": page_size,
               "offset": (page - 1) * page_size}
     connection = db.session.connection()
-    total = connection.execute(count, values).scalar_one()
     rows = connection.execute(page_of, values).all()
+    total = rows[0].total if rows else connection.execute(count, values).scalar_one()
     return [booking_out(row, actor, (row.site_name, row.set_meal_name, row.slot_meal)) for row in rows], total
 
 
