@@ -104,7 +104,7 @@ def reporter_actions(case: Case) -> list[str]:
 
 # --- what the caller may do now --------------------------------------------------------------------------------------
 
-def allowed_actions(actor: Actor, case: Case) -> list[str]:
+def allowed_actions(actor: Actor, case: Case, *, extension_pending: bool | None = None) -> list[str]:
     """What this caller may do on the case now: every name listed is accepted when sent with valid input
     (never a 403 or 409 for the caller's role or the case's state).
 
@@ -112,18 +112,20 @@ def allowed_actions(actor: Actor, case: Case) -> list[str]:
     supervisor's ones only when they supervise it, and only those the case allows now (an extension to
     decide only while one is pending, resolving only after the first contact when the reporter can be
     reached, …). The reporter gets ``withdraw``, ``rate`` and ``reopen`` when those are open to them
-    (``POST /cases/{id}/withdraw``, ``/rating``, ``/reopen``). Anyone else gets none.
+    (``POST /cases/{id}/withdraw``, ``/rating``, ``/reopen``). Anyone else gets none. ``extension_pending``:
+    whether an extension awaits a decision, when the caller read it with the case (else it is read here).
     """
-    actions = _staff_actions(actor, case) if may_handle(actor, case) else []
+    actions = _staff_actions(actor, case, extension_pending) if may_handle(actor, case) else []
     if actor.user_id is not None and case.reporter_user_id == actor.user_id:
         actions.extend(name for name in reporter_actions(case) if name not in actions)
     return actions
 
 
-def _staff_actions(actor: Actor, case: Case) -> list[str]:
+def _staff_actions(actor: Actor, case: Case, known_pending: bool | None = None) -> list[str]:
     """The staff actions open on the case now, for staff who handle it."""
     supervisor = may_supervise(actor, case)
-    pending: list[bool] = []  # queried once, when an extension action is in question
+    # queried once, when an extension action is in question (unless the caller read it with the case)
+    pending: list[bool] = [] if known_pending is None else [known_pending]
 
     def extension_pending() -> bool:
         if not pending:

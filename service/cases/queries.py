@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from models.base import db
-from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseFollower, CasePhoto
+from models.cases import OPEN_STATUSES, Case, CaseEvent, CaseExtension, CaseFollower, CasePhoto
 from models.people import ResidentProfile
 from service import audit, clock, cursors, geo, labels, privacy
 from service.cases import access, rules
@@ -74,36 +74,57 @@ def _reporter_view(case: Case, full: bool, contact: tuple | None = None) -> dict
     return {"name": privacy.mask_name(name), "phone": privacy.mask_phone(phone), "masked": True}
 
 
-# What a case's page shows beside the case, in one statement: how many follow it, whether the caller does, and
-# the reporter's name and (encrypted) phone.
-_FOLLOWERS = sa.select(sa.func.count()).where(CaseFollower.case_id == sa.bindparam("case_id")).scalar_subquery()
-_FOLLOWING = sa.exists().where(CaseFollower.case_id == sa.bindparam("case_id"),
-                               CaseFollower.user_id == sa.bindparam("user_id"))
-_REPORTER = sa.select(ResidentProfile.name, ResidentProfile.phone_enc).where(
-    ResidentProfile.user_id == sa.bindparam("reporter_id"))
-_BESIDE = sa.select(_FOLLOWERS, _FOLLOWING, _REPORTER.with_only_columns(ResidentProfile.name).scalar_subquery(),
-                    _REPORTER.with_only_columns(ResidentProfile.phone_enc).scalar_subquery())
-# The timeline's columns, as rows (``_detail`` reads them as it reads events).
-_EVENTS = (sa.select(CaseEvent.id, CaseEvent.at, CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status,
-                     CaseEvent.note, CaseEvent.public, CaseEvent.actor_role)
-           .where(CaseEvent.case_id == sa.bindparam("case_id")).order_by(CaseEvent.id))
-_PHOTOS = (sa.select(CasePhoto.upload_id, CasePhoto.purpose).where(CasePhoto.case_id == sa.bindparam("case_id"))
-           .order_by(CasePhoto.id))
+# A case's page in two statements. The first reads the case with what the page shows beside it: how many follow
+# it, whether the caller does, the reporter's name and (encrypted) phone, and whether an extension awaits a
+# decision (for the staff actions). The second reads its timeline and its photos, events first, each in order.
+_CASE_PAGE = sa.select(
+    Case,
+    sa.select(sa.func.count()).where(CaseFollower.case_id == Case.id).scalar_subquery().label("followers"),
+    sa.exists().where(CaseFollower.case_id == Case.id, CaseFollower.user_id == sa.bindparam("user_id"))
+    .label("following"),
+    sa.select(ResidentProfile.name).where(ResidentProfile.user_id == Case.reporter_user_id).scalar_subquery()
+    .label("reporter_name"),
+    sa.select(ResidentProfile.phone_enc).where(ResidentProfile.user_id == Case.reporter_user_id).scalar_subquery()
+    .label("reporter_phone_enc"),
+    sa.exists().where(CaseExtension.case_id == Case.id, CaseExtension.status == "pending").label("extension_pending"),
+).where(Case.id == sa.bindparam("case_id"))
+_EVENT, _PHOTO = 0, 1
+_TIMELINE_AND_PHOTOS = sa.union_all(
+    sa.select(sa.literal_column(str(_EVENT)).label("kind"), CaseEvent.id.label("seq"), CaseEvent.id, CaseEvent.at,
+              CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status, CaseEvent.note, CaseEvent.public,
+              CaseEvent.actor_role).where(CaseEvent.case_id == sa.bindparam("case_id")),
+    sa.select(sa.literal_column(str(_PHOTO)), CasePhoto.id, CasePhoto.upload_id, sa.null(), CasePhoto.purpose,
+              sa.null(), sa.null(), sa.null(), sa.null(), sa.null()).where(CasePhoto.case_id == sa.bindparam("case_id")),
+).order_by(sa.literal_column("kind"), sa.literal_column("seq"))
+
+
+class _Photo:
+    """A photo row of ``_TIMELINE_AND_PHOTOS`` as ``_detail`` reads a photo (its upload's id and purpose)."""
+
+    __slots__ = ("upload_id", "purpose")
+
+    def __init__(self, row):
+        self.upload_id, self.purpose = row.id, row.action
 
 
 def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     """One case as the actor may see it. Staff handling it see the reporter's contact details
     unmasked (and that view is audited); everyone else sees masked or anonymous details."""
-    case = visible_case(actor, case_id)
+    row = db.session.execute(_CASE_PAGE, {"case_id": case_id, "user_id": actor.user_id}).first()
+    if row is None or not access.may_see(actor, row[0]):
+        raise CaseNotFound()
+    case = row[0]
     handler = access.may_handle(actor, case)
     own = case.reporter_user_id == actor.user_id
-    connection = db.session.connection()
-    events = connection.execute(_EVENTS, {"case_id": case.id}).all()
-    photos = connection.execute(_PHOTOS, {"case_id": case.id}).all()
-    followers, following, name, phone_enc = connection.execute(
-        _BESIDE, {"case_id": case.id, "user_id": actor.user_id, "reporter_id": case.reporter_user_id}).one()
-    result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=followers,
-                     following=bool(following), lang=lang, contact=(name, phone_enc))
+    events, photos = [], []
+    for item in db.session.connection().execute(_TIMELINE_AND_PHOTOS, {"case_id": case.id}):
+        if item.kind == _EVENT:
+            events.append(item)
+        else:
+            photos.append(_Photo(item))
+    result = _detail(actor, case, handler=handler, own=own, events=events, photos=photos, followers=row.followers,
+                     following=bool(row.following), lang=lang, contact=(row.reporter_name, row.reporter_phone_enc),
+                     extension_pending=bool(row.extension_pending))
     if handler and not own and case.reporter_user_id is not None:
         audit.record_view(actor, "case.reporter_viewed", "case", case_id, street_id=case.street_id,
                           subject_user_id=case.reporter_user_id)
@@ -118,7 +139,7 @@ def new_case_detail(actor: Actor, case: Case, events: list, photos: list[CasePho
 
 
 def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photos, followers: int, following: bool,
-            lang: str, contact: tuple | None = None) -> dict:
+            lang: str, contact: tuple | None = None, extension_pending: bool | None = None) -> dict:
     timeline = [{"id": e.id, "at": e.at, "action": e.action, "from_status": e.from_status, "to_status": e.to_status,
                  "note": e.note, "public": e.public, "actor_role": e.actor_role}
                 for e in events if handler or e.public]
@@ -128,7 +149,7 @@ def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photo
             "reporter": _reporter_view(case, full=handler or own, contact=contact)
             if (handler or own or not case.anonymous) else {"name": "匿名", "phone": None, "masked": True},
             "anonymous": case.anonymous, "followers": followers, "following": following,
-            "allowed_actions": access.allowed_actions(actor, case),
+            "allowed_actions": access.allowed_actions(actor, case, extension_pending=extension_pending),
             "mine": own, "merged_into_id": case.merged_into_id, "visit_result": case.visit_result if handler else None,
             "attributes": case.attributes or {}}
 
