@@ -116,6 +116,17 @@ def on_starting(server):
         os.makedirs(_METRICS_DIR, exist_ok=True)
 
 
+def post_worker_init(worker):
+    """The app is built: what it holds for good (modules, compiled statements and schemas, rules, labels) goes
+    out of the garbage collector's sight (``gc.freeze``). A full collection otherwise walks those few hundred
+    thousand objects again and again: measured in-process over the district's mix, one every 1,500 requests,
+    each pausing its request some 170 ms: about 0.11 ms of every request's CPU (README, "The district's load")."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def child_exit(server, worker):
     """A worker has ended: its live gauges (database pool use) no longer count; its counters stay."""
     if _METRICS_DIR:

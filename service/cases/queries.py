@@ -134,8 +134,12 @@ def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
 def new_case_detail(actor: Actor, case: Case, events: list, photos: list[CasePhoto], lang: str = "zh") -> dict:
     """The reporter's answer for the case they just reported, from what the use-case holds (no query): built
     inside its transaction (workflow.report)."""
+    contact = None
+    if actor.user is not None and case.reporter_user_id == actor.user_id:   # the caller's profile, loaded with them
+        profile = actor.user.profile
+        contact = (profile.name, profile.phone_enc) if profile is not None else (None, None)
     return _detail(actor, case, handler=access.may_handle(actor, case), own=True, events=events, photos=photos,
-                   followers=1, following=True, lang=lang)
+                   followers=1, following=True, lang=lang, contact=contact)
 
 
 def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photos, followers: int, following: bool,
