@@ -11,9 +11,11 @@ slots.
 The load: gunicorn with 4 workers (config/gunicorn.py), 16 keep-alive connections, ``MIX_SECONDS`` (60) of
 70 % resident reads (nearby facilities, my cases, a case's detail, a site's meal slots, my bookings, my
 notifications, my notices), 20 % staff (the queue, a case's detail, the metrics) and 10 % writes (a case reported, a meal
-booked, a booking cancelled, a ballot cast), in a fixed shuffled order. ``GET /api/v1/me`` alone is measured
-before and after the mix in the same run (the floor). Reported: requests/s, p50/p95/p99 per endpoint and
-overall, errors, and the mix's requests/s ÷ the floor's.
+booked, a booking cancelled, a ballot cast), in a fixed shuffled order, in ``ROUNDS`` rounds with
+``GET /api/v1/me`` alone (the floor) measured before each round and after the last. Reported: requests/s,
+p50/p95/p99 per endpoint and overall over all rounds, errors, and the mix's requests/s ÷ the floor's: each
+round's against the mean of the floors on either side of it, and their median (a machine whose speed drifts
+during the run moves both sides of a round's ratio alike).
 
 Goals (one run): zero errors; every endpoint's p99 ≤ 250 ms; the mix ≥ 0.5 of the floor. On PostgreSQL
 (``BENCH_DATABASE_URL``, else the local server when reachable) with Redis (``BENCH_REDIS_URL``, else the
@@ -34,6 +36,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import time
 from pathlib import Path
 
@@ -42,7 +45,8 @@ from bench.http import (Environment, GunicornServer, ServerSettings, Target, loa
                         production_environment, redact, run_setup, simple_get)
 
 MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS") or 60)
-FLOOR_SECONDS = 15.0
+FLOOR_SECONDS = 20.0   # /me alone, in ROUNDS + 1 slices around the rounds of the mix
+ROUNDS = 3
 WARMUP_SECONDS = 5.0
 CONNECTIONS, WORKERS = 16, 4
 P99_MS, MIX_RATIO, LIST_P95_MS = 250.0, 0.5, 10.0
@@ -64,8 +68,10 @@ MIX = {
 EXPECT = {"case.create": (201,), "meal.book": (201,), "ballot.cast": (201,)}
 # Each phase (the warm-up, the measured mix) takes its one-shot writes from its own block.
 BLOCK = 500
-# Open slots whose bookings (one per diner) the mix cancels: 1,500 cancellations, for a mix of 750 requests/s.
+# Open slots whose bookings (one per diner) the mix cancels: 1,500 cancellations, a block of 450 per round (a round
+# of 20 s at 1,000 requests/s cancels 400).
 CANCEL_SLOTS = 3
+CANCEL_BLOCK = 450
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -239,6 +245,7 @@ def _population(app, state) -> dict:
                               capacity={"dine_in": 100_000}, set_meals=[
                                   {"name": "两荤一素套餐", "elder_price": "15.00", "general_price": "22.00"}])
         slot.reserve_dine_in = 0
+        slot.opens_at = min(slot.opens_at, now)   # every day of the fortnight open for booking now
         db.session.flush()
         slots.append((slot.id, slot.set_meals[0].id, slot.day.isoformat(), slot.opens_at <= now))
     db.session.commit()
@@ -246,7 +253,7 @@ def _population(app, state) -> dict:
     # the mix books the other open slots.
     diners = state["meals.diner_ids"]
     bookable = [s for s in slots if s[3]]
-    if len(bookable) < 5:
+    if len(bookable) < CANCEL_SLOTS + ROUNDS + 1:   # the cancellations' slots, then one per phase (bookings)
         raise RuntimeError(f"only {len(bookable)} of the fortnight's slots are open for booking")
     cancel = []
     for slot_id, set_meal_id, _day, _open in bookable[:CANCEL_SLOTS]:
@@ -379,9 +386,11 @@ class Mix:
         return "POST", "/api/v1/meal-bookings", self._auth(tokens[n % len(tokens)], True), json.dumps(body).encode()
 
     def _meal_cancel(self, k):
-        # The warm-up cancels from the end of the list, the measured run from its start: never the same one.
+        # The warm-up cancels from the end of the list, each round from its own block from the start: never the
+        # same one twice.
         cancel = self.state["mixed.cancel"]
-        diner_token, booking_id = cancel[(len(cancel) - 1 - k if self.phase == 0 else k) % len(cancel)]
+        diner_token, booking_id = cancel[(len(cancel) - 1 - k if self.phase == 0
+                                          else (self.phase - 1) * CANCEL_BLOCK + k) % len(cancel)]
         return "POST", f"/api/v1/meal-bookings/{booking_id}/cancel", self._auth(diner_token, True), b"{}"
 
     def _ballot_cast(self, k):
@@ -403,6 +412,32 @@ def _summary(latencies, count_errors: int, statuses: dict, elapsed: float) -> di
             "statuses": {str(k): v for k, v in sorted(statuses.items())}}
 
 
+def _merged(parts: list[dict]) -> dict:
+    """The rounds' loads as one: their requests, statuses and errors together, their times added up."""
+    import array
+
+    out = {"latencies": array.array("d"), "statuses": {}, "errors": {}, "elapsed": 0.0, "count": 0,
+           "client_cpu": 0.0, "by_label": {}}
+
+    def add(counts: dict, more: dict) -> None:
+        for key, n in more.items():
+            counts[key] = counts.get(key, 0) + n
+
+    for part in parts:
+        out["latencies"].extend(part["latencies"])
+        add(out["statuses"], part["statuses"])
+        add(out["errors"], part["errors"])
+        out["elapsed"] += part["elapsed"]
+        out["count"] += part["count"]
+        out["client_cpu"] += part["client_cpu"]
+        for label, got in part["by_label"].items():
+            into = out["by_label"].setdefault(label, {"latencies": array.array("d"), "statuses": {}, "errors": {}})
+            into["latencies"].extend(got["latencies"])
+            add(into["statuses"], got["statuses"])
+            add(into["errors"], got["errors"])
+    return out
+
+
 def _http(ctx, env: Environment, state: dict) -> dict:
     settings = ServerSettings(workers=WORKERS, worker_class="gthread", threads=ctx.server.settings.threads,
                               keepalive=ctx.server.settings.keepalive)
@@ -417,22 +452,28 @@ def _http(ctx, env: Environment, state: dict) -> dict:
                     raise RuntimeError(f"{label}: {path} answered {status}: {payload[:300]!r}")
         _say(ctx, f"gunicorn {WORKERS} workers on port {port}; warm-up {WARMUP_SECONDS:g}s")
         load_in_child(port, Target(factory=Mix(state, phase=0)), WARMUP_SECONDS, CONNECTIONS)
-        floors = []
-        floor = load_in_child(port, me, FLOOR_SECONDS, CONNECTIONS)
+        # Interleaved: /me alone, then a round of the mix, ROUNDS times, and /me alone once more; each round's
+        # ratio is its mix against the mean of the two floors around it, so a machine that slows down or speeds
+        # up during the run moves both sides of a ratio alike. The rounds' mixes together are the mix reported.
+        floors, rounds = [], []
+        floor = load_in_child(port, me, FLOOR_SECONDS / (ROUNDS + 1), CONNECTIONS)
         floors.append(floor["count"] / floor["elapsed"])
-        _say(ctx, f"/me alone: {floors[-1]:,.0f} req/s; the mix for {MIX_SECONDS:g}s")
-        mix = load_in_child(port, Target(factory=Mix(state, phase=1)), MIX_SECONDS, CONNECTIONS)
-        floor = load_in_child(port, me, FLOOR_SECONDS, CONNECTIONS)
-        floors.append(floor["count"] / floor["elapsed"])
+        for r in range(1, ROUNDS + 1):
+            _say(ctx, f"/me alone: {floors[-1]:,.0f} req/s; round {r} of the mix for {MIX_SECONDS / ROUNDS:g}s")
+            rounds.append(load_in_child(port, Target(factory=Mix(state, phase=r)), MIX_SECONDS / ROUNDS, CONNECTIONS))
+            floor = load_in_child(port, me, FLOOR_SECONDS / (ROUNDS + 1), CONNECTIONS)
+            floors.append(floor["count"] / floor["elapsed"])
         log = server.log_tail(2_000_000)
+    mix = _merged(rounds)
+    round_ratios = [(part["count"] / part["elapsed"]) / ((floors[i] + floors[i + 1]) / 2)
+                    for i, part in enumerate(rounds)]
     endpoints = {label: _summary(part["latencies"], sum(part["errors"].values()), part["statuses"], mix["elapsed"])
                  for label, part in sorted(mix["by_label"].items())}
     for label, part in mix["by_label"].items():
         if part["errors"]:
             endpoints[label]["error_kinds"] = part["errors"]
     overall = _summary(mix["latencies"], sum(mix["errors"].values()), mix["statuses"], mix["elapsed"])
-    floor_rps = sum(floors) / len(floors)
-    ratio = overall["rps"] / floor_rps if floor_rps else None
+    ratio = statistics.median(round_ratios)
     worst = max((e["p99_ms"] or 0.0) for e in endpoints.values())
     goals = {
         "zero errors": {"met": overall["errors"] == 0, "measured": overall["errors"]},
@@ -441,7 +482,7 @@ def _http(ctx, env: Environment, state: dict) -> dict:
     }
     return {"server": settings.describe(), "connections": CONNECTIONS, "seconds": MIX_SECONDS,
             "floor_rps": [round(f, 1) for f in floors], "overall": overall, "endpoints": endpoints,
-            "ratio_mix_to_me": ratio, "goals": goals, "tracebacks_in_log": log.count("Traceback"),
+            "ratio_mix_to_me": ratio, "round_ratios": [round(x, 3) for x in round_ratios], "goals": goals, "tracebacks_in_log": log.count("Traceback"),
             "client_cpu_share": round(mix["client_cpu"] / mix["elapsed"], 2)}
 
 
@@ -691,7 +732,8 @@ def _print(result: dict) -> None:
             print(f"{label:<20} {e['requests']:>7,} {e['rps']:>7,.1f} {e['p50_ms']:>8.2f} {e['p95_ms']:>8.2f} "
                   f"{e['p99_ms']:>8.2f} {e['max_ms']:>8.1f}  {e['errors']}"
                   + (f" {e.get('error_kinds')}" if e.get("error_kinds") else ""))
-        print(f"/me floor {h['floor_rps']} req/s; mix ÷ floor {h['ratio_mix_to_me']:.3f}; "
+        print(f"/me floor {h['floor_rps']} req/s; mix ÷ floor {h['ratio_mix_to_me']:.3f} (median of the rounds "
+              f"{h['round_ratios']}); "
               f"tracebacks in the log {h['tracebacks_in_log']}; load generator CPU {h['client_cpu_share']}")
         for name, g in h["goals"].items():
             print(f"goal  {name}: {'met' if g['met'] else 'NOT met'} ({g['measured']})")
