@@ -7,7 +7,9 @@ function with the same result: a value already of a field's own type (a ``str`` 
 for an Integer, a ``bool``, a ``float``, ``None``) is taken as it is, nested schemas and lists of them
 are compiled in turn, and every other field is dumped by its own ``_serialize`` (labels, Shanghai
 timestamps, money, dates: the same code as before). Missing keys, defaults, dotted attributes, fields
-that read no attribute and schemas with dump hooks or their own accessor go through marshmallow.
+that read no attribute and schemas with dump hooks or their own accessor go through marshmallow. The
+function is written out for each schema (``_generated``): the fields are read inline, one after the other,
+with no call for a value that dumps as itself.
 
 The schemas stay the contract: the API document is built from them, and under test every compiled dump
 is compared with ``schema.dump`` of the same value, so a difference fails the test that produced it.
@@ -40,8 +42,23 @@ def _plain(schema: ma.Schema) -> bool:
             and type(schema).get_attribute is ma.Schema.get_attribute)
 
 
-def _field_step(name: str, field: ma.fields.Field, schema: ma.Schema) -> Callable[[Any, dict], None]:
-    """A function ``(obj, out)`` that puts this field's dump of ``obj`` into ``out``, as Schema._serialize would."""
+class _Step:
+    """One field's dump: ``run(obj, out)`` puts it into ``out`` as Schema._serialize would. A field read by plain
+    attribute (``fast``) also says how, so that ``compile_dump`` can write its reading inline: where it reads
+    from (``attribute``), under which key it goes (``key``), the type kept as it is, whether ``None`` stays
+    ``None``, and the conversion of any other value; ``run`` handles what the inline reading does not (a key
+    missing from a dict, a default)."""
+
+    __slots__ = ("run", "fast", "name", "key", "attribute", "kept", "none_is_none", "convert")
+
+    def __init__(self, run, fast=False, name=None, key=None, attribute=None, kept=None, none_is_none=False,
+                 convert=None):
+        self.run, self.fast, self.name, self.key, self.attribute = run, fast, name, key, attribute
+        self.kept, self.none_is_none, self.convert = kept, none_is_none, convert
+
+
+def _field_step(name: str, field: ma.fields.Field, schema: ma.Schema) -> _Step:
+    """This field's dump of an object (``_Step``), as Schema._serialize would."""
     key = field.data_key if field.data_key is not None else name
     attribute = field.attribute if field.attribute is not None else name
     accessor = schema.get_attribute
@@ -52,7 +69,7 @@ def _field_step(name: str, field: ma.fields.Field, schema: ma.Schema) -> Callabl
             out[key] = value
 
     if not field._CHECK_ATTRIBUTE or "." in attribute or type(field).get_value is not ma.fields.Field.get_value:
-        return by_marshmallow
+        return _Step(by_marshmallow)
     serialize = type(field)._serialize
     convert = _converter(field)
     kept = _KEPT.get(serialize) if not getattr(field, "as_string", False) else None
@@ -74,7 +91,37 @@ def _field_step(name: str, field: ma.fields.Field, schema: ma.Schema) -> Callabl
         else:
             out[key] = convert(value, name, obj)
 
-    return step
+    return _Step(step, True, name, key, attribute, kept, none_is_none, convert)
+
+
+def _generated(steps: list[_Step]) -> Callable[[Any], dict]:
+    """``one(obj)``: every step's dump of ``obj`` in a function written for this schema, the fast fields read
+    inline (a dict by ``get``, anything else by ``getattr``): no call per field for a value that dumps as itself
+    or as ``None``. Any value the inline reading cannot place goes through the step's own ``run``."""
+    names: dict[str, Any] = {"M": missing}
+    lines_dict, lines_attr = [], []
+    for i, st in enumerate(steps):
+        names[f"s{i}"] = st.run
+        if not st.fast:
+            lines_dict.append(f"        s{i}(obj, out)")
+            lines_attr.append(f"        s{i}(obj, out)")
+            continue
+        names[f"c{i}"] = st.convert
+        if st.kept is not None:
+            names[f"k{i}"] = st.kept
+        for lines, read in ((lines_dict, f"get({st.attribute!r}, M)"), (lines_attr, f"getattr(obj, {st.attribute!r}, M)")):
+            lines.append(f"        v = {read}")
+            lines.append(f"        if v is M: s{i}(obj, out)")
+            if st.none_is_none:
+                lines.append(f"        elif v is None: out[{st.key!r}] = None")
+            if st.kept is not None:
+                lines.append(f"        elif type(v) is k{i}: out[{st.key!r}] = v")
+            lines.append(f"        else: out[{st.key!r}] = c{i}(v, {st.name!r}, obj)")
+    source = "\n".join(["def one(obj):", "    out = {}", "    if type(obj) is dict:", "        get = obj.get",
+                        *(lines_dict or ["        pass"]), "    else:", *(lines_attr or ["        pass"]),
+                        "    return out"])
+    exec(compile(source, "<api.dumping>", "exec"), names)   # noqa: S102 - written here from the schema's fields
+    return names["one"]
 
 
 # The reader's language, looked up once per answer rather than once per label.
@@ -124,14 +171,7 @@ def compile_dump(schema: ma.Schema, *, check: bool = True) -> Callable[[Any], An
     if not _plain(schema):
         compiled = reference
     else:
-        steps = [_field_step(name, field, schema) for name, field in schema.dump_fields.items()]
-
-        def one(obj):
-            out = {}
-            for step in steps:
-                step(obj, out)
-            return out
-
+        one = _generated([_field_step(name, field, schema) for name, field in schema.dump_fields.items()])
         compiled = (lambda objs: None if objs is None else [one(obj) for obj in objs]) if schema.many else one
     if not check:
         return compiled
