@@ -109,7 +109,8 @@ def _generated(steps: list[_Step]) -> Callable[[Any], dict]:
         names[f"c{i}"] = st.convert
         if st.kept is not None:
             names[f"k{i}"] = st.kept
-        for lines, read in ((lines_dict, f"get({st.attribute!r}, M)"), (lines_attr, f"getattr(obj, {st.attribute!r}, M)")):
+        reads = ((lines_dict, f"get({st.attribute!r}, M)"), (lines_attr, f"getattr(obj, {st.attribute!r}, M)"))
+        for lines, read in reads:
             lines.append(f"        v = {read}")
             lines.append(f"        if v is M: s{i}(obj, out)")
             if st.none_is_none:

@@ -482,7 +482,8 @@ def _http(ctx, env: Environment, state: dict) -> dict:
     }
     return {"server": settings.describe(), "connections": CONNECTIONS, "seconds": MIX_SECONDS,
             "floor_rps": [round(f, 1) for f in floors], "overall": overall, "endpoints": endpoints,
-            "ratio_mix_to_me": ratio, "round_ratios": [round(x, 3) for x in round_ratios], "goals": goals, "tracebacks_in_log": log.count("Traceback"),
+            "ratio_mix_to_me": ratio, "round_ratios": [round(x, 3) for x in round_ratios], "goals": goals,
+            "tracebacks_in_log": log.count("Traceback"),
             "client_cpu_share": round(mix["client_cpu"] / mix["elapsed"], 2)}
 
 

@@ -123,10 +123,9 @@ _INBOX_COUNTS = sa.select(sa.func.count(), sa.func.count(Notification.read_at)).
     Notification.user_id == sa.bindparam("user_id"))
 # A page of the inbox with the two counts beside each row (computed once: the subqueries name no column of the
 # row), so a page that has items is one statement; an empty page asks for the counts alone.
-_INBOX_PAGE = {unread_only: sa.select(*Notification.__table__.c,
-                                      _INBOX_COUNTS.with_only_columns(sa.func.count()).correlate(None).scalar_subquery().label("everything"),
-                                      _INBOX_COUNTS.with_only_columns(sa.func.count(Notification.read_at))
-                                      .correlate(None).scalar_subquery().label("read"))
+_EVERYTHING = _INBOX_COUNTS.with_only_columns(sa.func.count()).correlate(None).scalar_subquery()
+_READ = _INBOX_COUNTS.with_only_columns(sa.func.count(Notification.read_at)).correlate(None).scalar_subquery()
+_INBOX_PAGE = {unread_only: sa.select(*Notification.__table__.c, _EVERYTHING.label("everything"), _READ.label("read"))
                .where(Notification.user_id == sa.bindparam("user_id"),
                       *((Notification.read_at.is_(None),) if unread_only else ()))
                .order_by(Notification.id.desc())

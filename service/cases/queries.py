@@ -94,7 +94,8 @@ _TIMELINE_AND_PHOTOS = sa.union_all(
               CaseEvent.action, CaseEvent.from_status, CaseEvent.to_status, CaseEvent.note, CaseEvent.public,
               CaseEvent.actor_role).where(CaseEvent.case_id == sa.bindparam("case_id")),
     sa.select(sa.literal_column(str(_PHOTO)), CasePhoto.id, CasePhoto.upload_id, sa.null(), CasePhoto.purpose,
-              sa.null(), sa.null(), sa.null(), sa.null(), sa.null()).where(CasePhoto.case_id == sa.bindparam("case_id")),
+              sa.null(), sa.null(), sa.null(), sa.null(), sa.null())
+    .where(CasePhoto.case_id == sa.bindparam("case_id")),
 ).order_by(sa.literal_column("kind"), sa.literal_column("seq"))
 
 

@@ -288,7 +288,8 @@ _BOOKINGS_PAGE = (sa.select(*MealBooking.__table__.c, MealSite.name.label("site_
                   .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
 # (the count, the page with the count beside each row: computed once, so a page with items is one statement)
 _BOOKING_ROW = _BOOKINGS_PAGE.where(MealBooking.id == sa.bindparam("id")).limit(None).offset(None)
-_MY_BOOKINGS = {upcoming: (count, _BOOKINGS_PAGE.add_columns(count.correlate(None).scalar_subquery().label("total")).where(*where))
+_MY_BOOKINGS = {upcoming: (count, _BOOKINGS_PAGE.add_columns(count.correlate(None).scalar_subquery().label("total"))
+                            .where(*where))
                 for upcoming, where in ((False, _MINE), (True, _MINE_UPCOMING))
                 for count in (sa.select(sa.func.count()).select_from(MealBooking).where(*where),)}
 
