@@ -36,13 +36,12 @@ import os
 import random
 import shutil
 import socket
-import statistics
 import time
 from pathlib import Path
 
 from bench import Benchmark, register
 from bench.http import (Environment, GunicornServer, ServerSettings, Target, load_in_child, migrate, percentile,
-                        production_environment, redact, run_setup, simple_get)
+                        production_environment, redact, run_setup, simple_get, spread)
 
 MIX_SECONDS = float(os.environ.get("BENCH_MIX_SECONDS") or 60)
 FLOOR_SECONDS = 20.0   # /me alone, in ROUNDS + 1 slices around the rounds of the mix
@@ -473,7 +472,7 @@ def _http(ctx, env: Environment, state: dict) -> dict:
         if part["errors"]:
             endpoints[label]["error_kinds"] = part["errors"]
     overall = _summary(mix["latencies"], sum(mix["errors"].values()), mix["statuses"], mix["elapsed"])
-    ratio = statistics.median(round_ratios)
+    ratio = spread(round_ratios)["median"]
     worst = max((e["p99_ms"] or 0.0) for e in endpoints.values())
     goals = {
         "zero errors": {"met": overall["errors"] == 0, "measured": overall["errors"]},
@@ -482,7 +481,8 @@ def _http(ctx, env: Environment, state: dict) -> dict:
     }
     return {"server": settings.describe(), "connections": CONNECTIONS, "seconds": MIX_SECONDS,
             "floor_rps": [round(f, 1) for f in floors], "overall": overall, "endpoints": endpoints,
-            "ratio_mix_to_me": ratio, "round_ratios": [round(x, 3) for x in round_ratios], "goals": goals,
+            "ratio_mix_to_me": ratio, "round_ratios": [round(x, 3) for x in round_ratios],
+            "round_spread": spread(round_ratios), "goals": goals,
             "tracebacks_in_log": log.count("Traceback"),
             "client_cpu_share": round(mix["client_cpu"] / mix["elapsed"], 2)}
 

@@ -287,6 +287,21 @@ def paginate_in_one(query, page: int, page_size: int):
     return [], 0 if page == 1 else _count(query)
 
 
+def with_total(page, count):
+    """``page`` (a Core select) with ``count``'s value beside each row as ``total``: for a page whose total is
+    its own count (a keyset page, a page of a filter), in the same statement. The count names no column of the
+    row (it is never correlated), so the database computes it once."""
+    return page.add_columns(count.correlate(None).scalar_subquery().label("total"))
+
+
+def rows_and_total(page, count, params: dict) -> tuple[list, int]:
+    """The rows of a ``with_total`` page and its total; a page with no row to carry it (past the end, or an
+    empty list) asks ``count`` alone."""
+    connection = db.session.connection()
+    rows = connection.execute(page, params).all()
+    return rows, rows[0].total if rows else connection.execute(count, params).scalar_one()
+
+
 def add_unique(obj, conflict: Exception):
     """Add ``obj``; if a unique constraint refuses it, raise ``conflict`` (the transaction stays usable)."""
     import sqlalchemy as sa

@@ -12,6 +12,7 @@ from models.people import ResidentProfile
 from service import audit, clock, cursors, geo, labels, privacy
 from service.cases import access, rules
 from service.cases.errors import CaseNotFound, CategoryUnknown, CursorInvalid, NeighbourhoodOutOfScope
+from service.db import rows_and_total, with_total
 from service.people import Actor
 
 # The columns summary() reads: the queue selects only these.
@@ -26,7 +27,11 @@ _SUMMARY_SELECT = sa.select(*SUMMARY_COLUMNS)
 
 def visible_case(actor: Actor, case_id: int) -> Case:
     """The case if the actor may see it (access.may_see); else it does not exist for them."""
-    case = db.session.get(Case, case_id)
+    return _seen(actor, db.session.get(Case, case_id))
+
+
+def _seen(actor: Actor, case: Case | None) -> Case:
+    """``case`` when it exists and the actor may see it; else 404 ``CaseNotFound``."""
     if case is None or not access.may_see(actor, case):
         raise CaseNotFound()
     return case
@@ -112,9 +117,7 @@ def case_detail(actor: Actor, case_id: int, lang: str = "zh") -> dict:
     """One case as the actor may see it. Staff handling it see the reporter's contact details
     unmasked (and that view is audited); everyone else sees masked or anonymous details."""
     row = db.session.execute(_CASE_PAGE, {"case_id": case_id, "user_id": actor.user_id}).first()
-    if row is None or not access.may_see(actor, row[0]):
-        raise CaseNotFound()
-    case = row[0]
+    case = _seen(actor, row[0] if row else None)
     handler = access.may_handle(actor, case)
     own = case.reporter_user_id == actor.user_id
     events, photos = [], []
@@ -170,9 +173,8 @@ _MINE_FOLLOWED = (sa.select(CaseFollower.case_id.label("id"))
 _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
     sa.select(Case.id).where(Case.reporter_user_id == sa.bindparam("user_id")),
     sa.select(CaseFollower.case_id).where(CaseFollower.user_id == sa.bindparam("user_id"))).subquery())
-# The page with the total beside each row (an uncorrelated subquery: computed once), so a page with items is one
-# statement; an empty page asks for the total alone.
-_MINE_PAGE = (_SUMMARY_SELECT.add_columns(_MINE_COUNT.correlate(None).scalar_subquery().label("total"))
+# The page with the total beside each row (service.db.with_total): one statement.
+_MINE_PAGE = (with_total(_SUMMARY_SELECT, _MINE_COUNT)
               .where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id), sa.select(_MINE_FOLLOWED.c.id))))
               .order_by(Case.id.desc()).limit(sa.bindparam("limit")))
 
@@ -186,9 +188,8 @@ def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tup
         if due is not None:
             raise CursorInvalid()
         before = last_id
-    connection = db.session.connection()
-    rows = connection.execute(_MINE_PAGE, {"user_id": actor.user_id, "before": before, "limit": limit + 1}).all()
-    total = rows[0].total if rows else connection.execute(_MINE_COUNT, {"user_id": actor.user_id}).scalar_one()
+    rows, total = rows_and_total(_MINE_PAGE, _MINE_COUNT, {"user_id": actor.user_id, "before": before,
+                                                           "limit": limit + 1})
     if len(rows) > limit:
         return rows[:limit], encode_cursor(None, rows[limit - 1].id), total
     return rows, None, total

@@ -17,7 +17,7 @@ from models.meals import LIVE_SQL, MODES, MealBooking, MealCard, MealSite, MealS
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Unit
 from service import audit, clock, consent, csv_export, geo, labels, people, places, privacy
-from service.db import paginate
+from service.db import paginate, rows_and_total, with_total
 from service.life_circle import walking
 from service.life_circle.walking import Walk
 from service.meals import access, errors, pricing, sites
@@ -286,10 +286,9 @@ _BOOKINGS_PAGE = (sa.select(*MealBooking.__table__.c, MealSite.name.label("site_
                   .join(MealSlot, MealSlot.id == MealBooking.slot_id)
                   .order_by(MealBooking.day.desc(), MealBooking.id.desc())
                   .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
-# (the count, the page with the count beside each row: computed once, so a page with items is one statement)
 _BOOKING_ROW = _BOOKINGS_PAGE.where(MealBooking.id == sa.bindparam("id")).limit(None).offset(None)
-_MY_BOOKINGS = {upcoming: (count, _BOOKINGS_PAGE.add_columns(count.correlate(None).scalar_subquery().label("total"))
-                            .where(*where))
+# (the count, the page with the count beside each row: service.db.with_total)
+_MY_BOOKINGS = {upcoming: (count, with_total(_BOOKINGS_PAGE, count).where(*where))
                 for upcoming, where in ((False, _MINE), (True, _MINE_UPCOMING))
                 for count in (sa.select(sa.func.count()).select_from(MealBooking).where(*where),)}
 
@@ -300,9 +299,7 @@ def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
     count, page_of = _MY_BOOKINGS[upcoming]
     values = {"user_id": actor.user_id, "since": clock.local_now().date(), "limit": page_size,
               "offset": (page - 1) * page_size}
-    connection = db.session.connection()
-    rows = connection.execute(page_of, values).all()
-    total = rows[0].total if rows else connection.execute(count, values).scalar_one()
+    rows, total = rows_and_total(page_of, count, values)
     return [booking_out(row, actor, (row.site_name, row.set_meal_name, row.slot_meal)) for row in rows], total
 
 
