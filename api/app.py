@@ -18,7 +18,7 @@ from config import INSTANCE_DIR, ROOT, load_config, pii_keys, setting_from_envir
 from models.base import compared_by_alembic, db
 from service import (account_closure, calendar, consent, data_export, notifications, places, privacy, redis_client,
                      registry, retention, second_factor, sqlite, storage, uploads)
-from service.db import end_read_transaction, end_request, ping_when_idle, start_request, track_writes
+from service.db import end_read_transaction, end_request, ping_when_idle, reads_in_autocommit, start_request, track_writes
 from service.observability import configure_logging
 from service.wechat import WeChatClient
 
@@ -127,6 +127,7 @@ def register_extensions(app: Flask) -> None:
             sqlite.install(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
             if engine.dialect.name != "sqlite":
                 ping_when_idle(engine)
+                reads_in_autocommit(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
                      include_object=compared_by_alembic)
     jwt.init_app(app)

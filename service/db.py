@@ -156,6 +156,78 @@ def end_read_before_write() -> None:
     session.info.pop("kept_read", None)
     if session.in_transaction() and sqlite.is_sqlite(session):
         _commit_read(session)
+    else:
+        _leave_autocommit()
+
+
+# --- PostgreSQL: a read-only request reads in autocommit -------------------------------------------------------
+#
+# Under READ COMMITTED every statement takes its own snapshot, so a transaction that only reads gives its
+# statements nothing that autocommit does not: its BEGIN and its COMMIT are two round trips (and two commands
+# for the server) that change nothing. A read-only request (start_request) outside a use-case therefore runs
+# its statements in autocommit: ``GET /api/v1/me`` is one round trip instead of three. Anything that writes
+# leaves autocommit first, while the connection is idle, so that it is one transaction as before: a use-case
+# (``transactional``), an audited read going on to write (``end_read_before_write``), a flush, and, as the
+# net under them, any statement that is not a SELECT. A connection goes back to the pool out of autocommit.
+
+# Whether a use-case (``transactional``) runs now: its transaction never begins in autocommit.
+_IN_USE_CASE: ContextVar[bool] = ContextVar("linli_in_use_case", default=False)
+
+
+def _reads_in_autocommit(session, transaction, connection) -> None:
+    """after_begin: a read-only request's transaction, outside a use-case, on PostgreSQL, in autocommit."""
+    if not _READ_ONLY_REQUEST.get() or _IN_USE_CASE.get() or connection.dialect.name != "postgresql":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and dbapi_connection.info.transaction_status == _pg_idle():
+        dbapi_connection.autocommit = True
+
+
+def _leave_autocommit() -> None:
+    """The session's transaction leaves autocommit (its next statement begins a transaction)."""
+    session = db.session()
+    if session.in_transaction():
+        _autocommit_off(session.connection().connection.dbapi_connection)
+
+
+def _autocommit_off(dbapi_connection) -> None:
+    if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False) \
+            and not dbapi_connection.closed:
+        dbapi_connection.autocommit = False
+
+
+def _flush_leaves_autocommit(session, flush_context, instances) -> None:
+    if session.in_transaction():
+        _autocommit_off(session.connection().connection.dbapi_connection)
+
+
+def _write_leaves_autocommit(conn, cursor, statement, parameters, context, executemany) -> None:
+    """before_cursor_execute (PostgreSQL): a statement that is not a SELECT never runs in autocommit."""
+    if not statement.startswith("SELECT"):
+        dbapi_connection = cursor.connection
+        if dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
+
+
+def _back_to_the_pool(dbapi_connection, record) -> None:
+    _autocommit_off(dbapi_connection)
+
+
+@functools.cache
+def _pg_idle():
+    from psycopg.pq import TransactionStatus
+
+    return TransactionStatus.IDLE
+
+
+def reads_in_autocommit(engine) -> None:
+    """Install the above on a PostgreSQL engine (the session's events once, in ``track_writes``)."""
+    import sqlalchemy as sa
+
+    if engine.dialect.name != "postgresql" or sa.event.contains(engine, "checkin", _back_to_the_pool):
+        return
+    sa.event.listen(engine, "checkin", _back_to_the_pool)
+    sa.event.listen(engine, "before_cursor_execute", _write_leaves_autocommit)
 
 
 def _mark_written(session, flush_context) -> None:
@@ -176,6 +248,8 @@ def track_writes() -> None:
     if not sa.event.contains(session, "after_flush", _mark_written):
         sa.event.listen(session, "after_flush", _mark_written)
         sa.event.listen(session, "after_transaction_end", _clear_written)
+        sa.event.listen(session, "after_begin", _reads_in_autocommit)
+        sa.event.listen(session, "before_flush", _flush_leaves_autocommit)
 
 
 def end_read_transaction(error: BaseException | None = None) -> None:
@@ -213,8 +287,13 @@ def transactional(fn=None, *, stale=None):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             _end_kept_read()  # a read kept open by reading() ends before the write lock
-            with sqlite.write_turn():
-                return _run(fn, args, kwargs, stale)
+            token = _IN_USE_CASE.set(True)
+            try:
+                _leave_autocommit()  # reads in autocommit before it (PostgreSQL): from here one transaction
+                with sqlite.write_turn():
+                    return _run(fn, args, kwargs, stale)
+            finally:
+                _IN_USE_CASE.reset(token)
 
         return wrapper
 

@@ -225,3 +225,94 @@ def test_the_gate_descriptor_is_per_thread_and_opened_again_in_a_forked_child(tm
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _in_a_read_only_request(app):
+    """A request context that has said it only reads, as api.app's first hook says for a GET."""
+    context = app.test_request_context("/api/v1/me")
+    context.push()
+    started = service_db.start_request(True)
+
+    def end():
+        service_db.end_read_transaction(None)
+        db.session.remove()
+        service_db.end_request(started)
+        context.pop()
+
+    return end
+
+
+def _open_transaction(session) -> bool:
+    """Whether the database holds a transaction open for the session's connection (a BEGIN was sent)."""
+    raw = session.connection().connection.dbapi_connection
+    if hasattr(raw, "info") and hasattr(raw.info, "transaction_status"):   # psycopg
+        from psycopg.pq import TransactionStatus
+
+        return raw.info.transaction_status != TransactionStatus.IDLE
+    return raw.in_transaction   # sqlite3
+
+
+@pytest.mark.real_commits
+def test_a_read_only_request_reads_without_begin_on_postgres_and_returns_its_connection_transactional(app,
+                                                                                                      is_postgres):
+    """Under READ COMMITTED a transaction that only reads adds two round trips and nothing else: on PostgreSQL
+    a read-only request's statements run in autocommit. The pool gets the connection back out of it."""
+    make_user(name="钱志明")
+    db.session.commit()
+    db.session.remove()
+    returned: list[bool] = []
+    sa.event.listen(db.engine, "checkin", lambda raw, record: returned.append(getattr(raw, "autocommit", None)))
+    end = _in_a_read_only_request(app)
+    try:
+        assert db.session.execute(sa.select(sa.func.count(User.id))).scalar() >= 1
+        assert db.session().in_transaction()   # the session's own bookkeeping is as ever
+        assert _open_transaction(db.session()) is (not is_postgres)
+    finally:
+        end()
+    if is_postgres:
+        assert returned and returned[-1] is False
+        with db.engine.connect() as connection:   # the next user of the pool begins transactions again
+            assert connection.connection.dbapi_connection.autocommit is False
+
+
+@pytest.mark.real_commits
+def test_a_use_case_in_a_read_only_request_is_one_transaction(app):
+    """An audited read goes on to write: its use-case leaves autocommit, so a failure undoes all of it."""
+    end = _in_a_read_only_request(app)
+    name = f"half-{time.time_ns()}"
+
+    @transactional
+    def two_users_then_fail():
+        db.session.add(User(username=name + "-a"))
+        db.session.flush()
+        db.session.execute(sa.insert(User).values(username=name + "-b"))
+        raise RuntimeError("boom")
+
+    try:
+        db.session.execute(sa.select(User.id)).all()   # a read first: on PostgreSQL, in autocommit
+        with pytest.raises(RuntimeError):
+            two_users_then_fail()
+    finally:
+        end()
+    assert db.session.execute(sa.select(User.id).where(User.username.like(name + "%"))).all() == []
+
+
+@pytest.mark.real_commits
+@pytest.mark.parametrize("how", ["flush", "statement"])
+def test_a_write_outside_a_use_case_in_a_read_only_request_is_still_rolled_back(app, how):
+    """Writes go through use-cases; one that does not still never commits on its own: a flush, and any
+    statement that is not a SELECT, leave autocommit first."""
+    end = _in_a_read_only_request(app)
+    name = f"stray-{how}-{time.time_ns()}"
+    try:
+        db.session.execute(sa.select(User.id)).all()
+        if how == "flush":
+            db.session.add(User(username=name))
+            db.session.flush()
+        else:
+            db.session.execute(sa.insert(User).values(username=name))
+        assert _open_transaction(db.session())
+        db.session.rollback()
+    finally:
+        end()
+    assert db.session.execute(sa.select(User.id).where(User.username == name)).first() is None
