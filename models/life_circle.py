@@ -24,7 +24,7 @@ class Facility(Base):
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         # The nearby prefilter: a few grid cells, then the exact box, read from the index alone
         # (status and category are filtered from the index entries; the planner never prefers a category scan).
-        sa.Index("ix_facility_cell", "cell", "lat", "lng", "status", "category_code", "id"),
+        sa.Index("ix_facility_cell", "cell", "lat", "lng", "status", "category_code", "id", "version"),
         sa.Index("ix_facility_category", "category_code", "status"),
         sa.Index("ix_facility_street", "street_id", "category_code"),
         sa.Index("ix_facility_name", "name"),

@@ -73,9 +73,10 @@ def _check_filters(category: str | None, target_group: str | None) -> None:
         raise errors.TargetGroupUnknown()
 
 
-# The prefilter: grid cells and the box, answered from ix_facility_cell alone (nearby_ids sends the same
-# statement as driver SQL).
-_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code).where(
+# The prefilter: grid cells and the box, answered from ix_facility_cell alone, each facility with its version (the
+# item cache's key; nearby_ids sends the same statement as driver SQL).
+_PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status, Facility.category_code,
+                       Facility.version).where(
     Facility.cell.in_(sa.bindparam("cells", expanding=True)),
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
@@ -160,9 +161,9 @@ class _Static:
 class _StaticCache:
     """A bounded in-process cache of ``_Static`` keyed by (facility id, version).
 
-    Each lookup reads the current versions of the facilities it shows (a primary-key read), and every
-    change of a facility raises its version (the ORM's version counter), so an edit is seen at once by
-    every worker: its new version is simply not cached yet. Ids are never reused for committed rows.
+    Each lookup's prefilter reads the current version of every facility it finds (from ix_facility_cell),
+    and every change of a facility raises its version (the ORM's version counter), so an edit is seen at
+    once by every worker: its new version is simply not cached yet. Ids are never reused for committed rows.
     Oldest entries go first when full."""
 
     def __init__(self, size: int):
@@ -192,44 +193,41 @@ class _StaticCache:
 STATIC_CACHE = _StaticCache(5_000)   # about 2.5 KB an entry: some 12 MB per worker when full
 
 
-def _driver_sql(kind: str, n: int, paramstyle: str) -> str:
-    """A hot read as driver SQL for ``n`` values in its IN list (built once per size; same statements as
-    ``_PREFILTER`` and a primary-key read of versions, without compiling them per request)."""
-    key = (kind, n, paramstyle)
+def _driver_sql(n: int, paramstyle: str) -> str:
+    """The hot read as driver SQL for ``n`` cells in its IN list (built once per size; the statement of
+    ``_PREFILTER``, without compiling it per request)."""
+    key = (n, paramstyle)
     sql = _SQL.get(key)
     if sql is None:
         mark = "?" if paramstyle == "qmark" else "%s"
         marks = ", ".join([mark] * n)
         sql = _SQL[key] = (
-            f"SELECT id, lat, lng, status, category_code FROM facility WHERE cell IN ({marks}) "
-            f"AND lat BETWEEN {mark} AND {mark} AND lng BETWEEN {mark} AND {mark}" if kind == "prefilter" else
-            f"SELECT id, version FROM facility WHERE id IN ({marks})")
+            f"SELECT id, lat, lng, status, category_code, version FROM facility WHERE cell IN ({marks}) "
+            f"AND lat BETWEEN {mark} AND {mark} AND lng BETWEEN {mark} AND {mark}")
     return sql
 
 
-_SQL: dict[tuple[str, int, str], str] = {}
+_SQL: dict[tuple[int, str], str] = {}
 
 
-def _fetch(kind: str, params: tuple, n: int) -> list[tuple]:
+def _fetch(params: tuple, n: int) -> list[tuple]:
     """Run a ``_driver_sql`` read on the session's connection (in its transaction) with the driver's cursor."""
     connection = db.session.connection()
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(_driver_sql(kind, n, connection.dialect.paramstyle), params)
+        cursor.execute(_driver_sql(n, connection.dialect.paramstyle), params)
         return cursor.fetchall()
     finally:
         cursor.close()
 
 
-def _statics(ids) -> dict[int, _Static]:
-    """Facility id → the static part of its current version; reads whole rows only for versions not cached."""
-    ids = list(ids)
-    if not ids:
-        return {}
+def _statics(found) -> dict[int, _Static]:
+    """Facility id → the static part of the version the prefilter found; reads whole rows only for versions not
+    cached (``found``: (id, walk) pairs of ``nearby_ids``)."""
     out, missing = {}, []
     get = STATIC_CACHE.get
-    for fid, version in _fetch("versions", tuple(ids), len(ids)):
-        entry = get((fid, version))
+    for fid, walk in found:
+        entry = get((fid, walk.version))
         if entry is None:
             missing.append(fid)
         else:
@@ -323,14 +321,14 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
     moment = _Moment(clock.now())
     if target_group is None and open_now is None:
         picked = found[:limit]
-        statics = _statics(fid for fid, _ in picked)
+        statics = _statics(picked)
     else:
         # Walking order, as many facilities as the filters need, in chunks.
         picked, statics = [], {}
         chunk = max(2 * limit, 20)
         for start in range(0, len(found), chunk):
             part = found[start:start + chunk]
-            statics.update(_statics(fid for fid, _ in part))
+            statics.update(_statics(part))
             for fid, walk in part:
                 entry = statics.get(fid)
                 if entry is None or not _serves(entry.target_groups, target_group):
@@ -366,10 +364,10 @@ def _nearby(*, lat: float | None = None, lng: float | None = None, datum: str = 
 
 
 class Found:
-    __slots__ = ("distance_m", "walk_m", "method", "row")
+    __slots__ = ("distance_m", "walk_m", "method", "row", "version")
 
-    def __init__(self, distance_m: int, walk_m: int, method: str, row=None):
-        self.distance_m, self.walk_m, self.method, self.row = distance_m, walk_m, method, row
+    def __init__(self, distance_m: int, walk_m: int, method: str, row=None, version: int | None = None):
+        self.distance_m, self.walk_m, self.method, self.row, self.version = distance_m, walk_m, method, row, version
 
     def seconds(self, pace: str):
         if self.row is None:
@@ -388,17 +386,17 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     radius = (budget_m + 1) / detour
     min_lat, max_lat, min_lng, max_lng = walking.search_box(olat, olng, radius)
     cells = walking.cells_for_box(min_lat, max_lat, min_lng, max_lng)
-    rows = _fetch("prefilter", (*cells, min_lat, max_lat, min_lng, max_lng), len(cells))
-    candidates = [(fid, lat, lng) for fid, lat, lng, status, code in rows
+    rows = _fetch((*cells, min_lat, max_lat, min_lng, max_lng), len(cells))
+    candidates = [(fid, lat, lng, version) for fid, lat, lng, status, code, version in rows
                   if status == "open" and (category is None or code == category)]
     network = {}
     if estate_id is not None:
         network = walking.network_rows(estate_id)
-        seen = {fid for fid, _, _ in candidates}
+        seen = {fid for fid, _, _, _ in candidates}
         extra = [fid for fid, row in network.items() if fid not in seen and row.walk_m <= budget_m]
         if extra:
-            q = sa.select(Facility.id, Facility.lat, Facility.lng).where(Facility.id.in_(extra),
-                                                                       Facility.status == "open")
+            q = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.version).where(
+                Facility.id.in_(extra), Facility.status == "open")
             if category is not None:
                 q = q.where(Facility.category_code == category)
             candidates.extend(db.session.execute(q).tuples())
@@ -409,17 +407,17 @@ def nearby_ids(olat: float, olng: float, budget_m: int, *, category: str | None 
     cos_p1 = cos(p1)
     two_r = 2 * geo.EARTH_RADIUS_M
     keyed = []
-    for fid, lat, lng in candidates:
+    for fid, lat, lng, version in candidates:
         p2 = radians(lat)
         h = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos(p2) * sin(radians(lng - olng) / 2) ** 2
         d = two_r * asin(min(1.0, sqrt(h)))
         row = network.get(fid) if network else None
         walk_m = row.walk_m if row is not None else int(d * detour + 0.5)
         if walk_m <= budget_m:
-            keyed.append((walk_m, int(d + 0.5), fid, row))
+            keyed.append((walk_m, int(d + 0.5), fid, row, version))
     keyed.sort()   # by (walk_m, distance, id); ids are unique, so nothing after them is compared
-    return [(fid, Found(d, walk_m, "network" if row is not None else "estimated", row))
-            for walk_m, d, fid, row in keyed]
+    return [(fid, Found(d, walk_m, "network" if row is not None else "estimated", row, version))
+            for walk_m, d, fid, row, version in keyed]
 
 
 def brute_force_ids(olat: float, olng: float, budget_m: int, *, category: str | None = None) -> list[tuple[int, int]]:

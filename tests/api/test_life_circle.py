@@ -213,6 +213,23 @@ def test_admin_endpoints_need_staff_in_scope(client, place, people):
                       headers=auth(people.far_staff)).status_code == 403
 
 
+def test_nearby_shows_an_edit_at_once_though_the_old_version_is_cached(client, place, people):
+    """The prefilter reads each facility's version with its place (ix_facility_cell): the item cache, keyed by
+    (id, version), never answers for an older version."""
+    created = client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id), headers=auth(people.staff))
+    fid = created.json["id"]
+    where = {"lat": LAT, "lng": LNG}
+    before = client.get("/api/v1/facilities/nearby", query_string=where, headers=auth(people.resident))
+    assert [item["phone"] for item in before.json["items"] if item["id"] == fid] == [None]
+    assert len(queries.STATIC_CACHE) >= 1
+    changed = client.patch(f"/api/v1/facilities/{fid}", json={"phone": "021-52840000", "name": "香泉长者食堂",
+                                                               "version": 1}, headers=auth(people.street_admin))
+    assert changed.status_code == 200
+    after = client.get("/api/v1/facilities/nearby", query_string=where, headers=auth(people.resident))
+    assert [(item["phone"], item["name"]) for item in after.json["items"] if item["id"] == fid] == \
+        [("021-52840000", "香泉长者食堂")]
+
+
 def test_create_update_close_are_audited_and_versioned(client, place, people):
     created = client.post("/api/v1/facilities", json=body(neighbourhood_id=place.nb.id), headers=auth(people.staff))
     fid = created.json["id"]
