@@ -173,9 +173,12 @@ _MINE_FOLLOWED = (sa.select(CaseFollower.case_id.label("id"))
 _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
     sa.select(Case.id).where(Case.reporter_user_id == sa.bindparam("user_id")),
     sa.select(CaseFollower.case_id).where(CaseFollower.user_id == sa.bindparam("user_id"))).subquery())
+# The page's ids: the two keyset runs merged, the newest ``limit`` of them (only those rows are read).
+_MINE_IDS = sa.union(sa.select(_MINE_REPORTED.c.id), sa.select(_MINE_FOLLOWED.c.id)).subquery()
 # The page with the total beside each row (service.db.with_total): one statement.
 _MINE_PAGE = (with_total(_SUMMARY_SELECT, _MINE_COUNT)
-              .where(Case.id.in_(sa.union(sa.select(_MINE_REPORTED.c.id), sa.select(_MINE_FOLLOWED.c.id))))
+              .where(Case.id.in_(sa.select(_MINE_IDS.c.id).order_by(_MINE_IDS.c.id.desc())
+                                 .limit(sa.bindparam("limit"))))
               .order_by(Case.id.desc()).limit(sa.bindparam("limit")))
 
 
