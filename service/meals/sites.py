@@ -34,6 +34,18 @@ def get_slot(slot_id: int) -> MealSlot:
     return slot
 
 
+def get_slot_to_book(slot_id: int, set_meal_id: int) -> tuple[MealSlot, MealSite, SetMeal | None]:
+    """The slot a booking names with its site and the set meal the booking names (None unless it is one of the
+    slot's), in one statement."""
+    row = db.session.execute(
+        sa.select(MealSlot, MealSite, SetMeal).join(MealSite, MealSite.id == MealSlot.site_id)
+        .outerjoin(SetMeal, sa.and_(SetMeal.id == set_meal_id, SetMeal.slot_id == MealSlot.id))
+        .where(MealSlot.id == slot_id)).first()
+    if row is None:
+        raise errors.SlotUnknown()
+    return row.tuple()
+
+
 def distance_m(site: MealSite, lat: float | None, lng: float | None) -> float | None:
     """Straight-line distance from a point (GCJ-02) to a site (the delivery radius is a radius)."""
     if lat is None or lng is None or site.lat is None or site.lng is None:

@@ -68,13 +68,14 @@ def book(actor: Actor, *, slot_id: int, diner_id: int | None, mode: str, set_mea
     then the booking with its frozen price and counter code, and its seats, or a waitlist place when the slot
     is full and ``join_waitlist`` (else 409 ``meals.slot_full``)."""
     now = clock.now()
-    slot = sites.get_slot(slot_id)
-    site = _bookable_site(slot)
+    slot, site, set_meal = sites.get_slot_to_book(slot_id, set_meal_id)
+    _check_bookable(site)
     diner_id = diner_id or actor.user_id
     booked_as = access.require_book_for(actor, diner_id)
     r = sites.site_rules(site)
     _check_window(slot, now)
-    set_meal = _set_meal_of(slot, set_meal_id)
+    if set_meal is None:   # none of that id, or another slot's
+        raise errors.SetMealUnknown()
     _check_order(slot, r, mode=mode, quantity=quantity)
     d = pricing.diner(diner_id, slot.day)
     for_self = diner_id == actor.user_id
@@ -97,11 +98,9 @@ def book(actor: Actor, *, slot_id: int, diner_id: int | None, mode: str, set_mea
     return booking
 
 
-def _bookable_site(slot: MealSlot) -> MealSite:
-    site = db.session.get(MealSite, slot.site_id)
+def _check_bookable(site: MealSite) -> None:
     if not (site.active and site.bookable):
         raise errors.SiteNotBookable()
-    return site
 
 
 def _check_window(slot: MealSlot, now: datetime) -> None:
@@ -109,13 +108,6 @@ def _check_window(slot: MealSlot, now: datetime) -> None:
         raise errors.WindowNotOpen(errors={"opens_at": [clock.iso(slot.opens_at)]})
     if now >= slot.cutoff_at:
         raise errors.CutoffPassed()
-
-
-def _set_meal_of(slot: MealSlot, set_meal_id: int) -> SetMeal:
-    set_meal = db.session.get(SetMeal, set_meal_id)
-    if set_meal is None or set_meal.slot_id != slot.id:
-        raise errors.SetMealUnknown()
-    return set_meal
 
 
 def _check_order(slot: MealSlot, r: meal_rules.Rules, *, mode: str, quantity: int) -> None:
