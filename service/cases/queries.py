@@ -310,13 +310,13 @@ def staff_queue(actor: Actor, *, status: list[str] | None = None, category: str 
     connection = db.session.connection()
     if cursor is None or due is not None:
         statement = _queue_statement(*shape, dated=True, after=due is not None)
-        rows = list(connection.execute(statement, dict(params, after_due=due, after_id=last_id, limit=limit + 1)))
+        rows = connection.execute(statement, dict(params, after_due=due, after_id=last_id, limit=limit + 1)).all()
         last_id = None
     # Open cases always have a deadline (set at dispatch), so the second scan is needed
     # only when the filter asks for cases that are no longer open.
     if len(rows) <= limit and not set(statuses) <= set(OPEN_STATUSES):
         statement = _queue_statement(*shape, dated=False, after=last_id is not None)
-        rows += list(connection.execute(statement, dict(params, after_id=last_id, limit=limit + 1 - len(rows))))
+        rows += connection.execute(statement, dict(params, after_id=last_id, limit=limit + 1 - len(rows))).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
