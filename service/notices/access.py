@@ -124,26 +124,40 @@ def may_manage(actor: Actor, notice: Notice, *, places: list[Place] | None = Non
     return bool(places) and all(any(covers(actor, role, p) for role in ("admin", "staff")) for p in places)
 
 
-def manages_sql(actor: Actor) -> sa.ColumnElement[bool]:
+def manages_sql(*, staff: bool, streets: bool, neighbourhoods: bool) -> sa.ColumnElement[bool]:
     """``may_manage`` as a condition on Notice, for lists: the author, or staff and administrators covering
-    every place of the notice (``covers``: the notice's street, else each place's neighbourhoods, all theirs)."""
-    authored = Notice.author_user_id == actor.user_id
-    if not actor.is_staff:
+    every place of the notice (``covers``: the notice's street, else each place's neighbourhoods, all theirs).
+    Its values are parameters (``manages_params``), so a list builds its statement once per shape."""
+    authored = Notice.author_user_id == sa.bindparam("manager_id")
+    if not staff:
         return authored
     conditions = [authored]
-    if actor.street_ids:
-        conditions.append(Notice.street_id.in_(sorted(actor.street_ids)))   # a notice lies in one street
-    nbs = sorted(actor.own_neighbourhood_ids)   # a street's own are covered by the street already
-    if nbs:
+    if streets:   # a notice lies in one street
+        conditions.append(Notice.street_id.in_(sa.bindparam("manager_street_ids", expanding=True)))
+    if neighbourhoods:   # a street's own are covered by the street already
         scope = sa.orm.aliased(NoticeScope)
         conditions.append(sa.and_(
             sa.exists().where(scope.notice_id == Notice.id),
-            ~sa.exists().where(scope.notice_id == Notice.id, ~_within(scope, nbs))))
+            ~sa.exists().where(scope.notice_id == Notice.id,
+                               ~_within(scope, sa.bindparam("manager_neighbourhood_ids", expanding=True)))))
     return sa.or_(*conditions)
 
 
-def _within(scope, nbs: list[int]) -> sa.ColumnElement[bool]:
-    """A scope (not a street) whose neighbourhoods are some, all among ``nbs``, as ``resolve`` finds them."""
+def manages_shape(actor: Actor) -> dict:
+    """The shape ``manages_sql`` takes for the actor."""
+    return {"staff": actor.is_staff, "streets": bool(actor.street_ids),
+            "neighbourhoods": bool(actor.own_neighbourhood_ids)}
+
+
+def manages_params(actor: Actor) -> dict:
+    """The values of ``manages_sql`` for the actor."""
+    return {"manager_id": actor.user_id, "manager_street_ids": sorted(actor.street_ids),
+            "manager_neighbourhood_ids": sorted(actor.own_neighbourhood_ids)}
+
+
+def _within(scope, nbs) -> sa.ColumnElement[bool]:
+    """A scope (not a street) whose neighbourhoods are some, all among ``nbs`` (an expanding parameter), as
+    ``resolve`` finds them."""
     def estate_within(estate_id):
         en = estate_neighbourhood.c
         return sa.and_(sa.exists().where(en.estate_id == estate_id),

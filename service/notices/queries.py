@@ -13,6 +13,7 @@ from models.uploads import Upload
 from models.people import ResidentProfile, User
 from models.places import Building, Neighbourhood, Unit
 from service import audit, clock, csv_export, labels, people, privacy
+from service.db import rows_and_total, with_total
 from service.meals.queries import lives_alone_sql
 from service.notices import access, errors, rules
 from service.people import Actor
@@ -162,30 +163,50 @@ def counts(notice_id: int, lang: str = "zh") -> dict:
                            "count": reasons[r]} for r in ("resident", "owner", "family") if r in reasons]}
 
 
+# What a managed notice's line shows (``_summary`` and its audience count), not its body.
+_MANAGED_COLUMNS = (Notice.id, Notice.category, Notice.title, Notice.urgent, Notice.ack_required, Notice.pinned,
+                    Notice.state, Notice.version, Notice.supersedes_id, Notice.published_at, Notice.publish_at,
+                    Notice.valid_until, Notice.event_at, Notice.author_role, Notice.audience_count)
+
+
+@functools.lru_cache(maxsize=64)
+def _managed_statement(listed_streets: bool, estates: bool, state: bool, *, staff: bool, streets: bool,
+                       neighbourhoods: bool):
+    """``managed``'s page with its total, built once per shape of caller (the keywords: ``manages_sql``'s): the
+    ids travel as parameters."""
+    mine = [Notice.author_user_id == sa.bindparam("user_id")]
+    if listed_streets:
+        mine.append(Notice.street_id.in_(sa.bindparam("listed_street_ids", expanding=True)))
+    if estates:
+        mine.append(sa.exists().where(NoticeScope.notice_id == Notice.id, NoticeScope.scope_type == "estate",
+                                      NoticeScope.scope_id.in_(sa.bindparam("estate_ids", expanding=True))))
+    # Not yet published (a draft, scheduled): only for those who may manage it, as its detail.
+    where = [sa.or_(*mine), sa.or_(Notice.state.not_in(("draft", "scheduled")),
+                                   access.manages_sql(staff=staff, streets=streets, neighbourhoods=neighbourhoods))]
+    if state:
+        where.append(Notice.state == sa.bindparam("state"))
+    count = sa.select(sa.func.count()).select_from(Notice).where(*where)
+    page = (sa.select(*_MANAGED_COLUMNS).where(*where).order_by(Notice.id.desc())
+            .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+    return with_total(page, count), count
+
+
 def managed(actor: Actor, *, state: str | None, page: int, page_size: int, lang: str = "zh") -> tuple[list, int]:
     """Notices the actor wrote or whose street (staff) or estate (committee, property company) they cover,
-    newest first; a draft or a scheduled notice only for those who may manage it."""
-    mine = [Notice.author_user_id == actor.user_id]
+    newest first; a draft or a scheduled notice only for those who may manage it. One statement for the page and
+    its total."""
     streets = set(actor.street_ids)
     if actor.is_staff and actor.own_neighbourhood_ids:
         streets |= set(db.session.execute(sa.select(Neighbourhood.street_id).where(
             Neighbourhood.id.in_(sorted(actor.own_neighbourhood_ids)))).scalars())
-    if actor.is_staff and streets:
-        mine.append(Notice.street_id.in_(sorted(streets)))
     estates = set().union(*(actor.scope_ids(r, "estate") for r in access.ESTATE_ROLES))
-    if estates:
-        mine.append(sa.exists().where(NoticeScope.notice_id == Notice.id, NoticeScope.scope_type == "estate",
-                                      NoticeScope.scope_id.in_(sorted(estates))))
-    # Not yet published (a draft, scheduled): only for those who may manage it, as its detail.
-    query = sa.select(Notice).where(sa.or_(*mine), sa.or_(Notice.state.not_in(("draft", "scheduled")),
-                                                          access.manages_sql(actor)))
-    if state:
-        query = query.where(Notice.state == state)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar()
-    notices = db.session.execute(query.order_by(Notice.id.desc()).limit(page_size)
-                                 .offset((page - 1) * page_size)).scalars().all()
+    statement, count = _managed_statement(bool(streets) and actor.is_staff, bool(estates), state is not None,
+                                          **access.manages_shape(actor))
+    params = {"user_id": actor.user_id, "listed_street_ids": sorted(streets), "estate_ids": sorted(estates),
+              "state": state, "limit": page_size, "offset": (page - 1) * page_size, **access.manages_params(actor)}
+    rows, total = rows_and_total(statement, count, params)
     now = clock.now()
-    return [{**_summary(n, lang, now), "audience_count": n.audience_count} for n in notices], total
+    return [{**_summary(n, lang, now), "audience_count": n.audience_count} for n in rows], total
 
 
 # --- the chase list --------------------------------------------------------------------------------------------

@@ -499,7 +499,8 @@ def test_the_lists_condition_agrees_with_may_manage_for_every_kind_of_place():
     for who, user in actors.items():
         actor = people.load_actor(user.id)
         by_sql = set(db.session.execute(sa.select(Notice.id).where(Notice.id.in_(list(ids.values())),
-                                                                   access.manages_sql(actor))).scalars())
+                                                                   access.manages_sql(**access.manages_shape(actor))),
+                                        access.manages_params(actor)).scalars())
         expected = {i for i in ids.values() if access.may_manage(actor, db.session.get(Notice, i))}
         assert by_sql == expected, (who, {n for n, i in ids.items() if i in by_sql ^ expected})
     nb_staff = people.load_actor(actors["nb staff"].id)
