@@ -18,7 +18,8 @@ from config import INSTANCE_DIR, ROOT, load_config, pii_keys, setting_from_envir
 from models.base import compared_by_alembic, db
 from service import (account_closure, calendar, consent, data_export, notifications, places, privacy, redis_client,
                      registry, retention, second_factor, sqlite, storage, uploads)
-from service.db import end_read_transaction, end_request, ping_when_idle, reads_in_autocommit, start_request, track_writes
+from service.db import (end_read_transaction, end_request, ping_when_idle, reads_in_autocommit, start_request,
+                        track_writes)
 from service.observability import configure_logging
 from service.wechat import WeChatClient
 

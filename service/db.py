@@ -183,34 +183,25 @@ def _reads_in_autocommit(session, transaction, connection) -> None:
         dbapi_connection.autocommit = True
 
 
-def _leave_autocommit() -> None:
-    """The session's transaction leaves autocommit (its next statement begins a transaction)."""
-    session = db.session()
+def _leave_autocommit(session=None, *_flush_args) -> None:
+    """The session's transaction leaves autocommit (its next statement begins a transaction); also the
+    session's before_flush hook."""
+    session = db.session() if session is None else session
     if session.in_transaction():
         _autocommit_off(session.connection().connection.dbapi_connection)
 
 
-def _autocommit_off(dbapi_connection) -> None:
+def _autocommit_off(dbapi_connection, *_checkin_args) -> None:
+    """Out of autocommit, while idle; also the pool's checkin hook."""
     if dbapi_connection is not None and getattr(dbapi_connection, "autocommit", False) \
             and not dbapi_connection.closed:
         dbapi_connection.autocommit = False
 
 
-def _flush_leaves_autocommit(session, flush_context, instances) -> None:
-    if session.in_transaction():
-        _autocommit_off(session.connection().connection.dbapi_connection)
-
-
 def _write_leaves_autocommit(conn, cursor, statement, parameters, context, executemany) -> None:
     """before_cursor_execute (PostgreSQL): a statement that is not a SELECT never runs in autocommit."""
     if not statement.startswith("SELECT"):
-        dbapi_connection = cursor.connection
-        if dbapi_connection.autocommit:
-            dbapi_connection.autocommit = False
-
-
-def _back_to_the_pool(dbapi_connection, record) -> None:
-    _autocommit_off(dbapi_connection)
+        _autocommit_off(cursor.connection)
 
 
 @functools.cache
@@ -224,9 +215,9 @@ def reads_in_autocommit(engine) -> None:
     """Install the above on a PostgreSQL engine (the session's events once, in ``track_writes``)."""
     import sqlalchemy as sa
 
-    if engine.dialect.name != "postgresql" or sa.event.contains(engine, "checkin", _back_to_the_pool):
+    if engine.dialect.name != "postgresql" or sa.event.contains(engine, "checkin", _autocommit_off):
         return
-    sa.event.listen(engine, "checkin", _back_to_the_pool)
+    sa.event.listen(engine, "checkin", _autocommit_off)
     sa.event.listen(engine, "before_cursor_execute", _write_leaves_autocommit)
 
 
@@ -249,7 +240,7 @@ def track_writes() -> None:
         sa.event.listen(session, "after_flush", _mark_written)
         sa.event.listen(session, "after_transaction_end", _clear_written)
         sa.event.listen(session, "after_begin", _reads_in_autocommit)
-        sa.event.listen(session, "before_flush", _flush_leaves_autocommit)
+        sa.event.listen(session, "before_flush", _leave_autocommit)
 
 
 def end_read_transaction(error: BaseException | None = None) -> None:

@@ -26,14 +26,6 @@ def get_site(site_id: int) -> MealSite:
     return site
 
 
-def get_slot(slot_id: int) -> MealSlot:
-    """The slot a booking names (``slot_id``)."""
-    slot = db.session.get(MealSlot, slot_id)
-    if slot is None:
-        raise errors.SlotUnknown()
-    return slot
-
-
 def get_slot_to_book(slot_id: int, set_meal_id: int) -> tuple[MealSlot, MealSite, SetMeal | None]:
     """The slot a booking names with its site and the set meal the booking names (None unless it is one of the
     slot's), in one statement."""
