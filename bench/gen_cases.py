@@ -476,8 +476,8 @@ def _remove(url: str) -> None:
         notifications = sa.select(Notification.id).where(Notification.user_id.in_(users))
         conn.execute(sa.delete(Delivery).where(Delivery.notification_id.in_(notifications)))
         conn.execute(sa.delete(Notification).where(Notification.user_id.in_(users)))
-        conn.exec_driver_sql('DELETE FROM case_event WHERE case_id IN (SELECT id FROM "case" WHERE street_id IN '
-                             f"(SELECT id FROM street WHERE code LIKE '{MARKER}-S%'))")
+        conn.execute(sa.text('DELETE FROM case_event WHERE case_id IN (SELECT id FROM "case" WHERE street_id IN '
+                             "(SELECT id FROM street WHERE code LIKE :streets))"), {"streets": f"{MARKER}-S%"})
         conn.execute(sa.delete(Case).where(Case.street_id.in_(streets)))
         conn.execute(sa.delete(CaseCounter).where(CaseCounter.street_id.in_(streets)))
         conn.execute(sa.delete(RoleAssignment).where(RoleAssignment.user_id.in_(users)))

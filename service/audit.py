@@ -24,25 +24,22 @@ def record(actor, action: str, object_type: str, object_id, *, before: dict | No
     place is placed there, not where its holder lives); None places it district-wide.
     ``subject_user_id`` names the person whose personal data the action viewed or changed, who can then
     read the entry (``for_subject``); a user object is its own subject."""
+    entry = AuditEntry(**_entry(actor, action, object_type, object_id, street_id, subject_user_id),
+                       before=before, after=after)
+    db.session.add(entry)
+    return entry
+
+
+def _entry(actor, action: str, object_type: str, object_id, street_id, subject_user_id: int | None) -> dict:
+    """An audit entry's columns but what changed (``record``)."""
     if subject_user_id is None and object_type == "user" and object_id is not None:
         subject_user_id = int(object_id)
     if street_id is LOCATE:
         place = places.locate(object_type, object_id) if object_id is not None else None
         street_id = place.street_id if place is not None else None
-    entry = AuditEntry(
-        actor_user_id=getattr(actor, "user_id", None),
-        actor_role=getattr(actor, "acting_role", None),
-        action=action,
-        object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        before=before,
-        after=after,
-        ip=getattr(actor, "ip", None),
-        street_id=street_id,
-        subject_user_id=subject_user_id,
-    )
-    db.session.add(entry)
-    return entry
+    return {"actor_user_id": getattr(actor, "user_id", None), "actor_role": getattr(actor, "acting_role", None),
+            "action": action, "object_type": object_type, "object_id": None if object_id is None else str(object_id),
+            "ip": getattr(actor, "ip", None), "street_id": street_id, "subject_user_id": subject_user_id}
 
 
 def record_view(actor, action: str, object_type: str, object_id, *, street_id=LOCATE,
@@ -51,14 +48,19 @@ def record_view(actor, action: str, object_type: str, object_id, *, street_id=LO
     entry is written in a transaction of its own, which takes the write lock before anything else; on
     PostgreSQL the read's transaction goes on and commits with the entry (one commit, and the statements
     the connection has prepared are kept: a rollback would drop them). ``street_id`` as in ``record``:
-    a caller holding the object passes it, saving the lookup."""
+    a caller holding the object passes it, saving the lookup. The entry is one INSERT statement: nothing
+    reads it back, so it needs no object in the session."""
     end_read_before_write()
     _write(actor, action, object_type, object_id, street_id, subject_user_id)
 
 
+_INSERT_ENTRY = sa.insert(AuditEntry)
+
+
 @transactional
 def _write(actor, action: str, object_type: str, object_id, street_id, subject_user_id) -> None:
-    record(actor, action, object_type, object_id, street_id=street_id, subject_user_id=subject_user_id)
+    db.session.connection().execute(_INSERT_ENTRY, _entry(actor, action, object_type, object_id, street_id,
+                                                          subject_user_id))
 
 
 def list_entries(actor, *, object_type: str | None = None, object_id: str | None = None,
