@@ -81,11 +81,15 @@ _PREFILTER = sa.select(Facility.id, Facility.lat, Facility.lng, Facility.status,
     Facility.lat.between(sa.bindparam("lat0"), sa.bindparam("lat1")),
     Facility.lng.between(sa.bindparam("lng0"), sa.bindparam("lng1")))
 
-# What the list needs of the facilities shown that the item cache does not hold yet, as plain rows.
+# What the list needs of the facilities shown that the item cache does not hold yet, as plain rows in the order
+# of ``_Static``'s arguments. On PostgreSQL the same columns are read as driver SQL with the ids as one array
+# parameter (``_details``): one statement text whatever the number of ids, so the driver prepares it once.
 _DETAIL = sa.select(Facility.id, Facility.version, Facility.name, Facility.category_code, Facility.subtype,
                     Facility.address, Facility.lat, Facility.lng, Facility.phone, Facility.services,
                     Facility.target_groups, Facility.accessible, Facility.bookable, Facility.hours).where(
     Facility.id.in_(sa.bindparam("ids", expanding=True)))
+_DETAIL_PG = (f"SELECT {', '.join(c.name for c in _DETAIL.selected_columns)} FROM facility "
+              "WHERE id = ANY(%s::integer[])")
 
 # What a nearby item shows of a facility besides its walk and open now (the rest: GET /facilities/{id}).
 NEARBY_FIELDS = ("id", "name", "category", "category_name", "dimension", "subtype", "address", "lat", "lng", "datum",
@@ -124,14 +128,15 @@ class _Static:
     __slots__ = ("id", "version", "category_code", "lat", "lng", "fields", "schedule", "target_groups", "_bases",
                  "_category")
 
-    def __init__(self, row):
-        self.id, self.version, self.category_code, self.lat, self.lng = (row.id, row.version, row.category_code,
-                                                                         row.lat, row.lng)
-        self.fields = {"name": row.name, "subtype": row.subtype, "address": row.address, "phone": row.phone,
-                       "services": list(row.services or [])}
-        self.schedule = _schedule(row.hours)
-        self.target_groups = tuple(row.target_groups or ())
-        self.fields.update(target_groups=list(self.target_groups), accessible=row.accessible, bookable=row.bookable)
+    def __init__(self, fid, version, name, category_code, subtype, address, lat, lng, phone, services, target_groups,
+                 accessible, bookable, hours):
+        """From a row of ``_DETAIL``, its columns in order."""
+        self.id, self.version, self.category_code, self.lat, self.lng = fid, version, category_code, lat, lng
+        self.target_groups = tuple(target_groups or ())
+        self.fields = {"name": name, "subtype": subtype, "address": address, "phone": phone,
+                       "services": list(services or []), "target_groups": list(self.target_groups),
+                       "accessible": accessible, "bookable": bookable}
+        self.schedule = _schedule(hours)
         self._bases: dict = {}
         self._category = None
 
@@ -233,10 +238,23 @@ def _statics(found) -> dict[int, _Static]:
         else:
             out[fid] = entry
     if missing:
-        for row in db.session.connection().execute(_DETAIL, {"ids": missing}).all():
-            entry = out[row.id] = _Static(row)
+        for row in _details(missing):
+            entry = out[row[0]] = _Static(*row)
             STATIC_CACHE.put(entry)
     return out
+
+
+def _details(ids: list[int]) -> list:
+    """The ``_DETAIL`` rows of these facilities, in the session's transaction."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(_DETAIL, {"ids": ids}).all()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_DETAIL_PG, (ids,))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _serves(groups, target_group: str | None) -> bool:

@@ -255,14 +255,13 @@ def test_nearby_json_text_is_the_nearby_answer(layout):
 
 
 def test_the_item_cache_stays_within_its_size(layout):
-    from types import SimpleNamespace
-
     world, estates, facilities, actor = layout
-    rows = db.session.execute(queries._DETAIL, {"ids": [f.id for f in facilities.values()]}).all()
+    rows = queries._details([f.id for f in facilities.values()])
+    assert len(rows) == len(facilities)
     cache = queries._StaticCache(10)
     for version in range(1, 26):
         for row in rows:
-            cache.put(queries._Static(SimpleNamespace(**{**row._mapping, "version": version})))
+            cache.put(queries._Static(row[0], version, *row[2:]))
     assert len(cache) <= 10
     newest = rows[-1]
-    assert cache.get((newest.id, 25)) is not None and cache.get((newest.id, 1)) is None
+    assert cache.get((newest[0], 25)) is not None and cache.get((newest[0], 1)) is None
