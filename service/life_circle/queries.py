@@ -39,10 +39,13 @@ def category_list(lang: str) -> dict:
 
 
 def facility_dict(f: Facility, lang: str = "zh", *, datum: str = "gcj02", moment: datetime | None = None,
-                  with_hours: bool = True) -> dict:
+                  with_hours: bool = True, days: hours_mod.Days | None = None) -> dict:
+    """A facility as the API shows it, open now at ``moment`` (or at ``days``'s moment: a list evaluates the days
+    around one moment once for all its facilities, and each distinct schedule is compiled once, ``_schedule``)."""
     category = rules.current().category(f.category_code)
     lat, lng = geo.from_gcj02(f.lat, f.lng, datum)
-    state = hours_mod.state(f.hours, f.status, moment or clock.now())
+    state = hours_mod.evaluate(_schedule(f.hours) if f.status == "open" else None, f.status,
+                               days or hours_mod.Days(moment or clock.now()))
     return {
         "id": f.id, "external_id": f.external_id, "name": f.name, "category": f.category_code,
         "category_name": category.name(lang) if category else f.category_code,
@@ -478,9 +481,11 @@ def search(text: str, *, category: str | None = None, page: int = 1, page_size: 
     if not needle:
         raise errors.QueryEmpty()
     pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    query = sa.select(Facility).where(sa.or_(Facility.name.ilike(pattern, escape="\\"),
-                                             Facility.subtype.ilike(pattern, escape="\\"),
-                                             Facility.address.ilike(pattern, escape="\\")))
+    # Case-insensitive; a needle without a letter that has a case (Chinese, digits) is matched as it is, which
+    # is the same and spares the database lower-casing every candidate's text.
+    match = "ilike" if needle.lower() != needle.upper() else "like"
+    query = sa.select(Facility).where(sa.or_(*(getattr(column, match)(pattern, escape="\\")
+                                               for column in (Facility.name, Facility.subtype, Facility.address))))
     grams = search_grams(needle)
     if grams and db.session.get_bind().dialect.name == "postgresql":
         # ix_facility_grams (migration 0016) finds the facilities holding every pair; ILIKE checks the text.
@@ -491,5 +496,5 @@ def search(text: str, *, category: str | None = None, page: int = 1, page_size: 
     if category:
         query = query.where(Facility.category_code == category)
     items, total = paginate_in_one(query.order_by(Facility.name, Facility.id), page, page_size)
-    moment = clock.now()
-    return [facility_dict(f, lang, datum=datum, moment=moment) for f in items], total
+    days = hours_mod.Days(clock.now())
+    return [facility_dict(f, lang, datum=datum, days=days) for f in items], total
