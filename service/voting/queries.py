@@ -2,13 +2,15 @@
 refusals, the chain's verification; and what the answers after a write show."""
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 
 from models.base import db
-from models.places import Estate
+from models.places import Building, Entrance, Estate, Unit
 from models.voting import Ballot, BallotRefusal, Motion, Proxy, Reelection, Voter, VoterUnit
 from service import audit
-from service.db import paginate
+from service.db import paginate, rows_and_total, with_total
 from service.people import Actor
 from service.voting import access, chain, electorate, rules, tally
 from service.voting.errors import EstateNotFound, ManagersOnlySee, NotOwner, NotStarted, ResultNotAvailable
@@ -130,9 +132,30 @@ def _managed(actor: Actor, motion_id: int, what: str) -> Motion:
 _MU, _B = VoterUnit.__table__, Ballot.__table__
 _COUNTED = (sa.exists().where(_B.c.motion_id == _MU.c.motion_id, _B.c.voter_id == _MU.c.voter_id,
                               sa.text("ballot.status IN ('pending', 'counted')"), _B.c.status == "counted"))
-_LIVE_STATUSES = sa.select(_B.c.voter_id, _B.c.status).where(
-    _B.c.motion_id == sa.bindparam("motion_id"), _B.c.voter_id.in_(sa.bindparam("voter_ids", expanding=True)),
-    sa.text("ballot.status IN ('pending', 'counted')"))
+# A page of participation in one statement: each unit of the frozen electorate with its label's parts (read from
+# the register; a unit the register no longer holds shows no label) and its voter's live ballot status, the total
+# of the filtered units beside each row. Built once per shape of filter (by building or not; voted, not, either).
+_LIVE_STATUS = (sa.select(_B.c.status).where(_B.c.motion_id == _MU.c.motion_id, _B.c.voter_id == _MU.c.voter_id,
+                                              sa.text("ballot.status IN ('pending', 'counted')"))
+                .scalar_subquery())
+
+
+@functools.lru_cache(maxsize=None)
+def _participation_page(by_building: bool, voted: bool | None):
+    where = [_MU.c.motion_id == sa.bindparam("motion_id")]
+    if by_building:
+        where.append(_MU.c.building_id == sa.bindparam("building_id"))
+    if voted is not None:
+        where.append(_COUNTED if voted else ~_COUNTED)
+    count = sa.select(sa.func.count()).select_from(_MU).where(*where)
+    page = (sa.select(_MU.c.unit_id, _MU.c.building_id, _MU.c.area, Building.number.label("building_number"),
+                      Entrance.number.label("entrance_number"), Unit.number.label("unit_number"),
+                      _LIVE_STATUS.label("live"))
+            .select_from(_MU).outerjoin(Unit, Unit.id == _MU.c.unit_id)
+            .outerjoin(Building, Building.id == Unit.building_id).outerjoin(Entrance, Entrance.id == Unit.entrance_id)
+            .where(*where).order_by(_MU.c.unit_id)
+            .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+    return with_total(page, count), count
 
 
 def participation(actor: Actor, motion_id: int, *, voted: bool | None = None, building_id: int | None = None,
@@ -141,22 +164,14 @@ def participation(actor: Actor, motion_id: int, *, voted: bool | None = None, bu
     names, no choices), filtered by ``voted`` (a counted ballot, or none yet: a paper ballot waiting for
     its confirmation is not counted) and building, a page at a time in unit order. The view is audited."""
     motion = _managed(actor, motion_id, "participation")
-    where = [_MU.c.motion_id == motion.id]
-    if building_id is not None:
-        where.append(_MU.c.building_id == building_id)
-    if voted is not None:
-        where.append(_COUNTED if voted else ~_COUNTED)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(_MU).where(*where)).scalar_one()
-    rows = db.session.execute(sa.select(_MU.c.unit_id, _MU.c.building_id, _MU.c.area, _MU.c.voter_id)
-                              .where(*where).order_by(_MU.c.unit_id)
-                              .limit(page_size).offset((page - 1) * page_size)).all()
-    # The page's labels and ballot states, read for its rows only.
-    labels = electorate.unit_labels(row.unit_id for row in rows)
-    status = dict(db.session.execute(_LIVE_STATUSES, {"motion_id": motion.id,
-                                                      "voter_ids": sorted({row.voter_id for row in rows})}).all())
-    items = [{"unit_id": u, "building_id": b, "label": labels.get(u, ""), "area": str(area),
-              "voted": status.get(v) == "counted", "pending_confirmation": status.get(v) == "pending"}
-             for u, b, area, v in rows]
+    statement, count = _participation_page(building_id is not None, voted)
+    rows, total = rows_and_total(statement, count, {"motion_id": motion.id, "building_id": building_id,
+                                                    "limit": page_size, "offset": (page - 1) * page_size})
+    items = [{"unit_id": r.unit_id, "building_id": r.building_id,
+              "label": electorate.unit_label(r.building_number, r.entrance_number, r.unit_number)
+              if None not in (r.building_number, r.entrance_number, r.unit_number) else "",
+              "area": str(r.area), "voted": r.live == "counted", "pending_confirmation": r.live == "pending"}
+             for r in rows]
     audit.record_view(actor, "voting.participation_viewed", "motion", motion.id,
                       street_id=access.estate_street(motion.estate_id))
     return items, total
