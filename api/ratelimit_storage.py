@@ -100,7 +100,7 @@ class RedisOrProcessMemoryStorage(Storage):
 
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
         self.fallback = ProcessMemoryStorage()
-        self._shared = None  # (link, limits' RedisStorage over the link's connection pool)
+        self._shared = None  # (link, limits' RedisStorage over the link's connection pool, the script)
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @property
@@ -108,22 +108,23 @@ class RedisOrProcessMemoryStorage(Storage):
         return ValueError
 
     def _redis(self):
+        """(the link, limits' RedisStorage over the link's connection pool, the counting script), or Nones."""
         from limits.storage import RedisStorage
 
         from service import redis_client
 
         link = redis_client.link()
         if link is None:
-            return None, None
+            return None, None, None
         if self._shared is None or self._shared[0] is not link:
             self._shared = (link, RedisStorage(link.url, connection_pool=link.client.connection_pool,
-                                               key_prefix=self.KEY_PREFIX))
+                                               key_prefix=self.KEY_PREFIX), link.client.register_script(_INCR))
         return self._shared
 
     def _either(self, name: str, *args):
         from service.redis_client import RedisUnavailable
 
-        link, shared = self._redis()
+        link, shared, _ = self._redis()
         if link is not None:
             try:
                 return link.call(lambda: getattr(shared, name)(*args))
@@ -132,20 +133,39 @@ class RedisOrProcessMemoryStorage(Storage):
         return getattr(self.fallback, name)(*args)
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
-        return self._either("incr", key, expiry, amount)
+        """Count a hit; in Redis the count and the window's time to live come back together (one round trip), and
+        the request remembers them: the rate-limit headers that follow ask ``get`` and ``get_expiry`` of the same
+        key, which then need no round trip of their own."""
+        from service.redis_client import RedisUnavailable
+
+        seen = _seen()
+        seen.pop(key, None)
+        link, shared, script = self._redis()
+        if link is not None:
+            try:
+                count, ttl = link.call(lambda: script(keys=[shared.prefixed_key(key)], args=[int(expiry), amount]))
+            except RedisUnavailable:
+                pass
+            else:
+                seen[key] = (int(count), max(int(ttl), 0) + time.time())
+                return int(count)
+        return self.fallback.incr(key, expiry, amount)
 
     def get(self, key: str) -> int:
-        return self._either("get", key)
+        found = _seen().get(key)
+        return found[0] if found is not None else self._either("get", key)
 
     def get_expiry(self, key: str) -> float:
-        return self._either("get_expiry", key)
+        found = _seen().get(key)
+        return found[1] if found is not None else self._either("get_expiry", key)
 
     def check(self) -> bool:
         return True  # always able to count, in Redis or here
 
     def reset(self) -> int | None:
+        _seen().clear()
         count = self.fallback.reset() or 0
-        link, shared = self._redis()
+        link, shared, _ = self._redis()
         if link is not None:
             from service.redis_client import RedisUnavailable
 
@@ -156,5 +176,26 @@ class RedisOrProcessMemoryStorage(Storage):
         return count
 
     def clear(self, key: str) -> None:
+        _seen().pop(key, None)
         self.fallback.clear(key)
         self._either("clear", key)
+
+
+# limits' incr_expire.lua (a window's first hit sets its expiry), answering the window's time to live as well.
+_INCR = """
+local amount = tonumber(ARGV[2])
+local current = redis.call("incrby", KEYS[1], amount)
+if tonumber(current) == amount then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+
+
+def _seen() -> dict:
+    """This request's counts from Redis: key → (count, window's end); outside a request, nothing is kept."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return {}
+    return request.environ.setdefault("linli.limit_counts", {})

@@ -241,6 +241,26 @@ def test_with_a_healthy_redis_limits_are_shared_and_revocations_survive_a_flush(
     assert client.post("/api/v1/auth/refresh", headers=bearer(refreshed["refresh_token"])).status_code == 401
 
 
+def test_a_counted_request_asks_redis_once_and_its_headers_come_from_that_answer(client, real_redis, monkeypatch):
+    from limits.storage import RedisStorage
+
+    make_user(username="resident.demo", name="王阿姨", is_demo=True)
+
+    def asked_again(*args, **kwargs):
+        raise AssertionError("the rate-limit headers asked Redis again")
+
+    monkeypatch.setattr(RedisStorage, "get", asked_again)
+    monkeypatch.setattr(RedisStorage, "get_expiry", asked_again)
+    answers = [client.post("/api/v1/auth/demo", json={"username": "resident.demo"}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    limit = int(answers[0].headers["X-RateLimit-Limit"])
+    assert [int(a.headers["X-RateLimit-Remaining"]) for a in answers] == [limit - 1, limit - 2, limit - 3]
+    (key,) = real_redis.keys("linli:limits:*")
+    ttl = real_redis.ttl(key)
+    assert int(real_redis.get(key)) == 3 and 0 < ttl <= 60
+    assert time.time() < int(answers[-1].headers["X-RateLimit-Reset"]) <= time.time() + ttl + 1
+
+
 def test_the_breaker_lets_a_trial_through_after_the_cool_off_and_closes(client, real_redis):
     link = redis_client.link()
     for _ in range(3):
