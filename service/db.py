@@ -211,6 +211,14 @@ def _pg_idle():
     return TransactionStatus.IDLE
 
 
+@functools.cache
+def _pg_in_transaction():
+    """A transaction open and healthy (no statement of it has failed)."""
+    from psycopg.pq import TransactionStatus
+
+    return TransactionStatus.INTRANS
+
+
 def reads_in_autocommit(engine) -> None:
     """Install the above on a PostgreSQL engine (the session's events once, in ``track_writes``)."""
     import sqlalchemy as sa
@@ -301,8 +309,36 @@ def _run(fn, args, kwargs, stale):
         db.session.rollback()
         raise (stale() if stale else ConcurrentUpdate()) from None
     except BaseException:
-        db.session.rollback()
+        _end_failed()
         raise
+
+
+def _end_failed() -> None:
+    """End a use-case that failed: rolled back; or, on PostgreSQL, committed when it wrote nothing (a refusal
+    decided by what it read: not found, not allowed, full, already done). The two end such a transaction alike,
+    but psycopg forgets every statement it has prepared on the connection at each ROLLBACK, so that after each
+    refusal the connection's hot queries would be parsed and planned afresh. Wrote nothing: no change pending in
+    the session, none flushed, and the server has given the transaction no id (it assigns one at the first
+    write, whatever wrote: the ORM, Core, the driver's own cursor or COPY)."""
+    session = db.session()
+    try:
+        if _wrote_nothing(session):
+            _commit_read(session)
+            return
+    except Exception:  # noqa: BLE001 - the usual rollback follows, and the use-case's own error is raised
+        _log.warning("ending a failed use-case that only read failed; it is rolled back", exc_info=True)
+    session.rollback()
+
+
+def _wrote_nothing(session) -> bool:
+    if not session.in_transaction() or session.info.get("wrote") or session.new or session.dirty or session.deleted:
+        return False
+    connection = session.connection()
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name != "postgresql" or dbapi_connection is None \
+            or dbapi_connection.info.transaction_status != _pg_in_transaction():
+        return False
+    return connection.exec_driver_sql("SELECT txid_current_if_assigned() IS NULL").scalar()
 
 
 def locked(model, object_id):

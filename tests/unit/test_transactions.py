@@ -316,3 +316,53 @@ def test_a_write_outside_a_use_case_in_a_read_only_request_is_still_rolled_back(
     finally:
         end()
     assert db.session.execute(sa.select(User.id).where(User.username == name)).first() is None
+
+
+@pytest.mark.real_commits
+@pytest.mark.parametrize("wrote", ["nothing", "orm", "core", "driver"])
+def test_a_use_case_refused_after_reading_only_keeps_the_prepared_statements(app, is_postgres, wrote):
+    """A use-case that fails having only read (a 404, a 409 decided by what it read) ends its transaction with
+    COMMIT on PostgreSQL, so the connection keeps what psycopg prepared (it forgets everything at a ROLLBACK).
+    One that wrote anything, through the ORM, Core or the driver's own cursor, is rolled back as before; so is
+    every failed use-case on SQLite."""
+    name = f"refused-{wrote}-{time.time_ns()}"
+    ends: list[str] = []
+    used = []
+    listeners = [("commit", lambda conn: ends.append("commit")), ("rollback", lambda conn: ends.append("rollback"))]
+
+    @transactional
+    def refuse():
+        for _ in range(6):  # prepared from the fifth execution on (psycopg)
+            db.session.execute(sa.select(User.id).where(User.username == name)).all()
+        used.append(db.session.connection().connection.dbapi_connection)
+        if wrote == "orm":
+            db.session.add(User(username=name))
+            db.session.flush()
+        elif wrote == "core":
+            db.session.execute(sa.insert(User).values(username=name))
+        elif wrote == "driver":
+            cursor = db.session.connection().connection.cursor()
+            cursor.execute('INSERT INTO "user" (username, is_active, is_demo, created_at, updated_at) '
+                           "VALUES (%s, true, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)".replace(
+                               "%s", "%s" if is_postgres else "?"), (name,))
+            cursor.close()
+        raise LookupError("refused")
+
+    for event, fn in listeners:
+        sa.event.listen(db.engine, event, fn)
+    try:
+        with app.test_request_context("/api/v1/cases", method="POST"):
+            with pytest.raises(LookupError):
+                refuse()
+            db.session.remove()
+    finally:
+        for event, fn in listeners:
+            sa.event.remove(db.engine, event, fn)
+    kept = wrote == "nothing" and is_postgres
+    assert ends[:1] == (["commit"] if kept else ["rollback"])
+    assert db.session.execute(sa.select(User.id).where(User.username == name)).first() is None
+    if is_postgres:
+        (raw,) = used
+        prepared = raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+        raw.rollback()
+        assert (prepared >= 1) is kept, prepared
