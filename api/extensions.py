@@ -1,6 +1,7 @@
 """Extension instances, bound to the app in create_app()."""
 from __future__ import annotations
 
+import base64
 import functools
 import http
 import re
@@ -9,12 +10,15 @@ import time
 from collections import OrderedDict
 
 import marshmallow as ma
+import orjson
 from flask import current_app, request
 import jwt as jwt_library
 from flask_jwt_extended import JWTManager, get_jwt, get_jwt_identity, verify_jwt_in_request
 from flask_jwt_extended import view_decorators as _view_decorators
 from flask_jwt_extended.config import config as jwt_config
+from flask_jwt_extended.default_callbacks import default_decode_key_callback
 from flask_jwt_extended.exceptions import JWTDecodeError
+from flask_jwt_extended.tokens import _decode_jwt
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_smorest import Api as _Api
@@ -234,15 +238,42 @@ class JWTManagerRemembering(JWTManager):
             claims, now, leeway = found[0], time.time(), jwt_config.leeway
             if claims.get("nbf", now) - leeway <= now < claims["exp"] + leeway:
                 return dict(claims)
-        claims = super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
+        claims = self._verified(encoded_token)
         check_claims(claims)
         if "exp" in claims:
-            header = jwt_library.get_unverified_header(encoded_token)
+            header = _header(encoded_token)
             with lock:
                 remembered[encoded_token] = (claims, header)
                 while len(remembered) > self.REMEMBER:
                     remembered.popitem(last=False)
         return dict(claims)
+
+
+    def _verified(self, encoded_token: str) -> dict:
+        """The token's claims, verified as flask-jwt-extended verifies them. With the one key of the configuration
+        (no key loader), the token is read once, by the verifying decode: flask-jwt-extended first reads it twice
+        unverified, to choose the key with its claims and header, and PyJWT checks a segment character by
+        character in Python at each reading. A token that fails goes through flask-jwt-extended's own path, so
+        every refusal (expired, bad signature, malformed) is the one it gives."""
+        if self._decode_key_callback is default_decode_key_callback:
+            try:
+                return _decode_jwt(algorithms=jwt_config.decode_algorithms, allow_expired=False,
+                                   audience=jwt_config.decode_audience, csrf_value=None, encoded_token=encoded_token,
+                                   identity_claim_key=jwt_config.identity_claim_key, issuer=jwt_config.decode_issuer,
+                                   leeway=jwt_config.leeway, secret=jwt_config.decode_key,
+                                   verify_aud=jwt_config.decode_audience is not None, verify_sub=jwt_config.verify_sub)
+            except Exception:  # noqa: BLE001 - refused below, as flask-jwt-extended refuses it
+                pass
+        return super()._decode_jwt_from_config(encoded_token, None, False)
+
+
+def _header(encoded_token: str) -> dict:
+    """The header of a token whose signature was verified (the header is part of what is signed)."""
+    segment = encoded_token.split(".", 1)[0]
+    header = orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(header, dict):
+        raise JWTDecodeError("Invalid header string: must be a json object")
+    return header
 
 
 def _remembered() -> tuple[OrderedDict, threading.Lock]:
