@@ -380,19 +380,6 @@ def _count(query) -> int:
     return db.session.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
 
 
-def paginate_in_one(query, page: int, page_size: int):
-    """As ``paginate``, in one statement (the total as ``count(*) OVER ()`` beside each row of the page): for a
-    query whose matching rows are read anyway (a search checking a substring), read once, not twice. A page
-    past the end has no row to carry the total: then it is counted."""
-    import sqlalchemy as sa
-
-    total_column = sa.func.count().over().label("linli_total")
-    rows = db.session.execute(query.add_columns(total_column).limit(page_size).offset((page - 1) * page_size)).all()
-    if rows:
-        return [row[0] for row in rows], rows[0][-1]
-    return [], 0 if page == 1 else _count(query)
-
-
 def with_total(page, count):
     """``page`` (a Core select) with ``count``'s value beside each row as ``total``: for a page whose total is
     its own count (a keyset page, a page of a filter), in the same statement. The count names no column of the

@@ -2,6 +2,7 @@
 one facility, search by name."""
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from datetime import datetime
@@ -471,30 +472,43 @@ def search_grams(needle: str) -> list[str]:
     return sorted(out)
 
 
+@functools.lru_cache(maxsize=None)
+def _search_statements(cased: bool, by_grams: bool, by_category: bool):
+    """The search's page (the facilities' columns, the total beside each row) and its count, built once per shape
+    with the needle, grams, category and page as parameters. Case-insensitive; a needle with no letter that has
+    a case (Chinese, digits) is matched with LIKE, the same result without lower-casing every candidate's text.
+    With ``by_grams`` (PostgreSQL), ix_facility_grams (migration 0016) finds the facilities holding every pair
+    of the needle and the pattern checks the text."""
+    pattern = sa.bindparam("pattern")
+    where = [sa.or_(*((column.ilike if cased else column.like)(pattern, escape="\\")
+                      for column in (Facility.name, Facility.subtype, Facility.address)))]
+    if by_grams:
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        held = sa.func.linli_search_grams(sa.text(Facility.SEARCH_TEXT), type_=ARRAY(sa.Text))
+        where.append(held.contains(sa.bindparam("grams", type_=ARRAY(sa.Text))))
+    if by_category:
+        where.append(Facility.category_code == sa.bindparam("category"))
+    page = (sa.select(*Facility.__table__.c, sa.func.count().over().label("linli_total")).where(*where)
+            .order_by(Facility.name, Facility.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+    return page, sa.select(sa.func.count()).select_from(Facility).where(*where)
+
+
 def search(text: str, *, category: str | None = None, page: int = 1, page_size: int = 20, datum: str = "gcj02",
            lang: str = "zh") -> tuple[list[dict], int]:
-    """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name."""
-    from service.db import paginate_in_one
-
+    """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name: a page read as
+    plain rows with its total in one statement (a page past the end is counted)."""
     _check_filters(category, None)
     needle = text.strip()
     if not needle:
         raise errors.QueryEmpty()
-    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    # Case-insensitive; a needle without a letter that has a case (Chinese, digits) is matched as it is, which
-    # is the same and spares the database lower-casing every candidate's text.
-    match = "ilike" if needle.lower() != needle.upper() else "like"
-    query = sa.select(Facility).where(sa.or_(*(getattr(column, match)(pattern, escape="\\")
-                                               for column in (Facility.name, Facility.subtype, Facility.address))))
-    grams = search_grams(needle)
-    if grams and db.session.get_bind().dialect.name == "postgresql":
-        # ix_facility_grams (migration 0016) finds the facilities holding every pair; ILIKE checks the text.
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        held = sa.func.linli_search_grams(sa.text(Facility.SEARCH_TEXT), type_=ARRAY(sa.Text))
-        query = query.where(held.contains(sa.bindparam("grams", grams, type_=ARRAY(sa.Text))))
-    if category:
-        query = query.where(Facility.category_code == category)
-    items, total = paginate_in_one(query.order_by(Facility.name, Facility.id), page, page_size)
+    connection = db.session.connection()
+    grams = search_grams(needle) if connection.dialect.name == "postgresql" else []
+    statement, count = _search_statements(needle.lower() != needle.upper(), bool(grams), bool(category))
+    params = {"pattern": "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+              "grams": grams, "category": category, "limit": page_size, "offset": (page - 1) * page_size}
+    rows = connection.execute(statement, params).all()
+    total = rows[0].linli_total if rows else connection.execute(count, params).scalar_one() if page > 1 else 0
     days = hours_mod.Days(clock.now())
-    return [facility_dict(f, lang, datum=datum, days=days) for f in items], total
+    return [facility_dict(f, lang, datum=datum, days=days) for f in rows], total
