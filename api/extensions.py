@@ -248,7 +248,6 @@ class JWTManagerRemembering(JWTManager):
                     remembered.popitem(last=False)
         return dict(claims)
 
-
     def _verified(self, encoded_token: str) -> dict:
         """The token's claims, verified as flask-jwt-extended verifies them. With the one key of the configuration
         (no key loader), the token is read once, by the verifying decode: flask-jwt-extended first reads it twice
