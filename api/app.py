@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 import orjson
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask.sessions import SessionInterface
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -149,6 +149,21 @@ def register_extensions(app: Flask) -> None:
 PLATFORM_VIEWS = ("people", "places", "notifications", "audit", "uploads", "calendar", "second_factor", "privacy")
 
 
+_LIMITED: set[str] = set()   # the blueprints whose limits the process-wide limiter holds
+
+
+def _limit_once(login, creating, exempt) -> None:
+    """The rate limits of the blueprints, given to the process's one limiter once: it keeps them by blueprint, and
+    a second app built in the same process (tests, a command) would add each again, so that one request counted
+    once per app. The limits are read from the configuration of the app serving the request."""
+    for blp, limit, methods in [(login, lambda: current_app.config["RATELIMIT_LOGIN"], ["POST"])] + [
+            (blp, lambda: current_app.config["RATELIMIT_CREATE"], list(LIMITED_METHODS)) for blp in creating]:
+        if blp.name not in _LIMITED:
+            limiter.limit(limit, methods=methods)(blp)
+            _LIMITED.add(blp.name)
+    limiter.exempt(exempt)
+
+
 def register_blueprints(app: Flask) -> None:
     from flask_smorest import Blueprint as ApiBlueprint
 
@@ -156,12 +171,7 @@ def register_blueprints(app: Flask) -> None:
 
     platform = [importlib.import_module(f"api.v1.{name}").blp for name in PLATFORM_VIEWS]
     domains = [blp for domain in registry.domains() for blp in domain.part("api", "BLUEPRINTS", ())]
-    login_limit = lambda: app.config["RATELIMIT_LOGIN"]  # noqa: E731
-    create_limit = lambda: app.config["RATELIMIT_CREATE"]  # noqa: E731
-    limiter.limit(login_limit, methods=["POST"])(auth_views.blp)
-    for blp in (*platform, *domains):
-        limiter.limit(create_limit, methods=list(LIMITED_METHODS))(blp)
-    limiter.exempt(health.blp)
+    _limit_once(auth_views.blp, platform + domains, health.blp)
     idempotency.exempt(app, auth_views.blp)  # logins, refreshes and logouts: tokens are never stored
     for blp in (health.blp, auth_views.blp, *platform, *domains):
         if isinstance(blp, ApiBlueprint):

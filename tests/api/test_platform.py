@@ -170,3 +170,25 @@ def test_nul_characters_are_a_422_naming_the_field(client):
     assert "object_type" in body["errors"]
     body = assert_envelope(client.post("/api/v1/auth/demo", json={"username": "a\u0000b"}), 422)
     assert "username" in body["errors"]
+
+
+def test_a_second_app_in_the_process_does_not_count_a_request_twice(app, client, database_url, wechat_fake):
+    """The limiter is the process's one; a second app built in the same process (a test, a command) must not add
+    the blueprints' limits again, which made each request count once per app built."""
+    from api.app import create_app
+    from models.base import db
+    from service import redis_client
+
+    other = create_app(profile="test", config={"SQLALCHEMY_DATABASE_URI": database_url,
+                                               "WECHAT_API_BASE": wechat_fake.url})
+    try:
+        with other.app_context():
+            db.engine.dispose()
+    finally:
+        redis_client.configure(app.config.get("REDIS_URL"))
+    limiter.reset()
+    remaining = [int(client.post("/api/v1/auth/demo", json={"username": "nobody"},
+                                 environ_base={"REMOTE_ADDR": "10.9.9.10"}).headers["X-RateLimit-Remaining"])
+                 for _ in range(3)]
+    limit = int(app.config["RATELIMIT_LOGIN"].split()[0])
+    assert remaining == [limit - 1, limit - 2, limit - 3]
