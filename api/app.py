@@ -152,12 +152,20 @@ PLATFORM_VIEWS = ("people", "places", "notifications", "audit", "uploads", "cale
 _LIMITED: set[str] = set()   # the blueprints whose limits the process-wide limiter holds
 
 
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+def _create_limit() -> str:
+    return current_app.config["RATELIMIT_CREATE"]
+
+
 def _limit_once(login, creating, exempt) -> None:
     """The rate limits of the blueprints, given to the process's one limiter once: it keeps them by blueprint, and
     a second app built in the same process (tests, a command) would add each again, so that one request counted
     once per app. The limits are read from the configuration of the app serving the request."""
-    for blp, limit, methods in [(login, lambda: current_app.config["RATELIMIT_LOGIN"], ["POST"])] + [
-            (blp, lambda: current_app.config["RATELIMIT_CREATE"], list(LIMITED_METHODS)) for blp in creating]:
+    limits = [(login, _login_limit, ["POST"])] + [(blp, _create_limit, list(LIMITED_METHODS)) for blp in creating]
+    for blp, limit, methods in limits:
         if blp.name not in _LIMITED:
             limiter.limit(limit, methods=methods)(blp)
             _LIMITED.add(blp.name)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 
+from flask import has_request_context, request
 from limits.storage import Storage
 
 SWEEP_SECONDS = 60.0
@@ -194,8 +195,6 @@ return {current, redis.call("ttl", KEYS[1])}
 
 def _seen() -> dict:
     """This request's counts from Redis: key → (count, window's end); outside a request, nothing is kept."""
-    from flask import has_request_context, request
-
     if not has_request_context():
         return {}
     return request.environ.setdefault("linli.limit_counts", {})

@@ -263,7 +263,7 @@ def end_read_transaction(error: BaseException | None = None) -> None:
     if error is not None or not db.session.registry.has():
         return
     session = db.session()
-    if not session.in_transaction() or session.info.get("wrote") or session.new or session.dirty or session.deleted:
+    if not session.in_transaction() or _holds_changes(session):
         return
     try:
         session.commit()
@@ -330,8 +330,13 @@ def _end_failed() -> None:
     session.rollback()
 
 
+def _holds_changes(session) -> bool:
+    """Whether the session's transaction flushed anything, or has changes pending."""
+    return bool(session.info.get("wrote") or session.new or session.dirty or session.deleted)
+
+
 def _wrote_nothing(session) -> bool:
-    if not session.in_transaction() or session.info.get("wrote") or session.new or session.dirty or session.deleted:
+    if not session.in_transaction() or _holds_changes(session):
         return False
     connection = session.connection()
     dbapi_connection = connection.connection.dbapi_connection

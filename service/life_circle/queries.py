@@ -14,6 +14,7 @@ from models.base import db
 from models.life_circle import Facility
 from models.places import Estate
 from service import clock, geo, labels
+from service.db import rows_and_total
 from service.life_circle import errors, rules, walking
 from service.life_circle import hours as hours_mod
 
@@ -489,7 +490,7 @@ def _search_statements(cased: bool, by_grams: bool, by_category: bool):
         where.append(held.contains(sa.bindparam("grams", type_=ARRAY(sa.Text))))
     if by_category:
         where.append(Facility.category_code == sa.bindparam("category"))
-    page = (sa.select(*Facility.__table__.c, sa.func.count().over().label("linli_total")).where(*where)
+    page = (sa.select(*Facility.__table__.c, sa.func.count().over().label("total")).where(*where)
             .order_by(Facility.name, Facility.id)
             .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
     return page, sa.select(sa.func.count()).select_from(Facility).where(*where)
@@ -498,17 +499,15 @@ def _search_statements(cased: bool, by_grams: bool, by_category: bool):
 def search(text: str, *, category: str | None = None, page: int = 1, page_size: int = 20, datum: str = "gcj02",
            lang: str = "zh") -> tuple[list[dict], int]:
     """Facilities whose name, subtype or address contains ``text`` (case-insensitive), by name: a page read as
-    plain rows with its total in one statement (a page past the end is counted)."""
+    plain rows with its total in one statement (an empty page is counted, ``rows_and_total``)."""
     _check_filters(category, None)
     needle = text.strip()
     if not needle:
         raise errors.QueryEmpty()
-    connection = db.session.connection()
-    grams = search_grams(needle) if connection.dialect.name == "postgresql" else []
+    grams = search_grams(needle) if db.session.connection().dialect.name == "postgresql" else []
     statement, count = _search_statements(needle.lower() != needle.upper(), bool(grams), bool(category))
     params = {"pattern": "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
               "grams": grams, "category": category, "limit": page_size, "offset": (page - 1) * page_size}
-    rows = connection.execute(statement, params).all()
-    total = rows[0].linli_total if rows else connection.execute(count, params).scalar_one() if page > 1 else 0
+    rows, total = rows_and_total(statement, count, params)
     days = hours_mod.Days(clock.now())
     return [facility_dict(f, lang, datum=datum, days=days) for f in rows], total

@@ -35,8 +35,7 @@ def get_slot_to_book(slot_id: int, set_meal_id: int) -> tuple[MealSlot, MealSite
         .where(MealSlot.id == slot_id)).first()
     if row is None:
         raise errors.SlotUnknown()
-    slot, site, set_meal = row
-    return slot, site, set_meal
+    return tuple(row)
 
 
 def distance_m(site: MealSite, lat: float | None, lng: float | None) -> float | None:
