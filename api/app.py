@@ -16,8 +16,8 @@ from api.responses import ShanghaiJSONProvider
 from api.security import register_jwt_loaders
 from config import INSTANCE_DIR, ROOT, load_config, pii_keys, setting_from_environment
 from models.base import compared_by_alembic, db
-from service import (account_closure, calendar, consent, data_export, notifications, places, privacy, redis_client,
-                     registry, retention, second_factor, sqlite, storage, uploads)
+from service import (account_closure, calendar, consent, data_export, notifications, places, postgres, privacy,
+                     redis_client, registry, retention, second_factor, sqlite, storage, uploads)
 from service.db import (end_read_transaction, end_request, ping_when_idle, reads_in_autocommit, start_request,
                         track_writes)
 from service.observability import configure_logging
@@ -73,6 +73,8 @@ def _configure_database(app: Flask) -> None:
     options.setdefault("json_deserializer", orjson.loads)
     if uri.startswith("sqlite"):
         sqlite.configure_engine(uri, options, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    else:
+        postgres.configure_engine(uri, options)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

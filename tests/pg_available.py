@@ -1,7 +1,10 @@
 """Exit 0 when the PostgreSQL server at the given URL answers, 1 otherwise."""
+import os
 import sys
 
 import sqlalchemy as sa
+
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def main(url: str) -> int:
@@ -14,6 +17,12 @@ def main(url: str) -> int:
     except Exception as exc:  # any failure means "not reachable"
         print(f"PostgreSQL check failed: {type(exc).__name__}", file=sys.stderr)
         return 1
+
+
+def server_url() -> str | None:
+    """The PostgreSQL server of the tests (TEST_DATABASE_URL, else the local one) when it answers."""
+    url = os.environ.get("TEST_DATABASE_URL") or LOCAL_POSTGRES
+    return url if main(url) == 0 else None
 
 
 if __name__ == "__main__":

@@ -23,13 +23,7 @@ from models.base import db
 from tests import pg_available, schema_check
 from tests.conftest import fresh_postgres_database
 
-LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKUP, RESTORE = ROOT / "deploy" / "backup.sh", ROOT / "deploy" / "restore.sh"
-
-
-def _server() -> str | None:
-    url = os.environ.get("TEST_DATABASE_URL") or LOCAL_POSTGRES
-    return url if pg_available.main(url) == 0 else None
 
 
 def _run(command: list, url: str, **env) -> subprocess.CompletedProcess:
@@ -64,11 +58,12 @@ def _contents(url: str) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def test_a_backup_restores_into_an_empty_database_with_every_row(tmp_path):
-    server = _server()
+    server = pg_available.server_url()
     if server is None:
+        local = pg_available.LOCAL_POSTGRES
         assert os.environ.get("CI") != "true", (
-            f"CI=true but PostgreSQL is not reachable at {LOCAL_POSTGRES}: the backup round trip needs it")
-        warnings.warn(f"PostgreSQL is not reachable at {LOCAL_POSTGRES}: the backup and restore round trip "
+            f"CI=true but PostgreSQL is not reachable at {local}: the backup round trip needs it")
+        warnings.warn(f"PostgreSQL is not reachable at {local}: the backup and restore round trip "
                       "did not run (only backup.sh's failure without a server was checked)")
         _backup_fails_cleanly(tmp_path)
         return
@@ -101,7 +96,7 @@ def test_a_backup_that_fails_leaves_no_dump(tmp_path):
     _backup_fails_cleanly(tmp_path)
     done = _run([BACKUP, tmp_path / "sqlite"], "sqlite:///instance/linli.db")
     assert done.returncode == 2 and "not a PostgreSQL URL" in done.stderr
-    done = _run([RESTORE, tmp_path / "missing.dump"], LOCAL_POSTGRES)
+    done = _run([RESTORE, tmp_path / "missing.dump"], pg_available.LOCAL_POSTGRES)
     assert done.returncode == 2 and "cannot read" in done.stderr
 
 

@@ -1,0 +1,70 @@
+"""PostgreSQL, the production database: the driver's cursor as SQLAlchemy uses it. service.sqlite is the
+embedded database's counterpart; what both share (the transaction boundary) is service.db.
+
+psycopg builds ``cursor.description`` afresh at every access: one ``Column`` object per column of the result,
+about a microsecond each. SQLAlchemy reads it after every statement that returns rows, but for a statement it
+has compiled before it only asks whether there is one: the result's columns are already known (the compiled
+statement's cached metadata). So a request paid for some 40 columns to load its caller, and a meal booking
+for 150, all thrown away. ``Cursor`` gives a description that makes its columns when something first reads
+them, from the result it was asked for (a later statement on the cursor does not change them).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from psycopg.pq import ExecStatus
+
+_RETURNS_ROWS = frozenset({ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK})
+
+
+class _Result:
+    """What psycopg's ``Column`` reads of a cursor, as it was for one result."""
+
+    __slots__ = ("pgresult", "_encoding", "adapters")
+
+    def __init__(self, cursor: psycopg.Cursor):
+        self.pgresult, self._encoding, self.adapters = cursor.pgresult, cursor._encoding, cursor.adapters
+
+
+class Description(Sequence):
+    """A result's ``cursor.description``: its length known at once, its ``Column`` objects made on first use."""
+
+    __slots__ = ("_result", "_count", "_columns")
+
+    def __init__(self, cursor: psycopg.Cursor, count: int):
+        self._result, self._count, self._columns = _Result(cursor), count, None
+
+    def _made(self) -> list[psycopg.Column]:
+        if self._columns is None:
+            self._columns = [psycopg.Column(self._result, i) for i in range(self._count)]
+        return self._columns
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self._made()[index]
+
+    def __iter__(self):
+        return iter(self._made())
+
+    def __repr__(self) -> str:
+        return repr(self._made())
+
+
+class Cursor(psycopg.Cursor):
+    """psycopg's cursor with a ``description`` whose columns are made only when read."""
+
+    @property
+    def description(self) -> Description | None:
+        res = self.pgresult
+        if res and (res.nfields or res.status in _RETURNS_ROWS):
+            return Description(self, res.nfields)
+        return None
+
+
+def configure_engine(uri: str, options: dict) -> None:
+    """The engine options of a PostgreSQL database ``uri`` reached through psycopg: its cursors are ``Cursor``."""
+    if uri.startswith("postgresql+psycopg://"):
+        options.setdefault("connect_args", {}).setdefault("cursor_factory", Cursor)
