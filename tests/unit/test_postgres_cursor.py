@@ -60,7 +60,7 @@ def test_the_description_is_psycopgs_own_made_later():
 
 
 @pytest.mark.real_commits
-def test_sqlalchemy_results_read_the_same(app, is_postgres):
+def test_sqlalchemy_results_read_the_same(app):
     """A statement compiled for the first time reads the columns; a cached one does not need them."""
     user = make_user(name="游标")
     db.session.commit()
