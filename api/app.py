@@ -131,6 +131,7 @@ def register_extensions(app: Flask) -> None:
             if engine.dialect.name != "sqlite":
                 ping_when_idle(engine)
                 reads_in_autocommit(engine)
+                postgres.write_pages(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
                      include_object=compared_by_alembic)
     jwt.init_app(app)

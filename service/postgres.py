@@ -7,13 +7,22 @@ has compiled before it only asks whether there is one: the result's columns are 
 statement's cached metadata). So a request paid for some 40 columns to load its caller, and a meal booking
 for 150, all thrown away. ``Cursor`` gives a description that makes its columns when something first reads
 them, from the result it was asked for (a later statement on the cursor does not change them).
+
+A page's LIMIT and OFFSET are written into the statement (``write_pages``). As parameters, they left the server
+planning some paginated statements afresh at every call: for a prepared statement PostgreSQL compares a plan
+made for any values with the plans it made for the values given, and a plan for an unknown LIMIT expects a
+tenth of the matching rows, so it lost to the plans that knew the page was 20 rows. Planning cost more than
+running: 2.2 ms to plan a notice's chase list against 0.35 ms to run it, 1.4 ms for a motion's participation
+list. Written in, the page size is known to every plan and the server keeps one.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import psycopg
+import sqlalchemy as sa
 from psycopg.pq import ExecStatus
+from sqlalchemy.sql.elements import BindParameter
 
 _RETURNS_ROWS = frozenset({ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK})
 
@@ -68,3 +77,22 @@ def configure_engine(uri: str, options: dict) -> None:
     """The engine options of a PostgreSQL database ``uri`` reached through psycopg: its cursors are ``Cursor``."""
     if uri.startswith("postgresql+psycopg://"):
         options.setdefault("connect_args", {}).setdefault("cursor_factory", Cursor)
+
+
+class _PagesWritten:
+    """A statement compiler that writes LIMIT and OFFSET into the statement when each is an integer parameter:
+    the value is put in at execution (SQLAlchemy's ``literal_execute``), so the compiled statement is still
+    cached once for every page."""
+
+    def limit_clause(self, select, **kw):
+        clauses = [c for c in (select._limit_clause, select._offset_clause) if c is not None]
+        if clauses and all(isinstance(c, BindParameter) and isinstance(c.type, sa.Integer) for c in clauses):
+            kw = dict(kw, literal_execute=True)
+        return super().limit_clause(select, **kw)
+
+
+def write_pages(engine) -> None:
+    """Give a PostgreSQL engine's dialect the compiler of ``_PagesWritten`` (before its first statement)."""
+    compiler = engine.dialect.statement_compiler
+    if engine.dialect.name == "postgresql" and not issubclass(compiler, _PagesWritten):
+        engine.dialect.statement_compiler = type("PagesWritten" + compiler.__name__, (_PagesWritten, compiler), {})

@@ -187,7 +187,7 @@ def _managed_statement(listed_streets: bool, estates: bool, state: bool, *, staf
         where.append(Notice.state == sa.bindparam("state"))
     count = sa.select(sa.func.count()).select_from(Notice).where(*where)
     page = (sa.select(*_MANAGED_COLUMNS).where(*where).order_by(Notice.id.desc())
-            .limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+            .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
     return with_total(page, count), count
 
 
