@@ -392,6 +392,22 @@ def with_total(page, count):
     return page.add_columns(count.correlate(None).scalar_subquery().label("total"))
 
 
+def page_limit():
+    """The ``limit`` parameter of a statement built once (a keyset page, ``paged``): an integer, so that
+    PostgreSQL's statements carry it written in (service.postgres)."""
+    import sqlalchemy as sa
+
+    return sa.bindparam("limit", type_=sa.Integer)
+
+
+def paged(statement):
+    """``statement`` paged by the parameters ``limit`` (``page_limit``) and ``offset``, given at execution
+    (``rows_and_total``)."""
+    import sqlalchemy as sa
+
+    return statement.limit(page_limit()).offset(sa.bindparam("offset", type_=sa.Integer))
+
+
 def rows_and_total(page, count, params: dict) -> tuple[list, int]:
     """The rows of a ``with_total`` page and its total; a page with no row to carry it (past the end, or an
     empty list) asks ``count`` alone."""

@@ -14,7 +14,7 @@ from models.base import db
 from models.notifications import Delivery, Notification, SubscriptionGrant
 from models.people import WeChatAccount
 from service import clock, registry, rules
-from service.db import transactional
+from service.db import paged, transactional
 from service.platform_errors import NotificationNotFound, TemplateUnknown
 from service.wechat import WeChatClient, WeChatError
 
@@ -125,11 +125,11 @@ _INBOX_COUNTS = sa.select(sa.func.count(), sa.func.count(Notification.read_at)).
 # row), so a page that has items is one statement; an empty page asks for the counts alone.
 _EVERYTHING = _INBOX_COUNTS.with_only_columns(sa.func.count()).correlate(None).scalar_subquery()
 _READ = _INBOX_COUNTS.with_only_columns(sa.func.count(Notification.read_at)).correlate(None).scalar_subquery()
-_INBOX_PAGE = {unread_only: sa.select(*Notification.__table__.c, _EVERYTHING.label("everything"), _READ.label("read"))
-               .where(Notification.user_id == sa.bindparam("user_id"),
-                      *((Notification.read_at.is_(None),) if unread_only else ()))
-               .order_by(Notification.id.desc())
-               .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer))
+_INBOX_PAGE = {unread_only: paged(sa.select(*Notification.__table__.c, _EVERYTHING.label("everything"),
+                                            _READ.label("read"))
+                                  .where(Notification.user_id == sa.bindparam("user_id"),
+                                         *((Notification.read_at.is_(None),) if unread_only else ()))
+                                  .order_by(Notification.id.desc()))
                for unread_only in (False, True)}
 
 

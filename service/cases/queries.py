@@ -12,7 +12,7 @@ from models.people import ResidentProfile
 from service import audit, clock, cursors, geo, labels, privacy
 from service.cases import access, rules
 from service.cases.errors import CaseNotFound, CategoryUnknown, CursorInvalid, NeighbourhoodOutOfScope
-from service.db import rows_and_total, with_total
+from service.db import page_limit, rows_and_total, with_total
 from service.people import Actor
 
 # The columns summary() reads: the queue selects only these.
@@ -168,10 +168,10 @@ def _detail(actor: Actor, case: Case, *, handler: bool, own: bool, events, photo
 # index ((reporter_user_id, id) and (user_id, case_id)), merged, then those rows; no scan of the case table.
 _MINE_REPORTED = (sa.select(Case.id.label("id")).where(Case.reporter_user_id == sa.bindparam("user_id"),
                                                        Case.id < sa.bindparam("before"))
-                  .order_by(Case.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer)).subquery())
+                  .order_by(Case.id.desc()).limit(page_limit()).subquery())
 _MINE_FOLLOWED = (sa.select(CaseFollower.case_id.label("id"))
                   .where(CaseFollower.user_id == sa.bindparam("user_id"), CaseFollower.case_id < sa.bindparam("before"))
-                  .order_by(CaseFollower.case_id.desc()).limit(sa.bindparam("limit", type_=sa.Integer)).subquery())
+                  .order_by(CaseFollower.case_id.desc()).limit(page_limit()).subquery())
 _MINE_COUNT = sa.select(sa.func.count()).select_from(sa.union(
     sa.select(Case.id).where(Case.reporter_user_id == sa.bindparam("user_id")),
     sa.select(CaseFollower.case_id).where(CaseFollower.user_id == sa.bindparam("user_id"))).subquery())
@@ -180,8 +180,8 @@ _MINE_IDS = sa.union(sa.select(_MINE_REPORTED.c.id), sa.select(_MINE_FOLLOWED.c.
 # The page with the total beside each row (service.db.with_total): one statement.
 _MINE_PAGE = (with_total(_SUMMARY_SELECT, _MINE_COUNT)
               .where(Case.id.in_(sa.select(_MINE_IDS.c.id).order_by(_MINE_IDS.c.id.desc())
-                                 .limit(sa.bindparam("limit", type_=sa.Integer))))
-              .order_by(Case.id.desc()).limit(sa.bindparam("limit", type_=sa.Integer)))
+                                 .limit(page_limit())))
+              .order_by(Case.id.desc()).limit(page_limit()))
 
 
 def my_cases(actor: Actor, *, cursor: str | None = None, limit: int = 20) -> tuple[list, str | None, int]:
@@ -274,11 +274,11 @@ def _queue_statement(scope: str, category: bool, assignee: bool, overdue: bool |
             # A row-value comparison, so the index range starts right after the cursor.
             query = query.where(sa.tuple_(Case.due_at, Case.id) > sa.tuple_(_P("after_due", type_=Case.due_at.type),
                                                                                _P("after_id")))
-        return query.order_by(Case.due_at, Case.id).limit(_P("limit", type_=sa.Integer))
+        return query.order_by(Case.due_at, Case.id).limit(page_limit())
     query = query.where(Case.due_at.is_(None))
     if after:
         query = query.where(Case.id > _P("after_id"))
-    return query.order_by(Case.id).limit(_P("limit", type_=sa.Integer))
+    return query.order_by(Case.id).limit(page_limit())
 
 
 def staff_queue(actor: Actor, *, status: list[str] | None = None, category: str | None = None,

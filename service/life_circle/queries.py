@@ -14,7 +14,7 @@ from models.base import db
 from models.life_circle import Facility
 from models.places import Estate
 from service import clock, geo, labels
-from service.db import rows_and_total
+from service.db import paged, rows_and_total
 from service.life_circle import errors, rules, walking
 from service.life_circle import hours as hours_mod
 
@@ -492,10 +492,9 @@ def _search_statements(cased: bool, by_grams: bool, by_category: bool):
         where.append(Facility.category_code == sa.bindparam("category"))
     # The matches are counted and ordered as narrow rows (id, name), and only the page's facilities are read whole:
     # sorting a thousand matches with every column (opening hours, services) cost as much as finding them.
-    matched = (sa.select(Facility.id.label("id"), Facility.name.label("name"), sa.func.count().over().label("total"))
-               .where(*where).order_by(Facility.name, Facility.id)
-               .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer))
-               .subquery("matched"))
+    matched = paged(sa.select(Facility.id.label("id"), Facility.name.label("name"),
+                              sa.func.count().over().label("total"))
+                    .where(*where).order_by(Facility.name, Facility.id)).subquery("matched")
     page = (sa.select(*Facility.__table__.c, matched.c.total)
             .join_from(Facility, matched, Facility.id == matched.c.id).order_by(matched.c.name, matched.c.id))
     return page, sa.select(sa.func.count()).select_from(Facility).where(*where)

@@ -17,7 +17,7 @@ from models.meals import LIVE_SQL, MODES, MealBooking, MealCard, MealSite, MealS
 from models.people import ResidentProfile
 from models.places import Building, District, Estate, Neighbourhood, Unit
 from service import audit, clock, consent, csv_export, geo, labels, people, places, privacy
-from service.db import paginate, rows_and_total, with_total
+from service.db import paged, paginate, rows_and_total, with_total
 from service.life_circle import walking
 from service.life_circle.walking import Walk
 from service.meals import access, errors, pricing, sites
@@ -279,13 +279,12 @@ def booking_detail(actor: Actor, booking_id: int) -> dict:
 _MINE = (sa.or_(MealBooking.diner_user_id == sa.bindparam("user_id"),
                 MealBooking.booked_by_user_id == sa.bindparam("user_id")),)
 _MINE_UPCOMING = (*_MINE, MealBooking.day >= sa.bindparam("since"))
-_BOOKINGS_PAGE = (sa.select(*MealBooking.__table__.c, MealSite.name.label("site_name"),
-                            SetMeal.name.label("set_meal_name"), MealSlot.meal.label("slot_meal"))
-                  .join(MealSite, MealSite.id == MealBooking.site_id)
-                  .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
-                  .join(MealSlot, MealSlot.id == MealBooking.slot_id)
-                  .order_by(MealBooking.day.desc(), MealBooking.id.desc())
-                  .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+_BOOKINGS_PAGE = paged(sa.select(*MealBooking.__table__.c, MealSite.name.label("site_name"),
+                                 SetMeal.name.label("set_meal_name"), MealSlot.meal.label("slot_meal"))
+                       .join(MealSite, MealSite.id == MealBooking.site_id)
+                       .join(SetMeal, SetMeal.id == MealBooking.set_meal_id)
+                       .join(MealSlot, MealSlot.id == MealBooking.slot_id)
+                       .order_by(MealBooking.day.desc(), MealBooking.id.desc()))
 _BOOKING_ROW = _BOOKINGS_PAGE.where(MealBooking.id == sa.bindparam("id")).limit(None).offset(None)
 # (the count, the page with the count beside each row: service.db.with_total)
 _MY_BOOKINGS = {upcoming: (count, with_total(_BOOKINGS_PAGE, count).where(*where))

@@ -13,7 +13,7 @@ from models.uploads import Upload
 from models.people import ResidentProfile, User
 from models.places import Building, Neighbourhood, Unit
 from service import audit, clock, csv_export, labels, people, privacy
-from service.db import rows_and_total, with_total
+from service.db import paged, rows_and_total, with_total
 from service.meals.queries import lives_alone_sql
 from service.notices import access, errors, rules
 from service.people import Actor
@@ -186,8 +186,7 @@ def _managed_statement(listed_streets: bool, estates: bool, state: bool, *, staf
     if state:
         where.append(Notice.state == sa.bindparam("state"))
     count = sa.select(sa.func.count()).select_from(Notice).where(*where)
-    page = (sa.select(*_MANAGED_COLUMNS).where(*where).order_by(Notice.id.desc())
-            .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+    page = paged(sa.select(*_MANAGED_COLUMNS).where(*where).order_by(Notice.id.desc()))
     return with_total(page, count), count
 
 
@@ -231,8 +230,7 @@ def _chase_query(notice_id: int):
 # A page of the chase list with its total beside each row (one statement), built once.
 _CHASE_COUNT = sa.select(sa.func.count()).select_from(NoticeAudience).where(
     NoticeAudience.notice_id == sa.bindparam("notice_id"), NoticeAudience.acked_at.is_(None))
-_CHASE_PAGE = (with_total(_chase_query(sa.bindparam("notice_id")), _CHASE_COUNT)
-               .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+_CHASE_PAGE = paged(with_total(_chase_query(sa.bindparam("notice_id")), _CHASE_COUNT))
 
 
 def chase(actor: Actor, notice_id: int, *, page: int, page_size: int, lang: str = "zh") -> tuple[list[dict], int]:

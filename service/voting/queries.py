@@ -10,7 +10,7 @@ from models.base import db
 from models.places import Building, Entrance, Estate, Unit
 from models.voting import Ballot, BallotRefusal, Motion, Proxy, Reelection, Voter, VoterUnit
 from service import audit
-from service.db import paginate, rows_and_total, with_total
+from service.db import paged, paginate, rows_and_total, with_total
 from service.people import Actor
 from service.voting import access, chain, electorate, rules, tally
 from service.voting.errors import EstateNotFound, ManagersOnlySee, NotOwner, NotStarted, ResultNotAvailable
@@ -148,13 +148,13 @@ def _participation_page(by_building: bool, voted: bool | None):
     if voted is not None:
         where.append(_COUNTED if voted else ~_COUNTED)
     count = sa.select(sa.func.count()).select_from(_MU).where(*where)
-    page = (sa.select(_MU.c.unit_id, _MU.c.building_id, _MU.c.area, Building.number.label("building_number"),
-                      Entrance.number.label("entrance_number"), Unit.number.label("unit_number"),
-                      _LIVE_STATUS.label("live"))
-            .select_from(_MU).outerjoin(Unit, Unit.id == _MU.c.unit_id)
-            .outerjoin(Building, Building.id == Unit.building_id).outerjoin(Entrance, Entrance.id == Unit.entrance_id)
-            .where(*where).order_by(_MU.c.unit_id)
-            .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer)))
+    page = paged(sa.select(_MU.c.unit_id, _MU.c.building_id, _MU.c.area, Building.number.label("building_number"),
+                           Entrance.number.label("entrance_number"), Unit.number.label("unit_number"),
+                           _LIVE_STATUS.label("live"))
+                 .select_from(_MU).outerjoin(Unit, Unit.id == _MU.c.unit_id)
+                 .outerjoin(Building, Building.id == Unit.building_id)
+                 .outerjoin(Entrance, Entrance.id == Unit.entrance_id)
+                 .where(*where).order_by(_MU.c.unit_id))
     return with_total(page, count), count
 
 

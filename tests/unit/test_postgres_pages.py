@@ -1,49 +1,50 @@
 """A page's LIMIT and OFFSET written into the statement on PostgreSQL (service.postgres.write_pages), so that
 the server keeps one plan for a paginated statement; SQLite's statements keep them as parameters."""
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from models.base import db
 from models.people import User
 from service import postgres
-from service.db import paginate
+from service.db import page_limit, paged, paginate
 from tests.factories import make_user
 
 
-class _Engine:
-    def __init__(self, dialect):
-        self.dialect = dialect
+def _engine():
+    """An engine of the production driver (it connects only when used, and is not used here)."""
+    return sa.create_engine("postgresql+psycopg://linli@localhost/linli")
 
 
 def _pages_written_dialect():
-    dialect = PGDialect_psycopg()
-    postgres.write_pages(_Engine(dialect))
-    return dialect
+    engine = _engine()
+    postgres.write_pages(engine)
+    return engine.dialect
 
 
 def test_integer_limit_and_offset_are_written_in_at_execution():
     dialect = _pages_written_dialect()
-    page = sa.select(User.id).order_by(User.id).limit(sa.bindparam("limit", type_=sa.Integer)) \
-        .offset(sa.bindparam("offset", type_=sa.Integer))
+    page = paged(sa.select(User.id).order_by(User.id))
     compiled = page.compile(dialect=dialect)
     assert "LIMIT __[POSTCOMPILE_limit] OFFSET __[POSTCOMPILE_offset]" in compiled.string   # cached once
     assert str(page.params(limit=20, offset=40).compile(dialect=dialect, compile_kwargs={
         "render_postcompile": True})).endswith("LIMIT 20 OFFSET 40")
     assert str(sa.select(User.id).limit(5).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})) \
         .endswith("LIMIT 5")
+    assert "LIMIT __[POSTCOMPILE_limit]" in str(sa.select(User.id).limit(page_limit()).compile(dialect=dialect))
 
 
 def test_anything_but_an_integer_parameter_stays_a_parameter():
     dialect = _pages_written_dialect()
     untyped = sa.select(User.id).limit(sa.bindparam("limit"))
     assert str(untyped.compile(dialect=dialect)).endswith("LIMIT %(limit)s")
-    plain = PGDialect_psycopg()   # a dialect not given the compiler
+    plain = _engine().dialect   # a dialect not given the compiler
     assert str(sa.select(User.id).limit(5).compile(dialect=plain)).endswith("LIMIT %(param_1)s::INTEGER")
-    postgres.write_pages(_Engine(dialect))   # twice is once
-    assert dialect.statement_compiler.__mro__.count(postgres._PagesWritten) == 1
+    engine = _engine()
+    postgres.write_pages(engine)
+    postgres.write_pages(engine)   # twice is once
+    assert engine.dialect.statement_compiler.__mro__.count(postgres._PagesWritten) == 1
 
 
-def _statements(run) -> list[str]:
+def _statements(run) -> tuple[object, list[str]]:
     seen = []
 
     def remember(conn, cursor, statement, parameters, context, executemany):
