@@ -269,11 +269,15 @@ def _queue_statement(scope: str, category: bool, assignee: bool, overdue: bool |
     # Two keyset scans, each able to walk an index in order: cases with a deadline by
     # (due_at, id), then cases without one by id.
     if dated:
-        query = query.where(Case.due_at.is_not(None))
         if after:
-            # A row-value comparison, so the index range starts right after the cursor.
+            # A row-value comparison, so the index range starts right after the cursor. It is never true for a
+            # case without a deadline, so it stands alone: with ``due_at IS NOT NULL`` beside it PostgreSQL
+            # counts the cases without one out twice, expects a tenth of the rows past the cursor, and plans a
+            # sort of all of them instead of reading the page off the index in order.
             query = query.where(sa.tuple_(Case.due_at, Case.id) > sa.tuple_(_P("after_due", type_=Case.due_at.type),
                                                                                _P("after_id")))
+        else:
+            query = query.where(Case.due_at.is_not(None))
         return query.order_by(Case.due_at, Case.id).limit(page_limit())
     query = query.where(Case.due_at.is_(None))
     if after:

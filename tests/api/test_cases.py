@@ -749,3 +749,47 @@ def test_every_case_notice_links_to_the_mini_program_case_page(client, place, pe
     assert len(notices) >= 6
     assert {n.link for n in notices} == {f"{pages['case.status_changed']}?id={case_id}"}
     assert f"{pages['case.status_changed']}?id={case_id}" == f"pages/cases/detail?id={case_id}"
+
+
+def _queue_page_statement(client, user, cursor):
+    """The statement (and its parameters) that reads the queue's page past ``cursor``."""
+    seen = []
+
+    def remember(conn, cursor_, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        page = client.get(f"/api/v1/cases?cursor={cursor}", headers=auth(user))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", remember)
+    assert page.status_code == 200
+    return page.json, next((s, p) for s, p in seen if "due_at" in s and "ORDER BY" in s)
+
+
+def test_a_deep_queue_page_is_read_off_the_index_in_order(client, place, people, is_postgres):
+    """Most cases are finished and have no deadline. Past a cursor the queue says only the row-value comparison
+    on (deadline, id), which no case without a deadline passes: with ``due_at IS NOT NULL`` beside it, PostgreSQL
+    counted those cases out twice, expected a tenth of the rows past the cursor and sorted all of them instead of
+    reading the page off ix_case_queue in order."""
+    clock.set_now(datetime(2026, 11, 16, 9, tzinfo=SHANGHAI))
+    template_id = report(client, people.resident).json["id"]
+    template = dict(db.session.execute(sa.select(Case.__table__).where(Case.id == template_id)).mappings().one())
+    template.pop("id")
+    start = template["due_at"]
+    rows = [{**template, "number": f"PLAN{i:05d}",
+             **({"due_at": start + timedelta(minutes=i)} if i % 10 == 0 else {"status": "closed", "due_at": None})}
+            for i in range(6000)]
+    db.session.execute(sa.insert(Case.__table__), rows)
+    db.session.execute(sa.text('ANALYZE "case"'))
+    first = client.get("/api/v1/cases?limit=100", headers=auth(people.staff)).json
+    items, (statement, parameters) = _queue_page_statement(client, people.staff, first["next_cursor"])
+    dues = [c["deadlines"]["due_at"] for c in items["items"]]
+    assert len(dues) == 20 and dues == sorted(dues) and dues[0] > first["items"][-1]["deadlines"]["due_at"]
+    connection = db.session.connection()
+    if is_postgres:
+        plan = "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+        assert "Index Scan using ix_case_queue" in plan and "Sort" not in plan, plan
+    else:
+        plan = "\n".join(r[-1] for r in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        assert "ix_case_queue" in plan and "TEMP B-TREE" not in plan, plan
