@@ -76,6 +76,9 @@ class BaseConfig:
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'linli.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 15000
+    # PostgreSQL: the random_page_cost each connection plans with (service/postgres.py says why); the
+    # environment's POSTGRES_RANDOM_PAGE_COST=server leaves the server's own setting.
+    POSTGRES_RANDOM_PAGE_COST: float | None = 1.1
 
     REDIS_URL: str | None = None
     # Connect and reply timeout of each Redis call; failures in a row that open the circuit breaker, and the
@@ -177,6 +180,8 @@ class BaseConfig:
         for name in ("RATELIMIT_LOGIN", "RATELIMIT_CREATE"):
             if _env(name):
                 values[name] = _env(name)
+        if _env("POSTGRES_RANDOM_PAGE_COST"):
+            values["POSTGRES_RANDOM_PAGE_COST"] = _random_page_cost(_env("POSTGRES_RANDOM_PAGE_COST"))
         for name in ("REDIS_TIMEOUT_MS", "REDIS_BREAKER_FAILURES", "REDIS_BREAKER_COOL_OFF_SECONDS"):
             if _env(name):
                 text = _env(name).strip()
@@ -344,6 +349,21 @@ def _check_proxy_hops(values: dict) -> None:
     if not (isinstance(hops, int) and not isinstance(hops, bool) and 0 <= hops <= MAX_PROXY_HOPS):
         raise ConfigError(f"PROXY_FIX_HOPS={hops!r} must be a whole number from 0 (no proxy trusted) to "
                           f"{MAX_PROXY_HOPS}: the number of reverse proxies in front of the app")
+
+
+def _random_page_cost(text: str) -> float | None:
+    """POSTGRES_RANDOM_PAGE_COST: a number from 0.1 to 100, or ``server`` for the server's own setting."""
+    text = text.strip().lower()
+    if text == "server":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.1 <= value <= 100:
+        raise ConfigError(f"POSTGRES_RANDOM_PAGE_COST={text!r} must be a number from 0.1 to 100, or 'server' to "
+                          "keep the PostgreSQL server's own random_page_cost")
+    return value
 
 
 def _check_redis(values: dict) -> None:

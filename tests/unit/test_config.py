@@ -16,7 +16,7 @@ def set_env(monkeypatch, **values):
     for key in ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY", "PII_KEY", "PII_KEY_VERSION", "PII_OLD_KEYS",
                 "PII_HASH_KEY", "WECHAT_APPID", "WECHAT_SECRET", "DEMO_LOGIN", "SECOND_FACTOR",
                 "WECHAT_API_BASE", "REDIS_URL", "PROXY_FIX", "PROXY_FIX_HOPS", "GUNICORN_TIMEOUT",
-                "REQUEST_TIMEOUT_SECONDS"):
+                "REQUEST_TIMEOUT_SECONDS", "POSTGRES_RANDOM_PAGE_COST"):
         monkeypatch.delenv(key, raising=False)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -101,6 +101,19 @@ def test_production_trusts_one_proxy_hop_by_default_and_the_hops_are_a_setting(m
     assert load_config("development")["PROXY_FIX_HOPS"] == 0
     monkeypatch.setenv("PROXY_FIX", "1")  # ... and on, outside production too, trusts the one hop it meant
     assert load_config("development")["PROXY_FIX_HOPS"] == 1
+
+
+@pytest.mark.parametrize("given, taken", [(None, 1.1), ("4", 4.0), ("0.1", 0.1), ("100", 100.0), (" Server ", None)])
+def test_postgres_random_page_cost_is_a_setting(monkeypatch, given, taken):
+    set_env(monkeypatch, **({"POSTGRES_RANDOM_PAGE_COST": given} if given else {}))
+    assert load_config("development")["POSTGRES_RANDOM_PAGE_COST"] == taken
+
+
+@pytest.mark.parametrize("given", ["0.09", "100.5", "fast", "nan", "-1"])
+def test_a_bad_random_page_cost_is_refused_and_named(monkeypatch, given):
+    set_env(monkeypatch, POSTGRES_RANDOM_PAGE_COST=given)
+    with pytest.raises(ConfigError, match="POSTGRES_RANDOM_PAGE_COST"):
+        load_config("development")
 
 
 @pytest.mark.parametrize("hops", ["-1", "many", "11"])
