@@ -1,6 +1,6 @@
-"""PostgreSQL, the production database: the driver's cursor as SQLAlchemy uses it, and how a statement carries
-its page. service.sqlite is the embedded database's counterpart; what both share (the transaction boundary) is
-service.db.
+"""PostgreSQL, the production database: the driver's cursor as SQLAlchemy uses it, how a statement carries its
+page, and the price the planner puts on reading out of order (``price_random_reads``). service.sqlite is the
+embedded database's counterpart; what both share (the transaction boundary) is service.db.
 
 psycopg builds ``cursor.description`` afresh at every access: one ``Column`` object per column of the result,
 about a microsecond each. SQLAlchemy reads it after every statement that returns rows, but for a statement it
