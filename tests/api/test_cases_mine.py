@@ -1,11 +1,10 @@
 """GET /api/v1/me/cases: the cases I reported or follow, newest first, keyset-paginated by id."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from models.base import db
 from tests.api.test_cases import people, place, report  # noqa: F401  (fixtures)
 from tests.factories import auth
+from tests.statements import statements_sent
 
 
 def mine(client, user, **params):
@@ -90,17 +89,9 @@ def test_the_page_reads_indexes_not_the_case_table(client, place, people, is_pos
     """The statement the endpoint sends (the page with its total) walks the reporter and follower indexes and
     does not scan "case"."""
     report(client, people.resident)
-    sent = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if "case_follower" in statement:
-            sent.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent() as everything:
         assert mine(client, people.resident).status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", capture)
+    sent = [(statement, parameters) for statement, parameters in everything if "case_follower" in statement]
     assert len(sent) == 1, sent   # the page, with the total beside its rows
     conn = db.session.connection()
     for statement, parameters in sent:

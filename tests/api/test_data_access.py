@@ -8,6 +8,7 @@ from models.audit import AuditEntry
 from models.base import db
 from tests.api.test_cases import HERE
 from tests.factories import auth, make_user, make_world
+from tests.statements import statements_sent
 
 PHONE = "13812345678"
 
@@ -64,16 +65,8 @@ def test_the_entries_a_person_reads_are_found_by_their_own_index(client, world, 
     elder = make_user(name="王秀英", phone=PHONE, neighbourhood_id=world.nb.id)
     staff = make_user(name="李红", roles=[("staff", "neighbourhood", world.nb.id)])
     client.get(f"/api/v1/residents/{elder.id}", headers=auth(staff))
-    seen = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent() as seen:
         assert client.get("/api/v1/me/data-access", headers=auth(elder)).json["total"] == 1
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listener)
     reads = [(s, p) for s, p in seen if "FROM audit_entry" in s]
     assert len(reads) == 2
     connection = db.session.connection()

@@ -16,6 +16,7 @@ from service import clock
 from service.clock import SHANGHAI
 from tests.factories import auth, make_user, make_world
 from tests.factories.meals import make_meal_card, make_meal_site, make_meal_slot
+from tests.statements import statements_sent
 
 DAY = date(2026, 11, 23)           # a Monday
 BEFORE = datetime(2026, 11, 20, 10, 0, tzinfo=SHANGHAI)
@@ -261,13 +262,9 @@ def test_a_full_slot_refuses_without_writing_and_a_booked_diner_still_hears_alre
     holder, late = elder(m, 70, name="甲"), elder(m, 71, name="乙")
     assert book(client, holder, m, **body).status_code == 201
     rows = db.session.execute(sa.select(sa.func.count()).select_from(MealBooking)).scalar()
-    sent: list[str] = []
-    listener = lambda conn, cursor, statement, *rest: sent.append(statement.split()[0].upper())  # noqa: E731
-    sa.event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent() as statements:
         full = book(client, late, m, **body)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    sent = [statement.split()[0].upper() for statement, _ in statements]
     assert sent and not {"INSERT", "UPDATE", "SAVEPOINT"} & set(sent), sent
     assert full.status_code == 409 and full.json["error"] == "meals.slot_full"
     again = book(client, holder, m, **body)

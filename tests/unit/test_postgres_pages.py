@@ -7,6 +7,7 @@ from models.people import User
 from service import postgres
 from service.db import page_limit, paged, paginate
 from tests.factories import make_user
+from tests.statements import statements_sent
 
 
 def _engine():
@@ -44,27 +45,14 @@ def test_anything_but_an_integer_parameter_stays_a_parameter():
     assert engine.dialect.statement_compiler.__mro__.count(postgres._PagesWritten) == 1
 
 
-def _statements(run) -> tuple[object, list[str]]:
-    seen = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", remember)
-    try:
-        result = run()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", remember)
-    return result, seen
-
-
 def test_the_app_pages_as_before_with_the_page_written_in_on_postgres(app, is_postgres):
     users = [make_user(name=f"分页{i}") for i in range(7)]
     db.session.flush()
     ids = sorted(u.id for u in users)
     query = sa.select(User).where(User.id.in_(ids)).order_by(User.id)
-    (items, total), seen = _statements(lambda: paginate(query, 2, 3))
+    with statements_sent() as sent:
+        items, total = paginate(query, 2, 3)
+    seen = [statement for statement, _ in sent]
     assert [u.id for u in items] == ids[3:6] and total == 7
     page = [s for s in seen if "LIMIT" in s][-1]
     if is_postgres:
