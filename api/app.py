@@ -133,6 +133,7 @@ def register_extensions(app: Flask) -> None:
                 reads_in_autocommit(engine)
                 postgres.write_pages(engine)
                 postgres.price_random_reads(engine, app.config["POSTGRES_RANDOM_PAGE_COST"])
+                postgres.keep_prepared_statements(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True,
                      include_object=compared_by_alembic)
     jwt.init_app(app)

@@ -254,11 +254,11 @@ def track_writes() -> None:
 def end_read_transaction(error: BaseException | None = None) -> None:
     """At the end of a request, a transaction that only read is committed rather than rolled back.
 
-    The two end the same way for the database, but psycopg forgets every statement it has
-    prepared on the connection at each ROLLBACK (and sends DEALLOCATE ALL), so on PostgreSQL
-    the hot queries would be parsed and planned afresh by every request. A transaction that
-    flushed anything, or a request that failed, is left to the usual rollback; every write
-    goes through ``transactional``, which has committed or rolled back already.
+    The two end the same way for the database, but psycopg's own rollback forgets every statement it
+    has prepared on the connection (and sends DEALLOCATE ALL); Linli's rollbacks on PostgreSQL now keep
+    them too (service.postgres.keep_prepared_statements). A transaction that flushed anything, or a
+    request that failed, is left to the usual rollback; every write goes through ``transactional``,
+    which has committed or rolled back already.
     """
     if error is not None or not db.session.registry.has():
         return
@@ -315,9 +315,10 @@ def _run(fn, args, kwargs, stale):
 
 def _end_failed() -> None:
     """End a use-case that failed: rolled back; or, on PostgreSQL, committed when it wrote nothing (a refusal
-    decided by what it read: not found, not allowed, full, already done). The two end such a transaction alike,
-    but psycopg forgets every statement it has prepared on the connection at each ROLLBACK, so that after each
-    refusal the connection's hot queries would be parsed and planned afresh. Wrote nothing: no change pending in
+    decided by what it read: not found, not allowed, full, already done). The two end such a transaction alike;
+    the commit leaves what the session read unexpired. (It was first made for psycopg, which forgets every
+    statement it prepared on the connection at its own ROLLBACK; service.postgres.keep_prepared_statements now
+    rolls back without that, after a write refused too.) Wrote nothing: no change pending in
     the session, none flushed, and the server has given the transaction no id (it assigns one at the first
     write, whatever wrote: the ORM, Core, the driver's own cursor or COPY)."""
     session = db.session()

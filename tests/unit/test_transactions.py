@@ -322,9 +322,9 @@ def test_a_write_outside_a_use_case_in_a_read_only_request_is_still_rolled_back(
 @pytest.mark.parametrize("wrote", ["nothing", "orm", "core", "driver"])
 def test_a_use_case_refused_after_reading_only_keeps_the_prepared_statements(app, is_postgres, wrote):
     """A use-case that fails having only read (a 404, a 409 decided by what it read) ends its transaction with
-    COMMIT on PostgreSQL, so the connection keeps what psycopg prepared (it forgets everything at a ROLLBACK).
-    One that wrote anything, through the ORM, Core or the driver's own cursor, is rolled back as before; so is
-    every failed use-case on SQLite."""
+    COMMIT on PostgreSQL. One that wrote anything, through the ORM, Core or the driver's own cursor, is rolled
+    back; so is every failed use-case on SQLite. Either way the connection keeps what psycopg prepared (its own
+    rollback forgets everything: service.postgres.keep_prepared_statements)."""
     name = f"refused-{wrote}-{time.time_ns()}"
     ends: list[str] = []
     used = []
@@ -365,4 +365,49 @@ def test_a_use_case_refused_after_reading_only_keeps_the_prepared_statements(app
         (raw,) = used
         prepared = raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
         raw.rollback()
-        assert (prepared >= 1) is kept, prepared
+        assert prepared >= 1, prepared
+
+
+@pytest.mark.real_commits
+def test_rollbacks_to_a_savepoint_and_of_a_failed_transaction_keep_the_prepared_statements(app, is_postgres):
+    """A unique key refused inside a savepoint (a double-tapped booking), then the whole transaction rolled back,
+    then one aborted by an error rolled back, all on one connection of the app's engine: each ends as it must,
+    and on PostgreSQL the connection still holds what psycopg prepared (psycopg's own rollbacks forget
+    everything: service.postgres.keep_prepared_statements)."""
+    name = f"twice-{time.time_ns()}"
+    mine = sa.select(sa.func.count()).select_from(User).where(User.username == name)
+    with app.app_context(), db.engine.connect() as connection, sa.orm.Session(bind=connection) as session:
+        raw = connection.connection.dbapi_connection
+
+        def prepared() -> set:
+            """The connection's prepared statements that count users by name (a pooled connection may hold a
+            hundred others, which psycopg drops oldest first as it prepares more)."""
+            if not is_postgres:
+                return set()
+            rows = raw.execute("SELECT name, statement FROM pg_prepared_statements").fetchall()
+            return {name for name, statement in rows if "count(*)" in statement and ".username = $1" in statement}
+
+        for _ in range(6):  # prepared from the fifth execution on (psycopg)
+            assert session.execute(mine).scalar() == 0
+        held = prepared()
+        assert held or not is_postgres
+        session.add(User(username=name))
+        session.flush()
+        with pytest.raises(sa.exc.IntegrityError):
+            with session.begin_nested():
+                session.add(User(username=name))
+                session.flush()
+        assert session.execute(mine).scalar() == 1   # the transaction goes on past its savepoint
+        assert prepared() >= held
+        session.rollback()
+        assert session.execute(mine).scalar() == 0
+        assert prepared() >= held
+        session.add(User(username=name))
+        session.flush()
+        session.add(User(username=name))
+        with pytest.raises(sa.exc.IntegrityError):   # no savepoint: the transaction is aborted
+            session.flush()
+        session.rollback()
+        assert session.execute(mine).scalar() == 0
+        assert prepared() >= held
+        session.rollback()
