@@ -156,8 +156,9 @@ class MyBookings(MethodView):
     def get(self, args):
         """My meal bookings and those I made for relatives"""
         items, total = queries.my_bookings(current_actor(), upcoming=args["upcoming"], page=args["page"],
-                                           page_size=args["page_size"])
-        return paged(items, total, args)
+                                           page_size=args["page_size"], lang=language())
+        # Built as the schema dumps them (with labels and Shanghai times), and sent as built.
+        return json_response(paged(items, total, args))
 
 
 @blp.route(f"/meal-bookings/{BOOKING_ID}")

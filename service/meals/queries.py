@@ -233,8 +233,10 @@ def _labelled_slots(answer: dict, lang: str) -> dict:
 
 # --- bookings ------------------------------------------------------------------------------------------------
 
-def booking_out(booking: MealBooking, viewer: Actor, names: tuple[str, str, str] | None = None) -> dict:
-    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked).
+def booking_out(booking: MealBooking, viewer: Actor, names: tuple[str, str, str] | None = None,
+                lang: str = "zh") -> dict:
+    """A booking as ``viewer`` sees it (the token for the QR code only to the diner and who booked), built as
+    BookingOut dumps it: each code with its label in ``lang``, each moment in Shanghai time, amounts as text.
     ``names``: its site's name, set meal's name and slot's meal, when the caller read them with it."""
     if names is None:
         names = (db.session.get(MealSite, booking.site_id).name, db.session.get(SetMeal, booking.set_meal_id).name,
@@ -242,23 +244,36 @@ def booking_out(booking: MealBooking, viewer: Actor, names: tuple[str, str, str]
     site_name, set_meal_name, meal = names
     own = viewer.user_id in (booking.diner_user_id, booking.booked_by_user_id)
     b = booking.breakdown or {}
+    name, local = labels.name, clock.local
     return {
         "id": booking.id, "code": booking.code, "token": booking.token if own else None,
-        "status": booking.status, "slot_id": booking.slot_id, "site_id": booking.site_id,
-        "site_name": site_name, "day": booking.day, "meal": meal,
-        "starts_at": booking.starts_at, "mode": booking.mode, "quantity": booking.quantity,
+        "status": booking.status, "status_name": name("meals", "status", booking.status, lang),
+        "slot_id": booking.slot_id, "site_id": booking.site_id, "site_name": site_name, "day": booking.day,
+        "meal": meal, "meal_name": name("meals", "meal", meal, lang), "starts_at": local(booking.starts_at),
+        "mode": booking.mode, "mode_name": name("meals", "mode", booking.mode, lang), "quantity": booking.quantity,
         "set_meal_id": booking.set_meal_id, "set_meal_name": set_meal_name,
         "diner_id": booking.diner_user_id, "booked_by_id": booking.booked_by_user_id,
-        "booked_by_role": booking.booked_by_role, "priority_rank": booking.priority_rank,
-        "price": {"eligible": booking.eligible, "tier": booking.tier, "tier_amount": b.get("tier_amount"),
-                  "statuses": b.get("statuses", []), "unit_list_price": b.get("unit_list_price"),
-                  "unit_subsidy": b.get("unit_subsidy"), "unit_payable": b.get("unit_payable"),
-                  "quantity": booking.quantity, "list_price": money(booking.list_price),
-                  "subsidy": money(booking.subsidy), "delivery_fee": money(booking.delivery_fee),
-                  "payable": money(booking.payable), "statuses_withheld": b.get("statuses_withheld", False)},
-        "diet_note": booking.diet_note, "created_at": booking.created_at, "promoted_at": booking.promoted_at,
-        "served_at": booking.served_at, "cancelled_at": booking.cancelled_at, "cancel_reason": booking.cancel_reason,
+        "booked_by_role": booking.booked_by_role,
+        "booked_by_role_name": name("meals", "booked_by_role", booking.booked_by_role, lang),
+        "priority_rank": booking.priority_rank,
+        "price": {"eligible": booking.eligible, "tier": booking.tier,
+                  "tier_name": name("meals", "tier", booking.tier, lang), "tier_amount": _text(b.get("tier_amount")),
+                  "statuses": [{"code": _text(s["code"]), "name": _text(s["name"]), "amount": _text(s["amount"])}
+                               for s in b.get("statuses", [])],
+                  "unit_list_price": _text(b.get("unit_list_price")), "unit_subsidy": _text(b.get("unit_subsidy")),
+                  "unit_payable": _text(b.get("unit_payable")), "quantity": booking.quantity,
+                  "list_price": money(booking.list_price), "subsidy": money(booking.subsidy),
+                  "delivery_fee": money(booking.delivery_fee), "payable": money(booking.payable),
+                  "statuses_withheld": b.get("statuses_withheld", False)},
+        "diet_note": booking.diet_note, "created_at": local(booking.created_at),
+        "promoted_at": local(booking.promoted_at), "served_at": local(booking.served_at),
+        "cancelled_at": local(booking.cancelled_at), "cancel_reason": booking.cancel_reason,
     }
+
+
+def _text(value) -> str | None:
+    """A breakdown's value as a text field dumps it (amounts are kept as text: "12.50")."""
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 def booking_answer(booking: MealBooking, viewer: Actor) -> dict:
@@ -292,14 +307,14 @@ _MY_BOOKINGS = {upcoming: (count, with_total(_BOOKINGS_PAGE, count).where(*where
                 for count in (sa.select(sa.func.count()).select_from(MealBooking).where(*where),)}
 
 
-def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int):
+def my_bookings(actor: Actor, *, upcoming: bool, page: int, page_size: int, lang: str = "zh"):
     """The caller's bookings and those they made, newest day first. Read as rows of the booking's columns
     (``booking_out`` reads them as it reads a booking) with the three names joined in."""
     count, page_of = _MY_BOOKINGS[upcoming]
     values = {"user_id": actor.user_id, "since": clock.local_now().date(), "limit": page_size,
               "offset": (page - 1) * page_size}
     rows, total = rows_and_total(page_of, count, values)
-    return [booking_out(row, actor, (row.site_name, row.set_meal_name, row.slot_meal)) for row in rows], total
+    return [booking_out(row, actor, (row.site_name, row.set_meal_name, row.slot_meal), lang) for row in rows], total
 
 
 # --- meal cards ------------------------------------------------------------------------------------------------

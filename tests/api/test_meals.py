@@ -254,6 +254,40 @@ def test_one_booking_per_diner_per_slot(client, m):
 
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_my_bookings_list_each_booking_as_its_own_answer_shows_it(client, m, lang):
+    """The list's items are built as sent (service.meals.queries.booking_out), one booking's answer is dumped by
+    BookingOut: for the diner and for a son who booked for her, with statuses, a delivery and a cancellation,
+    each item is that booking's own answer, labels and Shanghai times included, in either language."""
+    diner = elder(m, 80, 0)
+    make_meal_card(diner, low_income=True, lives_alone=True)
+    db.session.get(ResidentProfile, diner.id).unit_id = m.world.units[0].id
+    son = make_user(name="王建军")
+    db.session.add(FamilyLink(proxy_user_id=son.id, elder_user_id=diner.id, relation="子女", status="confirmed"))
+    db.session.commit()
+    dinner = make_meal_slot(m.site, DAY, "dinner", dine_in=5, delivery=5)
+    own = book(client, diner, m)
+    assert own.status_code == 201, own.json
+    by_son = book(client, son, m, slot_id=dinner.id, set_meal_id=dinner.set_meals[0].id, mode="delivery",
+                  diner_id=diner.id)
+    assert by_son.status_code == 201, by_son.json
+    assert client.post(f"/api/v1/meal-bookings/{own.json['id']}/cancel", json={},
+                       headers=auth(diner)).status_code == 200
+    headers = {"Accept-Language": "en" if lang == "en" else "zh-CN"}
+    for viewer, count in ((diner, 2), (son, 1)):
+        listed = client.get("/api/v1/me/meal-bookings", headers={**auth(viewer), **headers})
+        assert listed.status_code == 200 and listed.json["total"] == count == len(listed.json["items"])
+        for item in listed.json["items"]:
+            alone = client.get(f"/api/v1/meal-bookings/{item['id']}", headers={**auth(viewer), **headers})
+            assert item == alone.json
+    items = {i["id"]: i for i in client.get("/api/v1/me/meal-bookings", headers={**auth(diner), **headers}).json["items"]}
+    cancelled, delivered = items[own.json["id"]], items[by_son.json["id"]]
+    assert cancelled["status_name"] == ("Cancelled" if lang == "en" else "已取消")
+    assert cancelled["cancelled_at"].endswith("+08:00") and cancelled["starts_at"].endswith("+08:00")
+    assert [s["code"] for s in delivered["price"]["statuses"]] == ["low_income", "lives_alone"]
+    assert delivered["booked_by_role"] == "family" and delivered["token"] is not None
+
+
 def test_a_full_slot_refuses_without_writing_and_a_booked_diner_still_hears_already_booked(client, m):
     """A slot already full when read is refused before anything is written; the diner who holds one of
     its seats is told so, not that the meal is full."""
