@@ -253,7 +253,6 @@ def test_one_booking_per_diner_per_slot(client, m):
     assert db.session.get(MealSlot, m.slot.id).booked_dine_in == 1
 
 
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_my_bookings_list_each_booking_as_its_own_answer_shows_it(client, m, lang):
     """The list's items are built as sent (service.meals.queries.booking_out), one booking's answer is dumped by
@@ -310,6 +309,7 @@ def test_a_full_slot_refuses_without_writing_and_a_booked_diner_still_hears_alre
     held = db.session.execute(sa.select(MealBooking.id).where(MealBooking.slot_id == small.id)).scalar_one()
     assert client.post(f"/api/v1/meal-bookings/{held}/cancel", json={}, headers=auth(holder)).status_code == 200
     assert book(client, late, m, **body).json["status"] == "confirmed"
+
 
 def test_a_counter_code_already_taken_is_drawn_again(client, m, monkeypatch):
     """Codes are random: when one is already in use the booking draws another instead of failing."""

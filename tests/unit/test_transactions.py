@@ -385,7 +385,8 @@ def test_rollbacks_to_a_savepoint_and_of_a_failed_transaction_keep_the_prepared_
             if not is_postgres:
                 return set()
             rows = raw.execute("SELECT name, statement FROM pg_prepared_statements").fetchall()
-            return {name for name, statement in rows if "count(*)" in statement and ".username = $1" in statement}
+            return {prepared_as for prepared_as, statement in rows
+                    if "count(*)" in statement and ".username = $1" in statement}
 
         for _ in range(6):  # prepared from the fifth execution on (psycopg)
             assert session.execute(mine).scalar() == 0
